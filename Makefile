@@ -1,0 +1,51 @@
+# Sportello — two commands: `make run` and `make test`. Everything they need is installed here.
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export UV_LINK_MODE := copy
+
+.PHONY: run test setup system-deps lint typecheck fmt bench serve worker clean
+
+## run: install, migrate the embedded SQLite database, load demo data, serve on 127.0.0.1:8000
+run: setup
+	$(UV) run sportello run
+
+## test: install everything and run the whole suite (SQLite always; PostgreSQL when reachable)
+test: setup system-deps
+	bash scripts/test.sh
+
+setup:
+	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet "uv==$(UV_VERSION)" \
+		|| python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
+	@$(eval UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv))
+	$(UV) sync --frozen --quiet
+
+## system-deps: Debian packages the tests drive (Chromium for the browser, Dovecot for IMAP)
+system-deps:
+	bash scripts/system-deps.sh
+
+lint: setup
+	$(UV) run ruff check .
+	$(UV) run ruff format --check src/sportello/tickets src/sportello/core src/sportello/customers
+
+typecheck: setup
+	$(UV) run mypy
+
+fmt: setup
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+## bench: speed figures (not part of `make test`); needs PostgreSQL on 127.0.0.1:5432
+bench: setup
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || true
+	$(UV) run python bench/api_create.py
+	$(UV) run python bench/inbox.py
+
+serve: setup
+	$(UV) run sportello serve
+
+worker: setup
+	$(UV) run sportello worker
+
+clean:
+	rm -rf .venv var .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,106 @@
+"""Tickets created through the REST API, concurrency 8, against the production server on PostgreSQL.
+
+    uv run python bench/api_create.py [--seconds 15] [--concurrency 8] [--workers 4]
+
+1. A fresh database `sportello_bench_api` is migrated; an agent and an API token are created.
+2. For each server — `sportello serve` (uvicorn, ASGI) and `sportello serve --wsgi` (gunicorn) —
+   with the bench-only ceiling endpoint switched on (SPORTELLO_BENCH_ENDPOINTS=1):
+   `wrk` (Debian's package; a C load generator, so the client does not eat the server's CPU) sends
+   `POST /api/v1/tickets` with a new customer every time (customer + identity + ticket + entry +
+   tags + search document in one transaction) for the given time, then `POST /bench/insert`
+   (one INSERT) as the ceiling. Prints tickets/s, p50, p95 and p99.
+
+A comparable Python help desk measured on this kind of machine does 94-113 tickets/s; the aim is 5x.
+`make bench` installs wrk when it can (apt-get as root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import env_for, fresh_database, server, sportello
+
+SETUP = """
+import django; django.setup()
+from sportello.accounts.models import Role, User
+from sportello.accounts.services import create_token
+agent = User.objects.create_user("bench", password="bench-password-1", role=Role.AGENT)
+print(create_token(agent, "bench")[1])
+"""
+
+# Each wrk thread makes unique customer addresses from its number, a counter and the start time.
+LUA = """
+local counter, threads = 0, 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")
+local started = os.time()
+function request()
+  counter = counter + 1
+  local id = tid .. "-" .. counter .. "-" .. started
+  local body = '{"subject":"Order ' .. id .. ' arrived damaged","body_text":"Hello, order ' .. id ..
+    ' arrived with a broken screen. Please send a replacement.","customer":{"name":"Customer ' .. id ..
+    '","email":"c' .. id .. '@example.com"},"priority":2,"tags":["damaged","order"]}'
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+
+def run_wrk(base: str, path: str, seconds: int, concurrency: int, script: Path, token: str) -> str:
+    result = subprocess.run(
+        ["wrk", "-t2", f"-c{concurrency}", f"-d{seconds}s", "--latency", "-s", str(script), base + path],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BENCH_TOKEN": token},
+        timeout=seconds + 60,
+    )
+    out = result.stdout
+    if "Non-2xx" in out:
+        raise SystemExit(f"{path} answered errors:\n{out}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = re.search(r"(\d+) requests in", out).group(1)  # type: ignore[union-attr]
+    lat = dict(re.findall(r"\s(50|90|99)%\s+([\d.]+\w+)", out))
+    return f"{rate:8.1f}/s   p50 {lat.get('50')}   p90 {lat.get('90')}   p99 {lat.get('99')}   ({total} requests)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--port", type=int, default=8772)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install wrk (make bench does it when it can)")
+
+    url = fresh_database("sportello_bench_api")
+    data_dir = Path(tempfile.mkdtemp(prefix="sportello-bench-"))
+    env = env_for(url, data_dir, SPORTELLO_BENCH_ENDPOINTS="1")
+    sportello(env, "migrate", "-v0")
+    token = sportello(env, code=SETUP).strip().splitlines()[-1]
+    script = data_dir / "create.lua"
+    script.write_text(LUA)
+    print(
+        f"Sportello API create benchmark: concurrency {args.concurrency}, {args.workers} web workers, "
+        f"PostgreSQL, {args.seconds} s per run, client wrk"
+    )
+    for label, extra in (("uvicorn (ASGI)", []), ("gunicorn (WSGI)", ["--wsgi"])):
+        with server(env, args.port, workers=args.workers, extra=extra) as base:
+            run_wrk(base, "/bench/insert", 2, args.concurrency, script, token)  # warm up every worker
+            tickets = run_wrk(base, "/api/v1/tickets", args.seconds, args.concurrency, script, token)
+            ceiling = run_wrk(base, "/bench/insert", args.seconds, args.concurrency, script, token)
+        print(f"{label:<16} POST /api/v1/tickets {tickets}")
+        print(f"{label:<16} POST /bench/insert   {ceiling}   (ceiling: one INSERT)")
+
+
+if __name__ == "__main__":
+    main()

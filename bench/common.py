@@ -1,0 +1,124 @@
+"""Shared pieces of the benchmarks: a throwaway PostgreSQL database and a production-style server."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+def database_url(name: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def fresh_database(name: str) -> str:
+    """Drop and create database `name`; return its URL."""
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return database_url(name)
+
+
+def env_for(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "sportello.settings",
+        "DATABASE_URL": database_url,
+        "SPORTELLO_DATA_DIR": str(data_dir),
+        "SPORTELLO_LOG_LEVEL": "warning",
+        **extra,
+    }
+
+
+def sportello(env: dict[str, str], *args: str, code: str | None = None) -> str:
+    command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "sportello.cli", *args]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command[:4])} failed:\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+@contextmanager
+def server(env: dict[str, str], port: int, workers: int, extra: list[str] | None = None) -> Iterator[str]:
+    """`sportello serve` as in production, on loopback; yields its base URL. Its log goes to a file."""
+    log_path = Path(env["SPORTELLO_DATA_DIR"]) / "server.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sportello.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env={**env, "SPORTELLO_LOG_LEVEL": "warning"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise SystemExit("the server did not start:\n" + log_path.read_text()[-3000:])
+        yield base
+    except SystemExit:
+        print("--- server log (tail) ---\n" + log_path.read_text()[-4000:], file=sys.stderr)
+        raise
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+def login(base: str, username: str, password: str) -> httpx.Client:
+    client = httpx.Client(base_url=base, timeout=30, follow_redirects=False)
+    page = client.get("/accounts/login/")
+    token = client.cookies.get("csrftoken", "")
+    response = client.post(
+        "/accounts/login/",
+        data={"username": username, "password": password, "csrfmiddlewaretoken": token},
+        headers={"Referer": f"{base}/accounts/login/"},
+    )
+    if response.status_code != 302:
+        raise SystemExit(f"login failed ({response.status_code}); page said {page.status_code}")
+    return client
+
+
+def percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p50 = statistics.median(ordered)
+    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
+    return f"p50 {p50 * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms   (n={len(ordered)})"
+
+
+def timed(client: httpx.Client, path: str, n: int, expect: int = 200) -> list[float]:
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        response = client.get(path)
+        samples.append(time.perf_counter() - start)
+        if response.status_code != expect:
+            raise SystemExit(f"GET {path} gave {response.status_code}")
+    return samples

@@ -1,0 +1,206 @@
+"""Inbox and search at scale: 1M tickets on PostgreSQL, timed over HTTP against `sportello serve`.
+
+    uv run python bench/inbox.py [--tickets 1000000] [--requests 200]
+
+1. A fresh database `sportello_bench_inbox` is migrated and bulk-loaded with set-based SQL
+   (generate_series): customers, identities, tickets across states, groups, agents, priorities
+   and channels, one thread entry per ticket, and the search document of every ticket.
+2. The production server starts (uvicorn, 2 workers) and an agent signs in through the login form.
+3. The inbox views (first page and a later page via the keyset cursor) and searches are requested
+   sequentially; p50 and p95 latency are printed. Aims: inbox p95 ≤ 50 ms, search p95 ≤ 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import database_url, env_for, fresh_database, login, percentiles, server, sportello, timed
+
+WORDS = (
+    "printer",
+    "invoice",
+    "password",
+    "login",
+    "refund",
+    "delivery",
+    "broken",
+    "crash",
+    "shipping",
+    "account",
+    "update",
+    "order",
+    "payment",
+    "screen",
+    "battery",
+    "warranty",
+    "network",
+    "email",
+    "export",
+    "slow",
+)
+
+SETUP_USERS = """
+import django; django.setup()
+from sportello.accounts.models import Group, Role, User
+g1, _ = Group.objects.get_or_create(name="First level", defaults={"tier": 1})
+g2, _ = Group.objects.get_or_create(name="Second level", defaults={"tier": 2})
+for i in range(20):
+    u, _ = User.objects.get_or_create(username=f"agent{i}", defaults={"role": Role.AGENT})
+    u.set_password("bench-password-1"); u.save()
+    (g1 if i % 2 else g2).members.add(u)
+"""
+
+
+def bulk_load(url: str, tickets: int) -> None:
+    customers = max(1000, tickets // 20)
+    words = "ARRAY[" + ",".join(f"'{w}'" for w in WORDS) + "]"
+    with psycopg.connect(url, autocommit=True) as conn:
+        agents = [r[0] for r in conn.execute("SELECT id FROM accounts_user ORDER BY id")]
+        groups = [r[0] for r in conn.execute("SELECT id FROM accounts_group ORDER BY id")]
+        statuses = dict(conn.execute("SELECT category, id FROM tickets_status WHERE builtin"))
+        conn.execute("SET synchronous_commit = off")
+        steps = [
+            (
+                "customers",
+                f"""
+                INSERT INTO customers_customer (id, name, language, notes, created_at, updated_at)
+                SELECT i, 'Customer ' || i, 'en', '', now(), now() FROM generate_series(1, {customers}) i""",
+            ),
+            (
+                "identities",
+                f"""
+                INSERT INTO customers_identity (customer_id, kind, value, undeliverable, created_at)
+                SELECT i, 'email', 'customer' || i || '@example.com', false, now()
+                FROM generate_series(1, {customers}) i""",
+            ),
+            (
+                "tickets",
+                f"""
+                INSERT INTO tickets_ticket (id, number, subject, customer_id, channel, status_id, state, priority,
+                    group_id, assignee_id, language, version, created_at, updated_at)
+                SELECT i, 10000 + i,
+                    initcap(w[1 + (i % 20)]) || ' ' || w[1 + ((i * 7) % 20)] || ' problem ' || i,
+                    1 + (i % {customers}),
+                    (ARRAY['email','web','chat','phone'])[1 + (i % 4)],
+                    s.id, s.category, 1 + (i % 4),
+                    (ARRAY{groups})[1 + (i % {len(groups)})],
+                    CASE WHEN i % 3 = 0 THEN NULL ELSE (ARRAY{agents})[1 + (i % {len(agents)})] END,
+                    'en', 1,
+                    now() - make_interval(mins => i % 500000),
+                    now() - make_interval(mins => (i * 13) % 500000)
+                FROM generate_series(1, {tickets}) i,
+                     LATERAL (SELECT {words} AS w) words,
+                     LATERAL (SELECT id, category FROM tickets_status
+                              WHERE id = (ARRAY{list(statuses.values())})[1 + (i * 31 % 97) % {len(statuses)}]) s""",
+            ),
+            (
+                "entries",
+                f"""
+                INSERT INTO tickets_entry (ticket_id, kind, channel, direction, internal, author_customer_id,
+                    body_text, body_html, metadata, delivery, delivery_error, ticket_version, created_at)
+                SELECT t.id, 'message', t.channel, 'inbound', false, t.customer_id,
+                    'Hello, my ' || w[1 + (t.id % 20)] || ' has a ' || w[1 + ((t.id * 3) % 20)] ||
+                    ' issue since the last ' || w[1 + ((t.id * 11) % 20)] || '. Ticket body ' || t.id, '',
+                    '{{}}', '', '', 1, t.created_at
+                FROM tickets_ticket t, LATERAL (SELECT {words} AS w) words""",
+            ),
+            (
+                "search documents",
+                """
+                INSERT INTO search_ticketdocument (ticket_id, body, vector)
+                SELECT t.id, d.doc, to_tsvector('simple', d.doc)
+                FROM tickets_ticket t
+                JOIN customers_customer c ON c.id = t.customer_id
+                JOIN tickets_entry e ON e.ticket_id = t.id,
+                LATERAL (SELECT '#' || t.number || ' ' || t.number || ' ' || t.subject || ' ' || c.name || ' customer'
+                         || c.id || '@example.com customer' || c.id || ' example com ' || e.body_text AS doc) d""",
+            ),
+            ("counters", f"SELECT setval('sportello_seq_ticket', {10000 + tickets})"),
+            (
+                "sequences",
+                """
+                SELECT setval(pg_get_serial_sequence('tickets_ticket', 'id'), (SELECT max(id) FROM tickets_ticket));
+                SELECT setval(pg_get_serial_sequence('customers_customer', 'id'),
+                              (SELECT max(id) FROM customers_customer))""",
+            ),
+            ("analyze", "ANALYZE"),
+        ]
+        for name, sql in steps:
+            start = time.perf_counter()
+            for statement in [s for s in sql.split(";\n") if s.strip()]:
+                conn.execute(statement)
+            print(f"  loaded {name:<17} {time.perf_counter() - start:6.1f} s", flush=True)
+
+
+def loaded_tickets(url: str) -> int:
+    try:
+        with psycopg.connect(url) as conn:
+            return conn.execute("SELECT count(*) FROM tickets_ticket").fetchone()[0]  # type: ignore[index]
+    except psycopg.Error:
+        return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--port", type=int, default=8771)
+    parser.add_argument("--reuse", action="store_true", help="keep the tickets loaded by an earlier run")
+    args = parser.parse_args()
+
+    url = database_url("sportello_bench_inbox")
+    data_dir = Path(tempfile.mkdtemp(prefix="sportello-bench-"))
+    env = env_for(url, data_dir)
+    print(f"Sportello inbox benchmark: {args.tickets:,} tickets on PostgreSQL")
+    if args.reuse and loaded_tickets(url) >= args.tickets:
+        print("  reusing the loaded database")
+        sportello(env, "migrate", "-v0")
+    else:
+        fresh_database("sportello_bench_inbox")
+        sportello(env, "migrate", "-v0")
+        sportello(env, code=SETUP_USERS)
+        start = time.perf_counter()
+        bulk_load(url, args.tickets)
+        print(f"  bulk load total        {time.perf_counter() - start:6.1f} s")
+
+    with server(env, args.port, workers=2) as base:
+        client = login(base, "agent1", "bench-password-1")
+        for _ in range(10):  # warm up both workers and the connections
+            client.get("/inbox/?view=open")
+        print("\nrequest                                   latency")
+        for label, path in [
+            ("inbox: All open", "/inbox/?view=open"),
+            ("inbox: My open tickets", "/inbox/?view=mine"),
+            ("inbox: Unassigned, priority sort", "/inbox/?view=unassigned&sort=priority"),
+            ("inbox: Pending, channel=email", "/inbox/?view=pending&channel=email"),
+        ]:
+            print(f"{label:<40} {percentiles(timed(client, path, args.requests))}")
+        first = client.get("/inbox/?view=open").text
+        cursor = re.search(r"cursor=([A-Za-z0-9_\-]+)", first)
+        if cursor:
+            path = f"/inbox/?view=open&cursor={cursor.group(1)}"
+            print(f"{'inbox: All open, page 2 (cursor)':<40} {percentiles(timed(client, path, args.requests))}")
+        searches = []
+        for i in range(args.requests // 2):
+            query = f"{WORDS[i % 20]} {WORDS[(i * 7) % 20]}"
+            searches += timed(client, f"/search/?q={query}", 1)
+        print(f"{'search: two words':<40} {percentiles(searches)}")
+        print(
+            f"{'search: customer address':<40} "
+            f"{percentiles(timed(client, '/search/?q=customer4711@example.com', args.requests // 2))}"
+        )
+        print(
+            f"{'search: reference number':<40} {percentiles(timed(client, '/search/?q=%23510000', args.requests // 2))}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite drives, when missing and when we can (root + apt).
+set -u
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v dovecot >/dev/null 2>&1 || need+=(dovecot-imapd)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "system-deps: cannot install ${need[*]} (not root or no apt-get); their tests will be skipped" >&2
+  exit 0
+fi
+echo "system-deps: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
+  || echo "system-deps: apt-get could not install ${need[*]}" >&2
+exit 0

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole suite: lint, types, then the SQLite leg always and each service leg when reachable.
+# SPORTELLO_REQUIRE_SERVICES=1 (set by .ci/run) turns a missing service into a failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+UV=$(command -v uv || echo "$HOME/.local/bin/uv")
+require=${SPORTELLO_REQUIRE_SERVICES:-0}
+PG_URL=${SPORTELLO_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/sportello}
+JOBS=${SPORTELLO_TEST_JOBS:-2}
+status=0
+skipped=()
+
+step() { echo; echo "=== $*"; }
+
+step "lint (ruff)"
+"$UV" run ruff check . || status=1
+
+step "types (mypy, services layer)"
+"$UV" run mypy || status=1
+
+browser_args=()
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$require" = 1 ]; then echo "Chromium is missing and SPORTELLO_REQUIRE_SERVICES=1"; status=1; fi
+  skipped+=("browser tests: /usr/bin/chromium is not installed")
+  browser_args=(-m "not browser")
+fi
+
+step "SQLite leg"
+"$UV" run pytest -n "$JOBS" "${browser_args[@]}" tests || status=1
+
+if "$UV" run python scripts/reachable.py postgres "$PG_URL"; then
+  step "PostgreSQL leg ($PG_URL)"
+  DATABASE_URL="$PG_URL" "$UV" run pytest -n "$JOBS" -m "not browser" tests || status=1
+else
+  if [ "$require" = 1 ]; then echo "PostgreSQL is not reachable and SPORTELLO_REQUIRE_SERVICES=1"; status=1; fi
+  skipped+=("PostgreSQL leg: no server at $PG_URL")
+fi
+
+echo
+if [ ${#skipped[@]} -gt 0 ]; then
+  echo "SKIPPED:"; printf '  - %s\n' "${skipped[@]}"
+else
+  echo "Every leg ran (SQLite, PostgreSQL, browser)."
+fi
+exit $status

@@ -1,0 +1,118 @@
+"""What every REST API operation shares: who is calling, and how a refusal looks.
+
+- Authentication: a personal token (`Authorization: Bearer spt_…`), or the browser's session with
+  Django's CSRF check on unsafe methods (the docs page and the agent UI's scripts use it).
+- Input hygiene: the string and id types of every input schema. Strings may not hold NUL or lone
+  surrogates (PostgreSQL and SQLite refuse them), ids fit a 64-bit column, lengths fit the
+  columns; so bad input is a 422, never a database error.
+- Error bodies: `{"detail": message, …}`; `errors(…)` declares them per operation for OpenAPI.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Schema
+from ninja.security import HttpBearer, SessionAuth
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+
+from sportello.accounts.models import ApiToken, User
+
+# Writing last_used_at on every request would turn each read into a write; once a minute is enough
+# to tell an admin which tokens are alive.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> User | None:
+        found = ApiToken.find(token.strip())
+        if found is None:
+            return None
+        now = timezone.now()
+        if found.last_used_at is None or now - found.last_used_at >= LAST_USED_PRECISION:
+            ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
+        request.user = found.user
+        return found.user
+
+
+class BrowserSessionAuth(SessionAuth):
+    """The signed-in browser session; unsafe methods must carry the CSRF token (SessionAuth's check)."""
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> User | None:
+        user = request.user
+        return user if user.is_authenticated else None  # type: ignore[return-value]
+
+
+def caller(request: HttpRequest) -> User:
+    """The user an authenticated request acts as."""
+    return request.auth  # type: ignore[attr-defined,no-any-return]
+
+
+# --- Input types ------------------------------------------------------------------------------------
+
+MAX_DB_INT = 2**63 - 1
+
+
+def _storable(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+def text(max_length: int | None = None, *, min_length: int = 0) -> Any:
+    """A string type that the database can store, of at most `max_length` characters."""
+    return Annotated[
+        str, StringConstraints(min_length=min_length or None, max_length=max_length), AfterValidator(_storable)
+    ]
+
+
+Text = text()
+Id = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
+Version = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+class InputSchema(Schema):
+    """An input body: unknown fields are refused (422), so a typo is not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- Error bodies ----------------------------------------------------------------------------------
+
+
+class ErrorOut(Schema):
+    """Every error: a sentence for people in `detail`, plus fields that depend on the error."""
+
+    model_config = ConfigDict(extra="allow")
+    detail: str
+
+
+class FieldError(Schema):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class InvalidOut(ErrorOut):
+    field: str | None = None
+    errors: list[FieldError] = []
+
+
+class ConflictOut(ErrorOut):
+    current_version: int | None = None
+    changes: list[dict[str, Any]] = []
+
+
+ERROR_SCHEMAS: dict[int, type[ErrorOut]] = {409: ConflictOut, 422: InvalidOut}
+
+
+def errors(*codes: int) -> dict[int, type[ErrorOut]]:
+    """The error answers of an operation, for `response={…}`; 401 and 403 are always possible."""
+    return {code: ERROR_SCHEMAS.get(code, ErrorOut) for code in sorted({401, 403, *codes})}

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    AGENT = "agent", "Agent"
+    LIGHT_AGENT = "light_agent", "Light agent (notes only)"
+    CUSTOMER = "customer", "Customer"
+
+
+class Availability(models.TextChoices):
+    ONLINE = "online", "Online"
+    AWAY = "away", "Away"
+    OFFLINE = "offline", "Offline"
+
+
+class User(AbstractUser):
+    """Everyone who signs in: agents, light agents, admins, and customers using the portal."""
+
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.AGENT)
+    language = models.CharField(max_length=10, default="en")
+    time_zone = models.CharField(max_length=64, default="UTC")
+    availability = models.CharField(max_length=10, choices=Availability.choices, default=Availability.OFFLINE)
+    # An agent restricted to groups sees only the tickets of the groups they belong to.
+    restricted_to_groups = models.BooleanField(default=False)
+
+    @property
+    def is_staff_member(self) -> bool:
+        """Agents, light agents and admins work tickets; customers never do."""
+        return self.is_active and self.role in {Role.ADMIN, Role.AGENT, Role.LIGHT_AGENT}
+
+    @property
+    def can_reply(self) -> bool:
+        return self.is_active and self.role in {Role.ADMIN, Role.AGENT}
+
+    @property
+    def is_admin(self) -> bool:
+        return self.is_active and (self.role == Role.ADMIN or self.is_superuser)
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.username
+
+
+class Group(models.Model):
+    """A team of agents: a department, or a support level (tier 1, 2, 3)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    tier = models.PositiveSmallIntegerField(default=1)
+    members = models.ManyToManyField(User, related_name="support_groups", blank=True)
+
+    class Meta:
+        ordering = ["tier", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _hash_token(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def active(self) -> ApiTokenQuerySet:
+        return self.filter(revoked_at__isnull=True, user__is_active=True)
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only its SHA-256 is stored; the key is shown once, on creation."""
+
+    PREFIX = "spt_"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    hint = models.CharField(max_length=12)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.hint}…)"
+
+    @classmethod
+    def issue(cls, user: User, name: str) -> tuple[ApiToken, str]:
+        key = cls.PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(user=user, name=name, key_hash=_hash_token(key), hint=key[:10])
+        return token, key
+
+    @classmethod
+    def find(cls, key: str) -> ApiToken | None:
+        if not key.startswith(cls.PREFIX) or len(key) > 200:
+            return None
+        return cls.objects.active().select_related("user").filter(key_hash=_hash_token(key)).first()

@@ -1,0 +1,46 @@
+"""Agent account use cases: API tokens and groups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from sportello.accounts.models import ApiToken, Group, Role, User
+from sportello.core.errors import Conflict, Forbidden, InvalidInput
+
+STAFF_ROLES = (Role.ADMIN, Role.AGENT, Role.LIGHT_AGENT)
+
+
+def create_token(user: User, name: str) -> tuple[ApiToken, str]:
+    """A new personal API token; the key is returned once and only its hash is stored."""
+    if not user.is_staff_member:
+        raise Forbidden("API tokens are for agents and admins")
+    return ApiToken.issue(user, (name or "token").strip()[:100])
+
+
+def revoke_token(token_id: int, *, owner: User | None = None) -> bool:
+    """Revoke an active token (of `owner`, when given); False when there was none to revoke."""
+    tokens = ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True)
+    if owner is not None:
+        tokens = tokens.filter(user=owner)
+    return tokens.update(revoked_at=timezone.now()) == 1
+
+
+def save_group(group: Group, fields: dict[str, Any], members: list[int] | None) -> Group:
+    """Create or change a group; its name is unique and its members must be agents."""
+    agents = list(User.objects.filter(pk__in=members or [], is_active=True, role__in=STAFF_ROLES))
+    if members is not None and len(agents) != len(set(members)):
+        unknown = sorted(set(members) - {agent.pk for agent in agents})
+        raise InvalidInput(f"Not agents: {', '.join(map(str, unknown))}", field="members")
+    for name, value in fields.items():
+        setattr(group, name, value)
+    try:
+        with transaction.atomic():
+            group.save()
+            if members is not None:
+                group.members.set(agents)
+    except IntegrityError as exc:
+        raise Conflict(f"A group named {group.name!r} already exists", field="name") from exc
+    return group

@@ -1,0 +1,121 @@
+"""The REST API root: /api/v1/. Routers live in each app's api.py.
+
+Errors are JSON `{"detail": message, …}` with the status the error names: a service's
+`ServiceError` carries its own status (and details such as `changes` on a conflict), bad input is
+422 with the field errors, a missing object 404, an unauthenticated call 401. Anything else is a bug
+and is left to Django's 500 handling (logged, mailed to admins), never dressed up as bad input.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.operation import Operation
+from ninja.parser import Parser
+
+from sportello.accounts.api import router as accounts_router
+from sportello.accounts.auth import BrowserSessionAuth, TokenAuth
+from sportello.core.errors import ServiceError
+from sportello.customers.api import router as customers_router
+from sportello.search.api import router as search_router
+from sportello.tickets.api import router as tickets_router
+
+
+class MalformedBody(ValueError):
+    pass
+
+
+class JsonParser(Parser):
+    """Ninja's JSON parser, with one clear message for a body that is not a JSON object."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        try:
+            data = json.loads(request.body)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            raise MalformedBody(f"The request body is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise MalformedBody("The request body must be a JSON object")
+        return data
+
+
+class SportelloAPI(NinjaAPI):
+    def get_openapi_operation_id(self, operation: Operation) -> str:
+        # Handler names are the operation ids (`list_tickets`, `update_ticket`); a trailing "_" only
+        # keeps a handler from shadowing the service of the same name.
+        return operation.view_func.__name__.rstrip("_")
+
+
+api = SportelloAPI(
+    title="Sportello API",
+    version="1",
+    description="The help desk's REST API. Authenticate with `Authorization: Bearer <token>`; "
+    "agents create tokens on their Tokens page.",
+    urls_namespace="api",
+    auth=[TokenAuth(), BrowserSessionAuth()],
+    parser=JsonParser(),
+)
+
+for router in (tickets_router, customers_router, accounts_router, search_router):
+    api.add_router("", router)
+
+
+def _error(request: HttpRequest, status: int, detail: str, **extra: Any) -> HttpResponse:
+    return api.create_response(request, {"detail": detail, **extra}, status=status)
+
+
+@api.exception_handler(ServiceError)
+def service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+    return _error(request, exc.status, exc.message, **exc.details)
+
+
+def _field_name(loc: list[str | int]) -> str:
+    """`body.data.tags.0` → `tags.0`: where a client put the value, without Ninja's wrapping."""
+    parts = loc[2:] if loc[:2] == ["body", "data"] else loc[1:]
+    return ".".join(str(part) for part in parts) or str(loc[0] if loc else "request")
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    # Pydantic's own error dicts may hold exceptions in "ctx"; keep what a client can read.
+    found = [{"loc": list(e.get("loc", ())), "msg": e["msg"], "type": e["type"]} for e in exc.errors]
+    summary = "; ".join(f"{_field_name(e['loc'])}: {e['msg']}" for e in found[:5])
+    return _error(request, 422, f"Invalid input: {summary}" if summary else "Invalid input", errors=found)
+
+
+@api.exception_handler(AuthenticationError)
+def authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = _error(request, 401, "Authentication required: send 'Authorization: Bearer <token>' with a valid token")
+    response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, MalformedBody):
+        return _error(request, 422, str(exc.__cause__))
+    if exc.status_code == 403 and "CSRF" in exc.message:
+        return _error(request, 403, "CSRF check failed: send the X-CSRFToken header with session authentication")
+    return _error(request, exc.status_code, exc.message)
+
+
+@api.exception_handler(Http404)
+def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _error(request, 404, str(exc) or "Not found")
+
+
+@api.exception_handler(SuspiciousOperation)
+def suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+    if isinstance(exc, RequestDataTooBig):
+        return _error(request, 413, "The request body is too large")
+    return _error(request, 400, "The request could not be read")
+
+
+@api.exception_handler(MultiPartParserError)
+def bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    return _error(request, 400, f"The multipart body could not be read: {exc}")

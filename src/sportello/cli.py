@@ -1,0 +1,161 @@
+"""The `sportello` console script.
+
+sportello run            set up (migrate, demo data) and serve with a worker: the one-command start
+sportello serve          the web server as in production (uvicorn, several workers)
+sportello worker         a task worker for the configured backend (database or Redis/RQ)
+sportello token create   an API token for an agent
+sportello mail parse …   any other word is a Django management command (migrate, demo, mail, …)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+
+
+def _django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sportello.settings")
+    import django
+
+    django.setup()
+
+
+def _manage(args: Sequence[str]) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sportello.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["sportello", *args])
+
+
+def _worker_command() -> list[str]:
+    from django.conf import settings
+
+    if settings.TASK_BACKEND == "rq":
+        # Without the job class every task fails (RECIPES.md).
+        return [sys.executable, "-m", "sportello.cli", "rqworker", "default", "--job-class", "django_tasks_rq.Job"]
+    if settings.TASK_BACKEND == "immediate":
+        return []
+    return [sys.executable, "-m", "sportello.cli", "db_worker", "--interval", "0.5", "--no-startup-delay"]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """One command for a freelancer: prepare the embedded database, serve, with a worker and the scheduler."""
+    _django()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    if not args.no_demo:
+        call_command("demo")
+    helpers = [subprocess.Popen([sys.executable, "-m", "sportello.cli", "scheduler"])]
+    command = _worker_command()
+    if command:
+        helpers.append(subprocess.Popen(command))
+    url = f"http://{args.host}:{args.port}"
+    print(
+        f"\nSportello is running at {url}/  (agents: {url}/inbox/, web form: {url}/support/new, "
+        f"API docs: {url}/api/v1/docs)"
+    )
+    print(f"Outgoing mail is written to {settings.EMAIL_FILE_PATH} unless SPORTELLO_EMAIL_BACKEND is set.\n")
+    try:
+        return _serve(args.host, args.port, workers=1, reload=False)
+    finally:
+        for process in helpers:
+            process.send_signal(signal.SIGTERM)
+        for process in helpers:
+            process.wait(timeout=10)
+
+
+def _serve(host: str, port: int, *, workers: int, reload: bool) -> int:
+    import uvicorn
+
+    _django()
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+    uvicorn.run(
+        "sportello.asgi:application",
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        log_level=os.environ.get("SPORTELLO_LOG_LEVEL", "info").lower(),
+        proxy_headers=True,
+    )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    if args.wsgi:
+        return _serve_wsgi(args.host, args.port, workers=args.workers)
+    return _serve(args.host, args.port, workers=args.workers, reload=False)
+
+
+def _serve_wsgi(host: str, port: int, *, workers: int) -> int:
+    """gunicorn, for web nodes that serve HTTP only: measured faster than ASGI for Django's sync
+    views (bench/api_create.py); websockets (live chat, live screens) need the ASGI server."""
+    _django()
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+    command = [
+        "gunicorn",
+        "sportello.wsgi:application",
+        "--workers",
+        str(workers),
+        "--bind",
+        f"{host}:{port}",
+        "--log-level",
+        os.environ.get("SPORTELLO_LOG_LEVEL", "info").lower(),
+    ]
+    os.execvp(sys.executable, [sys.executable, "-m", *command])
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    _django()
+    command = _worker_command()
+    if not command:
+        print("SPORTELLO_TASK_BACKEND=immediate runs tasks in the web process; no worker is needed.")
+        return 0
+    return subprocess.call(command + list(args.extra))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(
+        prog="sportello", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="migrate, load demo data, serve with a worker")
+    run.add_argument("--host", default=os.environ.get("SPORTELLO_HOST", "127.0.0.1"))
+    run.add_argument("--port", type=int, default=int(os.environ.get("SPORTELLO_PORT", "8000")))
+    run.add_argument("--no-demo", action="store_true", help="do not load demo data")
+    serve = sub.add_parser("serve", help="serve as in production")
+    serve.add_argument("--host", default=os.environ.get("SPORTELLO_HOST", "0.0.0.0"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("SPORTELLO_PORT", "8000")))
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("SPORTELLO_WEB_WORKERS", "4")))
+    serve.add_argument("--wsgi", action="store_true", help="gunicorn (HTTP only, no websockets) instead of uvicorn")
+    sub.add_parser("worker", help="run a background task worker; options go to the worker (e.g. --burst)")
+    if not argv or argv[0] in {"-h", "--help"}:
+        parser.print_help()
+        print(
+            "\nAny other command is passed to Django's management: sportello migrate, sportello demo, "
+            "sportello token create USER, sportello mail parse FILE, …"
+        )
+        return 0
+    if argv[0] not in {"run", "serve", "worker"}:
+        _manage(argv)
+        return 0
+    if argv[0] == "worker":  # the rest goes to the worker as it is (--burst, --batch, --queue-name …)
+        return cmd_worker(argparse.Namespace(extra=argv[1:]))
+    args = parser.parse_args(argv)
+    return {"run": cmd_run, "serve": cmd_serve}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from sportello.core.models import Counter, PeriodicRun
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the system keeps by itself: shown to admins for diagnosis, never edited by hand."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(PeriodicRun)
+class PeriodicRunAdmin(ReadOnlyAdmin):
+    list_display = ("name", "due_at", "last_started_at", "last_holder", "last_error")
+    search_fields = ("name", "last_error")
+
+
+@admin.register(Counter)
+class CounterAdmin(ReadOnlyAdmin):
+    list_display = ("name", "value")
+    search_fields = ("name",)

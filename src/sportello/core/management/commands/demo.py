@@ -1,0 +1,328 @@
+"""`sportello demo` — load demo data: two groups, four agents, an admin, 30 customers, ~200 tickets.
+
+Run again, it only prints the logins (the demo admin's existence says the data is there). The
+data goes through the same services as real traffic — intake for customer messages, the ticket
+services for replies, notes and field changes — so it looks and behaves like the real thing.
+
+Outgoing mail: demo replies are recorded with `reply_to_ticket(..., deliver=False)`, as history
+answered elsewhere: no delivery task is scheduled and no mail goes out. Customer addresses are all
+under the reserved `.example` domain besides.
+Acknowledgements are never scheduled (`acknowledge=False`).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from argparse import ArgumentParser
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from sportello.accounts.models import Availability, Group, Role, User
+from sportello.core.management import demo_data as data
+from sportello.customers.models import Customer, Organization
+from sportello.customers.services import Sender, find_or_create_customer
+from sportello.tickets import statuses
+from sportello.tickets.intake import Inbound, IntakeResult, ingest
+from sportello.tickets.models import (
+    Category,
+    Change,
+    Channel,
+    Direction,
+    Entry,
+    EntryKind,
+    Priority,
+    StatusCategory,
+    Ticket,
+)
+from sportello.tickets.services import TicketChanges, add_note, reply_to_ticket, update_ticket
+
+SEED = 20250301
+TICKETS = 200
+DAYS = 60
+ADMIN = ("admin", "admin")
+AGENT_PASSWORD = "demo"
+CHANNELS = [Channel.EMAIL, Channel.WEB, Channel.CHAT, Channel.PHONE]
+CHANNEL_WEIGHTS = [45, 25, 15, 15]
+
+
+class Command(BaseCommand):
+    help = "Load demo data (agents, customers, about 200 tickets); does nothing when it is loaded already."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--seed", type=int, default=SEED, help="random seed (the default gives the usual data)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if User.objects.filter(username=ADMIN[0]).exists():
+            self.stdout.write("Demo data is loaded already (the user 'admin' exists); nothing to do.")
+            self._print_logins()
+            return
+        started = time.monotonic()
+        with transaction.atomic():
+            loader = DemoLoader(random.Random(options["seed"]), now=timezone.now())
+            loader.load()
+        seconds = time.monotonic() - started
+        entries = Entry.objects.filter(ticket__in=loader.ticket_ids)
+        self.stdout.write(
+            f"Demo data loaded in {seconds:.1f} s: {len(loader.groups)} groups, {1 + len(loader.agents)} staff users, "
+            f"{len(loader.customers)} customers, {Organization.objects.count()} organizations, "
+            f"{len(loader.ticket_ids)} tickets, {entries.count()} entries "
+            f"({entries.filter(direction=Direction.OUTBOUND).count()} replies, "
+            f"{entries.filter(internal=True).count()} notes)."
+        )
+        self._print_logins()
+
+    def _print_logins(self) -> None:
+        site = settings.SITE_URL
+        self.stdout.write("Demo logins (demo data only: change these passwords before real use):")
+        self.stdout.write(f"  {ADMIN[0]} / {ADMIN[1]}  administrator  {site}/admin/")
+        for username, first, last, group, _language, online in data.AGENTS:
+            state = ", online" if online else ""
+            self.stdout.write(f"  {username} / {AGENT_PASSWORD}  {first} {last} ({group}{state})")
+        self.stdout.write(f"Agents sign in at {site}/accounts/login/ ; customers write at {site}/support/new")
+
+
+@dataclass
+class Step:
+    """One item of a demo thread, in order: who writes, and when."""
+
+    kind: str  # "customer", "reply" or "note"
+    at: datetime
+
+
+class DemoLoader:
+    """Builds the demo data with one random generator, so one seed always gives the same data."""
+
+    def __init__(self, rng: random.Random, *, now: datetime) -> None:
+        self.rng = rng
+        # Every demo time lies before `now`; rows the services stamp with the real clock are found
+        # by `created_at >= now` and moved back to the time the demo thread says.
+        self.now = now
+        self.groups: dict[str, Group] = {}
+        self.agents: dict[str, User] = {}
+        self.members: dict[str, list[User]] = {name: [] for name, _tier, _description in data.GROUPS}
+        self.admin: User | None = None
+        self.customers: list[tuple[Customer, tuple[str, str, str, str]]] = []
+        self.categories: dict[str, Category] = {}
+        self.ticket_ids: list[int] = []
+
+    def load(self) -> None:
+        self._people()
+        self.categories = {name: Category.objects.get_or_create(name=name)[0] for name in data.CATEGORIES}
+        for index in range(TICKETS):
+            self.ticket_ids.append(self._ticket(index))
+
+    # --- People -----------------------------------------------------------------------------
+
+    def _people(self) -> None:
+        for name, tier, description in data.GROUPS:
+            self.groups[name], _ = Group.objects.get_or_create(
+                name=name, defaults={"tier": tier, "description": description}
+            )
+        self.admin = _staff_user(
+            ADMIN[0], ADMIN[1], first="Ada", last="Admin", role=Role.ADMIN, is_staff=True, is_superuser=True
+        )
+        for username, first, last, group, language, online in data.AGENTS:
+            agent = _staff_user(
+                username,
+                AGENT_PASSWORD,
+                first=first,
+                last=last,
+                role=Role.AGENT,
+                language=language,
+                availability=Availability.ONLINE if online else Availability.OFFLINE,
+            )
+            self.groups[group].members.add(agent)
+            self.agents[username] = agent
+            self.members[group].append(agent)
+        for name, domain, shared in data.ORGANIZATIONS:
+            Organization.objects.get_or_create(name=name, defaults={"domain": domain, "shared_tickets": shared})
+        for row in data.CUSTOMERS:
+            name, email, language, phone = row
+            # The intake's own lookup: it also joins the organization of the address's domain.
+            customer = find_or_create_customer(Sender(name=name, email=email, phone=phone), language=language)
+            self.customers.append((customer, row))
+
+    # --- Tickets ----------------------------------------------------------------------------
+
+    def _ticket(self, index: int) -> int:
+        rng = self.rng
+        _customer, (name, email, language, phone) = rng.choice(self.customers)
+        native = [s for s in data.SCENARIOS if s.language == language != "en"]
+        pool = native if native and rng.random() < 0.4 else [s for s in data.SCENARIOS if s.language == "en"]
+        scenario = rng.choice(pool)
+        # The first four tickets take one channel each, so every channel is always there.
+        channel = CHANNELS[index] if index < len(CHANNELS) else rng.choices(CHANNELS, CHANNEL_WEIGHTS)[0]
+        age = rng.uniform(0.02, DAYS)
+        state = _final_state(rng, age)
+        group = self.groups["Second level" if scenario.second_level else "First level"]
+        members = self.members[group.name]
+        assigned = rng.random() < (0.2 if state == StatusCategory.NEW else 0.85)
+        assignee = rng.choice(members) if assigned else None
+        steps = self._thread(state, age)
+        priority = rng.choices(list(Priority), [15, 55, 22, 8])[0]
+        tags = list(scenario.tags) + (["urgent"] if priority == Priority.URGENT else [])
+
+        sender = Sender(name=name, email=email, phone=phone)
+        first = self._opening(scenario, channel, sender, language, priority, group, tags, steps[0].at)
+        ticket = first.ticket
+        for step in steps[1:]:
+            agent = assignee or rng.choice(members)
+            if step.kind == "customer":
+                ingest(
+                    Inbound(
+                        channel=Channel.EMAIL if channel == Channel.PHONE else channel,
+                        sender=sender,
+                        body_text=_pick(rng, scenario.follow_ups, data.FOLLOW_UPS),
+                        ticket=ticket,
+                        received_at=step.at,
+                        language=language,
+                        acknowledge=False,
+                    )
+                )
+            elif step.kind == "reply":
+                waiting = rng.random() < 0.3 and step is not steps[-1]
+                body = f"{_pick(rng, scenario.replies, data.ACK_REPLIES)}\n\n{agent.first_name}"
+                reply_to_ticket(
+                    ticket,
+                    agent,
+                    body_text=body,
+                    status=statuses.builtin(StatusCategory.PENDING) if waiting else None,
+                    deliver=False,
+                )
+            else:
+                add_note(ticket, agent, body_text=_pick(rng, scenario.notes, data.NOTES))
+            self._backdate(ticket.pk, step.at)
+
+        finish = min(steps[-1].at + timedelta(minutes=rng.uniform(2, 240)), self.now - timedelta(minutes=1))
+        actor = assignee or self.agents["anna"]
+        changes = TicketChanges(
+            status=statuses.builtin(state),
+            assignee=assignee,
+            category=self.categories[scenario.category] if rng.random() < 0.9 else None,
+        )
+        update_ticket(ticket, actor, changes)
+        self._backdate(ticket.pk, finish)
+        first_reply = Entry.objects.filter(ticket=ticket, direction=Direction.OUTBOUND).order_by("created_at").first()
+        Ticket.objects.filter(pk=ticket.pk).update(
+            updated_at=finish,
+            first_response_at=first_reply.created_at if first_reply else None,
+            solved_at=finish if state in (StatusCategory.SOLVED, StatusCategory.CLOSED) else None,
+        )
+        return ticket.pk
+
+    def _opening(
+        self,
+        scenario: data.Scenario,
+        channel: str,
+        sender: Sender,
+        language: str,
+        priority: int,
+        group: Group,
+        tags: list[str],
+        at: datetime,
+    ) -> IntakeResult:
+        rng = self.rng
+        body, kind, recorded_by = scenario.body, EntryKind.MESSAGE, None
+        metadata: dict[str, Any] = {}
+        if channel == Channel.PHONE:
+            body = rng.choice(data.PHONE_SUMMARIES).format(subject=scenario.subject)
+            kind = EntryKind.CALL
+            metadata = {"duration_seconds": rng.randint(45, 900), "from": sender.phone or sender.email}
+            recorded_by = rng.choice(self.members["First level"])  # the first level takes the calls
+        elif channel == Channel.CHAT:
+            body = rng.choice(data.CHAT_OPENERS) + scenario.body
+            metadata = {"session": f"demo-{rng.randrange(10**8):08d}"}
+        return ingest(
+            Inbound(
+                channel=channel,
+                sender=sender,
+                subject=scenario.subject,
+                body_text=body,
+                kind=kind,
+                metadata=metadata,
+                received_at=at,
+                language=language,
+                recorded_by=recorded_by,
+                priority=priority,
+                group=group,
+                tags=tags,
+                acknowledge=False,
+            )
+        )
+
+    def _thread(self, state: str, age_days: float) -> list[Step]:
+        """The thread's steps (1 to 6) and their times, all between the ticket's start and now.
+
+        A new ticket has had no public reply yet (a reply would open it); every other one has at
+        least one. Customers and agents take turns, with a note now and then.
+        """
+        rng = self.rng
+        if state == StatusCategory.NEW:
+            kinds = ["customer"] + [rng.choice(["customer", "note"]) for _ in range(rng.choice([0, 0, 0, 1, 2]))]
+        else:
+            kinds = ["customer"]
+            for _ in range(rng.randint(1, 5)):
+                previous = kinds[-1]
+                if previous == "customer":
+                    kinds.append("reply" if rng.random() < 0.8 else "note")
+                elif previous == "note":
+                    kinds.append("reply")
+                else:
+                    kinds.append("customer" if rng.random() < 0.7 else "note")
+            if "reply" not in kinds:
+                kinds[1] = "reply"
+        start = self.now - timedelta(days=age_days)
+        end = self.now - timedelta(minutes=2)
+        offsets = [0.0]
+        for _ in kinds[1:]:
+            offsets.append(offsets[-1] + rng.uniform(5, 24 * 60))  # minutes
+        room = (end - start).total_seconds() / 60
+        scale = min(1.0, room / offsets[-1]) if offsets[-1] else 1.0
+        return [Step(kind, start + timedelta(minutes=o * scale)) for kind, o in zip(kinds, offsets, strict=True)]
+
+    def _backdate(self, ticket_id: int, when: datetime) -> None:
+        """Move what a service just wrote with the real clock to the demo thread's time."""
+        Entry.objects.filter(ticket_id=ticket_id, created_at__gte=self.now).update(created_at=when)
+        Change.objects.filter(ticket_id=ticket_id, created_at__gte=self.now).update(created_at=when)
+
+
+def _staff_user(username: str, password: str, *, first: str, last: str, role: str, **extra: Any) -> User:
+    """A demo login; an existing account of that name is left exactly as it is."""
+    user, created = User.objects.get_or_create(
+        username=username,
+        defaults={
+            "first_name": first,
+            "last_name": last,
+            "email": f"{username}@sportello.example",
+            "role": role,
+            **extra,
+        },
+    )
+    if created:
+        # Deliberately weak demo passwords: set directly, past the password validators.
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    return user
+
+
+def _final_state(rng: random.Random, age_days: float) -> str:
+    """Recent tickets are mostly new or open; old ones mostly solved or closed."""
+    categories = list(StatusCategory)
+    if age_days < 1:
+        weights = [35, 35, 15, 5, 10, 0]
+    elif age_days < 7:
+        weights = [10, 30, 20, 10, 25, 5]
+    else:
+        weights = [3, 12, 10, 8, 30, 37]
+    return rng.choices(categories, weights)[0]
+
+
+def _pick(rng: random.Random, own: list[str], fallback: list[str]) -> str:
+    return rng.choice(own or fallback)

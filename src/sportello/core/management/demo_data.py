@@ -1,0 +1,383 @@
+"""The people, companies and conversations of the demo data (`sportello demo`).
+
+Every address is under the reserved `.example` top-level domain (RFC 2606), so nothing made from
+this data can ever reach a real mailbox.
+"""
+
+# The Bulgarian requests are written in Cyrillic on purpose; its look-alike letters are not typos.
+# ruff: noqa: RUF001
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GROUPS = [("First level", 1, "Answers every new request first."), ("Second level", 2, "Technical specialists.")]
+
+# username, first name, last name, group, language, online
+AGENTS = [
+    ("anna", "Anna", "Colombo", "First level", "it", True),
+    ("marco", "Marco", "Esposito", "First level", "it", False),
+    ("petar", "Petar", "Dimitrov", "Second level", "bg", False),
+    ("lena", "Lena", "Hoffmann", "Second level", "de", False),
+]
+
+# name, domain, shared tickets
+ORGANIZATIONS = [
+    ("Rossi Costruzioni S.r.l.", "rossi-costruzioni.example", True),
+    ("Bäckerei Krüger GmbH", "baeckerei-krueger.example", False),
+    ("Balkan Trade OOD", "balkantrade.example", True),
+    ("Greenleaf Books Ltd", "greenleaf-books.example", False),
+]
+
+# name, email, language, phone ("" for none); an email at an organization's domain joins it.
+CUSTOMERS = [
+    ("Giulia Rossi", "giulia.rossi@rossi-costruzioni.example", "it", "+39 02 8765 4321"),
+    ("Luca Bianchi", "luca.bianchi@rossi-costruzioni.example", "it", ""),
+    ("Francesca Romano", "francesca.romano@posta.example", "it", "+39 347 123 4567"),
+    ("Alessandro Ricci", "a.ricci@posta.example", "it", ""),
+    ("Chiara Marino", "chiara.marino@mail.example", "it", ""),
+    ("Matteo Greco", "matteo.greco@mail.example", "it", "+39 06 555 0192"),
+    ("Sofia Bruno", "sofia.bruno@posta.example", "it", ""),
+    ("Lorenzo Gallo", "lorenzo.gallo@mail.example", "it", ""),
+    ("Jonas Krüger", "jonas@baeckerei-krueger.example", "de", "+49 30 901820"),
+    ("Katrin Krüger", "katrin@baeckerei-krueger.example", "de", ""),
+    ("Maximilian Schneider", "max.schneider@netz.example", "de", ""),
+    ("Sabine Fischer", "sabine.fischer@netz.example", "de", "+49 89 2019 3344"),
+    ("Thomas Weber", "t.weber@mail.example", "de", ""),
+    ("Julia Becker", "julia.becker@netz.example", "de", ""),
+    ("Felix Wagner", "felix.wagner@mail.example", "de", ""),
+    ("Ivan Petrov", "ivan.petrov@balkantrade.example", "bg", "+359 2 987 6543"),
+    ("Maria Georgieva", "maria.georgieva@balkantrade.example", "bg", ""),
+    ("Georgi Ivanov", "georgi.ivanov@abv.example", "bg", ""),
+    ("Elena Nikolova", "elena.nikolova@abv.example", "bg", "+359 88 812 3456"),
+    ("Dimitar Stoyanov", "d.stoyanov@mail.example", "bg", ""),
+    ("Desislava Todorova", "desi.todorova@abv.example", "bg", ""),
+    ("Nikolay Angelov", "n.angelov@abv.example", "bg", ""),
+    ("Oliver Bennett", "oliver@greenleaf-books.example", "en", "+44 20 7946 0123"),
+    ("Amelia Clarke", "amelia.clarke@greenleaf-books.example", "en", ""),
+    ("Harry Thompson", "harry.thompson@mail.example", "en", ""),
+    ("Emily Walker", "emily.walker@inbox.example", "en", "+44 161 496 0781"),
+    ("James Wright", "jwright@inbox.example", "en", ""),
+    ("Charlotte Hughes", "charlotte.hughes@mail.example", "en", ""),
+    ("Jack Robinson", "jack.robinson@inbox.example", "en", ""),
+    ("Sophie Turner", "sophie.turner@mail.example", "en", "+1 415 555 0134"),
+]
+
+CATEGORIES = ["Account and access", "Billing", "Feedback", "Orders and delivery", "Technical problem"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One kind of request: how it opens, how the customer follows up, what agents answer."""
+
+    category: str
+    subject: str
+    body: str
+    tags: list[str]
+    follow_ups: list[str]
+    replies: list[str]
+    notes: list[str]
+    language: str = "en"
+    second_level: bool = False  # goes to the specialists
+
+
+ACK_REPLIES = [
+    "Thanks for letting us know. I am looking into it and will get back to you today.",
+    "Thank you for the details. Could you tell us roughly when this started?",
+    "I have passed this to a colleague who knows this part best; you will hear from us shortly.",
+]
+FOLLOW_UPS = [
+    "Any news on this? It is getting urgent for us.",
+    "Thanks. It started on Monday morning, as far as I can tell.",
+    "I tried again just now and it still happens.",
+    "Here is what I see on my screen, in case it helps.",
+]
+NOTES = [
+    "Checked the logs: nothing unusual on our side so far.",
+    "Customer has an active contract; keep the priority as it is.",
+    "Same problem reported last week, see the similar tickets.",
+]
+
+SCENARIOS: list[Scenario] = [
+    Scenario(
+        "Account and access",
+        "Cannot log in to my account",
+        "Hello,\n\nsince this morning I cannot log in. The page says my password is wrong, but I have not "
+        "changed it. I already tried the reset link twice and never got the mail.\n\nThanks",
+        ["login", "password"],
+        ["The reset mail finally arrived, but the link says it has expired.", *FOLLOW_UPS[:2]],
+        [
+            "I have sent a new reset link; it is valid for one hour. Please check the spam folder too.",
+            "Your account was locked after several failed attempts. I have unlocked it; please try again.",
+            *ACK_REPLIES[:1],
+        ],
+        ["Account was locked by the brute-force protection, unlocked manually.", *NOTES[:1]],
+    ),
+    Scenario(
+        "Account and access",
+        "Please add a colleague to our account",
+        "Hi,\n\ncould you add my colleague to our company account? She needs to see our orders and invoices.",
+        ["users"],
+        ["Her address is the one I put in copy. Thank you!"],
+        ["Done: she will receive an invitation by mail in a few minutes.", ACK_REPLIES[1]],
+        ["Checked that the requester is an admin of the organization."],
+    ),
+    Scenario(
+        "Account and access",
+        "Two-factor code not accepted",
+        "The six-digit code from my authenticator app is always refused. My phone's clock is set automatically.",
+        ["2fa", "login"],
+        ["I reinstalled the app, same result.", *FOLLOW_UPS[2:]],
+        ["I have reset your second factor; at the next login you can set it up again.", *ACK_REPLIES[2:]],
+        ["Verified the customer's identity by phone before resetting 2FA."],
+        second_level=True,
+    ),
+    Scenario(
+        "Billing",
+        "Invoice charged twice",
+        "Hello,\n\nmy card was charged twice for the March invoice (same amount, same day). "
+        "Please refund the second charge.",
+        ["refund", "invoice"],
+        ["I can see both charges on my bank statement, booked on the same day.", FOLLOW_UPS[0]],
+        [
+            "You are right, the payment went through twice. The refund is on its way and takes 3-5 working days.",
+            "Could you send us the last four digits of the card so that we can find both payments?",
+        ],
+        ["Payment provider confirms the double charge; refund issued.", NOTES[1]],
+    ),
+    Scenario(
+        "Billing",
+        "Need a copy of invoice for our accounting",
+        "Good morning, our accounting needs a copy of last month's invoice with our VAT number on it.",
+        ["invoice", "vat"],
+        ["The VAT number is on our company profile, thanks."],
+        ["Attached is the corrected invoice with your VAT number.", ACK_REPLIES[0]],
+        ["VAT number was missing in the billing profile; added."],
+    ),
+    Scenario(
+        "Billing",
+        "Change of billing address",
+        "We moved to a new office. Please use the new address on all future invoices.",
+        ["invoice"],
+        ["The new address is in my signature below."],
+        ["Updated: the next invoice will carry the new address."],
+        [NOTES[1]],
+    ),
+    Scenario(
+        "Billing",
+        "Question about the annual plan",
+        "Is there a discount if we switch from the monthly to the annual plan, and can we switch mid-month?",
+        ["plan", "sales"],
+        ["Great, then let's switch at the end of this month."],
+        ["Yes: the annual plan costs ten months' worth, and we credit the unused part of this month."],
+        ["Forwarded to sales as a possible upgrade."],
+    ),
+    Scenario(
+        "Orders and delivery",
+        "Order has not arrived",
+        "Hello, I placed an order twelve days ago and it still has not arrived. The tracking page has not "
+        "changed for a week.",
+        ["delivery", "tracking"],
+        ["Still nothing today. Can you send a replacement?", FOLLOW_UPS[0]],
+        [
+            "I asked the carrier: the parcel was held at the depot. It goes out again tomorrow.",
+            "Sorry for the wait. I have sent a replacement by express; you will get a new tracking number.",
+        ],
+        ["Carrier claim opened.", NOTES[2]],
+    ),
+    Scenario(
+        "Orders and delivery",
+        "Wrong item delivered",
+        "I ordered the blue model and received the grey one. How do I send it back?",
+        ["return", "wrong-item"],
+        ["Thank you, I printed the label.", "The courier picked it up this morning."],
+        [
+            "Sorry about that! Here is a prepaid return label; the right item leaves our warehouse today.",
+            ACK_REPLIES[1],
+        ],
+        ["Warehouse picking error; reported to logistics."],
+    ),
+    Scenario(
+        "Orders and delivery",
+        "Cancel my order",
+        "Please cancel my last order, I ordered the same thing twice by mistake.",
+        ["cancellation"],
+        ["Thanks for the quick help!"],
+        ["Cancelled; you will not be charged for the second order."],
+        [],
+    ),
+    Scenario(
+        "Orders and delivery",
+        "Delivery to a different address",
+        "Can you deliver my order to my office instead of my home? I am not at home during the day.",
+        ["delivery"],
+        ["The office is open from 8 to 17."],
+        ["Changed: the parcel will go to your office address."],
+        ["Asked the carrier to redirect the parcel."],
+    ),
+    Scenario(
+        "Technical problem",
+        "Export to CSV is empty",
+        "When I export the report to CSV, the file has only the header line and no data, although the "
+        "report on the screen shows 300 rows.",
+        ["export", "bug"],
+        ["It happens in Firefox and in Chrome.", FOLLOW_UPS[3], FOLLOW_UPS[2]],
+        [
+            "We could reproduce it: exports with a date filter lose their rows. A fix is being tested.",
+            "The fix is live. Could you try the export again?",
+            ACK_REPLIES[2],
+        ],
+        ["Reproduced with a date filter in the report; bug filed.", "Fix deployed in this morning's release."],
+        second_level=True,
+    ),
+    Scenario(
+        "Technical problem",
+        "App crashes when uploading photos",
+        "The mobile app closes itself every time I try to upload more than three photos at once.",
+        ["mobile", "bug", "upload"],
+        ["I have the latest version from the store.", FOLLOW_UPS[2]],
+        [
+            "Thanks. Which phone model and system version do you use?",
+            "A new app version with a fix is available in the store now.",
+        ],
+        ["Crash report matches a known memory problem with large images.", NOTES[2]],
+        second_level=True,
+    ),
+    Scenario(
+        "Technical problem",
+        "Website very slow",
+        "Your website has been very slow for us since yesterday; pages take 20 seconds to load.",
+        ["performance"],
+        ["Now it is fast again, thanks!", FOLLOW_UPS[1]],
+        ["We had a problem with one of our servers; it is fixed. Is it better on your side?", ACK_REPLIES[0]],
+        ["Load balancer health check was failing on one node."],
+        second_level=True,
+    ),
+    Scenario(
+        "Technical problem",
+        "API returns error 500",
+        "Our integration gets HTTP 500 from the orders API for about one request in ten, since the last update.",
+        ["api", "bug", "integration"],
+        ["Example request id: 7f3a-92c1. It happened at 14:02 UTC.", FOLLOW_UPS[0]],
+        [
+            "Thanks for the request id, it helped: a timeout in one database query. Fixed in today's release.",
+            "Could you send us a request id or the time of a failed call?",
+        ],
+        ["Slow query on the orders table, index added."],
+        second_level=True,
+    ),
+    Scenario(
+        "Technical problem",
+        "Printer in the shop does not print receipts",
+        "Since the update the receipt printer in our shop prints nothing. The cash register still works.",
+        ["hardware", "printer"],
+        ["We restarted both, no change.", FOLLOW_UPS[2]],
+        ["Please open Settings → Devices and choose the printer again; the update reset the choice."],
+        ["Known effect of version 4.2 on some printer models."],
+    ),
+    Scenario(
+        "Feedback",
+        "Great service, thank you",
+        "Just wanted to say thanks to the person who helped me last week. Problem solved in minutes!",
+        ["praise"],
+        [],
+        ["Thank you for the kind words, I have passed them on to the team!"],
+        ["Shared in the team channel."],
+    ),
+    Scenario(
+        "Feedback",
+        "Suggestion: dark mode",
+        "Would it be possible to add a dark mode to the app? I use it a lot in the evening.",
+        ["feature-request"],
+        ["Great, looking forward to it."],
+        ["Thanks for the suggestion! Dark mode is on our plan for the next months."],
+        ["Added a vote to the feature request."],
+    ),
+    Scenario(
+        "Feedback",
+        "Complaint about waiting time on the phone",
+        "I waited 25 minutes on the phone yesterday before someone answered. That is too long.",
+        ["complaint", "phone"],
+        ["I appreciate the answer, thanks."],
+        ["I am sorry for the wait. Yesterday was unusually busy; we have added people to the phone line."],
+        ["Forwarded to the team lead."],
+    ),
+    Scenario(
+        "Account and access",
+        "Delete my account",
+        "Please delete my account and all my personal data.",
+        ["gdpr", "account-deletion"],
+        ["Yes, I confirm."],
+        ["Before we delete it: please confirm from this address that you want the account deleted for good."],
+        ["Deletion scheduled after the legal retention period for invoices."],
+    ),
+    Scenario(
+        "Technical problem",
+        "Impossibile accedere all'area clienti",
+        "Buongiorno,\n\nda ieri non riesco più ad accedere all'area clienti: la pagina rimane bianca dopo "
+        "il login.\n\nGrazie",
+        ["login"],
+        ["Ho provato anche da un altro computer, stesso problema."],
+        ["Buongiorno, abbiamo risolto un problema sul server. Può riprovare?", "Grazie della segnalazione."],
+        ["Customer writes in Italian; white page after login, same as the export bug."],
+        language="it",
+    ),
+    Scenario(
+        "Billing",
+        "Fattura con importo errato",
+        "Salve, la fattura di aprile riporta un importo diverso da quello concordato nel contratto.",
+        ["invoice"],
+        ["Il contratto è quello firmato a gennaio."],
+        ["Ha ragione, le invieremo una nota di credito entro domani."],
+        ["Wrong price list applied to this customer."],
+        language="it",
+    ),
+    Scenario(
+        "Orders and delivery",
+        "Lieferung beschädigt",
+        "Guten Tag,\n\ndas Paket kam heute beschädigt an, zwei Gläser sind zerbrochen. Fotos anbei.\n\n"
+        "Mit freundlichen Grüßen",
+        ["damaged", "delivery"],
+        ["Vielen Dank für die schnelle Hilfe!"],
+        ["Das tut uns leid. Wir schicken Ihnen kostenlos Ersatz, die Scherben müssen Sie nicht zurücksenden."],
+        ["Damage claim with the carrier opened."],
+        language="de",
+    ),
+    Scenario(
+        "Technical problem",
+        "Kassensystem startet nicht",
+        "Unser Kassensystem startet seit dem Update heute Morgen nicht mehr. Bitte dringend melden!",
+        ["hardware", "urgent"],
+        ["Wir haben das Gerät neu gestartet, ohne Erfolg.", "Bitte rufen Sie uns an."],
+        ["Wir haben ein Korrektur-Update eingespielt. Startet das System jetzt?"],
+        ["Update 4.2 broke the start on old hardware; rollback prepared."],
+        language="de",
+        second_level=True,
+    ),
+    Scenario(
+        "Orders and delivery",
+        "Поръчката не е пристигнала",
+        "Здравейте,\n\nпоръчах преди десет дни и пратката още не е пристигнала. Можете ли да проверите?",
+        ["delivery"],
+        ["Благодаря, получих я днес."],
+        ["Проверихме при куриера: пратката ще бъде доставена утре."],
+        ["Courier confirmed a delay at the Sofia depot."],
+        language="bg",
+    ),
+    Scenario(
+        "Billing",
+        "Въпрос за фактура",
+        "Здравейте, трябва ни фактура с ЕИК на фирмата. Как да я получим?",
+        ["invoice", "vat"],
+        ["ЕИК е в профила на фирмата."],
+        ["Изпратихме ви коригираната фактура по имейл."],
+        ["Company id added to the billing profile."],
+        language="bg",
+    ),
+]
+
+PHONE_SUMMARIES = [
+    "Customer called: {subject}. Explained the situation on the phone, wants a written answer.",
+    "Phone call about: {subject}. Customer sounded upset; promised an update by mail.",
+]
+CHAT_OPENERS = ["Hi, is anyone there? ", "Hello! Quick question: ", ""]

@@ -1,0 +1,33 @@
+"""Normalising the addresses customers write from, so one person is one customer."""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from sportello.customers.models import IdentityKind
+
+_PHONE_JUNK = re.compile(r"[\s().\-/]")
+
+
+def normalize(kind: str, value: str) -> str:
+    """Return the canonical form of an identity value, or raise ValidationError."""
+    value = (value or "").strip()
+    if kind == IdentityKind.EMAIL:
+        value = value.lower()
+        validate_email(value)
+        return value
+    if kind == IdentityKind.PHONE:
+        digits = _PHONE_JUNK.sub("", value)
+        if digits.startswith("00"):
+            digits = "+" + digits[2:]
+        if not re.fullmatch(r"\+?\d{3,20}", digits):
+            raise ValidationError(f"Not a phone number: {value!r}")
+        return digits
+    if kind == IdentityKind.SOCIAL:
+        if not value or len(value) > 254:
+            raise ValidationError("A social handle needs 1 to 254 characters")
+        return value.lower()
+    raise ValidationError(f"Unknown identity kind {kind!r}")

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from sportello.accounts.models import Group
+from sportello.tickets.models import Entry, Ticket
+
+
+class Mailbox(models.Model):
+    """An address customers write to: a channel row with its configuration and health."""
+
+    address = models.EmailField(unique=True)
+    name = models.CharField(max_length=200, blank=True, help_text="Display name on outgoing mail")
+    group = models.ForeignKey(
+        Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="mailboxes",
+        help_text="New tickets from this mailbox go to this group",
+    )
+    active = models.BooleanField(default=True)
+    # IMAP polling (used by the poller). The password is never stored: only the name of the
+    # environment variable that holds it.
+    imap_host = models.CharField(max_length=255, blank=True)
+    imap_port = models.PositiveIntegerField(default=993)
+    imap_ssl = models.BooleanField(default=True)
+    imap_username = models.CharField(max_length=255, blank=True)
+    imap_password_env = models.CharField(
+        max_length=100, blank=True, help_text="Name of the environment variable holding the IMAP password"
+    )
+    imap_folder = models.CharField(max_length=255, default="INBOX")
+    # Health, shown to admins.
+    last_fetch_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["address"]
+        verbose_name_plural = "mailboxes"
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.address}>" if self.name else self.address
+
+
+class RawState(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSED = "processed", "Processed"
+    QUARANTINED = "quarantined", "Quarantined"
+    DUPLICATE = "duplicate", "Duplicate"
+
+
+def raw_path(instance: RawMessage, filename: str) -> str:
+    now = timezone.now()
+    return f"mail/raw/{now:%Y/%m}/{instance.sha256}.eml"
+
+
+class RawMessage(models.Model):
+    """Every message exactly as it arrived, stored before anything else happens to it.
+
+    The content hash makes receiving idempotent: the same bytes twice are one row. Processing
+    turns the row into a ticket entry (processed), recognises a copy of a message already
+    processed (duplicate), or records why it could not (quarantined) for an admin to retry.
+    """
+
+    file = models.FileField(upload_to=raw_path, max_length=500)
+    sha256 = models.CharField(max_length=64, unique=True)
+    size = models.PositiveBigIntegerField(default=0)
+    message_id = models.CharField(max_length=500, blank=True, db_index=True)
+    sender = models.CharField(max_length=254, blank=True)
+    subject = models.CharField(max_length=255, blank=True)
+    mailbox = models.ForeignKey(Mailbox, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    source = models.CharField(max_length=20, default="import", help_text="import, imap, smtp, lmtp, http")
+    # Envelope recipients when the transport knows them (SMTP/LMTP); the signed reply address may be there only.
+    envelope_to = models.JSONField(default=list, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=12, choices=RawState.choices, default=RawState.RECEIVED)
+    reason = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    entry = models.ForeignKey(Entry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["state", "-received_at"], name="rawmessage_state"),
+            models.Index(fields=["sender", "-received_at"], name="rawmessage_sender"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id or self.sha256[:12]} ({self.state})"

@@ -1,0 +1,147 @@
+"""One path out for mail: one function per kind of mail, each built from a template trio.
+
+Every message carries a Message-ID under our mail domain that names the ticket and entry, so
+the inbound side recognises replies to it. Sending happens in a task, after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from email.utils import formataddr, make_msgid
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from sportello.customers.models import Customer, Identity, IdentityKind
+from sportello.tickets.models import Change, Direction, Entry, Ticket
+
+log = logging.getLogger("sportello.mail")
+
+
+def schedule_acknowledgement(ticket_id: int) -> None:
+    from sportello.mail.tasks import send_acknowledgement
+
+    transaction.on_commit(lambda: send_acknowledgement.enqueue(ticket_id))
+
+
+def schedule_delivery(entry_id: int) -> None:
+    from sportello.mail.tasks import deliver_entry
+
+    transaction.on_commit(lambda: deliver_entry.enqueue(entry_id))
+
+
+def message_id_for(ticket: Ticket, entry_id: int | str) -> str:
+    """<…sportello.{number}.{entry}.{mac}@domain>: the MAC lets inbound trust the number (addresses.py)."""
+    from sportello.mail.addresses import ticket_mac
+
+    return make_msgid(
+        idstring=f"sportello.{ticket.number}.{entry_id}.{ticket_mac(ticket.number)}",
+        domain=settings.SPORTELLO_MAIL_DOMAIN,
+    )
+
+
+def _reply_to(ticket: Ticket) -> dict[str, str]:
+    """Reply-To the signed address, so that a reply from any address finds the ticket."""
+    from sportello.mail.addresses import reply_address
+
+    return {"Reply-To": reply_address(ticket)}
+
+
+def recipient_for(customer: Customer) -> str | None:
+    """The customer's address for mail from us, or None when there is none or it bounced."""
+    identity = (
+        Identity.objects.filter(customer=customer, kind=IdentityKind.EMAIL, undeliverable=False).order_by("id").first()
+    )
+    return identity.value if identity else None
+
+
+def subject_for(ticket: Ticket) -> str:
+    return f"[#{ticket.number}] {ticket.subject}"
+
+
+def _render(name: str, context: Mapping[str, object], language: str) -> tuple[str, str, str]:
+    with translation.override(language):
+        subject = " ".join(render_to_string(f"mail/{name}_subject.txt", context).split())
+        text = render_to_string(f"mail/{name}_body.txt", context)
+        html = render_to_string(f"mail/{name}_body.html", context)
+    return subject, text, html
+
+
+def send_acknowledgement(ticket: Ticket) -> bool:
+    """Tell the customer we have their request, with its reference number. False when not sent."""
+    to = recipient_for(ticket.customer)
+    if to is None:
+        log.info("no acknowledgement for #%s: the customer has no deliverable email address", ticket.number)
+        return False
+    context = {"ticket": ticket, "customer": ticket.customer, "site_url": settings.SITE_URL}
+    subject, text, html = _render("acknowledgement", context, ticket.customer.language or ticket.language)
+    message = EmailMultiAlternatives(
+        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[formataddr((ticket.customer.name, to))],
+        headers={
+            "Message-ID": message_id_for(ticket, "ack"),
+            "Auto-Submitted": "auto-replied",  # RFC 3834: tells other robots not to answer
+            **_reply_to(ticket),
+            **_threading_headers(ticket),
+        },
+    )
+    message.attach_alternative(html, "text/html")
+    message.send()
+    Change.objects.create(ticket=ticket, field="acknowledgement", new_value=to, note="Acknowledgement sent",
+                          ticket_version=ticket.version)
+    return True
+
+
+def deliver_reply(entry: Entry) -> str:
+    """Send an agent's public reply to the customer; returns the Message-ID used."""
+    ticket = entry.ticket
+    to = recipient_for(ticket.customer)
+    if to is None:
+        raise DeliveryError("The customer has no deliverable email address")
+    message_id = entry.metadata.get("message_id") or message_id_for(ticket, entry.pk)
+    context = {"ticket": ticket, "entry": entry, "customer": ticket.customer, "agent": entry.author_user,
+               "site_url": settings.SITE_URL}
+    _subject, text, html = _render("reply", context, ticket.customer.language or ticket.language)
+    from_name = entry.author_user.display_name if entry.author_user else ""
+    message = EmailMultiAlternatives(
+        subject=subject_for(ticket), body=text,
+        from_email=_from_header(from_name),
+        to=[formataddr((ticket.customer.name, to))],
+        headers={"Message-ID": message_id, **_reply_to(ticket), **_threading_headers(ticket)},
+    )
+    message.attach_alternative(html, "text/html")
+    for attachment in entry.attachments.all():
+        with attachment.file.open("rb") as handle:
+            message.attach(attachment.filename, handle.read(), attachment.content_type)
+    message.send()
+    return message_id
+
+
+def _from_header(name: str) -> str:
+    if not name:
+        return settings.DEFAULT_FROM_EMAIL
+    return formataddr((name, _address_of(settings.DEFAULT_FROM_EMAIL)))
+
+
+def _address_of(value: str) -> str:
+    from email.utils import parseaddr
+
+    return parseaddr(value)[1]
+
+
+def _threading_headers(ticket: Ticket) -> dict[str, str]:
+    """In-Reply-To/References pointing at the customer's messages, so mail clients thread them."""
+    ids = [
+        mid for mid in Entry.objects.filter(ticket=ticket, direction=Direction.INBOUND)
+        .order_by("created_at", "id").values_list("metadata__message_id", flat=True) if mid
+    ]
+    if not ids:
+        return {}
+    return {"In-Reply-To": ids[-1], "References": " ".join(ids[-10:])}
+
+
+class DeliveryError(Exception):
+    pass

@@ -1,0 +1,736 @@
+"""Turning raw MIME bytes into one `ParsedMail` value, whatever state the bytes are in.
+
+The standard library's `email` package (policy.default) reads the structure; everything it is
+lenient about is made more lenient here, because real mail is broken in every way: charsets that
+are wrong or missing, encoded words inside quoted strings or with bad padding, 8-bit headers,
+missing boundaries, uuencoded files inside plain text. Content problems never raise; only bytes
+with nothing usable in them raise `ParseError`.
+
+Which parts are the body and which are attachments follows the algorithm of RFC 8621 (JMAP)
+section 4.1.4, the same one stalwart's parser implements, so our tests can use its truth files.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import contextlib
+import email
+import html
+import quopri
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage, Message
+from email.utils import getaddresses, parsedate_to_datetime
+from typing import Any
+
+from sportello.core.html import html_to_text
+from sportello.mail.replies import visible_reply
+
+MAX_DEPTH = 8  # nested forwards deeper than this are kept as attachments only
+
+
+class ParseError(Exception):
+    """The bytes hold nothing we can turn into a message."""
+
+
+@dataclass
+class Address:
+    address: str
+    name: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"address": self.address, "name": self.name}
+
+
+@dataclass
+class Part:
+    """An attachment or inline part, decoded."""
+
+    filename: str
+    content_type: str
+    content: bytes
+    inline: bool = False
+    content_id: str = ""
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+
+@dataclass
+class ParsedMail:
+    from_: Address | None = None
+    sender: Address | None = None
+    to: list[Address] = field(default_factory=list)
+    cc: list[Address] = field(default_factory=list)
+    reply_to: list[Address] = field(default_factory=list)
+    subject: str = ""
+    date: datetime | None = None
+    message_id: str = ""
+    in_reply_to: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    # The message's own body; forwarded messages are in `forwarded` and joined in `full_text`.
+    text: str = ""
+    html: str = ""  # as received (not sanitized): intake sanitizes it
+    visible_text: str = ""
+    attachments: list[Part] = field(default_factory=list)
+    forwarded: list[ParsedMail] = field(default_factory=list)
+    # Lower-case header name -> decoded values, for the filters (auto-reply, lists, bounces).
+    headers: dict[str, list[str]] = field(default_factory=dict)
+    content_type: str = "text/plain"
+    # Structured parts the filters look at: DSN field blocks and the headers of the bounced message.
+    delivery_status: list[dict[str, str]] = field(default_factory=list)
+    returned_headers: dict[str, list[str]] = field(default_factory=dict)
+    defects: list[str] = field(default_factory=list)
+
+    def header(self, name: str) -> str:
+        values = self.headers.get(name.lower())
+        return values[0] if values else ""
+
+    @property
+    def full_text(self) -> str:
+        """The body with each forwarded message shown as a block, as an agent should read it."""
+        blocks = [self.text.strip()] if self.text.strip() else []
+        for inner in self.forwarded:
+            lines = ["---------- Forwarded message ----------"]
+            if inner.from_:
+                lines.append(f"From: {_format_address(inner.from_)}")
+            if inner.date:
+                lines.append(f"Date: {inner.date:%Y-%m-%d %H:%M %z}")
+            if inner.subject:
+                lines.append(f"Subject: {inner.subject}")
+            if inner.to:
+                lines.append("To: " + ", ".join(_format_address(a) for a in inner.to))
+            blocks.append("\n".join(lines) + "\n\n" + inner.full_text)
+        return "\n\n".join(blocks)
+
+
+def _format_address(address: Address) -> str:
+    return f"{address.name} <{address.address}>" if address.name else address.address
+
+
+# --- Charsets --------------------------------------------------------------------------------------
+
+_CHARSET_ALIASES = {
+    "unknown-8bit": "",
+    "x-unknown": "",
+    "unknown": "",
+    "x-user-defined": "cp1252",
+    "ansi_x3.4-1968": "ascii",
+    "us-ascii": "ascii",
+    "ks_c_5601-1987": "cp949",
+    "ks_c_5601": "cp949",
+    "gb2312": "gb18030",  # a superset: mail labelled gb2312 often holds gbk characters
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "iso-8859-8-i": "iso-8859-8",
+    "windows-874": "cp874",
+    "x-mac-roman": "mac_roman",
+    "macintosh": "mac_roman",
+    "utf8": "utf-8",
+    "latin1": "latin-1",
+    "iso-8859-1": "cp1252",  # mail labelled latin-1 is usually Windows' superset of it
+    "iso8859-1": "cp1252",
+}
+_SINGLE_BYTE_LABELS = {"ascii", "cp1252", "latin-1", "iso-8859-15"}
+
+
+def _codec(label: str | None) -> str:
+    label = (label or "").strip().strip("\"'").lower()
+    label = _CHARSET_ALIASES.get(label, label)
+    if not label:
+        return ""
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return ""
+
+
+def decode_bytes(data: bytes, charset: str | None = None) -> str:
+    """Decode text whose label may be wrong or missing.
+
+    1. The declared charset, strictly — except that bytes labelled ASCII or Latin-1 which are
+       valid UTF-8 with non-ASCII in them are UTF-8: a wrong label is far likelier than chance.
+    2. UTF-8, strictly.
+    3. cp1252 (a superset of Latin-1 for the printable range), replacing what does not decode.
+    """
+    declared = _codec(charset)
+    if declared in _SINGLE_BYTE_LABELS or declared == "":
+        try:
+            text = data.decode("utf-8")
+            if not text.isascii() or declared == "":
+                return text
+        except UnicodeDecodeError:
+            pass
+    if declared:
+        try:
+            return data.decode(declared)
+        except (UnicodeDecodeError, LookupError):
+            pass
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode(declared or "cp1252", errors="replace")
+
+
+# --- Headers ---------------------------------------------------------------------------------------
+
+_ENCODED_WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?\s]*?)\?=")
+_BETWEEN_WORDS = re.compile(r"(\?=)\s+(=\?)")
+
+
+def _decode_word(charset: str, encoding: str, payload: str) -> bytes | None:
+    try:
+        if encoding.lower() == "b":
+            payload = re.sub(r"[^A-Za-z0-9+/]", "", payload)
+            payload += "=" * (-len(payload) % 4)
+            return base64.b64decode(payload)
+        try:  # 8-bit bytes inside an encoded word reach us as Latin-1 characters
+            data = payload.replace("_", " ").encode("latin-1")
+        except UnicodeEncodeError:
+            data = payload.replace("_", " ").encode("utf-8")
+        return quopri.decodestring(data, header=False)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def decode_header_value(value: Any) -> str:
+    """Decode RFC 2047 encoded words leniently, anywhere in the value, with charset fallbacks.
+
+    Adjacent encoded words in the same charset are joined before decoding, because multi-byte
+    characters are often split across them.
+    """
+    if value is None:
+        return ""
+    text = str(value)
+    if any("\udc80" <= ch <= "\udcff" for ch in text):  # raw 8-bit bytes kept by the parser
+        text = decode_bytes(text.encode("utf-8", "surrogateescape"))
+    if "=?" not in text:
+        return _unfold(text)
+    text = _BETWEEN_WORDS.sub(r"\1\2", text)
+    pieces: list[str] = []
+    pending: list[bytes] = []
+    pending_charset = ""
+    position = 0
+
+    def flush() -> None:
+        nonlocal pending, pending_charset
+        if pending:
+            pieces.append(decode_bytes(b"".join(pending), pending_charset))
+        pending, pending_charset = [], ""
+
+    for match in _ENCODED_WORD.finditer(text):
+        if match.start() > position:
+            flush()
+            pieces.append(text[position : match.start()])
+        charset, encoding, payload = match.groups()
+        decoded = _decode_word(charset, encoding, payload)
+        if decoded is None:
+            flush()
+            pieces.append(match.group(0))
+        else:
+            if pending and charset.lower() != pending_charset.lower():
+                flush()
+            pending.append(decoded)
+            pending_charset = charset
+        position = match.end()
+    flush()
+    pieces.append(text[position:])
+    return _unfold("".join(pieces))
+
+
+def _unfold(text: str) -> str:
+    return re.sub(r"[\r\n]+[ \t]*", " ", text).strip()
+
+
+def _raw_headers(message: Message, name: str) -> list[str]:
+    """Header values as they were on the wire (folded, encoded words intact)."""
+    values = []
+    for key, value in message.raw_items() if hasattr(message, "raw_items") else message.items():
+        if key.lower() == name:
+            values.append(str(value))
+    return values
+
+
+_ADDR_SPEC = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+
+
+def parse_addresses(values: list[str]) -> list[Address]:
+    """Addresses from header values; names decoded, junk skipped, never raises."""
+    found: list[Address] = []
+    for raw in values:
+        raw = _unfold(raw)
+        try:
+            pairs = getaddresses([raw])
+        except Exception:
+            pairs = []
+        usable = [(name, addr) for name, addr in pairs if "@" in addr]
+        if not usable:
+            # Broken syntax (unbalanced quotes, stray brackets): take what looks like an address.
+            usable = [("", match.group(0)) for match in _ADDR_SPEC.finditer(decode_header_value(raw))]
+            if not usable and raw.strip():
+                bare = raw.strip().strip("<>").strip()
+                if bare and " " not in bare:
+                    usable = [("", bare)]
+        for name, addr in usable:
+            addr = decode_header_value(addr).strip().strip("<>").strip()
+            if addr:
+                found.append(Address(address=addr, name=decode_header_value(name).strip().strip("\"'")))
+    return found
+
+
+_MSG_ID = re.compile(r"<([^<>\s]+)>")
+
+
+def parse_message_ids(value: str) -> list[str]:
+    """Message-IDs in a References or In-Reply-To value, with their brackets, in order."""
+    ids = [f"<{m}>" for m in _MSG_ID.findall(value or "")]
+    if not ids and value and "@" in value:
+        ids = [f"<{token.strip('<>')}>" for token in value.split() if "@" in token]
+    return ids
+
+
+def parse_date(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed is None or parsed.tzinfo is None:
+        return None
+    return parsed
+
+
+# --- Bodies ---------------------------------------------------------------------------------------
+
+_INLINE_MEDIA = ("image/", "audio/", "video/")
+_HTML_META_CHARSET = re.compile(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", re.IGNORECASE)
+
+
+def _content_type(part: Message) -> str:
+    try:
+        return part.get_content_type().lower()
+    except Exception:
+        return "application/octet-stream"
+
+
+def _payload_bytes(part: Message) -> bytes:
+    raw = part.get_payload()
+    if isinstance(raw, str):
+        # Decode the common encodings ourselves: the library gives up on a label with stray
+        # whitespace or on base64 with bad padding, returning the encoded text.
+        encoding = " ".join(_raw_headers(part, "content-transfer-encoding")).strip().lower()
+        data = raw.encode("ascii", "surrogateescape") if raw.isascii() else raw.encode("utf-8", "surrogateescape")
+        if encoding == "quoted-printable":
+            return quopri.decodestring(data)
+        if encoding == "base64":
+            cleaned = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
+            cleaned = cleaned[: len(cleaned) - len(cleaned) % 4] if len(cleaned) % 4 == 1 else cleaned
+            try:
+                return base64.b64decode(cleaned + b"=" * (-len(cleaned) % 4))
+            except (binascii.Error, ValueError):
+                pass
+    try:
+        payload = part.get_payload(decode=True)  # handles base64, quoted-printable and x-uuencode
+    except Exception:
+        payload = None
+    if isinstance(payload, bytes):
+        return payload
+    raw = part.get_payload()
+    if isinstance(raw, str):
+        return raw.encode("utf-8", "surrogateescape")
+    return b""
+
+
+def _charset(part: Message) -> str | None:
+    try:
+        return part.get_content_charset()
+    except Exception:
+        return None
+
+
+def _part_text(part: Message) -> str:
+    data = _payload_bytes(part)
+    charset = _charset(part)
+    if charset is None and _content_type(part) == "text/html":
+        meta = _HTML_META_CHARSET.search(data[:4096])
+        charset = meta.group(1).decode("ascii", "replace") if meta else None
+    return decode_bytes(data, charset).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _filename(part: Message) -> str:
+    try:
+        name = part.get_filename()
+    except Exception:
+        name = None
+    if not name:
+        try:
+            param = part.get_param("name", header="content-type")
+        except Exception:
+            param = None
+        name = email.utils.collapse_rfc2231_value(param) if isinstance(param, tuple) else param
+    return decode_header_value(name) if name else ""
+
+
+def _disposition(part: Message) -> str:
+    try:
+        return (part.get_content_disposition() or "").lower()
+    except Exception:
+        return ""
+
+
+def _content_id(part: Message) -> str:
+    values = _raw_headers(part, "content-id")
+    return values[0].strip().strip("<>").strip() if values else ""
+
+
+def _is_multipart(part: Message) -> bool:
+    return part.is_multipart() and _content_type(part).startswith("multipart/")
+
+
+def _subparts(part: Message) -> list[Message]:
+    payload = part.get_payload()
+    return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
+
+
+def _structure(
+    parts: list[Message],
+    multipart_type: str,
+    in_alternative: bool,
+    html_body: list[Message] | None,
+    text_body: list[Message] | None,
+    attachments: list[Message],
+    depth: int = 0,
+) -> None:
+    """RFC 8621 section 4.1.4: sort the leaves into text body, HTML body and attachments."""
+    text_length = len(text_body) if text_body is not None else -1
+    html_length = len(html_body) if html_body is not None else -1
+    for index, part in enumerate(parts):
+        ctype = _content_type(part)
+        if depth > 50:
+            attachments.append(part)
+            continue
+        if _is_multipart(part):
+            sub_type = ctype.split("/", 1)[1]
+            # The callee may stop filling a list for its own subtree only (RFC 8621 passes by value).
+            _structure(
+                _subparts(part), sub_type, in_alternative or sub_type == "alternative",
+                html_body, text_body, attachments, depth + 1,
+            )
+            continue
+        media = ctype.startswith(_INLINE_MEDIA)
+        inline = (
+            _disposition(part) != "attachment"
+            and (ctype in ("text/plain", "text/html") or media)
+            and (index == 0 or (multipart_type != "related" and (media or not _filename(part))))
+        )
+        if not inline:
+            attachments.append(part)
+            continue
+        if multipart_type == "alternative":
+            if ctype == "text/plain" and text_body is not None:
+                text_body.append(part)
+            elif ctype == "text/html" and html_body is not None:
+                html_body.append(part)
+            else:
+                attachments.append(part)
+            continue
+        if in_alternative:
+            if ctype == "text/plain":
+                html_body = None
+            if ctype == "text/html":
+                text_body = None
+        if text_body is not None:
+            text_body.append(part)
+        if html_body is not None:
+            html_body.append(part)
+        if (text_body is None or html_body is None) and media:
+            attachments.append(part)
+    if multipart_type == "alternative" and text_body is not None and html_body is not None:
+        if text_length == len(text_body) and html_length != len(html_body):
+            text_body.extend(html_body[html_length:])
+        if html_length == len(html_body) and text_length != len(text_body):
+            html_body.extend(text_body[text_length:])
+
+
+_UUENCODED = re.compile(r"^begin [0-7]{3,4} ([^\n]+)\n(.*?)^end$", re.MULTILINE | re.DOTALL)
+
+
+def _uudecode(block: str) -> bytes | None:
+    out = bytearray()
+    for line in block.splitlines():
+        if not line or line in ("`", " "):
+            continue
+        try:
+            out += binascii.a2b_uu(line)
+        except binascii.Error:
+            try:  # some encoders write lines that are too long or short by a few characters
+                length = ((ord(line[0]) - 32) & 63) * 4 // 3
+                out += binascii.a2b_uu(line[: length + 1 + (-length % 4)])
+            except (binascii.Error, IndexError):
+                return None
+    return bytes(out)
+
+
+def _split_uuencoded(text: str) -> tuple[str, list[Part]]:
+    """Files uuencoded inside a plain-text body (old clients do this) become attachments."""
+    parts: list[Part] = []
+
+    def replace(match: re.Match[str]) -> str:
+        data = _uudecode(match.group(2))
+        if data is None:
+            return match.group(0)
+        name = match.group(1).strip()
+        parts.append(Part(filename=name, content_type=_guess_type(name), content=data))
+        return f"[attachment: {name}]\n"
+
+    return _UUENCODED.sub(replace, text), parts
+
+
+def _guess_type(name: str) -> str:
+    import mimetypes
+
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def _text_of(part: Message) -> str:
+    ctype = _content_type(part)
+    if ctype == "text/html":
+        return html_to_text(_part_text(part))
+    if ctype.startswith("text/"):
+        return _part_text(part)
+    return ""
+
+
+def _html_of(part: Message) -> str:
+    ctype = _content_type(part)
+    if ctype == "text/html":
+        return _part_text(part)
+    if ctype.startswith("text/"):
+        return "<pre>" + html.escape(_part_text(part)) + "</pre>"
+    if ctype.startswith("image/"):
+        cid = _content_id(part)
+        if cid:
+            return f'<img src="cid:{html.escape(cid)}" alt="{html.escape(_filename(part))}">'
+    return ""
+
+
+def _join_html(chunks: list[str]) -> str:
+    chunks = [c for c in chunks if c.strip()]
+    if len(chunks) <= 1:
+        return chunks[0] if chunks else ""
+    return "\n".join(f"<div>{c}</div>" for c in chunks)
+
+
+# --- The message ------------------------------------------------------------------------------------
+
+_FILTER_HEADERS = {
+    "auto-submitted", "x-autoreply", "x-autorespond", "x-auto-response-suppress", "precedence", "x-precedence",
+    "list-id", "list-unsubscribe", "list-post", "mailing-list", "x-mailing-list", "x-loop", "return-path",
+    "x-failed-recipients", "delivered-to", "x-original-to", "envelope-to", "x-autogenerated", "x-mail-autoreply",
+    "x-autoreply-from", "feedback-id", "x-mailer", "sender", "list-help", "list-archive",
+}
+
+
+def _message_from_bytes(raw: bytes) -> EmailMessage:
+    message = email.message_from_bytes(raw, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def parse_message(raw: bytes, *, depth: int = 0) -> ParsedMail:
+    """Parse one message. Content problems are recorded as defects, never raised."""
+    if not raw or not raw.strip():
+        raise ParseError("The message is empty")
+    raw = raw.lstrip(b"\r\n\t ")
+    if raw.startswith(b"From ") and b"\n" in raw:  # an mbox "From " line before the headers
+        raw = raw.split(b"\n", 1)[1]
+    try:
+        message = _message_from_bytes(raw)
+    except Exception as exc:  # the parser is lenient; this is a last resort
+        raise ParseError(f"The message cannot be read: {exc}") from exc
+    if not message.keys() and not _payload_bytes(message).strip():
+        raise ParseError("The message has neither headers nor a body")
+    parsed = _parse(message, depth)
+    if parsed.from_ is None:
+        # A junk line among the headers ends them for the parser; drop such lines and try again.
+        repaired = _repair_headers(raw)
+        if repaired != raw:
+            try:
+                again = _parse(_message_from_bytes(repaired), depth)
+            except Exception:
+                again = None
+            if again is not None and again.from_ is not None:
+                again.defects.append("InvalidHeaderLineDropped")
+                return again
+    return parsed
+
+
+_HEADER_LINE = re.compile(rb"^(?:[!-9;-~]+[ \t]*:|[ \t])")
+
+
+def _repair_headers(raw: bytes) -> bytes:
+    match = re.search(rb"\r?\n\r?\n", raw)
+    head, rest = (raw[: match.start()], raw[match.start() :]) if match else (raw, b"")
+    lines = head.splitlines(keepends=True)
+    kept = [line for line in lines if _HEADER_LINE.match(line)]
+    return b"".join(kept) + rest if len(kept) != len(lines) else raw
+
+
+def _parse(message: Message, depth: int) -> ParsedMail:
+    parsed = ParsedMail()
+    parsed.defects = [type(d).__name__ for d in getattr(message, "defects", [])][:20]
+    parsed.from_ = next(iter(parse_addresses(_raw_headers(message, "from"))), None)
+    parsed.sender = next(iter(parse_addresses(_raw_headers(message, "sender"))), None)
+    parsed.to = parse_addresses(_raw_headers(message, "to"))
+    parsed.cc = parse_addresses(_raw_headers(message, "cc"))
+    parsed.reply_to = parse_addresses(_raw_headers(message, "reply-to"))
+    parsed.subject = decode_header_value(next(iter(_raw_headers(message, "subject")), ""))
+    parsed.date = parse_date(_unfold(next(iter(_raw_headers(message, "date")), "")))
+    # Encoded words have no place in these headers, but Python itself writes long ones that way.
+    ids = parse_message_ids(decode_header_value(next(iter(_raw_headers(message, "message-id")), "")))
+    parsed.message_id = ids[0] if ids else ""
+    parsed.in_reply_to = parse_message_ids(decode_header_value(" ".join(_raw_headers(message, "in-reply-to"))))
+    parsed.references = parse_message_ids(decode_header_value(" ".join(_raw_headers(message, "references"))))
+    parsed.content_type = _content_type(message)
+    for key in {k.lower() for k in message} & _FILTER_HEADERS:
+        parsed.headers[key] = [decode_header_value(v) for v in _raw_headers(message, key)]
+
+    attachments: list[Message] = []
+    text_parts: list[Message] = []
+    html_parts: list[Message] = []
+    if _is_multipart(message):
+        sub_type = parsed.content_type.split("/", 1)[1]
+        _structure(_subparts(message), sub_type, sub_type == "alternative", html_parts, text_parts, attachments)
+    else:
+        _structure([message], "mixed", False, html_parts, text_parts, attachments)
+
+    texts = [_text_of(p) for p in text_parts]
+    parsed.text = "\n\n".join(t.strip("\n") for t in texts if t.strip())
+    has_html = any(_content_type(p) == "text/html" for p in html_parts)
+    parsed.html = _join_html([_html_of(p) for p in html_parts]) if has_html else ""
+    parsed.text, uuencoded = _split_uuencoded(parsed.text)
+    parsed.attachments.extend(uuencoded)
+
+    inline_images = {id(p) for p in text_parts + html_parts if _content_type(p).startswith(_INLINE_MEDIA)}
+    for part in [p for p in text_parts + html_parts if id(p) in inline_images] + attachments:
+        _add_attachment(parsed, part, inline=id(part) in inline_images, depth=depth)
+    _dedupe_attachments(parsed)
+    for item in parsed.attachments:  # a part the HTML shows in place (cid:) is inline, wherever it sits
+        if item.content_id and f"cid:{item.content_id}".lower() in parsed.html.lower():
+            item.inline = True
+    parsed.visible_text = visible_reply(parsed.text, parsed.html)
+    return parsed
+
+
+def _dedupe_attachments(parsed: ParsedMail) -> None:
+    seen: set[int] = set()
+    unique = []
+    for item in parsed.attachments:
+        if id(item) not in seen:
+            seen.add(id(item))
+            unique.append(item)
+    parsed.attachments = unique
+
+
+def _add_attachment(parsed: ParsedMail, part: Message, *, inline: bool, depth: int) -> None:
+    ctype = _content_type(part)
+    name = _filename(part)
+    cid = _content_id(part)
+    if ctype == "message/delivery-status" or ctype == "message/global-delivery-status":
+        parsed.delivery_status.extend(_status_blocks(part))
+    if ctype in ("message/rfc822", "message/global"):
+        inner_bytes = _message_bytes(part)
+        inner = _inner_message(part)
+        if inner is not None and not parsed.returned_headers:
+            parsed.returned_headers = _header_map(inner)
+        if inner is not None and depth < MAX_DEPTH:
+            try:
+                forwarded = _parse(inner, depth + 1)
+                parsed.forwarded.append(forwarded)
+                name = name or (forwarded.subject or "message")[:100] + ".eml"
+            except Exception as exc:  # a broken enclosure must not lose the enclosing message
+                parsed.defects.append(f"forwarded message: {type(exc).__name__}")
+        parsed.attachments.append(Part(name or "message.eml", "message/rfc822", inner_bytes, False, cid))
+        return
+    if ctype in ("text/rfc822-headers", "text/rfc822-header") and not parsed.returned_headers:
+        inner_text = _part_text(part)
+        with contextlib.suppress(Exception):
+            parsed.returned_headers = _header_map(email.message_from_string(inner_text, policy=policy.default))
+    data = _payload_bytes(part)
+    if not data and isinstance(part.get_payload(), list):  # message/delivery-status: blocks of fields
+        data = b"\n".join(
+            "".join(f"{k}: {v}\n" for k, v in _safe_items(block)).encode("utf-8", "surrogateescape")
+            for block in _subparts(part)
+        )
+    if not name:
+        extension = {"text/plain": ".txt", "text/html": ".html", "message/delivery-status": ".txt"}.get(ctype, "")
+        name = f"part{len(parsed.attachments) + 1}{extension or _extension(ctype)}"
+    parsed.attachments.append(Part(name, ctype, data, inline, cid))
+
+
+def _extension(ctype: str) -> str:
+    import mimetypes
+
+    return mimetypes.guess_extension(ctype) or ".bin"
+
+
+def _inner_message(part: Message) -> Message | None:
+    payload = part.get_payload()
+    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        return payload[0]
+    if isinstance(payload, str) and payload.strip():
+        try:
+            return _message_from_bytes(_payload_bytes(part))
+        except Exception:
+            return None
+    return None
+
+
+def _message_bytes(part: Message) -> bytes:
+    inner = _inner_message(part)
+    if inner is None:
+        return _payload_bytes(part)
+    for attempt in (lambda: inner.as_bytes(policy=policy.compat32), lambda: inner.as_bytes()):
+        try:
+            return attempt()
+        except Exception:
+            continue
+    try:
+        return inner.as_string(policy=policy.compat32).encode("utf-8", "surrogateescape")
+    except Exception:
+        return b""
+
+
+def _header_map(message: Message) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    for key in {k.lower() for k in message}:
+        result[key] = [decode_header_value(v) for v in _raw_headers(message, key)]
+    return result
+
+
+def _status_blocks(part: Message) -> list[dict[str, str]]:
+    """The field blocks of a message/delivery-status part (RFC 3464), keys lower-cased."""
+    blocks: list[dict[str, str]] = []
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        for block in payload:
+            if isinstance(block, Message):
+                blocks.append({k.lower(): _unfold(str(v)) for k, v in _safe_items(block)})
+    else:
+        text = _part_text(part)
+        for chunk in re.split(r"\n\s*\n", text):
+            fields = dict(re.findall(r"^([\w-]+):[ \t]*(.*)$", chunk, re.MULTILINE))
+            if fields:
+                blocks.append({k.lower(): v.strip() for k, v in fields.items()})
+    return blocks
+
+
+def _safe_items(message: Message) -> list[tuple[str, str]]:
+    items = message.raw_items() if hasattr(message, "raw_items") else message.items()
+    return [(k, str(v)) for k, v in items]

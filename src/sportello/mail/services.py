@@ -1,0 +1,291 @@
+"""Receiving mail: store the raw bytes, then turn them into a ticket entry or a quarantine record.
+
+Every transport (import, IMAP, SMTP/LMTP, the raw-MIME HTTP endpoint) calls `receive_raw`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime, timedelta
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from sportello.core.text import clean
+from sportello.customers.identity import normalize
+from sportello.customers.models import Identity, IdentityKind
+from sportello.customers.services import Sender
+from sportello.mail.models import Mailbox, RawMessage, RawState
+from sportello.mail.parse import (
+    ParsedMail,
+    decode_header_value,
+    parse_addresses,
+    parse_message,
+    parse_message_ids,
+)
+from sportello.mail.pipeline import Conclusions, conclude
+from sportello.tickets.attachments import AttachmentIn
+from sportello.tickets.intake import Inbound, ingest
+from sportello.tickets.models import Channel
+
+log = logging.getLogger("sportello.mail")
+
+# Past this many messages from one sender within the window, more are quarantined: two robots
+# answering each other would otherwise open tickets without end. Imports are not limited.
+DEFAULT_RATE_LIMIT = 20
+DEFAULT_RATE_WINDOW = 3600  # seconds
+
+
+class Quarantine(Exception):
+    """Processing stops on purpose; the message waits for an admin with this reason."""
+
+
+def receive_raw(
+    raw: bytes,
+    *,
+    mailbox: Mailbox | None = None,
+    source: str = "import",
+    envelope_to: list[str] | None = None,
+) -> RawMessage:
+    """Store one raw message, then process it; returns its row in its final state.
+
+    1. The bytes are stored (file and row, committed on their own) before anything else, so a
+       crash during processing loses nothing; the same bytes again return the same row.
+    2. Processing parses, runs the pipeline steps and ingests; a row left "received" by a crash
+       is processed when the same bytes come again (or by a retry).
+    3. Any failure quarantines the row with its reason.
+    """
+    row, _created = store_raw(raw, mailbox=mailbox, source=source, envelope_to=envelope_to)
+    if row.state == RawState.RECEIVED:
+        row = process_raw(row)
+    return row
+
+
+def store_raw(
+    raw: bytes, *, mailbox: Mailbox | None = None, source: str = "import", envelope_to: list[str] | None = None
+) -> tuple[RawMessage, bool]:
+    digest = hashlib.sha256(raw).hexdigest()
+    existing = RawMessage.objects.filter(sha256=digest).first()
+    if existing is not None:
+        return existing, False
+    summary = _summary(raw)
+    row = RawMessage(
+        sha256=digest,
+        size=len(raw),
+        mailbox=mailbox,
+        source=source[:20],
+        envelope_to=[str(a).lower() for a in envelope_to or []],
+        **summary,
+    )
+    row.file.save(f"{digest}.eml", ContentFile(raw), save=False)
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError:  # the same bytes arrived concurrently; theirs is the row
+        row.file.delete(save=False)
+        return RawMessage.objects.get(sha256=digest), False
+    return row, True
+
+
+def _summary(raw: bytes) -> dict[str, str]:
+    """Message-ID, sender and subject for the row, from the headers only; never raises."""
+    try:
+        headers = BytesHeaderParser(policy=default_policy).parsebytes(raw)
+        items = [(k.lower(), str(v)) for k, v in headers.raw_items()]
+    except Exception:
+        return {"message_id": "", "sender": "", "subject": ""}
+
+    def first(name: str) -> str:
+        return next((v for k, v in items if k == name), "")
+
+    ids = parse_message_ids(decode_header_value(first("message-id")))
+    senders = parse_addresses([first("from")]) if first("from") else []
+    return {
+        "message_id": clean(ids[0][:500]) if ids else "",
+        "sender": clean(senders[0].address.lower()[:254]) if senders else "",
+        "subject": clean(decode_header_value(first("subject"))[:255]),
+    }
+
+
+def retry_raw(raw_message: RawMessage) -> RawMessage:
+    """Process a quarantined message again (after a fix, or to let a rate-limited one through)."""
+    return process_raw(raw_message, retry=True)
+
+
+def process_raw(raw_message: RawMessage, *, retry: bool = False) -> RawMessage:
+    try:
+        with transaction.atomic():
+            # The row lock makes two workers that got the same message process it once.
+            row = RawMessage.objects.select_for_update().get(pk=raw_message.pk)
+            allowed = {RawState.RECEIVED, RawState.QUARANTINED} if retry else {RawState.RECEIVED}
+            if row.state not in allowed:
+                return row
+            row.attempts += 1
+            _process(row, retry=retry)
+    except Exception as exc:
+        reason = str(exc) if isinstance(exc, Quarantine) else f"{type(exc).__name__}: {exc}"
+        log.warning("mail %s quarantined: %s", raw_message.pk, reason, exc_info=not isinstance(exc, Quarantine))
+        RawMessage.objects.filter(pk=raw_message.pk).update(
+            state=RawState.QUARANTINED, reason=reason[:5000], attempts=F("attempts") + 1, processed_at=timezone.now()
+        )
+    return RawMessage.objects.get(pk=raw_message.pk)
+
+
+def _process(row: RawMessage, *, retry: bool) -> None:
+    with row.file.open("rb") as handle:
+        raw = handle.read()
+    parsed = parse_message(raw)
+    found = conclude(parsed, envelope_to=list(row.envelope_to or []))
+    sender = sender_of(parsed, found)
+    row.sender = sender.email[:254]
+
+    if parsed.message_id:
+        original = (
+            RawMessage.objects.filter(message_id=parsed.message_id[:500], sender=sender.email, state=RawState.PROCESSED)
+            .exclude(pk=row.pk)
+            .order_by("id")
+            .first()
+        )
+        if original is not None:
+            # The same message again with other bytes (delivered to two of our mailboxes, or
+            # re-sent by a server with new trace headers): recorded, not ingested twice.
+            _finish(row, RawState.DUPLICATE, ticket_id=original.ticket_id, entry_id=original.entry_id,
+                    reason=f"Same Message-ID as raw message {original.pk}", duplicate_of=original)
+            return
+    if found.from_us:
+        raise Quarantine(f"Sent from our own address {sender.email}: mail coming back to us would loop")
+    if not retry and row.source != "import":
+        _check_rate(sender.email, row)
+
+    inbound = build_inbound(parsed, found, sender, mailbox=row.mailbox, raw_message=row)
+    result = ingest(inbound)
+    bounce = found.bounce
+    if bounce and bounce.permanent and bounce.recipient and found.threading.threaded_by == "bounce":
+        # Only a bounce of mail we sent (matched by its Message-ID) may mark an address: a forged
+        # bounce must not be able to cut a customer off.
+        Identity.objects.filter(kind=IdentityKind.EMAIL, value=bounce.recipient.lower()).update(undeliverable=True)
+    _finish(row, RawState.PROCESSED, ticket_id=result.ticket.pk, entry_id=result.entry.pk, reason="")
+
+
+def _finish(row: RawMessage, state: str, *, ticket_id: int | None, entry_id: int | None, reason: str,
+            duplicate_of: RawMessage | None = None) -> None:
+    row.state = state
+    row.ticket_id = ticket_id
+    row.entry_id = entry_id
+    row.reason = reason
+    row.duplicate_of = duplicate_of
+    row.processed_at = timezone.now()
+    row.save()
+
+
+def _check_rate(address: str, row: RawMessage) -> None:
+    limit = int(settings.MAIL_RATE_LIMIT)
+    window = int(settings.MAIL_RATE_WINDOW)
+    since = timezone.now() - timedelta(seconds=window)
+    recent = RawMessage.objects.filter(sender=address, received_at__gte=since, state=RawState.PROCESSED).exclude(
+        pk=row.pk
+    )
+    if recent.count() >= limit:
+        raise Quarantine(
+            f"Rate limit: {limit} messages from {address} in the last {window // 60} minutes; "
+            "a mail loop is likely (retry lets this one through)"
+        )
+
+
+def sender_of(parsed: ParsedMail, found: Conclusions) -> Sender:
+    """Who wrote: From, else Sender, else Reply-To; a bounce without one is from its MTA."""
+    for candidate in [parsed.from_, parsed.sender, *parsed.reply_to]:
+        if candidate is None:
+            continue
+        try:
+            return Sender(name=candidate.name[:200], email=normalize(IdentityKind.EMAIL, candidate.address))
+        except ValidationError:
+            continue
+    if found.bounce is not None and "@" in parsed.message_id:
+        host = parsed.message_id.strip("<>").rpartition("@")[2]
+        try:
+            return Sender(name="Mail Delivery System", email=normalize(IdentityKind.EMAIL, f"mailer-daemon@{host}"))
+        except ValidationError:
+            pass
+    raise Quarantine("The message has no usable sender address (From, Sender, Reply-To)")
+
+
+def build_inbound(
+    parsed: ParsedMail,
+    found: Conclusions,
+    sender: Sender,
+    *,
+    mailbox: Mailbox | None = None,
+    raw_message: RawMessage | None = None,
+) -> Inbound:
+    limit = settings.MAX_ATTACHMENT_BYTES
+    attachments = [
+        AttachmentIn(filename=p.filename, content=p.content, content_type=p.content_type, inline=p.inline,
+                     content_id=p.content_id)
+        for p in parsed.attachments
+        if p.size <= limit
+    ]
+    omitted = [{"filename": p.filename, "size": p.size} for p in parsed.attachments if p.size > limit]
+    body_text = parsed.full_text
+    if not body_text.strip() and not parsed.html.strip() and not attachments:
+        body_text = "(empty message)"
+    metadata: dict[str, Any] = {
+        "message_id": parsed.message_id,
+        "in_reply_to": parsed.in_reply_to,
+        "references": parsed.references[-20:],
+        "from": {"address": sender.email, "name": sender.name},
+        "to": [a.address.lower() for a in parsed.to],
+        "cc": [a.address.lower() for a in parsed.cc],
+        "reply_to": [a.address.lower() for a in parsed.reply_to],
+        "visible_text": parsed.visible_text,
+        "flags": found.flags(),
+        "threaded_by": found.threading.threaded_by,
+        "threading_detail": found.threading.detail,
+    }
+    if raw_message is not None:
+        metadata["raw_message"] = raw_message.pk
+    if mailbox is not None:
+        metadata["mailbox"] = mailbox.address
+    if omitted:
+        metadata["omitted_attachments"] = omitted
+    if parsed.defects:
+        metadata["defects"] = parsed.defects[:10]
+    return Inbound(
+        channel=Channel.EMAIL,
+        sender=sender,
+        subject=parsed.subject,
+        body_text=body_text,
+        body_html=parsed.html,
+        attachments=attachments,
+        ticket=found.threading.ticket,
+        metadata=metadata,
+        received_at=received_at(parsed.date, historical=raw_message is not None and raw_message.source == "import"),
+        group=mailbox.group if mailbox is not None else None,
+        acknowledge=not found.automatic,
+        # A bounce on a ticket is a note for the agents: it neither reopens it nor shows to the customer.
+        internal=found.bounce is not None and found.threading.ticket is not None,
+    )
+
+
+def received_at(date: datetime | None, *, historical: bool = False) -> datetime:
+    """The Date header when it is sane, else now.
+
+    Live mail may say it was written at most a week ago (clocks are wrong, queues are slow, but
+    a thread must not be reordered by a sender's clock); imported mail keeps any past date.
+    Nothing is ever dated in the future.
+    """
+    now = timezone.now()
+    if date is None:
+        return now
+    earliest = datetime(1980, 1, 1, tzinfo=date.tzinfo) if historical else now - timedelta(days=7)
+    if date < earliest or date > now:
+        return now
+    return date

@@ -1,0 +1,237 @@
+"""Sportello settings.
+
+Settings come from the environment (12-factor); policy (SLA targets, statuses, templates) lives in
+the database. Every reader below has a default that makes `make run` work with no configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+SRC_DIR = Path(__file__).resolve().parent
+BASE_DIR = SRC_DIR.parent.parent
+DATA_DIR = Path(env_str("SPORTELLO_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+
+DEBUG = env_bool("SPORTELLO_DEBUG", False)
+
+
+def _secret_key() -> str:
+    """The key signs sessions and reply addresses: from the environment in production.
+
+    For a developer's `make run` a random key is made once and kept in the data folder, so it
+    never lives in the repository and survives restarts.
+    """
+    key = env_str("SPORTELLO_SECRET_KEY")
+    if key:
+        return key
+    path = DATA_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("SPORTELLO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+CSRF_TRUSTED_ORIGINS = env_list("SPORTELLO_CSRF_TRUSTED_ORIGINS")
+SITE_URL = env_str("SPORTELLO_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "ninja",  # its bundled Swagger UI for /api/v1/docs; never a CDN
+    "django_tasks",
+    "django_tasks_db",
+    "sportello.core",
+    "sportello.accounts",
+    "sportello.customers",
+    "sportello.tickets",
+    "sportello.search",
+    "sportello.webform",
+    "sportello.mail",
+    "sportello.sla",
+    "sportello.automation",
+    "sportello.kb",
+    "sportello.portal",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "sportello.urls"
+WSGI_APPLICATION = "sportello.wsgi.application"
+ASGI_APPLICATION = "sportello.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [SRC_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+# --- Database: SQLite (WAL) by default, PostgreSQL through DATABASE_URL --------------------------
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'sportello.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A connection pool per process (psycopg_pool through Django 5.1+). Under ASGI every request
+    # runs in a thread of its own, so persistent per-thread connections (CONN_MAX_AGE) would leak.
+    pool_size = env_int("SPORTELLO_DB_POOL_SIZE", 8)
+    if pool_size > 0:
+        DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 1, "max_size": pool_size, "timeout": 20}}
+    # .iterator() (form choices, exports) would DECLARE a server-side cursor: a round trip more per
+    # list and unsafe behind a transaction-pooling proxy such as PgBouncer.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers work while a writer commits; IMMEDIATE takes the write lock at BEGIN so two
+    # writers queue up (busy timeout) instead of failing with "database is locked" on upgrade.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    DATABASES["default"]["TEST"] = {"NAME": env_str("SPORTELLO_SQLITE_TEST_NAME") or None}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "inbox"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+# --- Internationalisation ----------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("it", "Italiano"), ("de", "Deutsch"), ("bg", "Български")]
+LOCALE_PATHS = [SRC_DIR / "locale"]
+TIME_ZONE = env_str("SPORTELLO_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static and uploaded files -------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [SRC_DIR / "static"]
+MEDIA_ROOT = Path(env_str("SPORTELLO_MEDIA_ROOT", str(DATA_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+MAX_ATTACHMENT_BYTES = env_int("SPORTELLO_MAX_ATTACHMENT_MB", 25) * 1024 * 1024
+# Uploads stream to temporary files past this size; the attachment limit above is ours to enforce.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- Background work -----------------------------------------------------------------------------
+TASK_BACKEND = env_str("SPORTELLO_TASK_BACKEND", "database")
+REDIS_URL = env_str("REDIS_URL")
+if TASK_BACKEND == "immediate":
+    TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+elif TASK_BACKEND == "rq":
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend"}}
+    RQ_QUEUES = {"default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0"}}
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# --- Mail ------------------------------------------------------------------------------------------
+EMAIL_BACKEND = env_str("SPORTELLO_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = DATA_DIR / "sent-mail"
+EMAIL_HOST = env_str("SPORTELLO_SMTP_HOST", "127.0.0.1")
+EMAIL_PORT = env_int("SPORTELLO_SMTP_PORT", 25)
+EMAIL_HOST_USER = env_str("SPORTELLO_SMTP_USER")
+EMAIL_HOST_PASSWORD = env_str("SPORTELLO_SMTP_PASSWORD")
+EMAIL_USE_TLS = env_bool("SPORTELLO_SMTP_STARTTLS", False)
+EMAIL_TIMEOUT = 30
+DEFAULT_FROM_EMAIL = env_str("SPORTELLO_FROM_EMAIL", "Sportello Support <support@sportello.localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+SPORTELLO_MAIL_DOMAIN = env_str("SPORTELLO_MAIL_DOMAIN", "sportello.localhost")
+
+# --- Product settings ------------------------------------------------------------------------------
+TICKET_NUMBER_START = env_int("SPORTELLO_TICKET_NUMBER_START", 10001)
+WEBFORM_RATE_LIMIT = env_int("SPORTELLO_WEBFORM_RATE_LIMIT", 5)  # submissions per client IP and per email per window
+WEBFORM_RATE_WINDOW = env_int("SPORTELLO_WEBFORM_RATE_WINDOW", 600)  # seconds
+WEBFORM_MIN_FILL_SECONDS = env_int("SPORTELLO_WEBFORM_MIN_FILL_SECONDS", 2)  # faster is a bot
+INBOX_PAGE_SIZE = env_int("SPORTELLO_INBOX_PAGE_SIZE", 50)
+MAIL_RATE_LIMIT = env_int("SPORTELLO_MAIL_RATE_LIMIT", 20)  # inbound messages per sender per window
+MAIL_RATE_WINDOW = env_int("SPORTELLO_MAIL_RATE_WINDOW", 3600)  # seconds; past the limit mail is quarantined
+# Only for bench/: exposes /bench/insert, a one-INSERT endpoint measured as the ceiling.
+BENCH_ENDPOINTS = env_bool("SPORTELLO_BENCH_ENDPOINTS", False)
+
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("SPORTELLO_SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "sportello": {"handlers": ["console"], "level": env_str("SPORTELLO_LOG_LEVEL", "INFO").upper()},
+        # Server errors (with their tracebacks) reach the console in production too, not only with DEBUG.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
+}

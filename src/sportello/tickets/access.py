@@ -1,0 +1,64 @@
+"""The gates every view and API handler goes through to reach a ticket.
+
+A ticket the user may not see is reported as not found (404), so that guessing numbers tells a
+stranger nothing; a ticket they may see but not change gives Forbidden (403).
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from sportello.accounts.models import User
+from sportello.core.errors import Forbidden, NotFound
+from sportello.tickets.models import Entry, Ticket
+
+
+def tickets_visible_to(user: User) -> QuerySet[Ticket]:
+    """The tickets an agent may see: all of them, or only their groups' when restricted."""
+    if not user.is_authenticated or not user.is_staff_member:
+        return Ticket.objects.none()
+    tickets = Ticket.objects.all()
+    if user.restricted_to_groups and not user.is_admin:
+        tickets = tickets.filter(group__members=user)
+    return tickets
+
+
+def ticket_for_agent(user: User, number: int, *, write: bool = False) -> Ticket:
+    """The ticket with reference `number` if `user` may see it (and change it, with `write`)."""
+    if not user.is_authenticated or not user.is_staff_member:
+        raise Forbidden("Agents only")
+    ticket = (
+        tickets_visible_to(user)
+        .select_related("customer", "status", "group", "assignee", "category", "merged_into")
+        .filter(number=number)
+        .first()
+    )
+    if ticket is None:
+        raise NotFound(f"No ticket #{number}")
+    if write and not user.can_reply:
+        raise Forbidden("Light agents can add internal notes only")
+    return ticket
+
+
+def entry_for_agent(user: User, entry_id: int) -> Entry:
+    entry = Entry.objects.select_related("ticket").filter(pk=entry_id).first()
+    if entry is None or not tickets_visible_to(user).filter(pk=entry.ticket_id).exists():
+        raise NotFound(f"No entry {entry_id}")
+    return entry
+
+
+def require_agent(user: User) -> None:
+    if not user.is_authenticated or not user.is_staff_member:
+        raise Forbidden("Agents only")
+
+
+def require_full_agent(user: User) -> None:
+    """Agents and admins; light agents may only read and add internal notes."""
+    require_agent(user)
+    if not user.can_reply:
+        raise Forbidden("Light agents can add internal notes only")
+
+
+def require_admin(user: User) -> None:
+    if not user.is_authenticated or not user.is_admin:
+        raise Forbidden("Admins only")

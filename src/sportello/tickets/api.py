@@ -1,0 +1,452 @@
+"""Tickets in the REST API: list, create, read, update, merge; thread entries; attachments; statuses.
+
+Tickets are named by their reference number (`/tickets/10452`). Each handler parses a schema, goes
+through an access gate, calls one service and renders a schema.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+import pydantic
+from django.db.models import Model, prefetch_related_objects
+from django.http import FileResponse, HttpRequest
+from django.urls import reverse
+from ninja import Path, Query, Router, Schema, Status
+from ninja.errors import ValidationError
+from pydantic import Field, model_validator
+
+from sportello.accounts.auth import (
+    MAX_DB_INT,
+    Id,
+    InputSchema,
+    Text,
+    Version,
+    caller,
+    errors,
+    text,
+)
+from sportello.accounts.models import Group, User
+from sportello.core.errors import InvalidInput, NotFound
+from sportello.customers.models import Customer, IdentityKind
+from sportello.customers.services import Sender
+from sportello.tickets.access import entry_for_agent, require_agent, require_full_agent, ticket_for_agent
+from sportello.tickets.attachments import AttachmentIn
+from sportello.tickets.intake import Inbound, ingest
+from sportello.tickets.models import Attachment, Category, Channel, Entry, Ticket
+from sportello.tickets.models import Status as TicketStatus
+from sportello.tickets.queries import TicketFilter, list_tickets
+from sportello.tickets.services import TicketChanges, add_note, merge_tickets, reply_to_ticket, update_ticket
+from sportello.tickets.views import ACTIVE_CONTENT
+
+router = Router(tags=["tickets"])
+
+Number = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="The ticket's reference number")]
+PriorityValue = Literal[1, 2, 3, 4]
+ChannelValue = Literal[tuple(Channel.values)]  # type: ignore[valid-type]
+M = TypeVar("M", bound=Model)
+
+
+# --- Output schemas -------------------------------------------------------------------------------
+
+
+class StatusOut(Schema):
+    id: int
+    name: str
+    slug: str
+    category: str
+
+
+class GroupRef(Schema):
+    id: int
+    name: str
+
+
+class AgentRef(Schema):
+    id: int
+    username: str
+    name: str
+
+    @staticmethod
+    def resolve_name(obj: User) -> str:
+        return obj.display_name
+
+
+class CustomerRef(Schema):
+    id: int
+    name: str
+
+    @staticmethod
+    def resolve_name(obj: Customer) -> str:
+        return str(obj)
+
+
+class TicketOut(Schema):
+    number: int
+    subject: str
+    state: str
+    status: StatusOut
+    priority: int
+    channel: str
+    group: GroupRef | None
+    assignee: AgentRef | None
+    customer: CustomerRef
+    tags: list[str]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_tags(obj: Ticket) -> list[str]:
+        return [tag.name for tag in obj.tags.all()]
+
+
+class TicketDetailOut(TicketOut):
+    category: str | None
+    language: str
+    merged_into: int | None
+    first_response_at: datetime | None
+    solved_at: datetime | None
+
+    @staticmethod
+    def resolve_category(obj: Ticket) -> str | None:
+        return obj.category.name if obj.category_id else None  # type: ignore[union-attr]
+
+    @staticmethod
+    def resolve_merged_into(obj: Ticket) -> int | None:
+        return obj.merged_into.number if obj.merged_into_id else None  # type: ignore[union-attr]
+
+
+class TicketPage(Schema):
+    items: list[TicketOut]
+    next_cursor: str | None
+
+
+class AttachmentOut(Schema):
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    inline: bool
+    url: str
+
+    @staticmethod
+    def resolve_url(obj: Attachment) -> str:
+        return reverse("api:attachment", kwargs={"attachment_id": obj.pk})
+
+
+class EntryOut(Schema):
+    id: int
+    kind: str
+    channel: str
+    direction: str
+    internal: bool
+    author_name: str
+    author_agent: AgentRef | None
+    author_customer: CustomerRef | None
+    body_text: str
+    body_html: str
+    delivery: str
+    ticket_version: int
+    created_at: datetime
+    attachments: list[AttachmentOut]
+
+    @staticmethod
+    def resolve_author_agent(obj: Entry) -> User | None:
+        return obj.author_user
+
+    @staticmethod
+    def resolve_attachments(obj: Entry) -> list[Attachment]:
+        return list(obj.attachments.all())
+
+
+# --- Input schemas --------------------------------------------------------------------------------
+
+
+class TicketQuery(Schema):
+    """The inbox's filters; repeat a parameter for several values (`?state=new&state=open`)."""
+
+    view: Text | None = Field(None, description="mine, unassigned, open, pending, on_hold or solved")
+    state: list[Text] = Field([], description="status categories")
+    status: list[Id] = Field([], description="status ids")
+    group: list[Id] = []
+    assignee: list[Annotated[int, Field(ge=0, le=MAX_DB_INT)]] = Field([], description="agent ids; 0 = unassigned")
+    priority: list[Annotated[int, Field(ge=0, le=100)]] = []
+    channel: list[Text] = []
+    tag: list[text(50)] = []  # type: ignore[valid-type]
+    customer: Id | None = None
+    sort: Text = Field("newest", description="newest, oldest, priority or created")
+    cursor: text(500) | None = Field(None, description="next_cursor of the previous page")  # type: ignore[valid-type]
+    size: int = Field(50, ge=1, le=200)
+
+    def ticket_filter(self) -> TicketFilter:
+        return TicketFilter(
+            view=self.view,
+            state=self.state,
+            status=self.status,
+            group=self.group,
+            assignee=self.assignee,
+            priority=self.priority,
+            channel=self.channel,
+            tag=self.tag,
+            customer=self.customer,
+        )
+
+
+class RequesterIn(InputSchema):
+    name: text(200) = ""  # type: ignore[valid-type]
+    email: text(254) = ""  # type: ignore[valid-type]
+    phone: text(254) = ""  # type: ignore[valid-type]
+    social: text(254) = ""  # type: ignore[valid-type]
+
+
+class TicketIn(InputSchema):
+    subject: text(255) = ""  # type: ignore[valid-type]
+    body_text: Text = ""
+    body_html: Text = ""
+    customer_id: Id | None = Field(None, description="an existing customer; or give `customer`")
+    customer: RequesterIn | None = Field(None, description="found by address, or created")
+    channel: ChannelValue = "api"  # type: ignore[valid-type]
+    priority: PriorityValue = 2
+    group: Id | None = None
+    tags: list[text(50)] = []  # type: ignore[valid-type]
+    acknowledge: bool = Field(False, description="mail the customer the reference number")
+
+    @model_validator(mode="after")
+    def one_customer(self) -> TicketIn:
+        if (self.customer_id is None) == (self.customer is None):
+            raise ValueError("give either customer_id or customer")
+        return self
+
+    def inbound(self, agent: User) -> Inbound:
+        if self.customer is not None:
+            sender = Sender(**self.customer.model_dump())
+        else:
+            sender = sender_of(_require(Customer, self.customer_id or 0, "customer_id"))
+        return Inbound(
+            channel=self.channel,
+            sender=sender,
+            subject=self.subject,
+            body_text=self.body_text,
+            body_html=self.body_html,
+            recorded_by=agent,
+            priority=self.priority,
+            group=_get(Group, self.group, "group"),
+            tags=self.tags,
+            acknowledge=self.acknowledge,
+        )
+
+
+class TicketUpdateIn(InputSchema):
+    """Only the fields given change; `null` clears group, assignee and category."""
+
+    subject: text(255, min_length=1) | None = None  # type: ignore[valid-type]
+    status: Id | None = None
+    priority: PriorityValue | None = None
+    group: Id | None = None
+    assignee: Id | None = None
+    category: Id | None = None
+    tags: list[text(50)] | None = None  # type: ignore[valid-type]
+    expected_version: Version | None = Field(None, description="refuse with 409 if the ticket changed since")
+
+    def changes(self) -> TicketChanges:
+        given = self.model_fields_set
+        return TicketChanges(
+            subject=self.subject,
+            status=_get(TicketStatus, self.status, "status"),
+            priority=self.priority,
+            group=_get(Group, self.group, "group"),
+            clear_group="group" in given and self.group is None,
+            assignee=_get(User, self.assignee, "assignee"),
+            clear_assignee="assignee" in given and self.assignee is None,
+            category=_get(Category, self.category, "category"),
+            clear_category="category" in given and self.category is None,
+            tags=self.tags,
+        )
+
+
+class MergeIn(InputSchema):
+    into: Id = Field(description="reference number of the ticket that receives the thread")
+    expected_version: Version | None = Field(None, description="of the ticket being merged away")
+
+
+class EntryIn(InputSchema):
+    kind: Literal["reply", "note"]
+    body_text: Text = ""
+    body_html: Text = Field("", description="sanitized before it is stored")
+    status: Id | None = Field(None, description="replies only: the ticket's status afterwards")
+    expected_version: Version | None = None
+
+
+def _entry_request_body() -> dict[str, Any]:
+    """Replies and notes come as JSON, or as multipart with files in `attachments`."""
+    schema = EntryIn.model_json_schema()
+    multipart = copy.deepcopy(schema)
+    multipart["properties"]["attachments"] = {"type": "array", "items": {"type": "string", "format": "binary"}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema}, "multipart/form-data": {"schema": multipart}},
+        }
+    }
+
+
+# --- Helpers --------------------------------------------------------------------------------------
+
+
+def _get(model: type[M], pk: int | None, field: str) -> M | None:
+    """The object a body field names by id, or None when the field is empty."""
+    return None if pk is None else _require(model, pk, field)
+
+
+def _require(model: type[M], pk: int, field: str) -> M:
+    """An unknown id in a body is bad input (422), not a missing page (404)."""
+    found = model._default_manager.filter(pk=pk).first()
+    if found is None:
+        raise InvalidInput(f"No {field.replace('_id', '')} with id {pk}", field=field)
+    return found
+
+
+def sender_of(customer: Customer) -> Sender:
+    """A sender that intake matches to `customer`: their addresses, email first."""
+    values = {kind: value for kind, value in reversed(customer.identities.values_list("kind", "value"))}
+    return Sender(
+        name=customer.name,
+        email=values.get(IdentityKind.EMAIL, ""),
+        phone=values.get(IdentityKind.PHONE, ""),
+        social=values.get(IdentityKind.SOCIAL, ""),
+    )
+
+
+def _entry_input(request: HttpRequest) -> tuple[EntryIn, list[AttachmentIn]]:
+    try:
+        if request.content_type == "multipart/form-data":
+            files = [
+                AttachmentIn(filename=f.name or "attachment", content=f, content_type=f.content_type or "")
+                for f in request.FILES.getlist("attachments")
+            ]
+            return EntryIn.model_validate(request.POST.dict()), files
+        try:
+            payload = json.loads(request.body or b"{}")
+        except ValueError as exc:  # the same answer as the other operations give for broken JSON
+            raise InvalidInput(f"The request body is not valid JSON: {exc}") from exc
+        return EntryIn.model_validate(payload), []
+    except pydantic.ValidationError as exc:
+        raise ValidationError([{**e, "loc": ("body", "data", *e["loc"])} for e in exc.errors()]) from exc
+
+
+def _merge_target(user: User, number: int) -> Ticket:
+    try:
+        return ticket_for_agent(user, number, write=True)
+    except NotFound as exc:
+        raise InvalidInput(exc.message, field="into") from exc
+
+
+# --- Tickets --------------------------------------------------------------------------------------
+
+
+@router.get("/tickets", response={200: TicketPage, **errors(422)})
+def list_tickets_(request: HttpRequest, filters: Query[TicketQuery]) -> Any:
+    """Tickets with the inbox's filters, a page at a time (pass `next_cursor` as `cursor`)."""
+    require_agent(caller(request))
+    page = list_tickets(
+        caller(request), filters.ticket_filter(), sort=filters.sort, cursor=filters.cursor, size=filters.size
+    )
+    prefetch_related_objects(page.tickets, "customer__identities")
+    return {"items": page.tickets, "next_cursor": page.next_cursor}
+
+
+@router.post("/tickets", response={201: TicketDetailOut, **errors(409, 413, 422)})
+def create_ticket(request: HttpRequest, data: TicketIn) -> Any:
+    """Open a ticket on a customer's behalf (channel `api` unless given)."""
+    require_full_agent(caller(request))
+    return Status(201, ingest(data.inbound(caller(request))).ticket)
+
+
+@router.get("/tickets/{number}", response={200: TicketDetailOut, **errors(404, 422)})
+def get_ticket(request: HttpRequest, number: Number) -> Any:
+    return ticket_for_agent(caller(request), number)
+
+
+@router.patch("/tickets/{number}", response={200: TicketDetailOut, **errors(404, 409, 422)})
+def update_ticket_(request: HttpRequest, number: Number, data: TicketUpdateIn) -> Any:
+    """Change fields; with `expected_version`, a ticket changed meanwhile gives 409 and `changes`."""
+    ticket = ticket_for_agent(caller(request), number, write=True)
+    return update_ticket(ticket, caller(request), data.changes(), expected_version=data.expected_version)
+
+
+@router.post("/tickets/{number}/merge", response={200: TicketDetailOut, **errors(404, 409, 422)})
+def merge_ticket(request: HttpRequest, number: Number, data: MergeIn) -> Any:
+    """Merge this ticket into `into`; answers the ticket that received the thread."""
+    source = ticket_for_agent(caller(request), number, write=True)
+    target = _merge_target(caller(request), data.into)
+    return merge_tickets(source, target, caller(request), expected_version=data.expected_version)
+
+
+# --- Entries and attachments -----------------------------------------------------------------------
+
+
+@router.get("/tickets/{number}/entries", response={200: list[EntryOut], **errors(404, 422)})
+def list_entries(request: HttpRequest, number: Number) -> Any:
+    """The ticket's thread, oldest first, internal notes included."""
+    ticket = ticket_for_agent(caller(request), number)
+    return ticket.entries.select_related("author_user", "author_customer").prefetch_related(
+        "attachments", "author_customer__identities"
+    )
+
+
+@router.post(
+    "/tickets/{number}/entries",
+    response={201: EntryOut, **errors(400, 404, 409, 413, 422)},
+    openapi_extra=_entry_request_body(),
+)
+def add_entry(request: HttpRequest, number: Number) -> Any:
+    """A public reply (mailed to the customer) or an internal note; JSON, or multipart with files."""
+    user = caller(request)
+    require_agent(user)
+    data, files = _entry_input(request)
+    ticket = ticket_for_agent(user, number, write=data.kind == "reply")
+    body = {"body_text": data.body_text, "body_html": data.body_html, "attachments": files}
+    if data.kind == "reply":
+        status = _get(TicketStatus, data.status, "status")
+        entry = reply_to_ticket(ticket, user, **body, expected_version=data.expected_version, status=status)
+    else:
+        entry = add_note(ticket, user, **body, expected_version=data.expected_version)
+    return Status(201, entry)
+
+
+@router.get(
+    "/attachments/{attachment_id}",
+    response={200: None, **errors(404, 422)},
+    url_name="attachment",
+    openapi_extra={"responses": {"200": {"description": "The file, as a download"}}},
+)
+def download_attachment(request: HttpRequest, attachment_id: Annotated[int, Path(ge=1, le=MAX_DB_INT)]) -> FileResponse:
+    require_agent(caller(request))
+    item = Attachment.objects.filter(pk=attachment_id).first()
+    try:
+        if item is None:
+            raise NotFound("no such attachment")
+        entry_for_agent(caller(request), item.entry_id)
+    except NotFound as exc:  # one answer whether it does not exist or is out of sight
+        raise NotFound(f"No attachment {attachment_id}") from exc
+    content_type = item.content_type.lower()
+    if any(word in content_type for word in ACTIVE_CONTENT):
+        content_type = "application/octet-stream"
+    response = FileResponse(item.file.open("rb"), as_attachment=True, filename=item.filename, content_type=content_type)
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- Statuses ---------------------------------------------------------------------------------------
+
+
+@router.get("/statuses", response={200: list[StatusOut], **errors()})
+def list_statuses(request: HttpRequest) -> Any:
+    """Every status a ticket can have, each mapped to one of six categories."""
+    require_agent(caller(request))
+    return TicketStatus.objects.all()

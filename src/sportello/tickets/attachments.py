@@ -1,0 +1,81 @@
+"""Files on thread entries: size limits, safe names, storage through Django's storage API."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import IO
+
+from django.conf import settings
+from django.core.files.base import ContentFile, File
+
+from sportello.core.errors import TooLarge
+from sportello.tickets.models import Attachment, Entry
+
+
+@dataclass
+class AttachmentIn:
+    """A file arriving with a message: bytes (mail, API) or an uploaded file (forms)."""
+
+    filename: str
+    content: bytes | IO[bytes]
+    content_type: str = ""
+    inline: bool = False
+    content_id: str = ""
+
+    @property
+    def size(self) -> int:
+        if isinstance(self.content, bytes):
+            return len(self.content)
+        size = getattr(self.content, "size", None)
+        if size is None:
+            position = self.content.tell()
+            self.content.seek(0, 2)
+            size = self.content.tell()
+            self.content.seek(position)
+        return int(size)
+
+
+def safe_filename(name: str) -> str:
+    """A file name that is safe on every filesystem and in a Content-Disposition header."""
+    name = unicodedata.normalize("NFC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = re.sub(r"[\x00-\x1f\x7f<>:\"|?*]", "_", name).strip(" .")
+    return (name or "attachment")[:200]
+
+
+def check_sizes(attachments: list[AttachmentIn]) -> None:
+    limit = settings.MAX_ATTACHMENT_BYTES
+    for item in attachments:
+        if item.size > limit:
+            raise TooLarge(
+                f"{safe_filename(item.filename)} is {item.size // (1024 * 1024)} MB; "
+                f"the limit is {limit // (1024 * 1024)} MB per file",
+                filename=safe_filename(item.filename),
+                limit_bytes=limit,
+            )
+
+
+def store_attachments(entry: Entry, attachments: list[AttachmentIn]) -> list[Attachment]:
+    stored = []
+    for item in attachments:
+        filename = safe_filename(item.filename)
+        content_type = item.content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        django_file: File = (
+            ContentFile(item.content, name=filename)
+            if isinstance(item.content, bytes)
+            else File(item.content, name=filename)
+        )
+        attachment = Attachment(
+            entry=entry,
+            filename=filename,
+            content_type=content_type[:150],
+            size=item.size,
+            inline=item.inline,
+            content_id=item.content_id[:255],
+        )
+        attachment.file.save(filename, django_file, save=False)
+        attachment.save()
+        stored.append(attachment)
+    return stored

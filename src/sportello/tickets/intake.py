@@ -1,0 +1,232 @@
+"""The one intake path: every channel turns what arrives into an `Inbound` and calls `ingest`.
+
+Intake finds or creates the customer by identity, threads onto the ticket the channel chose (or
+opens a new one), appends the thread entry, indexes it for search, and publishes the domain
+events. Channel adapters decide *which* ticket (mail threading, chat session); intake decides
+nothing about channels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from sportello.accounts.models import Group, User
+from sportello.core import events
+from sportello.core.errors import InvalidInput
+from sportello.core.html import html_to_text, sanitize_html
+from sportello.core.numbers import next_number
+from sportello.core.text import clean, clean_json
+from sportello.customers.models import Customer
+from sportello.customers.services import Sender, find_or_create_customer
+from sportello.tickets import statuses
+from sportello.tickets.attachments import AttachmentIn, check_sizes, store_attachments
+from sportello.tickets.models import (
+    Channel,
+    Direction,
+    Entry,
+    EntryKind,
+    Priority,
+    StatusCategory,
+    Tag,
+    Ticket,
+)
+
+MAX_SUBJECT = 255
+MAX_BODY = 2_000_000  # characters; longer bodies are cut and the full text kept as an attachment
+
+
+@dataclass
+class Inbound:
+    channel: str
+    sender: Sender
+    subject: str = ""
+    body_text: str = ""
+    body_html: str = ""  # as received; intake sanitizes it
+    attachments: list[AttachmentIn] = field(default_factory=list)
+    # The ticket the channel threaded this onto; None opens a new ticket.
+    ticket: Ticket | None = None
+    kind: str = EntryKind.MESSAGE
+    metadata: dict[str, Any] = field(default_factory=dict)
+    received_at: datetime | None = None
+    language: str = "en"
+    # For tickets opened on a customer's behalf (API, phone log): the agent who recorded it.
+    recorded_by: User | None = None
+    # Fields a new ticket starts with (API, demo loader); ignored when threading onto a ticket.
+    priority: int = Priority.NORMAL
+    group: Group | None = None
+    tags: list[str] = field(default_factory=list)
+    # Send the acknowledgement with the reference number (web form, first mail).
+    acknowledge: bool = True
+    # A machine's message about the ticket (a bounce): agents see it, the customer never does,
+    # and it does not reopen the ticket.
+    internal: bool = False
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    ticket: Ticket
+    entry: Entry
+    created: bool
+
+
+def ingest(inbound: Inbound) -> IntakeResult:
+    """Store one inbound message as a thread entry; open a ticket when none was chosen."""
+    if inbound.channel not in Channel.values:
+        raise InvalidInput(f"Unknown channel {inbound.channel!r}", field="channel")
+    check_sizes(inbound.attachments)
+    body_html = sanitize_html(clean(inbound.body_html))
+    body_text = clean(inbound.body_text) or html_to_text(body_html)
+    inbound.subject = clean(inbound.subject)
+    inbound.metadata = clean_json(inbound.metadata)
+    inbound.sender = Sender(
+        *(clean(v) for v in (inbound.sender.name, inbound.sender.email, inbound.sender.phone, inbound.sender.social))
+    )
+    if not body_text.strip() and not inbound.attachments:
+        raise InvalidInput("The message is empty", field="body")
+    subject = " ".join((inbound.subject or "").split())[:MAX_SUBJECT] or _subject_from(body_text)
+    now = inbound.received_at or timezone.now()
+
+    with transaction.atomic():
+        customer = find_or_create_customer(inbound.sender, language=inbound.language)
+        ticket = _follow_merges(inbound.ticket)
+        if ticket is not None and ticket.state == StatusCategory.CLOSED:
+            # A closed ticket stays closed; the message opens a follow-up that points back to it.
+            inbound.metadata = {**inbound.metadata, "follow_up_of": ticket.number}
+            ticket = None
+        created = ticket is None
+        if ticket is None:
+            ticket = _open_ticket(inbound, customer, subject, now)
+        else:
+            ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+            _touch(ticket, now, reopen=not inbound.internal)
+        entry = Entry.objects.create(
+            ticket=ticket,
+            kind=inbound.kind,
+            channel=inbound.channel,
+            direction=Direction.INBOUND,
+            internal=inbound.internal,
+            author_customer=customer,
+            author_user=inbound.recorded_by,
+            body_text=body_text[:MAX_BODY],
+            body_html=body_html[:MAX_BODY],
+            metadata=inbound.metadata,
+            ticket_version=ticket.version,
+            created_at=now,
+        )
+        store_attachments(entry, inbound.attachments)
+        from sportello.search import backend as search  # the search app indexes every write
+
+        if created:  # the whole thread is this one entry: no need to read it back
+            ticket.customer = customer
+            search.index_ticket(ticket.pk, ticket=ticket, bodies=[entry.body_text])
+        else:
+            search.index_ticket(ticket.pk)
+        events.publish(events.Event(events.ENTRY_ADDED, ticket.pk, entry.pk, data={"direction": "inbound"}))
+        if created:
+            events.publish(events.Event(events.TICKET_CREATED, ticket.pk, entry.pk))
+            if inbound.acknowledge:
+                from sportello.mail.outbound import schedule_acknowledgement
+
+                schedule_acknowledgement(ticket.pk)
+    return IntakeResult(ticket=ticket, entry=entry, created=created)
+
+
+def _subject_from(body: str) -> str:
+    first_line = next((line.strip() for line in body.splitlines() if line.strip()), "")
+    return first_line[:80] or "(no subject)"
+
+
+def _follow_merges(ticket: Ticket | None) -> Ticket | None:
+    """A message for a merged ticket belongs to the ticket it was merged into (read fresh)."""
+    if ticket is not None:
+        ticket = Ticket.objects.get(pk=ticket.pk)
+    seen = set()
+    while ticket is not None and ticket.merged_into_id and ticket.pk not in seen:
+        seen.add(ticket.pk)
+        ticket = Ticket.objects.get(pk=ticket.merged_into_id)
+    return ticket
+
+
+def _open_ticket(inbound: Inbound, customer: Customer, subject: str, now: datetime) -> Ticket:
+    ticket = new_ticket(
+        subject=subject,
+        customer=customer,
+        channel=inbound.channel,
+        priority=inbound.priority,
+        group=inbound.group,
+        language=inbound.language,
+        now=now,
+    )
+    if inbound.tags:
+        # A new ticket has no tags yet: insert the links without reading them first.
+        Ticket.tags.through.objects.bulk_create(
+            [Ticket.tags.through(ticket_id=ticket.pk, tag_id=tag.pk) for tag in _tags(inbound.tags)]
+        )
+    return ticket
+
+
+def new_ticket(
+    *,
+    subject: str,
+    customer: Customer,
+    channel: str,
+    priority: int,
+    group: Group | None,
+    language: str,
+    now: datetime,
+) -> Ticket:
+    """A ticket row with the next reference number, in status New (intake and split use it)."""
+    status = statuses.builtin(StatusCategory.NEW)
+    return Ticket.objects.create(
+        number=next_number("ticket"),
+        subject=subject,
+        customer=customer,
+        channel=channel,
+        status=status,
+        state=status.category,
+        priority=priority,
+        group=group,
+        language=language,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _tags(names: list[str]) -> list[Tag]:
+    cleaned = sorted({name.strip().lower()[:50] for name in names if name and name.strip()})
+    existing = {tag.name: tag for tag in Tag.objects.filter(name__in=cleaned)}
+    for name in cleaned:
+        if name not in existing:
+            existing[name], _ = Tag.objects.get_or_create(name=name)
+    return [existing[name] for name in cleaned]
+
+
+def _touch(ticket: Ticket, now: datetime, *, reopen: bool) -> None:
+    """A new message bumps the version; a customer writing again needs an answer, so pending and
+    solved tickets go back to open (`reopen`)."""
+    from sportello.tickets.models import Change
+
+    ticket.version += 1
+    ticket.updated_at = now
+    update = ["version", "updated_at"]
+    if reopen and ticket.state in (StatusCategory.PENDING, StatusCategory.SOLVED):
+        old = ticket.status
+        ticket.status = statuses.builtin(StatusCategory.OPEN)
+        ticket.state = ticket.status.category
+        ticket.solved_at = None
+        update += ["status", "state", "solved_at"]
+        Change.objects.create(
+            ticket=ticket,
+            field="status",
+            old_value=old.name,
+            new_value=ticket.status.name,
+            note="Reopened by a customer message",
+            ticket_version=ticket.version,
+            created_at=now,
+        )
+    ticket.save(update_fields=update)

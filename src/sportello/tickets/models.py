@@ -1,0 +1,227 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from sportello.accounts.models import Group
+from sportello.customers.models import Customer
+
+
+class StatusCategory(models.TextChoices):
+    """The six categories every status maps to; they drive views, SLA clocks and reports."""
+
+    NEW = "new", "New"
+    OPEN = "open", "Open"
+    PENDING = "pending", "Pending"
+    ON_HOLD = "on_hold", "On hold"
+    SOLVED = "solved", "Solved"
+    CLOSED = "closed", "Closed"
+
+
+# Categories in which a ticket still needs work from someone.
+ACTIVE_CATEGORIES = (StatusCategory.NEW, StatusCategory.OPEN, StatusCategory.PENDING, StatusCategory.ON_HOLD)
+
+
+class Status(models.Model):
+    """A ticket status. Six are built in; admins add their own, each mapped to a category."""
+
+    name = models.CharField(max_length=60, unique=True)
+    slug = models.SlugField(max_length=60, unique=True)
+    category = models.CharField(max_length=10, choices=StatusCategory.choices)
+    builtin = models.BooleanField(default=False, editable=False)
+    position = models.PositiveSmallIntegerField(default=100)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name_plural = "statuses"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Priority(models.IntegerChoices):
+    LOW = 1, "Low"
+    NORMAL = 2, "Normal"
+    HIGH = 3, "High"
+    URGENT = 4, "Urgent"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    WEB = "web", "Web form"
+    CHAT = "chat", "Chat"
+    PHONE = "phone", "Phone"
+    SOCIAL = "social", "Social"
+    PORTAL = "portal", "Portal"
+    API = "api", "API"
+    AGENT = "agent", "Agent"
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=50, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Ticket(models.Model):
+    number = models.BigIntegerField(unique=True, editable=False)
+    subject = models.CharField(max_length=255)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="tickets")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    status = models.ForeignKey(Status, on_delete=models.PROTECT, related_name="+")
+    # The status's category, copied here so that every inbox view is one indexed range scan.
+    state = models.CharField(max_length=10, choices=StatusCategory.choices, editable=False)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_tickets"
+    )
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="tickets")
+    language = models.CharField(max_length=10, default="en")
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged")
+    # Optimistic concurrency: every change to the ticket or its thread increments the version.
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    solved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["state", "-updated_at", "-id"], name="ticket_state_updated"),
+            models.Index(fields=["assignee", "state", "-updated_at", "-id"], name="ticket_assignee_state"),
+            models.Index(fields=["group", "state", "-updated_at", "-id"], name="ticket_group_state"),
+            models.Index(fields=["state", "-priority", "-updated_at", "-id"], name="ticket_state_priority"),
+            models.Index(fields=["customer", "-created_at"], name="ticket_customer"),
+            # Sort orders alone: a view over several states (an IN list) cannot read the
+            # (state, …) indexes in order, but can walk these and stop after one page.
+            models.Index(fields=["-updated_at", "-id"], name="ticket_updated"),
+            models.Index(fields=["-priority", "-updated_at", "-id"], name="ticket_priority"),
+            models.Index(fields=["-created_at", "-id"], name="ticket_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.subject}"
+
+    @property
+    def reference(self) -> str:
+        return f"#{self.number}"
+
+
+class Direction(models.TextChoices):
+    INBOUND = "inbound", "From the customer"
+    OUTBOUND = "outbound", "To the customer"
+    INTERNAL = "internal", "Internal"
+
+
+class EntryKind(models.TextChoices):
+    MESSAGE = "message", "Message"
+    NOTE = "note", "Internal note"
+    CALL = "call", "Phone call"
+
+
+class DeliveryState(models.TextChoices):
+    NONE = "", "—"
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class Entry(models.Model):
+    """One item of a ticket's thread: a message on any channel, a call, or an internal note."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="entries")
+    kind = models.CharField(max_length=10, choices=EntryKind.choices, default=EntryKind.MESSAGE)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    internal = models.BooleanField(default=False)
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author_customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="entries"
+    )
+    body_text = models.TextField(blank=True)
+    # Sanitized with nh3 before it is stored; never the raw HTML from outside.
+    body_html = models.TextField(blank=True)
+    # Channel-specific details (mail headers, call duration, chat session…), typed per channel.
+    metadata = models.JSONField(default=dict, blank=True)
+    delivery = models.CharField(max_length=10, choices=DeliveryState.choices, default=DeliveryState.NONE, blank=True)
+    delivery_error = models.TextField(blank=True)
+    # The ticket version this entry produced: lets a stale editor see what arrived meanwhile.
+    ticket_version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at", "id"], name="entry_thread")]
+        verbose_name_plural = "entries"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on #{self.ticket.number}"
+
+    @property
+    def author_name(self) -> str:
+        if self.author_user_id:
+            return self.author_user.display_name  # type: ignore[union-attr]
+        if self.author_customer_id:
+            return str(self.author_customer)
+        return "System"
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    now = timezone.now()
+    return f"attachments/{now:%Y/%m}/{instance.entry.ticket_id}/{filename}"
+
+
+class Attachment(models.Model):
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path, max_length=500)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=150, default="application/octet-stream")
+    size = models.PositiveBigIntegerField(default=0)
+    inline = models.BooleanField(default=False)
+    content_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class Change(models.Model):
+    """One row of a ticket's history: who changed which field, when, from what to what."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="changes")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    field = models.CharField(max_length=50)
+    old_value = models.TextField(blank=True)
+    new_value = models.TextField(blank=True)
+    note = models.TextField(blank=True)
+    ticket_version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "ticket_version"], name="change_ticket_version")]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id} {self.field}: {self.old_value!r} → {self.new_value!r}"

@@ -1,0 +1,416 @@
+"""Ticket use cases. Every write to a ticket goes through one of these functions.
+
+Each validates its input, writes in one transaction, records history, bumps the ticket's version
+(optimistic concurrency), re-indexes for search, and schedules side effects after commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from sportello.accounts.models import Group, User
+from sportello.core import events
+from sportello.core.errors import Conflict, Forbidden, InvalidInput
+from sportello.core.html import html_to_text, sanitize_html, text_to_html
+from sportello.search import backend as search
+from sportello.tickets import statuses
+from sportello.tickets.attachments import AttachmentIn, check_sizes, store_attachments
+from sportello.tickets.intake import _tags, new_ticket
+from sportello.tickets.models import (
+    Category,
+    Change,
+    Channel,
+    DeliveryState,
+    Direction,
+    Entry,
+    EntryKind,
+    Priority,
+    Status,
+    StatusCategory,
+    Ticket,
+)
+
+UPDATABLE_FIELDS = ("subject", "status", "priority", "group", "assignee", "category", "tags")
+
+
+def _lock(ticket: Ticket, expected_version: int | None) -> Ticket:
+    """Re-read the ticket under a row lock; refuse when the caller's copy is stale."""
+    locked = (
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("status", "group", "assignee", "category")
+        .get(pk=ticket.pk)
+    )
+    if expected_version is not None and locked.version != expected_version:
+        raise Conflict(
+            f"Ticket #{locked.number} changed since you opened it (version {expected_version} → {locked.version})",
+            current_version=locked.version,
+            changes=changes_since(locked, expected_version),
+        )
+    return locked
+
+
+def changes_since(ticket: Ticket, version: int) -> list[dict[str, Any]]:
+    """What happened to a ticket after `version`: field changes and new thread entries."""
+    rows: list[dict[str, Any]] = [
+        {
+            "type": "change",
+            "field": c.field,
+            "old": c.old_value,
+            "new": c.new_value,
+            "by": c.actor.display_name if c.actor else "System",
+            "at": c.created_at.isoformat(),
+        }
+        for c in ticket.changes.filter(ticket_version__gt=version).select_related("actor")
+    ]
+    rows += [
+        {
+            "type": "entry",
+            "kind": e.kind,
+            "internal": e.internal,
+            "by": e.author_name,
+            "excerpt": e.body_text[:200],
+            "at": e.created_at.isoformat(),
+        }
+        for e in ticket.entries.filter(ticket_version__gt=version).select_related("author_user", "author_customer")
+    ]
+    return sorted(rows, key=lambda row: row["at"])
+
+
+def _bump(ticket: Ticket, now: Any) -> None:
+    ticket.version += 1
+    ticket.updated_at = now
+
+
+def _record(ticket: Ticket, actor: User | None, field: str, old: Any, new: Any, now: Any, note: str = "") -> None:
+    Change.objects.create(
+        ticket=ticket,
+        actor=actor,
+        field=field,
+        old_value=_show(old),
+        new_value=_show(new),
+        note=note,
+        ticket_version=ticket.version,
+        created_at=now,
+    )
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, User):
+        return value.display_name
+    if isinstance(value, list | tuple | set):
+        return ", ".join(sorted(str(v) for v in value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return Priority(value).label
+        except ValueError:
+            return str(value)
+    return str(value)
+
+
+def _require_agent(actor: User, *, reply: bool = False) -> None:
+    if not actor.is_staff_member:
+        raise Forbidden("Only agents can do this")
+    if reply and not actor.can_reply:
+        raise Forbidden("Light agents can add internal notes only")
+
+
+# --- Replies and notes ------------------------------------------------------------------------
+
+
+def reply_to_ticket(
+    ticket: Ticket,
+    actor: User,
+    *,
+    body_text: str = "",
+    body_html: str = "",
+    attachments: list[AttachmentIn] | None = None,
+    expected_version: int | None = None,
+    status: Status | None = None,
+    deliver: bool = True,
+) -> Entry:
+    """A public reply: stored first, then a task delivers it through the ticket's channel.
+
+    `deliver=False` records a reply that was answered elsewhere (imported history, demo data):
+    it is part of the thread but no mail goes out and it shows no delivery state.
+    """
+    _require_agent(actor, reply=True)
+    return _add_entry(
+        ticket,
+        actor,
+        deliver=deliver,
+        internal=False,
+        body_text=body_text,
+        body_html=body_html,
+        attachments=attachments or [],
+        expected_version=expected_version,
+        status=status,
+    )
+
+
+def add_note(
+    ticket: Ticket,
+    actor: User,
+    *,
+    body_text: str = "",
+    body_html: str = "",
+    attachments: list[AttachmentIn] | None = None,
+    expected_version: int | None = None,
+) -> Entry:
+    """An internal note: visible to agents only, never sent to the customer."""
+    _require_agent(actor)
+    return _add_entry(
+        ticket,
+        actor,
+        internal=True,
+        body_text=body_text,
+        body_html=body_html,
+        attachments=attachments or [],
+        expected_version=expected_version,
+        status=None,
+    )
+
+
+def _add_entry(
+    ticket: Ticket,
+    actor: User,
+    *,
+    internal: bool,
+    body_text: str,
+    body_html: str,
+    attachments: list[AttachmentIn],
+    expected_version: int | None,
+    status: Status | None,
+    deliver: bool = True,
+) -> Entry:
+    check_sizes(attachments)
+    body_html = sanitize_html(body_html) if body_html else text_to_html(body_text)
+    body_text = body_text.strip() or html_to_text(body_html)
+    if not body_text and not attachments:
+        raise InvalidInput("The message is empty", field="body")
+    now = timezone.now()
+    send = deliver and not internal
+    with transaction.atomic():
+        ticket = _lock(ticket, expected_version)
+        if ticket.merged_into_id:
+            raise InvalidInput(f"Ticket #{ticket.number} was merged; write on the ticket it was merged into")
+        _bump(ticket, now)
+        fields = ["version", "updated_at"]
+        if not internal:
+            if ticket.first_response_at is None:
+                ticket.first_response_at = now
+                fields.append("first_response_at")
+            target = status or (statuses.builtin(StatusCategory.OPEN) if ticket.state == StatusCategory.NEW else None)
+            if target and target.pk != ticket.status_id:
+                fields += _set_status(ticket, actor, target, now)
+        ticket.save(update_fields=fields)
+        entry = Entry.objects.create(
+            ticket=ticket,
+            kind=EntryKind.NOTE if internal else EntryKind.MESSAGE,
+            channel=Channel.AGENT if internal else ticket.channel,
+            direction=Direction.INTERNAL if internal else Direction.OUTBOUND,
+            internal=internal,
+            author_user=actor,
+            body_text=body_text,
+            body_html=body_html,
+            delivery=DeliveryState.QUEUED if send else DeliveryState.NONE,
+            ticket_version=ticket.version,
+            created_at=now,
+        )
+        store_attachments(entry, attachments)
+        search.index_ticket(ticket.pk)
+        events.publish(
+            events.Event(
+                events.ENTRY_ADDED, ticket.pk, entry.pk, actor.pk, {"direction": entry.direction, "internal": internal}
+            )
+        )
+        if send:
+            from sportello.mail.outbound import schedule_delivery
+
+            schedule_delivery(entry.pk)
+    return entry
+
+
+# --- Field changes ------------------------------------------------------------------------------
+
+
+@dataclass
+class TicketChanges:
+    """What an agent wants to change; a field left as None stays as it is."""
+
+    subject: str | None = None
+    status: Status | None = None
+    priority: int | None = None
+    group: Group | None = None
+    clear_group: bool = False
+    assignee: User | None = None
+    clear_assignee: bool = False
+    category: Category | None = None
+    clear_category: bool = False
+    tags: list[str] | None = None
+
+
+def update_ticket(
+    ticket: Ticket, actor: User, changes: TicketChanges, *, expected_version: int | None = None
+) -> Ticket:
+    """Apply field changes, one history row per changed field; a stale version gets Conflict."""
+    _require_agent(actor, reply=True)
+    _validate_changes(changes)
+    now = timezone.now()
+    with transaction.atomic():
+        ticket = _lock(ticket, expected_version)
+        _bump(ticket, now)  # first, so that the history rows carry the version they produce
+        fields = _apply(ticket, actor, changes, now)
+        tags_changed = changes.tags is not None and _set_tags(ticket, actor, changes.tags, now)
+        if not fields and not tags_changed:
+            ticket.version -= 1  # nothing changed: nothing was written, the version stays
+            return ticket
+        ticket.save(update_fields=[*fields, "version", "updated_at"])
+        search.index_ticket(ticket.pk)
+        changed = [*fields, "tags"] if tags_changed else fields
+        events.publish(events.Event(events.TICKET_UPDATED, ticket.pk, None, actor.pk, {"fields": changed}))
+    return ticket
+
+
+def _validate_changes(changes: TicketChanges) -> None:
+    if changes.subject is not None and not changes.subject.strip():
+        raise InvalidInput("The subject cannot be empty", field="subject")
+    if changes.priority is not None and changes.priority not in Priority.values:
+        raise InvalidInput(f"Unknown priority {changes.priority!r}", field="priority")
+    if changes.assignee is not None and not changes.assignee.is_staff_member:
+        raise InvalidInput("Tickets can be assigned to agents only", field="assignee")
+    if changes.assignee is not None and changes.assignee.role == "light_agent":
+        raise InvalidInput("Light agents cannot be assignees", field="assignee")
+
+
+def _apply(ticket: Ticket, actor: User, changes: TicketChanges, now: Any) -> list[str]:
+    """Set the changed fields on `ticket`, record history; return the changed column names."""
+    fields: list[str] = []
+    if changes.subject is not None and changes.subject.strip()[:255] != ticket.subject:
+        _record(ticket, actor, "subject", ticket.subject, changes.subject.strip()[:255], now)
+        ticket.subject = changes.subject.strip()[:255]
+        fields.append("subject")
+    if changes.status is not None and changes.status.pk != ticket.status_id:
+        fields += _set_status(ticket, actor, changes.status, now)
+    if changes.priority is not None and changes.priority != ticket.priority:
+        _record(ticket, actor, "priority", ticket.priority, changes.priority, now)
+        ticket.priority = changes.priority
+        fields.append("priority")
+    for name in ("group", "assignee", "category"):
+        new = getattr(changes, name)
+        if getattr(changes, f"clear_{name}"):
+            new = None
+        elif new is None:
+            continue
+        old = getattr(ticket, name)
+        if (old.pk if old else None) != (new.pk if new else None):
+            _record(ticket, actor, name, old, new, now)
+            setattr(ticket, name, new)
+            fields.append(name)
+    return fields
+
+
+def _set_status(ticket: Ticket, actor: User | None, status: Status, now: Any) -> list[str]:
+    _record(ticket, actor, "status", ticket.status, status, now)
+    ticket.status = status
+    ticket.state = status.category
+    ticket.solved_at = now if status.category in (StatusCategory.SOLVED, StatusCategory.CLOSED) else None
+    return ["status", "state", "solved_at"]
+
+
+def _set_tags(ticket: Ticket, actor: User, names: list[str], now: Any) -> bool:
+    old = sorted(ticket.tags.values_list("name", flat=True))
+    tags = _tags(names)
+    new = sorted(tag.name for tag in tags)
+    if old == new:
+        return False
+    ticket.tags.set(tags)
+    _record(ticket, actor, "tags", old, new, now)
+    return True
+
+
+# --- Merge and split ------------------------------------------------------------------------------
+
+
+def merge_tickets(source: Ticket, target: Ticket, actor: User, *, expected_version: int | None = None) -> Ticket:
+    """Move `source`'s whole thread into `target`; `source` is closed and points to `target`."""
+    _require_agent(actor, reply=True)
+    if source.pk == target.pk:
+        raise InvalidInput("A ticket cannot be merged into itself", field="target")
+    if target.merged_into_id:
+        raise InvalidInput(
+            f"Ticket #{target.number} was itself merged; merge into #{target.merged_into.number}",  # type: ignore[union-attr]
+            field="target",
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        # Lock both rows in id order so two opposite merges cannot deadlock.
+        first, second = sorted([source, target], key=lambda t: t.pk)
+        locked = {
+            first.pk: _lock(first, expected_version if first.pk == source.pk else None),
+            second.pk: _lock(second, expected_version if second.pk == source.pk else None),
+        }
+        source, target = locked[source.pk], locked[target.pk]
+        if source.merged_into_id:
+            raise InvalidInput(f"Ticket #{source.number} was already merged", field="source")
+        _bump(target, now)
+        moved = Entry.objects.filter(ticket=source).update(ticket=target, ticket_version=target.version)
+        target.tags.add(*source.tags.all())
+        _record(
+            target, actor, "merge", "", f"#{source.number}", now, note=f"{moved} entries moved from #{source.number}"
+        )
+        target.save(update_fields=["version", "updated_at"])
+        _bump(source, now)
+        source.merged_into = target
+        fields = _set_status(source, actor, statuses.builtin(StatusCategory.CLOSED), now)
+        _record(source, actor, "merged_into", "", f"#{target.number}", now)
+        source.save(update_fields=[*fields, "merged_into", "version", "updated_at"])
+        search.index_ticket(source.pk)
+        search.index_ticket(target.pk)
+        events.publish(events.Event(events.TICKETS_MERGED, target.pk, None, actor.pk, {"source": source.pk}))
+    return target
+
+
+def split_entry(entry: Entry, actor: User) -> Ticket:
+    """Move one inbound message out into a new ticket of its own (same customer and channel)."""
+    _require_agent(actor, reply=True)
+    if entry.internal:
+        raise InvalidInput("Only customer messages can be split out", field="entry")
+    now = timezone.now()
+    with transaction.atomic():
+        old = _lock(entry.ticket, None)
+        if old.entries.count() < 2:
+            raise InvalidInput("The ticket has a single message; there is nothing to split")
+        new = new_ticket(
+            subject=old.subject,
+            customer=entry.author_customer or old.customer,
+            channel=entry.channel if entry.channel in Channel.values else old.channel,
+            priority=old.priority,
+            group=old.group,
+            language=old.language,
+            now=now,
+        )
+        Entry.objects.filter(pk=entry.pk).update(ticket=new, ticket_version=new.version)
+        _bump(old, now)
+        _record(old, actor, "split", "", f"#{new.number}", now, note=f"Entry {entry.pk} moved to #{new.number}")
+        _record(new, actor, "split_from", "", f"#{old.number}", now)
+        old.save(update_fields=["version", "updated_at"])
+        search.index_ticket(old.pk)
+        search.index_ticket(new.pk)
+        events.publish(events.Event(events.TICKET_CREATED, new.pk, entry.pk, actor.pk, {"split_from": old.pk}))
+    return new
+
+
+def mark_delivery(entry_id: int, state: str, error: str = "") -> None:
+    """Record the outcome of a delivery attempt on the entry (shown in the thread)."""
+    Entry.objects.filter(pk=entry_id).update(delivery=state, delivery_error=error[:2000])
+
+
+def touch(ticket_id: int) -> None:
+    Ticket.objects.filter(pk=ticket_id).update(version=F("version") + 1, updated_at=timezone.now())

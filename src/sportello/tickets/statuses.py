@@ -1,0 +1,38 @@
+"""The six built-in statuses (one per category) and lookups that cost no query after the first."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sportello.tickets.models import Status, StatusCategory
+
+BUILTIN = [
+    ("New", StatusCategory.NEW, 10),
+    ("Open", StatusCategory.OPEN, 20),
+    ("Pending", StatusCategory.PENDING, 30),
+    ("On hold", StatusCategory.ON_HOLD, 40),
+    ("Solved", StatusCategory.SOLVED, 50),
+    ("Closed", StatusCategory.CLOSED, 60),
+]
+
+
+def ensure_builtin() -> None:
+    for name, category, position in BUILTIN:
+        Status.objects.update_or_create(
+            slug=str(category), defaults={"name": name, "category": category, "builtin": True, "position": position}
+        )
+
+
+@lru_cache(maxsize=16)
+def _builtin_id(category: str) -> int:
+    return Status.objects.values_list("pk", flat=True).get(slug=category, builtin=True)
+
+
+def builtin(category: str) -> Status:
+    """The built-in status of a category (its slug is the category's value)."""
+    try:
+        return Status.objects.get(pk=_builtin_id(category))
+    except Status.DoesNotExist:  # a flushed database (tests) or a deleted row: put them back
+        _builtin_id.cache_clear()
+        ensure_builtin()
+        return Status.objects.get(pk=_builtin_id(category))

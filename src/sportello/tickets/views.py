@@ -1,0 +1,258 @@
+"""The agent UI's ticket pages: inbox, ticket, its actions, and attachment downloads.
+
+Each view parses a form, goes through an access gate, calls one service, then renders or
+redirects. `agent_view` turns the services' errors into the matching HTTP answer in one place.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.db.models import prefetch_related_objects
+from django.forms import Form
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from sportello.accounts.models import User
+from sportello.core.errors import Conflict, Forbidden, NotFound, ServiceError
+from sportello.tickets.access import entry_for_agent, require_agent, ticket_for_agent
+from sportello.tickets.forms import InboxForm, MergeForm, NoteForm, ReplyForm, UpdateForm, attachments_in
+from sportello.tickets.models import Attachment, Ticket
+from sportello.tickets.queries import VIEWS, TicketFilter, list_tickets, view_counts
+from sportello.tickets.services import add_note, merge_tickets, reply_to_ticket, update_ticket
+
+View = Callable[..., HttpResponseBase]
+
+
+class AgentRequest(HttpRequest):
+    """A request that went through `agent_view`: its user is a signed-in staff member."""
+
+    user: User
+
+
+# Types a browser could run or render as a page: always downloaded as opaque bytes.
+ACTIVE_CONTENT = ("html", "xml", "svg", "javascript", "ecmascript", "xhtml")
+
+
+def agent_view(view: View) -> View:
+    """Agents only (anonymous users go to sign in), in the agent's time zone; maps service errors."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        try:
+            require_agent(request.user)
+            with timezone.override(_zone(request.user.time_zone)):
+                return view(request, *args, **kwargs)
+        except Forbidden as err:
+            raise PermissionDenied(err.message) from err
+        except NotFound as err:
+            raise Http404(err.message) from err
+        except ServiceError as err:
+            return render(request, "error.html", {"message": err.message}, status=err.status)
+
+    return wrapper
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(name or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+# --- Inbox ------------------------------------------------------------------------------------------
+
+
+@agent_view
+def inbox(request: AgentRequest) -> HttpResponse:
+    form = InboxForm(request.GET)
+    form.is_valid()
+    page = list_tickets(
+        request.user,
+        form.ticket_filter(),
+        sort=form.sort_order(),
+        cursor=form.cleaned_data.get("cursor") or None,
+        size=settings.INBOX_PAGE_SIZE,
+    )
+    prefetch_related_objects(page.tickets, "customer__identities")  # one query, for nameless customers
+    counts = view_counts(request.user)
+    context = {
+        "form": form,
+        "page": page,
+        "views": [(view, counts[view.slug]) for view in VIEWS],
+        "current_view": form.view_slug(),
+        "next_url": _with_params(request, cursor=page.next_cursor) if page.next_cursor else None,
+        "first_url": _with_params(request, cursor=None) if form.cleaned_data.get("cursor") else None,
+    }
+    return render(request, "tickets/inbox.html", context)
+
+
+def _with_params(request: HttpRequest, **changes: str | None) -> str:
+    params = request.GET.copy()
+    for name, value in changes.items():
+        params.pop(name, None)
+        if value:
+            params[name] = value
+    return "?" + params.urlencode()
+
+
+# --- Ticket page and its actions ----------------------------------------------------------------------
+
+
+@agent_view
+def ticket_detail(request: AgentRequest, number: int) -> HttpResponse:
+    return _ticket_page(request, ticket_for_agent(request.user, number))
+
+
+@require_POST
+@agent_view
+def reply(request: AgentRequest, number: int) -> HttpResponse:
+    ticket = ticket_for_agent(request.user, number, write=True)
+    form = ReplyForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _ticket_page(request, ticket, status=422, forms={"reply_form": form})
+    data = form.cleaned_data
+    return _act(
+        request, ticket, "reply_form", form, _("Reply saved; it is on its way to the customer."),
+        lambda: reply_to_ticket(
+            ticket, request.user, body_text=data["body"], attachments=attachments_in(data["attachments"]),
+            expected_version=data["version"], status=data["status"],
+        ),
+    )  # fmt: skip
+
+
+@require_POST
+@agent_view
+def note(request: AgentRequest, number: int) -> HttpResponse:
+    ticket = ticket_for_agent(request.user, number)
+    form = NoteForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _ticket_page(request, ticket, status=422, forms={"note_form": form})
+    data = form.cleaned_data
+    return _act(
+        request, ticket, "note_form", form, _("Internal note added."),
+        lambda: add_note(ticket, request.user, body_text=data["body"], attachments=attachments_in(data["attachments"])),
+    )  # fmt: skip
+
+
+@require_POST
+@agent_view
+def update(request: AgentRequest, number: int) -> HttpResponse:
+    ticket = ticket_for_agent(request.user, number, write=True)
+    form = UpdateForm(request.POST)
+    if not form.is_valid():
+        return _ticket_page(request, ticket, status=422, forms={"update_form": form})
+    return _act(
+        request, ticket, "update_form", form, _("Ticket updated."),
+        lambda: update_ticket(ticket, request.user, form.changes(), expected_version=form.cleaned_data["version"]),
+    )  # fmt: skip
+
+
+@require_POST
+@agent_view
+def merge(request: AgentRequest, number: int) -> HttpResponse:
+    ticket = ticket_for_agent(request.user, number, write=True)
+    form = MergeForm(request.POST)
+    if not form.is_valid():
+        return _ticket_page(request, ticket, status=422, forms={"merge_form": form})
+    try:
+        target = ticket_for_agent(request.user, form.cleaned_data["target"], write=True)
+    except NotFound as err:
+        return _ticket_page(request, ticket, status=422, error=err.message, forms={"merge_form": form})
+    return _act(
+        request, ticket, "merge_form", form, _("Ticket merged."),
+        lambda: merge_tickets(ticket, target, request.user, expected_version=form.cleaned_data["version"]),
+    )  # fmt: skip
+
+
+def _act(
+    request: AgentRequest, ticket: Ticket, name: str, form: Form, done: str, call: Callable[[], Any]
+) -> HttpResponse:
+    """Run one service call; on success go back to the ticket, else show the page with the draft kept.
+
+    A stale version (Conflict) re-renders the fresh ticket with a notice of what changed meanwhile;
+    the draft is kept and its hidden version moved forward, so sending again is a deliberate choice.
+    """
+    try:
+        result = call()
+    except Conflict as err:
+        fresh = ticket_for_agent(request.user, ticket.number)
+        data = form.data.copy()  # type: ignore[attr-defined]
+        data["version"] = str(fresh.version)
+        rebound = type(form)(data)
+        return _ticket_page(request, fresh, status=409, conflict=err.details.get("changes", []), forms={name: rebound})
+    except (Forbidden, NotFound):
+        raise
+    except ServiceError as err:
+        return _ticket_page(request, ticket, status=err.status, error=err.message, forms={name: form})
+    messages.success(request, done)
+    number = result.number if isinstance(result, Ticket) else ticket.number
+    return redirect("ticket", number=number)
+
+
+def _ticket_page(
+    request: AgentRequest,
+    ticket: Ticket,
+    *,
+    status: int = 200,
+    forms: dict[str, Form] | None = None,
+    conflict: list[dict[str, Any]] | None = None,
+    error: str = "",
+) -> HttpResponse:
+    user = request.user
+    tag_names = list(ticket.tags.values_list("name", flat=True))
+    context: dict[str, Any] = {
+        "ticket": ticket,
+        "tag_names": tag_names,
+        "entries": ticket.entries.select_related("author_user", "author_customer").prefetch_related(
+            "attachments", "author_customer__identities"
+        ),
+        "changes": ticket.changes.select_related("actor"),
+        "identities": ticket.customer.identities.all(),
+        "other_tickets": [
+            t
+            for t in list_tickets(user, TicketFilter(customer=ticket.customer_id), sort="created", size=11).tickets
+            if t.pk != ticket.pk
+        ][:10],
+        "can_reply": user.can_reply,
+        "reply_form": ReplyForm(initial={"version": ticket.version}),
+        "note_form": NoteForm(),
+        "update_form": UpdateForm.for_ticket(ticket, tag_names),
+        "merge_form": MergeForm(initial={"version": ticket.version}),
+        "conflict": conflict,
+        "error": error,
+        **(forms or {}),
+    }
+    return render(request, "tickets/ticket.html", context, status=status)
+
+
+# --- Attachments --------------------------------------------------------------------------------------
+
+
+@agent_view
+def attachment(request: AgentRequest, attachment_id: int) -> HttpResponseBase:
+    """A file of a thread entry, for agents who may see its ticket; always a download, never a page."""
+    item = Attachment.objects.filter(pk=attachment_id).first()
+    if item is None:
+        raise NotFound(f"No attachment {attachment_id}")
+    entry_for_agent(request.user, item.entry_id)
+    content_type = item.content_type.lower()
+    if any(word in content_type for word in ACTIVE_CONTENT):
+        content_type = "application/octet-stream"
+    response = FileResponse(item.file.open("rb"), as_attachment=True, filename=item.filename, content_type=content_type)
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

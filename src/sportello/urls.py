@@ -1,0 +1,36 @@
+from django.conf import settings
+from django.contrib import admin
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path
+
+from sportello.api import api
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness and readiness: answers 200 only when the database answers."""
+    from django.db import connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:
+        return JsonResponse({"status": "error", "database": str(exc)[:200]}, status=503)
+    return JsonResponse({"status": "ok", "database": connection.vendor})
+
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("support/", include("sportello.webform.urls")),
+    path("accounts/", include("sportello.accounts.urls")),
+    path("mail/", include("sportello.mail.urls")),
+    path("help/", include("sportello.kb.urls")),
+    path("portal/", include("sportello.portal.urls")),
+    path("", include("sportello.tickets.urls")),
+]
+
+if settings.BENCH_ENDPOINTS:
+    from sportello.core.views import bench_insert
+
+    urlpatterns.insert(0, path("bench/insert", bench_insert))

@@ -1,0 +1,271 @@
+"""Who may call the API, and what a caller sees when something is wrong: always JSON, never a 500."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.utils import timezone
+
+from sportello.accounts.models import ApiToken
+from sportello.tickets.attachments import AttachmentIn
+from sportello.tickets.models import Ticket
+from sportello.tickets.services import add_note
+from tests.api.conftest import API, Api
+from tests.conftest import client_for
+
+pytestmark = pytest.mark.django_db
+
+# Every operation of the API, with a valid body, so that only who is calling decides the answer.
+ENDPOINTS = [
+    ("get", "/tickets", None),
+    ("post", "/tickets", {"subject": "x", "body_text": "y", "customer": {"email": "x@example.org"}}),
+    ("get", "/tickets/{number}", None),
+    ("patch", "/tickets/{number}", {"priority": 4}),
+    ("post", "/tickets/{number}/merge", {"into": "{number}"}),
+    ("get", "/tickets/{number}/entries", None),
+    ("post", "/tickets/{number}/entries", {"kind": "note", "body_text": "x"}),
+    ("get", "/attachments/{attachment_id}", None),
+    ("get", "/statuses", None),
+    ("get", "/customers", None),
+    ("post", "/customers", {"name": "x"}),
+    ("get", "/customers/{customer_id}", None),
+    ("patch", "/customers/{customer_id}", {"name": "x"}),
+    ("post", "/customers/{customer_id}/identities", {"kind": "email", "value": "new@example.org"}),
+    ("delete", "/customers/{customer_id}/identities/{identity_id}", None),
+    ("get", "/me", None),
+    ("get", "/agents", None),
+    ("get", "/groups", None),
+    ("post", "/groups", {"name": "x"}),
+    ("patch", "/groups/{group_id}", {"name": "x"}),
+    ("get", "/search?q=printer", None),
+]
+
+
+@pytest.fixture
+def ids(ticket, agent, first_level) -> dict[str, int]:
+    entry = add_note(ticket, agent, body_text="file", attachments=[AttachmentIn("a.txt", b"secret")])
+    return {
+        "number": ticket.number,
+        "attachment_id": entry.attachments.get().pk,
+        "customer_id": ticket.customer_id,
+        "identity_id": ticket.customer.identities.first().pk,
+        "group_id": first_level.pk,
+    }
+
+
+def call(client: Client, method: str, path: str, body: object, ids: dict[str, int]):  # type: ignore[no-untyped-def]
+    path = path.format(**ids)
+    if body is not None:
+        body = json.loads(json.dumps(body).replace('"{number}"', str(ids["number"])))
+        return getattr(client, method)(API + path, body, content_type="application/json")
+    return getattr(client, method)(API + path)
+
+
+def test_the_list_covers_every_operation(client):
+    schema = client.get(f"{API}/openapi.json").json()
+    documented = {(m, p.removeprefix(API)) for p, ops in schema["paths"].items() for m in ops}
+    assert documented == {(m, p.split("?")[0]) for m, p, _ in ENDPOINTS}
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ENDPOINTS, ids=[f"{m} {p}" for m, p, _ in ENDPOINTS])
+def test_unauthenticated_is_401(ids, method, path, body):
+    response = call(Client(), method, path, body, ids)
+    assert response.status_code == 401
+    assert response.json()["detail"].startswith("Authentication required")
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("persona", ["customer_user", "stranger"])
+@pytest.mark.parametrize(("method", "path", "body"), ENDPOINTS, ids=[f"{m} {p}" for m, p, _ in ENDPOINTS])
+def test_customers_and_strangers_are_refused(request, ids, persona, method, path, body):
+    user = request.getfixturevalue(persona)
+    before = (Ticket.objects.count(), ApiToken.objects.count())
+    for client in (client_for(user), Client(headers={"Authorization": f"Bearer {ApiToken.issue(user, 'x')[1]}"})):
+        response = call(client, method, path, body, ids)
+        assert response.status_code == 403, response.content
+        assert response.json() == {"detail": "Agents only"} or response.json() == {"detail": "Admins only"}
+    assert Ticket.objects.count() == before[0]
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Bearer spt_not-a-real-token", "Bearer ", "Token abc", "Basic YWxpY2U6c2VjcmV0", "Bearer " + "x" * 500],
+)
+def test_bad_credentials_are_401(ticket, header):
+    response = Client(headers={"Authorization": header}).get(f"{API}/tickets/{ticket.number}")
+    assert response.status_code == 401 and "detail" in response.json()
+
+
+def test_a_revoked_token_is_401(agent, ticket):
+    token, key = ApiToken.issue(agent, "old")
+    client = Client(headers={"Authorization": f"Bearer {key}"})
+    assert client.get(f"{API}/me").status_code == 200
+    token.revoked_at = timezone.now()
+    token.save()
+    assert client.get(f"{API}/me").status_code == 401
+
+
+def test_a_deactivated_agents_token_is_401(agent):
+    _token, key = ApiToken.issue(agent, "x")
+    agent.is_active = False
+    agent.save()
+    assert Client(headers={"Authorization": f"Bearer {key}"}).get(f"{API}/me").status_code == 401
+
+
+def test_last_used_is_written_at_most_once_a_minute(agent):
+    token, key = ApiToken.issue(agent, "x")
+    client = Client(headers={"Authorization": f"Bearer {key}"})
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        client.get(f"{API}/me")
+    token.refresh_from_db()
+    assert token.last_used_at == start
+    with time_machine.travel(start + timedelta(seconds=30), tick=False):
+        client.get(f"{API}/me")
+    token.refresh_from_db()
+    assert token.last_used_at == start
+    with time_machine.travel(start + timedelta(seconds=61), tick=False):
+        client.get(f"{API}/me")
+    token.refresh_from_db()
+    assert token.last_used_at == start + timedelta(seconds=61)
+
+
+# --- Browser session ----------------------------------------------------------------------------------
+
+
+def test_a_signed_in_browser_may_read(agent, ticket):
+    assert client_for(agent).get(f"{API}/tickets/{ticket.number}").status_code == 200
+
+
+def test_a_browser_write_needs_the_csrf_token(agent, ticket):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(agent)
+    url = f"{API}/tickets/{ticket.number}/entries"
+    refused = client.post(url, {"kind": "note", "body_text": "x"}, content_type="application/json")
+    assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
+    client.get("/accounts/login/")  # any page that renders a form sets the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    response = client.post(
+        url, {"kind": "note", "body_text": "x"}, content_type="application/json", headers={"X-CSRFToken": token}
+    )
+    assert response.status_code == 201
+
+
+def test_a_token_needs_no_csrf_token(agent, ticket):
+    client = Client(enforce_csrf_checks=True, headers={"Authorization": f"Bearer {ApiToken.issue(agent, 'x')[1]}"})
+    response = client.post(
+        f"{API}/tickets/{ticket.number}/entries", {"kind": "note", "body_text": "x"}, content_type="application/json"
+    )
+    assert response.status_code == 201
+
+
+# --- Bad input ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"name": "x",', "The request body is not valid JSON"),
+        (b"\xff\xfe", "The request body is not valid JSON"),
+        (b'["name"]', "The request body must be a JSON object"),
+        (b'"name"', "The request body must be a JSON object"),
+        (b"name=x", "The request body is not valid JSON"),
+    ],
+)
+def test_a_body_that_is_no_json_object_is_422(as_agent, body, message):
+    response = as_agent.raw("POST", "/customers", body)
+    assert response.status_code == 422 and response.json()["detail"].startswith(message)
+
+
+def test_unknown_fields_are_422_naming_them(as_agent, ticket):
+    response = as_agent.patch(f"/tickets/{ticket.number}", {"priority": 3, "owner": "bob"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["detail"] == "Invalid input: owner: Extra inputs are not permitted"
+    assert body["errors"] == [
+        {"loc": ["body", "data", "owner"], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"priority": "high"}, "priority"),
+        ({"expected_version": "latest"}, "expected_version"),
+        ({"tags": "vip"}, "tags"),
+        ({"group": 2**64}, "group"),
+        ({"subject": ["a"]}, "subject"),
+    ],
+)
+def test_wrong_types_are_422_naming_the_field(as_agent, ticket, body, field):
+    response = as_agent.patch(f"/tickets/{ticket.number}", body)
+    assert response.status_code == 422
+    assert [e["loc"][-1] for e in response.json()["errors"]] == [field]
+
+
+@pytest.mark.parametrize("path", ["/groups", "/tickets/{number}/entries"])
+def test_an_empty_body_where_one_is_required_is_422(as_admin, ticket, path):
+    response = as_admin.raw("POST", path.format(number=ticket.number), b"")
+    assert response.status_code == 422 and response.json()["detail"].startswith("Invalid input: ")
+
+
+def test_a_huge_number_in_a_cursor_is_not_a_server_error(as_agent, ticket):
+    cursor = base64.urlsafe_b64encode(json.dumps(["2024-01-01T00:00:00+00:00", 10**30]).encode()).decode()
+    response = as_agent.get("/tickets", {"cursor": cursor})
+    assert response.status_code == 200 and response.json() == {"items": [], "next_cursor": None}
+
+
+def test_too_large_json_body_is_413(as_agent, ticket, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = as_agent.post(f"/tickets/{ticket.number}/entries", {"kind": "note", "body_text": "x" * 2000})
+    assert response.status_code == 413 and response.json() == {"detail": "The request body is too large"}
+
+
+def test_broken_multipart_is_400(as_agent, ticket):
+    response = as_agent.raw(
+        "POST", f"/tickets/{ticket.number}/entries", b"--xyz\r\nbroken", content_type="multipart/form-data"
+    )
+    assert response.status_code == 400 and "multipart" in response.json()["detail"]
+
+
+def test_a_file_outside_multipart_fields_is_ignored_not_fatal(agent, ticket):
+    client = Api(client_for(agent))
+    response = client.client.post(
+        f"{API}/tickets/{ticket.number}/entries",
+        {"kind": "note", "body_text": "x", "other": SimpleUploadedFile("a.txt", b"x")},
+    )
+    assert response.status_code == 201 and response.json()["attachments"] == []
+
+
+# --- Documentation --------------------------------------------------------------------------------------
+
+
+def test_openapi_document_names_the_paths_and_security(client):
+    response = client.get(f"{API}/openapi.json")
+    assert response.status_code == 200
+    schema = json.loads(response.content)
+    assert schema["openapi"].startswith("3.") and schema["info"]["title"] == "Sportello API"
+    for path in ("/tickets", "/tickets/{number}", "/tickets/{number}/entries", "/customers", "/groups", "/search"):
+        assert f"{API}{path}" in schema["paths"], path
+    assert schema["components"]["securitySchemes"]["TokenAuth"] == {"type": "http", "scheme": "bearer"}
+    update = schema["paths"][f"{API}/tickets/{{number}}"]["patch"]
+    assert {"200", "401", "403", "404", "409", "422"} <= set(update["responses"])
+    entries = schema["paths"][f"{API}/tickets/{{number}}/entries"]["post"]
+    assert set(entries["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
+
+
+def test_docs_page_answers(client):
+    response = client.get(f"{API}/docs")
+    assert response.status_code == 200 and b"openapi.json" in response.content
+
+
+def test_operation_ids_are_the_handler_names(client):
+    schema = client.get(f"{API}/openapi.json").json()
+    ids = [op["operationId"] for ops in schema["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids)) and {"list_tickets", "update_ticket", "add_entry", "search"} <= set(ids)

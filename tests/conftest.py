@@ -1,0 +1,156 @@
+"""Shared personas and helpers for every test.
+
+Personas: `admin`, `agent` (first level), `agent2` (second level), `light_agent`, `restricted_agent`
+(sees only the second-level group's tickets), `customer` (a portal user with a customer file) and
+`stranger` (signed in, but neither agent nor this customer). `ticket` is a fresh web-form ticket
+from `customer`.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from sportello.accounts.models import ApiToken, Availability, Group, Role, User
+from sportello.customers.models import Customer
+from sportello.customers.services import Sender
+from sportello.tickets.intake import Inbound, ingest
+from sportello.tickets.models import Ticket
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(username: str, role: str, **extra: object) -> User:
+    user = User.objects.create_user(
+        username=username,
+        email=f"{username}@sportello.test",
+        password=PASSWORD,
+        role=role,
+        first_name=username.replace("_", " ").title(),
+        availability=Availability.ONLINE,
+        **extra,
+    )
+    return user
+
+
+@pytest.fixture
+def first_level(db) -> Group:
+    return Group.objects.create(name="First level", tier=1)
+
+
+@pytest.fixture
+def second_level(db) -> Group:
+    return Group.objects.create(name="Second level", tier=2)
+
+
+@pytest.fixture
+def admin(db) -> User:
+    return make_user("ada_admin", Role.ADMIN, is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def agent(first_level) -> User:
+    user = make_user("alice_agent", Role.AGENT)
+    first_level.members.add(user)
+    return user
+
+
+@pytest.fixture
+def agent2(second_level) -> User:
+    user = make_user("bob_agent", Role.AGENT)
+    second_level.members.add(user)
+    return user
+
+
+@pytest.fixture
+def light_agent(first_level) -> User:
+    user = make_user("lucy_light", Role.LIGHT_AGENT)
+    first_level.members.add(user)
+    return user
+
+
+@pytest.fixture
+def restricted_agent(second_level) -> User:
+    user = make_user("rita_restricted", Role.AGENT, restricted_to_groups=True)
+    second_level.members.add(user)
+    return user
+
+
+@pytest.fixture
+def customer_user(db) -> User:
+    return make_user("carla_customer", Role.CUSTOMER)
+
+
+@pytest.fixture
+def customer(customer_user) -> Customer:
+    result = ingest(
+        Inbound(
+            channel="web",
+            sender=Sender(name="Carla Rossi", email="carla@example.com"),
+            subject="Hello",
+            body_text="First contact",
+            acknowledge=False,
+        )
+    )
+    found = result.ticket.customer
+    found.user = customer_user
+    found.save()
+    return found
+
+
+@pytest.fixture
+def stranger(db) -> User:
+    return make_user("sam_stranger", Role.CUSTOMER)
+
+
+@pytest.fixture
+def ticket(customer) -> Ticket:
+    return ingest(
+        Inbound(
+            channel="web",
+            sender=Sender(name="Carla Rossi", email="carla@example.com"),
+            subject="Printer on fire",
+            body_text="The printer in room 4 is on fire.",
+            acknowledge=False,
+        )
+    ).ticket
+
+
+def client_for(user: User | None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def token_for(user: User) -> str:
+    return ApiToken.issue(user, "test")[1]
+
+
+def api_client(user: User) -> Client:
+    """A client whose requests carry `user`'s API token."""
+    return Client(headers={"Authorization": f"Bearer {token_for(user)}"})
+
+
+def service_or_skip(name: str, reachable: bool) -> None:
+    """Skip a test whose real service is missing — or fail, when SPORTELLO_REQUIRE_SERVICES=1."""
+    import os
+
+    if reachable:
+        return
+    if os.environ.get("SPORTELLO_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{name} is not reachable and SPORTELLO_REQUIRE_SERVICES=1")
+    pytest.skip(f"{name} is not reachable")
+
+
+def tcp_open(host: str, port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+from tests.servers import dovecot, smtp_sink  # noqa: E402, F401 — fixtures for real mail servers

@@ -1,0 +1,119 @@
+"""`sportello demo` loads a realistic help desk once, through the real services, and quickly."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+
+from sportello.accounts.models import Availability, Group, Role, User
+from sportello.core.management.commands import demo
+from sportello.customers.models import Customer, Identity, IdentityKind
+from sportello.tickets.models import (
+    Change,
+    Channel,
+    DeliveryState,
+    Direction,
+    Entry,
+    EntryKind,
+    StatusCategory,
+    Ticket,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def run_demo() -> str:
+    out = io.StringIO()
+    call_command("demo", stdout=out)
+    return out.getvalue()
+
+
+def counts() -> dict[str, int]:
+    return {
+        "groups": Group.objects.count(),
+        "users": User.objects.count(),
+        "customers": Customer.objects.count(),
+        "tickets": Ticket.objects.count(),
+        "entries": Entry.objects.count(),
+        "changes": Change.objects.count(),
+    }
+
+
+def test_demo_loads_a_realistic_help_desk_once(django_capture_on_commit_callbacks):
+    started = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        output = run_demo()
+    assert time.monotonic() - started < 30
+    # Whatever ran after commit (immediate task backend) sent nothing.
+    assert callbacks
+    assert mail.outbox == []
+
+    groups = {g.name: g for g in Group.objects.all()}
+    assert {(name, g.tier) for name, g in groups.items()} == {("First level", 1), ("Second level", 2)}
+    staff = User.objects.filter(role__in=[Role.ADMIN, Role.AGENT])
+    assert staff.count() == 5
+    admin = User.objects.get(username="admin")
+    assert admin.is_superuser and admin.role == Role.ADMIN and admin.check_password("admin")
+    for name in ("anna", "marco", "petar", "lena"):
+        agent = User.objects.get(username=name)
+        assert agent.role == Role.AGENT and agent.check_password("demo")
+        assert agent.support_groups.count() == 1
+    assert all(g.members.count() == 2 for g in groups.values())
+    assert User.objects.filter(role=Role.AGENT, availability=Availability.ONLINE).exists()
+
+    assert Customer.objects.count() == 30
+    assert Customer.objects.filter(organization__isnull=False).exists()
+    assert Identity.objects.filter(kind=IdentityKind.PHONE).exists()
+    assert {c.language for c in Customer.objects.all()} == {"it", "de", "bg", "en"}
+
+    tickets = Ticket.objects.all()
+    assert 180 <= tickets.count() <= 220
+    assert set(tickets.values_list("channel", flat=True)) >= {Channel.EMAIL, Channel.WEB, Channel.CHAT, Channel.PHONE}
+    assert set(tickets.values_list("state", flat=True)) == set(StatusCategory.values)
+    assert tickets.filter(assignee__isnull=False).exists() and tickets.filter(assignee__isnull=True).exists()
+    assert tickets.filter(category__isnull=False).exists() and tickets.filter(tags__isnull=False).exists()
+    assert len(set(tickets.values_list("priority", flat=True))) == 4
+    assert tickets.filter(group=groups["Second level"]).exists()
+
+    entries = Entry.objects.all()
+    assert entries.filter(internal=True, kind=EntryKind.NOTE).exists()
+    assert entries.filter(kind=EntryKind.CALL).exists()
+    assert entries.filter(direction=Direction.OUTBOUND).exists()
+    per_ticket = [t.entries.count() for t in tickets]
+    assert min(per_ticket) >= 1 and max(per_ticket) <= 6
+    # Demo replies are history answered elsewhere: none is queued for delivery, none claims to be sent.
+    replies = entries.filter(direction=Direction.OUTBOUND)
+    assert replies.exists() and not replies.exclude(delivery=DeliveryState.NONE).exists()
+
+    # Spread over the last 60 days, each thread in order and no later than its ticket's last change.
+    oldest = min(tickets.values_list("created_at", flat=True))
+    newest = max(entries.values_list("created_at", flat=True))
+    assert (newest - oldest).days >= 45
+    for ticket in tickets.filter(state=StatusCategory.SOLVED)[:20]:
+        times = list(ticket.entries.values_list("created_at", flat=True))
+        assert times == sorted(times) and times[0] == ticket.created_at and times[-1] <= ticket.updated_at
+        assert ticket.solved_at is not None and ticket.first_response_at is not None
+
+    assert "admin / admin" in output and "anna / demo" in output and "/support/new" in output
+    assert "200 tickets" in output
+
+    before = counts()
+    again = run_demo()
+    assert counts() == before
+    assert "already" in again and "anna / demo" in again
+
+
+def test_demo_data_is_the_same_every_time(monkeypatch):
+    monkeypatch.setattr(demo, "TICKETS", 25)  # the same code path, a tenth of the time
+    run_demo()
+    first = list(Ticket.objects.order_by("number").values_list("subject", "channel", "state", "priority"))
+    Entry.objects.all().delete()
+    Ticket.objects.all().delete()
+    Customer.objects.all().delete()
+    User.objects.all().delete()
+    run_demo()
+    assert list(Ticket.objects.order_by("number").values_list("subject", "channel", "state", "priority")) == first

@@ -1,0 +1,114 @@
+"""The one intake path: customers by identity, threading, numbering, sanitizing, reopening."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+
+from sportello.core.errors import InvalidInput, TooLarge
+from sportello.customers.models import Customer
+from sportello.customers.services import Sender
+from sportello.tickets.attachments import AttachmentIn
+from sportello.tickets.intake import Inbound, ingest
+from sportello.tickets.models import StatusCategory
+
+
+def inbound(**kw):
+    defaults = dict(
+        channel="web", sender=Sender(name="Ann", email="ann@example.com"), subject="Help", body_text="It is broken"
+    )
+    return Inbound(**{**defaults, **kw})
+
+
+@pytest.mark.django_db
+def test_new_tickets_get_sequential_reference_numbers_from_10001():
+    first = ingest(inbound()).ticket
+    second = ingest(inbound(sender=Sender(email="bob@example.com"))).ticket
+    # A PostgreSQL sequence is not rolled back between tests, so only the first test sees 10001.
+    assert first.number >= 10001 and second.number == first.number + 1
+    assert first.state == StatusCategory.NEW
+
+
+@pytest.mark.django_db
+def test_one_customer_per_identity_whatever_the_case_or_channel():
+    a = ingest(inbound(sender=Sender(name="Ann", email="Ann@Example.COM"))).ticket
+    b = ingest(inbound(channel="chat", sender=Sender(email="ann@example.com", phone="+39 06 1234 5678"))).ticket
+    c = ingest(inbound(channel="phone", sender=Sender(phone="0039 06 12345678"))).ticket
+    assert a.customer_id == b.customer_id == c.customer_id
+    assert Customer.objects.count() == 1
+    assert sorted(a.customer.identities.values_list("value", flat=True)) == ["+390612345678", "ann@example.com"]
+
+
+@pytest.mark.django_db
+def test_threaded_message_joins_the_ticket_and_reopens_it_when_solved(ticket, agent):
+    from sportello.tickets import statuses
+    from sportello.tickets.services import TicketChanges, update_ticket
+
+    update_ticket(ticket, agent, TicketChanges(status=statuses.builtin(StatusCategory.SOLVED)))
+    result = ingest(inbound(sender=Sender(email="carla@example.com"), ticket=ticket, body_text="Still burning"))
+    assert not result.created and result.ticket.pk == ticket.pk
+    result.ticket.refresh_from_db()
+    assert result.ticket.state == StatusCategory.OPEN
+    assert result.ticket.changes.filter(field="status", note__contains="Reopened").exists()
+
+
+@pytest.mark.django_db
+def test_message_for_a_closed_ticket_opens_a_follow_up(ticket, agent):
+    from sportello.tickets import statuses
+    from sportello.tickets.services import TicketChanges, update_ticket
+
+    update_ticket(ticket, agent, TicketChanges(status=statuses.builtin(StatusCategory.CLOSED)))
+    result = ingest(inbound(sender=Sender(email="carla@example.com"), ticket=ticket))
+    assert result.created and result.ticket.number != ticket.number
+    assert result.entry.metadata["follow_up_of"] == ticket.number
+
+
+@pytest.mark.django_db
+def test_hostile_html_is_sanitized_before_it_is_stored():
+    entry = ingest(
+        inbound(
+            body_text="",
+            body_html='<p onclick="steal()">Hi<script>alert(1)</script>'
+            '<img src="https://tracker.example/x.png"><a href="javascript:alert(1)">x</a></p>',
+        )
+    ).entry
+    assert "script" not in entry.body_html and "onclick" not in entry.body_html
+    assert "tracker.example" not in entry.body_html and "javascript:" not in entry.body_html
+    assert entry.body_text == "Hix"
+
+
+@pytest.mark.django_db
+def test_empty_message_and_bad_sender_are_refused_with_a_reason():
+    with pytest.raises(InvalidInput, match="empty"):
+        ingest(inbound(body_text="  "))
+    with pytest.raises(InvalidInput, match="sender"):
+        ingest(inbound(sender=Sender(email="not an address")))
+
+
+@pytest.mark.django_db
+def test_oversized_attachment_is_refused_and_nothing_is_stored(settings):
+    settings.MAX_ATTACHMENT_BYTES = 1024
+    with pytest.raises(TooLarge, match="limit"):
+        ingest(inbound(attachments=[AttachmentIn("big.bin", b"x" * 2048)]))
+    assert Customer.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_acknowledgement_mail_carries_the_reference_number(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = ingest(inbound(subject="Invoice missing")).ticket
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert f"#{ticket.number}" in message.subject and f"#{ticket.number}" in message.body
+    assert message.to == ["Ann <ann@example.com>"]
+    assert message.extra_headers["Auto-Submitted"] == "auto-replied"
+
+
+@pytest.mark.django_db
+def test_nul_characters_and_lone_surrogates_are_dropped_not_crashing_postgres():
+    result = ingest(inbound(subject="Hi\x00there", body_text="a\x00b\ud800c", metadata={"k\x00": ["v\x00"]},
+                            sender=Sender(name="N\x00ame", email="nul@example.com")))
+    entry = result.entry
+    entry.refresh_from_db()
+    assert (result.ticket.subject, entry.body_text, entry.metadata) == ("Hithere", "abc", {"k": ["v"]})
+    assert result.ticket.customer.name == "Name"

@@ -1,0 +1,317 @@
+"""The ticket page: the thread, the customer panel, history, and every action an agent takes."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from sportello.customers.models import Organization
+from sportello.customers.services import Sender
+from sportello.tickets import statuses
+from sportello.tickets.intake import Inbound, ingest
+from sportello.tickets.models import Direction, Entry, Priority, Status, StatusCategory, Ticket
+from sportello.tickets.services import add_note, reply_to_ticket
+from tests.conftest import client_for
+from tests.web.conftest import new_ticket, page_text
+
+pytestmark = pytest.mark.django_db
+
+
+def url(name: str, ticket: Ticket) -> str:
+    return reverse(name, args=[ticket.number])
+
+
+def fresh(ticket: Ticket) -> Ticket:
+    return Ticket.objects.get(pk=ticket.pk)
+
+
+def update_data(ticket: Ticket, **changes: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "version": ticket.version,
+        "status": ticket.status_id,
+        "priority": ticket.priority,
+        "group": ticket.group_id or "",
+        "assignee": ticket.assignee_id or "",
+        "category": ticket.category_id or "",
+        "tags": ", ".join(ticket.tags.values_list("name", flat=True)),
+    }
+    data.update(changes)
+    return data
+
+
+def test_thread_shows_the_customer_message_and_the_customer_panel(ticket, agent, customer):
+    customer.organization = Organization.objects.create(name="Rossi Tipografia", domain="example.com")
+    customer.save()
+    html = page_text(client_for(agent).get(url("ticket", ticket)))
+    assert "Printer on fire" in html and "The printer in room 4 is on fire." in html
+    panel = html[html.index('id="customer-panel"') :]
+    assert "Carla Rossi" in panel and "carla@example.com" in panel and "Rossi Tipografia" in panel
+    # the customer's other ticket (the `customer` fixture's first one) is linked from the panel
+    other = Ticket.objects.exclude(pk=ticket.pk).get(customer=customer)
+    assert f'href="{url("ticket", other)}"' in html
+
+
+def test_reply_creates_an_outbound_entry_and_mails_the_customer(ticket, agent, django_capture_on_commit_callbacks):
+    client = client_for(agent)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            url("ticket-reply", ticket), {"body": "The fire brigade is coming.", "version": ticket.version}
+        )
+    assert response.status_code == 302 and response["Location"] == url("ticket", ticket)
+    entry = Entry.objects.get(ticket=ticket, direction=Direction.OUTBOUND)
+    assert entry.body_text == "The fire brigade is coming." and entry.author_user == agent and not entry.internal
+    [message] = mail.outbox
+    assert message.to == ["Carla Rossi <carla@example.com>"] and "The fire brigade is coming." in message.body
+    html = page_text(client.get(url("ticket", ticket)))
+    assert "The fire brigade is coming." in html
+    assert f'data-entry="{entry.pk}"' in html and 'data-delivery="sent"' in html
+    assert fresh(ticket).state == StatusCategory.OPEN  # a reply moves a new ticket to open
+
+
+def test_reply_can_set_the_status_after_reply(ticket, agent, django_capture_on_commit_callbacks):
+    pending = statuses.builtin(StatusCategory.PENDING)
+    with django_capture_on_commit_callbacks(execute=True):
+        client_for(agent).post(
+            url("ticket-reply", ticket),
+            {"body": "Can you send a photo?", "version": ticket.version, "status": pending.pk},
+        )
+    assert fresh(ticket).status == pending
+
+
+def test_failed_delivery_is_visible_in_the_thread(ticket, agent, settings, django_capture_on_commit_callbacks):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2
+    client = client_for(agent)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url("ticket-reply", ticket), {"body": "This will bounce.", "version": ticket.version})
+    html = page_text(client.get(url("ticket", ticket)))
+    assert 'data-delivery="failed"' in html and "Delivery failed:" in html
+
+
+def test_note_is_marked_internal_and_never_mailed(ticket, agent, django_capture_on_commit_callbacks):
+    client = client_for(agent)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url("ticket-note", ticket), {"body": "Check the fire extinguisher log."})
+    assert response.status_code == 302
+    assert mail.outbox == []
+    entry = Entry.objects.get(ticket=ticket, internal=True)
+    html = page_text(client.get(url("ticket", ticket)))
+    block = re.search(rf'<li class="entry ([^"]*)" id="entry-{entry.pk}".*?</li>', html, re.S)
+    assert block is not None and "internal" in block.group(1).split()
+    assert "Internal note" in block.group(0) and "Check the fire extinguisher log." in block.group(0)
+
+
+def test_empty_reply_is_refused_and_nothing_is_sent(ticket, agent):
+    response = client_for(agent).post(url("ticket-reply", ticket), {"body": "   ", "version": ticket.version})
+    assert response.status_code == 422 and "The message is empty" in page_text(response)
+    assert not Entry.objects.filter(ticket=ticket, direction=Direction.OUTBOUND).exists()
+
+
+def test_light_agent_sees_only_the_note_form_and_may_not_reply(ticket, light_agent, django_capture_on_commit_callbacks):
+    client = client_for(light_agent)
+    html = page_text(client.get(url("ticket", ticket)))
+    assert 'id="note-form"' in html
+    assert 'id="reply-form"' not in html and 'id="update-form"' not in html and 'id="merge-form"' not in html
+    with django_capture_on_commit_callbacks(execute=True):
+        refused = client.post(url("ticket-reply", ticket), {"body": "Hi!", "version": ticket.version})
+    assert refused.status_code == 403 and mail.outbox == []
+    assert client.post(url("ticket-update", ticket), update_data(ticket, priority=Priority.URGENT)).status_code == 403
+    assert fresh(ticket).priority == Priority.NORMAL
+    assert client.post(url("ticket-note", ticket), {"body": "Escalate please"}).status_code == 302
+    assert Entry.objects.filter(ticket=ticket, internal=True, author_user=light_agent).exists()
+
+
+def test_status_assignee_and_tag_changes_appear_in_history(ticket, agent, agent2, second_level):
+    client = client_for(agent)
+    on_hold = statuses.builtin(StatusCategory.ON_HOLD)
+    response = client.post(
+        url("ticket-update", ticket),
+        update_data(ticket, status=on_hold.pk, assignee=agent2.pk, group=second_level.pk, tags="Hardware, urgent"),
+    )
+    assert response.status_code == 302
+    ticket = fresh(ticket)
+    assert (ticket.status, ticket.assignee, ticket.group) == (on_hold, agent2, second_level)
+    assert sorted(ticket.tags.values_list("name", flat=True)) == ["hardware", "urgent"]
+    html = page_text(client.get(url("ticket", ticket)))
+    history = html[html.index('id="history"') :]
+    assert "“New” → “On hold”" in history
+    assert "assignee" in history and "“Bob Agent”" in history
+    assert "hardware, urgent" in history
+
+
+def test_update_can_clear_the_assignee(ticket, agent):
+    client = client_for(agent)
+    client.post(url("ticket-update", ticket), update_data(ticket, assignee=agent.pk))
+    ticket = fresh(ticket)
+    assert ticket.assignee == agent
+    client.post(url("ticket-update", ticket), update_data(ticket, assignee=""))
+    assert fresh(ticket).assignee is None
+
+
+def test_admin_defined_statuses_are_offered(ticket, agent):
+    waiting = Status.objects.create(name="Waiting for parts", slug="waiting-parts", category=StatusCategory.ON_HOLD)
+    client = client_for(agent)
+    assert "Waiting for parts" in page_text(client.get(url("ticket", ticket)))
+    client.post(url("ticket-update", ticket), update_data(ticket, status=waiting.pk))
+    assert fresh(ticket).status == waiting and fresh(ticket).state == StatusCategory.ON_HOLD
+
+
+def test_stale_reply_shows_what_changed_and_keeps_the_draft(ticket, agent, agent2, django_capture_on_commit_callbacks):
+    client = client_for(agent)
+    seen_version = ticket.version
+    reply_to_ticket(ticket, agent2, body_text="Bob answered first.")  # meanwhile, in another tab
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            url("ticket-reply", ticket), {"body": "My careful draft about the printer.", "version": seen_version}
+        )
+    html = page_text(response)
+    assert response.status_code == 409
+    assert 'id="conflict"' in html and "Nothing was saved" in html
+    assert "Bob Agent wrote:" in html and "Bob answered first." in html
+    textarea = re.search(r'<textarea name="body"[^>]*id="reply_body"[^>]*>(.*?)</textarea>', html, re.S)
+    assert textarea is not None and "My careful draft about the printer." in textarea.group(1)
+    assert f'name="version" value="{fresh(ticket).version}"' in html  # sending again is now possible
+    assert not Entry.objects.filter(body_text="My careful draft about the printer.").exists()
+    assert not any("careful draft" in message.body for message in mail.outbox)
+
+
+def test_stale_update_is_refused_with_a_notice(ticket, agent, agent2):
+    client = client_for(agent)
+    form = update_data(ticket, priority=Priority.LOW, tags="keep-me")
+    client_for(agent2).post(url("ticket-update", ticket), update_data(ticket, priority=Priority.URGENT))
+    response = client.post(url("ticket-update", ticket), form)
+    html = page_text(response)
+    assert response.status_code == 409
+    assert "Bob Agent changed priority from “Normal” to “Urgent”" in html
+    assert 'value="keep-me"' in html
+    assert fresh(ticket).priority == Priority.URGENT
+
+
+def test_merge_moves_the_thread_and_the_source_points_to_the_target(ticket, agent):
+    other = new_ticket("Printer still on fire", "Second message about it", email="carla@example.com")
+    client = client_for(agent)
+    response = client.post(url("ticket-merge", ticket), {"version": ticket.version, "target": f"#{other.number}"})
+    assert response.status_code == 302 and response["Location"] == url("ticket", other)
+    source_html = page_text(client.get(url("ticket", ticket)))
+    assert 'id="merged-into"' in source_html and f'href="{url("ticket", other)}"' in source_html
+    assert 'id="reply-form"' not in source_html
+    target_html = page_text(client.get(url("ticket", other)))
+    assert "The printer in room 4 is on fire." in target_html and "Second message about it" in target_html
+
+
+def test_merge_into_an_unknown_ticket_says_so(ticket, agent):
+    response = client_for(agent).post(url("ticket-merge", ticket), {"version": ticket.version, "target": "424242"})
+    assert response.status_code == 422 and "No ticket #424242" in page_text(response)
+    assert fresh(ticket).merged_into is None
+
+
+def test_merge_into_itself_is_refused(ticket, agent):
+    response = client_for(agent).post(url("ticket-merge", ticket), {"version": ticket.version, "target": ticket.number})
+    assert response.status_code == 422 and "cannot be merged into itself" in page_text(response)
+
+
+def test_hostile_html_in_a_customer_message_is_not_executable(agent):
+    hostile = ingest(
+        Inbound(
+            channel="email",
+            sender=Sender(name="Mallory", email="mallory@evil.example"),
+            subject="<script>alert(1)</script> invoice",
+            body_text="see html",
+            body_html='<p>Hi</p><img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
+            '<a href="javascript:window.__pwned=1">click</a><iframe src="https://evil.example"></iframe>',
+            acknowledge=False,
+        )
+    ).ticket
+    plain = new_ticket("Plain text attack", '<script>window.__pwned=1</script><img src=x onerror="x()">')
+    client = client_for(agent)
+    for t in (hostile, plain):
+        html = page_text(client.get(url("ticket", t)))
+        main = html[html.index('<main id="main">') :]
+        assert "<script" not in main.lower()
+        tags = re.findall(r"<[a-zA-Z][^>]*>", main)  # real tags only; escaped text starts with &lt;
+        assert not [tag for tag in tags if re.search(r"\son\w+\s*=", tag)]
+        assert not [tag for tag in tags if "javascript:" in tag or tag.startswith("<iframe")]
+    # the plain-text body is shown as text, escaped
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in page_text(client.get(url("ticket", plain)))
+    inbox = page_text(client.get(reverse("inbox"), {"view": "all"}))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; invoice" in inbox and "<script>alert(1)" not in inbox
+
+
+def test_reply_with_attachments_and_gated_download(ticket, agent, restricted_agent, customer_user):
+    client = client_for(agent)
+    files = [
+        SimpleUploadedFile("notes.txt", b"remember the extinguisher", content_type="text/plain"),
+        SimpleUploadedFile("evil.html", b"<script>window.__pwned=1</script>", content_type="text/html"),
+    ]
+    client.post(
+        url("ticket-reply", ticket), {"body": "Files attached.", "version": ticket.version, "attachments": files}
+    )
+    entry = Entry.objects.get(ticket=ticket, direction=Direction.OUTBOUND)
+    text, page = sorted(entry.attachments.all(), key=lambda a: a.filename)[::-1]
+    assert (text.filename, page.filename) == ("notes.txt", "evil.html")
+    html = page_text(client.get(url("ticket", ticket)))
+    assert f'href="{reverse("attachment", args=[text.pk])}"' in html
+
+    response = client.get(reverse("attachment", args=[text.pk]))
+    assert response.status_code == 200 and response.getvalue() == b"remember the extinguisher"
+    assert response["Content-Disposition"].startswith("attachment;") and "notes.txt" in response["Content-Disposition"]
+    risky = client.get(reverse("attachment", args=[page.pk]))
+    assert risky["Content-Type"] == "application/octet-stream" and risky["Content-Disposition"].startswith("attachment")
+
+    assert client_for(restricted_agent).get(reverse("attachment", args=[text.pk])).status_code == 404
+    assert client_for(customer_user).get(reverse("attachment", args=[text.pk])).status_code == 403
+    assert client_for(None).get(reverse("attachment", args=[text.pk])).status_code == 302
+    assert client.get(reverse("attachment", args=[999999])).status_code == 404
+
+
+def test_note_attachment_is_downloadable_by_agents(ticket, agent):
+    add_note(ticket, agent, body_text="log attached")
+    client = client_for(agent)
+    client.post(
+        url("ticket-note", ticket),
+        {"body": "see file", "attachments": [SimpleUploadedFile("log.csv", b"a,b\n1,2\n")]},
+    )
+    attachment = Entry.objects.get(ticket=ticket, body_text="see file").attachments.get()
+    assert client.get(reverse("attachment", args=[attachment.pk])).status_code == 200
+
+
+def test_times_are_shown_in_the_agents_time_zone(ticket, agent):
+    agent.time_zone = "Asia/Tokyo"
+    agent.save()
+    html = page_text(client_for(agent).get(url("ticket", ticket)))
+    assert re.search(r'<time datetime="[^"]+\+09:00"', html)
+    agent.time_zone = "Europe/Lisbon"  # UTC+0 in winter, +1 in summer: the offset comes from the zone
+    agent.save()
+    html = page_text(client_for(agent).get(url("ticket", ticket)))
+    assert re.search(r'<time datetime="[^"]+\+0[01]:00"', html)
+
+
+def _ticket_page_queries(client, ticket: Ticket) -> int:  # type: ignore[no-untyped-def]
+    client.get(url("ticket", ticket))
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url("ticket", ticket)).status_code == 200
+    return len(queries)
+
+
+def test_ticket_page_query_count_does_not_grow_with_the_thread(ticket, agent, agent2, django_assert_max_num_queries):
+    client = client_for(agent)
+    short = _ticket_page_queries(client, ticket)
+    for i in range(6):
+        reply_to_ticket(ticket, agent if i % 2 else agent2, body_text=f"Reply {i}")
+        add_note(ticket, agent, body_text=f"Note {i}")
+        ingest(
+            Inbound(channel="email", sender=Sender(email=f"cc{i}@example.com"), body_text=f"Me too {i}", ticket=ticket)
+        )
+    with_files = ticket.entries.first()
+    from sportello.tickets.attachments import AttachmentIn, store_attachments
+
+    store_attachments(with_files, [AttachmentIn("a.txt", b"a"), AttachmentIn("b.txt", b"b")])  # type: ignore[arg-type]
+    assert _ticket_page_queries(client, ticket) == short
+    with django_assert_max_num_queries(18):
+        client.get(url("ticket", ticket))
