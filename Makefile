@@ -1,7 +1,7 @@
 # Sportello — two commands: `make run` and `make test`. Everything they need is installed here.
 SHELL := /bin/bash
-UV_VERSION := 0.13.9
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# scripts/uv.sh installs the pinned uv when the machine has none, then runs it.
+UV := bash scripts/uv.sh
 export UV_LINK_MODE := copy
 
 .PHONY: run test setup system-deps lint typecheck fmt bench serve worker clean
@@ -15,9 +15,6 @@ test: setup system-deps
 	bash scripts/test.sh
 
 setup:
-	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet "uv==$(UV_VERSION)" \
-		|| python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
-	@$(eval UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv))
 	$(UV) sync --frozen --quiet
 
 ## system-deps: Debian packages the tests drive (Chromium for the browser, Dovecot for IMAP)

@@ -3,7 +3,7 @@
 # SPORTELLO_REQUIRE_SERVICES=1 (set by .ci/run) turns a missing service into a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-UV=$(command -v uv || echo "$HOME/.local/bin/uv")
+uv() { bash scripts/uv.sh "$@"; }
 require=${SPORTELLO_REQUIRE_SERVICES:-0}
 PG_URL=${SPORTELLO_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/sportello}
 JOBS=${SPORTELLO_TEST_JOBS:-2}
@@ -13,10 +13,10 @@ skipped=()
 step() { echo; echo "=== $*"; }
 
 step "lint (ruff)"
-"$UV" run ruff check . || status=1
+uv run ruff check . || status=1
 
 step "types (mypy, services layer)"
-"$UV" run mypy || status=1
+uv run mypy || status=1
 
 browser_args=()
 if [ ! -x /usr/bin/chromium ]; then
@@ -26,11 +26,11 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 step "SQLite leg"
-"$UV" run pytest -n "$JOBS" "${browser_args[@]}" tests || status=1
+uv run pytest -n "$JOBS" "${browser_args[@]}" tests || status=1
 
-if "$UV" run python scripts/reachable.py postgres "$PG_URL"; then
+if uv run python scripts/reachable.py postgres "$PG_URL"; then
   step "PostgreSQL leg ($PG_URL)"
-  DATABASE_URL="$PG_URL" "$UV" run pytest -n "$JOBS" -m "not browser" tests || status=1
+  DATABASE_URL="$PG_URL" uv run pytest -n "$JOBS" -m "not browser" tests || status=1
 else
   if [ "$require" = 1 ]; then echo "PostgreSQL is not reachable and SPORTELLO_REQUIRE_SERVICES=1"; status=1; fi
   skipped+=("PostgreSQL leg: no server at $PG_URL")
