@@ -207,6 +207,9 @@ WEBFORM_MIN_FILL_SECONDS = env_int("SPORTELLO_WEBFORM_MIN_FILL_SECONDS", 2)  # f
 INBOX_PAGE_SIZE = env_int("SPORTELLO_INBOX_PAGE_SIZE", 50)
 MAIL_RATE_LIMIT = env_int("SPORTELLO_MAIL_RATE_LIMIT", 20)  # inbound messages per sender per window
 MAIL_RATE_WINDOW = env_int("SPORTELLO_MAIL_RATE_WINDOW", 3600)  # seconds; past the limit mail is quarantined
+# A larger inbound message is refused (SMTP 552, HTTP 413) or, from IMAP, left on the server and quarantined.
+MAIL_MAX_MESSAGE_BYTES = env_int("SPORTELLO_MAIL_MAX_MESSAGE_MB", 50) * 1024 * 1024
+MAIL_POLL_SECONDS = env_int("SPORTELLO_MAIL_POLL_SECONDS", 60)  # how often the scheduler polls IMAP mailboxes
 # Only for bench/: exposes /bench/insert, a one-INSERT endpoint measured as the ceiling.
 BENCH_ENDPOINTS = env_bool("SPORTELLO_BENCH_ENDPOINTS", False)
 
