@@ -21,6 +21,9 @@ TICKET_CREATED = "ticket.created"
 TICKET_UPDATED = "ticket.updated"
 ENTRY_ADDED = "entry.added"
 TICKETS_MERGED = "tickets.merged"
+# Published by the SLA sweep; data: {"target": "first_response" | "next_response" | "resolution", "due": ISO time}.
+SLA_WARNING = "sla.warning"
+SLA_BREACHED = "sla.breached"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,504 @@
+"""SLA use cases: which policy applies, each ticket's clocks, the breach sweep, admin writes.
+
+The clocks of a ticket are one `TicketSLA` row, brought up to date by `sync_ticket_sla` whenever
+a domain event says the ticket changed (created, message added, fields or status changed, merged).
+`sync_ticket_sla` reads the ticket as it is now and reconciles, so it is idempotent and does not
+care which event called it or in which order events arrive.
+
+Clocks run from creation (first response, resolution) and from the first customer message that
+waits for a reply after an agent's public reply (next response). They stand still while the
+ticket's status category is pending, on hold, solved or closed; on resume each unmet due time moves
+later by the business time that passed while paused. A public agent reply stops the response
+clocks (a note does not); solving stops the resolution clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Min, QuerySet
+from django.utils import timezone
+
+from sportello.core import events
+from sportello.core.errors import Conflict, InvalidInput
+from sportello.sla.business_time import ALWAYS, CalendarSpec, add_business_time, business_time_between
+from sportello.sla.models import Alert, Calendar, CalendarInterval, Holiday, Policy, Target, TicketSLA
+from sportello.tickets.models import ACTIVE_CATEGORIES, Direction, Entry, StatusCategory, Ticket
+
+log = logging.getLogger("sportello.sla")
+
+PAUSED_STATES = frozenset(
+    {StatusCategory.PENDING, StatusCategory.ON_HOLD, StatusCategory.SOLVED, StatusCategory.CLOSED}
+)
+DONE_STATES = frozenset({StatusCategory.SOLVED, StatusCategory.CLOSED})
+TARGETS = ("first_response", "next_response", "resolution")
+SWEEP_BATCH = 1000
+
+
+# --- Policies -----------------------------------------------------------------------------------------
+
+
+def active_policies() -> list[Policy]:
+    return list(
+        Policy.objects.filter(active=True)
+        .select_related("calendar")
+        .prefetch_related("groups", "organizations", "tags", "targets")
+        .order_by("position", "id")
+    )
+
+
+def policy_matches(policy: Policy, ticket: Ticket, tag_ids: set[int]) -> bool:
+    """Every non-empty condition holds (each condition on its own line)."""
+    if policy.priorities and ticket.priority not in policy.priorities:
+        return False
+    if policy.channels and ticket.channel not in policy.channels:
+        return False
+    if policy.tiers and (ticket.group is None or ticket.group.tier not in policy.tiers):
+        return False
+    groups = {group.pk for group in policy.groups.all()}
+    if groups and ticket.group_id not in groups:
+        return False
+    organizations = {organization.pk for organization in policy.organizations.all()}
+    if organizations and ticket.customer.organization_id not in organizations:
+        return False
+    tags = {tag.pk for tag in policy.tags.all()}
+    return not (tags and not tags & tag_ids)
+
+
+def matching_policy(ticket: Ticket, policies: list[Policy] | None = None) -> Policy | None:
+    tag_ids = set(ticket.tags.values_list("pk", flat=True))
+    for policy in active_policies() if policies is None else policies:
+        if policy_matches(policy, ticket, tag_ids):
+            return policy
+    return None
+
+
+def target_for(policy: Policy | None, priority: int) -> Target | None:
+    if policy is None:
+        return None
+    return next((target for target in policy.targets.all() if target.priority == priority), None)
+
+
+def calendar_spec(calendar: Calendar | None) -> CalendarSpec:
+    return ALWAYS if calendar is None else calendar.spec()
+
+
+# --- One ticket's clocks --------------------------------------------------------------------------------
+
+
+def _minutes(target: Target | None, name: str) -> int | None:
+    return getattr(target, f"{name}_minutes") if target is not None else None
+
+
+def _add(start: datetime, minutes: int, extra_seconds: int, spec: CalendarSpec) -> datetime:
+    return add_business_time(start, timedelta(minutes=minutes, seconds=extra_seconds), spec)
+
+
+def _waiting_since(ticket: Ticket) -> datetime | None:
+    """The first customer message after the last public agent reply; None before any reply."""
+    public = Entry.objects.filter(ticket=ticket, internal=False)
+    last_reply = public.filter(direction=Direction.OUTBOUND).aggregate(at=Max("created_at"))["at"]
+    if last_reply is None:
+        return None
+    return public.filter(direction=Direction.INBOUND, created_at__gt=last_reply).aggregate(at=Min("created_at"))["at"]
+
+
+def _last_reply_at(ticket: Ticket) -> datetime | None:
+    found = Entry.objects.filter(ticket=ticket, internal=False, direction=Direction.OUTBOUND).aggregate(
+        at=Max("created_at")
+    )
+    return found["at"]
+
+
+def sync_ticket_sla(ticket_id: int, now: datetime | None = None) -> TicketSLA | None:
+    """Bring one ticket's clocks up to date with the ticket as it is now (idempotent).
+
+    1. Find the policy that applies and its targets for the ticket's priority.
+    2. If the ticket was paused and runs again, move the unmet due times by the paused business time.
+    3. If the policy or its targets changed, recompute the due times from the clocks' starts.
+    4. Start or stop the next-response clock; mark targets met late as breached.
+    5. Pause if the status says so; set `next_due` and `next_alert_at` for the lists and the sweep.
+    """
+    now = now or timezone.now()
+    ticket = Ticket.objects.select_related("group", "customer", "status").filter(pk=ticket_id).first()
+    if ticket is None:
+        return None
+    policy = matching_policy(ticket)
+    target = target_for(policy, ticket.priority)
+    spec = calendar_spec(policy.calendar if policy else None)
+    waiting_since = _waiting_since(ticket)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                TicketSLA.objects.get_or_create(ticket=ticket)
+        except IntegrityError:  # created meanwhile by a concurrent sync
+            pass
+        sla = TicketSLA.objects.select_for_update().get(pk=ticket.pk)
+        paused = ticket.state in PAUSED_STATES or ticket.merged_into_id is not None
+        if sla.paused_at is not None and not paused:
+            _resume(sla, now, spec)
+        wanted = {name: _minutes(target, name) for name in TARGETS}
+        changed = sla.policy_id != (policy.pk if policy else None) or any(
+            getattr(sla, f"{name}_minutes") != minutes for name, minutes in wanted.items()
+        )
+        sla.policy = policy
+        sla.warning_minutes = policy.warning_minutes if policy else 60
+        for name, minutes in wanted.items():
+            setattr(sla, f"{name}_minutes", minutes)
+        if changed:
+            _recompute(sla, ticket, spec)
+        _next_response_cycle(sla, ticket, waiting_since, spec)
+        _mark_met_late(sla, ticket)
+        if paused and sla.paused_at is None:
+            sla.paused_at = now
+        _schedule(sla, ticket)
+        sla.updated_at = now
+        sla.save()
+    return sla
+
+
+def _resume(sla: TicketSLA, now: datetime, spec: CalendarSpec) -> None:
+    """Clocks run again: each due time still ahead of the pause moves later by the time paused."""
+    paused_at = sla.paused_at
+    assert paused_at is not None
+    paused = business_time_between(paused_at, now, spec)
+    sla.paused_seconds += int(paused.total_seconds())
+    for name in TARGETS:
+        due: datetime | None = getattr(sla, f"{name}_due")
+        if due is None or due <= paused_at:  # no target, or already breached before the pause
+            continue
+        clock_start = paused_at
+        if name == "next_response" and sla.next_response_started_at:
+            clock_start = max(paused_at, sla.next_response_started_at)
+        remaining = business_time_between(clock_start, due, spec)
+        setattr(sla, f"{name}_due", add_business_time(now, remaining, spec))
+    if sla.next_response_started_at is not None:
+        since = max(paused_at, sla.next_response_started_at)
+        sla.next_response_paused_seconds += max(0, int(business_time_between(since, now, spec).total_seconds()))
+    sla.paused_at = None
+
+
+def _recompute(sla: TicketSLA, ticket: Ticket, spec: CalendarSpec) -> None:
+    """Due times from the clocks' starts plus the targets plus the time paused so far."""
+    starts: dict[str, tuple[datetime | None, int]] = {
+        "first_response": (ticket.created_at, sla.paused_seconds),
+        "next_response": (sla.next_response_started_at, sla.next_response_paused_seconds),
+        "resolution": (ticket.created_at, sla.paused_seconds),
+    }
+    for name in TARGETS:
+        minutes = getattr(sla, f"{name}_minutes")
+        start, paused = starts[name]
+        due = _add(start, minutes, paused, spec) if minutes is not None and start is not None else None
+        if due != getattr(sla, f"{name}_due"):
+            setattr(sla, f"{name}_due", due)
+            setattr(sla, f"{name}_alert", Alert.NONE)
+
+
+def _next_response_cycle(sla: TicketSLA, ticket: Ticket, waiting_since: datetime | None, spec: CalendarSpec) -> None:
+    if waiting_since == sla.next_response_started_at:
+        return
+    if sla.next_response_started_at is not None and sla.next_response_due is not None:
+        replied = _last_reply_at(ticket)
+        if replied is not None and replied > sla.next_response_due:
+            sla.next_response_breached = True
+    sla.next_response_started_at = waiting_since
+    sla.next_response_paused_seconds = 0
+    sla.next_response_alert = Alert.NONE
+    minutes = sla.next_response_minutes
+    sla.next_response_due = (
+        _add(waiting_since, minutes, 0, spec) if waiting_since is not None and minutes is not None else None
+    )
+
+
+def _mark_met_late(sla: TicketSLA, ticket: Ticket) -> None:
+    if ticket.first_response_at and sla.first_response_due and ticket.first_response_at > sla.first_response_due:
+        sla.first_response_breached = True
+    if ticket.solved_at and sla.resolution_due and ticket.solved_at > sla.resolution_due:
+        sla.resolution_breached = True
+
+
+def unmet_dues(sla: TicketSLA, ticket: Ticket) -> dict[str, datetime]:
+    """The due times of the targets still to be met, whether or not the clocks run."""
+    dues: dict[str, datetime] = {}
+    if sla.first_response_due and ticket.first_response_at is None:
+        dues["first_response"] = sla.first_response_due
+    if sla.next_response_due and sla.next_response_started_at is not None:
+        dues["next_response"] = sla.next_response_due
+    if sla.resolution_due and ticket.state not in DONE_STATES:
+        dues["resolution"] = sla.resolution_due
+    return dues
+
+
+def _schedule(sla: TicketSLA, ticket: Ticket) -> None:
+    if sla.paused_at is not None:
+        sla.next_due = sla.next_alert_at = None
+        return
+    dues = unmet_dues(sla, ticket)
+    sla.next_due = min(dues.values(), default=None)
+    warning = timedelta(minutes=sla.warning_minutes)
+    alerts = []
+    for name, due in dues.items():
+        level = getattr(sla, f"{name}_alert")
+        if level == Alert.NONE:
+            alerts.append(due - warning)
+        elif level == Alert.WARNED:
+            alerts.append(due)
+    sla.next_alert_at = min(alerts, default=None)
+
+
+# --- The sweep -----------------------------------------------------------------------------------------
+
+
+def sweep_sla(now: datetime | None = None) -> int:
+    """Publish due SLA warnings and breaches; return how many were published.
+
+    One indexed range query finds the tickets whose next alert is due. Each is then re-read under
+    a row lock and skipped if another sweep handled it meanwhile (its `next_alert_at` moved), so
+    every warning and breach is published exactly once even with several sweeps running.
+    """
+    now = now or timezone.now()
+    due = list(
+        TicketSLA.objects.filter(next_alert_at__lte=now)
+        .order_by("next_alert_at")
+        .values_list("pk", "next_alert_at")[:SWEEP_BATCH]
+    )
+    published = 0
+    for ticket_id, alert_at in due:
+        if alert_at is not None:
+            published += _alert(ticket_id, alert_at, now)
+    return published
+
+
+def _alert(ticket_id: int, alert_at: datetime, now: datetime) -> int:
+    with transaction.atomic():
+        sla = (
+            TicketSLA.objects.select_for_update(of=("self",))
+            .select_related("ticket")
+            .filter(pk=ticket_id, next_alert_at=alert_at)
+            .first()
+        )
+        if sla is None:
+            return 0
+        ticket = sla.ticket
+        published = 0
+        warning = timedelta(minutes=sla.warning_minutes)
+        for name, due in unmet_dues(sla, ticket).items():
+            level = getattr(sla, f"{name}_alert")
+            if now >= due and level < Alert.BREACHED:
+                setattr(sla, f"{name}_alert", Alert.BREACHED)
+                setattr(sla, f"{name}_breached", True)
+                event = events.SLA_BREACHED
+            elif now >= due - warning and level < Alert.WARNED:
+                setattr(sla, f"{name}_alert", Alert.WARNED)
+                event = events.SLA_WARNING
+            else:
+                continue
+            events.publish(events.Event(event, ticket.pk, data={"target": name, "due": due.isoformat()}))
+            published += 1
+        _schedule(sla, ticket)
+        sla.save(update_fields=[*(f"{n}_alert" for n in TARGETS), *(f"{n}_breached" for n in TARGETS), "next_alert_at"])
+    return published
+
+
+# --- What the screens show -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Clock:
+    target: str  # first_response, next_response, resolution
+    label: str
+    due: datetime
+    seconds_left: int  # wall-clock; negative when overdue
+    level: str  # ok, warning, breached, paused
+
+
+LABELS = {"first_response": "First response", "next_response": "Next response", "resolution": "Resolution"}
+
+
+def clocks(sla: TicketSLA | None, ticket: Ticket, now: datetime | None = None) -> list[Clock]:
+    """The ticket's running (or paused) targets, soonest first, with their colour level."""
+    if sla is None:
+        return []
+    now = now or timezone.now()
+    warning = timedelta(minutes=sla.warning_minutes)
+    found = []
+    for name, due in unmet_dues(sla, ticket).items():
+        left = due - now
+        if sla.paused_at is not None:
+            left = due - sla.paused_at
+            level = "paused"
+        elif left <= timedelta(0):
+            level = "breached"
+        elif left <= warning:
+            level = "warning"
+        else:
+            level = "ok"
+        found.append(Clock(name, LABELS[name], due, int(left.total_seconds()), level))
+    return sorted(found, key=lambda clock: clock.due)
+
+
+def breached_targets(sla: TicketSLA | None) -> list[str]:
+    if sla is None:
+        return []
+    return [name for name in TARGETS if getattr(sla, f"{name}_breached")]
+
+
+def resync_open_tickets(batch: int = 500) -> int:
+    """Recompute every unsolved ticket's clocks (after a policy or calendar changed)."""
+    count = 0
+    last = 0
+    while True:
+        ids = list(
+            Ticket.objects.filter(state__in=ACTIVE_CATEGORIES, pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return count
+        for ticket_id in ids:
+            sync_ticket_sla(ticket_id)
+        count += len(ids)
+        last = ids[-1]
+
+
+def on_ticket_event(event: events.Event) -> None:
+    sync_ticket_sla(event.ticket_id)
+    source = event.data.get("source") if event.name == events.TICKETS_MERGED else None
+    if isinstance(source, int):
+        sync_ticket_sla(source)
+
+
+# --- Admin writes (API and admin site) -------------------------------------------------------------------
+
+
+@dataclass
+class IntervalIn:
+    weekday: int
+    start: Any  # datetime.time
+    end: Any
+
+
+@dataclass
+class HolidayIn:
+    date: Any  # datetime.date
+    name: str = ""
+    yearly: bool = False
+
+
+def save_calendar(
+    calendar: Calendar,
+    fields: dict[str, Any],
+    intervals: list[IntervalIn] | None = None,
+    holidays: list[HolidayIn] | None = None,
+) -> Calendar:
+    """Create or change a calendar; given intervals and holidays replace the old ones. Open
+    tickets' clocks are recomputed after commit."""
+    for name, value in fields.items():
+        setattr(calendar, name, value)
+    try:
+        from sportello.sla.models import parse_countries
+
+        parse_countries(calendar.holiday_countries)
+        CalendarSpec(time_zone=calendar.time_zone)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="holiday_countries" if "holiday" in str(exc) else "time_zone") from exc
+    rows = [CalendarInterval(weekday=i.weekday, start=i.start, end=i.end) for i in intervals or []]
+    for row in rows:
+        start, end = row.minutes()
+        if start >= end:
+            raise InvalidInput(f"{row}: the interval must end after it starts (00:00 as end means midnight)")
+    calendar.updated_at = timezone.now()
+    try:
+        with transaction.atomic():
+            calendar.save()
+            if intervals is not None:
+                calendar.intervals.all().delete()
+                for row in rows:
+                    row.calendar = calendar
+                CalendarInterval.objects.bulk_create(rows)
+            if holidays is not None:
+                calendar.holidays.all().delete()
+                Holiday.objects.bulk_create(
+                    [Holiday(calendar=calendar, date=h.date, name=h.name, yearly=h.yearly) for h in holidays]
+                )
+            transaction.on_commit(_schedule_resync)
+    except IntegrityError as exc:
+        raise Conflict(f"A calendar named {calendar.name!r} already exists", field="name") from exc
+    return calendar
+
+
+@dataclass
+class TargetIn:
+    priority: int
+    first_response_minutes: int | None = None
+    next_response_minutes: int | None = None
+    resolution_minutes: int | None = None
+
+
+def save_policy(
+    policy: Policy,
+    fields: dict[str, Any],
+    *,
+    groups: list[int] | None = None,
+    organizations: list[int] | None = None,
+    tags: list[str] | None = None,
+    targets: list[TargetIn] | None = None,
+) -> Policy:
+    """Create or change a policy; given relations and targets replace the old ones."""
+    from sportello.accounts.models import Group
+    from sportello.customers.models import Organization
+    from sportello.tickets.intake import _tags
+
+    for name, value in fields.items():
+        setattr(policy, name, value)
+    if targets is not None and len({t.priority for t in targets}) != len(targets):
+        raise InvalidInput("One target per priority", field="targets")
+    found_groups = list(Group.objects.filter(pk__in=groups or []))
+    if groups is not None and len(found_groups) != len(set(groups)):
+        raise InvalidInput("Unknown group in groups", field="groups")
+    found_orgs = list(Organization.objects.filter(pk__in=organizations or []))
+    if organizations is not None and len(found_orgs) != len(set(organizations)):
+        raise InvalidInput("Unknown organization in organizations", field="organizations")
+    policy.updated_at = timezone.now()
+    try:
+        with transaction.atomic():
+            policy.save()
+            if groups is not None:
+                policy.groups.set(found_groups)
+            if organizations is not None:
+                policy.organizations.set(found_orgs)
+            if tags is not None:
+                policy.tags.set(_tags(tags))
+            if targets is not None:
+                policy.targets.all().delete()
+                Target.objects.bulk_create([Target(policy=policy, **vars(t)) for t in targets])
+            transaction.on_commit(_schedule_resync)
+    except IntegrityError as exc:
+        raise Conflict(f"A policy named {policy.name!r} already exists", field="name") from exc
+    return policy
+
+
+def delete_policy(policy: Policy) -> None:
+    with transaction.atomic():
+        policy.delete()
+        transaction.on_commit(_schedule_resync)
+
+
+def delete_calendar(calendar: Calendar) -> None:
+    if calendar.policies.exists():
+        raise Conflict(f"Calendar {calendar.name!r} is used by a policy", field="calendar")
+    calendar.delete()
+
+
+def _schedule_resync() -> None:
+    from sportello.sla.tasks import resync_sla
+
+    resync_sla.enqueue()
+
+
+def tickets_with_sla(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    return tickets.select_related("sla")

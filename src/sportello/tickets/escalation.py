@@ -1,0 +1,1 @@
+"""Support tiers: escalate and de-escalate a ticket between groups of different tiers."""
