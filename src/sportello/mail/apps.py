@@ -7,7 +7,10 @@ class MailConfig(AppConfig):
     verbose_name = "Email channel"
 
     def ready(self) -> None:
-        from sportello.core import scheduler
-        from sportello.mail.tasks import retry_due_deliveries
+        from django.conf import settings
 
-        scheduler.every(60, "mail.retry_deliveries", retry_due_deliveries)
+        from sportello.core import scheduler
+        from sportello.mail.imap import enqueue_polls
+
+        # The scheduler only enqueues one poll task per mailbox; workers fetch (STYLE 11).
+        scheduler.every(int(settings.MAIL_POLL_SECONDS), "mail.poll", enqueue_polls)

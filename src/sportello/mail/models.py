@@ -1,10 +1,18 @@
 from __future__ import annotations
 
+import hashlib
+import secrets
+
 from django.db import models
 from django.utils import timezone
 
 from sportello.accounts.models import Group
 from sportello.tickets.models import Entry, Ticket
+
+
+class AfterFetch(models.TextChoices):
+    SEEN = "seen", "Mark as read"
+    DELETE = "delete", "Delete"
 
 
 class Mailbox(models.Model):
@@ -27,9 +35,29 @@ class Mailbox(models.Model):
         max_length=100, blank=True, help_text="Name of the environment variable holding the IMAP password"
     )
     imap_folder = models.CharField(max_length=255, default="INBOX")
+    imap_after_fetch = models.CharField(
+        max_length=10, choices=AfterFetch.choices, default=AfterFetch.SEEN,
+        help_text="What happens on the server to a message once Sportello has stored it",
+    )
+    # Where the poller resumes: messages with a UID above imap_last_uid are new. UIDs only mean
+    # something within one UIDVALIDITY; when the server changes it, everything is fetched again
+    # (receiving is idempotent, so that makes no doubles).
+    imap_uidvalidity = models.PositiveBigIntegerField(null=True, blank=True)
+    imap_last_uid = models.PositiveBigIntegerField(default=0)
+    # One poller per mailbox at a time: taken by a conditional UPDATE, released when done, and
+    # expiring by itself if its holder dies.
+    poll_lease_until = models.DateTimeField(null=True, blank=True)
+    # The raw-MIME HTTP endpoint's secret for this mailbox: only its SHA-256 is kept.
+    inbound_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    inbound_token_hint = models.CharField(max_length=12, blank=True)
+    inbound_token_created_at = models.DateTimeField(null=True, blank=True)
     # Health, shown to admins.
     last_fetch_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    messages_waiting = models.PositiveIntegerField(
+        default=0, help_text="Messages on the server that the last poll could not store yet"
+    )
 
     class Meta:
         ordering = ["address"]
@@ -37,6 +65,21 @@ class Mailbox(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} <{self.address}>" if self.name else self.address
+
+    @property
+    def polls_imap(self) -> bool:
+        """A mailbox without an IMAP host is "push only": mail reaches it by SMTP/LMTP or HTTP."""
+        return bool(self.imap_host)
+
+    TOKEN_PREFIX = "spm_"
+
+    @staticmethod
+    def hash_token(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @staticmethod
+    def new_token() -> str:
+        return Mailbox.TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
 class RawState(models.TextChoices):

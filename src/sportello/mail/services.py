@@ -115,6 +115,92 @@ def _summary(raw: bytes) -> dict[str, str]:
     }
 
 
+def max_message_bytes() -> int:
+    return int(settings.MAIL_MAX_MESSAGE_BYTES)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def receive_oversized(
+    headers: bytes, size: int, *, mailbox: Mailbox | None = None, source: str = "imap", where: str = ""
+) -> RawMessage:
+    """Record a message too large to fetch: its headers only, quarantined with the reason.
+
+    The message itself stays where it is (`where` says so in the reason); admins see who sent
+    what and can fetch it by hand. Idempotent like receive_raw (by the headers' hash).
+    """
+    row, created = store_raw(headers, mailbox=mailbox, source=source)
+    if created or row.state == RawState.RECEIVED:
+        reason = (
+            f"The message has {_megabytes(size)}, over the limit of {_megabytes(max_message_bytes())} "
+            f"(SPORTELLO_MAIL_MAX_MESSAGE_MB); only its headers were stored. {where}"
+        ).strip()
+        RawMessage.objects.filter(pk=row.pk).update(
+            size=size, state=RawState.QUARANTINED, reason=reason, processed_at=timezone.now()
+        )
+        row.refresh_from_db()
+    return row
+
+
+# --- Mailboxes: addresses, tokens, health ------------------------------------------------------
+
+
+def mailbox_for_address(address: str) -> Mailbox | None:
+    """The active mailbox an envelope recipient belongs to: its address or a +tag form of it."""
+    local, _, domain = (address or "").strip().strip("<>").lower().rpartition("@")
+    if not local or not domain:
+        return None
+    base = f"{local.split('+', 1)[0]}@{domain}"
+    return Mailbox.objects.filter(active=True, address__iexact=base).first()
+
+
+def accepts_address(address: str) -> bool:
+    """Whether inbound mail to `address` is ours: a mailbox, the default sender, or a +tag of either."""
+    local, _, domain = (address or "").strip().strip("<>").lower().rpartition("@")
+    if not local or not domain:
+        return False
+    base = f"{local.split('+', 1)[0]}@{domain}"
+    from sportello.mail.addresses import base_address
+
+    # Replies to tickets without a mailbox go to the signed form of the default sender's address.
+    return base == base_address().lower() or mailbox_for_address(base) is not None
+
+
+def rotate_inbound_token(mailbox: Mailbox) -> str:
+    """A new secret for the raw-MIME HTTP endpoint; the old one stops working. Shown once."""
+    key = Mailbox.new_token()
+    Mailbox.objects.filter(pk=mailbox.pk).update(
+        inbound_token_hash=Mailbox.hash_token(key), inbound_token_hint=key[:8], inbound_token_created_at=timezone.now()
+    )
+    mailbox.refresh_from_db()
+    return key
+
+
+def mailbox_for_token(key: str) -> Mailbox | None:
+    key = (key or "").strip()
+    if not key.startswith(Mailbox.TOKEN_PREFIX):
+        return None
+    return Mailbox.objects.filter(active=True, inbound_token_hash=Mailbox.hash_token(key)).first()
+
+
+def record_fetch(mailbox_id: int, *, waiting: int | None = None, error: str = "", reached: bool = True) -> None:
+    """The outcome of one poll, for the health page: a clean poll clears the last error.
+
+    `reached` says the server answered (the fetch time moves on even when one message failed).
+    """
+    now = timezone.now()
+    fields: dict[str, Any] = {"last_error": error[:5000]}
+    if error:
+        fields["last_error_at"] = now
+    if reached:
+        fields["last_fetch_at"] = now
+    if waiting is not None:
+        fields["messages_waiting"] = waiting
+    Mailbox.objects.filter(pk=mailbox_id).update(**fields)
+
+
 def retry_raw(raw_message: RawMessage) -> RawMessage:
     """Process a quarantined message again (after a fix, or to let a rate-limited one through)."""
     return process_raw(raw_message, retry=True)
@@ -140,8 +226,16 @@ def process_raw(raw_message: RawMessage, *, retry: bool = False) -> RawMessage:
 
 
 def _process(row: RawMessage, *, retry: bool) -> None:
+    limit = max_message_bytes()
+    if row.size > limit:
+        raise Quarantine(
+            f"The message has {_megabytes(row.size)}, over the limit of {_megabytes(limit)} "
+            "(SPORTELLO_MAIL_MAX_MESSAGE_MB); it was not processed"
+        )
     with row.file.open("rb") as handle:
         raw = handle.read()
+    if len(raw) < row.size:  # receive_oversized kept only the headers
+        raise Quarantine(f"Only the headers of this {_megabytes(row.size)} message were stored")
     parsed = parse_message(raw)
     found = conclude(parsed, envelope_to=list(row.envelope_to or []))
     sender = sender_of(parsed, found)

@@ -1,0 +1,367 @@
+"""IMAP polling: fetch new messages, store each through `receive_raw`, only then flag or delete it.
+
+Resuming: the mailbox row remembers the folder's UIDVALIDITY and the highest UID up to which
+every message is stored. A poll asks for the UIDs above it. A crash after storing but before
+flagging makes the next poll fetch those messages again; `receive_raw` recognises the same bytes
+and returns the stored row, so nothing is lost and nothing is doubled.
+
+Isolation: a message that cannot be processed is quarantined by `receive_raw` (it is stored, so
+it is flagged like any other); a message over the size limit is recorded by its headers and left
+on the server; a message whose storing fails (storage or database down) stays on the server, the
+resume point stops below it and the poll goes on with the others.
+
+Concurrency: `poll_mailboxes` polls several mailboxes in a thread pool; the scheduler enqueues
+one `poll_mailbox_task` per mailbox. A lease on the mailbox row (a conditional UPDATE) keeps two
+pollers off one mailbox. `watch_mailbox` keeps a connection open and waits in IDLE between polls
+when the server offers it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db import close_old_connections, connections
+from django.db.models import Q
+from django_tasks import task
+from imapclient import DELETED, SEEN, IMAPClient
+
+from sportello.mail.models import AfterFetch, Mailbox, RawState
+from sportello.mail.services import max_message_bytes, receive_oversized, receive_raw, record_fetch
+
+log = logging.getLogger("sportello.mail.imap")
+
+# A poll fetches message bodies in batches: bounded memory, and the stored ones of a batch are
+# flagged together (one round trip) before the resume point moves on.
+BATCH_MESSAGES = 25
+BATCH_BYTES = 20 * 1024 * 1024
+LEASE = timedelta(minutes=5)
+# RFC 2177: clients should re-issue IDLE at least every 29 minutes; servers may drop it sooner.
+IDLE_SECONDS = 5 * 60
+TIMEOUT = 60
+
+
+class ImapSettingsError(Exception):
+    pass
+
+
+@dataclass
+class PollResult:
+    mailbox: str
+    stored: int = 0
+    quarantined: int = 0
+    oversized: int = 0
+    failed: int = 0
+    waiting: int = 0
+    error: str = ""
+    skipped: bool = False  # another poller holds the mailbox
+    uids: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- Connecting ----------------------------------------------------------------------------------
+
+
+def password_for(mailbox: Mailbox) -> str:
+    """The password lives in the environment variable named on the mailbox, never in the database."""
+    if not mailbox.imap_password_env:
+        raise ImapSettingsError(f"{mailbox.address}: no environment variable for the IMAP password is set")
+    password = os.environ.get(mailbox.imap_password_env)
+    if password is None:
+        raise ImapSettingsError(f"{mailbox.address}: the environment variable {mailbox.imap_password_env} is not set")
+    return password
+
+
+def connect(mailbox: Mailbox) -> IMAPClient:
+    client = IMAPClient(mailbox.imap_host, port=mailbox.imap_port, ssl=mailbox.imap_ssl, timeout=TIMEOUT)
+    try:
+        client.login(mailbox.imap_username or mailbox.address, password_for(mailbox))
+    except Exception:
+        _logout(client)
+        raise
+    return client
+
+
+def _logout(client: IMAPClient) -> None:
+    try:
+        client.logout()
+    except Exception:  # the connection may be gone already: close the socket, nothing to tell anyone
+        with suppress(Exception):
+            client.shutdown()
+
+
+# --- One mailbox -------------------------------------------------------------------------------------
+
+
+@contextmanager
+def leased(mailbox_id: int) -> Iterator[Mailbox | None]:
+    """The mailbox if no other poller holds it (it is then ours until the block ends), else None."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    taken = (
+        Mailbox.objects.filter(pk=mailbox_id, active=True)
+        .filter(Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now))
+        .update(poll_lease_until=now + LEASE)
+    )
+    if not taken:
+        yield None
+        return
+    try:
+        yield Mailbox.objects.get(pk=mailbox_id)
+    finally:
+        Mailbox.objects.filter(pk=mailbox_id).update(poll_lease_until=None)
+
+
+def poll_mailbox(mailbox_id: int, *, client: IMAPClient | None = None) -> PollResult:
+    """Fetch and store what is new in one mailbox; never raises, records its health instead."""
+    with leased(mailbox_id) as mailbox:
+        if mailbox is None:
+            label = Mailbox.objects.filter(pk=mailbox_id).values_list("address", flat=True).first() or str(mailbox_id)
+            return PollResult(mailbox=label, skipped=True)
+        result = PollResult(mailbox=mailbox.address)
+        reached = False
+        try:
+            own = client is None
+            imap = connect(mailbox) if client is None else client
+            reached = True
+            try:
+                fetch_new(imap, mailbox, result)
+            finally:
+                if own:
+                    _logout(imap)
+        except Exception as exc:
+            result.error = f"{type(exc).__name__}: {exc}"
+            log.warning("polling %s failed: %s", mailbox.address, result.error, exc_info=True)
+        record_fetch(mailbox.pk, waiting=result.waiting if reached else None, error=result.error, reached=reached)
+        return result
+
+
+def fetch_new(client: IMAPClient, mailbox: Mailbox, result: PollResult) -> None:
+    """1. Select the folder; a new UIDVALIDITY means the old UIDs mean nothing: start from 0.
+    2. List the UIDs above the resume point with their sizes.
+    3. Per batch: fetch the bodies (PEEK, so fetching alone marks nothing read), store each,
+       then flag or delete the stored ones, then move the resume point past them.
+    """
+    selected = client.select_folder(mailbox.imap_folder)
+    validity = int(selected[b"UIDVALIDITY"])
+    if mailbox.imap_uidvalidity != validity:
+        if mailbox.imap_uidvalidity is not None:
+            log.warning("%s: UIDVALIDITY changed, fetching the folder again", mailbox.address)
+        mailbox.imap_uidvalidity = validity
+        mailbox.imap_last_uid = 0
+        Mailbox.objects.filter(pk=mailbox.pk).update(imap_uidvalidity=validity, imap_last_uid=0)
+
+    last = mailbox.imap_last_uid
+    # "n:*" always includes the highest UID, even below n: filter again here.
+    uids = sorted(uid for uid in client.search(["UID", f"{last + 1}:*"]) if uid > last)
+    sizes = {uid: int(data.get(b"RFC822.SIZE", 0)) for uid, data in client.fetch(uids, ["RFC822.SIZE"]).items()}
+    uids = [uid for uid in uids if uid in sizes]  # expunged meanwhile by someone else
+    limit = max_message_bytes()
+    failed: set[int] = set()
+    for batch in _batches(uids, sizes, limit):
+        stored = _store_batch(client, mailbox, batch, sizes, limit, failed, result)
+        if stored:
+            _mark_stored(client, mailbox, stored)
+        # The resume point is the highest UID below which nothing failed: a failed message is
+        # fetched again next time (with the ones after it, which receive_raw then recognises).
+        done = [uid for uid in batch if uid not in failed]
+        if not failed and done:
+            mailbox.imap_last_uid = max(done)
+        elif failed:
+            below = [uid for uid in uids if uid < min(failed)]
+            mailbox.imap_last_uid = max(below, default=last)
+        Mailbox.objects.filter(pk=mailbox.pk).update(imap_last_uid=mailbox.imap_last_uid)
+    result.waiting = len(failed)
+    if failed and not result.error:
+        result.error = f"{len(failed)} message(s) could not be stored and stay on the server; see the log"
+
+
+def _batches(uids: list[int], sizes: dict[int, int], limit: int) -> Iterator[list[int]]:
+    batch: list[int] = []
+    total = 0
+    for uid in uids:
+        size = min(sizes[uid], limit)
+        if batch and (len(batch) >= BATCH_MESSAGES or total + size > BATCH_BYTES):
+            yield batch
+            batch, total = [], 0
+        batch.append(uid)
+        total += size
+    if batch:
+        yield batch
+
+
+def _store_batch(
+    client: IMAPClient,
+    mailbox: Mailbox,
+    batch: list[int],
+    sizes: dict[int, int],
+    limit: int,
+    failed: set[int],
+    result: PollResult,
+) -> list[int]:
+    """Store each message of the batch; return the UIDs that may now be flagged or deleted."""
+    small = [uid for uid in batch if sizes[uid] <= limit]
+    large = [uid for uid in batch if sizes[uid] > limit]
+    bodies = client.fetch(small, ["BODY.PEEK[]"]) if small else {}
+    headers = client.fetch(large, ["BODY.PEEK[HEADER]"]) if large else {}
+    stored = []
+    for uid in batch:
+        result.uids.append(uid)
+        try:
+            if uid in bodies:
+                row = receive_raw(bytes(bodies[uid][b"BODY[]"]), mailbox=mailbox, source="imap")
+                stored.append(uid)
+                if row.state == RawState.QUARANTINED:
+                    result.quarantined += 1
+                else:
+                    result.stored += 1
+            elif uid in headers:
+                # Too large to fetch: recorded for admins, left on the server (never deleted).
+                receive_oversized(
+                    bytes(headers[uid][b"BODY[HEADER]"]),
+                    sizes[uid],
+                    mailbox=mailbox,
+                    where=f"It was left on the IMAP server ({mailbox.imap_folder}, UID {uid}).",
+                )
+                result.oversized += 1
+            # Neither: expunged on the server between listing and fetching; nothing to store.
+        except Exception:
+            log.exception("%s: storing UID %s failed; it stays on the server", mailbox.address, uid)
+            failed.add(uid)
+            result.failed += 1
+    return stored
+
+
+def _mark_stored(client: IMAPClient, mailbox: Mailbox, uids: list[int]) -> None:
+    """Flag (\\Seen) or delete messages that are stored. Runs only after storing."""
+    if mailbox.imap_after_fetch == AfterFetch.DELETE:
+        client.add_flags(uids, [DELETED], silent=True)
+        if client.has_capability("UIDPLUS"):
+            client.uid_expunge(uids)  # only ours: a message someone else flagged \\Deleted is theirs
+        else:
+            client.expunge()
+    else:
+        client.add_flags(uids, [SEEN], silent=True)
+
+
+# --- Many mailboxes, and the long-running watch ------------------------------------------------------
+
+
+def imap_mailboxes(name: str | None = None) -> list[Mailbox]:
+    mailboxes = Mailbox.objects.filter(active=True).exclude(imap_host="")
+    if name:
+        mailboxes = mailboxes.filter(Q(address__iexact=name) | Q(name__iexact=name))
+    return list(mailboxes)
+
+
+def _in_thread(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run with this thread's own database connection, closed afterwards (threads do not share one)."""
+    close_old_connections()
+    try:
+        return function(*args, **kwargs)
+    finally:
+        connections.close_all()
+
+
+def poll_mailboxes(mailbox_ids: list[int], *, workers: int = 4) -> list[PollResult]:
+    """Poll several mailboxes at once: one slow or broken server does not hold up the others."""
+    if not mailbox_ids:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(mailbox_ids))), thread_name_prefix="imap") as pool:
+        return list(pool.map(lambda pk: _in_thread(poll_mailbox, pk), mailbox_ids))
+
+
+@task()
+def poll_mailbox_task(mailbox_id: int) -> dict[str, Any]:
+    return poll_mailbox(mailbox_id).as_dict()
+
+
+def enqueue_polls() -> int:
+    """The scheduler's job: one poll task per IMAP mailbox (workers on any machine take them)."""
+    mailboxes = imap_mailboxes()
+    for mailbox in mailboxes:
+        poll_mailbox_task.enqueue(mailbox.pk)
+    return len(mailboxes)
+
+
+def watch_mailbox(
+    mailbox_id: int,
+    stop: threading.Event,
+    *,
+    interval: float = 60,
+    idle_seconds: float = IDLE_SECONDS,
+    on_result: Any = None,
+) -> None:
+    """Poll, then wait in IDLE (or sleep `interval` when the server lacks IDLE), until `stop` is set.
+
+    A lost connection is reopened after a pause that grows up to `interval`.
+    """
+    pause = 1.0
+    while not stop.is_set():
+        client: IMAPClient | None = None
+        try:
+            mailbox = Mailbox.objects.get(pk=mailbox_id)
+            client = connect(mailbox)
+            while not stop.is_set():
+                result = poll_mailbox(mailbox_id, client=client)
+                if on_result is not None:
+                    on_result(result)
+                if result.error and not result.failed:
+                    break  # the connection is suspect: open a new one
+                pause = 1.0
+                if client.has_capability("IDLE"):
+                    wait_idle(client, stop, idle_seconds)
+                else:
+                    stop.wait(interval)
+        except Exception as exc:
+            log.warning("watching mailbox %s: %s", mailbox_id, exc)
+            record_fetch(mailbox_id, error=f"{type(exc).__name__}: {exc}", reached=False)
+        finally:
+            if client is not None:
+                _logout(client)
+        stop.wait(pause)
+        pause = min(pause * 2, interval)
+
+
+def wait_idle(client: IMAPClient, stop: threading.Event, seconds: float) -> bool:
+    """Wait in IDLE until the server reports new mail (True), `seconds` pass or `stop` is set."""
+    client.idle()
+    try:
+        deadline = time.monotonic() + seconds
+        while not stop.is_set() and time.monotonic() < deadline:
+            # Short checks so that `stop` is noticed within a second.
+            for response in client.idle_check(timeout=1):
+                if len(response) > 1 and response[1] in (b"EXISTS", b"RECENT"):
+                    return True
+        return False
+    finally:
+        client.idle_done()
+
+
+def watch_mailboxes(mailboxes: list[Mailbox], stop: threading.Event, **options: Any) -> None:
+    """One thread per mailbox, each watching its own; returns when `stop` is set and all have ended."""
+    threads = [
+        threading.Thread(
+            target=_in_thread,
+            args=(watch_mailbox, mailbox.pk, stop),
+            kwargs=options,
+            name=f"imap-{mailbox.pk}",
+            daemon=True,
+        )
+        for mailbox in mailboxes
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
