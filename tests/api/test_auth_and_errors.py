@@ -30,6 +30,9 @@ ENDPOINTS = [
     ("post", "/tickets/{number}/merge", {"into": "{number}"}),
     ("get", "/tickets/{number}/entries", None),
     ("post", "/tickets/{number}/entries", {"kind": "note", "body_text": "x"}),
+    ("post", "/tickets/{number}/entries/{entry_id}/move", {"into": "{number}"}),
+    ("post", "/tickets/{number}/entries/{entry_id}/split", {}),
+    ("post", "/tickets/{number}/entries/{entry_id}/resend", None),
     ("get", "/attachments/{attachment_id}", None),
     ("get", "/statuses", None),
     ("get", "/customers", None),
@@ -53,6 +56,7 @@ def ids(ticket, agent, first_level) -> dict[str, int]:
     return {
         "number": ticket.number,
         "attachment_id": entry.attachments.get().pk,
+        "entry_id": entry.pk,
         "customer_id": ticket.customer_id,
         "identity_id": ticket.customer.identities.first().pk,
         "group_id": first_level.pk,

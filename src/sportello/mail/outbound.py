@@ -17,7 +17,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from sportello.customers.models import Customer, Identity, IdentityKind
-from sportello.tickets.models import Change, Direction, Entry, Ticket
+from sportello.tickets.models import Change, Channel, Direction, Entry, Ticket
 
 log = logging.getLogger("sportello.mail")
 
@@ -95,12 +95,17 @@ def send_acknowledgement(ticket: Ticket) -> bool:
     return True
 
 
-def deliver_reply(entry: Entry) -> str:
-    """Send an agent's public reply to the customer; returns the Message-ID used."""
+def deliver_reply(entry: Entry) -> dict[str, object]:
+    """Send an agent's public reply to the customer, Cc to the others on the thread (reply-all).
+
+    Returns what the entry keeps: the Message-ID used and the addresses it went to.
+    """
     ticket = entry.ticket
     to = recipient_for(ticket.customer)
     if to is None:
         raise DeliveryError("The customer has no deliverable email address")
+    customer_addresses = Identity.objects.filter(customer=ticket.customer, kind=IdentityKind.EMAIL)
+    cc = reply_all_cc(ticket, exclude={to, *customer_addresses.values_list("value", flat=True)})
     message_id = entry.metadata.get("message_id") or message_id_for(ticket, entry.pk)
     context = {"ticket": ticket, "entry": entry, "customer": ticket.customer, "agent": entry.author_user,
                "site_url": settings.SITE_URL}
@@ -110,6 +115,7 @@ def deliver_reply(entry: Entry) -> str:
         subject=subject_for(ticket), body=text,
         from_email=_from_header(from_name),
         to=[formataddr((ticket.customer.name, to))],
+        cc=cc,
         headers={"Message-ID": message_id, **_reply_to(ticket), **_threading_headers(ticket)},
     )
     message.attach_alternative(html, "text/html")
@@ -117,7 +123,47 @@ def deliver_reply(entry: Entry) -> str:
         with attachment.file.open("rb") as handle:
             message.attach(attachment.filename, handle.read(), attachment.content_type)
     message.send()
-    return message_id
+    return {"message_id": message_id, "to": [to], "cc": cc}
+
+
+def reply_all_cc(ticket: Ticket, *, exclude: set[str]) -> list[str]:
+    """Who else was on the customer's latest mail (its sender, To and Cc), as a mail client's reply-all.
+
+    Left out: our own addresses (mailboxes, signed reply addresses, our domain), the addresses in
+    `exclude`, and addresses that bounced. Mail from machines (auto-replies, bounces, lists) is
+    not a conversation to answer, so the latest mail from a person counts.
+    """
+    from sportello.mail.addresses import base_address, number_from_address
+    from sportello.mail.models import Mailbox
+
+    latest = None
+    for metadata in (
+        Entry.objects.filter(ticket=ticket, direction=Direction.INBOUND, channel=Channel.EMAIL, internal=False)
+        .order_by("-created_at", "-id")
+        .values_list("metadata", flat=True)[:20]
+    ):
+        flags = (metadata or {}).get("flags") or {}
+        if not any(flags.get(name) for name in ("auto_reply", "mailing_list", "bounce", "from_us")):
+            latest = metadata or {}
+            break
+    if latest is None:
+        return []
+    sender = (latest.get("from") or {}).get("address", "")
+    candidates = [sender, *latest.get("to", []), *latest.get("cc", [])]
+    ours = {base_address().lower(), *(a.lower() for a in Mailbox.objects.values_list("address", flat=True))}
+    skip = {address.lower() for address in exclude} | ours
+    domain = "@" + settings.SPORTELLO_MAIL_DOMAIN.lower()
+    wanted = []
+    for address in dict.fromkeys(str(a).strip().lower() for a in candidates if a):
+        if "@" not in address or address in skip or address.endswith(domain) or number_from_address(address):
+            continue
+        wanted.append(address)
+    bounced = set(
+        Identity.objects.filter(kind=IdentityKind.EMAIL, value__in=wanted, undeliverable=True).values_list(
+            "value", flat=True
+        )
+    )
+    return [address for address in wanted if address not in bounced]
 
 
 def _from_header(name: str) -> str:

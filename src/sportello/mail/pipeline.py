@@ -276,9 +276,15 @@ def _ticket_for_message_id(message_id: str) -> Ticket | None:
         return Ticket.objects.filter(number=number).first()
     from sportello.mail.models import RawMessage
 
-    known = RawMessage.objects.filter(message_id=message_id[:500], ticket__isnull=False).order_by("id").first()
+    known = (
+        RawMessage.objects.filter(message_id=message_id[:500], ticket__isnull=False)
+        .select_related("ticket", "entry__ticket")
+        .order_by("id")
+        .first()
+    )
     if known is not None:
-        return known.ticket
+        # The entry's ticket, not the one it first landed on: an agent may have moved or split it.
+        return known.entry.ticket if known.entry is not None else known.ticket
     if message_id.rstrip(">").lower().endswith("@" + settings.SPORTELLO_MAIL_DOMAIN.lower()):
         # One of ours from before ids were signed: only an exact id we stored counts.
         entry = Entry.objects.filter(metadata__message_id=message_id).select_related("ticket").first()

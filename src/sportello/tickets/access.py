@@ -47,6 +47,14 @@ def entry_for_agent(user: User, entry_id: int) -> Entry:
     return entry
 
 
+def entry_on_ticket(ticket: Ticket, entry_id: int) -> Entry:
+    """An entry of a ticket the caller already reached through a gate; another ticket's is not found."""
+    entry = Entry.objects.select_related("ticket").filter(pk=entry_id, ticket=ticket).first()
+    if entry is None:
+        raise NotFound(f"No entry {entry_id} on ticket #{ticket.number}")
+    return entry
+
+
 def require_agent(user: User) -> None:
     if not user.is_authenticated or not user.is_staff_member:
         raise Forbidden("Agents only")

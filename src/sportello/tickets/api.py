@@ -33,18 +33,35 @@ from sportello.accounts.models import Group, User
 from sportello.core.errors import InvalidInput, NotFound
 from sportello.customers.models import Customer, IdentityKind
 from sportello.customers.services import Sender
-from sportello.tickets.access import entry_for_agent, require_agent, require_full_agent, ticket_for_agent
+from sportello.mail.reasons import delivery_attempts, threading_reason
+from sportello.tickets.access import (
+    entry_for_agent,
+    entry_on_ticket,
+    require_agent,
+    require_full_agent,
+    ticket_for_agent,
+)
 from sportello.tickets.attachments import AttachmentIn
 from sportello.tickets.intake import Inbound, ingest
 from sportello.tickets.models import Attachment, Category, Channel, Entry, Ticket
 from sportello.tickets.models import Status as TicketStatus
 from sportello.tickets.queries import TicketFilter, list_tickets
-from sportello.tickets.services import TicketChanges, add_note, merge_tickets, reply_to_ticket, update_ticket
+from sportello.tickets.services import (
+    TicketChanges,
+    add_note,
+    merge_tickets,
+    move_entry,
+    reply_to_ticket,
+    resend_entry,
+    split_entry,
+    update_ticket,
+)
 from sportello.tickets.views import ACTIVE_CONTENT
 
 router = Router(tags=["tickets"])
 
 Number = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="The ticket's reference number")]
+EntryId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="The thread entry's id")]
 PriorityValue = Literal[1, 2, 3, 4]
 ChannelValue = Literal[tuple(Channel.values)]  # type: ignore[valid-type]
 M = TypeVar("M", bound=Model)
@@ -138,8 +155,24 @@ class AttachmentOut(Schema):
         return reverse("api:attachment", kwargs={"attachment_id": obj.pk})
 
 
+class ThreadingOut(Schema):
+    """Why a mail is on this ticket: the pipeline's decision, or an agent's move or split."""
+
+    threaded_by: str = Field(description="references, reply_address, subject_number, bounce, new, moved or split")
+    detail: str
+    summary: str
+
+
+class DeliveryOut(Schema):
+    state: str = Field(description="queued, sending, retrying, sent or failed")
+    attempts: int
+    next_attempt_at: datetime | None
+    error: str
+
+
 class EntryOut(Schema):
     id: int
+    ticket: int
     kind: str
     channel: str
     direction: str
@@ -150,13 +183,32 @@ class EntryOut(Schema):
     body_text: str
     body_html: str
     delivery: str
+    delivery_detail: DeliveryOut | None
+    threading: ThreadingOut | None
+    metadata: dict[str, Any] = Field(description="channel details: for mail the headers, flags and recipients")
     ticket_version: int
     created_at: datetime
     attachments: list[AttachmentOut]
 
     @staticmethod
+    def resolve_ticket(obj: Entry) -> int:
+        return obj.ticket.number
+
+    @staticmethod
     def resolve_author_agent(obj: Entry) -> User | None:
         return obj.author_user
+
+    @staticmethod
+    def resolve_threading(obj: Entry) -> dict[str, str] | None:
+        return threading_reason(obj.metadata)
+
+    @staticmethod
+    def resolve_delivery_detail(obj: Entry) -> dict[str, Any] | None:
+        if not obj.delivery:
+            return None
+        attempts = delivery_attempts(obj.metadata)
+        return {"state": obj.delivery, "attempts": attempts["attempts"],
+                "next_attempt_at": attempts["next_attempt_at"], "error": obj.delivery_error}  # fmt: skip
 
     @staticmethod
     def resolve_attachments(obj: Entry) -> list[Attachment]:
@@ -273,6 +325,15 @@ class MergeIn(InputSchema):
     expected_version: Version | None = Field(None, description="of the ticket being merged away")
 
 
+class MoveEntryIn(InputSchema):
+    into: Id = Field(description="reference number of the ticket the message moves to")
+    expected_version: Version | None = Field(None, description="of the ticket the message is on now")
+
+
+class SplitEntryIn(InputSchema):
+    expected_version: Version | None = Field(None, description="of the ticket the message is on now")
+
+
 class EntryIn(InputSchema):
     kind: Literal["reply", "note"]
     body_text: Text = ""
@@ -338,7 +399,8 @@ def _entry_input(request: HttpRequest) -> tuple[EntryIn, list[AttachmentIn]]:
         raise ValidationError([{**e, "loc": ("body", "data", *e["loc"])} for e in exc.errors()]) from exc
 
 
-def _merge_target(user: User, number: int) -> Ticket:
+def _target(user: User, number: int) -> Ticket:
+    """A ticket named in the body (merge, move): one the caller may not see is bad input, like an unknown one."""
     try:
         return ticket_for_agent(user, number, write=True)
     except NotFound as exc:
@@ -382,7 +444,7 @@ def update_ticket_(request: HttpRequest, number: Number, data: TicketUpdateIn) -
 def merge_ticket(request: HttpRequest, number: Number, data: MergeIn) -> Any:
     """Merge this ticket into `into`; answers the ticket that received the thread."""
     source = ticket_for_agent(caller(request), number, write=True)
-    target = _merge_target(caller(request), data.into)
+    target = _target(caller(request), data.into)
     return merge_tickets(source, target, caller(request), expected_version=data.expected_version)
 
 
@@ -393,7 +455,7 @@ def merge_ticket(request: HttpRequest, number: Number, data: MergeIn) -> Any:
 def list_entries(request: HttpRequest, number: Number) -> Any:
     """The ticket's thread, oldest first, internal notes included."""
     ticket = ticket_for_agent(caller(request), number)
-    return ticket.entries.select_related("author_user", "author_customer").prefetch_related(
+    return ticket.entries.select_related("ticket", "author_user", "author_customer").prefetch_related(
         "attachments", "author_customer__identities"
     )
 
@@ -416,6 +478,32 @@ def add_entry(request: HttpRequest, number: Number) -> Any:
     else:
         entry = add_note(ticket, user, **body, expected_version=data.expected_version)
     return Status(201, entry)
+
+
+@router.post(
+    "/tickets/{number}/entries/{entry_id}/move", response={200: TicketDetailOut, **errors(404, 409, 422)}
+)
+def move_entry_(request: HttpRequest, number: Number, entry_id: EntryId, data: MoveEntryIn) -> Any:
+    """Move a mail that landed on the wrong ticket to `into`; answers the ticket it moved to."""
+    entry = entry_on_ticket(ticket_for_agent(caller(request), number, write=True), entry_id)
+    target = _target(caller(request), data.into)
+    return move_entry(entry, target, caller(request), expected_version=data.expected_version)
+
+
+@router.post(
+    "/tickets/{number}/entries/{entry_id}/split", response={201: TicketDetailOut, **errors(404, 409, 422)}
+)
+def split_entry_(request: HttpRequest, number: Number, entry_id: EntryId, data: SplitEntryIn) -> Any:
+    """Split a mail out into a new ticket of its own (same customer); answers the new ticket."""
+    entry = entry_on_ticket(ticket_for_agent(caller(request), number, write=True), entry_id)
+    return Status(201, split_entry(entry, caller(request), expected_version=data.expected_version))
+
+
+@router.post("/tickets/{number}/entries/{entry_id}/resend", response={200: EntryOut, **errors(404, 422)})
+def resend_entry_(request: HttpRequest, number: Number, entry_id: EntryId) -> Any:
+    """Queue a reply whose delivery failed to be sent again."""
+    entry = entry_on_ticket(ticket_for_agent(caller(request), number, write=True), entry_id)
+    return resend_entry(entry, caller(request))
 
 
 @router.get(

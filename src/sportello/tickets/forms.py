@@ -136,6 +136,18 @@ class MergeForm(PrefixedIds, forms.Form):
         return int(value)
 
 
+class MoveEntryForm(forms.Form):
+    """Move one mail to another ticket; `version` is the ticket the agent is looking at."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    target = forms.CharField(label=_("Move to ticket number"), max_length=20)
+    clean_target = MergeForm.clean_target
+
+
+class SplitEntryForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
 class InboxForm(forms.Form):
     """The inbox's GET parameters. Invalid values are reported and left out of the filter."""
 

@@ -138,10 +138,18 @@ class EntryKind(models.TextChoices):
 
 
 class DeliveryState(models.TextChoices):
+    """Where an outgoing message is; the attempts, the next try and the last error are in metadata."""
+
     NONE = "", "—"
     QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    RETRYING = "retrying", "Retrying"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
+
+
+# Deliveries that are not finished: the retry sweep reads these through a small partial index.
+PENDING_DELIVERY = (DeliveryState.QUEUED, DeliveryState.SENDING, DeliveryState.RETRYING)
 
 
 class Entry(models.Model):
@@ -171,7 +179,12 @@ class Entry(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["ticket", "created_at", "id"], name="entry_thread")]
+        indexes = [
+            models.Index(fields=["ticket", "created_at", "id"], name="entry_thread"),
+            models.Index(
+                fields=["delivery"], name="entry_delivery_pending", condition=models.Q(delivery__in=PENDING_DELIVERY)
+            ),
+        ]
         verbose_name_plural = "entries"
 
     def __str__(self) -> str:

@@ -7,18 +7,20 @@ Each validates its input, writes in one transaction, records history, bumps the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from sportello.accounts.models import Group, User
 from sportello.core import events
-from sportello.core.errors import Conflict, Forbidden, InvalidInput
+from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from sportello.core.html import html_to_text, sanitize_html, text_to_html
 from sportello.search import backend as search
 from sportello.tickets import statuses
+from sportello.tickets.access import tickets_visible_to
 from sportello.tickets.attachments import AttachmentIn, check_sizes, store_attachments
 from sportello.tickets.intake import _tags, new_ticket
 from sportello.tickets.models import (
@@ -377,16 +379,60 @@ def merge_tickets(source: Ticket, target: Ticket, actor: User, *, expected_versi
     return target
 
 
-def split_entry(entry: Entry, actor: User) -> Ticket:
+def move_entry(entry: Entry, target: Ticket, actor: User, *, expected_version: int | None = None) -> Ticket:
+    """Move one message that was threaded onto the wrong ticket to `target`; returns `target`.
+
+    Only messages that came in (a customer's mail, a bounce) can move: a reply we sent carries its
+    ticket's number to the customer, and a note was written about its own ticket. The ticket keeps
+    at least one message (moving the last one is a merge). `expected_version` is the source's.
+    """
+    _require_agent(actor, reply=True)
+    _require_movable(entry)
+    if not tickets_visible_to(actor).filter(pk=target.pk).exists():
+        raise NotFound(f"No ticket #{target.number}")
+    if target.pk == entry.ticket_id:
+        raise InvalidInput(f"The message is already on #{target.number}", field="target")
+    now = timezone.now()
+    with transaction.atomic():
+        # Lock both rows in id order so two opposite moves cannot deadlock.
+        first, second = sorted([entry.ticket_id, target.pk])
+        locked = {pk: _lock(Ticket(pk=pk), expected_version if pk == entry.ticket_id else None)
+                  for pk in (first, second)}  # fmt: skip
+        source, target = locked[entry.ticket_id], locked[target.pk]
+        if target.merged_into_id:
+            raise InvalidInput(
+                f"Ticket #{target.number} was merged; move the message to #{target.merged_into.number}",  # type: ignore[union-attr]
+                field="target",
+            )
+        entry = _fresh_entry(entry, source)
+        _bump(source, now)
+        _bump(target, now)
+        _relocate(entry, source, target, actor, now, split=False)
+        _record(source, actor, "entry_moved", f"entry {entry.pk}", f"#{target.number}", now,
+                note=f"Entry {entry.pk} moved to #{target.number}")  # fmt: skip
+        _record(target, actor, "entry_moved_in", f"#{source.number}", f"entry {entry.pk}", now,
+                note=f"Entry {entry.pk} moved here from #{source.number}")  # fmt: skip
+        source.save(update_fields=["version", "updated_at"])
+        target.save(update_fields=["version", "updated_at"])
+        search.index_ticket(source.pk)
+        search.index_ticket(target.pk)
+        for ticket in (source, target):
+            events.publish(
+                events.Event(events.TICKET_UPDATED, ticket.pk, entry.pk, actor.pk, {"fields": ["entries"]})
+            )
+    return target
+
+
+def split_entry(entry: Entry, actor: User, *, expected_version: int | None = None) -> Ticket:
     """Move one inbound message out into a new ticket of its own (same customer and channel)."""
     _require_agent(actor, reply=True)
+    _require_movable(entry)
     if entry.internal:
         raise InvalidInput("Only customer messages can be split out", field="entry")
     now = timezone.now()
     with transaction.atomic():
-        old = _lock(entry.ticket, None)
-        if old.entries.count() < 2:
-            raise InvalidInput("The ticket has a single message; there is nothing to split")
+        old = _lock(entry.ticket, expected_version)
+        entry = _fresh_entry(entry, old)
         new = new_ticket(
             subject=old.subject,
             customer=entry.author_customer or old.customer,
@@ -396,8 +442,8 @@ def split_entry(entry: Entry, actor: User) -> Ticket:
             language=old.language,
             now=now,
         )
-        Entry.objects.filter(pk=entry.pk).update(ticket=new, ticket_version=new.version)
         _bump(old, now)
+        _relocate(entry, old, new, actor, now, split=True)
         _record(old, actor, "split", "", f"#{new.number}", now, note=f"Entry {entry.pk} moved to #{new.number}")
         _record(new, actor, "split_from", "", f"#{old.number}", now)
         old.save(update_fields=["version", "updated_at"])
@@ -405,6 +451,106 @@ def split_entry(entry: Entry, actor: User) -> Ticket:
         search.index_ticket(new.pk)
         events.publish(events.Event(events.TICKET_CREATED, new.pk, entry.pk, actor.pk, {"split_from": old.pk}))
     return new
+
+
+def _require_movable(entry: Entry) -> None:
+    if entry.direction != Direction.INBOUND:
+        raise InvalidInput(
+            "Only messages that came in can be moved or split; replies and notes stay on their ticket", field="entry"
+        )
+
+
+def _fresh_entry(entry: Entry, ticket: Ticket) -> Entry:
+    """The entry re-read under its ticket's lock: still there, and not the ticket's last message."""
+    fresh = Entry.objects.filter(pk=entry.pk, ticket=ticket).first()
+    if fresh is None:
+        raise Conflict(
+            f"The message is no longer on #{ticket.number}", current_version=ticket.version, changes=[]
+        )
+    if ticket.entries.count() < 2:
+        raise InvalidInput(
+            f"The message is the only one on #{ticket.number}; merge the ticket instead", field="entry"
+        )
+    return fresh
+
+
+def _relocate(entry: Entry, source: Ticket, target: Ticket, actor: User, now: Any, *, split: bool) -> None:
+    """Point the entry at `target`; its metadata remembers where it came from (the ticket page says so)."""
+    moved = {"from": source.number, "by": actor.display_name, "at": now.isoformat(), "split": split}
+    Entry.objects.filter(pk=entry.pk).update(
+        ticket=target, ticket_version=target.version, metadata={**entry.metadata, "moved": moved}
+    )
+
+
+# --- Delivery of outgoing messages -------------------------------------------------------------------
+
+
+def resend_entry(entry: Entry, actor: User) -> Entry:
+    """Queue a reply whose delivery failed once more; the retries start again from the first delay."""
+    _require_agent(actor, reply=True)
+    now = timezone.now()
+    with transaction.atomic():
+        ticket = _lock(entry.ticket, None)
+        entry = Entry.objects.select_for_update().get(pk=entry.pk)
+        if entry.internal or entry.direction != Direction.OUTBOUND:
+            raise InvalidInput("Only replies to the customer are delivered", field="entry")
+        if entry.delivery != DeliveryState.FAILED:
+            raise InvalidInput(f"Only a failed delivery can be sent again (this one is {entry.get_delivery_display()})")
+        _bump(ticket, now)
+        _record(ticket, actor, "delivery", DeliveryState.FAILED.label, DeliveryState.QUEUED.label, now,
+                note=f"Entry {entry.pk} sent again after: {entry.delivery_error[:200]}")  # fmt: skip
+        ticket.save(update_fields=["version", "updated_at"])
+        state = dict(entry.metadata.get("delivery") or {})
+        state.update(round_start=int(state.get("attempts", 0)), next_attempt_at=None, resent_by=actor.display_name)
+        entry.metadata = {**entry.metadata, "delivery": state}
+        entry.delivery = DeliveryState.QUEUED
+        entry.save(update_fields=["metadata", "delivery"])
+        from sportello.mail.outbound import schedule_delivery
+
+        schedule_delivery(entry.pk)
+    return entry
+
+
+def claim_delivery(entry_id: int, now: Any = None) -> Entry | None:
+    """Take a queued or due delivery for one attempt (state `sending`); None when it is not ours to send.
+
+    The claim is one conditional UPDATE guarded by the state and attempt count we read, so two
+    workers handed the same entry (a retry task and a resend, or a task delivered twice) send it once.
+    """
+    now = now or timezone.now()
+    entry = Entry.objects.filter(pk=entry_id).first()
+    if entry is None or entry.internal or entry.delivery not in (DeliveryState.QUEUED, DeliveryState.RETRYING):
+        return None
+    state = dict(entry.metadata.get("delivery") or {})
+    due = state.get("next_attempt_at")
+    # A retry task that fires early (clock skew) or was replaced by a later schedule waits its turn.
+    if entry.delivery == DeliveryState.RETRYING and due and due > (now + timedelta(seconds=5)).isoformat():
+        return None
+    attempts = int(state.get("attempts", 0))
+    first = "delivery" not in entry.metadata
+    guard = ~Q(metadata__has_key="delivery") if first else Q(metadata__delivery__attempts=attempts)
+    state.update(attempts=attempts + 1, last_attempt_at=now.isoformat(), next_attempt_at=None)
+    metadata = {**entry.metadata, "delivery": state}
+    taken = Entry.objects.filter(guard, pk=entry_id, delivery=entry.delivery).update(
+        delivery=DeliveryState.SENDING, metadata=metadata
+    )
+    if not taken:
+        return None
+    entry.delivery, entry.metadata = DeliveryState.SENDING, metadata
+    return entry
+
+
+def record_delivery(
+    entry: Entry, state: str, *, error: str = "", next_attempt_at: Any = None, sent: dict[str, Any] | None = None
+) -> None:
+    """The outcome of one attempt: sent (with the Message-ID and recipients), retrying, or failed."""
+    delivery = {**(entry.metadata.get("delivery") or {}), "last_error": error[:500]}
+    delivery["next_attempt_at"] = next_attempt_at.isoformat() if next_attempt_at else None
+    metadata = {**entry.metadata, **(sent or {}), "delivery": delivery}
+    Entry.objects.filter(pk=entry.pk, delivery=DeliveryState.SENDING).update(
+        delivery=state, delivery_error=error[:2000], metadata=metadata
+    )
+    entry.delivery, entry.delivery_error, entry.metadata = state, error[:2000], metadata
 
 
 def mark_delivery(entry_id: int, state: str, error: str = "") -> None:

@@ -11,6 +11,9 @@ urlpatterns = [
     path("tickets/<int:number>/note", views.note, name="ticket-note"),
     path("tickets/<int:number>/update", views.update, name="ticket-update"),
     path("tickets/<int:number>/merge", views.merge, name="ticket-merge"),
+    path("tickets/<int:number>/entries/<int:entry_id>/move", views.move, name="entry-move"),
+    path("tickets/<int:number>/entries/<int:entry_id>/split", views.split, name="entry-split"),
+    path("tickets/<int:number>/entries/<int:entry_id>/resend", views.resend, name="entry-resend"),
     path("attachments/<int:attachment_id>/", views.attachment, name="attachment"),
     path("search/", search, name="search"),
 ]

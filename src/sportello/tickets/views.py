@@ -26,13 +26,33 @@ from django.views.decorators.http import require_POST
 
 from sportello.accounts.models import User
 from sportello.core.errors import Conflict, Forbidden, NotFound, ServiceError
-from sportello.tickets.access import entry_for_agent, require_agent, ticket_for_agent
-from sportello.tickets.forms import InboxForm, MergeForm, NoteForm, ReplyForm, UpdateForm, attachments_in
+from sportello.tickets.access import entry_for_agent, entry_on_ticket, require_agent, ticket_for_agent
+from sportello.tickets.forms import (
+    InboxForm,
+    MergeForm,
+    MoveEntryForm,
+    NoteForm,
+    ReplyForm,
+    SplitEntryForm,
+    UpdateForm,
+    attachments_in,
+)
 from sportello.tickets.models import Attachment, Ticket
 from sportello.tickets.queries import VIEWS, TicketFilter, list_tickets, view_counts
-from sportello.tickets.services import add_note, merge_tickets, reply_to_ticket, update_ticket
+from sportello.tickets.services import (
+    add_note,
+    merge_tickets,
+    move_entry,
+    reply_to_ticket,
+    resend_entry,
+    split_entry,
+    update_ticket,
+)
 
 View = Callable[..., HttpResponseBase]
+
+# Forms whose input `_act` keeps on the re-rendered page (drafts and field edits, not one-button actions).
+DRAFT_FORMS = ("reply_form", "note_form", "update_form", "merge_form")
 
 
 class AgentRequest(HttpRequest):
@@ -178,8 +198,57 @@ def merge(request: AgentRequest, number: int) -> HttpResponse:
     )  # fmt: skip
 
 
+@require_POST
+@agent_view
+def move(request: AgentRequest, number: int, entry_id: int) -> HttpResponse:
+    ticket = ticket_for_agent(request.user, number, write=True)
+    entry = entry_on_ticket(ticket, entry_id)
+    form = MoveEntryForm(request.POST)
+    if not form.is_valid():
+        return _ticket_page(request, ticket, status=422, error=_("Write the number of the ticket to move it to."))
+    try:
+        target = ticket_for_agent(request.user, form.cleaned_data["target"], write=True)
+    except NotFound as err:
+        return _ticket_page(request, ticket, status=422, error=err.message)
+    return _act(
+        request, ticket, "move_form", form, _("Message moved to #%(number)s.") % {"number": target.number},
+        lambda: move_entry(entry, target, request.user, expected_version=form.cleaned_data["version"]),
+        stay=True,
+    )  # fmt: skip
+
+
+@require_POST
+@agent_view
+def split(request: AgentRequest, number: int, entry_id: int) -> HttpResponse:
+    ticket = ticket_for_agent(request.user, number, write=True)
+    entry = entry_on_ticket(ticket, entry_id)
+    form = SplitEntryForm(request.POST)
+    if not form.is_valid():
+        return _ticket_page(request, ticket, status=422, error=_("The form was incomplete; try again."))
+    return _act(
+        request, ticket, "split_form", form, _("Message split into a new ticket."),
+        lambda: split_entry(entry, request.user, expected_version=form.cleaned_data["version"]),
+    )  # fmt: skip
+
+
+@require_POST
+@agent_view
+def resend(request: AgentRequest, number: int, entry_id: int) -> HttpResponse:
+    ticket = ticket_for_agent(request.user, number, write=True)
+    entry = entry_on_ticket(ticket, entry_id)
+    return _act(request, ticket, "", None, _("The reply is queued to be sent again."),
+                lambda: resend_entry(entry, request.user), stay=True)  # fmt: skip
+
+
 def _act(
-    request: AgentRequest, ticket: Ticket, name: str, form: Form, done: str, call: Callable[[], Any]
+    request: AgentRequest,
+    ticket: Ticket,
+    name: str,
+    form: Form | None,
+    done: str,
+    call: Callable[[], Any],
+    *,
+    stay: bool = False,
 ) -> HttpResponse:
     """Run one service call; on success go back to the ticket, else show the page with the draft kept.
 
@@ -190,16 +259,21 @@ def _act(
         result = call()
     except Conflict as err:
         fresh = ticket_for_agent(request.user, ticket.number)
-        data = form.data.copy()  # type: ignore[attr-defined]
-        data["version"] = str(fresh.version)
-        rebound = type(form)(data)
-        return _ticket_page(request, fresh, status=409, conflict=err.details.get("changes", []), forms={name: rebound})
+        forms: dict[str, Form] = {}
+        if form is not None and name in DRAFT_FORMS:
+            data = form.data.copy()  # type: ignore[attr-defined]
+            data["version"] = str(fresh.version)
+            forms[name] = type(form)(data)
+        return _ticket_page(request, fresh, status=409, conflict=err.details.get("changes", []), forms=forms)
     except (Forbidden, NotFound):
         raise
     except ServiceError as err:
-        return _ticket_page(request, ticket, status=err.status, error=err.message, forms={name: form})
+        kept = {name: form} if form is not None and name in DRAFT_FORMS else {}
+        return _ticket_page(request, ticket, status=err.status, error=err.message, forms=kept)
     messages.success(request, done)
-    number = result.number if isinstance(result, Ticket) else ticket.number
+    # Most actions go on to the ticket they produced (a merge target, a split's new ticket);
+    # after a move or a resend the agent stays where they were.
+    number = result.number if isinstance(result, Ticket) and not stay else ticket.number
     return redirect("ticket", number=number)
 
 
