@@ -1,9 +1,18 @@
-"""`sportello mail parse FILE…` and `sportello mail import PATH…`: one JSON line per message."""
+"""The email channel's commands, each printing one JSON line per message or result.
+
+sportello mail parse FILE…                      what each message parses to, nothing stored
+sportello mail import PATH…                     ingest .eml files, folders, mbox files
+sportello mail poll [--idle] [--mailbox NAME]   fetch from IMAP mailboxes (a loop; --once for one pass)
+sportello mail listen --host H --port P [--lmtp]  the inbound SMTP/LMTP listener
+sportello mail token MAILBOX                    create or rotate a mailbox's HTTP inbound token
+"""
 
 from __future__ import annotations
 
 import json
 import mailbox as mbox
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,25 +33,101 @@ class Command(BaseCommand):
         parse.add_argument("files", nargs="+")
         imp = sub.add_parser("import", help="ingest .eml files, folders of them, or mbox files")
         imp.add_argument("paths", nargs="+")
+        poll = sub.add_parser("poll", help="fetch new mail from the IMAP mailboxes")
+        poll.add_argument("--mailbox", help="only this mailbox (address or name)")
+        poll.add_argument("--idle", action="store_true", help="keep connections open and wait in IMAP IDLE")
+        poll.add_argument("--once", action="store_true", help="one pass over the mailboxes, then exit")
+        poll.add_argument("--interval", type=float, default=None, help="seconds between polls without IDLE")
+        listen = sub.add_parser("listen", help="the inbound SMTP (or LMTP) listener an MTA delivers to")
+        listen.add_argument("--host", default="127.0.0.1")
+        listen.add_argument("--port", type=int, default=2525)
+        listen.add_argument("--lmtp", action="store_true", help="speak LMTP (RFC 2033) instead of SMTP")
+        token = sub.add_parser("token", help="create or rotate the HTTP inbound token of a mailbox (shown once)")
+        token.add_argument("mailbox", help="the mailbox's address")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["action"] == "parse":
+        action = options["action"]
+        if action == "poll":
+            return self._poll(options)
+        if action == "listen":
+            return self._listen(options)
+        if action == "token":
+            return self._token(options["mailbox"])
+        if action == "parse":
             for label, raw in messages_in(options["files"]):
                 self._print(describe(label, raw))
         else:
             for label, raw in messages_in(options["paths"]):
                 row = receive_raw(raw, source="import")
-                self._print({
-                    "file": label,
-                    "raw_message": row.pk,
-                    "state": row.state,
-                    "ticket": row.ticket.number if row.ticket else None,
-                    "entry": row.entry_id,
-                    "reason": row.reason or None,
-                })
+                self._print(
+                    {
+                        "file": label,
+                        "raw_message": row.pk,
+                        "state": row.state,
+                        "ticket": row.ticket.number if row.ticket else None,
+                        "entry": row.entry_id,
+                        "reason": row.reason or None,
+                    }
+                )
 
     def _print(self, value: dict[str, Any]) -> None:
         self.stdout.write(json.dumps(value, ensure_ascii=False, default=str))
+
+    def _poll(self, options: dict[str, Any]) -> None:
+        from django.conf import settings
+
+        from sportello.mail import imap
+
+        mailboxes = imap.imap_mailboxes(options["mailbox"])
+        if not mailboxes:
+            raise CommandError(
+                "No active mailbox with IMAP settings" + (f" named {options['mailbox']}" if options["mailbox"] else "")
+            )
+        interval = options["interval"] or float(settings.MAIL_POLL_SECONDS)
+        stop = _stop_on_signals()
+        ids = [m.pk for m in mailboxes]
+        if options["once"]:
+            for result in imap.poll_mailboxes(ids):
+                self._print(result.as_dict())
+            return
+        if options["idle"]:
+            imap.watch_mailboxes(mailboxes, stop, interval=interval, on_result=lambda r: self._print(r.as_dict()))
+            return
+        while not stop.is_set():
+            for result in imap.poll_mailboxes(ids):
+                self._print(result.as_dict())
+            stop.wait(interval)
+
+    def _listen(self, options: dict[str, Any]) -> None:
+        from sportello.mail.listener import make_listener
+
+        listener = make_listener(options["host"], options["port"], lmtp=options["lmtp"])
+        stop = _stop_on_signals()
+        listener.start()
+        kind = "LMTP" if options["lmtp"] else "SMTP"
+        self.stderr.write(f"{kind} listener on {options['host']}:{options['port']}")
+        try:
+            stop.wait()
+        finally:
+            listener.stop()
+
+    def _token(self, address: str) -> None:
+        from sportello.mail.models import Mailbox
+        from sportello.mail.services import rotate_inbound_token
+
+        mailbox = Mailbox.objects.filter(address__iexact=address).first()
+        if mailbox is None:
+            raise CommandError(f"No mailbox {address}")
+        self._print({"mailbox": mailbox.address, "token": rotate_inbound_token(mailbox)})
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or Ctrl-C, so loops end cleanly between messages."""
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, lambda *_: stop.set())
+    return stop
 
 
 def messages_in(paths: list[str]) -> Iterator[tuple[str, bytes]]:
