@@ -23,6 +23,7 @@ from sportello.accounts.api import router as accounts_router
 from sportello.accounts.auth import BrowserSessionAuth, TokenAuth
 from sportello.core.errors import ServiceError
 from sportello.customers.api import router as customers_router
+from sportello.mail.api import router as mail_router
 from sportello.search.api import router as search_router
 from sportello.tickets.api import router as tickets_router
 
@@ -63,6 +64,7 @@ api = SportelloAPI(
 
 for router in (tickets_router, customers_router, accounts_router, search_router):
     api.add_router("", router)
+api.add_router("", mail_router)  # authenticated by mailbox tokens, not by agents' tokens
 
 
 def _error(request: HttpRequest, status: int, detail: str, **extra: Any) -> HttpResponse:
