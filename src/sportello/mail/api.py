@@ -21,7 +21,7 @@ from ninja.security import HttpBasicAuth, HttpBearer
 
 from sportello.accounts.auth import errors
 from sportello.mail.models import Mailbox, RawMessage
-from sportello.mail.services import max_message_bytes, mailbox_for_token, receive_raw
+from sportello.mail.services import mailbox_for_token, max_message_bytes, receive_raw
 
 log = logging.getLogger("sportello.mail")
 
