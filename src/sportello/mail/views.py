@@ -1,12 +1,22 @@
-"""Admin-only views of the email channel: downloading a stored raw message."""
+"""Admin-only pages of the email channel: mailbox health, the quarantine, raw downloads."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import user_passes_test
-from django.http import FileResponse, HttpRequest
-from django.shortcuts import get_object_or_404
+from django.db.models import Count, Q
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
-from sportello.mail.models import RawMessage
+from sportello.mail.models import Mailbox, RawMessage, RawState
+from sportello.mail.services import retry_raw, rotate_inbound_token
+from sportello.tickets.access import require_admin
+from sportello.tickets.views import AgentRequest, agent_view
+
+QUARANTINE_SHOWN = 100
 
 
 def _is_admin(user: object) -> bool:
@@ -20,3 +30,51 @@ def download_raw(request: HttpRequest, pk: int) -> FileResponse:
     return FileResponse(
         row.file.open("rb"), as_attachment=True, filename=f"message-{row.pk}.eml", content_type="message/rfc822"
     )
+
+
+@never_cache  # a new inbound token is shown once; no cache may keep it
+@agent_view
+def mailboxes(request: AgentRequest, new_token: tuple[Mailbox, str] | None = None) -> HttpResponse:
+    require_admin(request.user)
+    boxes = Mailbox.objects.select_related("group").annotate(
+        quarantined=Count("messages", filter=Q(messages__state=RawState.QUARANTINED))
+    )
+    quarantine = RawMessage.objects.filter(state=RawState.QUARANTINED).select_related("mailbox")
+    return render(
+        request,
+        "mail/mailboxes.html",
+        {
+            "mailboxes": boxes,
+            "quarantine": quarantine[:QUARANTINE_SHOWN],
+            "quarantine_total": quarantine.count(),
+            "new_token": new_token,
+        },
+    )
+
+
+@require_POST
+@agent_view
+def retry_message(request: AgentRequest, pk: int) -> HttpResponse:
+    require_admin(request.user)
+    row = retry_raw(get_object_or_404(RawMessage, pk=pk, state=RawState.QUARANTINED))
+    if row.state == RawState.QUARANTINED:
+        messages.error(
+            request, _("Message %(id)s is still quarantined: %(reason)s") % {"id": row.pk, "reason": row.reason}
+        )
+    elif row.ticket is not None:
+        messages.success(
+            request, _("Message %(id)s is now on ticket #%(number)s.") % {"id": row.pk, "number": row.ticket.number}
+        )
+    else:
+        messages.success(request, _("Message %(id)s was processed.") % {"id": row.pk})
+    return redirect("mail_mailboxes")
+
+
+@never_cache
+@require_POST
+@agent_view
+def rotate_token(request: AgentRequest, pk: int) -> HttpResponse:
+    require_admin(request.user)
+    mailbox = get_object_or_404(Mailbox, pk=pk)
+    key = rotate_inbound_token(mailbox)
+    return mailboxes(request, new_token=(mailbox, key))
