@@ -51,6 +51,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     call_command("migrate", interactive=False, verbosity=0)
     if not args.no_demo:
         call_command("demo")
+    # uvicorn re-raises SIGTERM after its own shutdown; turning it into SystemExit lets the
+    # `finally` below stop the worker and the scheduler instead of leaving them orphaned.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     helpers = [subprocess.Popen([sys.executable, "-m", "sportello.cli", "scheduler"])]
     command = _worker_command()
     if command:

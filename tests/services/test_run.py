@@ -58,3 +58,23 @@ def test_run_migrates_loads_the_demo_and_serves(tmp_path: Path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+    assert _processes_of(tmp_path) == [], "the worker or the scheduler outlived `sportello run`"
+
+
+def _processes_of(data_dir: Path) -> list[int]:
+    """Processes still running with this test's data directory in their environment."""
+    marker = f"SPORTELLO_DATA_DIR={data_dir}".encode()
+    alive = []
+    deadline = time.monotonic() + 10  # children get SIGTERM and a moment to finish their task
+    while time.monotonic() < deadline:
+        alive = []
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and marker in (proc / "environ").read_bytes().split(b"\0"):
+                    alive.append(int(proc.name))
+            except OSError:
+                continue
+        if not alive:
+            break
+        time.sleep(0.2)
+    return alive

@@ -33,6 +33,7 @@ from sportello.accounts.models import Group, User
 from sportello.core.errors import InvalidInput, NotFound
 from sportello.customers.models import Customer, IdentityKind
 from sportello.customers.services import Sender
+from sportello.sla.schemas import TicketSlaOut, sla_state
 from sportello.mail.reasons import delivery_attempts, threading_reason
 from sportello.tickets.access import (
     entry_for_agent,
@@ -115,10 +116,15 @@ class TicketOut(Schema):
     version: int
     created_at: datetime
     updated_at: datetime
+    sla: TicketSlaOut | None = Field(None, description="SLA clocks; null before a policy applied")
 
     @staticmethod
     def resolve_tags(obj: Ticket) -> list[str]:
         return [tag.name for tag in obj.tags.all()]
+
+    @staticmethod
+    def resolve_sla(obj: Ticket) -> dict[str, Any] | None:
+        return sla_state(obj)
 
 
 class TicketDetailOut(TicketOut):
@@ -230,6 +236,7 @@ class TicketQuery(Schema):
     channel: list[Text] = []
     tag: list[text(50)] = []  # type: ignore[valid-type]
     customer: Id | None = None
+    sla: Literal["breaching", "breached"] | None = Field(None, description="breaching within 1 h, or breached")
     sort: Text = Field("newest", description="newest, oldest, priority or created")
     cursor: text(500) | None = Field(None, description="next_cursor of the previous page")  # type: ignore[valid-type]
     size: int = Field(50, ge=1, le=200)
@@ -245,6 +252,7 @@ class TicketQuery(Schema):
             channel=self.channel,
             tag=self.tag,
             customer=self.customer,
+            sla=self.sla,
         )
 
 

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from sportello.accounts.models import Group, Role, User
 from sportello.tickets.attachments import AttachmentIn
 from sportello.tickets.models import Category, Channel, Priority, Status, Ticket
-from sportello.tickets.queries import SORTS, VIEWS, TicketFilter
+from sportello.tickets.queries import SLA_FILTERS, SORTS, VIEWS, TicketFilter
 from sportello.tickets.services import TicketChanges
 
 ALL_VIEW = "all"  # the inbox without a built-in view: every ticket the filters allow
@@ -164,6 +164,9 @@ class InboxForm(forms.Form):
     )
     channel = forms.ChoiceField(label=_("Channel"), choices=[("", _("Any")), *Channel.choices], required=False)
     tag = forms.CharField(label=_("Tag"), required=False, max_length=50)
+    sla = forms.ChoiceField(
+        label=_("SLA"), choices=[("", _("Any")), *((k, _(v)) for k, v in SLA_FILTERS.items())], required=False
+    )
     sort = forms.ChoiceField(
         label=_("Sort"),
         choices=[("newest", _("Newest first")), ("oldest", _("Oldest first")), ("priority", _("Priority"))],
@@ -195,4 +198,5 @@ class InboxForm(forms.Form):
             priority=[data["priority"]] if data.get("priority") else [],
             channel=[data["channel"]] if data.get("channel") else [],
             tag=[data["tag"].strip()] if data.get("tag", "").strip() else [],
+            sla=data.get("sla") or None,
         )
