@@ -25,6 +25,7 @@ from sportello.core.errors import ServiceError
 from sportello.customers.api import router as customers_router
 from sportello.mail.api import router as mail_router
 from sportello.search.api import router as search_router
+from sportello.sla.api import router as sla_router
 from sportello.tickets.api import router as tickets_router
 
 
@@ -62,7 +63,7 @@ api = SportelloAPI(
     parser=JsonParser(),
 )
 
-for router in (tickets_router, customers_router, accounts_router, search_router):
+for router in (tickets_router, customers_router, accounts_router, search_router, sla_router):
     api.add_router("", router)
 api.add_router("", mail_router)  # authenticated by mailbox tokens, not by agents' tokens
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from sportello.accounts.models import User
@@ -23,6 +24,10 @@ from sportello.tickets.models import ACTIVE_CATEGORIES, Channel, Priority, Statu
 
 OPEN_STATES = [str(c) for c in (StatusCategory.NEW, StatusCategory.OPEN)]
 UNSOLVED_STATES = [str(c) for c in ACTIVE_CATEGORIES]
+
+# SLA filters: a running clock due within the hour, or already overdue (one range on sla.next_due).
+SLA_FILTERS = {"breaching": gettext_noop("Breaching within 1 h"), "breached": gettext_noop("Breached")}
+SLA_SOON = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class TicketFilter:
     channel: list[str] = field(default_factory=list)
     tag: list[str] = field(default_factory=list)
     customer: int | None = None
+    sla: str | None = None  # "breaching" or "breached"
 
     def validate(self) -> None:
         if self.view and self.view not in VIEWS_BY_SLUG:
@@ -78,6 +84,8 @@ class TicketFilter:
         bad_c = [c for c in self.channel if c not in Channel.values]
         if bad_c:
             raise InvalidInput(f"Unknown channel {bad_c[0]!r}", field="channel")
+        if self.sla and self.sla not in SLA_FILTERS:
+            raise InvalidInput(f"Unknown SLA filter {self.sla!r}; one of: {', '.join(SLA_FILTERS)}", field="sla")
 
 
 def filtered(user: User, flt: TicketFilter) -> QuerySet[Ticket]:
@@ -105,6 +113,12 @@ def filtered(user: User, flt: TicketFilter) -> QuerySet[Ticket]:
         tickets = tickets.filter(tags__name=name.strip().lower())
     if flt.customer:
         tickets = tickets.filter(customer_id=flt.customer)
+    if flt.sla:
+        now = timezone.now()
+        if flt.sla == "breaching":
+            tickets = tickets.filter(sla__next_due__gte=now, sla__next_due__lt=now + SLA_SOON)
+        else:
+            tickets = tickets.filter(sla__next_due__lt=now)
     return tickets.filter(merged_into__isnull=True)
 
 
@@ -156,7 +170,7 @@ def list_tickets(
     if cursor:
         tickets = tickets.filter(_after(ordering, _decode(cursor, len(ordering))))
     rows = list(
-        tickets.select_related("customer", "status", "assignee", "group")
+        tickets.select_related("customer", "status", "assignee", "group", "sla")
         .prefetch_related("tags")
         .order_by(*ordering)[: size + 1]
     )
