@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.errors import HttpError
@@ -101,8 +102,9 @@ def raw_message_from(request: HttpRequest, limit: int) -> bytes:
     if length > limit + (MULTIPART_OVERHEAD if multipart else 0):
         raise HttpError(413, f"The message is larger than the limit of {limit} bytes")
     if multipart:
-        upload = request.FILES.get("file") or next(iter(request.FILES.values()), None)
-        if upload is None:
+        files = request.FILES
+        upload = files.get("file") or next((files[name] for name in files), None)
+        if not isinstance(upload, UploadedFile):
             raise HttpError(400, "The multipart body has no file field: send the message as the field 'file'")
         if upload.size is not None and upload.size > limit:
             raise HttpError(413, f"The message is larger than the limit of {limit} bytes")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import user_passes_test
 from django.db.models import Count, Q
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -73,7 +73,7 @@ def retry_message(request: AgentRequest, pk: int) -> HttpResponse:
 @never_cache
 @require_POST
 @agent_view
-def rotate_token(request: AgentRequest, pk: int) -> HttpResponse:
+def rotate_token(request: AgentRequest, pk: int) -> HttpResponseBase:
     require_admin(request.user)
     mailbox = get_object_or_404(Mailbox, pk=pk)
     key = rotate_inbound_token(mailbox)
