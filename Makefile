@@ -37,6 +37,7 @@ bench: setup
 	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || true
 	$(UV) run python bench/api_create.py
 	$(UV) run python bench/inbox.py
+	$(UV) run python bench/mail_ingest.py
 
 serve: setup
 	$(UV) run sportello serve
