@@ -13,6 +13,8 @@ class Role(models.TextChoices):
     AGENT = "agent", "Agent"
     LIGHT_AGENT = "light_agent", "Light agent (notes only)"
     CUSTOMER = "customer", "Customer"
+    # The actor of automation (triggers, time rules): never signs in, never in agent lists.
+    SYSTEM = "system", "System"
 
 
 class Availability(models.TextChoices):
@@ -34,11 +36,11 @@ class User(AbstractUser):
     @property
     def is_staff_member(self) -> bool:
         """Agents, light agents and admins work tickets; customers never do."""
-        return self.is_active and self.role in {Role.ADMIN, Role.AGENT, Role.LIGHT_AGENT}
+        return self.is_active and self.role in {Role.ADMIN, Role.AGENT, Role.LIGHT_AGENT, Role.SYSTEM}
 
     @property
     def can_reply(self) -> bool:
-        return self.is_active and self.role in {Role.ADMIN, Role.AGENT}
+        return self.is_active and self.role in {Role.ADMIN, Role.AGENT, Role.SYSTEM}
 
     @property
     def is_admin(self) -> bool:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import transaction
@@ -33,6 +34,13 @@ class Event:
     entry_id: int | None = None
     actor_id: int | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    # How many listeners deep this event was caused: 0 for a person's or a channel's action, 1 for
+    # an event published by a listener of such an event, … Automation stops past a bound (loops).
+    depth: int = 0
+
+
+# The depth of the event whose listeners are running now; an event published meanwhile is one deeper.
+_cause_depth: ContextVar[int] = ContextVar("sportello_event_depth", default=0)
 
 
 Listener = Callable[[Event], None]
@@ -46,12 +54,19 @@ def subscribe(name: str, listener: Listener) -> None:
 
 def publish(event: Event) -> None:
     """Deliver `event` to its listeners once the current transaction commits."""
+    event = replace(event, depth=_cause_depth.get())
     transaction.on_commit(lambda: _deliver(event))
 
 
 def _deliver(event: Event) -> None:
-    for listener in list(_listeners.get(event.name, ())):
-        try:
-            listener(event)
-        except Exception:  # one broken listener must not hide the event from the others
-            log.exception("listener %s failed on %s", getattr(listener, "__name__", listener), event)
+    # Set here and snapshotted in publish(), so the depth holds whether Django runs the nested
+    # on-commit callbacks at once (autocommit) or one after another (a test capturing them).
+    token = _cause_depth.set(event.depth + 1)
+    try:
+        for listener in list(_listeners.get(event.name, ())):
+            try:
+                listener(event)
+            except Exception:  # one broken listener must not hide the event from the others
+                log.exception("listener %s failed on %s", getattr(listener, "__name__", listener), event)
+    finally:
+        _cause_depth.reset(token)

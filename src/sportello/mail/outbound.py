@@ -191,3 +191,34 @@ def _threading_headers(ticket: Ticket) -> dict[str, str]:
 
 class DeliveryError(Exception):
     pass
+
+
+def send_notification(ticket: Ticket, *, to: list[str], subject: str, text: str, reason: str) -> list[str]:
+    """An automatic mail about a ticket (a trigger's or time rule's "send email"); returns who got it.
+
+    Addresses that bounced are skipped. It is marked `Auto-Submitted: auto-generated` (RFC 3834) so
+    that other robots do not answer, and it carries our Message-ID and Reply-To, so a reply to it
+    threads onto the ticket.
+    """
+    bounced = set(
+        Identity.objects.filter(kind=IdentityKind.EMAIL, value__in=to, undeliverable=True).values_list(
+            "value", flat=True
+        )
+    )
+    recipients = [address for address in dict.fromkeys(to) if address and address not in bounced]
+    if not recipients:
+        log.info("automatic mail on #%s not sent (%s): no deliverable address in %s", ticket.number, reason, to)
+        return []
+    message = EmailMultiAlternatives(
+        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=recipients,
+        headers={
+            "Message-ID": message_id_for(ticket, "auto"),
+            "Auto-Submitted": "auto-generated",
+            **_reply_to(ticket),
+            **_threading_headers(ticket),
+        },
+    )
+    message.send()
+    Change.objects.create(ticket=ticket, field="notification", new_value=", ".join(recipients), note=reason,
+                          ticket_version=ticket.version)
+    return recipients

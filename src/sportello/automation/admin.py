@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+
+from sportello.automation.actions import FIELD_ACTIONS, validate_actions
+from sportello.automation.conditions import validate_conditions
+from sportello.automation.models import Macro, TimeRule, Trigger, WebhookCall
+from sportello.core.errors import InvalidInput
+
+
+class RuleForm(forms.ModelForm):
+    """Conditions and actions are checked as the API checks them, with the same messages."""
+
+    allowed_actions: tuple[str, ...] | None = None
+
+    def clean_conditions(self) -> Any:
+        return _checked(validate_conditions, self.cleaned_data.get("conditions") or [])
+
+    def clean_actions(self) -> Any:
+        actions = self.cleaned_data.get("actions") or []
+        if self.allowed_actions is None:
+            return _checked(validate_actions, actions)
+        return _checked(lambda value: validate_actions(value, allowed=FIELD_ACTIONS), actions)
+
+
+def _checked(check: Any, value: Any) -> Any:
+    try:
+        return check(value)
+    except InvalidInput as exc:
+        raise ValidationError(exc.message) from exc
+
+
+class MacroForm(RuleForm):
+    allowed_actions = FIELD_ACTIONS
+
+    def clean_conditions(self) -> Any:  # macros have none
+        return []
+
+
+@admin.register(Trigger)
+class TriggerAdmin(admin.ModelAdmin):
+    form = RuleForm
+    list_display = ("name", "event", "match", "position", "active")
+    list_editable = ("position", "active")
+    list_filter = ("event", "active")
+    search_fields = ("name",)
+
+
+@admin.register(TimeRule)
+class TimeRuleAdmin(admin.ModelAdmin):
+    form = RuleForm
+    list_display = ("name", "since", "hours", "position", "active")
+    list_editable = ("position", "active")
+    search_fields = ("name",)
+
+
+@admin.register(Macro)
+class MacroAdmin(admin.ModelAdmin):
+    form = MacroForm
+    list_display = ("name", "owner", "usage_count", "active")
+    list_filter = ("active",)
+    search_fields = ("name", "body")
+
+
+@admin.register(WebhookCall)
+class WebhookCallAdmin(admin.ModelAdmin):
+    list_display = ("id", "url", "state", "attempts", "last_status", "created_at", "sent_at")
+    list_filter = ("state",)
+    readonly_fields = [f.name for f in WebhookCall._meta.fields]
+    exclude = ("secret",)
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False

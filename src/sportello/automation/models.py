@@ -1,0 +1,163 @@
+"""Automation: triggers (event + conditions + actions), time rules, macros.
+
+Conditions and actions are stored as small JSON lists whose shape the services validate
+(`conditions.validate_conditions`, `actions.validate_actions`), so admins edit them in the UI,
+the API and Django's admin alike without a table per kind.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class TriggerEvent(models.TextChoices):
+    TICKET_CREATED = "ticket_created", "Ticket created"
+    CUSTOMER_REPLIED = "customer_replied", "Customer replied"
+    AGENT_REPLIED = "agent_replied", "Agent replied"
+    NOTE_ADDED = "note_added", "Internal note added"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    ASSIGNED = "assigned", "Assigned"
+    SLA_WARNING = "sla_warning", "SLA target about to be breached"
+    SLA_BREACHED = "sla_breached", "SLA target breached"
+
+
+class Match(models.TextChoices):
+    ALL = "all", "All conditions"
+    ANY = "any", "Any condition"
+
+
+class Trigger(models.Model):
+    """When <event> and <all/any conditions> then <actions>; triggers run in `position` order."""
+
+    name = models.CharField(max_length=120, unique=True)
+    event = models.CharField(max_length=20, choices=TriggerEvent.choices)
+    match = models.CharField(max_length=3, choices=Match.choices, default=Match.ALL)
+    conditions = models.JSONField(default=list, blank=True)
+    actions = models.JSONField(default=list)
+    position = models.PositiveIntegerField(default=100)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["position", "id"]
+        indexes = [models.Index(fields=["event", "active", "position"], name="trigger_event")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TriggerRun(models.Model):
+    """One firing of a trigger on a ticket for one event; the unique key makes a repeat a no-op."""
+
+    trigger = models.ForeignKey(Trigger, on_delete=models.CASCADE, related_name="runs")
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
+    event_key = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+    outcome = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["trigger", "ticket", "event_key"], name="trigger_run_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trigger_id} on ticket {self.ticket_id} ({self.event_key})"
+
+
+class TimeRule(models.Model):
+    """A condition over time (e.g. Pending for 7 days) checked by the scheduler every few minutes.
+
+    `hours` is measured from `since`: the ticket's last status change, its last update, or its
+    creation. A rule acts once per ticket per period: the period is identified by the instant it
+    is measured from, so a ticket that changes status starts a new period.
+    """
+
+    class Since(models.TextChoices):
+        STATUS_CHANGED = "status_changed", "Last status change"
+        UPDATED = "updated", "Last update"
+        CREATED = "created", "Creation"
+
+    name = models.CharField(max_length=120, unique=True)
+    since = models.CharField(max_length=20, choices=Since.choices, default=Since.STATUS_CHANGED)
+    hours = models.PositiveIntegerField(help_text="Act when this many hours have passed")
+    conditions = models.JSONField(default=list, blank=True)
+    actions = models.JSONField(default=list)
+    position = models.PositiveIntegerField(default=100)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TimeRuleRun(models.Model):
+    rule = models.ForeignKey(TimeRule, on_delete=models.CASCADE, related_name="runs")
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
+    period_start = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    outcome = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "ticket", "period_start"], name="time_rule_run_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} on ticket {self.ticket_id} ({self.period_start:%Y-%m-%d %H:%M})"
+
+
+class Macro(models.Model):
+    """A canned response with placeholders, and field changes applied in the same click.
+
+    Shared when `owner` is empty, personal otherwise (only its owner sees and uses it).
+    """
+
+    name = models.CharField(max_length=120)
+    body = models.TextField(blank=True, help_text="Placeholders: {{ customer.first_name }}, {{ ticket.number }} …")
+    actions = models.JSONField(default=list, blank=True, help_text="Field changes: set_status, add_tags, …")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="macros"
+    )
+    active = models.BooleanField(default=True)
+    usage_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WebhookCall(models.Model):
+    """An outgoing webhook of a trigger: kept so that a failed one shows, with its attempts."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        RETRYING = "retrying", "Retrying"
+        FAILED = "failed", "Failed"
+        SENDING = "sending", "Sending"
+
+    trigger = models.ForeignKey(Trigger, null=True, on_delete=models.SET_NULL, related_name="webhook_calls")
+    ticket = models.ForeignKey("tickets.Ticket", null=True, on_delete=models.SET_NULL, related_name="+")
+    url = models.URLField(max_length=500)
+    # The signing secret of the action that made this call (the rule may change meanwhile).
+    secret = models.CharField(max_length=200, blank=True)
+    payload = models.JSONField(default=dict)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.url} ({self.state})"
