@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from sportello.accounts.models import ApiToken
+from sportello.automation.models import Macro, TimeRule, Trigger
 from sportello.tickets.attachments import AttachmentIn
 from sportello.tickets.models import Ticket
 from sportello.tickets.services import add_note
@@ -47,6 +48,27 @@ ENDPOINTS = [
     ("post", "/groups", {"name": "x"}),
     ("patch", "/groups/{group_id}", {"name": "x"}),
     ("get", "/search?q=printer", None),
+    ("get", "/automation/triggers", None),
+    (
+        "post",
+        "/automation/triggers",
+        {"name": "x", "event": "ticket_created", "actions": [{"type": "add_tags", "tags": ["x"]}]},
+    ),
+    ("get", "/automation/triggers/{trigger_id}", None),
+    ("patch", "/automation/triggers/{trigger_id}", {"active": False}),
+    ("delete", "/automation/triggers/{trigger_id}", None),
+    ("get", "/automation/time-rules", None),
+    ("post", "/automation/time-rules", {"name": "x", "hours": 1, "actions": [{"type": "add_tags", "tags": ["x"]}]}),
+    ("get", "/automation/time-rules/{rule_id}", None),
+    ("patch", "/automation/time-rules/{rule_id}", {"active": False}),
+    ("delete", "/automation/time-rules/{rule_id}", None),
+    ("get", "/automation/macros", None),
+    ("post", "/automation/macros", {"name": "x", "body": "y"}),
+    ("get", "/automation/macros/{macro_id}", None),
+    ("patch", "/automation/macros/{macro_id}", {"body": "z"}),
+    ("delete", "/automation/macros/{macro_id}", None),
+    ("post", "/automation/macros/{macro_id}/apply", {"ticket": "{number}"}),
+    ("get", "/automation/webhook-calls", None),
 ]
 
 
@@ -60,6 +82,9 @@ def ids(ticket, agent, first_level) -> dict[str, int]:
         "customer_id": ticket.customer_id,
         "identity_id": ticket.customer.identities.first().pk,
         "group_id": first_level.pk,
+        "trigger_id": Trigger.objects.create(name="t", event="ticket_created", actions=[]).pk,
+        "rule_id": TimeRule.objects.create(name="r", hours=1, actions=[]).pk,
+        "macro_id": Macro.objects.create(name="m", body="b").pk,
     }
 
 
