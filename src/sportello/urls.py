@@ -28,6 +28,7 @@ urlpatterns = [
     path("help/", include("sportello.kb.urls")),
     path("portal/", include("sportello.portal.urls")),
     path("", include("sportello.sla.urls")),
+    path("", include("sportello.automation.urls")),
     path("", include("sportello.tickets.urls")),
 ]
 

@@ -277,6 +277,11 @@ def _act(
     return redirect("ticket", number=number)
 
 
+def save_reply_draft(request: HttpRequest, ticket: Ticket, text: str) -> None:
+    """Keep a reply draft for the next rendering of the ticket page (after a redirect)."""
+    request.session[f"reply_draft:{ticket.pk}"] = text[:100_000]
+
+
 def _ticket_page(
     request: AgentRequest,
     ticket: Ticket,
@@ -302,7 +307,9 @@ def _ticket_page(
             if t.pk != ticket.pk
         ][:10],
         "can_reply": user.can_reply,
-        "reply_form": ReplyForm(initial={"version": ticket.version}),
+        "reply_form": ReplyForm(
+            initial={"version": ticket.version, "body": request.session.pop(f"reply_draft:{ticket.pk}", "")}
+        ),
         "note_form": NoteForm(),
         "update_form": UpdateForm.for_ticket(ticket, tag_names),
         "merge_form": MergeForm(initial={"version": ticket.version}),
