@@ -166,7 +166,6 @@ def test_inbox_rows_show_coloured_time_left(agent, sla_spread):
 
 
 def test_ticket_page_shows_targets_and_breaches(agent, sla_spread):
-    sync_ticket_sla(sla_spread["relaxed"].pk)
     from sportello.sla.services import sweep_sla
 
     sweep_sla()

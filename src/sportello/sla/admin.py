@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
 from sportello.sla.models import Calendar, CalendarInterval, Holiday, Policy, Target, TicketSLA
-from sportello.sla.services import _schedule_resync
+from sportello.sla.services import _forget_settings, _schedule_resync
 
 
 class IntervalInline(admin.TabularInline):
@@ -22,13 +24,20 @@ class HolidayInline(admin.TabularInline):
 
 
 class ResyncOnSave(admin.ModelAdmin):
+    """A saved calendar or policy (its inline rows included) is re-read and open tickets recomputed."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        obj.updated_at = timezone.now()
+        super().save_model(request, obj, form, change)
+
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        obj = form.instance
-        type(obj).objects.filter(pk=obj.pk).update(updated_at=obj.updated_at)
-        from django.db import transaction
-
+        _forget_settings()
         transaction.on_commit(_schedule_resync)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        super().delete_model(request, obj)
+        _forget_settings()
 
 
 @admin.register(Calendar)

@@ -249,6 +249,8 @@ class TicketSLA(models.Model):
     next_due = models.DateTimeField(null=True, blank=True)
     # When the sweep must next look at this ticket (a warning or a breach is due); null: never.
     next_alert_at = models.DateTimeField(null=True, blank=True)
+    # The ticket version these clocks were computed from: later events of the same version skip.
+    ticket_version = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

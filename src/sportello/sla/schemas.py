@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
 from ninja import Schema
 
 from sportello.sla import services
-from sportello.sla.models import TicketSLA
+from sportello.sla.services import sla_row
 from sportello.tickets.models import Ticket
 
 
@@ -29,15 +28,6 @@ class TicketSlaOut(Schema):
     resolution_due: datetime | None
     breached: list[str]
     clocks: list[ClockOut]
-
-
-def sla_row(ticket: Ticket) -> TicketSLA | None:
-    """The ticket's clocks: selected with the ticket in lists, read once otherwise; None if none yet."""
-    try:
-        found: TicketSLA = ticket.sla  # type: ignore[attr-defined]
-    except ObjectDoesNotExist:
-        return None
-    return found
 
 
 def sla_state(ticket: Ticket) -> dict[str, Any] | None:

@@ -15,12 +15,13 @@ clocks (a note does not); solving stops the resolution clock.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Min, QuerySet
+from django.db.models import Count, Max, Min, QuerySet
 from django.utils import timezone
 
 from sportello.core import events
@@ -42,13 +43,45 @@ SWEEP_BATCH = 1000
 # --- Policies -----------------------------------------------------------------------------------------
 
 
+@dataclass
+class _Settings:
+    key: tuple[Any, ...] | None = None
+    policies: list[Policy] = field(default_factory=list)
+    specs: dict[int, CalendarSpec] = field(default_factory=dict)
+
+
+# Policies and calendars change rarely and are read on every ticket event: they are kept per process
+# and read again when this process saved one (`_forget_settings`) or the database says they changed.
+_settings = _Settings()
+_generation = [0]
+
+
+def _forget_settings() -> None:
+    _generation[0] += 1
+
+
+def _settings_key() -> tuple[Any, ...]:
+    policies = Policy.objects.aggregate(n=Count("id"), top=Max("id"), at=Max("updated_at"))
+    calendars = Calendar.objects.aggregate(n=Count("id"), top=Max("id"), at=Max("updated_at"))
+    return (_generation[0], *policies.values(), *calendars.values())
+
+
+def _current() -> _Settings:
+    key = _settings_key()
+    if key != _settings.key:
+        _settings.policies = list(
+            Policy.objects.filter(active=True)
+            .select_related("calendar")
+            .prefetch_related("groups", "organizations", "tags", "targets")
+            .order_by("position", "id")
+        )
+        _settings.specs = {}
+        _settings.key = key
+    return _settings
+
+
 def active_policies() -> list[Policy]:
-    return list(
-        Policy.objects.filter(active=True)
-        .select_related("calendar")
-        .prefetch_related("groups", "organizations", "tags", "targets")
-        .order_by("position", "id")
-    )
+    return _current().policies
 
 
 def policy_matches(policy: Policy, ticket: Ticket, tag_ids: set[int]) -> bool:
@@ -70,8 +103,10 @@ def policy_matches(policy: Policy, ticket: Ticket, tag_ids: set[int]) -> bool:
 
 
 def matching_policy(ticket: Ticket, policies: list[Policy] | None = None) -> Policy | None:
-    tag_ids = set(ticket.tags.values_list("pk", flat=True))
-    for policy in active_policies() if policies is None else policies:
+    policies = active_policies() if policies is None else policies
+    needs_tags = any(policy.tags.all() for policy in policies)
+    tag_ids = set(ticket.tags.values_list("pk", flat=True)) if needs_tags else set()
+    for policy in policies:
         if policy_matches(policy, ticket, tag_ids):
             return policy
     return None
@@ -84,7 +119,12 @@ def target_for(policy: Policy | None, priority: int) -> Target | None:
 
 
 def calendar_spec(calendar: Calendar | None) -> CalendarSpec:
-    return ALWAYS if calendar is None else calendar.spec()
+    if calendar is None:
+        return ALWAYS
+    specs = _settings.specs
+    if calendar.pk not in specs:
+        specs[calendar.pk] = calendar.spec()
+    return specs[calendar.pk]
 
 
 # --- One ticket's clocks --------------------------------------------------------------------------------
@@ -114,8 +154,21 @@ def _last_reply_at(ticket: Ticket) -> datetime | None:
     return found["at"]
 
 
-def sync_ticket_sla(ticket_id: int, now: datetime | None = None) -> TicketSLA | None:
+def sla_row(ticket: Ticket) -> TicketSLA | None:
+    """The ticket's clocks if they were selected with it or exist; None when there are none yet."""
+    try:
+        found: TicketSLA = ticket.sla  # type: ignore[attr-defined]
+    except ObjectDoesNotExist:
+        return None
+    return found
+
+
+def sync_ticket_sla(ticket_id: int, now: datetime | None = None, *, force: bool = False) -> TicketSLA | None:
     """Bring one ticket's clocks up to date with the ticket as it is now (idempotent).
+
+    Every change of a ticket bumps its version, and the events of one transaction are delivered
+    after it commits: the first event computes the clocks for the ticket's final version and the
+    others see that version done and return at once (`force` recomputes anyway: policy changes).
 
     1. Find the policy that applies and its targets for the ticket's priority.
     2. If the ticket was paused and runs again, move the unmet due times by the paused business time.
@@ -124,20 +177,24 @@ def sync_ticket_sla(ticket_id: int, now: datetime | None = None) -> TicketSLA | 
     5. Pause if the status says so; set `next_due` and `next_alert_at` for the lists and the sweep.
     """
     now = now or timezone.now()
-    ticket = Ticket.objects.select_related("group", "customer", "status").filter(pk=ticket_id).first()
+    ticket = Ticket.objects.select_related("group", "customer", "status", "sla").filter(pk=ticket_id).first()
     if ticket is None:
         return None
+    if not force and (done := sla_row(ticket)) is not None and done.ticket_version == ticket.version:
+        return done
     policy = matching_policy(ticket)
     target = target_for(policy, ticket.priority)
     spec = calendar_spec(policy.calendar if policy else None)
     waiting_since = _waiting_since(ticket)
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                TicketSLA.objects.get_or_create(ticket=ticket)
-        except IntegrityError:  # created meanwhile by a concurrent sync
-            pass
-        sla = TicketSLA.objects.select_for_update().get(pk=ticket.pk)
+        sla = TicketSLA.objects.select_for_update().filter(pk=ticket.pk).first()
+        if sla is None:
+            try:
+                with transaction.atomic():
+                    TicketSLA.objects.create(ticket=ticket)
+            except IntegrityError:  # created meanwhile by a concurrent sync
+                pass
+            sla = TicketSLA.objects.select_for_update().get(pk=ticket.pk)
         paused = ticket.state in PAUSED_STATES or ticket.merged_into_id is not None
         if sla.paused_at is not None and not paused:
             _resume(sla, now, spec)
@@ -156,6 +213,7 @@ def sync_ticket_sla(ticket_id: int, now: datetime | None = None) -> TicketSLA | 
         if paused and sla.paused_at is None:
             sla.paused_at = now
         _schedule(sla, ticket)
+        sla.ticket_version = ticket.version
         sla.updated_at = now
         sla.save()
     return sla
@@ -360,7 +418,7 @@ def resync_open_tickets(batch: int = 500) -> int:
         if not ids:
             return count
         for ticket_id in ids:
-            sync_ticket_sla(ticket_id)
+            sync_ticket_sla(ticket_id, force=True)
         count += len(ids)
         last = ids[-1]
 
@@ -415,6 +473,7 @@ def save_calendar(
     try:
         with transaction.atomic():
             calendar.save()
+            _forget_settings()
             if intervals is not None:
                 calendar.intervals.all().delete()
                 for row in rows:
@@ -467,6 +526,7 @@ def save_policy(
     try:
         with transaction.atomic():
             policy.save()
+            _forget_settings()
             if groups is not None:
                 policy.groups.set(found_groups)
             if organizations is not None:
@@ -485,6 +545,7 @@ def save_policy(
 def delete_policy(policy: Policy) -> None:
     with transaction.atomic():
         policy.delete()
+        _forget_settings()
         transaction.on_commit(_schedule_resync)
 
 
@@ -492,9 +553,11 @@ def delete_calendar(calendar: Calendar) -> None:
     if calendar.policies.exists():
         raise Conflict(f"Calendar {calendar.name!r} is used by a policy", field="calendar")
     calendar.delete()
+    _forget_settings()
 
 
 def _schedule_resync() -> None:
+    _forget_settings()
     from sportello.sla.tasks import resync_sla
 
     resync_sla.enqueue()

@@ -63,6 +63,16 @@ CUSTOMERS = [
     ("Sophie Turner", "sophie.turner@mail.example", "en", "+1 415 555 0134"),
 ]
 
+# The business-hours calendar and the default SLA policy (targets in business minutes).
+CALENDAR = ("Business hours", "Europe/Rome", "IT", [(day, 9, 18) for day in range(5)])  # Monday to Friday, 9-18
+# priority, first response, next response, resolution
+SLA_TARGETS = [
+    (1, 16 * 60, 16 * 60, 10 * 9 * 60),
+    (2, 6 * 60, 8 * 60, 5 * 9 * 60),
+    (3, 3 * 60, 4 * 60, 3 * 9 * 60),
+    (4, 60, 2 * 60, 9 * 60),
+]
+
 CATEGORIES = ["Account and access", "Billing", "Feedback", "Orders and delivery", "Technical problem"]
 
 

@@ -10,8 +10,7 @@ from typing import Any
 
 from django import template
 
-from sportello.sla.schemas import sla_row
-from sportello.sla.services import Clock, breached_targets, clocks
+from sportello.sla.services import Clock, breached_targets, clocks, sla_row
 from sportello.tickets.escalation import tier_of
 from sportello.tickets.models import Ticket
 

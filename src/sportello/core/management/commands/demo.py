@@ -17,6 +17,7 @@ import time
 from argparse import ArgumentParser
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from datetime import time as time_of_day
 from typing import Any
 
 from django.conf import settings
@@ -114,6 +115,7 @@ class DemoLoader:
 
     def load(self) -> None:
         self._people()
+        self._sla()
         self.categories = {name: Category.objects.get_or_create(name=name)[0] for name in data.CATEGORIES}
         for index in range(TICKETS):
             self.ticket_ids.append(self._ticket(index))
@@ -148,6 +150,26 @@ class DemoLoader:
             # The intake's own lookup: it also joins the organization of the address's domain.
             customer = find_or_create_customer(Sender(name=name, email=email, phone=phone), language=language)
             self.customers.append((customer, row))
+
+    def _sla(self) -> None:
+        """The office calendar and a default policy, so the tickets show SLA clocks."""
+        from sportello.sla.models import Calendar, Policy
+        from sportello.sla.services import IntervalIn, TargetIn, save_calendar, save_policy
+
+        name, zone, countries, hours = data.CALENDAR
+        calendar = Calendar.objects.filter(name=name).first() or save_calendar(
+            Calendar(),
+            {"name": name, "time_zone": zone, "holiday_countries": countries},
+            intervals=[IntervalIn(day, time_of_day(start), time_of_day(end)) for day, start, end in hours],
+        )
+        if not Policy.objects.exists():
+            save_policy(
+                Policy(),
+                {"name": "Default", "calendar": calendar, "warning_minutes": 60},
+                targets=[
+                    TargetIn(p, first, following, resolution) for p, first, following, resolution in data.SLA_TARGETS
+                ],
+            )
 
     # --- Tickets ----------------------------------------------------------------------------
 
