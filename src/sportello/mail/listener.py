@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from sportello.mail.services import accepts_address, mailbox_for_address, max_message_bytes, receive_raw
 
@@ -40,9 +40,13 @@ class Handler:
 
     async def _in_pool(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         def call() -> T:
-            # A thread of the pool keeps its connection; drop it when it is stale or broken.
+            # Give the connection back after each call: a pool thread that kept it would hold one
+            # of PostgreSQL's pooled connections for good (and a listener restarted in-process leaks).
             close_old_connections()
-            return function(*args, **kwargs)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                connections.close_all()
 
         return await asyncio.get_running_loop().run_in_executor(self.pool, call)
 
