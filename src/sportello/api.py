@@ -22,6 +22,7 @@ from ninja.parser import Parser
 from sportello.accounts.api import router as accounts_router
 from sportello.accounts.auth import BrowserSessionAuth, TokenAuth
 from sportello.automation.api import router as automation_router
+from sportello.automation.assignment_api import router as assignment_router
 from sportello.core.errors import ServiceError
 from sportello.customers.api import router as customers_router
 from sportello.mail.api import router as mail_router
@@ -64,7 +65,15 @@ api = SportelloAPI(
     parser=JsonParser(),
 )
 
-for router in (tickets_router, customers_router, accounts_router, search_router, sla_router, automation_router):
+for router in (
+    tickets_router,
+    customers_router,
+    accounts_router,
+    search_router,
+    sla_router,
+    automation_router,
+    assignment_router,
+):
     api.add_router("", router)
 api.add_router("", mail_router)  # authenticated by mailbox tokens, not by agents' tokens
 

@@ -6,7 +6,8 @@ class AutomationConfig(AppConfig):
     label = "automation"
 
     def ready(self) -> None:
-        from sportello.automation import services, webhooks
+        # assignment_admin registers the assignment models with Django's admin (beside admin.py).
+        from sportello.automation import assignment, assignment_admin, services, webhooks  # noqa: F401
         from sportello.core import events, scheduler
 
         for name in (
@@ -17,5 +18,9 @@ class AutomationConfig(AppConfig):
             events.SLA_BREACHED,
         ):
             events.subscribe(name, services.on_event)
+        # After the triggers' listener, so that a trigger that sets a group or an assignee comes first.
+        events.subscribe(events.TICKET_CREATED, assignment.on_event)
+        events.subscribe(events.TICKET_UPDATED, assignment.on_event)
         scheduler.every(300, "automation.time_rules", services.run_time_rules)
+        scheduler.every(60, "automation.assignment", assignment.assign_waiting_tickets)
         scheduler.every(60, "automation.webhook_retries", webhooks.retry_due_webhooks)

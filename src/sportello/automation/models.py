@@ -161,3 +161,74 @@ class WebhookCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.url} ({self.state})"
+
+
+# --- Automatic assignment ----------------------------------------------------------------------------
+
+
+class AssignmentMethod(models.TextChoices):
+    NONE = "none", "No automatic assignment"
+    ROUND_ROBIN = "round_robin", "Round-robin"
+    LEAST_LOAD = "least_load", "Fewest open tickets"
+    SKILLS = "skills", "Best skill and language match, then fewest open tickets"
+
+
+class GroupAssignment(models.Model):
+    """How a group hands out its unassigned tickets, chosen by admins.
+
+    The row is also the group's assignment lock: whoever assigns a ticket of the group holds it
+    (`select_for_update`), so `last_agent`, round-robin's pointer, moves one step at a time.
+    """
+
+    group = models.OneToOneField("accounts.Group", on_delete=models.CASCADE, related_name="assignment")
+    method = models.CharField(max_length=20, choices=AssignmentMethod.choices, default=AssignmentMethod.NONE)
+    default_capacity = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most open tickets an agent may hold; empty: no limit"
+    )
+    last_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.group}: {self.get_method_display()}"
+
+
+class Skill(models.Model):
+    """Something a ticket may need and an agent may have; tickets need it by category or tag."""
+
+    name = models.CharField(max_length=80, unique=True)
+    categories = models.ManyToManyField("tickets.Category", blank=True, related_name="skills")
+    tags = models.ManyToManyField("tickets.Tag", blank=True, related_name="skills")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AgentSkill(models.Model):
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_skills")
+    skill = models.ForeignKey(Skill, on_delete=models.CASCADE, related_name="agents")
+    level = models.PositiveSmallIntegerField(null=True, blank=True, help_text="1 (basic) to 5 (expert); empty: 1")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agent", "skill"], name="agent_skill_once")]
+
+    def __str__(self) -> str:
+        return f"{self.agent} · {self.skill}"
+
+
+class AgentProfile(models.Model):
+    """What assignment knows of an agent besides skills: the languages spoken, and a capacity."""
+
+    agent = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignment_profile")
+    # Language codes ("it", "de", "pt-br"), lower case; a ticket in "de-AT" matches "de".
+    languages = models.JSONField(default=list, blank=True)
+    max_open_tickets = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Overrides the group's default capacity for this agent"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.agent}"
