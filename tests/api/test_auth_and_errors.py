@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from sportello.accounts.models import ApiToken
 from sportello.automation.models import Macro, TimeRule, Trigger
+from sportello.sla.models import Calendar, Policy
 from sportello.tickets.attachments import AttachmentIn
 from sportello.tickets.models import Ticket
 from sportello.tickets.services import add_note
@@ -69,6 +70,19 @@ ENDPOINTS = [
     ("delete", "/automation/macros/{macro_id}", None),
     ("post", "/automation/macros/{macro_id}/apply", {"ticket": "{number}"}),
     ("get", "/automation/webhook-calls", None),
+    ("get", "/sla/calendars", None),
+    ("post", "/sla/calendars", {"name": "x"}),
+    ("get", "/sla/calendars/{calendar_id}", None),
+    ("patch", "/sla/calendars/{calendar_id}", {"name": "y"}),
+    ("delete", "/sla/calendars/{calendar_id}", None),
+    ("get", "/sla/policies", None),
+    ("post", "/sla/policies", {"name": "x"}),
+    ("get", "/sla/policies/{policy_id}", None),
+    ("patch", "/sla/policies/{policy_id}", {"name": "y"}),
+    ("delete", "/sla/policies/{policy_id}", None),
+    ("get", "/tickets/{number}/sla", None),
+    ("post", "/tickets/{number}/escalate", {"note": "x"}),
+    ("post", "/tickets/{number}/deescalate", {"note": "x"}),
 ]
 
 
@@ -85,6 +99,8 @@ def ids(ticket, agent, first_level) -> dict[str, int]:
         "trigger_id": Trigger.objects.create(name="t", event="ticket_created", actions=[]).pk,
         "rule_id": TimeRule.objects.create(name="r", hours=1, actions=[]).pk,
         "macro_id": Macro.objects.create(name="m", body="b").pk,
+        "calendar_id": Calendar.objects.create(name="c").pk,
+        "policy_id": Policy.objects.create(name="p").pk,
     }
 
 
