@@ -72,8 +72,22 @@ def trigger_events_for(event: events.Event) -> list[tuple[str, str, Entry | None
     return []
 
 
+# The trigger events each domain event may stand for; which one is decided by `trigger_events_for`.
+CANDIDATES: dict[str, tuple[str, ...]] = {
+    events.TICKET_CREATED: (TriggerEvent.TICKET_CREATED,),
+    events.ENTRY_ADDED: (TriggerEvent.CUSTOMER_REPLIED, TriggerEvent.AGENT_REPLIED, TriggerEvent.NOTE_ADDED),
+    events.TICKET_UPDATED: (TriggerEvent.STATUS_CHANGED, TriggerEvent.ASSIGNED),
+    events.SLA_WARNING: (TriggerEvent.SLA_WARNING,),
+    events.SLA_BREACHED: (TriggerEvent.SLA_BREACHED,),
+}
+
+
 def on_event(event: events.Event) -> None:
-    """The listener: run the triggers of every trigger event `event` stands for."""
+    """The listener: run the triggers of every trigger event `event` stands for.
+
+    Every ticket change passes here, so the common case — no active trigger for this kind of
+    event — costs one query and nothing else.
+    """
     if event.depth >= MAX_DEPTH:
         log.warning(
             "automation stopped at depth %s on %s of ticket %s (a loop of triggers?)",
@@ -82,13 +96,27 @@ def on_event(event: events.Event) -> None:
             event.ticket_id,
         )
         return
+    candidates = CANDIDATES.get(event.name, ())
+    if not candidates:
+        return
+    triggers = list(Trigger.objects.filter(event__in=candidates, active=True).order_by("position", "id"))
+    if not triggers:
+        return
     for name, key, entry in trigger_events_for(event):
-        run_triggers(event.ticket_id, name, key, entry=entry)
+        run_triggers(event.ticket_id, name, key, entry=entry, triggers=[t for t in triggers if t.event == name])
 
 
-def run_triggers(ticket_id: int, event_name: str, event_key: str, *, entry: Entry | None = None) -> list[str]:
+def run_triggers(
+    ticket_id: int,
+    event_name: str,
+    event_key: str,
+    *,
+    entry: Entry | None = None,
+    triggers: list[Trigger] | None = None,
+) -> list[str]:
     """Fire the matching triggers for one event, in order; return the names of those that fired."""
-    triggers = list(Trigger.objects.filter(event=event_name, active=True).order_by("position", "id"))
+    if triggers is None:
+        triggers = list(Trigger.objects.filter(event=event_name, active=True).order_by("position", "id"))
     if not triggers:
         return []
     ticket = _load(ticket_id)
