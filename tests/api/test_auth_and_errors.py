@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from sportello.accounts.models import ApiToken
-from sportello.automation.models import Macro, TimeRule, Trigger
+from sportello.automation.models import Macro, Skill, TimeRule, Trigger
 from sportello.sla.models import Calendar, Policy
 from sportello.tickets.attachments import AttachmentIn
 from sportello.tickets.models import Ticket
@@ -83,6 +83,18 @@ ENDPOINTS = [
     ("get", "/tickets/{number}/sla", None),
     ("post", "/tickets/{number}/escalate", {"note": "x"}),
     ("post", "/tickets/{number}/deescalate", {"note": "x"}),
+    ("get", "/assignment/load", None),
+    ("get", "/assignment/groups", None),
+    ("get", "/assignment/groups/{group_id}", None),
+    ("patch", "/assignment/groups/{group_id}", {"method": "least_load", "default_capacity": 10}),
+    ("get", "/assignment/skills", None),
+    ("post", "/assignment/skills", {"name": "x", "tags": ["x"]}),
+    ("get", "/assignment/skills/{skill_id}", None),
+    ("patch", "/assignment/skills/{skill_id}", {"name": "y"}),
+    ("delete", "/assignment/skills/{skill_id}", None),
+    ("get", "/assignment/agents", None),
+    ("get", "/assignment/agents/{agent_id}", None),
+    ("patch", "/assignment/agents/{agent_id}", {"languages": ["it"], "max_open_tickets": 5}),
 ]
 
 
@@ -101,6 +113,8 @@ def ids(ticket, agent, first_level) -> dict[str, int]:
         "macro_id": Macro.objects.create(name="m", body="b").pk,
         "calendar_id": Calendar.objects.create(name="c").pk,
         "policy_id": Policy.objects.create(name="p").pk,
+        "skill_id": Skill.objects.create(name="s").pk,
+        "agent_id": agent.pk,
     }
 
 

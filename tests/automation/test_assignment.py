@@ -107,7 +107,7 @@ def test_the_history_says_automation_assigned_it(first_level, team, open_ticket)
 
 
 def test_only_online_active_agents_of_the_group_are_chosen(first_level, second_level, team, open_ticket):
-    ann, ben, cid = team
+    ann, ben, _cid = team
     User.objects.filter(pk=ann.pk).update(availability=Availability.AWAY)
     User.objects.filter(pk=ben.pk).update(availability=Availability.OFFLINE)
     outsider = make_user("olga", Role.AGENT)  # online, but in another group
