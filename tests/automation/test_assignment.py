@@ -406,3 +406,21 @@ def test_parallel_intake_never_puts_an_agent_above_capacity(method):
     load = Counter(Ticket.objects.exclude(assignee=None).values_list("assignee__username", flat=True))
     assert load == {"par0": 2, "par1": 2, "par2": 2}
     assert Ticket.objects.filter(assignee=None).count() == 6
+
+
+# --- Demo ----------------------------------------------------------------------------------------------
+
+
+def test_the_demo_assigns_the_first_level_by_least_load(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call_command("demo", stdout=StringIO())
+    settings = GroupAssignment.objects.get(group__name="First level")
+    assert (settings.method, settings.default_capacity) == ("least_load", 10)
+    anna = User.objects.get(username="anna")
+    assert anna.assignment_profile.languages == ["it", "en"]
+    assert list(anna.agent_skills.values_list("skill__name", "level")) == [("Billing", 4)]
+    assert Skill.objects.get(name="Billing").categories.get().name == "Billing"
+    assert not GroupAssignment.objects.filter(group__name="Second level").exists()

@@ -320,7 +320,7 @@ def delete_skill(skill: Skill) -> None:
 def set_agent_profile(
     agent: User,
     *,
-    skills: list[tuple[Skill, int | None]] | None = None,
+    skills: Sequence[tuple[Skill, int | None]] | None = None,
     languages: list[str] | None = None,
     max_open_tickets: int | EllipsisType | None = ...,
 ) -> AgentProfile:

@@ -75,6 +75,12 @@ SLA_TARGETS = [
 
 CATEGORIES = ["Account and access", "Billing", "Feedback", "Orders and delivery", "Technical problem"]
 
+# Automatic assignment: group, method, default capacity (most open tickets per agent).
+ASSIGNMENT = [("First level", "least_load", 10)]
+# Skills: name, the categories that need it, the tags that need it; and who has them (level 1-5).
+SKILLS = [("Billing", ["Billing"], ["invoice", "refund"]), ("Logistics", ["Orders and delivery"], ["delivery"])]
+AGENT_SKILLS = {"anna": [("Billing", 4)], "marco": [("Logistics", 3), ("Billing", 2)], "lena": [("Billing", 3)]}
+
 
 @dataclass(frozen=True)
 class Scenario:

@@ -119,6 +119,7 @@ class DemoLoader:
         self.categories = {name: Category.objects.get_or_create(name=name)[0] for name in data.CATEGORIES}
         for index in range(TICKETS):
             self.ticket_ids.append(self._ticket(index))
+        self._assignment()
 
     # --- People -----------------------------------------------------------------------------
 
@@ -170,6 +171,24 @@ class DemoLoader:
                     TargetIn(p, first, following, resolution) for p, first, following, resolution in data.SLA_TARGETS
                 ],
             )
+
+    def _assignment(self) -> None:
+        """Automatic assignment for the first level, switched on after the demo tickets are in, so
+        they keep the agents the demo gave them; new tickets (and waiting ones, within a minute) get
+        the least loaded online agent. Every agent speaks their language and English."""
+        from sportello.automation.assignment import configure_group_assignment, save_skill, set_agent_profile
+        from sportello.automation.models import Skill
+
+        skills = {}
+        for name, categories, tags in data.SKILLS:
+            skills[name] = Skill.objects.filter(name=name).first() or save_skill(
+                Skill(), name=name, categories=[self.categories[c].pk for c in categories], tags=tags
+            )
+        for username, _first, _last, _group, language, _online in data.AGENTS:
+            owned = [(skills[name], level) for name, level in data.AGENT_SKILLS.get(username, [])]
+            set_agent_profile(self.agents[username], languages=list(dict.fromkeys([language, "en"])), skills=owned)
+        for group, method, capacity in data.ASSIGNMENT:
+            configure_group_assignment(self.groups[group], method=method, default_capacity=capacity)
 
     # --- Tickets ----------------------------------------------------------------------------
 
