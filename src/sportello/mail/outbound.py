@@ -222,3 +222,24 @@ def send_notification(ticket: Ticket, *, to: list[str], subject: str, text: str,
     Change.objects.create(ticket=ticket, field="notification", new_value=", ".join(recipients), note=reason,
                           ticket_version=ticket.version)
     return recipients
+
+
+def send_sign_in_link(customer: Customer, *, to: str, url: str, minutes: int) -> None:
+    """The customer portal's single-use sign-in link (portal/services.py makes and stores it)."""
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    context = {"customer": customer, "url": url, "minutes": minutes, "site_url": settings.SITE_URL}
+    with translation.override(customer.language or settings.LANGUAGE_CODE):
+        subject = " ".join(render_to_string("mail/sign_in_link_subject.txt", context).split())
+        text = render_to_string("mail/sign_in_link_body.txt", context)
+        html = render_to_string("mail/sign_in_link_body.html", context)
+    message = EmailMultiAlternatives(
+        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[formataddr((customer.name, to))],
+        headers={
+            "Message-ID": make_msgid(idstring="sportello.signin", domain=settings.SPORTELLO_MAIL_DOMAIN),
+            "Auto-Submitted": "auto-generated",
+        },
+    )
+    message.attach_alternative(html, "text/html")
+    message.send()

@@ -1,4 +1,17 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from sportello.portal import views
 
 app_name = "portal"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("sign-in", views.sign_in, name="login"),
+    path("sign-in/<str:key>", views.redeem_link, name="link"),
+    path("sign-out", views.sign_out, name="logout"),
+    path("password", views.password, name="password"),
+    path("new", views.new, name="new"),
+    path("tickets/<int:number>/", views.ticket, name="ticket"),
+    path("tickets/<int:number>/reply", views.reply, name="reply"),
+    path("tickets/<int:number>/close", views.close, name="close"),
+    path("attachments/<int:attachment_id>", views.attachment, name="attachment"),
+]

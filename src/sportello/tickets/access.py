@@ -70,3 +70,31 @@ def require_full_agent(user: User) -> None:
 def require_admin(user: User) -> None:
     if not user.is_authenticated or not user.is_admin:
         raise Forbidden("Admins only")
+
+
+def tickets_for_customer(user: User) -> QuerySet[Ticket]:
+    """The tickets a portal user may see: their own, and their organization's when it shares them."""
+    from sportello.accounts.models import Role
+    from sportello.customers.models import Customer
+
+    if not user.is_authenticated or not user.is_active or user.role != Role.CUSTOMER:
+        return Ticket.objects.none()
+    customer = Customer.objects.select_related("organization").filter(user=user).first()
+    if customer is None:
+        return Ticket.objects.none()
+    organization = customer.organization
+    if organization is not None and organization.shared_tickets:
+        return Ticket.objects.filter(customer__organization=organization)
+    return Ticket.objects.filter(customer=customer)
+
+
+def ticket_for_customer(user: User, number: int) -> Ticket:
+    """The ticket with reference `number` if this portal user may see it; else NotFound.
+
+    The number alone never grants access: the ticket must be the customer's own, or their
+    organization's when the organization shares tickets.
+    """
+    ticket = tickets_for_customer(user).select_related("status", "customer").filter(number=number).first()
+    if ticket is None:
+        raise NotFound(f"No ticket #{number}")
+    return ticket

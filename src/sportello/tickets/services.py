@@ -560,3 +560,24 @@ def mark_delivery(entry_id: int, state: str, error: str = "") -> None:
 
 def touch(ticket_id: int) -> None:
     Ticket.objects.filter(pk=ticket_id).update(version=F("version") + 1, updated_at=timezone.now())
+
+
+def close_ticket_by_customer(ticket: Ticket, actor: User) -> Ticket:
+    """A customer marks their own request done in the portal (the caller went through
+    `ticket_for_customer`). It becomes Solved, so a later message from them reopens it."""
+    if ticket.state in (StatusCategory.SOLVED, StatusCategory.CLOSED):
+        return ticket
+    now = timezone.now()
+    with transaction.atomic():
+        ticket = _lock(ticket, None)
+        if ticket.state in (StatusCategory.SOLVED, StatusCategory.CLOSED):
+            return ticket
+        _bump(ticket, now)
+        fields = _set_status(ticket, actor, statuses.builtin(StatusCategory.SOLVED), now)
+        Change.objects.filter(ticket=ticket, ticket_version=ticket.version, field="status").update(
+            note="Closed by the customer in the portal"
+        )
+        ticket.save(update_fields=[*fields, "version", "updated_at"])
+        search.index_ticket(ticket.pk)
+        events.publish(events.Event(events.TICKET_UPDATED, ticket.pk, None, actor.pk, {"fields": ["status"]}))
+    return ticket

@@ -11,6 +11,7 @@ from django.core import signing
 from django.core.files.uploadedfile import UploadedFile
 from django.http import QueryDict
 from django.template.defaultfilters import filesizeformat
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 MAX_FILES = 10
@@ -80,7 +81,19 @@ class MultipleFileField(forms.FileField):
 class SupportForm(forms.Form):
     name = forms.CharField(label=_("Your name"), max_length=200)
     email = forms.EmailField(label=_("Email address"), max_length=254)
-    subject = forms.CharField(label=_("Subject"), max_length=255)
+    # While the customer types, matching help-centre articles appear under the field (deflection).
+    subject = forms.CharField(
+        label=_("Subject"),
+        max_length=255,
+        widget=forms.TextInput(
+            attrs={
+                "hx-get": reverse_lazy("kb:suggest"),
+                "hx-trigger": "input changed delay:300ms",
+                "hx-target": "#kb-suggestions",
+                "autocomplete": "off",
+            }
+        ),
+    )
     message = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 8}), max_length=100_000)
     attachments = MultipleFileField(label=_("Attachments"), required=False)
     # The honeypot: hidden from people by CSS and from screen readers by aria-hidden; bots that

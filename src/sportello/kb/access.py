@@ -1,0 +1,64 @@
+"""The gates to articles: the public sees published public translations only; agents see all.
+
+Whatever the public may not see is reported as not found (404), so an internal article's address
+tells a stranger nothing.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from sportello.accounts.models import User
+from sportello.core.errors import Forbidden, NotFound
+from sportello.kb.models import LANGUAGES, Article, ArticleTranslation, PublishState, Visibility
+
+
+def public_translations(language: str) -> QuerySet[ArticleTranslation]:
+    """Published translations of public articles in `language` (every language when empty)."""
+    found = ArticleTranslation.objects.filter(state=PublishState.PUBLISHED, article__visibility=Visibility.PUBLIC)
+    return found.filter(language=language) if language else found
+
+
+def public_translation(language: str, category_slug: str, slug: str) -> ArticleTranslation:
+    if language not in LANGUAGES:
+        raise NotFound("No such language")
+    translation = (
+        public_translations(language)
+        .select_related("article__category__parent")
+        .filter(slug=slug, article__category__slug=category_slug)
+        .first()
+    )
+    if translation is None:
+        raise NotFound("No such article")
+    return translation
+
+
+def public_article(article_id: int) -> Article:
+    """An article the public may act on (feedback, deflection): public with a published language."""
+    article = (
+        Article.objects.filter(pk=article_id, visibility=Visibility.PUBLIC, translations__state=PublishState.PUBLISHED)
+        .distinct()
+        .first()
+    )
+    if article is None:
+        raise NotFound("No such article")
+    return article
+
+
+def require_kb_agent(user: User) -> None:
+    if not user.is_authenticated or not user.is_staff_member:
+        raise Forbidden("Agents only")
+
+
+def require_kb_author(user: User) -> None:
+    require_kb_agent(user)
+    if not user.can_reply:
+        raise Forbidden("Light agents can read articles only")
+
+
+def article_for_agent(user: User, article_id: int) -> Article:
+    require_kb_agent(user)
+    article = Article.objects.select_related("category").filter(pk=article_id).first()
+    if article is None:
+        raise NotFound(f"No article {article_id}")
+    return article

@@ -1,0 +1,213 @@
+"""Knowledge-base use cases. Every write to an article, translation, feedback or deflection is here.
+
+Each validates, writes in one transaction, leaves a revision where text changed, and keeps the
+search index in step inside the same transaction (search is never behind the database).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+from django.utils.text import slugify
+
+from sportello.accounts.models import User
+from sportello.core.errors import Forbidden, InvalidInput
+from sportello.kb import search
+from sportello.kb.models import (
+    LANGUAGES,
+    Article,
+    ArticleTranslation,
+    Category,
+    Deflection,
+    DeflectionSource,
+    Feedback,
+    PublishState,
+    Revision,
+    Visibility,
+)
+from sportello.kb.render import plain_text, render_body, summary_of
+from sportello.tickets.intake import _tags
+
+MAX_TITLE = 200
+MAX_BODY = 500_000
+
+
+def _require_author(actor: User) -> None:
+    """Agents and admins write articles; light agents read them."""
+    if not actor.is_authenticated or not actor.can_reply:
+        raise Forbidden("Only agents can write articles")
+
+
+@dataclass
+class ArticleText:
+    """One language's text of an article as an author typed it."""
+
+    language: str
+    title: str
+    body: str
+    slug: str = ""
+    summary: str = ""
+
+
+def create_category(*, name: str, slug: str = "", parent: Category | None = None, position: int = 100) -> Category:
+    if parent is not None and parent.parent_id is not None:
+        raise InvalidInput("Categories nest one level only", field="parent")
+    if not name.strip():
+        raise InvalidInput("A category needs a name", field="name")
+    slug = slugify(slug or name)[:80] or "category"
+    if Category.objects.filter(slug=slug).exists():
+        raise InvalidInput(f"The address {slug!r} is taken", field="slug")
+    return Category.objects.create(name=name.strip()[:120], slug=slug, parent=parent, position=position)
+
+
+def create_article(
+    actor: User,
+    *,
+    category: Category,
+    text: ArticleText,
+    visibility: str = Visibility.PUBLIC,
+    tags: list[str] | None = None,
+    publish: bool = False,
+) -> ArticleTranslation:
+    """A new article with its first translation (a draft unless `publish`)."""
+    _require_author(actor)
+    if visibility not in Visibility.values:
+        raise InvalidInput(f"Unknown visibility {visibility!r}", field="visibility")
+    with transaction.atomic():
+        article = Article.objects.create(category=category, visibility=visibility, created_by=actor)
+        if tags:
+            article.tags.set(_tags(tags))
+        translation = save_translation(actor, article, text)
+        if publish:
+            translation = publish_translation(actor, translation)
+    return translation
+
+
+def update_article(actor: User, article: Article, *, category: Category, visibility: str, tags: list[str]) -> Article:
+    """Change what all languages share; the search index follows (visibility is checked at query time)."""
+    _require_author(actor)
+    if visibility not in Visibility.values:
+        raise InvalidInput(f"Unknown visibility {visibility!r}", field="visibility")
+    with transaction.atomic():
+        article.category = category
+        article.visibility = visibility
+        article.updated_at = timezone.now()
+        article.save(update_fields=["category", "visibility", "updated_at"])
+        article.tags.set(_tags(tags))
+        search.reindex_article(article)
+    return article
+
+
+def save_translation(actor: User | None, article: Article, text: ArticleText, *, note: str = "") -> ArticleTranslation:
+    """Create or change one language of an article, keeping its state; leaves a revision."""
+    if actor is not None:
+        _require_author(actor)
+    language, title, body = text.language, " ".join(text.title.split())[:MAX_TITLE], text.body or ""
+    if language not in LANGUAGES:
+        raise InvalidInput(f"Articles are written in {', '.join(LANGUAGES)}", field="language")
+    if not title:
+        raise InvalidInput("An article needs a title", field="title")
+    if len(body) > MAX_BODY:
+        raise InvalidInput("The article is too long", field="body")
+    slug = slugify(text.slug or title, allow_unicode=True)[:200] or f"article-{article.pk}"
+    now = timezone.now()
+    with transaction.atomic():
+        translation = ArticleTranslation.objects.select_for_update().filter(
+            article=article, language=language
+        ).first() or ArticleTranslation(article=article, language=language)
+        if ArticleTranslation.objects.filter(language=language, slug=slug).exclude(pk=translation.pk).exists():
+            raise InvalidInput(f"Another article in this language already uses the address {slug!r}", field="slug")
+        translation.title = title
+        translation.slug = slug
+        translation.body = body
+        translation.body_html = render_body(body)
+        translation.summary = (text.summary or "").strip()[:300] or summary_of(plain_text(translation.body_html))
+        translation.updated_at = now
+        try:
+            with transaction.atomic():
+                translation.save()
+        except IntegrityError as exc:  # a concurrent save took the slug
+            raise InvalidInput(f"The address {slug!r} is taken", field="slug") from exc
+        Revision.objects.create(
+            translation=translation, author=actor, title=title, body=body, note=note, created_at=now
+        )
+        Article.objects.filter(pk=article.pk).update(updated_at=now)
+        search.index_translation(translation)
+    return translation
+
+
+def publish_translation(actor: User, translation: ArticleTranslation) -> ArticleTranslation:
+    return _set_state(actor, translation, PublishState.PUBLISHED)
+
+
+def unpublish_translation(actor: User, translation: ArticleTranslation) -> ArticleTranslation:
+    return _set_state(actor, translation, PublishState.DRAFT)
+
+
+def _set_state(actor: User, translation: ArticleTranslation, state: str) -> ArticleTranslation:
+    _require_author(actor)
+    with transaction.atomic():
+        translation.state = state
+        if state == PublishState.PUBLISHED and translation.published_at is None:
+            translation.published_at = timezone.now()
+        translation.save(update_fields=["state", "published_at"])
+        Revision.objects.create(
+            translation=translation, author=actor, title=translation.title, body=translation.body,
+            note="Published" if state == PublishState.PUBLISHED else "Unpublished",
+        )  # fmt: skip
+    return translation
+
+
+def record_feedback(article: Article, *, session_key: str, helpful: bool, language: str = "") -> Feedback:
+    """One vote per article and visitor session; voting again changes the vote."""
+    if not session_key:
+        raise InvalidInput("Feedback needs a visitor session")
+    feedback, _created = Feedback.objects.update_or_create(
+        article=article, session_key=session_key, defaults={"helpful": helpful, "language": language[:10]}
+    )
+    return feedback
+
+
+@dataclass(frozen=True)
+class FeedbackCounts:
+    helpful: int
+    not_helpful: int
+
+
+def feedback_counts(article: Article) -> FeedbackCounts:
+    counts = Feedback.objects.filter(article=article).aggregate(
+        yes=Count("pk", filter=Q(helpful=True)), no=Count("pk", filter=Q(helpful=False))
+    )
+    return FeedbackCounts(helpful=counts["yes"], not_helpful=counts["no"])
+
+
+def record_deflection(
+    article: Article, *, session_key: str, source: str = DeflectionSource.WEBFORM, query: str = "", language: str = ""
+) -> Deflection:
+    """A customer's "this solved my problem": counted once per article and visitor session."""
+    if article.visibility != Visibility.PUBLIC:
+        raise InvalidInput("Only public articles deflect requests")
+    if source not in DeflectionSource.values:
+        raise InvalidInput(f"Unknown source {source!r}", field="source")
+    if session_key:
+        found = Deflection.objects.filter(article=article, session_key=session_key).first()
+        if found is not None:
+            return found
+    return Deflection.objects.create(
+        article=article, session_key=session_key, source=source, query=query[:255], language=language[:10]
+    )
+
+
+def count_deflections(*, since: datetime | None = None, until: datetime | None = None) -> dict[str, int]:
+    """Deflections per source in a period, and their total (for reports)."""
+    rows: QuerySet[Deflection] = Deflection.objects.all()
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
+    counts = {row["source"]: row["n"] for row in rows.values("source").annotate(n=Count("pk")).order_by()}
+    return {**counts, "total": sum(counts.values())}

@@ -1,0 +1,304 @@
+"""Knowledge-base pages: the public help centre, the web form's suggestions, and the agents' editor.
+
+Public pages answer in the language of their address (`/help/<lang>/…`); `/help/` picks one from
+the browser. Agents' pages go through `agent_view` like the rest of the agent UI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Prefetch
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.utils import translation
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from sportello.core.errors import NotFound, ServiceError
+from sportello.kb import services
+from sportello.kb.access import (
+    article_for_agent,
+    public_article,
+    public_translation,
+    public_translations,
+    require_kb_author,
+)
+from sportello.kb.forms import ArticleForm
+from sportello.kb.models import LANGUAGES, Article, ArticleTranslation, Category, DeflectionSource, PublishState
+from sportello.kb.render import render_body
+from sportello.kb.search import search_articles
+from sportello.tickets.access import ticket_for_agent
+from sportello.tickets.views import AgentRequest, agent_view
+
+View = Callable[..., HttpResponseBase]
+SUGGESTIONS = 5
+
+
+def public_view(view: View) -> View:
+    """A public page in the language of its address; a service's NotFound is a 404."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, lang: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if lang not in LANGUAGES:
+            raise Http404("No such language")
+        try:
+            with translation.override(lang):
+                return view(request, lang, *args, **kwargs)
+        except NotFound as err:
+            raise Http404(err.message) from err
+
+    return wrapper
+
+
+def _session_key(request: HttpRequest) -> str:
+    if not request.session.session_key:
+        request.session.save()
+    return request.session.session_key or ""
+
+
+def reader_language(request: HttpRequest) -> str:
+    language = translation.get_language_from_request(request)
+    return language if language in LANGUAGES else settings.LANGUAGE_CODE
+
+
+# --- Public help centre ---------------------------------------------------------------------------------
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponseRedirect:
+    """The help centre in the reader's language (browser preference, or the language cookie)."""
+    return redirect("kb:home", lang=reader_language(request))
+
+
+@require_GET
+@public_view
+def home(request: HttpRequest, lang: str) -> HttpResponse:
+    translations = list(
+        public_translations(lang).select_related("article__category").order_by("article__position", "title")
+    )
+    by_category: dict[int, list[ArticleTranslation]] = {}
+    for item in translations:
+        by_category.setdefault(item.article.category_id, []).append(item)
+    categories = [c for c in Category.objects.select_related("parent") if c.pk in by_category]
+    sections = [(c, c.name_in(lang), by_category[c.pk]) for c in categories]
+    return render(request, "kb/home.html", {"lang": lang, "sections": sections, "switch": _switch(lang, "")})
+
+
+@require_GET
+@public_view
+def category(request: HttpRequest, lang: str, category: str) -> HttpResponse:
+    found = Category.objects.select_related("parent").filter(slug=category).first()
+    if found is None:
+        raise NotFound("No such category")
+    items = public_translations(lang).filter(article__category__parent=found) | public_translations(lang).filter(
+        article__category=found
+    )
+    context = {
+        "lang": lang,
+        "category": found,
+        "category_name": found.name_in(lang),
+        "articles": items.select_related("article__category").order_by("article__position", "title"),
+        "switch": _switch(lang, f"{found.slug}/"),
+    }
+    return render(request, "kb/category.html", context)
+
+
+@require_GET
+@public_view
+def article(request: HttpRequest, lang: str, category: str, slug: str) -> HttpResponse:
+    item = public_translation(lang, category, slug)
+    others = (
+        public_translations("").filter(article=item.article).exclude(pk=item.pk).select_related("article__category")
+    )
+    context = {
+        "lang": lang,
+        "item": item,
+        "category_name": item.article.category.name_in(lang),
+        "others": others,
+        "from_form": request.GET.get("from") == DeflectionSource.WEBFORM,
+        "query": request.GET.get("q", "")[:255],
+        "voted": request.session.get(f"kb:voted:{item.article_id}"),
+        "switch": [(o.language, o.public_path()) for o in others],
+    }
+    return render(request, "kb/article.html", context)
+
+
+@require_GET
+@public_view
+def search(request: HttpRequest, lang: str) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:200]
+    hits = search_articles(query, lang, limit=20) if query else []
+    return render(request, "kb/search.html", {"lang": lang, "query": query, "hits": hits, "switch": _switch(lang, "")})
+
+
+@require_POST
+def feedback(request: HttpRequest, article_id: int) -> HttpResponse:
+    """ "Was this helpful?" — one vote per visitor session, a second click changes it."""
+    item = _public_or_404(article_id)
+    helpful = request.POST.get("helpful") == "yes"
+    services.record_feedback(
+        item, session_key=_session_key(request), helpful=helpful, language=request.POST.get("lang", "")
+    )
+    request.session[f"kb:voted:{item.pk}"] = "yes" if helpful else "no"
+    return render(request, "kb/_feedback.html", {"article_id": item.pk, "voted": "yes" if helpful else "no"})
+
+
+@require_POST
+@xframe_options_exempt
+def deflect(request: HttpRequest, article_id: int) -> HttpResponse:
+    """ "This solved my problem": the customer does not send the request; counted once per session."""
+    item = _public_or_404(article_id)
+    lang = request.POST.get("lang", "")
+    try:
+        services.record_deflection(
+            item, session_key=_session_key(request), source=request.POST.get("source", DeflectionSource.WEBFORM),
+            query=request.POST.get("q", ""), language=lang,
+        )  # fmt: skip
+    except ServiceError as err:
+        return render(request, "error.html", {"message": err.message}, status=err.status)
+    with translation.override(lang if lang in LANGUAGES else reader_language(request)):
+        return render(request, "kb/deflected.html", {"lang": lang})
+
+
+def _public_or_404(article_id: int) -> Article:
+    try:
+        return public_article(article_id)
+    except NotFound as err:
+        raise Http404(err.message) from err
+
+
+@require_GET
+@xframe_options_exempt
+def suggest(request: HttpRequest) -> HttpResponse:
+    """Public articles matching what a customer is typing into the web form (an htmx fragment)."""
+    query = (request.GET.get("subject") or request.GET.get("q") or "").strip()[:200]
+    lang = request.GET.get("lang") or reader_language(request)
+    lang = lang if lang in LANGUAGES else settings.LANGUAGE_CODE
+    hits = search_articles(query, lang, match_any=True, limit=SUGGESTIONS) if len(query) >= 3 else []
+    with translation.override(lang):
+        return render(request, "kb/_suggestions.html", {"hits": hits, "query": query, "lang": lang})
+
+
+@require_GET
+def sitemap(request: HttpRequest) -> HttpResponse:
+    """Every published public translation, for search engines; nothing internal, nothing in draft."""
+    items = public_translations("").select_related("article__category").order_by("language", "article_id")
+    return render(
+        request, "kb/sitemap.xml", {"items": items, "site_url": settings.SITE_URL}, content_type="application/xml"
+    )
+
+
+def _switch(lang: str, rest: str) -> list[tuple[str, str]]:
+    return [(code, f"/help/{code}/{rest}") for code in LANGUAGES if code != lang]
+
+
+# --- Agents: list, editor with preview, suggestions on a ticket ---------------------------------------------
+
+
+@agent_view
+def agent_list(request: AgentRequest) -> HttpResponse:
+    # Published languages first, so the title shown is one readers see.
+    in_order = Prefetch("translations", queryset=ArticleTranslation.objects.order_by("-state", "language"))
+    articles = Article.objects.select_related("category__parent").prefetch_related(in_order)
+    query = request.GET.get("q", "").strip()[:200]
+    if query:
+        articles = articles.filter(translations__title__icontains=query).distinct()
+    return render(request, "kb/agent_list.html", {"articles": articles[:500], "query": query, "languages": LANGUAGES})
+
+
+@require_http_methods(["GET", "POST"])
+@agent_view
+def agent_new(request: AgentRequest) -> HttpResponse:
+    require_kb_author(request.user)
+    language = request.GET.get("language", request.user.language)
+    form = ArticleForm(request.POST or None, initial={"language": language if language in LANGUAGES else "en"})
+    if request.method == "POST" and form.is_valid():
+        try:
+            item = services.create_article(
+                request.user, category=form.cleaned_data["category"], text=form.text(),
+                visibility=form.cleaned_data["visibility"], tags=form.tag_names(),
+                publish=request.POST.get("action") == "publish",
+            )  # fmt: skip
+        except ServiceError as err:
+            form.add_error(None, err.message)
+        else:
+            return redirect("kb:agent-edit", article_id=item.article_id, lang=item.language)
+    context = {"form": form, "item": None, "article": None}
+    return render(request, "kb/agent_edit.html", context, status=422 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@agent_view
+def agent_edit(request: AgentRequest, article_id: int, lang: str) -> HttpResponse:
+    """One language of an article: edit and save, publish or unpublish; other languages are tabs."""
+    found = article_for_agent(request.user, article_id)
+    if lang not in LANGUAGES:
+        raise Http404("No such language")
+    item = found.translations.filter(language=lang).first()
+    initial = {
+        "category": found.category_id, "visibility": found.visibility, "language": lang,
+        "tags": ", ".join(found.tags.values_list("name", flat=True)),
+        **({"title": item.title, "slug": item.slug, "summary": item.summary, "body": item.body} if item else {}),
+    }  # fmt: skip
+    form = ArticleForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        require_kb_author(request.user)
+        if form.is_valid():
+            try:
+                item = _save(request, found, form)
+            except ServiceError as err:
+                form.add_error(None, err.message)
+            else:
+                return redirect("kb:agent-edit", article_id=found.pk, lang=item.language)
+    context = {
+        "form": form,
+        "article": found,
+        "item": item,
+        "lang": lang,
+        "languages": [(code, found.translations.filter(language=code).first()) for code in LANGUAGES],
+        "revisions": item.revisions.select_related("author")[:20] if item else [],
+        "feedback": services.feedback_counts(found),
+        "preview": item.body_html if item else "",
+    }
+    return render(request, "kb/agent_edit.html", context, status=422 if form.errors else 200)
+
+
+def _save(request: AgentRequest, found: Article, form: ArticleForm) -> ArticleTranslation:
+    data = form.cleaned_data
+    services.update_article(
+        request.user, found, category=data["category"], visibility=data["visibility"], tags=form.tag_names()
+    )
+    item = services.save_translation(request.user, found, form.text())
+    action = request.POST.get("action")
+    if action == "publish":
+        item = services.publish_translation(request.user, item)
+    elif action == "unpublish" and item.state == PublishState.PUBLISHED:
+        item = services.unpublish_translation(request.user, item)
+    return item
+
+
+@require_POST
+@agent_view
+def agent_preview(request: AgentRequest) -> HttpResponse:
+    """The body as readers will see it: rendered and sanitized exactly as when it is saved."""
+    return render(request, "kb/_preview.html", {"html": render_body(request.POST.get("body", "")[:500_000])})
+
+
+@require_GET
+@agent_view
+def ticket_suggestions(request: AgentRequest, number: int) -> HttpResponse:
+    """Articles matching a ticket's subject and first message, with their public link to insert."""
+    ticket = ticket_for_agent(request.user, number)
+    first = (
+        ticket.entries.filter(internal=False).order_by("created_at", "id").values_list("body_text", flat=True).first()
+    )
+    text = f"{ticket.subject} {(first or '')[:300]}"
+    hits = search_articles(text, ticket.language, internal=True, match_any=True, limit=SUGGESTIONS)
+    if not hits and ticket.language != settings.LANGUAGE_CODE:
+        hits = search_articles(text, settings.LANGUAGE_CODE, internal=True, match_any=True, limit=SUGGESTIONS)
+    return render(request, "kb/_ticket_suggestions.html", {"hits": hits, "site_url": settings.SITE_URL})

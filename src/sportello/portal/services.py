@@ -1,0 +1,156 @@
+"""Customer portal use cases: sign-in links, replies and new requests, closing a request.
+
+Replies and new requests go through the one intake path (`ingest`, channel "portal"), like every
+other channel. Sign-in links are single use and short lived; only their SHA-256 is stored, and
+they are claimed with one conditional UPDATE, so two clicks at once cannot both sign in.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from sportello.accounts.models import Role, User
+from sportello.core.errors import InvalidInput
+from sportello.customers.identity import normalize
+from sportello.customers.models import Customer, Identity, IdentityKind
+from sportello.customers.services import Sender
+from sportello.portal.models import MagicLink, hash_key
+from sportello.tickets.attachments import AttachmentIn
+from sportello.tickets.intake import Inbound, ingest
+from sportello.tickets.models import Channel, Entry, Ticket
+
+log = logging.getLogger("sportello.portal")
+
+LINK_MINUTES = 15
+
+
+def customer_for_email(email: str) -> Customer | None:
+    try:
+        value = normalize(IdentityKind.EMAIL, email)
+    except ValidationError:
+        return None
+    identity = Identity.objects.select_related("customer__user").filter(kind=IdentityKind.EMAIL, value=value).first()
+    return identity.customer if identity else None
+
+
+def portal_user_for_email(email: str) -> User | None:
+    """The portal account of the customer with this address, if they have one."""
+    customer = customer_for_email(email)
+    user = customer.user if customer else None
+    return user if user is not None and user.is_active and user.role == Role.CUSTOMER else None
+
+
+def _ensure_portal_user(customer: Customer, email: str) -> User | None:
+    """The customer's portal account, made on their first sign-in link (with no usable password)."""
+    if customer.user is not None:
+        user = customer.user
+        return user if user.is_active and user.role == Role.CUSTOMER else None
+    user = User(username=f"customer-{customer.pk}-{secrets.token_hex(3)}", email=email, role=Role.CUSTOMER)
+    user.first_name = customer.name[:150]
+    user.set_unusable_password()
+    user.save()
+    Customer.objects.filter(pk=customer.pk).update(user=user)
+    customer.user = user
+    return user
+
+
+def send_sign_in_link(email: str) -> bool:
+    """Mail a sign-in link to a known customer address; unknown addresses get nothing.
+
+    The caller shows the same answer either way, so the form tells nobody who is a customer.
+    Returns whether a link was made (for tests and logs).
+    """
+    customer = customer_for_email(email)
+    if customer is None:
+        log.info("portal: sign-in link asked for an unknown address")
+        return False
+    to = normalize(IdentityKind.EMAIL, email)
+    if Identity.objects.filter(kind=IdentityKind.EMAIL, value=to, undeliverable=True).exists():
+        log.info("portal: no sign-in link for customer %s: the address bounced", customer.pk)
+        return False
+    key = secrets.token_urlsafe(32)
+    now = timezone.now()
+    with transaction.atomic():
+        user = _ensure_portal_user(customer, to)
+        if user is None:
+            log.info("portal: no sign-in link for customer %s: their account is not a customer account", customer.pk)
+            return False
+        MagicLink.objects.create(
+            user=user, key_hash=hash_key(key), created_at=now, expires_at=now + timedelta(minutes=LINK_MINUTES)
+        )
+        url = settings.SITE_URL + reverse("portal:link", kwargs={"key": key})
+        transaction.on_commit(lambda: _mail_link(customer.pk, to, url))
+    return True
+
+
+def _mail_link(customer_id: int, to: str, url: str) -> None:
+    from sportello.mail.outbound import send_sign_in_link as mail_link
+
+    mail_link(Customer.objects.get(pk=customer_id), to=to, url=url, minutes=LINK_MINUTES)
+
+
+def redeem_sign_in_link(key: str) -> User:
+    """The user a valid, unused, unexpired link signs in; it is spent. Otherwise InvalidInput."""
+    now = timezone.now()
+    claimed = MagicLink.objects.filter(
+        key_hash=hash_key(key or ""), used_at__isnull=True, expires_at__gt=now, user__is_active=True
+    ).update(used_at=now)
+    if claimed != 1:
+        raise InvalidInput("This sign-in link has expired or was already used. Ask for a new one.")
+    return MagicLink.objects.select_related("user").get(key_hash=hash_key(key)).user
+
+
+def change_portal_password(user: User, password: str) -> None:
+    if user.role != Role.CUSTOMER:
+        raise InvalidInput("Only customer accounts change their password here")
+    user.set_password(password)
+    user.save(update_fields=["password"])
+
+
+def _sender(user: User) -> Sender:
+    customer = Customer.objects.filter(user=user).first()
+    if customer is None:
+        raise InvalidInput("This account has no customer file")
+    email = customer.primary_email
+    if not email:
+        raise InvalidInput("This customer has no email address")
+    return Sender(name=customer.name, email=email)
+
+
+def _attachments(files: Iterable[UploadedFile]) -> list[AttachmentIn]:
+    return [AttachmentIn(filename=f.name or "attachment", content=f, content_type=f.content_type or "") for f in files]
+
+
+def reply_from_portal(user: User, ticket: Ticket, *, body: str, files: Iterable[UploadedFile] = ()) -> Entry:
+    """A customer's reply on a ticket they reached through `ticket_for_customer`."""
+    result = ingest(
+        Inbound(
+            channel=Channel.PORTAL, sender=_sender(user), ticket=ticket, body_text=body,
+            attachments=_attachments(files), language=user.language, metadata={"portal_user": user.pk},
+        )
+    )  # fmt: skip
+    return result.entry
+
+
+def open_ticket_from_portal(
+    user: User, *, subject: str, body: str, files: Iterable[UploadedFile] = (), language: str = "en"
+) -> Ticket:
+    if not subject.strip():
+        raise InvalidInput("A request needs a subject", field="subject")
+    result = ingest(
+        Inbound(
+            channel=Channel.PORTAL, sender=_sender(user), subject=subject, body_text=body,
+            attachments=_attachments(files), language=language, metadata={"portal_user": user.pk},
+        )
+    )  # fmt: skip
+    return result.ticket

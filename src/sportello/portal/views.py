@@ -1,0 +1,201 @@
+"""The customer portal: sign in, one's requests (and the organization's where shared), replies.
+
+Every ticket page goes through `ticket_for_customer`: a number alone never grants access, and a
+ticket the customer may not see is not found (404). Only the public thread is shown — entries
+with `internal` set never reach these templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth.forms import SetPasswordForm
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from sportello.accounts.models import Role, User
+from sportello.core.errors import NotFound, ServiceError
+from sportello.customers.models import Customer
+from sportello.kb.views import reader_language
+from sportello.portal import services
+from sportello.portal.forms import LinkForm, NewTicketForm, PasswordSignInForm, ReplyForm
+from sportello.tickets.access import ticket_for_customer, tickets_for_customer
+from sportello.tickets.models import Attachment, Ticket
+from sportello.tickets.services import close_ticket_by_customer
+from sportello.tickets.views import ACTIVE_CONTENT
+
+View = Callable[..., HttpResponseBase]
+PAGE = 100
+
+
+class CustomerRequest(HttpRequest):
+    user: User
+
+
+def customer_view(view: View) -> View:
+    """Signed-in customers with a customer file only; anonymous visitors go to the portal sign-in."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse("portal:login"))
+        if user.role != Role.CUSTOMER or not Customer.objects.filter(user=user).exists():  # type: ignore[union-attr]
+            raise PermissionDenied(_("The portal is for customers."))
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound as err:
+            raise Http404(err.message) from err
+
+    return wrapper
+
+
+# --- Signing in -------------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def sign_in(request: HttpRequest) -> HttpResponse:
+    link_form, password_form, sent, error = LinkForm(), PasswordSignInForm(), False, ""
+    if request.method == "POST" and request.POST.get("method") == "password":
+        password_form = PasswordSignInForm(request.POST)
+        if password_form.is_valid():
+            found = services.portal_user_for_email(password_form.cleaned_data["email"])
+            secret = password_form.cleaned_data["password"]
+            user = authenticate(request, username=found.username, password=secret) if found else None
+            if user is not None:
+                login(request, user)
+                return redirect("portal:home")
+            error = _("That email address and password do not match.")
+    elif request.method == "POST":
+        link_form = LinkForm(request.POST)
+        if link_form.is_valid():
+            services.send_sign_in_link(link_form.cleaned_data["email"])
+            sent = True  # the same answer for every address: the form tells nobody who is a customer
+    context = {"link_form": link_form, "password_form": password_form, "sent": sent, "error": error}
+    return render(request, "portal/sign_in.html", context, status=401 if error else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def redeem_link(request: HttpRequest, key: str) -> HttpResponse:
+    """GET shows a button; only the POST spends the link, so mail scanners that fetch links do not."""
+    if request.method == "GET":
+        return render(request, "portal/link.html", {"key": key})
+    try:
+        user = services.redeem_sign_in_link(key)
+    except ServiceError as err:
+        return render(request, "portal/link.html", {"key": key, "error": err.message}, status=410)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return redirect("portal:home")
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("portal:login")
+
+
+@require_http_methods(["GET", "POST"])
+@customer_view
+def password(request: CustomerRequest) -> HttpResponse:
+    form = SetPasswordForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.change_portal_password(request.user, form.cleaned_data["new_password1"])
+        login(request, request.user, backend="django.contrib.auth.backends.ModelBackend")
+        return render(request, "portal/password.html", {"form": None, "done": True})
+    return render(request, "portal/password.html", {"form": form}, status=422 if form.errors else 200)
+
+
+# --- Requests ---------------------------------------------------------------------------------------------
+
+
+@customer_view
+def home(request: CustomerRequest) -> HttpResponse:
+    tickets = tickets_for_customer(request.user).select_related("status", "customer").order_by("-updated_at", "-id")
+    customer = Customer.objects.select_related("organization").get(user=request.user)
+    context = {"tickets": tickets[:PAGE], "customer": customer, "lang": reader_language(request)}
+    return render(request, "portal/home.html", context)
+
+
+@customer_view
+def ticket(request: CustomerRequest, number: int) -> HttpResponse:
+    return _ticket_page(request, ticket_for_customer(request.user, number), ReplyForm())
+
+
+def _ticket_page(request: CustomerRequest, found: Ticket, form: ReplyForm, status: int = 200) -> HttpResponse:
+    entries = (
+        found.entries.filter(internal=False)
+        .exclude(kind="note")
+        .select_related("author_user", "author_customer")
+        .prefetch_related("attachments")
+    )
+    context = {"ticket": found, "entries": entries, "form": form, "lang": reader_language(request)}
+    return render(request, "portal/ticket.html", context, status=status)
+
+
+@require_POST
+@customer_view
+def reply(request: CustomerRequest, number: int) -> HttpResponse:
+    found = ticket_for_customer(request.user, number)
+    form = ReplyForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _ticket_page(request, found, form, status=422)
+    try:
+        services.reply_from_portal(
+            request.user, found, body=form.cleaned_data["body"], files=form.cleaned_data["attachments"]
+        )
+    except ServiceError as err:
+        form.add_error(None, err.message)
+        return _ticket_page(request, found, form, status=err.status)
+    return redirect("portal:ticket", number=found.number)
+
+
+@require_POST
+@customer_view
+def close(request: CustomerRequest, number: int) -> HttpResponse:
+    close_ticket_by_customer(ticket_for_customer(request.user, number), request.user)
+    return redirect("portal:ticket", number=number)
+
+
+@require_http_methods(["GET", "POST"])
+@customer_view
+def new(request: CustomerRequest) -> HttpResponse:
+    form = NewTicketForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            created = services.open_ticket_from_portal(
+                request.user, subject=data["subject"], body=data["body"], files=data["attachments"],
+                language=reader_language(request),
+            )  # fmt: skip
+        except ServiceError as err:
+            form.add_error(None, err.message)
+        else:
+            return redirect("portal:ticket", number=created.number)
+    return render(request, "portal/new.html", {"form": form}, status=422 if form.errors else 200)
+
+
+@customer_view
+def attachment(request: CustomerRequest, attachment_id: int) -> HttpResponseBase:
+    """A file on a public entry of a ticket this customer may see; always a download."""
+    item = (
+        Attachment.objects.select_related("entry")
+        .filter(pk=attachment_id, entry__internal=False, entry__ticket__in=tickets_for_customer(request.user))
+        .first()
+    )
+    if item is None:
+        raise Http404("No such file")
+    content_type = item.content_type.lower()
+    if any(word in content_type for word in ACTIVE_CONTENT):
+        content_type = "application/octet-stream"
+    response = FileResponse(item.file.open("rb"), as_attachment=True, filename=item.filename, content_type=content_type)
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response

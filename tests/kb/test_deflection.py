@@ -1,0 +1,48 @@
+"""Deflection: suggestions while typing the web form's subject, and "this solved my problem"."""
+
+from __future__ import annotations
+
+from sportello.kb.models import Deflection
+from sportello.kb.services import count_deflections
+
+
+def test_webform_subject_asks_for_suggestions(client):
+    html = client.get("/support/new").content.decode()
+    assert 'hx-get="/help/suggest"' in html and 'id="kb-suggestions"' in html
+
+
+def test_suggestions_show_matching_public_articles(client, invoice_article, internal_article):
+    response = client.get("/help/suggest", {"subject": "cannot download my invoice"})
+    html = response.content.decode()
+    assert "Downloading your invoices" in html
+    assert "?from=webform&amp;q=cannot%20download%20my%20invoice" in html
+    assert "Refund" not in html
+
+
+def test_suggestions_follow_the_language(client, invoice_article):
+    html = client.get("/help/suggest", {"subject": "fatture", "lang": "it"}).content.decode()
+    assert "Scaricare le fatture" in html
+
+
+def test_short_or_empty_subjects_suggest_nothing(client, invoice_article):
+    assert client.get("/help/suggest", {"subject": "in"}).content.strip() == b""
+
+
+def test_article_opened_from_the_form_offers_solved_button(client, invoice_article):
+    html = client.get(invoice_article.public_path(), {"from": "webform", "q": "invoice"}).content.decode()
+    assert "This solved my problem" in html
+    assert "This solved my problem" not in client.get(invoice_article.public_path()).content.decode()
+
+
+def test_solved_is_counted_once_per_session_and_reported(client, invoice_article):
+    url = f"/help/articles/{invoice_article.article_id}/solved"
+    client.get(invoice_article.public_path())
+    response = client.post(url, {"q": "invoice", "lang": "en", "source": "webform"})
+    assert response.status_code == 200 and "Glad it helped" in response.content.decode()
+    client.post(url, {"q": "invoice", "lang": "en"})
+    assert Deflection.objects.count() == 1
+    assert count_deflections() == {"webform": 1, "total": 1}
+
+
+def test_internal_article_cannot_deflect(client, internal_article):
+    assert client.post(f"/help/articles/{internal_article.article_id}/solved").status_code == 404

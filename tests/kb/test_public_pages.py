@@ -1,0 +1,94 @@
+"""The public help centre over HTTP: clean URLs, languages, visibility, sitemap, feedback."""
+
+from __future__ import annotations
+
+import pytest
+
+from sportello.kb.models import Feedback
+from tests.conftest import client_for
+
+
+def test_help_redirects_to_the_browser_language(client):
+    response = client.get("/help/", headers={"accept-language": "de-DE,de;q=0.9,en;q=0.5"})
+    assert response.status_code == 302 and response["Location"] == "/help/de/"
+    assert client.get("/help/", headers={"accept-language": "fr"})["Location"] == "/help/en/"
+
+
+def test_article_page_has_clean_url_meta_and_language_switch(client, invoice_article):
+    response = client.get("/help/en/invoices/downloading-your-invoices")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<strong>Account &gt; Invoices</strong>" in html
+    assert '<meta name="description" content="Open Account &gt; Invoices and press Download.' in html
+    assert 'name="viewport"' in html
+    assert 'href="/help/it/invoices/scaricare-le-fatture"' in html  # switch to Italian
+    assert "/help/de/invoices/rechnungen-herunterladen" not in html  # the German draft is not offered
+    assert '<html lang="en">' in html
+
+
+def test_article_in_italian_renders_in_italian(client, invoice_article):
+    response = client.get("/help/it/invoices/scaricare-le-fatture")
+    assert response.status_code == 200 and '<html lang="it">' in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/help/en/invoices/refund-invoices-by-hand",  # internal
+        "/help/en/invoices/invoice-drafts-upcoming",  # draft
+        "/help/de/invoices/rechnungen-herunterladen",  # a draft translation of a public article
+        "/help/en/billing/downloading-your-invoices",  # wrong category
+        "/help/fr/invoices/downloading-your-invoices",  # no such language
+    ],
+)
+def test_what_is_not_public_is_not_found(client, invoice_article, internal_article, draft_article, path):
+    assert client.get(path).status_code == 404
+
+
+def test_stranger_signed_in_cannot_see_internal_articles(stranger, internal_article):
+    assert client_for(stranger).get(internal_article.public_path()).status_code == 404
+
+
+def test_home_and_category_list_public_articles_only(client, invoice_article, internal_article, draft_article):
+    for path in ("/help/en/", "/help/en/invoices/", "/help/en/billing/"):
+        html = client.get(path).content.decode()
+        assert "Downloading your invoices" in html, path
+        assert "Refund invoices" not in html and "Invoice drafts" not in html
+
+
+def test_category_name_is_translated(client, invoice_article):
+    assert "Fatturazione" in client.get("/help/it/billing/").content.decode()
+
+
+def test_search_page_shows_highlighted_public_results_only(client, invoice_article, internal_article):
+    html = client.get("/help/en/search", {"q": "invoice"}).content.decode()
+    assert "Downloading your invoices" in html and "Refund" not in html and "<mark>" in html
+
+
+def test_sitemap_lists_published_public_translations_only(client, invoice_article, internal_article, draft_article):
+    response = client.get("/help/sitemap.xml")
+    assert response["Content-Type"].startswith("application/xml")
+    xml = response.content.decode()
+    assert "http://127.0.0.1:8000/help/en/invoices/downloading-your-invoices" in xml
+    assert "/help/it/invoices/scaricare-le-fatture" in xml
+    assert "refund" not in xml and "drafts" not in xml and "rechnungen" not in xml
+
+
+def test_feedback_is_counted_once_per_session(client, invoice_article):
+    url = f"/help/articles/{invoice_article.article_id}/feedback"
+    client.get(invoice_article.public_path())
+    assert client.post(url, {"helpful": "yes"}).status_code == 200
+    client.post(url, {"helpful": "no"})
+    client_for(None).post(url, {"helpful": "yes"})
+    votes = sorted(Feedback.objects.values_list("helpful", flat=True))
+    assert votes == [False, True]
+
+
+def test_feedback_on_internal_article_is_refused(client, internal_article):
+    assert client.post(f"/help/articles/{internal_article.article_id}/feedback", {"helpful": "yes"}).status_code == 404
+
+
+def test_article_page_costs_few_queries(client, invoice_article, django_assert_max_num_queries):
+    client.get("/help/en/")  # a session
+    with django_assert_max_num_queries(6):
+        assert client.get(invoice_article.public_path()).status_code == 200
