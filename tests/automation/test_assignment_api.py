@@ -26,6 +26,7 @@ def as_light(light_agent) -> Api:
 def as_admin(admin) -> Api:
     return api_as(admin)
 
+
 WRITES = [
     ("patch", "/assignment/groups/{group_id}", {"method": "round_robin"}),
     ("post", "/assignment/skills", {"name": "x"}),

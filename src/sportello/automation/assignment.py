@@ -186,7 +186,6 @@ def auto_assign_ticket(ticket_id: int) -> User | None:
         return None
     assert ticket is not None and ticket.group_id is not None
     group_id = ticket.group_id
-    actor = system_user()
     with transaction.atomic():
         settings = (
             GroupAssignment.objects.select_for_update()
@@ -218,7 +217,7 @@ def auto_assign_ticket(ticket_id: int) -> User | None:
             log.info("ticket #%s waits: every online agent of group %s is at capacity", ticket.number, group_id)
             return None
         agent = next(a for a in agents if a.pk == chosen)
-        update_ticket(ticket, actor, TicketChanges(assignee=agent))
+        update_ticket(ticket, system_user(), TicketChanges(assignee=agent))
         settings.last_agent = agent
         settings.save(update_fields=["last_agent"])
     return agent
