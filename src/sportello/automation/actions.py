@@ -88,8 +88,10 @@ def _problem(action: dict[str, Any]) -> str:
             return f"'to' must be one of {', '.join(RECIPIENTS)}"
         if action["to"] == "address" and "@" not in str(action.get("address", "")):
             return "an address is needed"
+        if action.get("template"):
+            return "" if isinstance(action["template"], str) else "template must be a template key"
         if not isinstance(action.get("subject"), str) or not isinstance(action.get("body"), str):
-            return "subject and body are needed"
+            return "subject and body (or a template) are needed"
         return ""
     if kind == "webhook":
         url = str(action.get("url", ""))
@@ -202,8 +204,18 @@ def _send_email(ticket: Ticket, action: dict[str, Any], run: Run) -> str:
         log.info("%s: no mail on #%s: no address for %r", run.reason, ticket.number, action["to"])
         return f"email not sent: no address for {action['to']}"
     context = placeholders.context_for(ticket)
-    subject = placeholders.render(action["subject"], context)
-    body = placeholders.render(action["body"], context)
+    if action.get("template"):
+        from sportello.mail.templating import render_mail
+
+        language = ticket.customer.language or ticket.language
+        rendered = render_mail(action["template"], language, context)
+        if rendered is None:
+            log.warning("%s: no mail on #%s: no template %r", run.reason, ticket.number, action["template"])
+            return f"email not sent: no template {action['template']!r}"
+        subject, body = rendered.subject, rendered.text
+    else:
+        subject = placeholders.render(action["subject"], context)
+        body = placeholders.render(action["body"], context)
     if f"#{ticket.number}" not in subject:
         subject = f"[#{ticket.number}] {subject}"
     send_rule_mail.enqueue(ticket.pk, to, subject, body, run.reason)

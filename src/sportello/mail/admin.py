@@ -9,7 +9,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from sportello.mail.models import Mailbox, RawMessage, RawState
+from sportello.mail.models import EmailTemplate, Mailbox, RawMessage, RawState
 from sportello.mail.services import retry_raw
 
 
@@ -19,6 +19,21 @@ class MailboxAdmin(admin.ModelAdmin):
     list_filter = ("active", "group")
     search_fields = ("address", "name")
     readonly_fields = ("last_fetch_at", "last_error")
+
+
+@admin.register(EmailTemplate)
+class EmailTemplateAdmin(admin.ModelAdmin):
+    """The wording of automatic mails per language; placeholders as in macros (docs/automation.md)."""
+
+    list_display = ("key", "language", "subject", "active", "updated_at")
+    list_filter = ("key", "language", "active")
+    search_fields = ("key", "subject", "body")
+
+    def save_model(self, request: HttpRequest, obj: EmailTemplate, form: object, change: bool) -> None:
+        from django.utils import timezone
+
+        obj.updated_at = timezone.now()
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(RawMessage)

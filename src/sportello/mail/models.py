@@ -130,3 +130,26 @@ class RawMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id or self.sha256[:12]} ({self.state})"
+
+
+class EmailTemplate(models.Model):
+    """An admin's wording of one automatic mail in one language (placeholders as in macros).
+
+    Built-in keys: `acknowledgement` (a new ticket), `reply` (around an agent's reply; its text is
+    `{{ reply.text }}`). Triggers and time rules may use any other key (`"template": "reminder"`).
+    Without a row for the customer's language, the built-in wording of that language is used.
+    """
+
+    key = models.SlugField(max_length=60)
+    language = models.CharField(max_length=10, default="en")
+    subject = models.CharField(max_length=255)
+    body = models.TextField()
+    active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["key", "language"]
+        constraints = [models.UniqueConstraint(fields=["key", "language"], name="email_template_key_language")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.language})"

@@ -7,16 +7,17 @@ the inbound side recognises replies to it. Sending happens in a task, after comm
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable
 from email.utils import formataddr, make_msgid
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
-from django.utils import translation
 
+from sportello.accounts.models import User
+from sportello.core.html import text_to_html
 from sportello.customers.models import Customer, Identity, IdentityKind
+from sportello.mail.templating import RenderedMail, render_mail
 from sportello.tickets.models import Change, Channel, Direction, Entry, Ticket
 
 log = logging.getLogger("sportello.mail")
@@ -63,12 +64,17 @@ def subject_for(ticket: Ticket) -> str:
     return f"[#{ticket.number}] {ticket.subject}"
 
 
-def _render(name: str, context: Mapping[str, object], language: str) -> tuple[str, str, str]:
-    with translation.override(language):
-        subject = " ".join(render_to_string(f"mail/{name}_subject.txt", context).split())
-        text = render_to_string(f"mail/{name}_body.txt", context)
-        html = render_to_string(f"mail/{name}_body.html", context)
-    return subject, text, html
+def _wording(
+    key: str, ticket: Ticket, agent: User | None = None, extra: dict[str, Callable[[], str]] | None = None
+) -> RenderedMail:
+    """The mail `key` about `ticket` in the customer's language (mail/templating.py)."""
+    from sportello.automation.placeholders import context_for
+
+    language = ticket.customer.language or ticket.language
+    rendered = render_mail(key, language, {**context_for(ticket, agent), **(extra or {})})
+    if rendered is None:  # every built-in key has English wording; only a typo gets here
+        raise DeliveryError(f"No wording for the mail {key!r}")
+    return rendered
 
 
 def send_acknowledgement(ticket: Ticket) -> bool:
@@ -77,8 +83,8 @@ def send_acknowledgement(ticket: Ticket) -> bool:
     if to is None:
         log.info("no acknowledgement for #%s: the customer has no deliverable email address", ticket.number)
         return False
-    context = {"ticket": ticket, "customer": ticket.customer, "site_url": settings.SITE_URL}
-    subject, text, html = _render("acknowledgement", context, ticket.customer.language or ticket.language)
+    mail = _wording("acknowledgement", ticket)
+    subject, text, html = mail.subject, mail.text, mail.html
     message = EmailMultiAlternatives(
         subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[formataddr((ticket.customer.name, to))],
         headers={
@@ -107,9 +113,11 @@ def deliver_reply(entry: Entry) -> dict[str, object]:
     customer_addresses = Identity.objects.filter(customer=ticket.customer, kind=IdentityKind.EMAIL)
     cc = reply_all_cc(ticket, exclude={to, *customer_addresses.values_list("value", flat=True)})
     message_id = entry.metadata.get("message_id") or message_id_for(ticket, entry.pk)
-    context = {"ticket": ticket, "entry": entry, "customer": ticket.customer, "agent": entry.author_user,
-               "site_url": settings.SITE_URL}
-    _subject, text, html = _render("reply", context, ticket.customer.language or ticket.language)
+    # The reply's own HTML goes into the HTML part where the template names {{ reply.text }}.
+    marker = "\ue000reply\ue000"
+    framed = _wording("reply", ticket, entry.author_user, {"reply.text": lambda: marker})
+    text = framed.text.replace(marker, entry.body_text)
+    html = framed.html.replace(marker, entry.body_html or text_to_html(entry.body_text))
     from_name = entry.author_user.display_name if entry.author_user else ""
     message = EmailMultiAlternatives(
         subject=subject_for(ticket), body=text,
