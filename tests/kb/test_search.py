@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sportello.kb.search import search_articles
 from sportello.kb.services import ArticleText, create_article, save_translation
+from sportello.search.backend import is_postgres
 
 
 def test_public_search_finds_published_public_articles_only(invoice_article, internal_article, draft_article):
@@ -29,7 +30,8 @@ def test_snippet_escapes_article_text(agent, invoices):
     [hit] = search_articles("tokenword", "en")
     assert "<mark>tokenword</mark>" in hit.snippet
     assert "<b>" not in hit.snippet and "<script" not in hit.snippet
-    assert "&lt;" in hit.snippet
+    if not is_postgres():  # ts_headline drops what looks like a tag; FTS5 keeps the text, escaped
+        assert "&lt;" in hit.snippet
 
 
 def test_search_is_per_language_and_prefix_matches_last_word(invoice_article):

@@ -49,7 +49,10 @@ def index_translation(translation: ArticleTranslation) -> None:
     """(Re)build the search document of one translation, inside the caller's transaction."""
     tags = " ".join(translation.article.tags.values_list("name", flat=True))
     title = _strip_marks(translation.title)
-    body = _strip_marks(f"{translation.summary}\n{plain_text(translation.body_html)}\n{tags}")[:BODY_CAP]
+    text = plain_text(translation.body_html)
+    # A summary made from the body's start would only repeat it in every snippet.
+    summary = "" if " ".join(text.split()).startswith(translation.summary.rstrip("…")) else translation.summary
+    body = _strip_marks(f"{summary}\n{text}\n{tags}".strip())[:BODY_CAP]
     if is_postgres():
         config = pg_config(translation.language)
         with connection.cursor() as cursor:

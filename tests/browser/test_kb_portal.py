@@ -1,0 +1,61 @@
+"""Self-service in a real browser: deflection from the web form, and the portal by magic link."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core import mail
+from playwright.sync_api import expect
+
+from sportello.kb.models import Deflection
+from sportello.kb.services import ArticleText, create_article, create_category
+from sportello.tickets.services import add_note, reply_to_ticket
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_webform_suggests_an_article_that_solves_the_problem(browser, live_server, agent):
+    category = create_category(name="Invoices", slug="invoices")
+    create_article(
+        agent, category=category, publish=True,
+        text=ArticleText("en", "Downloading your invoices", "Open Account, then Invoices, and press Download. "
+                         '<img src="x" onerror="window.hacked=1"><script>window.hacked=2</script>'),
+    )  # fmt: skip
+    page = browser.new_page()
+    page.goto(f"{live_server.url}/support/new")
+    page.locator("#id_subject").press_sequentially("cannot download invoice", delay=20)
+    suggestion = page.locator("#kb-suggestions").get_by_role("link", name="Downloading your invoices")
+    expect(suggestion).to_be_visible()
+    expect(page.locator("#kb-suggestions mark").first).to_be_visible()
+    with page.expect_popup() as popup:
+        suggestion.click()
+    article = popup.value
+    expect(article.locator("h1")).to_have_text("Downloading your invoices")
+    assert article.evaluate("window.hacked") is None  # the hostile HTML is inert
+    article.get_by_role("button", name="This solved my problem").click()
+    expect(article.locator("#deflected")).to_be_visible()
+    assert Deflection.objects.count() == 1
+
+
+def test_customer_signs_in_by_magic_link_and_replies(browser, live_server, agent, ticket):
+    reply_to_ticket(ticket, agent, body_text="Is the printer still smoking?", deliver=False)
+    add_note(ticket, agent, body_text="Secret: call the fire brigade quietly")
+    page = browser.new_page()
+    page.goto(f"{live_server.url}/portal/")
+    page.fill("#link-email", "carla@example.com")
+    page.get_by_role("button", name="Send me a link").click()
+    expect(page.locator("#link-sent")).to_be_visible()
+    link = re.search(r"https?://\S+/portal/sign-in/\S+", mail.outbox[-1].body).group(0)  # type: ignore[union-attr]
+    page.goto(live_server.url + link.split("/portal/", 1)[1].join(["/portal/", ""]))
+    page.get_by_role("button", name="Continue to my requests").click()
+    page.get_by_role("link", name="Printer on fire").click()
+    expect(page.locator("ol.thread")).to_contain_text("Is the printer still smoking?")
+    expect(page.locator("body")).not_to_contain_text("fire brigade")
+    page.fill("#id_body", "Yes, still smoking. Photo attached.")
+    page.set_input_files("#id_attachments", files=[{"name": "smoke.txt", "mimeType": "text/plain", "buffer": b"smoke"}])
+    page.get_by_role("button", name="Send reply").click()
+    expect(page.locator("ol.thread")).to_contain_text("Yes, still smoking.")
+    expect(page.get_by_role("link", name="smoke.txt")).to_be_visible()
+    entry = ticket.entries.latest("id")
+    assert entry.channel == "portal" and entry.attachments.count() == 1
