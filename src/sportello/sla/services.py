@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Min, QuerySet
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 
 from sportello.core import events
@@ -61,9 +61,15 @@ def _forget_settings() -> None:
 
 
 def _settings_key() -> tuple[Any, ...]:
-    policies = Policy.objects.aggregate(n=Count("id"), top=Max("id"), at=Max("updated_at"))
-    calendars = Calendar.objects.aggregate(n=Count("id"), top=Max("id"), at=Max("updated_at"))
-    return (_generation[0], *policies.values(), *calendars.values())
+    """What changes when a policy or calendar is added, removed or edited: one query per event."""
+    parts = []
+    for model in (Policy, Calendar):
+        table = connection.ops.quote_name(model._meta.db_table)
+        parts.append(f"SELECT COUNT(*), MAX(id), MAX(updated_at) FROM {table}")
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts))  # the values compare equal or not; types do not matter
+        rows = cursor.fetchall()
+    return (_generation[0], *(value for row in rows for value in row))
 
 
 def _current() -> _Settings:
@@ -140,6 +146,8 @@ def _add(start: datetime, minutes: int, extra_seconds: int, spec: CalendarSpec) 
 
 def _waiting_since(ticket: Ticket) -> datetime | None:
     """The first customer message after the last public agent reply; None before any reply."""
+    if ticket.first_response_at is None:  # no public reply yet (set with the first one)
+        return None
     public = Entry.objects.filter(ticket=ticket, internal=False)
     last_reply = public.filter(direction=Direction.OUTBOUND).aggregate(at=Max("created_at"))["at"]
     if last_reply is None:
@@ -186,15 +194,10 @@ def sync_ticket_sla(ticket_id: int, now: datetime | None = None, *, force: bool 
     target = target_for(policy, ticket.priority)
     spec = calendar_spec(policy.calendar if policy else None)
     waiting_since = _waiting_since(ticket)
+    if sla_row(ticket) is None and (created := _create_clocks(ticket, policy, target, spec, waiting_since, now)):
+        return created
     with transaction.atomic():
-        sla = TicketSLA.objects.select_for_update().filter(pk=ticket.pk).first()
-        if sla is None:
-            try:
-                with transaction.atomic():
-                    TicketSLA.objects.create(ticket=ticket)
-            except IntegrityError:  # created meanwhile by a concurrent sync
-                pass
-            sla = TicketSLA.objects.select_for_update().get(pk=ticket.pk)
+        sla = TicketSLA.objects.select_for_update().get(pk=ticket.pk)
         paused = ticket.state in PAUSED_STATES or ticket.merged_into_id is not None
         if sla.paused_at is not None and not paused:
             _resume(sla, now, spec)
@@ -216,6 +219,37 @@ def sync_ticket_sla(ticket_id: int, now: datetime | None = None, *, force: bool 
         sla.ticket_version = ticket.version
         sla.updated_at = now
         sla.save()
+    return sla
+
+
+def _create_clocks(
+    ticket: Ticket,
+    policy: Policy | None,
+    target: Target | None,
+    spec: CalendarSpec,
+    waiting_since: datetime | None,
+    now: datetime,
+) -> TicketSLA | None:
+    """The first clocks of a ticket, computed and inserted at once (the common case: a new ticket).
+
+    None when another sync inserted them first; the caller then updates them under a row lock.
+    """
+    sla = TicketSLA(ticket=ticket, policy=policy, warning_minutes=policy.warning_minutes if policy else 60)
+    for name in TARGETS:
+        setattr(sla, f"{name}_minutes", _minutes(target, name))
+    _recompute(sla, ticket, spec)
+    _next_response_cycle(sla, ticket, waiting_since, spec)
+    _mark_met_late(sla, ticket)
+    if ticket.state in PAUSED_STATES or ticket.merged_into_id is not None:
+        sla.paused_at = now
+    _schedule(sla, ticket)
+    sla.ticket_version = ticket.version
+    sla.updated_at = now
+    try:
+        with transaction.atomic():
+            sla.save(force_insert=True)
+    except IntegrityError:  # created meanwhile by a concurrent sync
+        return None
     return sla
 
 
