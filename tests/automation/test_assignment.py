@@ -3,6 +3,7 @@ above capacity (also with parallel intake on PostgreSQL); the retry sweep; the a
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 
@@ -364,7 +365,7 @@ def test_the_admin_saves_settings_through_the_service(admin, first_level):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL's row locks and parallel writers")
 @pytest.mark.parametrize("method", [AssignmentMethod.LEAST_LOAD, AssignmentMethod.ROUND_ROBIN])
-def test_parallel_intake_never_puts_an_agent_above_capacity(method):
+def test_parallel_intake_never_puts_an_agent_above_capacity(method, caplog):
     """Twelve threads, each with its own connection, open tickets at the same time in a group of
     three agents with room for two each: exactly six get an agent, nobody more than two."""
     group = Group.objects.create(name="Parallel", tier=1)
@@ -402,6 +403,8 @@ def test_parallel_intake_never_puts_an_agent_above_capacity(method):
     for thread in threads:
         thread.join(timeout=120)
     assert not failures, failures
+    # No listener failed (a deadlock or a serialization error would be logged here).
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert Ticket.objects.count() == 12
     load = Counter(Ticket.objects.exclude(assignee=None).values_list("assignee__username", flat=True))
     assert load == {"par0": 2, "par1": 2, "par2": 2}
