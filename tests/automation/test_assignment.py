@@ -427,3 +427,17 @@ def test_the_demo_assigns_the_first_level_by_least_load(db):
     assert list(anna.agent_skills.values_list("skill__name", "level")) == [("Billing", 4)]
     assert Skill.objects.get(name="Billing").categories.get().name == "Billing"
     assert not GroupAssignment.objects.filter(group__name="Second level").exists()
+
+
+def test_a_trigger_that_routes_a_new_ticket_to_a_group_gets_it_assigned(make_trigger, write_in, second_level):
+    bob = make_user("bob", Role.AGENT)
+    second_level.members.add(bob)
+    configure_group_assignment(second_level, method=AssignmentMethod.ROUND_ROBIN)
+    make_trigger(
+        "ticket_created",
+        conditions=[{"field": "text", "op": "contains", "value": "refund"}],
+        actions=[{"type": "set_group", "group": second_level.pk}],
+    )
+    routed = fresh(write_in("Money back", "I want a refund"))
+    assert (routed.group, routed.assignee) == (second_level, bob)
+    assert [c.field for c in routed.changes.order_by("id")] == ["group", "assignee"]
