@@ -33,8 +33,8 @@ from sportello.accounts.models import Group, User
 from sportello.core.errors import InvalidInput, NotFound
 from sportello.customers.models import Customer, IdentityKind
 from sportello.customers.services import Sender
-from sportello.sla.schemas import TicketSlaOut, sla_state
 from sportello.mail.reasons import delivery_attempts, threading_reason
+from sportello.sla.schemas import TicketSlaOut, sla_state
 from sportello.tickets.access import (
     entry_for_agent,
     entry_on_ticket,
