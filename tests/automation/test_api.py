@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from sportello.automation.models import Macro, Trigger
@@ -109,3 +111,61 @@ def test_a_light_agent_cannot_apply_macros(light_agent, ticket):
     assert (
         api_as(light_agent).post(f"/automation/macros/{macro.pk}/apply", {"ticket": ticket.number}).status_code == 403
     )
+
+
+def test_triggers_that_would_undo_each_other_are_refused(admin):
+    park = {
+        "name": "Park open tickets",
+        "event": "status_changed",
+        "conditions": [{"field": "state", "op": "is", "value": "open"}],
+        "actions": [{"type": "set_status", "status": "pending"}],
+    }
+    reopen = {
+        "name": "Reopen pending tickets",
+        "event": "status_changed",
+        "conditions": [{"field": "status", "op": "is", "value": "pending"}],
+        "actions": [{"type": "set_status", "status": "open"}],
+    }
+    assert api_as(admin).post("/automation/triggers", park).status_code == 201
+    refused = api_as(admin).post("/automation/triggers", reopen)
+    assert refused.status_code == 422
+    assert "Reopen pending tickets → Park open tickets → Reopen pending tickets" in refused.json()["detail"]
+    # Narrowed to tickets of the phone channel it may still loop (the channel is not changed): refused.
+    narrowed = {**reopen, "conditions": [*reopen["conditions"], {"field": "channel", "op": "is", "value": "phone"}]}
+    assert api_as(admin).post("/automation/triggers", narrowed).status_code == 422
+    # Reopening to "new" instead cannot feed the first one (it acts on open tickets): accepted.
+    harmless = {**reopen, "actions": [{"type": "set_status", "status": "new"}]}
+    assert api_as(admin).post("/automation/triggers", harmless).status_code == 201
+    # One that parks tickets on hold feeds "harmless", but nothing sets them on hold again: accepted.
+    on_hold = {**park, "name": "Park held tickets", "conditions": [{"field": "state", "op": "is", "value": "on_hold"}]}
+    assert api_as(admin).post("/automation/triggers", on_hold).status_code == 201
+
+
+def test_the_admin_form_refuses_a_loop_too(admin, agent, client):
+    from django.urls import reverse
+
+    Trigger.objects.create(
+        name="A",
+        event="assigned",
+        conditions=[{"field": "assignee", "op": "is", "value": agent.pk}],
+        actions=[{"type": "set_assignee", "assignee": admin.pk}],
+    )
+    client.force_login(admin)
+    response = client.post(
+        reverse("admin:automation_trigger_add"),
+        {
+            "name": "B",
+            "event": "assigned",
+            "match": "all",
+            "position": 100,
+            "active": "on",
+            "conditions": json.dumps([{"field": "assignee", "op": "is", "value": admin.pk}]),
+            "actions": json.dumps([{"type": "set_assignee", "assignee": agent.pk}]),
+            "created_at_0": "2026-01-01",
+            "created_at_1": "00:00",
+            "updated_at_0": "2026-01-01",
+            "updated_at_1": "00:00",
+        },
+    )
+    assert response.status_code == 200 and "back and forth" in response.content.decode()
+    assert not Trigger.objects.filter(name="B").exists()

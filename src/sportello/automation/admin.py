@@ -34,6 +34,18 @@ def _checked(check: Any, value: Any) -> Any:
         raise ValidationError(exc.message) from exc
 
 
+class TriggerForm(RuleForm):
+    def clean(self) -> dict[str, Any]:
+        from sportello.automation.services import check_loops
+
+        data = super().clean() or {}
+        if not self.errors:
+            candidate = Trigger(pk=self.instance.pk, **{f: data.get(f) for f in ("name", "event", "match", "active")})
+            candidate.conditions, candidate.actions = data.get("conditions") or [], data.get("actions") or []
+            _checked(check_loops, candidate)
+        return data
+
+
 class MacroForm(RuleForm):
     allowed_actions = FIELD_ACTIONS
 
@@ -43,7 +55,7 @@ class MacroForm(RuleForm):
 
 @admin.register(Trigger)
 class TriggerAdmin(admin.ModelAdmin):
-    form = RuleForm
+    form = TriggerForm
     list_display = ("name", "event", "match", "position", "active")
     list_editable = ("position", "active")
     list_filter = ("event", "active")

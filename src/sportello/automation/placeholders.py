@@ -8,6 +8,7 @@ stays in the text as it was typed, so a typo is visible instead of silently empt
 from __future__ import annotations
 
 import re
+import zoneinfo
 from collections.abc import Callable
 
 from django.conf import settings
@@ -83,5 +84,12 @@ def _customer_email(ticket: Ticket) -> str:
 def _sla_due(ticket: Ticket) -> str:
     from sportello.sla.models import TicketSLA
 
-    due = TicketSLA.objects.filter(ticket=ticket).values_list("next_due", flat=True).first()
-    return timezone.localtime(due).strftime("%Y-%m-%d %H:%M %Z") if due else ""
+    row = TicketSLA.objects.filter(ticket=ticket).values_list("next_due", "policy__calendar__time_zone").first()
+    if row is None or row[0] is None:
+        return ""
+    due, zone = row
+    try:  # in the time zone of the calendar the promise was made in
+        local = due.astimezone(zoneinfo.ZoneInfo(zone)) if zone else timezone.localtime(due)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        local = timezone.localtime(due)
+    return local.strftime("%Y-%m-%d %H:%M %Z")

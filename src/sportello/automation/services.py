@@ -69,6 +69,8 @@ def trigger_events_for(event: events.Event) -> list[tuple[str, str, Entry | None
     if event.name in (events.SLA_WARNING, events.SLA_BREACHED):
         name = TriggerEvent.SLA_WARNING if event.name == events.SLA_WARNING else TriggerEvent.SLA_BREACHED
         return [(name, f"{event.data.get('target')}:{event.data.get('due')}", None)]
+    if event.name == events.CSAT_RATED and event.data.get("rating") == "bad":
+        return [(TriggerEvent.CSAT_BAD, f"csat:{event.data.get('at')}", None)]
     return []
 
 
@@ -79,6 +81,7 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
     events.TICKET_UPDATED: (TriggerEvent.STATUS_CHANGED, TriggerEvent.ASSIGNED),
     events.SLA_WARNING: (TriggerEvent.SLA_WARNING,),
     events.SLA_BREACHED: (TriggerEvent.SLA_BREACHED,),
+    events.CSAT_RATED: (TriggerEvent.CSAT_BAD,),
 }
 
 
@@ -292,9 +295,24 @@ def save_trigger(actor: User, data: dict[str, Any], trigger: Trigger | None = No
         raise InvalidInput("A trigger needs at least one action", field="actions")
     if Trigger.objects.filter(name=trigger.name).exclude(pk=trigger.pk).exists():
         raise InvalidInput(f"A trigger named {trigger.name!r} exists already", field="name")
+    check_loops(trigger)
     trigger.updated_at = timezone.now()
     trigger.save()
     return trigger
+
+
+def check_loops(trigger: Trigger) -> None:
+    """InvalidInput when the trigger would change tickets back and forth with others (loops.py)."""
+    from sportello.automation.loops import find_loop
+
+    loop = find_loop(trigger)
+    if loop:
+        chain = " → ".join([*loop, loop[0]])
+        raise InvalidInput(
+            f"These triggers would keep changing a ticket back and forth: {chain}. "
+            "Narrow their conditions or change what they set.",
+            field="actions",
+        )
 
 
 def save_time_rule(actor: User, data: dict[str, Any], rule: TimeRule | None = None) -> TimeRule:
