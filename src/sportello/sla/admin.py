@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.contrib import admin
@@ -33,7 +34,8 @@ class ResyncOnSave(admin.ModelAdmin):
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         _forget_settings()
-        transaction.on_commit(_schedule_resync)
+        changed = {"calendar_id" if isinstance(form.instance, Calendar) else "policy_id": form.instance.pk}
+        transaction.on_commit(partial(_schedule_resync, **changed))
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         super().delete_model(request, obj)

@@ -15,18 +15,20 @@ clocks (a note does not); solving stops the resolution clock.
 from __future__ import annotations
 
 import logging
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial, reduce
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max, Min, QuerySet
+from django.db.models import Exists, Field, Max, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from sportello.core import events
 from sportello.core.errors import Conflict, InvalidInput
-from sportello.sla.business_time import ALWAYS, CalendarSpec, add_business_time, business_time_between
+from sportello.sla.business_time import ALWAYS, CalendarSpec, Timeline
 from sportello.sla.models import Alert, Calendar, CalendarInterval, Holiday, Policy, Target, TicketSLA
 from sportello.tickets.models import ACTIVE_CATEGORIES, Direction, Entry, StatusCategory, Ticket
 
@@ -38,15 +40,129 @@ PAUSED_STATES = frozenset(
 DONE_STATES = frozenset({StatusCategory.SOLVED, StatusCategory.CLOSED})
 TARGETS = ("first_response", "next_response", "resolution")
 SWEEP_BATCH = 1000
+RESYNC_BATCH = 2000
+
+# Business hours as the clocks use them: a calendar, or its timeline when many tickets are recomputed.
+Hours = CalendarSpec | Timeline
 
 
 # --- Policies -----------------------------------------------------------------------------------------
+
+
+class Facts(NamedTuple):
+    """What policy conditions and clocks read of a ticket: from a `Ticket`, or one row of a batch."""
+
+    pk: int
+    version: int
+    state: str
+    merged_into_id: int | None
+    priority: int
+    channel: str
+    group_id: int | None
+    tier: int | None
+    organization_id: int | None
+    created_at: datetime
+    first_response_at: datetime | None
+    solved_at: datetime | None
+
+
+# The ticket columns behind `Facts`, in order, for `values_list`.
+FACT_COLUMNS = (
+    "pk",
+    "version",
+    "state",
+    "merged_into_id",
+    "priority",
+    "channel",
+    "group_id",
+    "group__tier",
+    "customer__organization_id",
+    "created_at",
+    "first_response_at",
+    "solved_at",
+)
+
+
+def ticket_facts(ticket: Ticket) -> Facts:
+    return Facts(
+        pk=ticket.pk,
+        version=ticket.version,
+        state=ticket.state,
+        merged_into_id=ticket.merged_into_id,
+        priority=ticket.priority,
+        channel=ticket.channel,
+        group_id=ticket.group_id,
+        tier=ticket.group.tier if ticket.group is not None else None,
+        organization_id=ticket.customer.organization_id,
+        created_at=ticket.created_at,
+        first_response_at=ticket.first_response_at,
+        solved_at=ticket.solved_at,
+    )
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """One policy's conditions as sets, read once when the policies are loaded."""
+
+    policy: Policy
+    priorities: frozenset[int]
+    channels: frozenset[str]
+    tiers: frozenset[int]
+    groups: frozenset[int]
+    organizations: frozenset[int]
+    tags: frozenset[int]
+
+    @classmethod
+    def of(cls, policy: Policy) -> Conditions:
+        return cls(
+            policy=policy,
+            priorities=frozenset(policy.priorities),
+            channels=frozenset(policy.channels),
+            tiers=frozenset(policy.tiers),
+            groups=frozenset(group.pk for group in policy.groups.all()),
+            organizations=frozenset(organization.pk for organization in policy.organizations.all()),
+            tags=frozenset(tag.pk for tag in policy.tags.all()),
+        )
+
+    def match(self, ticket: Facts, tag_ids: set[int] | frozenset[int]) -> bool:
+        """Every non-empty condition holds (each condition on its own line)."""
+        if self.priorities and ticket.priority not in self.priorities:
+            return False
+        if self.channels and ticket.channel not in self.channels:
+            return False
+        if self.tiers and ticket.tier not in self.tiers:  # no group: no tier
+            return False
+        if self.groups and ticket.group_id not in self.groups:
+            return False
+        if self.organizations and ticket.organization_id not in self.organizations:
+            return False
+        return not (self.tags and not self.tags & tag_ids)
+
+    def tickets(self) -> Q:
+        """The same conditions as a filter on tickets."""
+        found = Q()
+        if self.priorities:
+            found &= Q(priority__in=sorted(self.priorities))
+        if self.channels:
+            found &= Q(channel__in=sorted(self.channels))
+        if self.tiers:
+            found &= Q(group__tier__in=sorted(self.tiers))
+        if self.groups:
+            found &= Q(group_id__in=sorted(self.groups))
+        if self.organizations:
+            found &= Q(customer__organization_id__in=sorted(self.organizations))
+        if self.tags:
+            tagged = Ticket.tags.through.objects.filter(ticket_id=OuterRef("pk"), tag_id__in=sorted(self.tags))
+            found &= Q(Exists(tagged))
+        return found
 
 
 @dataclass
 class _Settings:
     key: tuple[Any, ...] | None = None
     policies: list[Policy] = field(default_factory=list)
+    rules: list[Conditions] = field(default_factory=list)
+    needs_tags: bool = False
     specs: dict[int, CalendarSpec] = field(default_factory=dict)
 
 
@@ -81,6 +197,8 @@ def _current() -> _Settings:
             .prefetch_related("groups", "organizations", "tags", "targets")
             .order_by("position", "id")
         )
+        _settings.rules = [Conditions.of(policy) for policy in _settings.policies]
+        _settings.needs_tags = any(rule.tags for rule in _settings.rules)
         _settings.specs = {}
         _settings.key = key
     return _settings
@@ -90,32 +208,14 @@ def active_policies() -> list[Policy]:
     return _current().policies
 
 
-def policy_matches(policy: Policy, ticket: Ticket, tag_ids: set[int]) -> bool:
-    """Every non-empty condition holds (each condition on its own line)."""
-    if policy.priorities and ticket.priority not in policy.priorities:
-        return False
-    if policy.channels and ticket.channel not in policy.channels:
-        return False
-    if policy.tiers and (ticket.group is None or ticket.group.tier not in policy.tiers):
-        return False
-    groups = {group.pk for group in policy.groups.all()}
-    if groups and ticket.group_id not in groups:
-        return False
-    organizations = {organization.pk for organization in policy.organizations.all()}
-    if organizations and ticket.customer.organization_id not in organizations:
-        return False
-    tags = {tag.pk for tag in policy.tags.all()}
-    return not (tags and not tags & tag_ids)
+def matching_policy(ticket: Ticket) -> Policy | None:
+    settings = _current()
+    tag_ids = set(ticket.tags.values_list("pk", flat=True)) if settings.needs_tags else set()
+    return first_match(settings.rules, ticket_facts(ticket), tag_ids)
 
 
-def matching_policy(ticket: Ticket, policies: list[Policy] | None = None) -> Policy | None:
-    policies = active_policies() if policies is None else policies
-    needs_tags = any(policy.tags.all() for policy in policies)
-    tag_ids = set(ticket.tags.values_list("pk", flat=True)) if needs_tags else set()
-    for policy in policies:
-        if policy_matches(policy, ticket, tag_ids):
-            return policy
-    return None
+def first_match(rules: list[Conditions], ticket: Facts, tag_ids: set[int] | frozenset[int]) -> Policy | None:
+    return next((rule.policy for rule in rules if rule.match(ticket, tag_ids)), None)
 
 
 def target_for(policy: Policy | None, priority: int) -> Target | None:
@@ -140,8 +240,8 @@ def _minutes(target: Target | None, name: str) -> int | None:
     return getattr(target, f"{name}_minutes") if target is not None else None
 
 
-def _add(start: datetime, minutes: int, extra_seconds: int, spec: CalendarSpec) -> datetime:
-    return add_business_time(start, timedelta(minutes=minutes, seconds=extra_seconds), spec)
+def _add(start: datetime, minutes: int, extra_seconds: int, hours: Hours) -> datetime:
+    return hours.add(start, timedelta(minutes=minutes, seconds=extra_seconds))
 
 
 def _waiting_since(ticket: Ticket) -> datetime | None:
@@ -155,8 +255,8 @@ def _waiting_since(ticket: Ticket) -> datetime | None:
     return public.filter(direction=Direction.INBOUND, created_at__gt=last_reply).aggregate(at=Min("created_at"))["at"]
 
 
-def _last_reply_at(ticket: Ticket) -> datetime | None:
-    found = Entry.objects.filter(ticket=ticket, internal=False, direction=Direction.OUTBOUND).aggregate(
+def _last_reply_at(ticket: Ticket | Facts) -> datetime | None:
+    found = Entry.objects.filter(ticket_id=ticket.pk, internal=False, direction=Direction.OUTBOUND).aggregate(
         at=Max("created_at")
     )
     return found["at"]
@@ -198,28 +298,41 @@ def sync_ticket_sla(ticket_id: int, now: datetime | None = None, *, force: bool 
         return created
     with transaction.atomic():
         sla = TicketSLA.objects.select_for_update().get(pk=ticket.pk)
-        paused = ticket.state in PAUSED_STATES or ticket.merged_into_id is not None
-        if sla.paused_at is not None and not paused:
-            _resume(sla, now, spec)
-        wanted = {name: _minutes(target, name) for name in TARGETS}
-        changed = sla.policy_id != (policy.pk if policy else None) or any(
-            getattr(sla, f"{name}_minutes") != minutes for name, minutes in wanted.items()
-        )
-        sla.policy = policy
-        sla.warning_minutes = policy.warning_minutes if policy else 60
-        for name, minutes in wanted.items():
-            setattr(sla, f"{name}_minutes", minutes)
-        if changed:
-            _recompute(sla, ticket, spec)
-        _next_response_cycle(sla, ticket, waiting_since, spec)
-        _mark_met_late(sla, ticket)
-        if paused and sla.paused_at is None:
-            sla.paused_at = now
-        _schedule(sla, ticket)
-        sla.ticket_version = ticket.version
-        sla.updated_at = now
+        _reconcile(sla, ticket, policy, target, spec, waiting_since, now)
         sla.save()
     return sla
+
+
+def _reconcile(
+    sla: TicketSLA,
+    ticket: Ticket | Facts,
+    policy: Policy | None,
+    target: Target | None,
+    hours: Hours,
+    waiting_since: datetime | None,
+    now: datetime,
+) -> None:
+    """Steps 2 to 5 of `sync_ticket_sla` on existing clocks (also `resync_open_tickets`'s work)."""
+    paused = ticket.state in PAUSED_STATES or ticket.merged_into_id is not None
+    if sla.paused_at is not None and not paused:
+        _resume(sla, now, hours)
+    wanted = {name: _minutes(target, name) for name in TARGETS}
+    changed = sla.policy_id != (policy.pk if policy else None) or any(
+        getattr(sla, f"{name}_minutes") != minutes for name, minutes in wanted.items()
+    )
+    sla.policy = policy
+    sla.warning_minutes = policy.warning_minutes if policy else 60
+    for name, minutes in wanted.items():
+        setattr(sla, f"{name}_minutes", minutes)
+    if changed:
+        _recompute(sla, ticket, hours)
+    _next_response_cycle(sla, ticket, waiting_since, hours)
+    _mark_met_late(sla, ticket)
+    if paused and sla.paused_at is None:
+        sla.paused_at = now
+    _schedule(sla, ticket)
+    sla.ticket_version = ticket.version
+    sla.updated_at = now
 
 
 def _create_clocks(
@@ -253,11 +366,11 @@ def _create_clocks(
     return sla
 
 
-def _resume(sla: TicketSLA, now: datetime, spec: CalendarSpec) -> None:
+def _resume(sla: TicketSLA, now: datetime, hours: Hours) -> None:
     """Clocks run again: each due time still ahead of the pause moves later by the time paused."""
     paused_at = sla.paused_at
     assert paused_at is not None
-    paused = business_time_between(paused_at, now, spec)
+    paused = hours.between(paused_at, now)
     sla.paused_seconds += int(paused.total_seconds())
     for name in TARGETS:
         due: datetime | None = getattr(sla, f"{name}_due")
@@ -266,15 +379,15 @@ def _resume(sla: TicketSLA, now: datetime, spec: CalendarSpec) -> None:
         clock_start = paused_at
         if name == "next_response" and sla.next_response_started_at:
             clock_start = max(paused_at, sla.next_response_started_at)
-        remaining = business_time_between(clock_start, due, spec)
-        setattr(sla, f"{name}_due", add_business_time(now, remaining, spec))
+        remaining = hours.between(clock_start, due)
+        setattr(sla, f"{name}_due", hours.add(now, remaining))
     if sla.next_response_started_at is not None:
         since = max(paused_at, sla.next_response_started_at)
-        sla.next_response_paused_seconds += max(0, int(business_time_between(since, now, spec).total_seconds()))
+        sla.next_response_paused_seconds += max(0, int(hours.between(since, now).total_seconds()))
     sla.paused_at = None
 
 
-def _recompute(sla: TicketSLA, ticket: Ticket, spec: CalendarSpec) -> None:
+def _recompute(sla: TicketSLA, ticket: Ticket | Facts, hours: Hours) -> None:
     """Due times from the clocks' starts plus the targets plus the time paused so far."""
     starts: dict[str, tuple[datetime | None, int]] = {
         "first_response": (ticket.created_at, sla.paused_seconds),
@@ -284,13 +397,13 @@ def _recompute(sla: TicketSLA, ticket: Ticket, spec: CalendarSpec) -> None:
     for name in TARGETS:
         minutes = getattr(sla, f"{name}_minutes")
         start, paused = starts[name]
-        due = _add(start, minutes, paused, spec) if minutes is not None and start is not None else None
+        due = _add(start, minutes, paused, hours) if minutes is not None and start is not None else None
         if due != getattr(sla, f"{name}_due"):
             setattr(sla, f"{name}_due", due)
             setattr(sla, f"{name}_alert", Alert.NONE)
 
 
-def _next_response_cycle(sla: TicketSLA, ticket: Ticket, waiting_since: datetime | None, spec: CalendarSpec) -> None:
+def _next_response_cycle(sla: TicketSLA, ticket: Ticket | Facts, waiting_since: datetime | None, hours: Hours) -> None:
     if waiting_since == sla.next_response_started_at:
         return
     if sla.next_response_started_at is not None and sla.next_response_due is not None:
@@ -302,18 +415,18 @@ def _next_response_cycle(sla: TicketSLA, ticket: Ticket, waiting_since: datetime
     sla.next_response_alert = Alert.NONE
     minutes = sla.next_response_minutes
     sla.next_response_due = (
-        _add(waiting_since, minutes, 0, spec) if waiting_since is not None and minutes is not None else None
+        _add(waiting_since, minutes, 0, hours) if waiting_since is not None and minutes is not None else None
     )
 
 
-def _mark_met_late(sla: TicketSLA, ticket: Ticket) -> None:
+def _mark_met_late(sla: TicketSLA, ticket: Ticket | Facts) -> None:
     if ticket.first_response_at and sla.first_response_due and ticket.first_response_at > sla.first_response_due:
         sla.first_response_breached = True
     if ticket.solved_at and sla.resolution_due and ticket.solved_at > sla.resolution_due:
         sla.resolution_breached = True
 
 
-def unmet_dues(sla: TicketSLA, ticket: Ticket) -> dict[str, datetime]:
+def unmet_dues(sla: TicketSLA, ticket: Ticket | Facts) -> dict[str, datetime]:
     """The due times of the targets still to be met, whether or not the clocks run."""
     dues: dict[str, datetime] = {}
     if sla.first_response_due and ticket.first_response_at is None:
@@ -325,7 +438,7 @@ def unmet_dues(sla: TicketSLA, ticket: Ticket) -> dict[str, datetime]:
     return dues
 
 
-def _schedule(sla: TicketSLA, ticket: Ticket) -> None:
+def _schedule(sla: TicketSLA, ticket: Ticket | Facts) -> None:
     if sla.paused_at is not None:
         sla.next_due = sla.next_alert_at = None
         return
@@ -439,22 +552,157 @@ def breached_targets(sla: TicketSLA | None) -> list[str]:
     return [name for name in TARGETS if getattr(sla, f"{name}_breached")]
 
 
-def resync_open_tickets(batch: int = 500) -> int:
-    """Recompute every unsolved ticket's clocks (after a policy or calendar changed)."""
-    count = 0
-    last = 0
-    while True:
-        ids = list(
-            Ticket.objects.filter(state__in=ACTIVE_CATEGORIES, pk__gt=last)
+# --- Recomputing many tickets after a policy or calendar changed ------------------------------------------
+
+
+@dataclass
+class ResyncProgress:
+    tickets: int = 0  # open tickets looked at
+    changed: int = 0  # clocks written
+    last: int = 0  # the highest ticket id done: where a later run resumes
+    done: bool = False
+
+
+def resync_open_tickets(
+    policy_id: int | None = None,
+    calendar_id: int | None = None,
+    *,
+    after: int = 0,
+    batches: int | None = None,
+    batch: int = RESYNC_BATCH,
+) -> ResyncProgress:
+    """Recompute the clocks of the open tickets that a change of a policy or calendar may move
+    (every open ticket when neither is given), a batch of tickets at a time, in ticket id order.
+
+    1. Read the next batch of affected open tickets after `after`: only the columns the policy
+       conditions and the clocks use, and the batch's tags when some policy has tag conditions.
+    2. Lock the batch's clocks. Clocks computed from the ticket's current version are reconciled
+       here with the same steps as `sync_ticket_sla` (`_reconcile`); their waiting customer
+       message is the one stored, which is current since no event of the ticket is pending. Due
+       times come from one `Timeline` per calendar, a binary search each.
+    3. Write the clocks that changed in one statement. Stale or missing clocks (an event not yet
+       handled) go through `sync_ticket_sla` after the batch commits.
+    4. Go on until no ticket is left or `batches` batches are done; `after=progress.last` resumes.
+
+    The queries per batch do not grow with its size. A concurrent `sync_ticket_sla` of a ticket in
+    the batch waits for the batch's row locks and then reconciles from what the batch wrote.
+    """
+    scope = _affected_tickets(policy_id, calendar_id)
+    settings = _current()
+    timelines: dict[int | None, Timeline] = {}
+    progress = ResyncProgress(last=after)
+    while batches is None or batches > 0:
+        facts = [
+            Facts(*row)
+            for row in Ticket.objects.filter(scope, state__in=ACTIVE_CATEGORIES, pk__gt=progress.last)
             .order_by("pk")
-            .values_list("pk", flat=True)[:batch]
-        )
-        if not ids:
-            return count
-        for ticket_id in ids:
+            .values_list(*FACT_COLUMNS)[:batch]
+        ]
+        if not facts:
+            progress.done = True
+            break
+        stale = _resync_batch(facts, settings, timelines, progress)
+        for ticket_id in stale:
             sync_ticket_sla(ticket_id, force=True)
-        count += len(ids)
-        last = ids[-1]
+        progress.tickets += len(facts)
+        progress.last = facts[-1].pk
+        batches = None if batches is None else batches - 1
+    return progress
+
+
+def _affected_tickets(policy_id: int | None, calendar_id: int | None) -> Q:
+    """Tickets whose clocks the change may move (a superset). A changed policy: the tickets it
+    applied to, those its conditions match now, and those with no policy or no clocks; any other
+    ticket keeps the policy that applied before. A changed calendar: the tickets of its policies."""
+    if policy_id is None and calendar_id is None:
+        return Q()
+    parts = []
+    if calendar_id is not None:
+        parts.append(Q(sla__policy__calendar_id=calendar_id))
+    if policy_id is not None:
+        parts += [Q(sla__isnull=True), Q(sla__policy__isnull=True), Q(sla__policy_id=policy_id)]
+        policy = Policy.objects.filter(pk=policy_id, active=True).prefetch_related("groups", "organizations", "tags")
+        for found in policy:
+            matches = Conditions.of(found).tickets()
+            if not matches:  # no conditions: every ticket
+                return Q()
+            parts.append(matches)
+    return reduce(operator.or_, parts)
+
+
+def _resync_batch(
+    facts: list[Facts], settings: _Settings, timelines: dict[int | None, Timeline], progress: ResyncProgress
+) -> list[int]:
+    """Reconcile one batch's current clocks and write those that changed; return the stale ones."""
+    ids = [ticket.pk for ticket in facts]
+    tags: dict[int, set[int]] = {}
+    if settings.needs_tags:
+        for ticket_id, tag_id in Ticket.tags.through.objects.filter(ticket_id__in=ids).values_list(
+            "ticket_id", "tag_id"
+        ):
+            tags.setdefault(ticket_id, set()).add(tag_id)
+    stale = []
+    with transaction.atomic():
+        now = timezone.now()
+        rows = TicketSLA.objects.select_for_update().filter(pk__in=ids).in_bulk()
+        changed = []
+        for ticket in facts:
+            sla = rows.get(ticket.pk)
+            if sla is None or sla.ticket_version != ticket.version:
+                stale.append(ticket.pk)
+                continue
+            before = _stored(sla)
+            policy = first_match(settings.rules, ticket, tags.get(ticket.pk, frozenset()))
+            calendar_id = policy.calendar_id if policy else None
+            if calendar_id not in timelines:
+                timelines[calendar_id] = Timeline(calendar_spec(policy.calendar if policy else None))
+            target = target_for(policy, ticket.priority)
+            _reconcile(sla, ticket, policy, target, timelines[calendar_id], sla.next_response_started_at, now)
+            if _stored(sla) != before:
+                changed.append(sla)
+        _write_clocks(changed)
+    progress.changed += len(changed)
+    return stale
+
+
+# What a recompute may change: every column of the clocks but the ticket and its version.
+_WRITTEN: list[Field[Any, Any]] = [
+    field for field in TicketSLA._meta.concrete_fields if field.name not in ("ticket", "ticket_version", "updated_at")
+]
+
+
+def _stored(sla: TicketSLA) -> tuple[Any, ...]:
+    return tuple(getattr(sla, field.attname) for field in _WRITTEN)
+
+
+def _column(field: Field[Any, Any]) -> str:
+    assert field.column is not None
+    return connection.ops.quote_name(field.column)
+
+
+def _write_clocks(rows: list[TicketSLA]) -> None:
+    """One UPDATE for many rows. On PostgreSQL the new values travel as one array per column and
+    are joined by ticket id (`unnest`): `bulk_update`'s CASE per row costs a scan of the whole CASE
+    for every row, quadratic in the batch size."""
+    if not rows:
+        return
+    fields = [*_WRITTEN, TicketSLA._meta.get_field("updated_at")]
+    if connection.vendor != "postgresql":
+        TicketSLA.objects.bulk_update(rows, [field.name for field in fields], batch_size=250)
+        return
+    key = TicketSLA._meta.pk
+    assert key is not None
+    columns = [key, *fields]
+    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in columns)
+    names = ", ".join(_column(field) for field in columns)
+    sets = ", ".join(f"{_column(field)} = v.{_column(field)}" for field in fields)
+    sql = (
+        f"UPDATE {connection.ops.quote_name(TicketSLA._meta.db_table)} AS t SET {sets} "
+        f"FROM unnest({arrays}) AS v({names}) WHERE t.{_column(key)} = v.{_column(key)}"
+    )
+    params = [[field.get_db_prep_value(getattr(row, field.attname), connection) for row in rows] for field in columns]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def on_ticket_event(event: events.Event) -> None:
@@ -518,7 +766,7 @@ def save_calendar(
                 Holiday.objects.bulk_create(
                     [Holiday(calendar=calendar, date=h.date, name=h.name, yearly=h.yearly) for h in holidays]
                 )
-            transaction.on_commit(_schedule_resync)
+            transaction.on_commit(partial(_schedule_resync, calendar_id=calendar.pk))
     except IntegrityError as exc:
         raise Conflict(f"A calendar named {calendar.name!r} already exists", field="name") from exc
     return calendar
@@ -570,17 +818,18 @@ def save_policy(
             if targets is not None:
                 policy.targets.all().delete()
                 Target.objects.bulk_create([Target(policy=policy, **vars(t)) for t in targets])
-            transaction.on_commit(_schedule_resync)
+            transaction.on_commit(partial(_schedule_resync, policy_id=policy.pk))
     except IntegrityError as exc:
         raise Conflict(f"A policy named {policy.name!r} already exists", field="name") from exc
     return policy
 
 
 def delete_policy(policy: Policy) -> None:
+    policy_id = policy.pk
     with transaction.atomic():
         policy.delete()
         _forget_settings()
-        transaction.on_commit(_schedule_resync)
+        transaction.on_commit(partial(_schedule_resync, policy_id=policy_id))
 
 
 def delete_calendar(calendar: Calendar) -> None:
@@ -590,11 +839,11 @@ def delete_calendar(calendar: Calendar) -> None:
     _forget_settings()
 
 
-def _schedule_resync() -> None:
+def _schedule_resync(policy_id: int | None = None, calendar_id: int | None = None) -> None:
     _forget_settings()
     from sportello.sla.tasks import resync_sla
 
-    resync_sla.enqueue()
+    resync_sla.enqueue(policy_id, calendar_id)
 
 
 def tickets_with_sla(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
