@@ -24,6 +24,7 @@ from sportello.accounts.auth import BrowserSessionAuth, TokenAuth
 from sportello.automation.api import router as automation_router
 from sportello.automation.assignment_api import router as assignment_router
 from sportello.core.errors import ServiceError
+from sportello.csat.api import router as csat_router
 from sportello.customers.api import router as customers_router
 from sportello.mail.api import router as mail_router
 from sportello.search.api import router as search_router
@@ -73,6 +74,7 @@ for router in (
     sla_router,
     automation_router,
     assignment_router,
+    csat_router,
 ):
     api.add_router("", router)
 api.add_router("", mail_router)  # authenticated by mailbox tokens, not by agents' tokens

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "sportello.automation",
     "sportello.kb",
     "sportello.portal",
+    "sportello.csat",
 ]
 
 MIDDLEWARE = [

@@ -95,6 +95,10 @@ ENDPOINTS = [
     ("get", "/assignment/agents", None),
     ("get", "/assignment/agents/{agent_id}", None),
     ("patch", "/assignment/agents/{agent_id}", {"languages": ["it"], "max_open_tickets": 5}),
+    ("get", "/csat/tickets/{number}", None),
+    ("get", "/csat/answers", None),
+    ("get", "/csat/agents", None),
+    ("get", "/csat/groups", None),
 ]
 
 

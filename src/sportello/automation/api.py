@@ -29,6 +29,7 @@ EventValue = Literal[
     "assigned",
     "sla_warning",
     "sla_breached",
+    "csat_bad",
 ]
 MatchValue = Literal["all", "any"]
 SinceValue = Literal["status_changed", "updated", "created"]

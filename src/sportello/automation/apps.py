@@ -16,6 +16,7 @@ class AutomationConfig(AppConfig):
             events.TICKET_UPDATED,
             events.SLA_WARNING,
             events.SLA_BREACHED,
+            events.CSAT_RATED,
         ):
             events.subscribe(name, services.on_event)
         # After the triggers' listener, so that a trigger that sets a group or an assignee comes first.

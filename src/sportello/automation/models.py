@@ -21,6 +21,7 @@ class TriggerEvent(models.TextChoices):
     ASSIGNED = "assigned", "Assigned"
     SLA_WARNING = "sla_warning", "SLA target about to be breached"
     SLA_BREACHED = "sla_breached", "SLA target breached"
+    CSAT_BAD = "csat_bad", "Customer rated the ticket bad"
 
 
 class Match(models.TextChoices):

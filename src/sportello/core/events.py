@@ -25,6 +25,9 @@ TICKETS_MERGED = "tickets.merged"
 # Published by the SLA sweep; data: {"target": "first_response" | "next_response" | "resolution", "due": ISO time}.
 SLA_WARNING = "sla.warning"
 SLA_BREACHED = "sla.breached"
+# Published when a customer answers (or changes) a satisfaction survey; data: {"rating": "good" | "bad",
+# "previous": "" | "good" | "bad", "at": ISO time of this answer}.
+CSAT_RATED = "csat.rated"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from email.utils import formataddr, make_msgid
+from html import escape
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -251,3 +252,62 @@ def send_sign_in_link(customer: Customer, *, to: str, url: str, minutes: int) ->
     )
     message.attach_alternative(html, "text/html")
     message.send()
+
+
+def send_satisfaction_survey(ticket: Ticket, *, good_url: str, bad_url: str) -> str | None:
+    """The satisfaction survey of a solved ticket (csat/services.py makes the links); the address or None.
+
+    Not sent when the customer's address bounced. Marked `Auto-Submitted: auto-generated` (RFC 3834).
+    """
+    to = recipient_for(ticket.customer)
+    if to is None:
+        log.info("no survey for #%s: the customer has no deliverable email address", ticket.number)
+        return None
+    # The links go in as markers, so the HTML part gets real anchors and the text part the bare URLs.
+    links = {"\ue000good\ue000": good_url, "\ue000bad\ue000": bad_url}
+    good, bad = links
+    mail = _wording("csat", ticket, extra={"csat.good_url": lambda: good, "csat.bad_url": lambda: bad})
+    text, html = mail.text, mail.html
+    for marker, url in links.items():
+        text = text.replace(marker, url)
+        html = html.replace(marker, f'<a href="{escape(url)}">{escape(url)}</a>')
+    message = EmailMultiAlternatives(
+        subject=mail.subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[formataddr((ticket.customer.name, to))],
+        headers={
+            "Message-ID": message_id_for(ticket, "csat"),
+            "Auto-Submitted": "auto-generated",
+            **_reply_to(ticket),
+            **_threading_headers(ticket),
+        },
+    )  # fmt: skip
+    message.attach_alternative(html, "text/html")
+    message.send()
+    Change.objects.create(ticket=ticket, field="csat", new_value=to, note="Satisfaction survey sent",
+                          ticket_version=ticket.version)  # fmt: skip
+    return to
+
+
+def send_chat_transcript(ticket: Ticket, *, to: str) -> None:
+    """A closed live chat's public lines, mailed to the visitor who asked (chat/services.py)."""
+    from django.utils import translation
+    from django.utils.translation import gettext as _
+
+    entries = ticket.entries.filter(internal=False).select_related("author_user", "author_customer").order_by("pk")
+    with translation.override(ticket.customer.language or settings.LANGUAGE_CODE):
+        lines = [
+            f"[{entry.created_at:%Y-%m-%d %H:%M} UTC] "
+            f"{(entry.author_user.first_name or entry.author_user.username) if entry.author_user else _('You')}: "
+            f"{entry.body_text}"
+            for entry in entries
+        ]
+        subject = _("Your chat with us") + f" [#{ticket.number}]"
+        text = "\n".join([_("Here is the transcript of your chat:"), "", *lines, ""])
+    message = EmailMultiAlternatives(
+        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[formataddr((ticket.customer.name, to))],
+        headers={"Message-ID": message_id_for(ticket, "transcript"), "Auto-Submitted": "auto-generated",
+                 **_reply_to(ticket)},
+    )  # fmt: skip
+    message.send()
+    Change.objects.create(ticket=ticket, field="transcript", new_value=to, note="Chat transcript sent",
+                          ticket_version=ticket.version)  # fmt: skip

@@ -41,6 +41,36 @@ BUILTIN: dict[str, dict[str, tuple[str, str]]] = {
             "Тема: {{ ticket.subject }}\n\nВашият екип за поддръжка",
         ),
     },
+    "csat": {
+        "en": (
+            "[#{{ ticket.number }}] How did we do? {{ ticket.subject }}",
+            "Hello {{ customer.name }},\n\nyour request #{{ ticket.number }} ({{ ticket.subject }}) has been solved. "
+            "How did we do? One click is enough:\n\n"
+            "Good, I'm satisfied: {{ csat.good_url }}\n\nBad, I'm not satisfied: {{ csat.bad_url }}\n\n"
+            "You can add a comment on the page that opens.\n\nYour support team",
+        ),
+        "it": (
+            "[#{{ ticket.number }}] Com'è andata? {{ ticket.subject }}",
+            "Buongiorno {{ customer.name }},\n\nla sua richiesta #{{ ticket.number }} ({{ ticket.subject }}) è stata "
+            "risolta. Com'è andata? Basta un clic:\n\n"
+            "Bene, sono soddisfatto: {{ csat.good_url }}\n\nMale, non sono soddisfatto: {{ csat.bad_url }}\n\n"
+            "Nella pagina che si apre può aggiungere un commento.\n\nIl suo team di assistenza",
+        ),
+        "de": (
+            "[#{{ ticket.number }}] Wie war unser Service? {{ ticket.subject }}",
+            "Hallo {{ customer.name }},\n\nIhre Anfrage #{{ ticket.number }} ({{ ticket.subject }}) wurde gelöst. "
+            "Wie zufrieden sind Sie? Ein Klick genügt:\n\n"
+            "Gut, ich bin zufrieden: {{ csat.good_url }}\n\nSchlecht, ich bin nicht zufrieden: {{ csat.bad_url }}\n\n"
+            "Auf der folgenden Seite können Sie einen Kommentar hinzufügen.\n\nIhr Support-Team",
+        ),
+        "bg": (
+            "[#{{ ticket.number }}] Как се справихме? {{ ticket.subject }}",
+            "Здравейте, {{ customer.name }},\n\nвашето запитване #{{ ticket.number }} ({{ ticket.subject }}) е решено. "
+            "Как се справихме? Достатъчно е едно щракване:\n\n"
+            "Добре, доволен съм: {{ csat.good_url }}\n\nЗле, не съм доволен: {{ csat.bad_url }}\n\n"
+            "На страницата, която ще се отвори, можете да добавите коментар.\n\nВашият екип за поддръжка",
+        ),
+    },
     "reply": {
         language: ("[#{{ ticket.number }}] {{ ticket.subject }}", "{{ reply.text }}\n\n--\n{{ agent.name }}\n" + label)
         for language, label in (

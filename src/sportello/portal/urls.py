@@ -13,5 +13,6 @@ urlpatterns = [
     path("tickets/<int:number>/", views.ticket, name="ticket"),
     path("tickets/<int:number>/reply", views.reply, name="reply"),
     path("tickets/<int:number>/close", views.close, name="close"),
+    path("tickets/<int:number>/rate", views.rate, name="rate"),
     path("attachments/<int:attachment_id>", views.attachment, name="attachment"),
 ]

@@ -23,18 +23,23 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from sportello.accounts.models import Role, User
-from sportello.core.errors import NotFound, ServiceError
+from sportello.core.errors import Forbidden, NotFound, ServiceError
+from sportello.csat import services as csat_services
+from sportello.csat.access import survey_for_customer
+from sportello.csat.forms import SurveyForm
+from sportello.csat.models import Source, Survey
 from sportello.customers.models import Customer
 from sportello.kb.views import reader_language
 from sportello.portal import services
 from sportello.portal.forms import LinkForm, NewTicketForm, PasswordSignInForm, ReplyForm
 from sportello.tickets.access import ticket_for_customer, tickets_for_customer
-from sportello.tickets.models import Attachment, Ticket
+from sportello.tickets.models import Attachment, StatusCategory, Ticket
 from sportello.tickets.services import close_ticket_by_customer
 from sportello.tickets.views import ACTIVE_CONTENT
 
 View = Callable[..., HttpResponseBase]
 PAGE = 100
+SURVEY_STATES = (StatusCategory.SOLVED, StatusCategory.CLOSED)
 
 
 class CustomerRequest(HttpRequest):
@@ -55,6 +60,8 @@ def customer_view(view: View) -> View:
             return view(request, *args, **kwargs)
         except NotFound as err:
             raise Http404(err.message) from err
+        except Forbidden as err:
+            raise PermissionDenied(err.message) from err
 
     return wrapper
 
@@ -130,15 +137,51 @@ def ticket(request: CustomerRequest, number: int) -> HttpResponse:
     return _ticket_page(request, ticket_for_customer(request.user, number), ReplyForm())
 
 
-def _ticket_page(request: CustomerRequest, found: Ticket, form: ReplyForm, status: int = 200) -> HttpResponse:
+def _ticket_page(
+    request: CustomerRequest, found: Ticket, form: ReplyForm, status: int = 200, survey_form: SurveyForm | None = None
+) -> HttpResponse:
     entries = (
         found.entries.filter(internal=False)
         .exclude(kind="note")
         .select_related("author_user", "author_customer")
         .prefetch_related("attachments")
     )
-    context = {"ticket": found, "entries": entries, "form": form, "lang": reader_language(request)}
+    context = {
+        "ticket": found, "entries": entries, "form": form, "lang": reader_language(request),
+        **_survey_context(request, found, survey_form),
+    }  # fmt: skip
     return render(request, "portal/ticket.html", context, status=status)
+
+
+def _survey_context(request: CustomerRequest, found: Ticket, form: SurveyForm | None) -> dict[str, Any]:
+    """The satisfaction survey of a solved ticket; its form for the ticket's own customer only."""
+    survey = Survey.objects.filter(ticket=found).first()
+    if survey is None or (found.state not in SURVEY_STATES and not survey.rating):
+        return {"survey": None}
+    own = found.customer.user_id == request.user.pk
+    if form is None:
+        form = SurveyForm(initial={"rating": survey.rating, "comment": survey.comment})
+    can_change = own and csat_services.can_change(survey)
+    return {"survey": survey, "survey_form": form if own else None, "can_change": can_change}
+
+
+@require_POST
+@customer_view
+def rate(request: CustomerRequest, number: int) -> HttpResponse:
+    """The customer's answer to the survey of their solved ticket."""
+    survey = survey_for_customer(request.user, number)
+    form = SurveyForm(request.POST)
+    if not form.is_valid():
+        return _ticket_page(request, survey.ticket, ReplyForm(), status=422, survey_form=form)
+    try:
+        csat_services.rate_ticket(
+            survey, rating=form.cleaned_data["rating"], comment=form.cleaned_data["comment"],
+            actor=request.user, source=Source.PORTAL,
+        )  # fmt: skip
+    except ServiceError as err:
+        form.add_error(None, err.message)
+        return _ticket_page(request, survey.ticket, ReplyForm(), status=err.status, survey_form=form)
+    return redirect(reverse("portal:ticket", kwargs={"number": number}) + "#survey")
 
 
 @require_POST
