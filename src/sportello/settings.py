@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "channels",
     "ninja",  # its bundled Swagger UI for /api/v1/docs; never a CDN
     "django_tasks",
     "django_tasks_db",
@@ -86,6 +87,7 @@ INSTALLED_APPS = [
     "sportello.kb",
     "sportello.portal",
     "sportello.csat",
+    "sportello.chat",
 ]
 
 MIDDLEWARE = [
@@ -213,6 +215,21 @@ MAIL_MAX_MESSAGE_BYTES = env_int("SPORTELLO_MAIL_MAX_MESSAGE_MB", 50) * 1024 * 1
 MAIL_POLL_SECONDS = env_int("SPORTELLO_MAIL_POLL_SECONDS", 60)  # how often the scheduler polls IMAP mailboxes
 # Only for bench/: exposes /bench/insert, a one-INSERT endpoint measured as the ceiling.
 BENCH_ENDPOINTS = env_bool("SPORTELLO_BENCH_ENDPOINTS", False)
+
+# --- Realtime (Django Channels): in-memory within one process; Redis between processes and machines --
+CHANNEL_LAYERS = {
+    "default": (
+        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        if REDIS_URL
+        else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+    )
+}
+CHAT_MAX_MESSAGE_CHARS = env_int("SPORTELLO_CHAT_MAX_MESSAGE_CHARS", 4000)  # a longer chat line is refused
+CHAT_MAX_FRAME_BYTES = env_int("SPORTELLO_CHAT_MAX_FRAME_BYTES", 16384)  # a larger websocket frame is refused
+CHAT_RATE_LIMIT = env_int("SPORTELLO_CHAT_RATE_LIMIT", 20)  # frames per visitor connection per window
+CHAT_RATE_WINDOW = env_int("SPORTELLO_CHAT_RATE_WINDOW", 10)  # seconds
+# An agent whose last screen closed is set offline after this many seconds (a reload is not leaving).
+AGENT_OFFLINE_GRACE_SECONDS = env_int("SPORTELLO_AGENT_OFFLINE_GRACE_SECONDS", 30)
 
 CACHES = {
     "default": (

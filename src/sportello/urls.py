@@ -27,6 +27,7 @@ urlpatterns = [
     path("mail/", include("sportello.mail.urls")),
     path("help/", include("sportello.kb.urls")),
     path("portal/", include("sportello.portal.urls")),
+    path("chat/", include("sportello.chat.urls")),
     path("csat/", include("sportello.csat.urls")),
     path("", include("sportello.sla.urls")),
     path("", include("sportello.automation.urls")),

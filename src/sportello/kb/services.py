@@ -6,9 +6,11 @@ search index in step inside the same transaction (search is never behind the dat
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -31,6 +33,7 @@ from sportello.kb.models import (
 )
 from sportello.kb.render import plain_text, render_body, summary_of
 from sportello.tickets.intake import _tags
+from sportello.tickets.models import Direction, Entry
 
 MAX_TITLE = 200
 MAX_BODY = 500_000
@@ -138,6 +141,38 @@ def save_translation(actor: User | None, article: Article, text: ArticleText, *,
         Article.objects.filter(pk=article.pk).update(updated_at=now)
         search.index_translation(translation)
     return translation
+
+
+FROM_TICKETS_SLUG = "from-tickets"
+
+
+def draft_article_from_entry(actor: User, entry: Entry) -> ArticleTranslation:
+    """A draft article made from an agent's public reply, in the ticket's language ("turn this reply into an article").
+
+    It goes into the "From tickets" category (made on first use), where authors find it to edit,
+    move and publish; it stays a draft, so nothing of the reply is public until someone publishes it.
+    """
+    _require_author(actor)
+    if entry.internal or entry.direction != Direction.OUTBOUND:
+        raise InvalidInput("Only a public reply to the customer can become an article")
+    body = (entry.body_text or "").strip()
+    if not body:
+        raise InvalidInput("The reply has no text")
+    ticket = entry.ticket
+    language = ticket.language if ticket.language in LANGUAGES else settings.LANGUAGE_CODE
+    title = re.sub(r"^(?:(?:re|aw|r|fwd?)\s*:\s*)+", "", ticket.subject, flags=re.I).strip() or f"Ticket #{ticket.number}"
+    slug = slugify(title, allow_unicode=True)[:180] or "article"
+    if ArticleTranslation.objects.filter(language=language, slug=slug).exists():
+        slug = f"{slug}-{entry.pk}"
+    with transaction.atomic():
+        category = Category.objects.filter(slug=FROM_TICKETS_SLUG).first() or create_category(
+            name="From tickets", slug=FROM_TICKETS_SLUG, position=1000
+        )
+        article = Article.objects.create(category=category, visibility=Visibility.PUBLIC, created_by=actor)
+        return save_translation(
+            actor, article, ArticleText(language=language, title=title, body=body, slug=slug),
+            note=f"From a reply on ticket #{ticket.number}",
+        )  # fmt: skip
 
 
 def publish_translation(actor: User, translation: ArticleTranslation) -> ArticleTranslation:

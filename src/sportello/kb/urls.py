@@ -26,6 +26,7 @@ urlpatterns = [
     path("agent/", views.agent_list, name="agent-list"),
     path("agent/new", views.agent_new, name="agent-new"),
     path("agent/preview", views.agent_preview, name="agent-preview"),
+    path("agent/from-entry/<int:entry_id>", views.agent_from_entry, name="agent-from-entry"),
     path("agent/<int:article_id>/<lang:lang>/", views.agent_edit, name="agent-edit"),
     path("agent/tickets/<int:number>/suggestions", views.ticket_suggestions, name="ticket-suggestions"),
     path("<lang:lang>/", views.home, name="home"),

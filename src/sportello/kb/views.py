@@ -32,7 +32,7 @@ from sportello.kb.forms import ArticleForm
 from sportello.kb.models import LANGUAGES, Article, ArticleTranslation, Category, DeflectionSource, PublishState
 from sportello.kb.render import render_body
 from sportello.kb.search import search_articles
-from sportello.tickets.access import ticket_for_agent
+from sportello.tickets.access import entry_for_agent, ticket_for_agent
 from sportello.tickets.views import AgentRequest, agent_view
 
 View = Callable[..., HttpResponseBase]
@@ -280,6 +280,15 @@ def _save(request: AgentRequest, found: Article, form: ArticleForm) -> ArticleTr
     elif action == "unpublish" and item.state == PublishState.PUBLISHED:
         item = services.unpublish_translation(request.user, item)
     return item
+
+
+@require_POST
+@agent_view
+def agent_from_entry(request: AgentRequest, entry_id: int) -> HttpResponse:
+    """ "Turn this reply into an article": a draft from a public reply, opened in the editor."""
+    require_kb_author(request.user)
+    item = services.draft_article_from_entry(request.user, entry_for_agent(request.user, entry_id))
+    return redirect("kb:agent-edit", article_id=item.article_id, lang=item.language)
 
 
 @require_POST

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class ChatConfig(AppConfig):
+    name = "sportello.chat"
+    label = "chat"
+
+    def ready(self) -> None:
+        from sportello.chat import live
+        from sportello.core import events
+
+        # Realtime pushes follow the domain events, after commit: chat lines to visitors, changes to agents' screens.
+        events.subscribe(events.ENTRY_ADDED, live.on_entry_added)
+        events.subscribe(events.TICKET_CREATED, live.on_ticket_changed)
+        events.subscribe(events.TICKET_UPDATED, live.on_ticket_changed)

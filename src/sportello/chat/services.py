@@ -1,0 +1,381 @@
+"""Live chat use cases: visitors write, agents take chats from the queue, answer, transfer, close.
+
+Every chat line is a thread entry of the conversation's ticket: a visitor's through `ingest` (the
+one intake path), an agent's through `reply_to_ticket(..., deliver=False)` (the visitor reads it
+live, nothing is mailed). Realtime delivery follows the entries' domain events (live.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from sportello.accounts.models import Availability, Group, Role, User
+from sportello.chat.models import AskIdentity, ChatChannel, Conversation, ConversationState
+from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from sportello.customers.services import Sender
+from sportello.tickets import statuses
+from sportello.tickets.access import require_full_agent, tickets_visible_to
+from sportello.tickets.intake import Inbound, ingest
+from sportello.tickets.models import Change, Direction, Entry, StatusCategory, Ticket
+from sportello.tickets.services import TicketChanges, reply_to_ticket, update_ticket
+
+TOKEN_SALT = "sportello.chat.visitor"
+TOKEN_MAX_AGE = 90 * 24 * 3600  # seconds; a visitor coming back within three months continues
+ANSWERING_ROLES = (Role.ADMIN, Role.AGENT)
+
+
+# --- Visitor identity -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """Who is on the other side of a chat socket, as their signed token says."""
+
+    id: uuid.UUID
+    channel_id: int
+    name: str = ""
+    email: str = ""
+
+    @property
+    def sender(self) -> Sender:
+        # The chat handle ties every conversation of this browser to one customer file; an email
+        # given too joins the file of the customer who writes from it.
+        return Sender(name=self.name, email=self.email, social=f"chat:{self.id}")
+
+
+def issue_token(visitor: Visitor) -> str:
+    payload = {"v": str(visitor.id), "c": visitor.channel_id, "n": visitor.name, "e": visitor.email}
+    return signing.dumps(payload, salt=TOKEN_SALT, compress=True)
+
+
+def read_token(token: str, channel: ChatChannel) -> Visitor | None:
+    """The visitor a token names, or None when it is forged, expired or for another channel."""
+    if not isinstance(token, str) or not token or len(token) > 2000:
+        return None
+    try:
+        data = signing.loads(token, salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE)
+        visitor = Visitor(uuid.UUID(data["v"]), int(data["c"]), str(data.get("n", "")), str(data.get("e", "")))
+    except (signing.BadSignature, KeyError, ValueError, TypeError):
+        return None
+    return visitor if visitor.channel_id == channel.pk else None
+
+
+def new_visitor(channel: ChatChannel, *, name: str = "", email: str = "", previous: Visitor | None = None) -> Visitor:
+    """A visitor identity with the name and email the channel asks for (kept from `previous`)."""
+    name = " ".join(str(name or "").split())[:100] or (previous.name if previous else "")
+    email = str(email or "").strip().lower()[:254] or (previous.email if previous else "")
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError as err:
+            raise InvalidInput("That email address does not look right", field="email") from err
+    given = bool(name or email) and previous is not None
+    if channel.ask_identity == AskIdentity.REQUIRED and given and not (name and email):
+        raise InvalidInput("Name and email are required", field="email")
+    if channel.ask_identity == AskIdentity.NOTHING:
+        name, email = "", ""
+    return Visitor(previous.id if previous else uuid.uuid4(), channel.pk, name, email)
+
+
+# --- Channels and availability -----------------------------------------------------------------------
+
+
+def channel_by_key(key: str) -> ChatChannel:
+    channel = ChatChannel.objects.filter(key=key, enabled=True).first()
+    if channel is None:
+        raise NotFound("No such chat channel")
+    return channel
+
+
+def answering_agents(group: Group | None) -> QuerySet[User]:
+    agents = User.objects.filter(is_active=True, role__in=ANSWERING_ROLES)
+    return agents.filter(support_groups=group) if group is not None else agents
+
+
+def agents_online(channel: ChatChannel) -> bool:
+    """Whether someone can answer now; otherwise the widget offers to leave a message."""
+    return answering_agents(channel.group).filter(availability=Availability.ONLINE).exists()
+
+
+def set_availability(user: User, availability: str) -> bool:
+    """Set an agent's availability; True when it changed. Assignment and chat routing read it."""
+    if availability not in Availability.values:
+        raise InvalidInput(f"Unknown availability {availability!r}", field="availability")
+    if not user.is_staff_member:
+        raise Forbidden("Agents only")
+    changed = User.objects.filter(pk=user.pk).exclude(availability=availability).update(availability=availability)
+    user.availability = availability
+    return bool(changed)
+
+
+# --- The visitor's side ----------------------------------------------------------------------------
+
+
+def open_conversation(visitor: Visitor) -> Conversation | None:
+    return (
+        Conversation.objects.select_related("ticket", "agent", "channel")
+        .filter(visitor=visitor.id, channel_id=visitor.channel_id)
+        .exclude(state=ConversationState.CLOSED)
+        .order_by("-pk")
+        .first()
+    )
+
+
+def conversation_for_visitor(visitor: Visitor, conversation_id: Any) -> Conversation:
+    """The visitor's own conversation; any other id, existing or not, is the same NotFound."""
+    try:
+        number = int(conversation_id)
+    except (TypeError, ValueError):
+        number = 0
+    found = (
+        Conversation.objects.select_related("ticket", "agent", "channel")
+        .filter(pk=number, visitor=visitor.id, channel_id=visitor.channel_id)
+        .first()
+    )
+    if found is None:
+        raise NotFound("Unknown conversation")
+    return found
+
+
+def _check_text(text: Any) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput("The message is empty", field="text")
+    if len(text) > settings.CHAT_MAX_MESSAGE_CHARS:
+        raise InvalidInput(f"A message can have at most {settings.CHAT_MAX_MESSAGE_CHARS} characters", field="text")
+    return text.strip()
+
+
+def post_visitor_message(
+    channel: ChatChannel, visitor: Visitor, text: Any, *, language: str = "en"
+) -> tuple[Conversation, Entry]:
+    """A visitor's chat line; the first one opens the conversation (and its ticket) in the queue."""
+    body = _check_text(text)
+    with transaction.atomic():
+        conversation = open_conversation(visitor)
+        inbound = Inbound(
+            channel="chat",
+            sender=visitor.sender,
+            body_text=body,
+            ticket=conversation.ticket if conversation else None,
+            metadata={"chat_channel": channel.key},
+            language=language if language in dict(settings.LANGUAGES) else "en",
+            group=channel.group,
+            acknowledge=False,  # the visitor is looking at the conversation
+        )
+        result = ingest(inbound)
+        if conversation is None:
+            conversation = Conversation.objects.create(
+                channel=channel,
+                ticket=result.ticket,
+                customer=result.ticket.customer,
+                visitor=visitor.id,
+                group=channel.group,
+                language=inbound.language,
+            )
+        elif result.ticket.pk != conversation.ticket_id:  # the old ticket was closed: a follow-up
+            conversation.ticket = result.ticket
+            conversation.save(update_fields=["ticket"])
+    return conversation, result.entry
+
+
+def leave_offline_message(channel: ChatChannel, visitor: Visitor, text: Any, *, language: str = "en") -> Ticket:
+    """Nobody is online: the message becomes a ticket from the same customer, answered by mail."""
+    body = _check_text(text)
+    if not visitor.email:
+        raise InvalidInput("We need an email address to answer you", field="email")
+    result = ingest(
+        Inbound(
+            channel="chat",
+            sender=visitor.sender,
+            body_text=body,
+            metadata={"chat_channel": channel.key, "offline": True},
+            language=language if language in dict(settings.LANGUAGES) else "en",
+            group=channel.group,
+        )
+    )
+    return result.ticket
+
+
+def mark_read(conversation: Conversation, entry_id: Any, *, by_agent: bool) -> int:
+    """Move a side's read mark forward (never back); returns the mark."""
+    try:
+        upto = int(entry_id)
+    except (TypeError, ValueError) as err:
+        raise InvalidInput("A read receipt needs an entry id", field="entry") from err
+    field = "agent_read" if by_agent else "visitor_read"
+    Conversation.objects.filter(pk=conversation.pk, **{f"{field}__lt": upto}).update(**{field: upto})
+    return upto
+
+
+def history(conversation: Conversation) -> list[dict[str, Any]]:
+    """The conversation's public lines, as the visitor sees them (never internal notes)."""
+    entries = conversation.ticket.entries.filter(internal=False).select_related("author_user").order_by("pk")
+    return [entry_payload(entry) for entry in entries]
+
+
+def entry_payload(entry: Entry) -> dict[str, Any]:
+    """One public entry for the visitor: the agent's first name only, never their account details."""
+    from_agent = entry.direction == Direction.OUTBOUND
+    name = (entry.author_user.first_name or entry.author_user.username) if from_agent and entry.author_user else ""
+    return {
+        "id": entry.pk,
+        "from": "agent" if from_agent else "visitor",
+        "name": name,
+        "text": entry.body_text,
+        "at": entry.created_at.isoformat(),
+    }
+
+
+def request_transcript(conversation: Conversation, email: Any) -> str:
+    """Mail a closed conversation's transcript, once, to the address the visitor gives."""
+    address = str(email or "").strip().lower()
+    try:
+        validate_email(address)
+    except ValidationError as err:
+        raise InvalidInput("That email address does not look right", field="email") from err
+    if conversation.state != ConversationState.CLOSED:
+        raise InvalidInput("The transcript is sent once the chat is closed")
+    claimed = Conversation.objects.filter(pk=conversation.pk, transcript_sent_at__isnull=True).update(
+        transcript_sent_at=timezone.now()
+    )
+    if not claimed:
+        raise Conflict("The transcript was sent already")
+    from sportello.mail.outbound import send_chat_transcript
+
+    transaction.on_commit(lambda: send_chat_transcript(conversation.ticket, to=address))
+    return address
+
+
+# --- The agent's side ----------------------------------------------------------------------------------
+
+
+def queue_for(agent: User) -> QuerySet[Conversation]:
+    """Waiting chats this agent may take, oldest first."""
+    waiting = Conversation.objects.filter(state=ConversationState.WAITING, ticket__in=tickets_visible_to(agent))
+    if not agent.is_admin:
+        waiting = waiting.filter(Q(group__isnull=True) | Q(group__members=agent))
+    return waiting.select_related("ticket", "customer", "channel").order_by("waiting_since", "pk")
+
+
+def chats_of(agent: User) -> QuerySet[Conversation]:
+    return (
+        Conversation.objects.filter(state=ConversationState.ACTIVE, agent=agent)
+        .select_related("ticket", "customer", "channel")
+        .order_by("accepted_at", "pk")
+    )
+
+
+def conversation_for_agent(agent: User, conversation_id: int) -> Conversation:
+    """A conversation whose ticket the agent may see; otherwise NotFound."""
+    found = (
+        Conversation.objects.select_related("ticket", "agent", "channel", "customer")
+        .filter(pk=conversation_id, ticket__in=tickets_visible_to(agent))
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"No chat {conversation_id}")
+    return found
+
+
+def accept_chat(conversation: Conversation, agent: User) -> Conversation:
+    """Take a waiting chat. Two agents clicking at once: the conditional UPDATE lets one win.
+
+    The limit is checked before the claim, so two accepts by the same agent at the same instant
+    could exceed it by one; that is harmless, while a lock per agent would serialise every accept.
+    """
+    require_full_agent(agent)
+    if not queue_for(agent).filter(pk=conversation.pk).exists() and conversation.state == ConversationState.WAITING:
+        raise Forbidden("This chat is for another group")
+    if chats_of(agent).count() >= conversation.channel.max_chats_per_agent:
+        raise InvalidInput(f"You have {conversation.channel.max_chats_per_agent} chats open already; close one first")
+    now = timezone.now()
+    with transaction.atomic():
+        taken = Conversation.objects.filter(pk=conversation.pk, state=ConversationState.WAITING).update(
+            state=ConversationState.ACTIVE, agent=agent, accepted_at=now
+        )
+        if not taken:
+            raise Conflict("Another agent took this chat", changes=[])
+        update_ticket(conversation.ticket, agent, TicketChanges(assignee=agent))
+    conversation.refresh_from_db()
+    _push_state(conversation)
+    return conversation
+
+
+def send_agent_message(conversation: Conversation, agent: User, text: Any) -> Entry:
+    body = _check_text(text)
+    if conversation.state != ConversationState.ACTIVE or conversation.agent_id != agent.pk:
+        raise Forbidden("Accept this chat before answering it")
+    return reply_to_ticket(conversation.ticket, agent, body_text=body, deliver=False)
+
+
+def transfer_chat(
+    conversation: Conversation, actor: User, *, to_agent: User | None = None, to_group: Group | None = None
+) -> Conversation:
+    """Hand a chat to another agent (it stays live) or back to a group's queue."""
+    require_full_agent(actor)
+    if conversation.state != ConversationState.ACTIVE or (conversation.agent_id != actor.pk and not actor.is_admin):
+        raise Forbidden("Only the agent holding this chat can transfer it")
+    if (to_agent is None) == (to_group is None):
+        raise InvalidInput("Transfer to one agent or one group")
+    with transaction.atomic():
+        if to_agent is not None:
+            if not to_agent.can_reply or to_agent.role not in ANSWERING_ROLES:
+                raise InvalidInput("Chats can be transferred to agents only", field="agent")
+            if not tickets_visible_to(to_agent).filter(pk=conversation.ticket_id).exists():
+                raise InvalidInput(f"{to_agent.display_name} cannot see this ticket", field="agent")
+            Conversation.objects.filter(pk=conversation.pk).update(agent=to_agent)
+            update_ticket(conversation.ticket, actor, TicketChanges(assignee=to_agent))
+        else:
+            assert to_group is not None
+            Conversation.objects.filter(pk=conversation.pk).update(
+                state=ConversationState.WAITING, agent=None, group=to_group, waiting_since=timezone.now()
+            )
+            update_ticket(conversation.ticket, actor, TicketChanges(group=to_group, clear_assignee=True))
+    conversation.refresh_from_db()
+    _push_state(conversation)
+    return conversation
+
+
+def close_chat(conversation: Conversation, actor: User | None) -> Conversation:
+    """End the conversation (agent or visitor); an agent's close also solves the ticket."""
+    now = timezone.now()
+    with transaction.atomic():
+        closed = (
+            Conversation.objects.filter(pk=conversation.pk)
+            .exclude(state=ConversationState.CLOSED)
+            .update(state=ConversationState.CLOSED, closed_at=now)
+        )
+        if closed and actor is not None:
+            require_full_agent(actor)
+            if conversation.agent_id not in (None, actor.pk) and not actor.is_admin:
+                raise Forbidden("Only the agent holding this chat can close it")
+            update_ticket(conversation.ticket, actor, TicketChanges(status=statuses.builtin(StatusCategory.SOLVED)))
+        elif closed:
+            Change.objects.create(
+                ticket=conversation.ticket,
+                field="chat",
+                new_value="closed",
+                note="The visitor left the chat",
+                ticket_version=conversation.ticket.version,
+                created_at=now,
+            )
+    conversation.refresh_from_db()
+    if closed:
+        _push_state(conversation)
+    return conversation
+
+
+def _push_state(conversation: Conversation) -> None:
+    from sportello.chat import live
+
+    transaction.on_commit(lambda: live.conversation_changed(conversation.pk))

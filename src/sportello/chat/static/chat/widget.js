@@ -1,0 +1,228 @@
+/* Sportello chat widget: <script src="https://<sportello>/chat/widget.js" data-channel="KEY" async></script>
+ * Plain JavaScript, no build step, no third-party requests. It talks only to the Sportello that
+ * served it (found from this script's own src), keeps the visitor's signed token in localStorage
+ * so a reload continues the conversation, and renders inside a shadow root so the host page's
+ * CSS cannot break it (nor it the page's). Optional: data-lang="it" (else the browser's language).
+ */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script || window.__sportelloChat) return;
+  window.__sportelloChat = true;
+  var base = new URL(script.src, location.href);
+  var key = script.getAttribute("data-channel") || "";
+  var STRINGS = {
+    en: { open: "Chat with us", close: "Close", send: "Send", placeholder: "Write a message…", name: "Your name",
+      email: "Your email", typing: "typing…", seen: "Seen", waiting: "Waiting for an agent…", joined: "is here to help",
+      ended: "The chat has ended.", transcript: "Email me the transcript", sent: "The transcript is on its way to",
+      offline: "Nobody is online right now. Leave a message and we will answer by email.", leave: "Leave a message",
+      left: "Thank you! Your request number is", end: "End chat", you: "You", agent: "Support", error: "Error" },
+    it: { open: "Chatta con noi", close: "Chiudi", send: "Invia", placeholder: "Scrivi un messaggio…", name: "Il tuo nome",
+      email: "La tua email", typing: "sta scrivendo…", seen: "Letto", waiting: "In attesa di un operatore…", joined: "è qui per aiutarti",
+      ended: "La chat è terminata.", transcript: "Inviami la trascrizione", sent: "La trascrizione è in arrivo a",
+      offline: "Al momento nessuno è in linea. Lascia un messaggio e ti risponderemo per email.", leave: "Lascia un messaggio",
+      left: "Grazie! Il numero della tua richiesta è", end: "Termina chat", you: "Tu", agent: "Assistenza", error: "Errore" },
+    de: { open: "Chatten Sie mit uns", close: "Schließen", send: "Senden", placeholder: "Nachricht schreiben…", name: "Ihr Name",
+      email: "Ihre E-Mail", typing: "schreibt…", seen: "Gelesen", waiting: "Warten auf einen Mitarbeiter…", joined: "hilft Ihnen gern",
+      ended: "Der Chat ist beendet.", transcript: "Verlauf per E-Mail senden", sent: "Der Verlauf geht an",
+      offline: "Gerade ist niemand online. Hinterlassen Sie eine Nachricht, wir antworten per E-Mail.", leave: "Nachricht hinterlassen",
+      left: "Danke! Ihre Anfragenummer ist", end: "Chat beenden", you: "Sie", agent: "Support", error: "Fehler" },
+    bg: { open: "Пишете ни", close: "Затвори", send: "Изпрати", placeholder: "Напишете съобщение…", name: "Вашето име",
+      email: "Вашият имейл", typing: "пише…", seen: "Прочетено", waiting: "Изчакване на служител…", joined: "е тук, за да помогне",
+      ended: "Чатът приключи.", transcript: "Изпратете ми записа по имейл", sent: "Записът е изпратен на",
+      offline: "В момента няма никой на линия. Оставете съобщение и ще отговорим по имейл.", leave: "Оставете съобщение",
+      left: "Благодарим! Номерът на вашата заявка е", end: "Край на чата", you: "Вие", agent: "Поддръжка", error: "Грешка" },
+  };
+  var lang = (script.getAttribute("data-lang") || navigator.language || "en").slice(0, 2).toLowerCase();
+  if (!STRINGS[lang]) lang = "en";
+  var t = STRINGS[lang];
+  var storeKey = "sportello-chat:" + base.host + ":" + key;
+  var state = JSON.parse(localStorage.getItem(storeKey) || "{}");
+  var socket = null, welcome = null, closedForGood = false, lastTyping = 0;
+
+  function save() { localStorage.setItem(storeKey, JSON.stringify(state)); }
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, attrs[name]); });
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  var host = el("div", { id: "sportello-chat" });
+  var shadow = host.attachShadow({ mode: "open" });
+  var style = el("style");
+  style.textContent = [
+    ":host{all:initial;font:14px/1.4 system-ui,sans-serif;color:#1c2430}",
+    ".launcher{position:fixed;right:20px;bottom:20px;z-index:2147483000;border:0;border-radius:24px;padding:12px 18px;background:#1f6feb;color:#fff;font:inherit;cursor:pointer;box-shadow:0 2px 8px rgba(0,0,0,.25)}",
+    ".panel{position:fixed;right:20px;bottom:76px;z-index:2147483000;width:320px;max-width:calc(100vw - 40px);height:440px;max-height:calc(100vh - 100px);display:flex;flex-direction:column;background:#fff;border:1px solid #d0d7de;border-radius:10px;box-shadow:0 4px 16px rgba(0,0,0,.2);overflow:hidden}",
+    ".panel[hidden]{display:none}",
+    "header{padding:10px 12px;background:#1f6feb;color:#fff;display:flex;justify-content:space-between;align-items:center}",
+    "header button{background:none;border:0;color:#fff;font:inherit;cursor:pointer}",
+    ".log{flex:1;overflow-y:auto;padding:10px;margin:0;list-style:none}",
+    ".log li{margin:4px 0;padding:6px 9px;border-radius:8px;max-width:85%;white-space:pre-wrap;word-wrap:break-word}",
+    ".log .visitor{background:#1f6feb;color:#fff;margin-left:auto}", ".log .agent{background:#eef1f4}",
+    ".log .note{background:none;color:#57606a;font-size:12px;text-align:center;max-width:100%}",
+    ".status{font-size:12px;color:#57606a;padding:0 12px;min-height:16px}",
+    "form{display:flex;flex-direction:column;gap:6px;padding:8px 10px;border-top:1px solid #d0d7de}",
+    "input,textarea{font:inherit;padding:6px;border:1px solid #d0d7de;border-radius:6px}",
+    "form button{font:inherit;padding:6px 10px;border:0;border-radius:6px;background:#1f6feb;color:#fff;cursor:pointer}",
+    "[hidden]{display:none!important}",
+  ].join("\n");
+  var launcher = el("button", { class: "launcher", type: "button", part: "launcher" }, t.open);
+  var panel = el("div", { class: "panel", hidden: "", role: "dialog", "aria-label": t.open });
+  var header = el("header");
+  header.appendChild(el("span", {}, t.open));
+  var endButton = el("button", { type: "button", class: "end", hidden: "" }, t.end);
+  var closeButton = el("button", { type: "button", class: "close", "aria-label": t.close }, "×");
+  var buttons = el("span");
+  buttons.append(endButton, closeButton);
+  header.appendChild(buttons);
+  var log = el("ol", { class: "log", "aria-live": "polite" });
+  var status = el("div", { class: "status" });
+
+  var composer = el("form", { class: "composer" });
+  var nameInput = el("input", { name: "name", placeholder: t.name, "aria-label": t.name, autocomplete: "name" });
+  var emailInput = el("input", { name: "email", type: "email", placeholder: t.email, "aria-label": t.email, autocomplete: "email" });
+  var text = el("textarea", { name: "text", rows: "2", placeholder: t.placeholder, "aria-label": t.placeholder });
+  var sendButton = el("button", { type: "submit" }, t.send);
+  composer.append(nameInput, emailInput, text, sendButton);
+
+  var offline = el("form", { class: "offline", hidden: "" });
+  var offName = el("input", { name: "name", placeholder: t.name, "aria-label": t.name });
+  var offEmail = el("input", { name: "email", type: "email", required: "", placeholder: t.email, "aria-label": t.email });
+  var offText = el("textarea", { name: "text", rows: "3", required: "", placeholder: t.placeholder, "aria-label": t.placeholder });
+  offline.append(el("p", {}, t.offline), offName, offEmail, offText, el("button", { type: "submit" }, t.leave));
+
+  var transcript = el("form", { class: "transcript", hidden: "" });
+  var trEmail = el("input", { name: "email", type: "email", required: "", placeholder: t.email, "aria-label": t.email });
+  transcript.append(el("p", {}, t.ended), trEmail, el("button", { type: "submit" }, t.transcript));
+
+  panel.append(header, log, status, composer, offline, transcript);
+  shadow.append(style, launcher, panel);
+  (document.body || document.documentElement).appendChild(host);
+
+  function line(kind, words, id) {
+    if (id && log.querySelector('[data-entry="' + id + '"]')) return;
+    var li = el("li", { class: kind }, words);
+    if (id) li.setAttribute("data-entry", id);
+    log.appendChild(li);
+    log.scrollTop = log.scrollHeight;
+  }
+  function say(message) {
+    line(message.from, message.text, message.id);
+    if (message.from === "agent" && !panel.hidden) send({ type: "read", entry: message.id });
+  }
+  function send(message) {
+    if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify(message)); return true; }
+    return false;
+  }
+  function showIdentity() {
+    var ask = welcome ? welcome.ask : "optional";
+    var need = ask !== "nothing" && !state.conversation && !(welcome && welcome.email);
+    nameInput.hidden = emailInput.hidden = !need;
+    nameInput.required = emailInput.required = need && ask === "required";
+  }
+  function showState(current) {
+    state.conversation_state = current;
+    composer.hidden = current === "closed";
+    transcript.hidden = current !== "closed";
+    endButton.hidden = !current || current === "closed";
+    if (current === "waiting") status.textContent = t.waiting;
+    else if (current !== "active") status.textContent = "";
+  }
+
+  function connect() {
+    if (socket || closedForGood) return;
+    var scheme = base.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + base.host + "/ws/chat/" + encodeURIComponent(key) + "/");
+    socket.onopen = function () { send({ type: "hello", token: state.token || "", language: lang }); };
+    socket.onclose = function (event) {
+      socket = null;
+      if (event.code === 4404 || event.code === 4429 || event.code === 1009) { closedForGood = true; return; }
+      setTimeout(connect, 2000);
+    };
+    socket.onmessage = function (event) {
+      var data = JSON.parse(event.data);
+      if (data.type === "welcome") {
+        welcome = data;
+        state.token = data.token;
+        state.conversation = data.conversation;
+        save();
+        log.textContent = "";
+        if (data.greeting) line("note", data.greeting);
+        data.messages.forEach(say);
+        offline.hidden = !!data.conversation || data.online;
+        composer.hidden = !offline.hidden;
+        showIdentity();
+        showState(data.state);
+        if (!data.conversation && !data.online) { offName.value = data.name || ""; offEmail.value = data.email || ""; }
+      } else if (data.type === "joined") {
+        state.conversation = data.conversation; save();
+        showIdentity();
+        showState(data.state);
+      } else if (data.type === "message") {
+        say(data);
+        if (data.from === "agent") status.textContent = "";
+      } else if (data.type === "typing") {
+        status.textContent = t.agent + " " + t.typing;
+        clearTimeout(status._timer);
+        status._timer = setTimeout(function () { status.textContent = ""; }, 4000);
+      } else if (data.type === "read") {
+        log.querySelectorAll(".visitor").forEach(function (li) {
+          if (+li.getAttribute("data-entry") <= data.entry) li.title = t.seen;
+        });
+        status.textContent = t.seen;
+      } else if (data.type === "state") {
+        showState(data.state);
+        if (data.state === "active" && data.agent) line("note", data.agent + " " + t.joined);
+        if (data.state === "closed") line("note", t.ended);
+      } else if (data.type === "left") {
+        state.token = data.token; save();
+        offline.hidden = true;
+        line("note", t.left + " " + data.ticket);
+      } else if (data.type === "transcript") {
+        transcript.hidden = true;
+        line("note", t.sent + " " + data.email);
+      } else if (data.type === "error") {
+        line("note", t.error + ": " + data.reason);
+      }
+    };
+  }
+
+  launcher.addEventListener("click", function () {
+    panel.hidden = !panel.hidden;
+    state.open = !panel.hidden; save();
+    if (!panel.hidden) { connect(); text.focus(); }
+  });
+  closeButton.addEventListener("click", function () { panel.hidden = true; state.open = false; save(); });
+  endButton.addEventListener("click", function () { send({ type: "close" }); });
+  composer.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var words = text.value.trim();
+    if (!words) return;
+    if (!nameInput.hidden && (nameInput.value || emailInput.value)) {
+      send({ type: "hello", token: state.token || "", name: nameInput.value, email: emailInput.value, language: lang });
+    }
+    if (send({ type: "message", text: words })) text.value = "";
+  });
+  text.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); composer.requestSubmit(); }
+  });
+  text.addEventListener("input", function () {
+    if (Date.now() - lastTyping > 2000) { lastTyping = Date.now(); send({ type: "typing" }); }
+  });
+  offline.addEventListener("submit", function (event) {
+    event.preventDefault();
+    send({ type: "leave_message", name: offName.value, email: offEmail.value, text: offText.value });
+  });
+  transcript.addEventListener("submit", function (event) {
+    event.preventDefault();
+    send({ type: "transcript", email: trEmail.value });
+  });
+
+  // A visitor in the middle of a conversation continues it after a reload.
+  if (state.token && state.conversation) {
+    if (state.open) panel.hidden = false;
+    connect();
+  }
+})();

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from sportello.chat import views
+
+app_name = "chat"
+urlpatterns = [
+    path("widget.js", views.widget_js, name="widget"),
+    path("console", views.console, name="console"),
+    path("console/part", views.console_part, name="console-part"),
+    path("console/<int:conversation_id>/accept", views.accept, name="accept"),
+    path("console/<int:conversation_id>/send", views.send, name="send"),
+    path("console/<int:conversation_id>/transfer", views.transfer, name="transfer"),
+    path("console/<int:conversation_id>/close", views.close, name="close"),
+    path("availability", views.availability, name="availability"),
+]

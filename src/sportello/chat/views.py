@@ -1,0 +1,138 @@
+"""The chat's HTTP side: the widget script, the agent console and its actions, availability.
+
+Console actions are small POSTs (htmx or fetch); the conversation itself travels over the
+console's socket. Each view goes through a gate (`agent_view`, `conversation_for_agent`) and
+calls one service.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django import forms
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from sportello.accounts.models import Availability, Group, User
+from sportello.chat import services
+from sportello.chat.models import ConversationState
+from sportello.core.errors import Conflict, InvalidInput, ServiceError
+from sportello.tickets.views import AgentRequest, agent_view
+
+WIDGET = Path(__file__).resolve().parent / "static" / "chat" / "widget.js"
+
+
+@require_GET
+def widget_js(request: HttpRequest) -> FileResponse:
+    """The one script a website embeds; it finds its own origin from its `src`, so any site can load it."""
+    response = FileResponse(WIDGET.open("rb"), content_type="application/javascript; charset=utf-8")
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Cache-Control"] = "public, max-age=300"
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+@agent_view
+def console(request: AgentRequest) -> HttpResponse:
+    return render(request, "chat/console.html", _console_context(request.user))
+
+
+@agent_view
+def console_part(request: AgentRequest) -> HttpResponse:
+    """The queue and the agent's chats, re-fetched when the console's socket says they changed."""
+    return render(request, "chat/_console.html", _console_context(request.user))
+
+
+def _console_context(user: User) -> dict[str, object]:
+    chats = list(services.chats_of(user))
+    return {
+        "queue": services.queue_for(user)[:50],
+        "chats": [(chat, services.history(chat)) for chat in chats],
+        "agents": services.answering_agents(None).exclude(pk=user.pk).order_by("first_name", "username"),
+        "groups": Group.objects.all(),
+        "availability": Availability,
+    }
+
+
+def _answer(request: HttpRequest, call: object) -> HttpResponse:
+    """Run a console action: JSON for fetch, a redirect back to the console otherwise."""
+    try:
+        call()  # type: ignore[operator]
+    except Conflict as err:
+        return JsonResponse({"error": err.message}, status=409)
+    except ServiceError as err:
+        return JsonResponse({"error": err.message}, status=err.status)
+    if request.headers.get("Accept", "").startswith("application/json") or request.headers.get("HX-Request"):
+        return JsonResponse({"ok": True})
+    return redirect("chat:console")
+
+
+@require_POST
+@agent_view
+def accept(request: AgentRequest, conversation_id: int) -> HttpResponse:
+    chat = services.conversation_for_agent(request.user, conversation_id)
+    return _answer(request, lambda: services.accept_chat(chat, request.user))
+
+
+class MessageForm(forms.Form):
+    text = forms.CharField(max_length=100_000, strip=True)
+
+
+@require_POST
+@agent_view
+def send(request: AgentRequest, conversation_id: int) -> HttpResponse:
+    chat = services.conversation_for_agent(request.user, conversation_id)
+    form = MessageForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse({"error": "The message is empty"}, status=422)
+    return _answer(request, lambda: services.send_agent_message(chat, request.user, form.cleaned_data["text"]))
+
+
+class TransferForm(forms.Form):
+    target = forms.CharField(max_length=30)  # "agent:<id>" or "group:<id>"
+
+    def parts(self) -> tuple[User | None, Group | None]:
+        kind, _, number = self.cleaned_data["target"].partition(":")
+        if kind == "agent" and number.isdigit():
+            return User.objects.filter(pk=int(number), is_active=True).first(), None
+        if kind == "group" and number.isdigit():
+            return None, Group.objects.filter(pk=int(number)).first()
+        return None, None
+
+
+@require_POST
+@agent_view
+def transfer(request: AgentRequest, conversation_id: int) -> HttpResponse:
+    chat = services.conversation_for_agent(request.user, conversation_id)
+    form = TransferForm(request.POST)
+    to_agent, to_group = form.parts() if form.is_valid() else (None, None)
+    if to_agent is None and to_group is None:
+        return JsonResponse({"error": "Choose an agent or a group"}, status=422)
+    return _answer(request, lambda: services.transfer_chat(chat, request.user, to_agent=to_agent, to_group=to_group))
+
+
+@require_POST
+@agent_view
+def close(request: AgentRequest, conversation_id: int) -> HttpResponse:
+    chat = services.conversation_for_agent(request.user, conversation_id)
+    if chat.state == ConversationState.CLOSED:
+        return _answer(request, lambda: None)
+    return _answer(request, lambda: services.close_chat(chat, request.user))
+
+
+@require_POST
+@agent_view
+def availability(request: AgentRequest) -> HttpResponse:
+    value = request.POST.get("availability", "")
+    try:
+        services.set_availability(request.user, value)
+    except InvalidInput as err:
+        return JsonResponse({"error": err.message}, status=422)
+    if request.headers.get("HX-Request"):
+        return JsonResponse({"availability": request.user.availability})
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = "/"
+    return redirect(target)

@@ -1,0 +1,41 @@
+"""Chat fixtures: a chat channel answered by the first-level group, and socket helpers."""
+
+from __future__ import annotations
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from sportello.accounts.models import User
+from sportello.chat.models import AskIdentity, ChatChannel
+from sportello.chat.routing import websocket_application
+
+ORIGIN = (b"origin", b"http://127.0.0.1")
+
+
+@pytest.fixture
+def chat_channel(first_level) -> ChatChannel:
+    return ChatChannel.objects.create(
+        name="Website", key="website", group=first_level, ask_identity=AskIdentity.OPTIONAL, greeting="Ciao!"
+    )
+
+
+def visitor_socket(key: str = "website") -> WebsocketCommunicator:
+    return WebsocketCommunicator(
+        websocket_application, f"/ws/chat/{key}/", headers=[(b"origin", b"https://shop.example")]
+    )
+
+
+def agent_socket(user: User | None, path: str) -> WebsocketCommunicator:
+    """An agent's socket as the session middleware would see it: `user` signed in, our own origin."""
+    communicator = WebsocketCommunicator(websocket_application, path, headers=[ORIGIN])
+    if user is not None:
+        communicator.scope["user"] = user
+    return communicator
+
+
+async def receive_until(communicator: WebsocketCommunicator, kind: str, timeout: float = 3) -> dict:
+    """The next JSON frame of type `kind`, skipping others (presence chatter, queue notices)."""
+    while True:
+        frame = await communicator.receive_json_from(timeout=timeout)
+        if frame.get("type") == kind:
+            return frame
