@@ -144,6 +144,7 @@ def save_translation(actor: User | None, article: Article, text: ArticleText, *,
 
 
 FROM_TICKETS_SLUG = "from-tickets"
+REPLY_PREFIX = re.compile(r"^(?:(?:re|aw|r|fwd?)\s*:\s*)+", re.I)
 
 
 def draft_article_from_entry(actor: User, entry: Entry) -> ArticleTranslation:
@@ -160,7 +161,7 @@ def draft_article_from_entry(actor: User, entry: Entry) -> ArticleTranslation:
         raise InvalidInput("The reply has no text")
     ticket = entry.ticket
     language = ticket.language if ticket.language in LANGUAGES else settings.LANGUAGE_CODE
-    title = re.sub(r"^(?:(?:re|aw|r|fwd?)\s*:\s*)+", "", ticket.subject, flags=re.I).strip() or f"Ticket #{ticket.number}"
+    title = REPLY_PREFIX.sub("", ticket.subject).strip() or f"Ticket #{ticket.number}"
     slug = slugify(title, allow_unicode=True)[:180] or "article"
     if ArticleTranslation.objects.filter(language=language, slug=slug).exists():
         slug = f"{slug}-{entry.pk}"
