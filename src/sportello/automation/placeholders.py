@@ -85,9 +85,9 @@ def _sla_due(ticket: Ticket) -> str:
     from sportello.sla.models import TicketSLA
 
     row = TicketSLA.objects.filter(ticket=ticket).values_list("next_due", "policy__calendar__time_zone").first()
-    if row is None or row[0] is None:
+    due, zone = row if row is not None else (None, None)
+    if due is None:
         return ""
-    due, zone = row
     try:  # in the time zone of the calendar the promise was made in
         local = due.astimezone(zoneinfo.ZoneInfo(zone)) if zone else timezone.localtime(due)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
