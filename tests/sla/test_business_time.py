@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sportello.sla.business_time import (
     ALWAYS,
     CalendarSpec,
+    Timeline,
     add_business_minutes,
     add_business_time,
     business_minutes_between,
@@ -179,3 +180,38 @@ def test_between_adds_up(spec: CalendarSpec, instants: list[datetime]) -> None:
     assert timedelta(0) <= whole <= c - a
     amount = timedelta(minutes=1)
     assert add_business_time(a, amount, spec) > a
+
+
+# --- Timeline: the same answers by binary search ------------------------------------------------------
+
+SECONDS = st.integers(min_value=0, max_value=30 * 24 * 3600)
+
+
+@settings(max_examples=100, deadline=None)
+@given(spec=SPECS, calls=st.lists(st.tuples(INSTANTS, SECONDS, INSTANTS), min_size=1, max_size=12))
+def test_timeline_answers_like_the_day_by_day_functions(
+    spec: CalendarSpec, calls: list[tuple[datetime, int, datetime]]
+) -> None:
+    # One timeline for every call: later calls hit the span earlier ones made it build.
+    timeline = Timeline(spec)
+    for start, seconds, other in calls:
+        amount = timedelta(seconds=seconds, microseconds=start.microsecond)
+        assert timeline.add(start, amount) == add_business_time(start, amount, spec)
+        assert timeline.between(start, other) == business_time_between(start, other, spec)
+        assert timeline.between(other, start) == business_time_between(other, start, spec)
+
+
+@pytest.mark.parametrize(("name", "spec", "start", "minutes", "due"), ADD_CASES, ids=[c[0] for c in ADD_CASES])
+def test_timeline_cases(name: str, spec: CalendarSpec, start: datetime, minutes: int, due: datetime) -> None:
+    timeline = Timeline(spec)
+    timeline.add(start - timedelta(days=3), timedelta(minutes=1))  # the span now covers the case
+    assert timeline.add(start, timedelta(minutes=minutes)) == due
+    assert timeline.between(start, due) == timedelta(minutes=minutes)
+
+
+def test_timeline_refuses_like_the_functions() -> None:
+    with pytest.raises(ValueError, match="no business hours"):
+        Timeline(EMPTY).add(rome(2026, 1, 1), timedelta(minutes=1))
+    assert Timeline(EMPTY).between(rome(2026, 1, 1), rome(2027, 1, 1)) == timedelta(0)
+    with pytest.raises(ValueError, match="negative"):
+        Timeline(OFFICE).add(rome(2026, 1, 1), timedelta(minutes=-1))

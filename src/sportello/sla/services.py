@@ -569,7 +569,7 @@ def resync_open_tickets(
     *,
     after: int = 0,
     batches: int | None = None,
-    batch: int = RESYNC_BATCH,
+    batch: int | None = None,
 ) -> ResyncProgress:
     """Recompute the clocks of the open tickets that a change of a policy or calendar may move
     (every open ticket when neither is given), a batch of tickets at a time, in ticket id order.
@@ -596,7 +596,7 @@ def resync_open_tickets(
             Facts(*row)
             for row in Ticket.objects.filter(scope, state__in=ACTIVE_CATEGORIES, pk__gt=progress.last)
             .order_by("pk")
-            .values_list(*FACT_COLUMNS)[:batch]
+            .values_list(*FACT_COLUMNS)[: batch or RESYNC_BATCH]
         ]
         if not facts:
             progress.done = True
