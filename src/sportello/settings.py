@@ -208,6 +208,8 @@ WEBFORM_RATE_LIMIT = env_int("SPORTELLO_WEBFORM_RATE_LIMIT", 5)  # submissions p
 WEBFORM_RATE_WINDOW = env_int("SPORTELLO_WEBFORM_RATE_WINDOW", 600)  # seconds
 WEBFORM_MIN_FILL_SECONDS = env_int("SPORTELLO_WEBFORM_MIN_FILL_SECONDS", 2)  # faster is a bot
 INBOX_PAGE_SIZE = env_int("SPORTELLO_INBOX_PAGE_SIZE", 50)
+# The acknowledgement mail lists up to 3 public help-centre articles that match the new request.
+KB_ACK_SUGGESTIONS = env_bool("SPORTELLO_KB_ACK_SUGGESTIONS", True)
 MAIL_RATE_LIMIT = env_int("SPORTELLO_MAIL_RATE_LIMIT", 20)  # inbound messages per sender per window
 MAIL_RATE_WINDOW = env_int("SPORTELLO_MAIL_RATE_WINDOW", 3600)  # seconds; past the limit mail is quarantined
 # A larger inbound message is refused (SMTP 552, HTTP 413) or, from IMAP, left on the server and quarantined.

@@ -14,14 +14,18 @@ from html import escape
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.utils.encoding import iri_to_uri
 
 from sportello.accounts.models import User
 from sportello.core.html import text_to_html
 from sportello.customers.models import Customer, Identity, IdentityKind
-from sportello.mail.templating import RenderedMail, render_mail
+from sportello.mail.templating import KB_SUGGESTIONS_HEADING, RenderedMail, render_mail
 from sportello.tickets.models import Change, Channel, Direction, Entry, Ticket
 
 log = logging.getLogger("sportello.mail")
+
+# The most knowledge-base articles an acknowledgement lists.
+ACK_SUGGESTIONS = 3
 
 
 def schedule_acknowledgement(ticket_id: int) -> None:
@@ -84,8 +88,9 @@ def send_acknowledgement(ticket: Ticket) -> bool:
     if to is None:
         log.info("no acknowledgement for #%s: the customer has no deliverable email address", ticket.number)
         return False
-    mail = _wording("acknowledgement", ticket)
-    subject, text, html = mail.subject, mail.text, mail.html
+    links = ack_suggestions(ticket)
+    mail = _wording("acknowledgement", ticket, extra={"kb.suggestions": lambda: _suggestions_text(ticket, links)})
+    subject, text, html = mail.subject, mail.text, _linked(mail.html, [url for _title, url in links])
     message = EmailMultiAlternatives(
         subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[formataddr((ticket.customer.name, to))],
         headers={
@@ -311,3 +316,42 @@ def send_chat_transcript(ticket: Ticket, *, to: str) -> None:
     message.send()
     Change.objects.create(ticket=ticket, field="transcript", new_value=to, note="Chat transcript sent",
                           ticket_version=ticket.version)  # fmt: skip
+
+
+def ack_suggestions(ticket: Ticket) -> list[tuple[str, str]]:
+    """(title, address) of the public articles that best match a new ticket, for its acknowledgement.
+
+    Only published public articles in the customer's language, at most ACK_SUGGESTIONS; none when
+    the setting KB_ACK_SUGGESTIONS is off.
+    """
+    if not settings.KB_ACK_SUGGESTIONS:
+        return []
+    from sportello.kb.models import LANGUAGES
+    from sportello.kb.search import search_articles
+
+    language = (ticket.customer.language or ticket.language or "").split("-")[0].lower()
+    if language not in LANGUAGES:
+        return []
+    first = Entry.objects.filter(ticket=ticket, internal=False).order_by("created_at", "id")
+    body = first.values_list("body_text", flat=True).first() or ""
+    hits = search_articles(
+        f"{ticket.subject} {body[:300]}", language, match_any=True, limit=ACK_SUGGESTIONS
+    )
+    site = settings.SITE_URL.rstrip("/")
+    return [(hit.translation.title, site + iri_to_uri(hit.translation.public_path())) for hit in hits]
+
+
+def _suggestions_text(ticket: Ticket, links: list[tuple[str, str]]) -> str:
+    """`{{ kb.suggestions }}`: a heading and one line per article, then a blank line; empty for none."""
+    if not links:
+        return ""
+    language = (ticket.customer.language or ticket.language or "").split("-")[0].lower()
+    heading = KB_SUGGESTIONS_HEADING.get(language, KB_SUGGESTIONS_HEADING["en"])
+    return heading + "\n" + "\n".join(f"- {title}: {url}" for title, url in links) + "\n\n"
+
+
+def _linked(html: str, urls: list[str]) -> str:
+    """The HTML part with each of `urls` (already escaped in it) made a link."""
+    for url in urls:
+        html = html.replace(escape(url), f'<a href="{escape(url)}">{escape(url)}</a>')
+    return html

@@ -20,25 +20,25 @@ BUILTIN: dict[str, dict[str, tuple[str, str]]] = {
             "[#{{ ticket.number }}] We received your request: {{ ticket.subject }}",
             "Hello {{ customer.name }},\n\nwe have received your request and opened ticket #{{ ticket.number }} "
             "for it. Please keep this number in the subject when you write to us about it.\n\n"
-            "Subject: {{ ticket.subject }}\n\nYour support team",
+            "Subject: {{ ticket.subject }}\n\n{{ kb.suggestions }}Your support team",
         ),
         "it": (
             "[#{{ ticket.number }}] Abbiamo ricevuto la sua richiesta: {{ ticket.subject }}",
             "Buongiorno {{ customer.name }},\n\nabbiamo ricevuto la sua richiesta e aperto il ticket "
             "#{{ ticket.number }}. La preghiamo di mantenere questo numero nell'oggetto quando ci scrive.\n\n"
-            "Oggetto: {{ ticket.subject }}\n\nIl suo team di assistenza",
+            "Oggetto: {{ ticket.subject }}\n\n{{ kb.suggestions }}Il suo team di assistenza",
         ),
         "de": (
             "[#{{ ticket.number }}] Wir haben Ihre Anfrage erhalten: {{ ticket.subject }}",
             "Hallo {{ customer.name }},\n\nwir haben Ihre Anfrage erhalten und das Ticket #{{ ticket.number }} "
             "dafür angelegt. Bitte lassen Sie diese Nummer im Betreff, wenn Sie uns dazu schreiben.\n\n"
-            "Betreff: {{ ticket.subject }}\n\nIhr Support-Team",
+            "Betreff: {{ ticket.subject }}\n\n{{ kb.suggestions }}Ihr Support-Team",
         ),
         "bg": (
             "[#{{ ticket.number }}] Получихме вашето запитване: {{ ticket.subject }}",
             "Здравейте, {{ customer.name }},\n\nполучихме вашето запитване и отворихме билет #{{ ticket.number }}. "
             "Моля, запазете този номер в темата, когато ни пишете по въпроса.\n\n"
-            "Тема: {{ ticket.subject }}\n\nВашият екип за поддръжка",
+            "Тема: {{ ticket.subject }}\n\n{{ kb.suggestions }}Вашият екип за поддръжка",
         ),
     },
     "csat": {
@@ -80,6 +80,16 @@ BUILTIN: dict[str, dict[str, tuple[str, str]]] = {
             ("bg", "Билет #{{ ticket.number }}"),
         )
     },
+}
+
+
+# The line above the knowledge-base articles that `{{ kb.suggestions }}` lists in the acknowledgement
+# (the caller fills the placeholder, heading and links, or leaves it empty when nothing matches).
+KB_SUGGESTIONS_HEADING = {
+    "en": "These articles from our help centre may already answer your question:",
+    "it": "Questi articoli del nostro centro assistenza potrebbero già rispondere alla sua domanda:",
+    "de": "Diese Artikel aus unserem Hilfe-Center beantworten Ihre Frage vielleicht schon:",
+    "bg": "Тези статии от помощния ни център може вече да отговарят на въпроса ви:",
 }
 
 
