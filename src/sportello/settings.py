@@ -207,6 +207,8 @@ TICKET_NUMBER_START = env_int("SPORTELLO_TICKET_NUMBER_START", 10001)
 WEBFORM_RATE_LIMIT = env_int("SPORTELLO_WEBFORM_RATE_LIMIT", 5)  # submissions per client IP and per email per window
 WEBFORM_RATE_WINDOW = env_int("SPORTELLO_WEBFORM_RATE_WINDOW", 600)  # seconds
 WEBFORM_MIN_FILL_SECONDS = env_int("SPORTELLO_WEBFORM_MIN_FILL_SECONDS", 2)  # faster is a bot
+PORTAL_LINK_RATE_LIMIT = env_int("SPORTELLO_PORTAL_LINK_RATE_LIMIT", 5)  # sign-in links per client IP and per address
+PORTAL_LINK_RATE_WINDOW = env_int("SPORTELLO_PORTAL_LINK_RATE_WINDOW", 900)  # seconds
 INBOX_PAGE_SIZE = env_int("SPORTELLO_INBOX_PAGE_SIZE", 50)
 # The acknowledgement mail lists up to 3 public help-centre articles that match the new request.
 KB_ACK_SUGGESTIONS = env_bool("SPORTELLO_KB_ACK_SUGGESTIONS", True)

@@ -16,6 +16,16 @@ from sportello.tickets.services import add_note, reply_to_ticket
 SECRET_NOTE = "Internal: customer is on the watch list, do not refund"
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():  # type: ignore[no-untyped-def]
+    """The sign-in link limiter counts in the cache: every test starts with none counted."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def organization(customer) -> Organization:
     org = Organization.objects.create(name="Rossi Srl", shared_tickets=False)

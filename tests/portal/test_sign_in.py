@@ -101,3 +101,50 @@ def test_set_password_then_sign_in_with_it(customer):
 def test_portal_pages_send_anonymous_visitors_to_sign_in(client, path):
     response = client.get(path)
     assert response.status_code == 302 and response["Location"].startswith("/portal/sign-in?next=")
+
+
+# --- Rate limit ------------------------------------------------------------------------------------------
+
+
+def test_links_are_limited_per_address(client, customer, settings, django_capture_on_commit_callbacks):
+    settings.PORTAL_LINK_RATE_LIMIT = 3
+    for n in range(3):
+        ask_link(Client(REMOTE_ADDR=f"10.0.0.{n}"), "carla@example.com", django_capture_on_commit_callbacks)
+    response = Client(REMOTE_ADDR="10.0.0.9").post("/portal/sign-in", {"method": "link", "email": "Carla@example.com"})
+    assert response.status_code == 429 and "Too many sign-in links" in response.content.decode()
+    assert int(response["Retry-After"]) == settings.PORTAL_LINK_RATE_WINDOW
+    assert len(mail.outbox) == 3 and MagicLink.objects.count() == 3
+
+
+def test_links_are_limited_per_ip_for_unknown_addresses_too(client, customer, settings):
+    settings.PORTAL_LINK_RATE_LIMIT = 2
+    for n in range(2):
+        response = client.post("/portal/sign-in", {"method": "link", "email": f"nobody{n}@example.org"})
+        assert response.status_code == 200
+    # The same answer for a customer's address: the limit tells nobody who is a customer.
+    response = client.post("/portal/sign-in", {"method": "link", "email": "carla@example.com"})
+    assert response.status_code == 429 and MagicLink.objects.count() == 0
+    # Another IP, another address: not limited.
+    assert (
+        Client(REMOTE_ADDR="10.1.1.1")
+        .post("/portal/sign-in", {"method": "link", "email": "someone@example.org"})
+        .status_code
+        == 200
+    )
+
+
+def test_the_limit_window_ends(client, customer, settings):
+    from django.core.cache import cache
+
+    settings.PORTAL_LINK_RATE_LIMIT = 1
+    client.post("/portal/sign-in", {"method": "link", "email": "carla@example.com"})
+    assert client.post("/portal/sign-in", {"method": "link", "email": "carla@example.com"}).status_code == 429
+    cache.clear()  # the window's keys expire with it
+    assert client.post("/portal/sign-in", {"method": "link", "email": "carla@example.com"}).status_code == 200
+
+
+def test_password_sign_in_is_not_counted(client, customer, settings):
+    settings.PORTAL_LINK_RATE_LIMIT = 1
+    for _ in range(3):
+        client.post("/portal/sign-in", {"method": "password", "email": "carla@example.com", "password": "wrong"})
+    assert client.post("/portal/sign-in", {"method": "link", "email": "carla@example.com"}).status_code == 200

@@ -7,12 +7,14 @@ they are claimed with one conditional UPDATE, so two clicks at once cannot both 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -20,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sportello.accounts.models import Role, User
-from sportello.core.errors import InvalidInput
+from sportello.core.errors import InvalidInput, ServiceError
 from sportello.customers.identity import normalize
 from sportello.customers.models import Customer, Identity, IdentityKind
 from sportello.customers.services import Sender
@@ -64,12 +66,52 @@ def _ensure_portal_user(customer: Customer, email: str) -> User | None:
     return user
 
 
-def send_sign_in_link(email: str) -> bool:
+class RateLimited(ServiceError):
+    status = 429
+
+
+def _rate_keys(client_ip: str, email: str) -> list[str]:
+    # Hashed, so that any address makes a valid key for every cache backend (memcached: no spaces).
+    keys = []
+    if client_ip:
+        keys.append("portal:link-rate:ip:" + hashlib.sha256(client_ip.encode()).hexdigest()[:32])
+    if email:
+        keys.append("portal:link-rate:email:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32])
+    return keys
+
+
+def check_link_rate(*, client_ip: str, email: str) -> None:
+    """Count one sign-in link request per client IP and per address in a fixed window (as the web form).
+
+    1. Refuse when either counter already holds PORTAL_LINK_RATE_LIMIT requests of this window.
+    2. Otherwise count this one: `add` starts a window only when none is running, `incr` is atomic.
+    Every address is counted, known or not, so the limit tells nobody who is a customer; it stops a
+    mailbox being flooded with links and the form being used to probe addresses.
+    """
+    limit, window = settings.PORTAL_LINK_RATE_LIMIT, settings.PORTAL_LINK_RATE_WINDOW
+    keys = _rate_keys(client_ip, email)
+    counts = cache.get_many(keys)
+    if any(int(counts.get(key, 0)) >= limit for key in keys):
+        log.info("portal: sign-in link rate limit reached (ip %s)", client_ip or "unknown")
+        raise RateLimited(
+            "Too many sign-in links were asked for. Please wait a few minutes and try again.", retry_after=window
+        )
+    for key in keys:
+        cache.add(key, 0, timeout=window)
+        try:
+            cache.incr(key)
+        except ValueError:  # the window ended between add and incr
+            cache.set(key, 1, timeout=window)
+
+
+def send_sign_in_link(email: str, *, client_ip: str = "") -> bool:
     """Mail a sign-in link to a known customer address; unknown addresses get nothing.
 
     The caller shows the same answer either way, so the form tells nobody who is a customer.
-    Returns whether a link was made (for tests and logs).
+    Returns whether a link was made (for tests and logs). Raises RateLimited past the limit per
+    address and per client IP.
     """
+    check_link_rate(client_ip=client_ip, email=email)
     customer = customer_for_email(email)
     if customer is None:
         log.info("portal: sign-in link asked for an unknown address")

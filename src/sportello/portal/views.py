@@ -11,6 +11,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.views import redirect_to_login
@@ -85,10 +86,23 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     elif request.method == "POST":
         link_form = LinkForm(request.POST)
         if link_form.is_valid():
-            services.send_sign_in_link(link_form.cleaned_data["email"])
+            try:
+                client_ip = request.META.get("REMOTE_ADDR", "")
+                services.send_sign_in_link(link_form.cleaned_data["email"], client_ip=client_ip)
+            except services.RateLimited as err:
+                return _limited(request, link_form, password_form, err)
             sent = True  # the same answer for every address: the form tells nobody who is a customer
     context = {"link_form": link_form, "password_form": password_form, "sent": sent, "error": error}
     return render(request, "portal/sign_in.html", context, status=401 if error else 200)
+
+
+def _limited(
+    request: HttpRequest, link_form: LinkForm, password_form: PasswordSignInForm, err: ServiceError
+) -> HttpResponse:
+    context = {"link_form": link_form, "password_form": password_form, "sent": False, "error": err.message}
+    response = render(request, "portal/sign_in.html", context, status=429)
+    response["Retry-After"] = str(err.details.get("retry_after", settings.PORTAL_LINK_RATE_WINDOW))
+    return response
 
 
 @require_http_methods(["GET", "POST"])
