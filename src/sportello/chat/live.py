@@ -199,8 +199,8 @@ class AgentSocket(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         self.groups = groups
         self.admitted = True
-        await self.accept()
         await screen_opened(user)
+        await self.accept()
         await self.opened()
 
     def admit(self) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
@@ -10,16 +12,18 @@ from django.urls import path
 from sportello.chat.consumers import ConsoleConsumer, VisitorConsumer
 from sportello.chat.live import InboxConsumer, PresenceConsumer, TicketConsumer
 
-agent_routes = [
-    path("presence/", PresenceConsumer.as_asgi()),
-    path("inbox/", InboxConsumer.as_asgi()),
-    path("console/", ConsoleConsumer.as_asgi()),
-    path("tickets/<int:number>/", TicketConsumer.as_asgi()),
-]
+
+def for_agents(consumer: Any) -> Any:
+    """The session's user in the scope, and only from our own hosts (no cross-site websocket hijacking)."""
+    return AllowedHostsOriginValidator(AuthMiddlewareStack(consumer.as_asgi()))
+
 
 websocket_application = URLRouter(
     [
         path("ws/chat/<slug:key>/", VisitorConsumer.as_asgi()),
-        path("ws/agent/", AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(agent_routes)))),
+        path("ws/agent/presence/", for_agents(PresenceConsumer)),
+        path("ws/agent/inbox/", for_agents(InboxConsumer)),
+        path("ws/agent/console/", for_agents(ConsoleConsumer)),
+        path("ws/agent/tickets/<int:number>/", for_agents(TicketConsumer)),
     ]
 )
