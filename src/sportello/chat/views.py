@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django import forms
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
@@ -25,9 +25,12 @@ WIDGET = Path(__file__).resolve().parent / "static" / "chat" / "widget.js"
 
 
 @require_GET
-def widget_js(request: HttpRequest) -> FileResponse:
-    """The one script a website embeds; it finds its own origin from its `src`, so any site can load it."""
-    response = FileResponse(WIDGET.open("rb"), content_type="application/javascript; charset=utf-8")
+def widget_js(request: HttpRequest) -> HttpResponse:
+    """The one script a website embeds; it finds its own origin from its `src`, so any site can load it.
+
+    Read whole (9 kB), not streamed: a streamed file makes the ASGI handler wrap a sync iterator.
+    """
+    response = HttpResponse(WIDGET.read_bytes(), content_type="application/javascript; charset=utf-8")
     response["Access-Control-Allow-Origin"] = "*"
     response["Cache-Control"] = "public, max-age=300"
     response["Cross-Origin-Resource-Policy"] = "cross-origin"
