@@ -461,51 +461,54 @@ def _schedule(sla: TicketSLA, ticket: Ticket | Facts) -> None:
 def sweep_sla(now: datetime | None = None) -> int:
     """Publish due SLA warnings and breaches; return how many were published.
 
-    One indexed range query finds the tickets whose next alert is due. Each is then re-read under
-    a row lock and skipped if another sweep handled it meanwhile (its `next_alert_at` moved), so
-    every warning and breach is published exactly once even with several sweeps running.
+    1. One indexed range query finds the tickets whose next alert is due, at most `SWEEP_BATCH`
+       (the next run takes the rest): with nothing due, that is all.
+    2. In one transaction their clocks are locked, skipping rows another sweep or a ticket's sync
+       holds (the next run sees them), and kept only if still due: PostgreSQL re-checks the
+       condition on a row changed meanwhile, so a row another sweep handled drops out.
+    3. Each target's warning or breach is published once (its alert level records it), the next
+       alerts are scheduled, and the changed clocks are written in one statement. The events go
+       out when the transaction commits.
     """
     now = now or timezone.now()
     due = list(
         TicketSLA.objects.filter(next_alert_at__lte=now)
         .order_by("next_alert_at")
-        .values_list("pk", "next_alert_at")[:SWEEP_BATCH]
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
     )
+    if not due:
+        return 0
     published = 0
-    for ticket_id, alert_at in due:
-        if alert_at is not None:
-            published += _alert(ticket_id, alert_at, now)
+    with transaction.atomic():
+        rows = list(
+            TicketSLA.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related("ticket")
+            .filter(pk__in=due, next_alert_at__lte=now)
+        )
+        for sla in rows:
+            published += _alert(sla, now)
+        _write_clocks(rows)
     return published
 
 
-def _alert(ticket_id: int, alert_at: datetime, now: datetime) -> int:
-    with transaction.atomic():
-        sla = (
-            TicketSLA.objects.select_for_update(of=("self",))
-            .select_related("ticket")
-            .filter(pk=ticket_id, next_alert_at=alert_at)
-            .first()
-        )
-        if sla is None:
-            return 0
-        ticket = sla.ticket
-        published = 0
-        warning = timedelta(minutes=sla.warning_minutes)
-        for name, due in unmet_dues(sla, ticket).items():
-            level = getattr(sla, f"{name}_alert")
-            if now >= due and level < Alert.BREACHED:
-                setattr(sla, f"{name}_alert", Alert.BREACHED)
-                setattr(sla, f"{name}_breached", True)
-                event = events.SLA_BREACHED
-            elif now >= due - warning and level < Alert.WARNED:
-                setattr(sla, f"{name}_alert", Alert.WARNED)
-                event = events.SLA_WARNING
-            else:
-                continue
-            events.publish(events.Event(event, ticket.pk, data={"target": name, "due": due.isoformat()}))
-            published += 1
-        _schedule(sla, ticket)
-        sla.save(update_fields=[*(f"{n}_alert" for n in TARGETS), *(f"{n}_breached" for n in TARGETS), "next_alert_at"])
+def _alert(sla: TicketSLA, now: datetime) -> int:
+    ticket = sla.ticket
+    published = 0
+    warning = timedelta(minutes=sla.warning_minutes)
+    for name, due in unmet_dues(sla, ticket).items():
+        level = getattr(sla, f"{name}_alert")
+        if now >= due and level < Alert.BREACHED:
+            setattr(sla, f"{name}_alert", Alert.BREACHED)
+            setattr(sla, f"{name}_breached", True)
+            event = events.SLA_BREACHED
+        elif now >= due - warning and level < Alert.WARNED:
+            setattr(sla, f"{name}_alert", Alert.WARNED)
+            event = events.SLA_WARNING
+        else:
+            continue
+        events.publish(events.Event(event, ticket.pk, data={"target": name, "due": due.isoformat()}))
+        published += 1
+    _schedule(sla, ticket)
     return published
 
 
