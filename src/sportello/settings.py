@@ -212,6 +212,7 @@ PORTAL_LINK_RATE_WINDOW = env_int("SPORTELLO_PORTAL_LINK_RATE_WINDOW", 900)  # s
 INBOX_PAGE_SIZE = env_int("SPORTELLO_INBOX_PAGE_SIZE", 50)
 # The acknowledgement mail lists up to 3 public help-centre articles that match the new request.
 KB_ACK_SUGGESTIONS = env_bool("SPORTELLO_KB_ACK_SUGGESTIONS", True)
+KB_MAX_FILE_BYTES = env_int("SPORTELLO_KB_MAX_FILE_MB", 10) * 1024 * 1024  # per image or attachment of an article
 MAIL_RATE_LIMIT = env_int("SPORTELLO_MAIL_RATE_LIMIT", 20)  # inbound messages per sender per window
 MAIL_RATE_WINDOW = env_int("SPORTELLO_MAIL_RATE_WINDOW", 3600)  # seconds; past the limit mail is quarantined
 # A larger inbound message is refused (SMTP 552, HTTP 413) or, from IMAP, left on the server and quarantined.

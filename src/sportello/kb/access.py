@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 
 from sportello.accounts.models import User
 from sportello.core.errors import Forbidden, NotFound
-from sportello.kb.models import LANGUAGES, Article, ArticleTranslation, PublishState, Visibility
+from sportello.kb.models import LANGUAGES, Article, ArticleFile, ArticleTranslation, PublishState, Visibility
 
 
 def public_translations(language: str) -> QuerySet[ArticleTranslation]:
@@ -62,3 +62,16 @@ def article_for_agent(user: User, article_id: int) -> Article:
     if article is None:
         raise NotFound(f"No article {article_id}")
     return article
+
+
+def article_file_for_reader(user: User, file_id: int) -> ArticleFile:
+    """A file of an article the reader may see: a public article with a published language for
+    anyone, any article for agents; otherwise not found."""
+    item = ArticleFile.objects.select_related("article").filter(pk=file_id).first()
+    if item is None:
+        raise NotFound("No such file")
+    if user.is_authenticated and user.is_staff_member:
+        return item
+    if not public_translations("").filter(article=item.article_id).exists():
+        raise NotFound("No such file")
+    return item

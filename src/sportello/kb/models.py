@@ -183,3 +183,42 @@ class ArticleDocument(models.Model):
 
     def __str__(self) -> str:
         return f"document of translation {self.translation_id}"
+
+
+def article_file_path(instance: ArticleFile, filename: str) -> str:
+    # A random folder per upload: names never collide and an address cannot be guessed from another.
+    import secrets
+
+    from django.utils.text import get_valid_filename
+
+    return f"kb/{instance.article_id}/{secrets.token_hex(8)}/{get_valid_filename(filename)[:150]}"
+
+
+class ArticleFile(models.Model):
+    """An image or attachment of an article, kept in Django's storage; served by `views.article_file`.
+
+    `is_image` is decided from the file's first bytes (PNG, JPEG, GIF, WebP), never from the name or
+    the browser's word: only those are shown inline, everything else is a download.
+    """
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="files")
+    file = models.FileField(upload_to=article_file_path, max_length=300)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100, default="application/octet-stream")
+    size = models.PositiveBigIntegerField(default=0)
+    is_image = models.BooleanField(default=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    def url(self) -> str:
+        from urllib.parse import quote
+
+        return f"/help/files/{self.pk}/{quote(self.filename)}"

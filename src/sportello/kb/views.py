@@ -12,16 +12,18 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Prefetch
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sportello.core.errors import NotFound, ServiceError
+from sportello.core.errors import InvalidInput, NotFound, ServiceError
 from sportello.kb import services
 from sportello.kb.access import (
+    article_file_for_reader,
     article_for_agent,
     public_article,
     public_translation,
@@ -264,6 +266,8 @@ def agent_edit(request: AgentRequest, article_id: int, lang: str) -> HttpRespons
         "revisions": item.revisions.select_related("author")[:20] if item else [],
         "feedback": services.feedback_counts(found),
         "preview": item.body_html if item else "",
+        "files": found.files.all(),
+        "max_file_bytes": settings.KB_MAX_FILE_BYTES,
     }
     return render(request, "kb/agent_edit.html", context, status=422 if form.errors else 200)
 
@@ -280,6 +284,52 @@ def _save(request: AgentRequest, found: Article, form: ArticleForm) -> ArticleTr
     elif action == "unpublish" and item.state == PublishState.PUBLISHED:
         item = services.unpublish_translation(request.user, item)
     return item
+
+
+@require_POST
+@agent_view
+def agent_upload(request: AgentRequest, article_id: int) -> HttpResponse:
+    """An image or attachment for an article, from the editor; back to the editor with its address."""
+    found = article_for_agent(request.user, article_id)
+    require_kb_author(request.user)
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise InvalidInput("Choose a file to upload")
+    services.add_article_file(request.user, found, upload)
+    return redirect(_editor_files(request, found.pk))
+
+
+@require_POST
+@agent_view
+def agent_remove_file(request: AgentRequest, file_id: int) -> HttpResponse:
+    require_kb_author(request.user)
+    item = article_file_for_reader(request.user, file_id)
+    services.remove_article_file(request.user, item)
+    return redirect(_editor_files(request, item.article_id))
+
+
+def _editor_files(request: HttpRequest, article_id: int) -> str:
+    lang = request.POST.get("lang", "")
+    lang = lang if lang in LANGUAGES else settings.LANGUAGE_CODE
+    return reverse("kb:agent-edit", args=[article_id, lang]) + "#files"
+
+
+@require_GET
+def article_file(request: HttpRequest, file_id: int, name: str) -> HttpResponseBase:
+    """An article's file: an allowed image shown inline, anything else a download; never sniffed."""
+    try:
+        item = article_file_for_reader(request.user, file_id)  # type: ignore[arg-type]
+    except NotFound as err:
+        raise Http404(err.message) from err
+    content_type = item.content_type.lower() if item.is_image else "application/octet-stream"
+    response = FileResponse(
+        item.file.open("rb"), as_attachment=not item.is_image, filename=item.filename, content_type=content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    if item.is_image:
+        response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @require_POST
