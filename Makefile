@@ -38,6 +38,7 @@ bench: setup
 	$(UV) run python bench/api_create.py
 	$(UV) run python bench/inbox.py
 	$(UV) run python bench/mail_ingest.py
+	$(UV) run python bench/sla_sweep.py
 
 serve: setup
 	$(UV) run sportello serve
