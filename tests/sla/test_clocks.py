@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import time
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from sportello.sla.models import Policy, TicketSLA
 from sportello.sla.services import TargetIn, save_policy, sweep_sla, sync_ticket_sla
@@ -224,3 +226,18 @@ def test_calendar_intervals_split_days(db, clock):
     spec = calendar.spec()
     assert spec.week[0] == ((540, 780), (840, 1440))
     assert spec.week[1] == ()
+
+
+def test_sweep_queries_do_not_grow_with_the_tickets_due(policy, clock, recorded, django_capture_on_commit_callbacks):
+    counts = []
+    for size in (2, 9):
+        clock.move_to(rome(2026, 11, 23, 10))
+        with django_capture_on_commit_callbacks(execute=True):
+            for _ in range(size):
+                open_ticket()
+        clock.move_to(rome(2026, 11, 23, 15, 0, 30))  # their first-response warnings are due
+        with CaptureQueriesContext(connection) as queries:
+            assert sweep_sla() == size
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+    assert sweep_sla() == 0

@@ -703,7 +703,8 @@ def _write_clocks(rows: list[TicketSLA]) -> None:
         f"UPDATE {connection.ops.quote_name(TicketSLA._meta.db_table)} AS t SET {sets} "
         f"FROM unnest({arrays}) AS v({names}) WHERE t.{_column(key)} = v.{_column(key)}"
     )
-    params = [[field.get_db_prep_value(getattr(row, field.attname), connection) for row in rows] for field in columns]
+    # The attributes are what psycopg adapts as they are: ints, booleans, aware datetimes, None.
+    params = [[getattr(row, field.attname) for row in rows] for field in columns]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 
