@@ -339,3 +339,37 @@ def test_availability_is_set_from_the_header(agent):
     response = alice.post("/chat/availability", {"availability": "online", "next": "https://evil.example/"})
     assert response["Location"] == "/"
     assert b'id="availability-form"' in alice.get("/").content
+
+
+def test_two_agents_clicking_accept_at_the_same_instant_one_wins(chat_channel, agent, admin):
+    """Real concurrency: two threads, two database connections, one barrier (PostgreSQL leg)."""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("threads need their own connections to a server database")
+    async_to_sync(_visitor_writes)()
+    chat_id = Conversation.objects.get().pk
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def click(user: User) -> None:
+        try:
+            chat = Conversation.objects.select_related("ticket", "channel").get(pk=chat_id)
+            barrier.wait()
+            services.accept_chat(chat, user)
+            outcomes[user.username] = "won"
+        except Conflict:
+            outcomes[user.username] = "conflict"
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=click, args=(user,)) for user in (agent, admin)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes.values()) == ["conflict", "won"]
+    winner = next(name for name, outcome in outcomes.items() if outcome == "won")
+    assert Conversation.objects.get().agent.username == winner
