@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 from django.core import mail
@@ -44,10 +43,8 @@ def counts() -> dict[str, int]:
 
 
 def test_demo_loads_a_realistic_help_desk_once(django_capture_on_commit_callbacks):
-    started = time.monotonic()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         output = run_demo()
-    assert time.monotonic() - started < 30
     # Whatever ran after commit (immediate task backend) sent nothing.
     assert callbacks
     assert mail.outbox == []
