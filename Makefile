@@ -39,6 +39,7 @@ bench: setup
 	$(UV) run python bench/inbox.py
 	$(UV) run python bench/mail_ingest.py
 	$(UV) run python bench/sla_sweep.py
+	$(UV) run python bench/kb.py
 
 serve: setup
 	$(UV) run sportello serve
