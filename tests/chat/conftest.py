@@ -39,3 +39,12 @@ async def receive_until(communicator: WebsocketCommunicator, kind: str, timeout:
         frame = await communicator.receive_json_from(timeout=timeout)
         if frame.get("type") == kind:
             return frame
+
+
+async def refusal(communicator: WebsocketCommunicator) -> int | None:
+    """The close code a refused socket gets (accepted, then closed with a reason); None if it stays open."""
+    connected, code = await communicator.connect()
+    if not connected:
+        return code
+    output = await communicator.receive_output(timeout=3)
+    return output["code"] if output["type"] == "websocket.close" else None

@@ -16,7 +16,7 @@ from sportello.customers.services import Sender
 from sportello.tickets.intake import Inbound, ingest
 from sportello.tickets.models import Ticket
 from sportello.tickets.services import add_note
-from tests.chat.conftest import agent_socket, receive_until, visitor_socket
+from tests.chat.conftest import agent_socket, receive_until, refusal, visitor_socket
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -173,11 +173,9 @@ def test_agent_sockets_refuse_strangers_foreign_origins_and_hidden_tickets(ticke
                 "/ws/agent/presence/",
                 f"/ws/agent/tickets/{ticket.number}/",
             ):
-                connected, code = await agent_socket(user, path).connect()
-                assert not connected and code == 4403, (user, path)
+                assert await refusal(agent_socket(user, path)) == 4403, (user, path)
         # The web-form ticket has no group: an agent restricted to the second level cannot see it.
-        connected, code = await agent_socket(restricted_agent, f"/ws/agent/tickets/{ticket.number}/").connect()
-        assert not connected and code == 4404
+        assert await refusal(agent_socket(restricted_agent, f"/ws/agent/tickets/{ticket.number}/")) == 4404
         from channels.testing import WebsocketCommunicator
 
         from sportello.chat.routing import websocket_application

@@ -10,7 +10,7 @@ from sportello.accounts.models import Availability, User
 from sportello.chat.models import Conversation, ConversationState
 from sportello.customers.models import Identity
 from sportello.tickets.models import Entry
-from tests.chat.conftest import receive_until, visitor_socket
+from tests.chat.conftest import receive_until, refusal, visitor_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -172,8 +172,7 @@ def test_an_unknown_or_disabled_channel_refuses_the_connection(chat_channel):
 
     async def scenario() -> None:
         for key in ("website", "nope"):
-            connected, code = await visitor_socket(key).connect()
-            assert not connected and code == 4404
+            assert await refusal(visitor_socket(key)) == 4404
 
     async_to_sync(scenario)()
 

@@ -59,7 +59,9 @@ class VisitorConsumer(AsyncWebsocketConsumer):
                 self.scope["url_route"]["kwargs"]["key"]
             )
         except NotFound:
-            await self.close(code=CLOSE_UNKNOWN_CHANNEL)
+            # Accepted, then closed with a code: a refused handshake would only tell the widget "1006".
+            await self.accept()
+            await self.close(code=CLOSE_UNKNOWN_CHANNEL, reason="unknown chat channel")
             return
         self.limit = RateLimit(settings.CHAT_RATE_LIMIT, settings.CHAT_RATE_WINDOW)
         await self.accept()

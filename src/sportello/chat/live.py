@@ -65,7 +65,7 @@ def push(group: str, message: dict[str, Any]) -> None:
 def on_entry_added(event: events.Event) -> None:
     from sportello.chat.models import Conversation, ConversationState
     from sportello.chat.services import entry_payload
-    from sportello.tickets.models import Entry
+    from sportello.tickets.models import Channel, Entry
 
     if event.entry_id is None:
         return
@@ -78,7 +78,7 @@ def on_entry_added(event: events.Event) -> None:
         {"type": "ticket.changed", "what": "entry", "internal": entry.internal, "by": by, "actor": event.actor_id},
     )
     push(INBOX_GROUP, {"type": "inbox.changed", "ticket": event.ticket_id})
-    if entry.internal:
+    if entry.internal or entry.channel != Channel.CHAT:  # only chat tickets have a conversation to feed
         return
     conversation = (
         Conversation.objects.filter(ticket_id=event.ticket_id).exclude(state=ConversationState.CLOSED).first()
@@ -186,14 +186,17 @@ class AgentSocket(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         user = self.scope.get("user")
+        # Refusals are accepted, then closed with a code, so the page knows not to knock again.
         if user is None or not user.is_authenticated or not user.is_staff_member:
-            await self.close(code=4403)
+            await self.accept()
+            await self.close(code=4403, reason="agents only")
             return
         self.user = user
         try:
             groups = await database_sync_to_async(self.admit)()
         except ServiceError:
-            await self.close(code=4404)
+            await self.accept()
+            await self.close(code=4404, reason="not found")
             return
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
