@@ -224,7 +224,12 @@ BENCH_ENDPOINTS = env_bool("SPORTELLO_BENCH_ENDPOINTS", False)
 # --- Realtime (Django Channels): in-memory within one process; Redis between processes and machines --
 CHANNEL_LAYERS = {
     "default": (
-        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        # redis-py 8 reads with a 5 s socket timeout by default, which aborts the layer's blocking
+        # pop (BZPOPMIN, up to 5 s) and kills idle consumers; longer than that, still not forever.
+        {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
+        }
         if REDIS_URL
         else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     )

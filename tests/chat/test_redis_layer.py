@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -19,16 +20,32 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def redis_layer(settings):
     service_or_skip("Redis on 127.0.0.1:6379", tcp_open("127.0.0.1", 6379))
+    base = _production_layer("redis://127.0.0.1:6379/0")
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # A prefix of our own: other test runs may share this Redis.
-            "CONFIG": {"hosts": ["redis://127.0.0.1:6379/0"], "prefix": f"sportello-test-{uuid.uuid4().hex[:8]}"},
+            "CONFIG": {**base["CONFIG"], "prefix": f"sportello-test-{uuid.uuid4().hex[:8]}"},
         }
     }
     from channels.layers import get_channel_layer
 
     assert type(get_channel_layer()).__name__ == "RedisChannelLayer"
+
+
+def _production_layer(redis_url: str) -> dict:
+    """The layer settings.py configures when REDIS_URL is set."""
+    import importlib
+    import os
+    from unittest import mock
+
+    import sportello.settings
+
+    with mock.patch.dict(os.environ, {"REDIS_URL": redis_url}):
+        layer = importlib.reload(sportello.settings).CHANNEL_LAYERS["default"]
+    importlib.reload(sportello.settings)
+    assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    return layer
 
 
 def test_visitor_and_agent_talk_through_redis(redis_layer, chat_channel, agent):
@@ -45,6 +62,8 @@ def test_visitor_and_agent_talk_through_redis(redis_layer, chat_channel, agent):
         chat = await database_sync_to_async(Conversation.objects.select_related("ticket", "channel").get)()
         await database_sync_to_async(services.accept_chat)(chat, agent)
         assert (await receive_until(visitor, "state"))["state"] == "active"
+        # Idle longer than redis-py 8's default read timeout (5 s): the consumers must survive it.
+        await asyncio.sleep(6)
         chat = await database_sync_to_async(Conversation.objects.select_related("ticket", "channel").get)()
         await database_sync_to_async(services.send_agent_message)(chat, agent, "answered through redis")
         assert (await receive_until(visitor, "message", timeout=5))["text"] == "answered through redis"
