@@ -186,3 +186,29 @@ def test_a_rule_naming_a_deleted_agent_fails_softly(make_trigger, write_in, agen
     ticket = write_in()  # the intake itself must not fail because a rule is wrong
     run = TriggerRun.objects.get(ticket=ticket)
     assert run.outcome.startswith("failed:") and fresh(ticket).assignee is None
+
+
+def test_reply_and_solve_and_a_customer_reopening_are_status_changes(
+    make_trigger, write_in, agent, django_capture_on_commit_callbacks
+):
+    make_trigger(
+        "status_changed",
+        conditions=[{"field": "state", "op": "in", "value": ["solved", "open"]}],
+        actions=[{"type": "add_note", "body": "Now {{ ticket.status }}"}],
+    )
+    ticket = write_in()
+    with django_capture_on_commit_callbacks(execute=True):
+        reply_to_ticket(ticket, agent, body_text="Done", status=statuses.builtin(StatusCategory.SOLVED))
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(
+            Inbound(
+                channel="email",
+                sender=Sender(name="Carla", email="carla@example.com"),
+                subject="Re",
+                body_text="It broke again",
+                ticket=ticket,
+                acknowledge=False,
+            )
+        )
+    notes = [n.split("\n")[0] for n in ticket.entries.filter(internal=True).values_list("body_text", flat=True)]
+    assert notes == ["Now Solved", "Now Open"]

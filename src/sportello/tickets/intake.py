@@ -103,7 +103,8 @@ def ingest(inbound: Inbound) -> IntakeResult:
             ticket = _open_ticket(inbound, customer, subject, now)
         else:
             ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
-            _touch(ticket, now, reopen=not inbound.internal)
+            if _touch(ticket, now, reopen=not inbound.internal):
+                events.publish(events.Event(events.TICKET_UPDATED, ticket.pk, data={"fields": ["status"]}))
         entry = Entry.objects.create(
             ticket=ticket,
             kind=inbound.kind,
@@ -206,9 +207,9 @@ def _tags(names: list[str]) -> list[Tag]:
     return [existing[name] for name in cleaned]
 
 
-def _touch(ticket: Ticket, now: datetime, *, reopen: bool) -> None:
+def _touch(ticket: Ticket, now: datetime, *, reopen: bool) -> bool:
     """A new message bumps the version; a customer writing again needs an answer, so pending and
-    solved tickets go back to open (`reopen`)."""
+    solved tickets go back to open (`reopen`). True when the status changed."""
     from sportello.tickets.models import Change
 
     ticket.version += 1
@@ -230,3 +231,4 @@ def _touch(ticket: Ticket, now: datetime, *, reopen: bool) -> None:
             created_at=now,
         )
     ticket.save(update_fields=update)
+    return "status" in update

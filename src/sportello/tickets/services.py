@@ -232,6 +232,8 @@ def _add_entry(
                 events.ENTRY_ADDED, ticket.pk, entry.pk, actor.pk, {"direction": entry.direction, "internal": internal}
             )
         )
+        if "status" in fields:  # "reply and solve": the status change is an event of its own
+            events.publish(events.Event(events.TICKET_UPDATED, ticket.pk, None, actor.pk, {"fields": ["status"]}))
         if send:
             from sportello.mail.outbound import schedule_delivery
 
