@@ -73,7 +73,7 @@ def server(env: dict[str, str], port: int, workers: int, extra: list[str] | None
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # collectstatic and several workers importing, on a busy machine
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
@@ -88,7 +88,11 @@ def server(env: dict[str, str], port: int, workers: int, extra: list[str] | None
         raise
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=20)
         log.close()
 
 
