@@ -13,7 +13,7 @@ import json
 import time
 from typing import Any
 
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -21,6 +21,14 @@ from sportello.chat import services
 from sportello.chat.live import QUEUE_GROUP, AgentSocket, agent_group, conversation_group
 from sportello.chat.models import ChatChannel, Conversation, ConversationState
 from sportello.core.errors import NotFound, ServiceError
+
+
+def in_thread(function: Any) -> Any:
+    """Database work of a visitor's socket, in the thread pool rather than the one thread that
+    `database_sync_to_async` shares among all consumers of a process: visitors' lines are written
+    in parallel (each thread takes a pooled connection and gives it back, as channels does)."""
+    return DatabaseSyncToAsync(function, thread_sensitive=False)
+
 
 CLOSE_TOO_LARGE = 1009  # RFC 6455: a message too big to process
 CLOSE_UNKNOWN_CHANNEL = 4404
@@ -55,9 +63,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         try:
-            self.channel = await database_sync_to_async(services.channel_by_key)(
-                self.scope["url_route"]["kwargs"]["key"]
-            )
+            self.channel = await in_thread(services.channel_by_key)(self.scope["url_route"]["kwargs"]["key"])
         except NotFound:
             # Accepted, then closed with a code: a refused handshake would only tell the widget "1006".
             await self.accept()
@@ -112,7 +118,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
     # --- Frames from the visitor ---
 
     async def do_hello(self, content: dict[str, Any]) -> None:
-        data = await database_sync_to_async(self._hello)(content)
+        data = await in_thread(self._hello)(content)
         if data.get("conversation"):
             await self._join(data["conversation"])
         await self.reply(type="welcome", **data)
@@ -141,11 +147,9 @@ class VisitorConsumer(AsyncWebsocketConsumer):
 
     async def do_join(self, content: dict[str, Any]) -> None:
         assert self.visitor is not None
-        conversation = await database_sync_to_async(services.conversation_for_visitor)(
-            self.visitor, content.get("conversation")
-        )
+        conversation = await in_thread(services.conversation_for_visitor)(self.visitor, content.get("conversation"))
         await self._join(conversation.pk)
-        messages = await database_sync_to_async(services.history)(conversation)
+        messages = await in_thread(services.history)(conversation)
         await self.reply(type="joined", conversation=conversation.pk, state=conversation.state, messages=messages)
 
     async def _join(self, conversation_id: int) -> None:
@@ -159,7 +163,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         if self.channel.ask_identity == "required" and not (self.visitor.name and self.visitor.email):
             await self.error("name and email are required", field="email")
             return
-        conversation, entry = await database_sync_to_async(services.post_visitor_message)(
+        conversation, entry = await in_thread(services.post_visitor_message)(
             self.channel, self.visitor, content.get("text"), language=self.language
         )
         if conversation.pk != self.conversation_id:
@@ -177,7 +181,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
 
     async def do_read(self, content: dict[str, Any]) -> None:
         conversation = await self._own()
-        upto = await database_sync_to_async(services.mark_read)(conversation, content.get("entry"), by_agent=False)
+        upto = await in_thread(services.mark_read)(conversation, content.get("entry"), by_agent=False)
         await self.channel_layer.group_send(
             conversation_group(conversation.pk),
             {"type": "chat.read", "conversation": conversation.pk, "side": "visitor", "entry": upto},
@@ -194,16 +198,16 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             )
             return services.issue_token(self.visitor), ticket.number
 
-        token, number = await database_sync_to_async(leave)()
+        token, number = await in_thread(leave)()
         await self.reply(type="left", ticket=number, token=token)
 
     async def do_close(self, content: dict[str, Any]) -> None:
         conversation = await self._own()
-        await database_sync_to_async(services.close_chat)(conversation, None)
+        await in_thread(services.close_chat)(conversation, None)
 
     async def do_transcript(self, content: dict[str, Any]) -> None:
         conversation = await self._own()
-        address = await database_sync_to_async(services.request_transcript)(conversation, content.get("email"))
+        address = await in_thread(services.request_transcript)(conversation, content.get("email"))
         await self.reply(type="transcript", email=address)
 
     async def do_ping(self, content: dict[str, Any]) -> None:
@@ -211,7 +215,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
 
     async def _own(self) -> Conversation:
         assert self.visitor is not None
-        return await database_sync_to_async(services.conversation_for_visitor)(self.visitor, self.conversation_id)
+        return await in_thread(services.conversation_for_visitor)(self.visitor, self.conversation_id)
 
     # --- Pushes from the conversation's group ---
 

@@ -88,5 +88,16 @@
     }
   });
 
+  // Waiting times tick on their own; the queue itself changes only when the socket says so.
+  function tick() {
+    root.querySelectorAll(".wait[data-since]").forEach(function (span) {
+      var seconds = Math.max(0, Math.round((Date.now() - Date.parse(span.dataset.since)) / 1000));
+      var minutes = Math.floor(seconds / 60);
+      span.textContent = "⏱ " + minutes + ":" + String(seconds % 60).padStart(2, "0");
+    });
+  }
+  setInterval(tick, 1000);
+  tick();
+
   connect();
 })();
