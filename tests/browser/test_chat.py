@@ -188,3 +188,10 @@ def test_two_agents_on_one_ticket_see_each_other_and_a_stale_reply_is_stopped(br
     expect(alice.locator("#conflict")).to_contain_text("Ada Admin wrote")
     expect(alice.locator("#reply_body")).to_have_value("We will send a technician.")
     assert ticket.entries.filter(body_text__contains="technician").count() == 0
+    alice.goto(url)  # even after leaving the stopped page, the draft is still there
+    expect(alice.locator("#reply_body")).to_have_value("We will send a technician.")
+    alice.get_by_role("button", name="Send reply").click()  # reviewed: send it anyway
+    expect(alice.locator(".messages")).to_contain_text("on its way to the customer")
+    alice.goto(url)  # sent: the draft is gone
+    expect(alice.locator("#reply_body")).to_have_value("")
+    assert ticket.entries.filter(body_text__contains="technician").count() == 1

@@ -296,7 +296,8 @@ def accept_chat(conversation: Conversation, agent: User) -> Conversation:
     require_full_agent(agent)
     if not tickets_visible_to(agent).filter(pk=conversation.ticket_id).exists():
         raise Forbidden("This chat's ticket is not yours to see")
-    if conversation.group_id and not agent.is_admin and not agent.support_groups.filter(pk=conversation.group_id):
+    in_group = agent.is_admin or agent.support_groups.filter(pk=conversation.group_id).exists()
+    if conversation.group_id and not in_group:
         raise Forbidden("This chat is for another group")
     if chats_of(agent).count() >= conversation.channel.max_chats_per_agent:
         raise InvalidInput(f"You have {conversation.channel.max_chats_per_agent} chats open already; close one first")

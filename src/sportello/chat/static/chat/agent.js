@@ -32,8 +32,14 @@
     availability.querySelector("button").hidden = true;
   }
 
-  // Drafts survive a reload: saved as they are typed, cleared when sent.
+  // Drafts survive a reload: saved as they are typed, and dropped only once the page that follows
+  // a send shows no conflict and no error (a stopped reply keeps its draft, even across reloads).
   var page = document.getElementById("ticket-live");
+  var sent = sessionStorage.getItem("sportello-sent");
+  if (sent) {
+    sessionStorage.removeItem("sportello-sent");
+    if (!document.querySelector("#conflict, #action-error, .errorlist")) localStorage.removeItem(sent);
+  }
   [["#reply-form textarea[name=body]", "reply"], ["#note-form textarea[name=body]", "note"]].forEach(function (pair) {
     var area = page && document.querySelector(pair[0]);
     if (!area) return;
@@ -42,7 +48,7 @@
     area.addEventListener("input", function () {
       if (area.value) localStorage.setItem(key, area.value); else localStorage.removeItem(key);
     });
-    area.form.addEventListener("submit", function () { localStorage.removeItem(key); });
+    area.form.addEventListener("submit", function () { sessionStorage.setItem("sportello-sent", key); });
   });
 
   var ticket = document.getElementById("ticket-live");
