@@ -123,9 +123,16 @@ def test_a_visitor_chats_from_a_website_and_an_agent_answers_from_the_console(
     visitor.keyboard.press("Enter")
     expect(chat.locator(".chat-log .from-visitor")).to_have_text(["Do you ship to Sofia?", "Great, thanks"])
 
+    visitor.set_input_files(
+        "#sportello-chat input[type=file]", files=[{"name": "receipt.txt", "mimeType": "text/plain", "buffer": b"42"}]
+    )
+    expect(chat.locator(".chat-log .from-visitor").last).to_have_text("📎 receipt.txt")
+
     visitor.reload()  # the conversation survives a reload
     expect(visitor.locator("#sportello-chat .log .agent")).to_have_text(["Yes, in two days."])
-    expect(visitor.locator("#sportello-chat .log .visitor")).to_have_text(["Do you ship to Sofia?", "Great, thanks"])
+    expect(visitor.locator("#sportello-chat .log .visitor")).to_have_text(
+        ["Do you ship to Sofia?", "Great, thanks", "📎 receipt.txt"]
+    )
 
     chat.get_by_role("button", name="Close chat").click()
     expect(visitor.locator("#sportello-chat .log")).to_contain_text("The chat has ended.")
@@ -135,7 +142,9 @@ def test_a_visitor_chats_from_a_website_and_an_agent_answers_from_the_console(
         "Do you ship to Sofia?",
         "Yes, in two days.",
         "Great, thanks",
+        "📎 receipt.txt",
     ]
+    assert conversation.ticket.entries.get(attachments__filename="receipt.txt").attachments.get().size == 2
 
 
 def test_nobody_online_the_widget_takes_a_message_that_becomes_a_ticket(browser, asgi_server, shop_page, first_level):

@@ -224,3 +224,43 @@ def test_offline_the_visitor_leaves_a_message_that_becomes_a_ticket_of_the_same_
 @database_sync_to_async
 def _count_entries() -> int:
     return Entry.objects.count()
+
+
+def test_a_visitor_sends_a_file_into_their_own_conversation_only(chat_channel, agent, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    settings.CHAT_MAX_FILE_BYTES = 1000
+    settings.CHAT_UPLOAD_LIMIT = 2
+
+    async def scenario() -> tuple[str, str]:
+        owner = visitor_socket()
+        welcome = await _hello(owner)
+        await owner.send_json_to({"type": "message", "text": "see the photo"})
+        await receive_until(owner, "joined")
+        other = visitor_socket()
+        stranger_token = (await _hello(other))["token"]
+        await other.disconnect()
+        await owner.disconnect()  # the conversation stays open without a socket
+        return welcome["token"], stranger_token
+
+    token, stranger_token = async_to_sync(scenario)()
+    web = Client()  # from the website: no session, no CSRF cookie, the token is the credential
+    url = "/chat/upload/website"
+
+    def post(token: str, content: bytes = b"PNG...", name: str = "photo.png"):
+        return web.post(url, {"token": token, "file": SimpleUploadedFile(name, content, "image/png")})
+
+    answer = post(token)
+    assert answer.status_code == 200, answer.json()
+    assert answer["Access-Control-Allow-Origin"] == "*"
+    entry = Entry.objects.get(pk=answer.json()["entry"])
+    assert entry.body_text == "📎 photo.png" and entry.attachments.get().filename == "photo.png"
+    assert entry.ticket == Conversation.objects.get().ticket
+    assert post(stranger_token).status_code == 404  # no conversation of their own to send into
+    assert post("forged").status_code == 404
+    assert post(token, b"x" * 1001).status_code == 413
+    assert post(token).status_code == 200
+    assert post(token).status_code == 422  # the third file within the window
+    assert web.get(url).status_code == 405
+    assert Entry.objects.filter(attachments__isnull=False).count() == 2

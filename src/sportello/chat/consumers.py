@@ -170,7 +170,8 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             # A new conversation: its first line was pushed before this socket joined; send it here.
             await self._join(conversation.pk)
             await self.reply(type="joined", conversation=conversation.pk, state=conversation.state, messages=[])
-            await self.reply(type="message", conversation=conversation.pk, **services.entry_payload(entry))
+            payload = await in_thread(services.entry_payload)(entry)
+            await self.reply(type="message", conversation=conversation.pk, **payload)
 
     async def do_typing(self, content: dict[str, Any]) -> None:
         if self.conversation_id is not None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -21,10 +22,11 @@ from django.utils import timezone
 
 from sportello.accounts.models import Availability, Group, Role, User
 from sportello.chat.models import AskIdentity, ChatChannel, Conversation, ConversationState
-from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from sportello.customers.services import Sender
 from sportello.tickets import statuses
 from sportello.tickets.access import require_full_agent, tickets_visible_to
+from sportello.tickets.attachments import AttachmentIn, safe_filename
 from sportello.tickets.intake import Inbound, ingest
 from sportello.tickets.models import Change, Direction, Entry, StatusCategory, Ticket
 from sportello.tickets.services import TicketChanges, reply_to_ticket, update_ticket
@@ -188,6 +190,35 @@ def post_visitor_message(
     return conversation, result.entry
 
 
+def post_visitor_file(visitor: Visitor, upload: AttachmentIn) -> tuple[Conversation, Entry]:
+    """A file the visitor sends into their open conversation (an entry with the attachment).
+
+    Uploads go over HTTP, not the socket; the signed token is the visitor's only credential, and a
+    visitor without an open conversation has nowhere to send a file. Limited per visitor.
+    """
+    conversation = open_conversation(visitor)
+    if conversation is None:
+        raise NotFound("Unknown conversation")
+    if upload.size > settings.CHAT_MAX_FILE_BYTES:
+        raise TooLarge(f"A file can have at most {settings.CHAT_MAX_FILE_BYTES // (1024 * 1024)} MB")
+    key = f"sportello:chat-uploads:{visitor.id}"
+    cache.add(key, 0, timeout=settings.CHAT_UPLOAD_WINDOW)
+    if cache.incr(key) > settings.CHAT_UPLOAD_LIMIT:
+        raise InvalidInput("Too many files; wait a few minutes")
+    result = ingest(
+        Inbound(
+            channel="chat",
+            sender=visitor.sender,
+            body_text=f"📎 {safe_filename(upload.filename)}",
+            attachments=[upload],
+            ticket=conversation.ticket,
+            metadata={"chat_channel": conversation.channel.key},
+            acknowledge=False,
+        )
+    )
+    return conversation, result.entry
+
+
 def leave_offline_message(channel: ChatChannel, visitor: Visitor, text: Any, *, language: str = "en") -> Ticket:
     """Nobody is online: the message becomes a ticket from the same customer, answered by mail."""
     body = _check_text(text)
@@ -219,7 +250,12 @@ def mark_read(conversation: Conversation, entry_id: Any, *, by_agent: bool) -> i
 
 def history(conversation: Conversation) -> list[dict[str, Any]]:
     """The conversation's public lines, as the visitor sees them (never internal notes)."""
-    entries = conversation.ticket.entries.filter(internal=False).select_related("author_user").order_by("pk")
+    entries = (
+        conversation.ticket.entries.filter(internal=False)
+        .select_related("author_user")
+        .prefetch_related("attachments")
+        .order_by("pk")
+    )
     return [entry_payload(entry) for entry in entries]
 
 
@@ -233,6 +269,8 @@ def entry_payload(entry: Entry) -> dict[str, Any]:
         "name": name,
         "text": entry.body_text,
         "at": entry.created_at.isoformat(),
+        # Names only: the files are for agents (through the attachment gate), the visitor knows theirs.
+        "files": [attachment.filename for attachment in entry.attachments.all()],
     }
 
 
@@ -296,8 +334,8 @@ def accept_chat(conversation: Conversation, agent: User) -> Conversation:
     require_full_agent(agent)
     if not tickets_visible_to(agent).filter(pk=conversation.ticket_id).exists():
         raise Forbidden("This chat's ticket is not yours to see")
-    in_group = agent.is_admin or agent.support_groups.filter(pk=conversation.group_id).exists()
-    if conversation.group_id and not in_group:
+    group_id = conversation.group_id
+    if group_id is not None and not agent.is_admin and not agent.support_groups.filter(pk=group_id).exists():
         raise Forbidden("This chat is for another group")
     if chats_of(agent).count() >= conversation.channel.max_chats_per_agent:
         raise InvalidInput(f"You have {conversation.channel.max_chats_per_agent} chats open already; close one first")

@@ -5,6 +5,7 @@ from sportello.chat import views
 app_name = "chat"
 urlpatterns = [
     path("widget.js", views.widget_js, name="widget"),
+    path("upload/<slug:key>", views.upload, name="upload"),
     path("console", views.console, name="console"),
     path("console/part", views.console_part, name="console-part"),
     path("console/<int:conversation_id>/accept", views.accept, name="accept"),

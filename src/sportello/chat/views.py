@@ -13,12 +13,14 @@ from django import forms
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from sportello.accounts.models import Availability, Group, User
 from sportello.chat import services
 from sportello.chat.models import ConversationState
-from sportello.core.errors import Conflict, InvalidInput, ServiceError
+from sportello.core.errors import Conflict, InvalidInput, NotFound, ServiceError
+from sportello.tickets.attachments import AttachmentIn
 from sportello.tickets.views import AgentRequest, agent_view
 
 WIDGET = Path(__file__).resolve().parent / "static" / "chat" / "widget.js"
@@ -34,6 +36,28 @@ def widget_js(request: HttpRequest) -> HttpResponse:
     response["Access-Control-Allow-Origin"] = "*"
     response["Cache-Control"] = "public, max-age=300"
     response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+@csrf_exempt  # no cookie is involved: the signed token in the form is the only credential
+@require_POST
+def upload(request: HttpRequest, key: str) -> JsonResponse:
+    """A visitor's file, posted by the widget from any website (a simple CORS request)."""
+    try:
+        channel = services.channel_by_key(key)
+        visitor = services.read_token(request.POST.get("token", ""), channel)
+        file = request.FILES.get("file")
+        if visitor is None:
+            raise NotFound("Unknown conversation")
+        if file is None:
+            raise InvalidInput("No file", field="file")
+        conversation, entry = services.post_visitor_file(
+            visitor, AttachmentIn(filename=file.name or "file", content=file, content_type=file.content_type or "")
+        )
+        response = JsonResponse({"conversation": conversation.pk, "entry": entry.pk})
+    except ServiceError as err:
+        response = JsonResponse({"error": err.message}, status=err.status)
+    response["Access-Control-Allow-Origin"] = "*"
     return response
 
 

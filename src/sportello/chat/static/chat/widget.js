@@ -16,22 +16,22 @@
       email: "Your email", typing: "typing…", seen: "Seen", waiting: "Waiting for an agent…", joined: "is here to help",
       ended: "The chat has ended.", transcript: "Email me the transcript", sent: "The transcript is on its way to",
       offline: "Nobody is online right now. Leave a message and we will answer by email.", leave: "Leave a message",
-      left: "Thank you! Your request number is", end: "End chat", you: "You", agent: "Support", error: "Error" },
+      left: "Thank you! Your request number is", end: "End chat", you: "You", agent: "Support", error: "Error", file: "Send a file" },
     it: { open: "Chatta con noi", close: "Chiudi", send: "Invia", placeholder: "Scrivi un messaggio…", name: "Il tuo nome",
       email: "La tua email", typing: "sta scrivendo…", seen: "Letto", waiting: "In attesa di un operatore…", joined: "è qui per aiutarti",
       ended: "La chat è terminata.", transcript: "Inviami la trascrizione", sent: "La trascrizione è in arrivo a",
       offline: "Al momento nessuno è in linea. Lascia un messaggio e ti risponderemo per email.", leave: "Lascia un messaggio",
-      left: "Grazie! Il numero della tua richiesta è", end: "Termina chat", you: "Tu", agent: "Assistenza", error: "Errore" },
+      left: "Grazie! Il numero della tua richiesta è", end: "Termina chat", you: "Tu", agent: "Assistenza", error: "Errore", file: "Invia un file" },
     de: { open: "Chatten Sie mit uns", close: "Schließen", send: "Senden", placeholder: "Nachricht schreiben…", name: "Ihr Name",
       email: "Ihre E-Mail", typing: "schreibt…", seen: "Gelesen", waiting: "Warten auf einen Mitarbeiter…", joined: "hilft Ihnen gern",
       ended: "Der Chat ist beendet.", transcript: "Verlauf per E-Mail senden", sent: "Der Verlauf geht an",
       offline: "Gerade ist niemand online. Hinterlassen Sie eine Nachricht, wir antworten per E-Mail.", leave: "Nachricht hinterlassen",
-      left: "Danke! Ihre Anfragenummer ist", end: "Chat beenden", you: "Sie", agent: "Support", error: "Fehler" },
+      left: "Danke! Ihre Anfragenummer ist", end: "Chat beenden", you: "Sie", agent: "Support", error: "Fehler", file: "Datei senden" },
     bg: { open: "Пишете ни", close: "Затвори", send: "Изпрати", placeholder: "Напишете съобщение…", name: "Вашето име",
       email: "Вашият имейл", typing: "пише…", seen: "Прочетено", waiting: "Изчакване на служител…", joined: "е тук, за да помогне",
       ended: "Чатът приключи.", transcript: "Изпратете ми записа по имейл", sent: "Записът е изпратен на",
       offline: "В момента няма никой на линия. Оставете съобщение и ще отговорим по имейл.", leave: "Оставете съобщение",
-      left: "Благодарим! Номерът на вашата заявка е", end: "Край на чата", you: "Вие", agent: "Поддръжка", error: "Грешка" },
+      left: "Благодарим! Номерът на вашата заявка е", end: "Край на чата", you: "Вие", agent: "Поддръжка", error: "Грешка", file: "Изпратете файл" },
   };
   var lang = (script.getAttribute("data-lang") || navigator.language || "en").slice(0, 2).toLowerCase();
   if (!STRINGS[lang]) lang = "en";
@@ -85,7 +85,8 @@
   var emailInput = el("input", { name: "email", type: "email", placeholder: t.email, "aria-label": t.email, autocomplete: "email" });
   var text = el("textarea", { name: "text", rows: "2", placeholder: t.placeholder, "aria-label": t.placeholder });
   var sendButton = el("button", { type: "submit" }, t.send);
-  composer.append(nameInput, emailInput, text, sendButton);
+  var fileInput = el("input", { type: "file", name: "file", "aria-label": t.file, hidden: "" });
+  composer.append(nameInput, emailInput, text, fileInput, sendButton);
 
   var offline = el("form", { class: "offline", hidden: "" });
   var offName = el("input", { name: "name", placeholder: t.name, "aria-label": t.name });
@@ -124,6 +125,7 @@
   }
   function showState(current) {
     state.conversation_state = current;
+    fileInput.hidden = !current || current === "closed";  // files go into an open conversation
     composer.hidden = current === "closed";
     transcript.hidden = current !== "closed";
     endButton.hidden = !current || current === "closed";
@@ -204,6 +206,17 @@
       send({ type: "hello", token: state.token || "", name: nameInput.value, email: emailInput.value, language: lang });
     }
     if (send({ type: "message", text: words })) text.value = "";
+  });
+  fileInput.addEventListener("change", function () {
+    if (!fileInput.files.length) return;
+    var body = new FormData();
+    body.append("token", state.token || "");
+    body.append("file", fileInput.files[0]);
+    fetch(base.origin + "/chat/upload/" + encodeURIComponent(key), { method: "POST", body: body })
+      .then(function (r) { return r.json(); })
+      .then(function (data) { if (data.error) line("note", t.error + ": " + data.error); })
+      .catch(function () { line("note", t.error); })
+      .then(function () { fileInput.value = ""; });
   });
   text.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); composer.requestSubmit(); }
