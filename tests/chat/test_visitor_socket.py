@@ -264,3 +264,31 @@ def test_a_visitor_sends_a_file_into_their_own_conversation_only(chat_channel, a
     assert post(token).status_code == 422  # the third file within the window
     assert web.get(url).status_code == 405
     assert Entry.objects.filter(attachments__isnull=False).count() == 2
+
+
+def test_outside_the_channels_business_hours_the_widget_takes_a_message(chat_channel, agent):
+    from datetime import time as clock
+
+    from sportello.chat.services import agents_online
+    from sportello.sla.models import Calendar, CalendarInterval
+
+    closed = Calendar.objects.create(name="Never open", time_zone="UTC")
+    chat_channel.hours = closed
+    chat_channel.save()
+    assert agents_online(chat_channel) is False  # an agent is online, but the hours say closed
+    always = Calendar.objects.create(name="Always open", time_zone="UTC")
+    for weekday in range(7):
+        CalendarInterval.objects.create(calendar=always, weekday=weekday, start=clock(0, 0), end=clock(0, 0))
+    chat_channel.hours = always
+    chat_channel.save()
+    assert agents_online(chat_channel) is True
+
+    async def scenario() -> bool:
+        visitor = visitor_socket()
+        welcome = await _hello(visitor)
+        await visitor.disconnect()
+        return welcome["online"]
+
+    chat_channel.hours = closed
+    chat_channel.save()
+    assert async_to_sync(scenario)() is False

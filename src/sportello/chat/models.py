@@ -35,6 +35,15 @@ class ChatChannel(models.Model):
     group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     greeting = models.CharField(max_length=500, blank=True, default="Hello! How can we help?")
     max_chats_per_agent = models.PositiveSmallIntegerField(default=3)
+    # Outside these business hours the widget offers to leave a message; none means always open.
+    hours = models.ForeignKey(
+        "sla.Calendar",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="business hours",
+    )
     # Health, as for every channel: the last problem seen, for admins.
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)

@@ -93,7 +93,7 @@ def new_visitor(channel: ChatChannel, *, name: str = "", email: str = "", previo
 
 
 def channel_by_key(key: str) -> ChatChannel:
-    channel = ChatChannel.objects.filter(key=key, enabled=True).first()
+    channel = ChatChannel.objects.select_related("hours").filter(key=key, enabled=True).first()
     if channel is None:
         raise NotFound("No such chat channel")
     return channel
@@ -105,7 +105,15 @@ def answering_agents(group: Group | None) -> QuerySet[User]:
 
 
 def agents_online(channel: ChatChannel) -> bool:
-    """Whether someone can answer now; otherwise the widget offers to leave a message."""
+    """Whether someone can answer now (within the channel's hours); else the widget takes a message."""
+    if channel.hours is not None:
+        from sportello.sla.business_time import is_business_time
+
+        try:
+            if not is_business_time(timezone.now(), channel.hours.spec()):
+                return False
+        except ValueError:  # a calendar without any open hours: never open
+            return False
     return answering_agents(channel.group).filter(availability=Availability.ONLINE).exists()
 
 
