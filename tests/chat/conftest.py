@@ -48,3 +48,27 @@ async def refusal(communicator: WebsocketCommunicator) -> int | None:
         return code
     output = await communicator.receive_output(timeout=3)
     return output["code"] if output["type"] == "websocket.close" else None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _release_pooled_connections(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    """The visitors' database threads outlive each test; their connections are closed before the
+    test database is dropped (PostgreSQL refuses to drop a database in use)."""
+    yield
+    import threading
+
+    from django.db import connections
+
+    from sportello.chat.consumers import VISITOR_THREADS
+
+    # One task per thread (the barrier keeps each thread to one), each closing its own connections.
+    size = VISITOR_THREADS._max_workers
+    barrier = threading.Barrier(size)
+
+    def close_own() -> None:
+        barrier.wait(timeout=10)
+        connections.close_all()
+
+    with django_db_blocker.unblock():
+        for future in [VISITOR_THREADS.submit(close_own) for _ in range(size)]:
+            future.result(timeout=20)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from channels.db import DatabaseSyncToAsync, database_sync_to_async
@@ -22,12 +23,16 @@ from sportello.chat.live import QUEUE_GROUP, AgentSocket, agent_group, conversat
 from sportello.chat.models import ChatChannel, Conversation, ConversationState
 from sportello.core.errors import NotFound, ServiceError
 
+# Visitors' database work runs on these few threads rather than on the one thread that
+# `database_sync_to_async` shares among all consumers of a process, so visitors' lines are
+# written in parallel. A fixed pool (not the event loop's default executor) bounds how many
+# database connections chat takes per process, whatever the number of sockets.
+VISITOR_THREADS = ThreadPoolExecutor(max_workers=settings.CHAT_DB_THREADS, thread_name_prefix="chat-db")
+
 
 def in_thread(function: Any) -> Any:
-    """Database work of a visitor's socket, in the thread pool rather than the one thread that
-    `database_sync_to_async` shares among all consumers of a process: visitors' lines are written
-    in parallel (each thread takes a pooled connection and gives it back, as channels does)."""
-    return DatabaseSyncToAsync(function, thread_sensitive=False)
+    """`database_sync_to_async` on the visitors' threads (connections closed around each call)."""
+    return DatabaseSyncToAsync(function, thread_sensitive=False, executor=VISITOR_THREADS)
 
 
 CLOSE_TOO_LARGE = 1009  # RFC 6455: a message too big to process
