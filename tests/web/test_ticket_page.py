@@ -235,7 +235,9 @@ def test_hostile_html_in_a_customer_message_is_not_executable(agent):
     for t in (hostile, plain):
         html = page_text(client.get(url("ticket", t)))
         main = html[html.index('<main id="main">') :]
-        assert "<script" not in main.lower()
+        # Our own scripts are files under /static/; nothing else may be a script.
+        own = re.compile(r'<script src="/static/[\w./-]+"(?: defer)?></script>')
+        assert "<script" not in own.sub("", main).lower()
         tags = re.findall(r"<[a-zA-Z][^>]*>", main)  # real tags only; escaped text starts with &lt;
         assert not [tag for tag in tags if re.search(r"\son\w+\s*=", tag)]
         assert not [tag for tag in tags if "javascript:" in tag or tag.startswith("<iframe")]

@@ -91,6 +91,8 @@ def on_event(event: events.Event) -> None:
     Every ticket change passes here, so the common case — no active trigger for this kind of
     event — costs one query and nothing else.
     """
+    if event.quiet:  # history being recorded (demo data, imports) triggers nothing
+        return
     if event.depth >= MAX_DEPTH:
         log.warning(
             "automation stopped at depth %s on %s of ticket %s (a loop of triggers?)",

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -40,10 +41,24 @@ class Event:
     # How many listeners deep this event was caused: 0 for a person's or a channel's action, 1 for
     # an event published by a listener of such an event, … Automation stops past a bound (loops).
     depth: int = 0
+    # Published while history is being recorded (demo data, imports): listeners that write to
+    # customers (surveys, automatic mail) leave such events alone.
+    quiet: bool = False
 
 
 # The depth of the event whose listeners are running now; an event published meanwhile is one deeper.
 _cause_depth: ContextVar[int] = ContextVar("sportello_event_depth", default=0)
+_quiet: ContextVar[bool] = ContextVar("sportello_events_quiet", default=False)
+
+
+@contextmanager
+def quietly() -> Iterator[None]:
+    """Mark the events published inside (and the ones their listeners cause) as quiet history."""
+    token = _quiet.set(True)
+    try:
+        yield
+    finally:
+        _quiet.reset(token)
 
 
 Listener = Callable[[Event], None]
@@ -57,7 +72,7 @@ def subscribe(name: str, listener: Listener) -> None:
 
 def publish(event: Event) -> None:
     """Deliver `event` to its listeners once the current transaction commits."""
-    event = replace(event, depth=_cause_depth.get())
+    event = replace(event, depth=_cause_depth.get(), quiet=_quiet.get())
     transaction.on_commit(lambda: _deliver(event))
 
 
@@ -65,6 +80,7 @@ def _deliver(event: Event) -> None:
     # Set here and snapshotted in publish(), so the depth holds whether Django runs the nested
     # on-commit callbacks at once (autocommit) or one after another (a test capturing them).
     token = _cause_depth.set(event.depth + 1)
+    quiet = _quiet.set(event.quiet)
     try:
         for listener in list(_listeners.get(event.name, ())):
             try:
@@ -72,4 +88,5 @@ def _deliver(event: Event) -> None:
             except Exception:  # one broken listener must not hide the event from the others
                 log.exception("listener %s failed on %s", getattr(listener, "__name__", listener), event)
     finally:
+        _quiet.reset(quiet)
         _cause_depth.reset(token)

@@ -48,7 +48,9 @@ class LinkExpired(ServiceError):
 
 
 def on_ticket_event(event: events.Event) -> None:
-    """The listener: a ticket that is now solved is offered its survey (once)."""
+    """The listener: a ticket that is now solved is offered its survey (once); not for history."""
+    if event.quiet:
+        return
     if event.name == events.TICKET_UPDATED and "status" not in event.data.get("fields", ()):
         return
     if event.name == events.ENTRY_ADDED and event.data.get("direction") != Direction.OUTBOUND:
