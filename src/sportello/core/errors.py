@@ -34,3 +34,9 @@ class Conflict(ServiceError):
     """A write against a stale version; `details["changes"]` says what changed meanwhile."""
 
     status = 409
+
+
+class RateLimited(ServiceError):
+    """Too many requests from one address or client; `details["retry_after"]` is in seconds."""
+
+    status = 429

@@ -7,14 +7,12 @@ they are claimed with one conditional UPDATE, so two clicks at once cannot both 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -22,7 +20,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sportello.accounts.models import Role, User
-from sportello.core.errors import InvalidInput, ServiceError
+from sportello.core.errors import InvalidInput, RateLimited
+from sportello.core.ratelimit import count_request
 from sportello.customers.identity import normalize
 from sportello.customers.models import Customer, Identity, IdentityKind
 from sportello.customers.services import Sender
@@ -66,20 +65,6 @@ def _ensure_portal_user(customer: Customer, email: str) -> User | None:
     return user
 
 
-class RateLimited(ServiceError):
-    status = 429
-
-
-def _rate_keys(client_ip: str, email: str) -> list[str]:
-    # Hashed, so that any address makes a valid key for every cache backend (memcached: no spaces).
-    keys = []
-    if client_ip:
-        keys.append("portal:link-rate:ip:" + hashlib.sha256(client_ip.encode()).hexdigest()[:32])
-    if email:
-        keys.append("portal:link-rate:email:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32])
-    return keys
-
-
 def check_link_rate(*, client_ip: str, email: str) -> None:
     """Count one sign-in link request per client IP and per address in a fixed window (as the web form).
 
@@ -89,19 +74,11 @@ def check_link_rate(*, client_ip: str, email: str) -> None:
     mailbox being flooded with links and the form being used to probe addresses.
     """
     limit, window = settings.PORTAL_LINK_RATE_LIMIT, settings.PORTAL_LINK_RATE_WINDOW
-    keys = _rate_keys(client_ip, email)
-    counts = cache.get_many(keys)
-    if any(int(counts.get(key, 0)) >= limit for key in keys):
+    if not count_request("portal:link-rate", client_ip=client_ip, email=email, limit=limit, window=window):
         log.info("portal: sign-in link rate limit reached (ip %s)", client_ip or "unknown")
         raise RateLimited(
             "Too many sign-in links were asked for. Please wait a few minutes and try again.", retry_after=window
         )
-    for key in keys:
-        cache.add(key, 0, timeout=window)
-        try:
-            cache.incr(key)
-        except ValueError:  # the window ended between add and incr
-            cache.set(key, 1, timeout=window)
 
 
 def send_sign_in_link(email: str, *, client_ip: str = "") -> bool:

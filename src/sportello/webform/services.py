@@ -6,25 +6,20 @@ also schedules the acknowledgement mail with the reference number.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
 
-from sportello.core.errors import ServiceError
+from sportello.core.errors import RateLimited
+from sportello.core.ratelimit import count_request
 from sportello.customers.services import Sender
 from sportello.tickets.attachments import AttachmentIn
 from sportello.tickets.intake import Inbound, ingest
 from sportello.tickets.models import Channel, Ticket
 
 log = logging.getLogger("sportello.webform")
-
-
-class RateLimited(ServiceError):
-    status = 429
 
 
 def open_ticket_from_form(
@@ -58,38 +53,14 @@ def open_ticket_from_form(
     return result.ticket
 
 
-def _keys(client_ip: str, email: str) -> list[str]:
-    # Hashed, so that any address makes a valid key for every cache backend (memcached: no spaces).
-    keys = []
-    if client_ip:
-        keys.append("webform:rate:ip:" + hashlib.sha256(client_ip.encode()).hexdigest()[:32])
-    if email:
-        keys.append("webform:rate:email:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32])
-    return keys
-
-
 def check_rate(*, client_ip: str, email: str) -> None:
-    """Count one submission per client IP and per email address in a fixed window.
-
-    1. Refuse when either counter already holds WEBFORM_RATE_LIMIT submissions of this window.
-    2. Otherwise count this one: `add` starts a window (with its expiry) only when none is running,
-       `incr` is atomic in every cache backend and keeps the expiry.
-    Two simultaneous requests may both pass step 1 at the limit's edge; one extra ticket is
-    harmless, and no lock is worth it.
-    """
-    limit = settings.WEBFORM_RATE_LIMIT
+    """Count one submission per client IP and per email address in a fixed window (core/ratelimit.py)."""
     window = settings.WEBFORM_RATE_WINDOW
-    keys = _keys(client_ip, email)
-    counts = cache.get_many(keys)
-    if any(int(counts.get(key, 0)) >= limit for key in keys):
+    if not count_request(
+        "webform:rate", client_ip=client_ip, email=email, limit=settings.WEBFORM_RATE_LIMIT, window=window
+    ):
         log.info("webform: rate limit reached (ip %s)", client_ip or "unknown")
         raise RateLimited(
             "Too many requests from this address. Please wait a few minutes before sending another one.",
             retry_after=window,
         )
-    for key in keys:
-        cache.add(key, 0, timeout=window)
-        try:
-            cache.incr(key)
-        except ValueError:  # the window ended between add and incr
-            cache.set(key, 1, timeout=window)
