@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from sportello.kb.models import Deflection
 from sportello.kb.services import ArticleText, create_article, create_category
 from sportello.tickets.services import add_note, reply_to_ticket
+from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -59,3 +60,30 @@ def test_customer_signs_in_by_magic_link_and_replies(browser, live_server, agent
     expect(page.get_by_role("link", name="smoke.txt")).to_be_visible()
     entry = ticket.entries.latest("id")
     assert entry.channel == "portal" and entry.attachments.count() == 1
+
+    # The agent, in a browser of their own, answers and solves the ticket.
+    desk = browser.new_context().new_page()
+    sign_in(desk, live_server, agent)
+    desk.goto(f"{live_server.url}/tickets/{ticket.number}/")
+    desk.fill("#reply_body", "We replaced the printer. Sorry for the smoke!")
+    desk.get_by_label("Status after reply").select_option(label="Solved")
+    desk.get_by_role("button", name="Send reply").click()
+    expect(desk.locator("span.badge[data-field=status]")).to_have_text("Solved")
+    survey_mail = next(m for m in mail.outbox if "How did we do?" in m.subject)
+    assert "carla@example.com" in survey_mail.to[0] and f"/csat/{ticket.number}/" in survey_mail.body
+
+    # The customer sees the survey on the ticket in the portal and rates it.
+    page.reload()
+    expect(page.locator("#status")).to_have_text("Solved")
+    survey = page.locator("#survey-form")
+    survey.get_by_label("Bad, I'm not satisfied").check()
+    survey.locator("textarea").fill("The smoke took two days to clear.")
+    survey.get_by_role("button", name="Send my answer").click()
+    expect(page.locator("#survey-form input[value=bad]")).to_be_checked()
+    expect(page.locator("#survey-form")).to_contain_text("You can change your answer for three days.")
+
+    # The agent sees the rating on the ticket.
+    desk.reload()
+    panel = desk.locator("#csat-panel")
+    expect(panel).to_have_attribute("data-rating", "bad")
+    expect(panel).to_contain_text("The smoke took two days to clear.")
