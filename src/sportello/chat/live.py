@@ -224,6 +224,14 @@ class AgentSocket(AsyncJsonWebsocketConsumer):
     async def closing(self) -> None:
         return None
 
+    async def revoke(self) -> None:
+        """The agent may no longer see what this socket follows: leave its groups and close (4404),
+        so nothing more reaches it and the page does not knock again."""
+        for group in self.groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups = []
+        await self.close(code=4404, reason="no longer visible")
+
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
@@ -313,4 +321,14 @@ class TicketConsumer(AgentSocket):
             await self.send_json({"type": "typing", "name": event["name"]})
 
     async def ticket_changed(self, event: dict[str, Any]) -> None:
+        # Admission was checked at connect; a ticket moved to a group this agent is not in, or an
+        # agent restricted meanwhile, must stop hearing about it. One query per change per open page.
+        if not await database_sync_to_async(self._still_visible)():
+            await self.revoke()
+            return
         await self.send_json({**event, "type": "changed", "mine": event.get("actor") == self.user.pk})
+
+    def _still_visible(self) -> bool:
+        from sportello.tickets.access import tickets_visible_to
+
+        return tickets_visible_to(self.user).filter(pk=self.ticket_id).exists()

@@ -314,8 +314,9 @@ def queue_for(agent: User) -> QuerySet[Conversation]:
 
 
 def chats_of(agent: User) -> QuerySet[Conversation]:
+    """The live chats an agent holds, among the tickets they may (still) see."""
     return (
-        Conversation.objects.filter(state=ConversationState.ACTIVE, agent=agent)
+        Conversation.objects.filter(state=ConversationState.ACTIVE, agent=agent, ticket__in=tickets_visible_to(agent))
         .select_related("ticket", "customer", "channel")
         .order_by("accepted_at", "pk")
     )
