@@ -200,6 +200,8 @@ def main() -> None:
         data_dir,
         REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"),
         SPORTELLO_TASK_BACKEND="immediate",
+        # Every simulated visitor comes from 127.0.0.1: the per-address limit would refuse most.
+        SPORTELLO_CHAT_MAX_CONNECTIONS_PER_IP="0",
     )
     sportello(env, "migrate", "-v0")
     sportello(env, code=SETUP)

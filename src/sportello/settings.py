@@ -238,6 +238,8 @@ CHAT_MAX_MESSAGE_CHARS = env_int("SPORTELLO_CHAT_MAX_MESSAGE_CHARS", 4000)  # a 
 CHAT_MAX_FRAME_BYTES = env_int("SPORTELLO_CHAT_MAX_FRAME_BYTES", 16384)  # a larger websocket frame is refused
 CHAT_RATE_LIMIT = env_int("SPORTELLO_CHAT_RATE_LIMIT", 20)  # frames per visitor connection per window
 CHAT_RATE_WINDOW = env_int("SPORTELLO_CHAT_RATE_WINDOW", 10)  # seconds
+# Open visitor sockets per client IP (counted in the cache, across processes); 0: no limit.
+CHAT_MAX_CONNECTIONS_PER_IP = env_int("SPORTELLO_CHAT_MAX_CONNECTIONS_PER_IP", 20)
 CHAT_DB_THREADS = env_int("SPORTELLO_CHAT_DB_THREADS", 4)  # visitors' database work in parallel, per web process
 CHAT_MAX_FILE_BYTES = env_int("SPORTELLO_CHAT_MAX_FILE_MB", 10) * 1024 * 1024  # a file a visitor sends in a chat
 CHAT_UPLOAD_LIMIT = env_int("SPORTELLO_CHAT_UPLOAD_LIMIT", 10)  # files per visitor per CHAT_UPLOAD_WINDOW

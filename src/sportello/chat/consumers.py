@@ -9,7 +9,9 @@ stop, closes it with a code.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,7 +20,7 @@ from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from sportello.chat import services
+from sportello.chat import services, sockets
 from sportello.chat.live import QUEUE_GROUP, AgentSocket, agent_group, conversation_group
 from sportello.chat.models import ChatChannel, Conversation, ConversationState
 from sportello.core.errors import NotFound, ServiceError
@@ -61,10 +63,23 @@ class RateLimit:
         return False
 
 
+def client_ip(scope: dict[str, Any]) -> str:
+    """The visitor's address as the ASGI server reports it.
+
+    `sportello serve` runs uvicorn with `proxy_headers`, which puts the X-Forwarded-For address
+    here only when the connection comes from a trusted proxy (`FORWARDED_ALLOW_IPS`, by default
+    127.0.0.1), so a header sent by the visitor is never believed. No client (a Unix socket): "".
+    """
+    client = scope.get("client")
+    return str(client[0]) if client else ""
+
+
 class VisitorConsumer(AsyncWebsocketConsumer):
     channel: ChatChannel
     visitor: services.Visitor | None = None
     conversation_id: int | None = None
+    counted_ip: str = ""  # set once this socket counts against its address (sockets.py)
+    recounting: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         try:
@@ -74,12 +89,35 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             await self.accept()
             await self.close(code=CLOSE_UNKNOWN_CHANNEL, reason="unknown chat channel")
             return
+        address = client_ip(self.scope) if settings.CHAT_MAX_CONNECTIONS_PER_IP > 0 else ""
+        if address:
+            period = await in_thread(sockets.admit)(address)
+            if period is None:
+                await self.accept()
+                await self.close(code=CLOSE_FLOODING, reason="too many connections from your address")
+                return
+            self.counted_ip, self.periods = address, {period}
+            self.recounting = asyncio.get_running_loop().create_task(self._recount())
         self.limit = RateLimit(settings.CHAT_RATE_LIMIT, settings.CHAT_RATE_WINDOW)
         await self.accept()
+
+    async def _recount(self) -> None:
+        """Count this socket again in each new period while it stays open (see sockets.py)."""
+        while True:
+            # A few seconds' spread, so the sockets of a process do not all write at the same instant.
+            await asyncio.sleep(sockets.seconds_to_next_period(time.time()) + random.uniform(1, 10))
+            period = sockets.period_of(time.time())
+            self.periods = {p for p in self.periods if p >= period - 2} | {period}  # older keys expired
+            await in_thread(sockets.recount)(self.counted_ip, period)
 
     async def disconnect(self, code: int) -> None:
         if self.conversation_id is not None:
             await self.channel_layer.group_discard(conversation_group(self.conversation_id), self.channel_name)
+        if self.recounting is not None:
+            self.recounting.cancel()
+        if self.counted_ip:
+            await in_thread(sockets.release)(self.counted_ip, self.periods)
+            self.counted_ip = ""
 
     async def error(self, reason: str, **extra: Any) -> None:
         await self.send(text_data=json.dumps({"type": "error", "reason": reason, **extra}))
@@ -296,15 +334,28 @@ class ConsoleConsumer(AgentSocket):
             await self.channel_layer.group_add(conversation_group(held.pk), self.channel_name)
         await self.send_json({"type": "console", "conversation": event["conversation"]})
 
+    async def _still_held(self, conversation_id: int) -> bool:
+        """Whether this agent still holds the chat and may see its ticket (one query per push).
+
+        A ticket moved to a group the agent is not in, or an agent restricted meanwhile, stops the
+        pushes at once: the console leaves the conversation's group and refreshes without it.
+        """
+        if await database_sync_to_async(self._held)(conversation_id) is not None:
+            return True
+        await self.channel_layer.group_discard(conversation_group(conversation_id), self.channel_name)
+        await self.send_json({"type": "console", "conversation": conversation_id})
+        return False
+
     async def chat_entry(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "message", "conversation": event["conversation"], **event["entry"]})
+        if await self._still_held(event["conversation"]):
+            await self.send_json({"type": "message", "conversation": event["conversation"], **event["entry"]})
 
     async def chat_typing(self, event: dict[str, Any]) -> None:
-        if event["side"] == "visitor":
+        if event["side"] == "visitor" and await self._still_held(event["conversation"]):
             await self.send_json({"type": "typing", "conversation": event["conversation"]})
 
     async def chat_read(self, event: dict[str, Any]) -> None:
-        if event["side"] == "visitor":
+        if event["side"] == "visitor" and await self._still_held(event["conversation"]):
             await self.send_json({"type": "read", "conversation": event["conversation"], "entry": event["entry"]})
 
     async def chat_state(self, event: dict[str, Any]) -> None:
