@@ -27,6 +27,7 @@ from sportello.core.errors import ServiceError
 from sportello.csat.api import router as csat_router
 from sportello.customers.api import router as customers_router
 from sportello.mail.api import router as mail_router
+from sportello.reports.api import router as reports_router
 from sportello.search.api import router as search_router
 from sportello.sla.api import router as sla_router
 from sportello.tickets.api import router as tickets_router
@@ -75,6 +76,7 @@ for router in (
     automation_router,
     assignment_router,
     csat_router,
+    reports_router,
 ):
     api.add_router("", router)
 api.add_router("", mail_router)  # authenticated by mailbox tokens, not by agents' tokens

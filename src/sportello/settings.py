@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "sportello.portal",
     "sportello.csat",
     "sportello.chat",
+    "sportello.reports",
 ]
 
 MIDDLEWARE = [

@@ -29,6 +29,7 @@ urlpatterns = [
     path("portal/", include("sportello.portal.urls")),
     path("chat/", include("sportello.chat.urls")),
     path("csat/", include("sportello.csat.urls")),
+    path("reports/", include("sportello.reports.urls")),
     path("", include("sportello.sla.urls")),
     path("", include("sportello.automation.urls")),
     path("", include("sportello.tickets.urls")),

@@ -99,6 +99,8 @@ ENDPOINTS = [
     ("get", "/csat/answers", None),
     ("get", "/csat/agents", None),
     ("get", "/csat/groups", None),
+    ("get", "/reports/self-service", None),
+    ("get", "/reports/satisfaction", None),
 ]
 
 

@@ -68,7 +68,7 @@ class AnswersFilter(Period):
     limit: Annotated[int, Field(ge=1, le=500)] = 100
 
 
-def _scores(found: list[services.Score]) -> list[ScoreOut]:
+def score_rows(found: list[services.Score]) -> list[ScoreOut]:
     return [
         ScoreOut(
             id=s.key,
@@ -111,10 +111,10 @@ def list_answers(request: HttpRequest, filters: Query[AnswersFilter]) -> list[Su
 @router.get("/csat/agents", response={200: list[ScoreOut], **errors()})
 def agent_scores(request: HttpRequest, period: Query[Period]) -> list[ScoreOut]:
     require_agent(caller(request))
-    return _scores(services.scores_by_agent(period.since, period.until))
+    return score_rows(services.scores_by_agent(period.since, period.until))
 
 
 @router.get("/csat/groups", response={200: list[ScoreOut], **errors()})
 def group_scores(request: HttpRequest, period: Query[Period]) -> list[ScoreOut]:
     require_agent(caller(request))
-    return _scores(services.scores_by_group(period.since, period.until))
+    return score_rows(services.scores_by_group(period.since, period.until))
