@@ -38,6 +38,16 @@ def test_webform_suggests_an_article_that_solves_the_problem(browser, live_serve
     expect(article.locator("#deflected")).to_be_visible()
     assert Deflection.objects.count() == 1
 
+    # The deflection shows in the agents' self-service report.
+    desk = browser.new_context().new_page()
+    sign_in(desk, live_server, agent)
+    desk.get_by_role("link", name="Reports").click()
+    desk.get_by_role("link", name="Self-service").click()
+    expect(desk.locator("#deflected")).to_have_text("1")
+    expect(desk.locator("#articles")).to_contain_text("Downloading your invoices")
+    expect(desk.locator("#chart rect")).to_have_count(1)
+    desk.screenshot(path="/tmp/sportello-report.png", full_page=True)
+
 
 def test_customer_signs_in_by_magic_link_and_replies(browser, live_server, agent, ticket):
     reply_to_ticket(ticket, agent, body_text="Is the printer still smoking?", deliver=False)
