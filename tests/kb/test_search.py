@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
+from sportello.kb.models import ArticleDocument
 from sportello.kb.search import search_articles
-from sportello.kb.services import ArticleText, create_article, save_translation
+from sportello.kb.services import (
+    ArticleText,
+    create_article,
+    publish_translation,
+    save_translation,
+    unpublish_translation,
+    update_article,
+)
 from sportello.search.backend import is_postgres
 
 
@@ -75,3 +85,35 @@ def test_language_aware_stemming_on_postgres(agent, invoices):
     assert hits  # a prefix on SQLite, a stem on PostgreSQL
     if is_postgres():
         assert search_articles("Rechnungen drucker", "de")
+
+
+def test_publication_and_visibility_changes_are_followed_at_once(agent, invoice_article):
+    def found(internal: bool = False) -> bool:
+        return [h.translation.pk for h in search_articles("invoice", "en", internal=internal)] == [invoice_article.pk]
+
+    unpublish_translation(agent, invoice_article)
+    assert not found() and not found(internal=True)
+    publish_translation(agent, invoice_article)
+    assert found()
+    article = invoice_article.article
+    update_article(agent, article, category=article.category, visibility="internal", tags=[])
+    assert not found() and found(internal=True)
+
+
+@pytest.mark.skipif(not is_postgres(), reason="the search documents' copies exist on PostgreSQL only")
+def test_documents_copy_language_visibility_and_publication(agent, invoice_article, draft_article):
+    document = ArticleDocument.objects.get(translation=invoice_article)
+    assert (document.language, document.visibility, document.published) == ("en", "public", True)
+    assert not ArticleDocument.objects.get(translation=draft_article).published
+    unpublish_translation(agent, invoice_article)
+    assert not ArticleDocument.objects.get(translation=invoice_article).published
+
+
+@pytest.mark.skipif(not is_postgres(), reason="the search documents' copies exist on PostgreSQL only")
+def test_a_stale_document_copy_never_shows_an_internal_or_draft_article(internal_article, draft_article):
+    """The copies only narrow the ranking; the page of results is checked against the articles themselves."""
+    ArticleDocument.objects.filter(translation__in=[internal_article, draft_article]).update(
+        visibility="public", published=True
+    )
+    assert search_articles("invoice", "en") == []
+    assert [h.translation.pk for h in search_articles("invoice", "en", internal=True)] == [internal_article.pk]

@@ -173,10 +173,20 @@ class Deflection(models.Model):
 
 
 class ArticleDocument(models.Model):
-    """The searchable text of one translation (PostgreSQL; SQLite keeps it in the FTS5 table kb_fts)."""
+    """The searchable text of one translation (PostgreSQL; SQLite keeps it in the FTS5 table kb_fts).
+
+    `language`, `visibility` and `published` copy the translation's and its article's, so that a
+    search ranks the matches of one language without joining every match to two other tables, and
+    through a GIN index per language that holds published documents only (migration 0004). They are
+    a copy for speed, not the gate: the search checks the translation and article themselves for
+    the page of results it returns, so a stale copy can hide a hit but never show one it should not.
+    """
 
     translation = models.OneToOneField(ArticleTranslation, primary_key=True, on_delete=models.CASCADE, related_name="+")
     config = models.CharField(max_length=20, default="simple")
+    language = models.CharField(max_length=10, default="")
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC)
+    published = models.BooleanField(default=False)
     title = models.TextField()
     body = models.TextField()
     vector = SearchVectorField(null=True)

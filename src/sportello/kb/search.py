@@ -3,7 +3,8 @@
 
 - PostgreSQL: `kb_articledocument.vector`, built with the translation's own text-search
   configuration (italian, german, english; `simple` for Bulgarian, which PostgreSQL does not stem),
-  title weighted above body, GIN index; ranked with `ts_rank`, snippets from `ts_headline`.
+  title weighted above body, a GIN index per language over published documents; ranked with
+  `ts_rank`, snippets from `ts_headline` for the page of results only.
 - SQLite: the FTS5 table `kb_fts` (rowid = translation id), ranked with `bm25` (title weighted 10 to 1),
   snippets from `snippet()`.
 
@@ -58,19 +59,32 @@ def index_translation(translation: ArticleTranslation) -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 """
-                INSERT INTO kb_articledocument (translation_id, config, title, body, vector)
-                VALUES (%s, %s, %s, %s,
-                        setweight(to_tsvector(%s::regconfig, %s), 'A')
-                        || setweight(to_tsvector(%s::regconfig, %s), 'B'))
+                INSERT INTO kb_articledocument
+                    (translation_id, config, language, visibility, published, title, body, vector)
+                VALUES (%(id)s, %(config)s, %(language)s, %(visibility)s, %(published)s, %(title)s, %(body)s,
+                        setweight(to_tsvector(%(config)s::regconfig, %(title)s), 'A')
+                        || setweight(to_tsvector(%(config)s::regconfig, %(body)s), 'B'))
                 ON CONFLICT (translation_id) DO UPDATE
-                SET config = EXCLUDED.config, title = EXCLUDED.title, body = EXCLUDED.body, vector = EXCLUDED.vector
+                SET config = EXCLUDED.config, language = EXCLUDED.language, visibility = EXCLUDED.visibility,
+                    published = EXCLUDED.published, title = EXCLUDED.title, body = EXCLUDED.body,
+                    vector = EXCLUDED.vector
                 """,
-                [translation.pk, config, title, body, config, title, config, body],
-            )
+                {
+                    "id": translation.pk, "config": config, "language": translation.language,
+                    "visibility": translation.article.visibility, "published": translation.is_published,
+                    "title": title, "body": body,
+                },
+            )  # fmt: skip
     else:
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM kb_fts WHERE rowid = %s", [translation.pk])
             cursor.execute("INSERT INTO kb_fts (rowid, title, body) VALUES (%s, %s, %s)", [translation.pk, title, body])
+
+
+def set_published(translation: ArticleTranslation) -> None:
+    """Follow a translation's publication in its search document (PostgreSQL; FTS5 checks it at query time)."""
+    if is_postgres():
+        ArticleDocument.objects.filter(translation_id=translation.pk).update(published=translation.is_published)
 
 
 def remove_translation(translation_id: int) -> None:
@@ -95,7 +109,12 @@ def search_articles(
         return []
     visibilities: list[str] = [Visibility.PUBLIC, Visibility.INTERNAL] if internal else [Visibility.PUBLIC]
     rows = (_pg_match if is_postgres() else _sqlite_match)(words, language, visibilities, match_any, limit)
-    found = ArticleTranslation.objects.select_related("article__category").in_bulk([row[0] for row in rows])
+    # The hits are listed, never shown whole: their two long texts stay in the database.
+    found = (
+        ArticleTranslation.objects.select_related("article__category")
+        .defer("body", "body_html")
+        .in_bulk([row[0] for row in rows])
+    )
     return [ArticleHit(found[pk], _highlight(snippet)) for pk, snippet in rows if pk in found]
 
 
@@ -130,24 +149,51 @@ def _sqlite_match(
 def _pg_match(
     words: list[str], language: str, visibilities: list[str], match_any: bool, limit: int
 ) -> list[tuple[int, str]]:
+    """Rank, cut, then highlight.
+
+    1. The matches are ranked on the search documents alone, through the GIN index of the
+       language's published documents, and cut to `limit`: ranking reads each match's vector, and
+       nothing else, whatever the number of matches.
+    2. They are ranked by the weighted frequency of each word (the terms joined with OR), as FTS5's
+       bm25 does on SQLite; `ts_rank` of the AND query would add word proximity at five times the
+       cost, for every match of a common word.
+    3. Only the page of results is joined to its translation and article, where publication and
+       visibility are checked on the rows themselves, and only those get a `ts_headline` snippet,
+       which parses a whole body each time.
+    """
     lexemes = ["'" + w.lower().replace("'", "''").replace("\\", "") + "'" for w in words]
     lexemes[-1] += ":*"
-    tsquery = (" | " if match_any else " & ").join(lexemes)
+    match = (" | " if match_any else " & ").join(lexemes)
+    rank = " | ".join(lexemes)
+    config = pg_config(language)
     options = f'StartSel="{START}", StopSel="{STOP}", MaxWords=35, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "'
+    # The language and the flag are literals for the planner (psycopg binds on the client), so it
+    # picks the partial index `kb_articledocument_vector_<language>`.
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT d.translation_id, ts_headline(d.config::regconfig, d.body, q, %s)
-            FROM kb_articledocument d
-            JOIN kb_articletranslation t ON t.id = d.translation_id
-            JOIN kb_article a ON a.id = t.article_id,
-            to_tsquery(%s::regconfig, %s) q
-            WHERE d.vector @@ q AND t.language = %s AND t.state = %s AND a.visibility = ANY(%s)
-            ORDER BY ts_rank(d.vector, q) DESC, d.translation_id DESC
-            LIMIT %s
+            WITH top AS (
+                SELECT d.translation_id, ts_rank(d.vector, to_tsquery(%(config)s::regconfig, %(rank)s)) AS rank
+                FROM kb_articledocument d
+                WHERE d.vector @@ to_tsquery(%(config)s::regconfig, %(match)s)
+                  AND d.language = %(language)s AND d.published AND d.visibility = ANY(%(visibilities)s)
+                ORDER BY rank DESC, d.translation_id DESC
+                LIMIT %(limit)s
+            )
+            SELECT top.translation_id,
+                   ts_headline(d.config::regconfig, d.body, to_tsquery(%(config)s::regconfig, %(match)s), %(options)s)
+            FROM top
+            JOIN kb_articledocument d ON d.translation_id = top.translation_id
+            JOIN kb_articletranslation t ON t.id = top.translation_id
+            JOIN kb_article a ON a.id = t.article_id
+            WHERE t.language = %(language)s AND t.state = %(published)s AND a.visibility = ANY(%(visibilities)s)
+            ORDER BY top.rank DESC, top.translation_id DESC
             """,
-            [options, pg_config(language), tsquery, language, PublishState.PUBLISHED, visibilities, limit],
-        )
+            {
+                "config": config, "rank": rank, "match": match, "language": language, "limit": limit,
+                "visibilities": visibilities, "options": options, "published": PublishState.PUBLISHED,
+            },
+        )  # fmt: skip
         return [(int(row[0]), str(row[1])) for row in cursor.fetchall()]
 
 

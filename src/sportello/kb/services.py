@@ -252,6 +252,7 @@ def _set_state(actor: User, translation: ArticleTranslation, state: str) -> Arti
         if state == PublishState.PUBLISHED and translation.published_at is None:
             translation.published_at = timezone.now()
         translation.save(update_fields=["state", "published_at"])
+        search.set_published(translation)
         Revision.objects.create(
             translation=translation, author=actor, title=translation.title, body=translation.body,
             note="Published" if state == PublishState.PUBLISHED else "Unpublished",
