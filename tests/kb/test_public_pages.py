@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sportello.kb.models import Feedback
+from sportello.kb.services import ArticleText, create_article
+from sportello.kb.views import HOME_PER_CATEGORY
 from tests.conftest import client_for
 
 
@@ -92,3 +94,19 @@ def test_article_page_costs_few_queries(client, invoice_article, django_assert_m
     client.get("/help/en/")  # a session
     with django_assert_max_num_queries(6):
         assert client.get(invoice_article.public_path()).status_code == 200
+
+
+def test_article_page_with_its_languages_is_one_query(client, invoice_article, django_assert_num_queries):
+    """The translation, its article and category, and the other published languages come in one query."""
+    with django_assert_num_queries(1):
+        html = client.get(invoice_article.public_path()).content.decode()
+    assert 'hreflang="it" href="/help/it/invoices/scaricare-le-fatture"' in html
+
+
+def test_home_lists_the_first_articles_of_each_category(client, agent, invoices, invoice_article):
+    for n in range(HOME_PER_CATEGORY):
+        create_article(agent, category=invoices, publish=True, text=ArticleText("en", f"Topic {n:02}", "Text."))
+    html = client.get("/help/en/").content.decode()
+    # Same position for all: by title, so "Downloading…" and the first topics but one.
+    assert "Downloading your invoices" in html
+    assert f"Topic {HOME_PER_CATEGORY - 2:02}" in html and f"Topic {HOME_PER_CATEGORY - 1:02}" not in html

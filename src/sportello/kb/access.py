@@ -6,7 +6,7 @@ tells a stranger nothing.
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Subquery
 
 from sportello.accounts.models import User
 from sportello.core.errors import Forbidden, NotFound
@@ -19,18 +19,26 @@ def public_translations(language: str) -> QuerySet[ArticleTranslation]:
     return found.filter(language=language) if language else found
 
 
-def public_translation(language: str, category_slug: str, slug: str) -> ArticleTranslation:
+def public_article_languages(
+    language: str, category_slug: str, slug: str
+) -> tuple[ArticleTranslation, list[ArticleTranslation]]:
+    """The published translation at a public address, and the article's other published
+    languages, in one query: every published translation of the article that holds the address,
+    from which the one asked for is picked. A draft, an internal article, another category's
+    address or an unknown language is not found."""
     if language not in LANGUAGES:
         raise NotFound("No such language")
-    translation = (
-        public_translations(language)
-        .select_related("article__category__parent")
-        .filter(slug=slug, article__category__slug=category_slug)
-        .first()
+    holder = ArticleTranslation.objects.filter(language=language, slug=slug).values("article_id")[:1]
+    languages = list(
+        public_translations("")
+        .select_related("article__category")
+        .filter(article_id=Subquery(holder), article__category__slug=category_slug)
+        .order_by("language")
     )
+    translation = next((t for t in languages if t.language == language and t.slug == slug), None)
     if translation is None:
         raise NotFound("No such article")
-    return translation
+    return translation, [t for t in languages if t.pk != translation.pk]
 
 
 def public_article(article_id: int) -> Article:

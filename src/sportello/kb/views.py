@@ -11,7 +11,8 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch, Window
+from django.db.models.functions import RowNumber
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -26,7 +27,7 @@ from sportello.kb.access import (
     article_file_for_reader,
     article_for_agent,
     public_article,
-    public_translation,
+    public_article_languages,
     public_translations,
     require_kb_author,
 )
@@ -39,6 +40,7 @@ from sportello.tickets.views import AgentRequest, agent_view
 
 View = Callable[..., HttpResponseBase]
 SUGGESTIONS = 5
+HOME_PER_CATEGORY = 8  # articles listed under each category on the home page
 
 
 def public_view(view: View) -> View:
@@ -80,8 +82,17 @@ def index(request: HttpRequest) -> HttpResponseRedirect:
 @require_GET
 @public_view
 def home(request: HttpRequest, lang: str) -> HttpResponse:
+    # The first few of each category, chosen in the database: a category may hold thousands.
+    first_of_category = Window(
+        RowNumber(), partition_by=F("article__category_id"), order_by=[F("article__position"), F("title"), F("pk")]
+    )
     translations = list(
-        public_translations(lang).select_related("article__category").order_by("article__position", "title")
+        public_translations(lang)
+        .select_related("article__category")
+        .defer("body", "body_html")
+        .annotate(place=first_of_category)
+        .filter(place__lte=HOME_PER_CATEGORY)
+        .order_by("article__position", "title")
     )
     by_category: dict[int, list[ArticleTranslation]] = {}
     for item in translations:
@@ -113,10 +124,7 @@ def category(request: HttpRequest, lang: str, category: str) -> HttpResponse:
 @require_GET
 @public_view
 def article(request: HttpRequest, lang: str, category: str, slug: str) -> HttpResponse:
-    item = public_translation(lang, category, slug)
-    others = (
-        public_translations("").filter(article=item.article).exclude(pk=item.pk).select_related("article__category")
-    )
+    item, others = public_article_languages(lang, category, slug)
     context = {
         "lang": lang,
         "item": item,
