@@ -10,9 +10,11 @@
 3. Public article pages (random articles and languages) and KB searches (one and two words, each
    language) are requested sequentially; p50 and p95 latency are printed.
    Aims: article page p95 ≤ 30 ms, search p95 ≤ 80 ms.
+4. The sitemap: the index, and one language's sitemap built (first request) and then from the cache.
 
 Neither the article page nor the search is cached: every request reads the database, as in
 production. The article body is HTML rendered and sanitized when it is saved, as the app stores it.
+Only the sitemap is cached, as in production, under the public stamp that publishing changes.
 """
 
 from __future__ import annotations
@@ -183,6 +185,14 @@ def main() -> None:
                 query = " ".join(rng.sample(WORDS[language].split(), size))
                 samples += timed(client, f"/help/{language}/search?q={quote(query)}", 1)
             print(f"{label:<40} {percentiles(samples)}")
+        start = time.perf_counter()
+        timed(client, "/help/sitemap.xml", 1)
+        timed(client, "/help/sitemap-en.xml", 1)
+        print(f"{'sitemap index + English sitemap, built':<40} {(time.perf_counter() - start) * 1000:7.1f} ms")
+        cached = timed(client, "/help/sitemap-en.xml", 20)
+        print(f"{'English sitemap, cached':<40} {percentiles(cached)}")
+        print("\nNot cached: article pages and searches read the database at every request (the body is")
+        print("HTML rendered when saved). Cached: the sitemap, under the stamp that publishing changes.")
 
 
 if __name__ == "__main__":

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 
 from sportello.kb.models import ArticleTranslation, Category
 from sportello.kb.services import ArticleText, create_article, create_category, save_translation
+
+
+@pytest.fixture(autouse=True)
+def empty_cache() -> None:
+    """Cached sitemaps are keyed by the public stamp, which every test's rollback puts back."""
+    cache.clear()
 
 
 @pytest.fixture

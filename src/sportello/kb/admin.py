@@ -11,13 +11,17 @@ from django.utils import timezone
 
 from sportello.kb import search
 from sportello.kb.models import Article, ArticleTranslation, Category, Deflection, Feedback, PublishState, Revision
-from sportello.kb.services import ArticleText, save_translation
+from sportello.kb.services import ArticleText, mark_public_change, save_translation
 
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
     list_display = ["name", "parent", "slug", "position"]
     prepopulated_fields = {"slug": ["name"]}
+
+    def save_model(self, request: HttpRequest, obj: Category, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        mark_public_change()  # a new slug moves every public address in the category
 
 
 class TranslationInline(admin.StackedInline):
@@ -40,6 +44,14 @@ class ArticleAdmin(admin.ModelAdmin):
             obj.created_by = request.user  # type: ignore[assignment]
         super().save_model(request, obj, form, change)
 
+    def delete_model(self, request: HttpRequest, obj: Article) -> None:
+        super().delete_model(request, obj)
+        mark_public_change()
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        super().delete_queryset(request, queryset)
+        mark_public_change()
+
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         """Each changed translation is saved through `save_translation` (render, revision, index)."""
         if formset.model is not ArticleTranslation:
@@ -61,6 +73,7 @@ class ArticleAdmin(admin.ModelAdmin):
                 translation.published_at = published_at
                 translation.save(update_fields=["state", "published_at"])
         search.reindex_article(form.instance)
+        mark_public_change()
         return None
 
 

@@ -106,7 +106,12 @@ class ArticleTranslation(models.Model):
         return self.state == PublishState.PUBLISHED
 
     def public_path(self) -> str:
-        return f"/help/{self.language}/{self.article.category.slug}/{self.slug}"
+        return public_path(self.language, self.article.category.slug, self.slug)
+
+
+def public_path(language: str, category_slug: str, slug: str) -> str:
+    """The clean address of a translation on the public help centre (`kb:article`)."""
+    return f"/help/{language}/{category_slug}/{slug}"
 
 
 class Revision(models.Model):
@@ -232,3 +237,20 @@ class ArticleFile(models.Model):
         from urllib.parse import quote
 
         return f"/help/files/{self.pk}/{quote(self.filename)}"
+
+
+class PublicVersion(models.Model):
+    """A stamp that changes whenever what the public help centre lists changes.
+
+    A language published or unpublished, an article's visibility or category, a published
+    translation's address or text, a category's address: each sets a new random stamp in the same
+    transaction. Cached public listings (the sitemap) carry the stamp in their cache keys, so every
+    process sees the change at its next request, whatever the cache backend, and a copy cached
+    before a database restore can never pass for the current one. One row (pk 1).
+    """
+
+    stamp = models.CharField(max_length=32)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"public version {self.stamp}"

@@ -7,6 +7,7 @@ search index in step inside the same transaction (search is never behind the dat
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,6 +31,7 @@ from sportello.kb.models import (
     Deflection,
     DeflectionSource,
     Feedback,
+    PublicVersion,
     PublishState,
     Revision,
     Visibility,
@@ -105,6 +107,7 @@ def update_article(actor: User, article: Article, *, category: Category, visibil
         article.save(update_fields=["category", "visibility", "updated_at"])
         article.tags.set(_tags(tags))
         search.reindex_article(article)
+        mark_public_change()
     return article
 
 
@@ -143,6 +146,8 @@ def save_translation(actor: User | None, article: Article, text: ArticleText, *,
         )
         Article.objects.filter(pk=article.pk).update(updated_at=now)
         search.index_translation(translation)
+        if translation.is_published:  # its address or its date in the sitemap may have changed
+            mark_public_change()
     return translation
 
 
@@ -253,11 +258,20 @@ def _set_state(actor: User, translation: ArticleTranslation, state: str) -> Arti
             translation.published_at = timezone.now()
         translation.save(update_fields=["state", "published_at"])
         search.set_published(translation)
+        mark_public_change()
         Revision.objects.create(
             translation=translation, author=actor, title=translation.title, body=translation.body,
             note="Published" if state == PublishState.PUBLISHED else "Unpublished",
         )  # fmt: skip
     return translation
+
+
+def mark_public_change() -> None:
+    """A new stamp for what the public help centre lists (see `PublicVersion`), in the caller's
+    transaction: cached listings made before it are no longer used once it commits."""
+    stamp = secrets.token_hex(16)
+    if not PublicVersion.objects.filter(pk=1).update(stamp=stamp, changed_at=timezone.now()):
+        PublicVersion.objects.update_or_create(pk=1, defaults={"stamp": stamp, "changed_at": timezone.now()})
 
 
 def record_feedback(article: Article, *, session_key: str, helpful: bool, language: str = "") -> Feedback:

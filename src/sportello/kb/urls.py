@@ -20,6 +20,7 @@ app_name = "kb"
 urlpatterns = [
     path("", views.index, name="index"),
     path("sitemap.xml", views.sitemap, name="sitemap"),
+    path("sitemap-<lang:lang>.xml", views.sitemap_language, name="sitemap-language"),
     path("suggest", views.suggest, name="suggest"),
     path("articles/<int:article_id>/feedback", views.feedback, name="feedback"),
     path("articles/<int:article_id>/solved", views.deflect, name="deflect"),

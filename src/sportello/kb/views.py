@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from sportello.core.errors import InvalidInput, NotFound, ServiceError
 from sportello.kb import services
+from sportello.kb import sitemap as sitemaps
 from sportello.kb.access import (
     article_file_for_reader,
     article_for_agent,
@@ -196,11 +197,18 @@ def suggest(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def sitemap(request: HttpRequest) -> HttpResponse:
-    """Every published public translation, for search engines; nothing internal, nothing in draft."""
-    items = public_translations("").select_related("article__category").order_by("language", "article_id")
-    return render(
-        request, "kb/sitemap.xml", {"items": items, "site_url": settings.SITE_URL}, content_type="application/xml"
-    )
+    """The sitemap index for search engines: one sitemap per language, cut into pages (kb.sitemap)."""
+    return HttpResponse(sitemaps.sitemap_index(), content_type="application/xml")
+
+
+@require_GET
+def sitemap_language(request: HttpRequest, lang: str) -> HttpResponse:
+    """Published translations of public articles in one language; nothing internal, nothing in draft."""
+    page = request.GET.get("p", "1")
+    xml = sitemaps.sitemap_page(lang, int(page)) if page.isdigit() else None
+    if xml is None:
+        raise Http404("No such sitemap page")
+    return HttpResponse(xml, content_type="application/xml")
 
 
 def _switch(lang: str, rest: str) -> list[tuple[str, str]]:
