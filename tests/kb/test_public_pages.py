@@ -118,3 +118,11 @@ def test_home_lists_the_first_articles_of_each_category(client, agent, invoices,
     # Same position for all: by title, so "Downloading…" and the first topics but one.
     assert "Downloading your invoices" in html
     assert f"Topic {HOME_PER_CATEGORY - 2:02}" in html and f"Topic {HOME_PER_CATEGORY - 1:02}" not in html
+
+
+def test_search_page_queries_do_not_grow_with_the_hits(client, agent, invoices, django_assert_num_queries):
+    for n in range(6):
+        create_article(agent, category=invoices, publish=True, text=ArticleText("en", f"Modem {n}", "Modem help."))
+    with django_assert_num_queries(2):  # the ranked page of matches, then its translations with their categories
+        html = client.get("/help/en/search", {"q": "modem"}).content.decode()
+    assert html.count('href="/help/en/invoices/modem-') == 6
