@@ -28,7 +28,7 @@ def public_article_languages(
     address or an unknown language is not found."""
     if language not in LANGUAGES:
         raise NotFound("No such language")
-    holder = ArticleTranslation.objects.filter(language=language, slug=slug).values("article_id")[:1]
+    holder = ArticleTranslation.objects.filter(language=language, slug=slug).order_by().values("article_id")[:1]
     languages = list(
         public_translations("")
         .select_related("article__category")
