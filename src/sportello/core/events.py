@@ -65,9 +65,15 @@ Listener = Callable[[Event], None]
 _listeners: dict[str, list[Listener]] = defaultdict(list)
 
 
-def subscribe(name: str, listener: Listener) -> None:
+def subscribe(name: str, listener: Listener, *, first: bool = False) -> None:
+    """Call `listener` for every `name` event; `first` puts it before the listeners already there
+    (for quick, user-visible work such as pushing to screens, which should not wait behind SLA
+    clocks and triggers)."""
     if listener not in _listeners[name]:
-        _listeners[name].append(listener)
+        if first:
+            _listeners[name].insert(0, listener)
+        else:
+            _listeners[name].append(listener)
 
 
 def publish(event: Event) -> None:
