@@ -8,6 +8,7 @@ from channels.testing import WebsocketCommunicator
 from sportello.accounts.models import User
 from sportello.chat.models import AskIdentity, ChatChannel
 from sportello.chat.routing import websocket_application
+from tests.kb.conftest import billing, draft_article, internal_article, invoice_article, invoices  # noqa: F401 — articles
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
 

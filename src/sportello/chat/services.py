@@ -24,13 +24,19 @@ from sportello.accounts.models import Availability, Group, Role, User
 from sportello.chat.models import AskIdentity, ChatChannel, Conversation, ConversationState
 from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from sportello.customers.services import Sender
+from sportello.kb.access import public_article
+from sportello.kb.models import LANGUAGES as KB_LANGUAGES
+from sportello.kb.models import Deflection, DeflectionSource
+from sportello.kb.search import ArticleHit, search_articles
+from sportello.kb.services import record_deflection
 from sportello.tickets import statuses
 from sportello.tickets.access import require_full_agent, tickets_visible_to
 from sportello.tickets.attachments import AttachmentIn, safe_filename
 from sportello.tickets.intake import Inbound, ingest
-from sportello.tickets.models import Change, Direction, Entry, StatusCategory, Ticket
+from sportello.tickets.models import Attachment, Change, Direction, Entry, StatusCategory, Ticket
 from sportello.tickets.services import TicketChanges, reply_to_ticket, update_ticket
 
+SUGGESTIONS = 3  # articles the widget shows while the visitor types
 TOKEN_SALT = "sportello.chat.visitor"
 TOKEN_MAX_AGE = 90 * 24 * 3600  # seconds; a visitor coming back within three months continues
 ANSWERING_ROLES = (Role.ADMIN, Role.AGENT)
@@ -207,8 +213,7 @@ def post_visitor_file(visitor: Visitor, upload: AttachmentIn) -> tuple[Conversat
     conversation = open_conversation(visitor)
     if conversation is None:
         raise NotFound("Unknown conversation")
-    if upload.size > settings.CHAT_MAX_FILE_BYTES:
-        raise TooLarge(f"A file can have at most {settings.CHAT_MAX_FILE_BYTES // (1024 * 1024)} MB")
+    _check_file(upload)
     key = f"sportello:chat-uploads:{visitor.id}"
     cache.add(key, 0, timeout=settings.CHAT_UPLOAD_WINDOW)
     if cache.incr(key) > settings.CHAT_UPLOAD_LIMIT:
@@ -225,6 +230,65 @@ def post_visitor_file(visitor: Visitor, upload: AttachmentIn) -> tuple[Conversat
         )
     )
     return conversation, result.entry
+
+
+def _check_file(upload: AttachmentIn) -> None:
+    limit = settings.CHAT_MAX_FILE_BYTES
+    if upload.size > limit:
+        most = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
+        raise TooLarge(
+            f"{safe_filename(upload.filename)} is too large: a file in a chat can have at most {most}",
+            limit_bytes=limit,
+        )
+
+
+def attachment_for_visitor(visitor: Visitor, attachment_id: Any) -> Attachment:
+    """A file on a public entry of one of this visitor's conversations; any other is the same NotFound."""
+    try:
+        number = int(attachment_id)
+    except (TypeError, ValueError):
+        number = 0
+    found = (
+        Attachment.objects.filter(
+            pk=number,
+            entry__internal=False,
+            entry__ticket__chat_conversations__visitor=visitor.id,
+            entry__ticket__chat_conversations__channel_id=visitor.channel_id,
+        )
+        .select_related("entry")
+        .first()
+    )
+    if found is None:
+        raise NotFound("Unknown file")
+    return found
+
+
+def suggest_articles(query: Any, language: Any) -> list[ArticleHit]:
+    """Public articles that may answer what the visitor is typing: the web form's suggestions
+    (the KB search, any of the words, at least three characters typed), three at most."""
+    text = str(query or "").strip()[:200]
+    if len(text) < 3:
+        return []
+    return search_articles(text, _kb_language(language), match_any=True, limit=SUGGESTIONS)
+
+
+def record_chat_deflection(visitor: Visitor, article_id: Any, *, query: Any = "", language: Any = "") -> Deflection:
+    """The visitor says a suggested article solved their problem (once per article and visitor)."""
+    try:
+        number = int(article_id)
+    except (TypeError, ValueError) as err:
+        raise NotFound("No such article") from err
+    return record_deflection(
+        public_article(number),
+        session_key=f"chat:{visitor.id}",
+        source=DeflectionSource.CHAT,
+        query=str(query or "")[:255],
+        language=_kb_language(language),
+    )
+
+
+def _kb_language(language: Any) -> str:
+    return language if isinstance(language, str) and language in KB_LANGUAGES else settings.LANGUAGE_CODE
 
 
 def leave_offline_message(channel: ChatChannel, visitor: Visitor, text: Any, *, language: str = "en") -> Ticket:
@@ -277,8 +341,8 @@ def entry_payload(entry: Entry) -> dict[str, Any]:
         "name": name,
         "text": entry.body_text,
         "at": entry.created_at.isoformat(),
-        # Names only: the files are for agents (through the attachment gate), the visitor knows theirs.
-        "files": [attachment.filename for attachment in entry.attachments.all()],
+        # The visitor downloads them with their token (attachment_for_visitor); agents through the ticket.
+        "files": [{"id": item.pk, "name": item.filename, "size": item.size} for item in entry.attachments.all()],
     }
 
 
@@ -366,6 +430,20 @@ def send_agent_message(conversation: Conversation, agent: User, text: Any) -> En
     if conversation.state != ConversationState.ACTIVE or conversation.agent_id != agent.pk:
         raise Forbidden("Accept this chat before answering it")
     return reply_to_ticket(conversation.ticket, agent, body_text=body, deliver=False)
+
+
+def send_agent_file(conversation: Conversation, agent: User, upload: AttachmentIn) -> Entry:
+    """A file the agent sends into a chat they hold: a reply with the attachment, read live."""
+    if conversation.state != ConversationState.ACTIVE or conversation.agent_id != agent.pk:
+        raise Forbidden("Accept this chat before sending files into it")
+    _check_file(upload)
+    return reply_to_ticket(
+        conversation.ticket,
+        agent,
+        body_text=f"📎 {safe_filename(upload.filename)}",
+        attachments=[upload],
+        deliver=False,
+    )
 
 
 def transfer_chat(

@@ -7,11 +7,15 @@ calls one service.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from django import forms
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils.html import strip_tags
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -21,7 +25,8 @@ from sportello.chat import services
 from sportello.chat.models import ConversationState
 from sportello.core.errors import Conflict, InvalidInput, NotFound, ServiceError
 from sportello.tickets.attachments import AttachmentIn
-from sportello.tickets.views import AgentRequest, agent_view
+from sportello.tickets.models import Attachment
+from sportello.tickets.views import ACTIVE_CONTENT, AgentRequest, agent_view
 
 WIDGET = Path(__file__).resolve().parent / "static" / "chat" / "widget.js"
 
@@ -37,6 +42,23 @@ def widget_js(request: HttpRequest) -> HttpResponse:
     response["Cache-Control"] = "public, max-age=300"
     response["Cross-Origin-Resource-Policy"] = "cross-origin"
     return response
+
+
+@require_GET
+def try_widget(request: HttpRequest, key: str = "website") -> HttpResponse:
+    """A page with nothing but the widget of one channel, to try it as a visitor would.
+
+    Agents preview their channels here; anyone may when DEBUG is on. Otherwise it does not exist:
+    a help desk's own address is not a page for the public to chat from.
+    """
+    user = request.user
+    if not settings.DEBUG and not (user.is_authenticated and user.is_staff_member):
+        raise Http404("No such page")
+    try:
+        channel = services.channel_by_key(key)
+    except NotFound as err:
+        raise Http404(err.message) from err
+    return render(request, "chat/try.html", {"channel": channel})
 
 
 @csrf_exempt  # no cookie is involved: the signed token in the form is the only credential
@@ -55,6 +77,75 @@ def upload(request: HttpRequest, key: str) -> JsonResponse:
             visitor, AttachmentIn(filename=file.name or "file", content=file, content_type=file.content_type or "")
         )
         response = JsonResponse({"conversation": conversation.pk, "entry": entry.pk})
+    except ServiceError as err:
+        response = JsonResponse({"error": err.message}, status=err.status)
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@csrf_exempt  # as upload: the visitor's token in the form is the credential, no cookie
+@require_POST
+def visitor_file(request: HttpRequest, key: str, attachment_id: int) -> HttpResponseBase:
+    """A file of the visitor's own conversation, fetched by the widget with the token (never in a URL)."""
+    try:
+        visitor = services.read_token(request.POST.get("token", ""), services.channel_by_key(key))
+        if visitor is None:
+            raise NotFound("Unknown file")
+        item = services.attachment_for_visitor(visitor, attachment_id)
+    except ServiceError as err:
+        response: HttpResponseBase = JsonResponse({"error": err.message}, status=err.status)
+    else:
+        response = _download(item)
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _download(item: Attachment) -> FileResponse:
+    """Always a download, never a page of ours: active content goes out as plain bytes, sandboxed."""
+    content_type = item.content_type.lower()
+    if any(word in content_type for word in ACTIVE_CONTENT):
+        content_type = "application/octet-stream"
+    response = FileResponse(item.file.open("rb"), as_attachment=True, filename=item.filename, content_type=content_type)
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_GET
+def suggest(request: HttpRequest, key: str) -> JsonResponse:
+    """Public help-centre articles matching what the visitor types, for the widget on any website."""
+    try:
+        services.channel_by_key(key)
+    except NotFound as err:
+        response = JsonResponse({"error": err.message}, status=404)
+    else:
+        hits = services.suggest_articles(request.GET.get("q"), request.GET.get("lang"))
+        articles = [
+            {
+                "id": hit.translation.article_id,
+                "title": hit.translation.title,
+                "url": request.build_absolute_uri(hit.translation.public_path()),
+                "snippet": html.unescape(strip_tags(hit.snippet)),  # the widget shows text, never markup
+            }
+            for hit in hits
+        ]
+        response = JsonResponse({"articles": articles})
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@csrf_exempt  # as upload: the visitor's token is the credential
+@require_POST
+def solved(request: HttpRequest, key: str) -> JsonResponse:
+    """ "This solved my problem" on a suggested article: a deflection from the chat."""
+    try:
+        visitor = services.read_token(request.POST.get("token", ""), services.channel_by_key(key))
+        if visitor is None:
+            raise NotFound("Unknown visitor")
+        services.record_chat_deflection(
+            visitor, request.POST.get("article"), query=request.POST.get("q", ""), language=request.POST.get("lang")
+        )
+        response = JsonResponse({"ok": True})
     except ServiceError as err:
         response = JsonResponse({"error": err.message}, status=err.status)
     response["Access-Control-Allow-Origin"] = "*"
@@ -115,6 +206,18 @@ def send(request: AgentRequest, conversation_id: int) -> HttpResponse:
     if not form.is_valid():
         return JsonResponse({"error": "The message is empty"}, status=422)
     return _answer(request, lambda: services.send_agent_message(chat, request.user, form.cleaned_data["text"]))
+
+
+@require_POST
+@agent_view
+def send_file(request: AgentRequest, conversation_id: int) -> HttpResponse:
+    """A file the agent sends into a chat they hold; the visitor's widget shows it as a link."""
+    chat = services.conversation_for_agent(request.user, conversation_id)
+    file = request.FILES.get("file")
+    if file is None:
+        return JsonResponse({"error": "Choose a file to send"}, status=422)
+    upload = AttachmentIn(filename=file.name or "file", content=file, content_type=file.content_type or "")
+    return _answer(request, lambda: services.send_agent_file(chat, request.user, upload))
 
 
 class TransferForm(forms.Form):

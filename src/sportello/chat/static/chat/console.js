@@ -11,16 +11,34 @@
     return input ? input.value : "";
   }
 
+  // One refresh at a time; asked again meanwhile, it runs once more after.
+  var refreshing = false, again = false;
   function refresh() {
+    if (refreshing) { again = true; return; }
+    refreshing = true;
     fetch(root.dataset.part, { credentials: "same-origin" })
       .then(function (r) { return r.text(); })
       .then(function (html) {
-        // Keep what the agent is typing in each chat across the refresh.
-        var drafts = {};
-        root.querySelectorAll("textarea[name=text]").forEach(function (t) { drafts[t.id] = t.value; });
-        root.innerHTML = html;
-        Object.keys(drafts).forEach(function (id) { var t = document.getElementById(id); if (t) t.value = drafts[id]; });
+        var fresh = document.createElement("div");
+        fresh.innerHTML = html;
+        // A chat already on screen keeps its elements (what the agent is typing, a click under
+        // way, a file chosen); only its log is brought up to date. Replacing it would swallow a
+        // Send pressed while the refresh was on its way.
+        var focused = document.activeElement && root.contains(document.activeElement) ? document.activeElement : null;
+        fresh.querySelectorAll("article.chat").forEach(function (article) {
+          var current = document.getElementById(article.id);
+          if (!current) return;
+          current.querySelector(".chat-log").replaceWith(article.querySelector(".chat-log"));
+          article.replaceWith(current);
+        });
+        root.replaceChildren.apply(root, Array.from(fresh.childNodes));
+        if (focused && root.contains(focused)) focused.focus();
         for (var chat of root.querySelectorAll("article.chat")) send({ type: "watch", conversation: chat.dataset.conversation });
+      })
+      .catch(function () {})
+      .then(function () {
+        refreshing = false;
+        if (again) { again = false; refresh(); }
       });
   }
 
@@ -46,7 +64,16 @@
         var li = document.createElement("li");
         li.className = "from-" + data.from;
         li.dataset.entry = data.id;
-        li.textContent = data.text;
+        var files = data.files || [];
+        // A file's own line ("📎 name") becomes its link; any other text stays as it is.
+        if (!files.length || data.text.indexOf("📎") !== 0) li.textContent = data.text;
+        files.forEach(function (file) {
+          var link = document.createElement("a");
+          link.className = "file";
+          link.href = "/attachments/" + file.id + "/";
+          link.textContent = "📎 " + file.name;
+          li.appendChild(link);
+        });
         log.appendChild(li);
         chat.querySelector(".typing").hidden = true;
         if (data.from === "visitor") send({ type: "read", conversation: data.conversation, entry: data.id });
@@ -70,7 +97,7 @@
     }).then(function (r) { return r.json().then(function (body) { return [r.ok, body]; }); })
       .then(function (result) {
         if (!result[0]) { alert(result[1].error || "Error"); refresh(); return; }
-        if (form.classList.contains("chat-send")) form.reset(); else refresh();
+        if (form.classList.contains("chat-send") || form.classList.contains("chat-file")) form.reset(); else refresh();
       });
   });
 

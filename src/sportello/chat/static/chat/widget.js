@@ -16,22 +16,26 @@
       email: "Your email", typing: "typing…", seen: "Seen", waiting: "Waiting for an agent…", joined: "is here to help",
       ended: "The chat has ended.", transcript: "Email me the transcript", sent: "The transcript is on its way to",
       offline: "Nobody is online right now. Leave a message and we will answer by email.", leave: "Leave a message",
-      left: "Thank you! Your request number is", end: "End chat", you: "You", agent: "Support", error: "Error", file: "Send a file" },
+      left: "Thank you! Your request number is", end: "End chat", you: "You", agent: "Support", error: "Error", file: "Send a file", download: "Download",
+      suggested: "These articles may answer your question:", solved: "This solved my problem", glad: "Glad it helped!" },
     it: { open: "Chatta con noi", close: "Chiudi", send: "Invia", placeholder: "Scrivi un messaggio…", name: "Il tuo nome",
       email: "La tua email", typing: "sta scrivendo…", seen: "Letto", waiting: "In attesa di un operatore…", joined: "è qui per aiutarti",
       ended: "La chat è terminata.", transcript: "Inviami la trascrizione", sent: "La trascrizione è in arrivo a",
       offline: "Al momento nessuno è in linea. Lascia un messaggio e ti risponderemo per email.", leave: "Lascia un messaggio",
-      left: "Grazie! Il numero della tua richiesta è", end: "Termina chat", you: "Tu", agent: "Assistenza", error: "Errore", file: "Invia un file" },
+      left: "Grazie! Il numero della tua richiesta è", end: "Termina chat", you: "Tu", agent: "Assistenza", error: "Errore", file: "Invia un file", download: "Scarica",
+      suggested: "Questi articoli potrebbero rispondere alla tua domanda:", solved: "Questo ha risolto il mio problema", glad: "Siamo contenti di esserti stati utili!" },
     de: { open: "Chatten Sie mit uns", close: "Schließen", send: "Senden", placeholder: "Nachricht schreiben…", name: "Ihr Name",
       email: "Ihre E-Mail", typing: "schreibt…", seen: "Gelesen", waiting: "Warten auf einen Mitarbeiter…", joined: "hilft Ihnen gern",
       ended: "Der Chat ist beendet.", transcript: "Verlauf per E-Mail senden", sent: "Der Verlauf geht an",
       offline: "Gerade ist niemand online. Hinterlassen Sie eine Nachricht, wir antworten per E-Mail.", leave: "Nachricht hinterlassen",
-      left: "Danke! Ihre Anfragenummer ist", end: "Chat beenden", you: "Sie", agent: "Support", error: "Fehler", file: "Datei senden" },
+      left: "Danke! Ihre Anfragenummer ist", end: "Chat beenden", you: "Sie", agent: "Support", error: "Fehler", file: "Datei senden", download: "Herunterladen",
+      suggested: "Diese Artikel beantworten vielleicht Ihre Frage:", solved: "Das hat mein Problem gelöst", glad: "Schön, dass es geholfen hat!" },
     bg: { open: "Пишете ни", close: "Затвори", send: "Изпрати", placeholder: "Напишете съобщение…", name: "Вашето име",
       email: "Вашият имейл", typing: "пише…", seen: "Прочетено", waiting: "Изчакване на служител…", joined: "е тук, за да помогне",
       ended: "Чатът приключи.", transcript: "Изпратете ми записа по имейл", sent: "Записът е изпратен на",
       offline: "В момента няма никой на линия. Оставете съобщение и ще отговорим по имейл.", leave: "Оставете съобщение",
-      left: "Благодарим! Номерът на вашата заявка е", end: "Край на чата", you: "Вие", agent: "Поддръжка", error: "Грешка", file: "Изпратете файл" },
+      left: "Благодарим! Номерът на вашата заявка е", end: "Край на чата", you: "Вие", agent: "Поддръжка", error: "Грешка", file: "Изпратете файл", download: "Изтегляне",
+      suggested: "Тези статии може да отговорят на въпроса ви:", solved: "Това реши проблема ми", glad: "Радваме се, че помогна!" },
   };
   var lang = (script.getAttribute("data-lang") || navigator.language || "en").slice(0, 2).toLowerCase();
   if (!STRINGS[lang]) lang = "en";
@@ -62,6 +66,10 @@
     ".log li{margin:4px 0;padding:6px 9px;border-radius:8px;max-width:85%;white-space:pre-wrap;word-wrap:break-word}",
     ".log .visitor{background:#1f6feb;color:#fff;margin-left:auto}", ".log .agent{background:#eef1f4}",
     ".log .note{background:none;color:#57606a;font-size:12px;text-align:center;max-width:100%}",
+    ".log a.file{color:inherit;text-decoration:underline;cursor:pointer}",
+    ".suggest{padding:6px 12px;border-top:1px solid #d0d7de;font-size:13px;max-height:40%;overflow-y:auto}",
+    ".suggest p{margin:0 0 4px}", ".suggest ul{margin:0;padding:0;list-style:none}", ".suggest li{margin:4px 0}",
+    ".suggest a{color:#1f6feb}", ".suggest button{font:inherit;font-size:12px;margin-left:6px;padding:1px 6px;border:1px solid #1f6feb;border-radius:4px;background:#fff;color:#1f6feb;cursor:pointer}",
     ".status{font-size:12px;color:#57606a;padding:0 12px;min-height:16px}",
     "form{display:flex;flex-direction:column;gap:6px;padding:8px 10px;border-top:1px solid #d0d7de}",
     "input,textarea{font:inherit;padding:6px;border:1px solid #d0d7de;border-radius:6px}",
@@ -98,19 +106,94 @@
   var trEmail = el("input", { name: "email", type: "email", required: "", placeholder: t.email, "aria-label": t.email });
   transcript.append(el("p", {}, t.ended), trEmail, el("button", { type: "submit" }, t.transcript));
 
-  panel.append(header, log, status, composer, offline, transcript);
+  // Help-centre articles that may answer the first message (or the offline one) as it is typed.
+  var suggestions = el("div", { class: "suggest", hidden: "", "aria-live": "polite" });
+
+  panel.append(header, log, suggestions, status, composer, offline, transcript);
   shadow.append(style, launcher, panel);
   (document.body || document.documentElement).appendChild(host);
 
-  function line(kind, words, id) {
+  function line(kind, words, id, files) {
     if (id && log.querySelector('[data-entry="' + id + '"]')) return;
-    var li = el("li", { class: kind }, words);
+    var li = el("li", { class: kind });
+    files = files || [];
+    // A file's own line ("📎 name") becomes its download link; any other text stays as it is.
+    if (!files.length || String(words).indexOf("📎") !== 0) li.textContent = words;
+    files.forEach(function (file) {
+      var link = el("a", { class: "file", href: "#", "data-attachment": file.id, title: t.download }, "📎 " + file.name);
+      link.addEventListener("click", function (event) { event.preventDefault(); download(file); });
+      li.appendChild(link);
+    });
     if (id) li.setAttribute("data-entry", id);
     log.appendChild(li);
     log.scrollTop = log.scrollHeight;
   }
+  // The token goes in the POST body, never in a URL (logs, Referer); the file comes back as a blob.
+  function download(file) {
+    var body = new FormData();
+    body.append("token", state.token || "");
+    fetch(base.origin + "/chat/files/" + encodeURIComponent(key) + "/" + file.id, { method: "POST", body: body })
+      .then(function (r) {
+        if (!r.ok) return r.json().then(function (data) { throw new Error(data.error || r.status); });
+        return r.blob();
+      })
+      .then(function (blob) {
+        var url = URL.createObjectURL(blob);
+        var save = el("a", { href: url, download: file.name, hidden: "" });
+        shadow.appendChild(save);
+        save.click();
+        save.remove();
+        setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
+      })
+      .catch(function (err) { line("note", t.error + ": " + err.message); });
+  }
+  var suggestTimer = null, suggestAsked = 0;
+  function suggest(words) {
+    clearTimeout(suggestTimer);
+    if (state.conversation || words.trim().length < 3) { suggestions.hidden = true; return; }
+    suggestTimer = setTimeout(function () {
+      var asked = ++suggestAsked;
+      var url = base.origin + "/chat/suggest/" + encodeURIComponent(key) + "?lang=" + lang + "&q=" + encodeURIComponent(words.trim());
+      fetch(url).then(function (r) { return r.json(); }).then(function (data) {
+        if (asked !== suggestAsked || state.conversation) return;  // a later answer, or the chat began
+        showSuggestions(data.articles || [], words.trim());
+      }).catch(function () { suggestions.hidden = true; });
+    }, 300);
+  }
+  function showSuggestions(articles, words) {
+    suggestions.textContent = "";
+    suggestions.hidden = !articles.length;
+    if (!articles.length) return;
+    var list = el("ul");
+    articles.forEach(function (article) {
+      var item = el("li");
+      item.appendChild(el("a", { href: article.url, target: "_blank", rel: "noopener", title: article.snippet }, article.title));
+      var button = el("button", { type: "button", class: "solved" }, t.solved);
+      button.addEventListener("click", function () { solved(article, words); });
+      item.appendChild(button);
+      list.appendChild(item);
+    });
+    suggestions.append(el("p", {}, t.suggested), list);
+  }
+  function solved(article, words) {
+    var body = new FormData();
+    body.append("token", state.token || "");
+    body.append("article", article.id);
+    body.append("q", words);
+    body.append("lang", lang);
+    fetch(base.origin + "/chat/solved/" + encodeURIComponent(key), { method: "POST", body: body })
+      .then(function (r) { return r.json(); })
+      .then(function (data) {
+        if (data.error) { line("note", t.error + ": " + data.error); return; }
+        clearTimeout(suggestTimer); suggestAsked++;
+        suggestions.hidden = true;
+        text.value = ""; offText.value = "";
+        line("note", t.glad);
+      })
+      .catch(function () { line("note", t.error); });
+  }
   function say(message) {
-    line(message.from, message.text, message.id);
+    line(message.from, message.text, message.id, message.files);
     if (message.from === "agent" && !panel.hidden) send({ type: "read", entry: message.id });
   }
   function send(message) {
@@ -160,6 +243,7 @@
         if (!data.conversation && !data.online) { offName.value = data.name || ""; offEmail.value = data.email || ""; }
       } else if (data.type === "joined") {
         state.conversation = data.conversation; save();
+        suggestions.hidden = true;
         showIdentity();
         showState(data.state);
       } else if (data.type === "message") {
@@ -181,6 +265,7 @@
       } else if (data.type === "left") {
         state.token = data.token; save();
         offline.hidden = true;
+        suggestions.hidden = true;
         line("note", t.left + " " + data.ticket);
       } else if (data.type === "transcript") {
         transcript.hidden = true;
@@ -222,8 +307,10 @@
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); composer.requestSubmit(); }
   });
   text.addEventListener("input", function () {
+    suggest(text.value);
     if (Date.now() - lastTyping > 2000) { lastTyping = Date.now(); send({ type: "typing" }); }
   });
+  offText.addEventListener("input", function () { suggest(offText.value); });
   offline.addEventListener("submit", function (event) {
     event.preventDefault();
     send({ type: "leave_message", name: offName.value, email: offEmail.value, text: offText.value });
