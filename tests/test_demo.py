@@ -9,6 +9,7 @@ from django.core import mail
 from django.core.management import call_command
 
 from sportello.accounts.models import Availability, Group, Role, User
+from sportello.chat.models import ChatChannel
 from sportello.core.management.commands import demo
 from sportello.customers.models import Customer, Identity, IdentityKind
 from sportello.tickets.models import (
@@ -94,6 +95,11 @@ def test_demo_loads_a_realistic_help_desk_once(django_capture_on_commit_callback
         times = list(ticket.entries.values_list("created_at", flat=True))
         assert times == sorted(times) and times[0] == ticket.created_at and times[-1] <= ticket.updated_at
         assert ticket.solved_at is not None and ticket.first_response_at is not None
+
+    # A chat channel for the website, answered by the first level, tried at /chat/try.
+    chat = ChatChannel.objects.get(key="website")
+    assert chat.enabled and chat.group == groups["First level"]
+    assert "/chat/try" in output and "/chat/console" in output
 
     assert "admin / admin" in output and "anna / demo" in output and "/support/new" in output
     assert "200 tickets" in output

@@ -52,6 +52,7 @@ ADMIN = ("admin", "admin")
 AGENT_PASSWORD = "demo"
 CHANNELS = [Channel.EMAIL, Channel.WEB, Channel.CHAT, Channel.PHONE]
 CHANNEL_WEIGHTS = [45, 25, 15, 15]
+CHAT_KEY = "website"  # the demo's chat channel, as a website's widget tag names it
 
 
 class Command(BaseCommand):
@@ -89,6 +90,9 @@ class Command(BaseCommand):
             state = ", online" if online else ""
             self.stdout.write(f"  {username} / {AGENT_PASSWORD}  {first} {last} ({group}{state})")
         self.stdout.write(f"Agents sign in at {site}/accounts/login/ ; customers write at {site}/support/new")
+        self.stdout.write(
+            f"Live chat: signed in as an agent, try the widget at {site}/chat/try and answer it at {site}/chat/console"
+        )
 
 
 @dataclass
@@ -122,6 +126,7 @@ class DemoLoader:
         for index in range(TICKETS):
             self.ticket_ids.append(self._ticket(index))
         self._assignment()
+        self._chat()
 
     # --- People -----------------------------------------------------------------------------
 
@@ -191,6 +196,20 @@ class DemoLoader:
             set_agent_profile(self.agents[username], languages=list(dict.fromkeys([language, "en"])), skills=owned)
         for group, method, capacity in data.ASSIGNMENT:
             configure_group_assignment(self.groups[group], method=method, default_capacity=capacity)
+
+    def _chat(self) -> None:
+        """The website's live chat, answered by the first level; `/chat/try` shows its widget."""
+        from sportello.chat.models import AskIdentity, ChatChannel
+
+        ChatChannel.objects.get_or_create(
+            key=CHAT_KEY,
+            defaults={
+                "name": "Website",
+                "group": self.groups["First level"],
+                "ask_identity": AskIdentity.OPTIONAL,
+                "greeting": "Hello! How can we help?",
+            },
+        )
 
     # --- Tickets ----------------------------------------------------------------------------
 
