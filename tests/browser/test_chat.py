@@ -25,6 +25,8 @@ from playwright.sync_api import expect
 
 from sportello.chat.models import ChatChannel, Conversation
 from sportello.customers.services import Sender
+from sportello.kb.models import Deflection
+from sportello.kb.services import ArticleText, create_article, create_category
 from sportello.tickets.intake import Inbound, ingest
 from sportello.tickets.models import Entry
 from tests.browser.conftest import sign_in
@@ -128,8 +130,21 @@ def test_a_visitor_chats_from_a_website_and_an_agent_answers_from_the_console(
     )
     expect(chat.locator(".chat-log .from-visitor").last).to_have_text("📎 receipt.txt")
 
+    # The agent sends a file from the console; the visitor sees a link at once and downloads it.
+    chat.locator("input[type=file]").set_input_files(
+        files=[{"name": "label.pdf", "mimeType": "application/pdf", "buffer": b"%PDF shipping label"}]
+    )
+    chat.get_by_role("button", name="Share file").click()
+    link = visitor.locator("#sportello-chat .log .agent a.file")
+    expect(link).to_have_text("📎 label.pdf")
+    with visitor.expect_download() as saved:
+        link.click()
+    assert saved.value.suggested_filename == "label.pdf"
+    assert Path(saved.value.path()).read_bytes() == b"%PDF shipping label"
+    expect(chat.locator(".chat-log .from-agent a.file")).to_have_text("📎 label.pdf")
+
     visitor.reload()  # the conversation survives a reload
-    expect(visitor.locator("#sportello-chat .log .agent")).to_have_text(["Yes, in two days."])
+    expect(visitor.locator("#sportello-chat .log .agent")).to_have_text(["Yes, in two days.", "📎 label.pdf"])
     expect(visitor.locator("#sportello-chat .log .visitor")).to_have_text(
         ["Do you ship to Sofia?", "Great, thanks", "📎 receipt.txt"]
     )
@@ -143,11 +158,22 @@ def test_a_visitor_chats_from_a_website_and_an_agent_answers_from_the_console(
         "Yes, in two days.",
         "Great, thanks",
         "📎 receipt.txt",
+        "📎 label.pdf",
     ]
     assert conversation.ticket.entries.get(attachments__filename="receipt.txt").attachments.get().size == 2
 
 
-def test_nobody_online_the_widget_takes_a_message_that_becomes_a_ticket(browser, asgi_server, shop_page, first_level):
+def test_nobody_online_the_widget_takes_a_message_that_becomes_a_ticket(
+    browser, asgi_server, shop_page, first_level, agent
+):
+    agent.availability = "offline"  # the help centre's author, away
+    agent.save()
+    article = create_article(
+        agent,
+        category=create_category(name="Billing", slug="billing"),
+        text=ArticleText("en", "Downloading your invoices", "Open **Account > Invoices** and press *Download*."),
+        publish=True,
+    )
     ChatChannel.objects.create(name="Website", key="website", group=first_level)
     visitor = browser.new_context().new_page()
     visitor.set_default_timeout(10_000)
@@ -155,6 +181,20 @@ def test_nobody_online_the_widget_takes_a_message_that_becomes_a_ticket(browser,
     visitor.get_by_role("button", name="Chat with us").click()
     offline = visitor.locator("#sportello-chat form.offline")
     expect(offline).to_contain_text("Nobody is online right now")
+
+    # While the message is typed, matching help-centre articles; one solves the problem.
+    offline.locator("textarea").fill("How do I download an invoice?")
+    suggestion = visitor.locator("#sportello-chat .suggest li")
+    expect(suggestion.get_by_role("link")).to_have_text(["Downloading your invoices"])
+    with visitor.context.expect_page() as opened:
+        suggestion.get_by_role("link").click()
+    expect(opened.value.locator("h1")).to_contain_text("Downloading your invoices")  # in a new tab
+    suggestion.get_by_role("button", name="This solved my problem").click()
+    expect(visitor.locator("#sportello-chat .log")).to_contain_text("Glad it helped!")
+    expect(visitor.locator("#sportello-chat .suggest")).to_be_hidden()
+    deflection = Deflection.objects.get()
+    assert deflection.source == "chat" and deflection.article_id == article.article_id
+
     offline.locator("input[name=email]").fill("olga@example.com")
     offline.locator("textarea").fill("Please call me back")
     offline.get_by_role("button", name="Leave a message").click()
