@@ -97,3 +97,26 @@ def test_customer_signs_in_by_magic_link_and_replies(browser, live_server, agent
     panel = desk.locator("#csat-panel")
     expect(panel).to_have_attribute("data-rating", "bad")
     expect(panel).to_contain_text("The smoke took two days to clear.")
+
+
+def test_public_pages_fit_a_phone_screen(browser, live_server, agent):
+    category = create_category(name="Setup", slug="setup")
+    wide = "| Model | Port | Speed | Duplex | Tray | Toner | Firmware | Notes |\n|---|---|---|---|---|---|---|---|\n"
+    wide += "| LaserJet-4000-Professional-Edition | 9100 | 40 ppm | yes | 3 | TN-2420-XL | 2024.11.05-beta | fine |\n"
+    item = create_article(
+        agent, category=category, publish=True,
+        text=ArticleText("en", "Connecting the office printer", "Use the address below.\n\n"
+                         "`http://printer.example.internal:9100/configuration/network/ipv4/static-address`\n\n" + wide
+                         + '\n<img src="data:image/png;base64,iVBORw0KGgo=" width="2000" height="10">'),
+    )  # fmt: skip
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = phone.new_page()
+    for path in (item.public_path(), "/help/en/", "/help/en/search?q=printer", "/support/new", "/portal/"):
+        page.goto(live_server.url + path)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} is {overflow}px wider than a phone screen"
+        size = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+        assert size >= 14, f"{path} has {size}px body text"
+        if path == item.public_path():  # the wide table and the long address are there, inside the screen
+            expect(page.locator("article table")).to_contain_text("LaserJet-4000-Professional-Edition")
+            expect(page.locator("article code").first).to_contain_text("static-address")
