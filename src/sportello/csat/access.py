@@ -6,6 +6,8 @@ the requester's; anyone else does not find the ticket at all (404).
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from sportello.accounts.models import User
 from sportello.core.errors import Forbidden, NotFound
 from sportello.csat.models import Survey
@@ -18,5 +20,5 @@ def survey_for_customer(user: User, number: int) -> Survey:
     if survey is None:
         raise NotFound("This request has no survey")
     if ticket.customer.user_id != user.pk:
-        raise Forbidden("Only the customer who made the request answers its survey")
+        raise Forbidden(_("Only the customer who made the request answers its survey."))
     return survey

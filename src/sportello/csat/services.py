@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from sportello.accounts.models import Group, User
 from sportello.core import events
@@ -129,7 +130,7 @@ def survey_for_token(number: int, token: str) -> Survey:
     try:
         payload = signing.loads(token, salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE)
     except signing.SignatureExpired as exc:
-        raise LinkExpired("This survey link has expired.") from exc
+        raise LinkExpired(_("This survey link has expired.")) from exc
     except signing.BadSignature as exc:
         raise NotFound("No such survey") from exc
     ticket_id, customer_id = (payload.get("t"), payload.get("c")) if isinstance(payload, dict) else (None, None)
@@ -162,17 +163,19 @@ def rate_ticket(survey: Survey, *, rating: str, comment: str = "", actor: User |
     if actor is not None and actor.is_authenticated and actor.is_staff_member:
         raise Forbidden("Agents cannot answer a customer's survey")
     if rating not in Rating.values:
-        raise InvalidInput("Choose good or bad", field="rating")
+        raise InvalidInput(_("Choose good or bad."), field="rating")
     if source not in Source.values:
         raise InvalidInput(f"Unknown source {source!r}", field="source")
     comment = (comment or "").replace("\x00", "").strip()
     if len(comment) > MAX_COMMENT:
-        raise InvalidInput(f"The comment is too long (at most {MAX_COMMENT} characters)", field="comment")
+        raise InvalidInput(
+            _("The comment is too long (at most %(max)d characters).") % {"max": MAX_COMMENT}, field="comment"
+        )
     now = timezone.now()
     with transaction.atomic():
         survey = Survey.objects.select_for_update().select_related("ticket").get(pk=survey.pk)
         if not can_change(survey, now):
-            raise AnswerClosed("This survey was answered more than three days ago and can no longer be changed.")
+            raise AnswerClosed(_("This survey was answered more than three days ago and can no longer be changed."))
         previous = survey.rating
         survey.rating = rating
         survey.comment = comment

@@ -18,6 +18,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from sportello.accounts.models import Role, User
 from sportello.core.errors import InvalidInput, RateLimited
@@ -77,7 +78,7 @@ def check_link_rate(*, client_ip: str, email: str) -> None:
     if not count_request("portal:link-rate", client_ip=client_ip, email=email, limit=limit, window=window):
         log.info("portal: sign-in link rate limit reached (ip %s)", client_ip or "unknown")
         raise RateLimited(
-            "Too many sign-in links were asked for. Please wait a few minutes and try again.", retry_after=window
+            _("Too many sign-in links were asked for. Please wait a few minutes and try again."), retry_after=window
         )
 
 
@@ -125,7 +126,7 @@ def redeem_sign_in_link(key: str) -> User:
         key_hash=hash_key(key or ""), used_at__isnull=True, expires_at__gt=now, user__is_active=True
     ).update(used_at=now)
     if claimed != 1:
-        raise InvalidInput("This sign-in link has expired or was already used. Ask for a new one.")
+        raise InvalidInput(_("This sign-in link has expired or was already used. Ask for a new one."))
     return MagicLink.objects.select_related("user").get(key_hash=hash_key(key)).user
 
 

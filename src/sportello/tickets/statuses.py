@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from django.utils.translation import gettext_noop
+
 from sportello.tickets.models import Status, StatusCategory
 
+# The names are stored in English; templates show them translated ({% translate status.name %}).
 BUILTIN = [
-    ("New", StatusCategory.NEW, 10),
-    ("Open", StatusCategory.OPEN, 20),
-    ("Pending", StatusCategory.PENDING, 30),
-    ("On hold", StatusCategory.ON_HOLD, 40),
-    ("Solved", StatusCategory.SOLVED, 50),
-    ("Closed", StatusCategory.CLOSED, 60),
+    (gettext_noop("New"), StatusCategory.NEW, 10),
+    (gettext_noop("Open"), StatusCategory.OPEN, 20),
+    (gettext_noop("Pending"), StatusCategory.PENDING, 30),
+    (gettext_noop("On hold"), StatusCategory.ON_HOLD, 40),
+    (gettext_noop("Solved"), StatusCategory.SOLVED, 50),
+    (gettext_noop("Closed"), StatusCategory.CLOSED, 60),
 ]
 
 
