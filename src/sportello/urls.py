@@ -21,6 +21,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    # The language switcher of the portal and the web form posts here (Django's set_language).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
     path("support/", include("sportello.webform.urls")),
     path("accounts/", include("sportello.accounts.urls")),

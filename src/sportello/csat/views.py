@@ -6,6 +6,7 @@ POST records it, so a mail scanner that fetches every link does not vote.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import translation
@@ -31,8 +32,19 @@ def answer(request: HttpRequest, number: int, token: str, rating: str) -> HttpRe
         raise Http404(err.message) from err
     except ServiceError as err:
         return render(request, "csat/answer.html", {"error": err.message}, status=err.status)
-    with translation.override(survey.customer.language or survey.ticket.language):
+    with translation.override(_survey_language(request, survey)):
         return _answer(request, survey, rating)
+
+
+def _survey_language(request: HttpRequest, survey: Survey) -> str:
+    """The customer's language (as the survey mail's), else the ticket's; a language the site does
+    not offer (a customer file saying "fr") falls back to what the browser asks for."""
+    for candidate in (survey.customer.language, survey.ticket.language):
+        try:
+            return translation.get_supported_language_variant(candidate or "")
+        except LookupError:
+            continue
+    return getattr(request, "LANGUAGE_CODE", settings.LANGUAGE_CODE)
 
 
 def _answer(request: HttpRequest, survey: Survey, rating: str) -> HttpResponse:

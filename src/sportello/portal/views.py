@@ -20,6 +20,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -30,7 +31,6 @@ from sportello.csat.access import survey_for_customer
 from sportello.csat.forms import SurveyForm
 from sportello.csat.models import Source, Survey
 from sportello.customers.models import Customer
-from sportello.kb.views import reader_language
 from sportello.portal import services
 from sportello.portal.forms import LinkForm, NewTicketForm, PasswordSignInForm, ReplyForm
 from sportello.tickets.access import ticket_for_customer, tickets_for_customer
@@ -48,23 +48,48 @@ class CustomerRequest(HttpRequest):
 
 
 def customer_view(view: View) -> View:
-    """Signed-in customers with a customer file only; anonymous visitors go to the portal sign-in."""
+    """Signed-in customers with a customer file only; anonymous visitors go to the portal sign-in.
+
+    The page speaks the customer's language (`customer_language`).
+    """
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         user = request.user
         if not user.is_authenticated:
             return redirect_to_login(request.get_full_path(), reverse("portal:login"))
-        if user.role != Role.CUSTOMER or not Customer.objects.filter(user=user).exists():  # type: ignore[union-attr]
+        language = Customer.objects.filter(user=user).values_list("language", flat=True).first()
+        if user.role != Role.CUSTOMER or language is None:  # type: ignore[union-attr]
             raise PermissionDenied(_("The portal is for customers."))
         try:
-            return view(request, *args, **kwargs)
+            with translation.override(customer_language(request, language)):
+                return view(request, *args, **kwargs)
         except NotFound as err:
             raise Http404(err.message) from err
         except Forbidden as err:
             raise PermissionDenied(err.message) from err
 
     return wrapper
+
+
+def customer_language(request: HttpRequest, file_language: str) -> str:
+    """The language a signed-in customer reads the portal in.
+
+    The one they picked with the language switcher (Django's language cookie) comes first, then
+    the language of their customer file, then what the browser asks for (LocaleMiddleware's
+    choice). A language the site does not offer (a customer file saying "fr") is skipped.
+    """
+    for candidate in (request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME), file_language):
+        try:
+            return translation.get_supported_language_variant(candidate or "")
+        except LookupError:
+            continue
+    return getattr(request, "LANGUAGE_CODE", settings.LANGUAGE_CODE)
+
+
+def _language() -> str:
+    """The active language, inside `customer_view` the customer's (for the KB search box, new tickets)."""
+    return translation.get_language() or settings.LANGUAGE_CODE
 
 
 # --- Signing in -------------------------------------------------------------------------------------------
@@ -142,7 +167,7 @@ def password(request: CustomerRequest) -> HttpResponse:
 def home(request: CustomerRequest) -> HttpResponse:
     tickets = tickets_for_customer(request.user).select_related("status", "customer").order_by("-updated_at", "-id")
     customer = Customer.objects.select_related("organization").get(user=request.user)
-    context = {"tickets": tickets[:PAGE], "customer": customer, "lang": reader_language(request)}
+    context = {"tickets": tickets[:PAGE], "customer": customer, "lang": _language()}
     return render(request, "portal/home.html", context)
 
 
@@ -161,7 +186,7 @@ def _ticket_page(
         .prefetch_related("attachments")
     )
     context = {
-        "ticket": found, "entries": entries, "form": form, "lang": reader_language(request),
+        "ticket": found, "entries": entries, "form": form, "lang": _language(),
         **_survey_context(request, found, survey_form),
     }  # fmt: skip
     return render(request, "portal/ticket.html", context, status=status)
@@ -231,7 +256,7 @@ def new(request: CustomerRequest) -> HttpResponse:
         try:
             created = services.open_ticket_from_portal(
                 request.user, subject=data["subject"], body=data["body"], files=data["attachments"],
-                language=reader_language(request),
+                language=_language(),
             )  # fmt: skip
         except ServiceError as err:
             form.add_error(None, err.message)
