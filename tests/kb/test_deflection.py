@@ -46,3 +46,23 @@ def test_solved_is_counted_once_per_session_and_reported(client, invoice_article
 
 def test_internal_article_cannot_deflect(client, internal_article):
     assert client.post(f"/help/articles/{internal_article.article_id}/solved").status_code == 404
+
+
+def test_the_portals_new_request_form_suggests_and_counts_for_the_portal(client, customer, invoice_article):
+    client.force_login(customer.user)
+    form = client.get("/portal/new").content.decode()
+    assert 'hx-get="/help/suggest"' in form and "&quot;source&quot;: &quot;portal&quot;" in form
+    assert 'id="kb-suggestions"' in form
+    html = client.get("/help/suggest", {"subject": "download invoice", "source": "portal"}).content.decode()
+    assert "?from=portal&amp;q=download%20invoice" in html
+    article = client.get(invoice_article.public_path(), {"from": "portal", "q": "download invoice"}).content.decode()
+    assert 'name="source" value="portal"' in article and 'href="/portal/new"' in article
+    client.post(f"/help/articles/{invoice_article.article_id}/solved", {"q": "x", "lang": "en", "source": "portal"})
+    assert list(Deflection.objects.values_list("source", flat=True)) == ["portal"]
+
+
+def test_an_unknown_source_falls_back_to_the_web_form(client, invoice_article):
+    html = client.get("/help/suggest", {"subject": "download invoice", "source": "<script>"}).content.decode()
+    assert "?from=webform&amp;" in html and "<script>" not in html
+    article = client.get(invoice_article.public_path(), {"from": "chat"}).content.decode()
+    assert "This solved my problem" not in article  # the chat widget has its own button

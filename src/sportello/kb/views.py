@@ -131,7 +131,7 @@ def article(request: HttpRequest, lang: str, category: str, slug: str) -> HttpRe
         "item": item,
         "category_name": item.article.category.name_in(lang),
         "others": others,
-        "from_form": request.GET.get("from") == DeflectionSource.WEBFORM,
+        "from_form": _form_source(request.GET.get("from")),
         "query": request.GET.get("q", "")[:255],
         "voted": request.session.get(f"kb:voted:{item.article_id}"),
         "switch": [(o.language, o.public_path()) for o in others],
@@ -191,8 +191,18 @@ def suggest(request: HttpRequest) -> HttpResponse:
     lang = request.GET.get("lang") or reader_language(request)
     lang = lang if lang in LANGUAGES else settings.LANGUAGE_CODE
     hits = search_articles(query, lang, match_any=True, limit=SUGGESTIONS) if len(query) >= 3 else []
+    source = _form_source(request.GET.get("source")) or DeflectionSource.WEBFORM
     with translation.override(lang):
-        return render(request, "kb/_suggestions.html", {"hits": hits, "query": query, "lang": lang})
+        return render(request, "kb/_suggestions.html", {"hits": hits, "query": query, "lang": lang, "source": source})
+
+
+# The forms that suggest articles while a customer types, and where "I still need help" goes back to.
+FORM_SOURCES = {DeflectionSource.WEBFORM: "webform:new", DeflectionSource.PORTAL: "portal:new"}
+
+
+def _form_source(value: str | None) -> str:
+    """The web form or the portal's new-request form, when an article was opened from one; else ""."""
+    return value if value is not None and value in FORM_SOURCES else ""
 
 
 @require_GET
