@@ -8,7 +8,7 @@ import pytest
 
 from sportello.kb.models import Feedback
 from sportello.kb.services import ArticleText, create_article
-from sportello.kb.views import HOME_PER_CATEGORY
+from sportello.kb.views import CATEGORY_PAGE_SIZE, HOME_PER_CATEGORY
 from tests.conftest import client_for
 
 
@@ -126,3 +126,16 @@ def test_search_page_queries_do_not_grow_with_the_hits(client, agent, invoices, 
     with django_assert_num_queries(2):  # the ranked page of matches, then its translations with their categories
         html = client.get("/help/en/search", {"q": "modem"}).content.decode()
     assert html.count('href="/help/en/invoices/modem-') == 6
+
+
+def test_a_long_category_comes_in_pages(client, agent, invoices, invoice_article):
+    for n in range(CATEGORY_PAGE_SIZE):
+        create_article(agent, category=invoices, publish=True, text=ArticleText("en", f"Topic {n:02}", "Text."))
+    first = client.get("/help/en/invoices/").content.decode()
+    assert first.count('href="/help/en/invoices/') == CATEGORY_PAGE_SIZE
+    assert "Downloading your invoices" in first and 'rel="next" href="?page=2"' in first
+    second = client.get("/help/en/invoices/", {"page": 2}).content.decode()
+    assert second.count('href="/help/en/invoices/') == 1 and f"Topic {CATEGORY_PAGE_SIZE - 1:02}" in second
+    assert 'rel="prev" href="?page=1"' in second and "Page 2 of 2" in second
+    for bad in ("3", "0", "x", "99999999999999999999"):
+        assert client.get("/help/en/invoices/", {"page": bad}).status_code == 404

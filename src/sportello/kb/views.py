@@ -11,6 +11,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.core.paginator import InvalidPage, Paginator
 from django.db.models import F, Prefetch, Window
 from django.db.models.functions import RowNumber
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -42,6 +43,9 @@ from sportello.tickets.views import AgentRequest, agent_view
 View = Callable[..., HttpResponseBase]
 SUGGESTIONS = 5
 HOME_PER_CATEGORY = 8  # articles listed under each category on the home page
+
+
+CATEGORY_PAGE_SIZE = 30
 
 
 def public_view(view: View) -> View:
@@ -112,11 +116,18 @@ def category(request: HttpRequest, lang: str, category: str) -> HttpResponse:
     items = public_translations(lang).filter(article__category__parent=found) | public_translations(lang).filter(
         article__category=found
     )
+    listed = items.select_related("article__category").defer("body", "body_html").order_by("article__position", "title")
+    number = request.GET.get("page", "1")
+    try:
+        page = Paginator(listed, CATEGORY_PAGE_SIZE).page(number)
+    except InvalidPage as err:
+        raise NotFound(f"No page {number[:20]} in this category") from err
     context = {
         "lang": lang,
         "category": found,
         "category_name": found.name_in(lang),
-        "articles": items.select_related("article__category").order_by("article__position", "title"),
+        "articles": page.object_list,
+        "page": page,
         "switch": _switch(lang, f"{found.slug}/"),
     }
     return render(request, "kb/category.html", context)
