@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django import forms
 from django.conf import settings
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.html import strip_tags
@@ -24,9 +24,8 @@ from sportello.accounts.models import Availability, Group, User
 from sportello.chat import services
 from sportello.chat.models import ConversationState
 from sportello.core.errors import Conflict, InvalidInput, NotFound, ServiceError
-from sportello.tickets.attachments import AttachmentIn
-from sportello.tickets.models import Attachment
-from sportello.tickets.views import ACTIVE_CONTENT, AgentRequest, agent_view
+from sportello.tickets.attachments import AttachmentIn, download
+from sportello.tickets.views import AgentRequest, agent_view
 
 WIDGET = Path(__file__).resolve().parent / "static" / "chat" / "widget.js"
 
@@ -95,19 +94,8 @@ def visitor_file(request: HttpRequest, key: str, attachment_id: int) -> HttpResp
     except ServiceError as err:
         response: HttpResponseBase = JsonResponse({"error": err.message}, status=err.status)
     else:
-        response = _download(item)
+        response = download(item)
     response["Access-Control-Allow-Origin"] = "*"
-    return response
-
-
-def _download(item: Attachment) -> FileResponse:
-    """Always a download, never a page of ours: active content goes out as plain bytes, sandboxed."""
-    content_type = item.content_type.lower()
-    if any(word in content_type for word in ACTIVE_CONTENT):
-        content_type = "application/octet-stream"
-    response = FileResponse(item.file.open("rb"), as_attachment=True, filename=item.filename, content_type=content_type)
-    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 

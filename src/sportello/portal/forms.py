@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from django import forms
-from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
-from sportello.webform.forms import MultipleFileField
+from sportello.webform.forms import MultipleFileField, suggesting_subject
 
 
 class LinkForm(forms.Form):
@@ -24,19 +23,6 @@ class ReplyForm(forms.Form):
 
 
 class NewTicketForm(forms.Form):
-    # As on the web form, matching help-centre articles appear under the field while the customer types.
-    subject = forms.CharField(
-        label=_("Subject"),
-        max_length=255,
-        widget=forms.TextInput(
-            attrs={
-                "hx-get": reverse_lazy("kb:suggest"),
-                "hx-vals": '{"source": "portal"}',
-                "hx-trigger": "input changed delay:300ms",
-                "hx-target": "#kb-suggestions",
-                "autocomplete": "off",
-            }
-        ),
-    )
+    subject = suggesting_subject("portal")  # as on the web form, articles appear while the customer types
     body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 8}), max_length=100_000)
     attachments = MultipleFileField(label=_("Attachments"), required=False)

@@ -16,7 +16,7 @@ from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -34,9 +34,9 @@ from sportello.customers.models import Customer
 from sportello.portal import services
 from sportello.portal.forms import LinkForm, NewTicketForm, PasswordSignInForm, ReplyForm
 from sportello.tickets.access import ticket_for_customer, tickets_for_customer
+from sportello.tickets.attachments import download
 from sportello.tickets.models import Attachment, StatusCategory, Ticket
 from sportello.tickets.services import close_ticket_by_customer
-from sportello.tickets.views import ACTIVE_CONTENT
 
 View = Callable[..., HttpResponseBase]
 PAGE = 100
@@ -275,9 +275,4 @@ def attachment(request: CustomerRequest, attachment_id: int) -> HttpResponseBase
     )
     if item is None:
         raise Http404("No such file")
-    content_type = item.content_type.lower()
-    if any(word in content_type for word in ACTIVE_CONTENT):
-        content_type = "application/octet-stream"
-    response = FileResponse(item.file.open("rb"), as_attachment=True, filename=item.filename, content_type=content_type)
-    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    return response
+    return download(item)

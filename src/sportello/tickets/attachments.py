@@ -10,9 +10,28 @@ from typing import IO
 
 from django.conf import settings
 from django.core.files.base import ContentFile, File
+from django.http import FileResponse
 
 from sportello.core.errors import TooLarge
 from sportello.tickets.models import Attachment, Entry
+
+# Content types a browser would run or render as a page of ours: served as plain bytes instead.
+ACTIVE_CONTENT = ("html", "xml", "svg", "javascript", "ecmascript", "xhtml")
+
+
+def download(item: Attachment) -> FileResponse:
+    """A thread file as a download, never a page of ours: active content as plain bytes, sandboxed, not sniffed.
+
+    Every door to a file (agents' pages, the API, the portal, the chat widget) checks access first,
+    then answers with this.
+    """
+    content_type = item.content_type.lower()
+    if any(word in content_type for word in ACTIVE_CONTENT):
+        content_type = "application/octet-stream"
+    response = FileResponse(item.file.open("rb"), as_attachment=True, filename=item.filename, content_type=content_type)
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @dataclass

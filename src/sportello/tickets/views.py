@@ -17,7 +17,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import prefetch_related_objects
 from django.forms import Form
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -27,6 +27,7 @@ from django.views.decorators.http import require_POST
 from sportello.accounts.models import User
 from sportello.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from sportello.tickets.access import entry_for_agent, entry_on_ticket, require_agent, ticket_for_agent
+from sportello.tickets.attachments import download
 from sportello.tickets.forms import (
     InboxForm,
     MergeForm,
@@ -59,10 +60,6 @@ class AgentRequest(HttpRequest):
     """A request that went through `agent_view`: its user is a signed-in staff member."""
 
     user: User
-
-
-# Types a browser could run or render as a page: always downloaded as opaque bytes.
-ACTIVE_CONTENT = ("html", "xml", "svg", "javascript", "ecmascript", "xhtml")
 
 
 def agent_view(view: View) -> View:
@@ -330,10 +327,4 @@ def attachment(request: AgentRequest, attachment_id: int) -> HttpResponseBase:
     if item is None:
         raise NotFound(f"No attachment {attachment_id}")
     entry_for_agent(request.user, item.entry_id)
-    content_type = item.content_type.lower()
-    if any(word in content_type for word in ACTIVE_CONTENT):
-        content_type = "application/octet-stream"
-    response = FileResponse(item.file.open("rb"), as_attachment=True, filename=item.filename, content_type=content_type)
-    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return download(item)

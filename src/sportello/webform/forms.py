@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, cast
 
@@ -78,22 +79,29 @@ class MultipleFileField(forms.FileField):
         return cleaned
 
 
-class SupportForm(forms.Form):
-    name = forms.CharField(label=_("Your name"), max_length=200)
-    email = forms.EmailField(label=_("Email address"), max_length=254)
-    # While the customer types, matching help-centre articles appear under the field (deflection).
-    subject = forms.CharField(
+def suggesting_subject(source: str) -> forms.CharField:
+    """A subject field under which matching help-centre articles appear while the customer types
+    (deflection); `source` is the form's name in the deflection counts (webform, portal). The page
+    puts `<div id="kb-suggestions">` after the field."""
+    return forms.CharField(
         label=_("Subject"),
         max_length=255,
         widget=forms.TextInput(
             attrs={
                 "hx-get": reverse_lazy("kb:suggest"),
+                "hx-vals": json.dumps({"source": source}),
                 "hx-trigger": "input changed delay:300ms",
                 "hx-target": "#kb-suggestions",
                 "autocomplete": "off",
             }
         ),
     )
+
+
+class SupportForm(forms.Form):
+    name = forms.CharField(label=_("Your name"), max_length=200)
+    email = forms.EmailField(label=_("Email address"), max_length=254)
+    subject = suggesting_subject("webform")
     message = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 8}), max_length=100_000)
     attachments = MultipleFileField(label=_("Attachments"), required=False)
     # The honeypot: hidden from people by CSS and from screen readers by aria-hidden; bots that
