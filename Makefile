@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV := bash scripts/uv.sh
 export UV_LINK_MODE := copy
 
-.PHONY: run test setup system-deps lint typecheck fmt bench serve worker clean
+.PHONY: run test setup system-deps lint typecheck fmt messages bench serve worker clean
 
 ## run: install, migrate the embedded SQLite database, load demo data, serve on 127.0.0.1:8000
 run: setup
@@ -31,6 +31,13 @@ typecheck: setup
 fmt: setup
 	$(UV) run ruff format .
 	$(UV) run ruff check --fix .
+
+## messages: refresh the translation catalogs (src/sportello/locale) from the source and compile them
+## (needs gettext's xgettext and msgfmt); translate what is new in the .po files, then run it again
+messages: setup
+	$(UV) run python manage.py makemessages -l it -l de -l bg --add-location=file \
+		--ignore='.venv/*' --ignore='var/*' --ignore='tests/*' --ignore='bench/*' --ignore='node_modules/*'
+	for po in src/sportello/locale/*/LC_MESSAGES/django.po; do msgfmt --check -o "$${po%.po}.mo" "$$po" || exit 1; done
 
 ## bench: speed figures (not part of `make test`); needs PostgreSQL on 127.0.0.1:5432
 bench: setup

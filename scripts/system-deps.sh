@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives, when missing and when we can (root + apt).
+# (The translation catalogs are committed compiled, so `make run` needs no gettext.)
 set -u
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v dovecot >/dev/null 2>&1 || need+=(dovecot-imapd)
+command -v msgfmt >/dev/null 2>&1 || need+=(gettext)  # `make messages`, and tests/test_i18n.py's msgfmt check
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "system-deps: cannot install ${need[*]} (not root or no apt-get); their tests will be skipped" >&2
