@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -70,6 +72,7 @@ def server(env: dict[str, str], port: int, workers: int, extra: list[str] | None
         env={**env, "SPORTELLO_LOG_LEVEL": "warning"},
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, so that its workers go with it
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -93,6 +96,10 @@ def server(env: dict[str, str], port: int, workers: int, extra: list[str] | None
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=20)
+        # A uvicorn worker that did not finish its shutdown outlives the supervisor (orphaned,
+        # holding connections and CPU into the next run): whatever is left of the group goes.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         log.close()
 
 
