@@ -277,13 +277,29 @@ class VisitorConsumer(AsyncWebsocketConsumer):
     async def chat_state(self, event: dict[str, Any]) -> None:
         await self.reply(type="state", conversation=event["conversation"], state=event["state"], agent=event["agent"])
 
+    async def chat_access(self, event: dict[str, Any]) -> None:
+        return None  # for the agents' consoles: the visitor's own conversation is always theirs
+
+
+# How long the console trusts its list of the chats it may follow. A ticket moving to another
+# group tells the console at once (chat.access); this bounds what nothing announces, such as an
+# agent taken out of a group. One query per console per period, not one per chat line.
+HELD_RECHECK_SECONDS = 1.0
+
 
 class ConsoleConsumer(AgentSocket):
     """The agent's chat console: the queue, and the live side of the chats they hold."""
 
+    held: set[int]
+    held_at = float("-inf")  # time.monotonic() of the last look at `held`
+
     def admit(self) -> list[str]:
-        held = services.chats_of(self.user).values_list("pk", flat=True)
-        return [QUEUE_GROUP, agent_group(self.user.pk), *(conversation_group(pk) for pk in held)]
+        self._load_held()
+        return [QUEUE_GROUP, agent_group(self.user.pk), *(conversation_group(pk) for pk in sorted(self.held))]
+
+    def _load_held(self) -> None:
+        self.held = set(services.chats_of(self.user).values_list("pk", flat=True))
+        self.held_at = time.monotonic()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if not isinstance(content, dict):
@@ -331,20 +347,32 @@ class ConsoleConsumer(AgentSocket):
     async def console_changed(self, event: dict[str, Any]) -> None:
         held = await database_sync_to_async(self._held)(event["conversation"])
         if held is not None:
+            self.held.add(held.pk)
             await self.channel_layer.group_add(conversation_group(held.pk), self.channel_name)
+        else:
+            self.held.discard(event["conversation"])
         await self.send_json({"type": "console", "conversation": event["conversation"]})
 
     async def _still_held(self, conversation_id: int) -> bool:
-        """Whether this agent still holds the chat and may see its ticket (one query per push).
+        """Whether this agent still holds the chat and may see its ticket.
 
         A ticket moved to a group the agent is not in, or an agent restricted meanwhile, stops the
-        pushes at once: the console leaves the conversation's group and refreshes without it.
+        pushes: the console leaves the conversation's group and refreshes without it. The list of
+        chats held is read again when a change may have altered it (chat.access, chat.state) and
+        at least every HELD_RECHECK_SECONDS; in between a chat line costs no query.
         """
-        if await database_sync_to_async(self._held)(conversation_id) is not None:
+        if time.monotonic() - self.held_at > HELD_RECHECK_SECONDS:
+            await database_sync_to_async(self._load_held)()
+        if conversation_id in self.held:
             return True
         await self.channel_layer.group_discard(conversation_group(conversation_id), self.channel_name)
         await self.send_json({"type": "console", "conversation": conversation_id})
         return False
+
+    async def chat_access(self, event: dict[str, Any]) -> None:
+        """The chat's ticket changed in a way that may hide it from this agent: look again now."""
+        await database_sync_to_async(self._load_held)()
+        await self._still_held(event["conversation"])
 
     async def chat_entry(self, event: dict[str, Any]) -> None:
         if await self._still_held(event["conversation"]):
@@ -359,7 +387,9 @@ class ConsoleConsumer(AgentSocket):
             await self.send_json({"type": "read", "conversation": event["conversation"], "entry": event["entry"]})
 
     async def chat_state(self, event: dict[str, Any]) -> None:
+        self.held_at = float("-inf")  # taken, transferred or closed: the next push looks again
         if event["state"] == ConversationState.CLOSED or event["state"] == ConversationState.WAITING:
             # Closed, or back in a queue: this console no longer follows it.
+            self.held.discard(event["conversation"])
             await self.channel_layer.group_discard(conversation_group(event["conversation"]), self.channel_name)
         await self.send_json({"type": "state", **{k: v for k, v in event.items() if k != "type"}})

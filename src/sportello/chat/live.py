@@ -29,6 +29,7 @@ from django.core.cache import cache
 from sportello.accounts.models import Availability, User
 from sportello.core import events
 from sportello.core.errors import ServiceError
+from sportello.tickets.models import Ticket
 
 log = logging.getLogger("sportello.chat")
 
@@ -50,64 +51,120 @@ def agent_group(user_id: int) -> str:
 
 def push(group: str, message: dict[str, Any]) -> None:
     """Send to a group from synchronous code (listeners, services); a failure only logs."""
+    push_many([(group, message)])
+
+
+def push_many(sends: list[tuple[str, dict[str, Any]]]) -> None:
+    """Send to several groups at once, in one trip to the event loop.
+
+    From a request's or a visitor's thread under uvicorn, `async_to_sync` hands the coroutine to the
+    process's event loop and waits for it; elsewhere (commands, task workers, tests) it starts a
+    thread and a loop, and the Redis layer a connection, for every call. So a listener sends all
+    its messages in one call, concurrently; a failed send only logs (best effort: the data is
+    committed, a reload shows it) and does not stop the others.
+    """
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not sends:
         return
+
+    async def send_all() -> None:
+        results = await asyncio.gather(
+            *(layer.group_send(group, message) for group, message in sends), return_exceptions=True
+        )
+        for (group, _), result in zip(sends, results, strict=True):
+            if isinstance(result, BaseException):
+                log.error("push to %s failed", group, exc_info=result)
+
     try:
-        async_to_sync(layer.group_send)(group, message)
-    except Exception:  # a push is best effort: the data is committed, a reload shows it
-        log.exception("push to %s failed", group)
+        async_to_sync(send_all)()
+    except Exception:
+        log.exception("pushes to %s failed", ", ".join(group for group, _ in sends))
 
 
 # --- Listeners -------------------------------------------------------------------------------------
 
 
+# Ticket fields whose change can take a ticket out of an agent's sight (tickets_visible_to).
+ACCESS_FIELDS = frozenset({"group"})
+
+
 def on_entry_added(event: events.Event) -> None:
+    """A new entry: a chat line goes to its conversation first (the visitor and the agent are
+    waiting for it), then "changed" notices to the ticket's pages, the inboxes and the queue."""
     from sportello.chat.models import Conversation, ConversationState
     from sportello.chat.services import entry_payload
     from sportello.tickets.models import Channel, Entry
 
     if event.entry_id is None:
         return
-    entry = Entry.objects.select_related("author_user", "author_customer").filter(pk=event.entry_id).first()
+    entry = Entry.objects.select_related("author_user", "author_customer", "ticket").filter(pk=event.entry_id).first()
     if entry is None:
         return
-    by = entry.author_user.display_name if entry.author_user else (entry.author_name or "")
-    push(
-        ticket_group(event.ticket_id),
-        {"type": "ticket.changed", "what": "entry", "internal": entry.internal, "by": by, "actor": event.actor_id},
-    )
-    push(INBOX_GROUP, {"type": "inbox.changed", "ticket": event.ticket_id})
-    if entry.internal or entry.channel != Channel.CHAT:  # only chat tickets have a conversation to feed
-        return
-    conversation = (
-        Conversation.objects.filter(ticket_id=event.ticket_id).exclude(state=ConversationState.CLOSED).first()
-    )
-    if conversation is not None:
-        push(
-            conversation_group(conversation.pk),
-            {"type": "chat.entry", "conversation": conversation.pk, "entry": entry_payload(entry)},
+    then: list[tuple[str, dict[str, Any]]] = []
+    if not entry.internal and entry.channel == Channel.CHAT:  # only chat tickets have a conversation to feed
+        conversation = (
+            Conversation.objects.filter(ticket_id=event.ticket_id)
+            .exclude(state=ConversationState.CLOSED)
+            .values("pk", "state")
+            .first()
         )
-        if conversation.state == ConversationState.WAITING:
-            push(QUEUE_GROUP, {"type": "queue.changed"})
+        if conversation is not None:
+            push(
+                conversation_group(conversation["pk"]),
+                {"type": "chat.entry", "conversation": conversation["pk"], "entry": entry_payload(entry)},
+            )
+            if conversation["state"] == ConversationState.WAITING:
+                then.append((QUEUE_GROUP, {"type": "queue.changed"}))
+    by = entry.author_user.display_name if entry.author_user else (entry.author_name or "")
+    then[:0] = [
+        (
+            ticket_group(event.ticket_id),
+            {"type": "ticket.changed", "what": "entry", "internal": entry.internal, "by": by, "actor": event.actor_id},
+        ),
+        (INBOX_GROUP, inbox_notice(event.ticket_id, entry.ticket)),
+    ]
+    push_many(then)
+
+
+def inbox_notice(ticket_id: int, ticket: Ticket | None) -> dict[str, Any]:
+    """ "This ticket changed", with the number an inbox shows, so that the inbox of an agent who
+    sees every ticket passes it on without a query (InboxConsumer). No ticket: the inboxes look."""
+    notice: dict[str, Any] = {"type": "inbox.changed", "ticket": ticket_id}
+    if ticket is not None:
+        notice["number"] = ticket.number
+    return notice
 
 
 def on_ticket_changed(event: events.Event) -> None:
-    if event.name == events.TICKET_UPDATED:
-        from sportello.accounts.models import User
+    from sportello.chat.models import Conversation, ConversationState
 
+    ticket = Ticket.objects.filter(pk=event.ticket_id).only("pk", "number").first()
+    sends: list[tuple[str, dict[str, Any]]] = []
+    if event.name == events.TICKET_UPDATED:
+        fields = event.data.get("fields", [])
         actor = User.objects.filter(pk=event.actor_id).first() if event.actor_id else None
-        push(
-            ticket_group(event.ticket_id),
-            {
-                "type": "ticket.changed",
-                "what": "fields",
-                "fields": event.data.get("fields", []),
-                "by": actor.display_name if actor else "",
-                "actor": event.actor_id,
-            },
+        if ACCESS_FIELDS.intersection(fields):
+            # Consoles holding this ticket's chat check again, before any later line reaches them.
+            for conversation in (
+                Conversation.objects.filter(ticket_id=event.ticket_id)
+                .exclude(state=ConversationState.CLOSED)
+                .values_list("pk", flat=True)
+            ):
+                sends.append((conversation_group(conversation), {"type": "chat.access", "conversation": conversation}))
+        sends.append(
+            (
+                ticket_group(event.ticket_id),
+                {
+                    "type": "ticket.changed",
+                    "what": "fields",
+                    "fields": fields,
+                    "by": actor.display_name if actor else "",
+                    "actor": event.actor_id,
+                },
+            )
         )
-    push(INBOX_GROUP, {"type": "inbox.changed", "ticket": event.ticket_id})
+    sends.append((INBOX_GROUP, inbox_notice(event.ticket_id, ticket)))
+    push_many(sends)
 
 
 def conversation_changed(conversation_id: int) -> None:
@@ -255,9 +312,17 @@ class InboxConsumer(AgentSocket):
         return [INBOX_GROUP]
 
     async def inbox_changed(self, event: dict[str, Any]) -> None:
-        number = await database_sync_to_async(self._visible_number)(event["ticket"])
+        if self._sees_every_ticket() and event.get("number") is not None:
+            number: int | None = event["number"]
+        else:  # a restricted agent: does the ticket (still) belong to one of their groups?
+            number = await database_sync_to_async(self._visible_number)(event["ticket"])
         if number is not None:  # only tickets this agent may see
             await self.send_json({"type": "changed", "ticket": number})
+
+    def _sees_every_ticket(self) -> bool:
+        # As tickets_visible_to decides for this socket's agent (from the same copy of the user):
+        # no filter at all, so a query would only say that the ticket exists.
+        return self.user.is_staff_member and (self.user.is_admin or not self.user.restricted_to_groups)
 
     def _visible_number(self, ticket_id: int) -> int | None:
         from sportello.tickets.access import tickets_visible_to
