@@ -106,9 +106,60 @@ def test_acknowledgement_mail_carries_the_reference_number(django_capture_on_com
 
 @pytest.mark.django_db
 def test_nul_characters_and_lone_surrogates_are_dropped_not_crashing_postgres():
-    result = ingest(inbound(subject="Hi\x00there", body_text="a\x00b\ud800c", metadata={"k\x00": ["v\x00"]},
-                            sender=Sender(name="N\x00ame", email="nul@example.com")))
+    result = ingest(
+        inbound(
+            subject="Hi\x00there",
+            body_text="a\x00b\ud800c",
+            metadata={"k\x00": ["v\x00"]},
+            sender=Sender(name="N\x00ame", email="nul@example.com"),
+        )
+    )
     entry = result.entry
     entry.refresh_from_db()
     assert (result.ticket.subject, entry.body_text, entry.metadata) == ("Hithere", "abc", {"k": ["v"]})
     assert result.ticket.customer.name == "Name"
+
+
+def stored_document(ticket_id: int) -> str:
+    from django.db import connection
+
+    from sportello.search.backend import is_postgres
+
+    table, key = ("search_ticketdocument", "ticket_id") if is_postgres() else ("search_fts", "rowid")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT body FROM {table} WHERE {key} = %s", [ticket_id])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+def test_a_follow_up_adds_its_text_to_the_search_document_as_a_rebuild_would(
+    ticket, django_capture_on_commit_callbacks
+):
+    from sportello.core import events
+    from sportello.search.backend import build_document, search_tickets
+    from sportello.tickets.models import Ticket
+
+    chat_line = inbound(channel="chat", sender=Sender(social="chat:visitor-1"), ticket=ticket, body_text="Zanzibar")
+    first = ingest(chat_line)  # a new customer: not the ticket's, the document's head stays
+    published: list[events.Event] = []
+    events.subscribe(events.ENTRY_ADDED, published.append)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            second = ingest(inbound(channel="chat", sender=Sender(social="chat:visitor-1"), ticket=ticket))
+    finally:
+        events._listeners[events.ENTRY_ADDED].remove(published.append)
+    assert [(e.ticket_id, e.entry_id) for e in published] == [(ticket.pk, second.entry.pk)]
+    assert search_tickets("zanzibar", Ticket.objects.all()) == [ticket]
+    assert stored_document(ticket.pk) == build_document(ticket.pk)  # what a rebuild would write
+    ticket.refresh_from_db()
+    assert ticket.version == first.entry.ticket_version + 1 and ticket.updated_at == second.entry.created_at
+
+
+@pytest.mark.django_db
+def test_a_follow_up_that_gives_the_customer_an_address_rebuilds_the_search_document(ticket):
+    from sportello.search.backend import search_tickets
+    from sportello.tickets.models import Ticket
+
+    # The ticket's customer writes from a second address: it joins their file, and the document's head.
+    ingest(inbound(sender=Sender(email="carla@example.com", phone="+39 06 5555 1234"), ticket=ticket))
+    assert search_tickets("390655551234", Ticket.objects.all()) == [ticket]

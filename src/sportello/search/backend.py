@@ -64,6 +64,34 @@ def index_ticket(ticket_id: int, *, ticket: Ticket | None = None, bodies: list[s
             cursor.execute("INSERT INTO search_fts (rowid, body) VALUES (%s, %s)", [ticket_id, document])
 
 
+def append_to_ticket(ticket_id: int, body: str) -> None:
+    """Add the newest entry's text to a ticket's document without reading the thread back: the
+    document `index_ticket` would build, as long as the entry is the ticket's last (in created
+    order) and its head (number, subject, customer) has not changed; intake checks both. A
+    document near DOCUMENT_CAP, or none at all, is rebuilt whole instead."""
+    if not body:
+        return  # build_document leaves empty texts out
+    with connection.cursor() as cursor:
+        if is_postgres():
+            # Both expressions read the old body, so the vector is the new body's.
+            cursor.execute(
+                """
+                UPDATE search_ticketdocument
+                SET body = body || %s, vector = to_tsvector('simple', body || %s)
+                WHERE ticket_id = %s AND length(body) + %s <= %s
+                """,
+                ["\n" + body, "\n" + body, ticket_id, len(body), DOCUMENT_CAP],
+            )
+        else:
+            cursor.execute(
+                "UPDATE search_fts SET body = body || %s WHERE rowid = %s AND length(body) + %s <= %s",
+                ["\n" + body, ticket_id, len(body), DOCUMENT_CAP],
+            )
+        appended = cursor.rowcount == 1
+    if not appended:
+        index_ticket(ticket_id)
+
+
 def remove_ticket(ticket_id: int) -> None:
     if is_postgres():
         TicketDocument.objects.filter(ticket_id=ticket_id).delete()

@@ -93,18 +93,30 @@ def ingest(inbound: Inbound) -> IntakeResult:
 
     with transaction.atomic():
         customer = find_or_create_customer(inbound.sender, language=inbound.language)
-        ticket = _follow_merges(inbound.ticket)
+        ticket = _locked_thread(inbound.ticket)
         if ticket is not None and ticket.state == StatusCategory.CLOSED:
             # A closed ticket stays closed; the message opens a follow-up that points back to it.
             inbound.metadata = {**inbound.metadata, "follow_up_of": ticket.number}
             ticket = None
-        created = ticket is None
-        if ticket is None:
-            ticket = _open_ticket(inbound, customer, subject, now)
-        else:
-            ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
-            if _touch(ticket, now, reopen=not inbound.internal):
-                events.publish(events.Event(events.TICKET_UPDATED, ticket.pk, data={"fields": ["status"]}))
+        if ticket is not None:
+            from sportello.tickets.services import add_inbound_entry
+
+            entry = add_inbound_entry(
+                ticket,
+                customer,
+                channel=inbound.channel,
+                kind=inbound.kind,
+                body_text=body_text[:MAX_BODY],
+                body_html=body_html[:MAX_BODY],
+                metadata=inbound.metadata,
+                attachments=inbound.attachments,
+                internal=inbound.internal,
+                recorded_by=inbound.recorded_by,
+                now=now,
+                reindex=_search_head_may_change(inbound, customer, ticket),
+            )
+            return IntakeResult(ticket=ticket, entry=entry, created=False)
+        ticket = _open_ticket(inbound, customer, subject, now)
         entry = Entry.objects.create(
             ticket=ticket,
             kind=inbound.kind,
@@ -122,19 +134,16 @@ def ingest(inbound: Inbound) -> IntakeResult:
         store_attachments(entry, inbound.attachments)
         from sportello.search import backend as search  # the search app indexes every write
 
-        if created:  # the whole thread is this one entry: no need to read it back
-            ticket.customer = customer
-            search.index_ticket(ticket.pk, ticket=ticket, bodies=[entry.body_text])
-        else:
-            search.index_ticket(ticket.pk)
+        # The whole thread is this one entry: no need to read it back.
+        ticket.customer = customer
+        search.index_ticket(ticket.pk, ticket=ticket, bodies=[entry.body_text])
         events.publish(events.Event(events.ENTRY_ADDED, ticket.pk, entry.pk, data={"direction": "inbound"}))
-        if created:
-            events.publish(events.Event(events.TICKET_CREATED, ticket.pk, entry.pk))
-            if inbound.acknowledge:
-                from sportello.mail.outbound import schedule_acknowledgement
+        events.publish(events.Event(events.TICKET_CREATED, ticket.pk, entry.pk))
+        if inbound.acknowledge:
+            from sportello.mail.outbound import schedule_acknowledgement
 
-                schedule_acknowledgement(ticket.pk)
-    return IntakeResult(ticket=ticket, entry=entry, created=created)
+            schedule_acknowledgement(ticket.pk)
+    return IntakeResult(ticket=ticket, entry=entry, created=True)
 
 
 def _subject_from(body: str) -> str:
@@ -142,15 +151,31 @@ def _subject_from(body: str) -> str:
     return first_line[:80] or "(no subject)"
 
 
-def _follow_merges(ticket: Ticket | None) -> Ticket | None:
-    """A message for a merged ticket belongs to the ticket it was merged into (read fresh)."""
-    if ticket is not None:
-        ticket = Ticket.objects.get(pk=ticket.pk)
+def _locked_thread(ticket: Ticket | None) -> Ticket | None:
+    """The ticket the channel chose, read fresh under its row lock; a merged ticket's message
+    belongs to the ticket it was merged into (locked instead)."""
+    if ticket is None:
+        return None
+    locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
     seen = set()
-    while ticket is not None and ticket.merged_into_id and ticket.pk not in seen:
-        seen.add(ticket.pk)
-        ticket = Ticket.objects.get(pk=ticket.merged_into_id)
-    return ticket
+    while locked.merged_into_id and locked.pk not in seen:
+        seen.add(locked.pk)
+        locked = Ticket.objects.select_for_update().get(pk=locked.merged_into_id)
+    return locked
+
+
+def _search_head_may_change(inbound: Inbound, customer: Customer, ticket: Ticket) -> bool:
+    """Whether this message may have changed the head of the ticket's search document (the
+    customer's name and addresses) or lands before its last entry: then the document is rebuilt
+    whole; otherwise the entry's text is only added to its end.
+
+    find_or_create_customer names a nameless customer and gives them the sender's addresses nobody
+    has; a sender with no name and one address either matched on it (nothing added) or became a
+    new customer (not the ticket's).
+    """
+    if inbound.received_at is not None:  # a stated time may be older than the thread's last entry
+        return True
+    return customer.pk == ticket.customer_id and (bool(inbound.sender.name) or len(inbound.sender.identities()) > 1)
 
 
 def _open_ticket(inbound: Inbound, customer: Customer, subject: str, now: datetime) -> Ticket:
@@ -205,30 +230,3 @@ def _tags(names: list[str]) -> list[Tag]:
         if name not in existing:
             existing[name], _ = Tag.objects.get_or_create(name=name)
     return [existing[name] for name in cleaned]
-
-
-def _touch(ticket: Ticket, now: datetime, *, reopen: bool) -> bool:
-    """A new message bumps the version; a customer writing again needs an answer, so pending and
-    solved tickets go back to open (`reopen`). True when the status changed."""
-    from sportello.tickets.models import Change
-
-    ticket.version += 1
-    ticket.updated_at = now
-    update = ["version", "updated_at"]
-    if reopen and ticket.state in (StatusCategory.PENDING, StatusCategory.SOLVED):
-        old = ticket.status
-        ticket.status = statuses.builtin(StatusCategory.OPEN)
-        ticket.state = ticket.status.category
-        ticket.solved_at = None
-        update += ["status", "state", "solved_at"]
-        Change.objects.create(
-            ticket=ticket,
-            field="status",
-            old_value=old.name,
-            new_value=ticket.status.name,
-            note="Reopened by a customer message",
-            ticket_version=ticket.version,
-            created_at=now,
-        )
-    ticket.save(update_fields=update)
-    return "status" in update

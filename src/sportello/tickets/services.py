@@ -7,7 +7,7 @@ Each validates its input, writes in one transaction, records history, bumps the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -18,6 +18,7 @@ from sportello.accounts.models import Group, User
 from sportello.core import events
 from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from sportello.core.html import html_to_text, sanitize_html, text_to_html
+from sportello.customers.models import Customer
 from sportello.search import backend as search
 from sportello.tickets import statuses
 from sportello.tickets.access import tickets_visible_to
@@ -241,6 +242,85 @@ def _add_entry(
     return entry
 
 
+# --- Inbound entries -------------------------------------------------------------------------
+
+
+def add_inbound_entry(
+    ticket: Ticket,
+    author: Customer,
+    *,
+    channel: str,
+    kind: str,
+    body_text: str,
+    body_html: str = "",
+    metadata: dict[str, Any] | None = None,
+    attachments: list[AttachmentIn] | None = None,
+    internal: bool = False,
+    recorded_by: User | None = None,
+    now: datetime,
+    reindex: bool = True,
+) -> Entry:
+    """A message on a ticket that is not closed: intake's follow-up, a chat's every next line.
+
+    The caller (intake, which cleaned the input) holds the ticket's row lock in its transaction.
+    1. Bump the version; a customer writing again needs an answer, so a pending or solved ticket
+       goes back to open (not for an `internal` machine message such as a bounce).
+    2. Append the entry and store its files.
+    3. Search: `reindex` rebuilds the ticket's document from the whole thread; without it the
+       entry's text is added to its end (intake's choice, when nothing else in it changed).
+    4. After commit: ENTRY_ADDED, then TICKET_UPDATED when the status changed.
+    """
+    reopened = _touch(ticket, now, reopen=not internal)
+    entry = Entry.objects.create(
+        ticket=ticket,
+        kind=kind,
+        channel=channel,
+        direction=Direction.INBOUND,
+        internal=internal,
+        author_customer=author,
+        author_user=recorded_by,
+        body_text=body_text,
+        body_html=body_html,
+        metadata=metadata or {},
+        ticket_version=ticket.version,
+        created_at=now,
+    )
+    store_attachments(entry, attachments or [])
+    if reindex:
+        search.index_ticket(ticket.pk)
+    else:
+        search.append_to_ticket(ticket.pk, entry.body_text)
+    # The entry first, as for an agent's reply: its listeners (a chat line to the screens) run first.
+    events.publish(events.Event(events.ENTRY_ADDED, ticket.pk, entry.pk, data={"direction": "inbound"}))
+    if reopened:
+        events.publish(events.Event(events.TICKET_UPDATED, ticket.pk, data={"fields": ["status"]}))
+    return entry
+
+
+def _touch(ticket: Ticket, now: datetime, *, reopen: bool) -> bool:
+    """A new message bumps the version; `reopen` sets a pending or solved ticket back to open.
+    True when the status changed."""
+    _bump(ticket, now)
+    update = ["version", "updated_at"]
+    if reopen and ticket.state in (StatusCategory.PENDING, StatusCategory.SOLVED):
+        old = ticket.status
+        ticket.status = statuses.builtin(StatusCategory.OPEN)
+        ticket.state = ticket.status.category
+        ticket.solved_at = None
+        update += ["status", "state", "solved_at"]
+        Change.objects.create(
+            ticket=ticket,
+            field="status",
+            old_value=old.name,
+            new_value=ticket.status.name,
+            note="Reopened by a customer message",
+            ticket_version=ticket.version,
+            created_at=now,
+        )
+    ticket.save(update_fields=update)
+    return "status" in update
+
+
 # --- Field changes ------------------------------------------------------------------------------
 
 
@@ -419,9 +499,7 @@ def move_entry(entry: Entry, target: Ticket, actor: User, *, expected_version: i
         search.index_ticket(source.pk)
         search.index_ticket(target.pk)
         for ticket in (source, target):
-            events.publish(
-                events.Event(events.TICKET_UPDATED, ticket.pk, entry.pk, actor.pk, {"fields": ["entries"]})
-            )
+            events.publish(events.Event(events.TICKET_UPDATED, ticket.pk, entry.pk, actor.pk, {"fields": ["entries"]}))
     return target
 
 
@@ -466,13 +544,9 @@ def _fresh_entry(entry: Entry, ticket: Ticket) -> Entry:
     """The entry re-read under its ticket's lock: still there, and not the ticket's last message."""
     fresh = Entry.objects.filter(pk=entry.pk, ticket=ticket).first()
     if fresh is None:
-        raise Conflict(
-            f"The message is no longer on #{ticket.number}", current_version=ticket.version, changes=[]
-        )
+        raise Conflict(f"The message is no longer on #{ticket.number}", current_version=ticket.version, changes=[])
     if ticket.entries.count() < 2:
-        raise InvalidInput(
-            f"The message is the only one on #{ticket.number}; merge the ticket instead", field="entry"
-        )
+        raise InvalidInput(f"The message is the only one on #{ticket.number}; merge the ticket instead", field="entry")
     return fresh
 
 
