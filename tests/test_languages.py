@@ -97,6 +97,20 @@ def test_help_centre_pages_speak_the_language_of_their_address(articles, languag
     assert HELPFUL[language] in page(Client().get(articles[language]))
 
 
+def test_the_thanks_for_a_vote_speak_the_articles_language_to_a_browser_in_another(articles):
+    from sportello.kb.models import Feedback
+
+    client = Client(headers={"accept-language": "it"})
+    html = page(client.get(articles["de"]))
+    article_id = int(html.split("/help/articles/")[1].split("/feedback")[0])
+    thanks = page(client.post(f"/help/articles/{article_id}/feedback", {"helpful": "yes", "lang": "de"}))
+    assert in_language("de", "Thank you for your feedback.") in thanks and HELPFUL["de"] in thanks
+    assert Feedback.objects.get().language == "de"
+    # The form it sends back votes in German again, whatever the browser says.
+    again = page(client.post(f"/help/articles/{article_id}/feedback", {"helpful": "no", "lang": "de"}))
+    assert 'name="lang" value="de"' in again
+
+
 # --- The web form: the browser decides ---------------------------------------------------------------------
 
 

@@ -163,11 +163,12 @@ def feedback(request: HttpRequest, article_id: int) -> HttpResponse:
     """ "Was this helpful?" — one vote per visitor session, a second click changes it."""
     item = _public_or_404(article_id)
     helpful = request.POST.get("helpful") == "yes"
-    services.record_feedback(
-        item, session_key=_session_key(request), helpful=helpful, language=request.POST.get("lang", "")
-    )
+    lang = request.POST.get("lang", "")
+    lang = lang if lang in LANGUAGES else reader_language(request)
+    services.record_feedback(item, session_key=_session_key(request), helpful=helpful, language=lang)
     request.session[f"kb:voted:{item.pk}"] = "yes" if helpful else "no"
-    return render(request, "kb/_feedback.html", {"article_id": item.pk, "voted": "yes" if helpful else "no"})
+    with translation.override(lang):  # the article's language, as the page it answers
+        return render(request, "kb/_feedback.html", {"article_id": item.pk, "voted": "yes" if helpful else "no"})
 
 
 @require_POST
