@@ -137,14 +137,16 @@ def set_availability(user: User, availability: str) -> bool:
 # --- The visitor's side ----------------------------------------------------------------------------
 
 
-def open_conversation(visitor: Visitor) -> Conversation | None:
+def _open_conversations(visitor: Visitor) -> QuerySet[Conversation]:
     return (
-        Conversation.objects.select_related("ticket", "agent", "channel")
-        .filter(visitor=visitor.id, channel_id=visitor.channel_id)
+        Conversation.objects.filter(visitor=visitor.id, channel_id=visitor.channel_id)
         .exclude(state=ConversationState.CLOSED)
         .order_by("-pk")
-        .first()
     )
+
+
+def open_conversation(visitor: Visitor) -> Conversation | None:
+    return _open_conversations(visitor).select_related("ticket", "agent", "channel").first()
 
 
 def conversation_for_visitor(visitor: Visitor, conversation_id: Any) -> Conversation:
@@ -177,12 +179,14 @@ def post_visitor_message(
     """A visitor's chat line; the first one opens the conversation (and its ticket) in the queue."""
     body = _check_text(text)
     with transaction.atomic():
-        conversation = open_conversation(visitor)
+        # Every line of a chat comes this way: the conversation alone, no joins (intake reads the
+        # ticket afresh under its lock, so the ticket's id is all it needs).
+        conversation = _open_conversations(visitor).first()
         inbound = Inbound(
             channel="chat",
             sender=visitor.sender,
             body_text=body,
-            ticket=conversation.ticket if conversation else None,
+            ticket=Ticket(pk=conversation.ticket_id) if conversation else None,
             metadata={"chat_channel": channel.key},
             language=language if language in dict(settings.LANGUAGES) else "en",
             group=channel.group,

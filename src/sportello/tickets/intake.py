@@ -48,7 +48,8 @@ class Inbound:
     body_text: str = ""
     body_html: str = ""  # as received; intake sanitizes it
     attachments: list[AttachmentIn] = field(default_factory=list)
-    # The ticket the channel threaded this onto; None opens a new ticket.
+    # The ticket the channel threaded this onto (intake reads it afresh under a lock: its id is what
+    # counts); None opens a new ticket.
     ticket: Ticket | None = None
     kind: str = EntryKind.MESSAGE
     metadata: dict[str, Any] = field(default_factory=dict)
