@@ -163,6 +163,7 @@ async def run(base: str, port: int, env: dict[str, str], args: argparse.Namespac
         await socket.send(json.dumps({"type": "message", "text": text}))
 
     listener = asyncio.create_task(listen())
+    load_before = os.getloadavg()[0]
     await asyncio.gather(*(probe(i, v) for i, v in enumerate(visitors)))
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(done.wait(), timeout=60)
@@ -171,6 +172,9 @@ async def run(base: str, port: int, env: dict[str, str], args: argparse.Namespac
         f"visitor → agent delivery: {percentiles(latencies) if latencies else 'nothing arrived'}"
         f"; {len(sent) - len(arrived)} lost or late (>60 s)"
     )
+    # The machine is shared (PostgreSQL, Redis and this client run beside the server): a figure
+    # means little without the load it was taken under.
+    print(f"load average (1 min): {load_before:.2f} when the probes began, {os.getloadavg()[0]:.2f} at the end")
     listener.cancel()
     await console.close()
     for socket in [warm, *visitors]:

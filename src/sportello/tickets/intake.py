@@ -3,7 +3,9 @@
 Intake finds or creates the customer by identity, threads onto the ticket the channel chose (or
 opens a new one), appends the thread entry, indexes it for search, and publishes the domain
 events. Channel adapters decide *which* ticket (mail threading, chat session); intake decides
-nothing about channels.
+nothing about channels. A message on a ticket that is open goes through the ticket service
+`add_inbound_entry` (every further line of a chat, every mail reply), which adds the entry's text
+to the search document instead of reading the whole thread back.
 """
 
 from __future__ import annotations
