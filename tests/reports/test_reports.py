@@ -84,7 +84,8 @@ def test_top_articles_are_named_and_linked(agent, invoice_article):
 @pytest.mark.parametrize(
     "query",
     [{"since": "yesterday"}, {"until": "2026-02-30"}, {"since": "2026-05-02", "until": "2026-05-01"},
-     {"since": "2020-01-01", "until": "2026-01-01"}],
+     {"since": "2020-01-01", "until": "2026-01-01"}, {"since": "9999-12-30", "until": "9999-12-31"},
+     {"since": "0001-01-01", "until": "0001-01-02"}],
 )  # fmt: skip
 def test_a_bad_period_is_refused_with_a_message(agent, query):
     page = client_for(agent).get("/reports/self-service", query)

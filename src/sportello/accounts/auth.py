@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from django.http import HttpRequest
@@ -73,7 +73,22 @@ def text(max_length: int | None = None, *, min_length: int = 0) -> Any:
     ]
 
 
+def _storable_moment(value: datetime) -> datetime:
+    """A time the database can compare: a real-world UTC offset (±14:00), in UTC, within years 1 to 9999."""
+    if value.tzinfo is None:
+        return value  # read in the server's time zone, as Django does
+    offset = value.utcoffset() or timedelta(0)
+    if abs(offset) > timedelta(hours=14):
+        raise ValueError("the UTC offset must be between -14:00 and +14:00")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range") from None
+
+
 Text = text()
+# A point in time from a client (filters such as since/until).
+Moment = Annotated[datetime, AfterValidator(_storable_moment)]
 Id = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
 Version = Annotated[int, Field(ge=1, le=2**31 - 1)]
 

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from sportello.accounts.auth import Id, caller, errors
+from sportello.accounts.auth import Id, Moment, caller, errors
 from sportello.core.errors import NotFound
 from sportello.csat import services
 from sportello.csat.models import Survey
@@ -57,8 +57,8 @@ class ScoreOut(Schema):
 
 
 class Period(Schema):
-    since: datetime | None = Field(None, description="surveys offered (tickets solved) from this time")
-    until: datetime | None = Field(None, description="… and before this time")
+    since: Moment | None = Field(None, description="surveys offered (tickets solved) from this time")
+    until: Moment | None = Field(None, description="… and before this time")
 
 
 class AnswersFilter(Period):

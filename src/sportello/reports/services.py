@@ -25,6 +25,10 @@ from sportello.tickets.access import tickets_visible_to
 from sportello.tickets.models import Channel
 
 DEFAULT_DAYS = 30
+# Periods are whole days in these years: far enough for any imported history, and never near the
+# ends of what dates and time zones can represent.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(9998, 12, 31)
 MAX_DAYS = 732
 TOP_ARTICLES = 10
 # The channels on which a customer could have found an article instead of writing (the web form,
@@ -79,11 +83,18 @@ def _day(value: str | date | None, name: str) -> date | None:
     if value is None or value == "":
         return None
     if isinstance(value, date):
-        return value
+        return _in_range(value, name)
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"'{name}' is not a date (YYYY-MM-DD)", **{name: str(value)[:40]}) from None
+    return _in_range(day, name)
+
+
+def _in_range(day: date, name: str) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput(f"'{name}' must be between {FIRST_DAY} and {LAST_DAY}", **{name: str(day)})
+    return day
 
 
 # --- Self-service ------------------------------------------------------------------------------------
