@@ -223,16 +223,19 @@ MAIL_POLL_SECONDS = env_int("SPORTELLO_MAIL_POLL_SECONDS", 60)  # how often the 
 BENCH_ENDPOINTS = env_bool("SPORTELLO_BENCH_ENDPOINTS", False)
 
 # --- Realtime (Django Channels): in-memory within one process; Redis between processes and machines --
+# Messages waiting for one socket before the layer drops new ones (Channels' default is 100): an
+# agent's console that falls behind under load should catch up, not lose chat lines.
+CHANNEL_CAPACITY = env_int("SPORTELLO_CHANNEL_CAPACITY", 1000)
 CHANNEL_LAYERS = {
     "default": (
         # redis-py 8 reads with a 5 s socket timeout by default, which aborts the layer's blocking
         # pop (BZPOPMIN, up to 5 s) and kills idle consumers; longer than that, still not forever.
         {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "capacity": CHANNEL_CAPACITY},
         }
         if REDIS_URL
-        else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+        else {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": CHANNEL_CAPACITY}}
     )
 }
 CHAT_MAX_MESSAGE_CHARS = env_int("SPORTELLO_CHAT_MAX_MESSAGE_CHARS", 4000)  # a longer chat line is refused

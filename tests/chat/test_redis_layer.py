@@ -73,3 +73,21 @@ def test_visitor_and_agent_talk_through_redis(redis_layer, chat_channel, agent):
         await console.disconnect()
 
     async_to_sync(scenario)()
+
+
+def test_a_socket_that_falls_behind_keeps_its_backlog(redis_layer):
+    """A console busy for a while finds every message waiting (Channels' default capacity, 100, dropped
+    the rest: lines lost at the bench's 100 lines per second)."""
+    from channels.layers import get_channel_layer
+
+    async def scenario() -> None:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add("backlog-test", channel)
+        for n in range(300):
+            await layer.group_send("backlog-test", {"type": "chat.entry", "n": n})
+        received = [(await asyncio.wait_for(layer.receive(channel), 5))["n"] for _ in range(300)]
+        assert received == list(range(300))
+        await layer.group_discard("backlog-test", channel)
+
+    async_to_sync(scenario)()
