@@ -14,6 +14,15 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 WEBFORM_RATE_LIMIT = 5
 WEBFORM_MIN_FILL_SECONDS = 0  # browsers driven by Playwright fill forms faster than people; tests/webform sets 2
 
+# SQLite: a test database in a file of its own per run (pytest-django adds each worker's suffix), not
+# Django's shared-cache in-memory default. Consumers and live-server threads use their own
+# connections; in shared-cache memory a read in one thread makes another's write fail at once with
+# "database table is locked", while a file in WAL mode lets readers and a writer work together and
+# queues writers (busy timeout), as `make run`'s database does.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and not DATABASES["default"]["TEST"].get("NAME"):  # noqa: F405
+    _run = f"sportello-test-{os.getpid()}-{os.urandom(3).hex()}.sqlite3"
+    DATABASES["default"]["TEST"]["NAME"] = os.path.join(tempfile.gettempdir(), _run)  # noqa: F405
+
 # Several checkouts or people testing against one PostgreSQL server keep apart by test database name.
 if _test_db_name := os.environ.get("SPORTELLO_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {**DATABASES["default"].get("TEST", {}), "NAME": _test_db_name}  # noqa: F405
