@@ -1,6 +1,8 @@
 """Settings for the test suite: the production settings with tasks run at once and fast hashing."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
 from sportello.settings import *  # noqa: F403
@@ -9,6 +11,9 @@ TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBacken
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = tempfile.mkdtemp(prefix="sportello-test-media-")
 STATIC_ROOT = tempfile.mkdtemp(prefix="sportello-test-static-")
+# Each test process makes its own; gone when it ends (hundreds piled up in /tmp otherwise).
+atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
+atexit.register(shutil.rmtree, STATIC_ROOT, ignore_errors=True)
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 WEBFORM_RATE_LIMIT = 5
