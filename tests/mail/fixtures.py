@@ -1,11 +1,12 @@
-"""Paths to the shared test mail (../shared/testdata/mail beside the repository, also in CI)."""
+"""Paths to the real-world test mail kept in the repository (tests/fixtures/mail, each source with its licence)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "mail"
+TESTDATA = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
+assert TESTDATA.is_dir(), f"test mail missing: {TESTDATA}"
 
 
 def all_messages() -> list[Path]:
