@@ -157,6 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[0] == "worker":  # the rest goes to the worker as it is (--burst, --batch, --queue-name …)
         return cmd_worker(argparse.Namespace(extra=argv[1:]))
     args = parser.parse_args(argv)
+    # Before Django reads its settings: the default SITE_URL follows the port (the banner, portal
+    # sign-in links and {{ site.url }}), and the worker and scheduler started here inherit it.
+    os.environ["SPORTELLO_PORT"] = str(args.port)
     return {"run": cmd_run, "serve": cmd_serve}[args.command](args)
 
 

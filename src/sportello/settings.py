@@ -62,7 +62,10 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("SPORTELLO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("SPORTELLO_CSRF_TRUSTED_ORIGINS")
-SITE_URL = env_str("SPORTELLO_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The port `sportello run` and `serve` listen on (`--port` sets it for the run): the default public
+# address follows it, so the banner, portal links and {{ site.url }} point where the server is.
+PORT = env_int("SPORTELLO_PORT", 8000)
+SITE_URL = env_str("SPORTELLO_SITE_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
