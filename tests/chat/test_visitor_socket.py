@@ -292,3 +292,30 @@ def test_outside_the_channels_business_hours_the_widget_takes_a_message(chat_cha
     chat_channel.hours = closed
     chat_channel.save()
     assert async_to_sync(scenario)() is False
+
+
+def test_the_visitors_lines_come_back_with_the_name_they_gave(chat_channel, agent):
+    """The echo of the first line (sent by the socket itself, as it joins) carries the name as the
+    later lines (pushed to the conversation) and the history after a reload do."""
+
+    async def scenario() -> None:
+        visitor = visitor_socket()
+        welcome = await _hello(visitor)
+        await visitor.send_json_to({"type": "hello", "token": welcome["token"], "name": "Vera Visitor"})
+        welcome = await receive_until(visitor, "welcome")
+        await visitor.send_json_to({"type": "message", "text": "Is my order shipped?"})
+        first = await receive_until(visitor, "message")
+        assert (first["from"], first["name"], first["text"]) == ("visitor", "Vera Visitor", "Is my order shipped?")
+        await visitor.send_json_to({"type": "message", "text": "Order 42"})
+        assert (await receive_until(visitor, "message"))["name"] == "Vera Visitor"
+        await visitor.disconnect()
+
+        again = visitor_socket()
+        history = (await _hello(again, token=welcome["token"]))["messages"]
+        assert [(m["name"], m["text"]) for m in history] == [
+            ("Vera Visitor", "Is my order shipped?"),
+            ("Vera Visitor", "Order 42"),
+        ]
+        await again.disconnect()
+
+    async_to_sync(scenario)()

@@ -187,7 +187,7 @@ def post_visitor_message(
             sender=visitor.sender,
             body_text=body,
             ticket=Ticket(pk=conversation.ticket_id) if conversation else None,
-            metadata={"chat_channel": channel.key},
+            metadata=_line_metadata(channel.key, visitor),
             language=language if language in dict(settings.LANGUAGES) else "en",
             group=channel.group,
             acknowledge=False,  # the visitor is looking at the conversation
@@ -206,6 +206,16 @@ def post_visitor_message(
             conversation.ticket = result.ticket
             conversation.save(update_fields=["ticket"])
     return conversation, result.entry
+
+
+def _line_metadata(channel_key: str, visitor: Visitor) -> dict[str, Any]:
+    """What a visitor's line keeps of its chat: the channel, and the name the visitor gave, which
+    their lines carry back to them and the console (not the customer file's name: a visitor who
+    typed someone else's address must not learn her name from the echo)."""
+    metadata: dict[str, Any] = {"chat_channel": channel_key}
+    if visitor.name:
+        metadata["visitor_name"] = visitor.name
+    return metadata
 
 
 def post_visitor_file(visitor: Visitor, upload: AttachmentIn) -> tuple[Conversation, Entry]:
@@ -229,7 +239,7 @@ def post_visitor_file(visitor: Visitor, upload: AttachmentIn) -> tuple[Conversat
             body_text=f"📎 {safe_filename(upload.filename)}",
             attachments=[upload],
             ticket=conversation.ticket,
-            metadata={"chat_channel": conversation.channel.key},
+            metadata=_line_metadata(conversation.channel.key, visitor),
             acknowledge=False,
         )
     )
@@ -305,7 +315,7 @@ def leave_offline_message(channel: ChatChannel, visitor: Visitor, text: Any, *, 
             channel="chat",
             sender=visitor.sender,
             body_text=body,
-            metadata={"chat_channel": channel.key, "offline": True},
+            metadata={**_line_metadata(channel.key, visitor), "offline": True},
             language=language if language in dict(settings.LANGUAGES) else "en",
             group=channel.group,
         )
@@ -336,9 +346,14 @@ def history(conversation: Conversation) -> list[dict[str, Any]]:
 
 
 def entry_payload(entry: Entry) -> dict[str, Any]:
-    """One public entry for the visitor: the agent's first name only, never their account details."""
+    """One public entry for the visitor: the agent's first name only, never their account details;
+    a visitor's line carries the name the visitor gave when writing it."""
     from_agent = entry.direction == Direction.OUTBOUND
-    name = (entry.author_user.first_name or entry.author_user.username) if from_agent and entry.author_user else ""
+    if from_agent:
+        name = (entry.author_user.first_name or entry.author_user.username) if entry.author_user else ""
+    else:
+        given = (entry.metadata or {}).get("visitor_name", "")
+        name = given if isinstance(given, str) else ""
     return {
         "id": entry.pk,
         "from": "agent" if from_agent else "visitor",
