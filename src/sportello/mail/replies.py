@@ -1,3 +1,5 @@
+# Quote headers in Cyrillic, CJK and Turkish hold letters that look like Latin ones:
+# ruff: noqa: RUF001, RUF002
 """Folding quoted history and signatures away from the visible part of a reply.
 
 `mail-parser-reply` splits a plain-text body at the quote headers of many mail clients and
@@ -42,29 +44,65 @@ _HTML_QUOTE_STARTS = [
     r"<blockquote",
 ]
 _HTML_QUOTE = re.compile("|".join(f"(?:{p})" for p in _HTML_QUOTE_STARTS), re.IGNORECASE)
-# Quote headers the library does not know: other languages, "date, name <address>:" (Yandex,
-# Mail.ru), and Outlook's From/Sent block when HTML made each field a paragraph.
+# Quote headers the library does not know, as one line or wrapped over up to three: "On … wrote:"
+# in many languages (the verb may stand mid-line: Czech "… napsal(a) dne 5. 12. 2023 10:12:"), and
+# "date, name <address>:" (Gmail in languages without a verb, Yandex, Mail.ru).
+_HEADER_VERBS = (
+    r"wrote|schrieb|scritto|[ée]crit|escribi[óo]|escreveu|schreef|написала?|написал\(а\)|написав|пише|написа|"
+    r"napisa[łl](?:\(a\))?|pisze|napsal(?:\(a\))?|skrev|kirjoitti|[íi]rta|yazd[ıi]|写道|작성|のメッセージ"
+)
 _HEADER_END = re.compile(
-    r"(?:(?:wrote|schrieb|scritto|écrit|escribió|schreef|написал|написала|написа|napisał)[^\n]{0,80}:"
-    r"|\d[^\n]*<[^<>\s]+@[^<>\s]+>)\s*:?\s*$",
+    rf"(?:(?:{_HEADER_VERBS})[^\n]{{0,80}}[:：]|\d[^\n]*<[^<>\s]+@[^<>\s]+>\s*\)?\s*[:：])\s*$",
     re.IGNORECASE,
 )
-_OUTLOOK_FROM = re.compile(r"^\s*(?:From|Von|Da|De|От|Van|Od|Fra|Från|Kimden):", re.IGNORECASE)
+# Outlook's From/Sent block ("*From:*" when HTML made it bold), in the languages Outlook speaks.
+_OUTLOOK_FROM = re.compile(
+    r"^\s*\*?(?:From|Von|Da|De|От|Від|Van|Od|Fra|Från|Kimden|Lähettäjä|Feladó|发件人|寄件者|差出人)\s*\*?\s*[:：]",
+    re.IGNORECASE,
+)
 _OUTLOOK_SENT = re.compile(
-    r"^\s*(?:Sent|Date|Gesendet|Datum|Inviato|Data|Envoyé|Enviado|Отправлено|Изпратено|Verzonden|Wysłane|"
-    r"Skickat|Sendt|Gönderildi|On Behalf Of):",
+    r"^\s*\*?(?:Sent|Date|Gesendet|Datum|Inviato|Data|Envoy[ée](?: le)?|Enviado|Enviada em|Отправлено|Надіслано|"
+    r"Изпратено|Verzonden|Wysłane|Wysłano|Skickat|Sendt|Gönderildi|Lähetetty|Elküldve|发送时间|發送時間|送信日時|"
+    r"On Behalf Of)\s*\*?\s*[:：]",
+    re.IGNORECASE,
+)
+# A forwarded or quoted original that starts without ">" (Apple Mail, Gmail, Outlook in several languages).
+_FORWARD = re.compile(
+    r"^\s*(?:Begin forwarded message:|Anfang der weitergeleiteten Nachricht:|"
+    r"D[ée]but du message r[ée]exp[ée]di[ée]\s?:|"
+    r"Inicio del mensaje reenviado:|Inizio messaggio inoltrato:|Doorgestuurd bericht begint:|"
+    r"-+\s*(?:Original Message|Forwarded message|Ursprüngliche Nachricht|Weitergeleitete Nachricht|"
+    r"Message d'origine|Message transféré|Mensaje original|Mensaje reenviado|Messaggio originale|"
+    r"Messaggio inoltrato|Oorspronkelijk bericht|Doorgestuurd bericht|Oryginalna wiadomość|"
+    r"Wiadomość przekazana dalej|Исходное сообщение|Пересылаемое сообщение|Вихідне повідомлення|"
+    r"Ursprungligt meddelande|Vidarebefordrat meddelande|Opprinnelig melding|Videresendt melding|"
+    r"Oprindelig meddelelse|Videresendt meddelelse|Mensagem original|Mensagem encaminhada|原始邮件|转发的邮件)"
+    r"\s*-*)\s*$",
     re.IGNORECASE,
 )
 _QUOTED_LINE = re.compile(r"^\s*>")
-# Signatures: the "-- " delimiter (RFC 3676) and the phone clients' one-liners.
+# Signatures: the "-- " delimiter (RFC 3676) and the phone clients' one-liners, which end the message.
 _SIGNATURE = re.compile(r"^-- ?$", re.MULTILINE)
 _SENT_FROM = re.compile(
-    r"^\s*(?:sent from my|sent from (?:outlook|mail|yahoo)|get outlook for|sent with|sent via|"
-    r"von meinem|inviato da|envoyé de mon|enviado desde mi|изпратено от)\b[^,.\n]{0,60}$",
-    re.IGNORECASE | re.MULTILINE,
+    r"^\s*(?:(?:sent from (?:my|an?)|sent from (?:outlook|mail|yahoo)|sent with|sent via|von meinem|gesendet von|"
+    r"inviato da|envoy[ée] de mon|enviado desde mi|enviado do meu|отправлено с|изпратено от|skickat från min|"
+    r"sendt fra min|verzonden met|wysłane z)\b[^,.\n]{0,60}|get outlook for (?:ios|android)\b.*)$",
+    re.IGNORECASE,
 )
-# A line that ends the message proper: a rule, or a "-Name" sign-off (the library's own rule).
-_SEPARATOR = re.compile(r"^\s*(?:-- ?|[-_=*]{5,}.*|-\s?[A-Z][\w.]*(?: [\w.]+)?)\s*$")
+# A line that ends the message proper: a rule, a "-Name" sign-off (the library's own rule), a
+# disclaimer's title.
+_SEPARATOR = re.compile(
+    r"^\s*(?:-- ?|[-_=*]{5,}.*|-\s?[A-Z][\w.]*(?: [\w.]+)?|-[A-Z][\w.]*(?: [\w.]+){0,2}|"
+    r"(?i:disclaimer|confidentiality notice):?)\s*$"
+)
+# Where quoted history ends and an interleaved answer cannot go on: footers of lists and services.
+_FOOTER = re.compile(
+    r"^\s*(?:reply to this email directly|you received this message because|you are receiving this)", re.IGNORECASE
+)
+# The banner some gateways put above the text ("CAUTION: This email originated from outside …").
+_BANNER = re.compile(
+    r"^\s*\[?(?:caution|external|warning|attention)\]?\s*:?[^\n]{0,40}\b(?:outside|external)\b", re.IGNORECASE
+)
 
 
 def visible_reply(text: str, html: str = "") -> str:
@@ -93,30 +131,121 @@ def _cut_html_quote(html: str) -> str:
 
 
 def _visible_text(text: str) -> str:
-    """1. The first reply the library finds (its content: a sign-off like "Thanks, Alex" stays).
-    2. Quoted lines before it (bottom-posting) and after it go, with a header the library missed.
-    3. The signature after "-- " and "Sent from my …" lines go.
+    """1. An answer written between quoted lines (bottom-posting, inline answers) is the lines that
+       are not quoted, above and between the quotes, without the quote header.
+    2. Otherwise the first reply the library finds (its content: a sign-off like "Thanks, Alex"
+       stays), cut again at a quote header, an Outlook block, a forward marker or a rule it missed.
+    3. The signature after "-- " and a "Sent from my …" line, with all below them, go.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         return ""
-    message = _parser.read(text)
-    visible = message.replies[0].content if message.replies else text
-    header = message.replies[0].headers if message.replies else ""
-    if header and visible.startswith(header):
-        visible = visible[len(header) :]
-    lines = visible.strip().splitlines()
-    while lines and (_QUOTED_LINE.match(lines[0]) or not lines[0].strip()):
+    lines = text.strip("\n").splitlines()
+    while lines and (_BANNER.match(lines[0]) or not lines[0].strip()):
         lines.pop(0)
-    lines = _cut_unknown_header(lines)
-    while lines and (_QUOTED_LINE.match(lines[-1]) or not lines[-1].strip()):
-        lines.pop()
-    visible = "\n".join(lines)
+    text = "\n".join(lines)
+    visible = _interleaved_answer(lines)
+    if visible is None:
+        message = _parser.read(text)
+        visible = message.replies[0].content if message.replies else text
+        header = message.replies[0].headers if message.replies else ""
+        if header and visible.startswith(header):
+            visible = visible[len(header) :]
+        kept = visible.strip().splitlines()
+        while kept and (_QUOTED_LINE.match(kept[0]) or not kept[0].strip()):
+            kept.pop(0)
+        kept = _cut_unknown_header(kept)
+        while kept and (_QUOTED_LINE.match(kept[-1]) or not kept[-1].strip()):
+            kept.pop()
+        visible = "\n".join(kept)
+    visible = _cut_signature(visible)
+    return visible or text.strip()
+
+
+def _cut_signature(visible: str) -> str:
     signature = _SIGNATURE.search(visible)
     if signature and signature.start() > 0:
         visible = visible[: signature.start()]
-    visible = _SENT_FROM.sub("", visible).strip()
-    return visible or text.strip()
+    lines = visible.splitlines()
+    for index, line in enumerate(lines):
+        if index > 0 and _SENT_FROM.match(line):
+            lines = lines[:index]
+            break
+    return "\n".join(lines).strip()
+
+
+def _header_at(lines: list[str], index: int) -> int:
+    """How many lines (1–3) a quote header starting at `index` spans; 0 when none starts there."""
+    joined = ""
+    for count in range(1, 4):
+        if index + count > len(lines):
+            break
+        line = lines[index + count - 1]
+        if count > 1 and not line.strip():
+            break
+        if count > 1 and (_QUOTED_LINE.match(line) and line.strip() not in (">:", ">：")):
+            break
+        if joined.endswith("="):  # a quoted-printable soft break left in the text
+            joined = joined[:-1] + line.strip()
+        else:
+            joined = f"{joined} {line.strip()}" if joined else line.strip()
+        if _HEADER_END.search(joined) and (count == 1 or _header_start(lines[index])):
+            return count
+    return 0
+
+
+def _header_start(line: str) -> bool:
+    """The first line of a wrapped header: it names a date or an address and ends no sentence."""
+    stripped = line.strip()
+    if not stripped or stripped.endswith((".", "!", "?")) or len(stripped) > 200:
+        return False
+    return "@" in stripped or "<" in stripped or bool(re.search(r"\d{1,2}[:.]\d{2}|\b(?:19|20)\d\d\b", stripped))
+
+
+def _interleaved_answer(lines: list[str]) -> str | None:
+    """The answer of a bottom-posted or inline reply; None when the mail is not one.
+
+    It is one when a quote header is followed by ">" lines and, after them, by text of the writer's
+    own (not a signature, a rule or a list footer).
+    """
+    for index in range(len(lines)):
+        span = _header_at(lines, index)
+        if span:
+            break
+    else:
+        return None
+    after = index + span
+    while after < len(lines) and not lines[after].strip():
+        after += 1
+    if after >= len(lines) or not _QUOTED_LINE.match(lines[after]):
+        return None
+    answer = [line for line in lines[:index] if not _QUOTED_LINE.match(line)]
+    if sum(1 for line in answer if line.strip()) > 1:
+        return None  # a top-posted reply: the text above the header is the answer
+    own: list[str] = []
+    previous = "quote"
+    for line in lines[after:]:
+        if _QUOTED_LINE.match(line):
+            previous = "quote" if line.strip(" >") else "blank"
+            if own and own[-1].strip():
+                own.append("")
+            continue
+        if not line.strip():
+            previous = "blank"
+            own.append(line)
+            continue
+        if previous in ("quote", "wrapped"):
+            previous = "wrapped"  # a quoted line its client wrapped without a new ">"
+            continue
+        if _SEPARATOR.match(line) or _SIGNATURE.match(line) or _FOOTER.match(line) or _FORWARD.match(line):
+            break
+        if _HEADER_END.search(line):
+            break
+        previous = "own"
+        own.append(line)
+    if not any(line.strip() for line in own):
+        return None
+    return "\n".join([*answer, "", *own]).strip()
 
 
 def _cut_unknown_header(lines: list[str]) -> list[str]:
@@ -127,20 +256,13 @@ def _cut_unknown_header(lines: list[str]) -> list[str]:
             following = [other for other in lines[index + 1 : index + 12] if other.strip()][:5]
             if any(_OUTLOOK_SENT.match(other) for other in following):
                 return lines[:index]
-        if _HEADER_END.search(line):
-            start = index
-            # A header wrapped over two or three lines: take the lines above that belong to it.
-            while start > 0 and index - start < 2 and _header_fragment(lines[start - 1]):
-                start -= 1
+        if _FORWARD.match(line) or _SEPARATOR.match(line):
+            return lines[:index]
+        if _header_at(lines, index):
+            return lines[:index]
+        if _header_at(lines, max(index - 2, 0)) > 2 or _header_at(lines, index - 1) > 1:
+            # A header wrapped over two or three lines, found from its last line.
+            start = index - 2 if _header_at(lines, max(index - 2, 0)) > 2 else index - 1
             if start > 0:
                 return lines[:start]
-        if _SEPARATOR.match(line):
-            return lines[:index]
     return lines
-
-
-def _header_fragment(line: str) -> bool:
-    stripped = line.strip()
-    if not stripped or stripped.endswith((".", "!", "?")):
-        return False
-    return "@" in stripped or "<" in stripped or bool(re.search(r"\d{1,2}[:.]\d{2}", stripped))
