@@ -127,3 +127,35 @@ def test_the_signed_message_id_survives_a_closed_ticket_as_a_follow_up(mail, age
     again = receive_raw(mail(subject="Re: Printer on fire", body="It is back", In_Reply_To=row.message_id))
     assert again.ticket_id != ticket.pk
     assert Entry.objects.get(pk=again.entry_id).metadata["follow_up_of"] == ticket.number
+
+
+def test_a_reply_with_100000_references_costs_the_queries_of_a_plain_reply(mail, agent, django_assert_max_num_queries):
+    """A client that never trims References (or an attacker) sends 100,000 ids: only In-Reply-To and
+    the newest few dozen are looked up, all in one query, and the reply still finds its ticket."""
+    from sportello.mail.outbound import message_id_for
+    from sportello.mail.parse import parse_message
+    from sportello.mail.pipeline import thread
+
+    ticket, row = first_ticket(mail)
+    ours = reply_to_ticket(ticket, agent, body_text="We are on our way.")
+    plain = parse_message(mail(subject="Re: Printer on fire", In_Reply_To=message_id_for(ticket, ours.pk)))
+    # Folded as a client writes it (EmailMessage would take a minute to fold 3.4 MB).
+    unknown = [f"<unknown-{i}@elsewhere.example>" for i in range(100_000)]
+    references = "References: " + "\n ".join([*unknown, row.message_id]) + "\n"
+    huge = parse_message(references.encode() + mail(subject="Re: Printer on fire", body="Again"))
+    assert len(huge.references) == 100_001
+    with django_assert_max_num_queries(2):
+        assert thread(plain).ticket == ticket
+    with django_assert_max_num_queries(2):
+        found = thread(huge)
+    assert (found.ticket, found.threaded_by, found.detail) == (ticket, "references", row.message_id)
+
+
+def test_in_reply_to_outranks_every_reference_in_the_one_query(mail):
+    first, first_row = first_ticket(mail)
+    second, second_row = first_ticket(mail, sender="dana@example.org", subject="Other")
+    references = f"{second_row.message_id} {first_row.message_id}"
+    row = receive_raw(mail(subject="Re: both", body="x", In_Reply_To=second_row.message_id, References=references))
+    assert row.ticket_id == second.pk and row.entry.metadata["threading_detail"] == second_row.message_id
+    row = receive_raw(mail(subject="Re: both", body="y", References=references))
+    assert row.ticket_id == first.pk  # the newest reference first

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.db.models.functions import Coalesce
 
 from sportello.customers.models import Identity, IdentityKind
 from sportello.mail.addresses import base_address, number_from_address, number_from_message_id
@@ -125,23 +126,31 @@ def is_from_us(parsed: ParsedMail) -> bool:
 _SUBJECT_NUMBER = re.compile(r"\[#(\d{1,18})\]")
 
 
+# A client adds the id it answers to the end of References (RFC 5322 3.6.4), so ours, when there,
+# are among the last ones; a header may hold any number (100,000 ids, 6 MB, were seen): only these
+# many are looked up, in one query, so that such a message costs what a plain reply costs.
+MAX_IN_REPLY_TO = 10
+MAX_REFERENCES = 50
+
+
 def thread(parsed: ParsedMail, *, bounce: Bounce | None = None, envelope_to: list[str] | None = None) -> Threading:
     """Which ticket the message belongs to, and why.
 
-    1. Our own Message-IDs (signed) or ids we stored, in In-Reply-To, then References newest
-       first — for a bounce, the Message-ID of the mail that bounced comes first.
+    1. Our own Message-IDs (signed) or ids we stored, in In-Reply-To, then the newest References
+       first — for a bounce, the Message-ID of the mail that bounced comes first. One query for
+       all of them (`ticket_for_message_ids`).
     2. A signed reply address among the recipients: that ticket, whoever writes.
     3. The reference number in the subject, only when the sender is the ticket's customer or a
        recorded participant (an author or a Cc'd address of an earlier message).
     4. Otherwise a new ticket.
     """
-    ids = list(parsed.in_reply_to) + list(reversed(parsed.references))
+    ids = list(parsed.in_reply_to[:MAX_IN_REPLY_TO]) + list(reversed(parsed.references[-MAX_REFERENCES:]))
     if bounce and bounce.original_message_id:
         ids.insert(0, bounce.original_message_id)
-    for message_id in dict.fromkeys(ids):
-        ticket = _ticket_for_message_id(message_id)
-        if ticket is not None:
-            return Threading(ticket, "bounce" if bounce else "references", message_id)
+    found = ticket_for_message_ids(ids)
+    if found is not None:
+        ticket, message_id = found
+        return Threading(ticket, "bounce" if bounce else "references", message_id)
 
     recipients = [a.address for a in parsed.to + parsed.cc]
     recipients += list(envelope_to or [])
@@ -166,27 +175,73 @@ def thread(parsed: ParsedMail, *, bounce: Bounce | None = None, envelope_to: lis
     return Threading(None, "new", "")
 
 
-def _ticket_for_message_id(message_id: str) -> Ticket | None:
-    number = number_from_message_id(message_id)
-    if number is not None:
-        return Ticket.objects.filter(number=number).first()
+def ticket_for_message_ids(message_ids: list[str]) -> tuple[Ticket, str] | None:
+    """The ticket the first of `message_ids` that we know names, with that id; two queries at most.
+
+    An id is known when it is one of our signed Message-IDs (its ticket by number), the id of a
+    message we received (the ticket its entry is on now: an agent may have moved or split it),
+    or, for an unsigned id of our own domain from before ids were signed, one we sent. One UNION
+    query ranks every match by the id's position (then by source, then oldest first); a second
+    reads the winning ticket.
+    """
     from sportello.mail.models import RawMessage
 
-    known = (
-        RawMessage.objects.filter(message_id=message_id[:500], ticket__isnull=False)
-        .select_related("ticket", "entry__ticket")
-        .order_by("id")
-        .first()
-    )
-    if known is not None:
-        # The entry's ticket, not the one it first landed on: an agent may have moved or split it.
-        return known.entry.ticket if known.entry is not None else known.ticket
-    if message_id.rstrip(">").lower().endswith("@" + settings.SPORTELLO_MAIL_DOMAIN.lower()):
-        # One of ours from before ids were signed: only an exact id we stored counts.
-        entry = Entry.objects.filter(metadata__message_id=message_id).select_related("ticket").first()
-        if entry is not None:
-            return entry.ticket
-    return None
+    ids = [i[:500] for i in dict.fromkeys(message_ids) if i]
+    if not ids:
+        return None
+    numbers: dict[int, int] = {}
+    unsigned: list[str] = []
+    ours: list[str] = []
+    domain = "@" + settings.SPORTELLO_MAIL_DOMAIN.lower()
+    for rank, message_id in enumerate(ids):
+        number = number_from_message_id(message_id)
+        if number is not None:
+            numbers.setdefault(number, rank)
+            continue
+        unsigned.append(message_id)
+        if message_id.rstrip(">").lower().endswith(domain):
+            ours.append(message_id)
+    rank_of = {message_id: rank for rank, message_id in enumerate(ids)}
+
+    def ranked(field: str, values: list[Any], rank: dict[Any, int]) -> Case:
+        return Case(*(When(**{field: v}, then=Value(rank[v])) for v in values), output_field=IntegerField())
+
+    parts = []
+    if numbers:
+        parts.append(
+            Ticket.objects.filter(number__in=list(numbers))
+            .order_by()
+            .annotate(rank=ranked("number", list(numbers), numbers), via=Value(0), target=F("pk"), tie=F("pk"))
+            .values_list("rank", "via", "target", "tie")
+        )
+    if unsigned:
+        parts.append(
+            RawMessage.objects.filter(message_id__in=unsigned, ticket__isnull=False)
+            .order_by()
+            .annotate(
+                rank=ranked("message_id", unsigned, rank_of),
+                via=Value(1),
+                target=Coalesce("entry__ticket_id", "ticket_id"),
+                tie=F("pk"),
+            )
+            .values_list("rank", "via", "target", "tie")
+        )
+    if ours:
+        parts.append(
+            Entry.objects.filter(metadata__message_id__in=ours)
+            .order_by()
+            .annotate(
+                rank=ranked("metadata__message_id", ours, rank_of), via=Value(2), target=F("ticket_id"), tie=F("pk")
+            )
+            .values_list("rank", "via", "target", "tie")
+        )
+    query = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    best = query.order_by("rank", "via", "tie").first()
+    if best is None:
+        return None
+    rank, _via, ticket_id, _tie = best
+    ticket = Ticket.objects.filter(pk=ticket_id).first()
+    return (ticket, ids[rank]) if ticket is not None else None
 
 
 def is_participant(ticket: Ticket, address: str) -> bool:
