@@ -1,0 +1,37 @@
+"""The test suite's own guard rails: no traffic beyond loopback."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from pytest_socket import SocketConnectBlockedError
+
+TEST_NET = ("192.0.2.1", 80)  # RFC 5737 TEST-NET-1: documentation only, never routed
+
+
+@pytest.mark.filterwarnings("ignore:A test tried to use socket")  # pytest-socket warns as it raises
+def test_a_connection_beyond_loopback_is_refused_before_it_leaves():
+    # pytest-socket's check runs inside connect(), before the real one: no SYN is sent.
+    with pytest.raises(SocketConnectBlockedError, match=r"192\.0\.2\.1"):
+        socket.create_connection(TEST_NET, timeout=30)
+    with pytest.raises(SocketConnectBlockedError), socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+        sock.connect(("2001:db8::1", 80))  # RFC 3849 documentation prefix
+
+
+def test_loopback_and_unix_sockets_still_connect(tmp_path):
+    for family, address in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        try:
+            server = socket.socket(family, socket.SOCK_STREAM)
+            server.bind((address, 0))
+        except OSError:  # no IPv6 on this machine
+            continue
+        with server:
+            server.listen()
+            with socket.create_connection(server.getsockname()[:2], timeout=30):
+                server.accept()[0].close()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(tmp_path / "s"))
+        server.listen()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.connect(str(tmp_path / "s"))
