@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage, Message
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from sportello.core.html import html_to_text
+from sportello.core.text import clean
 from sportello.mail.replies import visible_reply
 
 MAX_DEPTH = 8  # nested forwards deeper than this are kept as attachments only
@@ -357,31 +358,185 @@ def _raw_headers(message: Message, name: str) -> list[str]:
     return values
 
 
-_ADDR_SPEC = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+# --- Addresses -------------------------------------------------------------------------------------
+#
+# An address header is parsed by its structure (RFC 5322 section 3.4) before anything is decoded:
+# encoded words (RFC 2047) may only stand for text in a display name, so one that holds `@`, `<`
+# or `,` is a single opaque token here and can never become an address or split the list. The
+# address is what stands in angle brackets; a display name, a comment or a group name never is.
+
+_ADDRESS_TOKENS = re.compile(
+    r"""(?P<word>=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)
+      | (?P<quoted>"(?:[^"\\]|\\.)*(?:"|\Z))
+      | (?P<angle><[^<>]*(?:>|\Z))
+      | (?P<special>[,;:()])
+      | (?P<space>\s+)
+      | (?P<atom>(?:[^\s"<>,;:()=]|=(?!\?))+)
+      | (?P<junk>.)""",
+    re.VERBOSE | re.DOTALL,
+)
 
 
-def parse_addresses(values: list[str]) -> list[Address]:
-    """Addresses from header values; names decoded, junk skipped, never raises."""
+@dataclass
+class _Token:
+    kind: str  # word (encoded), quoted, angle, special, space, atom, junk, comment
+    text: str
+
+
+def _address_tokens(value: str) -> list[_Token]:
+    """The header split into tokens; comments (nested, with escapes) become one token each."""
+    tokens: list[_Token] = []
+    position, length = 0, len(value)
+    while position < length:
+        if value[position] == "(":
+            depth, end = 0, position
+            while end < length:
+                char = value[end]
+                if char == "\\":
+                    end += 1
+                elif char == "(":
+                    depth += 1
+                elif char == ")":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                end += 1
+            tokens.append(_Token("comment", value[position + 1 : end]))
+            position = end + 1
+            continue
+        match = _ADDRESS_TOKENS.match(value, position)
+        assert match is not None and match.lastgroup is not None  # `junk` matches any character
+        tokens.append(_Token(match.lastgroup, match.group(0)))
+        position = match.end()
+    return tokens
+
+
+def _unquote(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text[1:-1] if text.endswith('"') and len(text) > 1 else text[1:])
+
+
+def _phrase(tokens: list[_Token]) -> str:
+    """The display name the tokens spell, encoded words decoded."""
+    text = "".join(
+        " " if t.kind == "space" else _unquote(t.text) if t.kind == "quoted" else t.text
+        for t in tokens
+        if t.kind != "comment"
+    )
+    return decode_header_value(text).strip()
+
+
+def _domain(domain: str) -> str:
+    """International domains in their ASCII (A-label) form: one identity whichever form a mailer
+    wrote, and no lookalike letters from another script in the address that decides who wrote."""
+    if domain.isascii():
+        return domain
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain
+
+
+def _mailbox(spec: str) -> str:
+    """`local@domain` from an addr-spec (or an obsolete route `@a,@b:local@domain`); "" when it is none."""
+    spec = re.sub(r"\s+", "", spec.rpartition(":")[2] if spec.startswith("@") else spec)
+    local, at, domain = spec.rpartition("@")
+    domain = domain.strip(".")
+    if not at or not local or not domain or "@" in domain or "<" in spec or ">" in spec:
+        return ""
+    return f"{local}@{_domain(domain)}"
+
+
+def _element_address(tokens: list[_Token], defects: list[str]) -> Address | None:
+    """One element of an address list: `name <addr>`, `addr (comment)` or a bare `addr`."""
+    angles = [i for i, t in enumerate(tokens) if t.kind == "angle"]
+    if angles:
+        first = angles[0]
+        if len(angles) > 1:
+            defects.append("SeveralAngleAddressesInOneMailbox")
+        address = _mailbox(tokens[first].text.strip("<>"))
+        if not address:
+            return None
+        return Address(address=address, name=_phrase(tokens[:first]))
+    if any(t.kind == "word" for t in tokens):
+        return None  # an address may not be encoded: this one is only a name, or junk
+    text = "".join(" " if t.kind == "space" else t.text for t in tokens if t.kind != "comment")
+    text = re.sub(r"\s*([@.])\s*", r"\1", text.strip())  # obsolete folding around @ and dots
+    words = [w for w in text.split() if "@" in w]
+    if len(words) > 1:
+        defects.append("SeveralAddressesInOneMailbox")
+    address = _mailbox(words[0]) if words else ""
+    if not address:
+        return None
+    comments = [t.text for t in tokens if t.kind == "comment" and t.text.strip()]
+    return Address(address=address, name=decode_header_value(comments[0]) if comments else "")
+
+
+def _address_list(value: str, defects: list[str]) -> list[Address]:
+    tokens = _address_tokens(value)
+    found: list[Address] = []
+    element: list[_Token] = []
+
+    def close() -> None:
+        if any(t.kind not in ("space", "comment") for t in element):
+            address = _element_address(element, defects)
+            if address is not None:
+                found.append(address)
+        element.clear()
+
+    for token in tokens:
+        if token.kind == "special" and token.text in ",;":
+            close()
+        elif (
+            token.kind == "special"
+            and token.text == ":"
+            and not any(t.kind == "angle" or (t.kind == "atom" and "@" in t.text) for t in element)
+        ):
+            element.clear()  # `group name:` starts a group; its name is not an address
+        else:
+            element.append(token)
+    close()
+    return found
+
+
+def parse_addresses(values: list[str], defects: list[str] | None = None) -> list[Address]:
+    """The mailboxes in address header values (From, To, Cc, Reply-To, Sender); never raises.
+
+    1. The raw value is split into tokens by RFC 5322's grammar, encoded words kept whole.
+    2. Each element of the list gives its angle address, else its bare addr-spec; groups are
+       opened, group names, display names and comments never give an address.
+    3. Only when that finds no mailbox at all is the value parsed again, without its quotes (one
+       left open swallows the rest), then decoded (some mailers encode the whole header), and the
+       message marked with a defect.
+    Addresses lose NUL and lone surrogates, which no database stores; names are decoded leniently.
+    """
+    defects = defects if defects is not None else []
     found: list[Address] = []
     for raw in values:
-        raw = _unfold(raw)
-        try:
-            pairs = getaddresses([raw])
-        except Exception:
-            pairs = []
-        usable = [(name, addr) for name, addr in pairs if "@" in addr]
-        if not usable:
-            # Broken syntax (unbalanced quotes, stray brackets): take what looks like an address.
-            usable = [("", match.group(0)) for match in _ADDR_SPEC.finditer(decode_header_value(raw))]
-            if not usable and raw.strip():
-                bare = raw.strip().strip("<>").strip()
-                if bare and " " not in bare:
-                    usable = [("", bare)]
-        for name, addr in usable:
-            addr = decode_header_value(addr).strip().strip("<>").strip()
-            if addr:
-                found.append(Address(address=addr, name=decode_header_value(name).strip().strip("\"'")))
-    return found
+        raw = _unfold(str(raw))
+        if any("\udc80" <= ch <= "\udcff" for ch in raw):  # raw 8-bit bytes kept by the parser
+            raw = decode_bytes(raw.encode("utf-8", "surrogateescape"))
+        raw = clean(raw)
+        addresses = _address_list(raw, defects)
+        if not addresses and '"' in raw:  # an unterminated quote swallowed the address
+            addresses = _address_list(raw.replace('"', " "), defects)
+            if addresses:
+                defects.append("UnbalancedQuoteInAddress")
+        if not addresses and "=?" in raw:
+            addresses = _address_list(decode_header_value(raw), defects)
+            if addresses:
+                defects.append("AddressInsideEncodedWord")
+        found.extend(addresses)
+    addresses = [Address(address=clean(a.address), name=clean(a.name).strip().strip("\"'")) for a in found]
+    for address in addresses:
+        shown = {m.lower() for m in _ADDRESS_IN_NAME.findall(address.name)}
+        if shown - {address.address.lower()}:
+            # "victim@example.com <attacker@evil.test>": the name would pass for another sender.
+            address.name = ""
+            defects.append("DisplayNameHoldsAnotherAddress")
+    return addresses
+
+
+_ADDRESS_IN_NAME = re.compile(r"[^\s<>()\[\]\"',;:@]+@[^\s<>()\[\]\"',;:@]+")
 
 
 _MSG_ID = re.compile(r"<([^<>\s]+)>")
@@ -685,12 +840,15 @@ def _repair_headers(raw: bytes) -> bytes:
 
 def _parse(message: Message, depth: int) -> ParsedMail:
     parsed = ParsedMail()
-    parsed.defects = [type(d).__name__ for d in getattr(message, "defects", [])][:20]
-    parsed.from_ = next(iter(parse_addresses(_raw_headers(message, "from"))), None)
-    parsed.sender = next(iter(parse_addresses(_raw_headers(message, "sender"))), None)
-    parsed.to = parse_addresses(_raw_headers(message, "to"))
-    parsed.cc = parse_addresses(_raw_headers(message, "cc"))
-    parsed.reply_to = parse_addresses(_raw_headers(message, "reply-to"))
+    defects: list[str] = []
+    authors = parse_addresses(_raw_headers(message, "from"), defects)
+    parsed.sender = next(iter(parse_addresses(_raw_headers(message, "sender"), defects)), None)
+    parsed.from_ = _author(authors, parsed.sender, defects)
+    parsed.to = parse_addresses(_raw_headers(message, "to"), defects)
+    parsed.cc = parse_addresses(_raw_headers(message, "cc"), defects)
+    parsed.reply_to = parse_addresses(_raw_headers(message, "reply-to"), defects)
+    # Ours first: the entry keeps only the first few.
+    parsed.defects = list(dict.fromkeys(defects)) + [type(d).__name__ for d in getattr(message, "defects", [])][:20]
     parsed.subject = decode_header_value(next(iter(_raw_headers(message, "subject")), ""))
     parsed.date = parse_date(_unfold(next(iter(_raw_headers(message, "date")), "")))
     # Encoded words have no place in these headers, but Python itself writes long ones that way.
@@ -727,6 +885,16 @@ def _parse(message: Message, depth: int) -> ParsedMail:
             item.inline = True
     parsed.visible_text = visible_reply(parsed.text, parsed.html)
     return parsed
+
+
+def _author(authors: list[Address], sender: Address | None, defects: list[str]) -> Address | None:
+    """Who wrote: the one From address; with several (RFC 5322 then requires Sender), the Sender
+    when there is one, else the first."""
+    if len(authors) > 1:
+        defects.append("SeveralAuthorsInFrom")
+        if sender is not None:
+            return sender
+    return authors[0] if authors else None
 
 
 def _dedupe_attachments(parsed: ParsedMail) -> None:
