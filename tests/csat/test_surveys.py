@@ -104,13 +104,82 @@ def test_closing_or_other_changes_offer_nothing(ticket, agent, django_capture_on
 # --- Answering through the email's links ------------------------------------------------------------------
 
 
-def test_opening_a_link_does_not_vote(solved, survey):
-    response = Client().get(survey_links()["bad"])
+# What a browser sends when a person opens a link of the mail (a click in a mail app or webmail).
+BROWSER = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Sec-Fetch-Site": "none", "Sec-Fetch-User": "?1"}
+
+
+def browser() -> Client:
+    return Client(headers=BROWSER)
+
+
+def test_one_click_on_a_link_records_the_answer_and_offers_a_comment(solved, survey):
+    response = browser().get(survey_links()["bad"])
     assert response.status_code == 200
     page = response.content.decode()
-    assert 'id="survey-form"' in page and re.search(r'value="bad"[^>]*checked', page)
+    assert 'id="survey-thanks"' in page and "Thank you! Your answer was recorded." in page
+    survey.refresh_from_db()
+    assert (survey.rating, survey.source) == ("bad", "email") and survey.answered_at is not None
+    assert solved.changes.filter(field="csat", new_value="bad").exists()
+    # The same page holds the answer, to change it or to add a comment.
+    assert 'id="survey-form"' in page and re.search(r'value="bad"[^>]*checked', page) and "<textarea" in page
+    response = post_answer(Client(), survey_links()["bad"], "bad", "Two days without a printer")
+    survey.refresh_from_db()
+    assert (survey.rating, survey.comment) == ("bad", "Two days without a printer")
+
+
+@pytest.mark.parametrize(
+    "method, headers",
+    [
+        ("get", {}),  # an HTTP client (a mail scanner): no Sec-Fetch headers
+        ("get", {"User-Agent": "Mozilla/5.0 (compatible; MSIE 9.0; Windows NT 6.1)"}),
+        ("head", BROWSER),
+        ("get", {**BROWSER, "Sec-Purpose": "prefetch"}),
+        ("get", {**BROWSER, "Sec-Purpose": "prefetch;prerender"}),
+        ("get", {**BROWSER, "Purpose": "prefetch"}),
+        ("get", {**BROWSER, "X-Moz": "prefetch"}),
+        ("get", {**BROWSER, "X-Purpose": "preview"}),
+        ("get", {**BROWSER, "Sec-Fetch-Dest": "iframe"}),  # a page embedding the link
+    ],
+)
+def test_scanners_and_prefetches_do_not_vote(solved, survey, method, headers):
+    response = getattr(Client(headers=headers), method)(survey_links()["bad"])
+    assert response.status_code == 200
+    if method == "get":
+        page = response.content.decode()
+        assert 'id="survey-thanks"' not in page and 'id="survey-form"' in page
+        assert re.search(r'value="bad"[^>]*checked', page) and "Send my answer" in page  # one click to confirm
     survey.refresh_from_db()
     assert survey.rating == "" and survey.answered_at is None
+    assert not solved.changes.filter(field="csat", new_value__in=["good", "bad"]).exists()
+
+
+def test_a_click_on_the_other_link_offers_the_change_without_making_it(solved, survey):
+    links = survey_links()
+    browser().get(links["good"])
+    post_answer(Client(), links["good"], "good", "Fast")
+    # A scanner driving a browser through every link, or a second look at the mail: no silent change.
+    page = browser().get(links["bad"]).content.decode()
+    survey.refresh_from_db()
+    assert (survey.rating, survey.comment) == ("good", "Fast")
+    assert 'id="survey-current"' in page and "Your answer: good." in page and 'id="survey-thanks"' not in page
+    assert re.search(r'value="bad"[^>]*checked', page) and "Save my answer" in page and "Fast</textarea>" in page
+    # The person who changed their mind saves it in one click.
+    response = post_answer(Client(), links["bad"], "bad", "Fast, but it broke again")
+    assert response.status_code == 200 and 'id="survey-thanks"' in response.content.decode()
+    survey.refresh_from_db()
+    assert (survey.rating, survey.comment) == ("bad", "Fast, but it broke again")
+
+
+def test_a_click_after_the_change_window_changes_nothing(solved, survey):
+    links = survey_links()
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        browser().get(links["good"])
+    with time_machine.travel(start + timedelta(days=4), tick=False):
+        response = browser().get(links["bad"])
+    assert response.status_code == 200 and "This answer can no longer be changed." in response.content.decode()
+    survey.refresh_from_db()
+    assert survey.rating == "good"
 
 
 def test_the_post_records_the_answer_and_its_comment(solved, survey):
@@ -130,9 +199,10 @@ def test_a_comment_with_html_is_shown_escaped(solved, survey, agent):
 
 
 def test_a_forged_token_is_refused(solved, survey):
-    assert Client().get(f"/csat/{solved.number}/not-a-token/good").status_code == 404
+    assert browser().get(f"/csat/{solved.number}/not-a-token/good").status_code == 404
     good = survey_links()["good"]
     tampered = good.replace("/good", "").rstrip("/")[:-2] + "xx/good"
+    assert browser().get(tampered).status_code == 404
     assert post_answer(Client(), tampered, "good").status_code == 404
     survey.refresh_from_db()
     assert survey.rating == ""
@@ -150,6 +220,10 @@ def test_a_token_of_another_ticket_is_refused(solved, survey, customer, agent, d
 
 def test_an_agent_cannot_vote_for_the_customer(solved, survey, agent):
     response = post_answer(client_for(agent), survey_links()["good"], "good")
+    assert response.status_code == 403 and "Agents cannot answer" in response.content.decode()
+    clicked = client_for(agent)
+    clicked.defaults.update({f"HTTP_{name.upper().replace('-', '_')}": value for name, value in BROWSER.items()})
+    response = clicked.get(survey_links()["good"])
     assert response.status_code == 403 and "Agents cannot answer" in response.content.decode()
     survey.refresh_from_db()
     assert survey.rating == ""
@@ -174,8 +248,10 @@ def test_the_answer_changes_for_three_days_then_stays(solved, survey):
 def test_an_expired_link_is_refused(solved, survey):
     links = survey_links()
     with time_machine.travel(timezone.now() + timedelta(days=31)):
-        response = Client().get(links["good"])
+        response = browser().get(links["good"])
     assert response.status_code == 410 and "expired" in response.content.decode()
+    survey.refresh_from_db()
+    assert survey.rating == ""
 
 
 def test_an_unknown_answer_is_not_found(solved, survey):
@@ -217,3 +293,23 @@ def test_the_panel_is_for_agents_only(solved, survey, customer_user):
 def test_the_panel_is_empty_without_a_survey(ticket, agent):
     response = client_for(agent).get(f"/csat/agent/tickets/{ticket.number}")
     assert response.status_code == 200 and response.content.decode().strip() == ""
+
+
+def test_a_survey_whose_task_was_lost_is_mailed_by_the_outbox_sweep(
+    ticket, agent, monkeypatch, django_capture_on_commit_callbacks
+):
+    from sportello.core import outbox
+
+    class BrokenQueue:
+        def enqueue(self, *args: object) -> None:
+            raise ConnectionError("the task queue is down")
+
+    monkeypatch.setattr("sportello.core.tasks.drain_message", BrokenQueue())
+    solve(ticket, agent, django_capture_on_commit_callbacks)
+    assert Survey.objects.get(ticket=ticket).mailed_to == "" and mail.outbox == []
+    monkeypatch.undo()
+    outbox.sweep()
+    outbox.sweep()
+    [message] = mail.outbox
+    assert message.subject.startswith(f"[#{ticket.number}]") and set(survey_links()) == {"good", "bad"}
+    assert Survey.objects.get(ticket=ticket).mailed_to == "carla@example.com"
