@@ -1,11 +1,17 @@
-"""The test suite's own guard rails: no traffic beyond loopback."""
+"""The test suite's own guard rails: no traffic beyond loopback, and async code that queries the
+database synchronously fails as it would in production."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import socket
 
 import pytest
+from django.core.exceptions import SynchronousOnlyOperation
 from pytest_socket import SocketConnectBlockedError
+
+from sportello.accounts.models import User
 
 TEST_NET = ("192.0.2.1", 80)  # RFC 5737 TEST-NET-1: documentation only, never routed
 
@@ -35,3 +41,16 @@ def test_loopback_and_unix_sockets_still_connect(tmp_path):
         server.listen()
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
             client.connect(str(tmp_path / "s"))
+
+
+@pytest.mark.django_db
+def test_a_synchronous_query_inside_async_code_fails():
+    """The browser tests allow it for themselves only (tests/browser/conftest.py): a consumer that
+    queries without database_sync_to_async must fail its tests, as it fails under a real server."""
+    assert "DJANGO_ALLOW_ASYNC_UNSAFE" not in os.environ
+
+    async def consumer_code() -> int:
+        return User.objects.count()
+
+    with pytest.raises(SynchronousOnlyOperation):
+        asyncio.run(consumer_code())

@@ -3,7 +3,9 @@
 The live server runs in a thread of this process, so its database must be shared with the test
 (`transactional_db`, which `live_server` brings) and Django's locmem mail outbox is the same list
 the test reads. Playwright's sync API runs an event loop in this thread, which makes Django refuse
-ORM calls from the test unless DJANGO_ALLOW_ASYNC_UNSAFE is set.
+ORM calls from the test unless DJANGO_ALLOW_ASYNC_UNSAFE is set: `_allow_orm_beside_playwright` sets
+it for the browser tests only (importing this file must not set it for the rest of the suite, where
+a synchronous query inside a consumer has to fail its test, tests/test_isolation.py).
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ import os
 import pytest
 
 from tests.conftest import PASSWORD
-
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -28,6 +28,15 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--disable-dev-shm-usage",
 ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _allow_orm_beside_playwright():  # type: ignore[no-untyped-def]
+    """Set before Playwright's session fixtures start its loop (autouse comes first), unset after
+    they stopped it (torn down last)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
 
 
 @pytest.fixture(scope="session")
