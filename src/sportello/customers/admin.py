@@ -8,7 +8,7 @@ from sportello.customers.models import Customer, Identity, Organization
 class IdentityInline(admin.TabularInline):
     model = Identity
     extra = 0
-    fields = ("kind", "value", "undeliverable", "created_at")
+    fields = ("kind", "value", "verified", "undeliverable", "created_at")
     readonly_fields = ("created_at",)
 
 

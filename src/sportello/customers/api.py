@@ -37,6 +37,10 @@ class IdentityOut(Schema):
     kind: str
     value: str
     undeliverable: bool
+    verified: bool = Field(
+        description="known to belong to this customer (mail came from it, or a link mailed to it was opened); "
+        "a typed or added address is unverified and opens no portal access until confirmed"
+    )
 
 
 class CustomerOut(Schema):
@@ -177,7 +181,7 @@ def create_customer_(request: HttpRequest, data: CustomerIn) -> Any:
     """A new customer file; an address that belongs to someone else gives 409."""
     require_full_agent(caller(request))
     values = data.model_dump()
-    customer = create_customer(**{**values, "organization": _organization(data.organization)})
+    customer = create_customer(**{**values, "organization": _organization(data.organization)}, actor=caller(request))
     return Status(201, _with_recent_tickets(caller(request), customer))
 
 
@@ -190,15 +194,18 @@ def get_customer(request: HttpRequest, customer_id: CustomerId) -> Any:
 def update_customer_(request: HttpRequest, customer_id: CustomerId, data: CustomerUpdateIn) -> Any:
     customer = _customer(caller(request), customer_id)
     require_full_agent(caller(request))
-    return _with_recent_tickets(caller(request), update_customer(customer, **data.fields()))
+    return _with_recent_tickets(caller(request), update_customer(customer, actor=caller(request), **data.fields()))
 
 
 @router.post("/customers/{customer_id}/identities", response={201: IdentityOut, **errors(404, 409, 422)})
 def add_identity_(request: HttpRequest, customer_id: CustomerId, data: IdentityIn) -> Any:
-    """Add an address; one that belongs to another customer gives 409 with its `customer_id`."""
+    """Add an address, unverified: an email address gets a mail with a link that confirms it, and
+    opens the customer's tickets in the portal only once confirmed. One that belongs to another
+    customer gives 409 with its `customer_id`; a staff account's address 422; 403 when the customer
+    has tickets you may not see (restricted agents)."""
     customer = _customer(caller(request), customer_id)
     require_full_agent(caller(request))
-    return Status(201, add_identity(customer, data.kind, data.value))
+    return Status(201, add_identity(customer, data.kind, data.value, actor=caller(request)))
 
 
 @router.delete("/customers/{customer_id}/identities/{identity_id}", response={204: None, **errors(404, 422)})
@@ -207,5 +214,5 @@ def remove_identity_(
 ) -> Any:
     customer = _customer(caller(request), customer_id)
     require_full_agent(caller(request))
-    remove_identity(customer, identity_id)
+    remove_identity(customer, identity_id, actor=caller(request))
     return Status(204, None)

@@ -64,6 +64,11 @@ class Identity(models.Model):
     value = models.CharField(max_length=254)
     # Set when mail to this address bounced: no automatic mail goes there any more.
     undeliverable = models.BooleanField(default=False)
+    # Whether the address is known to belong to this customer: mail came from it, or someone opened
+    # a link we mailed to it (portal sign-in, confirmation). An address typed into the web form or a
+    # chat, or added by an agent, is only claimed until then: agents see it marked, and it opens the
+    # portal only as the address the file was started with (customers/services.py, may_sign_in).
+    verified = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

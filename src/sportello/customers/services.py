@@ -1,16 +1,48 @@
-"""Customer use cases: finding the one file per person, editing it, managing identities."""
+"""Customer use cases: finding the one file per person, editing it, managing identities.
+
+Who may reach a customer's tickets through the portal is decided by the file's email identities,
+so adding, removing and proving them is guarded here:
+
+- An identity is `verified` when it is known to belong to its customer: mail came from it while it
+  was the address the file was started with, or someone opened a link we mailed to it (a portal
+  sign-in link, or the confirmation an agent's addition sends). Typed addresses (web form, chat,
+  API, agents) start unverified, and agents see them marked.
+- The portal signs in with a verified address, or with the address the file was started with (the
+  file's first identity: whoever holds that address is who the file is about, and replies go
+  there). An unverified address added later to an existing file opens nothing until confirmed.
+- Changing a file's addresses or moving it into an organization that shares tickets is for agents
+  who may see every ticket that change would open in the portal; staff addresses never become
+  customer identities.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.urls import reverse
+from django.utils.translation import gettext as _
 
-from sportello.core.errors import Conflict, InvalidInput, NotFound
+from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from sportello.customers.identity import normalize
 from sportello.customers.models import Customer, Identity, IdentityKind, Organization
+
+if TYPE_CHECKING:
+    from sportello.accounts.models import User
+    from sportello.core.events import Event
+    from sportello.tickets.models import Ticket
+
+log = logging.getLogger("sportello.customers")
+
+CONFIRM_SALT = "sportello.customers.confirm-identity"
+CONFIRM_DAYS = 7  # how long the link in a confirmation mail works
 
 
 @dataclass(frozen=True)
@@ -101,7 +133,11 @@ def create_customer(
     organization: Organization | None = None,
     language: str = "en",
     notes: str = "",
+    actor: User | None = None,
 ) -> Customer:
+    """A new customer file; `actor` (the agent) must be allowed to see what the organization shares."""
+    if actor is not None and organization is not None:
+        require_sight_of(actor, portal_tickets(None, organization))
     with transaction.atomic():
         customer = Customer.objects.create(name=name, organization=organization, language=language, notes=notes)
         for email in emails:
@@ -111,33 +147,205 @@ def create_customer(
     return customer
 
 
-def update_customer(customer: Customer, **fields: object) -> Customer:
+def update_customer(customer: Customer, *, actor: User | None = None, **fields: Any) -> Customer:
+    """Change a customer's fields. Moving the file into an organization that shares its tickets
+    opens them to the customer's portal account: only for an `actor` who may see them all."""
     allowed = {"name", "organization", "language", "notes"}
     unknown = set(fields) - allowed
     if unknown:
         raise InvalidInput(f"Unknown customer fields: {', '.join(sorted(unknown))}")
+    organization = fields.get("organization")
+    if actor is not None and organization is not None and organization.pk != customer.organization_id:
+        require_sight_of(actor, portal_tickets(None, organization))
     for name, value in fields.items():
         setattr(customer, name, value)
     customer.save()
     return customer
 
 
-def add_identity(customer: Customer, kind: str, value: str) -> Identity:
+def add_identity(customer: Customer, kind: str, value: str, *, actor: User | None = None) -> Identity:
+    """Give `customer` an address, unverified; an email address gets a confirmation mail.
+
+    1. Refuse a staff account's address (it would sign a colleague into the portal as a customer)
+       and an address of another customer (409 with its id).
+    2. With an `actor` (an agent), refuse unless they may see every ticket the customer's portal
+       shows: a restricted agent cannot lend their address to another group's customer.
+    3. Mail the address a signed link that confirms it (CONFIRM_DAYS); asking again for an address
+       the customer already has and that is not confirmed yet sends the link again. The address a
+       file starts with needs none (it opens the portal as it is, see may_sign_in).
+    """
     try:
         normalized = normalize(kind, value)
     except ValidationError as exc:
         raise InvalidInput(" ".join(exc.messages), field="value") from exc
+    if kind == IdentityKind.EMAIL and is_staff_address(normalized):
+        raise InvalidInput(
+            f"{normalized} is the address of a staff account (an agent or admin); "
+            "staff addresses cannot be customer addresses",
+            field="value",
+        )
     existing = Identity.objects.filter(kind=kind, value=normalized).select_related("customer").first()
-    if existing:
-        if existing.customer_id == customer.pk:
-            return existing
+    if existing and existing.customer_id != customer.pk:
         raise Conflict(
             f"{normalized} already belongs to customer {existing.customer_id}", customer_id=existing.customer_id
         )
-    return Identity.objects.create(customer=customer, kind=kind, value=normalized)
+    if actor is not None:
+        require_sight_of(actor, portal_tickets(customer))
+    identity = existing or Identity.objects.create(customer=customer, kind=kind, value=normalized)
+    # The address a file starts with opens the portal as it is (see may_sign_in): no mail for it.
+    if identity.kind == IdentityKind.EMAIL and not identity.verified and not is_first_identity(identity):
+        send_confirmation(identity)
+    return identity
 
 
-def remove_identity(customer: Customer, identity_id: int) -> None:
+def remove_identity(customer: Customer, identity_id: int, *, actor: User | None = None) -> None:
+    """Remove an address. Which address opens the portal depends on the ones left (the file's
+    first one does), so an `actor` must be allowed to see all the customer's portal tickets."""
+    if actor is not None:
+        require_sight_of(actor, portal_tickets(customer))
     deleted, _ = Identity.objects.filter(customer=customer, pk=identity_id).delete()
     if not deleted:
         raise NotFound("No such identity on this customer", field="identity_id")
+
+
+# --- Who may reach a file's tickets -------------------------------------------------------------------
+
+
+def is_staff_address(email: str) -> bool:
+    """Whether `email` is the address of an agent, light agent, admin or system account."""
+    from sportello.accounts.models import Role, User
+
+    staff = (
+        Q(role__in=[Role.ADMIN, Role.AGENT, Role.LIGHT_AGENT, Role.SYSTEM]) | Q(is_staff=True) | Q(is_superuser=True)
+    )
+    return bool(email) and User.objects.filter(staff, email__iexact=email.strip()).exists()
+
+
+def portal_tickets(customer: Customer | None, organization: Organization | None = None) -> QuerySet[Ticket]:
+    """The tickets a portal account of `customer` (or a member of `organization`) would see."""
+    from sportello.tickets.models import Ticket
+
+    organization = organization or (customer.organization if customer is not None else None)
+    if organization is not None and organization.shared_tickets:
+        return Ticket.objects.filter(customer__organization=organization)
+    if customer is None:
+        return Ticket.objects.none()
+    return Ticket.objects.filter(customer=customer)
+
+
+def require_sight_of(actor: User, tickets: QuerySet[Ticket]) -> None:
+    """Forbidden unless `actor` is a full agent who may see every one of `tickets`."""
+    from sportello.tickets.access import require_full_agent, tickets_visible_to
+
+    require_full_agent(actor)
+    if actor.is_admin or not actor.restricted_to_groups:
+        return
+    if tickets.exclude(pk__in=tickets_visible_to(actor).values("pk")).exists():
+        raise Forbidden(
+            "This customer has tickets outside your groups; only an agent who may see all of them "
+            "can change the addresses that open them in the portal"
+        )
+
+
+def is_first_identity(identity: Identity) -> bool:
+    """Whether `identity` is the address its file was started with (the customer's oldest)."""
+    return not Identity.objects.filter(customer_id=identity.customer_id, pk__lt=identity.pk).exists()
+
+
+def may_sign_in(identity: Identity) -> bool:
+    """Whether this email identity may sign in to the portal: not a staff address, and either
+    verified or the address the file was started with (the portal's link then verifies it)."""
+    if identity.kind != IdentityKind.EMAIL or is_staff_address(identity.value):
+        return False
+    return identity.verified or is_first_identity(identity)
+
+
+def verify_identity(identity: Identity) -> bool:
+    """Mark an identity verified (someone proved they hold it); True when it was not yet."""
+    changed = Identity.objects.filter(pk=identity.pk, verified=False).update(verified=True)
+    identity.verified = True
+    if changed:
+        log.info("customers: identity %s of customer %s verified", identity.pk, identity.customer_id)
+    return bool(changed)
+
+
+def verify_mail_sender(event: Event) -> None:
+    """Listener (ENTRY_ADDED): an inbound mail verifies its From address when that is the address
+    its customer's file was started with. A later address stays claimed even when mail comes from
+    it: mail proves who holds an address, not that it belongs to this file."""
+    from sportello.tickets.models import Channel, Direction, Entry
+
+    if event.entry_id is None or event.data.get("direction") != "inbound":
+        return
+    row = (
+        Entry.objects.filter(pk=event.entry_id, channel=Channel.EMAIL, direction=Direction.INBOUND, internal=False)
+        .values("author_customer_id", "metadata__from__address")
+        .first()
+    )
+    address = row["metadata__from__address"] if row is not None else None
+    if row is None or not isinstance(address, str) or not address:
+        return
+    identity = Identity.objects.filter(
+        customer_id=row["author_customer_id"], kind=IdentityKind.EMAIL, value=address.strip().lower(), verified=False
+    ).first()
+    if identity is not None and is_first_identity(identity):
+        verify_identity(identity)
+
+
+# --- Confirmation of an added address -----------------------------------------------------------------
+
+
+def confirmation_token(identity: Identity) -> str:
+    return signing.dumps({"i": identity.pk, "v": identity.value}, salt=CONFIRM_SALT)
+
+
+def send_confirmation(identity: Identity) -> None:
+    """Mail the address a signed link (CONFIRM_DAYS) that proves it belongs to whoever reads it there."""
+    url = settings.SITE_URL + reverse("portal:confirm", kwargs={"token": confirmation_token(identity)})
+    pk = identity.pk
+    transaction.on_commit(lambda: _mail_confirmation(pk, url))
+
+
+def _mail_confirmation(identity_id: int, url: str) -> None:
+    from email.utils import formataddr, make_msgid
+
+    from django.core.mail import EmailMultiAlternatives
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    identity = Identity.objects.select_related("customer").filter(pk=identity_id).first()
+    if identity is None or identity.verified or identity.undeliverable:
+        return
+    customer = identity.customer
+    context = {"customer": customer, "address": identity.value, "url": url, "days": CONFIRM_DAYS}
+    with translation.override(customer.language or settings.LANGUAGE_CODE):
+        subject = " ".join(render_to_string("customers/confirm_identity_subject.txt", context).split())
+        text = render_to_string("customers/confirm_identity_body.txt", context)
+        html = render_to_string("customers/confirm_identity_body.html", context)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[formataddr((customer.name, identity.value))],
+        headers={
+            "Message-ID": make_msgid(idstring="sportello.confirm", domain=settings.SPORTELLO_MAIL_DOMAIN),
+            "Auto-Submitted": "auto-generated",
+        },
+    )
+    message.attach_alternative(html, "text/html")
+    message.send()
+
+
+def confirm_identity(token: str) -> Identity:
+    """The identity a confirmation link names, now verified; InvalidInput when the link is forged,
+    expired, or the address has since been removed or given to someone else."""
+    try:
+        data = signing.loads(token or "", salt=CONFIRM_SALT, max_age=CONFIRM_DAYS * 24 * 3600)
+        pk, value = int(data["i"]), str(data["v"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(_("This confirmation link has expired or is not valid.")) from exc
+    identity = Identity.objects.filter(pk=pk, value=value).first()
+    if identity is None or is_staff_address(identity.value):
+        raise InvalidInput(_("This confirmation link has expired or is not valid."))
+    verify_identity(identity)
+    return identity

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -25,7 +26,7 @@ from sportello.core.errors import InvalidInput, RateLimited
 from sportello.core.ratelimit import count_request
 from sportello.customers.identity import normalize
 from sportello.customers.models import Customer, Identity, IdentityKind
-from sportello.customers.services import Sender
+from sportello.customers.services import Sender, is_staff_address, may_sign_in, verify_identity
 from sportello.portal.models import MagicLink, hash_key
 from sportello.tickets.attachments import AttachmentIn
 from sportello.tickets.intake import Inbound, ingest
@@ -36,20 +37,54 @@ log = logging.getLogger("sportello.portal")
 LINK_MINUTES = 15
 
 
-def customer_for_email(email: str) -> Customer | None:
+class StaffAddress(InvalidInput):
+    """The address of an agent's or admin's account: they sign in on the agents' page."""
+
+
+def identity_for_email(email: str) -> Identity | None:
     try:
         value = normalize(IdentityKind.EMAIL, email)
     except ValidationError:
         return None
-    identity = Identity.objects.select_related("customer__user").filter(kind=IdentityKind.EMAIL, value=value).first()
+    return Identity.objects.select_related("customer__user").filter(kind=IdentityKind.EMAIL, value=value).first()
+
+
+def customer_for_email(email: str) -> Customer | None:
+    identity = identity_for_email(email)
     return identity.customer if identity else None
 
 
+def check_not_staff(email: str) -> None:
+    """StaffAddress for an agent's or admin's address: the portal never signs staff in as customers."""
+    if is_staff_address(email):
+        raise StaffAddress(_("This is the address of a staff account. Agents and admins sign in on the agents' page."))
+
+
+def signing_in_identity(email: str) -> Identity | None:
+    """The identity this address signs in with, or None: unknown, or only claimed (an unverified
+    address added to a file that began with another one: see customers.services.may_sign_in)."""
+    identity = identity_for_email(email)
+    if identity is None:
+        return None
+    if not may_sign_in(identity):
+        log.info("portal: address of customer %s may not sign in (unverified or staff)", identity.customer_id)
+        return None
+    return identity
+
+
 def portal_user_for_email(email: str) -> User | None:
-    """The portal account of the customer with this address, if they have one."""
-    customer = customer_for_email(email)
-    user = customer.user if customer else None
+    """The portal account of the customer with this address, if they have one and the address may sign in."""
+    identity = signing_in_identity(email)
+    user = identity.customer.user if identity else None
     return user if user is not None and user.is_active and user.role == Role.CUSTOMER else None
+
+
+def sign_in_with_password(email: str, password: str) -> User | None:
+    """The portal account this address and password sign in, or None; StaffAddress for a staff address."""
+    check_not_staff(email)
+    found = portal_user_for_email(email)
+    user = authenticate(None, username=found.username, password=password) if found else None
+    return user if isinstance(user, User) else None
 
 
 def _ensure_portal_user(customer: Customer, email: str) -> User | None:
@@ -90,15 +125,18 @@ def send_sign_in_link(email: str, *, client_ip: str = "") -> bool:
     address and per client IP.
     """
     check_link_rate(client_ip=client_ip, email=email)
-    customer = customer_for_email(email)
-    if customer is None:
-        log.info("portal: sign-in link asked for an unknown address")
+    check_not_staff(email)
+    identity = signing_in_identity(email)
+    if identity is None:
+        log.info("portal: sign-in link asked for an unknown or unconfirmed address")
         return False
-    to = normalize(IdentityKind.EMAIL, email)
-    if Identity.objects.filter(kind=IdentityKind.EMAIL, value=to, undeliverable=True).exists():
+    customer, to = identity.customer, identity.value
+    if identity.undeliverable:
         log.info("portal: no sign-in link for customer %s: the address bounced", customer.pk)
         return False
-    key = secrets.token_urlsafe(32)
+    # The link names the identity it was mailed to (after the random part, covered by the stored
+    # hash, so it cannot be changed): opening it proves the address and verifies it.
+    key = f"{secrets.token_urlsafe(32)}.{identity.pk}"
     now = timezone.now()
     with transaction.atomic():
         user = _ensure_portal_user(customer, to)
@@ -127,7 +165,19 @@ def redeem_sign_in_link(key: str) -> User:
     ).update(used_at=now)
     if claimed != 1:
         raise InvalidInput(_("This sign-in link has expired or was already used. Ask for a new one."))
-    return MagicLink.objects.select_related("user").get(key_hash=hash_key(key)).user
+    user = MagicLink.objects.select_related("user").get(key_hash=hash_key(key)).user
+    _verify_link_address(user, key)
+    return user
+
+
+def _verify_link_address(user: User, key: str) -> None:
+    """The address a spent link was mailed to is proven: verify it, if it still belongs to this user's file."""
+    _random, _dot, identity_id = key.rpartition(".")
+    if not identity_id.isdigit():
+        return  # a link made before links named their address
+    identity = Identity.objects.filter(pk=int(identity_id), customer__user=user, kind=IdentityKind.EMAIL).first()
+    if identity is not None:
+        verify_identity(identity)
 
 
 def change_portal_password(user: User, password: str) -> None:

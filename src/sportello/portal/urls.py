@@ -8,6 +8,7 @@ urlpatterns = [
     path("sign-in", views.sign_in, name="login"),
     path("sign-in/<str:key>", views.redeem_link, name="link"),
     path("sign-out", views.sign_out, name="logout"),
+    path("confirm/<str:token>", views.confirm_address, name="confirm"),
     path("password", views.password, name="password"),
     path("new", views.new, name="new"),
     path("tickets/<int:number>/", views.ticket, name="ticket"),

@@ -12,7 +12,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import login, logout
 from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -31,6 +31,7 @@ from sportello.csat.access import survey_for_customer
 from sportello.csat.forms import SurveyForm
 from sportello.csat.models import Source, Survey
 from sportello.customers.models import Customer
+from sportello.customers.services import confirm_identity
 from sportello.portal import services
 from sportello.portal.forms import LinkForm, NewTicketForm, PasswordSignInForm, ReplyForm
 from sportello.tickets.access import ticket_for_customer, tickets_for_customer
@@ -101,13 +102,16 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and request.POST.get("method") == "password":
         password_form = PasswordSignInForm(request.POST)
         if password_form.is_valid():
-            found = services.portal_user_for_email(password_form.cleaned_data["email"])
-            secret = password_form.cleaned_data["password"]
-            user = authenticate(request, username=found.username, password=secret) if found else None
-            if user is not None:
-                login(request, user)
-                return redirect("portal:home")
-            error = _("That email address and password do not match.")
+            data = password_form.cleaned_data
+            try:
+                user = services.sign_in_with_password(data["email"], data["password"])
+            except ServiceError as err:
+                error = err.message
+            else:
+                if user is not None:
+                    login(request, user)
+                    return redirect("portal:home")
+                error = _("That email address and password do not match.")
     elif request.method == "POST":
         link_form = LinkForm(request.POST)
         if link_form.is_valid():
@@ -116,7 +120,10 @@ def sign_in(request: HttpRequest) -> HttpResponse:
                 services.send_sign_in_link(link_form.cleaned_data["email"], client_ip=client_ip)
             except services.RateLimited as err:
                 return _limited(request, link_form, password_form, err)
-            sent = True  # the same answer for every address: the form tells nobody who is a customer
+            except ServiceError as err:
+                error = err.message
+            else:
+                sent = True  # the same answer for every address: the form tells nobody who is a customer
     context = {"link_form": link_form, "password_form": password_form, "sent": sent, "error": error}
     return render(request, "portal/sign_in.html", context, status=401 if error else 200)
 
@@ -141,6 +148,19 @@ def redeem_link(request: HttpRequest, key: str) -> HttpResponse:
         return render(request, "portal/link.html", {"key": key, "error": err.message}, status=410)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return redirect("portal:home")
+
+
+@require_http_methods(["GET", "POST"])
+def confirm_address(request: HttpRequest, token: str) -> HttpResponse:
+    """The link of a confirmation mail (an address an agent added). GET shows a button; only the
+    POST confirms, so mail scanners that fetch links confirm nothing."""
+    if request.method == "GET":
+        return render(request, "portal/confirm.html", {})
+    try:
+        identity = confirm_identity(token)
+    except ServiceError as err:
+        return render(request, "portal/confirm.html", {"error": err.message}, status=410)
+    return render(request, "portal/confirm.html", {"confirmed": identity})
 
 
 @require_POST
