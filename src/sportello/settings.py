@@ -213,6 +213,11 @@ WEBFORM_RATE_WINDOW = env_int("SPORTELLO_WEBFORM_RATE_WINDOW", 600)  # seconds
 WEBFORM_MIN_FILL_SECONDS = env_int("SPORTELLO_WEBFORM_MIN_FILL_SECONDS", 2)  # faster is a bot
 PORTAL_LINK_RATE_LIMIT = env_int("SPORTELLO_PORTAL_LINK_RATE_LIMIT", 5)  # sign-in links per client IP and per address
 PORTAL_LINK_RATE_WINDOW = env_int("SPORTELLO_PORTAL_LINK_RATE_WINDOW", 900)  # seconds
+# Failed password sign-ins (agents and portal) before sign-in is locked, per account and per client IP
+SIGN_IN_ACCOUNT_LIMIT = env_int("SPORTELLO_SIGN_IN_ACCOUNT_LIMIT", 10)
+SIGN_IN_IP_LIMIT = env_int("SPORTELLO_SIGN_IN_IP_LIMIT", 30)
+SIGN_IN_WINDOW = env_int("SPORTELLO_SIGN_IN_WINDOW", 900)  # seconds over which failures are counted
+SIGN_IN_LOCK = env_int("SPORTELLO_SIGN_IN_LOCK", 900)  # seconds a lock lasts
 INBOX_PAGE_SIZE = env_int("SPORTELLO_INBOX_PAGE_SIZE", 50)
 # The acknowledgement mail lists up to 3 public help-centre articles that match the new request.
 KB_ACK_SUGGESTIONS = env_bool("SPORTELLO_KB_ACK_SUGGESTIONS", True)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.http import HttpResponse
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -13,13 +16,48 @@ from django.views.decorators.http import require_POST
 from sportello.accounts import services
 from sportello.accounts.forms import TokenForm
 from sportello.accounts.models import ApiToken
+from sportello.core.ratelimit import (
+    client_ip,
+    record_sign_in_failure,
+    record_sign_in_success,
+    retry_message,
+    sign_in_retry_after,
+)
 from sportello.tickets.views import AgentRequest, agent_view
 
 
 class LoginView(auth_views.LoginView):
+    """Django's sign-in, locked after repeated failures per username and per client address
+    (core/ratelimit.py): while locked even the right password is refused (429, Retry-After)."""
+
     template_name = "accounts/login.html"
 
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        wait = sign_in_retry_after(SCOPE, client_ip=client_ip(request), account=request.POST.get("username", ""))
+        if wait:
+            return self.locked(wait)
+        return super().post(request, *args, **kwargs)
 
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        record_sign_in_success(SCOPE, account=form.cleaned_data.get("username", ""))
+        return super().form_valid(form)
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        username = self.request.POST.get("username", "")
+        if username and self.request.POST.get("password"):
+            wait = record_sign_in_failure(SCOPE, client_ip=client_ip(self.request), account=username)
+            if wait:
+                return self.locked(wait, form)
+        return super().form_invalid(form)
+
+    def locked(self, wait: int, form: AuthenticationForm | None = None) -> HttpResponse:
+        context = self.get_context_data(form=form or self.get_form(), locked=retry_message(wait))
+        response = self.render_to_response(context, status=429)
+        response["Retry-After"] = str(wait)
+        return response
+
+
+SCOPE = "agents"
 LogoutView = auth_views.LogoutView  # POST only (Django 5); LOGOUT_REDIRECT_URL sends the user to sign in
 
 

@@ -23,7 +23,13 @@ from django.utils.translation import gettext as _
 
 from sportello.accounts.models import Role, User
 from sportello.core.errors import InvalidInput, RateLimited
-from sportello.core.ratelimit import count_request
+from sportello.core.ratelimit import (
+    count_request,
+    record_sign_in_failure,
+    record_sign_in_success,
+    retry_message,
+    sign_in_retry_after,
+)
 from sportello.customers.identity import normalize
 from sportello.customers.models import Customer, Identity, IdentityKind
 from sportello.customers.services import Sender, is_staff_address, may_sign_in, verify_identity
@@ -35,6 +41,7 @@ from sportello.tickets.models import Channel, Entry, Ticket
 log = logging.getLogger("sportello.portal")
 
 LINK_MINUTES = 15
+SIGN_IN_SCOPE = "portal"  # failed password sign-ins are counted apart from the agents'
 
 
 class StaffAddress(InvalidInput):
@@ -79,12 +86,28 @@ def portal_user_for_email(email: str) -> User | None:
     return user if user is not None and user.is_active and user.role == Role.CUSTOMER else None
 
 
-def sign_in_with_password(email: str, password: str) -> User | None:
-    """The portal account this address and password sign in, or None; StaffAddress for a staff address."""
+def sign_in_with_password(email: str, password: str, *, client_ip: str) -> User | None:
+    """The portal account this address and password sign in, or None.
+
+    Failures are counted per address (known or not, so the lock tells nobody who has an account)
+    and per client IP; past the limit sign-in is refused with RateLimited, the right password too,
+    until the lock ends (core/ratelimit.py). A success clears the address's count.
+    """
+    account = email.strip().lower()
+    wait = sign_in_retry_after(SIGN_IN_SCOPE, client_ip=client_ip, account=account)
+    if wait:
+        raise RateLimited(retry_message(wait), retry_after=wait)
     check_not_staff(email)
     found = portal_user_for_email(email)
     user = authenticate(None, username=found.username, password=password) if found else None
-    return user if isinstance(user, User) else None
+    if not isinstance(user, User):
+        wait = record_sign_in_failure(SIGN_IN_SCOPE, client_ip=client_ip, account=account)
+        if wait:
+            log.info("portal: password sign-in locked for %s s (ip %s)", wait, client_ip or "unknown")
+            raise RateLimited(retry_message(wait), retry_after=wait)
+        return None
+    record_sign_in_success(SIGN_IN_SCOPE, account=account)
+    return user
 
 
 def _ensure_portal_user(customer: Customer, email: str) -> User | None:

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from sportello.accounts.models import Role, User
 from sportello.core.errors import Forbidden, NotFound, ServiceError
+from sportello.core.ratelimit import client_ip
 from sportello.csat import services as csat_services
 from sportello.csat.access import survey_for_customer
 from sportello.csat.forms import SurveyForm
@@ -104,7 +105,9 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         if password_form.is_valid():
             data = password_form.cleaned_data
             try:
-                user = services.sign_in_with_password(data["email"], data["password"])
+                user = services.sign_in_with_password(data["email"], data["password"], client_ip=client_ip(request))
+            except services.RateLimited as err:
+                return _limited(request, link_form, password_form, err)
             except ServiceError as err:
                 error = err.message
             else:
@@ -116,8 +119,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         link_form = LinkForm(request.POST)
         if link_form.is_valid():
             try:
-                client_ip = request.META.get("REMOTE_ADDR", "")
-                services.send_sign_in_link(link_form.cleaned_data["email"], client_ip=client_ip)
+                services.send_sign_in_link(link_form.cleaned_data["email"], client_ip=client_ip(request))
             except services.RateLimited as err:
                 return _limited(request, link_form, password_form, err)
             except ServiceError as err:
