@@ -152,3 +152,16 @@ def test_lmtp_answers_data_once_per_recipient(mailbox, mail):
         controller.stop()
     assert first[0] == second[0] == 250
     assert RawMessage.objects.count() == 1 and Ticket.objects.count() == 1
+
+
+def test_the_null_envelope_sender_reaches_the_pipeline(smtp_listener, mail):
+    """MAIL FROM:<> (bounces, automatic answers) is kept: such mail gets no acknowledgement."""
+    from django.core import mail as outbox
+
+    with smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=10) as client:
+        refused = client.sendmail("", ["help@example.test"], mail(subject="I am away"))
+    assert refused == {}
+    row = RawMessage.objects.get()
+    assert row.envelope_from == "<>" and row.state == RawState.PROCESSED
+    assert "null envelope sender" in row.entry.metadata["flags"]["auto_reply_reason"]
+    assert outbox.outbox == []

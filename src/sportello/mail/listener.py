@@ -67,7 +67,8 @@ class Handler:
         raw = envelope.original_content or b""
         recipients = list(envelope.rcpt_tos)
         try:
-            row = await self._in_pool(self._store, raw, recipients)
+            # MAIL FROM:<> (bounces, automatic answers) arrives as "<>": kept, the pipeline reads it.
+            row = await self._in_pool(self._store, raw, recipients, envelope.mail_from or "")
         except Exception:
             log.exception("storing a message from %s failed", envelope.mail_from)
             reply = "451 4.3.0 Temporary failure storing the message; try again later"
@@ -77,9 +78,9 @@ class Handler:
             return "\r\n".join([reply] * len(recipients))
         return reply
 
-    def _store(self, raw: bytes, recipients: list[str]) -> Any:
+    def _store(self, raw: bytes, recipients: list[str], mail_from: str = "") -> Any:
         mailbox = next((m for m in map(mailbox_for_address, recipients) if m is not None), None)
-        return receive_raw(raw, mailbox=mailbox, source=self.source, envelope_to=recipients)
+        return receive_raw(raw, mailbox=mailbox, source=self.source, envelope_to=recipients, envelope_from=mail_from)
 
 
 class ListenerController(Controller):

@@ -112,6 +112,9 @@ class RawMessage(models.Model):
     source = models.CharField(max_length=20, default="import", help_text="import, imap, smtp, lmtp, http")
     # Envelope recipients when the transport knows them (SMTP/LMTP); the signed reply address may be there only.
     envelope_to = models.JSONField(default=list, blank=True)
+    # The SMTP MAIL FROM when the transport knows it (SMTP/LMTP): "<>" is the null sender of
+    # bounces and automatic answers; empty when unknown (IMAP, import, HTTP).
+    envelope_from = models.CharField(max_length=254, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
     state = models.CharField(max_length=12, choices=RawState.choices, default=RawState.RECEIVED)
     reason = models.TextField(blank=True)

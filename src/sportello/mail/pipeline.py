@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 
 from sportello.customers.models import Identity, IdentityKind
 from sportello.mail.addresses import base_address, number_from_address, number_from_message_id
 from sportello.mail.bounces import Bounce, bounce_of
 from sportello.mail.parse import ParsedMail
-from sportello.tickets.models import Direction, Entry, Ticket
+from sportello.tickets.models import Direction, Entry, StatusCategory, Ticket
 
 
 @dataclass
@@ -43,12 +43,25 @@ class Conclusions:
     mailing_list: str = ""
     bounce: Bounce | None = None
     from_us: bool = False
+    # The sender asks for no automatic answer (X-Auto-Response-Suppress, another system's X-Loop);
+    # a person may still have written it, so it reopens a ticket like any reply.
+    no_auto_response: str = ""
+    # Our own X-Loop mark: the message has passed through us before and came back.
+    loop: str = ""
     threading: Threading = field(default_factory=lambda: Threading(None, "new"))
 
     @property
     def automatic(self) -> bool:
-        """Mail from a machine: it gets no automatic answer, ever (loop protection)."""
-        return bool(self.auto_reply or self.mailing_list or self.bounce or self.from_us)
+        """It gets no automatic answer, ever (loop protection)."""
+        return bool(
+            self.auto_reply or self.mailing_list or self.bounce or self.from_us or self.no_auto_response or self.loop
+        )
+
+    @property
+    def machine(self) -> bool:
+        """Written by a machine about a message of ours (an out-of-office, a bounce): recorded for the
+        agents, but it answers nothing, so it changes no status and starts no clock."""
+        return bool(self.auto_reply or self.bounce)
 
     def flags(self) -> dict[str, Any]:
         return {
@@ -58,15 +71,23 @@ class Conclusions:
             "mailing_list_reason": self.mailing_list,
             "bounce": self.bounce.as_dict() if self.bounce else None,
             "from_us": self.from_us,
+            "no_auto_response": bool(self.no_auto_response),
+            "no_auto_response_reason": self.no_auto_response,
+            "loop": self.loop,
         }
 
 
-def conclude(parsed: ParsedMail, *, envelope_to: list[str] | None = None) -> Conclusions:
+def conclude(
+    parsed: ParsedMail, *, envelope_to: list[str] | None = None, envelope_from: str | None = None
+) -> Conclusions:
+    """`envelope_from` is the SMTP MAIL FROM when the transport knows it ("<>" for the null sender)."""
     found = Conclusions()
-    found.auto_reply = is_auto_reply(parsed)
+    found.auto_reply = is_auto_reply(parsed, envelope_from=envelope_from)
     found.mailing_list = is_mailing_list(parsed)
     found.bounce = bounce_of(parsed)
     found.from_us = is_from_us(parsed)
+    found.loop = our_loop_mark(parsed)
+    found.no_auto_response = no_auto_response(parsed)
     found.threading = thread(parsed, bounce=found.bounce, envelope_to=envelope_to or [])
     return found
 
@@ -78,12 +99,21 @@ _VACATION_SUBJECT = re.compile(
     r"^\s*(?:auto(?:matic)?[\s_-]*(?:reply|response|answer)|autoreply|out of (?:the )?office|"
     r"abwesenheitsnotiz|automatische antwort|risposta automatica|fuori sede|"
     r"r[ée]ponse automatique|absence du bureau|respuesta autom[áa]tica|fuera de la oficina|"
-    r"automatisch antwoord|afwezig|автоматичен отговор|извън офиса|on vacation|vacation reply)",
+    r"automatisch antwoord|afwezig|автоматичен отговор|извън офиса|on vacation|vacation reply|"
+    # pt, pl, sv, ru, cs, ja: Outlook's, Gmail's and the usual hand-written ones.
+    r"resposta autom[áa]tica|ausente do escrit[óo]rio|fora do escrit[óo]rio|"
+    r"odpowied[źz] automatyczna|automatyczna odpowied[źz]|poza biurem|"
+    r"automatiskt svar|fr[åa]nvaromeddelande|inte p[åa] kontoret|"
+    r"автоматический ответ|автоответ|вне офиса|нет на месте|"
+    r"automatick[áa] odpov[ěe][ďd]|mimo kancel[áa][řr]|"
+    r"自動応答|自動返信|不在通知|不在のお知らせ|外出中)",
     re.IGNORECASE,
 )
+# Wherever they stand in the subject (after "Re:", a list tag, or the original subject).
+_AUTO_ANYWHERE = re.compile(r"\[auto[\s_-]?reply\]|vacation response", re.IGNORECASE)
 
 
-def is_auto_reply(parsed: ParsedMail) -> str:
+def is_auto_reply(parsed: ParsedMail, *, envelope_from: str | None = None) -> str:
     auto = parsed.header("auto-submitted").strip().lower()
     if auto and not auto.startswith("no"):
         return f"Auto-Submitted: {auto}"
@@ -93,11 +123,49 @@ def is_auto_reply(parsed: ParsedMail) -> str:
     precedence = (parsed.header("precedence") or parsed.header("x-precedence")).strip().lower()
     if precedence in ("bulk", "junk", "auto_reply"):
         return f"Precedence: {precedence}"
+    # RFC 5321 4.5.5 and RFC 3834 3.3: notifications and automatic answers are sent from the null
+    # reverse-path, which the final MTA records as `Return-Path: <>`; people's mail never is.
+    if envelope_from is not None and envelope_from.strip() in ("<>", ""):
+        return "null envelope sender (MAIL FROM:<>)"
+    if "return-path" in parsed.headers and parsed.header("return-path").strip().replace(" ", "") == "<>":
+        return "Return-Path: <>"
     suppress = parsed.header("x-auto-response-suppress").lower()
     if "oof" in suppress and _VACATION_SUBJECT.search(parsed.subject):
         return "Exchange out-of-office"
-    if _VACATION_SUBJECT.search(parsed.subject):
+    if _VACATION_SUBJECT.search(parsed.subject) or _AUTO_ANYWHERE.search(parsed.subject):
         return "vacation subject"
+    return ""
+
+
+# X-Auto-Response-Suppress (Exchange): All, or OOF / AutoReply, ask that no automatic answer be
+# sent; DR, NDR, RN, NRN only concern delivery and read receipts.
+_SUPPRESS = re.compile(r"\b(?:all|oof|autoreply)\b", re.IGNORECASE)
+
+
+def no_auto_response(parsed: ParsedMail) -> str:
+    """Why the sender wants no automatic answer, or ""."""
+    suppress = parsed.header("x-auto-response-suppress")
+    if _SUPPRESS.search(suppress):
+        return f"X-Auto-Response-Suppress: {suppress.strip()[:100]}"
+    loops = [v.strip() for v in parsed.headers.get("x-loop", []) if v.strip()]
+    if loops:
+        # Another system (an autoresponder, a list manager, a help desk) marked it as its own.
+        return f"X-Loop: {loops[0][:100]}"
+    return ""
+
+
+def our_loop_mark(parsed: ParsedMail) -> str:
+    """An X-Loop naming one of our own addresses: mail that already went through us is back."""
+    values = [v.strip().strip("<>").lower() for v in parsed.headers.get("x-loop", [])[:20]]
+    if not values:
+        return ""
+    from sportello.mail.models import Mailbox
+
+    ours = {base_address().lower(), *(a.lower() for a in Mailbox.objects.values_list("address", flat=True))}
+    for value in values:
+        local, _, domain = value.rpartition("@")
+        if f"{local.split('+', 1)[0]}@{domain}" in ours:
+            return f"X-Loop: {value[:100]}"
     return ""
 
 
@@ -147,10 +215,9 @@ def thread(parsed: ParsedMail, *, bounce: Bounce | None = None, envelope_to: lis
     ids = list(parsed.in_reply_to[:MAX_IN_REPLY_TO]) + list(reversed(parsed.references[-MAX_REFERENCES:]))
     if bounce and bounce.original_message_id:
         ids.insert(0, bounce.original_message_id)
-    found = ticket_for_message_ids(ids)
-    if found is not None:
-        ticket, message_id = found
-        return Threading(ticket, "bounce" if bounce else "references", message_id)
+    known = ticket_for_message_ids(ids)
+    if known is not None:
+        return Threading(known[0], "bounce" if bounce else "references", known[1])
 
     recipients = [a.address for a in parsed.to + parsed.cc]
     recipients += list(envelope_to or [])
@@ -173,6 +240,71 @@ def thread(parsed: ParsedMail, *, bounce: Bounce | None = None, envelope_to: lis
         stranger = sender or "the sender"
         return Threading(None, "new", f"[#{ticket.number}] in the subject, but {stranger} is not a participant")
     return Threading(None, "new", "")
+
+
+@dataclass
+class Filing:
+    """Where intake will file the message: the same decision for `mail parse` and for receiving.
+
+    `ticket`: the ticket its entry goes on, merges followed (None: a new ticket); `follow_up_of`:
+    the closed ticket a new ticket points back to; `quarantine`: why it is held for an admin.
+    """
+
+    ticket: Ticket | None = None
+    follow_up_of: Ticket | None = None
+    quarantine: str = ""
+    # Held only until an admin retries it (machine mail for a closed ticket), not a loop.
+    retry_files: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ticket": self.ticket.number if self.ticket else None,
+            "new_ticket": self.ticket is None and not self.quarantine,
+            "follow_up_of": self.follow_up_of.number if self.follow_up_of else None,
+            "quarantine": self.quarantine or None,
+        }
+
+
+def filing(found: Conclusions, sender: str = "") -> Filing:
+    """1. Our own mail coming back (From or X-Loop ours): quarantined, answering would loop.
+    2. No ticket found: a new ticket.
+    3. The ticket found, or the one it was merged into (followed to the end).
+    4. That ticket is closed: a person's message opens a follow-up; a machine's (an out-of-office,
+       a bounce) is quarantined with the reason — a closed ticket takes no more entries, and an
+       automatic answer to our last mail is nothing to open a new ticket for; an admin's retry
+       files it all the same.
+    """
+    if found.from_us:
+        return Filing(quarantine=f"Sent from our own address {sender}: mail coming back to us would loop")
+    if found.loop:
+        return Filing(quarantine=f"{found.loop}: this message has passed through us before; answering it would loop")
+    ticket = found.threading.ticket
+    if ticket is None:
+        return Filing()
+    ticket = merged_target(ticket)
+    if ticket.state != StatusCategory.CLOSED:
+        return Filing(ticket=ticket)
+    if found.machine:
+        what = "bounce" if found.bounce else f"automatic reply ({found.auto_reply})"
+        return Filing(
+            follow_up_of=ticket,
+            quarantine=f"A {what} to closed ticket #{ticket.number}: not filed, and no follow-up ticket "
+            "opened for it (retry files it as a follow-up)",
+            retry_files=True,
+        )
+    return Filing(follow_up_of=ticket)
+
+
+def merged_target(ticket: Ticket) -> Ticket:
+    """The ticket itself, or the one it was merged into (as intake follows it, without the lock)."""
+    seen = {ticket.pk}
+    while ticket.merged_into_id:
+        target = Ticket.objects.filter(pk=ticket.merged_into_id).first()
+        if target is None or target.pk in seen:
+            break
+        seen.add(target.pk)
+        ticket = target
+    return ticket
 
 
 def ticket_for_message_ids(message_ids: list[str]) -> tuple[Ticket, str] | None:
@@ -206,7 +338,7 @@ def ticket_for_message_ids(message_ids: list[str]) -> tuple[Ticket, str] | None:
     def ranked(field: str, values: list[Any], rank: dict[Any, int]) -> Case:
         return Case(*(When(**{field: v}, then=Value(rank[v])) for v in values), output_field=IntegerField())
 
-    parts = []
+    parts: list[QuerySet[Any, Any]] = []
     if numbers:
         parts.append(
             Ticket.objects.filter(number__in=list(numbers))

@@ -31,7 +31,7 @@ from sportello.mail.parse import (
     parse_message,
     parse_message_ids,
 )
-from sportello.mail.pipeline import Conclusions, conclude
+from sportello.mail.pipeline import Conclusions, conclude, filing
 from sportello.tickets.attachments import AttachmentIn
 from sportello.tickets.intake import Inbound, ingest
 from sportello.tickets.models import Channel
@@ -54,6 +54,7 @@ def receive_raw(
     mailbox: Mailbox | None = None,
     source: str = "import",
     envelope_to: list[str] | None = None,
+    envelope_from: str = "",
 ) -> RawMessage:
     """Store one raw message, then process it; returns its row in its final state.
 
@@ -63,14 +64,21 @@ def receive_raw(
        is processed when the same bytes come again (or by a retry).
     3. Any failure quarantines the row with its reason.
     """
-    row, _created = store_raw(raw, mailbox=mailbox, source=source, envelope_to=envelope_to)
+    row, _created = store_raw(
+        raw, mailbox=mailbox, source=source, envelope_to=envelope_to, envelope_from=envelope_from
+    )
     if row.state == RawState.RECEIVED:
         row = process_raw(row)
     return row
 
 
 def store_raw(
-    raw: bytes, *, mailbox: Mailbox | None = None, source: str = "import", envelope_to: list[str] | None = None
+    raw: bytes,
+    *,
+    mailbox: Mailbox | None = None,
+    source: str = "import",
+    envelope_to: list[str] | None = None,
+    envelope_from: str = "",
 ) -> tuple[RawMessage, bool]:
     digest = hashlib.sha256(raw).hexdigest()
     existing = RawMessage.objects.filter(sha256=digest).first()
@@ -83,6 +91,7 @@ def store_raw(
         mailbox=mailbox,
         source=source[:20],
         envelope_to=[str(a).lower() for a in envelope_to or []],
+        envelope_from=clean(envelope_from or "")[:254],
         **summary,
     )
     row.file.save(f"{digest}.eml", ContentFile(raw), save=False)
@@ -237,7 +246,7 @@ def _process(row: RawMessage, *, retry: bool) -> None:
     if len(raw) < row.size:  # receive_oversized kept only the headers
         raise Quarantine(f"Only the headers of this {_megabytes(row.size)} message were stored")
     parsed = parse_message(raw)
-    found = conclude(parsed, envelope_to=list(row.envelope_to or []))
+    found = conclude(parsed, envelope_to=list(row.envelope_to or []), envelope_from=row.envelope_from or None)
     sender = sender_of(parsed, found)
     row.sender = sender.email[:254]
 
@@ -254,19 +263,31 @@ def _process(row: RawMessage, *, retry: bool) -> None:
             _finish(row, RawState.DUPLICATE, ticket_id=original.ticket_id, entry_id=original.entry_id,
                     reason=f"Same Message-ID as raw message {original.pk}", duplicate_of=original)
             return
-    if found.from_us:
-        raise Quarantine(f"Sent from our own address {sender.email}: mail coming back to us would loop")
+    plan = filing(found, sender.email)
+    if plan.quarantine and not plan.retry_files:
+        raise Quarantine(plan.quarantine)
+    if plan.quarantine and not retry:
+        # Machine mail for a closed ticket: held with its reason, linked to the ticket; a bounce
+        # still marks the address.
+        _mark_bounced(found)
+        _finish(row, RawState.QUARANTINED, ticket_id=plan.follow_up_of.pk if plan.follow_up_of else None,
+                entry_id=None, reason=plan.quarantine)
+        return
     if not retry and row.source != "import":
         _check_rate(sender.email, row)
 
     inbound = build_inbound(parsed, found, sender, mailbox=row.mailbox, raw_message=row)
     result = ingest(inbound)
+    _mark_bounced(found)
+    _finish(row, RawState.PROCESSED, ticket_id=result.ticket.pk, entry_id=result.entry.pk, reason="")
+
+
+def _mark_bounced(found: Conclusions) -> None:
     bounce = found.bounce
     if bounce and bounce.permanent and bounce.recipient and found.threading.threaded_by == "bounce":
         # Only a bounce of mail we sent (matched by its Message-ID) may mark an address: a forged
         # bounce must not be able to cut a customer off.
         Identity.objects.filter(kind=IdentityKind.EMAIL, value=bounce.recipient.lower()).update(undeliverable=True)
-    _finish(row, RawState.PROCESSED, ticket_id=result.ticket.pk, entry_id=result.entry.pk, reason="")
 
 
 def _finish(row: RawMessage, state: str, *, ticket_id: int | None, entry_id: int | None, reason: str,
@@ -364,8 +385,9 @@ def build_inbound(
         received_at=received_at(parsed.date, historical=raw_message is not None and raw_message.source == "import"),
         group=mailbox.group if mailbox is not None else None,
         acknowledge=not found.automatic,
-        # A bounce on a ticket is a note for the agents: it neither reopens it nor shows to the customer.
-        internal=found.bounce is not None and found.threading.ticket is not None,
+        # Machine mail on a ticket (a bounce, an out-of-office) is a note for the agents: it neither
+        # reopens the ticket nor starts an SLA clock (those count public messages), nor shows to the customer.
+        internal=found.machine and found.threading.ticket is not None,
     )
 
 
