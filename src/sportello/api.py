@@ -8,7 +8,7 @@ and is left to Django's 500 handling (logged, mailed to admins), never dressed u
 
 from __future__ import annotations
 
-import json
+import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -24,6 +24,7 @@ from sportello.accounts.auth import BrowserSessionAuth, TokenAuth
 from sportello.automation.api import router as automation_router
 from sportello.automation.assignment_api import router as assignment_router
 from sportello.core.errors import ServiceError
+from sportello.core.jsonbody import MalformedBody, parse_json_object
 from sportello.csat.api import router as csat_router
 from sportello.customers.api import router as customers_router
 from sportello.mail.api import router as mail_router
@@ -32,22 +33,14 @@ from sportello.search.api import router as search_router
 from sportello.sla.api import router as sla_router
 from sportello.tickets.api import router as tickets_router
 
-
-class MalformedBody(ValueError):
-    pass
+log = logging.getLogger("sportello.api")
 
 
 class JsonParser(Parser):
-    """Ninja's JSON parser, with one clear message for a body that is not a JSON object."""
+    """Ninja's JSON parser, with one clear message for a body that is not a JSON object or nests too deep."""
 
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
-        try:
-            data = json.loads(request.body)
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-            raise MalformedBody(f"The request body is not valid JSON: {exc}") from exc
-        if not isinstance(data, dict):
-            raise MalformedBody("The request body must be a JSON object")
-        return data
+        return parse_json_object(request.body)
 
 
 class SportelloAPI(NinjaAPI):
@@ -131,6 +124,14 @@ def suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
     if isinstance(exc, RequestDataTooBig):
         return _error(request, 413, "The request body is too large")
     return _error(request, 400, "The request could not be read")
+
+
+@api.exception_handler(RecursionError)
+def too_deep(request: HttpRequest, exc: RecursionError) -> HttpResponse:
+    # Bodies are depth-checked on the way in; this catches nested input that came another way (a
+    # page cursor is base64 JSON). Logged with its traceback in case it is our own recursion.
+    log.warning("RecursionError answered as bad input: %s %s", request.method, request.path, exc_info=exc)
+    return _error(request, 422, "The request nests too deeply to be read")
 
 
 @api.exception_handler(MultiPartParserError)

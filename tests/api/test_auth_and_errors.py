@@ -252,6 +252,28 @@ def test_a_body_that_is_no_json_object_is_422(as_agent, body, message):
     assert response.status_code == 422 and response.json()["detail"].startswith(message)
 
 
+@pytest.mark.parametrize("depth", [40, 900, 5_000, 100_000])
+@pytest.mark.parametrize("path", ["/tickets/{number}/entries", "/tickets", "/customers", "/automation/triggers"])
+def test_a_deeply_nested_body_is_422_not_a_server_error(as_admin, ticket, path, depth):
+    body = b'{"kind": "note", "body_text": "x", "extra": ' + b"[" * depth + b"]" * depth + b"}"
+    response = as_admin.raw("POST", path.format(number=ticket.number), body)
+    assert response.status_code == 422
+    assert response.json()["detail"] == "The request body nests more than 32 levels"
+
+
+def test_an_unknown_api_path_is_a_json_404(as_agent):
+    response = as_agent.get("/no/such/operation")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No API operation at /api/v1/no/such/operation"}
+
+
+def test_an_unknown_method_is_a_json_405_naming_the_allowed_ones(as_agent, ticket):
+    response = as_agent.delete(f"/tickets/{ticket.number}")
+    assert response.status_code == 405
+    assert set(response["Allow"].replace(" ", "").split(",")) == {"GET", "PATCH"}
+    assert response.json()["detail"].startswith("Method DELETE is not allowed here")
+
+
 def test_unknown_fields_are_422_naming_them(as_agent, ticket):
     response = as_agent.patch(f"/tickets/{ticket.number}", {"priority": 3, "owner": "bob"})
     assert response.status_code == 422

@@ -7,7 +7,6 @@ through an access gate, calls one service and renders a schema.
 from __future__ import annotations
 
 import copy
-import json
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -31,6 +30,7 @@ from sportello.accounts.auth import (
 )
 from sportello.accounts.models import Group, User
 from sportello.core.errors import InvalidInput, NotFound
+from sportello.core.jsonbody import MalformedBody, parse_json_object
 from sportello.customers.models import Customer, IdentityKind
 from sportello.customers.services import Sender
 from sportello.mail.reasons import delivery_attempts, threading_reason
@@ -398,9 +398,9 @@ def _entry_input(request: HttpRequest) -> tuple[EntryIn, list[AttachmentIn]]:
             ]
             return EntryIn.model_validate(request.POST.dict()), files
         try:
-            payload = json.loads(request.body or b"{}")
-        except ValueError as exc:  # the same answer as the other operations give for broken JSON
-            raise InvalidInput(f"The request body is not valid JSON: {exc}") from exc
+            payload = parse_json_object(request.body or b"{}")
+        except MalformedBody as exc:  # the same answer as the other operations give for broken JSON
+            raise InvalidInput(str(exc)) from exc
         return EntryIn.model_validate(payload), []
     except pydantic.ValidationError as exc:
         raise ValidationError([{**e, "loc": ("body", "data", *e["loc"])} for e in exc.errors()]) from exc
