@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from sportello.mail.bounces import bounce_of
 from sportello.mail.models import RawState
 from sportello.mail.parse import parse_message
-from sportello.mail.pipeline import bounce_of
 from sportello.mail.services import receive_raw
 from tests.mail.fixtures import TESTDATA, all_messages, ids
 
