@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from django.utils import timezone
 from sportello.accounts.models import Availability, Group, Role, User
 from sportello.chat.models import AskIdentity, ChatChannel, Conversation, ConversationState
 from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
+from sportello.customers.models import Identity, IdentityKind
 from sportello.customers.services import Sender
 from sportello.kb.access import public_article
 from sportello.kb.models import LANGUAGES as KB_LANGUAGES
@@ -386,6 +388,21 @@ def request_transcript(conversation: Conversation, email: Any) -> str:
 
 
 # --- The agent's side ----------------------------------------------------------------------------------
+
+
+# A chat handle made with its customer file is the visitor's own; one that joined a file older
+# than this (by an address the visitor typed) is a claim. Both are written in one transaction.
+JOINED_LATER = timedelta(seconds=1)
+
+
+def unproven_visitors(conversations: list[Conversation]) -> set[int]:
+    """The conversations whose visitor joined a customer file that existed before them, by typing
+    one of its addresses: agents see them marked, since anyone can type anyone's address (one query)."""
+    handles = {f"chat:{conversation.visitor}": conversation.pk for conversation in conversations}
+    joined = Identity.objects.filter(kind=IdentityKind.SOCIAL, value__in=list(handles), verified=False).values_list(
+        "value", "created_at", "customer__created_at"
+    )
+    return {handles[value] for value, since, file_since in joined if since - file_since > JOINED_LATER}
 
 
 def queue_for(agent: User) -> QuerySet[Conversation]:

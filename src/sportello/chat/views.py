@@ -153,9 +153,11 @@ def console_part(request: AgentRequest) -> HttpResponse:
 
 def _console_context(user: User) -> dict[str, object]:
     chats = list(services.chats_of(user))
+    queue = list(services.queue_for(user)[:50])
     return {
-        "queue": services.queue_for(user)[:50],
+        "queue": queue,
         "chats": [(chat, services.history(chat)) for chat in chats],
+        "unproven": services.unproven_visitors(queue + chats),
         "agents": services.answering_agents(None).exclude(pk=user.pk).order_by("first_name", "username"),
         "groups": Group.objects.all(),
         "availability": Availability,
