@@ -11,6 +11,9 @@ from sportello.chat.routing import websocket_application
 from tests.kb.conftest import billing, draft_article, internal_article, invoice_article, invoices  # noqa: F401 — articles
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
+# Seconds to wait for a frame that normally comes within milliseconds. Only a hang reaches it; a
+# busy machine (the suite beside other work on two cores) must not, so it is far from the usual time.
+PATIENCE = 60
 
 
 @pytest.fixture
@@ -20,24 +23,44 @@ def chat_channel(first_level) -> ChatChannel:
     )
 
 
+class PatientCommunicator(WebsocketCommunicator):
+    """A test socket whose waits default to PATIENCE, not Channels' one second: under load a
+    consumer's first database query alone can take longer, and the test failed where nothing was wrong."""
+
+    async def connect(self, timeout: float = PATIENCE):  # type: ignore[no-untyped-def]
+        return await super().connect(timeout)
+
+    async def receive_from(self, timeout: float = PATIENCE):  # type: ignore[no-untyped-def]
+        return await super().receive_from(timeout)
+
+    async def receive_json_from(self, timeout: float = PATIENCE):  # type: ignore[no-untyped-def]
+        return await super().receive_json_from(timeout)
+
+    async def receive_output(self, timeout: float = PATIENCE):  # type: ignore[no-untyped-def]
+        return await super().receive_output(timeout)
+
+    async def disconnect(self, code: int = 1000, timeout: float = PATIENCE) -> None:
+        await super().disconnect(code, timeout)
+
+
 def visitor_socket(key: str = "website") -> WebsocketCommunicator:
-    return WebsocketCommunicator(
+    return PatientCommunicator(
         websocket_application, f"/ws/chat/{key}/", headers=[(b"origin", b"https://shop.example")]
     )
 
 
 def agent_socket(user: User | None, path: str) -> WebsocketCommunicator:
     """An agent's socket as the session middleware would see it: `user` signed in, our own origin."""
-    communicator = WebsocketCommunicator(websocket_application, path, headers=[ORIGIN])
+    communicator = PatientCommunicator(websocket_application, path, headers=[ORIGIN])
     if user is not None:
         communicator.scope["user"] = user
     return communicator
 
 
-async def receive_until(communicator: WebsocketCommunicator, kind: str, timeout: float = 3) -> dict:
+async def receive_until(communicator: WebsocketCommunicator, kind: str, timeout: float = PATIENCE) -> dict:
     """The next JSON frame of type `kind`, skipping others (presence chatter, queue notices)."""
     while True:
-        frame = await communicator.receive_json_from(timeout=timeout)
+        frame = await communicator.receive_json_from(timeout)
         if frame.get("type") == kind:
             return frame
 
@@ -47,7 +70,7 @@ async def refusal(communicator: WebsocketCommunicator) -> int | None:
     connected, code = await communicator.connect()
     if not connected:
         return code
-    output = await communicator.receive_output(timeout=3)
+    output = await communicator.receive_output()
     return output["code"] if output["type"] == "websocket.close" else None
 
 

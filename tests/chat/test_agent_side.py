@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
@@ -16,7 +18,7 @@ from sportello.customers.services import Sender
 from sportello.tickets.intake import Inbound, ingest
 from sportello.tickets.models import Ticket
 from sportello.tickets.services import add_note
-from tests.chat.conftest import agent_socket, receive_until, refusal, visitor_socket
+from tests.chat.conftest import PATIENCE, PatientCommunicator, agent_socket, receive_until, refusal, visitor_socket
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -176,11 +178,9 @@ def test_agent_sockets_refuse_strangers_foreign_origins_and_hidden_tickets(ticke
                 assert await refusal(agent_socket(user, path)) == 4403, (user, path)
         # The web-form ticket has no group: an agent restricted to the second level cannot see it.
         assert await refusal(agent_socket(restricted_agent, f"/ws/agent/tickets/{ticket.number}/")) == 4404
-        from channels.testing import WebsocketCommunicator
-
         from sportello.chat.routing import websocket_application
 
-        foreign = WebsocketCommunicator(
+        foreign = PatientCommunicator(
             websocket_application, "/ws/agent/inbox/", headers=[(b"origin", b"https://evil.example")]
         )
         foreign.scope["user"] = agent
@@ -195,11 +195,9 @@ def test_a_signed_in_agent_reaches_their_socket_through_the_session_cookie(agent
     cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
 
     async def scenario() -> None:
-        from channels.testing import WebsocketCommunicator
-
         from sportello.chat.routing import websocket_application
 
-        socket = WebsocketCommunicator(
+        socket = PatientCommunicator(
             websocket_application, f"/ws/agent/tickets/{ticket.number}/",
             headers=[(b"origin", b"http://127.0.0.1"), (b"cookie", cookie), (b"host", b"127.0.0.1")],
         )  # fmt: skip
@@ -259,16 +257,14 @@ def test_closing_the_last_screen_makes_the_agent_offline_after_the_grace_period(
     settings.AGENT_OFFLINE_GRACE_SECONDS = 0.2
 
     async def scenario() -> None:
-        import asyncio
-
         first = agent_socket(agent, "/ws/agent/presence/")
         second = agent_socket(agent, "/ws/agent/presence/")
         assert (await first.connect())[0] and (await second.connect())[0]
         await first.disconnect()
-        await asyncio.sleep(0.5)
+        await _grace_periods_over()
         assert await _availability(agent) == Availability.ONLINE  # another screen is still open
         await second.disconnect()
-        await asyncio.sleep(0.5)
+        await _grace_periods_over()
         assert await _availability(agent) == Availability.OFFLINE
         back = agent_socket(agent, "/ws/agent/presence/")  # the agent comes back: online again
         assert (await back.connect())[0]
@@ -276,6 +272,14 @@ def test_closing_the_last_screen_makes_the_agent_offline_after_the_grace_period(
         await back.disconnect()
 
     async_to_sync(scenario)()
+
+
+async def _grace_periods_over() -> None:
+    """Wait until each closed screen's grace timer (chat/live.py) has run to its end: the moment the
+    agent's availability is decided, however long a busy machine takes to get there."""
+    timers = [task for task in asyncio.all_tasks() if task.get_coro().__qualname__ == "_offline_after_grace"]
+    assert timers, "no grace timer is running: did the screen close?"
+    await asyncio.wait_for(asyncio.gather(*timers), timeout=PATIENCE)
 
 
 @database_sync_to_async

@@ -31,7 +31,7 @@ async def opened(communicator: WebsocketCommunicator) -> bool | int:
     if not connected:
         return code
     await communicator.send_json_to({"type": "ping"})
-    output = await communicator.receive_output(timeout=3)
+    output = await communicator.receive_output()
     return output["code"] if output["type"] == "websocket.close" else True
 
 

@@ -66,7 +66,7 @@ def test_visitor_and_agent_talk_through_redis(redis_layer, chat_channel, agent):
         await asyncio.sleep(6)
         chat = await database_sync_to_async(Conversation.objects.select_related("ticket", "channel").get)()
         await database_sync_to_async(services.send_agent_message)(chat, agent, "answered through redis")
-        assert (await receive_until(visitor, "message", timeout=5))["text"] == "answered through redis"
+        assert (await receive_until(visitor, "message"))["text"] == "answered through redis"
         await visitor.send_json_to({"type": "typing"})
         assert (await receive_until(console, "typing"))["conversation"] == conversation_id
         await visitor.disconnect()

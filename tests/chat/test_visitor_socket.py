@@ -136,7 +136,7 @@ def test_an_oversized_frame_closes_the_socket_with_1009(chat_channel, settings):
         visitor = visitor_socket()
         await _hello(visitor)
         await visitor.send_to(text_data='{"type": "message", "text": "' + "é" * 600 + '"}')
-        closed = await visitor.receive_output(timeout=2)
+        closed = await visitor.receive_output()
         assert closed == {"type": "websocket.close", "code": 1009, "reason": "frame too large"}
 
     async_to_sync(scenario)()
@@ -159,7 +159,7 @@ def test_flooding_is_slowed_down_then_disconnected(chat_channel, agent, settings
             await visitor.send_json_to({"type": "message", "text": "spam"})
             await receive_until(visitor, "error")
         await visitor.send_json_to({"type": "message", "text": "spam"})
-        closed = await visitor.receive_output(timeout=2)
+        closed = await visitor.receive_output()
         assert closed["type"] == "websocket.close" and closed["code"] == 4429
 
     async_to_sync(scenario)()
