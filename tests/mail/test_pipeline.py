@@ -193,3 +193,46 @@ def test_admin_retry_action(mail, admin):
     )
     assert response.status_code == 200
     assert RawMessage.objects.get(pk=row.pk).attempts == 2
+
+
+def test_parse_names_the_ticket_import_files_into_after_a_merge(mail, agent, tmp_path):
+    from sportello.mail.outbound import message_id_for
+    from sportello.tickets.services import merge_tickets
+
+    merged = receive_raw(mail(subject="First copy"))
+    ours = reply_to_ticket(merged.ticket, agent, body_text="Looking into it")
+    kept = receive_raw(mail(subject="Second copy", body="Same problem"))
+    merge_tickets(merged.ticket, kept.ticket, agent)
+    # The customer answers our reply on the merged ticket: its signed Message-ID names that one.
+    our_id = message_id_for(merged.ticket, ours.pk)
+    (tmp_path / "reply.eml").write_bytes(mail(subject="Re: First copy", body="Any news?", In_Reply_To=our_id))
+    out = io.StringIO()
+    call_command("mail", "parse", str(tmp_path / "reply.eml"), stdout=out)
+    threading = json.loads(out.getvalue())["threading"]
+    out = io.StringIO()
+    call_command("mail", "import", str(tmp_path / "reply.eml"), stdout=out)
+    imported = json.loads(out.getvalue())
+    assert imported["ticket"] == kept.ticket.number
+    assert (threading["ticket"], threading["named"]) == (kept.ticket.number, merged.ticket.number)
+
+
+def test_parse_without_a_migrated_database_prints_the_parse_and_says_so(mail, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "a.eml").write_bytes(mail(subject="Offline", Auto_Submitted="auto-replied"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "sportello.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+        "SPORTELLO_DATA_DIR": str(tmp_path / "data"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "sportello.cli", "mail", "parse", str(tmp_path / "a.eml")],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    value = json.loads(done.stdout)
+    assert value["subject"] == "Offline" and value["flags"]["auto_reply"] is True
+    assert value["threading"]["decided"] is False and "no database" in value["threading"]["reason"]

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
-from sportello.mail.parse import ParseError, parse_message
-from sportello.mail.pipeline import conclude
+from sportello.mail.bounces import bounce_of
+from sportello.mail.parse import ParsedMail, ParseError, parse_message
+from sportello.mail.pipeline import Conclusions, conclude, filing, is_auto_reply, is_mailing_list, no_auto_response
 from sportello.mail.services import receive_raw
 
 
@@ -158,7 +160,6 @@ def describe(label: str, raw: bytes) -> dict[str, Any]:
         parsed = parse_message(raw)
     except ParseError as exc:
         return {"file": label, "error": str(exc)}
-    found = conclude(parsed)
     return {
         "file": label,
         "from": parsed.from_.as_dict() if parsed.from_ else None,
@@ -174,8 +175,43 @@ def describe(label: str, raw: bytes) -> dict[str, Any]:
             {"filename": p.filename, "content_type": p.content_type, "size": p.size, "inline": p.inline}
             for p in parsed.attachments
         ],
+        **_decisions(parsed),
+    }
+
+
+def _decisions(parsed: ParsedMail) -> dict[str, Any]:
+    """The flags and where `mail import` would file the message (`pipeline.filing`, the function
+    receiving uses): the ticket a merged ticket was merged into, a follow-up of a closed one.
+
+    Threading needs the database; without one (not migrated, not reachable) the parse is still
+    printed, with the flags that need none, and says threading could not be decided.
+    """
+    try:
+        found = conclude(parsed)
+        plan = filing(found, parsed.from_.address.lower() if parsed.from_ else "")
+    except DatabaseError as exc:
+        offline = Conclusions(
+            auto_reply=is_auto_reply(parsed),
+            mailing_list=is_mailing_list(parsed),
+            bounce=bounce_of(parsed),
+            no_auto_response=no_auto_response(parsed),
+        )
+        reason = " ".join(str(exc).split())[:300]
+        return {
+            "flags": {**offline.flags(), "from_us": None, "loop": None},
+            "threading": {"decided": False, "reason": f"no database ({type(exc).__name__}: {reason})"},
+        }
+    named = found.threading.ticket
+    return {
         "flags": found.flags(),
-        "threading": found.threading.as_dict(),
+        "threading": {
+            **found.threading.as_dict(),
+            "decided": True,
+            "ticket": plan.ticket.number if plan.ticket else None,
+            "named": named.number if named else None,
+            "follow_up_of": plan.follow_up_of.number if plan.follow_up_of else None,
+            "quarantine": plan.quarantine or None,
+        },
     }
 
 
