@@ -146,3 +146,18 @@ def test_a_form_left_open_for_days_asks_to_send_again_with_a_fresh_stamp(client)
     with time_machine.travel(time.time() + 10):  # a person re-reading it before pressing Send
         assert client.post("/support/new", form_data(started=fresh.group(1))).status_code == 302
     assert Ticket.objects.count() == 1
+
+
+def test_the_typed_address_is_unverified_and_agents_see_it(client, agent):
+    """Anyone can type any address into the form: the ticket page marks it, the API says so."""
+    from tests.api.conftest import api_as
+    from tests.conftest import client_for
+
+    assert client.post("/support/new", form_data()).status_code == 302
+    ticket = Ticket.objects.get()
+    identity = ticket.customer.identities.get()
+    assert identity.value == "greta@example.org" and not identity.verified
+    page = client_for(agent).get(f"/tickets/{ticket.number}/").content.decode()
+    assert re.search(r'greta@example\.org <span class="badge unverified"', page)
+    body = api_as(agent).get(f"/customers/{ticket.customer_id}").json()
+    assert [(i["value"], i["verified"]) for i in body["identities"]] == [("greta@example.org", False)]
