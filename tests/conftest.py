@@ -8,6 +8,8 @@ from `customer`.
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from django.test import Client
 
@@ -18,6 +20,31 @@ from sportello.tickets.intake import Inbound, ingest
 from sportello.tickets.models import Ticket
 
 PASSWORD = "correct horse battery staple"
+
+
+_getaddrinfo = socket.getaddrinfo
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
+
+
+def _loopback_getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):  # type: ignore[no-untyped-def]
+    """socket.getaddrinfo for address literals (also 0x7f000001, 2130706433) and loopback names only:
+    any other name would send a query out to the resolver."""
+    try:
+        return _getaddrinfo(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
+    except socket.gaierror:
+        name = (host.decode() if isinstance(host, bytes) else host or "localhost").lower().rstrip(".")
+        if name in LOOPBACK_NAMES:  # from /etc/hosts
+            return _getaddrinfo(host, port, family, type, proto, flags)
+        raise socket.gaierror(
+            socket.EAI_NONAME, f"{name}: tests resolve loopback names only (tests/conftest.py)"
+        ) from None
+
+
+@pytest.fixture(autouse=True)
+def _no_name_lookups_beyond_loopback(monkeypatch):  # type: ignore[no-untyped-def]
+    """pytest-socket (pyproject addopts) refuses connections beyond loopback but lets any name be
+    looked up, which asks the network's resolver: a test resolves as on a machine offline."""
+    monkeypatch.setattr(socket, "getaddrinfo", _loopback_getaddrinfo)
 
 
 def make_user(username: str, role: str, **extra: object) -> User:
@@ -144,8 +171,6 @@ def service_or_skip(name: str, reachable: bool) -> None:
 
 
 def tcp_open(host: str, port: int) -> bool:
-    import socket
-
     try:
         with socket.create_connection((host, port), timeout=2):
             return True

@@ -43,6 +43,16 @@ def test_loopback_and_unix_sockets_still_connect(tmp_path):
             client.connect(str(tmp_path / "s"))
 
 
+def test_names_beyond_loopback_are_not_looked_up():
+    """Looking a name up asks the network's resolver: tests get the answer of a machine offline."""
+    for name in ("example.com", "sportello.test", "localhost.example"):
+        with pytest.raises(socket.gaierror, match="tests resolve loopback names only"):
+            socket.getaddrinfo(name, 80)
+    for name, address in (("localhost", "127.0.0.1"), ("0x7f000001", "127.0.0.1"), ("127.1", "127.0.0.1")):
+        assert address in {info[4][0] for info in socket.getaddrinfo(name, 80)}
+    assert socket.getaddrinfo("::1", 80)[0][4][0] == "::1"
+
+
 @pytest.mark.django_db
 def test_a_synchronous_query_inside_async_code_fails():
     """The browser tests allow it for themselves only (tests/browser/conftest.py): a consumer that
