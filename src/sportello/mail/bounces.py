@@ -48,7 +48,6 @@ class Bounce:
 _DAEMONS = re.compile(
     r"^(?:mailer[-_.]?daemon|mail[-_.]?daemon|post[-_]?master|mdaemon|mail\.delivery\.system)(?:@|$)", re.IGNORECASE
 )
-_DAEMON_NAMES = re.compile(r"^\s*\"?(?:mail delivery (?:system|subsystem)|mailer[- ]daemon|mail deliver system)", re.I)
 _BOUNCE_SUBJECT = re.compile(
     r"undeliver|undelivered|delivery status notification|returned mail|failure notice|delivery failure|"
     r"mail delivery fail|delivery has failed|could not be delivered|delivery notification|mail system error|"
@@ -122,8 +121,9 @@ _REASONS = [
     ),
     (
         "5.1.1",
-        r"user unknown|unknown user|no such user|user not found|unknown recipient|recipient name is not "
-        r"recognized|invalid recipient|recipient address rejected|address rejected|doesn't have an? [\w.-]+ account|"
+        r"user unknown|unknown user|no such user|user not found|recipient not found|unknown recipient|"
+        r"recipient name is not recognized|invalid recipient|recipient address rejected|address rejected|"
+        r"doesn't have an? [\w.-]+ account|"
         r"invalid (?:final delivery )?user ?id|invalid user|no mailbox|mailbox unavailable|not our customer|"
         r"account (?:is )?disabled|does not exist|address not found|not listed in|unknown address",
     ),
@@ -134,7 +134,10 @@ _REASONS = [
     ),
     ("5.3.4", r"(?:message|mail) size (?:limit )?exceeded|message (?:is )?too (?:large|big)|size limit"),
     ("5.4.6", r"too many hops|mail loop|routing loop"),
-    ("5.7.1", r"\bspam\b|blocked|\bUBE\b|content rejected|blacklist|blocklist|denied|not authorized|policy"),
+    (
+        "5.7.1",
+        r"\bspam\b|blocked|\bUBE\b|content rejected|blacklist|blocklist|denied|not authorized|not allowed|policy",
+    ),
     ("5.4.7", r"timed? ?out|retry timeout|expired|too long in queue|could not send message for past"),
 ]
 _REASON_RE = [(code, re.compile(pattern, re.IGNORECASE)) for code, pattern in _REASONS]
@@ -192,12 +195,9 @@ def bounce_of(parsed: ParsedMail) -> Bounce | None:
 
 def _kind(parsed: ParsedMail) -> str:
     """'report', 'legacy', 'complaint' or '' for a message that is no bounce."""
-    content_type = parsed.header("content-type").lower()
-    if "feedback-report" in content_type or any(_is_feedback(part.content_type) for part in parsed.attachments):
+    if any(_is_feedback(part.content_type) for part in parsed.attachments):
         return "complaint"
     if parsed.delivery_status and _failed_block(parsed.delivery_status) is not None:
-        return "report"
-    if parsed.content_type == "multipart/report" and "delivery-status" in content_type:
         return "report"
     if "x-failed-recipients" in parsed.headers:
         return "legacy"
@@ -217,15 +217,14 @@ def _is_feedback(content_type: str) -> bool:
 
 
 def _from_mail_system(parsed: ParsedMail) -> bool:
-    """Sent by a mail system: a daemon's address or name, or the null reverse path (RFC 5321 4.5.5)."""
-    raw_from = parsed.header("from")
+    """Sent by a mail system: a daemon's address, no sender address at all ("MAILER-DAEMON <>"),
+    or the null reverse path (RFC 5321 4.5.5)."""
     address = parsed.from_.address if parsed.from_ else ""
-    if _DAEMONS.match(address) or _DAEMON_NAMES.match(raw_from):
+    if _DAEMONS.match(address) or (parsed.sender and _DAEMONS.match(parsed.sender.address)):
         return True
-    bare = re.search(r"<([^<>]*)>", raw_from)
-    if bare is not None and (not bare.group(1).strip() or _DAEMONS.match(bare.group(1).strip())):
+    if parsed.from_ is None and parsed.sender is None:
         return True
-    return parsed.header("return-path").strip() in ("<>", "") and "return-path" in parsed.headers
+    return "return-path" in parsed.headers and parsed.header("return-path").strip() in ("<>", "")
 
 
 def _failed_block(blocks: list[dict[str, str]]) -> dict[str, str] | None:
