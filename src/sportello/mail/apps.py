@@ -11,9 +11,12 @@ class MailConfig(AppConfig):
 
         from sportello.core import scheduler
         from sportello.mail.imap import enqueue_polls
+        from sportello.mail.services import sweep_received
         from sportello.mail.tasks import retry_due_deliveries
 
         # The scheduler only enqueues one poll task per mailbox; workers fetch (STYLE 11).
         scheduler.every(int(settings.MAIL_POLL_SECONDS), "mail.poll", enqueue_polls)
         # Retries whose deferred task was lost (or a backend that cannot defer) are picked up here.
         scheduler.every(60, "mail.retry_deliveries", retry_due_deliveries)
+        # Messages a crash left "received" are processed again (by a task) or quarantined.
+        scheduler.every(300, "mail.sweep_received", sweep_received)

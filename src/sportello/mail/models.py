@@ -104,6 +104,10 @@ class RawMessage(models.Model):
 
     file = models.FileField(upload_to=raw_path, max_length=500)
     sha256 = models.CharField(max_length=64, unique=True)
+    # The hash of what the message says (bodies and attachments), without its headers: the same
+    # Message-ID with the same content is a redelivery (a duplicate); with other content it is
+    # another message and is ingested. Empty until processed.
+    content_sha256 = models.CharField(max_length=64, blank=True)
     size = models.PositiveBigIntegerField(default=0)
     message_id = models.CharField(max_length=500, blank=True, db_index=True)
     sender = models.CharField(max_length=254, blank=True)

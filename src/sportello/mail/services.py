@@ -16,8 +16,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
+from django_tasks import task
 
 from sportello.core.text import clean
 from sportello.customers.identity import normalize
@@ -216,22 +217,64 @@ def retry_raw(raw_message: RawMessage) -> RawMessage:
 
 
 def process_raw(raw_message: RawMessage, *, retry: bool = False) -> RawMessage:
+    allowed = [RawState.RECEIVED, RawState.QUARANTINED] if retry else [RawState.RECEIVED]
+    # The attempt is counted (and committed) before processing, so that a process killed while
+    # processing leaves a count the sweep can see (`sweep_received`).
+    RawMessage.objects.filter(pk=raw_message.pk, state__in=allowed).update(attempts=F("attempts") + 1)
     try:
         with transaction.atomic():
             # The row lock makes two workers that got the same message process it once.
             row = RawMessage.objects.select_for_update().get(pk=raw_message.pk)
-            allowed = {RawState.RECEIVED, RawState.QUARANTINED} if retry else {RawState.RECEIVED}
             if row.state not in allowed:
                 return row
-            row.attempts += 1
             _process(row, retry=retry)
     except Exception as exc:
         reason = str(exc) if isinstance(exc, Quarantine) else f"{type(exc).__name__}: {exc}"
         log.warning("mail %s quarantined: %s", raw_message.pk, reason, exc_info=not isinstance(exc, Quarantine))
         RawMessage.objects.filter(pk=raw_message.pk).update(
-            state=RawState.QUARANTINED, reason=reason[:5000], attempts=F("attempts") + 1, processed_at=timezone.now()
+            state=RawState.QUARANTINED, reason=reason[:5000], processed_at=timezone.now()
         )
     return RawMessage.objects.get(pk=raw_message.pk)
+
+
+# A row still "received" this long after it arrived was left by a process that stopped while
+# processing it (a crash, a kill, a restart): the sweep processes it again, and quarantines one
+# whose processing was already started this many times (it may be what kills the process).
+STALE_RECEIVED = timedelta(minutes=10)
+MAX_ATTEMPTS = 3
+
+
+def stuck_received(now: datetime | None = None) -> QuerySet[RawMessage]:
+    return RawMessage.objects.filter(state=RawState.RECEIVED, received_at__lt=(now or timezone.now()) - STALE_RECEIVED)
+
+
+def sweep_received(now: datetime | None = None, *, limit: int = 200) -> int:
+    """The periodic sweep (scheduler job "mail.sweep_received"): finish or quarantine the rows a
+    crash left "received"; returns how many it handled. Each is processed by a task (a worker),
+    so a message that crashes its process does not take the scheduler with it."""
+    handled = 0
+    for pk, attempts in stuck_received(now).order_by("id").values_list("pk", "attempts")[:limit]:
+        handled += 1
+        if attempts >= MAX_ATTEMPTS:
+            RawMessage.objects.filter(pk=pk, state=RawState.RECEIVED).update(
+                state=RawState.QUARANTINED,
+                processed_at=timezone.now(),
+                reason=f"Processing was started {attempts} times and never finished (the process stopped while "
+                "processing it); held so that it does not stop the workers again. Retry to try once more.",
+            )
+            log.warning("mail %s quarantined by the sweep after %s unfinished attempts", pk, attempts)
+        else:
+            process_raw_task.enqueue(pk)
+    return handled
+
+
+@task()
+def process_raw_task(raw_message_id: int) -> str:
+    """Process a stored message that is still "received" (the sweep's task; safe to run twice)."""
+    row = RawMessage.objects.filter(pk=raw_message_id).first()
+    if row is None or row.state != RawState.RECEIVED:
+        return "skipped"
+    return str(process_raw(row).state)
 
 
 def _process(row: RawMessage, *, retry: bool) -> None:
@@ -250,19 +293,14 @@ def _process(row: RawMessage, *, retry: bool) -> None:
     sender = sender_of(parsed, found)
     row.sender = sender.email[:254]
 
-    if parsed.message_id:
-        original = (
-            RawMessage.objects.filter(message_id=parsed.message_id[:500], sender=sender.email, state=RawState.PROCESSED)
-            .exclude(pk=row.pk)
-            .order_by("id")
-            .first()
-        )
-        if original is not None:
-            # The same message again with other bytes (delivered to two of our mailboxes, or
-            # re-sent by a server with new trace headers): recorded, not ingested twice.
-            _finish(row, RawState.DUPLICATE, ticket_id=original.ticket_id, entry_id=original.entry_id,
-                    reason=f"Same Message-ID as raw message {original.pk}", duplicate_of=original)
-            return
+    row.content_sha256 = content_hash(parsed)
+    original = _same_message(row, parsed, sender.email)
+    if original is not None:
+        # The same message again with other bytes (delivered to two of our mailboxes, or re-sent
+        # by a server with new trace headers): recorded, not ingested twice.
+        _finish(row, RawState.DUPLICATE, ticket_id=original.ticket_id, entry_id=original.entry_id,
+                reason=f"Same Message-ID and content as raw message {original.pk}", duplicate_of=original)
+        return
     plan = filing(found, sender.email)
     if plan.quarantine and not plan.retry_files:
         raise Quarantine(plan.quarantine)
@@ -288,6 +326,47 @@ def _mark_bounced(found: Conclusions) -> None:
         # Only a bounce of mail we sent (matched by its Message-ID) may mark an address: a forged
         # bounce must not be able to cut a customer off.
         Identity.objects.filter(kind=IdentityKind.EMAIL, value=bounce.recipient.lower()).update(undeliverable=True)
+
+
+def content_hash(parsed: ParsedMail) -> str:
+    """SHA-256 of the bodies and the attachments (name, type, bytes): what a redelivery keeps
+    while its trace headers (Received, Delivered-To, DKIM…) change."""
+    digest = hashlib.sha256()
+    for value in (parsed.full_text, parsed.html):
+        data = value.encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(8, "big") + data)
+    for part in parsed.attachments:
+        for data in (part.filename.encode("utf-8", "surrogatepass"), part.content_type.encode(), part.content):
+            digest.update(len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()
+
+
+def _same_message(row: RawMessage, parsed: ParsedMail, sender: str) -> RawMessage | None:
+    """The processed message this one is a redelivery of: same Message-ID, sender and content.
+
+    The same Message-ID with other content is another message (a broken or reused id) and is
+    ingested: nothing is dropped on the strength of a header. Rows from before the content hash
+    existed get theirs from their stored file the first time they are compared.
+    """
+    if not parsed.message_id:
+        return None
+    candidates = (
+        RawMessage.objects.filter(message_id=parsed.message_id[:500], sender=sender, state=RawState.PROCESSED)
+        .exclude(pk=row.pk)
+        .order_by("id")[:20]
+    )
+    for candidate in candidates:
+        if not candidate.content_sha256:
+            try:
+                with candidate.file.open("rb") as handle:
+                    candidate.content_sha256 = content_hash(parse_message(handle.read()))
+            except Exception:
+                log.warning("mail %s: its stored file could not be read again", candidate.pk, exc_info=True)
+                continue
+            RawMessage.objects.filter(pk=candidate.pk).update(content_sha256=candidate.content_sha256)
+        if candidate.content_sha256 == row.content_sha256:
+            return candidate
+    return None
 
 
 def _finish(row: RawMessage, state: str, *, ticket_id: int | None, entry_id: int | None, reason: str,

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import user_passes_test
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from sportello.mail.models import Mailbox, RawMessage, RawState
-from sportello.mail.services import retry_raw, rotate_inbound_token
+from sportello.mail.services import STALE_RECEIVED, retry_raw, rotate_inbound_token, stuck_received
 from sportello.tickets.access import require_admin
 from sportello.tickets.views import AgentRequest, agent_view
 
 QUARANTINE_SHOWN = 100
+OTHERS_SHOWN = 20
 
 
 def _is_admin(user: object) -> bool:
@@ -36,10 +38,17 @@ def download_raw(request: HttpRequest, pk: int) -> FileResponse:
 @agent_view
 def mailboxes(request: AgentRequest, new_token: tuple[Mailbox, str] | None = None) -> HttpResponse:
     require_admin(request.user)
+    stale = timezone.now() - STALE_RECEIVED
     boxes = Mailbox.objects.select_related("group").annotate(
-        quarantined=Count("messages", filter=Q(messages__state=RawState.QUARANTINED))
+        quarantined=Count("messages", filter=Q(messages__state=RawState.QUARANTINED)),
+        duplicates=Count("messages", filter=Q(messages__state=RawState.DUPLICATE)),
+        stuck=Count("messages", filter=Q(messages__state=RawState.RECEIVED, messages__received_at__lt=stale)),
     )
     quarantine = RawMessage.objects.filter(state=RawState.QUARANTINED).select_related("mailbox")
+    duplicates = RawMessage.objects.filter(state=RawState.DUPLICATE).select_related("mailbox", "ticket")
+    stuck = stuck_received().select_related("mailbox")
+    shown_duplicates, duplicates_total = _newest(duplicates)
+    shown_stuck, stuck_total = _newest(stuck)
     return render(
         request,
         "mail/mailboxes.html",
@@ -47,9 +56,19 @@ def mailboxes(request: AgentRequest, new_token: tuple[Mailbox, str] | None = Non
             "mailboxes": boxes,
             "quarantine": quarantine[:QUARANTINE_SHOWN],
             "quarantine_total": quarantine.count(),
+            "duplicates": shown_duplicates,
+            "duplicates_total": duplicates_total,
+            "stuck": shown_stuck,
+            "stuck_total": stuck_total,
             "new_token": new_token,
         },
     )
+
+
+def _newest(rows: QuerySet[RawMessage]) -> tuple[list[RawMessage], int]:
+    """The newest rows to show and how many there are (counted only when not all are shown)."""
+    shown = list(rows[:OTHERS_SHOWN])
+    return shown, (rows.count() if len(shown) == OTHERS_SHOWN else len(shown))
 
 
 @require_POST
