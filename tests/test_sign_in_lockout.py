@@ -104,3 +104,12 @@ def test_portal_password_is_locked_the_same_way(customer, clock):
     owner = from_address("198.51.100.7")
     assert portal_sign_in(owner, "carla@example.com", PASSWORD).status_code == 302
     assert owner.get("/portal/").status_code == 200
+
+
+def test_the_portal_says_when_to_retry_in_the_customers_language(customer, clock):
+    guesser = Client(REMOTE_ADDR="203.0.113.8", HTTP_ACCEPT_LANGUAGE="de")
+    for _ in range(10):
+        portal_sign_in(guesser, "carla@example.com", "falsch")
+    response = portal_sign_in(guesser, "carla@example.com", PASSWORD)
+    assert response.status_code == 429
+    assert "Versuchen Sie es in 15 Minuten erneut." in response.content.decode()

@@ -276,3 +276,16 @@ def test_the_migration_verifies_mail_senders_and_signed_in_portal_addresses(db, 
         customer_user.email: True,
     }
     assert {mailed.pk, typed.pk, chat.pk, portal.pk} == set(Customer.objects.values_list("pk", flat=True))
+
+
+def test_the_confirmation_page_speaks_the_customers_language(agent, maria_ticket, django_capture_on_commit_callbacks):
+    Customer.objects.filter(pk=maria_ticket.customer_id).update(language="it")
+    with django_capture_on_commit_callbacks(execute=True):
+        api_as(agent).post(
+            f"/customers/{maria_ticket.customer_id}/identities", {"kind": "email", "value": "m@it.example"}
+        )
+    message = mail.outbox[-1]
+    assert message.subject == "Conferma il tuo indirizzo email" and "è valido per 7 giorni" in message.body
+    path = urlparse(re.search(r"https?://\S+/portal/confirm/\S+", message.body).group(0)).path
+    page = Client(HTTP_ACCEPT_LANGUAGE="it").get(path).content.decode()
+    assert "Conferma il mio indirizzo" in page
