@@ -101,3 +101,4 @@ def test_duplicates_and_stuck_rows_show_on_the_health_page(admin, mail):
     assert '<td class="stuck"><span class="error">1</span></td>' in page
     assert f"message {first.pk}" in page.split('id="duplicates"')[1]
     assert "Still waiting" in page.split('id="stuck"')[1]
+    assert page.count('id="stuck"') == page.count('id="duplicates"') == 1
