@@ -223,6 +223,17 @@ def test_an_address_typed_later_into_a_chat_opens_nothing_until_confirmed(
     browser = Client()
     ask_link(browser, "typed@example.net", django_capture_on_commit_callbacks)
     assert mail.outbox == [] and not sees_in_portal(browser, first)
+    # An agent who may see the chat asks for a confirmation: adding the address again mails the link.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_as(agent).post(
+            f"/customers/{first.customer_id}/identities", {"kind": "email", "value": "typed@example.net"}
+        )
+    assert response.status_code == 201 and response.json()["id"] == typed.pk
+    confirm = urlparse(re.search(r"https?://\S+/portal/confirm/\S+", mail.outbox[-1].body).group(0)).path
+    browser.post(confirm)
+    ask_link(browser, "typed@example.net", django_capture_on_commit_callbacks)
+    assert browser.post(urlparse(link_from_outbox()).path).status_code == 302
+    assert sees_in_portal(browser, first)
 
 
 def test_restricted_agent_cannot_move_a_file_into_an_organization_that_shares_hidden_tickets(

@@ -200,7 +200,8 @@ def update_customer_(request: HttpRequest, customer_id: CustomerId, data: Custom
 @router.post("/customers/{customer_id}/identities", response={201: IdentityOut, **errors(404, 409, 422)})
 def add_identity_(request: HttpRequest, customer_id: CustomerId, data: IdentityIn) -> Any:
     """Add an address, unverified: an email address gets a mail with a link that confirms it, and
-    opens the customer's tickets in the portal only once confirmed. One that belongs to another
+    opens the customer's tickets in the portal only once confirmed (adding an unconfirmed address
+    the customer already has, say one typed into a chat, mails the link again). One that belongs to another
     customer gives 409 with its `customer_id`; a staff account's address 422; 403 when the customer
     has tickets you may not see (restricted agents)."""
     customer = _customer(caller(request), customer_id)
