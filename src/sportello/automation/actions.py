@@ -192,7 +192,7 @@ def _escalate(ticket: Ticket, action: dict[str, Any], run: Run) -> str:
 def _send_email(ticket: Ticket, action: dict[str, Any], run: Run) -> str:
     """Mail from a template. Never to a machine: when the mail that caused the event came from an
     auto-responder, a bounce or a list, nothing goes to the customer (that is how loops start)."""
-    from sportello.automation.tasks import send_rule_mail
+    from sportello.mail.outbound import schedule_notification
 
     to = recipients_for(ticket, action)
     if action["to"] == "customer" and run.entry is not None and _from_machine(run.entry):
@@ -218,7 +218,8 @@ def _send_email(ticket: Ticket, action: dict[str, Any], run: Run) -> str:
         body = placeholders.render(action["body"], context)
     if f"#{ticket.number}" not in subject:
         subject = f"[#{ticket.number}] {subject}"
-    send_rule_mail.enqueue(ticket.pk, to, subject, body, run.reason)
+    # Written to the outbox: sent after commit, and after a crash by the outbox's sweep.
+    schedule_notification(ticket, to=to, subject=subject, text=body, reason=run.reason)
     return "email queued to " + ", ".join(to)
 
 

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from django_tasks import task
 
-from sportello.tickets.models import Ticket
-
 
 @task()
-def send_rule_mail(ticket_id: int, to: list[str], subject: str, body: str, reason: str) -> list[str]:
-    from sportello.mail.outbound import send_notification
+def send_rule_mail(ticket_id: int, to: list[str], subject: str, body: str, reason: str) -> str:
+    """Kept for tasks enqueued before the outbox: writes the mail to the outbox and delivers it."""
+    from sportello.core import outbox
+    from sportello.mail.outbound import NOTIFICATION
 
-    ticket = Ticket.objects.select_related("customer").filter(pk=ticket_id).first()
-    if ticket is None:
-        return []
-    return send_notification(ticket, to=to, subject=subject, text=body, reason=reason)
+    payload = {"ticket": ticket_id, "to": list(to), "subject": subject, "text": body, "reason": reason}
+    return outbox.drain(outbox.put(NOTIFICATION, payload).pk)
 
 
 @task()

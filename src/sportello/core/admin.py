@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from sportello.core.models import Counter, PeriodicRun
+from sportello.core.models import Counter, OutboxMessage, PeriodicRun
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -31,3 +31,11 @@ class PeriodicRunAdmin(ReadOnlyAdmin):
 class CounterAdmin(ReadOnlyAdmin):
     list_display = ("name", "value")
     search_fields = ("name",)
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyAdmin):
+    list_display = ("id", "kind", "state", "attempts", "next_attempt_at", "created_at", "done_at", "last_error")
+    list_filter = ("state", "kind")
+    search_fields = ("key", "last_error")
+    exclude = ("payload",)  # a sign-in link's address is a secret until it is sent (outbox.register(secret=True))

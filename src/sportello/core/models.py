@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import timezone
 
 
 class Counter(models.Model):
@@ -30,3 +31,38 @@ class PeriodicRun(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class OutboxMessage(models.Model):
+    """A side effect (an automatic mail, a webhook, …) written in the transaction that caused it.
+
+    `core/outbox.py` puts rows and drains them: a row is claimed with a conditional UPDATE before
+    its handler runs and marked done after, so it is delivered at least once and, short of a
+    worker dying between the handler's send and the mark, never twice (see the module docstring).
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CLAIMED = "claimed", "Being handled"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=100)
+    payload = models.JSONField(default=dict)
+    # At most one row per key (e.g. one acknowledgement per ticket); None: no such limit.
+    key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    # The lease: a row claimed longer ago than outbox.LEASE was left by a worker that died.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=100, blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="core_outbox_due")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.state})"

@@ -21,8 +21,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sportello.accounts.models import Group, User
-from sportello.core import events
+from sportello.core import events, outbox
 from sportello.core.errors import Forbidden, InvalidInput, NotFound, ServiceError
+from sportello.core.models import OutboxMessage
 from sportello.csat.models import Rating, Source, Survey
 from sportello.tickets.models import Change, Direction, Entry, StatusCategory, Ticket
 
@@ -67,7 +68,7 @@ def opened_by_machine(ticket: Ticket) -> bool:
 
 
 def offer_survey(ticket_id: int) -> Survey | None:
-    """Make the ticket's survey if it is solved and has none, and mail it after commit.
+    """Make the ticket's survey if it is solved and has none, and its mail in the same transaction.
 
     Returns the survey (a new or an existing one), or None when the ticket gets no survey.
     """
@@ -89,20 +90,31 @@ def offer_survey(ticket_id: int) -> Survey | None:
                 ticket=ticket, field="csat", new_value="offered", note="Satisfaction survey offered",
                 ticket_version=ticket.version,
             )  # fmt: skip
-            transaction.on_commit(lambda: _enqueue_mail(survey.pk))
+            _put_mail(survey.pk)
     except IntegrityError:  # another listener made it at the same moment
         return Survey.objects.filter(ticket=ticket).first()
     return survey
 
 
-def _enqueue_mail(survey_id: int) -> None:
-    from sportello.csat.tasks import send_survey
+def _put_mail(survey_id: int) -> OutboxMessage:
+    """The survey's mail, written to the outbox (core/outbox.py) once per survey."""
+    from sportello.mail.outbound import SURVEY
 
-    send_survey.enqueue(survey_id)
+    return outbox.put(SURVEY, {"survey": survey_id}, key=f"{SURVEY}:{survey_id}")
 
 
-def mail_survey(survey: Survey) -> str | None:
-    """Send the survey mail (a task calls this); the address it went to, or None."""
+def handle_survey_mail(message: OutboxMessage) -> None:
+    """The outbox handler: mail the survey unless it was mailed or answered already."""
+    from sportello.mail.outbound import outbox_message_id
+
+    survey = Survey.objects.select_related("ticket__customer").filter(pk=message.payload.get("survey")).first()
+    if survey is None or survey.mailed_to or survey.answered:
+        return
+    mail_survey(survey, message_id=outbox_message_id(message, "csat", survey.ticket))
+
+
+def mail_survey(survey: Survey, *, message_id: str | None = None) -> str | None:
+    """Send the survey mail (the outbox handler calls this); the address it went to, or None."""
     from sportello.mail.outbound import send_satisfaction_survey
 
     ticket = survey.ticket
@@ -111,7 +123,7 @@ def mail_survey(survey: Survey) -> str | None:
         settings.SITE_URL.rstrip("/") + reverse("csat:answer", args=[ticket.number, token, rating])
         for rating in (Rating.GOOD, Rating.BAD)
     )
-    sent_to = send_satisfaction_survey(ticket, good_url=good, bad_url=bad)
+    sent_to = send_satisfaction_survey(ticket, good_url=good, bad_url=bad, message_id=message_id)
     if sent_to:
         Survey.objects.filter(pk=survey.pk).update(mailed_to=sent_to)
     return sent_to
@@ -263,3 +275,14 @@ def scores_by_group(since: datetime | None = None, until: datetime | None = None
     rows = surveys_between(since, until)
     groups = Group.objects.filter(pk__in=rows.exclude(group=None).values("group_id"))
     return _scores(rows, "group_id", {group.pk: group.name for group in groups})
+
+
+def _register() -> None:
+    from sportello.mail.outbound import SURVEY
+    from sportello.mail.tasks import describe, is_transient
+
+    outbox.register(SURVEY, handle_survey_mail, transient=is_transient, describe=describe)
+
+
+# Registered when the app's ready() imports this module (csat/apps.py).
+_register()

@@ -1,7 +1,11 @@
 """One path out for mail: one function per kind of mail, each built from a template trio.
 
 Every message carries a Message-ID under our mail domain that names the ticket and entry, so
-the inbound side recognises replies to it. Sending happens in a task, after commit.
+the inbound side recognises replies to it. Agents' replies are delivered by a
+task from their entry (mail/tasks.py); automatic mails (acknowledgements, rule mails, surveys,
+chat transcripts, sign-in links) are written to the outbox in the transaction that causes them
+and sent from there (core/outbox.py), each under a Message-ID derived from its outbox row, so a
+mail resent after a crash is recognisably the same message.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from django.db import transaction
 from django.utils.encoding import iri_to_uri
 
 from sportello.accounts.models import User
+from sportello.core import outbox
 from sportello.core.html import text_to_html
+from sportello.core.models import OutboxMessage
 from sportello.customers.models import Customer, Identity, IdentityKind
 from sportello.mail.templating import KB_SUGGESTIONS_HEADING, RenderedMail, render_mail
 from sportello.tickets.models import Change, Channel, Direction, Entry, Ticket
@@ -28,10 +34,23 @@ log = logging.getLogger("sportello.mail")
 ACK_SUGGESTIONS = 3
 
 
-def schedule_acknowledgement(ticket_id: int) -> None:
-    from sportello.mail.tasks import send_acknowledgement
+# Outbox kinds of automatic mail; mail/tasks.py registers their handlers.
+ACKNOWLEDGEMENT = "mail.acknowledgement"
+NOTIFICATION = "mail.notification"
+SURVEY = "mail.survey"
+TRANSCRIPT = "mail.transcript"
+SIGN_IN_LINK = "mail.sign_in_link"
 
-    transaction.on_commit(lambda: send_acknowledgement.enqueue(ticket_id))
+
+def schedule_acknowledgement(ticket_id: int) -> None:
+    """Write the acknowledgement in the caller's transaction (the ticket's): one per ticket."""
+    outbox.put(ACKNOWLEDGEMENT, {"ticket": ticket_id}, key=f"{ACKNOWLEDGEMENT}:{ticket_id}")
+
+
+def schedule_notification(ticket: Ticket, *, to: list[str], subject: str, text: str, reason: str) -> None:
+    """Write a trigger's or time rule's mail (send_notification) to the outbox."""
+    payload = {"ticket": ticket.pk, "to": list(to), "subject": subject, "text": text, "reason": reason}
+    outbox.put(NOTIFICATION, payload)
 
 
 def schedule_delivery(entry_id: int) -> None:
@@ -65,8 +84,26 @@ def recipient_for(customer: Customer) -> str | None:
     return identity.value if identity else None
 
 
+def outbox_message_id(message: OutboxMessage, label: str, ticket: Ticket | None = None) -> str:
+    """The Message-ID of the mail sent for outbox row `message`: the same on every attempt.
+
+    A resend after a worker died between the SMTP server's acceptance and marking the row done
+    (core/outbox.py) is then recognisably the same message: mail clients and duplicate filters
+    show one, and our inbound side takes it for a redelivery. The row's creation time keeps ids
+    apart across databases that reuse row numbers (a reset demo) under one mail domain.
+    """
+    from sportello.mail.addresses import ticket_mac
+
+    stamp = f"o{message.pk}-{int(message.created_at.timestamp())}"
+    domain = settings.SPORTELLO_MAIL_DOMAIN
+    if ticket is None:
+        return f"<sportello.{label}.{stamp}@{domain}>"
+    return f"<sportello.{ticket.number}.{label}-{stamp}.{ticket_mac(ticket.number)}@{domain}>"
+
+
 def subject_for(ticket: Ticket) -> str:
     return f"[#{ticket.number}] {ticket.subject}"
+
 
 
 def _wording(
@@ -82,7 +119,7 @@ def _wording(
     return rendered
 
 
-def send_acknowledgement(ticket: Ticket) -> bool:
+def send_acknowledgement(ticket: Ticket, *, message_id: str | None = None) -> bool:
     """Tell the customer we have their request, with its reference number. False when not sent."""
     to = recipient_for(ticket.customer)
     if to is None:
@@ -94,7 +131,7 @@ def send_acknowledgement(ticket: Ticket) -> bool:
     message = EmailMultiAlternatives(
         subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[formataddr((ticket.customer.name, to))],
         headers={
-            "Message-ID": message_id_for(ticket, "ack"),
+            "Message-ID": message_id or message_id_for(ticket, "ack"),
             "Auto-Submitted": "auto-replied",  # RFC 3834: tells other robots not to answer
             **_reply_to(ticket),
             **_threading_headers(ticket),
@@ -207,7 +244,9 @@ class DeliveryError(Exception):
     pass
 
 
-def send_notification(ticket: Ticket, *, to: list[str], subject: str, text: str, reason: str) -> list[str]:
+def send_notification(
+    ticket: Ticket, *, to: list[str], subject: str, text: str, reason: str, message_id: str | None = None
+) -> list[str]:
     """An automatic mail about a ticket (a trigger's or time rule's "send email"); returns who got it.
 
     Addresses that bounced are skipped. It is marked `Auto-Submitted: auto-generated` (RFC 3834) so
@@ -224,9 +263,10 @@ def send_notification(ticket: Ticket, *, to: list[str], subject: str, text: str,
         log.info("automatic mail on #%s not sent (%s): no deliverable address in %s", ticket.number, reason, to)
         return []
     message = EmailMultiAlternatives(
-        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=recipients,
+        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL,
+        to=recipients,
         headers={
-            "Message-ID": message_id_for(ticket, "auto"),
+            "Message-ID": message_id or message_id_for(ticket, "auto"),
             "Auto-Submitted": "auto-generated",
             **_reply_to(ticket),
             **_threading_headers(ticket),
@@ -238,7 +278,12 @@ def send_notification(ticket: Ticket, *, to: list[str], subject: str, text: str,
     return recipients
 
 
-def send_sign_in_link(customer: Customer, *, to: str, url: str, minutes: int) -> None:
+def schedule_sign_in_link(customer: Customer, *, to: str, url: str, minutes: int) -> None:
+    """Write the portal's sign-in link mail to the outbox; the link is erased from the row once sent."""
+    outbox.put(SIGN_IN_LINK, {"customer": customer.pk, "to": to, "url": url, "minutes": minutes})
+
+
+def send_sign_in_link(customer: Customer, *, to: str, url: str, minutes: int, message_id: str | None = None) -> None:
     """The customer portal's single-use sign-in link (portal/services.py makes and stores it)."""
     from django.template.loader import render_to_string
     from django.utils import translation
@@ -251,7 +296,7 @@ def send_sign_in_link(customer: Customer, *, to: str, url: str, minutes: int) ->
     message = EmailMultiAlternatives(
         subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[formataddr((customer.name, to))],
         headers={
-            "Message-ID": make_msgid(idstring="sportello.signin", domain=settings.SPORTELLO_MAIL_DOMAIN),
+            "Message-ID": message_id or make_msgid(idstring="sportello.signin", domain=settings.SPORTELLO_MAIL_DOMAIN),
             "Auto-Submitted": "auto-generated",
         },
     )
@@ -259,7 +304,9 @@ def send_sign_in_link(customer: Customer, *, to: str, url: str, minutes: int) ->
     message.send()
 
 
-def send_satisfaction_survey(ticket: Ticket, *, good_url: str, bad_url: str) -> str | None:
+def send_satisfaction_survey(
+    ticket: Ticket, *, good_url: str, bad_url: str, message_id: str | None = None
+) -> str | None:
     """The satisfaction survey of a solved ticket (csat/services.py makes the links); the address or None.
 
     Not sent when the customer's address bounced. Marked `Auto-Submitted: auto-generated` (RFC 3834).
@@ -280,7 +327,7 @@ def send_satisfaction_survey(ticket: Ticket, *, good_url: str, bad_url: str) -> 
         subject=mail.subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL,
         to=[formataddr((ticket.customer.name, to))],
         headers={
-            "Message-ID": message_id_for(ticket, "csat"),
+            "Message-ID": message_id or message_id_for(ticket, "csat"),
             "Auto-Submitted": "auto-generated",
             **_reply_to(ticket),
             **_threading_headers(ticket),
@@ -294,7 +341,16 @@ def send_satisfaction_survey(ticket: Ticket, *, good_url: str, bad_url: str) -> 
 
 
 def send_chat_transcript(ticket: Ticket, *, to: str) -> None:
-    """A closed live chat's public lines, mailed to the visitor who asked (chat/services.py)."""
+    """Write a closed live chat's transcript mail to the outbox (chat/services.py calls this).
+
+    Called after the chat's transaction commits (chat/services.py), so the row is written in a
+    transaction of its own; deliver_chat_transcript sends it.
+    """
+    outbox.put(TRANSCRIPT, {"ticket": ticket.pk, "to": to})
+
+
+def deliver_chat_transcript(ticket: Ticket, *, to: str, message_id: str | None = None) -> None:
+    """A closed live chat's public lines, mailed to the visitor who asked."""
     from django.utils import translation
     from django.utils.translation import gettext as _
 
@@ -310,7 +366,7 @@ def send_chat_transcript(ticket: Ticket, *, to: str) -> None:
         text = "\n".join([_("Here is the transcript of your chat:"), "", *lines, ""])
     message = EmailMultiAlternatives(
         subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[formataddr((ticket.customer.name, to))],
-        headers={"Message-ID": message_id_for(ticket, "transcript"), "Auto-Submitted": "auto-generated",
+        headers={"Message-ID": message_id or message_id_for(ticket, "transcript"), "Auto-Submitted": "auto-generated",
                  **_reply_to(ticket)},
     )  # fmt: skip
     message.send()

@@ -1,4 +1,8 @@
-"""Mail tasks: they take ids, not objects, and are safe to run twice."""
+"""Mail tasks: they take ids, not objects, and are safe to run twice.
+
+Also the outbox handlers of automatic mails (registered below; core/outbox.py runs them): each
+sends under the Message-ID of its outbox row (mail/outbound.py, outbox_message_id).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
+from sportello.core import outbox
+from sportello.core.models import OutboxMessage
+from sportello.customers.models import Customer
 from sportello.mail import outbound
 from sportello.tickets.models import PENDING_DELIVERY, DeliveryState, Entry, Ticket
 from sportello.tickets.services import claim_delivery, record_delivery
@@ -23,11 +30,50 @@ STALE_SENDING = timedelta(minutes=10)
 
 
 @task()
-def send_acknowledgement(ticket_id: int) -> bool:
-    ticket = Ticket.objects.select_related("customer").filter(pk=ticket_id).first()
-    if ticket is None:
-        return False
-    return outbound.send_acknowledgement(ticket)
+def send_acknowledgement(ticket_id: int) -> str:
+    """Kept for tasks enqueued before the outbox: writes the acknowledgement's outbox row (once
+    per ticket) and delivers it."""
+    message = outbox.put(outbound.ACKNOWLEDGEMENT, {"ticket": ticket_id}, key=f"{outbound.ACKNOWLEDGEMENT}:{ticket_id}")
+    return outbox.drain(message.pk)
+
+
+# --- Outbox handlers of automatic mails --------------------------------------------------------------
+
+
+def _ticket(message: OutboxMessage) -> Ticket | None:
+    ticket = Ticket.objects.select_related("customer").filter(pk=message.payload.get("ticket")).first()
+    if ticket is None:  # deleted meanwhile: nothing to say to anybody
+        log.info("outbox %s (%s): the ticket is gone; nothing sent", message.pk, message.kind)
+    return ticket
+
+
+def handle_acknowledgement(message: OutboxMessage) -> None:
+    if (ticket := _ticket(message)) is not None:
+        outbound.send_acknowledgement(ticket, message_id=outbound.outbox_message_id(message, "ack", ticket))
+
+
+def handle_notification(message: OutboxMessage) -> None:
+    if (ticket := _ticket(message)) is not None:
+        p = message.payload
+        outbound.send_notification(
+            ticket, to=list(p["to"]), subject=p["subject"], text=p["text"], reason=p["reason"],
+            message_id=outbound.outbox_message_id(message, "auto", ticket),
+        )  # fmt: skip
+
+
+def handle_transcript(message: OutboxMessage) -> None:
+    if (ticket := _ticket(message)) is not None:
+        message_id = outbound.outbox_message_id(message, "transcript", ticket)
+        outbound.deliver_chat_transcript(ticket, to=message.payload["to"], message_id=message_id)
+
+
+def handle_sign_in_link(message: OutboxMessage) -> None:
+    p = message.payload
+    customer = Customer.objects.filter(pk=p.get("customer")).first()
+    if customer is None:
+        return
+    message_id = outbound.outbox_message_id(message, "signin")
+    outbound.send_sign_in_link(customer, to=p["to"], url=p["url"], minutes=int(p["minutes"]), message_id=message_id)
 
 
 @task()
@@ -137,3 +183,17 @@ def retry_due_deliveries(now: datetime | None = None) -> int:
     for pk in due:
         deliver_entry.enqueue(pk)
     return len(due)
+
+
+# Registered here, where the mail app's ready() imports them (mail/apps.py imports this module).
+for _kind, _handler in (
+    (outbound.ACKNOWLEDGEMENT, handle_acknowledgement),
+    (outbound.NOTIFICATION, handle_notification),
+    (outbound.TRANSCRIPT, handle_transcript),
+):
+    outbox.register(_kind, _handler, delays=RETRY_DELAYS, transient=is_transient, describe=describe)
+# A sign-in link is good for minutes: one quick retry, and the link leaves the row once it is sent.
+outbox.register(
+    outbound.SIGN_IN_LINK, handle_sign_in_link, delays=RETRY_DELAYS[:1],
+    transient=is_transient, describe=describe, secret=True,
+)  # fmt: skip

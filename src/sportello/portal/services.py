@@ -170,14 +170,15 @@ def send_sign_in_link(email: str, *, client_ip: str = "") -> bool:
             user=user, key_hash=hash_key(key), created_at=now, expires_at=now + timedelta(minutes=LINK_MINUTES)
         )
         url = settings.SITE_URL + reverse("portal:link", kwargs={"key": key})
-        transaction.on_commit(lambda: _mail_link(customer.pk, to, url))
+        _mail_link(customer, to, url)
     return True
 
 
-def _mail_link(customer_id: int, to: str, url: str) -> None:
-    from sportello.mail.outbound import send_sign_in_link as mail_link
+def _mail_link(customer: Customer, to: str, url: str) -> None:
+    """The link's mail, written to the outbox in the link's transaction (sent after commit)."""
+    from sportello.mail.outbound import schedule_sign_in_link
 
-    mail_link(Customer.objects.get(pk=customer_id), to=to, url=url, minutes=LINK_MINUTES)
+    schedule_sign_in_link(customer, to=to, url=url, minutes=LINK_MINUTES)
 
 
 def redeem_sign_in_link(key: str) -> User:

@@ -1,0 +1,21 @@
+"""Outbox tasks (core/outbox.py): they take ids, and a message is claimed before it is handled."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+
+@task()
+def drain_message(message_id: int) -> str:
+    """The fast path: deliver one message right after the transaction that wrote it commits."""
+    from sportello.core import outbox
+
+    return outbox.drain(message_id)
+
+
+@task()
+def drain_outbox() -> int:
+    """The sweep's work: deliver every due message (lost tasks, retries, expired leases)."""
+    from sportello.core import outbox
+
+    return outbox.drain_due()
