@@ -44,6 +44,12 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
+@pytest.fixture(autouse=True)
+def loopback_allowed(settings):
+    """These receivers run on loopback, which webhooks refuse unless an admin allows the host."""
+    settings.WEBHOOK_ALLOW_HOSTS = ["127.0.0.1"]
+
+
 @pytest.fixture
 def receiver():
     made: list[Receiver] = []
@@ -94,3 +100,29 @@ def test_a_4xx_answer_fails_at_once_and_an_unreachable_receiver_is_retried(make_
     gone, unreachable = WebhookCall.objects.order_by("id")
     assert gone.state == WebhookCall.State.FAILED and gone.last_status == 410
     assert unreachable.state == WebhookCall.State.RETRYING and "Could not reach" in unreachable.last_error
+
+
+def test_a_call_whose_worker_died_is_sent_again_once_with_the_same_delivery_id(
+    make_trigger, write_in, receiver, monkeypatch
+):
+    from sportello.core import outbox
+
+    class BrokenQueue:
+        def enqueue(self, *args: object) -> None:
+            raise ConnectionError("the task queue is down")
+
+    hook = receiver()
+    make_trigger("ticket_created", actions=[{"type": "webhook", "url": hook.url}])
+    monkeypatch.setattr("sportello.core.tasks.drain_message", BrokenQueue())
+    write_in()  # the call is logged and in the outbox, but its task never ran
+    monkeypatch.undo()
+    # A worker claims it, marks it sending, and is killed before the receiver is called.
+    assert outbox.claim() is not None
+    WebhookCall.objects.update(state=WebhookCall.State.SENDING, attempts=1)
+    assert retry_due_webhooks() == 0 and hook.requests == []  # its lease holds
+    with time_machine.travel(timezone.now() + outbox.LEASE + timedelta(seconds=1)):
+        assert retry_due_webhooks() == 1
+        assert retry_due_webhooks() == 0
+    call = WebhookCall.objects.get()
+    [(headers, _body)] = hook.requests
+    assert call.state == WebhookCall.State.SENT and headers["X-Sportello-Delivery"] == str(call.pk)
