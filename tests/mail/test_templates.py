@@ -56,7 +56,9 @@ def test_an_admins_template_replaces_the_wording_of_its_language_only(django_cap
     italian = write("it", django_capture_on_commit_callbacks)
     german = write("de", django_capture_on_commit_callbacks)
     it_mail, de_mail = mail.outbox
-    assert it_mail.subject == f"Ricevuto #{italian.number}" and it_mail.body.startswith("Ciao Carla <b>Stampante</b>")
+    # The admin's subject leaves out the [#number] tag that threads replies: it is put back in front.
+    assert it_mail.subject == f"[#{italian.number}] Ricevuto #{italian.number}"
+    assert it_mail.body.startswith("Ciao Carla <b>Stampante</b>")
     assert "&lt;b&gt;Stampante&lt;/b&gt;" in it_mail.alternatives[0][0]  # text is escaped in the HTML part
     assert "wir haben Ihre Anfrage erhalten" in de_mail.body and f"#{german.number}" in de_mail.body
 
@@ -91,3 +93,27 @@ def test_a_trigger_mails_from_a_template_in_the_customers_language(django_captur
         ("Willkommen", "Hallo Carla Rossi"),
         ("Welcome", "Hello Carla Rossi"),
     ]
+
+
+def test_every_ticket_mail_carries_the_subject_tag_once_whatever_the_template_says(
+    agent, django_capture_on_commit_callbacks
+):
+    EmailTemplate.objects.create(
+        key="acknowledgement", language="en", subject="Got it [#{{ ticket.number }}]", body="Hi"
+    )
+    EmailTemplate.objects.create(key="csat", language="en", subject="How did we do?", body="{{ csat.good_url }}")
+    EmailTemplate.objects.create(key="nudge", language="en", subject="Still there? (#{{ ticket.number }}0)", body="?")
+    Trigger.objects.create(
+        name="Nudge", event="ticket_created", actions=[{"type": "send_email", "to": "customer", "template": "nudge"}]
+    )
+    ticket = write("en", django_capture_on_commit_callbacks)
+    from sportello.tickets.models import Status
+    from sportello.tickets.services import TicketChanges, update_ticket
+
+    with django_capture_on_commit_callbacks(execute=True):
+        update_ticket(ticket, agent, TicketChanges(status=Status.objects.get(slug="solved")))
+    tag = f"[#{ticket.number}]"
+    subjects = sorted(m.subject for m in mail.outbox)
+    assert subjects == sorted(
+        [f"Got it {tag}", f"{tag} How did we do?", f"{tag} Still there? (#{ticket.number}0)"]
+    )  # a tag already there is not doubled; #number0 is another ticket's number, not this tag

@@ -216,9 +216,7 @@ def _send_email(ticket: Ticket, action: dict[str, Any], run: Run) -> str:
     else:
         subject = placeholders.render(action["subject"], context)
         body = placeholders.render(action["body"], context)
-    if f"#{ticket.number}" not in subject:
-        subject = f"[#{ticket.number}] {subject}"
-    # Written to the outbox: sent after commit, and after a crash by the outbox's sweep.
+    # Written to the outbox (sent after commit, retried after a crash); outbound adds the [#number] tag.
     schedule_notification(ticket, to=to, subject=subject, text=body, reason=run.reason)
     return "email queued to " + ", ".join(to)
 

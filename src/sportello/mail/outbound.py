@@ -1,7 +1,8 @@
 """One path out for mail: one function per kind of mail, each built from a template trio.
 
 Every message carries a Message-ID under our mail domain that names the ticket and entry, so
-the inbound side recognises replies to it. Agents' replies are delivered by a
+the inbound side recognises replies to it, and every mail about a ticket carries its `[#number]`
+subject tag, whatever wording an admin gave the template. Agents' replies are delivered by a
 task from their entry (mail/tasks.py); automatic mails (acknowledgements, rule mails, surveys,
 chat transcripts, sign-in links) are written to the outbox in the transaction that causes them
 and sent from there (core/outbox.py), each under a Message-ID derived from its outbox row, so a
@@ -11,6 +12,7 @@ mail resent after a crash is recognisably the same message.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from email.utils import formataddr, make_msgid
 from html import escape
@@ -105,6 +107,13 @@ def subject_for(ticket: Ticket) -> str:
     return f"[#{ticket.number}] {ticket.subject}"
 
 
+def tagged_subject(subject: str, number: int) -> str:
+    """`subject` with the `[#number]` tag the inbound side threads by (mail/pipeline.py), added in
+    front unless it is there already (an admin's template may leave it out, or put it elsewhere)."""
+    if re.search(rf"\[#{number}\]", subject):
+        return subject
+    return f"[#{number}] {subject}".strip()
+
 
 def _wording(
     key: str, ticket: Ticket, agent: User | None = None, extra: dict[str, Callable[[], str]] | None = None
@@ -128,6 +137,7 @@ def send_acknowledgement(ticket: Ticket, *, message_id: str | None = None) -> bo
     links = ack_suggestions(ticket)
     mail = _wording("acknowledgement", ticket, extra={"kb.suggestions": lambda: _suggestions_text(ticket, links)})
     subject, text, html = mail.subject, mail.text, _linked(mail.html, [url for _title, url in links])
+    subject = tagged_subject(subject, ticket.number)
     message = EmailMultiAlternatives(
         subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[formataddr((ticket.customer.name, to))],
         headers={
@@ -263,7 +273,7 @@ def send_notification(
         log.info("automatic mail on #%s not sent (%s): no deliverable address in %s", ticket.number, reason, to)
         return []
     message = EmailMultiAlternatives(
-        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL,
+        subject=tagged_subject(subject, ticket.number), body=text, from_email=settings.DEFAULT_FROM_EMAIL,
         to=recipients,
         headers={
             "Message-ID": message_id or message_id_for(ticket, "auto"),
@@ -324,7 +334,7 @@ def send_satisfaction_survey(
         text = text.replace(marker, url)
         html = html.replace(marker, f'<a href="{escape(url)}">{escape(url)}</a>')
     message = EmailMultiAlternatives(
-        subject=mail.subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL,
+        subject=tagged_subject(mail.subject, ticket.number), body=text, from_email=settings.DEFAULT_FROM_EMAIL,
         to=[formataddr((ticket.customer.name, to))],
         headers={
             "Message-ID": message_id or message_id_for(ticket, "csat"),
