@@ -310,10 +310,9 @@ def _complained_address(parsed: ParsedMail) -> str:
     """The address a feedback report (ARF, RFC 5965) or a Hotmail complaint is about."""
     for part in parsed.attachments:
         if _is_feedback(part.content_type):
-            fields = dict(
-                (k.lower(), v.strip())
-                for k, v in re.findall(r"^([\w-]+):[ \t]*(.*)$", part.content.decode("utf-8", "replace"), re.M)
-            )
+            fields: dict[str, str] = {}
+            for key, value in re.findall(r"^([\w-]+):[ \t]*(.*)$", part.content.decode("utf-8", "replace"), re.M):
+                fields.setdefault(key.lower(), value.strip())  # the first of repeated fields
             for name in ("original-rcpt-to", "removal-recipient"):
                 if _address_in(fields.get(name, "")):
                     return _address_in(fields[name])
