@@ -165,3 +165,59 @@ def test_the_null_envelope_sender_reaches_the_pipeline(smtp_listener, mail):
     assert row.envelope_from == "<>" and row.state == RawState.PROCESSED
     assert "null envelope sender" in row.entry.metadata["flags"]["auto_reply_reason"]
     assert outbox.outbox == []
+
+
+def raw_files() -> list[str]:
+    from pathlib import Path
+
+    from django.core.files.storage import default_storage
+
+    root = Path(default_storage.location) / "mail"
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_the_file_and_its_folder_are_fsynced_before_250(smtp_listener, mail, monkeypatch):
+    from sportello.mail import services
+
+    synced: list[str] = []
+    real_fsync, real_directory = services._fsync, services._fsync_directory
+    monkeypatch.setattr(services, "_fsync", lambda fd: (synced.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(services, "_fsync_directory", lambda d: (synced.append(f"dir {d.name}"), real_directory(d))[1])
+    with smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=10) as client:
+        client.ehlo()
+        client.mail("carla@example.com")
+        client.rcpt("help@example.test")
+        code, _reply = client.data(mail(subject="Durable"))
+        assert code == 250
+        row = RawMessage.objects.get()
+        # The file's bytes, then the folder holding its new name, were on disk before the answer.
+        assert synced[0] == "fsync" and f"dir {row.file.name.split('/')[-2]}" in synced
+    assert row.file.name.split("/")[-1] in {name.split("/")[-1] for name in raw_files()}
+    assert not [name for name in raw_files() if name.endswith(".tmp")]
+
+
+def test_a_full_disk_answers_451_and_leaves_no_partial_file(smtp_listener, mail, monkeypatch):
+    import errno
+    import os
+
+    from sportello.mail import services
+
+    def disk_full(descriptor, data):
+        os.write(descriptor, bytes(data[: len(data) // 2]))  # half of it made it to the disk
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(services, "_write_all", disk_full)
+    before = raw_files()
+    with (
+        smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=10) as client,
+        pytest.raises(smtplib.SMTPDataError) as failed,
+    ):
+        client.sendmail("carla@example.com", ["help@example.test"], mail(subject="Disk full"))
+    assert failed.value.smtp_code == 451
+    assert raw_files() == before and not RawMessage.objects.exists()
+    monkeypatch.undo()  # space was freed: the MTA's next try is stored whole
+    with smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=10) as client:
+        client.sendmail("carla@example.com", ["help@example.test"], mail(subject="Disk full"))
+    row = RawMessage.objects.get()
+    assert row.size == len(row.file.open("rb").read())
+    assert Ticket.objects.get().subject == "Disk full"

@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import threading
+from contextlib import suppress
 from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
@@ -95,14 +100,78 @@ def store_raw(
         envelope_from=clean(envelope_from or "")[:254],
         **summary,
     )
-    row.file.save(f"{digest}.eml", ContentFile(raw), save=False)
+    write_raw_file(row, raw)
     try:
         with transaction.atomic():
             row.save()
     except IntegrityError:  # the same bytes arrived concurrently; theirs is the row
-        row.file.delete(save=False)
+        if not isinstance(row.file.storage, FileSystemStorage):
+            row.file.delete(save=False)
+        # On a local disk both wrote the same bytes to the same name: the file is theirs too.
         return RawMessage.objects.get(sha256=digest), False
     return row, True
+
+
+def write_raw_file(row: RawMessage, raw: bytes) -> None:
+    """Store the raw bytes so that they survive a power cut once this returns (the listener
+    answers 250 only then), and never leave a partial file behind.
+
+    On a local disk: 1. write to a temporary name in the target folder, 2. fsync the file,
+    3. rename it to its name (atomic; the name is the content's hash, so an existing file with
+    it holds the same bytes), 4. fsync the folder (and any folder created for it), so that the
+    rename itself is durable. Any OSError (a full disk) removes the temporary file and is raised:
+    transports then refuse the message for now (451) or leave it on the server. Other storages
+    (S3) write whole objects: Django's save is used.
+    """
+    storage = row.file.storage
+    name = row.file.field.generate_filename(row, f"{row.sha256}.eml")
+    if not isinstance(storage, FileSystemStorage):
+        row.file.save(f"{row.sha256}.eml", ContentFile(raw), save=False)
+        return
+    path = Path(storage.path(name))
+    created = []
+    folder = path.parent
+    while not folder.exists():
+        created.append(folder)
+        folder = folder.parent
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            _write_all(descriptor, raw)
+            _fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        if storage.file_permissions_mode is not None:
+            os.chmod(temporary, storage.file_permissions_mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(OSError):
+            temporary.unlink()
+        raise
+    for directory in [path.parent, *(c.parent for c in created)]:
+        _fsync_directory(directory)
+    row.file.name = name
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(descriptor, view[: 1024 * 1024])
+        view = view[written:]
+
+
+def _fsync(descriptor: int) -> None:
+    os.fsync(descriptor)
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        _fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _summary(raw: bytes) -> dict[str, str]:
