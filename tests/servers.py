@@ -11,7 +11,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -19,6 +18,8 @@ from email.message import Message
 from pathlib import Path
 
 import pytest
+
+from tests.waiting import wait_for
 
 DOVECOT_CONF = """
 protocols = imap
@@ -109,17 +110,17 @@ def dovecot() -> Iterator[Imap]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         check=True,
-        timeout=30,
+        timeout=120,
     )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+
+    def listening() -> bool:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
+            socket.create_connection(("127.0.0.1", port), timeout=30).close()
+            return True
         except OSError:
-            time.sleep(0.05)
-    else:
-        pytest.fail("Dovecot did not start: " + (d / "dovecot.log").read_text()[-2000:])
+            return False
+
+    wait_for(listening, "Dovecot listening", detail=lambda: (d / "dovecot.log").read_text()[-2000:])
     try:
         yield Imap("127.0.0.1", port, "support@example.test", "secret", d)
     finally:
@@ -128,7 +129,7 @@ def dovecot() -> Iterator[Imap]:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            timeout=30,
+            timeout=120,
         )
         shutil.rmtree(d, ignore_errors=True)
 
@@ -155,7 +156,7 @@ def smtp_sink() -> Iterator[Sink]:
             sink.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
             return "250 OK"
 
-    controller = Controller(Handler(), hostname=sink.host, port=sink.port)
+    controller = Controller(Handler(), hostname=sink.host, port=sink.port, ready_timeout=120)
     controller.start()
     try:
         yield sink

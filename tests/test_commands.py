@@ -58,7 +58,7 @@ def test_createadmin_takes_the_password_from_the_environment(monkeypatch):
 
 def test_console_script_lists_its_commands():
     result = subprocess.run(
-        [sys.executable, "-m", "sportello.cli", "--help"], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-m", "sportello.cli", "--help"], capture_output=True, text=True, timeout=600, check=True
     )
     for word in ("run", "serve", "worker", "token create"):
         assert word in result.stdout

@@ -13,7 +13,6 @@ import functools
 import http.server
 import socket
 import threading
-import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from sportello.kb.services import ArticleText, create_article, create_category
 from sportello.tickets.intake import Inbound, ingest
 from sportello.tickets.models import Entry
 from tests.browser.conftest import sign_in
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -56,15 +56,13 @@ def asgi_server(transactional_db) -> Iterator[types.SimpleNamespace]:
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: server.started or not thread.is_alive(), "uvicorn starting")
     assert server.started, "uvicorn did not start"
     try:
         yield types.SimpleNamespace(url=f"http://127.0.0.1:{port}")
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=120)
         if shared:
             connections._connections = original
             connection.dec_thread_sharing()

@@ -15,11 +15,11 @@ def test_dovecot_keeps_appended_mail_and_its_flags(dovecot):
 
 def test_django_smtp_backend_delivers_to_the_sink(smtp_sink):
     connection = get_connection(
-        "django.core.mail.backends.smtp.EmailBackend", host=smtp_sink.host, port=smtp_sink.port, timeout=5
+        "django.core.mail.backends.smtp.EmailBackend", host=smtp_sink.host, port=smtp_sink.port, timeout=60
     )
     send_mail("Hello", "Body", "support@example.test", ["carla@example.com"], connection=connection)
     [(sender, recipients, raw)] = smtp_sink.messages
     assert sender == "support@example.test" and recipients == ["carla@example.com"] and b"Body" in raw
-    with smtplib.SMTP(smtp_sink.host, smtp_sink.port, timeout=5) as client:
+    with smtplib.SMTP(smtp_sink.host, smtp_sink.port, timeout=60) as client:
         client.sendmail("x@example.com", ["y@example.com"], b"Subject: raw\r\n\r\nraw body\r\n")
     assert smtp_sink.parsed()[1]["Subject"] == "raw"

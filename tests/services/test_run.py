@@ -5,12 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.servers import free_port
+from tests.waiting import wait_for
+
+# Seconds: a request the demo answers in milliseconds, and how long the run may show no progress at
+# all (no line in its log, no write to its database) before it counts as hung. A busy machine takes
+# minutes to migrate and load the demo; the wait lasts as long as the run keeps moving.
+REQUEST_BOUND = 120
+STALL_BOUND = 300
 
 
 def test_run_migrates_loads_the_demo_and_serves(tmp_path: Path):
@@ -32,20 +38,34 @@ def test_run_migrates_loads_the_demo_and_serves(tmp_path: Path):
             stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
+
+    def answering_or_ended() -> bool:
+        if process.poll() is not None:
+            return True
+        try:
+            httpx.get(f"{base}/healthz", timeout=REQUEST_BOUND)
+        except httpx.TransportError:  # not listening yet
+            return False
+        return True
+
+    def progress() -> tuple[int, ...]:
+        files = [log, *tmp_path.glob("sportello.sqlite3*")]
+        return tuple(f.stat().st_size if f.exists() else -1 for f in files) + tuple(
+            f.stat().st_mtime_ns for f in files if f.exists()
+        )
+
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        else:
-            raise AssertionError("sportello run did not come up:\n" + log.read_text()[-3000:])
+        wait_for(
+            answering_or_ended, "sportello run answering", bound=STALL_BOUND, progress=progress,
+            detail=lambda: log.read_text()[-3000:],
+        )  # fmt: skip
+        assert process.poll() is None, "sportello run ended:\n" + log.read_text()[-3000:]
+        health = httpx.get(f"{base}/healthz", timeout=REQUEST_BOUND)
+        assert health.status_code == 200, f"/healthz answered {health.status_code}:\n" + log.read_text()[-3000:]
         printed = log.read_text()
         assert f"{base}/" in printed and "admin" in printed and "demo" in printed  # URL and logins
-        assert httpx.get(f"{base}/support/new", timeout=10).status_code == 200
-        client = httpx.Client(base_url=base, timeout=10)
+        assert httpx.get(f"{base}/support/new", timeout=REQUEST_BOUND).status_code == 200
+        client = httpx.Client(base_url=base, timeout=REQUEST_BOUND)
         client.get("/accounts/login/")
         response = client.post(
             "/accounts/login/",
@@ -54,27 +74,30 @@ def test_run_migrates_loads_the_demo_and_serves(tmp_path: Path):
         assert response.status_code == 302
         inbox = client.get("/inbox/?view=open")
         assert inbox.status_code == 200 and "#100" in inbox.text  # demo tickets are listed
-        assert httpx.get(f"{base}/static/vendor/htmx.min.js", timeout=10).status_code == 200
+        assert httpx.get(f"{base}/static/vendor/htmx.min.js", timeout=REQUEST_BOUND).status_code == 200
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        process.wait(timeout=STALL_BOUND)
     assert _processes_of(tmp_path) == [], "the worker or the scheduler outlived `sportello run`"
 
 
 def _processes_of(data_dir: Path) -> list[int]:
-    """Processes still running with this test's data directory in their environment."""
+    """Processes still running with this test's data directory in their environment, once they had
+    time to end (children get SIGTERM and finish their task); [] as soon as none is left."""
     marker = f"SPORTELLO_DATA_DIR={data_dir}".encode()
-    alive = []
-    deadline = time.monotonic() + 10  # children get SIGTERM and a moment to finish their task
-    while time.monotonic() < deadline:
-        alive = []
+
+    def alive() -> list[int]:
+        found = []
         for proc in Path("/proc").iterdir():
             try:
                 if proc.name.isdigit() and marker in (proc / "environ").read_bytes().split(b"\0"):
-                    alive.append(int(proc.name))
+                    found.append(int(proc.name))
             except OSError:
                 continue
-        if not alive:
-            break
-        time.sleep(0.2)
-    return alive
+        return found
+
+    try:
+        wait_for(lambda: not alive(), "the run's processes ending", bound=STALL_BOUND)
+    except AssertionError:
+        return alive()
+    return []
