@@ -15,6 +15,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 
+from sportello.core.models import OutboxMessage
 from sportello.customers.models import Customer, Identity
 from sportello.customers.services import Sender
 from sportello.tickets.intake import Inbound, ingest
@@ -115,6 +116,9 @@ def test_an_added_address_opens_the_portal_once_confirmed(agent, maria_ticket, d
     assert response.status_code == 201 and response.json()["verified"] is False
     confirmation = mail.outbox[-1]
     assert confirmation.to == ["Maria Verdi <m.verdi@work.example>"]
+    # Written to the outbox with the address, sent, and the link erased from the row.
+    row = OutboxMessage.objects.get(kind="customers.confirm-identity")
+    assert row.state == OutboxMessage.State.DONE and row.payload == {}
     confirm_url = re.search(r"https?://\S+/portal/confirm/\S+", confirmation.body).group(0)
 
     browser = Client()

@@ -37,11 +37,13 @@ from sportello.customers.models import Customer, Identity, IdentityKind, Organiz
 if TYPE_CHECKING:
     from sportello.accounts.models import User
     from sportello.core.events import Event
+    from sportello.core.models import OutboxMessage
     from sportello.tickets.models import Ticket
 
 log = logging.getLogger("sportello.customers")
 
 CONFIRM_SALT = "sportello.customers.confirm-identity"
+CONFIRMATION_MAIL = "customers.confirm-identity"  # the outbox kind of the mail
 CONFIRM_DAYS = 7  # how long the link in a confirmation mail works
 
 
@@ -300,40 +302,43 @@ def confirmation_token(identity: Identity) -> str:
 
 
 def send_confirmation(identity: Identity) -> None:
-    """Mail the address a signed link (CONFIRM_DAYS) that proves it belongs to whoever reads it there."""
+    """Write the mail that confirms an added address to the outbox, in the caller's transaction
+    (core/outbox.py): the link (CONFIRM_DAYS) proves the address belongs to whoever reads it there."""
+    from sportello.core import outbox
+
     url = settings.SITE_URL + reverse("portal:confirm", kwargs={"token": confirmation_token(identity)})
-    pk = identity.pk
-    transaction.on_commit(lambda: _mail_confirmation(pk, url))
+    outbox.put(CONFIRMATION_MAIL, {"identity": identity.pk, "url": url})
 
 
-def _mail_confirmation(identity_id: int, url: str) -> None:
-    from email.utils import formataddr, make_msgid
+def handle_confirmation_mail(message: OutboxMessage) -> None:
+    """Outbox handler: send the confirmation mail, unless the address was confirmed, removed or
+    bounced meanwhile. Its Message-ID is the row's, so a resend is recognisably the same mail."""
+    from email.utils import formataddr
 
     from django.core.mail import EmailMultiAlternatives
     from django.template.loader import render_to_string
     from django.utils import translation
 
-    identity = Identity.objects.select_related("customer").filter(pk=identity_id).first()
+    from sportello.mail.outbound import outbox_message_id
+
+    identity = Identity.objects.select_related("customer").filter(pk=message.payload.get("identity")).first()
     if identity is None or identity.verified or identity.undeliverable:
         return
     customer = identity.customer
-    context = {"customer": customer, "address": identity.value, "url": url, "days": CONFIRM_DAYS}
+    context = {"customer": customer, "address": identity.value, "url": message.payload["url"], "days": CONFIRM_DAYS}
     with translation.override(customer.language or settings.LANGUAGE_CODE):
         subject = " ".join(render_to_string("customers/confirm_identity_subject.txt", context).split())
         text = render_to_string("customers/confirm_identity_body.txt", context)
         html = render_to_string("customers/confirm_identity_body.html", context)
-    message = EmailMultiAlternatives(
+    mail = EmailMultiAlternatives(
         subject=subject,
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[formataddr((customer.name, identity.value))],
-        headers={
-            "Message-ID": make_msgid(idstring="sportello.confirm", domain=settings.SPORTELLO_MAIL_DOMAIN),
-            "Auto-Submitted": "auto-generated",
-        },
+        headers={"Message-ID": outbox_message_id(message, "confirm"), "Auto-Submitted": "auto-generated"},
     )
-    message.attach_alternative(html, "text/html")
-    message.send()
+    mail.attach_alternative(html, "text/html")
+    mail.send()
 
 
 def confirm_identity(token: str) -> Identity:
