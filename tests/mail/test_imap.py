@@ -224,3 +224,64 @@ def test_idle_wakes_up_on_a_new_message(dovecot, monkeypatch, mail):
         stop.set()
         watcher.join(timeout=10)
     assert not watcher.is_alive()
+
+
+def database_url_of_this_test() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_poller_killed_mid_run_does_not_keep_the_mailbox(tmp_path):
+    """A poller process SIGKILLed while it holds the mailbox: the next poll on this host takes over at
+    once instead of skipping the mailbox until the lease runs out."""
+    import os
+    import subprocess
+    import sys
+
+    box = Mailbox.objects.create(address="support@example.test", imap_host="imap.example.test")
+    code = (
+        "import django, sys, time; django.setup()\n"
+        "from sportello.mail.imap import leased\n"
+        f"with leased({box.pk}) as held:\n"
+        "    print('held' if held else 'skipped', flush=True)\n"
+        "    time.sleep(600)\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "sportello.settings",
+        "DATABASE_URL": database_url_of_this_test(),
+        "SPORTELLO_DATA_DIR": str(tmp_path),
+    }
+    poller = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert poller.stdout.readline().strip() == "held"
+        with imap.leased(box.pk) as second:
+            assert second is None  # alive: it keeps the mailbox
+    finally:
+        poller.kill()
+        poller.wait()
+    assert Mailbox.objects.get(pk=box.pk).poll_lease_holder.split(":")[1] == str(poller.pid)
+    with imap.leased(box.pk) as taken:
+        assert taken is not None
+    assert Mailbox.objects.get(pk=box.pk).poll_lease_holder == ""
+
+
+def test_a_lease_is_renewed_while_polling_and_lost_when_taken(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    box = Mailbox.objects.create(address="support@example.test", imap_host="imap.example.test")
+    with imap.leased(box.pk) as held:
+        Mailbox.objects.filter(pk=box.pk).update(poll_lease_until=timezone.now() + timedelta(seconds=1))
+        imap.renew_lease(held)
+        assert Mailbox.objects.get(pk=box.pk).poll_lease_until > timezone.now() + imap.LEASE - timedelta(seconds=10)
+        Mailbox.objects.filter(pk=box.pk).update(poll_lease_holder="elsewhere:1:abcdef12")
+        with pytest.raises(imap.LeaseLost):
+            imap.renew_lease(held)
+    assert timedelta(minutes=2) >= imap.LEASE

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -43,7 +45,9 @@ log = logging.getLogger("sportello.mail.imap")
 # flagged together (one round trip) before the resume point moves on.
 BATCH_MESSAGES = 25
 BATCH_BYTES = 20 * 1024 * 1024
-LEASE = timedelta(minutes=5)
+# Renewed before every batch and message, so it only has to outlast storing one message; a
+# poller that dies stops renewing and another takes over this soon after.
+LEASE = timedelta(seconds=90)
 # RFC 2177: clients should re-issue IDLE at least every 29 minutes; servers may drop it sooner.
 IDLE_SECONDS = 5 * 60
 TIMEOUT = 60
@@ -103,24 +107,74 @@ def _logout(client: IMAPClient) -> None:
 # --- One mailbox -------------------------------------------------------------------------------------
 
 
+class LeaseLost(Exception):
+    """Another poller took the mailbox (ours expired): this poll stops where it is."""
+
+
+def lease_holder() -> str:
+    """host:pid:token — the token tells apart two pollers (threads) of one process."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def holder_is_gone(holder: str) -> bool:
+    """Whether the process that holds a lease is known to have ended: one of this host that no
+    longer runs. Another host's process cannot be checked: its lease expires instead."""
+    parts = holder.split(":")
+    if len(parts) != 3:
+        return False
+    host, pid, _token = parts
+    if host != socket.gethostname()[:60] or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
+
+
 @contextmanager
 def leased(mailbox_id: int) -> Iterator[Mailbox | None]:
-    """The mailbox if no other poller holds it (it is then ours until the block ends), else None."""
+    """The mailbox if no other poller holds it (it is then ours until the block ends), else None.
+
+    A lease that expired, or whose holder is a process of this host that is gone (a poller
+    killed mid-run), is taken over; `renew_lease` keeps ours while polling.
+    """
     from django.utils import timezone
 
     now = timezone.now()
-    taken = (
-        Mailbox.objects.filter(pk=mailbox_id, active=True)
-        .filter(Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now))
-        .update(poll_lease_until=now + LEASE)
-    )
+    holder = lease_holder()
+    mailboxes = Mailbox.objects.filter(pk=mailbox_id, active=True)
+    free = Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now)
+    taken = mailboxes.filter(free).update(poll_lease_until=now + LEASE, poll_lease_holder=holder)
+    if not taken:
+        current = mailboxes.values_list("poll_lease_holder", flat=True).first()
+        if current and holder_is_gone(current):
+            log.warning("mailbox %s: the poller %s is gone; taking over its lease", mailbox_id, current)
+            taken = mailboxes.filter(poll_lease_holder=current).update(
+                poll_lease_until=now + LEASE, poll_lease_holder=holder
+            )
     if not taken:
         yield None
         return
     try:
         yield Mailbox.objects.get(pk=mailbox_id)
     finally:
-        Mailbox.objects.filter(pk=mailbox_id).update(poll_lease_until=None)
+        Mailbox.objects.filter(pk=mailbox_id, poll_lease_holder=holder).update(
+            poll_lease_until=None, poll_lease_holder=""
+        )
+
+
+def renew_lease(mailbox: Mailbox) -> None:
+    """Keep the lease while polling (before each batch and message); raise LeaseLost if it was taken."""
+    from django.utils import timezone
+
+    kept = Mailbox.objects.filter(pk=mailbox.pk, poll_lease_holder=mailbox.poll_lease_holder).update(
+        poll_lease_until=timezone.now() + LEASE
+    )
+    if not kept and mailbox.poll_lease_holder:
+        raise LeaseLost(f"{mailbox.address}: another poller took over the mailbox")
 
 
 def poll_mailbox(mailbox_id: int, *, client: IMAPClient | None = None) -> PollResult:
@@ -170,6 +224,7 @@ def fetch_new(client: IMAPClient, mailbox: Mailbox, result: PollResult) -> None:
     limit = max_message_bytes()
     failed: set[int] = set()
     for batch in _batches(uids, sizes, limit):
+        renew_lease(mailbox)
         stored = _store_batch(client, mailbox, batch, sizes, limit, failed, result)
         if stored:
             _mark_stored(client, mailbox, stored)
@@ -217,6 +272,7 @@ def _store_batch(
     headers = client.fetch(large, ["BODY.PEEK[HEADER]"]) if large else {}
     stored = []
     for uid in batch:
+        renew_lease(mailbox)
         result.uids.append(uid)
         try:
             if uid in bodies:

@@ -44,9 +44,11 @@ class Mailbox(models.Model):
     # (receiving is idempotent, so that makes no doubles).
     imap_uidvalidity = models.PositiveBigIntegerField(null=True, blank=True)
     imap_last_uid = models.PositiveBigIntegerField(default=0)
-    # One poller per mailbox at a time: taken by a conditional UPDATE, released when done, and
-    # expiring by itself if its holder dies.
+    # One poller per mailbox at a time: taken by a conditional UPDATE, renewed while it polls,
+    # released when done; it expires soon after its holder stops renewing it, and at once when
+    # the holder (host:pid:token) is a process of this host that is gone.
     poll_lease_until = models.DateTimeField(null=True, blank=True)
+    poll_lease_holder = models.CharField(max_length=100, blank=True)
     # The raw-MIME HTTP endpoint's secret for this mailbox: only its SHA-256 is kept.
     inbound_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
     inbound_token_hint = models.CharField(max_length=12, blank=True)
