@@ -1,7 +1,7 @@
 """Bounce detection measured on real reports of many mail systems, and on every other test mail.
 
 bounce_expectations.json beside this file lists every bounce and complaint report in
-tests/fixtures/mail (sisimai's samples of 54 MTAs and mail services, flanker's, mail's, the
+tests/fixtures/mail (sisimai's samples of 57 MTAs and mail services, flanker's, mail's, the
 parsers' own) with the failed address and the RFC 3463 status the report gives, read by hand; an
 empty status is one the report states in words we do not map (Japanese, "could not find a
 gateway"). Every other message in tests/fixtures/mail is a person's or a list's mail and must not

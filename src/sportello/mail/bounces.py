@@ -64,7 +64,8 @@ _BOUNCE_TEXT = re.compile(
     r"delivery (?:has )?failed|failed permanently|following address(?:es)?(?:\(es\))? (?:had|failed)|"
     r"could not deliver|not able to be delivered|error: invalid user address|delivery problems|"
     r"the following recipients? (?:was|were|could)|message delivery has failed|"
-    r"送信できませんでした|配信できませんでした",
+    r"user unknown|unknown user|no such user|mail ?(?:box|folder) (?:is )?full|"
+    r"送信できませんでした|配信できませんでした|配信できません",
     re.IGNORECASE,
 )
 # Phrases only delivery software writes: enough with the returned message attached, whoever sent it.
@@ -129,8 +130,9 @@ _REASONS = [
     ),
     (
         "5.2.2",
-        r"mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:the )?(?:local )?(?:storage )?limit|"
-        r"insufficient (?:disk )?space|not enough disk space|mailbox has exceeded",
+        r"mailbox (?:is )?full|mail ?folder is full|over ?quota|quota exceeded|"
+        r"exceeded (?:the )?(?:local )?(?:storage )?limit|insufficient (?:disk )?space|not enough disk space|"
+        r"mailbox has exceeded",
     ),
     ("5.3.4", r"(?:message|mail) size (?:limit )?exceeded|message (?:is )?too (?:large|big)|size limit"),
     ("5.4.6", r"too many hops|mail loop|routing loop"),
@@ -179,6 +181,12 @@ def bounce_of(parsed: ParsedMail) -> Bounce | None:
     if not bounce.recipient:
         failed = parsed.header("x-failed-recipients")
         bounce.recipient = _address_in(failed) if failed else _recipient_in_text(parsed, report)
+    if not bounce.recipient and parsed.forwarded:
+        # A gateway that wraps the report it got (Trend Micro's, X5): the inner report says it.
+        inner = bounce_of(parsed.forwarded[0])
+        if inner is not None and inner.recipient:
+            inner.original_message_id = inner.original_message_id or _original_message_id(parsed)
+            return inner
     if not bounce.action or bounce.action not in ("failed", "delayed", "expired", "relayed", "delivered"):
         bounce.action = "delayed" if _DELAYED.search(parsed.subject + "\n" + report) else "failed"
     if not bounce.status or bounce.status.endswith(".0.0"):
