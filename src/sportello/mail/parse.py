@@ -18,11 +18,13 @@ import codecs
 import contextlib
 import email
 import html
+import logging
 import quopri
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage, Message
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -30,6 +32,8 @@ from typing import Any
 from sportello.core.html import html_to_text
 from sportello.core.text import clean
 from sportello.mail.replies import visible_reply
+
+logger = logging.getLogger(__name__)
 
 MAX_DEPTH = 8  # nested forwards deeper than this are kept as attachments only
 
@@ -162,6 +166,16 @@ def _codec(label: str | None) -> str:
         return codecs.lookup(label).name
     except (LookupError, ValueError):
         return ""
+
+
+def wire_bytes(text: str) -> bytes:
+    """A string the `email` package made from bytes, as those bytes again: it keeps 8-bit bytes
+    as surrogate escapes (U+DC80-U+DCFF). Any other lone surrogate (decoders such as UTF-7 make
+    them) cannot be encoded and becomes U+FFFD."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return re.sub("[\ud800-\udc7f\udd00-\udfff]", "\ufffd", text).encode("utf-8", "surrogateescape")
 
 
 def decode_bytes(data: bytes, charset: str | None = None) -> str:
@@ -310,9 +324,9 @@ def decode_header_value(value: Any) -> str:
         return ""
     text = str(value)
     if any("\udc80" <= ch <= "\udcff" for ch in text):  # raw 8-bit bytes kept by the parser
-        text = decode_bytes(text.encode("utf-8", "surrogateescape"))
+        text = decode_bytes(wire_bytes(text))
     if "=?" not in text:
-        return _unfold(text)
+        return clean(_unfold(text))
     text = _BETWEEN_WORDS.sub(r"\1\2", text)
     pieces: list[str] = []
     pending: list[bytes] = []
@@ -342,7 +356,8 @@ def decode_header_value(value: Any) -> str:
         position = match.end()
     flush()
     pieces.append(text[position:])
-    return _unfold("".join(pieces))
+    # NUL and lone surrogates (UTF-7 decodes to them) reach no query and no file name.
+    return clean(_unfold("".join(pieces)))
 
 
 def _unfold(text: str) -> str:
@@ -514,7 +529,7 @@ def parse_addresses(values: list[str], defects: list[str] | None = None) -> list
     for raw in values:
         raw = _unfold(str(raw))
         if any("\udc80" <= ch <= "\udcff" for ch in raw):  # raw 8-bit bytes kept by the parser
-            raw = decode_bytes(raw.encode("utf-8", "surrogateescape"))
+            raw = decode_bytes(wire_bytes(raw))
         raw = clean(raw)
         addresses = _address_list(raw, defects)
         if not addresses and '"' in raw:  # an unterminated quote swallowed the address
@@ -544,7 +559,8 @@ _MSG_ID = re.compile(r"<([^<>\s]+)>")
 
 def parse_message_ids(value: str) -> list[str]:
     """Message-IDs in a References or In-Reply-To value, with their brackets, in order."""
-    ids = [f"<{m}>" for m in _MSG_ID.findall(value or "")]
+    value = clean(value or "")
+    ids = [f"<{m}>" for m in _MSG_ID.findall(value)]
     if not ids and value and "@" in value:
         ids = [f"<{token.strip('<>')}>" for token in value.split() if "@" in token]
     return ids
@@ -575,13 +591,21 @@ def _content_type(part: Message) -> str:
         return "application/octet-stream"
 
 
+def _payload(part: Message) -> Any:
+    """The payload as the parser stored it: a list of parts, or the body as a string."""
+    try:
+        return part.get_payload()
+    except Exception:  # it decodes 8-bit bodies by their label, and a label with NUL raises
+        return getattr(part, "_payload", "")
+
+
 def _payload_bytes(part: Message) -> bytes:
-    raw = part.get_payload()
+    raw = _payload(part)
     if isinstance(raw, str):
         # Decode the common encodings ourselves: the library gives up on a label with stray
         # whitespace or on base64 with bad padding, returning the encoded text.
         encoding = " ".join(_raw_headers(part, "content-transfer-encoding")).strip().lower()
-        data = raw.encode("ascii", "surrogateescape") if raw.isascii() else raw.encode("utf-8", "surrogateescape")
+        data = wire_bytes(raw)
         if encoding == "quoted-printable":
             return quopri.decodestring(data)
         if encoding == "base64":
@@ -597,9 +621,8 @@ def _payload_bytes(part: Message) -> bytes:
         payload = None
     if isinstance(payload, bytes):
         return payload
-    raw = part.get_payload()
     if isinstance(raw, str):
-        return raw.encode("utf-8", "surrogateescape")
+        return wire_bytes(raw)
     return b""
 
 
@@ -650,7 +673,7 @@ def _is_multipart(part: Message) -> bool:
 
 
 def _subparts(part: Message) -> list[Message]:
-    payload = part.get_payload()
+    payload = _payload(part)
     return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
 
 
@@ -718,6 +741,9 @@ _UUENCODED = re.compile(r"^begin [0-7]{3,4} ([^\n]+)\n(.*?)^end$", re.MULTILINE 
 
 
 def _uudecode(block: str) -> bytes | None:
+    """The bytes of a uuencoded block; None when it is not one (then it stays text)."""
+    if not block.isascii():  # uuencoding is ASCII: this is text that looks like it
+        return None
     out = bytearray()
     for line in block.splitlines():
         if not line or line in ("`", " "):
@@ -793,8 +819,26 @@ _FILTER_HEADERS = {
 }
 
 
+class _Headers(HeaderRegistry):
+    """policy.default's header factory, made to bear real mail: it raises on some broken values
+    (an encoded word in UTF-7 decodes to a lone surrogate it cannot encode), and then the whole
+    message could not be read. Such a value is parsed again with its encoded words decoded our
+    way, else as plain ASCII, else empty."""
+
+    def __call__(self, name: str, value: str) -> Any:
+        for attempt in (value, decode_header_value(value), wire_bytes(value).decode("ascii", "replace"), ""):
+            try:
+                return super().__call__(name, attempt)
+            except Exception:
+                continue
+        raise AssertionError("an empty header always parses")
+
+
+_POLICY = policy.default.clone(header_factory=_Headers())
+
+
 def _message_from_bytes(raw: bytes) -> EmailMessage:
-    message = email.message_from_bytes(raw, policy=policy.default)
+    message = email.message_from_bytes(raw, policy=_POLICY)
     assert isinstance(message, EmailMessage)
     return message
 
@@ -812,7 +856,13 @@ def parse_message(raw: bytes, *, depth: int = 0) -> ParsedMail:
         raise ParseError(f"The message cannot be read: {exc}") from exc
     if not message.keys() and not _payload_bytes(message).strip():
         raise ParseError("The message has neither headers nor a body")
-    parsed = _parse(message, depth)
+    try:
+        parsed = _parse(message, depth)
+    except Exception as exc:
+        # A bug of ours must not cost the customer her message: keep what the headers and the
+        # undecoded body say, and leave the traceback in the log for us.
+        logger.exception("Parsing a message failed; keeping its headers and raw body")
+        parsed = _parse_plainly(message, raw, exc)
     if parsed.from_ is None:
         # A junk line among the headers ends them for the parser; drop such lines and try again.
         repaired = _repair_headers(raw)
@@ -824,6 +874,20 @@ def parse_message(raw: bytes, *, depth: int = 0) -> ParsedMail:
             if again is not None and again.from_ is not None:
                 again.defects.append("InvalidHeaderLineDropped")
                 return again
+    return parsed
+
+
+def _parse_plainly(message: Message, raw: bytes, exc: Exception) -> ParsedMail:
+    parsed = ParsedMail(defects=[f"ParserError: {type(exc).__name__}"])
+    with contextlib.suppress(Exception):
+        parsed.from_ = next(iter(parse_addresses(_raw_headers(message, "from"))), None)
+        parsed.reply_to = parse_addresses(_raw_headers(message, "reply-to"))
+        parsed.subject = decode_header_value(next(iter(_raw_headers(message, "subject")), ""))
+        ids = parse_message_ids(next(iter(_raw_headers(message, "message-id")), ""))
+        parsed.message_id = ids[0] if ids else ""
+    body = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)
+    parsed.text = decode_bytes(body[1] if len(body) > 1 else b"").replace("\r\n", "\n")
+    parsed.visible_text = parsed.text
     return parsed
 
 
@@ -932,9 +996,9 @@ def _add_attachment(parsed: ParsedMail, part: Message, *, inline: bool, depth: i
         with contextlib.suppress(Exception):
             parsed.returned_headers = _header_map(email.message_from_string(inner_text, policy=policy.default))
     data = _payload_bytes(part)
-    if not data and isinstance(part.get_payload(), list):  # message/delivery-status: blocks of fields
+    if not data and isinstance(_payload(part), list):  # message/delivery-status: blocks of fields
         data = b"\n".join(
-            "".join(f"{k}: {v}\n" for k, v in _safe_items(block)).encode("utf-8", "surrogateescape")
+            wire_bytes("".join(f"{k}: {v}\n" for k, v in _safe_items(block)))
             for block in _subparts(part)
         )
     if not name:
@@ -950,7 +1014,7 @@ def _extension(ctype: str) -> str:
 
 
 def _inner_message(part: Message) -> Message | None:
-    payload = part.get_payload()
+    payload = _payload(part)
     if isinstance(payload, list) and payload and isinstance(payload[0], Message):
         return payload[0]
     if isinstance(payload, str) and payload.strip():
@@ -971,7 +1035,7 @@ def _message_bytes(part: Message) -> bytes:
         except Exception:
             continue
     try:
-        return inner.as_string(policy=policy.compat32).encode("utf-8", "surrogateescape")
+        return wire_bytes(inner.as_string(policy=policy.compat32))
     except Exception:
         return b""
 
@@ -986,7 +1050,7 @@ def _header_map(message: Message) -> dict[str, list[str]]:
 def _status_blocks(part: Message) -> list[dict[str, str]]:
     """The field blocks of a message/delivery-status part (RFC 3464), keys lower-cased."""
     blocks: list[dict[str, str]] = []
-    payload = part.get_payload()
+    payload = _payload(part)
     if isinstance(payload, list):
         for block in payload:
             if isinstance(block, Message):

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import mimetypes
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
 from typing import IO
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile, File
 from django.http import FileResponse
+from django.utils.text import get_valid_filename
 
 from sportello.core.errors import TooLarge
+from sportello.core.text import clean
 from sportello.tickets.models import Attachment, Entry
 
 # Content types a browser would run or render as a page of ours: served as plain bytes instead.
@@ -59,9 +63,37 @@ class AttachmentIn:
 
 def safe_filename(name: str) -> str:
     """A file name that is safe on every filesystem and in a Content-Disposition header."""
-    name = unicodedata.normalize("NFC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = unicodedata.normalize("NFC", clean(name or "")).replace("\\", "/").rsplit("/", 1)[-1]
     name = re.sub(r"[\x00-\x1f\x7f<>:\"|?*]", "_", name).strip(" .")
-    return (name or "attachment")[:200]
+    stem, extension = os.path.splitext(name or "attachment")
+    if len(stem) + len(extension) > 200:  # cut the name, not its extension
+        extension = extension if len(extension) <= 16 else ""
+        return (stem[: 200 - len(extension)] + extension).strip(" .")
+    return stem + extension
+
+
+# Bytes, not characters: filesystems allow 255 per name, and storage may add a suffix to it.
+MAX_STORED_NAME_BYTES = 120
+
+
+def storage_name(filename: str) -> str:
+    """The name of the file on disk, apart from the name people see.
+
+    Django's storage keeps only letters, digits, `-`, `_` and `.`, and refuses a name with
+    none of them left ("=", "★★"): such a file is stored as "attachment" with its extension.
+    A long name (200 Japanese characters are 600 bytes) is cut, its extension kept.
+    """
+    try:
+        name = get_valid_filename(filename)
+    except SuspiciousFileOperation:
+        name = ""
+    if not name or name.startswith("."):  # nothing left but perhaps the extension: "★.pdf"
+        name = "attachment" + name
+    stem, extension = os.path.splitext(name)
+    extension = extension[:16]
+    room = MAX_STORED_NAME_BYTES - len(extension.encode())
+    stem = stem.encode()[:room].decode("utf-8", "ignore") or "attachment"
+    return stem + extension
 
 
 def check_sizes(attachments: list[AttachmentIn]) -> None:
@@ -94,7 +126,7 @@ def store_attachments(entry: Entry, attachments: list[AttachmentIn]) -> list[Att
             inline=item.inline,
             content_id=item.content_id[:255],
         )
-        attachment.file.save(filename, django_file, save=False)
+        attachment.file.save(storage_name(filename), django_file, save=False)
         attachment.save()
         stored.append(attachment)
     return stored
