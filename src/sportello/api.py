@@ -49,6 +49,40 @@ class SportelloAPI(NinjaAPI):
         # keeps a handler from shadowing the service of the same name.
         return operation.view_func.__name__.rstrip("_")
 
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        components = schema.get("components", {}).get("schemas", {})
+        for path_item in schema["paths"].values():
+            for operation in path_item.values():
+                _document_input_errors(operation, components)
+        return schema
+
+
+def _error_response(description: str, components: dict[str, Any], name: str) -> dict[str, Any]:
+    schema = {"$ref": f"#/components/schemas/{name if name in components else 'ErrorOut'}"}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _document_input_errors(operation: dict[str, Any], components: dict[str, Any]) -> None:
+    """Declare the answers that any input can get, whatever the handler declares itself.
+
+    A parameter or a body that does not validate is a 422 (a path id that is not a number too); a
+    body past the size limit is a 413; a multipart body that cannot be read is a 400.
+    """
+    # Ninja keys its responses by number and `openapi_extra` by string: one key per status, or the
+    # JSON document holds the same key twice (Swagger UI then refuses to read it).
+    responses: dict[str, Any] = {}
+    for status, answer in operation.get("responses", {}).items():
+        responses.setdefault(str(status), {}).update(answer)
+    operation["responses"] = responses
+    body = operation.get("requestBody")
+    if operation.get("parameters") or body:
+        responses.setdefault("422", _error_response("Invalid input", components, "InvalidOut"))
+    if body:
+        responses.setdefault("413", _error_response("The request body is too large", components, "ErrorOut"))
+        if "multipart/form-data" in body.get("content", {}):
+            responses.setdefault("400", _error_response("The request could not be read", components, "ErrorOut"))
+
 
 api = SportelloAPI(
     title="Sportello API",

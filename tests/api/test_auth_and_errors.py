@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -272,6 +273,51 @@ def test_an_unknown_method_is_a_json_405_naming_the_allowed_ones(as_agent, ticke
     assert response.status_code == 405
     assert set(response["Allow"].replace(" ", "").split(",")) == {"GET", "PATCH"}
     assert response.json()["detail"].startswith("Method DELETE is not allowed here")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/automation/macros", {"name": "x", "active": 0}, "active"),
+        ("/automation/macros", {"name": "x", "shared": 1}, "shared"),
+        ("/sla/policies", {"name": "x", "warning_minutes": False}, "warning_minutes"),
+        ("/sla/calendars", {"name": "x", "holidays": [{"date": "2025-01-01", "yearly": 0}]}, "yearly"),
+        ("/tickets", {"customer_id": True, "body_text": "x"}, "customer_id"),
+        ("/tickets", {"customer": {"email": "a@example.org"}, "body_text": "x", "priority": True}, "priority"),
+    ],
+)
+def test_numbers_and_booleans_are_not_taken_for_each_other(as_admin, customer, path, body, field):
+    response = as_admin.post(path, body)
+    assert response.status_code == 422
+    assert [e["loc"][-1] for e in response.json()["errors"]] == [field]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/reports/satisfaction", {"until": "0"}, "until"),
+        ("/reports/self-service", {"since": "20240101"}, "since"),
+        ("/csat/groups", {"since": "-1269"}, "since"),
+    ],
+)
+def test_days_and_times_are_written_as_such_not_as_numbers_of_seconds(as_admin, path, params, field):
+    response = as_admin.get(path, params)
+    assert response.status_code == 422
+    assert [e["loc"][-1] for e in response.json()["errors"]] == [field]
+
+
+def test_opening_hours_are_times_of_day_without_an_offset(as_admin):
+    refused = as_admin.post(
+        "/sla/calendars", {"name": "x", "intervals": [{"weekday": 0, "start": "09:00Z", "end": "17:00"}]}
+    )
+    assert refused.status_code == 422 and refused.json()["errors"][0]["loc"][-1] == "start"
+    created = as_admin.post(
+        "/sla/calendars", {"name": "x", "intervals": [{"weekday": 0, "start": "09:00", "end": "17:00"}]}
+    )
+    assert created.status_code == 201 and created.json()["intervals"][0]["start"] == "09:00:00"
+    document = as_admin.get("/openapi.json").json()
+    start = document["components"]["schemas"]["IntervalSchema"]["properties"]["start"]
+    assert "format" not in start and re.fullmatch(start["pattern"].strip("^$"), "09:00:00")
 
 
 def test_unknown_fields_are_422_naming_them(as_agent, ticket):

@@ -15,6 +15,7 @@ from sportello.accounts.auth import MAX_DB_INT, InputSchema, Version, caller, er
 from sportello.automation import services
 from sportello.automation.models import Macro, Match, TimeRule, Trigger, TriggerEvent, WebhookCall
 from sportello.core.errors import NotFound
+from sportello.core.jsonbody import Flag, NotBoolean
 from sportello.tickets.access import require_admin, require_agent, ticket_for_agent
 
 router = Router(tags=["automation"])
@@ -59,8 +60,8 @@ class TriggerIn(InputSchema):
     match: MatchValue = "all"
     conditions: Rules = []
     actions: Rules = Field(min_length=1)
-    position: int = Field(100, ge=0, le=100_000)
-    active: bool = True
+    position: Annotated[int, Field(ge=0, le=100_000), NotBoolean] = 100
+    active: Flag = True
 
 
 class TriggerUpdateIn(InputSchema):
@@ -69,8 +70,8 @@ class TriggerUpdateIn(InputSchema):
     match: MatchValue | None = None
     conditions: Rules | None = None
     actions: Rules | None = None
-    position: int | None = Field(None, ge=0, le=100_000)
-    active: bool | None = None
+    position: Annotated[int, Field(ge=0, le=100_000), NotBoolean] | None = None
+    active: Flag | None = None
 
 
 class TimeRuleOut(Schema):
@@ -87,21 +88,21 @@ class TimeRuleOut(Schema):
 class TimeRuleIn(InputSchema):
     name: text(120, min_length=1)  # type: ignore[valid-type]
     since: SinceValue = "status_changed"
-    hours: int = Field(ge=1, le=24 * 366)
+    hours: Annotated[int, Field(ge=1, le=24 * 366), NotBoolean]
     conditions: Rules = []
     actions: Rules = Field(min_length=1)
-    position: int = Field(100, ge=0, le=100_000)
-    active: bool = True
+    position: Annotated[int, Field(ge=0, le=100_000), NotBoolean] = 100
+    active: Flag = True
 
 
 class TimeRuleUpdateIn(InputSchema):
     name: text(120, min_length=1) | None = None  # type: ignore[valid-type]
     since: SinceValue | None = None
-    hours: int | None = Field(None, ge=1, le=24 * 366)
+    hours: Annotated[int, Field(ge=1, le=24 * 366), NotBoolean] | None = None
     conditions: Rules | None = None
     actions: Rules | None = None
-    position: int | None = Field(None, ge=0, le=100_000)
-    active: bool | None = None
+    position: Annotated[int, Field(ge=0, le=100_000), NotBoolean] | None = None
+    active: Flag | None = None
 
 
 class MacroOut(Schema):
@@ -121,19 +122,19 @@ class MacroIn(InputSchema):
     name: text(120, min_length=1)  # type: ignore[valid-type]
     body: text(20_000) = ""  # type: ignore[valid-type]
     actions: Rules = []
-    shared: bool = False
-    active: bool = True
+    shared: Flag = False
+    active: Flag = True
 
 
 class MacroUpdateIn(InputSchema):
     name: text(120, min_length=1) | None = None  # type: ignore[valid-type]
     body: text(20_000) | None = None  # type: ignore[valid-type]
     actions: Rules | None = None
-    active: bool | None = None
+    active: Flag | None = None
 
 
 class ApplyMacroIn(InputSchema):
-    ticket: Annotated[int, Field(ge=1, le=MAX_DB_INT, description="The ticket's reference number")]
+    ticket: Annotated[int, Field(ge=1, le=MAX_DB_INT, description="The ticket's reference number"), NotBoolean]
     version: Version | None = None
 
 

@@ -16,6 +16,7 @@ from sportello.accounts.models import Group, User
 from sportello.automation import assignment
 from sportello.automation.models import AgentProfile, AgentSkill, AssignmentMethod, GroupAssignment, Skill
 from sportello.core.errors import InvalidInput, NotFound
+from sportello.core.jsonbody import NotBoolean
 from sportello.tickets.access import require_admin, require_agent
 
 router = Router(tags=["assignment"])
@@ -24,8 +25,8 @@ ObjectId = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
 MethodValue = Literal["none", "round_robin", "least_load", "skills"]
 # The schema follows the model (checked when the module loads, so a new method cannot be forgotten).
 assert set(get_args(MethodValue)) == set(AssignmentMethod.values)
-Capacity = Annotated[int, Field(ge=0, le=100_000)]
-Level = Annotated[int, Field(ge=1, le=assignment.MAX_LEVEL)]
+Capacity = Annotated[int, Field(ge=0, le=100_000), NotBoolean]
+Level = Annotated[int, Field(ge=1, le=assignment.MAX_LEVEL), NotBoolean]
 LanguageCode = Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$", max_length=10)]
 
 

@@ -9,7 +9,9 @@ one that decodes deeper than MAX_DEPTH, is refused as bad input before it reache
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 MAX_DEPTH = 32
 
@@ -45,3 +47,26 @@ def nesting_depth(value: Any) -> int:
         stack.extend((child, depth + 1) for child in children)
     return deepest
 
+
+# --- Strict scalars ----------------------------------------------------------------------------------
+# Pydantic's lax mode reads JSON's `false` as the number 0 and the number 1 as `true`; a client that
+# mixes them up has a bug we should tell it about, not guess around. Strings still convert, as query
+# strings and multipart fields need ("5", "true").
+
+
+def not_a_boolean(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
+def not_a_number(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("must be true or false, not a number")
+    return value
+
+
+# `Annotated[int, Field(ge=0), NotBoolean]`: the check comes after the bounds, so that they stay
+# `minimum`/`maximum` in the OpenAPI document.
+NotBoolean = BeforeValidator(not_a_boolean)
+Flag = Annotated[bool, BeforeValidator(not_a_number)]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from datetime import date
+from typing import Annotated, Any
 
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Query, Router, Schema
-from pydantic import Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from sportello.accounts.auth import caller, errors
 from sportello.accounts.models import User
@@ -19,9 +21,31 @@ from sportello.tickets.access import require_agent
 router = Router(tags=["reports"])
 
 
+def _iso_day(value: Any) -> Any:
+    # pydantic would read "0" or 0 as a count of seconds since 1970; a day is written as a day.
+    if isinstance(value, date) or (isinstance(value, str) and ISO_DAY.match(value)):
+        return value
+    raise ValueError("a day such as 2024-05-31")
+
+
+ISO_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+# Reports cover days from 1970 to 9998 (services.FIRST_DAY, LAST_DAY); the pattern says so in the document.
+Day = Annotated[
+    date,
+    BeforeValidator(_iso_day),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date",
+            "pattern": r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-[0-9]{2}-[0-9]{2}$",
+        }
+    ),
+]
+
+
 class PeriodIn(Schema):
-    since: date | None = Field(None, description="first day (default: 29 days before `until`)")
-    until: date | None = Field(None, description="last day, included (default: today)")
+    since: Day | None = Field(None, description="first day (default: 29 days before `until`), 1970 to 9998")
+    until: Day | None = Field(None, description="last day, included (default: today), 1970 to 9998")
 
 
 class PeriodOut(Schema):

@@ -10,11 +10,12 @@ from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from ninja import Path, Router, Schema, Status
-from pydantic import Field
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from sportello.accounts.auth import MAX_DB_INT, Id, InputSchema, Version, caller, errors, text
 from sportello.accounts.models import Group
 from sportello.core.errors import InvalidInput, NotFound
+from sportello.core.jsonbody import Flag, NotBoolean
 from sportello.sla import services
 from sportello.sla.models import Calendar, Policy
 from sportello.sla.schemas import TicketSlaOut, sla_state
@@ -26,8 +27,31 @@ from sportello.tickets.models import Channel
 router = Router(tags=["sla"])
 
 ObjectId = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
-Minutes = Annotated[int, Field(ge=1, le=10 * 365 * 24 * 60)]
-PriorityValue = Literal[1, 2, 3, 4]
+Minutes = Annotated[int, Field(ge=1, le=10 * 365 * 24 * 60), NotBoolean]
+PriorityValue = Annotated[Literal[1, 2, 3, 4], NotBoolean]
+
+
+def _time_text(value: Any) -> Any:
+    if not isinstance(value, str | time):  # pydantic would read a number as seconds since midnight
+        raise ValueError("a time of day such as 09:00")
+    return value
+
+
+def _wall_clock(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("a time of day in the calendar's time zone, without an offset")
+    return value
+
+
+# A time of day on the calendar's clock ("09:00", "17:30:00"). OpenAPI's `format: time` means an
+# RFC 3339 time with a UTC offset, which is not what an opening hour is; so the document gives the
+# pattern, and an offset is refused rather than silently dropped.
+WallClock = Annotated[
+    time,
+    BeforeValidator(_time_text),
+    AfterValidator(_wall_clock),
+    WithJsonSchema({"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"}),
+]
 ChannelValue = Literal[tuple(Channel.values)]  # type: ignore[valid-type]
 
 
@@ -35,15 +59,15 @@ ChannelValue = Literal[tuple(Channel.values)]  # type: ignore[valid-type]
 
 
 class IntervalSchema(Schema):
-    weekday: int = Field(ge=0, le=6, description="0 = Monday")
-    start: time
-    end: time = Field(description="00:00 means midnight (the end of the day)")
+    weekday: Annotated[int, Field(ge=0, le=6), NotBoolean] = Field(description="0 = Monday")
+    start: WallClock = Field(examples=["09:00"])
+    end: WallClock = Field(description="00:00 means midnight (the end of the day)", examples=["18:00"])
 
 
 class HolidaySchema(Schema):
     date: date
     name: text(100) = ""  # type: ignore[valid-type]
-    yearly: bool = False
+    yearly: Flag = False
 
 
 class CalendarOut(Schema):
@@ -120,31 +144,31 @@ class PolicyOut(Schema):
 
 class PolicyIn(InputSchema):
     name: text(100, min_length=1)  # type: ignore[valid-type]
-    position: int = Field(100, ge=0, le=2**31 - 1)
-    active: bool = True
+    position: Annotated[int, Field(ge=0, le=2**31 - 1), NotBoolean] = 100
+    active: Flag = True
     calendar: Id | None = Field(None, description="a calendar id; empty: around the clock")
     priorities: list[PriorityValue] = []
     channels: list[ChannelValue] = []  # type: ignore[valid-type]
-    tiers: list[Annotated[int, Field(ge=1, le=9)]] = []
+    tiers: list[Annotated[int, Field(ge=1, le=9), NotBoolean]] = []
     groups: list[Id] = []
     organizations: list[Id] = []
     tags: list[text(50)] = []  # type: ignore[valid-type]
-    warning_minutes: int = Field(60, ge=0, le=100_000)
+    warning_minutes: Annotated[int, Field(ge=0, le=100_000), NotBoolean] = 60
     targets: list[TargetSchema] = Field([], max_length=4)
 
 
 class PolicyUpdateIn(InputSchema):
     name: text(100, min_length=1) | None = None  # type: ignore[valid-type]
-    position: int | None = Field(None, ge=0, le=2**31 - 1)
-    active: bool | None = None
+    position: Annotated[int, Field(ge=0, le=2**31 - 1), NotBoolean] | None = None
+    active: Flag | None = None
     calendar: Id | None = None
     priorities: list[PriorityValue] | None = None
     channels: list[ChannelValue] | None = None  # type: ignore[valid-type]
-    tiers: list[Annotated[int, Field(ge=1, le=9)]] | None = None
+    tiers: list[Annotated[int, Field(ge=1, le=9), NotBoolean]] | None = None
     groups: list[Id] | None = None
     organizations: list[Id] | None = None
     tags: list[text(50)] | None = None  # type: ignore[valid-type]
-    warning_minutes: int | None = Field(None, ge=0, le=100_000)
+    warning_minutes: Annotated[int, Field(ge=0, le=100_000), NotBoolean] | None = None
     targets: list[TargetSchema] | None = Field(None, max_length=4)
 
 

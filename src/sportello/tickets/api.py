@@ -16,7 +16,7 @@ from django.http import FileResponse, HttpRequest
 from django.urls import reverse
 from ninja import Path, Query, Router, Schema, Status
 from ninja.errors import ValidationError
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
 from sportello.accounts.auth import (
     MAX_DB_INT,
@@ -30,7 +30,7 @@ from sportello.accounts.auth import (
 )
 from sportello.accounts.models import Group, User
 from sportello.core.errors import InvalidInput, NotFound
-from sportello.core.jsonbody import MalformedBody, parse_json_object
+from sportello.core.jsonbody import Flag, MalformedBody, not_a_boolean, parse_json_object
 from sportello.customers.models import Customer, IdentityKind
 from sportello.customers.services import Sender
 from sportello.mail.reasons import delivery_attempts, threading_reason
@@ -62,7 +62,7 @@ router = Router(tags=["tickets"])
 
 Number = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="The ticket's reference number")]
 EntryId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="The thread entry's id")]
-PriorityValue = Literal[1, 2, 3, 4]
+PriorityValue = Annotated[Literal[1, 2, 3, 4], BeforeValidator(not_a_boolean)]
 ChannelValue = Literal[tuple(Channel.values)]  # type: ignore[valid-type]
 M = TypeVar("M", bound=Model)
 
@@ -263,6 +263,16 @@ class RequesterIn(InputSchema):
 
 
 class TicketIn(InputSchema):
+    # Exactly one of customer_id and customer, said in the document as well as checked below.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["customer_id"], "properties": {"customer_id": {"type": "integer"}}},
+                {"required": ["customer"], "properties": {"customer": {"type": "object"}}},
+            ]
+        }
+    )
+
     subject: text(255) = ""  # type: ignore[valid-type]
     body_text: Text = ""
     body_html: Text = ""
@@ -272,7 +282,7 @@ class TicketIn(InputSchema):
     priority: PriorityValue = 2
     group: Id | None = None
     tags: list[text(50)] = []  # type: ignore[valid-type]
-    acknowledge: bool = Field(False, description="mail the customer the reference number")
+    acknowledge: Flag = Field(False, description="mail the customer the reference number")
 
     @model_validator(mode="after")
     def one_customer(self) -> TicketIn:
@@ -354,6 +364,11 @@ def _entry_request_body() -> dict[str, Any]:
     schema = EntryIn.model_json_schema()
     multipart = copy.deepcopy(schema)
     multipart["properties"]["attachments"] = {"type": "array", "items": {"type": "string", "format": "binary"}}
+    # A form field cannot be null: a number is sent or the field is left out.
+    for name in ("status", "expected_version"):
+        field = multipart["properties"][name]
+        field.update(next(option for option in field.pop("anyOf") if option.get("type") != "null"))
+        field.pop("default", None)
     return {
         "requestBody": {
             "required": True,
