@@ -46,6 +46,38 @@ def browser_type_launch_args(browser_type_launch_args):  # type: ignore[no-untyp
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
+@pytest.fixture(autouse=True)
+def _no_content_security_policy_violations(request):  # type: ignore[no-untyped-def]
+    """Every page a browser test opens — through `page`, or the browser's own new_context and
+    new_page — reports nothing the Content-Security-Policy blocked (Chromium logs each as a console
+    error), so a page that works only because a script or style slipped through would fail here."""
+    if "browser" not in request.fixturenames and "page" not in request.fixturenames:
+        yield
+        return
+    browser = request.getfixturevalue("browser")
+    violations: list[str] = []
+
+    def watch(page):  # type: ignore[no-untyped-def]
+        def on_console(message):  # type: ignore[no-untyped-def]
+            if message.type == "error" and "Content Security Policy" in message.text:
+                violations.append(f"{page.url}: {message.text}")
+
+        page.on("console", on_console)
+        return page
+
+    def new_context(*args, **kwargs):  # type: ignore[no-untyped-def]
+        context = open_context(*args, **kwargs)
+        context.on("page", watch)
+        return context
+
+    open_context, open_page = browser.new_context, browser.new_page
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(browser, "new_context", new_context)
+        patch.setattr(browser, "new_page", lambda *args, **kwargs: watch(open_page(*args, **kwargs)))
+        yield
+    assert violations == []
+
+
 @pytest.fixture
 def page(page):  # type: ignore[no-untyped-def]
     page.set_default_timeout(10_000)

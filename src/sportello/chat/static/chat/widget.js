@@ -54,8 +54,7 @@
 
   var host = el("div", { id: "sportello-chat" });
   var shadow = host.attachShadow({ mode: "open" });
-  var style = el("style");
-  style.textContent = [
+  var css = [
     ":host{all:initial;font:14px/1.4 system-ui,sans-serif;color:#1c2430}",
     ".launcher{position:fixed;right:20px;bottom:20px;z-index:2147483000;border:0;border-radius:24px;padding:12px 18px;background:#1f6feb;color:#fff;font:inherit;cursor:pointer;box-shadow:0 2px 8px rgba(0,0,0,.25)}",
     ".panel{position:fixed;right:20px;bottom:76px;z-index:2147483000;width:320px;max-width:calc(100vw - 40px);height:440px;max-height:calc(100vh - 100px);display:flex;flex-direction:column;background:#fff;border:1px solid #d0d7de;border-radius:10px;box-shadow:0 4px 16px rgba(0,0,0,.2);overflow:hidden}",
@@ -76,6 +75,17 @@
     "form button{font:inherit;padding:6px 10px;border:0;border-radius:6px;background:#1f6feb;color:#fff;cursor:pointer}",
     "[hidden]{display:none!important}",
   ].join("\n");
+  // A constructed style sheet is not an inline <style>, so a page with a strict Content-Security-
+  // Policy (ours, or a customer's) still styles the widget; older browsers get the element.
+  var style = null;
+  if (window.CSSStyleSheet && "adoptedStyleSheets" in shadow) {
+    var sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    shadow.adoptedStyleSheets = [sheet];
+  } else {
+    style = el("style");
+    style.textContent = css;
+  }
   var launcher = el("button", { class: "launcher", type: "button", part: "launcher" }, t.open);
   var panel = el("div", { class: "panel", hidden: "", role: "dialog", "aria-label": t.open });
   var header = el("header");
@@ -110,7 +120,8 @@
   var suggestions = el("div", { class: "suggest", hidden: "", "aria-live": "polite" });
 
   panel.append(header, log, suggestions, status, composer, offline, transcript);
-  shadow.append(style, launcher, panel);
+  if (style) shadow.append(style);
+  shadow.append(launcher, panel);
   (document.body || document.documentElement).appendChild(host);
 
   function line(kind, words, id, files) {
