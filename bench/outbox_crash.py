@@ -28,7 +28,8 @@ from sportello.customers.services import Sender
 from sportello.tickets.intake import Inbound, ingest
 with transaction.atomic():
     transaction.on_commit(lambda: os.kill(os.getpid(), signal.SIGKILL))
-    ingest(Inbound(channel="web", sender=Sender(name="K", email="k{i}@example.com"), subject="Crash {i}", body_text="hi"))
+    sender = Sender(name="K", email="k{i}@example.com")
+    ingest(Inbound(channel="web", sender=sender, subject="Crash {i}", body_text="hi"))
 """
 
 
