@@ -108,7 +108,7 @@ def test_loop_signals_get_no_acknowledgement(mail, headers, reason, django_captu
         row = receive_raw(mail(**headers))
     assert row.state == RawState.PROCESSED, row.reason
     flags = row.entry.metadata["flags"]
-    assert reason in flags["auto_reply_reason"] + flags["no_auto_response_reason"]
+    assert reason in flags["auto_reply_reason"] + flags["no_auto_response_reason"] and flags["automatic"] is True
     assert outbox.outbox == []
 
 

@@ -71,6 +71,8 @@ class Conclusions:
             "mailing_list_reason": self.mailing_list,
             "bounce": self.bounce.as_dict() if self.bounce else None,
             "from_us": self.from_us,
+            # The one flag to read before sending any automatic mail about this message.
+            "automatic": self.automatic,
             "no_auto_response": bool(self.no_auto_response),
             "no_auto_response_reason": self.no_auto_response,
             "loop": self.loop,
