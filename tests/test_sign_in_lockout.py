@@ -113,3 +113,25 @@ def test_the_portal_says_when_to_retry_in_the_customers_language(customer, clock
     response = portal_sign_in(guesser, "carla@example.com", PASSWORD)
     assert response.status_code == 429
     assert "Versuchen Sie es in 15 Minuten erneut." in response.content.decode()
+
+
+def test_the_admin_sites_sign_in_is_locked_too(admin, clock):
+    guesser = from_address("203.0.113.10")
+    for _ in range(10):
+        guesser.post("/admin/login/?next=/admin/", {"username": admin.username, "password": "wrong"})
+    response = guesser.post("/admin/login/?next=/admin/", {"username": admin.username, "password": PASSWORD})
+    assert response.status_code == 429 and "Try again in 15 minutes." in response.content.decode()
+    assert agent_sign_in(from_address("198.51.100.8"), admin.username, PASSWORD).status_code == 429
+    clock.shift(timedelta(minutes=15, seconds=1))
+    owner = from_address("198.51.100.8")
+    response = owner.post("/admin/login/?next=/admin/", {"username": admin.username, "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert owner.get("/admin/").status_code == 200
+
+
+def test_guessing_at_the_admin_while_signed_in_as_someone_else_is_counted(agent, admin, clock):
+    guesser = from_address("203.0.113.11")
+    guesser.force_login(agent)
+    for _ in range(10):
+        guesser.post("/admin/login/", {"username": admin.username, "password": "wrong"})
+    assert agent_sign_in(from_address("198.51.100.9"), admin.username, PASSWORD).status_code == 429
