@@ -228,6 +228,7 @@ MAIL_RATE_LIMIT = env_int("SPORTELLO_MAIL_RATE_LIMIT", 20)  # inbound messages p
 MAIL_RATE_WINDOW = env_int("SPORTELLO_MAIL_RATE_WINDOW", 3600)  # seconds; past the limit mail is quarantined
 # A larger inbound message is refused (SMTP 552, HTTP 413) or, from IMAP, left on the server and quarantined.
 MAIL_MAX_MESSAGE_BYTES = env_int("SPORTELLO_MAIL_MAX_MESSAGE_MB", 50) * 1024 * 1024
+MAIL_MAX_ATTACHMENTS = env_int("SPORTELLO_MAIL_MAX_ATTACHMENTS", 100)  # files per message; the rest stay in the raw one
 MAIL_POLL_SECONDS = env_int("SPORTELLO_MAIL_POLL_SECONDS", 60)  # how often the scheduler polls IMAP mailboxes
 # Webhooks call public internet addresses only; hosts listed here (an internal receiver) may be anywhere.
 WEBHOOK_ALLOW_HOSTS = env_list("SPORTELLO_WEBHOOK_ALLOW_HOSTS")

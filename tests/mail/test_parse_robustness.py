@@ -119,3 +119,57 @@ def test_every_corpus_message_parses(path):
     except ParseError:
         return  # bytes with nothing in them: a clear reason, quarantined
     assert not any(d.startswith("ParserError") for d in parsed.defects)
+
+
+# --- Messages of many parts ----------------------------------------------------------------------------
+
+
+def _many_parts(count: int, *, html: bool = False) -> bytes:
+    body = (
+        b"Content-Type: text/html; charset=utf-8\r\n\r\n<p>See the photos.</p>"
+        if html
+        else b"Content-Type: text/plain; charset=utf-8\r\n\r\nSee the photos."
+    )
+    files = [
+        b"Content-Type: image/jpeg\r\nContent-Transfer-Encoding: base64\r\n"
+        b'Content-Disposition: attachment; filename="photo-%d.jpg"\r\n\r\n/9j/4AAQ' % number
+        for number in range(1, count + 1)
+    ]
+    return _multipart(body, *files, head=HEAD + b"Message-ID: <many-%d@example.com>\r\n" % count)
+
+
+def test_a_message_of_500_parts_keeps_the_first_100_and_says_so():
+    parsed = parse_message(_many_parts(500))
+    assert [a.filename for a in parsed.attachments] == [f"photo-{n}.jpg" for n in range(1, 101)]
+    assert parsed.omitted_attachments == 400
+    assert parsed.full_text == "See the photos.\n\n[400 more attachments are kept in the original message only]"
+    assert parsed.defects[0] == "AttachmentsOverLimit"
+
+
+def test_parts_over_the_limit_are_not_even_decoded(monkeypatch):
+    # What bounds the time a message of 20,000 parts takes: the work per part past the limit is
+    # none, whatever the count (no wall clock asserted here, the count of decoded parts instead).
+    decoded = []
+    real = parse._payload_bytes
+    monkeypatch.setattr(parse, "_payload_bytes", lambda part: decoded.append(part) or real(part))
+    parse_message(_many_parts(2_000), max_attachments=10)
+    assert len(decoded) <= 12
+
+
+def test_thousands_of_inline_text_parts_are_capped_too():
+    texts = [b"Content-Type: text/plain\r\n\r\nline %d" % n for n in range(1, 1_001)]
+    parsed = parse_message(_multipart(*texts), max_attachments=50)
+    assert parsed.text.splitlines()[-1] == "line 50"
+    assert parsed.omitted_attachments == 950
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("html", [False, True], ids=["text", "html"])
+def test_the_entry_stores_the_capped_files_and_says_the_rest_is_in_the_original(settings, html):
+    settings.MAIL_MAX_ATTACHMENTS = 5
+    row = receive_raw(_many_parts(12, html=html))
+    assert row.state == RawState.PROCESSED
+    assert row.entry.attachments.count() == 5
+    note = "7 more attachments are kept in the original message only"
+    assert note in (row.entry.body_html if html else row.entry.body_text)
+    assert row.file.read().count(b"filename=") == 12  # the original keeps all of them

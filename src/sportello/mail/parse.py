@@ -36,6 +36,7 @@ from sportello.mail.replies import visible_reply
 logger = logging.getLogger(__name__)
 
 MAX_DEPTH = 8  # nested forwards deeper than this are kept as attachments only
+DEFAULT_MAX_ATTACHMENTS = 100  # parts stored per message; settings.MAIL_MAX_ATTACHMENTS
 
 
 class ParseError(Exception):
@@ -91,6 +92,17 @@ class ParsedMail:
     delivery_status: list[dict[str, str]] = field(default_factory=list)
     returned_headers: dict[str, list[str]] = field(default_factory=dict)
     defects: list[str] = field(default_factory=list)
+    # Parts over the limit (MAIL_MAX_ATTACHMENTS): not decoded, kept in the raw message only.
+    omitted_attachments: int = 0
+
+    @property
+    def omitted_note(self) -> str:
+        count = self.omitted_attachments
+        if not count:
+            return ""
+        if count == 1:
+            return "[1 more attachment is kept in the original message only]"
+        return f"[{count} more attachments are kept in the original message only]"
 
     def header(self, name: str) -> str:
         values = self.headers.get(name.lower())
@@ -111,6 +123,8 @@ class ParsedMail:
             if inner.to:
                 lines.append("To: " + ", ".join(_format_address(a) for a in inner.to))
             blocks.append("\n".join(lines) + "\n\n" + inner.full_text)
+        if self.omitted_note:
+            blocks.append(self.omitted_note)
         return "\n\n".join(blocks)
 
 
@@ -685,23 +699,34 @@ def _structure(
     text_body: list[Message] | None,
     attachments: list[Message],
     depth: int = 0,
+    budget: list[int] | None = None,
 ) -> None:
-    """RFC 8621 section 4.1.4: sort the leaves into text body, HTML body and attachments."""
+    """RFC 8621 section 4.1.4: sort the leaves into text body, HTML body and attachments.
+
+    `budget` ([leaves left to look at, leaves skipped], shared by the whole tree) bounds the work:
+    reading a part's headers costs about a millisecond, and a message may have 20,000 parts.
+    Leaves past it are only counted; they are past the limit of parts kept anyway.
+    """
+    budget = budget if budget is not None else [10 * DEFAULT_MAX_ATTACHMENTS, 0]
     text_length = len(text_body) if text_body is not None else -1
     html_length = len(html_body) if html_body is not None else -1
     for index, part in enumerate(parts):
-        ctype = _content_type(part)
+        if budget[0] <= 0:
+            budget[1] += 1
+            continue
         if depth > 50:
             attachments.append(part)
             continue
+        ctype = _content_type(part)
         if _is_multipart(part):
             sub_type = ctype.split("/", 1)[1]
             # The callee may stop filling a list for its own subtree only (RFC 8621 passes by value).
             _structure(
                 _subparts(part), sub_type, in_alternative or sub_type == "alternative",
-                html_body, text_body, attachments, depth + 1,
+                html_body, text_body, attachments, depth + 1, budget,
             )
             continue
+        budget[0] -= 1
         media = ctype.startswith(_INLINE_MEDIA)
         inline = (
             _disposition(part) != "attachment"
@@ -819,13 +844,37 @@ _FILTER_HEADERS = {
 }
 
 
+_REMEMBERED = ("content-type", "content-disposition", "content-transfer-encoding")
+
+
 class _Headers(HeaderRegistry):
-    """policy.default's header factory, made to bear real mail: it raises on some broken values
-    (an encoded word in UTF-7 decodes to a lone surrogate it cannot encode), and then the whole
-    message could not be read. Such a value is parsed again with its encoded words decoded our
-    way, else as plain ASCII, else empty."""
+    """policy.default's header factory, made to bear real mail.
+
+    1. It parses a header again on every read, and both the `email` package and we read
+       Content-Type a dozen times per part: on a message of thousands of parts that was most of
+       the time. These three are remembered (short ones, a bounded number); a parsed header is
+       immutable.
+    2. It raises on some broken values (an encoded word in UTF-7 decodes to a lone surrogate it
+       cannot encode), and then the whole message could not be read: such a value is parsed
+       again with its encoded words decoded our way, else as plain ASCII, else empty.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parsed: dict[tuple[str, str], Any] = {}
 
     def __call__(self, name: str, value: str) -> Any:
+        remember = len(value) <= 1000 and name.lower() in _REMEMBERED
+        header = self._parsed.get((name, value)) if remember else None
+        if header is None:
+            header = self._parse(name, value)
+            if remember:
+                if len(self._parsed) > 20_000:
+                    self._parsed.clear()
+                self._parsed[(name, value)] = header
+        return header
+
+    def _parse(self, name: str, value: str) -> Any:
         for attempt in (value, decode_header_value(value), wire_bytes(value).decode("ascii", "replace"), ""):
             try:
                 return super().__call__(name, attempt)
@@ -843,8 +892,11 @@ def _message_from_bytes(raw: bytes) -> EmailMessage:
     return message
 
 
-def parse_message(raw: bytes, *, depth: int = 0) -> ParsedMail:
-    """Parse one message. Content problems are recorded as defects, never raised."""
+def parse_message(raw: bytes, *, depth: int = 0, max_attachments: int | None = None) -> ParsedMail:
+    """Parse one message. Content problems are recorded as defects, never raised.
+
+    `max_attachments` (default: settings.MAIL_MAX_ATTACHMENTS) bounds the parts decoded and kept.
+    """
     if not raw or not raw.strip():
         raise ParseError("The message is empty")
     raw = raw.lstrip(b"\r\n\t ")
@@ -857,7 +909,7 @@ def parse_message(raw: bytes, *, depth: int = 0) -> ParsedMail:
     if not message.keys() and not _payload_bytes(message).strip():
         raise ParseError("The message has neither headers nor a body")
     try:
-        parsed = _parse(message, depth)
+        parsed = _parse(message, depth, max_attachments)
     except Exception as exc:
         # A bug of ours must not cost the customer her message: keep what the headers and the
         # undecoded body say, and leave the traceback in the log for us.
@@ -868,7 +920,7 @@ def parse_message(raw: bytes, *, depth: int = 0) -> ParsedMail:
         repaired = _repair_headers(raw)
         if repaired != raw:
             try:
-                again = _parse(_message_from_bytes(repaired), depth)
+                again = _parse(_message_from_bytes(repaired), depth, max_attachments)
             except Exception:
                 again = None
             if again is not None and again.from_ is not None:
@@ -902,7 +954,7 @@ def _repair_headers(raw: bytes) -> bytes:
     return b"".join(kept) + rest if len(kept) != len(lines) else raw
 
 
-def _parse(message: Message, depth: int) -> ParsedMail:
+def _parse(message: Message, depth: int, max_attachments: int | None = None) -> ParsedMail:
     parsed = ParsedMail()
     defects: list[str] = []
     authors = parse_addresses(_raw_headers(message, "from"), defects)
@@ -924,15 +976,23 @@ def _parse(message: Message, depth: int) -> ParsedMail:
     for key in {k.lower() for k in message} & _FILTER_HEADERS:
         parsed.headers[key] = [decode_header_value(v) for v in _raw_headers(message, key)]
 
+    limit = max_attachments if max_attachments is not None else _max_attachments()
     attachments: list[Message] = []
     text_parts: list[Message] = []
     html_parts: list[Message] = []
+    budget = [3 * limit + 10, 0]
     if _is_multipart(message):
         sub_type = parsed.content_type.split("/", 1)[1]
-        _structure(_subparts(message), sub_type, sub_type == "alternative", html_parts, text_parts, attachments)
+        _structure(_subparts(message), sub_type, sub_type == "alternative", html_parts, text_parts, attachments, 0,
+                   budget)  # fmt: skip
     else:
-        _structure([message], "mixed", False, html_parts, text_parts, attachments)
+        _structure([message], "mixed", False, html_parts, text_parts, attachments, 0, budget)
 
+    # Past the limit, parts are neither decoded nor stored: the raw message (kept anyway) holds
+    # them, and the entry says how many. A message of 20,000 parts costs what one of 100 does.
+    body_parts = {id(p) for p in text_parts + html_parts}  # in multipart/mixed a part is in both
+    text_parts, html_parts = text_parts[:limit], html_parts[:limit]
+    omitted = len(body_parts - {id(p) for p in text_parts + html_parts}) + budget[1]
     texts = [_text_of(p) for p in text_parts]
     parsed.text = "\n\n".join(t.strip("\n") for t in texts if t.strip())
     has_html = any(_content_type(p) == "text/html" for p in html_parts)
@@ -941,9 +1001,21 @@ def _parse(message: Message, depth: int) -> ParsedMail:
     parsed.attachments.extend(uuencoded)
 
     inline_images = {id(p) for p in text_parts + html_parts if _content_type(p).startswith(_INLINE_MEDIA)}
-    for part in [p for p in text_parts + html_parts if id(p) in inline_images] + attachments:
+    # An inline image of multipart/mixed is in both body lists: one file.
+    files = {id(p): p for p in [p for p in text_parts + html_parts if id(p) in inline_images] + attachments}
+    for part in files.values():
+        if len(parsed.attachments) >= limit:
+            omitted += 1
+            continue
         _add_attachment(parsed, part, inline=id(part) in inline_images, depth=depth)
-    _dedupe_attachments(parsed)
+    if len(parsed.attachments) > limit:  # uuencoded files in the text come on top
+        omitted += len(parsed.attachments) - limit
+        del parsed.attachments[limit:]
+    if omitted and depth == 0:  # a forwarded message's parts are all in its own .eml file
+        parsed.omitted_attachments = omitted
+        parsed.defects.insert(0, "AttachmentsOverLimit")
+        if parsed.html:
+            parsed.html += f"\n<p>{html.escape(parsed.omitted_note)}</p>"
     for item in parsed.attachments:  # a part the HTML shows in place (cid:) is inline, wherever it sits
         if item.content_id and f"cid:{item.content_id}".lower() in parsed.html.lower():
             item.inline = True
@@ -961,14 +1033,13 @@ def _author(authors: list[Address], sender: Address | None, defects: list[str]) 
     return authors[0] if authors else None
 
 
-def _dedupe_attachments(parsed: ParsedMail) -> None:
-    seen: set[int] = set()
-    unique = []
-    for item in parsed.attachments:
-        if id(item) not in seen:
-            seen.add(id(item))
-            unique.append(item)
-    parsed.attachments = unique
+def _max_attachments() -> int:
+    try:
+        from django.conf import settings
+
+        return int(settings.MAIL_MAX_ATTACHMENTS)
+    except Exception:  # settings not configured (the parser used on its own)
+        return DEFAULT_MAX_ATTACHMENTS
 
 
 def _add_attachment(parsed: ParsedMail, part: Message, *, inline: bool, depth: int) -> None:
