@@ -66,6 +66,10 @@ def test_demo_loads_a_realistic_help_desk_once(django_capture_on_commit_callback
     assert Customer.objects.count() == 30
     assert Customer.objects.filter(organization__isnull=False).exists()
     assert Identity.objects.filter(kind=IdentityKind.PHONE).exists()
+    # Customers who wrote by mail are known by their address (no "unverified" badge on their tickets).
+    mailed = Customer.objects.filter(tickets__channel=Channel.EMAIL).distinct()
+    assert mailed.exists()
+    assert not Identity.objects.filter(customer__in=mailed, kind=IdentityKind.EMAIL, verified=False).exists()
     assert {c.language for c in Customer.objects.all()} == {"it", "de", "bg", "en"}
 
     tickets = Ticket.objects.all()

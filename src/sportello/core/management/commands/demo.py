@@ -301,6 +301,9 @@ class DemoLoader:
         elif channel == Channel.CHAT:
             body = rng.choice(data.CHAT_OPENERS) + scenario.body
             metadata = {"session": f"demo-{rng.randrange(10**8):08d}"}
+        elif channel == Channel.EMAIL and sender.email:
+            # As mail intake records it: a mail from the address a file starts with verifies it.
+            metadata = {"from": {"address": sender.email, "name": sender.name}}
         return ingest(
             Inbound(
                 channel=channel,
