@@ -168,6 +168,20 @@ def test_a_task_left_running_by_a_dead_worker_is_marked_failed():
     assert "worker stopped" in dead.traceback
 
 
+def test_done_messages_are_pruned_after_a_month_failed_ones_stay(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        write_in()
+    with transaction.atomic():
+        failed = outbox.put("nobody.handles.this", {})
+    OutboxMessage.objects.filter(pk=failed.pk).update(state=OutboxMessage.State.FAILED, done_at=timezone.now())
+    with time_machine.travel(timezone.now() + timedelta(days=29)):
+        outbox.sweep()
+    assert OutboxMessage.objects.count() == 2
+    with time_machine.travel(timezone.now() + outbox.KEEP_DONE + timedelta(days=1)):
+        outbox.sweep()
+    assert list(OutboxMessage.objects.values_list("pk", flat=True)) == [failed.pk]
+
+
 @pytest.fixture
 def slow_kind():
     """A kind whose handler records who handled what, and holds each worker's first message until

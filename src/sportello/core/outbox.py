@@ -59,6 +59,8 @@ DEFAULT_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=
 BATCH = 200
 # A django-tasks-db task "running" for longer than this was left by a dead worker.
 ABANDONED_TASK = timedelta(hours=1)
+# Done messages are deleted this long after they were done (failed ones stay for admins to see).
+KEEP_DONE = timedelta(days=30)
 
 
 class Retry(Exception):
@@ -271,10 +273,24 @@ def sweep(now: datetime | None = None) -> int:
 
     now = now or timezone.now()
     fail_abandoned_tasks(now)
+    prune(now)
     due = due_messages(now).count()
     if due:
         drain_outbox.enqueue()
     return due
+
+
+def prune(now: datetime | None = None, batch: int = 1000) -> int:
+    """Delete up to `batch` messages done more than KEEP_DONE ago (the table would grow forever).
+
+    Their keys go with them, which is safe: a key only guards against a repeat within the life of
+    what it names (a ticket's acknowledgement is put once, when the ticket is taken).
+    """
+    old = OutboxMessage.objects.filter(
+        state=OutboxMessage.State.DONE, done_at__lt=(now or timezone.now()) - KEEP_DONE
+    ).values_list("pk", flat=True)[:batch]
+    deleted, _ = OutboxMessage.objects.filter(pk__in=list(old)).delete()
+    return deleted
 
 
 def fail_abandoned_tasks(now: datetime | None = None) -> int:
