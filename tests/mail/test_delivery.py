@@ -189,6 +189,31 @@ def test_a_worker_that_died_while_sending_is_picked_up_by_the_sweep(
     assert entry.delivery == DeliveryState.SENT and len(outbox.outbox) == 1
 
 
+def test_a_reply_resent_after_a_crash_keeps_its_message_id(
+    ticket, agent, settings, smtp_sink, django_capture_on_commit_callbacks
+):
+    """A worker that died after the SMTP server took the reply, before marking it sent: the sweep
+    sends it again under the same Message-ID, so the customer's client shows one message."""
+    from sportello.mail import outbound
+    from sportello.tickets.services import claim_delivery
+
+    send_through(settings, smtp_sink.host, smtp_sink.port)
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    entry = reply(ticket, agent, django_capture_on_commit_callbacks)
+    claimed = claim_delivery(entry.pk)
+    assert claimed is not None
+    outbound.deliver_reply(Entry.objects.select_related("ticket__customer", "author_user").get(pk=entry.pk))
+    # ...and the worker is gone before record_delivery.
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    with time_machine.travel(timezone.now() + timedelta(minutes=11)):
+        assert retry_due_deliveries() == 1
+    entry.refresh_from_db()
+    assert entry.delivery == DeliveryState.SENT
+    first, second = smtp_sink.parsed()
+    assert first["Message-ID"] == second["Message-ID"] == entry.metadata["message_id"]
+    assert f".sportello.{ticket.number}.{entry.pk}." in first["Message-ID"]
+
+
 # --- Reply-all -------------------------------------------------------------------------------------
 
 

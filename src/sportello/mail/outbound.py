@@ -71,6 +71,22 @@ def message_id_for(ticket: Ticket, entry_id: int | str) -> str:
     )
 
 
+def reply_message_id(entry: Entry) -> str:
+    """The Message-ID of a reply: the same on every attempt, derived from the entry.
+
+    A worker that dies after the SMTP server accepted the reply but before the entry was marked
+    sent leaves it to the sweep (mail/tasks.py), which sends it again; under the same Message-ID
+    the customer's mail client shows one message, and our inbound side takes a bounce or an answer
+    to either copy for the same entry. The entry's creation time keeps ids apart across databases
+    that reuse row numbers (a reset demo) under one mail domain.
+    """
+    from sportello.mail.addresses import ticket_mac
+
+    number = entry.ticket.number
+    stamp = int(entry.created_at.timestamp())
+    return f"<{stamp}.sportello.{number}.{entry.pk}.{ticket_mac(number)}@{settings.SPORTELLO_MAIL_DOMAIN}>"
+
+
 def _reply_to(ticket: Ticket) -> dict[str, str]:
     """Reply-To the signed address, so that a reply from any address finds the ticket."""
     from sportello.mail.addresses import reply_address
@@ -165,7 +181,7 @@ def deliver_reply(entry: Entry) -> dict[str, object]:
         raise DeliveryError("The customer has no deliverable email address")
     customer_addresses = Identity.objects.filter(customer=ticket.customer, kind=IdentityKind.EMAIL)
     cc = reply_all_cc(ticket, exclude={to, *customer_addresses.values_list("value", flat=True)})
-    message_id = entry.metadata.get("message_id") or message_id_for(ticket, entry.pk)
+    message_id = entry.metadata.get("message_id") or reply_message_id(entry)
     # The reply's own HTML goes into the HTML part where the template names {{ reply.text }}.
     marker = "\ue000reply\ue000"
     framed = _wording("reply", ticket, entry.author_user, {"reply.text": lambda: marker})
@@ -353,8 +369,8 @@ def send_satisfaction_survey(
 def send_chat_transcript(ticket: Ticket, *, to: str) -> None:
     """Write a closed live chat's transcript mail to the outbox (chat/services.py calls this).
 
-    Called after the chat's transaction commits (chat/services.py), so the row is written in a
-    transaction of its own; deliver_chat_transcript sends it.
+    Called inside the transaction that marks the transcript sent (chat/services.py), so the mark
+    and the row commit together; deliver_chat_transcript sends it.
     """
     outbox.put(TRANSCRIPT, {"ticket": ticket.pk, "to": to})
 
