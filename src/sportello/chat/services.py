@@ -376,14 +376,17 @@ def request_transcript(conversation: Conversation, email: Any) -> str:
         raise InvalidInput("That email address does not look right", field="email") from err
     if conversation.state != ConversationState.CLOSED:
         raise InvalidInput("The transcript is sent once the chat is closed")
-    claimed = Conversation.objects.filter(pk=conversation.pk, transcript_sent_at__isnull=True).update(
-        transcript_sent_at=timezone.now()
-    )
-    if not claimed:
-        raise Conflict("The transcript was sent already")
     from sportello.mail.outbound import send_chat_transcript
 
-    transaction.on_commit(lambda: send_chat_transcript(conversation.ticket, to=address))
+    # The claim and the outbox row in one transaction: a crash in between neither loses the
+    # transcript nor leaves it marked sent (core/outbox.py delivers the row at least once).
+    with transaction.atomic():
+        claimed = Conversation.objects.filter(pk=conversation.pk, transcript_sent_at__isnull=True).update(
+            transcript_sent_at=timezone.now()
+        )
+        if not claimed:
+            raise Conflict("The transcript was sent already")
+        send_chat_transcript(conversation.ticket, to=address)
     return address
 
 
