@@ -67,6 +67,19 @@ def test_the_sender_is_the_real_mailbox(header, address, name):
     assert parsed.from_ == Address(address=address, name=name)
 
 
+@pytest.mark.parametrize("header", ['"carla rossi"@example.com', 'Carla <"carla rossi"@example.com>'])
+def test_a_quoted_local_part_keeps_its_spaces(header):
+    assert parse_message(_from(header)).from_.address == '"carla rossi"@example.com'
+
+
+def test_a_huge_recipient_list_is_cut_at_an_address_boundary():
+    recipients = ", ".join(f"User {n} <user{n}@example.com>" for n in range(1, 20_001))  # 620 kB
+    parsed = parse_message(_from("carla@example.com", to=recipients))
+    assert 5_000 < len(parsed.to) < 20_000
+    assert parsed.to[-1] == Address(address=f"user{len(parsed.to)}@example.com", name=f"User {len(parsed.to)}")
+    assert "AddressHeaderTruncated" in parsed.defects
+
+
 def test_an_address_only_inside_an_encoded_word_is_used_when_there_is_no_other():
     # Some mailers encode the whole header; it says no more than a plain From would.
     parsed = parse_message(_from("=?utf-8?b?Q2FybGEgPGNhcmxhQGV4YW1wbGUuY29tPg==?="))

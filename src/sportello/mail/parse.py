@@ -36,6 +36,7 @@ from sportello.mail.replies import visible_reply
 logger = logging.getLogger(__name__)
 
 MAX_DEPTH = 8  # nested forwards deeper than this are kept as attachments only
+MAX_ADDRESS_HEADER = 256 * 1024  # characters of one address header parsed (5,000 and more addresses)
 DEFAULT_MAX_ATTACHMENTS = 100  # parts stored per message; settings.MAIL_MAX_ATTACHMENTS
 
 
@@ -467,7 +468,10 @@ def _domain(domain: str) -> str:
 
 def _mailbox(spec: str) -> str:
     """`local@domain` from an addr-spec (or an obsolete route `@a,@b:local@domain`); "" when it is none."""
-    spec = re.sub(r"\s+", "", spec.rpartition(":")[2] if spec.startswith("@") else spec)
+    spec = spec.rpartition(":")[2] if spec.startswith("@") else spec
+    if '"' not in spec:  # a quoted local part keeps its spaces
+        spec = re.sub(r"\s+", "", spec)
+    spec = spec.strip()
     local, at, domain = spec.rpartition("@")
     domain = domain.strip(".")
     if not at or not local or not domain or "@" in domain or "<" in spec or ">" in spec:
@@ -488,9 +492,14 @@ def _element_address(tokens: list[_Token], defects: list[str]) -> Address | None
         return Address(address=address, name=_phrase(tokens[:first]))
     if any(t.kind == "word" for t in tokens):
         return None  # an address may not be encoded: this one is only a name, or junk
-    text = "".join(" " if t.kind == "space" else t.text for t in tokens if t.kind != "comment")
+    # A quoted local part keeps its spaces: they are held apart while the words are split.
+    text = "".join(
+        " " if t.kind == "space" else t.text.replace(" ", "\ue000") if t.kind == "quoted" else t.text
+        for t in tokens
+        if t.kind != "comment"
+    )
     text = re.sub(r"\s*([@.])\s*", r"\1", text.strip())  # obsolete folding around @ and dots
-    words = [w for w in text.split() if "@" in w]
+    words = [w.replace("\ue000", " ") for w in text.split() if "@" in w]
     if len(words) > 1:
         defects.append("SeveralAddressesInOneMailbox")
     address = _mailbox(words[0]) if words else ""
@@ -541,7 +550,11 @@ def parse_addresses(values: list[str], defects: list[str] | None = None) -> list
     defects = defects if defects is not None else []
     found: list[Address] = []
     for raw in values:
-        raw = _unfold(str(raw))
+        raw = str(raw)
+        if len(raw) > MAX_ADDRESS_HEADER:  # thousands of recipients; the rest is not worth the time
+            raw = raw[: raw.rfind(",", 0, MAX_ADDRESS_HEADER) + 1 or MAX_ADDRESS_HEADER]
+            defects.append("AddressHeaderTruncated")
+        raw = _unfold(raw)
         if any("\udc80" <= ch <= "\udcff" for ch in raw):  # raw 8-bit bytes kept by the parser
             raw = decode_bytes(wire_bytes(raw))
         raw = clean(raw)
