@@ -105,6 +105,7 @@ def test_bad_frames_are_refused_with_a_reason_and_the_connection_survives(chat_c
         await _hello_again(visitor)
         for frame, reason in (
             ("{not json", "malformed JSON"),
+            ("[" * 5000 + "]" * 5000, "malformed JSON"),
             ("[1, 2]", "a message needs a type"),
             ('{"type": 5}', "a message needs a type"),
             ('{"type": "__init__"}', "unknown message type"),

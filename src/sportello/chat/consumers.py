@@ -140,7 +140,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             return
         try:
             content = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # a frame of 8,000 "[" is within the size limit
             await self.error("malformed JSON")
             return
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):

@@ -299,7 +299,7 @@ class AgentSocket(AsyncJsonWebsocketConsumer):
 
         try:
             return json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested past the decoder's depth: as malformed
             return None
 
 
