@@ -2,8 +2,9 @@
 
 Each step is a function that draws one conclusion from a `ParsedMail` (and what earlier steps
 concluded): is it an auto-reply, mailing-list traffic, a bounce, and which ticket does it belong
-to. `conclude` runs them in order. Only `thread` reads the database; none of them writes, so
-`sportello mail parse` can show what would happen without doing it.
+to. `conclude` runs them in order; `filing` then says where intake will put the message. Only the
+steps about us and tickets (`is_from_us`, `our_loop_mark`, `thread`, `filing`) read the database;
+none of them writes, so `sportello mail parse` can show what would happen without doing it.
 """
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ def receive_raw(
     1. The bytes are stored (file and row, committed on their own) before anything else, so a
        crash during processing loses nothing; the same bytes again return the same row.
     2. Processing parses, runs the pipeline steps and ingests; a row left "received" by a crash
-       is processed when the same bytes come again (or by a retry).
+       is processed when the same bytes come again, or by the periodic sweep (`sweep_received`).
     3. Any failure quarantines the row with its reason.
     """
     row, _created = store_raw(
