@@ -18,7 +18,15 @@ def normalize(kind: str, value: str) -> str:
     if kind == IdentityKind.EMAIL:
         value = value.lower()
         validate_email(value)
-        return value
+        local, _at, domain = value.rpartition("@")
+        if not domain.isascii():
+            # The ASCII (A-label) form, as mail intake records it (mail/parse.py), so an address
+            # typed into the web form and the same address on a mail are one identity.
+            try:
+                domain = domain.encode("idna").decode("ascii")
+            except UnicodeError as err:
+                raise ValidationError(f"Not a valid domain: {domain!r}") from err
+        return f"{local}@{domain}"
     if kind == IdentityKind.PHONE:
         digits = _PHONE_JUNK.sub("", value)
         if digits.startswith("00"):
