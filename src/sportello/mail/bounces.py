@@ -201,12 +201,17 @@ def bounce_of(parsed: ParsedMail) -> Bounce | None:
     return bounce
 
 
+_DSN_REPORT = re.compile(r"multipart/report\b.*\breport-type\s*=\s*\"?delivery-status", re.IGNORECASE | re.DOTALL)
+
+
 def _kind(parsed: ParsedMail) -> str:
     """'report', 'legacy', 'complaint' or '' for a message that is no bounce."""
     if any(_is_feedback(part.content_type) for part in parsed.attachments):
         return "complaint"
     if parsed.delivery_status and _failed_block(parsed.delivery_status) is not None:
         return "report"
+    if not parsed.delivery_status and _DSN_REPORT.search(parsed.header("content-type")):
+        return "report"  # a delivery report cut short before its status part (RFC 3462): a bounce all the same
     if "x-failed-recipients" in parsed.headers:
         return "legacy"
     if _COMPLAINT_SUBJECT.search(parsed.subject) and "x-hmxmroriginalrecipient" in parsed.returned_headers:
