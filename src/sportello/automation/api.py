@@ -9,10 +9,11 @@ from typing import Annotated, Any, Literal, get_args
 
 from django.http import HttpRequest
 from ninja import Path, Query, Router, Schema, Status
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from sportello.accounts.auth import MAX_DB_INT, InputSchema, Version, caller, errors, text
 from sportello.automation import services
+from sportello.automation.actions import FIELD_ACTIONS, OTHER_ACTIONS
 from sportello.automation.models import Macro, Match, TimeRule, Trigger, TriggerEvent, WebhookCall
 from sportello.core.errors import NotFound
 from sportello.core.jsonbody import Flag, NotBoolean
@@ -40,6 +41,19 @@ assert set(get_args(MatchValue)) == set(Match.values) and set(get_args(SinceValu
 Rules = list[dict[str, Any]]
 
 
+def _actions(types: tuple[str, ...], *, min_items: int = 0) -> Any:
+    """A list of actions, each an object naming its `type`: the document lists the types; the
+    services check each type's own fields (and answer 422 naming the action)."""
+    item = {"type": "object", "required": ["type"], "properties": {"type": {"type": "string", "enum": list(types)}}}
+    schema = {"type": "array", "items": item} | ({"minItems": min_items} if min_items else {})
+    return Annotated[Rules, WithJsonSchema(schema)]
+
+
+RuleActions = _actions(FIELD_ACTIONS + OTHER_ACTIONS)  # triggers and time rules
+NewRuleActions = _actions(FIELD_ACTIONS + OTHER_ACTIONS, min_items=1)
+MacroActions = _actions(FIELD_ACTIONS)
+
+
 # --- Schemas ---------------------------------------------------------------------------------------
 
 
@@ -59,7 +73,7 @@ class TriggerIn(InputSchema):
     event: EventValue
     match: MatchValue = "all"
     conditions: Rules = []
-    actions: Rules = Field(min_length=1)
+    actions: NewRuleActions = Field(min_length=1)  # type: ignore[valid-type]
     position: Annotated[int, Field(ge=0, le=100_000), NotBoolean] = 100
     active: Flag = True
 
@@ -69,7 +83,7 @@ class TriggerUpdateIn(InputSchema):
     event: EventValue | None = None
     match: MatchValue | None = None
     conditions: Rules | None = None
-    actions: Rules | None = None
+    actions: RuleActions | None = None  # type: ignore[valid-type]
     position: Annotated[int, Field(ge=0, le=100_000), NotBoolean] | None = None
     active: Flag | None = None
 
@@ -90,7 +104,7 @@ class TimeRuleIn(InputSchema):
     since: SinceValue = "status_changed"
     hours: Annotated[int, Field(ge=1, le=24 * 366), NotBoolean]
     conditions: Rules = []
-    actions: Rules = Field(min_length=1)
+    actions: NewRuleActions = Field(min_length=1)  # type: ignore[valid-type]
     position: Annotated[int, Field(ge=0, le=100_000), NotBoolean] = 100
     active: Flag = True
 
@@ -100,7 +114,7 @@ class TimeRuleUpdateIn(InputSchema):
     since: SinceValue | None = None
     hours: Annotated[int, Field(ge=1, le=24 * 366), NotBoolean] | None = None
     conditions: Rules | None = None
-    actions: Rules | None = None
+    actions: RuleActions | None = None  # type: ignore[valid-type]
     position: Annotated[int, Field(ge=0, le=100_000), NotBoolean] | None = None
     active: Flag | None = None
 
@@ -121,7 +135,7 @@ class MacroOut(Schema):
 class MacroIn(InputSchema):
     name: text(120, min_length=1)  # type: ignore[valid-type]
     body: text(20_000) = ""  # type: ignore[valid-type]
-    actions: Rules = []
+    actions: MacroActions = []  # type: ignore[valid-type]
     shared: Flag = False
     active: Flag = True
 
@@ -129,7 +143,7 @@ class MacroIn(InputSchema):
 class MacroUpdateIn(InputSchema):
     name: text(120, min_length=1) | None = None  # type: ignore[valid-type]
     body: text(20_000) | None = None  # type: ignore[valid-type]
-    actions: Rules | None = None
+    actions: MacroActions | None = None  # type: ignore[valid-type]
     active: Flag | None = None
 
 
