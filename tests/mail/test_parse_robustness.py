@@ -7,7 +7,7 @@ import pytest
 
 from sportello.mail import parse
 from sportello.mail.models import RawState
-from sportello.mail.parse import ParseError, parse_message
+from sportello.mail.parse import MAX_REFERENCES, ParseError, parse_message
 from sportello.mail.services import receive_raw
 from tests.mail.fixtures import all_messages, ids
 
@@ -173,3 +173,16 @@ def test_the_entry_stores_the_capped_files_and_says_the_rest_is_in_the_original(
     note = "7 more attachments are kept in the original message only"
     assert note in (row.entry.body_html if html else row.entry.body_text)
     assert row.file.read().count(b"filename=") == 12  # the original keeps all of them
+
+
+def test_a_huge_references_header_keeps_the_root_and_the_newest_ids():
+    ids = [f"<ref{i}.thread@example.com>" for i in range(100_000)]
+    raw = (
+        "From: carla@example.com\r\nTo: support@sportello.localhost\r\nSubject: Re: hi\r\n"
+        f"Message-ID: <m1@example.com>\r\nReferences: {' '.join(ids)}\r\n\r\nHello\r\n"
+    ).encode()
+    parsed = parse_message(raw)
+    assert parsed.references[0] == ids[0] and parsed.references[-1] == ids[-1]
+    assert parsed.references[1:] == ids[-(MAX_REFERENCES - 1) :]
+    short = parse_message(raw.replace(" ".join(ids).encode(), " ".join(ids[:5]).encode()))
+    assert short.references == ids[:5]
