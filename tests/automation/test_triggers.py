@@ -175,6 +175,11 @@ def test_no_mail_goes_to_a_customer_whose_mail_came_from_a_machine(
     make_trigger("ticket_created", actions=[{"type": "send_email", "to": "customer", "subject": "Hi", "body": "Hello"}])
     with django_capture_on_commit_callbacks(execute=True):
         receive_raw(mail_message(Auto_Submitted="auto-replied", subject="Out of office"), source="import")
+        # A loop mark of another help desk, and Exchange's "answer this automatically with nothing".
+        looped = mail_message(sender="desk@other.example", X_Loop="desk@other.example", subject="Loop")
+        receive_raw(looped, source="import")
+        suppressed = mail_message(sender="ex@corp.example", X_Auto_Response_Suppress="All", subject="Do not answer")
+        receive_raw(suppressed, source="import")
         receive_raw(mail_message(sender="Paolo <paolo@example.com>", subject="A person"), source="import")
     assert [m.to for m in mail.outbox if m.subject.endswith("Hi")] == [["paolo@example.com"]]
 

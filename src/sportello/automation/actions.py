@@ -238,8 +238,11 @@ def recipients_for(ticket: Ticket, action: dict[str, Any]) -> list[str]:
 
 
 def _from_machine(entry: Entry) -> bool:
+    """The mail behind this run asked for no automatic answer (mail/pipeline.py's `automatic`:
+    auto-replies, bounces, lists, our own mail, X-Loop, X-Auto-Response-Suppress, null senders);
+    entries recorded before that flag existed carry its parts."""
     flags = (entry.metadata or {}).get("flags") or {}
-    return any(flags.get(name) for name in ("auto_reply", "bounce", "mailing_list", "from_us"))
+    return any(flags.get(name) for name in ("automatic", "auto_reply", "bounce", "mailing_list", "from_us"))
 
 
 def _webhook(ticket: Ticket, action: dict[str, Any], run: Run) -> str:
