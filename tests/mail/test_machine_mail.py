@@ -131,3 +131,17 @@ def test_our_own_x_loop_is_quarantined(mail):
     row = receive_raw(mail(X_Loop="support@sportello.localhost"))
     assert row.state == RawState.QUARANTINED and "X-Loop" in row.reason and "loop" in row.reason
     assert not Ticket.objects.exists() and RawMessage.objects.count() == 1
+
+
+def test_our_acknowledgement_sent_back_by_a_forwarder_is_a_loop(mail, django_capture_on_commit_callbacks):
+    """A forwarder that drops Auto-Submitted but keeps X-Loop: our own mark stops the loop."""
+    with django_capture_on_commit_callbacks(execute=True):
+        receive_raw(mail())
+    [ack] = outbox.outbox
+    assert ack.extra_headers["X-Loop"] == "support@sportello.localhost"
+    message = ack.message()
+    del message["Auto-Submitted"]
+    message.replace_header("From", "Forwarder <fwd@example.com>")
+    returned = receive_raw(message.as_bytes())
+    assert returned.state == RawState.QUARANTINED and "X-Loop" in returned.reason
+    assert Ticket.objects.count() == 1 and len(outbox.outbox) == 1

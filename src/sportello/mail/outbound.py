@@ -87,6 +87,14 @@ def reply_message_id(entry: Entry) -> str:
     return f"<{stamp}.sportello.{number}.{entry.pk}.{ticket_mac(number)}@{settings.SPORTELLO_MAIL_DOMAIN}>"
 
 
+def loop_mark() -> str:
+    """X-Loop on every automatic mail: a forwarder or another desk that sends it back to us is
+    recognised as a loop (mail/pipeline.py's our_loop_mark) even when it drops Auto-Submitted."""
+    from sportello.mail.addresses import base_address
+
+    return base_address()
+
+
 def _reply_to(ticket: Ticket) -> dict[str, str]:
     """Reply-To the signed address, so that a reply from any address finds the ticket."""
     from sportello.mail.addresses import reply_address
@@ -159,6 +167,7 @@ def send_acknowledgement(ticket: Ticket, *, message_id: str | None = None) -> bo
         headers={
             "Message-ID": message_id or message_id_for(ticket, "ack"),
             "Auto-Submitted": "auto-replied",  # RFC 3834: tells other robots not to answer
+            "X-Loop": loop_mark(),
             **_reply_to(ticket),
             **_threading_headers(ticket),
         },
@@ -294,6 +303,7 @@ def send_notification(
         headers={
             "Message-ID": message_id or message_id_for(ticket, "auto"),
             "Auto-Submitted": "auto-generated",
+            "X-Loop": loop_mark(),
             **_reply_to(ticket),
             **_threading_headers(ticket),
         },
@@ -324,6 +334,7 @@ def send_sign_in_link(customer: Customer, *, to: str, url: str, minutes: int, me
         headers={
             "Message-ID": message_id or make_msgid(idstring="sportello.signin", domain=settings.SPORTELLO_MAIL_DOMAIN),
             "Auto-Submitted": "auto-generated",
+            "X-Loop": loop_mark(),
         },
     )
     message.attach_alternative(html, "text/html")
@@ -355,6 +366,7 @@ def send_satisfaction_survey(
         headers={
             "Message-ID": message_id or message_id_for(ticket, "csat"),
             "Auto-Submitted": "auto-generated",
+            "X-Loop": loop_mark(),
             **_reply_to(ticket),
             **_threading_headers(ticket),
         },
@@ -393,7 +405,7 @@ def deliver_chat_transcript(ticket: Ticket, *, to: str, message_id: str | None =
     message = EmailMultiAlternatives(
         subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[formataddr((ticket.customer.name, to))],
         headers={"Message-ID": message_id or message_id_for(ticket, "transcript"), "Auto-Submitted": "auto-generated",
-                 **_reply_to(ticket)},
+                 "X-Loop": loop_mark(), **_reply_to(ticket)},
     )  # fmt: skip
     message.send()
     Change.objects.create(ticket=ticket, field="transcript", new_value=to, note="Chat transcript sent",
