@@ -10,7 +10,7 @@ import pytest
 
 from sportello.customers.models import Identity
 from sportello.mail.models import RawState
-from sportello.mail.parse import Address, parse_message
+from sportello.mail.parse import Address, parse_addresses, parse_message
 from sportello.mail.services import receive_raw
 
 
@@ -146,3 +146,9 @@ def test_a_from_with_no_mailbox_falls_back_to_reply_to():
     row = receive_raw(_from("garbage", Reply_To="Carla <carla@example.com>"))
     assert row.state == RawState.PROCESSED
     assert row.entry.author_customer.primary_email == "carla@example.com"
+
+
+def test_comments_inside_the_angle_brackets_are_no_part_of_the_address():
+    """RFC 5322's own example (appendix A.5), kept by mail's test suite."""
+    [address] = parse_addresses(["Pete(A wonderful \\) chap) <pete(his account)@silly.test(his host)>"])
+    assert address.address == "pete@silly.test" and address.name == "Pete"

@@ -491,7 +491,9 @@ def _element_address(tokens: list[_Token], defects: list[str]) -> Address | None
         first = angles[0]
         if len(angles) > 1:
             defects.append("SeveralAngleAddressesInOneMailbox")
-        address = _mailbox(tokens[first].text.strip("<>"))
+        # Comments may stand inside the brackets too (RFC 5322 4.4, obsolete): `<pete(his account)@silly.test>`.
+        spec = "".join(t.text for t in _address_tokens(tokens[first].text.strip("<>")) if t.kind != "comment")
+        address = _mailbox(spec)
         if not address:
             return None
         return Address(address=address, name=_phrase(tokens[:first]))
