@@ -8,6 +8,7 @@ from `customer`.
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -20,6 +21,10 @@ from sportello.tickets.intake import Inbound, ingest
 from sportello.tickets.models import Ticket
 
 PASSWORD = "correct horse battery staple"
+
+# aiosmtpd's controllers (the listener, SMTP sinks) give their server thread 1 s to start, which a
+# busy machine misses; the bound only guards against hanging, the wait ends as soon as it is up.
+os.environ.setdefault("AIOSMTPD_CONTROLLER_TIMEOUT", "120")
 
 
 _getaddrinfo = socket.getaddrinfo

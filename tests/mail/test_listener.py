@@ -44,7 +44,7 @@ def smtp_listener(mailbox):
 
 
 def test_delivered_mail_is_stored_before_250_and_becomes_a_ticket(smtp_listener, mailbox, mail):
-    with smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=10) as client:
+    with smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=120) as client:
         refused = client.sendmail("carla@example.com", ["help@example.test"], mail(subject="Delivered by SMTP"))
         code, _ = client.noop()
     assert refused == {} and code == 250
@@ -59,7 +59,7 @@ def test_delivered_mail_is_stored_before_250_and_becomes_a_ticket(smtp_listener,
 
 
 def test_the_250_reply_names_the_stored_message(smtp_listener, mail):
-    with smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=10) as client:
+    with smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=120) as client:
         client.ehlo()
         client.mail("carla@example.com")
         client.rcpt("help@example.test")
@@ -68,7 +68,7 @@ def test_the_250_reply_names_the_stored_message(smtp_listener, mail):
 
 
 def test_tagged_addresses_are_accepted_and_strangers_refused_with_550(smtp_listener, mail):
-    with smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=10) as client:
+    with smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=120) as client:
         refused = client.sendmail(
             "carla@example.com", ["help+billing@example.test", "nobody@example.test", "help@elsewhere.test"], mail()
         )
@@ -79,7 +79,7 @@ def test_tagged_addresses_are_accepted_and_strangers_refused_with_550(smtp_liste
 
 def test_only_unknown_recipients_is_refused_entirely(smtp_listener, mail):
     with (
-        smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=10) as client,
+        smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=120) as client,
         pytest.raises(smtplib.SMTPRecipientsRefused) as refused,
     ):
         client.sendmail("spammer@example.net", ["postmaster@example.test"], mail())
@@ -93,13 +93,13 @@ def test_a_storing_failure_answers_451_so_the_mta_retries(smtp_listener, mail, m
 
     monkeypatch.setattr(listener_module, "receive_raw", broken)
     with (
-        smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=10) as client,
+        smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=120) as client,
         pytest.raises(smtplib.SMTPDataError) as failed,
     ):
         client.sendmail("carla@example.com", ["help@example.test"], mail(subject="Try later"))
     assert failed.value.smtp_code == 451
     monkeypatch.undo()
-    with smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=10) as client:
+    with smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=120) as client:
         client.sendmail("carla@example.com", ["help@example.test"], mail(subject="Try later"))
     assert Ticket.objects.get().subject == "Try later"
 
@@ -107,14 +107,14 @@ def test_a_storing_failure_answers_451_so_the_mta_retries(smtp_listener, mail, m
 def test_a_message_over_the_size_limit_is_refused_with_552(mailbox, mail):
     controller = running(max_bytes=20_000)
     try:
-        with smtplib.SMTP(controller.hostname, controller.port, timeout=10) as client:
+        with smtplib.SMTP(controller.hostname, controller.port, timeout=120) as client:
             client.ehlo()
             client.mail("carla@example.com")  # no SIZE= declared: the limit is found while reading
             client.rcpt("help@example.test")
             code, reply = client.data(mail(body="a long line of text\n" * 3000))
         assert code == 552, reply
         with (
-            smtplib.SMTP(controller.hostname, controller.port, timeout=10) as client,
+            smtplib.SMTP(controller.hostname, controller.port, timeout=120) as client,
             pytest.raises(smtplib.SMTPSenderRefused) as refused,  # SIZE= declared: refused up front
         ):
             client.sendmail("carla@example.com", ["help@example.test"], mail(body="a long line of text\n" * 3000))
@@ -127,7 +127,7 @@ def test_a_message_over_the_size_limit_is_refused_with_552(mailbox, mail):
 def test_lmtp_delivers_through_the_same_path(mailbox, mail):
     controller = running(lmtp=True)
     try:
-        with smtplib.LMTP(controller.hostname, controller.port, timeout=10) as client:
+        with smtplib.LMTP(controller.hostname, controller.port, timeout=120) as client:
             refused = client.sendmail("carla@example.com", ["help@example.test"], mail(subject="Over LMTP"))
             assert client.noop()[0] == 250  # one DATA reply per recipient: nothing left over
     finally:
@@ -141,7 +141,7 @@ def test_lmtp_answers_data_once_per_recipient(mailbox, mail):
     Mailbox.objects.create(address="sales@example.test")
     controller = running(lmtp=True)
     try:
-        with smtplib.LMTP(controller.hostname, controller.port, timeout=10) as client:
+        with smtplib.LMTP(controller.hostname, controller.port, timeout=120) as client:
             client.ehlo_or_helo_if_needed()
             client.mail("carla@example.com")
             client.rcpt("help@example.test")
@@ -158,7 +158,7 @@ def test_the_null_envelope_sender_reaches_the_pipeline(smtp_listener, mail):
     """MAIL FROM:<> (bounces, automatic answers) is kept: such mail gets no acknowledgement."""
     from django.core import mail as outbox
 
-    with smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=10) as client:
+    with smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=120) as client:
         refused = client.sendmail("", ["help@example.test"], mail(subject="I am away"))
     assert refused == {}
     row = RawMessage.objects.get()
@@ -183,7 +183,7 @@ def test_the_file_and_its_folder_are_fsynced_before_250(smtp_listener, mail, mon
     real_fsync, real_directory = services._fsync, services._fsync_directory
     monkeypatch.setattr(services, "_fsync", lambda fd: (synced.append("fsync"), real_fsync(fd))[1])
     monkeypatch.setattr(services, "_fsync_directory", lambda d: (synced.append(f"dir {d.name}"), real_directory(d))[1])
-    with smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=10) as client:
+    with smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=120) as client:
         client.ehlo()
         client.mail("carla@example.com")
         client.rcpt("help@example.test")
@@ -209,14 +209,14 @@ def test_a_full_disk_answers_451_and_leaves_no_partial_file(smtp_listener, mail,
     monkeypatch.setattr(services, "_write_all", disk_full)
     before = raw_files()
     with (
-        smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=10) as client,
+        smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=120) as client,
         pytest.raises(smtplib.SMTPDataError) as failed,
     ):
         client.sendmail("carla@example.com", ["help@example.test"], mail(subject="Disk full"))
     assert failed.value.smtp_code == 451
     assert raw_files() == before and not RawMessage.objects.exists()
     monkeypatch.undo()  # space was freed: the MTA's next try is stored whole
-    with smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=10) as client:
+    with smtplib.SMTP(smtp_listener.hostname, smtp_listener.port, timeout=120) as client:
         client.sendmail("carla@example.com", ["help@example.test"], mail(subject="Disk full"))
     row = RawMessage.objects.get()
     assert row.size == len(row.file.open("rb").read())
