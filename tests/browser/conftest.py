@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
 
@@ -78,9 +79,15 @@ def _no_content_security_policy_violations(request):  # type: ignore[no-untyped-
     assert violations == []
 
 
+# Bounds against hanging, not expectations of speed: a page or an assertion waits only until what
+# it waits for is there, and a busy two-core machine (the suite beside other work) can take long.
+PATIENCE_MS = 60_000
+expect.set_options(timeout=PATIENCE_MS)
+
+
 @pytest.fixture
 def page(page):  # type: ignore[no-untyped-def]
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(PATIENCE_MS)
     return page
 
 

@@ -90,7 +90,7 @@ def test_a_visitor_chats_from_a_website_and_an_agent_answers_from_the_console(
 ):
     ChatChannel.objects.create(name="Website", key="website", group=first_level, greeting="Hi! Ask us anything.")
     visitor = browser.new_context().new_page()
-    visitor.set_default_timeout(10_000)
+    visitor.set_default_timeout(60_000)
     visitor.goto(shop_page)
     visitor.get_by_role("button", name="Chat with us").click()
     expect(visitor.locator("#sportello-chat .log")).to_contain_text("Hi! Ask us anything.")
@@ -102,7 +102,7 @@ def test_a_visitor_chats_from_a_website_and_an_agent_answers_from_the_console(
     expect(visitor.locator("#sportello-chat .status")).to_contain_text("Waiting for an agent")
 
     desk = browser.new_context().new_page()
-    desk.set_default_timeout(10_000)
+    desk.set_default_timeout(60_000)
     sign_in(desk, asgi_server, agent)
     desk.goto(f"{asgi_server.url}/chat/console")
     expect(desk.locator("#console-status")).to_have_attribute("data-state", "connected")
@@ -174,7 +174,7 @@ def test_nobody_online_the_widget_takes_a_message_that_becomes_a_ticket(
     )
     ChatChannel.objects.create(name="Website", key="website", group=first_level)
     visitor = browser.new_context().new_page()
-    visitor.set_default_timeout(10_000)
+    visitor.set_default_timeout(60_000)
     visitor.goto(shop_page)
     visitor.get_by_role("button", name="Chat with us").click()
     offline = visitor.locator("#sportello-chat form.offline")
@@ -215,7 +215,7 @@ def test_two_agents_on_one_ticket_see_each_other_and_a_stale_reply_is_stopped(br
     alice = browser.new_context().new_page()
     ada = browser.new_context().new_page()
     for page, user in ((alice, agent), (ada, admin)):
-        page.set_default_timeout(10_000)
+        page.set_default_timeout(60_000)
         sign_in(page, asgi_server, user)
         page.goto(url)
     expect(alice.locator("#viewers")).to_contain_text("Ada Admin")
