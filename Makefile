@@ -35,7 +35,7 @@ fmt: setup
 ## messages: refresh the translation catalogs (src/sportello/locale) from the source and compile them
 ## (needs gettext's xgettext and msgfmt); translate what is new in the .po files, then run it again
 messages: setup
-	$(UV) run python manage.py makemessages -l it -l de -l bg --add-location=file --no-fuzzy-matching \
+	$(UV) run python manage.py makemessages -l it -l de -l bg --add-location=file \
 		--ignore='.venv/*' --ignore='var/*' --ignore='tests/*' --ignore='bench/*' --ignore='node_modules/*'
 	for po in src/sportello/locale/*/LC_MESSAGES/django.po; do msgfmt --check -o "$${po%.po}.mo" "$$po" || exit 1; done
 
