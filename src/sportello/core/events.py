@@ -3,19 +3,44 @@
 Listeners are registered explicitly in each app's `AppConfig.ready()` (no Django signals), and
 run after the transaction that produced the event commits, so a rolled-back write never sends a
 mail or pushes a screen update. Listeners must be quick: slow work is enqueued as a task.
+
+Delivery is durable (at least once). `publish` also writes an outbox row of kind `EVENT` in the
+caller's transaction, inserted already claimed (its lease running, as if a worker held it), so
+no drain or sweep takes it while the on-commit delivery is pending. That delivery runs the
+listeners in this process, as before, then marks the row done (one UPDATE per event). If the
+process dies between the commit and that UPDATE, the lease (outbox.LEASE) expires and the
+outbox sweep delivers the event to its listeners from the row (`_deliver` again, with the depth
+and quiet flag it was published with).
+
+After a crash in the middle of delivery a listener may therefore see an event a second time.
+The listeners and what a second delivery does:
+- SLA clocks (sla.services.on_ticket_event) recompute the ticket's clocks from its state: harmless.
+- Triggers (automation.services.on_event) record a TriggerRun under a unique (trigger, ticket,
+  event key) before acting, so a trigger that fired (or started to) is skipped. The key of a
+  ticket.updated event is the ticket's version at delivery, so a late redelivery after a later
+  change could fire a status/assignee trigger once more.
+  Their mails and webhooks are outbox rows written when the trigger runs, so they follow it.
+- Assignment (automation.assignment) assigns only a ticket still waiting: harmless.
+- Surveys (csat.services.offer_survey) make at most one survey per ticket: harmless.
+- Screens (chat.live) get a second push of the same state: harmless.
+- Sender verification (customers) verifies only an identity not yet verified: harmless.
+Events published while `quietly()` (demo data, imports) are durable too.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.utils import timezone
 
 log = logging.getLogger("sportello.events")
 
@@ -29,6 +54,9 @@ SLA_BREACHED = "sla.breached"
 # Published when a customer answers (or changes) a satisfaction survey; data: {"rating": "good" | "bad",
 # "previous": "" | "good" | "bad", "at": ISO time of this answer}.
 CSAT_RATED = "csat.rated"
+
+# The outbox kind of a published event's row (core/outbox.py).
+EVENT = "event"
 
 
 @dataclass(frozen=True)
@@ -77,9 +105,46 @@ def subscribe(name: str, listener: Listener, *, first: bool = False) -> None:
 
 
 def publish(event: Event) -> None:
-    """Deliver `event` to its listeners once the current transaction commits."""
+    """Deliver `event` to its listeners once the current transaction commits.
+
+    The event is also written to the outbox in the same transaction, claimed by this process:
+    if the process dies before the on-commit delivery marks it done, the sweep delivers it.
+    """
     event = replace(event, depth=_cause_depth.get(), quiet=_quiet.get())
-    transaction.on_commit(lambda: _deliver(event))
+    pk = _write(event)
+    transaction.on_commit(lambda: _deliver_committed(event, pk))
+
+
+def _write(event: Event) -> int:
+    from sportello.core.models import OutboxMessage
+    from sportello.core.scheduler import holder_name
+
+    payload = json.loads(json.dumps(event.__dict__, cls=DjangoJSONEncoder))
+    row = OutboxMessage.objects.create(
+        kind=EVENT,
+        payload=payload,
+        state=OutboxMessage.State.CLAIMED,
+        claimed_at=timezone.now(),
+        claimed_by=holder_name(),
+        attempts=1,
+    )
+    return row.pk
+
+
+def _deliver_committed(event: Event, pk: int) -> None:
+    from sportello.core.models import OutboxMessage
+
+    _deliver(event)
+    # Not conditional on the claim: delivered is delivered, even if a sweep took the row meanwhile.
+    OutboxMessage.objects.filter(pk=pk).exclude(state=OutboxMessage.State.DONE).update(
+        state=OutboxMessage.State.DONE, done_at=timezone.now(), claimed_at=None
+    )
+
+
+def handle_event_message(message: Any) -> None:
+    """The outbox handler of an event whose on-commit delivery never happened (a crash)."""
+    known = {f.name for f in fields(Event)}
+    _deliver(Event(**{name: value for name, value in message.payload.items() if name in known}))
 
 
 def _deliver(event: Event) -> None:

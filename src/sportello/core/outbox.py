@@ -4,7 +4,9 @@ A service that must cause something outside the database (an automatic mail, a w
 `put(kind, payload, key=...)` inside its own transaction. The row commits or rolls back with the
 ticket: a rolled-back change sends nothing, and a committed one cannot lose its side effect in a
 crash. Each kind has one handler, registered with `register(kind, handler)` by the module that
-owns the work (mail/outbound.py, automation/webhooks.py, csat/services.py).
+owns the work (mail/outbound.py, automation/webhooks.py, csat/services.py). Domain events are
+outbox rows too (kind "event", core/events.py): written already claimed, delivered in process on
+commit, and taken by the sweep only when that delivery died with its process.
 
 1. Fast path: `put` registers an on-commit hook that enqueues `drain_message(pk)`, so the mail
    still leaves at once (tests run tasks immediately). When the process dies before the hook,
@@ -311,3 +313,12 @@ def fail_abandoned_tasks(now: datetime | None = None) -> int:
         exception_class_path="sportello.core.outbox.WorkerLost",
         traceback=f"The worker stopped while running this task (still running after {ABANDONED_TASK}).",
     )
+
+
+def _register_events() -> None:
+    from sportello.core import events
+
+    register(events.EVENT, events.handle_event_message)
+
+
+_register_events()
