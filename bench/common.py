@@ -53,7 +53,13 @@ def sportello(env: dict[str, str], *args: str, code: str | None = None) -> str:
 
 @contextmanager
 def server(env: dict[str, str], port: int, workers: int, extra: list[str] | None = None) -> Iterator[str]:
-    """`sportello serve` as in production, on loopback; yields its base URL. Its log goes to a file."""
+    """`sportello serve` as in production, on loopback; yields its base URL. Its log goes to a file.
+
+    `extra` goes to `sportello serve` (e.g. ["--wsgi"]); the `Server` header of the first answer is
+    checked to be gunicorn's for --wsgi and uvicorn's otherwise, so a leg cannot silently measure the
+    wrong server.
+    """
+    expected = "gunicorn" if "--wsgi" in (extra or []) else "uvicorn"
     log_path = Path(env["SPORTELLO_DATA_DIR"]) / "server.log"
     log = log_path.open("w")
     process = subprocess.Popen(
@@ -68,6 +74,7 @@ def server(env: dict[str, str], port: int, workers: int, extra: list[str] | None
             str(port),
             "--workers",
             str(workers),
+            *(extra or []),
         ],
         env={**env, "SPORTELLO_LOG_LEVEL": "warning"},
         stdout=log,
@@ -79,12 +86,16 @@ def server(env: dict[str, str], port: int, workers: int, extra: list[str] | None
         deadline = time.monotonic() + 180  # collectstatic and several workers importing, on a busy machine
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                response = httpx.get(f"{base}/healthz", timeout=1)
+                if response.status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
         else:
             raise SystemExit("the server did not start:\n" + log_path.read_text()[-3000:])
+        served_by = response.headers.get("server", "")
+        if expected not in served_by.lower():
+            raise SystemExit(f"expected {expected} but the server says {served_by!r}")
         yield base
     except SystemExit:
         print("--- server log (tail) ---\n" + log_path.read_text()[-4000:], file=sys.stderr)

@@ -99,8 +99,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _serve_wsgi(host: str, port: int, *, workers: int) -> int:
-    """gunicorn, for web nodes that serve HTTP only: measured faster than ASGI for Django's sync
-    views (bench/api_create.py); websockets (live chat, live screens) need the ASGI server."""
+    """gunicorn, for web nodes that serve HTTP only; websockets (live chat, live screens) need the
+    ASGI server. bench/api_create.py measures both servers side by side."""
     _django()
     from django.core.management import call_command
 
