@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from sportello.customers.services import create_customer
+from sportello.sla.models import TicketSLA
 from sportello.tickets.services import TicketChanges, add_note, update_ticket
 from tests.web.conftest import new_ticket
 
@@ -46,3 +50,18 @@ def test_customer_list(as_agent):
     for i in range(6):
         create_customer(name=f"C{i}", emails=[f"c{i}@example.org"], phones=[f"+3906{i}12345"])
     assert queries(as_agent, "/customers") == few
+
+
+def test_search(as_agent, agent, first_level):
+    def make(start: int, count: int) -> None:
+        for i in range(start, start + count):
+            ticket = new_ticket(f"Outage {i}", email=f"s{i}@example.org", name="" if i % 2 else "Named")
+            update_ticket(ticket, agent, TicketChanges(assignee=agent, group=first_level, tags=["a"]))
+            if i % 4:
+                TicketSLA.objects.create(ticket=ticket, first_response_due=timezone.now() + timedelta(hours=1))
+
+    make(0, 5)
+    few = queries(as_agent, "/search", {"q": "outage"})
+    make(5, 25)
+    assert len(as_agent.get("/search", {"q": "outage"}).json()["items"]) == 30
+    assert queries(as_agent, "/search", {"q": "outage"}) == few

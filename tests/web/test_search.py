@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
-from django.urls import reverse
+from datetime import timedelta
 
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from sportello.sla.models import TicketSLA
 from sportello.tickets.services import TicketChanges, update_ticket
 from tests.conftest import client_for
 from tests.web.conftest import listed_numbers, new_ticket, page_text
@@ -60,3 +66,31 @@ def test_restricted_agent_finds_only_their_groups_tickets(restricted_agent, agen
     assert listed_numbers(search(restricted_agent, "router")) == []
     update_ticket(corpus["router"], agent, TicketChanges(group=second_level))
     assert listed_numbers(search(restricted_agent, "router")) == [corpus["router"].number]
+
+
+def matching_tickets(count: int, start: int = 0) -> None:
+    """Tickets that all match "outage", most with a running SLA clock, some customers nameless."""
+    for i in range(start, start + count):
+        ticket = new_ticket(f"Outage {i}", "The site is down.", email=f"o{i}@example.org", name="" if i % 3 else "Ola")
+        if i % 4:
+            TicketSLA.objects.create(ticket=ticket, first_response_due=timezone.now() + timedelta(hours=i + 1))
+
+
+def test_results_cost_the_same_queries_for_5_and_30_tickets(agent):
+    """Every row shows its SLA badge; reading the clocks row by row made 58 statements a page."""
+    client = client_for(agent)
+
+    def count():  # type: ignore[no-untyped-def]
+        client.get(reverse("search"), {"q": "outage"})  # the session's first use; not counted
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(reverse("search"), {"q": "outage"})
+        assert response.status_code == 200
+        return len(captured), response
+
+    matching_tickets(5)
+    few, response = count()
+    assert len(listed_numbers(response)) == 5 and page_text(response).count("data-sla=") == 3
+    matching_tickets(25, start=5)
+    many, response = count()
+    assert len(listed_numbers(response)) == 30 and page_text(response).count("data-sla=") == 22
+    assert many == few, f"{few} queries for 5 results, {many} for 30"

@@ -105,6 +105,11 @@ def terms(query: str) -> list[str]:
     return [w.strip(".-+") for w in _WORD.findall(query or "") if w.strip(".-+")][:20]
 
 
+# What a result row shows, read with the ticket: its SLA clocks (the badge on the page, `sla` in the
+# API) included, or each row costs a query of its own.
+ROW_RELATIONS = ("customer", "status", "assignee", "group", "sla")
+
+
 def search_tickets(query: str, tickets: QuerySet[Ticket], limit: int = 50) -> list[Ticket]:
     """Tickets among `tickets` (already narrowed by the access gate) matching every word, best first.
 
@@ -114,11 +119,11 @@ def search_tickets(query: str, tickets: QuerySet[Ticket], limit: int = 50) -> li
     if not words:
         return []
     ids = _match_ids(words, limit * 4 if tickets.query.where else limit)
-    found = {t.pk: t for t in tickets.filter(pk__in=ids).select_related("customer", "status", "assignee", "group")}
+    found = {t.pk: t for t in tickets.filter(pk__in=ids).select_related(*ROW_RELATIONS)}
     ranked = [found[i] for i in ids if i in found][:limit]
     number = query.strip().lstrip("#")
     if number.isascii() and number.isdigit():  # "²".isdigit() is true, int("²") fails
-        exact = tickets.filter(number=int(number)).select_related("customer", "status", "assignee", "group").first()
+        exact = tickets.filter(number=int(number)).select_related(*ROW_RELATIONS).first()
         if exact:
             ranked = [exact, *[t for t in ranked if t.pk != exact.pk]][:limit]
     return ranked
