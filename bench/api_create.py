@@ -2,7 +2,8 @@
 
     uv run python bench/api_create.py [--seconds 15] [--concurrency 8] [--workers 4]
 
-1. A fresh database `sportello_bench_api` is migrated; an agent and an API token are created.
+1. A fresh database `sportello_bench_api_<pid>_<random>` (dropped at the end)
+   is migrated; an agent and an API token are created.
 2. For each server — `sportello serve` (uvicorn, ASGI) and `sportello serve --wsgi` (gunicorn) —
    with the bench-only ceiling endpoint switched on (SPORTELLO_BENCH_ENDPOINTS=1):
    `wrk` (Debian's package; a C load generator, so the client does not eat the server's CPU) sends
@@ -26,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import env_for, fresh_database, server, sportello
+from common import bench_database, env_for, server, sportello
 
 SETUP = """
 import django; django.setup()
@@ -82,24 +83,24 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk (make bench does it when it can)")
 
-    url = fresh_database("sportello_bench_api")
-    data_dir = Path(tempfile.mkdtemp(prefix="sportello-bench-"))
-    env = env_for(url, data_dir, SPORTELLO_BENCH_ENDPOINTS="1")
-    sportello(env, "migrate", "-v0")
-    token = sportello(env, code=SETUP).strip().splitlines()[-1]
-    script = data_dir / "create.lua"
-    script.write_text(LUA)
-    print(
-        f"Sportello API create benchmark: concurrency {args.concurrency}, {args.workers} web workers, "
-        f"PostgreSQL, {args.seconds} s per run, client wrk"
-    )
-    for label, extra in (("uvicorn (ASGI)", []), ("gunicorn (WSGI)", ["--wsgi"])):
-        with server(env, args.port, workers=args.workers, extra=extra) as base:
-            run_wrk(base, "/bench/insert", 2, args.concurrency, script, token)  # warm up every worker
-            tickets = run_wrk(base, "/api/v1/tickets", args.seconds, args.concurrency, script, token)
-            ceiling = run_wrk(base, "/bench/insert", args.seconds, args.concurrency, script, token)
-        print(f"{label:<16} POST /api/v1/tickets {tickets}")
-        print(f"{label:<16} POST /bench/insert   {ceiling}   (ceiling: one INSERT)")
+    with bench_database("sportello_bench_api") as url:
+        data_dir = Path(tempfile.mkdtemp(prefix="sportello-bench-"))
+        env = env_for(url, data_dir, SPORTELLO_BENCH_ENDPOINTS="1")
+        sportello(env, "migrate", "-v0")
+        token = sportello(env, code=SETUP).strip().splitlines()[-1]
+        script = data_dir / "create.lua"
+        script.write_text(LUA)
+        print(
+            f"Sportello API create benchmark: concurrency {args.concurrency}, {args.workers} web workers, "
+            f"PostgreSQL, {args.seconds} s per run, client wrk"
+        )
+        for label, extra in (("uvicorn (ASGI)", []), ("gunicorn (WSGI)", ["--wsgi"])):
+            with server(env, args.port, workers=args.workers, extra=extra) as base:
+                run_wrk(base, "/bench/insert", 2, args.concurrency, script, token)  # warm up every worker
+                tickets = run_wrk(base, "/api/v1/tickets", args.seconds, args.concurrency, script, token)
+                ceiling = run_wrk(base, "/bench/insert", args.seconds, args.concurrency, script, token)
+            print(f"{label:<16} POST /api/v1/tickets {tickets}")
+            print(f"{label:<16} POST /bench/insert   {ceiling}   (ceiling: one INSERT)")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
     uv run python bench/chat_load.py [--visitors 1000] [--seconds 10] [--workers 2]
 
-1. A fresh PostgreSQL database `sportello_bench_chat` is migrated; an online agent and a chat
+1. A fresh PostgreSQL database `sportello_bench_chat_<pid>_<random>` (dropped at the end)
+   is migrated; an online agent and a chat
    channel (no per-agent limit worth the name) are created. REDIS_URL points the channel layer
    (and the cache) at the local Redis, database 7, so other users of that Redis are left alone.
 2. `sportello serve` (uvicorn, --workers) starts on loopback. The visitors connect, at most 50
@@ -35,7 +36,7 @@ from pathlib import Path
 from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import env_for, fresh_database, login, percentiles, server, sportello
+from common import bench_database, env_for, login, percentiles, server, sportello
 
 SETUP = """
 import django; django.setup()
@@ -197,24 +198,24 @@ def main() -> None:
     want = min(hard, max(soft, 4 * args.visitors + 1024))
     resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))  # the server inherits it
 
-    url = fresh_database("sportello_bench_chat")
-    data_dir = Path(tempfile.mkdtemp(prefix="sportello-bench-chat-"))
-    env = env_for(
-        url,
-        data_dir,
-        REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"),
-        SPORTELLO_TASK_BACKEND="immediate",
-        # Every simulated visitor comes from 127.0.0.1: the per-address limit would refuse most.
-        SPORTELLO_CHAT_MAX_CONNECTIONS_PER_IP="0",
-    )
-    sportello(env, "migrate", "-v0")
-    sportello(env, code=SETUP)
-    print(
-        f"Sportello chat load: {args.visitors} visitor websockets, {args.workers} uvicorn workers, "
-        f"PostgreSQL, Redis channel layer, probes over {args.seconds:.0f} s"
-    )
-    with server(env, args.port, workers=args.workers) as base:
-        asyncio.run(asyncio.wait_for(run(base, args.port, env, args), timeout=args.timeout))
+    with bench_database("sportello_bench_chat") as url:
+        data_dir = Path(tempfile.mkdtemp(prefix="sportello-bench-chat-"))
+        env = env_for(
+            url,
+            data_dir,
+            REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"),
+            SPORTELLO_TASK_BACKEND="immediate",
+            # Every simulated visitor comes from 127.0.0.1: the per-address limit would refuse most.
+            SPORTELLO_CHAT_MAX_CONNECTIONS_PER_IP="0",
+        )
+        sportello(env, "migrate", "-v0")
+        sportello(env, code=SETUP)
+        print(
+            f"Sportello chat load: {args.visitors} visitor websockets, {args.workers} uvicorn workers, "
+            f"PostgreSQL, Redis channel layer, probes over {args.seconds:.0f} s"
+        )
+        with server(env, args.port, workers=args.workers) as base:
+            asyncio.run(asyncio.wait_for(run(base, args.port, env, args), timeout=args.timeout))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import statistics
 import subprocess
@@ -12,6 +13,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import httpx
 import psycopg
@@ -24,12 +27,45 @@ def database_url(name: str) -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
-def fresh_database(name: str) -> str:
-    """Drop and create database `name`; return its URL."""
+def _stop(signum: int, frame: FrameType | None) -> Any:
+    raise SystemExit(f"stopped by signal {signum}")
+
+
+@contextmanager
+def bench_database(prefix: str, *, keep: bool = False) -> Iterator[str]:
+    """A new database `<prefix>_<pid>_<random>` for this run only; yields its URL.
+
+    It is dropped at the end, also on Ctrl-C, SIGTERM or an error, unless `keep` (then its name is
+    printed, for --reuse). Only this run's database is ever dropped, so two benches on one server
+    leave each other alone.
+    """
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    return database_url(name)
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        yield database_url(name)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if keep:
+            print(f"  kept database {name} (use --reuse {name})")
+        else:
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                # FORCE: only leftover connections of this run's own servers can be on it.
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def reusable_database(prefix: str, reuse: str | None, keep: bool) -> Iterator[tuple[str, bool]]:
+    """(URL, reused): the database kept by an earlier run (--reuse NAME, never dropped here), or a
+    new one of this run's own (see bench_database; --keep keeps it)."""
+    if reuse:
+        if not reuse.startswith(prefix + "_"):
+            raise SystemExit(f"--reuse {reuse}: not a {prefix} database")
+        yield database_url(reuse), True
+    else:
+        with bench_database(prefix, keep=keep) as url:
+            yield url, False
 
 
 def env_for(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:

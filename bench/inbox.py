@@ -2,7 +2,8 @@
 
     uv run python bench/inbox.py [--tickets 1000000] [--requests 200]
 
-1. A fresh database `sportello_bench_inbox` is migrated and bulk-loaded with set-based SQL
+1. A fresh database `sportello_bench_inbox_<pid>_<random>` (dropped at the end unless --keep)
+   is migrated and bulk-loaded with set-based SQL
    (generate_series): customers, identities, tickets across states, groups, agents, priorities
    and channels, one thread entry per ticket, and the search document of every ticket.
 2. The production server starts (uvicorn, 2 workers) and an agent signs in through the login form.
@@ -22,7 +23,7 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import database_url, env_for, fresh_database, login, percentiles, server, sportello, timed
+from common import env_for, login, percentiles, reusable_database, server, sportello, timed
 
 WORDS = (
     "printer",
@@ -153,24 +154,29 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--port", type=int, default=8771)
-    parser.add_argument("--reuse", action="store_true", help="keep the tickets loaded by an earlier run")
+    parser.add_argument("--reuse", metavar="DATABASE", help="the tickets loaded by an earlier --keep run")
+    parser.add_argument("--keep", action="store_true", help="keep this run's database for a later --reuse")
     args = parser.parse_args()
 
-    url = database_url("sportello_bench_inbox")
-    data_dir = Path(tempfile.mkdtemp(prefix="sportello-bench-"))
-    env = env_for(url, data_dir)
-    print(f"Sportello inbox benchmark: {args.tickets:,} tickets on PostgreSQL")
-    if args.reuse and loaded_tickets(url) >= args.tickets:
-        print("  reusing the loaded database")
-        sportello(env, "migrate", "-v0")
-    else:
-        fresh_database("sportello_bench_inbox")
-        sportello(env, "migrate", "-v0")
-        sportello(env, code=SETUP_USERS)
-        start = time.perf_counter()
-        bulk_load(url, args.tickets)
-        print(f"  bulk load total        {time.perf_counter() - start:6.1f} s")
+    with reusable_database("sportello_bench_inbox", args.reuse, args.keep) as (url, reused):
+        data_dir = Path(tempfile.mkdtemp(prefix="sportello-bench-"))
+        env = env_for(url, data_dir)
+        print(f"Sportello inbox benchmark: {args.tickets:,} tickets on PostgreSQL")
+        if reused:
+            if loaded_tickets(url) < args.tickets:
+                raise SystemExit(f"--reuse {args.reuse}: fewer tickets than asked")
+            print("  reusing the loaded database")
+            sportello(env, "migrate", "-v0")
+        else:
+            sportello(env, "migrate", "-v0")
+            sportello(env, code=SETUP_USERS)
+            start = time.perf_counter()
+            bulk_load(url, args.tickets)
+            print(f"  bulk load total        {time.perf_counter() - start:6.1f} s")
+        measure(url, env, args)
 
+
+def measure(url: str, env: dict[str, str], args: argparse.Namespace) -> None:
     with server(env, args.port, workers=2) as base:
         client = login(base, "agent1", "bench-password-1")
         for _ in range(10):  # warm up both workers and the connections

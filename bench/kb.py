@@ -2,7 +2,8 @@
 
     uv run python bench/kb.py [--articles 10000] [--requests 200]
 
-1. A fresh database `sportello_bench_kb` is migrated and bulk-loaded with set-based SQL
+1. A fresh database `sportello_bench_kb_<pid>_<random>` (dropped at the end unless --keep)
+   is migrated and bulk-loaded with set-based SQL
    (generate_series): 40 categories (nested one level), the articles, one published translation
    per language each (it, en, de, bg) with a body of a few hundred words, and the search document
    of every translation built with its language's text-search configuration, as the app builds it.
@@ -31,7 +32,7 @@ import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import database_url, env_for, fresh_database, percentiles, server, sportello, timed
+from common import env_for, percentiles, reusable_database, server, sportello, timed
 
 # Twenty words per language; titles and bodies are drawn from them, searches too.
 WORDS = {
@@ -149,23 +150,28 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--port", type=int, default=8772)
-    parser.add_argument("--reuse", action="store_true", help="keep the articles loaded by an earlier run")
+    parser.add_argument("--reuse", metavar="DATABASE", help="the articles loaded by an earlier --keep run")
+    parser.add_argument("--keep", action="store_true", help="keep this run's database for a later --reuse")
     args = parser.parse_args()
 
-    url = database_url("sportello_bench_kb")
-    data_dir = Path(tempfile.mkdtemp(prefix="sportello-bench-"))
-    env = env_for(url, data_dir)
-    print(f"Sportello knowledge-base benchmark: {args.articles:,} articles in {len(WORDS)} languages on PostgreSQL")
-    if args.reuse and loaded_translations(url) >= args.articles * len(WORDS):
-        print("  reusing the loaded database")
-        sportello(env, "migrate", "-v0")
-    else:
-        fresh_database("sportello_bench_kb")
-        sportello(env, "migrate", "-v0")
-        start = time.perf_counter()
-        bulk_load(url, args.articles)
-        print(f"  bulk load total             {time.perf_counter() - start:6.1f} s")
+    with reusable_database("sportello_bench_kb", args.reuse, args.keep) as (url, reused):
+        data_dir = Path(tempfile.mkdtemp(prefix="sportello-bench-"))
+        env = env_for(url, data_dir)
+        print(f"Sportello knowledge-base benchmark: {args.articles:,} articles in {len(WORDS)} languages on PostgreSQL")
+        if reused:
+            if loaded_translations(url) < args.articles * len(WORDS):
+                raise SystemExit(f"--reuse {args.reuse}: fewer articles than asked")
+            print("  reusing the loaded database")
+            sportello(env, "migrate", "-v0")
+        else:
+            sportello(env, "migrate", "-v0")
+            start = time.perf_counter()
+            bulk_load(url, args.articles)
+            print(f"  bulk load total             {time.perf_counter() - start:6.1f} s")
+        measure(url, env, args)
 
+
+def measure(url: str, env: dict[str, str], args: argparse.Namespace) -> None:
     rng = random.Random(6)
     paths = article_paths(url, args.requests)
     with server(env, args.port, workers=2) as base:

@@ -21,6 +21,7 @@ at least half of the parse-only rate.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import sys
 import tempfile
@@ -33,7 +34,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import env_for, fresh_database, sportello
+from common import bench_database, env_for, sportello
 
 MAILBOX = "support@sportello.localhost"
 WORDS = [
@@ -235,9 +236,14 @@ def main() -> None:
 
     extra = {"SPORTELLO_MAIL_RATE_LIMIT": "1000000", "SPORTELLO_TASK_BACKEND": "database"}
     runs = [("SQLite (WAL)", env_for(f"sqlite:///{work / 'bench.sqlite3'}", work / "sqlite", **extra))]
-    if not args.skip_postgres:
-        url = fresh_database("sportello_bench_mail")
-        runs.append(("PostgreSQL", env_for(url, work / "postgres", **extra)))
+    with contextlib.ExitStack() as stack:
+        if not args.skip_postgres:
+            url = stack.enter_context(bench_database("sportello_bench_mail"))
+            runs.append(("PostgreSQL", env_for(url, work / "postgres", **extra)))
+        measure(runs, folder, ceiling)
+
+
+def measure(runs: list[tuple[str, dict[str, str]]], folder: Path, ceiling: float) -> None:
     for label, env in runs:
         Path(env["SPORTELLO_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
         result = ingest(env, folder)

@@ -17,13 +17,14 @@ plain reply costs (issue #10: 2,000 ids used to take ~16 s, 20,000 ~2 min).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import env_for, fresh_database, sportello
+from common import bench_database, env_for, sportello
 
 RUN = """
 import django, json, time
@@ -83,8 +84,14 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="sportello-bench-refs-"))
     extra = {"SPORTELLO_MAIL_RATE_LIMIT": "1000000"}
     runs = [("SQLite (WAL)", env_for(f"sqlite:///{work / 'bench.sqlite3'}", work / "sqlite", **extra))]
-    if not args.skip_postgres:
-        runs.append(("PostgreSQL", env_for(fresh_database("sportello_bench_refs"), work / "postgres", **extra)))
+    with contextlib.ExitStack() as stack:
+        if not args.skip_postgres:
+            url = stack.enter_context(bench_database("sportello_bench_refs"))
+            runs.append(("PostgreSQL", env_for(url, work / "postgres", **extra)))
+        measure(runs, args)
+
+
+def measure(runs: list[tuple[str, dict[str, str]]], args: argparse.Namespace) -> None:
     print(f"References benchmark: {args.references:,} referenced ids, {args.history:,} earlier messages")
     for label, env in runs:
         Path(env["SPORTELLO_DATA_DIR"]).mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,8 @@
 
     uv run python bench/sla_sweep.py [--tickets 1000000] [--affected 100000] [--runs 20]
 
-1. A fresh database `sportello_bench_sla` is migrated; an office calendar (Mon-Fri 9-18 in Rome,
+1. A fresh database `sportello_bench_sla_<pid>_<random>` (dropped at the end)
+   is migrated; an office calendar (Mon-Fri 9-18 in Rome,
    Italian holidays), ten groups and two policies are made through the services: "Key accounts"
    for the first group's tickets and "Default" for all others.
 2. Customers, open tickets (spread over the groups, priorities, channels and the last 30 days)
@@ -31,10 +32,9 @@ from types import FrameType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import database_url, env_for, fresh_database, sportello
+from common import bench_database, env_for, sportello
 
 GROUPS = 10
-DB_NAME = "sportello_bench_sla"
 
 
 def setup_policies() -> tuple[int, list[int]]:
@@ -168,10 +168,21 @@ def main() -> None:
     signal.signal(signal.SIGALRM, give_up)
     signal.alarm(args.timeout)
 
-    url = database_url(DB_NAME)
+    with bench_database("sportello_bench_sla") as url:
+        try:
+            measure(url, args)
+        finally:
+            signal.alarm(0)
+            from django.apps import apps
+            from django.db import connections
+
+            if apps.ready:
+                connections.close_all()  # this process's own connections, before the drop
+
+
+def measure(url: str, args: argparse.Namespace) -> None:
     env = env_for(url, Path(tempfile.mkdtemp(prefix="sportello-bench-")))
     print(f"Sportello SLA benchmark: {args.tickets:,} open tickets on PostgreSQL")
-    fresh_database(DB_NAME)
     sportello(env, "migrate", "-v0")
     os.environ.update(env)
     import django
@@ -222,7 +233,6 @@ def main() -> None:
     samples, published = sweep_runs(3)
     print(f"  published per run {published}")
     print(f"  all runs   {figures(samples)}")
-    signal.alarm(0)
 
 
 if __name__ == "__main__":
