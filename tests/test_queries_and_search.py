@@ -162,3 +162,17 @@ def test_view_counts_stop_at_the_cap(agent, monkeypatch):
     counts = view_counts(agent)
     assert counts["open"].capped and str(counts["open"]) == "3+"
     assert not counts["solved"].capped and str(counts["solved"]) == "0"
+
+
+def test_search_finds_old_tickets_past_the_recent_window(agent, monkeypatch):
+    """A word found only in old tickets (or in too few recent ones) is taken from the index whole:
+    the newest matches still come back, best first, old and recent alike."""
+    monkeypatch.setattr("sportello.search.backend.RECENT_IDS", 3)
+    old = make(2)
+    for ticket in old:
+        update_ticket(ticket, agent, TicketChanges(subject=f"Vintage {ticket.subject}"))
+    recent = make(6)
+    update_ticket(recent[-1], agent, TicketChanges(subject="Vintage again"))
+    found = search_tickets("vintage", tickets_visible_to(agent))
+    assert sorted(t.pk for t in found) == sorted([old[0].pk, old[1].pk, recent[-1].pk])
+    assert search_tickets("question", tickets_visible_to(agent), limit=2)[0].pk in {t.pk for t in recent}
