@@ -164,11 +164,52 @@ def login(base: str, username: str, password: str) -> httpx.Client:
     return client
 
 
-def percentiles(samples: list[float]) -> str:
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f} (1/5/15 min, {os.cpu_count()} cores)"
+
+
+@contextmanager
+def load_report() -> Iterator[None]:
+    """Prints the load average when the measurements begin and when they end (also on failure):
+    a figure from a machine busy with something else is not the bench's."""
+    print(f"load average at start: {load_average()}", flush=True)
+    try:
+        yield
+    finally:
+        print(f"load average at end:   {load_average()}", flush=True)
+
+
+def of_floor(rate: float, floor: float, floor_name: str) -> str:
+    """A rate as a share of the floor measured in the same run (e.g. 54% of the one-INSERT rate)."""
+    return f"{rate / floor:6.1%} of {floor_name}" if floor else f"(no {floor_name} measured)"
+
+
+def p50_p95(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
-    p50 = statistics.median(ordered)
-    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
-    return f"p50 {p50 * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms   (n={len(ordered)})"
+    return statistics.median(ordered), ordered[max(0, round(0.95 * len(ordered)) - 1)]
+
+
+def over_floor(samples: list[float], floor: list[float]) -> str:
+    """Latencies as multiples of the floor's (the same server's cheapest request, same run)."""
+    (p50, p95), (f50, f95) = p50_p95(samples), p50_p95(floor)
+    return f"{p50 / f50:5.1f}x / {p95 / f95:5.1f}x the floor"
+
+
+def percentiles(samples: list[float]) -> str:
+    p50, p95 = p50_p95(samples)
+    return f"p50 {p50 * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms   (n={len(samples)})"
+
+
+def latency_line(label: str, samples: list[float], floor: list[float]) -> str:
+    return f"{label:<40} {percentiles(samples)}   {over_floor(samples, floor)}"
+
+
+def floor_samples(client: httpx.Client, n: int) -> list[float]:
+    """The floor of an HTTP bench: GET /healthz (one SELECT 1) through the same server and client."""
+    samples = timed(client, "/healthz", n)
+    print(f"{'floor: GET /healthz (SELECT 1)':<40} {percentiles(samples)}")
+    return samples
 
 
 def timed(client: httpx.Client, path: str, n: int, expect: int = 200) -> list[float]:

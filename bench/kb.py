@@ -9,7 +9,8 @@
    of every translation built with its language's text-search configuration, as the app builds it.
 2. The production server starts (uvicorn, 2 workers); requests are anonymous, as readers' are.
 3. Public article pages (random articles and languages) and KB searches (one and two words, each
-   language) are requested sequentially; p50 and p95 latency are printed.
+   language) are requested sequentially; p50 and p95 latency are printed, also as multiples of the
+   floor (GET /healthz, one SELECT 1), with the load average before and after.
    Aims: article page p95 ≤ 30 ms, search p95 ≤ 80 ms.
 4. The sitemap: the index, and one language's sitemap built (first request) and then from the cache.
 
@@ -32,7 +33,7 @@ import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import env_for, percentiles, reusable_database, server, sportello, timed
+from common import env_for, floor_samples, latency_line, load_report, reusable_database, server, sportello, timed
 
 # Twenty words per language; titles and bodies are drawn from them, searches too.
 WORDS = {
@@ -179,24 +180,26 @@ def measure(url: str, env: dict[str, str], args: argparse.Namespace) -> None:
         for path in paths[:20]:  # warm up both workers and their connections
             client.get(path)
             client.get(f"/help/en/search?q={WORDS['en'].split()[0]}")
-        print("\nrequest                                   latency")
-        pages: list[float] = []
-        for path in paths:
-            pages += timed(client, path, 1)
-        print(f"{'article page (random, 4 languages)':<40} {percentiles(pages)}")
-        for label, size in (("search: one word", 1), ("search: two words", 2)):
-            samples: list[float] = []
-            for i in range(args.requests):
-                language = list(WORDS)[i % len(WORDS)]
-                query = " ".join(rng.sample(WORDS[language].split(), size))
-                samples += timed(client, f"/help/{language}/search?q={quote(query)}", 1)
-            print(f"{label:<40} {percentiles(samples)}")
-        start = time.perf_counter()
-        timed(client, "/help/sitemap.xml", 1)
-        timed(client, "/help/sitemap-en.xml", 1)
-        print(f"{'sitemap index + English sitemap, built':<40} {(time.perf_counter() - start) * 1000:7.1f} ms")
-        cached = timed(client, "/help/sitemap-en.xml", 20)
-        print(f"{'English sitemap, cached':<40} {percentiles(cached)}")
+        with load_report():
+            print("\nrequest                                   latency")
+            floor = floor_samples(client, args.requests)
+            pages: list[float] = []
+            for path in paths:
+                pages += timed(client, path, 1)
+            print(latency_line("article page (random, 4 languages)", pages, floor))
+            for label, size in (("search: one word", 1), ("search: two words", 2)):
+                samples: list[float] = []
+                for i in range(args.requests):
+                    language = list(WORDS)[i % len(WORDS)]
+                    query = " ".join(rng.sample(WORDS[language].split(), size))
+                    samples += timed(client, f"/help/{language}/search?q={quote(query)}", 1)
+                print(latency_line(label, samples, floor))
+            start = time.perf_counter()
+            timed(client, "/help/sitemap.xml", 1)
+            timed(client, "/help/sitemap-en.xml", 1)
+            print(f"{'sitemap index + English sitemap, built':<40} {(time.perf_counter() - start) * 1000:7.1f} ms")
+            cached = timed(client, "/help/sitemap-en.xml", 20)
+            print(latency_line("English sitemap, cached", cached, floor))
         print("\nNot cached: article pages and searches read the database at every request (the body is")
         print("HTML rendered when saved). Cached: the sitemap, under the stamp that publishing changes.")
 

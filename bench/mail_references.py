@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import bench_database, env_for, sportello
+from common import bench_database, env_for, load_report, sportello
 
 RUN = """
 import django, json, time
@@ -88,7 +88,8 @@ def main() -> None:
         if not args.skip_postgres:
             url = stack.enter_context(bench_database("sportello_bench_refs"))
             runs.append(("PostgreSQL", env_for(url, work / "postgres", **extra)))
-        measure(runs, args)
+        with load_report():
+            measure(runs, args)
 
 
 def measure(runs: list[tuple[str, dict[str, str]]], args: argparse.Namespace) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import statistics
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ from types import FrameType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import bench_database, env_for, sportello
+from common import bench_database, env_for, load_report, p50_p95, sportello
 
 GROUPS = 10
 
@@ -137,7 +136,10 @@ def sweep_runs(runs: int) -> tuple[list[float], list[int]]:
 
 
 def figures(samples: list[float]) -> str:
-    return f"p50 {statistics.median(samples) * 1000:8.1f} ms   max {max(samples) * 1000:8.1f} ms   (n={len(samples)})"
+    p50, p95 = p50_p95(samples)
+    return (
+        f"p50 {p50 * 1000:8.1f} ms   p95 {p95 * 1000:8.1f} ms   max {max(samples) * 1000:8.1f} ms   (n={len(samples)})"
+    )
 
 
 def explain_sweep() -> str:
@@ -170,7 +172,8 @@ def main() -> None:
 
     with bench_database("sportello_bench_sla") as url:
         try:
-            measure(url, args)
+            with load_report():
+                measure(url, args)
         finally:
             signal.alarm(0)
             from django.apps import apps
