@@ -10,6 +10,7 @@ OVERALL (something that keeps moving without ever getting there, such as an erro
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -46,3 +47,20 @@ def wait_for(
             extra = f"\n{detail()}" if detail else ""
             raise AssertionError(f"{what} did not happen in {bound:.0f} s{quiet}{extra}")
         time.sleep(interval)
+
+
+def answering_or_ended(process: subprocess.Popen, url: str, timeout: float) -> Callable[[], bool]:  # type: ignore[type-arg]
+    """A condition for `wait_for`: the server started as `process` answers `url`, or has ended
+    (the caller then fails with its log instead of waiting out the bound)."""
+    import httpx
+
+    def check() -> bool:
+        if process.poll() is not None:
+            return True
+        try:
+            httpx.get(url, timeout=timeout)
+        except httpx.TransportError:  # not listening yet
+            return False
+        return True
+
+    return check

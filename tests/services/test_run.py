@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from tests.servers import free_port
-from tests.waiting import wait_for
+from tests.waiting import answering_or_ended, wait_for
 
 # Seconds: a request the demo answers in milliseconds, and how long the run may show no progress at
 # all (no line in its log, no write to its database) before it counts as hung. A busy machine takes
@@ -39,15 +39,6 @@ def test_run_migrates_loads_the_demo_and_serves(tmp_path: Path):
         )
     base = f"http://127.0.0.1:{port}"
 
-    def answering_or_ended() -> bool:
-        if process.poll() is not None:
-            return True
-        try:
-            httpx.get(f"{base}/healthz", timeout=REQUEST_BOUND)
-        except httpx.TransportError:  # not listening yet
-            return False
-        return True
-
     def progress() -> tuple[int, ...]:
         files = [log, *tmp_path.glob("sportello.sqlite3*")]
         return tuple(f.stat().st_size if f.exists() else -1 for f in files) + tuple(
@@ -56,7 +47,8 @@ def test_run_migrates_loads_the_demo_and_serves(tmp_path: Path):
 
     try:
         wait_for(
-            answering_or_ended, "sportello run answering", bound=STALL_BOUND, progress=progress,
+            answering_or_ended(process, f"{base}/healthz", REQUEST_BOUND), "sportello run answering",
+            bound=STALL_BOUND, progress=progress,
             detail=lambda: log.read_text()[-3000:],
         )  # fmt: skip
         assert process.poll() is None, "sportello run ended:\n" + log.read_text()[-3000:]

@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.servers import free_port
-from tests.waiting import wait_for
+from tests.waiting import answering_or_ended, wait_for
 
 BOUND = 120  # seconds; what takes well under one on a quiet machine: only a hang reaches it
 
@@ -42,17 +42,8 @@ def test_serve_routes_websockets_to_the_chat(tmp_path: Path):
             stderr=subprocess.STDOUT,
         )
     try:
-
-        def answering_or_ended() -> bool:
-            if process.poll() is not None:
-                return True
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=BOUND)
-            except httpx.TransportError:  # not listening yet
-                return False
-            return True
-
-        wait_for(answering_or_ended, "sportello serve answering", bound=BOUND)
+        healthz = f"http://127.0.0.1:{port}/healthz"
+        wait_for(answering_or_ended(process, healthz, BOUND), "sportello serve answering", bound=BOUND)
         assert process.poll() is None, "sportello serve ended:\n" + log.read_text()[-3000:]
         health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=BOUND)
         assert health.status_code == 200, f"/healthz answered {health.status_code}:\n" + log.read_text()[-3000:]
