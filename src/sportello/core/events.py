@@ -4,10 +4,12 @@ Listeners are registered explicitly in each app's `AppConfig.ready()` (no Django
 run after the transaction that produced the event commits, so a rolled-back write never sends a
 mail or pushes a screen update. Listeners must be quick: slow work is enqueued as a task.
 
-Delivery is durable (at least once). `publish` also writes an outbox row of kind `EVENT` in the
-caller's transaction, inserted already claimed (its lease running, as if a worker held it), so
-no drain or sweep takes it while the on-commit delivery is pending. That delivery runs the
-listeners in this process, as before, then marks the row done (one UPDATE per event). If the
+Delivery is durable (at least once). `publish(*events)` also writes ONE outbox row of kind
+`EVENT` for all the events of the call ({"events": [...]}; rows written before batching hold one
+event's fields at the top level and are still delivered) in the caller's transaction, inserted
+already claimed (its lease running, as if a worker held it), so no drain or sweep takes it while
+the on-commit delivery is pending. That delivery runs the listeners in this process, then marks
+the row done (one UPDATE per call). If the
 process dies between the commit and that UPDATE, the lease (outbox.LEASE) expires and the
 outbox sweep delivers the event to its listeners from the row (`_deliver` again, with the depth
 and quiet flag it was published with).
@@ -104,22 +106,26 @@ def subscribe(name: str, listener: Listener, *, first: bool = False) -> None:
             _listeners[name].append(listener)
 
 
-def publish(event: Event) -> None:
-    """Deliver `event` to its listeners once the current transaction commits.
+def publish(*published: Event) -> None:
+    """Deliver the events to their listeners once the current transaction commits.
 
-    The event is also written to the outbox in the same transaction, claimed by this process:
-    if the process dies before the on-commit delivery marks it done, the sweep delivers it.
+    All the events of one call are written to the outbox in ONE row, in the same transaction,
+    claimed by this process: if the process dies before the on-commit delivery marks it done, the
+    sweep delivers them, in order.
     """
-    event = replace(event, depth=_cause_depth.get(), quiet=_quiet.get())
-    pk = _write(event)
-    transaction.on_commit(lambda: _deliver_committed(event, pk))
+    if not published:
+        return
+    depth, quiet = _cause_depth.get(), _quiet.get()
+    batch = [replace(event, depth=depth, quiet=quiet) for event in published]
+    pk = _write(batch)
+    transaction.on_commit(lambda: _deliver_committed(batch, pk))
 
 
-def _write(event: Event) -> int:
+def _write(batch: list[Event]) -> int:
     from sportello.core.models import OutboxMessage
     from sportello.core.scheduler import holder_name
 
-    payload = json.loads(json.dumps(event.__dict__, cls=DjangoJSONEncoder))
+    payload = {"events": json.loads(json.dumps([event.__dict__ for event in batch], cls=DjangoJSONEncoder))}
     row = OutboxMessage.objects.create(
         kind=EVENT,
         payload=payload,
@@ -131,20 +137,37 @@ def _write(event: Event) -> int:
     return row.pk
 
 
-def _deliver_committed(event: Event, pk: int) -> None:
+def _deliver_committed(batch: list[Event], pk: int) -> None:
     from sportello.core.models import OutboxMessage
 
-    _deliver(event)
+    for event in batch:
+        _deliver(event)
     # Not conditional on the claim: delivered is delivered, even if a sweep took the row meanwhile.
     OutboxMessage.objects.filter(pk=pk).exclude(state=OutboxMessage.State.DONE).update(
         state=OutboxMessage.State.DONE, done_at=timezone.now(), claimed_at=None
     )
 
 
-def handle_event_message(message: Any) -> None:
-    """The outbox handler of an event whose on-commit delivery never happened (a crash)."""
+def events_of(payload: Any) -> list[Event]:
+    """The events an outbox row holds: {"events": [...]} or, in rows written before batching, one
+    event's fields at the top level. Malformed entries are logged and skipped."""
+    if not isinstance(payload, dict):
+        return []
+    items = payload["events"] if isinstance(payload.get("events"), list) else [payload]
     known = {f.name for f in fields(Event)}
-    _deliver(Event(**{name: value for name, value in message.payload.items() if name in known}))
+    found = []
+    for item in items:
+        try:
+            found.append(Event(**{name: value for name, value in item.items() if name in known}))
+        except (TypeError, AttributeError):
+            log.warning("skipping a malformed event in the outbox: %r", item)
+    return found
+
+
+def handle_event_message(message: Any) -> None:
+    """The outbox handler of events whose on-commit delivery never happened (a crash)."""
+    for event in events_of(message.payload):
+        _deliver(event)
 
 
 def _deliver(event: Event) -> None:
