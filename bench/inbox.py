@@ -5,13 +5,15 @@
 1. A fresh database `sportello_bench_inbox_<pid>_<random>` (dropped at the end unless --keep)
    is migrated and bulk-loaded with set-based SQL
    (generate_series): customers, identities, tickets across states, groups, agents, priorities
-   and channels, one thread entry per ticket (one in 5,000 with a rare word), the SLA clocks of
-   every ticket, and the search document of every ticket.
+   and channels, thread entries (--entries per ticket, alternating customer mail and sent replies;
+   one first message in 5,000 with a rare word; one ticket with a 100-entry thread), the SLA clocks
+   of every ticket, and the search document of every ticket.
 2. The production server starts (uvicorn, 2 workers) and an agent signs in through the login form.
-3. The inbox views (first page and a later page via the keyset cursor) and searches are requested
-   sequentially; p50 and p95 latency are printed, also as multiples of the floor (GET /healthz, one
-   SELECT 1, same server and client), with the load average before and after.
-   Aims: inbox p95 ≤ 50 ms, search p95 ≤ 100 ms.
+3. The inbox views (first page and a later page via the keyset cursor), searches and ticket pages
+   (the 100-entry thread, and a short one) are requested sequentially; p50 and p95 latency are
+   printed, also as multiples of the floor (GET /healthz, one SELECT 1, same server and client),
+   with the load average before and after.
+   Aims: inbox p95 ≤ 50 ms, search p95 ≤ 100 ms, ticket page p95 ≤ 50 ms.
 """
 
 from __future__ import annotations
@@ -67,9 +69,16 @@ for i in range(20):
 # search for one is selective, unlike the twenty common words; a plan good for those can be bad here.
 RARE = ("zeppelin", "quokka", "marzipan", "obsidian", "gondola")
 RARE_EVERY = 5000
+# A ticket's first message (and its search document): three common words, and a rare one in one of RARE_EVERY.
+FIRST_BODY = f"""('Hello, my ' || w[1 + (t.id % 20)] || ' has a ' || w[1 + ((t.id * 3) % 20)] ||
+    ' issue since the last ' || w[1 + ((t.id * 11) % 20)] || '. Ticket body ' || t.id
+    || CASE WHEN t.id % {RARE_EVERY} = 7 THEN ' ' || r[1 + (t.id / {RARE_EVERY}) % {len(RARE)}] ELSE '' END)"""
+# The ticket whose page is timed: a thread of THREAD entries (customer mail, sent replies, notes).
+THREAD_TICKET = 42
+THREAD = 100
 
 
-def bulk_load(url: str, tickets: int) -> None:
+def bulk_load(url: str, tickets: int, entries: int = 3) -> None:
     customers = max(1000, tickets // 20)
     words = "ARRAY[" + ",".join(f"'{w}'" for w in WORDS) + "]"
     rare = "ARRAY[" + ",".join(f"'{w}'" for w in RARE) + "]"
@@ -116,14 +125,45 @@ def bulk_load(url: str, tickets: int) -> None:
                 "entries",
                 f"""
                 INSERT INTO tickets_entry (ticket_id, kind, channel, direction, internal, author_customer_id,
-                    body_text, body_html, metadata, delivery, delivery_error, ticket_version, created_at)
-                SELECT t.id, 'message', t.channel, 'inbound', false, t.customer_id,
-                    'Hello, my ' || w[1 + (t.id % 20)] || ' has a ' || w[1 + ((t.id * 3) % 20)] ||
-                    ' issue since the last ' || w[1 + ((t.id * 11) % 20)] || '. Ticket body ' || t.id
-                    || CASE WHEN t.id % {RARE_EVERY} = 7 THEN ' ' || r[1 + (t.id / {RARE_EVERY}) % {len(RARE)}]
-                            ELSE '' END, '',
-                    '{{}}', '', '', 1, t.created_at
-                FROM tickets_ticket t, LATERAL (SELECT {words} AS w) words, LATERAL (SELECT {rare} AS r) rare""",
+                    author_user_id, body_text, body_html, metadata, delivery, delivery_error, ticket_version,
+                    created_at)
+                SELECT t.id, 'message', t.channel, CASE WHEN n % 2 = 1 THEN 'inbound' ELSE 'outbound' END, false,
+                    CASE WHEN n % 2 = 1 THEN t.customer_id END,
+                    CASE WHEN n % 2 = 0 THEN (ARRAY{agents})[1 + (t.id % {len(agents)})] END,
+                    CASE WHEN n = 1 THEN {FIRST_BODY}
+                         WHEN n % 2 = 1 THEN 'Thanks, but the ' || w[1 + ((t.id + n) % 20)] || ' still fails.'
+                         ELSE 'Hello,' || chr(10) || chr(10) || 'please try the ' || w[1 + ((t.id * n) % 20)]
+                              || ' settings again.' || chr(10) || chr(10) || 'Regards' END, '',
+                    CASE WHEN n % 2 = 0 THEN '{{"to": ["customer' || t.customer_id || '@example.com"]}}' ELSE '{{}}' END
+                        ::jsonb,
+                    CASE WHEN n % 2 = 0 THEN 'sent' ELSE '' END, '', n, t.created_at + make_interval(mins => n)
+                FROM tickets_ticket t, generate_series(1, {entries}) n,
+                     LATERAL (SELECT {words} AS w) words, LATERAL (SELECT {rare} AS r) rare
+                WHERE t.id <> {THREAD_TICKET}""",
+            ),
+            (
+                # One ticket with a long thread, for the ticket page: customer mail (some of it HTML),
+                # replies that were sent, internal notes.
+                f"a {THREAD} entry thread",
+                f"""
+                INSERT INTO tickets_entry (ticket_id, kind, channel, direction, internal, author_customer_id,
+                    author_user_id, body_text, body_html, metadata, delivery, delivery_error, ticket_version,
+                    created_at)
+                SELECT t.id, CASE WHEN n % 3 = 0 THEN 'note' ELSE 'message' END, t.channel,
+                    CASE n % 3 WHEN 1 THEN 'inbound' WHEN 2 THEN 'outbound' ELSE 'internal' END, n % 3 = 0,
+                    CASE WHEN n % 3 = 1 THEN t.customer_id END,
+                    CASE WHEN n % 3 <> 1 THEN (ARRAY{agents})[1 + (n % {len(agents)})] END,
+                    'Message ' || n || ' of the thread.' || chr(10) || chr(10)
+                        || repeat('The ' || w[1 + (n % 20)] || ' and the ' || w[1 + ((n * 7) % 20)]
+                                  || ' do not agree today. ', 8) || chr(10) || chr(10) || 'Regards',
+                    CASE WHEN n % 6 = 1 THEN '<p>Message ' || n || ' of the thread, <b>in HTML</b>.</p><p>'
+                        || repeat('The ' || w[1 + (n % 20)] || ' is slow. ', 8) || '</p>' ELSE '' END,
+                    CASE WHEN n % 3 = 2 THEN '{{"to": ["customer' || t.customer_id || '@example.com"]}}' ELSE '{{}}'
+                        END::jsonb,
+                    CASE WHEN n % 3 = 2 THEN 'sent' ELSE '' END, '', n, t.created_at + make_interval(mins => n)
+                FROM tickets_ticket t, generate_series(1, {THREAD}) n, LATERAL (SELECT {words} AS w) words
+                WHERE t.id = {THREAD_TICKET};
+                UPDATE tickets_ticket SET version = {THREAD} WHERE id = {THREAD_TICKET}""",
             ),
             (
                 # Every ticket has its SLA clocks, as in production: a page that reads them per row shows.
@@ -142,14 +182,14 @@ def bulk_load(url: str, tickets: int) -> None:
             ),
             (
                 "search documents",
-                """
+                f"""
                 INSERT INTO search_ticketdocument (ticket_id, body, vector)
                 SELECT t.id, d.doc, to_tsvector('simple', d.doc)
                 FROM tickets_ticket t
-                JOIN customers_customer c ON c.id = t.customer_id
-                JOIN tickets_entry e ON e.ticket_id = t.id,
+                JOIN customers_customer c ON c.id = t.customer_id,
+                LATERAL (SELECT {words} AS w) words, LATERAL (SELECT {rare} AS r) rare,
                 LATERAL (SELECT '#' || t.number || ' ' || t.number || ' ' || t.subject || ' ' || c.name || ' customer'
-                         || c.id || '@example.com customer' || c.id || ' example com ' || e.body_text AS doc) d""",
+                         || c.id || '@example.com customer' || c.id || ' example com ' || {FIRST_BODY} AS doc) d""",
             ),
             ("counters", f"SELECT setval('sportello_seq_ticket', {10000 + tickets})"),
             (
@@ -179,6 +219,7 @@ def loaded_tickets(url: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--entries", type=int, default=3, help="thread entries per ticket (3M at 1M tickets)")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--port", type=int, default=8771)
     parser.add_argument("--reuse", metavar="DATABASE", help="the tickets loaded by an earlier --keep run")
@@ -198,7 +239,7 @@ def main() -> None:
             sportello(env, "migrate", "-v0")
             sportello(env, code=SETUP_USERS)
             start = time.perf_counter()
-            bulk_load(url, args.tickets)
+            bulk_load(url, args.tickets, args.entries)
             print(f"  bulk load total        {time.perf_counter() - start:6.1f} s")
         measure(url, env, args)
 
@@ -240,6 +281,11 @@ def measure(url: str, env: dict[str, str], args: argparse.Namespace) -> None:
                 ("search: reference number", f"/search/?q=%23{10000 + args.tickets // 2}"),
             ]:
                 print(latency_line(label, timed(client, path, args.requests // 2), floor))
+            for label, path in [
+                (f"ticket page: {THREAD}-entry thread", f"/tickets/{10000 + THREAD_TICKET}/"),
+                (f"ticket page: {args.entries}-entry thread", f"/tickets/{10000 + THREAD_TICKET + 1}/"),
+            ]:
+                print(latency_line(label, timed(client, path, args.requests), floor))
 
 
 if __name__ == "__main__":
