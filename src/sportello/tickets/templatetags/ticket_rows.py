@@ -1,0 +1,68 @@
+"""The rows of a ticket table (inbox, search), built in Python in one pass.
+
+A template loop costs about half a millisecond a row (two `{% url %}`, three date filters, an
+inclusion tag, some twenty variable lookups): a 50-row inbox spent 25 to 30 ms there, more than its
+queries. Here the per-page work (the URL pattern, the translated words, the date formats) is done
+once and each row is a few escaped strings. The markup is the one `_ticket_table.html` had, and the
+SLA cell is `sla/_badge.html`'s (tests/web/test_ticket_rows.py holds them to it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django import template
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.dateformat import DateFormat
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
+
+from sportello.sla.services import clocks, sla_row
+from sportello.sla.templatetags.sla import left
+from sportello.tickets.models import Channel, Priority, Ticket
+
+register = template.Library()
+
+NUMBER_SLOT = "2147483647"  # reversed once per table; each row's number takes its place
+
+
+@register.simple_tag
+def ticket_rows(tickets: Iterable[Ticket]) -> SafeString:
+    link = reverse("ticket", args=[NUMBER_SLOT])
+    channels = dict(Channel.choices)
+    priorities = dict(Priority.choices)
+    unassigned = '<span class="muted">' + escape(gettext("Unassigned")) + "</span>"
+    long_format, short_format = formats.get_format("DATETIME_FORMAT"), formats.get_format("SHORT_DATETIME_FORMAT")
+    due, paused = escape(gettext("due")), escape(gettext("paused"))
+    now = timezone.now()
+    rows = []
+    for t in tickets:
+        href = escape(link.replace(NUMBER_SLOT, str(t.number)))
+        updated = DateFormat(timezone.localtime(t.updated_at))
+        assignee = escape(t.assignee.display_name) if t.assignee_id and t.assignee else unassigned
+        badge = ""
+        if found := clocks(sla_row(t), t, now):
+            clock = found[0]  # the soonest
+            badge = (
+                f'<span class="badge sla-{clock.level}" data-sla="{clock.level}" title="{escape(clock.label)} {due} '
+                f'{escape(DateFormat(timezone.localtime(clock.due)).format(long_format))}">'
+                f"{f'{paused} · ' if clock.level == 'paused' else ''}{left(clock.seconds_left)}</span>"
+            )
+        rows.append(
+            f'<tr data-ticket="{t.number}">'
+            f'<td class="number"><a href="{href}">#{t.number}</a></td>'
+            f'<td class="subject"><a href="{href}">{escape(t.subject)}</a></td>'
+            f'<td class="customer">{escape(t.customer)}</td>'
+            f'<td class="hide-narrow">{escape(channels.get(t.channel, t.channel))}</td>'
+            f'<td><span class="badge state-{escape(t.state)}">{escape(t.status.name)}</span></td>'
+            f'<td class="hide-narrow"><span class="badge priority-{t.priority}">'
+            f"{escape(priorities.get(t.priority, t.priority))}</span></td>"
+            f'<td class="hide-narrow">{assignee}</td>'
+            f'<td class="sla">{badge}</td>'
+            f'<td><time datetime="{updated.data.isoformat()}" title="{escape(updated.format(long_format))}">'
+            f"{escape(updated.format(short_format))}</time></td>"
+            "</tr>\n"
+        )
+    return mark_safe("".join(rows))  # every value above is escaped
