@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.cache import cache
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -134,6 +136,8 @@ def _apply_view(tickets: QuerySet[Ticket], view: View, user: User) -> QuerySet[T
 # Counting a view of hundreds of thousands of tickets takes PostgreSQL 100+ ms; counting up to the
 # cap takes about one. Past the cap a view shows "1000+": nobody reads an exact backlog from a label.
 VIEW_COUNT_CAP = 1000
+# The counts are kept until any ticket changes, and this long at most (see view_counts).
+VIEW_COUNTS_TTL = 30
 
 
 class ViewCount(int):
@@ -148,9 +152,40 @@ class ViewCount(int):
 
 
 def view_counts(user: User) -> dict[str, ViewCount]:
-    """How many tickets each built-in view holds for this user, up to the cap (one query per view)."""
+    """How many tickets each built-in view holds for this user, up to the cap.
+
+    Every page of the inbox shows them, so they are cached per user under the latest change of
+    any ticket (every write bumps a ticket's `updated_at` and `version`; reading the newest one is
+    one row of the `ticket_updated` index): a change shows in the next page's counts, and a page
+    that changed nothing costs one short query instead of six counts. The TTL bounds what the
+    stamp cannot see (a deleted ticket, an agent moved to other groups, writes within one frozen
+    instant in tests).
+    """
+    latest = Ticket.objects.order_by("-updated_at", "-id").values_list("updated_at", "id", "version").first()
+    stamp = f"{latest[0].isoformat()}:{latest[1]}:{latest[2]}" if latest else "empty"
+    key = f"sportello:view-counts:{user.pk}:{stamp}"
+    counts: dict[str, int] | None = cache.get(key)
+    if counts is None:
+        counts = _count_views(user)
+        cache.set(key, counts, VIEW_COUNTS_TTL)
+    return {slug: ViewCount(count) for slug, count in counts.items()}
+
+
+def _count_views(user: User) -> dict[str, int]:
+    """The capped count of every view in one statement (one capped subquery per view)."""
     base = tickets_visible_to(user).filter(merged_into__isnull=True)
-    return {view.slug: ViewCount(_apply_view(base, view, user)[: VIEW_COUNT_CAP + 1].count()) for view in VIEWS}
+    if base.query.is_empty():
+        return {view.slug: 0 for view in VIEWS}
+    parts: list[str] = []
+    params: list[Any] = []
+    for index, view in enumerate(VIEWS):
+        sql, view_params = _apply_view(base, view, user).values("pk")[: VIEW_COUNT_CAP + 1].query.sql_with_params()
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS view_{index})")
+        params.extend(view_params)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        row = cursor.fetchone()
+    return {view.slug: int(count) for view, count in zip(VIEWS, row, strict=True)}
 
 
 @dataclass

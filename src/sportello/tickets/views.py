@@ -104,7 +104,8 @@ def inbox(request: AgentRequest) -> HttpResponse:
         cursor=form.cleaned_data.get("cursor") or None,
         size=settings.INBOX_PAGE_SIZE,
     )
-    prefetch_related_objects(page.tickets, "customer__identities")  # one query, for nameless customers
+    # A customer without a name is shown by address: one query for those on the page, none if all have names.
+    prefetch_related_objects([t.customer for t in page.tickets if not t.customer.name], "identities")
     counts = view_counts(request.user)
     context = {
         "form": form,
