@@ -58,16 +58,14 @@ def test_a_row_from_before_the_content_hash_is_compared_by_its_file(mail):
 
 def stored_long_ago(raw: bytes, *, attempts: int = 0) -> RawMessage:
     row, _created = store_raw(raw, source="smtp")
-    RawMessage.objects.filter(pk=row.pk).update(
-        received_at=timezone.now() - timedelta(minutes=30), attempts=attempts
-    )
+    RawMessage.objects.filter(pk=row.pk).update(received_at=timezone.now() - timedelta(minutes=30), attempts=attempts)
     return row
 
 
 def test_a_crash_while_processing_leaves_a_counted_attempt(mail, monkeypatch):
     from sportello.mail import services
 
-    def killed(row, *, retry):
+    def killed(row, *, retry, **_given):
         raise KeyboardInterrupt  # like SIGINT/SIGKILL: no quarantine handler runs
 
     row, _created = store_raw(mail(), source="smtp")
@@ -76,6 +74,35 @@ def test_a_crash_while_processing_leaves_a_counted_attempt(mail, monkeypatch):
         process_raw(row)
     row.refresh_from_db()
     assert (row.state, row.attempts) == (RawState.RECEIVED, 1)
+
+
+def test_a_crash_while_receiving_loses_nothing_and_the_next_delivery_counts_its_attempt(mail, monkeypatch):
+    """One transaction per message: a process stopped inside it commits nothing, so the message
+    was never acknowledged and comes again; that delivery finds its file with no row (an attempt
+    stopped in the middle) and stores the row before processing, so that repeated crashes are
+    counted for the sweep."""
+    from sportello.mail import services
+
+    real_ingest = services.ingest
+
+    def killed(inbound):
+        raise KeyboardInterrupt  # like SIGKILL: no handler runs
+
+    raw = mail(subject="Stops the process")
+    monkeypatch.setattr(services, "ingest", killed)
+    with pytest.raises(KeyboardInterrupt):
+        receive_raw(raw, source="smtp")
+    assert not RawMessage.objects.exists() and not Entry.objects.exists()
+
+    with pytest.raises(KeyboardInterrupt):
+        receive_raw(raw, source="smtp")  # again: now the row waits, its attempt counted
+    row = RawMessage.objects.get()
+    assert (row.state, row.attempts) == (RawState.RECEIVED, 1)
+
+    monkeypatch.setattr(services, "ingest", real_ingest)
+    row = receive_raw(raw, source="smtp")
+    assert (row.state, row.attempts) == (RawState.PROCESSED, 2)
+    assert Entry.objects.get().body_text.startswith("The printer in room 4")
 
 
 def test_the_sweep_finishes_rows_left_received_and_quarantines_repeat_offenders(mail):

@@ -81,14 +81,20 @@ class Conclusions:
 
 
 def conclude(
-    parsed: ParsedMail, *, envelope_to: list[str] | None = None, envelope_from: str | None = None
+    parsed: ParsedMail,
+    *,
+    envelope_to: list[str] | None = None,
+    envelope_from: str | None = None,
+    from_us: bool | None = None,
 ) -> Conclusions:
-    """`envelope_from` is the SMTP MAIL FROM when the transport knows it ("<>" for the null sender)."""
+    """`envelope_from` is the SMTP MAIL FROM when the transport knows it ("<>" for the null sender);
+    `from_us`: `is_from_us` when the caller has read it already (receiving reads it with its other
+    look-ups, in one statement)."""
     found = Conclusions()
     found.auto_reply = is_auto_reply(parsed, envelope_from=envelope_from)
     found.mailing_list = is_mailing_list(parsed)
     found.bounce = bounce_of(parsed)
-    found.from_us = is_from_us(parsed)
+    found.from_us = is_from_us(parsed) if from_us is None else from_us
     found.loop = our_loop_mark(parsed)
     found.no_auto_response = no_auto_response(parsed)
     found.threading = thread(parsed, bounce=found.bounce, envelope_to=envelope_to or [])
@@ -383,9 +389,11 @@ def is_participant(ticket: Ticket, address: str) -> bool:
     """The ticket's customer, an author of one of its messages, or an address Cc'd on one."""
     address = address.lower()
     authors = Entry.objects.filter(ticket=ticket, author_customer__isnull=False).values("author_customer_id")
-    if Identity.objects.filter(kind=IdentityKind.EMAIL, value=address).filter(
-        Q(customer_id=ticket.customer_id) | Q(customer_id__in=authors)
-    ).exists():
+    if (
+        Identity.objects.filter(kind=IdentityKind.EMAIL, value=address)
+        .filter(Q(customer_id=ticket.customer_id) | Q(customer_id__in=authors))
+        .exists()
+    ):
         return True
     for cc in Entry.objects.filter(ticket=ticket, direction=Direction.INBOUND).values_list("metadata__cc", flat=True):
         if isinstance(cc, list) and address in (str(c).lower() for c in cc):

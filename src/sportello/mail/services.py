@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 from contextlib import suppress
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
@@ -20,7 +21,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 from django_tasks import task
@@ -29,6 +30,7 @@ from sportello.core.text import clean
 from sportello.customers.identity import normalize
 from sportello.customers.models import Identity, IdentityKind
 from sportello.customers.services import Sender
+from sportello.mail.addresses import base_address
 from sportello.mail.models import Mailbox, RawMessage, RawState
 from sportello.mail.parse import (
     ParsedMail,
@@ -62,19 +64,105 @@ def receive_raw(
     envelope_to: list[str] | None = None,
     envelope_from: str = "",
 ) -> RawMessage:
-    """Store one raw message, then process it; returns its row in its final state.
+    """Record one raw message and process it; returns its row in its final state.
 
-    1. The bytes are stored (file and row, committed on their own) before anything else, so a
-       crash during processing loses nothing; the same bytes again return the same row.
-    2. Processing parses, runs the pipeline steps and ingests; a row left "received" by a crash
-       is processed when the same bytes come again, or by the periodic sweep (`sweep_received`).
-    3. Any failure quarantines the row with its reason.
+    1. The bytes are written to their file (fsynced) and parsed in memory; the file is never
+       read back.
+    2. One transaction holds everything the message changes: one query answers every look-up
+       (the same bytes already stored, a redelivery of a message processed before, the sender's
+       recent count, the sender one of our addresses), intake files it, and its row is inserted
+       in its final state. Transports acknowledge the message (LMTP 250, IMAP flag or delete)
+       only once this returns, so a crash before the commit loses nothing: the message comes
+       again.
+    3. A message whose file is already there with no row is the next attempt after a process
+       stopped while processing it (it may be what stops it): it takes the careful path — row
+       stored and committed first, attempt counted, then processed (`process_raw`), so that the
+       sweep quarantines one that keeps stopping the process (`sweep_received`). So does a
+       message over the size limit or one that cannot be parsed.
+    4. Any failure quarantines the message (its row recorded with the reason).
     """
-    row, _created = store_raw(
-        raw, mailbox=mailbox, source=source, envelope_to=envelope_to, envelope_from=envelope_from
+    row = _new_row(raw, mailbox=mailbox, source=source, envelope_to=envelope_to, envelope_from=envelope_from)
+    parsed = None
+    if row.size <= max_message_bytes():
+        with suppress(Exception):  # the careful path records the reason
+            parsed = parse_message(raw)
+    if parsed is not None:
+        row.message_id = clean(parsed.message_id[:500])
+        row.subject = clean(parsed.subject[:255])
+    existed = write_raw_file(row, raw)
+    if parsed is None or existed:
+        return _receive_carefully(raw, row)
+    try:
+        with transaction.atomic():
+            known = look_up(parsed, row=row)
+            if known.same_bytes is not None:
+                return _known(known.same_bytes, raw)
+            _process(row, retry=False, raw=raw, parsed=parsed, known=known)
+    except Exception as exc:
+        same = RawMessage.objects.filter(sha256=row.sha256).first()
+        if same is not None:  # the same bytes, stored at the same time by another process
+            return _known(same, raw)
+        reason = str(exc) if isinstance(exc, Quarantine) else f"{type(exc).__name__}: {exc}"
+        log.warning("mail quarantined: %s", reason, exc_info=not isinstance(exc, Quarantine))
+        return _record_quarantined(raw, row, reason)
+    return row
+
+
+def _new_row(
+    raw: bytes,
+    *,
+    mailbox: Mailbox | None,
+    source: str,
+    envelope_to: list[str] | None,
+    envelope_from: str,
+) -> RawMessage:
+    return RawMessage(
+        sha256=hashlib.sha256(raw).hexdigest(),
+        size=len(raw),
+        mailbox=mailbox,
+        source=source[:20],
+        envelope_to=[str(a).lower() for a in envelope_to or []],
+        envelope_from=clean(envelope_from or "")[:254],
     )
+
+
+def _known(row: RawMessage, raw: bytes) -> RawMessage:
+    """The row these bytes already have; one a crash left "received" is processed now."""
     if row.state == RawState.RECEIVED:
-        row = process_raw(row)
+        return process_raw(row, raw=raw)
+    return row
+
+
+def _receive_carefully(raw: bytes, row: RawMessage) -> RawMessage:
+    """The row stored and committed on its own, then processed with its attempt counted."""
+    stored, _created = store_raw(
+        raw,
+        mailbox=row.mailbox,
+        source=row.source,
+        envelope_to=row.envelope_to,
+        envelope_from=row.envelope_from,
+        written=row,
+    )
+    return _known(stored, raw)
+
+
+def _record_quarantined(raw: bytes, row: RawMessage, reason: str) -> RawMessage:
+    """A message whose processing failed: its row, with the reason, for an admin to retry."""
+    summary = _summary(raw)
+    row.pk = None
+    row.message_id, row.subject = summary["message_id"], summary["subject"]
+    row.sender = row.sender or summary["sender"]
+    row.content_sha256 = ""
+    row.ticket = row.entry = row.duplicate_of = None
+    row.state = RawState.QUARANTINED
+    row.reason = reason[:5000]
+    row.attempts = 1
+    row.processed_at = timezone.now()
+    try:
+        with transaction.atomic():
+            row.save(force_insert=True)
+    except IntegrityError:
+        return RawMessage.objects.get(sha256=row.sha256)
     return row
 
 
@@ -85,7 +173,10 @@ def store_raw(
     source: str = "import",
     envelope_to: list[str] | None = None,
     envelope_from: str = "",
+    written: RawMessage | None = None,
 ) -> tuple[RawMessage, bool]:
+    """The row of these bytes, stored "received" and committed on its own (file first); `written`:
+    an unsaved row whose file `write_raw_file` wrote already."""
     digest = hashlib.sha256(raw).hexdigest()
     existing = RawMessage.objects.filter(sha256=digest).first()
     if existing is not None:
@@ -100,7 +191,10 @@ def store_raw(
         envelope_from=clean(envelope_from or "")[:254],
         **summary,
     )
-    write_raw_file(row, raw)
+    if written is not None and written.sha256 == digest and written.file.name:
+        row.file.name = written.file.name
+    else:
+        write_raw_file(row, raw)
     try:
         with transaction.atomic():
             row.save()
@@ -112,9 +206,10 @@ def store_raw(
     return row, True
 
 
-def write_raw_file(row: RawMessage, raw: bytes) -> None:
+def write_raw_file(row: RawMessage, raw: bytes) -> bool:
     """Store the raw bytes so that they survive a power cut once this returns (the listener
-    answers 250 only then), and never leave a partial file behind.
+    answers 250 only then), and never leave a partial file behind. Returns whether a file of
+    that name (the same bytes) was there already: an earlier attempt wrote it.
 
     On a local disk: 1. write to a temporary name in the target folder, 2. fsync the file,
     3. rename it to its name (atomic; the name is the content's hash, so an existing file with
@@ -126,9 +221,11 @@ def write_raw_file(row: RawMessage, raw: bytes) -> None:
     storage = row.file.storage
     name = row.file.field.generate_filename(row, f"{row.sha256}.eml")
     if not isinstance(storage, FileSystemStorage):
+        existed = storage.exists(name)
         row.file.save(f"{row.sha256}.eml", ContentFile(raw), save=False)
-        return
+        return existed
     path = Path(storage.path(name))
+    existed = path.exists()
     created = []
     folder = path.parent
     while not folder.exists():
@@ -153,6 +250,7 @@ def write_raw_file(row: RawMessage, raw: bytes) -> None:
     for directory in [path.parent, *(c.parent for c in created)]:
         _fsync_directory(directory)
     row.file.name = name
+    return existed
 
 
 def _write_all(descriptor: int, data: bytes) -> None:
@@ -241,8 +339,6 @@ def accepts_address(address: str) -> bool:
     if not local or not domain:
         return False
     base = f"{local.split('+', 1)[0]}@{domain}"
-    from sportello.mail.addresses import base_address
-
     # Replies to tickets without a mailbox go to the signed form of the default sender's address.
     return base == base_address().lower() or mailbox_for_address(base) is not None
 
@@ -285,7 +381,8 @@ def retry_raw(raw_message: RawMessage) -> RawMessage:
     return process_raw(raw_message, retry=True)
 
 
-def process_raw(raw_message: RawMessage, *, retry: bool = False) -> RawMessage:
+def process_raw(raw_message: RawMessage, *, retry: bool = False, raw: bytes | None = None) -> RawMessage:
+    """Process a stored row; `raw`: its bytes when in hand (else its file is read)."""
     allowed = [RawState.RECEIVED, RawState.QUARANTINED] if retry else [RawState.RECEIVED]
     # The attempt is counted (and committed) before processing, so that a process killed while
     # processing leaves a count the sweep can see (`sweep_received`).
@@ -296,7 +393,7 @@ def process_raw(raw_message: RawMessage, *, retry: bool = False) -> RawMessage:
             row = RawMessage.objects.select_for_update().get(pk=raw_message.pk)
             if row.state not in allowed:
                 return row
-            _process(row, retry=retry)
+            _process(row, retry=retry, raw=raw)
     except Exception as exc:
         reason = str(exc) if isinstance(exc, Quarantine) else f"{type(exc).__name__}: {exc}"
         log.warning("mail %s quarantined: %s", raw_message.pk, reason, exc_info=not isinstance(exc, Quarantine))
@@ -346,29 +443,55 @@ def process_raw_task(raw_message_id: int) -> str:
     return str(process_raw(row).state)
 
 
-def _process(row: RawMessage, *, retry: bool) -> None:
+def _process(
+    row: RawMessage,
+    *,
+    retry: bool,
+    raw: bytes | None = None,
+    parsed: ParsedMail | None = None,
+    known: Known | None = None,
+) -> None:
+    """Conclude, look up and file one message; its row is saved (inserted when new) in its final
+    state. Runs in the caller's transaction."""
     limit = max_message_bytes()
     if row.size > limit:
         raise Quarantine(
             f"The message has {_megabytes(row.size)}, over the limit of {_megabytes(limit)} "
             "(SPORTELLO_MAIL_MAX_MESSAGE_MB); it was not processed"
         )
-    with row.file.open("rb") as handle:
-        raw = handle.read()
+    if raw is None:
+        with row.file.open("rb") as handle:
+            raw = handle.read()
     if len(raw) < row.size:  # receive_oversized kept only the headers
         raise Quarantine(f"Only the headers of this {_megabytes(row.size)} message were stored")
-    parsed = parse_message(raw)
-    found = conclude(parsed, envelope_to=list(row.envelope_to or []), envelope_from=row.envelope_from or None)
+    if parsed is None:
+        parsed = parse_message(raw)
+    if known is None:
+        known = look_up(parsed, row=row)
+    found = conclude(
+        parsed,
+        envelope_to=list(row.envelope_to or []),
+        envelope_from=row.envelope_from or None,
+        from_us=known.from_us,
+    )
     sender = sender_of(parsed, found)
     row.sender = sender.email[:254]
+    if sender.email != known.sender:  # a bounce without a sender of its own: its MTA's address
+        known = look_up(parsed, row=row, sender=sender.email)
+    row.content_sha256 = known.content_sha256
 
-    row.content_sha256 = content_hash(parsed)
-    original = _same_message(row, parsed, sender.email)
+    original = _same_message(row, known)
     if original is not None:
         # The same message again with other bytes (delivered to two of our mailboxes, or re-sent
         # by a server with new trace headers): recorded, not ingested twice.
-        _finish(row, RawState.DUPLICATE, ticket_id=original.ticket_id, entry_id=original.entry_id,
-                reason=f"Same Message-ID and content as raw message {original.pk}", duplicate_of=original)
+        _finish(
+            row,
+            RawState.DUPLICATE,
+            ticket_id=original.ticket_id,
+            entry_id=original.entry_id,
+            reason=f"Same Message-ID and content as raw message {original.pk}",
+            duplicate_of=original,
+        )
         return
     plan = filing(found, sender.email)
     if plan.quarantine and not plan.retry_files:
@@ -377,16 +500,103 @@ def _process(row: RawMessage, *, retry: bool) -> None:
         # Machine mail for a closed ticket: held with its reason, linked to the ticket; a bounce
         # still marks the address.
         _mark_bounced(found)
-        _finish(row, RawState.QUARANTINED, ticket_id=plan.follow_up_of.pk if plan.follow_up_of else None,
-                entry_id=None, reason=plan.quarantine)
+        _finish(
+            row,
+            RawState.QUARANTINED,
+            ticket_id=plan.follow_up_of.pk if plan.follow_up_of else None,
+            entry_id=None,
+            reason=plan.quarantine,
+        )
         return
     if not retry and row.source != "import":
-        _check_rate(sender.email, row)
+        _check_rate(sender.email, known)
 
     inbound = build_inbound(parsed, found, sender, mailbox=row.mailbox, raw_message=row)
     result = ingest(inbound)
     _mark_bounced(found)
     _finish(row, RawState.PROCESSED, ticket_id=result.ticket.pk, entry_id=result.entry.pk, reason="")
+    # The caller (an import, the HTTP endpoint) shows the ticket: it is in hand, not read again.
+    row.ticket, row.entry = result.ticket, result.entry
+
+
+@dataclass
+class Known:
+    """What the database knows about a message, from `look_up`'s one query."""
+
+    sender: str  # the sender address the look-up was made for
+    content_sha256: str
+    # The row these very bytes have already (None: first time, or not asked).
+    same_bytes: RawMessage | None = None
+    # Processed messages with its Message-ID and sender whose content is the same, or not hashed
+    # yet (rows from before the content hash), oldest first.
+    redeliveries: list[RawMessage] = field(default_factory=list)
+    # Messages from the sender processed within the rate window.
+    recent: int = 0
+    # The From address is one of our mailboxes or the default sender (None: no From at all).
+    from_us: bool | None = None
+
+
+def look_up(parsed: ParsedMail, *, row: RawMessage, sender: str | None = None) -> Known:
+    """Every look-up of a message in one statement (a UNION ALL of small indexed reads): the row
+    of the same bytes (unless `row` is stored already), redeliveries of the same message, the
+    sender's recent count for the rate limit, and whether the From address is one of ours."""
+    if sender is None:
+        written_by = _written_by(parsed)
+        sender = written_by.email if written_by is not None else ""
+    known = Known(sender=sender, content_sha256=content_hash(parsed))
+    raw_table = connection.ops.quote_name(RawMessage._meta.db_table)
+    parts: list[str] = []
+    params: list[Any] = []
+    columns = "id, state, content_sha256, ticket_id, entry_id"
+    if row.pk is None:
+        parts.append(f"SELECT 0 AS part, {columns} FROM {raw_table} WHERE sha256 = %s")
+        params.append(row.sha256)
+    if parsed.message_id and sender:
+        parts.append(
+            f"SELECT 1 AS part, {columns} FROM {raw_table} WHERE message_id = %s AND sender = %s "
+            "AND state = %s AND content_sha256 IN (%s, '') AND id <> %s"
+        )
+        params += [parsed.message_id[:500], sender[:254], RawState.PROCESSED, known.content_sha256, row.pk or 0]
+    if sender:
+        since = timezone.now() - timedelta(seconds=int(settings.MAIL_RATE_WINDOW))
+        parts.append(
+            f"SELECT 2 AS part, COUNT(*), NULL, NULL, NULL, NULL FROM {raw_table} "
+            "WHERE sender = %s AND received_at >= %s AND state = %s AND id <> %s"
+        )
+        params += [sender[:254], connection.ops.adapt_datetimefield_value(since), RawState.PROCESSED, row.pk or 0]
+    author = parsed.from_.address.lower() if parsed.from_ is not None else ""
+    if author:
+        mailbox_table = connection.ops.quote_name(Mailbox._meta.db_table)
+        parts.append(
+            f"SELECT 3 AS part, COUNT(*), NULL, NULL, NULL, NULL FROM {mailbox_table} WHERE LOWER(address) = %s"
+        )
+        params.append(author)
+    if parts:
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(parts), params)
+            results = cursor.fetchall()
+    else:
+        results = []
+    for part, pk, state, content, ticket_id, entry_id in results:
+        if part in (0, 1):
+            found = RawMessage(
+                pk=pk,
+                sha256=row.sha256 if part == 0 else "",
+                state=state,
+                content_sha256=content,
+                ticket_id=ticket_id,
+                entry_id=entry_id,
+            )
+            if part == 0:
+                known.same_bytes = RawMessage.objects.get(pk=pk)  # the row returned: read whole
+            else:
+                known.redeliveries.append(found)
+        elif part == 2:
+            known.recent = pk
+        elif part == 3:
+            known.from_us = pk > 0 or author == base_address().lower()
+    known.redeliveries.sort(key=lambda r: r.pk)
+    return known
 
 
 def _mark_bounced(found: Conclusions) -> None:
@@ -410,22 +620,16 @@ def content_hash(parsed: ParsedMail) -> str:
     return digest.hexdigest()
 
 
-def _same_message(row: RawMessage, parsed: ParsedMail, sender: str) -> RawMessage | None:
+def _same_message(row: RawMessage, known: Known) -> RawMessage | None:
     """The processed message this one is a redelivery of: same Message-ID, sender and content.
 
     The same Message-ID with other content is another message (a broken or reused id) and is
     ingested: nothing is dropped on the strength of a header. Rows from before the content hash
     existed get theirs from their stored file the first time they are compared.
     """
-    if not parsed.message_id:
-        return None
-    candidates = (
-        RawMessage.objects.filter(message_id=parsed.message_id[:500], sender=sender, state=RawState.PROCESSED)
-        .exclude(pk=row.pk)
-        .order_by("id")[:20]
-    )
-    for candidate in candidates:
+    for candidate in known.redeliveries[:20]:
         if not candidate.content_sha256:
+            candidate = RawMessage.objects.get(pk=candidate.pk)
             try:
                 with candidate.file.open("rb") as handle:
                     candidate.content_sha256 = content_hash(parse_message(handle.read()))
@@ -438,8 +642,18 @@ def _same_message(row: RawMessage, parsed: ParsedMail, sender: str) -> RawMessag
     return None
 
 
-def _finish(row: RawMessage, state: str, *, ticket_id: int | None, entry_id: int | None, reason: str,
-            duplicate_of: RawMessage | None = None) -> None:
+def _finish(
+    row: RawMessage,
+    state: str,
+    *,
+    ticket_id: int | None,
+    entry_id: int | None,
+    reason: str,
+    duplicate_of: RawMessage | None = None,
+) -> None:
+    """The row in its final state: updated when stored already, else inserted (one statement)."""
+    if row.pk is None:
+        row.attempts = 1
     row.state = state
     row.ticket_id = ticket_id
     row.entry_id = entry_id
@@ -449,22 +663,18 @@ def _finish(row: RawMessage, state: str, *, ticket_id: int | None, entry_id: int
     row.save()
 
 
-def _check_rate(address: str, row: RawMessage) -> None:
+def _check_rate(address: str, known: Known) -> None:
     limit = int(settings.MAIL_RATE_LIMIT)
     window = int(settings.MAIL_RATE_WINDOW)
-    since = timezone.now() - timedelta(seconds=window)
-    recent = RawMessage.objects.filter(sender=address, received_at__gte=since, state=RawState.PROCESSED).exclude(
-        pk=row.pk
-    )
-    if recent.count() >= limit:
+    if known.recent >= limit:
         raise Quarantine(
             f"Rate limit: {limit} messages from {address} in the last {window // 60} minutes; "
             "a mail loop is likely (retry lets this one through)"
         )
 
 
-def sender_of(parsed: ParsedMail, found: Conclusions) -> Sender:
-    """Who wrote: From, else Sender, else Reply-To; a bounce without one is from its MTA."""
+def _written_by(parsed: ParsedMail) -> Sender | None:
+    """The first usable address of From, Sender, Reply-To."""
     for candidate in [parsed.from_, parsed.sender, *parsed.reply_to]:
         if candidate is None:
             continue
@@ -472,6 +682,14 @@ def sender_of(parsed: ParsedMail, found: Conclusions) -> Sender:
             return Sender(name=candidate.name[:200], email=normalize(IdentityKind.EMAIL, candidate.address))
         except ValidationError:
             continue
+    return None
+
+
+def sender_of(parsed: ParsedMail, found: Conclusions) -> Sender:
+    """Who wrote: From, else Sender, else Reply-To; a bounce without one is from its MTA."""
+    written_by = _written_by(parsed)
+    if written_by is not None:
+        return written_by
     if found.bounce is not None and "@" in parsed.message_id:
         host = parsed.message_id.strip("<>").rpartition("@")[2]
         try:
@@ -491,8 +709,13 @@ def build_inbound(
 ) -> Inbound:
     limit = settings.MAX_ATTACHMENT_BYTES
     attachments = [
-        AttachmentIn(filename=p.filename, content=p.content, content_type=p.content_type, inline=p.inline,
-                     content_id=p.content_id)
+        AttachmentIn(
+            filename=p.filename,
+            content=p.content,
+            content_type=p.content_type,
+            inline=p.inline,
+            content_id=p.content_id,
+        )
         for p in parsed.attachments
         if p.size <= limit
     ]

@@ -1,0 +1,86 @@
+"""What receiving one mail costs the database, counted up to its commit.
+
+The statements after the commit are listener work (screens pushed, the outbox drained by a
+worker), not part of receiving. Intake's own statements (customer, ticket, entry, search
+document, outbox rows) are counted separately: the mail side around them is what this app owns.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from sportello.mail import services
+from sportello.mail.models import Mailbox, RawMessage, RawState
+from sportello.mail.services import receive_raw
+from sportello.tickets.models import Entry, Ticket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MAILBOX = "support@sportello.localhost"
+
+
+def statements_until_commit(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+    """(every statement of receiving `raw` up to and with its COMMIT, those issued by intake)."""
+    real_ingest = services.ingest
+    spans: list[tuple[int, int]] = []
+    mailbox = Mailbox.objects.get(address=MAILBOX)
+    with CaptureQueriesContext(connection) as captured:
+
+        def ingest(inbound):  # type: ignore[no-untyped-def]
+            start = len(connection.queries_log) - captured.initial_queries
+            try:
+                return real_ingest(inbound)
+            finally:
+                spans.append((start, len(connection.queries_log) - captured.initial_queries))
+
+        monkeypatch.setattr(services, "ingest", ingest)
+        receive_raw(raw, mailbox=mailbox, source="lmtp", envelope_to=[MAILBOX])
+    monkeypatch.setattr(services, "ingest", real_ingest)
+    sql = [q["sql"] for q in captured.captured_queries]
+    # Tests run tasks at once: the outbox's delivery follows in transactions of its own.
+    commit = next(i for i, statement in enumerate(sql) if statement.strip().upper() == "COMMIT")
+    until_commit = sql[: commit + 1]
+    begins = [statement for statement in until_commit if statement.strip().upper().startswith("BEGIN")]
+    assert until_commit[0] == begins[0] and len(begins) == 1, "one transaction per message:\n" + "\n".join(sql)
+    intake = [statement for start, end in spans for statement in sql[start:end]]
+    return until_commit, intake
+
+
+@pytest.fixture
+def warm(mail):
+    """A mailbox and one mail received before counting (per-process caches filled)."""
+    Mailbox.objects.create(address=MAILBOX)
+    receive_raw(mail(sender="Warm Up <warm@example.com>", subject="First"), source="lmtp", envelope_to=[MAILBOX])
+    return mail
+
+
+def test_a_new_ticket_mail_is_one_transaction_of_few_statements(warm, monkeypatch):
+    raw = warm(sender="Carla Rossi <carla@example.com>", subject="Printer on fire", message_id="<new@example.com>")
+    statements, intake = statements_until_commit(raw, monkeypatch)
+    row = RawMessage.objects.get(message_id="<new@example.com>")
+    assert row.state == RawState.PROCESSED and row.ticket.subject == "Printer on fire"
+    own = len(statements) - len(intake)
+    # BEGIN, the one look-up, the raw message's row, COMMIT: no read-back, no second transaction.
+    assert own <= 4, "\n".join(statements)
+
+
+def test_a_reply_is_one_transaction_of_few_statements(warm, monkeypatch):
+    first = receive_raw(warm(message_id="<question@example.com>"), source="lmtp", envelope_to=[MAILBOX])
+    reply = warm(subject="Re: Printer on fire", body="It is out now.", In_Reply_To="<question@example.com>")
+    statements, intake = statements_until_commit(reply, monkeypatch)
+    assert Entry.objects.filter(ticket=first.ticket).count() == 2 and Ticket.objects.count() == 2
+    own = len(statements) - len(intake)
+    # BEGIN, the look-up, threading (the matching id, then its ticket), the row, COMMIT.
+    assert own <= 6, "\n".join(statements)
+
+
+@pytest.mark.xfail(strict=False, reason="intake's own statements (tickets/intake.py) are being cut elsewhere")
+def test_a_mail_costs_at_most_ten_statements_in_all(warm, monkeypatch):
+    first = receive_raw(warm(message_id="<question@example.com>"), source="lmtp", envelope_to=[MAILBOX])
+    new, _intake = statements_until_commit(warm(sender="Dario <dario@example.com>"), monkeypatch)
+    reply = warm(subject="Re: Printer on fire", body="It is out now.", In_Reply_To="<question@example.com>")
+    answer, _intake = statements_until_commit(reply, monkeypatch)
+    assert first.state == RawState.PROCESSED
+    assert (len(new), len(answer)) <= (10, 10) and max(len(new), len(answer)) <= 10, (len(new), len(answer))
