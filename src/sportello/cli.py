@@ -14,7 +14,14 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def _django() -> None:
@@ -43,21 +50,27 @@ def _worker_command() -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """One command for a freelancer: prepare the embedded database, serve, with a worker and the scheduler."""
+    """One command for a freelancer: prepare the embedded database, serve, with a worker and the scheduler.
+
+    What a new user waits for is the first page, so the work is ordered for it: the static files
+    are collected (mostly compression, in threads that release the GIL) while the database is
+    migrated and the demo loaded, and the worker and the scheduler start once the server listens,
+    so their start-up and the demo's backlog of events do not compete with the server's.
+    """
     _django()
     from django.conf import settings
     from django.core.management import call_command
 
-    call_command("migrate", interactive=False, verbosity=0)
-    if not args.no_demo:
-        call_command("demo")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="collectstatic") as pool:
+        static = pool.submit(call_command, "collectstatic", interactive=False, verbosity=0)
+        call_command("migrate", interactive=False, verbosity=0)
+        if not args.no_demo:
+            call_command("demo")
+        static.result()  # its error, if any, stops the run here
     # uvicorn re-raises SIGTERM after its own shutdown; turning it into SystemExit lets the
     # `finally` below stop the worker and the scheduler instead of leaving them orphaned.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    helpers = [subprocess.Popen([sys.executable, "-m", "sportello.cli", "scheduler"])]
-    command = _worker_command()
-    if command:
-        helpers.append(subprocess.Popen(command))
+    helpers = Helpers([[sys.executable, "-m", "sportello.cli", "scheduler"], _worker_command()])
     url = f"http://{args.host}:{args.port}"
     print(
         f"\nSportello is running at {url}/  (agents: {url}/inbox/, web form: {url}/support/new, "
@@ -65,31 +78,74 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     print(f"Outgoing mail is written to {settings.EMAIL_FILE_PATH} unless SPORTELLO_EMAIL_BACKEND is set.\n")
     try:
-        return _serve(args.host, args.port, workers=1, reload=False)
+        return _serve(args.host, args.port, workers=1, reload=False, collect=False, started=helpers.start)
     finally:
-        for process in helpers:
-            process.send_signal(signal.SIGTERM)
-        for process in helpers:
-            process.wait(timeout=10)
+        helpers.stop()
 
 
-def _serve(host: str, port: int, *, workers: int, reload: bool) -> int:
+class Helpers:
+    """The background processes of `run` (scheduler, worker): started once, stopped once, even
+    when the stop comes first (the server failed to start) or while they are being started."""
+
+    def __init__(self, commands: list[list[str]]) -> None:
+        self.commands = [command for command in commands if command]
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.stopped = False
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        with self.lock:
+            if not self.stopped and not self.processes:
+                self.processes = [subprocess.Popen(command) for command in self.commands]
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopped = True
+            for process in self.processes:
+                process.send_signal(signal.SIGTERM)
+            for process in self.processes:
+                process.wait(timeout=10)
+
+
+def _serve(
+    host: str,
+    port: int,
+    *,
+    workers: int,
+    reload: bool,
+    collect: bool = True,
+    started: Callable[[], None] | None = None,
+) -> int:
+    """uvicorn; `started` is called (in another thread) once a single server listens."""
     import uvicorn
 
     _django()
     from django.core.management import call_command
 
-    call_command("collectstatic", interactive=False, verbosity=0)
-    uvicorn.run(
-        "sportello.asgi:application",
-        host=host,
-        port=port,
-        workers=workers,
-        reload=reload,
-        log_level=os.environ.get("SPORTELLO_LOG_LEVEL", "info").lower(),
-        proxy_headers=True,
-    )
-    return 0
+    if collect:
+        call_command("collectstatic", interactive=False, verbosity=0)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": os.environ.get("SPORTELLO_LOG_LEVEL", "info").lower(),
+        "proxy_headers": True,
+    }
+    if started is None or workers > 1 or reload:
+        uvicorn.run("sportello.asgi:application", workers=workers, reload=reload, **options)
+        return 0
+    server = uvicorn.Server(uvicorn.Config("sportello.asgi:application", **options))
+    watcher = threading.Thread(target=_when_started, args=(server, started), name="sportello-started", daemon=True)
+    watcher.start()
+    server.run()
+    return 0 if server.started else 3  # uvicorn's own exit status for a server that never started
+
+
+def _when_started(server: uvicorn.Server, then: Callable[[], None]) -> None:
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.05)
+    then()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
