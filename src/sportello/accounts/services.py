@@ -7,6 +7,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from sportello.accounts import token_cache
 from sportello.accounts.models import ApiToken, Group, Role, User
 from sportello.core.errors import Conflict, Forbidden, InvalidInput
 
@@ -25,7 +26,10 @@ def revoke_token(token_id: int, *, owner: User | None = None) -> bool:
     tokens = ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True)
     if owner is not None:
         tokens = tokens.filter(user=owner)
-    return tokens.update(revoked_at=timezone.now()) == 1
+    revoked = tokens.update(revoked_at=timezone.now()) == 1
+    if revoked:
+        token_cache.forget_tokens()  # an UPDATE sends no save signal: the token stops working at once
+    return revoked
 
 
 def save_group(group: Group, fields: dict[str, Any], members: list[int] | None) -> Group:

@@ -1,0 +1,150 @@
+"""API token → user, remembered per process for a short while, forgotten everywhere at once.
+
+A client sending many requests would otherwise pay a token lookup on each. Each process keeps the
+users of the tokens it saw for TOKEN_SECONDS, under a shared stamp; revoking a token, or any
+change of a token or a user (deactivation, a new role), writes a new stamp, and every process
+reads the token afresh at its next request.
+
+The stamp is shared by every process of the installation: a key in the cache when the cache is
+shared (Redis, production), else a small file in the data directory (the default one-machine
+install, whose in-memory cache each process has for itself). It is written when the change is
+made and again after it commits, so no process keeps the state from before a committed change.
+A stamp that cannot be read means nothing is remembered: tokens are read from the database.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+
+if TYPE_CHECKING:
+    from sportello.accounts.models import User
+
+log = logging.getLogger("sportello.accounts")
+
+TOKEN_SECONDS = 30
+MAX_REMEMBERED = 10_000
+STAMP_KEY = "sportello:api-token-stamp"
+_PROCESS_LOCAL = ("django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache")
+
+
+@dataclass
+class Remembered:
+    user: User
+    token_id: int
+    last_used_at: datetime | None
+    until: float  # time.monotonic()
+    stamp: str
+
+
+_remembered: dict[str, Remembered] = {}
+_lock = threading.Lock()
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def recall(hashed: str) -> Remembered | None:
+    """What this process remembers of a token, when the shared stamp says it still holds."""
+    found = _remembered.get(hashed)
+    if found is None or found.until < time.monotonic():
+        return None
+    stamp = current_stamp()
+    if stamp is None or stamp != found.stamp:
+        return None
+    return Remembered(copy.copy(found.user), found.token_id, found.last_used_at, found.until, found.stamp)
+
+
+def remember(hashed: str, user: User, token_id: int, last_used_at: datetime | None, stamp: str | None) -> None:
+    """Keep a token's user; `stamp` is the one read BEFORE the token was read from the database."""
+    if stamp is None:
+        return
+    with _lock:
+        if len(_remembered) >= MAX_REMEMBERED:
+            _remembered.clear()
+        _remembered[hashed] = Remembered(
+            copy.copy(user), token_id, last_used_at, time.monotonic() + TOKEN_SECONDS, stamp
+        )
+
+
+def used(hashed: str, when: datetime) -> None:
+    found = _remembered.get(hashed)
+    if found is not None:
+        found.last_used_at = when
+
+
+def forget_tokens(**_signal: Any) -> None:
+    """Every process reads tokens and users afresh from now on, and again once the caller's
+    transaction commits (a revocation, a deactivation, any change of a token or a user)."""
+    _new_stamp()
+    transaction.on_commit(_new_stamp)
+
+
+def _new_stamp() -> None:
+    with _lock:
+        _remembered.clear()
+    value = secrets.token_hex(8)
+    try:
+        if _shared_cache():
+            cache.set(STAMP_KEY, value, None)
+        else:
+            path = _stamp_file()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f"{path.name}.{os.getpid()}.{value}")
+            temporary.write_text(value)
+            os.replace(temporary, path)  # a new file (inode) every time: readers compare its identity
+    except Exception:  # the stamp cannot be written: stop trusting what we remember
+        log.exception("accounts: could not write the API token stamp")
+        raise
+
+
+def current_stamp() -> str | None:
+    """The shared stamp now; None when it cannot be read (then nothing is remembered)."""
+    try:
+        if _shared_cache():
+            value = cache.get(STAMP_KEY)
+            if value is None:  # never written, or evicted: write one so that it can be trusted
+                cache.add(STAMP_KEY, secrets.token_hex(8), None)
+                value = cache.get(STAMP_KEY)
+            return None if value is None else str(value)
+        try:
+            found = os.stat(_stamp_file())
+        except FileNotFoundError:
+            _new_stamp()
+            found = os.stat(_stamp_file())
+        return f"{found.st_ino}:{found.st_mtime_ns}"
+    except Exception:
+        log.warning("accounts: could not read the API token stamp; reading tokens from the database", exc_info=True)
+        return None
+
+
+def _shared_cache() -> bool:
+    return settings.CACHES["default"]["BACKEND"] not in _PROCESS_LOCAL
+
+
+def _stamp_file() -> Path:
+    return Path(settings.DATA_DIR) / "api-token-stamp"
+
+
+def connect() -> None:
+    """Any save or delete of a token or a user forgets the remembered tokens (core's AppConfig)."""
+    from sportello.accounts.models import ApiToken, User
+
+    for model in (ApiToken, User):
+        post_save.connect(forget_tokens, sender=model, dispatch_uid=f"token-cache-save-{model._meta.label}")
+        post_delete.connect(forget_tokens, sender=model, dispatch_uid=f"token-cache-delete-{model._meta.label}")
