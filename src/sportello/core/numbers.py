@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 
+from sportello.core import lookups
 from sportello.core.models import Counter
 
 
@@ -34,3 +35,24 @@ def next_number(name: str = "ticket") -> int:
         return int(row[0])
     Counter.objects.get_or_create(name=name, defaults={"value": settings.TICKET_NUMBER_START - 1})
     return next_number(name)
+
+
+def next_number_and_stamp(name: str = "ticket") -> tuple[int, int | None]:
+    """The next number, and the version of the near-static lookups (core/lookups.py) read in the
+    same statement: intake needs both and pays one round trip (two the first time, when the
+    version's row is made). None: the counter row was missing (SQLite), so nothing is cached."""
+    connection = transaction.get_connection()
+    assert connection.in_atomic_block, "next_number needs a transaction"
+    table = connection.ops.quote_name(Counter._meta.db_table)
+    stamp = f"(SELECT value FROM {table} WHERE name = %s)"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SELECT nextval(%s), {stamp}", [sequence_name(name), lookups.STAMP])
+        else:
+            cursor.execute(
+                f"UPDATE {table} SET value = value + 1 WHERE name = %s RETURNING value, {stamp}", [name, lookups.STAMP]
+            )
+        row = cursor.fetchone()
+    if row is None:  # SQLite without the counter row yet
+        return next_number(name), None
+    return int(row[0]), lookups.ensure_stamp() if row[1] is None else int(row[1])

@@ -25,11 +25,13 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from sportello.core import lookups, prefetch
 from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from sportello.customers.identity import normalize
 from sportello.customers.models import Customer, Identity, IdentityKind, Organization
@@ -45,6 +47,7 @@ log = logging.getLogger("sportello.customers")
 CONFIRM_SALT = "sportello.customers.confirm-identity"
 CONFIRMATION_MAIL = "customers.confirm-identity"  # the outbox kind of the mail
 CONFIRM_DAYS = 7  # how long the link in a confirmation mail works
+NO_ADDRESS = "The sender has no valid email address, phone number or handle"
 
 
 @dataclass(frozen=True)
@@ -72,59 +75,110 @@ class Sender:
         return pairs
 
 
-def find_or_create_customer(sender: Sender, *, language: str = "en") -> Customer:
+def find_or_create_customer(sender: Sender, *, language: str = "en", stamp: int | None = None) -> Customer:
     """The customer one of whose identities matches `sender`, or a new one with all of them.
 
-    1. Look identities up in the order email, phone, social; the first match wins.
-    2. Add the sender's other identities to that customer when nobody else owns them.
-    3. With no match, create the customer; a concurrent intake that created the same identity
-       first makes our insert fail, and we take theirs (savepoint, then look up again).
+    1. Read, in one statement, every identity of every customer owning one of the sender's
+       addresses; the first match in the order email, phone, social wins.
+    2. Give that customer the sender's other addresses nobody owns (`INSERT … ON CONFLICT DO
+       NOTHING`: an address a concurrent intake took meanwhile stays theirs).
+    3. With no match, create the customer and insert its addresses the same way. When a
+       concurrent intake inserted one of them first (PostgreSQL makes our insert wait for its
+       commit, then skips the row), our new file is deleted again and we take theirs (1.).
+
+    The customer comes back with its identities in hand (`customer.identities.all()` costs no
+    query: intake builds the search document and the API answer from them). `stamp`: the version
+    of the cached lookups (core/lookups.py) for the organization of a new customer's domain.
     """
     pairs = sender.identities()
     if not pairs:
-        raise InvalidInput("The sender has no valid email address, phone number or handle", field="sender")
+        raise InvalidInput(NO_ADDRESS, field="sender")
+    name = sender.name.strip()[:200]
     for _attempt in range(3):
-        customer = _match(pairs)
-        created = customer is None
-        try:
-            with transaction.atomic():
-                if customer is None:
-                    customer = Customer.objects.create(
-                        name=sender.name.strip()[:200], language=language, organization=_organization_for(pairs)
-                    )
-                elif sender.name and not customer.name:
-                    customer.name = sender.name.strip()[:200]
-                    customer.save(update_fields=["name", "updated_at"])
-                _attach_missing(customer, pairs, known_absent=created)
+        known = _identities_of_owners(pairs)
+        owner = {(identity.kind, identity.value): identity.customer for identity in known}
+        customer = next((owner[pair] for pair in pairs if pair in owner), None)
+        if customer is not None:
+            if name and not customer.name:
+                customer.name = name
+                customer.save(update_fields=["name", "updated_at"])
+            added = _insert_identities(customer, [pair for pair in pairs if pair not in owner])
+            _hold_identities(customer, [i for i in known if i.customer_id == customer.pk] + added)
             return customer
-        except IntegrityError:
-            continue
+        customer = Customer.objects.create(
+            name=name, language=language, organization_id=_organization_for(pairs, stamp)
+        )
+        added = _insert_identities(customer, pairs)
+        if len(added) == len(pairs):
+            _hold_identities(customer, added)
+            return customer
+        # Another intake took an address first: drop our file (nothing else points at it yet).
+        Identity.objects.filter(customer=customer).delete()
+        Customer.objects.filter(pk=customer.pk).delete()
     raise Conflict("Could not settle the customer for this sender; try again")
 
 
-def _match(pairs: list[tuple[str, str]]) -> Customer | None:
+def _identities_of_owners(pairs: list[tuple[str, str]]) -> list[Identity]:
+    """Every identity (with its customer) of the customers owning one of `pairs`."""
+    wanted = Q()
     for kind, value in pairs:
-        identity = Identity.objects.select_related("customer").filter(kind=kind, value=value).first()
-        if identity:
-            return identity.customer
-    return None
+        wanted |= Q(kind=kind, value=value)
+    owners = Identity.objects.filter(wanted).values("customer_id")
+    return list(Identity.objects.select_related("customer").filter(customer_id__in=owners).order_by("kind", "id"))
 
 
-def _attach_missing(customer: Customer, pairs: list[tuple[str, str]], *, known_absent: bool = False) -> None:
-    """Give `customer` the identities nobody owns. `known_absent`: the lookup just found none of
-    them, so they are inserted without asking again (a concurrent insert still fails the unique
-    constraint, and the caller retries)."""
+def _insert_identities(customer: Customer, pairs: list[tuple[str, str]]) -> list[Identity]:
+    """Insert the addresses for `customer` in one statement, skipping any another customer holds
+    (the unique (kind, value) constraint); the ones inserted come back."""
+    if not pairs:
+        return []
+    table = connection.ops.quote_name(Identity._meta.db_table)
+    now = timezone.now()
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(pairs))
+    params: list[Any] = []
     for kind, value in pairs:
-        if known_absent or not Identity.objects.filter(kind=kind, value=value).exists():
-            Identity.objects.create(customer=customer, kind=kind, value=value)
+        params += [customer.pk, kind, value, False, False, now]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (customer_id, kind, value, undeliverable, verified, created_at) VALUES {rows} "
+            "ON CONFLICT (kind, value) DO NOTHING RETURNING id, kind, value",
+            params,
+        )
+        inserted = cursor.fetchall()
+    return [
+        Identity(pk=pk, customer=customer, kind=kind, value=value, undeliverable=False, verified=False, created_at=now)
+        for pk, kind, value in inserted
+    ]
 
 
-def _organization_for(pairs: list[tuple[str, str]]) -> Organization | None:
+def _hold_identities(customer: Customer, identities: list[Identity]) -> None:
+    """Make `customer.identities.all()` answer `identities` without a query, as prefetch_related
+    would have left it."""
+    identities.sort(key=lambda identity: (identity.kind, identity.pk))
+    for identity in identities:
+        identity.customer = customer
+    prefetch.hold(customer, "identities", identities)
+
+
+def _organization_for(pairs: list[tuple[str, str]], stamp: int | None = None) -> int | None:
+    """The organization whose mail domain is the first email address's (per-process cache)."""
     for kind, value in pairs:
         if kind == IdentityKind.EMAIL:
-            domain = value.rpartition("@")[2]
-            return Organization.objects.filter(domain__iexact=domain).first()
+            return organization_domains(stamp).get(value.rpartition("@")[2])
     return None
+
+
+def organization_domains(stamp: int | None = None) -> dict[str, int]:
+    """Mail domain (lower case) → organization id; the first by name wins a shared
+    domain. With `stamp` read once per process and version of the lookups (core/lookups.py)."""
+
+    def load() -> dict[str, int]:
+        domains: dict[str, int] = {}
+        for pk, domain in Organization.objects.exclude(domain="").order_by("name", "id").values_list("pk", "domain"):
+            domains.setdefault(domain.lower(), pk)
+        return domains
+
+    return lookups.cached("organization-domains", stamp, load)
 
 
 def create_customer(

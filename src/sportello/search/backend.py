@@ -27,12 +27,13 @@ def is_postgres() -> bool:
 
 
 def build_document(ticket_id: int, *, ticket: Ticket | None = None, bodies: list[str] | None = None) -> str:
-    """The searchable text of a ticket. Intake passes the new ticket and its one body, saving the
+    """The searchable text of a ticket. Intake passes the new ticket (its customer holding its
+    identities, see customers.services.find_or_create_customer) and its one body, saving the
     queries that would read them back."""
     if ticket is None:
         ticket = Ticket.objects.select_related("customer").get(pk=ticket_id)
     parts = [f"#{ticket.number}", str(ticket.number), ticket.subject, ticket.customer.name]
-    for value in ticket.customer.identities.values_list("value", flat=True):
+    for value in [identity.value for identity in ticket.customer.identities.all()]:
         # The address whole, and its pieces, so "example.com" and "alice" both find it.
         parts += [value, re.sub(r"[@.+]", " ", value)]
     size = sum(len(p) for p in parts)
@@ -46,7 +47,11 @@ def build_document(ticket_id: int, *, ticket: Ticket | None = None, bodies: list
     return "\n".join(p for p in parts if p)
 
 
-def index_ticket(ticket_id: int, *, ticket: Ticket | None = None, bodies: list[str] | None = None) -> None:
+def index_ticket(
+    ticket_id: int, *, ticket: Ticket | None = None, bodies: list[str] | None = None, new: bool = False
+) -> None:
+    """(Re)write a ticket's document; `new`: the ticket was made in this transaction, so it has
+    none yet to replace (SQLite's FTS table then takes one INSERT, not a DELETE and an INSERT)."""
     document = build_document(ticket_id, ticket=ticket, bodies=bodies)
     if is_postgres():
         with connection.cursor() as cursor:
@@ -60,7 +65,8 @@ def index_ticket(ticket_id: int, *, ticket: Ticket | None = None, bodies: list[s
             )
     else:
         with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM search_fts WHERE rowid = %s", [ticket_id])
+            if not new:
+                cursor.execute("DELETE FROM search_fts WHERE rowid = %s", [ticket_id])
             cursor.execute("INSERT INTO search_fts (rowid, body) VALUES (%s, %s)", [ticket_id, document])
 
 

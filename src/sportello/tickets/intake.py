@@ -18,13 +18,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from sportello.accounts.models import Group, User
-from sportello.core import events
+from sportello.core import events, lookups, prefetch
 from sportello.core.errors import InvalidInput
 from sportello.core.html import html_to_text, sanitize_html
-from sportello.core.numbers import next_number
+from sportello.core.numbers import next_number, next_number_and_stamp
 from sportello.core.text import clean, clean_json
 from sportello.customers.models import Customer
-from sportello.customers.services import Sender, find_or_create_customer
+from sportello.customers.services import NO_ADDRESS, Sender, find_or_create_customer
 from sportello.tickets import statuses
 from sportello.tickets.attachments import AttachmentIn, check_sizes, store_attachments
 from sportello.tickets.models import (
@@ -94,8 +94,14 @@ def ingest(inbound: Inbound) -> IntakeResult:
     subject = " ".join((inbound.subject or "").split())[:MAX_SUBJECT] or _subject_from(body_text)
     now = inbound.received_at or timezone.now()
 
+    if not inbound.sender.identities():  # refused before a reference number is taken
+        raise InvalidInput(NO_ADDRESS, field="sender")
+
     with transaction.atomic():
-        customer = find_or_create_customer(inbound.sender, language=inbound.language)
+        # A new ticket takes its number first: the same statement reads the version of the cached
+        # lookups (status, organization domains, tags) that the rest of the transaction uses.
+        number, stamp = next_number_and_stamp("ticket") if inbound.ticket is None else (None, None)
+        customer = find_or_create_customer(inbound.sender, language=inbound.language, stamp=stamp)
         ticket = _locked_thread(inbound.ticket)
         if ticket is not None and ticket.state == StatusCategory.CLOSED:
             # A closed ticket stays closed; the message opens a follow-up that points back to it.
@@ -119,7 +125,7 @@ def ingest(inbound: Inbound) -> IntakeResult:
                 reindex=_search_head_may_change(inbound, customer, ticket),
             )
             return IntakeResult(ticket=ticket, entry=entry, created=False)
-        ticket = _open_ticket(inbound, customer, subject, now)
+        ticket = _open_ticket(inbound, customer, subject, now, number=number, stamp=stamp)
         entry = Entry.objects.create(
             ticket=ticket,
             kind=inbound.kind,
@@ -137,11 +143,13 @@ def ingest(inbound: Inbound) -> IntakeResult:
         store_attachments(entry, inbound.attachments)
         from sportello.search import backend as search  # the search app indexes every write
 
-        # The whole thread is this one entry: no need to read it back.
-        ticket.customer = customer
-        search.index_ticket(ticket.pk, ticket=ticket, bodies=[entry.body_text])
-        events.publish(events.Event(events.ENTRY_ADDED, ticket.pk, entry.pk, data={"direction": "inbound"}))
-        events.publish(events.Event(events.TICKET_CREATED, ticket.pk, entry.pk))
+        # The whole thread is this one entry, and the customer holds its identities: the document
+        # is built from what is in hand, and a new ticket has none to replace.
+        search.index_ticket(ticket.pk, ticket=ticket, bodies=[entry.body_text], new=True)
+        events.publish(
+            events.Event(events.ENTRY_ADDED, ticket.pk, entry.pk, data={"direction": "inbound"}),
+            events.Event(events.TICKET_CREATED, ticket.pk, entry.pk),
+        )
         if inbound.acknowledge:
             from sportello.mail.outbound import schedule_acknowledgement
 
@@ -181,7 +189,11 @@ def _search_head_may_change(inbound: Inbound, customer: Customer, ticket: Ticket
     return customer.pk == ticket.customer_id and (bool(inbound.sender.name) or len(inbound.sender.identities()) > 1)
 
 
-def _open_ticket(inbound: Inbound, customer: Customer, subject: str, now: datetime) -> Ticket:
+def _open_ticket(
+    inbound: Inbound, customer: Customer, subject: str, now: datetime, *, number: int | None, stamp: int | None
+) -> Ticket:
+    """A new ticket as the answer shows it: its status, customer and tags in hand, no SLA clocks
+    yet (they are set after commit), so rendering it reads nothing back."""
     ticket = new_ticket(
         subject=subject,
         customer=customer,
@@ -190,12 +202,17 @@ def _open_ticket(inbound: Inbound, customer: Customer, subject: str, now: dateti
         group=inbound.group,
         language=inbound.language,
         now=now,
+        number=number,
+        stamp=stamp,
     )
-    if inbound.tags:
+    tags = _tags(inbound.tags, stamp) if inbound.tags else []
+    if tags:
         # A new ticket has no tags yet: insert the links without reading them first.
         Ticket.tags.through.objects.bulk_create(
-            [Ticket.tags.through(ticket_id=ticket.pk, tag_id=tag.pk) for tag in _tags(inbound.tags)]
+            [Ticket.tags.through(ticket_id=ticket.pk, tag_id=tag.pk) for tag in tags]
         )
+    prefetch.hold(ticket, "tags", tags)
+    Ticket.sla.related.set_cached_value(ticket, None)  # type: ignore[attr-defined]
     return ticket
 
 
@@ -208,11 +225,14 @@ def new_ticket(
     group: Group | None,
     language: str,
     now: datetime,
+    number: int | None = None,
+    stamp: int | None = None,
 ) -> Ticket:
-    """A ticket row with the next reference number, in status New (intake and split use it)."""
-    status = statuses.builtin(StatusCategory.NEW)
+    """A ticket row with the next reference number (or `number`, taken already), in status New
+    (intake and split use it); `stamp`: the version of the cached lookups (core/lookups.py)."""
+    status = statuses.builtin(StatusCategory.NEW, stamp)
     return Ticket.objects.create(
-        number=next_number("ticket"),
+        number=next_number("ticket") if number is None else number,
         subject=subject,
         customer=customer,
         channel=channel,
@@ -226,10 +246,15 @@ def new_ticket(
     )
 
 
-def _tags(names: list[str]) -> list[Tag]:
+def _tags(names: list[str], stamp: int | None = None) -> list[Tag]:
+    """The tags of these names, made when missing. With `stamp`, each name is read once per
+    process and version of the cached lookups (making a tag bumps the version)."""
     cleaned = sorted({name.strip().lower()[:50] for name in names if name and name.strip()})
-    existing = {tag.name: tag for tag in Tag.objects.filter(name__in=cleaned)}
-    for name in cleaned:
-        if name not in existing:
-            existing[name], _ = Tag.objects.get_or_create(name=name)
-    return [existing[name] for name in cleaned]
+    known: dict[str, Tag] = lookups.cached("tags", stamp, dict)  # filled name by name as they are asked for
+    missing = [name for name in cleaned if name not in known]
+    if missing:
+        known.update((tag.name, tag) for tag in Tag.objects.filter(name__in=missing))
+        for name in missing:
+            if name not in known:  # a new tag: its save bumps the version, so `known` is dropped
+                known[name], _ = Tag.objects.get_or_create(name=name)
+    return [known[name] for name in cleaned]

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from django.utils.translation import gettext_noop
 
+from sportello.core import lookups
 from sportello.tickets.models import Status, StatusCategory
 
 # The names are stored in English; templates show them translated ({% translate status.name %}).
@@ -31,8 +32,13 @@ def _builtin_id(category: str) -> int:
     return Status.objects.values_list("pk", flat=True).get(slug=category, builtin=True)
 
 
-def builtin(category: str) -> Status:
-    """The built-in status of a category (its slug is the category's value)."""
+def builtin(category: str, stamp: int | None = None) -> Status:
+    """The built-in status of a category (its slug is the category's value). With the lookups'
+    version `stamp` (core/lookups.py) it is read once per process and version, not per call."""
+    return lookups.cached(f"status:{category}", stamp, lambda: _read_builtin(category))
+
+
+def _read_builtin(category: str) -> Status:
     try:
         return Status.objects.get(pk=_builtin_id(category))
     except Status.DoesNotExist:  # a flushed database (tests) or a deleted row: put them back
