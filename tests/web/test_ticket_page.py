@@ -319,3 +319,38 @@ def test_ticket_page_query_count_does_not_grow_with_the_thread(ticket, agent, ag
     assert _ticket_page_queries(client, ticket) == short
     with django_assert_max_num_queries(18):
         client.get(url("ticket", ticket))
+
+
+def test_a_long_thread_shows_its_latest_entries_and_the_rest_on_request(ticket, agent):
+    from sportello.tickets.views import THREAD_PAGE
+
+    for i in range(THREAD_PAGE + 4):
+        add_note(ticket, agent, body_text=f"Step {i} done")
+    client = client_for(agent)
+    html = page_text(client.get(url("ticket", ticket)))
+    shown = re.findall(r'data-entry="(\d+)"', html)
+    assert len(shown) == THREAD_PAGE
+    assert f"Step {THREAD_PAGE + 3} done" in html and "The printer in room 4 is on fire." not in html
+    assert shown == sorted(shown, key=int)  # oldest first, as the whole thread reads
+    link = re.search(r'id="show-earlier" href="([^"]+)"', html)
+    assert link and "Show earlier messages" in html
+    whole = page_text(client.get(link.group(1).replace("&amp;", "&")))
+    assert len(re.findall(r'data-entry="(\d+)"', whole)) == THREAD_PAGE + 5
+    assert "The printer in room 4 is on fire." in whole and 'id="show-earlier"' not in whole
+
+
+def test_a_short_thread_has_no_earlier_link(ticket, agent):
+    html = page_text(client_for(agent).get(url("ticket", ticket)))
+    assert 'id="show-earlier"' not in html and "The printer in room 4 is on fire." in html
+
+
+def test_the_ticket_page_costs_the_same_statements_for_a_long_thread(ticket, agent):
+    client = client_for(agent)
+    for i in range(3):
+        add_note(ticket, agent, body_text=f"Note {i}")
+    short = _ticket_page_queries(client, ticket)
+    for i in range(40):
+        add_note(ticket, agent, body_text=f"More {i}")
+    # the latest entries hold a customer's mail as the short thread did (their identities are read)
+    ingest(Inbound(channel="email", sender=Sender(email="carla@example.com"), body_text="Any news?", ticket=ticket))
+    assert _ticket_page_queries(client, ticket) == short
