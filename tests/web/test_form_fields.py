@@ -1,0 +1,39 @@
+"""The inbox's filter bar renders its selects directly: the same markup as Django's widgets."""
+
+from __future__ import annotations
+
+import pytest
+from django.http import QueryDict
+from django.test.html import parse_html
+
+from sportello.tickets.forms import InboxForm
+from sportello.tickets.templatetags.form_fields import plain_field
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "view=open",
+        "view=all&assignee=0&priority=4&channel=chat&sla=breached&sort=priority&tag=vip",
+        "priority=99&channel=pigeon&group=abc&status=0",  # invalid values: errors, nothing chosen
+        'tag=<script>alert("x")</script>',
+    ],
+)
+def test_every_filter_is_rendered_as_djangos_widget(agent, agent2, second_level, query):
+    form = InboxForm(QueryDict(query + f"&group={second_level.pk}&assignee={agent2.pk}"))
+    form.is_valid()
+    for field in form:
+        assert parse_html(str(plain_field(field))) == parse_html(str(field)), field.name
+
+
+def test_the_chosen_option_is_selected_and_labels_are_escaped(agent, second_level):
+    second_level.name = "<b>Level 2</b>"
+    second_level.save()
+    form = InboxForm(QueryDict(f"group={second_level.pk}"))
+    form.is_valid()
+    html = str(plain_field(form["group"]))
+    assert f'<option value="{second_level.pk}" selected>&lt;b&gt;Level 2&lt;/b&gt;</option>' in html
+    assert "<b>" not in html
