@@ -189,7 +189,9 @@ def _header_at(lines: list[str], index: int) -> int:
             joined = joined[:-1] + line.strip()
         else:
             joined = f"{joined} {line.strip()}" if joined else line.strip()
-        if _HEADER_END.search(joined) and (count == 1 or _header_start(lines[index])):
+        # Both of _HEADER_END's forms end with a colon: most lines are ruled out without it.
+        ends_with_colon = joined.rstrip().endswith((":", "："))
+        if ends_with_colon and _HEADER_END.search(joined) and (count == 1 or _header_start(lines[index])):
             return count
     return 0
 
@@ -249,6 +251,13 @@ def _interleaved_answer(lines: list[str]) -> str | None:
 
 
 def _cut_unknown_header(lines: list[str]) -> list[str]:
+    spans: dict[int, int] = {}
+
+    def span_at(index: int) -> int:  # each index is looked at once, not three times
+        if index not in spans:
+            spans[index] = _header_at(lines, index)
+        return spans[index]
+
     for index, line in enumerate(lines):
         if index == 0:
             continue
@@ -258,11 +267,11 @@ def _cut_unknown_header(lines: list[str]) -> list[str]:
                 return lines[:index]
         if _FORWARD.match(line) or _SEPARATOR.match(line):
             return lines[:index]
-        if _header_at(lines, index):
+        if span_at(index):
             return lines[:index]
-        if _header_at(lines, max(index - 2, 0)) > 2 or _header_at(lines, index - 1) > 1:
+        if span_at(max(index - 2, 0)) > 2 or span_at(index - 1) > 1:
             # A header wrapped over two or three lines, found from its last line.
-            start = index - 2 if _header_at(lines, max(index - 2, 0)) > 2 else index - 1
+            start = index - 2 if span_at(max(index - 2, 0)) > 2 else index - 1
             if start > 0:
                 return lines[:start]
     return lines
