@@ -28,6 +28,11 @@ pytestmark = pytest.mark.django_db
 ENDPOINTS = [
     ("get", "/tickets", None),
     ("post", "/tickets", {"subject": "x", "body_text": "y", "customer": {"email": "x@example.org"}}),
+    (
+        "post",
+        "/tickets/batch",
+        {"tickets": [{"subject": "x", "body_text": "y", "customer": {"email": "x@example.org"}}]},
+    ),
     ("get", "/tickets/{number}", None),
     ("patch", "/tickets/{number}", {"priority": 4}),
     ("post", "/tickets/{number}/merge", {"into": "{number}"}),

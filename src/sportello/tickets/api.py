@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 import pydantic
+from django.db import transaction
 from django.db.models import Model, prefetch_related_objects
 from django.http import FileResponse, HttpRequest
 from django.urls import reverse
@@ -20,6 +21,7 @@ from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
 from sportello.accounts.auth import (
     MAX_DB_INT,
+    ErrorOut,
     Id,
     InputSchema,
     Text,
@@ -29,7 +31,7 @@ from sportello.accounts.auth import (
     text,
 )
 from sportello.accounts.models import Group, User
-from sportello.core.errors import InvalidInput, NotFound
+from sportello.core.errors import InvalidInput, NotFound, ServiceError
 from sportello.core.jsonbody import Flag, MalformedBody, not_a_boolean, parse_json_object
 from sportello.customers.models import Customer, IdentityKind
 from sportello.customers.services import Sender
@@ -140,6 +142,19 @@ class TicketDetailOut(TicketOut):
     @staticmethod
     def resolve_merged_into(obj: Ticket) -> int | None:
         return obj.merged_into.number if obj.merged_into_id else None  # type: ignore[union-attr]
+
+
+class BatchResultOut(Schema):
+    index: int = Field(description="the item's position in `tickets`, from 0")
+    status: int = Field(description="201 when the ticket was opened; else the status `POST /tickets` would answer")
+    ticket: TicketDetailOut | None = None
+    error: ErrorOut | None = Field(None, description="why this item was refused")
+
+
+class TicketBatchOut(Schema):
+    created: int
+    failed: int
+    results: list[BatchResultOut] = Field(description="one per item, in the order given")
 
 
 class TicketPage(Schema):
@@ -309,6 +324,15 @@ class TicketIn(InputSchema):
         )
 
 
+MAX_BATCH = 100
+
+
+class TicketBatchIn(InputSchema):
+    tickets: list[TicketIn] = Field(
+        min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} bodies of `POST /tickets`"
+    )
+
+
 class TicketUpdateIn(InputSchema):
     """Only the fields given change; `null` clears group, assignee and category."""
 
@@ -448,6 +472,30 @@ def create_ticket(request: HttpRequest, data: TicketIn) -> Any:
     """Open a ticket on a customer's behalf (channel `api` unless given)."""
     require_full_agent(caller(request))
     return Status(201, ingest(data.inbound(caller(request))).ticket)
+
+
+@router.post("/tickets/batch", response={200: TicketBatchOut, **errors(413, 422)})
+def create_tickets(request: HttpRequest, data: TicketBatchIn) -> Any:
+    """Open up to 100 tickets in one call and one transaction, each as `POST /tickets` would.
+
+    A body that breaks the schema is refused whole (422; each error's `loc` names the item, as in
+    `tickets.3.subject`). Each item that fits the schema is opened or refused on its own: a refused
+    item (an unknown `customer_id` or group, an empty message, no valid address) is reported in
+    `results` with the status and `detail` `POST /tickets` would answer, and the others are opened
+    all the same. Read `failed` (or each `status`): the answer is 200 even when items failed.
+    """
+    agent = caller(request)
+    require_full_agent(agent)
+    results: list[dict[str, Any]] = []
+    with transaction.atomic():  # one commit for the batch; each ingest is a savepoint of its own
+        for index, item in enumerate(data.tickets):
+            try:
+                # A refused item rolls back to its savepoint; the items before it stay.
+                results.append({"index": index, "status": 201, "ticket": ingest(item.inbound(agent)).ticket})
+            except ServiceError as exc:
+                results.append({"index": index, "status": exc.status, "error": {"detail": exc.message, **exc.details}})
+    created = sum(1 for result in results if result["status"] == 201)
+    return {"created": created, "failed": len(results) - created, "results": results}
 
 
 @router.get("/tickets/{number}", response={200: TicketDetailOut, **errors(404, 422)})
