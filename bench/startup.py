@@ -122,6 +122,9 @@ def _copy_timed(process: subprocess.Popen[str], log: Path, started: float) -> No
 def phases(log: Path) -> str:
     """When the run printed its milestones, from its timed log."""
     marks = {
+        "synced": "uv.sh run sportello run",  # make echoes it once `uv sync` is done
+        "django set up": "Preparing the database",
+        "migrated": "Loading the demo data",
         "demo loaded": "Demo data loaded",
         "banner": "Sportello is running at",
         "server up": "Uvicorn running on",

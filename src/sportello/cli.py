@@ -63,8 +63,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="collectstatic") as pool:
         static = pool.submit(call_command, "collectstatic", interactive=False, verbosity=0)
+        print("Preparing the database…", flush=True)
         call_command("migrate", interactive=False, verbosity=0)
         if not args.no_demo:
+            print("Loading the demo data…", flush=True)
             call_command("demo")
         static.result()  # its error, if any, stops the run here
     # uvicorn re-raises SIGTERM after its own shutdown; turning it into SystemExit lets the
