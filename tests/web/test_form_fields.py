@@ -37,3 +37,18 @@ def test_the_chosen_option_is_selected_and_labels_are_escaped(agent, second_leve
     html = str(plain_field(form["group"]))
     assert f'<option value="{second_level.pk}" selected>&lt;b&gt;Level 2&lt;/b&gt;</option>' in html
     assert "<b>" not in html
+
+
+def test_the_ticket_forms_selects_are_rendered_as_djangos_widgets(ticket, agent, agent2, second_level):
+    from sportello.tickets.forms import ReplyForm, UpdateForm
+
+    forms = [
+        UpdateForm.for_ticket(ticket, ["vip"]),
+        UpdateForm({"version": "x", "status": "999", "priority": "7", "assignee": str(agent2.pk)}),
+        ReplyForm(initial={"version": ticket.version}),
+    ]
+    for form in forms:
+        if form.is_bound:
+            form.is_valid()  # with its errors, as a refused update shows it
+        for field in form:
+            assert parse_html(str(plain_field(field))) == parse_html(str(field)), field.name
