@@ -195,8 +195,15 @@ class Page:
 
 
 def list_tickets(
-    user: User, flt: TicketFilter, *, sort: str = "newest", cursor: str | None = None, size: int = 50
+    user: User,
+    flt: TicketFilter,
+    *,
+    sort: str = "newest",
+    cursor: str | None = None,
+    size: int = 50,
+    with_tags: bool = True,
 ) -> Page:
+    """A page of tickets in `sort` order after `cursor`; `with_tags=False` when they are not shown."""
     if sort not in SORTS:
         raise InvalidInput(f"Unknown sort {sort!r}; one of: {', '.join(SORTS)}", field="sort")
     size = max(1, min(size, 200))
@@ -204,11 +211,10 @@ def list_tickets(
     tickets = filtered(user, flt)
     if cursor:
         tickets = tickets.filter(_after(ordering, _decode(cursor, len(ordering))))
-    rows = list(
-        tickets.select_related("customer", "status", "assignee", "group", "sla")
-        .prefetch_related("tags")
-        .order_by(*ordering)[: size + 1]
-    )
+    tickets = tickets.select_related("customer", "status", "assignee", "group", "sla")
+    if with_tags:
+        tickets = tickets.prefetch_related("tags")
+    rows = list(tickets.order_by(*ordering)[: size + 1])
     next_cursor = _encode(rows[size - 1], ordering) if len(rows) > size else None
     return Page(tickets=rows[:size], next_cursor=next_cursor)
 

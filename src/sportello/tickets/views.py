@@ -112,6 +112,7 @@ def inbox(request: AgentRequest) -> HttpResponse:
         sort=form.sort_order(),
         cursor=form.cleaned_data.get("cursor") or None,
         size=settings.INBOX_PAGE_SIZE,
+        with_tags=False,  # the rows do not show them
     )
     # A customer without a name is shown by address: one query for those on the page, none if all have names.
     prefetch_related_objects([t.customer for t in page.tickets if not t.customer.name], "identities")
