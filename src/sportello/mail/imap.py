@@ -36,8 +36,14 @@ from django.db.models import Q
 from django_tasks import task
 from imapclient import DELETED, SEEN, IMAPClient
 
-from sportello.mail.models import AfterFetch, Mailbox, RawState
-from sportello.mail.services import max_message_bytes, receive_oversized, receive_raw, record_fetch
+from sportello.mail.models import AfterFetch, Mailbox, RawMessage, RawState
+from sportello.mail.services import (
+    max_message_bytes,
+    receive_batch,
+    receive_oversized,
+    receive_raw,
+    record_fetch,
+)
 
 log = logging.getLogger("sportello.mail.imap")
 
@@ -271,18 +277,36 @@ def _store_batch(
     bodies = client.fetch(small, ["BODY.PEEK[]"]) if small else {}
     headers = client.fetch(large, ["BODY.PEEK[HEADER]"]) if large else {}
     stored = []
-    for uid in batch:
-        renew_lease(mailbox)
-        result.uids.append(uid)
+    result.uids += batch
+    fetched = [uid for uid in batch if uid in bodies]
+    if fetched:
+        # The batch's messages in one transaction (`receive_batch`); when that fails as a whole,
+        # each is tried alone, so that one bad message keeps only itself on the server.
         try:
-            if uid in bodies:
-                row = receive_raw(bytes(bodies[uid][b"BODY[]"]), mailbox=mailbox, source="imap")
-                stored.append(uid)
-                if row.state == RawState.QUARANTINED:
-                    result.quarantined += 1
-                else:
-                    result.stored += 1
-            elif uid in headers:
+            raws = [bytes(bodies[uid][b"BODY[]"]) for uid in fetched]
+            rows = dict(zip(fetched, receive_batch(raws, mailbox=mailbox, source="imap"), strict=True))
+        except Exception:
+            log.warning("%s: storing a batch failed; storing its messages one by one", mailbox.address, exc_info=True)
+            rows = {}
+        for uid in fetched:
+            try:
+                row = rows.get(uid) or _store_one(mailbox, bytes(bodies[uid][b"BODY[]"]))
+            except Exception:
+                log.exception("%s: storing UID %s failed; it stays on the server", mailbox.address, uid)
+                failed.add(uid)
+                result.failed += 1
+                continue
+            stored.append(uid)
+            if row.state == RawState.QUARANTINED:
+                result.quarantined += 1
+            else:
+                result.stored += 1
+    for uid in batch:
+        if uid in bodies:
+            continue
+        renew_lease(mailbox)
+        try:
+            if uid in headers:
                 # Too large to fetch: recorded for admins, left on the server (never deleted).
                 receive_oversized(
                     bytes(headers[uid][b"BODY[HEADER]"]),
@@ -297,6 +321,11 @@ def _store_batch(
             failed.add(uid)
             result.failed += 1
     return stored
+
+
+def _store_one(mailbox: Mailbox, raw: bytes) -> RawMessage:
+    renew_lease(mailbox)
+    return receive_raw(raw, mailbox=mailbox, source="imap")
 
 
 def _mark_stored(client: IMAPClient, mailbox: Mailbox, uids: list[int]) -> None:

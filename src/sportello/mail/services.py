@@ -9,6 +9,7 @@ import hashlib
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -81,6 +82,64 @@ def receive_raw(
        message over the size limit or one that cannot be parsed.
     4. Any failure quarantines the message (its row recorded with the reason).
     """
+    arrival = _arrive(raw, mailbox=mailbox, source=source, envelope_to=envelope_to, envelope_from=envelope_from)
+    if arrival.careful:
+        return _receive_carefully(raw, arrival.row)
+    return _known(_file(arrival), raw)
+
+
+def receive_batch(raws: Sequence[bytes], *, mailbox: Mailbox | None = None, source: str = "import") -> list[RawMessage]:
+    """Record and process several messages (an import, one IMAP fetch), in order; returns their
+    rows in their final states, in the order given.
+
+    As `receive_raw`, with the fixed costs shared: the files are written first and each folder
+    they went to is fsynced once; consecutive messages are processed in one transaction, each in
+    a savepoint of its own (a failure quarantines that message only). Nothing may be acknowledged
+    before this returns: a crash rolls the whole batch back, and each of its messages then takes
+    the careful path when it comes again (its file is there).
+    """
+    folders: set[Path] = set()
+    arrivals = [_arrive(raw, mailbox=mailbox, source=source, folders=folders) for raw in raws]
+    for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+        _fsync_directory(folder)
+    rows: list[RawMessage] = []
+    index = 0
+    while index < len(arrivals):
+        if arrivals[index].careful:
+            rows.append(_receive_carefully(arrivals[index].raw, arrivals[index].row))
+            index += 1
+            continue
+        end = index
+        while end < len(arrivals) and not arrivals[end].careful:
+            end += 1
+        with transaction.atomic():
+            filed = [_file(arrival) for arrival in arrivals[index:end]]
+        rows += [_known(row, arrival.raw) for row, arrival in zip(filed, arrivals[index:end], strict=True)]
+        index = end
+    return rows
+
+
+@dataclass
+class _Arrival:
+    raw: bytes
+    row: RawMessage  # not saved yet; its file written
+    parsed: ParsedMail | None
+    # Stored and committed before processing (`_receive_carefully`): not parsed (too large, or
+    # unreadable: processing records why), or its file was there already with no row (an earlier
+    # attempt stopped in the middle).
+    careful: bool
+
+
+def _arrive(
+    raw: bytes,
+    *,
+    mailbox: Mailbox | None,
+    source: str,
+    envelope_to: list[str] | None = None,
+    envelope_from: str = "",
+    folders: set[Path] | None = None,
+) -> _Arrival:
+    """Parse the bytes in memory and write their file (durably; see `write_raw_file`)."""
     row = _new_row(raw, mailbox=mailbox, source=source, envelope_to=envelope_to, envelope_from=envelope_from)
     parsed = None
     if row.size <= max_message_bytes():
@@ -89,22 +148,29 @@ def receive_raw(
     if parsed is not None:
         row.message_id = clean(parsed.message_id[:500])
         row.subject = clean(parsed.subject[:255])
-    existed = write_raw_file(row, raw)
-    if parsed is None or existed:
-        return _receive_carefully(raw, row)
+    existed = write_raw_file(row, raw, folders=folders)
+    return _Arrival(raw=raw, row=row, parsed=parsed, careful=parsed is None or existed)
+
+
+def _file(arrival: _Arrival) -> RawMessage:
+    """Look up, conclude and ingest one parsed message in a transaction (a savepoint within a
+    batch's); its row is inserted in its final state. Returns the row of the same bytes when they
+    were stored already (processed by `_known` once committed)."""
+    row, parsed = arrival.row, arrival.parsed
+    assert parsed is not None
     try:
         with transaction.atomic():
             known = look_up(parsed, row=row)
             if known.same_bytes is not None:
-                return _known(known.same_bytes, raw)
-            _process(row, retry=False, raw=raw, parsed=parsed, known=known)
+                return known.same_bytes
+            _process(row, retry=False, raw=arrival.raw, parsed=parsed, known=known)
     except Exception as exc:
         same = RawMessage.objects.filter(sha256=row.sha256).first()
         if same is not None:  # the same bytes, stored at the same time by another process
-            return _known(same, raw)
+            return same
         reason = str(exc) if isinstance(exc, Quarantine) else f"{type(exc).__name__}: {exc}"
         log.warning("mail quarantined: %s", reason, exc_info=not isinstance(exc, Quarantine))
-        return _record_quarantined(raw, row, reason)
+        return _record_quarantined(arrival.raw, row, reason)
     return row
 
 
@@ -206,7 +272,7 @@ def store_raw(
     return row, True
 
 
-def write_raw_file(row: RawMessage, raw: bytes) -> bool:
+def write_raw_file(row: RawMessage, raw: bytes, *, folders: set[Path] | None = None) -> bool:
     """Store the raw bytes so that they survive a power cut once this returns (the listener
     answers 250 only then), and never leave a partial file behind. Returns whether a file of
     that name (the same bytes) was there already: an earlier attempt wrote it.
@@ -216,7 +282,8 @@ def write_raw_file(row: RawMessage, raw: bytes) -> bool:
     it holds the same bytes), 4. fsync the folder (and any folder created for it), so that the
     rename itself is durable. Any OSError (a full disk) removes the temporary file and is raised:
     transports then refuse the message for now (451) or leave it on the server. Other storages
-    (S3) write whole objects: Django's save is used.
+    (S3) write whole objects: Django's save is used. With `folders`, step 4 is left to the
+    caller: the folders to fsync are added to it (a batch syncs each once).
     """
     storage = row.file.storage
     name = row.file.field.generate_filename(row, f"{row.sha256}.eml")
@@ -248,7 +315,10 @@ def write_raw_file(row: RawMessage, raw: bytes) -> bool:
             temporary.unlink()
         raise
     for directory in [path.parent, *(c.parent for c in created)]:
-        _fsync_directory(directory)
+        if folders is None:
+            _fsync_directory(directory)
+        else:
+            folders.add(directory)
     row.file.name = name
     return existed
 

@@ -23,7 +23,7 @@ from django.db import DatabaseError
 from sportello.mail.bounces import bounce_of
 from sportello.mail.parse import ParsedMail, ParseError, parse_message
 from sportello.mail.pipeline import Conclusions, conclude, filing, is_auto_reply, is_mailing_list, no_auto_response
-from sportello.mail.services import receive_raw
+from sportello.mail.services import receive_batch
 
 
 class Command(BaseCommand):
@@ -59,18 +59,19 @@ class Command(BaseCommand):
             for label, raw in messages_in(options["files"]):
                 self._print(describe(label, raw))
         else:
-            for label, raw in messages_in(options["paths"]):
-                row = receive_raw(raw, source="import")
-                self._print(
-                    {
-                        "file": label,
-                        "raw_message": row.pk,
-                        "state": row.state,
-                        "ticket": row.ticket.number if row.ticket else None,
-                        "entry": row.entry_id,
-                        "reason": row.reason or None,
-                    }
-                )
+            for batch in import_batches(messages_in(options["paths"])):
+                rows = receive_batch([raw for _label, raw in batch], source="import")
+                for (label, _raw), row in zip(batch, rows, strict=True):
+                    self._print(
+                        {
+                            "file": label,
+                            "raw_message": row.pk,
+                            "state": row.state,
+                            "ticket": row.ticket.number if row.ticket else None,
+                            "entry": row.entry_id,
+                            "reason": row.reason or None,
+                        }
+                    )
 
     def _print(self, value: dict[str, Any]) -> None:
         self.stdout.write(json.dumps(value, ensure_ascii=False, default=str))
@@ -148,6 +149,25 @@ def messages_in(paths: list[str]) -> Iterator[tuple[str, bytes]]:
                 yield str(path), path.read_bytes()
         else:
             raise CommandError(f"No such file or folder: {name}")
+
+
+# An import receives this many messages (or bytes) at once: one transaction and one fsync of
+# the folder for them all (`receive_batch`), with a bounded amount of mail held in memory.
+IMPORT_BATCH = 100
+IMPORT_BATCH_BYTES = 64 * 1024 * 1024
+
+
+def import_batches(messages: Iterator[tuple[str, bytes]]) -> Iterator[list[tuple[str, bytes]]]:
+    batch: list[tuple[str, bytes]] = []
+    size = 0
+    for label, raw in messages:
+        batch.append((label, raw))
+        size += len(raw)
+        if len(batch) >= IMPORT_BATCH or size >= IMPORT_BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def _is_mbox(path: Path) -> bool:

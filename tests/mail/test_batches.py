@@ -1,0 +1,75 @@
+"""`mail import` and IMAP polls receive their messages in batches (`receive_batch`)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from sportello.mail import services
+from sportello.mail.models import RawMessage, RawState
+from sportello.mail.services import receive_batch, receive_raw
+from sportello.tickets.models import Entry, Ticket
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_batch_files_in_order_and_a_reply_finds_the_message_before_it(mail):
+    question = mail(subject="Printer on fire", message_id="<q@example.com>")
+    answer = mail(subject="Re: Printer on fire", body="Out now.", In_Reply_To="<q@example.com>")
+    other = mail(sender="Dario <dario@example.com>", subject="Invoice")
+    rows = receive_batch([question, answer, other, question], source="import")
+    assert [row.state for row in rows] == [RawState.PROCESSED] * 4
+    assert rows[3].pk == rows[0].pk  # the same bytes twice: one row
+    assert rows[1].ticket_id == rows[0].ticket_id != rows[2].ticket_id
+    assert Ticket.objects.count() == 2 and Entry.objects.count() == 3
+
+
+def test_one_bad_message_is_quarantined_alone(mail, monkeypatch):
+    real = services.ingest
+
+    def fails_for_invoices(inbound):
+        if inbound.subject == "Invoice":
+            raise RuntimeError("intake broke")
+        return real(inbound)
+
+    monkeypatch.setattr(services, "ingest", fails_for_invoices)
+    rows = receive_batch([mail(subject="One"), mail(subject="Invoice"), b"no headers at all", mail(subject="Two")])
+    assert [row.state for row in rows] == ["processed", "quarantined", "quarantined", "processed"]
+    assert "RuntimeError: intake broke" in rows[1].reason
+    assert sorted(Ticket.objects.values_list("subject", flat=True)) == ["One", "Two"]
+    assert RawMessage.objects.count() == 4
+
+
+def test_a_crash_in_a_batch_keeps_nothing_and_the_next_import_stores_each_first(mail, monkeypatch):
+    real = services.ingest
+    raws = [mail(subject="Before the crash"), mail(subject="The crash")]
+
+    def killed(inbound):
+        if inbound.subject == "The crash":
+            raise KeyboardInterrupt  # like SIGKILL: nothing after it runs
+        return real(inbound)
+
+    monkeypatch.setattr(services, "ingest", killed)
+    with pytest.raises(KeyboardInterrupt):
+        receive_batch(raws)
+    assert list(RawMessage.objects.values_list("subject", "state", "attempts")) == []
+    assert not Ticket.objects.exists()  # nothing acknowledged either
+    monkeypatch.setattr(services, "ingest", real)
+    rows = receive_batch(raws)
+    # Their files were there without rows: each was stored, its attempt counted, then processed.
+    assert [(row.state, row.attempts) for row in rows] == [(RawState.PROCESSED, 1), (RawState.PROCESSED, 1)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_is_one_transaction(mail):
+    receive_raw(mail(subject="warm up"))
+    raws = [mail(subject=f"Message {n}", sender=f"Person {n} <p{n}@example.com>") for n in range(5)]
+    with CaptureQueriesContext(connection) as captured:
+        rows = receive_batch(raws)
+    assert {row.state for row in rows} == {RawState.PROCESSED}
+    sql = [q["sql"] for q in captured.captured_queries]
+    # What follows the first COMMIT is the outbox's delivery (tests run tasks at once).
+    batch = sql[: next(i for i, statement in enumerate(sql) if statement == "COMMIT") + 1]
+    assert len([s for s in batch if s.startswith("BEGIN")]) == 1
+    assert len([s for s in batch if s.startswith('INSERT INTO "mail_rawmessage"')]) == 5
