@@ -1,6 +1,6 @@
 """Mail ingest: realistic messages through `receive_raw` (the IMAP/LMTP path) on SQLite and PostgreSQL.
 
-    uv run python bench/mail_ingest.py [--messages 10000] [--skip-postgres]
+    uv run python bench/mail_ingest.py [--messages 10000] [--skip-postgres] [--batch 100]
 
 1. N messages are generated once (fixed seed) into a folder: plain text (45 %), HTML with a text
    alternative (25 %), with a PDF or image attachment (15 %), and replies to earlier messages of
@@ -10,9 +10,14 @@
 3. For each database — a fresh SQLite file (WAL) and a fresh PostgreSQL database
    `sportello_bench_mail` — a separate process migrates, creates the mailbox and calls
    `receive_raw(raw, source="lmtp", envelope_to=[…])` for every message in order, one after the
-   other: store the file and row, parse, run the pipeline, thread, ingest (customer, ticket, entry,
-   attachments, search document, acknowledgement task enqueued). Prints messages/s as a share of
-   the parse-only rate, p50/p95 per message, the states, and the load average before and after.
+   other: write the file (fsynced), parse in memory, then one transaction: look up, run the
+   pipeline, thread, ingest (customer, ticket, entry, attachments, search document, outbox rows),
+   insert the raw message's row. Prints messages/s as a share of the parse-only rate, p50/p95 per
+   message, the states, and the load average before and after.
+4. With --batch N, each database is measured a second time (a fresh one) through
+   `receive_batch(…, source="imap")`, N messages at a time, as an IMAP poll or `mail import`
+   hands them over (one transaction and one folder fsync per batch); "per message" is then the
+   batch's time divided by its size.
 
 The per-sender rate limit is raised for the run (a bench sender writes more often than a person).
 A comparable Python help desk ingests 82-101 msg/s on this kind of machine; the aim is 5x that and
@@ -191,17 +196,25 @@ from pathlib import Path
 import django; django.setup()
 from django.db.models import Count
 from sportello.mail.models import Mailbox, RawMessage
-from sportello.mail.services import receive_raw
+from sportello.mail.services import receive_batch, receive_raw
 from sportello.tickets.models import Ticket
 mailbox = Mailbox.objects.create(address="{mailbox}")
 files = sorted(Path("{folder}").glob("*.eml"))
 raws = [f.read_bytes() for f in files]
+batch = {batch}
 latencies = []
 start = time.perf_counter()
-for raw in raws:
-    began = time.perf_counter()
-    receive_raw(raw, mailbox=mailbox, source="lmtp", envelope_to=["{mailbox}"])
-    latencies.append(time.perf_counter() - began)
+if batch:
+    for first in range(0, len(raws), batch):
+        began = time.perf_counter()
+        chunk = raws[first:first + batch]
+        receive_batch(chunk, mailbox=mailbox, source="imap")
+        latencies += [(time.perf_counter() - began) / len(chunk)] * len(chunk)
+else:
+    for raw in raws:
+        began = time.perf_counter()
+        receive_raw(raw, mailbox=mailbox, source="lmtp", envelope_to=["{mailbox}"])
+        latencies.append(time.perf_counter() - began)
 seconds = time.perf_counter() - start
 states = dict(RawMessage.objects.values_list("state").annotate(n=Count("id")))
 print(json.dumps({{"seconds": seconds, "rate": len(raws) / seconds, "states": states,
@@ -209,11 +222,11 @@ print(json.dumps({{"seconds": seconds, "rate": len(raws) / seconds, "states": st
 """
 
 
-def ingest(env: dict[str, str], folder: Path) -> dict[str, object]:
+def ingest(env: dict[str, str], folder: Path, batch: int = 0) -> dict[str, object]:
     import json
 
     sportello(env, "migrate", "-v0")
-    out = sportello(env, code=INGEST.format(mailbox=MAILBOX, folder=folder))
+    out = sportello(env, code=INGEST.format(mailbox=MAILBOX, folder=folder, batch=batch))
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -221,6 +234,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--batch", type=int, default=0, help="also measure receive_batch, N messages at a time")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="sportello-bench-mail-"))
@@ -238,27 +252,32 @@ def main() -> None:
     with load_report():
         ceiling = parse_only(messages)
         print(f"  parse only (stdlib email, policy.default)   {ceiling:8.0f} msg/s   (the floor)")
-        ingest_all(work, folder, ceiling, args.skip_postgres)
+        ingest_all(work, folder, ceiling, args.skip_postgres, args.batch)
 
 
-def ingest_all(work: Path, folder: Path, ceiling: float, skip_postgres: bool) -> None:
-
+def ingest_all(work: Path, folder: Path, ceiling: float, skip_postgres: bool, batch: int = 0) -> None:
     extra = {"SPORTELLO_MAIL_RATE_LIMIT": "1000000", "SPORTELLO_TASK_BACKEND": "database"}
-    runs = [("SQLite (WAL)", env_for(f"sqlite:///{work / 'bench.sqlite3'}", work / "sqlite", **extra))]
     with contextlib.ExitStack() as stack:
-        if not skip_postgres:
-            url = stack.enter_context(bench_database("sportello_bench_mail"))
-            runs.append(("PostgreSQL", env_for(url, work / "postgres", **extra)))
+        runs: list[tuple[str, dict[str, str], int]] = []
+        for size in [0, batch] if batch else [0]:
+            tag = f"batch{size}" if size else "single"
+            runs.append(
+                ("SQLite (WAL)", env_for(f"sqlite:///{work / f'{tag}.sqlite3'}", work / f"sqlite-{tag}", **extra), size)
+            )
+            if not skip_postgres:
+                url = stack.enter_context(bench_database("sportello_bench_mail"))
+                runs.append(("PostgreSQL", env_for(url, work / f"postgres-{tag}", **extra), size))
         measure(runs, folder, ceiling)
 
 
-def measure(runs: list[tuple[str, dict[str, str]]], folder: Path, ceiling: float) -> None:
-    for label, env in runs:
+def measure(runs: list[tuple[str, dict[str, str], int]], folder: Path, ceiling: float) -> None:
+    for label, env, batch in runs:
         Path(env["SPORTELLO_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
-        result = ingest(env, folder)
+        result = ingest(env, folder, batch)
         rate = float(result["rate"])  # type: ignore[arg-type]
+        how = f"receive_batch ({batch}) on" if batch else "receive_raw on"
         print(
-            f"  receive_raw on {label:<28} {rate:8.0f} msg/s   {of_floor(rate, ceiling, 'the parse-only rate')}\n"
+            f"  {how:<22} {label:<14} {rate:8.0f} msg/s   {of_floor(rate, ceiling, 'the parse-only rate')}\n"
             f"      per message {percentiles(result['latencies'])}   ({result['seconds']:.1f} s; "
             f"states {result['states']}; {result['tickets']} tickets)"
         )
