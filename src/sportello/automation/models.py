@@ -7,8 +7,10 @@ the API and Django's admin alike without a table per kind.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 
@@ -27,6 +29,21 @@ class TriggerEvent(models.TextChoices):
 class Match(models.TextChoices):
     ALL = "all", "All conditions"
     ANY = "any", "Any condition"
+
+
+# A version of the triggers in the cache, bumped by every save and delete: each process keeps which
+# trigger events have a trigger (automation.services.listening_trigger_events) until it changes.
+TRIGGERS_VERSION_KEY = "sportello:triggers-version"
+
+
+def bump_triggers_version() -> str:
+    import uuid
+
+    from django.core.cache import cache
+
+    version = uuid.uuid4().hex
+    cache.set(TRIGGERS_VERSION_KEY, version, timeout=None)
+    return version
 
 
 class Trigger(models.Model):
@@ -48,6 +65,17 @@ class Trigger(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        transaction.on_commit(bump_triggers_version)
+        bump_triggers_version()
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        deleted = super().delete(*args, **kwargs)
+        transaction.on_commit(bump_triggers_version)
+        bump_triggers_version()
+        return deleted
 
 
 class TriggerRun(models.Model):

@@ -89,9 +89,13 @@ def on_event(event: events.Event) -> None:
     """The listener: run the triggers of every trigger event `event` stands for.
 
     Every ticket change passes here, so the common case — no active trigger for this kind of
-    event — costs one query and nothing else.
+    event — costs no query: which trigger events have an active trigger is kept per process
+    (`listening_trigger_events`).
     """
     if event.quiet:  # history being recorded (demo data, imports) triggers nothing
+        return
+    candidates = CANDIDATES.get(event.name, ())
+    if not candidates or not listening_trigger_events().intersection(candidates):
         return
     if event.depth >= MAX_DEPTH:
         log.warning(
@@ -101,14 +105,52 @@ def on_event(event: events.Event) -> None:
             event.ticket_id,
         )
         return
-    candidates = CANDIDATES.get(event.name, ())
-    if not candidates:
-        return
     triggers = list(Trigger.objects.filter(event__in=candidates, active=True).order_by("position", "id"))
     if not triggers:
         return
     for name, key, entry in trigger_events_for(event):
         run_triggers(event.ticket_id, name, key, entry=entry, triggers=[t for t in triggers if t.event == name])
+
+
+# Which trigger events have an active trigger, per process. Read again when the version in the cache
+# (bumped by every Trigger save and delete, models.py) changed, and at least every TRIGGERS_RECHECK
+# seconds: the embedded default's cache is per process, and a queryset update saves no model. A
+# stale "someone listens" only costs the query it would have cost anyway.
+TRIGGERS_RECHECK = 5.0
+
+
+@dataclass
+class _Listening:
+    version: Any = None
+    read_at: float = float("-inf")
+    events: frozenset[str] = frozenset()
+
+
+_listening = _Listening()
+
+
+def listening_trigger_events() -> frozenset[str]:
+    """The trigger events (TriggerEvent values) that at least one active trigger listens to."""
+    import time
+
+    from django.core.cache import cache
+
+    from sportello.automation.models import TRIGGERS_VERSION_KEY
+
+    version = cache.get(TRIGGERS_VERSION_KEY)
+    now = time.monotonic()
+    if version is None or version != _listening.version or now - _listening.read_at > TRIGGERS_RECHECK:
+        if version is None:
+            version = bump_triggers_version()
+        _listening.events = frozenset(Trigger.objects.filter(active=True).values_list("event", flat=True).distinct())
+        _listening.version, _listening.read_at = version, now
+    return _listening.events
+
+
+def bump_triggers_version() -> str:
+    from sportello.automation.models import bump_triggers_version as bump
+
+    return bump()
 
 
 def run_triggers(

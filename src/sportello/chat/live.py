@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import threading
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 
@@ -57,28 +59,73 @@ def push(group: str, message: dict[str, Any]) -> None:
 def push_many(sends: list[tuple[str, dict[str, Any]]]) -> None:
     """Send to several groups at once, in one trip to the event loop.
 
-    From a request's or a visitor's thread under uvicorn, `async_to_sync` hands the coroutine to the
-    process's event loop and waits for it; elsewhere (commands, task workers, tests) it starts a
-    thread and a loop, and the Redis layer a connection, for every call. So a listener sends all
-    its messages in one call, concurrently; a failed send only logs (best effort: the data is
-    committed, a reload shows it) and does not stop the others.
+    From a request's or a visitor's thread under uvicorn the coroutine runs on the process's
+    event loop (`async_to_sync`, which hands it over and waits). Elsewhere (commands, task
+    workers, gunicorn) an in-memory layer has no socket to reach, so nothing is sent at all, and
+    the Redis layer sends from one event loop kept for the process (`async_to_sync` would start a
+    thread, a loop and a Redis connection for every call). A failed send only logs (best effort:
+    the data is committed, a reload shows it) and does not stop the others.
     """
     layer = get_channel_layer()
-    if layer is None or not sends:
+    if layer is None or not sends or not listened(layer):
         return
 
     async def send_all() -> None:
-        results = await asyncio.gather(
-            *(layer.group_send(group, message) for group, message in sends), return_exceptions=True
-        )
-        for (group, _), result in zip(sends, results, strict=True):
-            if isinstance(result, BaseException):
-                log.error("push to %s failed", group, exc_info=result)
+        await send_in_order(layer, sends)
 
     try:
-        async_to_sync(send_all)()
+        if isinstance(layer, InMemoryChannelLayer) or _main_loop() is not None:
+            async_to_sync(send_all)()
+        else:
+            asyncio.run_coroutine_threadsafe(send_all(), _push_loop()).result(timeout=60)
     except Exception:
         log.exception("pushes to %s failed", ", ".join(group for group, _ in sends))
+
+
+def listened(layer: Any) -> bool:
+    """False when the layer is in this process's memory and no socket of this process is in any
+    group (a worker, a command, a WSGI process): a push would reach nobody."""
+    return not isinstance(layer, InMemoryChannelLayer) or any(layer.groups.values())
+
+
+async def send_in_order(layer: Any, sends: list[tuple[str, dict[str, Any]]]) -> None:
+    """The groups concurrently; each group's messages in order."""
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    for group, message in sends:
+        by_group.setdefault(group, []).append(message)
+
+    async def to_group(group: str, messages: list[dict[str, Any]]) -> None:
+        for message in messages:
+            await layer.group_send(group, message)
+
+    results = await asyncio.gather(*(to_group(g, m) for g, m in by_group.items()), return_exceptions=True)
+    for group, result in zip(by_group, results, strict=True):
+        if isinstance(result, BaseException):
+            log.error("push to %s failed", group, exc_info=result)
+
+
+def _main_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop of the ASGI server when this thread runs sync code for it (SyncToAsync)."""
+    from asgiref.sync import SyncToAsync
+
+    if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
+        return None
+    loop: asyncio.AbstractEventLoop | None = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    return loop
+
+
+_loop_lock = threading.Lock()
+_loop: list[asyncio.AbstractEventLoop] = []
+
+
+def _push_loop() -> asyncio.AbstractEventLoop:
+    """One event loop in a daemon thread for the process's pushes from sync code outside ASGI."""
+    with _loop_lock:
+        if not _loop:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="sportello-push", daemon=True).start()
+            _loop.append(loop)
+        return _loop[0]
 
 
 # --- Listeners -------------------------------------------------------------------------------------
@@ -88,83 +135,193 @@ def push_many(sends: list[tuple[str, dict[str, Any]]]) -> None:
 ACCESS_FIELDS = frozenset({"group"})
 
 
-def on_entry_added(event: events.Event) -> None:
-    """A new entry: a chat line goes to its conversation first (the visitor and the agent are
-    waiting for it), then "changed" notices to the ticket's pages, the inboxes and the queue."""
+def pushes_for(batch: list[events.Event]) -> list[tuple[str, dict[str, Any]]]:
+    """The pushes a batch of events makes, built with a few queries whatever its size.
+
+    A new entry: a chat line to its conversation first (the visitor and the agent are waiting for
+    it), then "changed" notices to the ticket's pages, the inboxes and the queue. A created or
+    updated ticket: "changed" to its pages (updates) and to the inboxes. One inbox notice per
+    ticket per batch.
+    """
     from sportello.chat.models import Conversation, ConversationState
     from sportello.chat.services import entry_payload
     from sportello.tickets.models import Channel, Entry
 
-    if event.entry_id is None:
-        return
-    entry = Entry.objects.select_related("author_user", "author_customer", "ticket").filter(pk=event.entry_id).first()
-    if entry is None:
-        return
-    then: list[tuple[str, dict[str, Any]]] = []
-    if not entry.internal and entry.channel == Channel.CHAT:  # only chat tickets have a conversation to feed
-        conversation = (
-            Conversation.objects.filter(ticket_id=event.ticket_id)
+    entry_ids = [e.entry_id for e in batch if e.name == events.ENTRY_ADDED and e.entry_id is not None]
+    entries = (
+        Entry.objects.select_related("author_user", "author_customer", "ticket").in_bulk(entry_ids) if entry_ids else {}
+    )
+    numbers = {entry.ticket_id: entry.ticket.number for entry in entries.values()}
+    ticket_ids = {e.ticket_id for e in batch if e.name in (events.TICKET_CREATED, events.TICKET_UPDATED)}
+    if missing := ticket_ids - numbers.keys():
+        numbers.update(Ticket.objects.filter(pk__in=missing).values_list("pk", "number"))
+    actor_ids = {e.actor_id for e in batch if e.name == events.TICKET_UPDATED and e.actor_id}
+    actors = User.objects.in_bulk(actor_ids) if actor_ids else {}
+    # The open conversations of chat tickets with a new public line or a change of group.
+    talking = {
+        entry.ticket_id for entry in entries.values() if not entry.internal and entry.channel == Channel.CHAT
+    } | {
+        e.ticket_id
+        for e in batch
+        if e.name == events.TICKET_UPDATED and ACCESS_FIELDS.intersection(e.data.get("fields", []))
+    }
+    conversations: dict[int, list[tuple[int, str]]] = {}
+    if talking:
+        for pk, ticket_id, state in (
+            Conversation.objects.filter(ticket_id__in=talking)
             .exclude(state=ConversationState.CLOSED)
-            .values("pk", "state")
-            .first()
-        )
-        if conversation is not None:
-            push(
-                conversation_group(conversation["pk"]),
-                {"type": "chat.entry", "conversation": conversation["pk"], "entry": entry_payload(entry)},
+            .values_list("pk", "ticket_id", "state")
+        ):
+            conversations.setdefault(ticket_id, []).append((pk, state))
+
+    first: list[tuple[str, dict[str, Any]]] = []
+    then: list[tuple[str, dict[str, Any]]] = []
+    inbox: dict[int, dict[str, Any]] = {}
+    for event in batch:
+        if event.name == events.ENTRY_ADDED:
+            entry = entries.get(event.entry_id) if event.entry_id is not None else None
+            if entry is None:
+                continue
+            if not entry.internal and entry.channel == Channel.CHAT:
+                for pk, state in conversations.get(event.ticket_id, [])[:1]:
+                    first.append(
+                        (
+                            conversation_group(pk),
+                            {"type": "chat.entry", "conversation": pk, "entry": entry_payload(entry)},
+                        )
+                    )
+                    if state == ConversationState.WAITING:
+                        then.append((QUEUE_GROUP, {"type": "queue.changed"}))
+            by = entry.author_user.display_name if entry.author_user else (entry.author_name or "")
+            then.append(
+                (
+                    ticket_group(event.ticket_id),
+                    {
+                        "type": "ticket.changed",
+                        "what": "entry",
+                        "internal": entry.internal,
+                        "by": by,
+                        "actor": event.actor_id,
+                    },
+                )
             )
-            if conversation["state"] == ConversationState.WAITING:
-                then.append((QUEUE_GROUP, {"type": "queue.changed"}))
-    by = entry.author_user.display_name if entry.author_user else (entry.author_name or "")
-    then[:0] = [
-        (
-            ticket_group(event.ticket_id),
-            {"type": "ticket.changed", "what": "entry", "internal": entry.internal, "by": by, "actor": event.actor_id},
-        ),
-        (INBOX_GROUP, inbox_notice(event.ticket_id, entry.ticket)),
-    ]
-    push_many(then)
+        elif event.name == events.TICKET_UPDATED:
+            fields = event.data.get("fields", [])
+            if ACCESS_FIELDS.intersection(fields):
+                # Consoles holding this ticket's chat check again, before any later line reaches them.
+                for pk, _state in conversations.get(event.ticket_id, []):
+                    then.append((conversation_group(pk), {"type": "chat.access", "conversation": pk}))
+            actor = actors.get(event.actor_id) if event.actor_id else None
+            then.append(
+                (
+                    ticket_group(event.ticket_id),
+                    {
+                        "type": "ticket.changed",
+                        "what": "fields",
+                        "fields": fields,
+                        "by": actor.display_name if actor else "",
+                        "actor": event.actor_id,
+                    },
+                )
+            )
+        elif event.name != events.TICKET_CREATED:
+            continue
+        inbox.setdefault(event.ticket_id, inbox_notice(event.ticket_id, numbers.get(event.ticket_id)))
+    return first + then + [(INBOX_GROUP, notice) for notice in inbox.values()]
 
 
-def inbox_notice(ticket_id: int, ticket: Ticket | None) -> dict[str, Any]:
+def push_events(batch: list[events.Event]) -> None:
+    """The screens' listener, for a batch: one push for all its events (nothing when no socket
+    of this process could hear it and the layer is in memory)."""
+    layer = get_channel_layer()
+    if layer is None or not listened(layer):
+        return
+    push_many(pushes_for(batch))
+
+
+@events.batched(push_events)
+def on_entry_added(event: events.Event) -> None:
+    push_events([event])
+
+
+@events.batched(push_events)
+def on_ticket_changed(event: events.Event) -> None:
+    push_events([event])
+
+
+def inbox_notice(ticket_id: int, number: int | None) -> dict[str, Any]:
     """ "This ticket changed", with the number an inbox shows, so that the inbox of an agent who
-    sees every ticket passes it on without a query (InboxConsumer). No ticket: the inboxes look."""
+    sees every ticket passes it on without a query (InboxConsumer). No number: the inboxes look."""
     notice: dict[str, Any] = {"type": "inbox.changed", "ticket": ticket_id}
-    if ticket is not None:
-        notice["number"] = ticket.number
+    if number is not None:
+        notice["number"] = number
     return notice
 
 
-def on_ticket_changed(event: events.Event) -> None:
-    from sportello.chat.models import Conversation, ConversationState
+# --- Events from other processes, without Redis -----------------------------------------------------
 
-    ticket = Ticket.objects.filter(pk=event.ticket_id).only("pk", "number").first()
-    sends: list[tuple[str, dict[str, Any]]] = []
-    if event.name == events.TICKET_UPDATED:
-        fields = event.data.get("fields", [])
-        actor = User.objects.filter(pk=event.actor_id).first() if event.actor_id else None
-        if ACCESS_FIELDS.intersection(fields):
-            # Consoles holding this ticket's chat check again, before any later line reaches them.
-            for conversation in (
-                Conversation.objects.filter(ticket_id=event.ticket_id)
-                .exclude(state=ConversationState.CLOSED)
-                .values_list("pk", flat=True)
-            ):
-                sends.append((conversation_group(conversation), {"type": "chat.access", "conversation": conversation}))
-        sends.append(
-            (
-                ticket_group(event.ticket_id),
-                {
-                    "type": "ticket.changed",
-                    "what": "fields",
-                    "fields": fields,
-                    "by": actor.display_name if actor else "",
-                    "actor": event.actor_id,
-                },
-            )
-        )
-    sends.append((INBOX_GROUP, inbox_notice(event.ticket_id, ticket)))
-    push_many(sends)
+# How often the relay looks for events other processes committed, and the most rows it takes a time.
+RELAY_SECONDS = 0.1
+RELAY_BATCH = 500
+
+
+async def relay(stop: asyncio.Event | None = None) -> None:
+    """Push to this process's sockets the events other processes published (the worker, the
+    scheduler, the mail listener, `mail import`, other web workers): with the in-memory layer
+    (no Redis) their own pushes reach nobody here. Run by the ASGI web process (asgi.py).
+
+    Every RELAY_SECONDS, while some socket of this process is in a group, one indexed query reads
+    the event rows after the last one seen; rows this process published were pushed at their
+    commit and are skipped. SQLite commits one writer at a time, so rows become visible in id
+    order and none is passed over; with PostgreSQL, run Redis (the worker then pushes directly).
+    """
+    from sportello.core.scheduler import holder_name
+
+    layer = get_channel_layer()
+    if not isinstance(layer, InMemoryChannelLayer):
+        return
+    me = holder_name()
+    cursor: int | None = None
+    while stop is None or not stop.is_set():
+        await asyncio.sleep(RELAY_SECONDS)
+        if not listened(layer):
+            cursor = None  # nobody hears: start from what is new when someone does
+            continue
+        try:
+            if cursor is None:
+                cursor = await database_sync_to_async(_last_event_id)()
+                continue
+            cursor, sends = await database_sync_to_async(_relayed)(cursor, me)
+            if sends:
+                await send_in_order(layer, sends)
+        except Exception:
+            log.exception("the relay of events failed; trying again")
+            await asyncio.sleep(1)
+
+
+def _last_event_id() -> int:
+    from sportello.core.models import OutboxMessage
+
+    return OutboxMessage.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def _relayed(cursor: int, me: str) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
+    from sportello.core.models import OutboxMessage
+
+    rows = list(
+        OutboxMessage.objects.filter(pk__gt=cursor, kind=events.EVENT)
+        .order_by("pk")
+        .values_list("pk", "payload")[:RELAY_BATCH]
+    )
+    if not rows:
+        return cursor, []
+    batch = [
+        event
+        for _pk, payload in rows
+        if not (isinstance(payload, dict) and payload.get("by") == me)
+        for event in events.events_of(payload)
+    ]
+    return rows[-1][0], pushes_for(batch) if batch else []
 
 
 def conversation_changed(conversation_id: int) -> None:

@@ -1,22 +1,34 @@
-"""Domain events: intake and services publish, listeners react.
+"""Domain events: intake and services publish, listeners react, off the request path.
 
-Listeners are registered explicitly in each app's `AppConfig.ready()` (no Django signals), and
-run after the transaction that produced the event commits, so a rolled-back write never sends a
-mail or pushes a screen update. Listeners must be quick: slow work is enqueued as a task.
+Listeners are registered explicitly in each app's `AppConfig.ready()` (no Django signals) and run
+after the transaction that produced the event commits, so a rolled-back write never sends a mail
+or pushes a screen update. There are two kinds:
 
-Delivery is durable (at least once). `publish(*events)` also writes ONE outbox row of kind
-`EVENT` for all the events of the call ({"events": [...]}; rows written before batching hold one
-event's fields at the top level and are still delivered) in the caller's transaction, inserted
-already claimed (its lease running, as if a worker held it), so no drain or sweep takes it while
-the on-commit delivery is pending. That delivery runs the listeners in this process, then marks
-the row done (one UPDATE per call). If the
-process dies between the commit and that UPDATE, the lease (outbox.LEASE) expires and the
-outbox sweep delivers the event to its listeners from the row (`_deliver` again, with the depth
-and quiet flag it was published with).
+- Screen listeners (`subscribe(..., first=True)`: chat/live.py) are the quick, user-visible part.
+  They run in the publishing process right after the commit, once per `publish` call for all its
+  events (one push per batch), and are best effort: a push lost in a crash is a screen that shows
+  the change on its next reload. Pushes reach other processes' screens through Redis; without
+  Redis (the embedded default) the ASGI web process relays the rows other processes published
+  (chat/live.py, `relay`).
+- Every other listener (SLA clocks, triggers, assignment, surveys, sender verification) runs in a
+  worker, from the outbox, never in the request.
 
-After a crash in the middle of delivery a listener may therefore see an event a second time.
-The listeners and what a second delivery does:
-- SLA clocks (sla.services.on_ticket_event) recompute the ticket's clocks from its state: harmless.
+Delivery is durable and batched. `publish(*events)` writes ONE outbox row of kind `EVENT` for the
+events of the call ({"events": [...], "by": the publishing process}) in the caller's transaction,
+pending. On commit the publisher runs the screen listeners and enqueues one `deliver_events` task
+(core/tasks.py) for its row, which claims due event rows from that one on, up to BATCH at a time,
+runs the listeners over the whole batch in publication order, and marks the rows done with one
+UPDATE. A listener may take a whole batch at once (`batched`: the SLA clocks of a batch in one
+statement); the others get one call per event. Rows written before batching (one event's fields
+at the top level) are delivered the same way.
+
+A row survives everything after the commit: when the process dies before enqueueing, or the task
+is lost, the row stays pending and the outbox sweep (every minute) enqueues the drain; when a
+worker dies in the middle of a batch, its claim's lease (outbox.LEASE) expires and the sweep
+delivers the batch again, with the depth and quiet flag it was published with.
+
+A listener may therefore see an event a second time. The listeners and what a second delivery does:
+- SLA clocks (sla.services.on_ticket_events) recompute the tickets' clocks from their state: harmless.
 - Triggers (automation.services.on_event) record a TriggerRun under a unique (trigger, ticket,
   event key) before acting, so a trigger that fired (or started to) is skipped. The key of a
   ticket.updated event is the ticket's version at delivery, so a late redelivery after a later
@@ -24,24 +36,29 @@ The listeners and what a second delivery does:
   Their mails and webhooks are outbox rows written when the trigger runs, so they follow it.
 - Assignment (automation.assignment) assigns only a ticket still waiting: harmless.
 - Surveys (csat.services.offer_survey) make at most one survey per ticket: harmless.
-- Screens (chat.live) get a second push of the same state: harmless.
 - Sender verification (customers) verifies only an identity not yet verified: harmless.
+- Screens are not redelivered: they were pushed by the publisher (or the relay) once.
 Events published while `quietly()` (demo data, imports) are durable too.
+
+Every event name has a typed payload (the `*Data` TypedDicts below), checked by `publish`: a
+missing or mistyped field is a programming error and raises before anything is written.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 log = logging.getLogger("sportello.events")
@@ -50,15 +67,95 @@ TICKET_CREATED = "ticket.created"
 TICKET_UPDATED = "ticket.updated"
 ENTRY_ADDED = "entry.added"
 TICKETS_MERGED = "tickets.merged"
-# Published by the SLA sweep; data: {"target": "first_response" | "next_response" | "resolution", "due": ISO time}.
+# Published by the SLA sweep.
 SLA_WARNING = "sla.warning"
 SLA_BREACHED = "sla.breached"
-# Published when a customer answers (or changes) a satisfaction survey; data: {"rating": "good" | "bad",
-# "previous": "" | "good" | "bad", "at": ISO time of this answer}.
+# Published when a customer answers (or changes) a satisfaction survey.
 CSAT_RATED = "csat.rated"
 
 # The outbox kind of a published event's row (core/outbox.py).
 EVENT = "event"
+# The most event rows one delivery claims at once.
+BATCH = 100
+
+
+# --- Typed payloads ---------------------------------------------------------------------------------
+
+
+class TicketCreatedData(TypedDict):
+    split_from: NotRequired[int]  # the ticket it was split from
+
+
+class TicketUpdatedData(TypedDict):
+    fields: list[str]  # the ticket fields that changed ("status", "group", "assignee", "entries", …)
+    tier: NotRequired[Literal["up", "down"]]  # an escalation's direction
+
+
+class EntryAddedData(TypedDict):
+    direction: Literal["inbound", "outbound", "internal"]
+    internal: NotRequired[bool]
+
+
+class SlaData(TypedDict):
+    target: Literal["first_response", "next_response", "resolution"]
+    due: str  # ISO time
+
+
+class CsatRatedData(TypedDict):
+    rating: Literal["good", "bad"]
+    previous: Literal["", "good", "bad"]
+    at: str  # ISO time of this answer
+
+
+class TicketsMergedData(TypedDict):
+    source: int  # the ticket merged into this one
+
+
+EventData = TicketCreatedData | TicketUpdatedData | EntryAddedData | SlaData | CsatRatedData | TicketsMergedData
+
+# Each event's payload: field -> (accepted values or a type, required).
+_Spec = dict[str, tuple[type | frozenset[Any], bool]]
+PAYLOADS: dict[str, _Spec] = {
+    TICKET_CREATED: {"split_from": (int, False)},
+    TICKET_UPDATED: {"fields": (list, True), "tier": (frozenset({"up", "down"}), False)},
+    ENTRY_ADDED: {"direction": (frozenset({"inbound", "outbound", "internal"}), True), "internal": (bool, False)},
+    SLA_WARNING: {"target": (frozenset({"first_response", "next_response", "resolution"}), True), "due": (str, True)},
+    SLA_BREACHED: {"target": (frozenset({"first_response", "next_response", "resolution"}), True), "due": (str, True)},
+    CSAT_RATED: {
+        "rating": (frozenset({"good", "bad"}), True),
+        "previous": (frozenset({"", "good", "bad"}), True),
+        "at": (str, True),
+    },
+    TICKETS_MERGED: {"source": (int, True)},
+}
+
+
+def check_payload(name: str, data: dict[str, Any]) -> None:
+    """Raise TypeError when `data` is not the payload of a `name` event (names without a payload
+    type, such as tests' own, take any dict)."""
+    if not isinstance(data, dict):
+        raise TypeError(f"{name}: the payload must be a dict, not {type(data).__name__}")
+    spec = PAYLOADS.get(name)
+    if spec is None:
+        return
+    if unknown := set(data) - set(spec):
+        raise TypeError(f"{name}: unknown payload fields {sorted(unknown)}")
+    for key, (accepted, required) in spec.items():
+        if key not in data:
+            if required:
+                raise TypeError(f"{name}: the payload needs {key!r}")
+            continue
+        value = data[key]
+        if isinstance(accepted, frozenset):
+            ok = isinstance(value, str) and value in accepted
+        elif accepted is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif accepted is list:
+            ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
+        else:
+            ok = isinstance(value, accepted)
+        if not ok:
+            raise TypeError(f"{name}: {key}={value!r} is not a valid value")
 
 
 @dataclass(frozen=True)
@@ -91,61 +188,81 @@ def quietly() -> Iterator[None]:
         _quiet.reset(token)
 
 
+# --- Listeners --------------------------------------------------------------------------------------
+
 Listener = Callable[[Event], None]
+BatchListener = Callable[[list[Event]], None]
 _listeners: dict[str, list[Listener]] = defaultdict(list)
+# Listeners subscribed `first`: the screen pushes, run by the publisher after commit.
+_screen: set[Listener] = set()
+_BATCH_ATTRIBUTE = "_sportello_batch"
 
 
 def subscribe(name: str, listener: Listener, *, first: bool = False) -> None:
-    """Call `listener` for every `name` event; `first` puts it before the listeners already there
-    (for quick, user-visible work such as pushing to screens, which should not wait behind SLA
-    clocks and triggers)."""
+    """Call `listener` for every `name` event. `first`: quick, user-visible work (pushing to
+    screens) that the publishing process runs right after the commit, before the worker runs the
+    others (SLA clocks, triggers, …)."""
     if listener not in _listeners[name]:
         if first:
             _listeners[name].insert(0, listener)
+            _screen.add(listener)
         else:
             _listeners[name].append(listener)
+
+
+def batched(batch: BatchListener) -> Callable[[Listener], Listener]:
+    """Decorate a listener whose work is cheaper for many events at once: deliveries call `batch`
+    once with all the batch's events the listener is subscribed to (in order) instead."""
+
+    def mark(listener: Listener) -> Listener:
+        setattr(listener, _BATCH_ATTRIBUTE, batch)
+        return listener
+
+    return mark
 
 
 def publish(*published: Event) -> None:
     """Deliver the events to their listeners once the current transaction commits.
 
-    All the events of one call are written to the outbox in ONE row, in the same transaction,
-    claimed by this process: if the process dies before the on-commit delivery marks it done, the
-    sweep delivers them, in order.
+    All the events of one call are written to the outbox as ONE row, in the caller's transaction.
+    After the commit this process pushes them to screens and enqueues their delivery to the other
+    listeners (a worker's task); a crash in between leaves the row for the sweep.
     """
     if not published:
         return
+    for event in published:
+        check_payload(event.name, event.data)
     depth, quiet = _cause_depth.get(), _quiet.get()
     batch = [replace(event, depth=depth, quiet=quiet) for event in published]
     pk = _write(batch)
-    transaction.on_commit(lambda: _deliver_committed(batch, pk))
+    transaction.on_commit(lambda: _committed(batch, pk))
 
 
 def _write(batch: list[Event]) -> int:
     from sportello.core.models import OutboxMessage
     from sportello.core.scheduler import holder_name
 
-    payload = {"events": json.loads(json.dumps([event.__dict__ for event in batch], cls=DjangoJSONEncoder))}
-    row = OutboxMessage.objects.create(
-        kind=EVENT,
-        payload=payload,
-        state=OutboxMessage.State.CLAIMED,
-        claimed_at=timezone.now(),
-        claimed_by=holder_name(),
-        attempts=1,
-    )
-    return row.pk
+    payload = {
+        "events": json.loads(json.dumps([event.__dict__ for event in batch], cls=DjangoJSONEncoder)),
+        "by": holder_name(),
+    }
+    return OutboxMessage.objects.create(kind=EVENT, payload=payload).pk
 
 
-def _deliver_committed(batch: list[Event], pk: int) -> None:
-    from sportello.core.models import OutboxMessage
+def _committed(batch: list[Event], pk: int) -> None:
+    run_listeners(batch, screens=True)
+    enqueue_delivery(pk)
 
-    for event in batch:
-        _deliver(event)
-    # Not conditional on the claim: delivered is delivered, even if a sweep took the row meanwhile.
-    OutboxMessage.objects.filter(pk=pk).exclude(state=OutboxMessage.State.DONE).update(
-        state=OutboxMessage.State.DONE, done_at=timezone.now(), claimed_at=None
-    )
+
+def enqueue_delivery(first: int = 0) -> None:
+    """Enqueue the task that delivers the pending event rows from row `first` on; never raises
+    (the sweep is the net). Rows before `first` were enqueued by their own commit."""
+    from sportello.core.tasks import deliver_events
+
+    try:
+        deliver_events.enqueue(first)
+    except Exception:
+        log.exception("could not enqueue the delivery of events; the sweep will deliver them")
 
 
 def events_of(payload: Any) -> list[Event]:
@@ -158,25 +275,53 @@ def events_of(payload: Any) -> list[Event]:
     found = []
     for item in items:
         try:
-            found.append(Event(**{name: value for name, value in item.items() if name in known}))
+            event = Event(**{name: value for name, value in item.items() if name in known})
         except (TypeError, AttributeError):
             log.warning("skipping a malformed event in the outbox: %r", item)
+            continue
+        if not isinstance(event.name, str) or not isinstance(event.ticket_id, int) or not isinstance(event.data, dict):
+            log.warning("skipping a malformed event in the outbox: %r", item)
+            continue
+        found.append(event)
     return found
 
 
-def handle_event_message(message: Any) -> None:
-    """The outbox handler of events whose on-commit delivery never happened (a crash)."""
-    for event in events_of(message.payload):
-        _deliver(event)
+def run_listeners(batch: list[Event], *, screens: bool) -> None:
+    """Run the screen listeners (`screens`) or the others on a batch of events, in order.
+
+    Batch listeners (`batched`) first, each once with its events; then, event by event, the
+    others in the order they subscribed. One broken listener hides nothing from the others.
+    """
+    per_event: list[tuple[Event, list[Listener]]] = []
+    batches: dict[BatchListener, list[Event]] = {}
+    for event in batch:
+        singles = []
+        for listener in _listeners.get(event.name, ()):
+            if (listener in _screen) != screens:
+                continue
+            whole: BatchListener | None = getattr(listener, _BATCH_ATTRIBUTE, None)
+            if whole is None:
+                singles.append(listener)
+            elif not any(seen is event for seen in batches.setdefault(whole, [])):
+                batches[whole].append(event)
+        per_event.append((event, singles))
+    for whole, its_events in batches.items():
+        try:
+            whole(its_events)
+        except Exception:
+            log.exception("listener %s failed on %s events", getattr(whole, "__name__", whole), len(its_events))
+    for event, singles in per_event:
+        if singles:
+            _deliver(event, singles)
 
 
-def _deliver(event: Event) -> None:
+def _deliver(event: Event, listeners: Iterable[Listener]) -> None:
     # Set here and snapshotted in publish(), so the depth holds whether Django runs the nested
     # on-commit callbacks at once (autocommit) or one after another (a test capturing them).
     token = _cause_depth.set(event.depth + 1)
     quiet = _quiet.set(event.quiet)
     try:
-        for listener in list(_listeners.get(event.name, ())):
+        for listener in listeners:
             try:
                 listener(event)
             except Exception:  # one broken listener must not hide the event from the others
@@ -184,3 +329,62 @@ def _deliver(event: Event) -> None:
     finally:
         _quiet.reset(quiet)
         _cause_depth.reset(token)
+
+
+# --- Delivery by workers ----------------------------------------------------------------------------
+
+
+def handle_event_message(message: Any) -> None:
+    """The outbox handler of one event row (a drain of all kinds took it): its worker listeners."""
+    run_listeners(events_of(message.payload), screens=False)
+
+
+def claim_batch(limit: int = BATCH, first: int = 0) -> list[Any]:
+    """Claim up to `limit` due event rows (pending, or claimed past their lease) from row `first`
+    on for this worker, oldest first; return them. Concurrent workers take different rows."""
+    from sportello.core import outbox
+    from sportello.core.models import OutboxMessage
+    from sportello.core.scheduler import holder_name
+
+    now = timezone.now()
+    due = outbox.due_messages(now, kinds=[EVENT]).filter(pk__gte=first).order_by("id")
+    token = f"{holder_name()[:80]}#{uuid.uuid4().hex[:12]}"
+    claimed = {"state": OutboxMessage.State.CLAIMED, "claimed_at": now, "claimed_by": token}
+    if connection.features.has_select_for_update_skip_locked:
+        with transaction.atomic():
+            ids = list(due.select_for_update(skip_locked=True).values_list("id", flat=True)[:limit])
+            if not ids:
+                return []
+            OutboxMessage.objects.filter(pk__in=ids).update(attempts=F("attempts") + 1, **claimed)
+    else:
+        # SQLite: one writer at a time; the UPDATE re-checks each row is still due.
+        ids = list(due.values_list("id", flat=True)[:limit])
+        if not ids or not outbox.due_messages(now).filter(pk__in=ids).update(attempts=F("attempts") + 1, **claimed):
+            return []
+    return list(OutboxMessage.objects.filter(claimed_by=token, state=OutboxMessage.State.CLAIMED).order_by("id"))
+
+
+def deliver_pending(first: int = 0, limit: int = 10 * BATCH) -> int:
+    """Deliver due event rows from row `first` on to the worker listeners, a batch at a time;
+    return how many rows. The rows of later commits come with it (their own tasks then find
+    nothing to do), so a busy worker takes up to BATCH events at a time.
+
+    Per batch: one claim, the listeners (the SLA clocks of all its tickets at once, triggers
+    skipped without a query when none listens), one UPDATE marking the batch done.
+    """
+    from sportello.core.models import OutboxMessage
+
+    delivered = 0
+    while delivered < limit:
+        rows = claim_batch(min(BATCH, limit - delivered), first)
+        if not rows:
+            break
+        run_listeners([event for row in rows for event in events_of(row.payload)], screens=False)
+        # Not conditional on the claim: delivered is delivered, even if a sweep took a row meanwhile.
+        OutboxMessage.objects.filter(pk__in=[row.pk for row in rows]).exclude(state=OutboxMessage.State.DONE).update(
+            state=OutboxMessage.State.DONE, done_at=timezone.now(), claimed_at=None, last_error=""
+        )
+        delivered += len(rows)
+    if delivered >= limit:  # more may be waiting: another task goes on, this one ends
+        enqueue_delivery(first)
+    return delivered

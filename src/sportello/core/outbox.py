@@ -5,8 +5,10 @@ A service that must cause something outside the database (an automatic mail, a w
 ticket: a rolled-back change sends nothing, and a committed one cannot lose its side effect in a
 crash. Each kind has one handler, registered with `register(kind, handler)` by the module that
 owns the work (mail/outbound.py, automation/webhooks.py, csat/services.py). Domain events are
-outbox rows too (kind "event", core/events.py): written already claimed, delivered in process on
-commit, and taken by the sweep only when that delivery died with its process.
+outbox rows too (kind "event", one row per `events.publish` call, core/events.py): written
+pending, and delivered in batches by their own task (`deliver_events`, which claims up to
+events.BATCH rows at once) rather than one claim per row; `claim` and `drain_due` below leave
+them alone unless asked, and the sweep enqueues their task when some are due.
 
 1. Fast path: `put` registers an on-commit hook that enqueues `drain_message(pk)`, so the mail
    still leaves at once (tests run tasks immediately). When the process dies before the hook,
@@ -53,6 +55,8 @@ from sportello.core.models import OutboxMessage
 
 log = logging.getLogger("sportello.outbox")
 
+# Domain events' rows (core/events.py), delivered in batches by their own task.
+EVENT_KIND = "event"
 # A claim older than this was left by a worker that died: the sweep takes the row again.
 LEASE = timedelta(minutes=5)
 # Waits after the 1st, 2nd, … failed attempt of a transient error; past the last, the row failed.
@@ -153,20 +157,34 @@ def _due(now: datetime) -> Q:
     )
 
 
-def due_messages(now: datetime | None = None, *, kinds: Iterable[str] = ()) -> QuerySet[OutboxMessage]:
+def due_messages(
+    now: datetime | None = None, *, kinds: Iterable[str] = (), except_kinds: Iterable[str] = ()
+) -> QuerySet[OutboxMessage]:
     """Messages a drain would take now: pending and due, or claimed past their lease."""
     rows = OutboxMessage.objects.filter(_due(now or timezone.now()))
     if kinds := list(kinds):
         rows = rows.filter(kind__in=kinds)
+    if except_kinds := list(except_kinds):
+        rows = rows.exclude(kind__in=except_kinds)
     return rows
 
 
-def claim(now: datetime | None = None, *, pk: int | None = None, kinds: Iterable[str] = ()) -> OutboxMessage | None:
-    """Take one due message (message `pk` only, if given) for this worker; None when none is due."""
+def claim(
+    now: datetime | None = None,
+    *,
+    pk: int | None = None,
+    kinds: Iterable[str] = (),
+    except_kinds: Iterable[str] | None = None,
+) -> OutboxMessage | None:
+    """Take one due message (message `pk` only, if given) for this worker; None when none is due.
+    Events are left to their batched delivery (core/events.py) unless `kinds` asks for them."""
     from sportello.core.scheduler import holder_name
 
+    kinds = list(kinds)
+    if except_kinds is None:
+        except_kinds = () if kinds else (EVENT_KIND,)
     now = now or timezone.now()
-    rows = due_messages(now, kinds=kinds)
+    rows = due_messages(now, kinds=kinds, except_kinds=except_kinds)
     if pk is not None:
         rows = rows.filter(pk=pk)
     rows = rows.order_by("next_attempt_at", "id")
@@ -252,12 +270,19 @@ def drain(pk: int) -> str:
     return handle(message)
 
 
-def drain_due(limit: int = BATCH, *, kinds: Iterable[str] = (), now: datetime | None = None) -> int:
+def drain_due(
+    limit: int = BATCH,
+    *,
+    kinds: Iterable[str] = (),
+    except_kinds: Iterable[str] | None = None,
+    now: datetime | None = None,
+) -> int:
     """Deliver due messages one claim at a time, so each keeps a fresh lease; return how many."""
     kinds = list(kinds)
+    except_kinds = list(except_kinds) if except_kinds is not None else None
     handled = 0
     while handled < limit:
-        message = claim(now, kinds=kinds)
+        message = claim(now, kinds=kinds, except_kinds=except_kinds)
         if message is None:
             break
         handle(message)
@@ -271,15 +296,19 @@ def sweep(now: datetime | None = None) -> int:
     Due: pending rows past their time (their task was lost, never enqueued, or a retry the
     backend could not defer) and claimed rows past their lease (their worker died).
     """
+    from sportello.core import events
     from sportello.core.tasks import drain_outbox
 
     now = now or timezone.now()
     fail_abandoned_tasks(now)
     prune(now)
-    due = due_messages(now).count()
+    due_events = due_messages(now, kinds=[EVENT_KIND]).count()
+    due = due_messages(now, except_kinds=[EVENT_KIND]).count()
+    if due_events:
+        events.enqueue_delivery()
     if due:
         drain_outbox.enqueue()
-    return due
+    return due + due_events
 
 
 def prune(now: datetime | None = None, batch: int = 1000) -> int:
@@ -318,6 +347,7 @@ def fail_abandoned_tasks(now: datetime | None = None) -> int:
 def _register_events() -> None:
     from sportello.core import events
 
+    assert events.EVENT == EVENT_KIND
     register(events.EVENT, events.handle_event_message)
 
 

@@ -15,7 +15,16 @@ def drain_message(message_id: int) -> str:
 
 @task()
 def drain_outbox() -> int:
-    """The sweep's work: deliver every due message (lost tasks, retries, expired leases)."""
+    """The sweep's work: deliver every due message (lost tasks, retries, expired leases) but events."""
     from sportello.core import outbox
 
     return outbox.drain_due()
+
+
+@task()
+def deliver_events(first: int = 0) -> int:
+    """Deliver the pending domain events from row `first` on to their listeners, in batches
+    (core/events.py)."""
+    from sportello.core import events
+
+    return events.deliver_pending(first)

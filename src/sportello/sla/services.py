@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, Field, Max, Min, OuterRef, Q, QuerySet
+from django.db.models import Exists, Field, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from sportello.core import events
@@ -683,13 +683,16 @@ def _column(field: Field[Any, Any]) -> str:
     return connection.ops.quote_name(field.column)
 
 
-def _write_clocks(rows: list[TicketSLA]) -> None:
-    """One UPDATE for many rows. On PostgreSQL the new values travel as one array per column and
+def _write_clocks(rows: list[TicketSLA], *, versions: bool = False) -> None:
+    """One UPDATE for many rows (with the ticket version they were computed from: `versions`).
+    On PostgreSQL the new values travel as one array per column and
     are joined by ticket id (`unnest`): `bulk_update`'s CASE per row costs a scan of the whole CASE
     for every row, quadratic in the batch size."""
     if not rows:
         return
     fields = [*_WRITTEN, TicketSLA._meta.get_field("updated_at")]
+    if versions:
+        fields.append(TicketSLA._meta.get_field("ticket_version"))
     if connection.vendor != "postgresql":
         TicketSLA.objects.bulk_update(rows, [field.name for field in fields], batch_size=250)
         return
@@ -709,11 +712,124 @@ def _write_clocks(rows: list[TicketSLA]) -> None:
         cursor.execute(sql, params)
 
 
+def on_ticket_events(batch: list[events.Event]) -> None:
+    """The listener, for a batch of events: bring the clocks of every ticket they name up to date.
+
+    A constant number of statements whatever the batch's size: the policies' version, the
+    tickets' facts with their clocks' version and waiting customer message (one query), the tags
+    when some policy needs them, one INSERT for the tickets without clocks, and one locking read
+    plus one UPDATE for the tickets whose clocks are stale. Tickets whose clocks are current
+    cost nothing more. Idempotent, like `sync_ticket_sla`.
+    """
+    ids: set[int] = set()
+    for event in batch:
+        ids.add(event.ticket_id)
+        source = event.data.get("source") if event.name == events.TICKETS_MERGED else None
+        if isinstance(source, int):
+            ids.add(source)
+    if ids:
+        sync_many(sorted(ids))
+
+
+@events.batched(on_ticket_events)
 def on_ticket_event(event: events.Event) -> None:
-    sync_ticket_sla(event.ticket_id)
-    source = event.data.get("source") if event.name == events.TICKETS_MERGED else None
-    if isinstance(source, int):
-        sync_ticket_sla(source)
+    on_ticket_events([event])
+
+
+def sync_many(ticket_ids: list[int], now: datetime | None = None) -> None:
+    """`sync_ticket_sla` for many tickets at once (see `on_ticket_events`)."""
+    # Inside `waiting` below: the outer row is the customer's entry, whose ticket is the one asked.
+    last_reply = (
+        Entry.objects.filter(ticket_id=OuterRef("ticket_id"), internal=False, direction=Direction.OUTBOUND)
+        .order_by()
+        .values("ticket_id")
+        .annotate(at=Max("created_at"))
+        .values("at")
+    )
+    waiting = (
+        Entry.objects.filter(
+            ticket_id=OuterRef("pk"),
+            internal=False,
+            direction=Direction.INBOUND,
+            created_at__gt=Subquery(last_reply),
+        )
+        .order_by()
+        .values("ticket_id")
+        .annotate(at=Min("created_at"))
+        .values("at")
+    )
+    rows = list(
+        Ticket.objects.filter(pk__in=ticket_ids)
+        .annotate(waiting_since=Subquery(waiting))
+        .values_list(*FACT_COLUMNS, "sla__ticket_version", "waiting_since")
+    )
+    todo = [(Facts(*row[: len(FACT_COLUMNS)]), row[-2], row[-1]) for row in rows if row[-2] != row[1]]
+    if not todo:
+        return
+    settings = _current()
+    tags: dict[int, set[int]] = {}
+    if settings.needs_tags:
+        for ticket_id, tag_id in Ticket.tags.through.objects.filter(
+            ticket_id__in=[facts.pk for facts, _, _ in todo]
+        ).values_list("ticket_id", "tag_id"):
+            tags.setdefault(ticket_id, set()).add(tag_id)
+    now = now or timezone.now()
+
+    def rules_for(facts: Facts) -> tuple[Policy | None, Target | None, CalendarSpec]:
+        policy = first_match(settings.rules, facts, tags.get(facts.pk, frozenset()))
+        return policy, target_for(policy, facts.priority), calendar_spec(policy.calendar if policy else None)
+
+    def waiting_of(facts: Facts, found: datetime | None) -> datetime | None:
+        return found if facts.first_response_at is not None else None
+
+    new = []
+    for facts, version, found in todo:
+        if version is None:
+            policy, target, spec = rules_for(facts)
+            new.append(_new_clocks(facts, policy, target, spec, waiting_of(facts, found), now))
+    if new:
+        try:
+            with transaction.atomic():
+                TicketSLA.objects.bulk_create(new)
+        except IntegrityError:  # some were created meanwhile by a concurrent sync: one at a time
+            for sla in new:
+                sync_ticket_sla(sla.ticket_id)
+    stale = {facts.pk: (facts, found) for facts, version, found in todo if version is not None}
+    if not stale:
+        return
+    with transaction.atomic():
+        changed = []
+        for sla in TicketSLA.objects.select_for_update().filter(pk__in=list(stale)):
+            facts, found = stale[sla.pk]
+            if sla.ticket_version == facts.version:  # brought up to date meanwhile
+                continue
+            policy, target, spec = rules_for(facts)
+            _reconcile(sla, facts, policy, target, spec, waiting_of(facts, found), now)
+            changed.append(sla)
+        _write_clocks(changed, versions=True)
+
+
+def _new_clocks(
+    facts: Facts,
+    policy: Policy | None,
+    target: Target | None,
+    hours: Hours,
+    waiting_since: datetime | None,
+    now: datetime,
+) -> TicketSLA:
+    """A ticket's first clocks, computed, not saved (`_create_clocks` for a batch)."""
+    sla = TicketSLA(ticket_id=facts.pk, policy=policy, warning_minutes=policy.warning_minutes if policy else 60)
+    for name in TARGETS:
+        setattr(sla, f"{name}_minutes", _minutes(target, name))
+    _recompute(sla, facts, hours)
+    _next_response_cycle(sla, facts, waiting_since, hours)
+    _mark_met_late(sla, facts)
+    if facts.state in PAUSED_STATES or facts.merged_into_id is not None:
+        sla.paused_at = now
+    _schedule(sla, facts)
+    sla.ticket_version = facts.version
+    sla.updated_at = now
+    return sla
 
 
 # --- Admin writes (API and admin site) -------------------------------------------------------------------
