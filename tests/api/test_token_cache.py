@@ -106,3 +106,13 @@ def test_with_a_shared_cache_the_stamp_lives_there(agent, settings):
         assert client.get(f"{API}/me").status_code == 401
     finally:
         cache.delete(token_cache.STAMP_KEY)
+
+
+def test_without_a_writable_stamp_nothing_is_remembered_and_nothing_breaks(agent, settings, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    settings.DATA_DIR = tmp_path / "a-file" / "data"  # no directory can be made there
+    agent.first_name = "Alice"
+    agent.save()  # a save (a sign-in, say) still works
+    client = Client(headers={"Authorization": f"Bearer {ApiToken.issue(agent, 'x')[1]}"})
+    assert token_queries(client) >= 1
+    assert token_queries(client) >= 1  # read every time

@@ -108,9 +108,10 @@ def _new_stamp() -> None:
             temporary = path.with_name(f"{path.name}.{os.getpid()}.{value}")
             temporary.write_text(value)
             os.replace(temporary, path)  # a new file (inode) every time: readers compare its identity
-    except Exception:  # the stamp cannot be written: stop trusting what we remember
+    except Exception:
+        # Not raised: a user's save (a sign-in) must not fail for it. Where the stamp cannot be
+        # written it cannot be made either, so no process remembers tokens (see current_stamp).
         log.exception("accounts: could not write the API token stamp")
-        raise
 
 
 def current_stamp() -> str | None:
