@@ -361,7 +361,9 @@ def claim_batch(limit: int = BATCH, first: int = 0) -> list[Any]:
         ids = list(due.values_list("id", flat=True)[:limit])
         if not ids or not outbox.due_messages(now).filter(pk__in=ids).update(attempts=F("attempts") + 1, **claimed):
             return []
-    return list(OutboxMessage.objects.filter(claimed_by=token, state=OutboxMessage.State.CLAIMED).order_by("id"))
+    return list(
+        OutboxMessage.objects.filter(pk__in=ids, claimed_by=token, state=OutboxMessage.State.CLAIMED).order_by("id")
+    )
 
 
 def deliver_pending(first: int = 0, limit: int = 10 * BATCH) -> int:
