@@ -65,5 +65,36 @@ def test_a_malformed_row_crashes_nothing(calls):
     OutboxMessage.objects.create(
         kind=events.EVENT, payload={"events": [{"nonsense": 1}, {"name": SECOND, "ticket_id": 6}]}
     )
-    assert outbox.drain_due() == 1
+    assert events.deliver_pending() == 1
     assert calls == [f"{SECOND} 6"]
+
+
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        (events.TICKET_UPDATED, {}),  # fields missing
+        (events.TICKET_UPDATED, {"fields": "status"}),  # not a list
+        (events.ENTRY_ADDED, {"direction": "sideways"}),
+        (events.SLA_BREACHED, {"target": "resolution"}),  # due missing
+        (events.CSAT_RATED, {"rating": "great", "previous": "", "at": "2026-12-02T10:00:00+00:00"}),
+        (events.TICKETS_MERGED, {"source": "7"}),
+        (events.TICKET_CREATED, {"surprise": 1}),
+    ],
+)
+def test_a_payload_that_is_not_its_events_type_is_refused_before_anything_is_written(name, data):
+    with pytest.raises(TypeError):
+        events.publish(events.Event(name, ticket_id=1, data=data))
+    assert not OutboxMessage.objects.exists()
+
+
+def test_the_payloads_services_publish_are_accepted(django_capture_on_commit_callbacks):
+    for name, data in [
+        (events.TICKET_CREATED, {}),
+        (events.TICKET_CREATED, {"split_from": 3}),
+        (events.TICKET_UPDATED, {"fields": ["group", "assignee"], "tier": "up"}),
+        (events.ENTRY_ADDED, {"direction": "outbound", "internal": False}),
+        (events.SLA_WARNING, {"target": "first_response", "due": "2026-12-02T10:00:00+00:00"}),
+        (events.CSAT_RATED, {"rating": "bad", "previous": "good", "at": "2026-12-02T10:00:00+00:00"}),
+        (events.TICKETS_MERGED, {"source": 7}),
+    ]:
+        events.check_payload(name, data)

@@ -108,3 +108,22 @@ def test_triggers_cost_no_query_while_no_trigger_listens(ticket, django_assert_n
     )
     automation.on_event(created)
     assert list(ticket.tags.values_list("name", flat=True)) == ["seen"]
+
+
+def test_assignment_costs_no_query_while_no_group_hands_out_tickets(
+    ticket, agent, first_level, django_assert_num_queries
+):
+    from sportello.accounts.models import Availability
+    from sportello.automation import assignment
+
+    Ticket.objects.filter(pk=ticket.pk).update(group=first_level)
+    created = events.Event(events.TICKET_CREATED, ticket.pk, ticket.entries.first().pk)
+    assignment.on_event(created)
+    with django_assert_num_queries(0):
+        assignment.on_event(created)
+    # A group that starts handing out its tickets is heard at once.
+    agent.availability = Availability.ONLINE
+    agent.save()
+    assignment.configure_group_assignment(first_level, method="round_robin")
+    assignment.on_event(created)
+    assert Ticket.objects.get(pk=ticket.pk).assignee == agent

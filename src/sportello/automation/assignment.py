@@ -33,6 +33,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import EllipsisType
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Q
@@ -249,11 +250,37 @@ def assign_waiting_tickets(limit: int = SWEEP_LIMIT) -> int:
 
 
 def on_event(event: events.Event) -> None:
-    """The listener: a ticket was created, or moved to another group."""
-    if event.name == events.TICKET_CREATED or (
-        event.name == events.TICKET_UPDATED and "group" in event.data.get("fields", ())
-    ):
+    """The listener: a ticket was created, or moved to another group. No query while no group
+    hands out its tickets (`some_group_assigns`)."""
+    if (
+        event.name == events.TICKET_CREATED
+        or (event.name == events.TICKET_UPDATED and "group" in event.data.get("fields", ()))
+    ) and some_group_assigns():
         auto_assign_ticket(event.ticket_id)
+
+
+# Whether some group hands out its tickets, per process: read again when the version in the cache
+# (bumped by every GroupAssignment save and delete) changed, and at least every ASSIGNMENT_RECHECK
+# seconds (the embedded default's cache is per process; a queryset update saves no model).
+ASSIGNMENT_RECHECK = 5.0
+_assigning: dict[str, Any] = {"version": None, "read_at": float("-inf"), "some": True}
+
+
+def some_group_assigns() -> bool:
+    import time
+
+    from django.core.cache import cache
+
+    from sportello.automation.models import ASSIGNMENT_VERSION_KEY, bump_assignment_version
+
+    version = cache.get(ASSIGNMENT_VERSION_KEY)
+    now = time.monotonic()
+    if version is None or version != _assigning["version"] or now - _assigning["read_at"] > ASSIGNMENT_RECHECK:
+        if version is None:
+            version = bump_assignment_version()
+        _assigning["some"] = GroupAssignment.objects.exclude(method=AssignmentMethod.NONE).exists()
+        _assigning["version"], _assigning["read_at"] = version, now
+    return bool(_assigning["some"])
 
 
 # --- Settings (admins) -------------------------------------------------------------------------------

@@ -222,6 +222,31 @@ class GroupAssignment(models.Model):
     def __str__(self) -> str:
         return f"{self.group}: {self.get_method_display()}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        transaction.on_commit(bump_assignment_version)
+        bump_assignment_version()
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        deleted = super().delete(*args, **kwargs)
+        transaction.on_commit(bump_assignment_version)
+        bump_assignment_version()
+        return deleted
+
+
+# As TRIGGERS_VERSION_KEY, for whether some group hands out its tickets (automation.assignment.on_event).
+ASSIGNMENT_VERSION_KEY = "sportello:assignment-version"
+
+
+def bump_assignment_version() -> str:
+    import uuid
+
+    from django.core.cache import cache
+
+    version = uuid.uuid4().hex
+    cache.set(ASSIGNMENT_VERSION_KEY, version, timeout=None)
+    return version
+
 
 class Skill(models.Model):
     """Something a ticket may need and an agent may have; tickets need it by category or tag."""
