@@ -270,10 +270,11 @@ async def relay(stop: asyncio.Event | None = None) -> None:
     scheduler, the mail listener, `mail import`, other web workers): with the in-memory layer
     (no Redis) their own pushes reach nobody here. Run by the ASGI web process (asgi.py).
 
-    Every RELAY_SECONDS, while some socket of this process is in a group, one indexed query reads
-    the event rows after the last one seen; rows this process published were pushed at their
-    commit and are skipped. SQLite commits one writer at a time, so rows become visible in id
-    order and none is passed over; with PostgreSQL, run Redis (the worker then pushes directly).
+    Every RELAY_SECONDS, while some socket of this process is in a group, one query by primary
+    key reads the outbox rows after the last one seen; event rows this process published were
+    pushed at their commit and are skipped. Rows usually become visible in id order (SQLite has
+    one writer at a time), but on PostgreSQL a transaction that took its id earlier may commit
+    later: ids passed over are looked for again for HOLE_SECONDS (they may also be rollbacks).
     """
     from sportello.core.scheduler import holder_name
 
@@ -281,17 +282,17 @@ async def relay(stop: asyncio.Event | None = None) -> None:
     if not isinstance(layer, InMemoryChannelLayer):
         return
     me = holder_name()
-    cursor: int | None = None
+    tail: _Tail | None = None
     while stop is None or not stop.is_set():
         await asyncio.sleep(RELAY_SECONDS)
         if not listened(layer):
-            cursor = None  # nobody hears: start from what is new when someone does
+            tail = None  # nobody hears: start from what is new when someone does
             continue
         try:
-            if cursor is None:
-                cursor = await database_sync_to_async(_last_event_id)()
+            if tail is None:
+                tail = _Tail(await database_sync_to_async(_last_outbox_id)())
                 continue
-            cursor, sends = await database_sync_to_async(_relayed)(cursor, me)
+            sends = await database_sync_to_async(tail.read)(me)
             if sends:
                 await send_in_order(layer, sends)
         except Exception:
@@ -299,29 +300,56 @@ async def relay(stop: asyncio.Event | None = None) -> None:
             await asyncio.sleep(1)
 
 
-def _last_event_id() -> int:
+# How long an id passed over (not yet committed, or rolled back) is looked for again; the most tracked.
+HOLE_SECONDS = 10.0
+MAX_HOLES = 1000
+
+
+class _Tail:
+    """The relay's place in the outbox: the highest id read, and the ids below it not seen yet."""
+
+    def __init__(self, cursor: int) -> None:
+        self.cursor = cursor
+        self.holes: dict[int, float] = {}
+
+    def read(self, me: str) -> list[tuple[str, dict[str, Any]]]:
+        import time
+
+        from django.db.models import Q
+
+        from sportello.core.models import OutboxMessage
+
+        now = time.monotonic()
+        self.holes = {pk: until for pk, until in self.holes.items() if until > now}
+        rows = list(
+            OutboxMessage.objects.filter(Q(pk__gt=self.cursor) | Q(pk__in=list(self.holes)))
+            .order_by("pk")
+            .values_list("pk", "kind", "payload")[:RELAY_BATCH]
+        )
+        if not rows:
+            return []
+        seen = {pk for pk, _kind, _payload in rows}
+        for pk in seen:
+            self.holes.pop(pk, None)
+        top = max(seen)
+        if top > self.cursor:
+            passed_over = [pk for pk in range(self.cursor + 1, top) if pk not in seen]
+            if len(self.holes) + len(passed_over) <= MAX_HOLES:
+                self.holes.update(dict.fromkeys(passed_over, now + HOLE_SECONDS))
+            self.cursor = top
+        batch = [
+            event
+            for _pk, kind, payload in rows
+            if kind == events.EVENT and not (isinstance(payload, dict) and payload.get("by") == me)
+            for event in events.events_of(payload)
+        ]
+        return pushes_for(batch) if batch else []
+
+
+def _last_outbox_id() -> int:
     from sportello.core.models import OutboxMessage
 
     return OutboxMessage.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-
-
-def _relayed(cursor: int, me: str) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
-    from sportello.core.models import OutboxMessage
-
-    rows = list(
-        OutboxMessage.objects.filter(pk__gt=cursor, kind=events.EVENT)
-        .order_by("pk")
-        .values_list("pk", "payload")[:RELAY_BATCH]
-    )
-    if not rows:
-        return cursor, []
-    batch = [
-        event
-        for _pk, payload in rows
-        if not (isinstance(payload, dict) and payload.get("by") == me)
-        for event in events.events_of(payload)
-    ]
-    return rows[-1][0], pushes_for(batch) if batch else []
 
 
 def conversation_changed(conversation_id: int) -> None:
