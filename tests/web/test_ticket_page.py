@@ -317,7 +317,7 @@ def test_ticket_page_query_count_does_not_grow_with_the_thread(ticket, agent, ag
 
     store_attachments(with_files, [AttachmentIn("a.txt", b"a"), AttachmentIn("b.txt", b"b")])  # type: ignore[arg-type]
     assert _ticket_page_queries(client, ticket) == short
-    with django_assert_max_num_queries(18):
+    with django_assert_max_num_queries(16):
         client.get(url("ticket", ticket))
 
 

@@ -336,15 +336,19 @@ def _thread(ticket: Ticket, *, whole: bool) -> tuple[list[Entry], bool]:
     """The entries the ticket page shows, oldest first, and whether earlier ones were left out.
 
     A long thread shows its latest THREAD_PAGE entries, with a link to the whole thread: rendering
-    an entry costs about 0.5 ms, and the answer to write is to the latest messages.
+    an entry costs 0.5 to 1 ms, and the answer to write is to the latest messages.
     """
-    entries = ticket.entries.select_related("author_user", "author_customer").prefetch_related(
-        "attachments", "author_customer__identities"
-    )
+    entries = ticket.entries.select_related("author_user", "author_customer").prefetch_related("attachments")
     if whole:
-        return list(entries), False
-    latest = list(entries.order_by("-created_at", "-id")[: THREAD_PAGE + 1])
-    return latest[:THREAD_PAGE][::-1], len(latest) > THREAD_PAGE
+        shown, earlier = list(entries), False
+    else:
+        latest = list(entries.order_by("-created_at", "-id")[: THREAD_PAGE + 1])
+        shown, earlier = latest[:THREAD_PAGE][::-1], len(latest) > THREAD_PAGE
+    # The customer panel's addresses and those of the thread's authors (a nameless author is shown
+    # by address), in one query.
+    authors = [entry.author_customer for entry in shown if entry.author_customer is not None]
+    prefetch_related_objects([ticket.customer, *authors], "identities")
+    return shown, earlier
 
 
 # --- Attachments --------------------------------------------------------------------------------------
