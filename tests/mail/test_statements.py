@@ -72,8 +72,8 @@ def test_a_reply_is_one_transaction_of_few_statements(warm, monkeypatch):
     statements, intake = statements_until_commit(reply, monkeypatch)
     assert Entry.objects.filter(ticket=first.ticket).count() == 2 and Ticket.objects.count() == 2
     own = len(statements) - len(intake)
-    # BEGIN, the look-up, threading (the matching id, then its ticket), the row, COMMIT.
-    assert own <= 6, "\n".join(statements)
+    # BEGIN, the look-up, threading (the matching id with its ticket), the row, COMMIT.
+    assert own <= 5, "\n".join(statements)
 
 
 @pytest.mark.xfail(strict=False, reason="intake's own statements (tickets/intake.py) are being cut elsewhere")

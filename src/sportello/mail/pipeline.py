@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 
@@ -377,12 +378,19 @@ def ticket_for_message_ids(message_ids: list[str]) -> tuple[Ticket, str] | None:
             .values_list("rank", "via", "target", "tie")
         )
     query = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-    best = query.order_by("rank", "via", "tie").first()
-    if best is None:
+    # The winning match and its ticket in one statement: the ranked UNION, cut to its first row,
+    # joined to the ticket it names.
+    sql, params = query.order_by("rank", "via", "tie")[:1].query.sql_with_params()
+    table = connection.ops.quote_name(Ticket._meta.db_table)
+    found = list(
+        Ticket.objects.raw(
+            f"SELECT {table}.*, best.rank AS matched_rank FROM {table} JOIN ({sql}) best ON {table}.id = best.target",
+            params,
+        )
+    )
+    if not found:
         return None
-    rank, _via, ticket_id, _tie = best
-    ticket = Ticket.objects.filter(pk=ticket_id).first()
-    return (ticket, ids[rank]) if ticket is not None else None
+    return found[0], ids[found[0].matched_rank]
 
 
 def is_participant(ticket: Ticket, address: str) -> bool:
