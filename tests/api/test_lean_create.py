@@ -25,6 +25,13 @@ from tests.waiting import wait_for
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _own_token_stamp(settings, tmp_path):  # type: ignore[no-untyped-def]
+    """The API token stamp is a file in the data directory (no Redis here), shared by every test
+    process of the checkout: other processes' saves of users would make the token be read again."""
+    settings.DATA_DIR = tmp_path
+
+
 def body(email: str, **extra: Any) -> dict[str, Any]:
     return {
         "subject": "Screen arrived broken",

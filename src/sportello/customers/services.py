@@ -119,12 +119,36 @@ def find_or_create_customer(sender: Sender, *, language: str = "en", stamp: int 
 
 
 def _identities_of_owners(pairs: list[tuple[str, str]]) -> list[Identity]:
-    """Every identity (with its customer) of the customers owning one of `pairs`."""
-    wanted = Q()
-    for kind, value in pairs:
-        wanted |= Q(kind=kind, value=value)
-    owners = Identity.objects.filter(wanted).values("customer_id")
-    return list(Identity.objects.select_related("customer").filter(customer_id__in=owners).order_by("kind", "id"))
+    """Every identity (with its customer) of the customers owning one of `pairs`, in one statement.
+
+    Written in SQL: it runs on every message, and compiling the ORM's form (an OR of pairs, a
+    subquery, a join) cost more than running it."""
+    identity_fields = [f.column for f in Identity._meta.concrete_fields]
+    customer_fields = [f.column for f in Customer._meta.concrete_fields]
+    columns = ", ".join([f"i.{c}" for c in identity_fields] + [f"c.{c}" for c in customer_fields])
+    quote = connection.ops.quote_name
+    wanted = " OR ".join(["(kind = %s AND value = %s)"] * len(pairs))
+    sql = (
+        f"SELECT {columns} FROM {quote(Identity._meta.db_table)} i "
+        f"JOIN {quote(Customer._meta.db_table)} c ON c.id = i.customer_id "
+        f"WHERE i.customer_id IN (SELECT customer_id FROM {quote(Identity._meta.db_table)} WHERE {wanted}) "
+        "ORDER BY i.kind, i.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [part for pair in pairs for part in pair])
+        rows = cursor.fetchall()
+    split = len(identity_fields)
+    customers: dict[int, Customer] = {}
+    found = []
+    for row in rows:
+        identity = Identity.from_db(connection.alias, [f.attname for f in Identity._meta.concrete_fields], row[:split])
+        customer = customers.get(identity.customer_id)
+        if customer is None:
+            attnames = [f.attname for f in Customer._meta.concrete_fields]
+            customer = customers[identity.customer_id] = Customer.from_db(connection.alias, attnames, row[split:])
+        identity.customer = customer
+        found.append(identity)
+    return found
 
 
 def _insert_identities(customer: Customer, pairs: list[tuple[str, str]]) -> list[Identity]:
