@@ -390,7 +390,8 @@ def ticket_for_message_ids(message_ids: list[str]) -> tuple[Ticket, str] | None:
     )
     if not found:
         return None
-    return found[0], ids[found[0].matched_rank]
+    matched: int = found[0].matched_rank  # type: ignore[attr-defined]  # the raw query's extra column
+    return found[0], ids[matched]
 
 
 def is_participant(ticket: Ticket, address: str) -> bool:
