@@ -127,3 +127,53 @@ def test_assignment_costs_no_query_while_no_group_hands_out_tickets(
     assignment.configure_group_assignment(first_level, method="round_robin")
     assignment.on_event(created)
     assert Ticket.objects.get(pk=ticket.pk).assignee == agent
+
+
+def test_one_transaction_enqueues_one_delivery_however_many_publish_calls(
+    admin, queue, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    ticket = Ticket.objects.none()
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = api_client(admin).post(
+            "/api/v1/tickets",
+            {"subject": "Printer on fire", "body_text": "Smoke", "customer": {"email": "p@example.com"}},
+            content_type="application/json",
+        )
+    assert ticket.status_code == 201
+    queue.enqueued.clear()
+    OutboxMessage.objects.filter(kind=events.EVENT).update(state=OutboxMessage.State.DONE)
+    first = Ticket.objects.get()
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        for priority in (Priority.HIGH, Priority.URGENT, Priority.LOW):
+            update_ticket(first, admin, TicketChanges(priority=priority))
+        try:  # a savepoint rolled back takes its event with it, and no second task comes
+            with transaction.atomic():
+                update_ticket(first, admin, TicketChanges(priority=Priority.NORMAL))
+                raise RuntimeError
+        except RuntimeError:
+            pass
+    [(start,)] = queue.enqueued
+    assert len(pending_events()) == 3
+    assert events.deliver_pending(start) == 3
+    assert pending_events() == []
+
+
+def test_a_rolled_back_first_publish_leaves_the_hook_to_the_next(
+    admin, ticket, queue, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    OutboxMessage.objects.filter(kind=events.EVENT).update(state=OutboxMessage.State.DONE)  # the fixture's
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        try:
+            with transaction.atomic():
+                update_ticket(ticket, admin, TicketChanges(priority=Priority.URGENT))
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        update_ticket(ticket, admin, TicketChanges(priority=Priority.LOW))
+    [(start,)] = queue.enqueued
+    assert events.deliver_pending(start) == 1
+    assert Ticket.objects.get(pk=ticket.pk).priority == Priority.LOW
