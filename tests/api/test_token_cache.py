@@ -60,6 +60,8 @@ def test_a_deactivated_or_demoted_agent_is_refused_at_once(agent, admin):
 def test_a_token_revoked_in_another_process_is_refused_at_once(agent, tmp_path):
     from django.utils import timezone
 
+    from sportello.accounts import token_cache
+
     token, key = ApiToken.issue(agent, "x")
     client = Client(headers={"Authorization": f"Bearer {key}"})
     assert client.get(f"{API}/me").status_code == 200
@@ -67,7 +69,7 @@ def test_a_token_revoked_in_another_process_is_refused_at_once(agent, tmp_path):
     # Another process revokes it: its row changes, and that process writes a new stamp file.
     ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
     (tmp_path / "elsewhere").write_text("another process's stamp")
-    (tmp_path / "elsewhere").replace(tmp_path / "api-token-stamp")
+    (tmp_path / "elsewhere").replace(token_cache._stamp_file())
     assert client.get(f"{API}/me").status_code == 401
 
 
@@ -102,10 +104,10 @@ def test_with_a_shared_cache_the_stamp_lives_there(agent, settings):
         assert client.get(f"{API}/me").status_code == 200
         assert token_queries(client) == 0
         ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
-        cache.set(token_cache.STAMP_KEY, "another process's stamp")  # as a revocation elsewhere does
+        cache.set(token_cache._stamp_key(), "another process's stamp")  # as a revocation elsewhere does
         assert client.get(f"{API}/me").status_code == 401
     finally:
-        cache.delete(token_cache.STAMP_KEY)
+        cache.delete(token_cache._stamp_key())
 
 
 def test_without_a_writable_stamp_nothing_is_remembered_and_nothing_breaks(agent, settings, tmp_path):

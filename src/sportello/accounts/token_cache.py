@@ -5,9 +5,9 @@ users of the tokens it saw for TOKEN_SECONDS, under a shared stamp; revoking a t
 change of a token or a user (deactivation, a new role), writes a new stamp, and every process
 reads the token afresh at its next request.
 
-The stamp is shared by every process of the installation: a key in the cache when the cache is
-shared (Redis, production), else a small file in the data directory (the default one-machine
-install, whose in-memory cache each process has for itself). It is written when the change is
+The stamp is shared by every process using the same database: a key in the cache when the cache
+is shared (Redis, production), else a small file in the data directory (the default one-machine
+install, whose in-memory cache each process has for itself), named after the database. It is written when the change is
 made and again after it commits, so no process keeps the state from before a committed change.
 A stamp that cannot be read means nothing is remembered: tokens are read from the database.
 """
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.signals import post_delete, post_save
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ def _new_stamp() -> None:
     value = secrets.token_hex(8)
     try:
         if _shared_cache():
-            cache.set(STAMP_KEY, value, None)
+            cache.set(_stamp_key(), value, None)
         else:
             path = _stamp_file()
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -118,10 +118,10 @@ def current_stamp() -> str | None:
     """The shared stamp now; None when it cannot be read (then nothing is remembered)."""
     try:
         if _shared_cache():
-            value = cache.get(STAMP_KEY)
+            value = cache.get(_stamp_key())
             if value is None:  # never written, or evicted: write one so that it can be trusted
-                cache.add(STAMP_KEY, secrets.token_hex(8), None)
-                value = cache.get(STAMP_KEY)
+                cache.add(_stamp_key(), secrets.token_hex(8), None)
+                value = cache.get(_stamp_key())
             return None if value is None else str(value)
         try:
             found = os.stat(_stamp_file())
@@ -138,8 +138,20 @@ def _shared_cache() -> bool:
     return settings.CACHES["default"]["BACKEND"] not in _PROCESS_LOCAL
 
 
+def _database() -> str:
+    """Which database the tokens are rows of: processes on one database share a stamp (a test
+    process on its own test database has a stamp of its own)."""
+    db = connection.settings_dict
+    where = f"{connection.vendor}:{db.get('HOST') or ''}:{db.get('PORT') or ''}:{db.get('NAME') or ''}"
+    return hashlib.sha256(where.encode()).hexdigest()[:16]
+
+
+def _stamp_key() -> str:
+    return f"{STAMP_KEY}:{_database()}"
+
+
 def _stamp_file() -> Path:
-    return Path(settings.DATA_DIR) / "api-token-stamp"
+    return Path(settings.DATA_DIR) / f"api-token-stamp-{_database()}"
 
 
 def connect() -> None:
