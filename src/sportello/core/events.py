@@ -267,9 +267,10 @@ class _Delivery:
         if self.pk not in written:  # an earlier hook of the same commit enqueued it already
             return
         _unenqueued.pks = []
-        # The task takes every pending row from the first on; when this hook runs, all those rows
-        # are committed (or were rolled back, and the task finds nothing of theirs).
-        enqueue_delivery(min(written))
+        # Hooks run in the order they were added, so this is the commit's first row; the task takes
+        # every pending row from it on, and when this hook runs all the commit's rows are committed.
+        # (Rows left in the list from before were rolled back: their hooks were dropped with them.)
+        enqueue_delivery(self.pk)
 
 
 def _enqueue_delivery_on_commit(pk: int) -> None:
