@@ -6,11 +6,17 @@
 Each ticket has one document: its number, subject, customer name and addresses, and the text of
 its thread entries (capped). `index_ticket` rebuilds it inside the writer's transaction, so search
 is never behind the database.
+
+Bulk writers (the demo loader, imports) wrap their writes in `deferred()`: each ticket is then
+indexed once, whole, when the block ends, instead of on every write.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
@@ -47,11 +53,43 @@ def build_document(ticket_id: int, *, ticket: Ticket | None = None, bodies: list
     return "\n".join(p for p in parts if p)
 
 
+# Inside `deferred()`: ticket id -> whether the ticket was new (had no document) when first written.
+_pending: ContextVar[dict[int, bool] | None] = ContextVar("search_pending", default=None)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Index the tickets written inside the block once each, when it ends, instead of on every
+    write: a ticket given five entries is built once, not five times.
+
+    The documents are written on exit in the caller's transaction if one is open (so they commit
+    or roll back with the rows). Nested blocks join the outermost one. If the block raises, nothing
+    is indexed: the writer's transaction is rolled back and there is nothing to index.
+    """
+    if _pending.get() is not None:
+        yield
+        return
+    pending: dict[int, bool] = {}
+    token = _pending.set(pending)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+    existing = set(Ticket.objects.filter(pk__in=list(pending)).values_list("pk", flat=True))
+    for ticket_id, new in pending.items():
+        if ticket_id in existing:  # a ticket deleted later in the block has nothing to index
+            index_ticket(ticket_id, new=new)
+
+
 def index_ticket(
     ticket_id: int, *, ticket: Ticket | None = None, bodies: list[str] | None = None, new: bool = False
 ) -> None:
     """(Re)write a ticket's document; `new`: the ticket was made in this transaction, so it has
     none yet to replace (SQLite's FTS table then takes one INSERT, not a DELETE and an INSERT)."""
+    pending = _pending.get()
+    if pending is not None:
+        pending.setdefault(ticket_id, new)
+        return
     document = build_document(ticket_id, ticket=ticket, bodies=bodies)
     if is_postgres():
         with connection.cursor() as cursor:
@@ -77,6 +115,10 @@ def append_to_ticket(ticket_id: int, body: str) -> None:
     document near DOCUMENT_CAP, or none at all, is rebuilt whole instead."""
     if not body:
         return  # build_document leaves empty texts out
+    pending = _pending.get()
+    if pending is not None:
+        pending.setdefault(ticket_id, False)
+        return
     with connection.cursor() as cursor:
         if is_postgres():
             # Both expressions read the old body, so the vector is the new body's.
@@ -99,6 +141,9 @@ def append_to_ticket(ticket_id: int, body: str) -> None:
 
 
 def remove_ticket(ticket_id: int) -> None:
+    pending = _pending.get()
+    if pending is not None:
+        pending.pop(ticket_id, None)
     if is_postgres():
         TicketDocument.objects.filter(ticket_id=ticket_id).delete()
     else:
