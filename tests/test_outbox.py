@@ -117,6 +117,23 @@ def test_a_message_put_twice_under_one_key_is_written_once(django_capture_on_com
     assert mails().count() == 1 and len(mail.outbox) == 1
 
 
+def test_a_keyed_put_is_one_statement_and_a_second_one_only_reads_the_first(django_capture_on_commit_callbacks):
+    from django.test.utils import CaptureQueriesContext
+
+    with transaction.atomic():
+        with CaptureQueriesContext(connection) as first_put:
+            first = outbox.put("nobody.handles.this", {"n": 1}, key="once")
+        with CaptureQueriesContext(connection) as second_put:
+            again = outbox.put("nobody.handles.this", {"n": 2}, key="once")
+        # The caller's transaction is still usable after the skipped insert.
+        assert OutboxMessage.objects.filter(key="once").count() == 1
+    assert len(first_put.captured_queries) == 1, [q["sql"] for q in first_put.captured_queries]
+    assert "SAVEPOINT" not in first_put.captured_queries[0]["sql"].upper()
+    assert again.pk == first.pk and again.payload == {"n": 1}
+    assert len(second_put.captured_queries) == 2  # the skipped insert, then the first row read
+    assert OutboxMessage.objects.get(key="once").payload == {"n": 1}
+
+
 def test_a_transient_smtp_failure_is_retried_with_backoff(settings, django_capture_on_commit_callbacks):
     from tests.servers import free_port
 

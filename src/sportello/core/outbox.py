@@ -47,7 +47,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -119,20 +119,41 @@ def put(kind: str, payload: dict[str, Any], *, key: str | None = None) -> Outbox
     """Write a message in the caller's transaction; once it commits, a task delivers it.
 
     With `key`, a message is written at most once: a second put with the same key returns the
-    first row (even one already done) and writes nothing.
+    first row (even one already done) and writes nothing. That is one statement, `INSERT … ON
+    CONFLICT (key) DO NOTHING RETURNING id` (no read first, no savepoint: a conflict is skipped,
+    not raised, so the caller's transaction stays usable); the first row is read only when the
+    insert was skipped. On PostgreSQL a concurrent put of the same key makes ours wait for its
+    commit, then skip.
     """
-    if key is not None and (existing := OutboxMessage.objects.filter(key=key).first()) is not None:
-        return existing
-    try:
-        with transaction.atomic():  # a savepoint: a duplicate key leaves the caller's transaction usable
-            message = OutboxMessage.objects.create(kind=kind, payload=payload, key=key)
-    except IntegrityError:
-        if key is None:
-            raise
+    message = OutboxMessage(kind=kind, payload=payload, key=key)
+    if key is None:
+        message.save(force_insert=True)
+    elif (pk := _insert_unless_key_exists(message)) is None:
         return OutboxMessage.objects.get(key=key)
+    else:
+        message.pk = pk
+        message._state.adding = False
+        message._state.db = connection.alias
     pk = message.pk
     transaction.on_commit(lambda: enqueue(pk))
     return message
+
+
+def _insert_unless_key_exists(message: OutboxMessage) -> int | None:
+    """Insert `message` (which has a key) in one statement; its id, or None when its key was taken."""
+    fields = [f for f in OutboxMessage._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+    values = [f.get_db_prep_save(f.pre_save(message, True), connection) for f in fields]
+    table = connection.ops.quote_name(OutboxMessage._meta.db_table)
+    pk_column = connection.ops.quote_name("id")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"ON CONFLICT ({connection.ops.quote_name('key')}) DO NOTHING RETURNING {pk_column}",
+            values,
+        )
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
 
 
 def enqueue(pk: int, at: datetime | None = None) -> None:
