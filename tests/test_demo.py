@@ -124,3 +124,31 @@ def test_demo_data_is_the_same_every_time(monkeypatch):
     User.objects.all().delete()
     run_demo()
     assert list(Ticket.objects.order_by("number").values_list("subject", "channel", "state", "priority")) == first
+
+
+def test_demo_tickets_are_found_by_every_line_of_their_threads(monkeypatch):
+    """Search holds each demo ticket's whole thread, in the order the ticket page shows it: what
+    rebuilding the index would write (the load indexes each ticket once, after the last write)."""
+    from django.db import connection
+
+    from sportello.search import backend as search
+
+    monkeypatch.setattr(demo, "TICKETS", 25)
+    run_demo()
+    if search.is_postgres():
+        query = "SELECT ticket_id, body FROM search_ticketdocument"
+    else:
+        query = "SELECT rowid, body FROM search_fts"
+    with connection.cursor() as cursor:
+        cursor.execute(query)
+        stored = dict(cursor.fetchall())
+    tickets = list(Ticket.objects.order_by("number"))
+    assert set(stored) == {t.pk for t in tickets}
+    for ticket in tickets:
+        assert stored[ticket.pk] == search.build_document(ticket.pk), f"ticket #{ticket.number}"
+    # A follow-up, an agent's reply and a note: each finds its ticket.
+    for direction in (Direction.INBOUND, Direction.OUTBOUND, Direction.INTERNAL):
+        entry = Entry.objects.filter(direction=direction).order_by("-id").first()
+        assert entry is not None
+        words = " ".join(entry.body_text.split()[:3])
+        assert entry.ticket in search.search_tickets(words, Ticket.objects.all(), limit=200)

@@ -32,6 +32,7 @@ from sportello.core import events
 from sportello.core.management import demo_data as data
 from sportello.customers.models import Customer, Organization
 from sportello.customers.services import Sender, find_or_create_customer
+from sportello.search import backend as search
 from sportello.tickets import statuses
 from sportello.tickets.intake import Inbound, IntakeResult, ingest
 from sportello.tickets.models import (
@@ -73,8 +74,10 @@ class Command(BaseCommand):
         # two demo passwords are hashed on another core while the data is written.
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="demo-password") as pool:
             hashes = {password: pool.submit(make_password, password) for password in (ADMIN[1], AGENT_PASSWORD)}
-            # History, not news: no surveys or automatic mail go to the demo's customers.
-            with events.quietly(), transaction.atomic():
+            # History, not news: no surveys or automatic mail go to the demo's customers. Search
+            # indexes each ticket once, whole, at the end of the load (in its transaction), not
+            # on each of its ~5 writes.
+            with events.quietly(), transaction.atomic(), search.deferred():
                 loader = DemoLoader(random.Random(options["seed"]), now=timezone.now(), hashes=hashes)
                 loader.load()
         seconds = time.monotonic() - started
