@@ -39,6 +39,10 @@ def search(user, q: str):  # type: ignore[no-untyped-def]
         ("rebooting", "router"),  # subject
         ("VAT doubled", "invoice"),  # body, every word
         ("desk@initech.example", "printer"),  # customer address
+        ("Desk@Initech.Example", "printer"),  # in any case
+        ("desk@initech.exa", "printer"),  # still being typed
+        ("jam desk@initech.example", "printer"),  # with another word
+        ("desk@initech.example jam", "printer"),  # before another word
         ("globex", "router"),  # a piece of the address
     ],
 )

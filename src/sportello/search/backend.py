@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
@@ -186,7 +187,7 @@ def search_tickets(query: str, tickets: QuerySet[Ticket], limit: int = 50) -> li
 RANK_WINDOW = 500
 # That walk is only cheap when matches are dense among recent tickets. A word that is rare there
 # (or only in old tickets) made PostgreSQL walk and filter most of the table: 290 ms at 1M tickets,
-# 150-340 ms at 200k. So the walk is bounded to the newest RECENT_IDS ticket ids; when that finds
+# 150-340 ms at 200k. So the walk is bounded to the newest RECENT_IDS documents; when that finds
 # fewer matches than asked for, the matches are taken from the GIN index first (a fenced subquery
 # the planner cannot turn back into the walk) and the newest of them ranked.
 RECENT_IDS = 10_000
@@ -199,19 +200,13 @@ def _match_ids(words: list[str], limit: int) -> list[int]:
     build partial-match bitmaps that must be rechecked row by row (200 ms at 1M tickets).
     """
     if is_postgres():
-        # Addresses and host names are matched by their pieces, which the document also holds:
-        # PostgreSQL's parser would otherwise read "firma.bg" as one host token.
-        pieces = [[p for p in re.split(r"[@.+\-]+", w) if p] for w in words]
-        lexemes = [_pg_lexeme(p) for group in pieces[:-1] for p in group]
-        last = pieces[-1] if pieces else []
-        lexemes += [_pg_lexeme(p) for p in last[:-1]] + [_pg_lexeme(p) + ":*" for p in last[-1:]]
-        if not lexemes:
-            return []
-        tsquery = " & ".join(lexemes)
-        # A bigger work_mem keeps the index bitmaps exact instead of lossy (36 ms instead of 200).
         with transaction.atomic(), connection.cursor() as cursor:
+            tsquery = _pg_tsquery(cursor, words)
+            if not tsquery:
+                return []
+            # A bigger work_mem keeps the index bitmaps exact instead of lossy (36 ms instead of 200).
             cursor.execute("SET LOCAL work_mem = '64MB'")
-            cursor.execute(_PG_RECENT, [tsquery, RECENT_IDS, RANK_WINDOW, tsquery, limit])
+            cursor.execute(_PG_RECENT, [RECENT_IDS, tsquery, RANK_WINDOW, tsquery, limit])
             ids = [row[0] for row in cursor.fetchall()]
             if len(ids) < limit:
                 cursor.execute(_PG_ALL, [tsquery, RANK_WINDOW, tsquery, limit])
@@ -227,12 +222,43 @@ def _match_ids(words: list[str], limit: int) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-# The newest matches among the newest RECENT_IDS tickets: a backward walk of at most that many rows.
+def _pg_tsquery(cursor: Any, words: list[str]) -> str:
+    """The query's words as a PostgreSQL tsquery, the last one a prefix.
+
+    A whole address ("nadia@firma.bg") that PostgreSQL's parser reads as one token is matched as
+    that token, which the document holds: its pieces ("nadia", "firma", "bg") are in it too, but
+    the domain's are in nearly every document, and "bg:*" as a prefix made the GIN index build a
+    bitmap of a million rows (160-270 ms at 1M tickets). Other words with punctuation (host names,
+    partial addresses) are matched by their pieces: the parser would otherwise read "firma.bg" as
+    one host token, and the document holds the pieces of every address.
+    """
+    whole: set[str] = set()
+    addresses = [w.lower() for w in words if "@" in w]
+    if addresses:
+        cursor.execute(
+            "SELECT w FROM unnest(%s::text[]) w WHERE tsvector_to_array(to_tsvector('simple', w)) = ARRAY[w]",
+            [addresses],
+        )
+        whole = {row[0] for row in cursor.fetchall()}
+    lexemes: list[str] = []
+    for n, word in enumerate(words):
+        last = n == len(words) - 1
+        pieces = [word.lower()] if word.lower() in whole else [p for p in re.split(r"[@.+\-]+", word) if p]
+        lexemes += [_pg_lexeme(p) for p in pieces[:-1]]
+        lexemes += [_pg_lexeme(p) + (":*" if last else "") for p in pieces[-1:]]
+    return " & ".join(lexemes)
+
+
+# The newest matches among the newest RECENT_IDS documents: a backward walk of the primary key that
+# stops after RANK_WINDOW matches. The walk is fenced (its own LIMIT) so the planner cannot trade
+# it for the GIN index, whose bitmap for two common words (one a prefix) holds hundreds of
+# thousands of rows.
 _PG_RECENT = """
     SELECT ticket_id FROM (
-        SELECT ticket_id, vector FROM search_ticketdocument
+        SELECT ticket_id, vector FROM (
+            SELECT ticket_id, vector FROM search_ticketdocument ORDER BY ticket_id DESC LIMIT %s
+        ) newest
         WHERE vector @@ to_tsquery('simple', %s)
-          AND ticket_id > (SELECT max(ticket_id) FROM search_ticketdocument) - %s
         ORDER BY ticket_id DESC LIMIT %s
     ) recent
     ORDER BY ts_rank(vector, to_tsquery('simple', %s)) DESC, ticket_id DESC
