@@ -11,13 +11,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from sportello.accounts.models import Group, Role
 from sportello.customers.models import Organization
 from sportello.customers.services import Sender
 from sportello.tickets import statuses
 from sportello.tickets.intake import Inbound, ingest
-from sportello.tickets.models import Direction, Entry, Priority, Status, StatusCategory, Ticket
+from sportello.tickets.models import Category, Direction, Entry, Priority, Status, StatusCategory, Ticket
 from sportello.tickets.services import add_note, reply_to_ticket
-from tests.conftest import client_for
+from tests.conftest import client_for, make_user
 from tests.web.conftest import new_ticket, page_text
 
 pytestmark = pytest.mark.django_db
@@ -317,7 +318,9 @@ def test_ticket_page_query_count_does_not_grow_with_the_thread(ticket, agent, ag
 
     store_attachments(with_files, [AttachmentIn("a.txt", b"a"), AttachmentIn("b.txt", b"b")])  # type: ignore[arg-type]
     assert _ticket_page_queries(client, ticket) == short
-    with django_assert_max_num_queries(16):
+    # session, user, ticket, tags, entries, attachments, identities, the lookups' version (for every
+    # dropdown's choices), other tickets, SLA, history
+    with django_assert_max_num_queries(11):
         client.get(url("ticket", ticket))
 
 
@@ -354,3 +357,69 @@ def test_the_ticket_page_costs_the_same_statements_for_a_long_thread(ticket, age
     # the latest entries hold a customer's mail as the short thread did (their identities are read)
     ingest(Inbound(channel="email", sender=Sender(email="carla@example.com"), body_text="Any news?", ticket=ticket))
     assert _ticket_page_queries(client, ticket) == short
+
+
+def _options(html: str, select_id: str) -> list[str]:
+    select = re.search(rf'<select[^>]*id="{select_id}"[^>]*>(.*?)</select>', html, re.S)
+    assert select is not None, select_id
+    return re.findall(r"<option[^>]*>([^<]*)</option>", select.group(1))
+
+
+def test_the_dropdowns_read_no_table_of_choices_on_a_repeated_view(ticket, agent):
+    client = client_for(agent)
+    client.get(url("ticket", ticket))
+    with CaptureQueriesContext(connection) as queries:
+        html = page_text(client.get(url("ticket", ticket)))
+    tables = ("tickets_status", "accounts_group", "tickets_category")
+    assert not [q["sql"] for q in queries if any(f'FROM "{table}"' in q["sql"] for table in tables)]
+    assert not [q["sql"] for q in queries if 'FROM "accounts_user" WHERE ("accounts_user"."is_active"' in q["sql"]]
+    assert "Bob Agent" not in _options(html, "update_assignee")  # agent2 is not a fixture of this test
+    assert "Alice Agent" in _options(html, "update_assignee") and "First level" in _options(html, "update_group")
+    assert "Open" in _options(html, "update_status") and "Open" in _options(html, "reply_status")
+
+
+def test_a_new_or_changed_choice_shows_on_the_next_view(ticket, agent):
+    client = client_for(agent)
+    client.get(url("ticket", ticket))  # the choices are now kept
+    Group.objects.create(name="Field service", tier=3)
+    Category.objects.create(name="Printers")
+    Status.objects.create(name="Waiting for parts", slug="waiting-parts", category=StatusCategory.ON_HOLD)
+    make_user("dora_new", Role.AGENT)
+    html = page_text(client.get(url("ticket", ticket)))
+    assert "Field service" in _options(html, "update_group")
+    assert "Printers" in _options(html, "update_category")
+    assert "Waiting for parts" in _options(html, "update_status")
+    assert "Waiting for parts" in _options(html, "reply_status")
+    assert "Dora New" in _options(html, "update_assignee")
+
+
+def test_a_renamed_or_deactivated_agent_changes_the_dropdown_at_once(ticket, agent, agent2):
+    client = client_for(agent)
+    assert "Bob Agent" in _options(page_text(client.get(url("ticket", ticket))), "update_assignee")
+    agent2.first_name = "Roberto"
+    agent2.save()
+    assert "Roberto" in _options(page_text(client.get(url("ticket", ticket))), "update_assignee")
+    agent2.is_active = False
+    agent2.save(update_fields=["is_active"])
+    options = _options(page_text(client.get(url("ticket", ticket))), "update_assignee")
+    assert "Roberto" not in options and "Alice Agent" in options
+    carl = make_user("carl_agent", Role.AGENT)
+    assert "Carl Agent" in _options(page_text(client.get(url("ticket", ticket))), "update_assignee")
+    carl.role = Role.LIGHT_AGENT  # light agents are not assignable
+    carl.save()
+    assert "Carl Agent" not in _options(page_text(client.get(url("ticket", ticket))), "update_assignee")
+
+
+def test_a_renamed_or_deleted_status_or_group_changes_the_dropdown_at_once(ticket, agent, second_level):
+    client = client_for(agent)
+    client.get(url("ticket", ticket))
+    second_level.name = "Tier two"
+    second_level.save()
+    html = page_text(client.get(url("ticket", ticket)))
+    assert "Tier two" in _options(html, "update_group") and "Second level" not in _options(html, "update_group")
+    second_level.delete()
+    assert "Tier two" not in _options(page_text(client.get(url("ticket", ticket))), "update_group")
+    waiting = Status.objects.create(name="Waiting", slug="waiting", category=StatusCategory.ON_HOLD)
+    client.get(url("ticket", ticket))
+    waiting.delete()
+    assert "Waiting" not in _options(page_text(client.get(url("ticket", ticket))), "update_status")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -10,6 +11,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from sportello.accounts.models import Group, Role, User
+from sportello.core import lookups
 from sportello.tickets.attachments import AttachmentIn
 from sportello.tickets.models import Category, Channel, Priority, Status, Ticket
 from sportello.tickets.queries import SLA_FILTERS, SORTS, VIEWS, TicketFilter
@@ -20,6 +22,65 @@ ALL_VIEW = "all"  # the inbox without a built-in view: every ticket the filters 
 
 def assignable_agents() -> QuerySet[User]:
     return User.objects.filter(is_active=True, role__in=[Role.AGENT, Role.ADMIN]).order_by("first_name", "username")
+
+
+# --- Dropdown choices kept per process -----------------------------------------------------------------
+# A ticket page showed six dropdowns that each read their table (statuses, groups, agents, categories),
+# the same rows on every view. They are kept per process under the lookups' version (core/lookups.py),
+# which every save or delete of a status, group, category or assignable agent changes in its own
+# transaction: the next page after such a change reads them again. Choices are (pk as text, label).
+
+Choices = list[tuple[str, str]]
+
+
+def _status_choices() -> Choices:
+    return [(str(pk), name) for pk, name in Status.objects.values_list("pk", "name")]
+
+
+def _group_choices() -> Choices:
+    return [(str(pk), name) for pk, name in Group.objects.values_list("pk", "name")]
+
+
+def _category_choices() -> Choices:
+    return [(str(pk), name) for pk, name in Category.objects.values_list("pk", "name")]
+
+
+def _agent_choices() -> Choices:
+    agents = assignable_agents().only("pk", "username", "first_name", "last_name")
+    return [(str(user.pk), user.display_name) for user in agents]
+
+
+# A form field of this name that picks a row takes its choices from the loader.
+CACHED_CHOICES: dict[str, tuple[str, Callable[[], Choices]]] = {
+    "status": ("choices:statuses", _status_choices),
+    "group": ("choices:groups", _group_choices),
+    "category": ("choices:categories", _category_choices),
+    "assignee": ("choices:agents", _agent_choices),
+}
+
+
+def cached_choices(name: str, stamp: int) -> Choices:
+    """The choices of the field `name` (a key of CACHED_CHOICES) at the lookups' version `stamp`."""
+    key, load = CACHED_CHOICES[name]
+    return lookups.cached(key, stamp, load)
+
+
+def use_cached_choices(*forms_: forms.Form, stamp: int | None = None) -> None:
+    """Give the forms' row dropdowns the choices kept per process: one statement (the version) in
+    all instead of one per dropdown. Cleaning a posted value still reads its row."""
+    targets = [
+        (field, name)
+        for form in forms_
+        for name, field in form.fields.items()
+        if name in CACHED_CHOICES and isinstance(field, forms.ModelChoiceField)
+    ]
+    if not targets:
+        return
+    if stamp is None:
+        stamp = lookups.read_stamp()
+    for field, name in targets:
+        empty: Choices = [] if field.empty_label is None else [("", field.empty_label)]
+        field.choices = [*empty, *cached_choices(name, stamp)]
 
 
 class AgentChoiceField(forms.ModelChoiceField):
@@ -176,8 +237,9 @@ class InboxForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        agents = [(str(user.pk), user.display_name) for user in assignable_agents()]
-        choices = [("", _("Anyone")), ("0", _("Unassigned")), *agents]
+        stamp = lookups.read_stamp()
+        use_cached_choices(self, stamp=stamp)  # status, group
+        choices = [("", _("Anyone")), ("0", _("Unassigned")), *cached_choices("assignee", stamp)]
         self.fields["assignee"].choices = choices  # type: ignore[attr-defined]
 
     def view_slug(self) -> str:

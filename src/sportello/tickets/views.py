@@ -43,6 +43,7 @@ from sportello.tickets.forms import (
     SplitEntryForm,
     UpdateForm,
     attachments_in,
+    use_cached_choices,
 )
 from sportello.tickets.models import Attachment, Entry, Ticket
 from sportello.tickets.queries import VIEWS, list_tickets, view_counts
@@ -329,6 +330,7 @@ def _ticket_page(
         "error": error,
         **(forms or {}),
     }
+    use_cached_choices(*(form for form in context.values() if isinstance(form, Form)))
     return render(request, "tickets/ticket.html", context, status=status)
 
 
