@@ -259,18 +259,20 @@ def add_inbound_entry(
     recorded_by: User | None = None,
     now: datetime,
     reindex: bool = True,
+    bumped: bool = False,
 ) -> Entry:
     """A message on a ticket that is not closed: intake's follow-up, a chat's every next line.
 
     The caller (intake, which cleaned the input) holds the ticket's row lock in its transaction.
-    1. Bump the version; a customer writing again needs an answer, so a pending or solved ticket
-       goes back to open (not for an `internal` machine message such as a bounce).
+    1. Bump the version (`bumped`: the caller's locking UPDATE did, and `ticket` holds the row it
+       returned); a customer writing again needs an answer, so a pending or solved ticket goes
+       back to open (not for an `internal` machine message such as a bounce).
     2. Append the entry and store its files.
     3. Search: `reindex` rebuilds the ticket's document from the whole thread; without it the
        entry's text is added to its end (intake's choice, when nothing else in it changed).
     4. After commit: ENTRY_ADDED, then TICKET_UPDATED when the status changed.
     """
-    reopened = _touch(ticket, now, reopen=not internal)
+    reopened = _touch(ticket, now, reopen=not internal, bumped=bumped)
     entry = Entry.objects.create(
         ticket=ticket,
         kind=kind,
@@ -297,11 +299,14 @@ def add_inbound_entry(
     return entry
 
 
-def _touch(ticket: Ticket, now: datetime, *, reopen: bool) -> bool:
-    """A new message bumps the version; `reopen` sets a pending or solved ticket back to open.
-    True when the status changed."""
-    _bump(ticket, now)
-    update = ["version", "updated_at"]
+def _touch(ticket: Ticket, now: datetime, *, reopen: bool, bumped: bool = False) -> bool:
+    """A new message bumps the version (unless `bumped` already, in the database and on
+    `ticket`); `reopen` sets a pending or solved ticket back to open. True when the status changed.
+    With `bumped` and nothing to reopen, nothing is written."""
+    update: list[str] = []
+    if not bumped:
+        _bump(ticket, now)
+        update = ["version", "updated_at"]
     if reopen and ticket.state in (StatusCategory.PENDING, StatusCategory.SOLVED):
         old = ticket.status
         ticket.status = statuses.builtin(StatusCategory.OPEN)
@@ -317,7 +322,8 @@ def _touch(ticket: Ticket, now: datetime, *, reopen: bool) -> bool:
             ticket_version=ticket.version,
             created_at=now,
         )
-    ticket.save(update_fields=update)
+    if update:
+        ticket.save(update_fields=update)
     return "status" in update
 
 
