@@ -163,3 +163,73 @@ def test_a_follow_up_that_gives_the_customer_an_address_rebuilds_the_search_docu
     # The ticket's customer writes from a second address: it joins their file, and the document's head.
     ingest(inbound(sender=Sender(email="carla@example.com", phone="+39 06 5555 1234"), ticket=ticket))
     assert search_tickets("390655551234", Ticket.objects.all()) == [ticket]
+
+
+def thread_reads(queries) -> list[str]:  # type: ignore[no-untyped-def]
+    """The statements that read a ticket's thread back (a search rebuild does, an append does not)."""
+    return [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("SELECT") and "tickets_entry" in q["sql"]]
+
+
+@pytest.mark.django_db
+def test_the_customer_writing_again_as_a_mail_does_appends_to_the_search_document(ticket):
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from sportello.search.backend import build_document, search_tickets
+    from sportello.tickets.models import Ticket
+
+    # A mail states its time (Date) and the sender's name: nothing in the document's head changes.
+    later = timezone.now() + timedelta(seconds=1)
+    again = inbound(
+        channel="email", sender=Sender(name="Carla Rossi", email="carla@example.com"), ticket=ticket,
+        body_text="Quokka sighting", received_at=later,
+    )  # fmt: skip
+    with CaptureQueriesContext(connection) as captured:
+        result = ingest(again)
+    assert thread_reads(captured.captured_queries) == []
+    assert search_tickets("quokka", Ticket.objects.all()) == [ticket]
+    assert stored_document(ticket.pk) == build_document(ticket.pk)
+    fresh = Ticket.objects.get(pk=ticket.pk)
+    assert fresh.version == result.entry.ticket_version == ticket.version + 1 and fresh.updated_at == later
+
+
+@pytest.mark.django_db
+def test_a_message_dated_before_the_last_entry_rebuilds_the_search_document_in_thread_order(ticket):
+    from datetime import timedelta
+
+    from sportello.search.backend import build_document
+
+    ingest(inbound(sender=Sender(name="Carla Rossi", email="carla@example.com"), ticket=ticket, body_text="Newer"))
+    older = ticket.created_at - timedelta(hours=1)
+    ingest(
+        inbound(
+            channel="email", sender=Sender(name="Carla Rossi", email="carla@example.com"), ticket=ticket,
+            body_text="Older", received_at=older,
+        )
+    )  # fmt: skip
+    document = stored_document(ticket.pk)
+    assert document == build_document(ticket.pk) and document.index("Older") < document.index("Newer")
+
+
+@pytest.mark.django_db
+def test_a_nameless_customer_named_by_their_reply_is_found_by_that_name():
+    from sportello.search.backend import search_tickets
+    from sportello.tickets.models import Ticket
+
+    first = ingest(inbound(sender=Sender(email="anon@example.com"))).ticket
+    ingest(inbound(sender=Sender(name="Zebedee Quist", email="anon@example.com"), ticket=first, body_text="Me"))
+    assert search_tickets("zebedee", Ticket.objects.all()) == [first]
+
+
+@pytest.mark.django_db
+def test_a_message_for_a_merged_ticket_goes_to_the_ticket_it_was_merged_into(ticket):
+    from sportello.tickets.models import Ticket
+
+    target = ingest(inbound(sender=Sender(email="carla@example.com"), subject="Other")).ticket
+    Ticket.objects.filter(pk=ticket.pk).update(merged_into=target)
+    result = ingest(inbound(sender=Sender(email="carla@example.com"), ticket=ticket, body_text="Where?"))
+    assert result.ticket.pk == target.pk and not result.created
+    assert Ticket.objects.get(pk=ticket.pk).version == ticket.version  # the merged one is left alone
