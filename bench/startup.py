@@ -3,6 +3,8 @@
 Legs, each on a temporary data directory of its own (SPORTELLO_DATA_DIR, so a new SQLite database):
   migrate   `sportello migrate` on an empty database
   demo      `sportello demo` on the database just migrated
+  worker    `sportello worker --batch` then: the demo's events (SLA clocks, triggers) delivered by
+            the worker that `run` starts once the server listens (the first page does not wait)
   floor     `sportello run --no-demo`: from start to the first 200 on / (migrate + server start-up)
   run       `sportello run`: from start to the first 200 on / (what `make run` does after `uv sync`)
   clone     (--clone) `make run` in a fresh `git clone` of HEAD (committed work only) with the warm
@@ -151,6 +153,9 @@ def leg_migrate_demo(scratch: Path) -> dict[str, tuple[float, float | None, str]
     results["demo"] = (wall, cpu, load_before)
     if found := re.search(r"Demo data loaded in ([\d.]+) s", output):
         results["demo (its own clock)"] = (float(found[1]), None, load_before)
+    load_before = load()
+    wall, cpu, _ = timed([*UV, "sportello", "worker", "--batch", "--no-startup-delay"], env)
+    results["worker"] = (wall, cpu, load_before)
     shutil.rmtree(data, ignore_errors=True)
     return results
 
@@ -216,6 +221,7 @@ def main() -> None:
         "migrate": "sportello migrate (empty SQLite)",
         "demo": "sportello demo (process)",
         "demo (its own clock)": "demo load as the command reports it",
+        "worker": "worker --batch: the demo's events",
         "floor": "run --no-demo: first 200 on /",
         "run": "sportello run: first 200 on /",
         "clone": "make run, fresh clone: first 200 on /",
