@@ -233,3 +233,15 @@ def test_a_message_for_a_merged_ticket_goes_to_the_ticket_it_was_merged_into(tic
     result = ingest(inbound(sender=Sender(email="carla@example.com"), ticket=ticket, body_text="Where?"))
     assert result.ticket.pk == target.pk and not result.created
     assert Ticket.objects.get(pk=ticket.pk).version == ticket.version  # the merged one is left alone
+
+
+@pytest.mark.django_db
+def test_a_chat_visitor_who_gives_a_name_is_found_by_it():
+    from sportello.search.backend import search_tickets
+    from sportello.tickets.models import Ticket
+
+    first = ingest(inbound(channel="chat", sender=Sender(social="chat:visitor-9"))).ticket
+    # The chat passes only the ticket's id (intake reads it under its lock).
+    named = Sender(name="Wilhelmina Yost", social="chat:visitor-9")
+    ingest(inbound(channel="chat", sender=named, ticket=Ticket(pk=first.pk), body_text="Hi"))
+    assert search_tickets("wilhelmina", Ticket.objects.all()) == [first]

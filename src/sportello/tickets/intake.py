@@ -109,14 +109,12 @@ def ingest(inbound: Inbound, *, savepoint: bool = True) -> IntakeResult:
         number, stamp = next_number_and_stamp("ticket") if inbound.ticket is None else (None, None)
         since = timezone.now()
         customer = find_or_create_customer(inbound.sender, language=inbound.language, stamp=stamp)
-        reindex = inbound.ticket is not None and _search_head_may_change(inbound, customer, inbound.ticket, since)
         # The common case in one statement: lock the chosen ticket, bump its version and read it
         # back. A closed or merged ticket (or a vanished one) takes the longer way below.
         ticket = _bump_open_thread(inbound.ticket, now)
         bumped = ticket is not None
         if ticket is None:
-            ticket = _locked_thread(inbound.ticket)
-            reindex = True  # a merged ticket's target: its document is rebuilt
+            ticket = _locked_thread(inbound.ticket)  # a merged ticket's target: its document is rebuilt
         if ticket is not None and ticket.state == StatusCategory.CLOSED:
             # A closed ticket stays closed; the message opens a follow-up that points back to it.
             inbound.metadata = {**inbound.metadata, "follow_up_of": ticket.number}
@@ -124,6 +122,7 @@ def ingest(inbound: Inbound, *, savepoint: bool = True) -> IntakeResult:
         if ticket is not None:
             from sportello.tickets.services import add_inbound_entry
 
+            reindex = not bumped or _search_head_may_change(inbound, customer, ticket, inbound.ticket, since)
             entry = add_inbound_entry(
                 ticket,
                 customer,
@@ -211,19 +210,23 @@ def _bump_open_thread(ticket: Ticket | None, now: datetime) -> Ticket | None:
     return bumped[0] if bumped else None
 
 
-def _search_head_may_change(inbound: Inbound, customer: Customer, ticket: Ticket, since: datetime) -> bool:
+def _search_head_may_change(
+    inbound: Inbound, customer: Customer, ticket: Ticket, chosen: Ticket | None, since: datetime
+) -> bool:
     """Whether this message may have changed the head of the ticket's search document (the
     customer's name and addresses) or lands before its last entry: then the document is rebuilt
     whole; otherwise the entry's text is only added to its end.
 
-    `ticket` is the channel's read of it (mail threading reads the row; a chat passes only its id);
-    `since`: the time just before find_or_create_customer, which names a nameless customer (its
-    `updated_at` moves) and gives them the sender's addresses nobody has (new identities, created
-    after `since`).
+    `ticket`: the row as locked and bumped; `chosen`: the channel's read of it before (mail
+    threading reads the row; a chat passes only its id); `since`: the time just before
+    find_or_create_customer, which names a nameless customer (its `updated_at` moves) and gives
+    them the sender's addresses nobody has (new identities, created after `since`).
     """
     # A stated time (a mail's Date) may be older than the thread's last entry: every entry moves
     # the ticket's `updated_at` to its own time, so an older one lands before some entry.
-    if inbound.received_at is not None and (ticket._state.adding or inbound.received_at < ticket.updated_at):
+    if inbound.received_at is not None and (
+        chosen is None or chosen._state.adding or inbound.received_at < chosen.updated_at
+    ):
         return True
     if customer.pk != ticket.customer_id:
         return False
