@@ -77,8 +77,10 @@ def test_a_reply_is_one_transaction_of_few_statements(warm, monkeypatch):
 
 
 def test_intake_writes_a_reply_without_reading_the_thread_back(warm, monkeypatch):
-    receive_raw(warm(message_id="<question@example.com>"), source="lmtp", envelope_to=[MAILBOX])
-    reply = warm(subject="Re: Printer on fire", body="It is out now.", In_Reply_To="<question@example.com>")
+    receive_raw(
+        warm(message_id="<asked@example.com>", body="The scanner is on fire."), source="lmtp", envelope_to=[MAILBOX]
+    )
+    reply = warm(subject="Re: Scanner", body="The scanner is out too.", In_Reply_To="<asked@example.com>")
     _statements, intake = statements_until_commit(reply, monkeypatch)
     # Savepoint, the sender's customer, the ticket locked and bumped (one UPDATE … RETURNING), the
     # entry, its text added to the search document, the events' outbox row, release.
@@ -87,10 +89,13 @@ def test_intake_writes_a_reply_without_reading_the_thread_back(warm, monkeypatch
 
 
 def test_intake_opens_a_ticket_for_a_new_customer_in_few_statements(warm, monkeypatch):
+    # (Each test's mails differ: their bytes name their stored file, which outlives the test.)
     # On SQLite the warm-up's mail made the ticket counter's row; this one makes the lookups'
     # version row (core/numbers.py), after which the cached lookups hold.
     receive_raw(warm(sender="Also Warm <also@example.com>"), source="lmtp", envelope_to=[MAILBOX])
-    _statements, intake = statements_until_commit(warm(sender="Dario <dario@example.com>"), monkeypatch)
+    _statements, intake = statements_until_commit(
+        warm(sender="Elena <elena@example.com>", body="The fax is on fire."), monkeypatch
+    )
     # Savepoint, number, customer look-up, customer, identity, ticket, entry, search document,
     # events' row, acknowledgement's row (one INSERT … ON CONFLICT), release.
     assert len(intake) <= 11, "\n".join(intake)
