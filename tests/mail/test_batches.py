@@ -28,10 +28,10 @@ def test_a_batch_files_in_order_and_a_reply_finds_the_message_before_it(mail):
 def test_one_bad_message_is_quarantined_alone(mail, monkeypatch):
     real = services.ingest
 
-    def fails_for_invoices(inbound):
+    def fails_for_invoices(inbound, **options):
         if inbound.subject == "Invoice":
             raise RuntimeError("intake broke")
-        return real(inbound)
+        return real(inbound, **options)
 
     monkeypatch.setattr(services, "ingest", fails_for_invoices)
     rows = receive_batch([mail(subject="One"), mail(subject="Invoice"), b"no headers at all", mail(subject="Two")])
@@ -45,10 +45,10 @@ def test_a_crash_in_a_batch_keeps_nothing_and_the_next_import_stores_each_first(
     real = services.ingest
     raws = [mail(subject="Before the crash"), mail(subject="The crash")]
 
-    def killed(inbound):
+    def killed(inbound, **options):
         if inbound.subject == "The crash":
             raise KeyboardInterrupt  # like SIGKILL: nothing after it runs
-        return real(inbound)
+        return real(inbound, **options)
 
     monkeypatch.setattr(services, "ingest", killed)
     with pytest.raises(KeyboardInterrupt):

@@ -85,7 +85,7 @@ def test_a_crash_while_receiving_loses_nothing_and_the_next_delivery_counts_its_
 
     real_ingest = services.ingest
 
-    def killed(inbound):
+    def killed(inbound, **options):
         raise KeyboardInterrupt  # like SIGKILL: no handler runs
 
     raw = mail(subject="Stops the process")

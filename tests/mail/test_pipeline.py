@@ -113,7 +113,7 @@ def test_a_message_without_sender_is_quarantined_and_can_be_retried(mail):
 def test_a_crash_in_processing_quarantines_and_a_retry_processes(mail, monkeypatch):
     from sportello.mail import services
 
-    def boom(inbound):
+    def boom(inbound, **options):
         raise RuntimeError("database went away")
 
     monkeypatch.setattr(services, "ingest", boom)

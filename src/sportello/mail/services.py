@@ -582,7 +582,9 @@ def _process(
         _check_rate(sender.email, known)
 
     inbound = build_inbound(parsed, found, sender, mailbox=row.mailbox, raw_message=row)
-    result = ingest(inbound)
+    # No savepoint of intake's own: every caller runs this in a transaction (or savepoint) per
+    # message that any error leaves whole, so a refused message rolls back with its row.
+    result = ingest(inbound, savepoint=False)
     _mark_bounced(found)
     _finish(row, RawState.PROCESSED, ticket_id=result.ticket.pk, entry_id=result.entry.pk, reason="")
     # The caller (an import, the HTTP endpoint) shows the ticket: it is in hand, not read again.
