@@ -96,14 +96,20 @@ def test_a_crash_between_storing_and_flagging_loses_nothing_and_doubles_nothing(
 def test_a_message_that_fails_to_store_stays_on_the_server_and_the_others_flow(dovecot, mailbox, mail, monkeypatch):
     for n in range(3):
         dovecot.append(mail(subject=f"Flow {n}", sender=f"c{n}@example.com"))
-    real = imap.receive_raw
+    real, real_batch = imap.receive_raw, imap.receive_batch
 
     def storage_down_for_the_second(raw, **kwargs):
         if b"Flow 1" in raw:
             raise OSError("disk full")
         return real(raw, **kwargs)
 
+    def batch_with_the_second(raws, **kwargs):  # the batch fails whole; the poll stores one by one
+        if any(b"Flow 1" in raw for raw in raws):
+            raise OSError("disk full")
+        return real_batch(raws, **kwargs)
+
     monkeypatch.setattr(imap, "receive_raw", storage_down_for_the_second)
+    monkeypatch.setattr(imap, "receive_batch", batch_with_the_second)
     result = imap.poll_mailbox(mailbox.pk)
     assert (result.stored, result.failed, result.waiting) == (2, 1, 1)
     assert subjects() == {"Flow 0", "Flow 2"}
@@ -112,6 +118,7 @@ def test_a_message_that_fails_to_store_stays_on_the_server_and_the_others_flow(d
     assert mailbox.messages_waiting == 1 and "could not be stored" in mailbox.last_error
 
     monkeypatch.setattr(imap, "receive_raw", real)
+    monkeypatch.setattr(imap, "receive_batch", real_batch)
     assert imap.poll_mailbox(mailbox.pk).error == ""
     assert subjects() == {"Flow 0", "Flow 1", "Flow 2"} and Ticket.objects.count() == 3
     assert seen(dovecot) == [True, True, True]

@@ -50,7 +50,8 @@ def test_acknowledgement_is_delivered_by_an_rq_worker(tmp_path: Path):
     number = sportello(code=CREATE).strip().splitlines()[-1]
     mail_dir = tmp_path / "sent-mail"
     assert not mail_dir.exists() or not any(mail_dir.iterdir()), "the mail must wait for the worker"
-    assert redis.Redis.from_url(REDIS_URL).llen("rq:queue:default") == 1
+    # The acknowledgement's outbox drain and the delivery of the ticket's events to the listeners.
+    assert redis.Redis.from_url(REDIS_URL).llen("rq:queue:default") == 2
 
     sportello("worker", "--burst")
     sent = "".join(p.read_text() for p in mail_dir.iterdir())
