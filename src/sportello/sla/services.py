@@ -347,17 +347,8 @@ def _create_clocks(
 
     None when another sync inserted them first; the caller then updates them under a row lock.
     """
-    sla = TicketSLA(ticket=ticket, policy=policy, warning_minutes=policy.warning_minutes if policy else 60)
-    for name in TARGETS:
-        setattr(sla, f"{name}_minutes", _minutes(target, name))
-    _recompute(sla, ticket, spec)
-    _next_response_cycle(sla, ticket, waiting_since, spec)
-    _mark_met_late(sla, ticket)
-    if ticket.state in PAUSED_STATES or ticket.merged_into_id is not None:
-        sla.paused_at = now
-    _schedule(sla, ticket)
-    sla.ticket_version = ticket.version
-    sla.updated_at = now
+    sla = _new_clocks(ticket, policy, target, spec, waiting_since, now)
+    sla.ticket = ticket
     try:
         with transaction.atomic():
             sla.save(force_insert=True)
@@ -810,14 +801,14 @@ def sync_many(ticket_ids: list[int], now: datetime | None = None) -> None:
 
 
 def _new_clocks(
-    facts: Facts,
+    facts: Ticket | Facts,
     policy: Policy | None,
     target: Target | None,
     hours: Hours,
     waiting_since: datetime | None,
     now: datetime,
 ) -> TicketSLA:
-    """A ticket's first clocks, computed, not saved (`_create_clocks` for a batch)."""
+    """A ticket's first clocks, computed, not saved (for one ticket, `_create_clocks`, or a batch)."""
     sla = TicketSLA(ticket_id=facts.pk, policy=policy, warning_minutes=policy.warning_minutes if policy else 60)
     for name in TARGETS:
         setattr(sla, f"{name}_minutes", _minutes(target, name))
