@@ -82,6 +82,8 @@ INSTALLED_APPS = [
     "sportello.accounts",
     "sportello.customers",
     "sportello.tickets",
+    "sportello.inbox",
+    "sportello.notifications",
     "sportello.search",
     "sportello.webform",
     "sportello.mail",

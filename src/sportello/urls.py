@@ -34,6 +34,7 @@ urlpatterns = [
     path("reports/", include("sportello.reports.urls")),
     path("", include("sportello.sla.urls")),
     path("", include("sportello.automation.urls")),
+    path("", include("sportello.inbox.urls")),
     path("", include("sportello.tickets.urls")),
 ]
 

@@ -4,8 +4,6 @@ from sportello.search.views import search
 from sportello.tickets import views
 
 urlpatterns = [
-    path("", views.inbox, name="inbox"),
-    path("inbox/", views.inbox),
     path("tickets/<int:number>/", views.ticket_detail, name="ticket"),
     path("tickets/<int:number>/reply", views.reply, name="ticket-reply"),
     path("tickets/<int:number>/note", views.note, name="ticket-note"),

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -35,7 +34,6 @@ from sportello.tickets.access import (
 )
 from sportello.tickets.attachments import download
 from sportello.tickets.forms import (
-    InboxForm,
     MergeForm,
     MoveEntryForm,
     NoteForm,
@@ -46,7 +44,6 @@ from sportello.tickets.forms import (
     use_cached_choices,
 )
 from sportello.tickets.models import Attachment, Entry, Ticket
-from sportello.tickets.queries import VIEWS, list_tickets, view_counts
 from sportello.tickets.services import (
     add_note,
     merge_tickets,
@@ -98,44 +95,6 @@ def _zone(name: str) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(name or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return zoneinfo.ZoneInfo("UTC")
-
-
-# --- Inbox ------------------------------------------------------------------------------------------
-
-
-@agent_view
-def inbox(request: AgentRequest) -> HttpResponse:
-    form = InboxForm(request.GET)
-    form.is_valid()
-    page = list_tickets(
-        request.user,
-        form.ticket_filter(),
-        sort=form.sort_order(),
-        cursor=form.cleaned_data.get("cursor") or None,
-        size=settings.INBOX_PAGE_SIZE,
-        with_tags=False,  # the rows do not show them
-    )
-    # A customer without a name is shown by address: one query for those on the page, none if all have names.
-    prefetch_related_objects([t.customer for t in page.tickets if not t.customer.name], "identities")
-    counts = view_counts(request.user)
-    context = {
-        "form": form,
-        "page": page,
-        "views": [(view, counts[view.slug]) for view in VIEWS],
-        "current_view": form.view_slug(),
-        "next_url": _with_params(request, cursor=page.next_cursor) if page.next_cursor else None,
-        "first_url": _with_params(request, cursor=None) if form.cleaned_data.get("cursor") else None,
-    }
-    return render(request, "tickets/inbox.html", context)
-
-
-def _with_params(request: HttpRequest, **changes: str | None) -> str:
-    params = request.GET.copy()
-    for name, value in changes.items():
-        params.pop(name, None)
-        if value:
-            params[name] = value
-    return "?" + params.urlencode()
 
 
 # --- Ticket page and its actions ----------------------------------------------------------------------
