@@ -6,7 +6,7 @@ import pytest
 from django.http import QueryDict
 from django.test.html import parse_html
 
-from sportello.tickets.forms import InboxForm
+from sportello.inbox.forms import InboxForm
 from sportello.tickets.templatetags.form_fields import plain_field
 
 pytestmark = pytest.mark.django_db

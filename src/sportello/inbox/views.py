@@ -7,7 +7,7 @@ from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from sportello.tickets.forms import InboxForm
+from sportello.inbox.forms import InboxForm
 from sportello.tickets.queries import VIEWS, list_tickets, view_counts
 from sportello.tickets.views import AgentRequest, agent_view
 

@@ -13,11 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from sportello.accounts.models import Group, Role, User
 from sportello.core import lookups
 from sportello.tickets.attachments import AttachmentIn
-from sportello.tickets.models import Category, Channel, Priority, Status, Ticket
-from sportello.tickets.queries import SLA_FILTERS, SORTS, VIEWS, TicketFilter
+from sportello.tickets.models import Category, Priority, Status, Ticket
 from sportello.tickets.services import TicketChanges
-
-ALL_VIEW = "all"  # the inbox without a built-in view: every ticket the filters allow
 
 
 def assignable_agents() -> QuerySet[User]:
@@ -170,19 +167,50 @@ class UpdateForm(PrefixedIds, forms.Form):
             }
         )
 
+    def seen(self) -> dict[str, str] | None:
+        """The values the agent saw of the fields they changed, when the page sent them (the
+        properties panel does: each field is then checked on its own, not the whole version)."""
+        posted = {name: self.data.get(f"seen_{name}") for name in PROPERTY_FIELDS}
+        if all(value is None for value in posted.values()):
+            return None
+        return {name: str(value) for name, value in posted.items() if value is not None and name in self.changed()}
+
+    def changed(self) -> set[str]:
+        """The fields whose posted value differs from the value the agent saw (all without `seen_`)."""
+        names = set()
+        for name in PROPERTY_FIELDS:
+            seen = self.data.get(f"seen_{name}")
+            value = self.data.get(name, "")
+            if name == "tags":
+                same = seen is not None and _tag_set(seen) == _tag_set(value)
+            else:
+                same = seen is not None and str(seen) == str(value)
+            if not same and name in self.data:
+                names.add(name)
+        return names
+
     def changes(self) -> TicketChanges:
         data = self.cleaned_data
+        only = self.changed()
         return TicketChanges(
-            status=data["status"],
-            priority=data["priority"],
-            group=data["group"],
-            clear_group=data["group"] is None,
-            assignee=data["assignee"],
-            clear_assignee=data["assignee"] is None,
-            category=data["category"],
-            clear_category=data["category"] is None,
-            tags=[name for name in data["tags"].split(",") if name.strip()],
+            status=data["status"] if "status" in only else None,
+            priority=data["priority"] if "priority" in only else None,
+            group=data["group"] if "group" in only else None,
+            clear_group="group" in only and data["group"] is None,
+            assignee=data["assignee"] if "assignee" in only else None,
+            clear_assignee="assignee" in only and data["assignee"] is None,
+            category=data["category"] if "category" in only else None,
+            clear_category="category" in only and data["category"] is None,
+            tags=[name for name in data["tags"].split(",") if name.strip()] if "tags" in only else None,
         )
+
+
+# The fields of the properties panel, each saved as it changes.
+PROPERTY_FIELDS = ("status", "priority", "group", "assignee", "category", "tags")
+
+
+def _tag_set(value: str) -> set[str]:
+    return {name.strip().lower() for name in str(value).split(",") if name.strip()}
 
 
 class MergeForm(PrefixedIds, forms.Form):
@@ -207,58 +235,3 @@ class MoveEntryForm(forms.Form):
 
 class SplitEntryForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput)
-
-
-class InboxForm(forms.Form):
-    """The inbox's GET parameters. Invalid values are reported and left out of the filter."""
-
-    view = forms.ChoiceField(
-        choices=[(v.slug, v.title) for v in VIEWS] + [(ALL_VIEW, _("All tickets"))], required=False
-    )
-    status = forms.ModelChoiceField(
-        label=_("Status"), queryset=Status.objects.all(), required=False, empty_label=_("Any")
-    )
-    group = forms.ModelChoiceField(label=_("Group"), queryset=Group.objects.all(), required=False, empty_label=_("Any"))
-    assignee = forms.TypedChoiceField(label=_("Assignee"), coerce=int, required=False, empty_value=None)
-    priority = forms.TypedChoiceField(
-        label=_("Priority"), choices=[("", _("Any")), *Priority.choices], coerce=int, required=False, empty_value=None
-    )
-    channel = forms.ChoiceField(label=_("Channel"), choices=[("", _("Any")), *Channel.choices], required=False)
-    tag = forms.CharField(label=_("Tag"), required=False, max_length=50)
-    sla = forms.ChoiceField(
-        label=_("SLA"), choices=[("", _("Any")), *((k, _(v)) for k, v in SLA_FILTERS.items())], required=False
-    )
-    sort = forms.ChoiceField(
-        label=_("Sort"),
-        choices=[("newest", _("Newest first")), ("oldest", _("Oldest first")), ("priority", _("Priority"))],
-        required=False,
-    )
-    cursor = forms.CharField(required=False, widget=forms.HiddenInput)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        stamp = lookups.read_stamp()
-        use_cached_choices(self, stamp=stamp)  # status, group
-        choices = [("", _("Anyone")), ("0", _("Unassigned")), *cached_choices("assignee", stamp)]
-        self.fields["assignee"].choices = choices  # type: ignore[attr-defined]
-
-    def view_slug(self) -> str:
-        return self.cleaned_data.get("view") or VIEWS[0].slug
-
-    def sort_order(self) -> str:
-        sort = self.cleaned_data.get("sort") or "newest"
-        return sort if sort in SORTS else "newest"
-
-    def ticket_filter(self) -> TicketFilter:
-        data = self.cleaned_data
-        view = self.view_slug()
-        return TicketFilter(
-            view=None if view == ALL_VIEW else view,
-            status=[data["status"].pk] if data.get("status") else [],
-            group=[data["group"].pk] if data.get("group") else [],
-            assignee=[data["assignee"]] if data.get("assignee") is not None else [],
-            priority=[data["priority"]] if data.get("priority") else [],
-            channel=[data["channel"]] if data.get("channel") else [],
-            tag=[data["tag"].strip()] if data.get("tag", "").strip() else [],
-            sla=data.get("sla") or None,
-        )
