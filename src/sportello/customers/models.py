@@ -33,6 +33,8 @@ class Customer(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="customer"
     )
+    # Set while this file is merged into another (customers/merging.py); cleared when the merge is undone.
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -78,3 +80,69 @@ class Identity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.value}"
+
+
+class CustomerNote(models.Model):
+    """An agent's note on a customer's file; customers never see it."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="agent_notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-created_at", "-id"], name="customer_note_file")]
+
+    def __str__(self) -> str:
+        return f"note on customer {self.customer_id}"
+
+
+class CustomerChange(models.Model):
+    """One row of a customer file's history: who changed which field, when, from what to what."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="changes")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    field = models.CharField(max_length=50)
+    old_value = models.TextField(blank=True)
+    new_value = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-created_at", "-id"], name="customer_change_file")]
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id} {self.field}: {self.old_value!r} → {self.new_value!r}"
+
+
+class CustomerMerge(models.Model):
+    """A merge of `duplicate` into `survivor`, with exactly what moved, so that it can be undone.
+
+    `moved` holds the ids of every row that changed hands (tickets, entries written by the
+    duplicate, identities, notes, history rows, surveys, chat sessions) and the fields the survivor
+    took over; undoing moves those back and nothing else, so tickets that reached the survivor
+    after the merge stay where they are.
+    """
+
+    survivor = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="merges")
+    duplicate = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="merged_away")
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    merged_at = models.DateTimeField(default=timezone.now)
+    moved = models.JSONField(default=dict)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-merged_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"customer {self.duplicate_id} merged into {self.survivor_id}"

@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from sportello.core import lookups, prefetch
 from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from sportello.customers.identity import normalize
-from sportello.customers.models import Customer, Identity, IdentityKind, Organization
+from sportello.customers.models import Customer, CustomerChange, CustomerNote, Identity, IdentityKind, Organization
 
 if TYPE_CHECKING:
     from sportello.accounts.models import User
@@ -237,10 +237,25 @@ def update_customer(customer: Customer, *, actor: User | None = None, **fields: 
     organization = fields.get("organization")
     if actor is not None and organization is not None and organization.pk != customer.organization_id:
         require_sight_of(actor, portal_tickets(None, organization))
-    for name, value in fields.items():
-        setattr(customer, name, value)
-    customer.save()
+    with transaction.atomic():
+        history = []
+        for name, value in fields.items():
+            before = getattr(customer, name)
+            if before != value:
+                history.append(
+                    CustomerChange(
+                        customer=customer, actor=actor, field=name, old_value=_shown(before), new_value=_shown(value)
+                    )
+                )
+            setattr(customer, name, value)
+        customer.save()
+        CustomerChange.objects.bulk_create(history)
     return customer
+
+
+def _shown(value: Any) -> str:
+    """How a field's value is written into the file's history."""
+    return "" if value is None else str(value)
 
 
 def add_identity(customer: Customer, kind: str, value: str, *, actor: User | None = None) -> Identity:
@@ -272,6 +287,8 @@ def add_identity(customer: Customer, kind: str, value: str, *, actor: User | Non
     if actor is not None:
         require_sight_of(actor, portal_tickets(customer))
     identity = existing or Identity.objects.create(customer=customer, kind=kind, value=normalized)
+    if existing is None:
+        CustomerChange.objects.create(customer=customer, actor=actor, field="identity", new_value=normalized)
     # The address a file starts with opens the portal as it is (see may_sign_in): no mail for it.
     if identity.kind == IdentityKind.EMAIL and not identity.verified and not is_first_identity(identity):
         send_confirmation(identity)
@@ -283,9 +300,12 @@ def remove_identity(customer: Customer, identity_id: int, *, actor: User | None 
     first one does), so an `actor` must be allowed to see all the customer's portal tickets."""
     if actor is not None:
         require_sight_of(actor, portal_tickets(customer))
-    deleted, _ = Identity.objects.filter(customer=customer, pk=identity_id).delete()
-    if not deleted:
+    identity = Identity.objects.filter(customer=customer, pk=identity_id).first()
+    if identity is None:
         raise NotFound("No such identity on this customer", field="identity_id")
+    with transaction.atomic():
+        identity.delete()
+        CustomerChange.objects.create(customer=customer, actor=actor, field="identity", old_value=identity.value)
 
 
 # --- Who may reach a file's tickets -------------------------------------------------------------------
@@ -432,3 +452,93 @@ def confirm_identity(token: str) -> Identity:
         raise InvalidInput(_("This confirmation link has expired or is not valid."))
     verify_identity(identity)
     return identity
+
+
+# --- Agents' notes on a file ---------------------------------------------------------------------------
+
+
+def add_customer_note(customer: Customer, actor: User, body: str) -> CustomerNote:
+    """An internal note on the customer's file (agents only; light agents too, as on tickets)."""
+    from sportello.tickets.access import require_agent
+
+    require_agent(actor)
+    body = body.strip()
+    if not body:
+        raise InvalidInput(_("Write the note first."), field="body")
+    if len(body) > 20_000:
+        raise InvalidInput(_("A note holds at most 20,000 characters."), field="body")
+    return CustomerNote.objects.create(customer=customer, author=actor, body=body)
+
+
+# --- Organizations --------------------------------------------------------------------------------------
+
+ORGANIZATION_FIELDS = {"name", "domain", "shared_tickets", "notes"}
+
+
+def _clean_organization(values: dict[str, Any], *, exclude: int | None = None) -> dict[str, Any]:
+    if "name" in values:
+        values["name"] = str(values["name"]).strip()
+        if not values["name"]:
+            raise InvalidInput(_("An organization needs a name."), field="name")
+        same_name = Organization.objects.filter(name__iexact=values["name"])
+        taken = (same_name.exclude(pk=exclude) if exclude is not None else same_name).first()
+        if taken is not None:
+            raise Conflict(
+                _("There is already an organization called %(name)s.") % {"name": taken.name},
+                organization_id=taken.pk,
+            )
+    if "domain" in values:
+        domain = str(values["domain"] or "").strip().lower().lstrip("@")
+        if domain and ("." not in domain or any(c.isspace() or c in "@/" for c in domain)):
+            raise InvalidInput(_("Write a mail domain such as example.com."), field="domain")
+        values["domain"] = domain
+    return values
+
+
+def create_organization(actor: User, **values: Any) -> Organization:
+    """A new organization; full agents only."""
+    from sportello.tickets.access import require_full_agent
+
+    require_full_agent(actor)
+    unknown = set(values) - ORGANIZATION_FIELDS
+    if unknown:
+        raise InvalidInput(f"Unknown organization fields: {', '.join(sorted(unknown))}")
+    return Organization.objects.create(**_clean_organization(values))
+
+
+def update_organization(organization: Organization, actor: User, **values: Any) -> Organization:
+    """Change an organization. Starting to share its tickets opens every member's tickets to every
+    other member's portal: only for an agent who may see them all."""
+    from sportello.tickets.access import require_full_agent
+
+    require_full_agent(actor)
+    unknown = set(values) - ORGANIZATION_FIELDS
+    if unknown:
+        raise InvalidInput(f"Unknown organization fields: {', '.join(sorted(unknown))}")
+    values = _clean_organization(values, exclude=organization.pk)
+    if values.get("shared_tickets") and not organization.shared_tickets:
+        require_sight_of(actor, _tickets_of_members(organization))
+    for name, value in values.items():
+        setattr(organization, name, value)
+    organization.save()
+    return organization
+
+
+def _tickets_of_members(organization: Organization) -> QuerySet[Ticket]:
+    from sportello.tickets.models import Ticket
+
+    return Ticket.objects.filter(customer__organization=organization)
+
+
+def add_member(organization: Organization, customer: Customer, actor: User) -> Customer:
+    """Put a customer in an organization (taking them out of their previous one)."""
+    return update_customer(customer, actor=actor, organization=organization)
+
+
+def remove_member(organization: Organization, customer: Customer, actor: User) -> Customer:
+    from sportello.tickets.access import require_full_agent
+
+    require_full_agent(actor)
+    if customer.organization_id != organization.pk:
+        raise NotFound(f"Customer {customer.pk} is not a member of {organization.name}", field="customer_id")
+    return update_customer(customer, actor=actor, organization=None)
