@@ -32,9 +32,11 @@ urlpatterns = [
     path("chat/", include("sportello.chat.urls")),
     path("csat/", include("sportello.csat.urls")),
     path("reports/", include("sportello.reports.urls")),
+    path("notifications/", include("sportello.notifications.urls")),
     path("", include("sportello.sla.urls")),
     path("", include("sportello.automation.urls")),
     path("", include("sportello.inbox.urls")),
+    path("", include("sportello.customers.urls")),
     path("", include("sportello.tickets.urls")),
 ]
 
