@@ -1,4 +1,5 @@
-"""The agent's search page: full-text search over the tickets the agent may see."""
+"""The agent's search page: tickets (full text, only those the agent may see), customers (by name,
+address or phone number) and organizations (by name or mail domain), each linking to its page."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from django.db.models import prefetch_related_objects
 from django.http import HttpResponse
 from django.shortcuts import render
 
+from sportello.customers.queries import find_customers, find_organizations
 from sportello.search.backend import search_tickets
 from sportello.tickets.access import tickets_visible_to
 from sportello.tickets.views import AgentRequest, agent_view
@@ -16,4 +18,10 @@ def search(request: AgentRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
     results = search_tickets(query, tickets_visible_to(request.user)) if query else []
     prefetch_related_objects(results, "customer__identities")
-    return render(request, "search/search.html", {"query": query, "results": results})
+    context = {
+        "query": query,
+        "results": results,
+        "customers": find_customers(query) if query else [],
+        "organizations": find_organizations(query) if query else [],
+    }
+    return render(request, "search/search.html", context)

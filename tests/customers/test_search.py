@@ -1,0 +1,54 @@
+"""The agents' search finds customers and organizations beside tickets, each linking to its page."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from sportello.customers.merging import merge_customers
+from sportello.customers.models import Organization
+from sportello.customers.services import add_identity
+from tests.conftest import client_for
+from tests.customers.conftest import new_ticket
+
+pytestmark = pytest.mark.django_db
+
+
+def search(user, q: str) -> str:  # type: ignore[no-untyped-def]
+    response = client_for(user).get(reverse("search"), {"q": q})
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def customer_link(customer) -> str:  # type: ignore[no-untyped-def]
+    return f'href="{reverse("customer", args=[customer.pk])}"'
+
+
+@pytest.mark.parametrize("q", ["Rossi", "carla@example", "+39 06 1234 5678", "0039061234"])
+def test_customers_by_name_address_or_phone(agent, customer, q):
+    add_identity(customer, "phone", "+39 06 1234 5678")
+    page = search(agent, q)
+    assert customer_link(customer) in page
+
+
+def test_organizations_by_name_or_domain(agent):
+    acme = Organization.objects.create(name="Acme Tools", domain="acme.example")
+    link = f'href="{reverse("organization", args=[acme.pk])}"'
+    assert link in search(agent, "tools")
+    assert link in search(agent, "@acme.example")
+
+
+def test_tickets_are_still_found_beside_them(agent, customer, ticket):
+    page = search(agent, "printer")
+    assert f'data-ticket="{ticket.number}"' in page
+
+
+def test_a_merged_away_file_is_not_offered(agent, customer):
+    duplicate = new_ticket("Hi", email="zed@example.org", name="Zed Zeta").customer
+    merge_customers(customer, duplicate, agent)
+    assert customer_link(duplicate) not in search(agent, "Zeta")
+
+
+def test_search_is_for_agents_only(customer_user, customer):
+    response = client_for(customer_user).get(reverse("search"), {"q": "Rossi"})
+    assert response.status_code == 403
