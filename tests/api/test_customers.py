@@ -160,3 +160,70 @@ def test_light_agent_reads_customers_but_cannot_change_them(as_light, customer):
     assert as_light.patch(f"/customers/{customer.pk}", {"name": "Renamed"}).status_code == 403
     customer.refresh_from_db()
     assert customer.name == "Carla Rossi"
+
+
+# --- Merging --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def duplicate(db):  # type: ignore[no-untyped-def]
+    from tests.customers.conftest import new_ticket
+
+    return new_ticket("From home", email="carla.home@example.org", name="Carla R.").customer
+
+
+def test_merge_and_undo(as_agent, customer, ticket, duplicate):
+    from sportello.tickets.models import Ticket
+
+    response = as_agent.post(f"/customers/{customer.pk}/merge", {"duplicate_id": duplicate.pk})
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["survivor"] == {"id": customer.pk, "name": "Carla Rossi"}
+    assert body["moved"]["tickets"] == 1 and body["moved"]["identities"] == 1 and body["undone_at"] is None
+    assert Ticket.objects.get(subject="From home").customer_id == customer.pk
+    assert as_agent.get(f"/customers/{duplicate.pk}").json()["merged_into"] == customer.pk
+    assert [c["id"] for c in as_agent.get("/customers").json()["items"]] == [customer.pk]  # merged away: not listed
+    assert [m["id"] for m in as_agent.get(f"/customers/{duplicate.pk}/merges").json()] == [body["id"]]
+    undone = as_agent.post(f"/customer-merges/{body['id']}/undo")
+    assert undone.status_code == 200 and undone.json()["undone_at"] is not None
+    assert Ticket.objects.get(subject="From home").customer_id == duplicate.pk
+    again = as_agent.post(f"/customer-merges/{body['id']}/undo")
+    assert again.status_code == 409 and again.json()["detail"] == "This merge was already undone."
+
+
+def test_merge_refusals(as_agent, customer, duplicate):
+    assert as_agent.post(f"/customers/{customer.pk}/merge", {"duplicate_id": customer.pk}).status_code == 422
+    missing = as_agent.post(f"/customers/{customer.pk}/merge", {"duplicate_id": 999999})
+    assert missing.status_code == 404 and missing.json() == {"detail": "No customer 999999"}
+    assert as_agent.post("/customers/999999/merge", {"duplicate_id": customer.pk}).status_code == 404
+    assert as_agent.post(f"/customers/{customer.pk}/merge", {"duplicate": duplicate.pk}).status_code == 422
+    assert as_agent.post("/customer-merges/999999/undo").status_code == 404
+    assert as_agent.get("/customers/999999/merges").status_code == 404
+
+
+def test_merge_is_refused_to_strangers(customer_user, light_agent, restricted_agent, customer, ticket, duplicate):
+    from django.test import Client
+
+    from sportello.customers.models import CustomerMerge
+    from tests.api.conftest import API, api_as
+
+    anonymous = Client().post(
+        f"{API}/customers/{customer.pk}/merge", {"duplicate_id": duplicate.pk}, content_type="application/json"
+    )
+    assert anonymous.status_code == 401
+    for user in (customer_user, light_agent, restricted_agent):
+        response = api_as(user).post(f"/customers/{customer.pk}/merge", {"duplicate_id": duplicate.pk})
+        assert response.status_code == 403, user.username
+    assert not CustomerMerge.objects.exists()
+
+
+def test_undo_is_refused_to_strangers(as_agent, customer_user, restricted_agent, customer, ticket, duplicate):
+    from django.test import Client
+
+    from tests.api.conftest import API, api_as
+
+    merge_id = as_agent.post(f"/customers/{customer.pk}/merge", {"duplicate_id": duplicate.pk}).json()["id"]
+    assert Client().post(f"{API}/customer-merges/{merge_id}/undo").status_code == 401
+    for user in (customer_user, restricted_agent):
+        assert api_as(user).post(f"/customer-merges/{merge_id}/undo").status_code == 403, user.username
+    assert as_agent.get(f"/customers/{duplicate.pk}").json()["merged_into"] == customer.pk

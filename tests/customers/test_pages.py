@@ -204,4 +204,4 @@ def test_organizations_list_create_and_edit(agent, customer, ticket):
     assert "Organization saved." in text(response)
     assert "Acme Ltd" in text(client.get(reverse("organizations")))
     duplicate = client.post(reverse("organizations"), {"name": "acme ltd"})
-    assert duplicate.status_code == 409 and "already an organization" in text(duplicate)
+    assert duplicate.status_code == 422 and "already an organization" in text(duplicate)

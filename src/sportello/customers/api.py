@@ -1,5 +1,6 @@
-"""Customers in the REST API: list and search, create, read (with identities and recent tickets),
-update, and add or remove the identities (addresses) a customer writes from."""
+"""Customers and organizations in the REST API: list and search, create, read (with identities and
+recent tickets), update, add or remove the identities (addresses) a customer writes from, merge two
+customers and undo the merge; organizations with their members."""
 
 from __future__ import annotations
 
@@ -15,8 +16,19 @@ from pydantic import Field
 
 from sportello.accounts.auth import MAX_DB_INT, Id, InputSchema, Text, caller, errors, text
 from sportello.core.errors import InvalidInput, NotFound
-from sportello.customers.models import Customer, Identity, Organization
-from sportello.customers.services import add_identity, create_customer, remove_identity, update_customer
+from sportello.customers import queries
+from sportello.customers.merging import merge_customers, undo_deadline, unmerge_customers
+from sportello.customers.models import Customer, CustomerMerge, Identity, Organization
+from sportello.customers.services import (
+    add_identity,
+    add_member,
+    create_customer,
+    create_organization,
+    remove_identity,
+    remove_member,
+    update_customer,
+    update_organization,
+)
 from sportello.tickets.access import require_agent, require_full_agent
 from sportello.tickets.api import TicketOut
 from sportello.tickets.queries import TicketFilter, list_tickets
@@ -50,6 +62,11 @@ class CustomerOut(Schema):
     language: str
     identities: list[IdentityOut]
     created_at: datetime
+    merged_into: int | None = Field(description="the customer this file was merged into, while it is")
+
+    @staticmethod
+    def resolve_merged_into(obj: Customer) -> int | None:
+        return obj.merged_into_id
 
     @staticmethod
     def resolve_identities(obj: Customer) -> list[Identity]:
@@ -131,7 +148,7 @@ def _with_recent_tickets(user: Any, customer: Customer) -> Customer:
 
 
 def _matching(q: str | None) -> QuerySet[Customer]:
-    customers = Customer.objects.all()
+    customers = Customer.objects.filter(merged_into__isnull=True)
     if q and q.strip():
         q = q.strip()
         customers = customers.filter(
@@ -216,4 +233,210 @@ def remove_identity_(
     customer = _customer(caller(request), customer_id)
     require_full_agent(caller(request))
     remove_identity(customer, identity_id, actor=caller(request))
+    return Status(204, None)
+
+
+# --- Merging customers ------------------------------------------------------------------------------
+
+MergeId = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
+
+
+class CustomerRef(Schema):
+    id: int
+    name: str
+
+
+class MovedOut(Schema):
+    """How many rows of each kind moved from the duplicate to the survivor."""
+
+    tickets: int
+    entries: int
+    identities: int
+    notes: int
+
+
+class MergeOut(Schema):
+    id: int
+    survivor: CustomerRef
+    duplicate: CustomerRef
+    merged_by: str | None
+    merged_at: datetime
+    undo_until: datetime = Field(description="the merge can be undone until then, unless it was undone")
+    undone_at: datetime | None
+    moved: MovedOut
+
+    @staticmethod
+    def resolve_merged_by(obj: CustomerMerge) -> str | None:
+        return obj.merged_by.display_name if obj.merged_by else None
+
+    @staticmethod
+    def resolve_undo_until(obj: CustomerMerge) -> datetime:
+        return undo_deadline(obj)  # type: ignore[no-any-return]
+
+    @staticmethod
+    def resolve_moved(obj: CustomerMerge) -> dict[str, int]:
+        return {kind: len(obj.moved.get(kind, [])) for kind in ("tickets", "entries", "identities", "notes")}
+
+
+class MergeIn(InputSchema):
+    duplicate_id: Id = Field(description="the customer merged into this one; it is kept, marked merged")
+
+
+def _merge(merge_id: int) -> CustomerMerge:
+    found = CustomerMerge.objects.select_related("survivor", "duplicate", "merged_by").filter(pk=merge_id).first()
+    if found is None:
+        raise NotFound(f"No customer merge {merge_id}")
+    return found
+
+
+@router.post("/customers/{customer_id}/merge", response={201: MergeOut, **errors(404, 409, 422)})
+def merge_customer(request: HttpRequest, customer_id: CustomerId, data: MergeIn) -> Any:
+    """Merge the customer `duplicate_id` into this one: its tickets, entries, identities, notes and
+    history move here. 403 unless you may see every ticket of both; 409 when either was already
+    merged away; undo with `POST /customer-merges/{id}/undo` within 30 days."""
+    survivor = _customer(caller(request), customer_id)
+    duplicate = _customer(caller(request), data.duplicate_id)
+    merge = merge_customers(survivor, duplicate, caller(request))
+    return Status(201, _merge(merge.pk))
+
+
+@router.get("/customers/{customer_id}/merges", response={200: list[MergeOut], **errors(404, 422)})
+def list_customer_merges(request: HttpRequest, customer_id: CustomerId) -> Any:
+    """The merges this customer took part in (as survivor or duplicate), newest first."""
+    customer = _customer(caller(request), customer_id)
+    return list(
+        CustomerMerge.objects.filter(Q(survivor=customer) | Q(duplicate=customer))
+        .select_related("survivor", "duplicate", "merged_by")
+        .order_by("-merged_at", "-id")[:100]
+    )
+
+
+@router.post("/customer-merges/{merge_id}/undo", response={200: MergeOut, **errors(404, 409, 422)})
+def undo_customer_merge(request: HttpRequest, merge_id: MergeId) -> Any:
+    """Move back exactly what the merge moved (tickets that reached the survivor since stay). 409
+    when it was undone already or is older than 30 days; 403 unless you may see every ticket of both."""
+    require_agent(caller(request))
+    merge = unmerge_customers(_merge(merge_id), caller(request))
+    return _merge(merge.pk)
+
+
+# --- Organizations --------------------------------------------------------------------------------------
+
+OrganizationId = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
+
+
+class OrganizationOut(Schema):
+    id: int
+    name: str
+    domain: str = Field(description="mail domain: new customers writing from it join the organization")
+    shared_tickets: bool = Field(description="members see each other's tickets in the portal")
+    notes: str
+    created_at: datetime
+
+
+class OrganizationPage(Schema):
+    items: list[OrganizationOut]
+    next_cursor: str | None
+
+
+class OrganizationQuery(Schema):
+    q: text(200) | None = Field(None, description="part of the name or of the mail domain")  # type: ignore[valid-type]
+    cursor: text(500) | None = Field(None, description="next_cursor of the previous page")  # type: ignore[valid-type]
+    size: int = Field(50, ge=1, le=200)
+
+
+class OrganizationIn(InputSchema):
+    name: text(200, min_length=1)  # type: ignore[valid-type]
+    domain: text(200) = ""  # type: ignore[valid-type]
+    shared_tickets: bool = False
+    notes: Text = ""
+
+
+class OrganizationUpdateIn(InputSchema):
+    """Only the fields given change."""
+
+    name: text(200, min_length=1) | None = None  # type: ignore[valid-type]
+    domain: text(200) | None = None  # type: ignore[valid-type]
+    shared_tickets: bool | None = None
+    notes: Text | None = None
+
+    def fields(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set if getattr(self, name) is not None}
+
+
+class MemberQuery(Schema):
+    cursor: text(500) | None = Field(None, description="next_cursor of the previous page")  # type: ignore[valid-type]
+    size: int = Field(50, ge=1, le=200)
+
+
+class MemberIn(InputSchema):
+    customer_id: Id
+
+
+def _organization_for(user: Any, organization_id: int) -> Organization:
+    require_agent(user)
+    found = Organization.objects.filter(pk=organization_id).first()
+    if found is None:
+        raise NotFound(f"No organization {organization_id}")
+    return found
+
+
+@router.get("/organizations", response={200: OrganizationPage, **errors(422)})
+def list_organizations(request: HttpRequest, params: Query[OrganizationQuery]) -> Any:
+    """Organizations by name, a page at a time; `q` finds part of a name or a mail domain."""
+    require_agent(caller(request))
+    organizations = Organization.objects.all()
+    if params.q and params.q.strip():
+        q = params.q.strip()
+        organizations = organizations.filter(Q(name__icontains=q) | Q(domain__icontains=q.lstrip("@")))
+    if params.cursor:
+        name, pk = queries.decode(params.cursor, (str, int))
+        organizations = organizations.filter(Q(name__gt=name) | Q(name=name, pk__gt=pk))
+    rows = list(organizations.order_by("name", "id")[: params.size + 1])
+    last = rows[params.size - 1] if len(rows) > params.size else None
+    return {"items": rows[: params.size], "next_cursor": queries.encode([last.name, last.pk]) if last else None}
+
+
+@router.post("/organizations", response={201: OrganizationOut, **errors(422)})
+def create_organization_(request: HttpRequest, data: OrganizationIn) -> Any:
+    """A new organization; a name already taken (in any case) gives 422 with its `organization_id`."""
+    return Status(201, create_organization(caller(request), **data.model_dump()))
+
+
+@router.get("/organizations/{organization_id}", response={200: OrganizationOut, **errors(404, 422)})
+def get_organization(request: HttpRequest, organization_id: OrganizationId) -> Any:
+    return _organization_for(caller(request), organization_id)
+
+
+@router.patch("/organizations/{organization_id}", response={200: OrganizationOut, **errors(404, 422)})
+def update_organization_(request: HttpRequest, organization_id: OrganizationId, data: OrganizationUpdateIn) -> Any:
+    """Change the fields given. Turning on `shared_tickets` opens every member's tickets to the
+    others in the portal: 403 unless you may see all of them."""
+    organization = _organization_for(caller(request), organization_id)
+    return update_organization(organization, caller(request), **data.fields())
+
+
+@router.get("/organizations/{organization_id}/members", response={200: CustomerPage, **errors(404, 422)})
+def list_members(request: HttpRequest, organization_id: OrganizationId, params: Query[MemberQuery]) -> Any:
+    """The organization's customers by name, a page at a time."""
+    organization = _organization_for(caller(request), organization_id)
+    page = queries.members(organization, params.cursor, params.size)
+    prefetch_related_objects(page.rows, "organization")
+    return {"items": page.rows, "next_cursor": page.next_cursor}
+
+
+@router.post("/organizations/{organization_id}/members", response={201: CustomerOut, **errors(404, 422)})
+def add_member_(request: HttpRequest, organization_id: OrganizationId, data: MemberIn) -> Any:
+    """Put a customer in the organization (taking them out of their previous one)."""
+    organization = _organization_for(caller(request), organization_id)
+    customer = _customer(caller(request), data.customer_id)
+    require_full_agent(caller(request))
+    return Status(201, add_member(organization, customer, caller(request)))
+
+
+@router.delete("/organizations/{organization_id}/members/{customer_id}", response={204: None, **errors(404, 422)})
+def remove_member_(request: HttpRequest, organization_id: OrganizationId, customer_id: CustomerId) -> Any:
+    organization = _organization_for(caller(request), organization_id)
+    customer = _customer(caller(request), customer_id)
+    remove_member(organization, customer, caller(request))
     return Status(204, None)

@@ -483,8 +483,9 @@ def _clean_organization(values: dict[str, Any], *, exclude: int | None = None) -
         same_name = Organization.objects.filter(name__iexact=values["name"])
         taken = (same_name.exclude(pk=exclude) if exclude is not None else same_name).first()
         if taken is not None:
-            raise Conflict(
+            raise InvalidInput(
                 _("There is already an organization called %(name)s.") % {"name": taken.name},
+                field="name",
                 organization_id=taken.pk,
             )
     if "domain" in values:
