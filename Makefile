@@ -9,26 +9,47 @@ export UV_LINK_MODE := copy
 # installed file at `uv sync` (UV_COMPILE_BYTECODE: +12 s on a fresh clone).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test setup system-deps lint typecheck fmt messages bench serve worker clean
+.PHONY: run test setup assets system-deps lint lint-js typecheck fmt messages bench serve worker clean
 
 ## run: install, migrate the embedded SQLite database, load demo data, serve on 127.0.0.1:8000
 run: setup
 	$(UV) run sportello run
 
 ## test: install everything and run the whole suite (SQLite always; PostgreSQL when reachable)
-test: setup system-deps
+test: setup assets system-deps lint-js
 	bash scripts/test.sh
 
 setup:
 	$(UV) sync --frozen --quiet
 
+## assets: the front-end packages of package-lock.json (npm), their built files copied into static/.
+## `make run` does not need it: the files the pages load (static/vendor/htmx.min.js) are committed,
+## so a fresh clone serves without Node; `make test` and `make lint` run it (axe-core, biome).
+## Nothing is done when package-lock.json has not changed since the last install.
+NPM_STAMP := node_modules/.package-lock.json
+VENDOR := src/sportello/static/vendor
+assets: $(VENDOR)/htmx.min.js
+
+$(NPM_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq nodejs npm >/dev/null; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(VENDOR)/htmx.min.js: $(NPM_STAMP)
+	cmp -s node_modules/htmx.org/dist/htmx.min.js $@ || cp node_modules/htmx.org/dist/htmx.min.js $@
+	@touch $@
+
 ## system-deps: Debian packages the tests drive (Chromium for the browser, Dovecot for IMAP)
 system-deps:
 	bash scripts/system-deps.sh
 
-lint: setup
+lint: setup lint-js
 	$(UV) run ruff check .
 	$(UV) run ruff format --check src/sportello/tickets src/sportello/core src/sportello/customers
+
+## lint-js: biome (biome.json) over our own scripts in src/sportello/*/static (not vendor/)
+lint-js: assets
+	node_modules/.bin/biome lint
 
 typecheck: setup
 	$(UV) run mypy

@@ -77,9 +77,9 @@
   ].join("\n");
   // A constructed style sheet is not an inline <style>, so a page with a strict Content-Security-
   // Policy (ours, or a customer's) still styles the widget; older browsers get the element.
-  var style = null;
+  var style = null, sheet = null;
   if (window.CSSStyleSheet && "adoptedStyleSheets" in shadow) {
-    var sheet = new CSSStyleSheet();
+    sheet = new CSSStyleSheet();
     sheet.replaceSync(css);
     shadow.adoptedStyleSheets = [sheet];
   } else {
