@@ -106,6 +106,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: an agent's own language and time zone (profile page) win over the browser's.
+    "sportello.core.middleware.AgentPreferencesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -166,6 +168,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("it", "Italiano"), ("de", "Deutsch"), ("bg", "Български")]
 LOCALE_PATHS = [SRC_DIR / "locale"]
+# One date and time format per language on every page (Django's own mix short/long and US styles).
+FORMAT_MODULE_PATH = ["sportello.formats"]
 TIME_ZONE = env_str("SPORTELLO_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

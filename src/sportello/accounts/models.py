@@ -27,7 +27,9 @@ class User(AbstractUser):
     """Everyone who signs in: agents, light agents, admins, and customers using the portal."""
 
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.AGENT)
-    language = models.CharField(max_length=10, default="en")
+    # The agent UI's language (settings.LANGUAGES), chosen on the profile page; "" follows the browser.
+    language = models.CharField(max_length=10, default="", blank=True)
+    # An IANA zone name ("Europe/Rome") every date on the agent's pages is shown in.
     time_zone = models.CharField(max_length=64, default="UTC")
     availability = models.CharField(max_length=10, choices=Availability.choices, default=Availability.OFFLINE)
     # An agent restricted to groups sees only the tickets of the groups they belong to.

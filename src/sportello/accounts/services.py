@@ -1,9 +1,12 @@
-"""Agent account use cases: API tokens and groups."""
+"""Agent account use cases: the profile (language, time zone), API tokens and groups."""
 
 from __future__ import annotations
 
+import zoneinfo
+from functools import cache
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -12,6 +15,26 @@ from sportello.accounts.models import ApiToken, Group, Role, User
 from sportello.core.errors import Conflict, Forbidden, InvalidInput
 
 STAFF_ROLES = (Role.ADMIN, Role.AGENT, Role.LIGHT_AGENT)
+
+
+@cache
+def time_zones() -> tuple[str, ...]:
+    """The IANA zones an agent may choose, sorted (UTC first)."""
+    zones = zoneinfo.available_timezones()
+    return ("UTC", *sorted(zone for zone in zones if "/" in zone and not zone.startswith("Etc/")))
+
+
+def update_profile(user: User, *, language: str, time_zone: str) -> User:
+    """Save an agent's language ("" follows the browser) and time zone for every page they open."""
+    if not user.is_staff_member:
+        raise Forbidden("The profile is for agents and admins")
+    if language and language not in dict(settings.LANGUAGES):
+        raise InvalidInput(f"Unknown language {language!r}", field="language")
+    if time_zone not in time_zones():
+        raise InvalidInput(f"Unknown time zone {time_zone!r}", field="time_zone")
+    User.objects.filter(pk=user.pk).update(language=language, time_zone=time_zone)
+    user.language, user.time_zone = language, time_zone
+    return user
 
 
 def create_token(user: User, name: str) -> tuple[ApiToken, str]:

@@ -1,4 +1,4 @@
-"""Sign in and out (Django's own views) and the agent's personal API tokens."""
+"""Sign in and out (Django's own views), the agent's profile and personal API tokens."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from sportello.accounts import services
-from sportello.accounts.forms import TokenForm
+from sportello.accounts.forms import ProfileForm, TokenForm
 from sportello.accounts.models import ApiToken
+from sportello.core.errors import InvalidInput
 from sportello.core.ratelimit import (
     client_ip,
     record_sign_in_failure,
@@ -59,6 +61,26 @@ class LoginView(auth_views.LoginView):
 
 SCOPE = "agents"
 LogoutView = auth_views.LogoutView  # POST only (Django 5); LOGOUT_REDIRECT_URL sends the user to sign in
+
+
+@require_http_methods(["GET", "POST"])
+@agent_view
+def profile(request: AgentRequest) -> HttpResponse:
+    """The agent's language and time zone; saved, the next page (this one, redirected) uses them."""
+    user = request.user
+    form = ProfileForm(request.POST or None, initial={"language": user.language, "time_zone": user.time_zone})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_profile(user, **form.cleaned_data)
+        except InvalidInput as err:
+            form.add_error(err.details.get("field"), err.message)
+        else:
+            if user.language:
+                translation.activate(user.language)  # the confirmation already speaks the new language
+            messages.success(request, _("Your profile was saved."))
+            return redirect("profile")
+    context = {"form": form, "now": timezone.now()}
+    return render(request, "accounts/profile.html", context, status=422 if form.errors else 200)
 
 
 @never_cache  # the page shows a new key once; no cache may keep it

@@ -1,15 +1,19 @@
-"""Middleware of our own: the parts of the security headers that depend on the request, and JSON
-answers for the API's paths that Django would otherwise answer with an HTML page.
+"""Middleware of our own: the parts of the security headers that depend on the request, JSON
+answers for the API's paths that Django would otherwise answer with an HTML page, and the signed-in
+agent's language and time zone.
 """
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Callable
 
 from csp.middleware import CSPMiddleware, PolicyParts
+from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
+from django.utils import timezone, translation
 
 API_PREFIX = "/api/"
 
@@ -61,3 +65,46 @@ class ApiJsonErrorsMiddleware:
         if "Allow" in response:
             answer["Allow"] = response["Allow"]
         return answer
+
+
+class AgentPreferencesMiddleware:
+    """An agent's pages speak the language and show the time zone chosen on their profile page.
+
+    Runs after LocaleMiddleware (which picked the browser's language, or the language switcher's
+    cookie) and after authentication: a staff member with a language of their own gets it instead;
+    one who left it unset keeps the browser's. Their time zone is activated for the whole request,
+    so every date a template shows is in it. Customers and anonymous visitors are untouched (the
+    portal decides their language itself); the API and static files are skipped, so no request
+    there loads a user it did not need.
+    """
+
+    SKIPPED = (API_PREFIX, "/static/", "/healthz")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if request.path.startswith(self.SKIPPED):
+            return self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not getattr(user, "is_staff_member", False):
+            return self.get_response(request)
+        language = user.language if user.language in dict(settings.LANGUAGES) else ""
+        if language:
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        timezone.activate(agent_time_zone(user.time_zone))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
+def agent_time_zone(name: str) -> zoneinfo.ZoneInfo:
+    """The zone an agent chose, or the site's default when it is unset or unknown."""
+    for candidate in (name, settings.TIME_ZONE, "UTC"):
+        try:
+            return zoneinfo.ZoneInfo(candidate)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            continue
+    return zoneinfo.ZoneInfo("UTC")

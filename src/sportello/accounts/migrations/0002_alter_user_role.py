@@ -4,15 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='user',
-            name='role',
-            field=models.CharField(choices=[('admin', 'Admin'), ('agent', 'Agent'), ('light_agent', 'Light agent (notes only)'), ('customer', 'Customer'), ('system', 'System')], default='agent', max_length=20),
+            model_name="user",
+            name="role",
+            field=models.CharField(
+                choices=[
+                    ("admin", "Admin"),
+                    ("agent", "Agent"),
+                    ("light_agent", "Light agent (notes only)"),
+                    ("customer", "Customer"),
+                    ("system", "System"),
+                ],
+                default="agent",
+                max_length=20,
+            ),
         ),
     ]
