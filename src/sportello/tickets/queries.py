@@ -8,8 +8,10 @@ page 1 or page 10,000; the query count does not grow with the page size.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +32,7 @@ UNSOLVED_STATES = [str(c) for c in ACTIVE_CATEGORIES]
 # SLA filters: a running clock due within the hour, or already overdue (one range on sla.next_due).
 SLA_FILTERS = {"breaching": gettext_noop("Breaching within 1 h"), "breached": gettext_noop("Breached")}
 SLA_SOON = timedelta(hours=1)
+DATE_FIELDS = ("created_from", "created_until", "updated_from", "updated_until")
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,19 @@ VIEWS = [
 ]
 VIEWS_BY_SLUG = {view.slug: view for view in VIEWS}
 
-# sort name -> ordering; each ends in -id so that the key is unique and the cursor exact.
+# sort name -> ordering; each ends in a unique column (-id, or the number) so that the key is
+# unique and the cursor exact. Every term of one ordering runs the same way, so each ascending
+# sort reads its descending twin's index backwards (ticket_updated, ticket_priority, ticket_created,
+# the number's unique index; per state, the ticket_state_* indexes).
 SORTS: dict[str, tuple[str, ...]] = {
     "newest": ("-updated_at", "-id"),
     "oldest": ("updated_at", "id"),
     "priority": ("-priority", "-updated_at", "-id"),
+    "priority_asc": ("priority", "updated_at", "id"),
     "created": ("-created_at", "-id"),
+    "created_asc": ("created_at", "id"),
+    "number": ("-number",),
+    "number_asc": ("number",),
 }
 
 
@@ -72,7 +82,35 @@ class TicketFilter:
     channel: list[str] = field(default_factory=list)
     tag: list[str] = field(default_factory=list)
     customer: int | None = None
+    organization: int | None = None
     sla: str | None = None  # "breaching" or "breached"
+    # Date ranges: from is inclusive, until exclusive (the form turns dates into the agent's days).
+    created_from: datetime | None = None
+    created_until: datetime | None = None
+    updated_from: datetime | None = None
+    updated_until: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The filter as JSON (a saved view keeps it): only what is set, dates in ISO 8601."""
+        data: dict[str, Any] = {}
+        for name, value in asdict(self).items():
+            if value in (None, [], ""):
+                continue
+            data[name] = value.isoformat() if isinstance(value, datetime) else value
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TicketFilter:
+        """The filter `to_json` wrote; unknown keys (from an older version) are left out."""
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for name, value in data.items():
+            if name not in known:
+                continue
+            if name in DATE_FIELDS and isinstance(value, str):
+                value = datetime.fromisoformat(value)
+            values[name] = value
+        return cls(**values)
 
     def validate(self) -> None:
         if self.view and self.view not in VIEWS_BY_SLUG:
@@ -86,6 +124,10 @@ class TicketFilter:
         bad_c = [c for c in self.channel if c not in Channel.values]
         if bad_c:
             raise InvalidInput(f"Unknown channel {bad_c[0]!r}", field="channel")
+        for name in DATE_FIELDS:
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, datetime) or timezone.is_naive(value)):
+                raise InvalidInput(f"{name} must be a point in time with its offset", field=name)
         if self.sla and self.sla not in SLA_FILTERS:
             raise InvalidInput(f"Unknown SLA filter {self.sla!r}; one of: {', '.join(SLA_FILTERS)}", field="sla")
 
@@ -115,6 +157,12 @@ def filtered(user: User, flt: TicketFilter) -> QuerySet[Ticket]:
         tickets = tickets.filter(tags__name=name.strip().lower())
     if flt.customer:
         tickets = tickets.filter(customer_id=flt.customer)
+    if flt.organization:
+        tickets = tickets.filter(customer__organization_id=flt.organization)
+    for name in DATE_FIELDS:
+        if (value := getattr(flt, name)) is not None:
+            column, end = name.rsplit("_", 1)
+            tickets = tickets.filter(**{f"{column}_at__{'gte' if end == 'from' else 'lt'}": value})
     if flt.sla:
         now = timezone.now()
         if flt.sla == "breaching":
@@ -151,41 +199,68 @@ class ViewCount(int):
         return f"{VIEW_COUNT_CAP}+" if self.capped else int.__str__(self)
 
 
-def view_counts(user: User) -> dict[str, ViewCount]:
-    """How many tickets each built-in view holds for this user, up to the cap.
+def view_counts(user: User, saved: Sequence[tuple[str, TicketFilter]] = ()) -> dict[str, ViewCount]:
+    """How many tickets each built-in view, and each of the `saved` views (key, filter), holds
+    for this user, up to the cap.
 
     Every page of the inbox shows them, so they are cached per user under the latest change of
     any ticket (every write bumps a ticket's `updated_at` and `version`; reading the newest one is
     one row of the `ticket_updated` index): a change shows in the next page's counts, and a page
-    that changed nothing costs one short query instead of six counts. The TTL bounds what the
-    stamp cannot see (a deleted ticket, an agent moved to other groups, writes within one frozen
-    instant in tests).
+    that changed nothing costs one short query instead of a count per view. The saved views'
+    filters are part of the key, so a view saved or edited is counted at once. What the stamp cannot
+    see (a deleted ticket) calls `forget_view_counts`; the TTL bounds the rest (an agent moved to
+    other groups, an SLA clock passing its due time, writes within one frozen instant in tests).
     """
     latest = Ticket.objects.order_by("-updated_at", "-id").values_list("updated_at", "id", "version").first()
     stamp = f"{latest[0].isoformat()}:{latest[1]}:{latest[2]}" if latest else "empty"
-    key = f"sportello:view-counts:{user.pk}:{stamp}"
+    generation = cache.get(COUNTS_GENERATION_KEY, 0)
+    shape = json.dumps([[key, flt.to_json()] for key, flt in saved], sort_keys=True, default=str)
+    digest = hashlib.sha256(shape.encode()).hexdigest()[:16]
+    key = f"sportello:view-counts:{user.pk}:{stamp}:{generation}:{digest}"
     counts: dict[str, int] | None = cache.get(key)
     if counts is None:
-        counts = _count_views(user)
+        counts = _count_views(user, saved)
         cache.set(key, counts, VIEW_COUNTS_TTL)
     return {slug: ViewCount(count) for slug, count in counts.items()}
 
 
-def _count_views(user: User) -> dict[str, int]:
-    """The capped count of every view in one statement (one capped subquery per view)."""
+COUNTS_GENERATION_KEY = "sportello:view-counts-generation"
+
+
+def forget_view_counts() -> None:
+    """Every agent's cached counts are recounted on their next page (after tickets were deleted)."""
+    if not cache.add(COUNTS_GENERATION_KEY, 1, timeout=None):
+        try:
+            cache.incr(COUNTS_GENERATION_KEY)
+        except ValueError:  # evicted meanwhile
+            cache.set(COUNTS_GENERATION_KEY, 1, timeout=None)
+
+
+def _count_views(user: User, saved: Sequence[tuple[str, TicketFilter]] = ()) -> dict[str, int]:
+    """The capped count of every view in one statement (one capped subquery per view), however
+    many saved views there are: the query count does not grow with them."""
     base = tickets_visible_to(user).filter(merged_into__isnull=True)
     if base.query.is_empty():
-        return {view.slug: 0 for view in VIEWS}
+        return {**{view.slug: 0 for view in VIEWS}, **{key: 0 for key, _flt in saved}}
+    queries: list[tuple[str, QuerySet[Ticket] | None]] = [(view.slug, _apply_view(base, view, user)) for view in VIEWS]
+    for key, flt in saved:
+        try:
+            queries.append((key, filtered(user, flt)))
+        except InvalidInput:  # a filter saved by an older version that no longer holds: counted as empty
+            queries.append((key, None))
     parts: list[str] = []
     params: list[Any] = []
-    for index, view in enumerate(VIEWS):
-        sql, view_params = _apply_view(base, view, user).values("pk")[: VIEW_COUNT_CAP + 1].query.sql_with_params()
+    for index, (_key, tickets) in enumerate(queries):
+        if tickets is None or tickets.query.is_empty():
+            parts.append("0")
+            continue
+        sql, view_params = tickets.values("pk")[: VIEW_COUNT_CAP + 1].query.sql_with_params()
         parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS view_{index})")
         params.extend(view_params)
     with connection.cursor() as cursor:
         cursor.execute("SELECT " + ", ".join(parts), params)
         row = cursor.fetchone()
-    return {view.slug: int(count) for view, count in zip(VIEWS, row, strict=True)}
+    return {key: int(count) for (key, _tickets), count in zip(queries, row, strict=True)}
 
 
 @dataclass
