@@ -11,6 +11,7 @@ from django.urls import path
 
 from sportello.chat.consumers import ConsoleConsumer, VisitorConsumer
 from sportello.chat.live import InboxConsumer, PresenceConsumer, TicketConsumer
+from sportello.notifications.live import NotificationConsumer
 
 
 def for_agents(consumer: Any) -> Any:
@@ -25,5 +26,6 @@ websocket_application = URLRouter(
         path("ws/agent/inbox/", for_agents(InboxConsumer)),
         path("ws/agent/console/", for_agents(ConsoleConsumer)),
         path("ws/agent/tickets/<int:number>/", for_agents(TicketConsumer)),
+        path("ws/agent/notifications/", for_agents(NotificationConsumer)),
     ]
 )
