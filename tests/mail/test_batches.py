@@ -73,3 +73,39 @@ def test_a_batch_is_one_transaction(mail):
     batch = sql[: next(i for i, statement in enumerate(sql) if statement == "COMMIT") + 1]
     assert len([s for s in batch if s.startswith("BEGIN")]) == 1
     assert len([s for s in batch if s.startswith('INSERT INTO "mail_rawmessage"')]) == 5
+
+
+def _sync_log(monkeypatch: pytest.MonkeyPatch, *, syncfs: bool) -> list[str]:
+    """What the batch does to make its files durable, in order with the first database write."""
+    log: list[str] = []
+    real_fsync, real_syncfs = services._fsync, services._syncfs_each
+    monkeypatch.setattr(services, "_fsync", lambda fd: (log.append("fsync"), real_fsync(fd))[1])
+
+    def syncfs_each(folders):  # type: ignore[no-untyped-def]
+        log.append(f"syncfs {len(folders)}")
+        return real_syncfs(folders) if syncfs else False
+
+    monkeypatch.setattr(services, "_syncfs_each", syncfs_each)
+    real_ingest = services.ingest
+    monkeypatch.setattr(services, "ingest", lambda inbound, **o: (log.append("ingest"), real_ingest(inbound, **o))[1])
+    return log
+
+
+def test_a_batch_makes_its_files_durable_together_before_filing_them(mail, monkeypatch):
+    raws = [mail(subject=f"Durable {n}", sender=f"Person {n} <d{n}@example.com>") for n in range(4)]
+    log = _sync_log(monkeypatch, syncfs=True)
+    rows = receive_batch(raws, source="imap")
+    assert {row.state for row in rows} == {RawState.PROCESSED}
+    # One filesystem sync for the four files and their folder, not four fsyncs and one more.
+    assert log[:2] == ["syncfs 1", "ingest"] and "fsync" not in log, log
+    assert [row.file.read() for row in rows] == raws
+
+
+def test_without_syncfs_each_file_and_its_folder_are_fsynced_before_filing(mail, monkeypatch):
+    raws = [mail(subject=f"Fallback {n}", sender=f"Person {n} <f{n}@example.com>") for n in range(3)]
+    log = _sync_log(monkeypatch, syncfs=False)
+    rows = receive_batch(raws, source="imap")
+    assert {row.state for row in rows} == {RawState.PROCESSED}
+    # Three files, then their one folder (and any folder made for it), all before intake.
+    first_ingest = log.index("ingest")
+    assert log[:4] == ["syncfs 1"] + ["fsync"] * 3 and first_ingest >= 4 and "fsync" not in log[first_ingest:], log
