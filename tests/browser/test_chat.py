@@ -116,17 +116,17 @@ def test_a_visitor_chats_from_a_website_and_an_agent_answers_from_the_console(
     chat.locator("textarea[name=text]").fill("Yes, in two days.")
     chat.get_by_role("button", name="Send").click()
     expect(visitor.locator("#sportello-chat .log .agent")).to_have_text(["Yes, in two days."])
-    expect(chat.locator(".chat-log .from-agent")).to_have_text(["Yes, in two days."])
+    expect(chat.locator(".chat-log .from-agent .chat-text")).to_have_text(["Yes, in two days."])
     expect(chat.locator(".seen")).to_be_visible()  # the visitor's widget sent a read receipt
 
     visitor.fill("#sportello-chat .composer textarea", "Great, thanks")
     visitor.keyboard.press("Enter")
-    expect(chat.locator(".chat-log .from-visitor")).to_have_text(["Do you ship to Sofia?", "Great, thanks"])
+    expect(chat.locator(".chat-log .from-visitor .chat-text")).to_have_text(["Do you ship to Sofia?", "Great, thanks"])
 
     visitor.set_input_files(
         "#sportello-chat input[type=file]", files=[{"name": "receipt.txt", "mimeType": "text/plain", "buffer": b"42"}]
     )
-    expect(chat.locator(".chat-log .from-visitor").last).to_have_text("📎 receipt.txt")
+    expect(chat.locator(".chat-log .from-visitor a.file").last).to_have_text("📎 receipt.txt")
 
     # The agent sends a file from the console; the visitor sees a link at once and downloads it.
     chat.locator("input[type=file]").set_input_files(

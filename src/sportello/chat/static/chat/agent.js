@@ -2,34 +2,52 @@
 // meanwhile, the inbox refreshing itself, drafts kept in localStorage, and the availability switch.
 (function () {
   "use strict";
-  var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+  var open = function (path, onMessage) {
+    return window.SportelloSocket.open(path, { onMessage: onMessage });
+  };
+  var ticket = document.getElementById("ticket-live");
 
-  function open(path, onMessage) {
-    var socket = null;
-    var wait = 1000;
-    function connect() {
-      socket = new WebSocket(scheme + location.host + path);
-      socket.onopen = function () { wait = 1000; };
-      socket.onmessage = function (event) { onMessage(JSON.parse(event.data)); };
-      socket.onclose = function (event) {
-        if (event.code === 4403 || event.code === 4404) return;  // refused: do not knock again
-        setTimeout(connect, wait);
-        wait = Math.min(wait * 2, 30000);
-      };
-    }
-    connect();
-    return { send: function (m) { if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(m)); } };
+  // The names of changed fields in the agent's language: the ticket page's data-field-labels
+  // (JSON, field → label), else the page's own <label>s. Columns with neither (state, solved_at, …)
+  // are bookkeeping and are left out.
+  var fieldLabels = {};
+  try {
+    fieldLabels = JSON.parse(ticket?.dataset.fieldLabels || "{}");
+  } catch (_error) {
+    fieldLabels = {};
   }
+  function fieldNames(fields) {
+    var names = [];
+    (fields || []).forEach(function (field) {
+      var label = document.querySelector('label[for="id_' + field + '"]');
+      var name = fieldLabels[field] || (label ? label.textContent.replace("*", "").trim() : "");
+      if (name && names.indexOf(name) === -1) names.push(name);
+    });
+    return names.join(", ");
+  }
+  var inbox = document.getElementById("inbox-live");
 
-  // Availability: the header's switch saves at once.
+  // Availability: the header's switch is a form of three buttons that works without a script;
+  // here a press saves in the background and the pressed button changes at once.
   var availability = document.getElementById("availability-form");
   if (availability) {
-    availability.addEventListener("change", function () {
+    availability.addEventListener("submit", function (event) {
+      var button = event.submitter;
+      if (!button || button.name !== "availability") return;
+      event.preventDefault();
+      var body = new FormData(availability);
+      body.set("availability", button.value);
       fetch(availability.action, {
-        method: "POST", body: new FormData(availability), credentials: "same-origin", headers: { "HX-Request": "true" },
-      }).then(function (r) { availability.dataset.saved = r.ok ? "yes" : "no"; });
+        method: "POST", body: body, credentials: "same-origin", headers: { "HX-Request": "true" },
+      }).then(function (r) {
+        availability.dataset.saved = r.ok ? "yes" : "no";
+        if (!r.ok) return;
+        availability.dataset.availability = button.value;
+        availability.querySelectorAll("button[name=availability]").forEach(function (other) {
+          other.setAttribute("aria-pressed", other === button ? "true" : "false");
+        });
+      });
     });
-    availability.querySelector("button").hidden = true;
   }
 
   // Drafts survive a reload: saved as they are typed, and dropped only once the page that follows
@@ -51,12 +69,11 @@
     area.form.addEventListener("submit", function () { sessionStorage.setItem("sportello-sent", key); });
   });
 
-  var ticket = document.getElementById("ticket-live");
   if (ticket) {
-    var viewers = document.getElementById("viewers");
-    var typing = document.getElementById("typing");
-    var changes = document.getElementById("live-changes");
-    var live = open(ticket.dataset.socket, function (data) {
+    const viewers = document.getElementById("viewers");
+    const typing = document.getElementById("typing");
+    const changes = document.getElementById("live-changes");
+    const live = open(ticket.dataset.socket, function (data) {
       if (data.type === "viewers") {
         viewers.textContent = data.viewers.length ? ticket.dataset.viewing + " " + data.viewers.join(", ") : "";
         viewers.hidden = !data.viewers.length;
@@ -66,15 +83,15 @@
         clearTimeout(typing._timer);
         typing._timer = setTimeout(function () { typing.hidden = true; }, 5000);
       } else if (data.type === "changed" && !data.mine) {
-        var li = document.createElement("li");
+        const li = document.createElement("li");
         li.textContent = data.by + ": " + (data.what === "entry"
           ? (data.internal ? ticket.dataset.noted : ticket.dataset.wrote)
-          : ticket.dataset.changed + " " + (data.fields || []).join(", "));
+          : (ticket.dataset.changed + " " + fieldNames(data.fields)).trim());
         changes.querySelector("ul").appendChild(li);
         changes.hidden = false;
       }
     });
-    var last = 0;
+    let last = 0;
     document.querySelectorAll("#reply-form textarea, #note-form textarea").forEach(function (area) {
       area.addEventListener("input", function () {
         if (Date.now() - last > 2000) { last = Date.now(); live.send({ type: "typing" }); }
@@ -83,9 +100,8 @@
     return;
   }
 
-  var inbox = document.getElementById("inbox-live");
   if (inbox) {
-    var timer = null;
+    let timer = null;
     open(inbox.dataset.socket, function (data) {
       if (data.type !== "changed" || !window.htmx) return;
       clearTimeout(timer);

@@ -43,49 +43,77 @@
   }
 
   function send(message) {
-    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+    if (socket) socket.send(message);
+  }
+
+  // A line's time as the agent reads it: their language and time zone, hours and minutes (the
+  // server renders the lines already there the same way).
+  var clock = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: root.dataset.timeZone || undefined,
+  });
+
+  function line(data) {
+    const li = document.createElement("li");
+    li.className = "from-" + data.from;
+    li.dataset.entry = data.id;
+    const meta = document.createElement("span");
+    meta.className = "chat-meta";
+    const who = document.createElement("strong");
+    who.className = "chat-sender";
+    who.textContent = data.name || (data.from === "visitor" ? root.dataset.visitor : root.dataset.agent);
+    const when = document.createElement("time");
+    when.dateTime = data.at || new Date().toISOString();
+    when.textContent = clock.format(new Date(when.dateTime));
+    meta.append(who, " ", when);
+    li.appendChild(meta);
+    const files = data.files || [];
+    // A file's own line ("📎 name") becomes its link; any other text stays as it is.
+    if (!files.length || data.text.indexOf("📎") !== 0) {
+      const text = document.createElement("span");
+      text.className = "chat-text";
+      text.textContent = data.text;
+      li.appendChild(text);
+    }
+    files.forEach(function (file) {
+      const link = document.createElement("a");
+      link.className = "file";
+      link.href = "/attachments/" + file.id + "/";
+      link.textContent = "📎 " + file.name;
+      li.appendChild(link);
+    });
+    return li;
   }
 
   function chatOf(id) { return document.getElementById("chat-" + id); }
 
   function connect() {
-    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    socket = new WebSocket(scheme + location.host + root.dataset.socket);
-    socket.onopen = function () { status.textContent = "●"; status.dataset.state = "connected"; };
-    socket.onclose = function () { status.dataset.state = "disconnected"; setTimeout(connect, 2000); };
-    socket.onmessage = function (event) {
-      var data = JSON.parse(event.data);
-      var chat = data.conversation ? chatOf(data.conversation) : null;
+    socket = window.SportelloSocket.open(root.dataset.socket, {
+      onState: function (state) {
+        status.dataset.state = state === "connected" ? "connected" : state === "connecting" ? "connecting" : "disconnected";
+        status.textContent = status.dataset[state] || status.textContent;
+      },
+      onMessage: onMessage,
+    });
+  }
+
+  function onMessage(data) {
+      const chat = data.conversation ? chatOf(data.conversation) : null;
       if (data.type === "queue" || data.type === "console" || (data.type === "state" && chat)) {
         refresh();
       } else if (data.type === "message" && chat) {
-        var log = chat.querySelector(".chat-log");
+        const log = chat.querySelector(".chat-log");
         if (log.querySelector('[data-entry="' + data.id + '"]')) return;
-        var li = document.createElement("li");
-        li.className = "from-" + data.from;
-        li.dataset.entry = data.id;
-        var files = data.files || [];
-        // A file's own line ("📎 name") becomes its link; any other text stays as it is.
-        if (!files.length || data.text.indexOf("📎") !== 0) li.textContent = data.text;
-        files.forEach(function (file) {
-          var link = document.createElement("a");
-          link.className = "file";
-          link.href = "/attachments/" + file.id + "/";
-          link.textContent = "📎 " + file.name;
-          li.appendChild(link);
-        });
-        log.appendChild(li);
+        log.appendChild(line(data));
         chat.querySelector(".typing").hidden = true;
         if (data.from === "visitor") send({ type: "read", conversation: data.conversation, entry: data.id });
       } else if (data.type === "typing" && chat) {
-        var typing = chat.querySelector(".typing");
+        const typing = chat.querySelector(".typing");
         typing.hidden = false;
         clearTimeout(typing._timer);
         typing._timer = setTimeout(function () { typing.hidden = true; }, 4000);
       } else if (data.type === "read" && chat) {
         chat.querySelector(".seen").hidden = false;
       }
-    };
   }
 
   root.addEventListener("submit", function (event) {
