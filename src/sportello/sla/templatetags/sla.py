@@ -45,7 +45,10 @@ def sla_panel(context: template.Context, ticket: Ticket) -> dict[str, Any]:
     return {
         "ticket": ticket,
         "sla": sla,
-        "clocks": [(clock, left(clock.seconds_left)) for clock in clocks(sla, ticket)],
+        # A solved, closed or merged ticket waits on nobody: no target is shown as running.
+        "clocks": []
+        if ticket.merged_into_id or ticket.state in ("solved", "closed")
+        else [(clock, left(clock.seconds_left)) for clock in clocks(sla, ticket)],
         "breached": [name.replace("_", " ") for name in breached_targets(sla)],
         "tier": tier_of(ticket),
         "can_reply": context.get("can_reply", False),
