@@ -36,7 +36,7 @@ def test_the_ticket_page_has_the_picker_inside_the_reply_form(agent, ticket, mac
     assert 'id="macro-results"' in html and reverse("macro-picker", args=[ticket.number]) in html
 
 
-def test_inserting_a_macro_keeps_the_draft_adds_the_text_and_sets_fields(agent, ticket, macros):
+def test_inserting_a_macro_keeps_the_draft_adds_the_text_and_changes_nothing_yet(agent, ticket, macros):
     client = client_for(agent)
     response = client.post(
         reverse("macro-insert", args=[ticket.number]),
@@ -45,25 +45,52 @@ def test_inserting_a_macro_keeps_the_draft_adds_the_text_and_sets_fields(agent, 
     assert response.status_code == 302 and response["Location"].endswith("#reply-form")
     page = client.get(reverse("ticket", args=[ticket.number])).content.decode()
     assert "Hello again.\n\nDear Carla, the invoice?</textarea>" in page
+    # The field changes are previewed in the composer, made only with the send.
+    assert 'id="macro-preview"' in page and "Set status to Pending" in page
+    assert f'name="macro" value="{macros["pending"].pk}"' in page
+    assert Ticket.objects.get(pk=ticket.pk).state == "new"
+    # The draft is used once: a reload shows the saved page, not the draft again.
+    again = client.get(reverse("ticket", args=[ticket.number])).content.decode()
+    assert "Dear Carla, the invoice?</textarea>" not in again and "Set status to Pending" not in again
+
+
+def test_the_preview_shows_the_text_and_the_changes_and_writes_nothing(agent, ticket, macros):
+    client = client_for(agent)
+    html = client.get(reverse("macro-preview", args=[ticket.number, macros["pending"].pk])).content.decode()
+    assert "Dear Carla, the invoice?" in html and "Set status to Pending" in html
+    assert f'name="macro" value="{macros["pending"].pk}"' in html
+    refreshed = Ticket.objects.get(pk=ticket.pk)
+    assert refreshed.state == "new" and refreshed.version == ticket.version
+    assert client.get(reverse("macro-preview", args=[ticket.number, macros["bob"].pk])).status_code == 404
+
+
+def test_sending_with_a_previewed_macro_makes_its_changes(agent, ticket, macros, django_capture_on_commit_callbacks):
+    client = client_for(agent)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("ticket-reply", args=[ticket.number]),
+            {"body": "Dear Carla, the invoice?", "version": ticket.version, "macro": macros["pending"].pk},
+        )
+    assert response.status_code == 302
     refreshed = Ticket.objects.get(pk=ticket.pk)
     assert refreshed.state == "pending"
-    assert f'name="version" value="{refreshed.version}"' in page  # every form has the new version
-    # The draft is used once: a reload shows the saved page, not the draft again.
-    assert (
-        "Dear Carla, the invoice?</textarea>"
-        not in client.get(reverse("ticket", args=[ticket.number])).content.decode()
-    )
+    assert refreshed.entries.filter(body_text="Dear Carla, the invoice?").exists()
+    macros["pending"].refresh_from_db()
+    assert macros["pending"].usage_count == 1
 
 
-def test_a_stale_page_keeps_the_draft_and_applies_nothing(agent, ticket, macros):
+def test_a_stale_send_with_a_macro_applies_nothing(agent, agent2, ticket, macros):
+    from sportello.tickets.services import add_note
+
     client = client_for(agent)
+    seen = ticket.version
+    add_note(ticket, agent2, body_text="Meanwhile")
     response = client.post(
-        reverse("macro-insert", args=[ticket.number]),
-        {"macro": macros["pending"].pk, "version": ticket.version + 5, "body": "My draft"},
-        follow=True,
+        reverse("ticket-reply", args=[ticket.number]),
+        {"body": "My draft", "version": seen, "macro": macros["pending"].pk},
     )
     html = response.content.decode()
-    assert "changed since you opened it" in html and "My draft</textarea>" in html
+    assert response.status_code == 409 and "My draft</textarea>" in html
     assert Ticket.objects.get(pk=ticket.pk).state == "new"
 
 
@@ -74,6 +101,7 @@ def test_who_cannot_use_macros_is_refused(request, ticket, macros, persona):
         reverse("macro-insert", args=[ticket.number]), {"macro": macros["thanks"].pk, "version": ticket.version}
     )
     assert response.status_code == 403
+    assert client.get(reverse("macro-preview", args=[ticket.number, macros["thanks"].pk])).status_code == 403
     if persona != "light_agent":
         assert client.get(reverse("macro-picker", args=[ticket.number])).status_code == 403
 

@@ -119,8 +119,10 @@ def test_empty_reply_is_refused_and_nothing_is_sent(ticket, agent):
 def test_light_agent_sees_only_the_note_form_and_may_not_reply(ticket, light_agent, django_capture_on_commit_callbacks):
     client = client_for(light_agent)
     html = page_text(client.get(url("ticket", ticket)))
-    assert 'id="note-form"' in html
-    assert 'id="reply-form"' not in html and 'id="update-form"' not in html and 'id="merge-form"' not in html
+    composer = html[html.index('id="reply-form"') :]
+    assert 'name="mode" value="note"' in composer
+    assert 'value="reply"' not in composer and 'value="forward"' not in composer and 'name="cc"' not in composer
+    assert 'id="update-form"' not in html and 'id="merge-form"' not in html
     with django_capture_on_commit_callbacks(execute=True):
         refused = client.post(url("ticket-reply", ticket), {"body": "Hi!", "version": ticket.version})
     assert refused.status_code == 403 and mail.outbox == []
@@ -128,6 +130,9 @@ def test_light_agent_sees_only_the_note_form_and_may_not_reply(ticket, light_age
     assert fresh(ticket).priority == Priority.NORMAL
     assert client.post(url("ticket-note", ticket), {"body": "Escalate please"}).status_code == 302
     assert Entry.objects.filter(ticket=ticket, internal=True, author_user=light_agent).exists()
+    # The composer's note mode posts to the same address as a reply.
+    noted = client.post(url("ticket-reply", ticket), {"mode": "note", "body": "Seen the logs too"})
+    assert noted.status_code == 302 and Entry.objects.filter(internal=True, body_text="Seen the logs too").exists()
 
 
 def test_status_assignee_and_tag_changes_appear_in_history(ticket, agent, agent2, second_level):
@@ -209,14 +214,26 @@ def test_merge_moves_the_thread_and_the_source_points_to_the_target(ticket, agen
 
 
 def test_merge_into_an_unknown_ticket_says_so(ticket, agent):
-    response = client_for(agent).post(url("ticket-merge", ticket), {"version": ticket.version, "target": "424242"})
-    assert response.status_code == 422 and "No ticket #424242" in page_text(response)
+    client = client_for(agent)
+    response = client.post(url("ticket-merge", ticket), {"version": ticket.version, "target": "424242"})
+    # Back to the ticket's own address (a reload does not post again), with the reason.
+    assert response.status_code == 302 and response["Location"] == url("ticket", ticket)
+    assert "No ticket #424242" in page_text(client.get(response["Location"]))
     assert fresh(ticket).merged_into is None
 
 
 def test_merge_into_itself_is_refused(ticket, agent):
-    response = client_for(agent).post(url("ticket-merge", ticket), {"version": ticket.version, "target": ticket.number})
-    assert response.status_code == 422 and "cannot be merged into itself" in page_text(response)
+    client = client_for(agent)
+    response = client.post(url("ticket-merge", ticket), {"version": ticket.version, "target": ticket.number})
+    assert response.status_code == 302 and response["Location"] == url("ticket", ticket)
+    assert "cannot be merged into itself" in page_text(client.get(response["Location"]))
+
+
+def test_a_merge_without_a_number_goes_back_with_the_reason(ticket, agent):
+    client = client_for(agent)
+    response = client.post(url("ticket-merge", ticket), {"version": ticket.version, "target": "soon"}, follow=True)
+    assert response.redirect_chain == [(url("ticket", ticket), 302)]
+    assert "Write a ticket number, like 10042." in page_text(response)
 
 
 def test_hostile_html_in_a_customer_message_is_not_executable(agent):
@@ -235,7 +252,7 @@ def test_hostile_html_in_a_customer_message_is_not_executable(agent):
     client = client_for(agent)
     for t in (hostile, plain):
         html = page_text(client.get(url("ticket", t)))
-        main = html[html.index('<main id="main">') :]
+        main = html[html.index('<main id="main"') :]
         # Our own scripts are files under /static/; nothing else may be a script.
         own = re.compile(r'<script src="/static/[\w./-]+"(?: defer)?></script>')
         assert "<script" not in own.sub("", main).lower()

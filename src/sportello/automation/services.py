@@ -315,6 +315,74 @@ def apply_macro(ticket: Ticket, macro: Macro, actor: User, *, expected_version: 
     return MacroResult(text=text, ticket=ticket, applied=applied)
 
 
+@dataclass
+class MacroPreview:
+    """What a macro will do, shown in the composer before anything changes."""
+
+    macro: Macro
+    text: str
+    changes: list[str]
+
+
+def preview_macro(ticket: Ticket, macro: Macro, actor: User) -> MacroPreview:
+    """The macro's text for this ticket and its changes in words; nothing is written.
+
+    The composer takes the text; the changes are made with the send (`apply_macro_changes`)."""
+    if not actor.can_reply:
+        raise Forbidden("Light agents cannot use macros")
+    text = render(macro.body, context_for(ticket, actor))
+    return MacroPreview(macro=macro, text=text, changes=describe_actions(macro.actions or []))
+
+
+def apply_macro_changes(ticket: Ticket, macro: Macro, actor: User) -> list[str]:
+    """Make a previewed macro's field changes and other actions, as `actor` (with the send)."""
+    if not actor.can_reply:
+        raise Forbidden("Light agents cannot use macros")
+    applied = run_actions(ticket, macro.actions, Run(actor, f"Macro “{macro.name}”")) if macro.actions else []
+    Macro.objects.filter(pk=macro.pk).update(usage_count=F("usage_count") + 1)
+    return applied
+
+
+def describe_actions(actions: list[dict[str, Any]]) -> list[str]:
+    """Each action of a macro in the agent's words ("Set status to Pending")."""
+    from django.utils.translation import gettext as _
+
+    from sportello.accounts.models import Group
+    from sportello.tickets.models import Priority, Status
+
+    lines: list[str] = []
+    for action in actions:
+        kind = action.get("type")
+        if kind == "set_status":
+            status = Status.objects.filter(slug=action.get("status")).first()
+            lines.append(_("Set status to %(value)s") % {"value": _(status.name) if status else action.get("status")})
+        elif kind == "set_priority":
+            try:
+                label = Priority(int(action.get("priority", 0))).label
+            except ValueError:
+                label = str(action.get("priority"))
+            lines.append(_("Set priority to %(value)s") % {"value": label})
+        elif kind == "set_group":
+            group = Group.objects.filter(pk=action.get("group") or 0).first()
+            lines.append(_("Move to group %(value)s") % {"value": group or "—"})
+        elif kind == "set_assignee":
+            agent = User.objects.filter(pk=action.get("assignee") or 0).first() if action.get("assignee") else None
+            lines.append(_("Assign to %(value)s") % {"value": agent.display_name} if agent else _("Unassign"))
+        elif kind in ("add_tags", "remove_tags", "set_tags"):
+            words = {"add_tags": _("Add tags: %(value)s"), "remove_tags": _("Remove tags: %(value)s"),
+                     "set_tags": _("Set tags to: %(value)s")}  # fmt: skip
+            lines.append(words[kind] % {"value": ", ".join(action.get("tags", []))})
+        elif kind == "add_note":
+            lines.append(_("Add an internal note"))
+        elif kind == "escalate":
+            lines.append(_("Escalate to the next level"))
+        elif kind == "send_email":
+            lines.append(_("Send an email"))
+        elif kind == "webhook":
+            lines.append(_("Call a webhook"))
+    return lines
+
+
 # --- Admins' writes ------------------------------------------------------------------------------
 
 

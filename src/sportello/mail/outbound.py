@@ -184,32 +184,96 @@ def deliver_reply(entry: Entry) -> dict[str, object]:
 
     Returns what the entry keeps: the Message-ID used and the addresses it went to.
     """
+    if "forward" in entry.metadata:
+        return deliver_forward(entry)
     ticket = entry.ticket
+    chosen = entry.metadata.get("recipients") or {}
     to = recipient_for(ticket.customer)
-    if to is None:
+    if to is None and not chosen.get("to"):
         raise DeliveryError("The customer has no deliverable email address")
     customer_addresses = Identity.objects.filter(customer=ticket.customer, kind=IdentityKind.EMAIL)
-    cc = reply_all_cc(ticket, exclude={to, *customer_addresses.values_list("value", flat=True)})
+    to_header = [formataddr((ticket.customer.name, to))] if to else []
+    sent_to = [to] if to else []
+    if chosen.get("to"):  # the agent wrote the To line themselves
+        to_header = sent_to = list(chosen["to"])
+    exclude = {*sent_to, *customer_addresses.values_list("value", flat=True)}
+    cc = list(dict.fromkeys([*reply_all_cc(ticket, exclude=exclude), *chosen.get("cc", [])]))
+    cc = [address for address in cc if address not in sent_to]
+    bcc = [address for address in chosen.get("bcc", []) if address not in sent_to and address not in cc]
     message_id = entry.metadata.get("message_id") or reply_message_id(entry)
     # The reply's own HTML goes into the HTML part where the template names {{ reply.text }}.
     marker = "\ue000reply\ue000"
     framed = _wording("reply", ticket, entry.author_user, {"reply.text": lambda: marker})
     text = framed.text.replace(marker, entry.body_text)
-    html = framed.html.replace(marker, entry.body_html or text_to_html(entry.body_text))
+    html = put_block(framed.html, marker, entry.body_html or text_to_html(entry.body_text))
     from_name = entry.author_user.display_name if entry.author_user else ""
     message = EmailMultiAlternatives(
         subject=subject_for(ticket), body=text,
         from_email=_from_header(from_name),
-        to=[formataddr((ticket.customer.name, to))],
+        to=to_header,
         cc=cc,
+        bcc=bcc,
         headers={"Message-ID": message_id, **_reply_to(ticket), **_threading_headers(ticket)},
-    )
+    )  # fmt: skip
     message.attach_alternative(html, "text/html")
     for attachment in entry.attachments.all():
         with attachment.file.open("rb") as handle:
             message.attach(attachment.filename, handle.read(), attachment.content_type)
     message.send()
-    return {"message_id": message_id, "to": [to], "cc": cc}
+    return {"message_id": message_id, "to": sent_to, "cc": cc, "bcc": bcc}
+
+
+def put_block(html: str, marker: str, block: str) -> str:
+    """`html` with `marker` replaced by the block-level HTML `block` (paragraphs of a reply).
+
+    The wording's HTML wraps each paragraph of its text in <p>; the marker sits in one of them,
+    alone or beside other lines. A <p> inside a <p> is not valid HTML (mail clients show empty
+    paragraphs), so the marker's paragraph is split around the block instead.
+    """
+
+    def split(found: re.Match[str]) -> str:
+        before, after = (re.sub(r"^(<br>)+|(<br>)+$", "", part) for part in (found.group(1), found.group(2)))
+        return (f"<p>{before}</p>" if before else "") + block + (f"<p>{after}</p>" if after else "")
+
+    replaced, count = re.subn(r"<p>((?:(?!</p>).)*?)" + re.escape(marker) + r"((?:(?!</p>).)*?)</p>", split, html,
+                              flags=re.S)  # fmt: skip
+    return replaced if count else html.replace(marker, block)
+
+
+def deliver_forward(entry: Entry) -> dict[str, object]:
+    """Send a forward: the agent's words, then the ticket's public conversation, with its files."""
+    ticket = entry.ticket
+    chosen = entry.metadata["forward"]
+    thread = (
+        Entry.objects.filter(ticket=ticket, internal=False, created_at__lte=entry.created_at)
+        .select_related("author_user", "author_customer")
+        .prefetch_related("attachments")
+        .order_by("created_at", "id")
+    )
+    parts = [entry.body_text.strip(), "", f"---------- Forwarded conversation: [#{ticket.number}] {ticket.subject}"]
+    html_parts = [text_to_html(entry.body_text), f"<p>---------- Forwarded conversation: [#{ticket.number}] "
+                  f"{escape(ticket.subject)}</p>"]  # fmt: skip
+    files = list(entry.attachments.all())
+    for item in thread:
+        heading = f"{item.author_name}, {item.created_at:%Y-%m-%d %H:%M} UTC"
+        parts += ["", heading, item.body_text]
+        html_parts.append(f"<blockquote><p><strong>{escape(heading)}</strong></p>"
+                          f"{item.body_html or text_to_html(item.body_text)}</blockquote>")  # fmt: skip
+        files += list(item.attachments.all())
+    message_id = entry.metadata.get("message_id") or reply_message_id(entry)
+    from_name = entry.author_user.display_name if entry.author_user else ""
+    message = EmailMultiAlternatives(
+        subject=f"Fwd: {subject_for(ticket)}", body="\n".join(parts), from_email=_from_header(from_name),
+        to=chosen.get("to", []), cc=chosen.get("cc", []), bcc=chosen.get("bcc", []),
+        headers={"Message-ID": message_id, **_reply_to(ticket)},
+    )  # fmt: skip
+    message.attach_alternative("".join(html_parts), "text/html")
+    for attachment in files:
+        with attachment.file.open("rb") as handle:
+            message.attach(attachment.filename, handle.read(), attachment.content_type)
+    message.send()
+    return {"message_id": message_id, "to": chosen.get("to", []), "cc": chosen.get("cc", []),
+            "bcc": chosen.get("bcc", [])}  # fmt: skip
 
 
 def reply_all_cc(ticket: Ticket, *, exclude: set[str]) -> list[str]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import validate_email
+from django.db import models
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
@@ -116,17 +119,69 @@ def attachments_in(files: list[UploadedFile]) -> list[AttachmentIn]:
     return [AttachmentIn(filename=f.name or "attachment", content=f, content_type=f.content_type or "") for f in files]
 
 
-class ReplyForm(PrefixedIds, forms.Form):
+class ComposeMode(models.TextChoices):
+    REPLY = "reply", _("Reply")
+    NOTE = "note", _("Internal note")
+    FORWARD = "forward", _("Forward")
+
+
+class AddressesField(forms.CharField):
+    """Mail addresses separated by commas or semicolons; cleans to a list (possibly empty)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 2000)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().clean(value) or ""
+        addresses = [part.strip() for part in re.split(r"[,;\s]+", text) if part.strip()]
+        for address in addresses:
+            try:
+                validate_email(address)
+            except forms.ValidationError as err:
+                raise forms.ValidationError(
+                    _("“%(address)s” is not a mail address."), params={"address": address}
+                ) from err
+        if len(addresses) > 50:
+            raise forms.ValidationError(_("At most 50 addresses."))
+        return list(dict.fromkeys(address.lower() for address in addresses))
+
+
+class ComposeForm(PrefixedIds, forms.Form):
+    """The ticket page's one composer: a reply, an internal note or a forward, with a macro's
+    field changes (previewed) applied on send."""
+
     id_prefix = "reply"
-    body = forms.CharField(label=_("Reply to the customer"), widget=forms.Textarea(attrs={"rows": 6}), required=False)
+    mode = forms.ChoiceField(choices=ComposeMode.choices, initial=ComposeMode.REPLY, required=False)
+    to = AddressesField(label=_("To"))
+    cc = AddressesField(label=_("Cc"))
+    bcc = AddressesField(label=_("Bcc"))
+    body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 6}), required=False)
     status = forms.ModelChoiceField(
-        label=_("Status after reply"),
+        label=_("Status after sending"),
         queryset=Status.objects.all(),
         required=False,
         empty_label=_("Leave as it is"),
     )
     attachments = MultipleFileField(label=_("Attachments"))
-    version = forms.IntegerField(widget=forms.HiddenInput)
+    time_spent = forms.IntegerField(label=_("Time spent (minutes)"), required=False, min_value=0, max_value=24 * 60)
+    macro = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        mode = data.get("mode") or ComposeMode.REPLY
+        data["mode"] = mode
+        if mode == ComposeMode.FORWARD and not data.get("to"):
+            self.add_error("to", _("Write the address to forward the ticket to."))
+        if mode == ComposeMode.REPLY and data.get("version") is None:
+            self.add_error(None, _("The form was incomplete; reload the page and try again."))
+        return data
+
+
+# The same form, under its older name (the reply form was the composer's first mode).
+ReplyForm = ComposeForm
 
 
 class NoteForm(PrefixedIds, forms.Form):
@@ -207,6 +262,30 @@ class UpdateForm(PrefixedIds, forms.Form):
 
 # The fields of the properties panel, each saved as it changes.
 PROPERTY_FIELDS = ("status", "priority", "group", "assignee", "category", "tags")
+
+# A field's name in the agent's words: conflict notices, live notices and history use these.
+FIELD_LABELS = {
+    "subject": _("subject"),
+    "status": _("status"),
+    "priority": _("priority"),
+    "group": _("group"),
+    "assignee": _("assignee"),
+    "category": _("category"),
+    "tags": _("tags"),
+    "merge": _("merge"),
+    "merged_into": _("merged into"),
+    "split": _("split"),
+    "split_from": _("split from"),
+    "entry_moved": _("message moved"),
+    "entry_moved_in": _("message moved in"),
+    "delivery": _("delivery"),
+    "escalation": _("escalation"),
+    "acknowledgement": _("acknowledgement"),
+    "notification": _("notification"),
+    "csat": _("satisfaction survey"),
+    "transcript": _("chat transcript"),
+    "entries": _("messages"),
+}
 
 
 def _tag_set(value: str) -> set[str]:

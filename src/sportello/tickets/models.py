@@ -102,6 +102,8 @@ class Ticket(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     first_response_at = models.DateTimeField(null=True, blank=True)
     solved_at = models.DateTimeField(null=True, blank=True)
+    # Minutes agents logged on the ticket's entries, summed as they are written.
+    time_spent = models.PositiveIntegerField(default=0)
 
     class Meta:
         indexes = [
@@ -173,6 +175,8 @@ class Entry(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     delivery = models.CharField(max_length=10, choices=DeliveryState.choices, default=DeliveryState.NONE, blank=True)
     delivery_error = models.TextField(blank=True)
+    # Minutes the agent spent on this reply, note or call (time tracking); None when not logged.
+    time_spent = models.PositiveIntegerField(null=True, blank=True)
     # The ticket version this entry produced: lets a stale editor see what arrived meanwhile.
     ticket_version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)

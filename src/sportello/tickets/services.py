@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from sportello.accounts.models import Group, User
 from sportello.core import events
@@ -137,13 +138,19 @@ def reply_to_ticket(
     expected_version: int | None = None,
     status: Status | None = None,
     deliver: bool = True,
+    to: list[str] | None = None,
+    cc: list[str] | None = None,
+    bcc: list[str] | None = None,
+    time_spent: int | None = None,
 ) -> Entry:
     """A public reply: stored first, then a task delivers it through the ticket's channel.
 
     `deliver=False` records a reply that was answered elsewhere (imported history, demo data):
-    it is part of the thread but no mail goes out and it shows no delivery state.
+    it is part of the thread but no mail goes out and it shows no delivery state. `to` replaces
+    the customer's address; `cc` adds to the others on the thread (reply-all); `bcc` is hidden.
     """
     _require_agent(actor, reply=True)
+    chosen = {name: value for name, value in (("to", to), ("cc", cc), ("bcc", bcc)) if value}
     return _add_entry(
         ticket,
         actor,
@@ -154,6 +161,45 @@ def reply_to_ticket(
         attachments=attachments or [],
         expected_version=expected_version,
         status=status,
+        metadata={"recipients": chosen} if chosen else {},
+        time_spent=time_spent,
+    )
+
+
+def forward_ticket(
+    ticket: Ticket,
+    actor: User,
+    *,
+    to: list[str],
+    cc: list[str] | None = None,
+    bcc: list[str] | None = None,
+    body_text: str = "",
+    attachments: list[AttachmentIn] | None = None,
+    expected_version: int | None = None,
+    time_spent: int | None = None,
+) -> Entry:
+    """Forward the ticket's conversation (its public messages and their files) to any address.
+
+    The forward is an entry of the thread that customers never see (it goes to a third party:
+    a supplier, a colleague outside the desk); a task delivers it like a reply. The status and
+    the first-response time stay as they are: the customer was not answered.
+    """
+    _require_agent(actor, reply=True)
+    if not to:
+        raise InvalidInput("Write the address to forward the ticket to", field="to")
+    recipients = {"to": list(to), "cc": list(cc or []), "bcc": list(bcc or [])}
+    return _add_entry(
+        ticket,
+        actor,
+        internal=True,
+        forward=True,
+        body_text=body_text or "—",
+        body_html="",
+        attachments=attachments or [],
+        expected_version=expected_version,
+        status=None,
+        metadata={"forward": recipients},
+        time_spent=time_spent,
     )
 
 
@@ -165,6 +211,7 @@ def add_note(
     body_html: str = "",
     attachments: list[AttachmentIn] | None = None,
     expected_version: int | None = None,
+    time_spent: int | None = None,
 ) -> Entry:
     """An internal note: visible to agents only, never sent to the customer."""
     _require_agent(actor)
@@ -177,6 +224,7 @@ def add_note(
         attachments=attachments or [],
         expected_version=expected_version,
         status=None,
+        time_spent=time_spent,
     )
 
 
@@ -191,20 +239,28 @@ def _add_entry(
     expected_version: int | None,
     status: Status | None,
     deliver: bool = True,
+    forward: bool = False,
+    metadata: dict[str, Any] | None = None,
+    time_spent: int | None = None,
 ) -> Entry:
     check_sizes(attachments)
+    if time_spent is not None and not 0 <= time_spent <= 24 * 60:
+        raise InvalidInput("Time spent is in minutes, from 0 to 1440", field="time_spent")
     body_html = sanitize_html(body_html) if body_html else text_to_html(body_text)
     body_text = body_text.strip() or html_to_text(body_html)
     if not body_text and not attachments:
         raise InvalidInput("The message is empty", field="body")
     now = timezone.now()
-    send = deliver and not internal
+    send = deliver and (forward or not internal)
     with transaction.atomic():
         ticket = _lock(ticket, expected_version)
         if ticket.merged_into_id:
             raise InvalidInput(f"Ticket #{ticket.number} was merged; write on the ticket it was merged into")
         _bump(ticket, now)
         fields = ["version", "updated_at"]
+        if time_spent:
+            ticket.time_spent += time_spent
+            fields.append("time_spent")
         if not internal:
             if ticket.first_response_at is None:
                 ticket.first_response_at = now
@@ -215,14 +271,16 @@ def _add_entry(
         ticket.save(update_fields=fields)
         entry = Entry.objects.create(
             ticket=ticket,
-            kind=EntryKind.NOTE if internal else EntryKind.MESSAGE,
-            channel=Channel.AGENT if internal else ticket.channel,
-            direction=Direction.INTERNAL if internal else Direction.OUTBOUND,
+            kind=EntryKind.NOTE if internal and not forward else EntryKind.MESSAGE,
+            channel=Channel.EMAIL if forward else Channel.AGENT if internal else ticket.channel,
+            direction=Direction.INTERNAL if internal and not forward else Direction.OUTBOUND,
             internal=internal,
             author_user=actor,
             body_text=body_text,
             body_html=body_html,
+            metadata=metadata or {},
             delivery=DeliveryState.QUEUED if send else DeliveryState.NONE,
+            time_spent=time_spent,
             ticket_version=ticket.version,
             created_at=now,
         )
@@ -347,14 +405,30 @@ class TicketChanges:
 
 
 def update_ticket(
-    ticket: Ticket, actor: User, changes: TicketChanges, *, expected_version: int | None = None
+    ticket: Ticket,
+    actor: User,
+    changes: TicketChanges,
+    *,
+    expected_version: int | None = None,
+    seen: dict[str, Any] | None = None,
 ) -> Ticket:
-    """Apply field changes, one history row per changed field; a stale version gets Conflict."""
+    """Apply field changes, one history row per changed field.
+
+    Two ways to guard against a concurrent edit:
+    - `expected_version`: any change to the ticket since that version refuses the whole update.
+    - `seen`: the values the agent saw of the fields they changed (`field_value` form). Each
+      changed field is checked on its own: a field someone else changed meanwhile to another
+      value refuses the update (Conflict naming it, with `details["fields"]`), while changes to
+      other fields made meanwhile do not matter. Tags merge: the agent's additions and removals
+      relative to what they saw are applied to the tags as they are now.
+    """
     _require_agent(actor, reply=True)
     _validate_changes(changes)
     now = timezone.now()
     with transaction.atomic():
-        ticket = _lock(ticket, expected_version)
+        ticket = _lock(ticket, None if seen is not None else expected_version)
+        if seen is not None:
+            changes = _check_seen(ticket, changes, seen)
         _bump(ticket, now)  # first, so that the history rows carry the version they produce
         fields = _apply(ticket, actor, changes, now)
         tags_changed = changes.tags is not None and _set_tags(ticket, actor, changes.tags, now)
@@ -363,9 +437,92 @@ def update_ticket(
             return ticket
         ticket.save(update_fields=[*fields, "version", "updated_at"])
         search.index_ticket(ticket.pk)
-        changed = [*fields, "tags"] if tags_changed else fields
+        changed = _event_fields([*fields, "tags"] if tags_changed else fields)
         events.publish(events.Event(events.TICKET_UPDATED, ticket.pk, None, actor.pk, {"fields": changed}))
     return ticket
+
+
+# Columns written along with a field (a status sets its category and the solved time): events
+# name the field an agent changed, not the columns behind it.
+_COLUMN_OF = {"state": "status", "solved_at": "status"}
+
+
+def _event_fields(columns: list[str]) -> list[str]:
+    return list(dict.fromkeys(_COLUMN_OF.get(column, column) for column in columns))
+
+
+def field_value(ticket: Ticket, name: str) -> str:
+    """A field's value as the ticket page's form carries it (a row's id, a number, the tag names)."""
+    if name == "subject":
+        return ticket.subject
+    if name == "priority":
+        return str(ticket.priority)
+    if name == "tags":
+        return ", ".join(sorted(ticket.tags.values_list("name", flat=True)))
+    if name in ("status", "group", "assignee", "category"):
+        value = getattr(ticket, f"{name}_id")
+        return "" if value is None else str(value)
+    raise ValueError(name)
+
+
+def _wanted_value(changes: TicketChanges, name: str) -> str | None:
+    """What `changes` sets the field to, in `field_value` form; None when it leaves it alone."""
+    if name == "subject":
+        return None if changes.subject is None else changes.subject.strip()[:255]
+    if name == "priority":
+        return None if changes.priority is None else str(changes.priority)
+    if getattr(changes, f"clear_{name}", False):
+        return ""
+    value = getattr(changes, name)
+    return None if value is None else str(value.pk)
+
+
+def _tag_names(value: Any) -> set[str]:
+    names = value.split(",") if isinstance(value, str) else list(value or [])
+    return {str(name).strip().lower() for name in names if str(name).strip()}
+
+
+def _check_seen(ticket: Ticket, changes: TicketChanges, seen: dict[str, Any]) -> TicketChanges:
+    """The changes to make given what the agent saw; Conflict for a field changed meanwhile."""
+    conflicts: list[dict[str, Any]] = []
+    for name in ("subject", "status", "priority", "group", "assignee", "category"):
+        wanted = _wanted_value(changes, name)
+        if wanted is None or name not in seen:
+            continue
+        before = "" if seen[name] is None else str(seen[name])
+        now_value = field_value(ticket, name)
+        if now_value not in (before, wanted):
+            last = ticket.changes.filter(field=name).select_related("actor").order_by("-id").first()
+            conflicts.append(
+                {
+                    "field": name,
+                    "value": last.new_value if last else now_value,
+                    "yours": _show(_wanted_object(changes, name)),
+                    "by": last.actor.display_name if last and last.actor else "System",
+                }
+            )
+    if conflicts:
+        names = ", ".join(row["field"] for row in conflicts)
+        raise Conflict(
+            f"Ticket #{ticket.number}: {names} changed meanwhile; your change to it was not saved",
+            current_version=ticket.version,
+            fields=conflicts,
+            changes=[],
+        )
+    if changes.tags is not None and "tags" in seen:
+        saw, wanted_tags = _tag_names(seen["tags"]), _tag_names(changes.tags)
+        added, removed = wanted_tags - saw, saw - wanted_tags
+        current = list(ticket.tags.values_list("name", flat=True))
+        merged = [name for name in current if name.lower() not in removed]
+        merged += sorted(name for name in added if name not in {c.lower() for c in current})
+        changes.tags = merged
+    return changes
+
+
+def _wanted_object(changes: TicketChanges, name: str) -> Any:
+    if getattr(changes, f"clear_{name}", False):
+        return None
+    return getattr(changes, name)
 
 
 def _validate_changes(changes: TicketChanges) -> None:
@@ -452,9 +609,11 @@ def merge_tickets(source: Ticket, target: Ticket, actor: User, *, expected_versi
         _bump(target, now)
         moved = Entry.objects.filter(ticket=source).update(ticket=target, ticket_version=target.version)
         target.tags.add(*source.tags.all())
-        _record(
-            target, actor, "merge", "", f"#{source.number}", now, note=f"{moved} entries moved from #{source.number}"
-        )
+        note = ngettext("%(count)d entry moved from #%(number)s", "%(count)d entries moved from #%(number)s", moved) % {
+            "count": moved,
+            "number": source.number,
+        }
+        _record(target, actor, "merge", "", f"#{source.number}", now, note=note)
         target.save(update_fields=["version", "updated_at"])
         _bump(source, now)
         source.merged_into = target
@@ -574,8 +733,8 @@ def resend_entry(entry: Entry, actor: User) -> Entry:
     with transaction.atomic():
         ticket = _lock(entry.ticket, None)
         entry = Entry.objects.select_for_update().get(pk=entry.pk)
-        if entry.internal or entry.direction != Direction.OUTBOUND:
-            raise InvalidInput("Only replies to the customer are delivered", field="entry")
+        if (entry.internal and "forward" not in entry.metadata) or entry.direction != Direction.OUTBOUND:
+            raise InvalidInput("Only replies and forwards are delivered", field="entry")
         if entry.delivery != DeliveryState.FAILED:
             raise InvalidInput(f"Only a failed delivery can be sent again (this one is {entry.get_delivery_display()})")
         _bump(ticket, now)
@@ -601,7 +760,9 @@ def claim_delivery(entry_id: int, now: Any = None) -> Entry | None:
     """
     now = now or timezone.now()
     entry = Entry.objects.filter(pk=entry_id).first()
-    if entry is None or entry.internal or entry.delivery not in (DeliveryState.QUEUED, DeliveryState.RETRYING):
+    if entry is None or entry.delivery not in (DeliveryState.QUEUED, DeliveryState.RETRYING):
+        return None
+    if entry.internal and "forward" not in entry.metadata:  # a note is never sent
         return None
     state = dict(entry.metadata.get("delivery") or {})
     due = state.get("next_attempt_at")

@@ -12,6 +12,7 @@ urlpatterns = [
     path("tickets/<int:number>/entries/<int:entry_id>/move", views.move, name="entry-move"),
     path("tickets/<int:number>/entries/<int:entry_id>/split", views.split, name="entry-split"),
     path("tickets/<int:number>/entries/<int:entry_id>/resend", views.resend, name="entry-resend"),
+    path("tickets/tags/suggest", views.tag_suggestions, name="tag-suggestions"),
     path("attachments/<int:attachment_id>/", views.attachment, name="attachment"),
     path("search/", search, name="search"),
 ]

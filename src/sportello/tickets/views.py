@@ -6,6 +6,7 @@ redirects. `agent_view` turns the services' errors into the matching HTTP answer
 
 from __future__ import annotations
 
+import json
 import zoneinfo
 from collections.abc import Callable
 from functools import wraps
@@ -14,6 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import prefetch_related_objects
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
@@ -21,10 +23,11 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from sportello.accounts.models import User
-from sportello.core.errors import Conflict, Forbidden, NotFound, ServiceError
+from sportello.automation.services import MacroPreview, apply_macro_changes, macro_for, preview_macro
+from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
 from sportello.tickets.access import (
     entry_for_agent,
     entry_on_ticket,
@@ -34,18 +37,22 @@ from sportello.tickets.access import (
 )
 from sportello.tickets.attachments import download
 from sportello.tickets.forms import (
+    FIELD_LABELS,
+    PROPERTY_FIELDS,
+    ComposeForm,
+    ComposeMode,
     MergeForm,
     MoveEntryForm,
     NoteForm,
-    ReplyForm,
     SplitEntryForm,
     UpdateForm,
     attachments_in,
     use_cached_choices,
 )
-from sportello.tickets.models import Attachment, Entry, Ticket
+from sportello.tickets.models import Attachment, Entry, Tag, Ticket
 from sportello.tickets.services import (
     add_note,
+    forward_ticket,
     merge_tickets,
     move_entry,
     reply_to_ticket,
@@ -60,7 +67,7 @@ View = Callable[..., HttpResponseBase]
 THREAD_PAGE = 20
 
 # Forms whose input `_act` keeps on the re-rendered page (drafts and field edits, not one-button actions).
-DRAFT_FORMS = ("reply_form", "note_form", "update_form", "merge_form")
+DRAFT_FORMS = ("reply_form", "note_form", "update_form")
 
 
 class AgentRequest(HttpRequest):
@@ -108,18 +115,44 @@ def ticket_detail(request: AgentRequest, number: int) -> HttpResponse:
 @require_POST
 @agent_view
 def reply(request: AgentRequest, number: int) -> HttpResponse:
-    ticket = ticket_for_agent(request.user, number, write=True)
-    form = ReplyForm(request.POST, request.FILES)
+    """The composer: a reply (To/Cc/Bcc), an internal note or a forward, as its `mode` says; a
+    previewed macro's field changes are made with it, in the same transaction."""
+    mode = request.POST.get("mode") or ComposeMode.REPLY
+    light = mode == ComposeMode.NOTE
+    ticket = ticket_for_agent(request.user, number, write=not light)
+    form = ComposeForm(request.POST, request.FILES)
     if not form.is_valid():
         return _ticket_page(request, ticket, status=422, forms={"reply_form": form})
     data = form.cleaned_data
-    return _act(
-        request, ticket, "reply_form", form, _("Reply saved; it is on its way to the customer."),
-        lambda: reply_to_ticket(
-            ticket, request.user, body_text=data["body"], attachments=attachments_in(data["attachments"]),
-            expected_version=data["version"], status=data["status"],
-        ),
-    )  # fmt: skip
+    macro = macro_for(request.user, data["macro"]) if data["macro"] else None
+    files = attachments_in(data["attachments"])
+    done = {
+        ComposeMode.REPLY: _("Reply saved; it is on its way to the customer."),
+        ComposeMode.NOTE: _("Internal note added."),
+        ComposeMode.FORWARD: _("Forward saved; it is on its way to %(to)s.") % {"to": ", ".join(data["to"])},
+    }[data["mode"]]
+
+    def send() -> Entry:
+        with transaction.atomic():
+            if data["mode"] == ComposeMode.NOTE:
+                entry = add_note(ticket, request.user, body_text=data["body"], attachments=files,
+                                 time_spent=data["time_spent"])  # fmt: skip
+            elif data["mode"] == ComposeMode.FORWARD:
+                entry = forward_ticket(
+                    ticket, request.user, to=data["to"], cc=data["cc"], bcc=data["bcc"], body_text=data["body"],
+                    attachments=files, expected_version=data["version"], time_spent=data["time_spent"],
+                )  # fmt: skip
+            else:
+                entry = reply_to_ticket(
+                    ticket, request.user, body_text=data["body"], attachments=files, expected_version=data["version"],
+                    status=data["status"], to=data["to"], cc=data["cc"], bcc=data["bcc"],
+                    time_spent=data["time_spent"],
+                )  # fmt: skip
+            if macro is not None:
+                apply_macro_changes(entry.ticket, macro, request.user)
+            return entry
+
+    return _act(request, ticket, "reply_form", form, done, send)
 
 
 @require_POST
@@ -139,31 +172,118 @@ def note(request: AgentRequest, number: int) -> HttpResponse:
 @require_POST
 @agent_view
 def update(request: AgentRequest, number: int) -> HttpResponse:
+    """Save the ticket's properties. The properties panel posts each change as it is made (htmx)
+    with the values the agent saw, so only a field someone else changed meanwhile is refused."""
     ticket = ticket_for_agent(request.user, number, write=True)
     form = UpdateForm(request.POST)
+    partial = request.headers.get("HX-Request") == "true"
     if not form.is_valid():
+        if partial:
+            return _properties(request, ticket, form=form, status=422)
         return _ticket_page(request, ticket, status=422, forms={"update_form": form})
-    return _act(
-        request, ticket, "update_form", form, _("Ticket updated."),
-        lambda: update_ticket(ticket, request.user, form.changes(), expected_version=form.cleaned_data["version"]),
-    )  # fmt: skip
+    if not partial:
+        return _act(
+            request, ticket, "update_form", form, _("Ticket updated."),
+            lambda: update_ticket(ticket, request.user, form.changes(), expected_version=form.cleaned_data["version"],
+                                  seen=form.seen()),
+        )  # fmt: skip
+    try:
+        ticket = update_ticket(
+            ticket, request.user, form.changes(), expected_version=form.cleaned_data["version"], seen=form.seen()
+        )
+    except Conflict as err:
+        fresh = ticket_for_agent(request.user, number)
+        return _properties(request, fresh, conflicts=_conflict_lines(err), status=409)
+    except (Forbidden, NotFound):
+        raise
+    except ServiceError as err:
+        return _properties(request, ticket_for_agent(request.user, number), error=err.message, status=err.status)
+    saved = [str(FIELD_LABELS[name]) for name in PROPERTY_FIELDS if name in form.changed()]
+    return _properties(request, ticket_for_agent(request.user, number), saved=saved)
+
+
+def _conflict_lines(err: Conflict) -> list[str]:
+    """One sentence per field someone else changed meanwhile, naming the field and their value."""
+    return [
+        _("%(by)s changed %(field)s to “%(value)s” meanwhile; your change to “%(yours)s” was not saved.")
+        % {
+            "by": row["by"],
+            "field": FIELD_LABELS.get(row["field"], row["field"]),
+            "value": _(row["value"]) if row["value"] else "—",
+            "yours": _(row["yours"]) if row["yours"] else "—",
+        }
+        for row in err.details.get("fields", [])
+    ] or [err.message]
+
+
+def _properties(
+    request: AgentRequest,
+    ticket: Ticket,
+    *,
+    form: UpdateForm | None = None,
+    saved: list[str] | None = None,
+    conflicts: list[str] | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    tag_names = list(ticket.tags.values_list("name", flat=True))
+    update_form = form or UpdateForm.for_ticket(ticket, tag_names)
+    use_cached_choices(update_form)
+    context = {
+        "ticket": ticket,
+        "update_form": update_form,
+        "properties": _property_rows(update_form, ticket, tag_names),
+        "saved": saved or [],
+        "property_conflicts": conflicts or [],
+        "property_error": error,
+    }
+    return render(request, "tickets/_properties.html", context, status=status)
+
+
+def _property_rows(form: UpdateForm, ticket: Ticket, tag_names: list[str]) -> list[tuple[Any, str]]:
+    """Each property field with the value the agent sees now (sent back as `seen_<name>`)."""
+    seen = {
+        "status": str(ticket.status_id),
+        "priority": str(ticket.priority),
+        "group": str(ticket.group_id or ""),
+        "assignee": str(ticket.assignee_id or ""),
+        "category": str(ticket.category_id or ""),
+        "tags": ", ".join(sorted(tag_names)),
+    }
+    return [(form[name], seen[name]) for name in PROPERTY_FIELDS]
+
+
+@require_GET
+@agent_view
+def tag_suggestions(request: AgentRequest) -> HttpResponse:
+    """Datalist options for the tags box: what is typed, completed by existing tags' names."""
+    typed = request.GET.get("tags", "")[:500]
+    done, _sep, last = typed.rpartition(",")
+    prefix = f"{done}, " if done.strip() else ""
+    last = last.strip().lower()
+    names = Tag.objects.filter(name__startswith=last).values_list("name", flat=True)[:10] if last else []
+    options = [f"{prefix}{name}" for name in names]
+    return render(request, "tickets/_tag_options.html", {"options": options})
 
 
 @require_POST
 @agent_view
 def merge(request: AgentRequest, number: int) -> HttpResponse:
+    """Merge this ticket into another. A refused merge goes back to the ticket (not a page at the
+    POST's address, which a reload would post again) with the reason."""
     ticket = ticket_for_agent(request.user, number, write=True)
     form = MergeForm(request.POST)
     if not form.is_valid():
-        return _ticket_page(request, ticket, status=422, forms={"merge_form": form})
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect("ticket", number=ticket.number)
     try:
         target = ticket_for_agent(request.user, form.cleaned_data["target"], write=True)
-    except NotFound as err:
-        return _ticket_page(request, ticket, status=422, error=err.message, forms={"merge_form": form})
-    return _act(
-        request, ticket, "merge_form", form, _("Ticket merged."),
-        lambda: merge_tickets(ticket, target, request.user, expected_version=form.cleaned_data["version"]),
-    )  # fmt: skip
+        merged = merge_tickets(ticket, target, request.user, expected_version=form.cleaned_data["version"])
+    except (NotFound, InvalidInput, Conflict) as err:
+        messages.error(request, _("The ticket was not merged: %(reason)s") % {"reason": err.message})
+        return redirect("ticket", number=ticket.number)
+    messages.success(request, _("Ticket merged."))
+    return redirect("ticket", number=merged.number)
 
 
 @require_POST
@@ -279,18 +399,31 @@ def _ticket_page(
             .order_by("-created_at", "-id")[:10]
         ),
         "can_reply": user.can_reply,
-        "reply_form": ReplyForm(
+        "reply_form": ComposeForm(
             initial={"version": ticket.version, "body": request.session.pop(f"reply_draft:{ticket.pk}", "")}
         ),
-        "note_form": NoteForm(),
         "update_form": UpdateForm.for_ticket(ticket, tag_names),
         "merge_form": MergeForm(initial={"version": ticket.version}),
         "conflict": conflict,
         "error": error,
+        "field_labels_json": json.dumps({name: str(label) for name, label in FIELD_LABELS.items()}),
+        "pending_macro": _pending_macro(request, ticket),
         **(forms or {}),
     }
+    context["properties"] = _property_rows(context["update_form"], ticket, tag_names)
     use_cached_choices(*(form for form in context.values() if isinstance(form, Form)))
     return render(request, "tickets/ticket.html", context, status=status)
+
+
+def _pending_macro(request: AgentRequest, ticket: Ticket) -> MacroPreview | None:
+    """A macro inserted without a script (automation/views.py `insert_macro`): its preview, once."""
+    macro_id = request.session.pop(f"reply_macro:{ticket.pk}", None)
+    if macro_id is None or not request.user.can_reply:
+        return None
+    try:
+        return preview_macro(ticket, macro_for(request.user, int(macro_id)), request.user)
+    except ServiceError:
+        return None
 
 
 def _thread(ticket: Ticket, *, whole: bool) -> tuple[list[Entry], bool]:
