@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from sportello.customers.models import Customer, Identity, Organization
+from sportello.customers.models import Customer, Identity, Integration, Organization
 
 
 class IdentityInline(admin.TabularInline):
@@ -27,3 +27,13 @@ class CustomerAdmin(admin.ModelAdmin):
     list_select_related = ("organization",)
     raw_id_fields = ("user",)
     inlines = [IdentityInline]
+
+
+@admin.register(Integration)
+class IntegrationAdmin(admin.ModelAdmin):
+    """Outside systems shown on customer pages; the shape of the call and the answer is documented
+    in sportello/customers/integrations.py."""
+
+    list_display = ("name", "url", "enabled", "timeout_seconds", "cache_seconds")
+    list_filter = ("enabled",)
+    fields = ("name", "url", "enabled", "secret", "timeout_seconds", "cache_seconds")

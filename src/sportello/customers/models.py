@@ -146,3 +146,31 @@ class CustomerMerge(models.Model):
 
     def __str__(self) -> str:
         return f"customer {self.duplicate_id} merged into {self.survivor_id}"
+
+
+def _new_secret() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(32)
+
+
+class Integration(models.Model):
+    """An outside system (a shop, a billing system) whose data about a customer is shown on the
+    customer's page: Sportello POSTs the customer's identities to `url`, signed with `secret`, and
+    shows the JSON that comes back (customers/integrations.py documents both)."""
+
+    name = models.CharField(max_length=100, help_text="The panel's title, e.g. “Shop orders”")
+    url = models.URLField(max_length=500, help_text="An https:// address that answers with JSON")
+    secret = models.CharField(
+        max_length=200, default=_new_secret, help_text="Signs every call (X-Sportello-Signature, HMAC-SHA256)"
+    )
+    enabled = models.BooleanField(default=True)
+    timeout_seconds = models.PositiveSmallIntegerField(default=3, help_text="At most 10")
+    cache_seconds = models.PositiveIntegerField(default=300, help_text="How long an answer is reused")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -11,6 +11,7 @@ urlpatterns = [
         views.identity_remove,
         name="customer-identity-remove",
     ),
+    path("customers/<int:customer_id>/integrations", views.customer_integrations, name="customer-integrations"),
     path("customers/<int:customer_id>/notes", views.note_add, name="customer-note-add"),
     path("customers/<int:customer_id>/merge", views.customer_merge, name="customer-merge"),
     path("customers/merges/<int:merge_id>/undo", views.customer_unmerge, name="customer-unmerge"),

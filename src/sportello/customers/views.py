@@ -23,7 +23,7 @@ from sportello.core.errors import Forbidden, NotFound, ServiceError
 from sportello.customers import queries
 from sportello.customers.forms import CustomerForm, IdentityForm, MergeForm, NoteForm, OrganizationForm
 from sportello.customers.merging import can_undo, merge_customers, merges_of, undo_deadline, unmerge_customers
-from sportello.customers.models import Customer, CustomerMerge, Organization
+from sportello.customers.models import Customer, CustomerMerge, Integration, Organization
 from sportello.customers.services import (
     add_customer_note,
     add_identity,
@@ -97,6 +97,7 @@ def _customer_page(
         "notes": customer.agent_notes.select_related("author")[:50],
         "history": customer.changes.select_related("actor")[:50],
         "merges": [(merge, can_undo(merge), undo_deadline(merge)) for merge in merges],
+        "has_integrations": Integration.objects.filter(enabled=True).exists(),
         "can_edit": user.can_reply,
         "customer_form": CustomerForm.for_customer(customer),
         "identity_form": IdentityForm(),
@@ -179,6 +180,16 @@ def note_add(request: AgentRequest, customer_id: int) -> HttpResponse:
         request, customer, lambda: add_customer_note(customer, request.user, form.cleaned_data["body"]),
         _("Note added."), name="note_form", form=form,
     )  # fmt: skip
+
+
+@agent_view
+def customer_integrations(request: AgentRequest, customer_id: int) -> HttpResponse:
+    """The panels of the outside systems (customers/integrations.py), loaded after the page."""
+    from sportello.customers.integrations import panels_for
+
+    customer = _customer(customer_id)
+    prefetch_related_objects([customer], "identities")
+    return render(request, "customers/_integrations.html", {"panels": panels_for(customer)})
 
 
 # --- Merging -------------------------------------------------------------------------------------------
