@@ -44,7 +44,7 @@ class Shop:
         shop = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 shop.calls.append({"headers": dict(self.headers), "body": body})
                 shop.answer(self)
