@@ -139,3 +139,14 @@ def test_in_the_openapi_document(as_agent):
     assert "post" in paths["/api/v1/customers/{customer_id}/merge"]
     assert "post" in paths["/api/v1/customer-merges/{merge_id}/undo"]
     assert Ticket.objects.count() == 0
+
+
+def test_the_merge_schemas_do_not_shadow_the_tickets_ones(as_agent):
+    """Ninja names a component by its class: a second `MergeIn` replaced the ticket merge's body."""
+    paths = as_agent.get("/openapi.json").json()["paths"]
+
+    def body(path: str) -> str:
+        return paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+
+    assert body("/api/v1/customers/{customer_id}/merge").endswith("/CustomerMergeIn")
+    assert not body("/api/v1/tickets/{number}/merge").endswith("/CustomerMergeIn")

@@ -241,12 +241,12 @@ def remove_identity_(
 MergeId = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
 
 
-class CustomerRef(Schema):
+class MergedCustomerRef(Schema):
     id: int
     name: str
 
 
-class MovedOut(Schema):
+class CustomerMergeMoved(Schema):
     """How many rows of each kind moved from the duplicate to the survivor."""
 
     tickets: int
@@ -255,15 +255,15 @@ class MovedOut(Schema):
     notes: int
 
 
-class MergeOut(Schema):
+class CustomerMergeOut(Schema):
     id: int
-    survivor: CustomerRef
-    duplicate: CustomerRef
+    survivor: MergedCustomerRef
+    duplicate: MergedCustomerRef
     merged_by: str | None
     merged_at: datetime
     undo_until: datetime = Field(description="the merge can be undone until then, unless it was undone")
     undone_at: datetime | None
-    moved: MovedOut
+    moved: CustomerMergeMoved
 
     @staticmethod
     def resolve_merged_by(obj: CustomerMerge) -> str | None:
@@ -278,7 +278,7 @@ class MergeOut(Schema):
         return {kind: len(obj.moved.get(kind, [])) for kind in ("tickets", "entries", "identities", "notes")}
 
 
-class MergeIn(InputSchema):
+class CustomerMergeIn(InputSchema):
     duplicate_id: Id = Field(description="the customer merged into this one; it is kept, marked merged")
 
 
@@ -289,8 +289,8 @@ def _merge(merge_id: int) -> CustomerMerge:
     return found
 
 
-@router.post("/customers/{customer_id}/merge", response={201: MergeOut, **errors(404, 409, 422)})
-def merge_customer(request: HttpRequest, customer_id: CustomerId, data: MergeIn) -> Any:
+@router.post("/customers/{customer_id}/merge", response={201: CustomerMergeOut, **errors(404, 409, 422)})
+def merge_customer(request: HttpRequest, customer_id: CustomerId, data: CustomerMergeIn) -> Any:
     """Merge the customer `duplicate_id` into this one: its tickets, entries, identities, notes and
     history move here. 403 unless you may see every ticket of both; 409 when either was already
     merged away; undo with `POST /customer-merges/{id}/undo` within 30 days."""
@@ -300,7 +300,7 @@ def merge_customer(request: HttpRequest, customer_id: CustomerId, data: MergeIn)
     return Status(201, _merge(merge.pk))
 
 
-@router.get("/customers/{customer_id}/merges", response={200: list[MergeOut], **errors(404, 422)})
+@router.get("/customers/{customer_id}/merges", response={200: list[CustomerMergeOut], **errors(404, 422)})
 def list_customer_merges(request: HttpRequest, customer_id: CustomerId) -> Any:
     """The merges this customer took part in (as survivor or duplicate), newest first."""
     customer = _customer(caller(request), customer_id)
@@ -311,7 +311,7 @@ def list_customer_merges(request: HttpRequest, customer_id: CustomerId) -> Any:
     )
 
 
-@router.post("/customer-merges/{merge_id}/undo", response={200: MergeOut, **errors(404, 409, 422)})
+@router.post("/customer-merges/{merge_id}/undo", response={200: CustomerMergeOut, **errors(404, 409, 422)})
 def undo_customer_merge(request: HttpRequest, merge_id: MergeId) -> Any:
     """Move back exactly what the merge moved (tickets that reached the survivor since stay). 409
     when it was undone already or is older than 30 days; 403 unless you may see every ticket of both."""
