@@ -27,7 +27,9 @@ from sportello.core.errors import ServiceError
 from sportello.core.jsonbody import MalformedBody, parse_json_object
 from sportello.csat.api import router as csat_router
 from sportello.customers.api import router as customers_router
+from sportello.inbox.api import router as inbox_router
 from sportello.mail.api import router as mail_router
+from sportello.notifications.api import router as notifications_router
 from sportello.reports.api import router as reports_router
 from sportello.search.api import router as search_router
 from sportello.sla.api import router as sla_router
@@ -95,6 +97,7 @@ api = SportelloAPI(
 )
 
 for router in (
+    inbox_router,  # before tickets: /tickets/bulk is not a ticket number
     tickets_router,
     customers_router,
     accounts_router,
@@ -104,6 +107,7 @@ for router in (
     assignment_router,
     csat_router,
     reports_router,
+    notifications_router,
 ):
     api.add_router("", router)
 api.add_router("", mail_router)  # authenticated by mailbox tokens, not by agents' tokens
