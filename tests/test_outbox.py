@@ -249,3 +249,27 @@ def test_two_sweeps_at_once_send_each_message_once(slow_kind):
     assert sorted(pks) == sorted(OutboxMessage.objects.values_list("pk", flat=True))  # each once
     assert {name for name, _pk in slow_kind} == {"worker-0", "worker-1"}
     assert set(OutboxMessage.objects.values_list("state", flat=True)) == {OutboxMessage.State.DONE}
+
+
+def test_the_messages_of_one_commit_share_one_task(monkeypatch, django_capture_on_commit_callbacks):
+    from sportello.core import tasks
+
+    real = tasks.drain_message
+    enqueued: list[tuple[int, ...]] = []
+
+    class Recording:
+        def enqueue(self, *pks: int) -> object:
+            enqueued.append(pks)
+            return real.enqueue(*pks)
+
+    monkeypatch.setattr(tasks, "drain_message", Recording())
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        tickets = [write_in(f"Printer {n}", f"person{n}@example.com") for n in range(3)]
+    rows = list(mails().order_by("pk"))
+    # Three acknowledgements written in one transaction: one task, with all three, and all sent.
+    # (It may also name messages of this thread's rolled-back transactions: their drain skips them.)
+    [task_pks] = enqueued
+    assert len(rows) == 3 and {row.pk for row in rows} <= set(task_pks)
+    assert {row.state for row in rows} == {OutboxMessage.State.DONE}
+    for n, ticket in enumerate(tickets):
+        assert [f"[#{ticket.number}]" in m.subject for m in acknowledgements_to(f"person{n}@example.com")] == [True]

@@ -10,9 +10,11 @@ pending, and delivered in batches by their own task (`deliver_events`, which cla
 events.BATCH rows at once) rather than one claim per row; `claim` and `drain_due` below leave
 them alone unless asked, and the sweep enqueues their task when some are due.
 
-1. Fast path: `put` registers an on-commit hook that enqueues `drain_message(pk)`, so the mail
-   still leaves at once (tests run tasks immediately). When the process dies before the hook,
-   or the enqueue fails, or the task is lost, the row waits for step 4.
+1. Fast path: `put` registers an on-commit hook that enqueues `drain_message(pk, …)` with every
+   message the commit wrote (one task per commit: a batch of 100 mails filed in one transaction
+   enqueues one task, not 100), so the mail still leaves at once (tests run tasks immediately).
+   When the process dies before the hook, or the enqueue fails, or the task is lost, the row
+   waits for step 4.
 2. A worker claims the row with a conditional UPDATE: pending and due, or claimed by a worker
    whose lease ran out, becomes claimed by us with one more attempt. On PostgreSQL the row is
    first locked with SELECT … FOR UPDATE SKIP LOCKED, so concurrent drains take different rows
@@ -41,6 +43,7 @@ SMTP and webhook timeouts are 30 and 10 seconds), so a slow worker is not taken 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -134,9 +137,36 @@ def put(kind: str, payload: dict[str, Any], *, key: str | None = None) -> Outbox
         message.pk = pk
         message._state.adding = False
         message._state.db = connection.alias
-    pk = message.pk
-    transaction.on_commit(lambda: enqueue(pk))
+    _enqueue_on_commit(message.pk)
     return message
+
+
+# The messages this thread wrote whose drain is not enqueued yet (connections, and so transactions
+# and their commit hooks, are per thread).
+_unenqueued = threading.local()
+
+
+class _Drain:
+    """The on-commit hook of one `put`: the first hook of a commit enqueues one task for every
+    message written so far; the commit's other hooks find theirs taken. (A message of a rolled-back
+    savepoint stays in the list: its drain finds no row and skips it.)"""
+
+    def __init__(self, pk: int) -> None:
+        self.pk = pk
+
+    def __call__(self) -> None:
+        written: list[int] = getattr(_unenqueued, "pks", [])
+        if self.pk not in written:
+            return
+        _unenqueued.pks = []
+        enqueue(*written)
+
+
+def _enqueue_on_commit(pk: int) -> None:
+    if not hasattr(_unenqueued, "pks"):
+        _unenqueued.pks = []
+    _unenqueued.pks.append(pk)
+    transaction.on_commit(_Drain(pk))
 
 
 def _insert_unless_key_exists(message: OutboxMessage) -> int | None:
@@ -156,8 +186,8 @@ def _insert_unless_key_exists(message: OutboxMessage) -> int | None:
     return None if row is None else int(row[0])
 
 
-def enqueue(pk: int, at: datetime | None = None) -> None:
-    """Enqueue the task that drains message `pk` (at `at` where the backend can defer).
+def enqueue(*pks: int, at: datetime | None = None) -> None:
+    """Enqueue the task that drains messages `pks` (at `at` where the backend can defer).
 
     Never raises: a message whose task could not be enqueued is delivered by the sweep.
     """
@@ -165,11 +195,11 @@ def enqueue(pk: int, at: datetime | None = None) -> None:
 
     try:
         if at is None:
-            drain_message.enqueue(pk)
+            drain_message.enqueue(*pks)
         elif drain_message.get_backend().supports_defer:
-            drain_message.using(run_after=at).enqueue(pk)
+            drain_message.using(run_after=at).enqueue(*pks)
     except Exception:
-        log.exception("could not enqueue outbox message %s; the sweep will deliver it", pk)
+        log.exception("could not enqueue outbox messages %s; the sweep will deliver them", pks)
 
 
 def _due(now: datetime) -> Q:
@@ -275,7 +305,7 @@ def _failed_attempt(message: OutboxMessage, kind: Kind | None, exc: Exception) -
             "outbox %s (%s) attempt %s failed, next at %s: %s", message.pk, message.kind, message.attempts, at, error
         )
         ours.update(state=OutboxMessage.State.PENDING, next_attempt_at=at, claimed_at=None, last_error=error)
-        enqueue(message.pk, at)
+        enqueue(message.pk, at=at)
         return OutboxMessage.State.PENDING
     expected = isinstance(exc, (Failed, Retry)) or (kind is not None and kind.transient(exc))
     log.warning("outbox %s (%s) failed: %s", message.pk, message.kind, error, exc_info=not expected)

@@ -6,11 +6,11 @@ from django_tasks import task
 
 
 @task()
-def drain_message(message_id: int) -> str:
-    """The fast path: deliver one message right after the transaction that wrote it commits."""
+def drain_message(message_id: int, *more: int) -> str:
+    """The fast path: deliver the messages a transaction wrote, right after it commits."""
     from sportello.core import outbox
 
-    return outbox.drain(message_id)
+    return ", ".join(outbox.drain(pk) for pk in (message_id, *more))
 
 
 @task()
