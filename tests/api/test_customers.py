@@ -227,3 +227,11 @@ def test_undo_is_refused_to_strangers(as_agent, customer_user, restricted_agent,
     for user in (customer_user, restricted_agent):
         assert api_as(user).post(f"/customer-merges/{merge_id}/undo").status_code == 403, user.username
     assert as_agent.get(f"/customers/{duplicate.pk}").json()["merged_into"] == customer.pk
+
+
+def test_a_merged_away_file_is_not_changed(as_agent, customer, duplicate):
+    as_agent.post(f"/customers/{customer.pk}/merge", {"duplicate_id": duplicate.pk})
+    response = as_agent.patch(f"/customers/{duplicate.pk}", {"name": "Changed"})
+    assert response.status_code == 409 and response.json()["customer_id"] == customer.pk
+    response = as_agent.post(f"/customers/{duplicate.pk}/identities", {"kind": "email", "value": "new@example.org"})
+    assert response.status_code == 409

@@ -205,3 +205,14 @@ def test_organizations_list_create_and_edit(agent, customer, ticket):
     assert "Acme Ltd" in text(client.get(reverse("organizations")))
     duplicate = client.post(reverse("organizations"), {"name": "acme ltd"})
     assert duplicate.status_code == 422 and "already an organization" in text(duplicate)
+
+
+def test_a_merged_away_file_shows_no_edit_forms_and_refuses_changes(agent, customer):
+    duplicate = new_ticket("Dup", email="carla.home@example.org", name="Dup").customer
+    merge_customers(customer, duplicate, agent)
+    client = client_for(agent)
+    page = text(client.get(reverse("customer", args=[duplicate.pk])))
+    assert 'id="customer-form"' not in page and 'id="identity-form"' not in page
+    response = client.post(reverse("customer-update", args=[duplicate.pk]), {"name": "X", "language": "en"})
+    assert response.status_code == 409
+    assert Customer.objects.get(pk=duplicate.pk).name == "Dup"

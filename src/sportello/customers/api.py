@@ -17,7 +17,7 @@ from pydantic import Field
 from sportello.accounts.auth import MAX_DB_INT, Id, InputSchema, Text, caller, errors, text
 from sportello.core.errors import InvalidInput, NotFound
 from sportello.customers import queries
-from sportello.customers.merging import merge_customers, undo_deadline, unmerge_customers
+from sportello.customers.merging import merge_customers, require_not_merged, undo_deadline, unmerge_customers
 from sportello.customers.models import Customer, CustomerMerge, Identity, Organization
 from sportello.customers.services import (
     add_identity,
@@ -207,10 +207,11 @@ def get_customer(request: HttpRequest, customer_id: CustomerId) -> Any:
     return _with_recent_tickets(caller(request), _customer(caller(request), customer_id))
 
 
-@router.patch("/customers/{customer_id}", response={200: CustomerDetailOut, **errors(404, 422)})
+@router.patch("/customers/{customer_id}", response={200: CustomerDetailOut, **errors(404, 409, 422)})
 def update_customer_(request: HttpRequest, customer_id: CustomerId, data: CustomerUpdateIn) -> Any:
     customer = _customer(caller(request), customer_id)
     require_full_agent(caller(request))
+    require_not_merged(customer)
     return _with_recent_tickets(caller(request), update_customer(customer, actor=caller(request), **data.fields()))
 
 
@@ -223,6 +224,7 @@ def add_identity_(request: HttpRequest, customer_id: CustomerId, data: IdentityI
     has tickets you may not see (restricted agents)."""
     customer = _customer(caller(request), customer_id)
     require_full_agent(caller(request))
+    require_not_merged(customer)
     return Status(201, add_identity(customer, data.kind, data.value, actor=caller(request)))
 
 

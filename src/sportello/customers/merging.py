@@ -51,6 +51,16 @@ def require_merge_rights(actor: User, *customers: Customer) -> None:
         )
 
 
+def require_not_merged(customer: Customer) -> None:
+    """Conflict for a file merged into another: changes go to the survivor (or undo the merge first)."""
+    if customer.merged_into_id is not None:
+        raise Conflict(
+            _("This customer was merged into customer %(id)s; change that file, or undo the merge first.")
+            % {"id": customer.merged_into_id},
+            customer_id=customer.merged_into_id,
+        )
+
+
 def undo_deadline(merge: CustomerMerge) -> Any:
     return merge.merged_at + timedelta(days=UNDO_DAYS)
 

@@ -22,7 +22,14 @@ from django.views.decorators.http import require_POST
 from sportello.core.errors import Forbidden, NotFound, ServiceError
 from sportello.customers import queries
 from sportello.customers.forms import CustomerForm, IdentityForm, MergeForm, NoteForm, OrganizationForm
-from sportello.customers.merging import can_undo, merge_customers, merges_of, undo_deadline, unmerge_customers
+from sportello.customers.merging import (
+    can_undo,
+    merge_customers,
+    merges_of,
+    require_not_merged,
+    undo_deadline,
+    unmerge_customers,
+)
 from sportello.customers.models import Customer, CustomerMerge, Integration, Organization
 from sportello.customers.services import (
     add_customer_note,
@@ -98,7 +105,7 @@ def _customer_page(
         "history": customer.changes.select_related("actor")[:50],
         "merges": [(merge, can_undo(merge), undo_deadline(merge)) for merge in merges],
         "has_integrations": Integration.objects.filter(enabled=True).exists(),
-        "can_edit": user.can_reply,
+        "can_edit": user.can_reply and customer.merged_into_id is None,
         "customer_form": CustomerForm.for_customer(customer),
         "identity_form": IdentityForm(),
         "note_form": NoteForm(),
@@ -134,6 +141,7 @@ def _act(
 def customer_update(request: AgentRequest, customer_id: int) -> HttpResponse:
     customer = _customer(customer_id)
     require_full_agent(request.user)
+    require_not_merged(customer)
     form = CustomerForm(request.POST)
     if not form.is_valid():
         return _customer_page(request, customer, status=422, forms={"customer_form": form})
@@ -149,6 +157,7 @@ def customer_update(request: AgentRequest, customer_id: int) -> HttpResponse:
 def identity_add(request: AgentRequest, customer_id: int) -> HttpResponse:
     customer = _customer(customer_id)
     require_full_agent(request.user)
+    require_not_merged(customer)
     form = IdentityForm(request.POST)
     if not form.is_valid():
         return _customer_page(request, customer, status=422, forms={"identity_form": form})
@@ -164,6 +173,7 @@ def identity_add(request: AgentRequest, customer_id: int) -> HttpResponse:
 def identity_remove(request: AgentRequest, customer_id: int, identity_id: int) -> HttpResponse:
     customer = _customer(customer_id)
     require_full_agent(request.user)
+    require_not_merged(customer)
     return _act(
         request, customer, lambda: remove_identity(customer, identity_id, actor=request.user), _("Address removed.")
     )
