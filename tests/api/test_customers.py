@@ -235,3 +235,42 @@ def test_a_merged_away_file_is_not_changed(as_agent, customer, duplicate):
     assert response.status_code == 409 and response.json()["customer_id"] == customer.pk
     response = as_agent.post(f"/customers/{duplicate.pk}/identities", {"kind": "email", "value": "new@example.org"})
     assert response.status_code == 409
+
+
+# --- Notes and timeline ---------------------------------------------------------------------------
+
+
+def test_notes_add_and_list(as_agent, as_light, customer):
+    response = as_agent.post(f"/customers/{customer.pk}/notes", {"body": "Prefers phone calls"})
+    assert response.status_code == 201 and response.json()["author"] == "Alice Agent"
+    assert as_light.post(f"/customers/{customer.pk}/notes", {"body": "Light note"}).status_code == 201
+    assert [n["body"] for n in as_agent.get(f"/customers/{customer.pk}/notes").json()] == [
+        "Light note",
+        "Prefers phone calls",
+    ]
+    assert as_agent.post(f"/customers/{customer.pk}/notes", {"body": ""}).status_code == 422
+    assert as_agent.post("/customers/999999/notes", {"body": "x"}).status_code == 404
+
+
+def test_timeline_pages_through_messages_the_agent_may_see(as_agent, restricted_agent, customer, ticket):
+    from tests.api.conftest import api_as
+
+    first = as_agent.get(f"/customers/{customer.pk}/timeline", {"size": 1}).json()
+    assert [(e["ticket"], e["body_text"]) for e in first["items"]] == [
+        (ticket.number, "The printer in room 4 is on fire.")
+    ]
+    second = as_agent.get(f"/customers/{customer.pk}/timeline", {"size": 1, "cursor": first["next_cursor"]}).json()
+    assert [e["body_text"] for e in second["items"]] == ["First contact"] and second["next_cursor"] is None
+    assert api_as(restricted_agent).get(f"/customers/{customer.pk}/timeline").json()["items"] == []
+    assert as_agent.get(f"/customers/{customer.pk}/timeline", {"cursor": "bm9wZQ"}).status_code == 422
+
+
+def test_notes_and_timeline_are_refused_to_strangers(customer_user, customer):
+    from django.test import Client
+
+    from tests.api.conftest import API, api_as
+
+    for path in ("notes", "timeline"):
+        assert Client().get(f"{API}/customers/{customer.pk}/{path}").status_code == 401
+        assert api_as(customer_user).get(f"/customers/{customer.pk}/{path}").status_code == 403
+    assert api_as(customer_user).post(f"/customers/{customer.pk}/notes", {"body": "x"}).status_code == 403

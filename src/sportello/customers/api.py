@@ -20,6 +20,7 @@ from sportello.customers import queries
 from sportello.customers.merging import merge_customers, require_not_merged, undo_deadline, unmerge_customers
 from sportello.customers.models import Customer, CustomerMerge, Identity, Organization
 from sportello.customers.services import (
+    add_customer_note,
     add_identity,
     add_member,
     create_customer,
@@ -442,3 +443,74 @@ def remove_member_(request: HttpRequest, organization_id: OrganizationId, custom
     customer = _customer(caller(request), customer_id)
     remove_member(organization, customer, caller(request))
     return Status(204, None)
+
+
+# --- Agents' notes and the timeline -------------------------------------------------------------------
+
+
+class CustomerNoteOut(Schema):
+    id: int
+    author: str | None
+    body: str
+    created_at: datetime
+
+    @staticmethod
+    def resolve_author(obj: Any) -> str | None:
+        return obj.author.display_name if obj.author else None
+
+
+class CustomerNoteIn(InputSchema):
+    body: text(20_000, min_length=1)  # type: ignore[valid-type]
+
+
+class TimelineEntryOut(Schema):
+    id: int
+    ticket: int = Field(description="the ticket's reference number")
+    subject: str
+    kind: str
+    channel: str
+    direction: str
+    author_name: str
+    body_text: str
+    created_at: datetime
+
+    @staticmethod
+    def resolve_ticket(obj: Any) -> int:
+        return int(obj.ticket.number)
+
+    @staticmethod
+    def resolve_subject(obj: Any) -> str:
+        return str(obj.ticket.subject)
+
+
+class TimelinePage(Schema):
+    items: list[TimelineEntryOut]
+    next_cursor: str | None
+
+
+class TimelineQuery(Schema):
+    cursor: text(500) | None = Field(None, description="next_cursor of the previous page")  # type: ignore[valid-type]
+    size: int = Field(25, ge=1, le=100)
+
+
+@router.get("/customers/{customer_id}/notes", response={200: list[CustomerNoteOut], **errors(404, 422)})
+def list_customer_notes(request: HttpRequest, customer_id: CustomerId) -> Any:
+    """Agents' notes on the file (never shown to the customer), newest first; the latest 100."""
+    customer = _customer(caller(request), customer_id)
+    return list(customer.agent_notes.select_related("author")[:100])
+
+
+@router.post("/customers/{customer_id}/notes", response={201: CustomerNoteOut, **errors(404, 422)})
+def add_customer_note_(request: HttpRequest, customer_id: CustomerId, data: CustomerNoteIn) -> Any:
+    customer = _customer(caller(request), customer_id)
+    return Status(201, add_customer_note(customer, caller(request), data.body))
+
+
+@router.get("/customers/{customer_id}/timeline", response={200: TimelinePage, **errors(404, 422)})
+def customer_timeline(request: HttpRequest, customer_id: CustomerId, params: Query[TimelineQuery]) -> Any:
+    """The customer's messages and calls on every ticket and channel that you may see, newest
+    first (tickets' internal notes left out), a page at a time."""
+    customer = _customer(caller(request), customer_id)
+    page = queries.customer_timeline(caller(request), customer, params.cursor, params.size)
+    prefetch_related_objects([e.author_customer for e in page.rows if e.author_customer is not None], "identities")
+    return {"items": page.rows, "next_cursor": page.next_cursor}
