@@ -175,7 +175,8 @@ def test_inbox_query_count_is_small_and_does_not_grow_with_rows(agent, django_as
     many = _count_queries(agent)
     assert many == few
     client = client_for(agent)
-    with django_assert_max_num_queries(8):  # session, user, agents, counts' stamp, rows, identities, 2 choices
+    # session, user, agents, counts' stamp, rows, identities, 2 choices, saved views
+    with django_assert_max_num_queries(9):
         response = client.get(reverse("inbox"), {"view": "all"})
     assert len(listed_numbers(response)) == 43
     assert "many0@example.org" in page_text(response)

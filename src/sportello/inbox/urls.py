@@ -5,4 +5,8 @@ from sportello.inbox import views
 urlpatterns = [
     path("", views.inbox, name="inbox"),
     path("inbox/", views.inbox),
+    path("inbox/bulk", views.bulk, name="inbox_bulk"),
+    path("inbox/views", views.save_view_, name="inbox_save_view"),
+    path("inbox/views/<int:view_id>", views.save_view_, name="inbox_edit_view"),
+    path("inbox/views/<int:view_id>/delete", views.delete_view_, name="inbox_delete_view"),
 ]

@@ -1,41 +1,100 @@
-"""The inbox page: the ticket list under one of the views, with its counts and keyset pages."""
+"""The inbox page: the ticket list under one of the views, with its counts and keyset pages; bulk
+changes to the chosen tickets; saving, sharing and deleting views."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.db.models import prefetch_related_objects
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
 
-from sportello.inbox.forms import InboxForm
-from sportello.tickets.queries import VIEWS, list_tickets, view_counts
+from sportello.core.errors import InvalidInput
+from sportello.inbox.forms import BulkForm, InboxForm, SaveViewForm
+from sportello.inbox.models import SavedView
+from sportello.inbox.services import (
+    BULK_MAX,
+    BulkOutcome,
+    bulk_targets,
+    bulk_update,
+    delete_view,
+    may_edit_view,
+    save_view,
+    saved_filters,
+    view_for_agent,
+    views_for,
+)
+from sportello.tickets.queries import VIEWS, filtered, list_tickets, view_counts
 from sportello.tickets.views import AgentRequest, agent_view
+
+# Sortable columns: (descending sort, ascending sort); a click on the header turns the order over.
+SORTABLE = {
+    "number": ("number", "number_asc"),
+    "priority": ("priority", "priority_asc"),
+    "updated": ("newest", "oldest"),
+}
 
 
 @agent_view
 def inbox(request: AgentRequest) -> HttpResponse:
     form = InboxForm(request.GET)
     form.is_valid()
+    sort = form.sort_order()
+    flt = form.ticket_filter()
     page = list_tickets(
         request.user,
-        form.ticket_filter(),
-        sort=form.sort_order(),
+        flt,
+        sort=sort,
         cursor=form.cleaned_data.get("cursor") or None,
         size=settings.INBOX_PAGE_SIZE,
         with_tags=False,  # the rows do not show them
     )
     # A customer without a name is shown by address: one query for those on the page, none if all have names.
     prefetch_related_objects([t.customer for t in page.tickets if not t.customer.name], "identities")
-    counts = view_counts(request.user)
+    saved = list(views_for(request.user))
+    counts = view_counts(request.user, saved_filters(saved))
+    current_saved = form.cleaned_data.get("saved")
+    # "Select every ticket matching": how many that is, counted (up to what one action takes) only
+    # when the list has more than this page.
+    matching: int | str = len(page.tickets)
+    if page.next_cursor or form.cleaned_data.get("cursor"):
+        found = filtered(request.user, flt).values("pk")[: BULK_MAX + 1].count()
+        matching = f"{BULK_MAX}+" if found > BULK_MAX else found
     context = {
         "form": form,
         "page": page,
         "views": [(view, counts[view.slug]) for view in VIEWS],
+        "saved_views": [
+            (view, counts[view.count_key], may_edit_view(request.user, view), open_url(view)) for view in saved
+        ],
         "current_view": form.view_slug(),
+        "matching": matching,
+        "current_saved": current_saved if any(view.pk == current_saved for view in saved) else None,
+        "sorts": _sort_links(request, sort),
+        # The three forms' dropdowns at one version of the lookups (one read of it).
+        "save_form": SaveViewForm(initial={"params": form.filter_params()}, stamp=form.stamp),
+        "bulk_form": BulkForm(stamp=form.stamp),
         "next_url": _with_params(request, cursor=page.next_cursor) if page.next_cursor else None,
         "first_url": _with_params(request, cursor=None) if form.cleaned_data.get("cursor") else None,
+        "query": "",
     }
     return render(request, "inbox/inbox.html", context)
+
+
+def _sort_links(request: HttpRequest, sort: str) -> dict[str, dict[str, str]]:
+    """Per sortable column: the link that sorts by it (or turns its order over) and its aria-sort."""
+    links = {}
+    for column, (desc, asc) in SORTABLE.items():
+        state = "descending" if sort == desc else "ascending" if sort == asc else "none"
+        links[column] = {
+            "url": _with_params(request, sort=asc if sort == desc else desc, cursor=None),
+            "aria": state,
+        }
+    return links
 
 
 def _with_params(request: HttpRequest, **changes: str | None) -> str:
@@ -45,3 +104,83 @@ def _with_params(request: HttpRequest, **changes: str | None) -> str:
         if value:
             params[name] = value
     return "?" + params.urlencode()
+
+
+@require_POST
+@agent_view
+def bulk(request: AgentRequest) -> HttpResponse:
+    """Apply one action to the chosen tickets, or to every ticket the list's filters match."""
+    form = BulkForm(request.POST)
+    if not form.is_valid():
+        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+        raise InvalidInput(_("The bulk action was not understood: %(problems)s") % {"problems": problems})
+    match = form.cleaned_data.get("match") or ""
+    if match:
+        filters = InboxForm(QueryDict(match.lstrip("?")))
+        filters.is_valid()
+        targets = bulk_targets(request.user, filters.ticket_filter())
+    else:
+        targets = form.cleaned_data["tickets"]
+    outcome = bulk_update(request.user, targets, form.changes())
+    summary = _summary(outcome)
+    if request.headers.get("HX-Request"):
+        return render(request, "inbox/_bulk_result.html", {"summary": summary, "outcome": outcome})
+    (messages.warning if outcome.refused else messages.success)(request, summary)
+    return redirect(reverse("inbox") + ("?" + match.lstrip("?") if match else ""))
+
+
+def _summary(outcome: BulkOutcome) -> str:
+    """ "3 updated, 1 refused: #1042 was changed by Anna since you saw it"."""
+    parts = [ngettext("%(n)s updated", "%(n)s updated", len(outcome.updated)) % {"n": len(outcome.updated)}]
+    if outcome.unchanged:
+        parts.append(
+            ngettext("%(n)s already so", "%(n)s already so", len(outcome.unchanged)) % {"n": len(outcome.unchanged)}
+        )
+    if outcome.refused:
+        parts.append(ngettext("%(n)s refused", "%(n)s refused", len(outcome.refused)) % {"n": len(outcome.refused)})
+    text = ", ".join(parts)
+    if outcome.refused:
+        text += ": " + "; ".join(refusal.reason for refusal in outcome.refused[:20])
+        if len(outcome.refused) > 20:
+            text += " …"
+    return text
+
+
+@require_POST
+@agent_view
+def save_view_(request: AgentRequest, view_id: int | None = None) -> HttpResponse:
+    """Save the list's current filters as a view (or change the view `view_id`)."""
+    view: SavedView | None = view_for_agent(request.user, view_id) if view_id else None
+    form = SaveViewForm(request.POST)
+    if not form.is_valid():
+        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+        raise InvalidInput(_("The view was not saved: %(problems)s") % {"problems": problems})
+    params = (form.cleaned_data.get("params") or "").lstrip("?")
+    filters = InboxForm(QueryDict(params))
+    if not filters.is_valid():
+        raise InvalidInput(_("The view's filters were not understood; fix them in the list first"))
+    data = form.cleaned_data
+    view = save_view(
+        request.user,
+        name=data["name"],
+        flt=filters.ticket_filter(),
+        params=filters.filter_params(),
+        sharing=data["sharing"],
+        group=data.get("group"),
+        view=view,
+    )
+    messages.success(request, _("View “%(name)s” saved.") % {"name": view.name})
+    return redirect(open_url(view))
+
+
+@require_POST
+@agent_view
+def delete_view_(request: AgentRequest, view_id: int) -> HttpResponse:
+    view = view_for_agent(request.user, view_id)
+    delete_view(request.user, view)
+    messages.success(request, _("View “%(name)s” deleted.") % {"name": view.name})
+    return redirect("inbox")
+
+
+def open_url(view: SavedView) -> str:
+    return reverse("inbox") + f"?saved={view.pk}" + (f"&{view.params}" if view.params else "")
