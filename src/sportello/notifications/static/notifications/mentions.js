@@ -1,5 +1,6 @@
 // @mentions in internal notes: typing "@" and a few letters in a text area marked `data-mentions`
 // (or inside an element so marked) offers matching agents; picking one inserts "@username ".
+// `data-mentions="note"` on a composer offers them only while its `data-mode` is "note".
 (function () {
   "use strict";
   var bell = document.getElementById("bell");
@@ -75,6 +76,9 @@
     }
 
     function lookup() {
+      var scope = area.closest("[data-mentions]");
+      var only = scope ? scope.dataset.mentions : "";
+      if (only && scope.dataset.mode !== only) { hide(); return; }
       var caret = area.selectionStart;
       var match = caret === area.selectionEnd ? TOKEN.exec(area.value.slice(0, caret)) : null;
       if (!match) { hide(); return; }
