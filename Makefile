@@ -16,8 +16,9 @@ run: setup
 	$(UV) run sportello run
 
 ## test: install everything and run the whole suite (SQLite always; PostgreSQL when reachable)
-test: setup assets system-deps lint-js
-	bash scripts/test.sh
+test: setup assets system-deps
+	@status=0; echo "=== lint (biome, JavaScript)"; node_modules/.bin/biome lint || status=1; \
+		bash scripts/test.sh || status=1; exit $$status
 
 setup:
 	$(UV) sync --frozen --quiet

@@ -184,6 +184,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+# Files browsers ask for at the site's root (/favicon.ico), served by WhiteNoise as they are.
+WHITENOISE_ROOT = SRC_DIR / "static" / "root"
 MAX_ATTACHMENT_BYTES = env_int("SPORTELLO_MAX_ATTACHMENT_MB", 25) * 1024 * 1024
 # Uploads stream to temporary files past this size; the attachment limit above is ours to enforce.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
