@@ -8,6 +8,8 @@ WebSocket constructor; the test waits for a number of attempts, never for a fixe
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from playwright.sync_api import expect
 
@@ -31,9 +33,7 @@ Object.assign(window.WebSocket, {{ CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3
 
 
 def console_attempts(page) -> list[float]:  # type: ignore[no-untyped-def]
-    return page.evaluate(
-        "() => window.socketAttempts.filter(a => a.url.endsWith('/ws/agent/console/')).map(a => a.at)"
-    )
+    return page.evaluate("() => window.socketAttempts.filter(a => a.url.endsWith('/ws/agent/console/')).map(a => a.at)")
 
 
 def test_a_refused_console_backs_off_and_says_it_is_reconnecting(page, live_server, agent):
@@ -43,12 +43,10 @@ def test_a_refused_console_backs_off_and_says_it_is_reconnecting(page, live_serv
 
     expect(page.locator("#connection-state")).to_be_visible()
     expect(page.locator("#console-status")).to_have_attribute("data-state", "disconnected")
-    page.wait_for_function(
-        "() => window.socketAttempts.filter(a => a.url.endsWith('/ws/agent/console/')).length >= 7"
-    )
+    page.wait_for_function("() => window.socketAttempts.filter(a => a.url.endsWith('/ws/agent/console/')).length >= 7")
     times = console_attempts(page)
-    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
-    # Retry n waits between half and all of min(cap, base × 2^n): 50+, 100+, 200+, 400+, 400+ ms …
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    # Retry n waits between half and all of min(cap, base * 2^n): 50+, 100+, 200+, 400+, 400+ ms …
     for n, gap in enumerate(gaps[:6]):
         floor = min(CAP_MS, BASE_MS * 2**n) / 2
         assert gap >= floor - 5, (n, gaps)
@@ -58,4 +56,3 @@ def test_a_refused_console_backs_off_and_says_it_is_reconnecting(page, live_serv
     # The jitter: the same retry waits anywhere in its band, so a team's screens come back spread out.
     band = page.evaluate("() => [0, 1].map(r => SportelloSocket.delay(3, r)).concat(SportelloSocket.delay(9, 1))")
     assert band == [400, 800, 800]
-
