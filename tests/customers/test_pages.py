@@ -216,3 +216,9 @@ def test_a_merged_away_file_shows_no_edit_forms_and_refuses_changes(agent, custo
     response = client.post(reverse("customer-update", args=[duplicate.pk]), {"name": "X", "language": "en"})
     assert response.status_code == 409
     assert Customer.objects.get(pk=duplicate.pk).name == "Dup"
+
+
+@pytest.mark.parametrize("param", ["tickets", "timeline"])
+def test_a_forged_page_cursor_is_a_clear_422(agent, customer, param):
+    response = client_for(agent).get(reverse("customer", args=[customer.pk]), {param: "bm9wZQ"})
+    assert response.status_code == 422 and "The page cursor is not valid" in text(response)
