@@ -207,3 +207,14 @@ def test_concurrent_saves_of_the_same_field_one_wins_one_is_told(ticket, agent, 
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["conflict", "saved"]
+
+
+def test_status_values_show_in_the_agents_language(ticket, agent):
+    client = client_for(agent)
+    pending = statuses.builtin(StatusCategory.PENDING)
+    update_ticket(ticket, agent, TicketChanges(status=pending))
+    html = page_text(client.get(reverse("ticket", args=[ticket.number]), HTTP_ACCEPT_LANGUAGE="it"))
+    assert '<span class="badge state-pending" data-field="status">In sospeso</span>' in html
+    assert f'<option value="{pending.pk}" selected>In sospeso</option>' in html
+    assert "“In sospeso”" in html[html.index('id="history"') :]  # stored in English, shown in Italian
+    assert Change.objects.get(ticket=ticket, field="status").new_value == "Pending"

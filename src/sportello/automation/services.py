@@ -358,7 +358,7 @@ def describe_actions(actions: list[dict[str, Any]]) -> list[str]:
             lines.append(_("Set status to %(value)s") % {"value": _(status.name) if status else action.get("status")})
         elif kind == "set_priority":
             try:
-                label = Priority(int(action.get("priority", 0))).label
+                label = str(Priority(int(action.get("priority", 0))).label)
             except ValueError:
                 label = str(action.get("priority"))
             lines.append(_("Set priority to %(value)s") % {"value": label})

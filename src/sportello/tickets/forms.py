@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
 from django.db import models
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from sportello.accounts.models import Group, Role, User
@@ -34,7 +35,8 @@ Choices = list[tuple[str, str]]
 
 
 def _status_choices() -> Choices:
-    return [(str(pk), name) for pk, name in Status.objects.values_list("pk", "name")]
+    # Status names are stored in English; the label is translated when the option is rendered.
+    return [(str(pk), gettext_lazy(name)) for pk, name in Status.objects.values_list("pk", "name")]  # type: ignore[misc]
 
 
 def _group_choices() -> Choices:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from sportello.accounts.models import Group
 from sportello.customers.models import Customer
@@ -11,12 +12,12 @@ from sportello.customers.models import Customer
 class StatusCategory(models.TextChoices):
     """The six categories every status maps to; they drive views, SLA clocks and reports."""
 
-    NEW = "new", "New"
-    OPEN = "open", "Open"
-    PENDING = "pending", "Pending"
-    ON_HOLD = "on_hold", "On hold"
-    SOLVED = "solved", "Solved"
-    CLOSED = "closed", "Closed"
+    NEW = "new", _("New")
+    OPEN = "open", _("Open")
+    PENDING = "pending", _("Pending")
+    ON_HOLD = "on_hold", _("On hold")
+    SOLVED = "solved", _("Solved")
+    CLOSED = "closed", _("Closed")
 
 
 # Categories in which a ticket still needs work from someone.
@@ -41,21 +42,21 @@ class Status(models.Model):
 
 
 class Priority(models.IntegerChoices):
-    LOW = 1, "Low"
-    NORMAL = 2, "Normal"
-    HIGH = 3, "High"
-    URGENT = 4, "Urgent"
+    LOW = 1, _("Low")
+    NORMAL = 2, _("Normal")
+    HIGH = 3, _("High")
+    URGENT = 4, _("Urgent")
 
 
 class Channel(models.TextChoices):
-    EMAIL = "email", "Email"
-    WEB = "web", "Web form"
-    CHAT = "chat", "Chat"
-    PHONE = "phone", "Phone"
-    SOCIAL = "social", "Social"
-    PORTAL = "portal", "Portal"
-    API = "api", "API"
-    AGENT = "agent", "Agent"
+    EMAIL = "email", _("Email")
+    WEB = "web", _("Web form")
+    CHAT = "chat", _("Chat")
+    PHONE = "phone", _("Phone")
+    SOCIAL = "social", _("Social")
+    PORTAL = "portal", _("Portal")
+    API = "api", _("API")
+    AGENT = "agent", _("Agent")
 
 
 class Category(models.Model):
@@ -128,26 +129,26 @@ class Ticket(models.Model):
 
 
 class Direction(models.TextChoices):
-    INBOUND = "inbound", "From the customer"
-    OUTBOUND = "outbound", "To the customer"
-    INTERNAL = "internal", "Internal"
+    INBOUND = "inbound", _("From the customer")
+    OUTBOUND = "outbound", _("To the customer")
+    INTERNAL = "internal", _("Internal")
 
 
 class EntryKind(models.TextChoices):
-    MESSAGE = "message", "Message"
-    NOTE = "note", "Internal note"
-    CALL = "call", "Phone call"
+    MESSAGE = "message", _("Message")
+    NOTE = "note", _("Internal note")
+    CALL = "call", _("Phone call")
 
 
 class DeliveryState(models.TextChoices):
     """Where an outgoing message is; the attempts, the next try and the last error are in metadata."""
 
     NONE = "", "—"
-    QUEUED = "queued", "Queued"
-    SENDING = "sending", "Sending"
-    RETRYING = "retrying", "Retrying"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    RETRYING = "retrying", _("Retrying")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
 
 
 # Deliveries that are not finished: the retry sweep reads these through a small partial index.

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import ngettext
 
 from sportello.accounts.models import Group, User
@@ -104,6 +104,12 @@ def _record(ticket: Ticket, actor: User | None, field: str, old: Any, new: Any, 
 
 
 def _show(value: Any) -> str:
+    """A value as history stores it: in English, whoever acted (pages translate it when shown)."""
+    with translation.override("en"):
+        return _shown(value)
+
+
+def _shown(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, User):
@@ -112,7 +118,7 @@ def _show(value: Any) -> str:
         return ", ".join(sorted(str(v) for v in value))
     if isinstance(value, int) and not isinstance(value, bool):
         try:
-            return Priority(value).label
+            return str(Priority(value).label)
         except ValueError:
             return str(value)
     return str(value)

@@ -37,6 +37,15 @@ def field_label(name: str) -> str:
 
 
 @register.filter
+def shown_value(value: str, field: str) -> str:
+    """A history value in the agent's language: statuses, priorities and delivery states are stored
+    in English and translated here; free text (a subject, tag names) is shown as written."""
+    if field in ("status", "priority", "delivery") and value:
+        return _(value)
+    return value
+
+
+@register.filter
 def minutes(value: int | None) -> str:
     """Minutes as "1 h 20 min" (time tracking)."""
     total = int(value or 0)
