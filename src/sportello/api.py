@@ -27,6 +27,7 @@ from sportello.core.errors import ServiceError
 from sportello.core.jsonbody import MalformedBody, parse_json_object
 from sportello.csat.api import router as csat_router
 from sportello.customers.api import router as customers_router
+from sportello.inbox.api import router as inbox_router
 from sportello.mail.api import router as mail_router
 from sportello.notifications.api import router as notifications_router
 from sportello.reports.api import router as reports_router
@@ -96,6 +97,7 @@ api = SportelloAPI(
 )
 
 for router in (
+    inbox_router,  # before tickets: /tickets/bulk is not a ticket number
     tickets_router,
     customers_router,
     accounts_router,
