@@ -143,3 +143,21 @@ def test_only_agents_who_see_every_ticket_of_both_may_merge(restricted_agent, li
     merge = merge_customers(survivor, duplicate, restricted_agent)
     assert Identity.objects.filter(customer=survivor).count() == 2
     unmerge_customers(merge, restricted_agent)
+
+
+def test_each_moved_ticket_is_announced_as_updated(agent, pair):
+    from sportello.core.events import EVENT
+    from sportello.core.models import OutboxMessage
+
+    survivor, duplicate = pair
+    moved = Ticket.objects.get(customer=duplicate)
+    before = set(OutboxMessage.objects.filter(kind=EVENT).values_list("pk", flat=True))
+    merge_customers(survivor, duplicate, agent)
+    published = [
+        event
+        for row in OutboxMessage.objects.filter(kind=EVENT).exclude(pk__in=before)
+        for event in row.payload["events"]
+    ]
+    assert [(e["name"], e["ticket_id"], e["data"]) for e in published] == [
+        ("ticket.updated", moved.pk, {"fields": ["customer"]})
+    ]

@@ -26,6 +26,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from sportello.core import events
 from sportello.core.errors import Conflict, Forbidden, InvalidInput
 from sportello.customers.models import Customer, CustomerChange, CustomerMerge, CustomerNote, Identity
 
@@ -217,6 +218,14 @@ def _move(moved: dict[str, Any], source: Customer, target: Customer, actor: User
     with deferred():
         for pk in ticket_ids:
             index_ticket(pk)
+    # Screens redraw the rows, and SLA clocks are computed again (a policy may follow the
+    # customer's organization). Triggers and notifications do not react to a new customer.
+    events.publish(
+        *(
+            events.Event(events.TICKET_UPDATED, pk, actor_id=actor.pk, data={"fields": ["customer"]})
+            for pk in ticket_ids
+        )
+    )
 
 
 def merges_of(customer: Customer) -> list[CustomerMerge]:
