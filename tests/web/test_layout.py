@@ -128,3 +128,12 @@ def test_field_component_links_label_help_and_errors():
     assert '<label for="id_name">' in html
     assert 'aria-invalid="true"' in html and 'aria-describedby="id_name_helptext id_name_error"' in html
     assert 'id="id_name_helptext"' in html and 'id="id_name_error"' in html
+
+
+def test_availability_and_role_names_speak_the_agents_language():
+    """Shown as "Marco (Offline)" in the console's transfer list, and in the admin."""
+    from sportello.accounts.models import Role
+
+    with translation.override("de"):
+        assert str(Availability.AWAY.label) == translation.gettext("Away") != "Away"
+        assert str(Role.CUSTOMER.label) == translation.gettext("Customer") != "Customer"

@@ -6,21 +6,23 @@ import secrets
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    ADMIN = "admin", "Admin"
-    AGENT = "agent", "Agent"
-    LIGHT_AGENT = "light_agent", "Light agent (notes only)"
-    CUSTOMER = "customer", "Customer"
+    ADMIN = "admin", _("Admin")
+    AGENT = "agent", _("Agent")
+    LIGHT_AGENT = "light_agent", _("Light agent (notes only)")
+    CUSTOMER = "customer", _("Customer")
     # The actor of automation (triggers, time rules): never signs in, never in agent lists.
-    SYSTEM = "system", "System"
+    SYSTEM = "system", _("System")
 
 
 class Availability(models.TextChoices):
-    ONLINE = "online", "Online"
-    AWAY = "away", "Away"
-    OFFLINE = "offline", "Offline"
+    # Shown to agents ("Marco (Offline)" in the console's transfer list): in their language.
+    ONLINE = "online", _("Online")
+    AWAY = "away", _("Away")
+    OFFLINE = "offline", _("Offline")
 
 
 class User(AbstractUser):
