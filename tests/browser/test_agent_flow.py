@@ -45,7 +45,8 @@ def test_agent_replies_and_notes_and_only_the_reply_is_mailed(page, live_server,
     expect(outbound).to_contain_text(REPLY)
     expect(outbound.locator("[data-delivery]")).to_have_text("Sent")
 
-    page.fill("#note_body", NOTE)
+    page.locator("#reply-form input[name=mode][value=note]").check()  # the composer's note mode
+    page.fill("#reply_body", NOTE)
     page.get_by_role("button", name="Add note").click()
     note = page.locator(".entry.internal")
     expect(note).to_contain_text(NOTE)

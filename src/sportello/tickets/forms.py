@@ -161,7 +161,7 @@ class ComposeForm(PrefixedIds, forms.Form):
     bcc = AddressesField(label=_("Bcc"))
     body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 6}), required=False)
     status = forms.ModelChoiceField(
-        label=_("Status after sending"),
+        label=_("Status after reply"),
         queryset=Status.objects.all(),
         required=False,
         empty_label=_("Leave as it is"),

@@ -65,7 +65,9 @@
       if (/^image\/(png|jpeg|gif|webp)$/.test(file.type)) {
         var img = document.createElement("img");
         img.alt = file.name;
-        img.src = URL.createObjectURL(file);
+        var reader = new FileReader();  // a data: URL: the page's policy allows no blob: images
+        reader.onload = function () { img.src = reader.result; };
+        reader.readAsDataURL(file);
         item.appendChild(img);
       }
       item.appendChild(document.createTextNode(file.name));
