@@ -82,3 +82,13 @@ def test_portal_home(page, live_server, customer, ticket, axe_source):
     page.goto(f"{live_server.url}/portal/")
     assert page.locator("main").count() == 1
     assert serious_violations(page, axe_source) == []
+
+
+def test_sign_in_and_tokens_pages(page, live_server, agent, axe_source):
+    page.goto(f"{live_server.url}/accounts/login/")
+    assert serious_violations(page, axe_source) == []
+    sign_in(page, live_server, agent)
+    page.goto(f"{live_server.url}/accounts/tokens/")
+    assert serious_violations(page, axe_source) == []
+    page.keyboard.press("?")  # the shortcuts sheet, open
+    assert serious_violations(page, axe_source) == []
