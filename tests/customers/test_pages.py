@@ -222,3 +222,23 @@ def test_a_merged_away_file_shows_no_edit_forms_and_refuses_changes(agent, custo
 def test_a_forged_page_cursor_is_a_clear_422(agent, customer, param):
     response = client_for(agent).get(reverse("customer", args=[customer.pk]), {param: "bm9wZQ"})
     assert response.status_code == 422 and "The page cursor is not valid" in text(response)
+
+
+def test_organization_page_query_count_does_not_grow_with_tickets_or_members(agent, customer):
+    acme = Organization.objects.create(name="Acme")
+    # Nameless: shown by address in the ticket rows (their identities read in one query).
+    Customer.objects.filter(pk=customer.pk).update(organization=acme, name="")
+    url = reverse("organization", args=[acme.pk])
+    client = client_for(agent)
+    client.get(url)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    few = count()
+    for n in range(6):
+        ticket = new_ticket(f"Question {n}", email=f"member{n}@acme.example")
+        Customer.objects.filter(pk=ticket.customer_id).update(organization=acme, name="")
+    assert count() == few
