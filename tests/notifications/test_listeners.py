@@ -290,3 +290,14 @@ def test_an_sla_mail_says_the_due_time_in_the_agents_zone_and_format(agent, deli
         )
     [message] = mail.outbox
     assert "23 Nov 2026, 16:00" in message.subject and "23 Nov 2026, 16:00" in message.body  # 15:00 UTC
+
+
+def test_events_that_cannot_notify_cost_the_worker_no_query(agent):
+    ticket = phoned_in()
+    batch = [
+        events.Event(events.ENTRY_ADDED, ticket.pk, 1, agent.pk, {"direction": "outbound", "internal": False}),
+        events.Event(events.TICKET_UPDATED, ticket.pk, None, agent.pk, {"fields": ["status", "priority"]}),
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        services.notify_for_events(batch)
+    assert queries.captured_queries == []

@@ -13,8 +13,9 @@ the events outbox (core/events.py), a batch of events at a time:
    mail outbox (keyed too), in their language, sent by a worker (`send_notification_mail`).
 4. After the commit, the recipients' open pages get their new unread count (live.py).
 
-A batch costs a fixed number of statements, whatever its size: entries, tickets, mentioned
-agents, assignment history, group memberships, preferences, the INSERT.
+A batch costs a fixed number of statements, whatever its size: entries with their tickets,
+other tickets, mentioned agents, assignment history, group memberships, preferences, the INSERT.
+Events that cannot notify anybody (an agent's reply, a change of status) cost none.
 """
 
 from __future__ import annotations
@@ -121,12 +122,29 @@ def _excerpt(text: str) -> str:
     return flat if len(flat) <= EXCERPT else flat[: EXCERPT - 1].rstrip() + "…"
 
 
+def _may_notify(event: events.Event) -> bool:
+    """Whether an event can notify anybody, from the event alone: an agent's reply cannot, nor a
+    change of fields other than the assignee (such batches cost no query)."""
+    if event.name == events.ENTRY_ADDED:
+        return event.data.get("direction") in (Direction.INTERNAL, Direction.INBOUND)
+    if event.name == events.TICKET_UPDATED:
+        return "assignee" in event.data.get("fields", [])
+    return event.name in (events.TICKET_CREATED, events.SLA_WARNING, events.SLA_BREACHED)
+
+
 def drafts_for(batch: list[events.Event]) -> list[Draft]:
+    batch = [event for event in batch if _may_notify(event)]
+    if not batch:
+        return []
     entry_ids = [e.entry_id for e in batch if e.name == events.ENTRY_ADDED and e.entry_id is not None]
-    entries = Entry.objects.select_related("author_customer").in_bulk(entry_ids) if entry_ids else {}
-    tickets = Ticket.objects.select_related("assignee").in_bulk({e.ticket_id for e in batch})
+    entries = (
+        Entry.objects.select_related("ticket__assignee", "author_customer").in_bulk(entry_ids) if entry_ids else {}
+    )
+    tickets = {entry.ticket_id: entry.ticket for entry in entries.values()}
+    if missing := {e.ticket_id for e in batch} - tickets.keys():
+        tickets.update(Ticket.objects.select_related("assignee").in_bulk(missing))
     mentions = _mentioned_agents(entries.values())
-    assigned = {e.ticket_id for e in batch if e.name == events.TICKET_UPDATED and "assignee" in e.data["fields"]}
+    assigned = {e.ticket_id for e in batch if e.name == events.TICKET_UPDATED}
     changes = dict(
         Change.objects.filter(ticket_id__in=assigned, field="assignee")
         .values("ticket_id")
