@@ -242,3 +242,14 @@ def test_organization_page_query_count_does_not_grow_with_tickets_or_members(age
         ticket = new_ticket(f"Question {n}", email=f"member{n}@acme.example")
         Customer.objects.filter(pk=ticket.customer_id).update(organization=acme, name="")
     assert count() == few
+
+
+def test_the_timeline_shows_calls_with_their_duration(agent, customer, ticket):
+    from sportello.tickets.models import Channel, Direction, Entry, EntryKind
+
+    Entry.objects.create(
+        ticket=ticket, kind=EntryKind.CALL, channel=Channel.PHONE, direction=Direction.INBOUND,
+        author_customer=customer, body_text="Called about the printer", metadata={"duration_seconds": 125},
+    )  # fmt: skip
+    page = text(client_for(agent).get(reverse("customer", args=[customer.pk])))
+    assert "Called about the printer" in page and "(125 s)" in page and "Phone call" in page
