@@ -246,9 +246,20 @@ def _merge_target(user: User, changes: BulkChanges, tickets: dict[int, Ticket]) 
 
 
 def _update(ticket: Ticket, user: User, version: int | None, changes: BulkChanges) -> bool:
-    with transaction.atomic():
-        tags: list[str] | None = None
-        if changes.add_tags or changes.remove_tags:
+    """One ticket's changes in one transaction; True when something changed."""
+    fields = TicketChanges(
+        status=changes.status,
+        priority=changes.priority,
+        group=changes.group,
+        clear_group=changes.clear_group,
+        assignee=changes.assignee,
+        clear_assignee=changes.clear_assignee,
+    )
+    before = ticket.version
+    if not (changes.add_tags or changes.remove_tags):
+        result = update_ticket(ticket, user, fields, expected_version=version)  # its own transaction
+    else:
+        with transaction.atomic():
             # Under the row lock: the tag list update_ticket writes is this one plus and minus ours
             # (a version that moved meanwhile is refused by update_ticket, with what changed).
             locked = Ticket.objects.select_for_update(of=("self",)).get(pk=ticket.pk)
@@ -256,21 +267,8 @@ def _update(ticket: Ticket, user: User, version: int | None, changes: BulkChange
             removed = {name.strip().lower() for name in changes.remove_tags}
             tags = [name for name in current if name not in removed]
             tags += [name for name in changes.add_tags if name.strip().lower() not in {*tags, *removed}]
-        before = ticket.version
-        result = update_ticket(
-            ticket,
-            user,
-            TicketChanges(
-                status=changes.status,
-                priority=changes.priority,
-                group=changes.group,
-                clear_group=changes.clear_group,
-                assignee=changes.assignee,
-                clear_assignee=changes.clear_assignee,
-                tags=tags,
-            ),
-            expected_version=version,
-        )
+            fields.tags = tags
+            result = update_ticket(ticket, user, fields, expected_version=version)
     return result.version != before if version is None else result.version != version
 
 
