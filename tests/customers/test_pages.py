@@ -253,3 +253,11 @@ def test_the_timeline_shows_calls_with_their_duration(agent, customer, ticket):
     )  # fmt: skip
     page = text(client_for(agent).get(reverse("customer", args=[customer.pk])))
     assert "Called about the printer" in page and "(125 s)" in page and "Phone call" in page
+
+
+def test_the_ticket_pages_customer_card_links_to_the_customer_and_organization(agent, customer, ticket):
+    acme = Organization.objects.create(name="Acme")
+    Customer.objects.filter(pk=customer.pk).update(organization=acme)
+    page = text(client_for(agent).get(reverse("ticket", args=[ticket.number])))
+    assert f'href="{reverse("customer", args=[customer.pk])}"' in page
+    assert f'href="{reverse("organization", args=[acme.pk])}"' in page
