@@ -164,3 +164,21 @@ def test_an_agent_without_access_cannot_forward(ticket, restricted_agent):
 def test_a_light_agent_cannot_forward(ticket, light_agent):
     response = compose(client_for(light_agent), ticket, mode="forward", to="x@example.com", body="Leak")
     assert response.status_code == 403 and not Entry.objects.filter(body_text="Leak").exists()
+
+
+def test_time_spent_through_the_api(ticket, agent):
+    from tests.conftest import api_client
+
+    client = api_client(agent)
+    url = f"/api/v1/tickets/{ticket.number}/entries"
+    created = client.post(
+        url, {"kind": "note", "body_text": "Diagnosed", "time_spent": 25}, content_type="application/json"
+    )
+    assert created.status_code == 201 and created.json()["time_spent"] == 25
+    assert client.get(f"/api/v1/tickets/{ticket.number}").json()["time_spent"] == 25
+    listed = client.get(url).json()
+    assert [entry["time_spent"] for entry in listed] == [None, 25]
+    bad = client.post(url, {"kind": "note", "body_text": "x", "time_spent": -5}, content_type="application/json")
+    assert bad.status_code == 422
+    schema = client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    assert "time_spent" in schema["EntryOut"]["properties"] and "time_spent" in schema["TicketDetailOut"]["properties"]

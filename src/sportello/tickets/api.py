@@ -134,6 +134,7 @@ class TicketDetailOut(TicketOut):
     merged_into: int | None
     first_response_at: datetime | None
     solved_at: datetime | None
+    time_spent: int = Field(description="minutes agents logged on the ticket's entries, summed")
 
     @staticmethod
     def resolve_category(obj: Ticket) -> str | None:
@@ -209,6 +210,7 @@ class EntryOut(Schema):
     ticket_version: int
     created_at: datetime
     attachments: list[AttachmentOut]
+    time_spent: int | None = Field(None, description="minutes the agent logged on this entry (time tracking)")
 
     @staticmethod
     def resolve_ticket(obj: Entry) -> int:
@@ -381,6 +383,7 @@ class EntryIn(InputSchema):
     body_html: Text = Field("", description="sanitized before it is stored")
     status: Id | None = Field(None, description="replies only: the ticket's status afterwards")
     expected_version: Version | None = None
+    time_spent: int | None = Field(None, ge=0, le=1440, description="minutes spent on it (time tracking)")
 
 
 def _entry_request_body() -> dict[str, Any]:
@@ -389,7 +392,7 @@ def _entry_request_body() -> dict[str, Any]:
     multipart = copy.deepcopy(schema)
     multipart["properties"]["attachments"] = {"type": "array", "items": {"type": "string", "format": "binary"}}
     # A form field cannot be null: a number is sent or the field is left out.
-    for name in ("status", "expected_version"):
+    for name in ("status", "expected_version", "time_spent"):
         field = multipart["properties"][name]
         field.update(next(option for option in field.pop("anyOf") if option.get("type") != "null"))
         field.pop("default", None)
@@ -541,7 +544,12 @@ def add_entry(request: HttpRequest, number: Number) -> Any:
     require_agent(user)
     data, files = _entry_input(request)
     ticket = ticket_for_agent(user, number, write=data.kind == "reply")
-    body = {"body_text": data.body_text, "body_html": data.body_html, "attachments": files}
+    body = {
+        "body_text": data.body_text,
+        "body_html": data.body_html,
+        "attachments": files,
+        "time_spent": data.time_spent,
+    }
     if data.kind == "reply":
         status = _get(TicketStatus, data.status, "status")
         entry = reply_to_ticket(ticket, user, **body, expected_version=data.expected_version, status=status)
