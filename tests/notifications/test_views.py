@@ -128,3 +128,11 @@ def test_preferences_show_the_defaults_and_save_the_choices(agent):
     assert chosen[Kind.MENTIONED] == (True, False)
     assert chosen[Kind.CUSTOMER_REPLIED] == (False, True)
     assert chosen[Kind.ASSIGNED] == (False, False)
+
+
+def test_an_admin_sees_notifications_in_the_admin(admin, agent2):
+    notify(agent2, phoned_in())
+    client = client_for(admin)
+    assert client.get("/admin/notifications/notification/").status_code == 200
+    assert client.get("/admin/notifications/preference/").status_code == 200
+    assert client.get("/admin/notifications/notification/add/").status_code == 403
