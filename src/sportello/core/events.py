@@ -85,6 +85,7 @@ BATCH = 100
 
 class TicketCreatedData(TypedDict):
     split_from: NotRequired[int]  # the ticket it was split from
+    acknowledge: NotRequired[bool]  # the customer gets the acknowledgement with the reference number
 
 
 class TicketUpdatedData(TypedDict):
@@ -117,7 +118,7 @@ EventData = TicketCreatedData | TicketUpdatedData | EntryAddedData | SlaData | C
 # Each event's payload: field -> (accepted values or a type, required).
 _Spec = dict[str, tuple[type | frozenset[Any], bool]]
 PAYLOADS: dict[str, _Spec] = {
-    TICKET_CREATED: {"split_from": (int, False)},
+    TICKET_CREATED: {"split_from": (int, False), "acknowledge": (bool, False)},
     TICKET_UPDATED: {"fields": (list, True), "tier": (frozenset({"up", "down"}), False)},
     ENTRY_ADDED: {"direction": (frozenset({"inbound", "outbound", "internal"}), True), "internal": (bool, False)},
     SLA_WARNING: {"target": (frozenset({"first_response", "next_response", "resolution"}), True), "due": (str, True)},

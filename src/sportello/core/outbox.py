@@ -169,6 +169,32 @@ def _enqueue_on_commit(pk: int) -> None:
     transaction.on_commit(_Drain(pk))
 
 
+def put_keyed(kind: str, payloads: dict[str, dict[str, Any]]) -> list[int]:
+    """`put` for several messages of one kind, each with its key (key -> payload), in ONE
+    statement (`INSERT … ON CONFLICT (key) DO NOTHING RETURNING id`); returns the ids of those
+    written (a key taken already writes nothing). A batched listener's way to write its mails."""
+    if not payloads:
+        return []
+    fields = [f for f in OutboxMessage._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+    values: list[Any] = []
+    for key, payload in payloads.items():
+        message = OutboxMessage(kind=kind, payload=payload, key=key)
+        values += [f.get_db_prep_save(f.pre_save(message, True), connection) for f in fields]
+    row = f"({', '.join(['%s'] * len(fields))})"
+    table = connection.ops.quote_name(OutboxMessage._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(payloads))} "
+            f"ON CONFLICT ({connection.ops.quote_name('key')}) DO NOTHING RETURNING {connection.ops.quote_name('id')}",
+            values,
+        )
+        written = sorted(int(pk) for (pk,) in cursor.fetchall())
+    for pk in written:
+        _enqueue_on_commit(pk)
+    return written
+
+
 def _insert_unless_key_exists(message: OutboxMessage) -> int | None:
     """Insert `message` (which has a key) in one statement; its id, or None when its key was taken."""
     fields = [f for f in OutboxMessage._meta.concrete_fields if not f.primary_key]

@@ -9,11 +9,13 @@ class MailConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from sportello.core import scheduler
+        from sportello.core import events, scheduler
+        from sportello.mail.acknowledgements import on_ticket_created
         from sportello.mail.imap import enqueue_polls
         from sportello.mail.services import sweep_received
         from sportello.mail.tasks import retry_due_deliveries
 
+        events.subscribe(events.TICKET_CREATED, on_ticket_created)
         # The scheduler only enqueues one poll task per mailbox; workers fetch (STYLE 11).
         scheduler.every(int(settings.MAIL_POLL_SECONDS), "mail.poll", enqueue_polls)
         # Retries whose deferred task was lost (or a backend that cannot defer) are picked up here.

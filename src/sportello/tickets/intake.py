@@ -160,14 +160,14 @@ def ingest(inbound: Inbound, *, savepoint: bool = True) -> IntakeResult:
         # The whole thread is this one entry, and the customer holds its identities: the document
         # is built from what is in hand, and a new ticket has none to replace.
         search.index_ticket(ticket.pk, ticket=ticket, bodies=[entry.body_text], new=True)
+        # The acknowledgement is a listener's work (mail/acknowledgements.py): its outbox row is
+        # written once per ticket when the event is delivered, not in this transaction.
         events.publish(
             events.Event(events.ENTRY_ADDED, ticket.pk, entry.pk, data={"direction": "inbound"}),
-            events.Event(events.TICKET_CREATED, ticket.pk, entry.pk),
+            events.Event(
+                events.TICKET_CREATED, ticket.pk, entry.pk, data={"acknowledge": True} if inbound.acknowledge else {}
+            ),
         )
-        if inbound.acknowledge:
-            from sportello.mail.outbound import schedule_acknowledgement
-
-            schedule_acknowledgement(ticket.pk)
     return IntakeResult(ticket=ticket, entry=entry, created=True)
 
 
