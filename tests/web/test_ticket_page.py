@@ -336,8 +336,8 @@ def test_ticket_page_query_count_does_not_grow_with_the_thread(ticket, agent, ag
     store_attachments(with_files, [AttachmentIn("a.txt", b"a"), AttachmentIn("b.txt", b"b")])  # type: ignore[arg-type]
     assert _ticket_page_queries(client, ticket) == short
     # session, user, ticket, tags, entries, attachments, identities, the lookups' version (for every
-    # dropdown's choices), other tickets, SLA, history
-    with django_assert_max_num_queries(11):
+    # dropdown's choices), other tickets, linked tickets, SLA, history
+    with django_assert_max_num_queries(12):
         client.get(url("ticket", ticket))
 
 

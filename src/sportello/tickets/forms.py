@@ -306,6 +306,22 @@ class MergeForm(PrefixedIds, forms.Form):
         return int(value)
 
 
+class LinkForm(PrefixedIds, forms.Form):
+    """Link this ticket to another one, by its number."""
+
+    id_prefix = "link"
+    target = forms.CharField(label=_("Ticket number"), max_length=20)
+    kind = forms.ChoiceField(
+        label=_("Link as"),
+        choices=[
+            ("related", _("Related ticket")),
+            ("child", _("Child of this ticket")),
+            ("parent", _("Parent of this ticket")),
+        ],
+    )
+    clean_target = MergeForm.clean_target
+
+
 class MoveEntryForm(forms.Form):
     """Move one mail to another ticket; `version` is the ticket the agent is looking at."""
 

@@ -243,3 +243,34 @@ class Change(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.ticket_id} {self.field}: {self.old_value!r} → {self.new_value!r}"
+
+
+class LinkKind(models.TextChoices):
+    RELATED = "related", _("Related")
+    # `source` is a child of `target` (a task split off a bigger problem, one report of an outage).
+    PARENT = "parent", _("Child of")
+
+
+class TicketLink(models.Model):
+    """Two tickets linked by an agent: related (either way), or `source` a child of `target`."""
+
+    source = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="links_out")
+    target = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="links_in")
+    kind = models.CharField(max_length=10, choices=LinkKind.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "target"], name="ticketlink_once"),
+            # A ticket has at most one parent.
+            models.UniqueConstraint(fields=["source"], condition=models.Q(kind="parent"), name="ticketlink_one_parent"),
+            models.CheckConstraint(condition=~models.Q(source=models.F("target")), name="ticketlink_not_self"),
+        ]
+        indexes = [models.Index(fields=["target", "kind"], name="ticketlink_target")]
+
+    def __str__(self) -> str:
+        return f"#{self.source_id} {self.kind} #{self.target_id}"

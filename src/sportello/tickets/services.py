@@ -33,10 +33,12 @@ from sportello.tickets.models import (
     Direction,
     Entry,
     EntryKind,
+    LinkKind,
     Priority,
     Status,
     StatusCategory,
     Ticket,
+    TicketLink,
 )
 
 UPDATABLE_FIELDS = ("subject", "status", "priority", "group", "assignee", "category", "tags")
@@ -586,6 +588,103 @@ def _set_tags(ticket: Ticket, actor: User, names: list[str], now: Any) -> bool:
     ticket.tags.set(tags)
     _record(ticket, actor, "tags", old, new, now)
     return True
+
+
+# --- Linked tickets -------------------------------------------------------------------------------
+
+
+def link_tickets(ticket: Ticket, other: Ticket, actor: User, *, kind: str) -> TicketLink:
+    """Link two tickets: `related`, `child` (`other` becomes a child of `ticket`) or `parent`
+    (`ticket` becomes a child of `other`). Both tickets' history records it.
+
+    A ticket has one parent at most, and a ticket cannot be its own ancestor.
+    """
+    _require_agent(actor, reply=True)
+    if kind not in ("related", "child", "parent"):
+        raise InvalidInput(f"Unknown link {kind!r}; one of related, child, parent", field="kind")
+    if ticket.pk == other.pk:
+        raise InvalidInput("A ticket cannot be linked to itself", field="target")
+    child, parent = (other, ticket) if kind == "child" else (ticket, other)
+    now = timezone.now()
+    with transaction.atomic():
+        first, second = sorted([ticket.pk, other.pk])
+        locked = {pk: _lock(Ticket(pk=pk), None) for pk in (first, second)}
+        if TicketLink.objects.filter(Q(source=ticket, target=other) | Q(source=other, target=ticket)).exists():
+            raise InvalidInput(f"#{ticket.number} and #{other.number} are linked already", field="target")
+        if kind == "related":
+            link = TicketLink.objects.create(source=ticket, target=other, kind=LinkKind.RELATED, created_by=actor,
+                                             created_at=now)  # fmt: skip
+            notes = {ticket.pk: ("related", f"#{other.number}"), other.pk: ("related", f"#{ticket.number}")}
+        else:
+            if TicketLink.objects.filter(source=child, kind=LinkKind.PARENT).exists():
+                raise InvalidInput(f"#{child.number} has a parent already; unlink it first", field="target")
+            if child.pk in _ancestors(parent):
+                raise InvalidInput(f"#{child.number} is above #{parent.number} already", field="target")
+            link = TicketLink.objects.create(source=child, target=parent, kind=LinkKind.PARENT, created_by=actor,
+                                             created_at=now)  # fmt: skip
+            notes = {child.pk: ("parent", f"#{parent.number}"), parent.pk: ("child", f"#{child.number}")}
+        for pk, (field, value) in notes.items():
+            row = locked[pk]
+            _bump(row, now)
+            _record(row, actor, field, "", value, now, note="Linked")
+            row.save(update_fields=["version", "updated_at"])
+        events.publish(*(events.Event(events.TICKET_UPDATED, pk, None, actor.pk, {"fields": ["links"]})
+                         for pk in (first, second)))  # fmt: skip
+    return link
+
+
+def unlink_tickets(ticket: Ticket, link: TicketLink, actor: User) -> None:
+    """Remove a link of `ticket` (either end); both tickets' history records it."""
+    _require_agent(actor, reply=True)
+    if ticket.pk not in (link.source_id, link.target_id):
+        raise NotFound("No such link on this ticket")
+    now = timezone.now()
+    with transaction.atomic():
+        first, second = sorted([link.source_id, link.target_id])
+        locked = {pk: _lock(Ticket(pk=pk), None) for pk in (first, second)}
+        if not TicketLink.objects.filter(pk=link.pk).delete()[0]:
+            return
+        source, target = locked[link.source_id], locked[link.target_id]
+        names = ("related", "related") if link.kind == LinkKind.RELATED else ("parent", "child")
+        for row, field, other in ((source, names[0], target), (target, names[1], source)):
+            _bump(row, now)
+            _record(row, actor, field, f"#{other.number}", "", now, note="Unlinked")
+            row.save(update_fields=["version", "updated_at"])
+        events.publish(*(events.Event(events.TICKET_UPDATED, pk, None, actor.pk, {"fields": ["links"]})
+                         for pk in (first, second)))  # fmt: skip
+
+
+def _ancestors(ticket: Ticket) -> set[int]:
+    """The ids above `ticket` (its parent, that one's parent, …); a chain is a few rows long."""
+    found: set[int] = set()
+    current: int | None = ticket.pk
+    while current is not None and current not in found:
+        found.add(current)
+        current = (
+            TicketLink.objects.filter(source_id=current, kind=LinkKind.PARENT)
+            .values_list("target_id", flat=True)
+            .first()
+        )
+    return found
+
+
+def links_of(ticket: Ticket, viewer: User) -> dict[str, list[tuple[TicketLink, Ticket]]]:
+    """The ticket's links for its page, in one query: its parent, its children, related tickets;
+    only those `viewer` may see (a restricted agent is not shown the others' subjects)."""
+    grouped: dict[str, list[tuple[TicketLink, Ticket]]] = {"parent": [], "children": [], "related": []}
+    visible = tickets_visible_to(viewer).values("pk")
+    rows = TicketLink.objects.filter(
+        Q(source=ticket, target__in=visible) | Q(target=ticket, source__in=visible)
+    ).select_related("source__status", "target__status")
+    for link in rows:
+        other = link.target if link.source_id == ticket.pk else link.source
+        if link.kind == LinkKind.RELATED:
+            grouped["related"].append((link, other))
+        elif link.source_id == ticket.pk:
+            grouped["parent"].append((link, other))
+        else:
+            grouped["children"].append((link, other))
+    return grouped
 
 
 # --- Merge and split ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import prefetch_related_objects
+from django.db.models import Q, prefetch_related_objects
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -41,6 +41,7 @@ from sportello.tickets.forms import (
     PROPERTY_FIELDS,
     ComposeForm,
     ComposeMode,
+    LinkForm,
     MergeForm,
     MoveEntryForm,
     NoteForm,
@@ -49,15 +50,18 @@ from sportello.tickets.forms import (
     attachments_in,
     use_cached_choices,
 )
-from sportello.tickets.models import Attachment, Entry, Tag, Ticket
+from sportello.tickets.models import Attachment, Entry, Tag, Ticket, TicketLink
 from sportello.tickets.services import (
     add_note,
     forward_ticket,
+    link_tickets,
+    links_of,
     merge_tickets,
     move_entry,
     reply_to_ticket,
     resend_entry,
     split_entry,
+    unlink_tickets,
     update_ticket,
 )
 
@@ -288,6 +292,37 @@ def merge(request: AgentRequest, number: int) -> HttpResponse:
 
 @require_POST
 @agent_view
+def link(request: AgentRequest, number: int) -> HttpResponse:
+    """Link this ticket to another (related, child, parent); back to the ticket either way."""
+    ticket = ticket_for_agent(request.user, number, write=True)
+    form = LinkForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect("ticket", number=ticket.number)
+    try:
+        other = ticket_for_agent(request.user, form.cleaned_data["target"], write=True)
+        link_tickets(ticket, other, request.user, kind=form.cleaned_data["kind"])
+    except (NotFound, InvalidInput) as err:
+        messages.error(request, _("The tickets were not linked: %(reason)s") % {"reason": err.message})
+        return redirect("ticket", number=ticket.number)
+    messages.success(request, _("Linked to #%(number)s.") % {"number": other.number})
+    return redirect("ticket", number=ticket.number)
+
+
+@require_POST
+@agent_view
+def unlink(request: AgentRequest, number: int, link_id: int) -> HttpResponse:
+    ticket = ticket_for_agent(request.user, number, write=True)
+    found = TicketLink.objects.filter(Q(source=ticket) | Q(target=ticket), pk=link_id).first()
+    if found is None:
+        raise NotFound(f"No link {link_id} on #{ticket.number}")
+    unlink_tickets(ticket, found, request.user)
+    messages.success(request, _("Link removed."))
+    return redirect("ticket", number=ticket.number)
+
+
+@require_POST
+@agent_view
 def move(request: AgentRequest, number: int, entry_id: int) -> HttpResponse:
     ticket = ticket_for_agent(request.user, number, write=True)
     entry = entry_on_ticket(ticket, entry_id)
@@ -404,6 +439,8 @@ def _ticket_page(
         ),
         "update_form": UpdateForm.for_ticket(ticket, tag_names),
         "merge_form": MergeForm(initial={"version": ticket.version}),
+        "link_form": LinkForm(),
+        "links": links_of(ticket, user),
         "conflict": conflict,
         "error": error,
         "field_labels_json": json.dumps({name: str(label) for name, label in FIELD_LABELS.items()}),
@@ -411,6 +448,12 @@ def _ticket_page(
         **(forms or {}),
     }
     context["properties"] = _property_rows(context["update_form"], ticket, tag_names)
+    links = context["links"]
+    context["links_listed"] = [
+        (_("Parent"), links["parent"]),
+        (_("Children"), links["children"]),
+        (_("Related"), links["related"]),
+    ]
     use_cached_choices(*(form for form in context.values() if isinstance(form, Form)))
     return render(request, "tickets/ticket.html", context, status=status)
 
