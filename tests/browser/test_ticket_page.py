@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from sportello.automation.models import Macro
 from sportello.tickets.models import Priority, StatusCategory, Ticket
 from tests.browser.conftest import PATIENCE_MS, sign_in
+from tests.browser.test_chat import asgi_server  # noqa: F401 - the fixture, with live sockets
 from tests.web.conftest import new_ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -140,3 +141,20 @@ def test_files_dropped_on_the_composer_are_attached_with_an_image_preview(page, 
     thumbnail = page.locator(".entry.internal .attachments img[alt='error.png']")
     expect(thumbnail).to_be_visible()
     assert thumbnail.evaluate("img => img.naturalWidth") == 1  # served through the attachment view
+
+
+def test_a_live_notice_names_the_changed_field_in_words(browser, asgi_server, agent, agent2):  # noqa: F811
+    """Bob changes the status; Alice's page says so in words, without the columns behind it."""
+    ticket = new_ticket("Scanner offline", "It does not show up on the network.")
+    url = f"{asgi_server.url}/tickets/{ticket.number}/"
+    alice = browser.new_context().new_page()
+    bob = browser.new_context().new_page()
+    for page, user in ((alice, agent), (bob, agent2)):
+        page.set_default_timeout(PATIENCE_MS)
+        sign_in(page, asgi_server, user)
+        page.goto(url)
+    expect(alice.locator("#viewers")).to_contain_text("Bob Agent")  # Alice's socket is listening
+    bob.get_by_label("Status", exact=True).select_option(label="Pending")
+    expect(bob.locator("#property-status")).to_contain_text("Saved: status.")
+    notice = alice.locator("#live-changes li")
+    expect(notice).to_have_text("Bob Agent: changed status")
