@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from sportello.accounts.models import ApiToken
 from sportello.automation.models import Macro, Skill, TimeRule, Trigger
+from sportello.inbox.models import SavedView
 from sportello.sla.models import Calendar, Policy
 from sportello.tickets.attachments import AttachmentIn
 from sportello.tickets.models import Ticket
@@ -107,6 +108,10 @@ ENDPOINTS = [
     ("get", "/csat/groups", None),
     ("get", "/reports/self-service", None),
     ("get", "/reports/satisfaction", None),
+    ("post", "/tickets/bulk", {"tickets": [{"number": "{number}"}], "priority": 1}),
+    ("get", "/views", None),
+    ("post", "/views", {"name": "x", "filter": {"priority": [4]}}),
+    ("delete", "/views/{view_id}", None),
 ]
 
 
@@ -127,6 +132,7 @@ def ids(ticket, agent, first_level) -> dict[str, int]:
         "policy_id": Policy.objects.create(name="p").pk,
         "skill_id": Skill.objects.create(name="s").pk,
         "agent_id": agent.pk,
+        "view_id": SavedView.objects.create(name="v", owner=agent, filter={"priority": [4]}).pk,
     }
 
 

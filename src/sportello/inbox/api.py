@@ -237,5 +237,6 @@ def create_view(request: HttpRequest, data: SavedViewIn) -> Any:
 def delete_view_(request: HttpRequest, view_id: ViewId) -> Any:
     """Delete a view: your own, or (admins) a shared one."""
     user = caller(request)
+    require_agent(user)
     delete_view(user, view_for_agent(user, view_id))
     return 204, None
