@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import bench_database, env_for, load_report, of_floor, server, sportello
+from common import bench_database, cpu_per_request, cpu_seconds, env_for, load_report, of_floor, server, sportello
 
 SETUP = """
 import django; django.setup()
@@ -72,7 +72,10 @@ end
 def run_wrk(
     base: str, path: str, seconds: int, concurrency: int, script: Path, token: str, batch: int = 0
 ) -> tuple[float, str]:
-    """(requests/s, a line with the rate, p50, p95 and p99)."""
+    """(requests/s, a line with the rate, p50, p95 and p99, then the CPU the server and the
+    database spent per request)."""
+    port = int(base.rsplit(":", 1)[1])
+    before = cpu_seconds(port)
     # A batch request takes seconds on a busy machine: wrk's default 2 s would count it as an error.
     command = ["wrk", "-t2", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "60s", "--latency", "-s", str(script)]
     result = subprocess.run(
@@ -90,9 +93,10 @@ def run_wrk(
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     total = re.search(r"(\d+) requests in", out).group(1)  # type: ignore[union-attr]
     lat = {k: int(v) / 1000 for k, v in re.findall(r"p(\d+)us (\d+)", out)}
+    cpu = cpu_per_request(before, cpu_seconds(port), int(total))
     return rate, (
         f"{rate:8.1f}/s   p50 {lat['50']:6.1f} ms   p95 {lat['95']:6.1f} ms   p99 {lat['99']:6.1f} ms   "
-        f"({total} requests)"
+        f"({total} requests)\n{'':<17}{cpu}"
     )
 
 
