@@ -196,3 +196,25 @@ def test_query_count_is_constant_in_page_size_and_number_of_views(agent, setting
     settings.INBOX_PAGE_SIZE = 30
     big = _queries(agent, view="all")
     assert small == one_view == big, (small, one_view, big)
+
+
+def test_the_owner_updates_a_saved_view_with_the_current_filters(agent, agent2, four):
+    update_ticket(four[0], agent, TicketChanges(priority=Priority.URGENT))
+    update_ticket(four[1], agent, TicketChanges(priority=Priority.LOW))
+    view = save_view(agent, name="Urgent", flt=TicketFilter(priority=[Priority.URGENT]), params="view=all&priority=4")
+    client = client_for(agent)
+    html = page_text(client.get(reverse("inbox"), {"saved": view.pk, "view": "all", "priority": 4}))
+    assert reverse("inbox_edit_view", args=[view.pk]) in html and "Update “Urgent”" in html
+    response = client.post(
+        reverse("inbox_edit_view", args=[view.pk]),
+        {"name": "Low ones", "sharing": "personal", "params": "view=all&priority=1"},
+    )
+    assert response.status_code == 302
+    view.refresh_from_db()
+    assert view.name == "Low ones" and view.filter == {"priority": [1]}
+    assert listed_numbers(client.get(response["Location"])) == [four[1].number]
+    # Someone else's personal view is not even there to update.
+    theirs = client_for(agent2).post(
+        reverse("inbox_edit_view", args=[view.pk]), {"name": "Mine now", "sharing": "personal", "params": "priority=4"}
+    )
+    assert theirs.status_code == 404 and SavedView.objects.get(pk=view.pk).name == "Low ones"

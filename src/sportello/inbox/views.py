@@ -64,6 +64,11 @@ def inbox(request: AgentRequest) -> HttpResponse:
     if page.next_cursor or form.cleaned_data.get("cursor"):
         found = filtered(request.user, flt).values("pk")[: BULK_MAX + 1].count()
         matching = f"{BULK_MAX}+" if found > BULK_MAX else found
+    # On a saved view its owner (or an admin, for a shared one) may update it with the current filters.
+    editing = next((v for v in saved if v.pk == current_saved and may_edit_view(request.user, v)), None)
+    initial: dict[str, object] = {"params": form.filter_params()}
+    if editing is not None:
+        initial.update(name=editing.name, sharing=editing.sharing, group=editing.group_id)
     context = {
         "form": form,
         "page": page,
@@ -76,7 +81,8 @@ def inbox(request: AgentRequest) -> HttpResponse:
         "current_saved": current_saved if any(view.pk == current_saved for view in saved) else None,
         "sorts": _sort_links(request, sort),
         # The three forms' dropdowns at one version of the lookups (one read of it).
-        "save_form": SaveViewForm(initial={"params": form.filter_params()}, stamp=form.stamp),
+        "save_form": SaveViewForm(initial=initial, stamp=form.stamp),
+        "editing": editing,
         "bulk_form": BulkForm(stamp=form.stamp),
         "next_url": _with_params(request, cursor=page.next_cursor) if page.next_cursor else None,
         "first_url": _with_params(request, cursor=None) if form.cleaned_data.get("cursor") else None,
