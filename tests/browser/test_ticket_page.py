@@ -8,6 +8,7 @@ from django.core import mail
 from playwright.sync_api import expect
 
 from sportello.automation.models import Macro
+from sportello.tickets import statuses
 from sportello.tickets.models import Priority, StatusCategory, Ticket
 from tests.browser.conftest import PATIENCE_MS, sign_in
 from tests.browser.test_chat import asgi_server  # noqa: F401 - the fixture, with live sockets
@@ -158,3 +159,7 @@ def test_a_live_notice_names_the_changed_field_in_words(browser, asgi_server, ag
     expect(bob.locator("#property-status")).to_contain_text("Saved: status.")
     notice = alice.locator("#live-changes li")
     expect(notice).to_have_text("Bob Agent: changed status")
+    # Alice's panel came up to date by itself: her next change starts from what Bob set.
+    pending = statuses.builtin(StatusCategory.PENDING)
+    expect(alice.get_by_label("Status", exact=True)).to_have_value(str(pending.pk))
+    expect(alice.locator("input[name=seen_status]")).to_have_value(str(pending.pk))

@@ -107,6 +107,14 @@
     }
   });
 
+  // Someone else changed fields: the panel shows the ticket as it is now, unless the agent is in
+  // the middle of editing it (then their save is checked field by field on the server anyway).
+  function refreshProperties() {
+    var form = document.getElementById("update-form");
+    if (!form || !window.htmx || form.contains(document.activeElement)) return;
+    htmx.ajax("GET", location.pathname, { target: "#update-form", select: "#update-form", swap: "outerHTML" });
+  }
+
   // --- Live notices: field names in the agent's words ---------------------------------------------
   var live = document.getElementById("ticket-live");
   var notices = document.querySelector("#live-changes ul");
@@ -126,6 +134,7 @@
           });
           var words = names.map(function (name) { return labels[name] || name.replace(/_/g, " "); });
           node.textContent = node.textContent.slice(0, at + changed.length) + words.join(", ");
+          refreshProperties();
         });
       });
     }).observe(notices, { childList: true });
