@@ -163,3 +163,18 @@ def test_a_live_notice_names_the_changed_field_in_words(browser, asgi_server, ag
     pending = statuses.builtin(StatusCategory.PENDING)
     expect(alice.get_by_label("Status", exact=True)).to_have_value(str(pending.pk))
     expect(alice.locator("input[name=seen_status]")).to_have_value(str(pending.pk))
+
+
+def test_the_tags_box_suggests_existing_tags(page, live_server, agent):
+    from sportello.tickets.models import Tag
+
+    Tag.objects.create(name="warranty")
+    ticket = new_ticket("Broken hinge", "It snapped.")
+    sign_in(page, live_server, agent)
+    page.goto(f"{live_server.url}/tickets/{ticket.number}/")
+    page.get_by_label("Tags").press_sequentially("hinge, warr")
+    expect(page.locator("#tag-options option")).to_have_attribute("value", "hinge, warranty")
+    page.get_by_label("Tags").fill("hinge, warranty")
+    page.get_by_label("Tags").press("Enter")
+    expect(page.locator("#property-status")).to_contain_text("Saved: tags.")
+    assert sorted(fresh(ticket).tags.values_list("name", flat=True)) == ["hinge", "warranty"]
