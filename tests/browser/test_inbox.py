@@ -12,6 +12,7 @@ from sportello.inbox.models import SavedView
 from sportello.tickets.models import Priority, Ticket
 from sportello.tickets.services import TicketChanges, update_ticket
 from tests.browser.conftest import sign_in
+from tests.browser.test_accessibility import axe_source, serious_violations  # noqa: F401  (a fixture, a check)
 from tests.browser.test_chat import asgi_server  # noqa: F401  (uvicorn, for the live inbox)
 from tests.web.conftest import new_ticket
 
@@ -20,7 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SCREEN = {"width": 1440, "height": 900}
 
 
-def test_agent_bulk_assigns_fifty_tickets(page, live_server, agent, agent2):
+def test_agent_bulk_assigns_fifty_tickets(page, live_server, agent, agent2, axe_source):  # noqa: F811
     made = [new_ticket(f"Printer jam {i:02d}", email=f"jam{i}@example.org") for i in range(55)]
     page.set_viewport_size(SCREEN)
     sign_in(page, live_server, agent)
@@ -41,6 +42,8 @@ def test_agent_bulk_assigns_fifty_tickets(page, live_server, agent, agent2):
     bar = page.locator("#bulk-form")
     expect(bar).to_be_visible()
     expect(bar.locator(".picked")).to_have_text("50 selected")
+    page.get_by_text("More filters").click()
+    assert serious_violations(page, axe_source) == []  # the bar and every filter labelled, in contrast
     bar.locator("select[name=assignee]").select_option(label="Bob Agent")
     bar.get_by_role("button", name="Apply").click()
     expect(page.locator("#bulk-result")).to_contain_text("50 updated")

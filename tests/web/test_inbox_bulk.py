@@ -218,3 +218,11 @@ def test_the_owner_updates_a_saved_view_with_the_current_filters(agent, agent2, 
         reverse("inbox_edit_view", args=[view.pk]), {"name": "Mine now", "sharing": "personal", "params": "priority=4"}
     )
     assert theirs.status_code == 404 and SavedView.objects.get(pk=view.pk).name == "Low ones"
+
+
+def test_the_bulk_bar_fields_are_named_for_screen_readers(agent, four):
+    html = page_text(client_for(agent).get(reverse("inbox")))
+    bar = html[html.index('id="bulk-form"') : html.index("</form>", html.index('id="bulk-form"'))]
+    for name in ("status", "assignee", "group", "priority"):
+        select = re.search(rf'<select[^>]*name="{name}"[^>]*>', bar)
+        assert select is not None and "aria-label=" in select.group(0), name

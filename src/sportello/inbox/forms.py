@@ -205,6 +205,8 @@ class BulkForm(forms.Form):
             ("0", _("No group")),
             *cached_choices("group", stamp),
         ]
+        for name in ("status", "assignee", "group", "priority"):  # shown without a <label>, in one line
+            self.fields[name].widget.attrs["aria-label"] = str(self.fields[name].label)
 
     def clean_tickets(self) -> list[tuple[int, int | None]]:
         return parse_targets(self.cleaned_data.get("tickets") or "")
