@@ -218,3 +218,15 @@ def test_status_values_show_in_the_agents_language(ticket, agent):
     assert f'<option value="{pending.pk}" selected>In sospeso</option>' in html
     assert "“In sospeso”" in html[html.index('id="history"') :]  # stored in English, shown in Italian
     assert Change.objects.get(ticket=ticket, field="status").new_value == "Pending"
+
+
+def test_without_a_script_the_panel_is_checked_field_by_field_too(ticket, agent, agent2):
+    bob_saw = panel(ticket, priority=Priority.LOW)
+    client_for(agent).post(reverse("ticket-update", args=[ticket.number]), panel(ticket, priority=Priority.URGENT))
+    response = client_for(agent2).post(reverse("ticket-update", args=[ticket.number]), bob_saw)
+    html = page_text(response)
+    assert response.status_code == 409 and 'id="action-error"' in html
+    assert "Alice Agent changed priority to “Urgent” meanwhile" in html and "<html" in html
+    other = panel(ticket, assignee=agent2.pk)  # stale priority, fresh assignee: saved
+    assert client_for(agent2).post(reverse("ticket-update", args=[ticket.number]), other).status_code == 302
+    assert (fresh(ticket).priority, fresh(ticket).assignee) == (Priority.URGENT, agent2)

@@ -185,6 +185,15 @@ def update(request: AgentRequest, number: int) -> HttpResponse:
         if partial:
             return _properties(request, ticket, form=form, status=422)
         return _ticket_page(request, ticket, status=422, forms={"update_form": form})
+    seen = form.seen()
+    if not partial and seen is not None:  # the panel without a script: per field, as with htmx
+        try:
+            update_ticket(ticket, request.user, form.changes(), seen=seen)
+        except Conflict as err:
+            fresh = ticket_for_agent(request.user, number)
+            return _ticket_page(request, fresh, status=409, error=" ".join(_conflict_lines(err)))
+        messages.success(request, _("Ticket updated."))
+        return redirect("ticket", number=ticket.number)
     if not partial:
         return _act(
             request, ticket, "update_form", form, _("Ticket updated."),
