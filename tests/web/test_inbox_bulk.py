@@ -226,3 +226,11 @@ def test_the_bulk_bar_fields_are_named_for_screen_readers(agent, four):
     for name in ("status", "assignee", "group", "priority"):
         select = re.search(rf'<select[^>]*name="{name}"[^>]*>', bar)
         assert select is not None and "aria-label=" in select.group(0), name
+
+
+def test_every_refresh_of_the_list_brings_the_views_and_their_counts(agent, four):
+    response = client_for(agent).get(reverse("inbox"), {"view": "all"}, HTTP_HX_REQUEST="true")
+    html = page_text(response)
+    assert '<nav id="inbox-views" hx-swap-oob="true"' in html  # swapped out of band by htmx
+    link = html[html.index('data-view="unassigned"') :]
+    assert '<span class="count">4</span>' in link[: link.index("</a>")]
