@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
+from tests.browser.test_chat import asgi_server  # noqa: F401  (the ASGI server fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -56,3 +57,12 @@ def test_a_refused_console_backs_off_and_says_it_is_reconnecting(page, live_serv
     # The jitter: the same retry waits anywhere in its band, so a team's screens come back spread out.
     band = page.evaluate("() => [0, 1].map(r => SportelloSocket.delay(3, r)).concat(SportelloSocket.delay(9, 1))")
     assert band == [400, 800, 800]
+
+
+def test_a_console_that_is_answered_connects_once_and_says_nothing(page, asgi_server, agent):  # noqa: F811
+    sign_in(page, asgi_server, agent)
+    page.add_init_script(COUNT_ATTEMPTS)
+    page.goto(f"{asgi_server.url}/chat/console")
+    expect(page.locator("#console-status")).to_have_attribute("data-state", "connected")
+    assert len(console_attempts(page)) == 1
+    expect(page.locator("#connection-state")).to_be_hidden()

@@ -6,8 +6,8 @@
 // instant. A socket that opens resets the count. Close codes 4403 and 4404 mean "refused for
 // good" (no access, no such ticket): knocking again would not help, so the client stops.
 //
-// While any socket of the page is waiting to reconnect, the header's #connection-state says so
-// ("Reconnecting…"), and hides again once every socket is back.
+// While any socket of the page has failed to reconnect at least once, the header's
+// #connection-state says so ("Reconnecting…"), and hides again once every socket is back.
 //
 // Usage:  var live = SportelloSocket.open("/ws/…/", { onMessage: fn(data), onState: fn(state) });
 //         live.send({ type: "typing" });        // dropped while not connected
@@ -74,7 +74,8 @@
           onState("refused");
           return;
         }
-        setRetrying(true);
+        // A blip (a server restart, one retry that works) stays silent; a second failure in a row shows.
+        if (attempt >= 1) setRetrying(true);
         onState("reconnecting");
         setTimeout(connect, delay(attempt));
         attempt += 1;
