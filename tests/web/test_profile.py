@@ -108,3 +108,11 @@ def test_the_profile_page_labels_its_fields(agent):
     assert '<label for="id_language">' in page and '<label for="id_time_zone">' in page
     assert 'aria-describedby="id_language_helptext"' in page
     assert '<option value="Europe/Sofia">' in page
+
+
+def test_the_help_centre_keeps_the_language_of_its_address_for_an_agent(agent):
+    """The profile's language is for the agent pages; /help/de/ stays German for everyone."""
+    agent.language = "it"
+    agent.save()
+    page = page_text(client_for(agent).get("/help/de/"))
+    assert in_language("de", "How can we help?") in page
