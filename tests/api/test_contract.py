@@ -89,3 +89,21 @@ def run(strategy, headers: dict[str, str], failures: list[str], statuses: set[in
         statuses.add(response.status_code)
 
     check()
+
+
+def test_no_two_schemas_share_a_name():
+    """Ninja names an OpenAPI component after its schema class: a second class of the same name
+    silently replaces the first in the document (a customer merge's body once showed as the
+    ticket merge's)."""
+    from ninja import Schema
+
+    import sportello.api  # noqa: F401  (every router, so every schema, is imported)
+
+    def subclasses(cls: type) -> list[type]:
+        return [cls, *(s for sub in cls.__subclasses__() for s in subclasses(sub))]
+
+    ours: dict[str, set[str]] = {}
+    for cls in subclasses(Schema):
+        if cls.__module__.startswith("sportello."):
+            ours.setdefault(cls.__name__, set()).add(cls.__module__)
+    assert {name: modules for name, modules in ours.items() if len(modules) > 1} == {}

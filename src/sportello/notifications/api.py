@@ -92,7 +92,7 @@ class PreferencesIn(InputSchema):
     preferences: list[PreferenceIn] = Field(max_length=len(Kind.values) * 2)
 
 
-class AgentOut(Schema):
+class MentionAgentOut(Schema):
     id: int
     username: str = Field(description="What to write after @ in a note")
     name: str
@@ -145,7 +145,7 @@ def set_notification_preferences(request: HttpRequest, data: PreferencesIn) -> A
     return services.set_preferences(caller(request), choices)
 
 
-@router.get("/mentions/agents", response={200: list[AgentOut], **errors(422)})
+@router.get("/mentions/agents", response={200: list[MentionAgentOut], **errors(422)})
 def mentionable_agents(request: HttpRequest, filters: Query[MentionQuery]) -> Any:
     """Agents who can be mentioned in a note (`@username`), matching a prefix (the autocomplete)."""
     return services.mentionable_agents(caller(request), filters.prefix, limit=filters.limit)
