@@ -137,3 +137,9 @@ def test_availability_and_role_names_speak_the_agents_language():
     with translation.override("de"):
         assert str(Availability.AWAY.label) == translation.gettext("Away") != "Away"
         assert str(Role.CUSTOMER.label) == translation.gettext("Customer") != "Customer"
+
+
+def test_the_main_menu_marks_the_current_page(agent):
+    page = page_text(client_for(agent).get("/accounts/tokens/"))
+    assert re.search(r'<a href="/accounts/tokens/" aria-current="page">API tokens</a>', page)
+    assert page.count('aria-current="page"') == 1
