@@ -105,10 +105,9 @@ def find_or_create_customer(sender: Sender, *, language: str = "en", stamp: int 
             added = _insert_identities(customer, [pair for pair in pairs if pair not in owner])
             _hold_identities(customer, [i for i in known if i.customer_id == customer.pk] + added)
             return customer
-        customer = Customer.objects.create(
-            name=name, language=language, organization_id=_organization_for(pairs, stamp)
+        customer, added = _create_with_identities(
+            Customer(name=name, language=language, organization_id=_organization_for(pairs, stamp)), pairs
         )
-        added = _insert_identities(customer, pairs)
         if len(added) == len(pairs):
             _hold_identities(customer, added)
             return customer
@@ -173,6 +172,39 @@ def _insert_identities(customer: Customer, pairs: list[tuple[str, str]]) -> list
         Identity(pk=pk, customer=customer, kind=kind, value=value, undeliverable=False, verified=False, created_at=now)
         for pk, kind, value in inserted
     ]
+
+
+def _create_with_identities(customer: Customer, pairs: list[tuple[str, str]]) -> tuple[Customer, list[Identity]]:
+    """Insert the new `customer` and its addresses (skipping any another customer holds, as
+    `_insert_identities`); the ones inserted come back. On PostgreSQL in ONE statement (a
+    data-modifying WITH): a new sender's first message makes one round trip fewer."""
+    if connection.vendor != "postgresql" or not pairs:
+        customer.save(force_insert=True)
+        return customer, _insert_identities(customer, pairs)
+    quote = connection.ops.quote_name
+    fields = [f for f in Customer._meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(customer, True), connection) for f in fields]
+    now = timezone.now()
+    sql = (
+        f"WITH c AS (INSERT INTO {quote(Customer._meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id), "
+        f"i AS (INSERT INTO {quote(Identity._meta.db_table)} (customer_id, kind, value, undeliverable, verified, "
+        f"created_at) SELECT c.id, v.kind, v.value, false, false, %s "
+        f"FROM c, (VALUES {', '.join(['(%s, %s)'] * len(pairs))}) AS v(kind, value) "
+        "ON CONFLICT (kind, value) DO NOTHING RETURNING id, kind, value) "
+        "SELECT c.id, i.id, i.kind, i.value FROM c LEFT JOIN i ON true"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, now, *(part for pair in pairs for part in pair)])
+        rows = cursor.fetchall()
+    customer.pk = rows[0][0]
+    customer._state.adding, customer._state.db = False, connection.alias
+    added = [
+        Identity(pk=pk, customer=customer, kind=kind, value=value, undeliverable=False, verified=False, created_at=now)
+        for _customer, pk, kind, value in rows
+        if pk is not None
+    ]
+    return customer, added
 
 
 def _hold_identities(customer: Customer, identities: list[Identity]) -> None:
