@@ -38,7 +38,7 @@
     function render() {
       list.innerHTML = "";
       if (!agents.length) {
-        var none = document.createElement("li");
+        const none = document.createElement("li");
         none.className = "empty";
         none.textContent = bell.dataset.noMatch;
         list.appendChild(none);

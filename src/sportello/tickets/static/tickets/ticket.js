@@ -35,7 +35,7 @@
     var text = preview.querySelector("template.macro-text");
     var area = composer && composer.querySelector("textarea[name=body]");
     if (text && area) {
-      var words = text.content.textContent;
+      let words = text.content.textContent;
       area.value = area.value.trim() ? area.value.replace(/\s+$/, "") + "\n\n" + words : words;
       area.dispatchEvent(new Event("input", { bubbles: true }));
       area.focus();
@@ -63,9 +63,9 @@
     Array.prototype.forEach.call(input.files, function (file) {
       var item = document.createElement("li");
       if (/^image\/(png|jpeg|gif|webp)$/.test(file.type)) {
-        var img = document.createElement("img");
+        let img = document.createElement("img");
         img.alt = file.name;
-        var reader = new FileReader();  // a data: URL: the page's policy allows no blob: images
+        let reader = new FileReader();  // a data: URL: the page's policy allows no blob: images
         reader.onload = function () { img.src = reader.result; };
         reader.readAsDataURL(file);
         item.appendChild(img);
@@ -119,9 +119,9 @@
   var live = document.getElementById("ticket-live");
   var notices = document.querySelector("#live-changes ul");
   if (live && notices && window.MutationObserver) {
-    var labels = {};
+    let labels = {};
     try { labels = JSON.parse(live.dataset.fieldLabels || "{}"); } catch (e) { labels = {}; }
-    var changed = live.dataset.changed + " ";
+    let changed = live.dataset.changed + " ";
     new MutationObserver(function (records) {
       records.forEach(function (record) {
         record.addedNodes.forEach(function (node) {
