@@ -15,7 +15,10 @@ from django.utils import timezone
 
 from sportello.accounts.models import ApiToken
 from sportello.automation.models import Macro, Skill, TimeRule, Trigger
+from sportello.customers.merging import merge_customers
+from sportello.customers.models import Customer, Organization
 from sportello.inbox.models import SavedView
+from sportello.notifications.models import Notification
 from sportello.sla.models import Calendar, Policy
 from sportello.tickets.attachments import AttachmentIn
 from sportello.tickets.models import Ticket
@@ -112,11 +115,31 @@ ENDPOINTS = [
     ("get", "/views", None),
     ("post", "/views", {"name": "x", "filter": {"priority": [4]}}),
     ("delete", "/views/{view_id}", None),
+    ("get", "/organizations", None),
+    ("post", "/organizations", {"name": "x"}),
+    ("get", "/organizations/{organization_id}", None),
+    ("patch", "/organizations/{organization_id}", {"name": "y"}),
+    ("get", "/organizations/{organization_id}/members", None),
+    ("post", "/organizations/{organization_id}/members", {"customer_id": "{customer_id}"}),
+    ("delete", "/organizations/{organization_id}/members/{customer_id}", None),
+    ("get", "/customers/{customer_id}/merges", None),
+    ("post", "/customers/{customer_id}/merge", {"duplicate_id": "{other_customer_id}"}),
+    ("post", "/customer-merges/{merge_id}/undo", None),
+    ("get", "/customers/{customer_id}/notes", None),
+    ("post", "/customers/{customer_id}/notes", {"body": "x"}),
+    ("get", "/customers/{customer_id}/timeline", None),
+    ("get", "/mentions/agents", None),
+    ("get", "/notifications", None),
+    ("post", "/notifications/read", None),
+    ("post", "/notifications/{notification_id}/read", None),
+    ("get", "/notifications/preferences", None),
+    ("put", "/notifications/preferences", {"preferences": [{"kind": "mentioned", "in_app": True, "by_mail": False}]}),
 ]
 
 
 @pytest.fixture
-def ids(ticket, agent, first_level) -> dict[str, int]:
+def ids(ticket, agent, admin, first_level) -> dict[str, int]:
+    other = Customer.objects.create(name="Other")
     entry = add_note(ticket, agent, body_text="file", attachments=[AttachmentIn("a.txt", b"secret")])
     return {
         "number": ticket.number,
@@ -133,13 +156,22 @@ def ids(ticket, agent, first_level) -> dict[str, int]:
         "skill_id": Skill.objects.create(name="s").pk,
         "agent_id": agent.pk,
         "view_id": SavedView.objects.create(name="v", owner=agent, filter={"priority": [4]}).pk,
+        "organization_id": Organization.objects.create(name="Acme").pk,
+        "other_customer_id": other.pk,
+        "merge_id": merge_customers(other, Customer.objects.create(name="Twin"), admin).pk,
+        "notification_id": Notification.objects.create(
+            recipient=agent, kind="mentioned", ticket=ticket, key=f"test:{ticket.pk}"
+        ).pk,
     }
 
 
 def call(client: Client, method: str, path: str, body: object, ids: dict[str, int]):  # type: ignore[no-untyped-def]
     path = path.format(**ids)
     if body is not None:
-        body = json.loads(json.dumps(body).replace('"{number}"', str(ids["number"])))
+        text = json.dumps(body)
+        for name, value in ids.items():  # "{number}", "{customer_id}", … in a body stand for the id
+            text = text.replace(f'"{{{name}}}"', str(value))
+        body = json.loads(text)
         return getattr(client, method)(API + path, body, content_type="application/json")
     return getattr(client, method)(API + path)
 
