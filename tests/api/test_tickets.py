@@ -132,7 +132,8 @@ def test_create_opens_an_api_ticket_recorded_by_the_agent(as_agent, agent, first
     assert body["channel"] == "api" and body["priority"] == 3 and body["tags"] == ["network"]
     assert body["customer"]["name"] == "Ugo Verdi" and body["group"]["id"] == first_level.pk
     entry = Entry.objects.get(ticket__number=body["number"])
-    assert entry.author_user == agent and entry.author_customer.name == "Ugo Verdi"
+    assert entry.author_user is None and entry.metadata["recorded_by"]["id"] == agent.pk  # her words, not his
+    assert entry.author_customer.name == "Ugo Verdi"
     assert entry.body_text == "Customer called, router is down since 9:00."
     assert mail.outbox == []
 

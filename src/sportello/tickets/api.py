@@ -46,8 +46,9 @@ from sportello.tickets.access import (
 )
 from sportello.tickets.attachments import AttachmentIn, download
 from sportello.tickets.intake import Inbound, ingest
-from sportello.tickets.models import Attachment, Category, Channel, Entry, Ticket
+from sportello.tickets.models import Attachment, Category, Channel, Entry, EntryKind, Ticket
 from sportello.tickets.models import Status as TicketStatus
+from sportello.tickets.opening import Opening, record_for_customer, write_to_customer
 from sportello.tickets.queries import TicketFilter, list_tickets
 from sportello.tickets.services import (
     TicketChanges,
@@ -117,6 +118,7 @@ class TicketOut(Schema):
     version: int
     created_at: datetime
     updated_at: datetime
+    snoozed_until: datetime | None = Field(None, description="Pending until then (snoozed)")
     sla: TicketSlaOut | None = Field(None, description="SLA clocks; null before a policy applied")
 
     @staticmethod
@@ -290,6 +292,13 @@ class TicketIn(InputSchema):
         }
     )
 
+    direction: Literal["inbound", "outbound"] = Field(
+        "inbound",
+        description="`inbound`: the message is the customer's, taken down by the caller (a call, a letter); "
+        "its author is the customer and the caller is named in the entry's `metadata.recorded_by`. "
+        "`outbound`: the message is the caller's mail to the customer, sent at once like a reply "
+        "(the customer needs an email address; `channel` and `acknowledge` do not apply)",
+    )
     subject: text(255) = ""  # type: ignore[valid-type]
     body_text: Text = ""
     body_html: Text = ""
@@ -298,8 +307,9 @@ class TicketIn(InputSchema):
     channel: ChannelValue = "api"  # type: ignore[valid-type]
     priority: PriorityValue = 2
     group: Id | None = None
+    assignee: Id | None = Field(None, description="an agent to assign the new ticket to")
     tags: list[text(50)] = []  # type: ignore[valid-type]
-    acknowledge: Flag = Field(False, description="mail the customer the reference number")
+    acknowledge: Flag = Field(False, description="inbound only: mail the customer the reference number")
 
     @model_validator(mode="after")
     def one_customer(self) -> TicketIn:
@@ -307,14 +317,35 @@ class TicketIn(InputSchema):
             raise ValueError("give either customer_id or customer")
         return self
 
-    def inbound(self, agent: User) -> Inbound:
+    def open(self, agent: User) -> Ticket:
+        """The new ticket: through intake as the customer's message, or as the caller's mail to her."""
+        if self.direction == "inbound" and self.assignee is None:
+            return ingest(self.inbound(agent)).ticket  # the lean path: intake alone
+        opening = Opening(
+            sender=self._sender(),
+            subject=self.subject,
+            body_text=self.body_text,
+            body_html=self.body_html,
+            priority=self.priority,
+            group=_get(Group, self.group, "group"),
+            assignee=_get(User, self.assignee, "assignee"),
+            tags=self.tags,
+        )
+        if self.direction == "outbound":
+            return write_to_customer(agent, opening)
+        return record_for_customer(
+            agent, opening, channel=self.channel, kind=EntryKind.MESSAGE, acknowledge=self.acknowledge
+        )
+
+    def _sender(self) -> Sender:
         if self.customer is not None:
-            sender = Sender(**self.customer.model_dump())
-        else:
-            sender = sender_of(_require(Customer, self.customer_id or 0, "customer_id"))
+            return Sender(**self.customer.model_dump())
+        return sender_of(_require(Customer, self.customer_id or 0, "customer_id"))
+
+    def inbound(self, agent: User) -> Inbound:
         return Inbound(
             channel=self.channel,
-            sender=sender,
+            sender=self._sender(),
             subject=self.subject,
             body_text=self.body_text,
             body_html=self.body_html,
@@ -472,9 +503,10 @@ def list_tickets_(request: HttpRequest, filters: Query[TicketQuery]) -> Any:
 
 @router.post("/tickets", response={201: TicketDetailOut, **errors(409, 413, 422)})
 def create_ticket(request: HttpRequest, data: TicketIn) -> Any:
-    """Open a ticket on a customer's behalf (channel `api` unless given)."""
+    """Open a ticket: the customer's request taken down for her (`direction: inbound`, channel `api`
+    unless given), or a mail to the customer that starts one (`direction: outbound`, sent at once)."""
     require_full_agent(caller(request))
-    return Status(201, ingest(data.inbound(caller(request))).ticket)
+    return Status(201, data.open(caller(request)))
 
 
 @router.post("/tickets/batch", response={200: TicketBatchOut, **errors(413, 422)})
@@ -494,7 +526,7 @@ def create_tickets(request: HttpRequest, data: TicketBatchIn) -> Any:
         for index, item in enumerate(data.tickets):
             try:
                 # A refused item rolls back to its savepoint; the items before it stay.
-                results.append({"index": index, "status": 201, "ticket": ingest(item.inbound(agent)).ticket})
+                results.append({"index": index, "status": 201, "ticket": item.open(agent)})
             except ServiceError as exc:
                 results.append({"index": index, "status": exc.status, "error": {"detail": exc.message, **exc.details}})
     created = sum(1 for result in results if result["status"] == 201)

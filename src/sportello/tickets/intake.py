@@ -57,7 +57,9 @@ class Inbound:
     metadata: dict[str, Any] = field(default_factory=dict)
     received_at: datetime | None = None
     language: str = "en"
-    # For tickets opened on a customer's behalf (API, phone log): the agent who recorded it.
+    # For messages taken down on a customer's behalf (API, phone log, walk-in): the agent who
+    # recorded them. The words stay the customer's: the entry's author is the customer, and the
+    # agent is named in its metadata (`recorded_by`), so the portal shows them under her name.
     recorded_by: User | None = None
     # Fields a new ticket starts with (API, demo loader); ignored when threading onto a ticket.
     priority: int = Priority.NORMAL
@@ -92,6 +94,9 @@ def ingest(inbound: Inbound, *, savepoint: bool = True) -> IntakeResult:
     body_text = clean(inbound.body_text) or html_to_text(body_html)
     inbound.subject = clean(inbound.subject)
     inbound.metadata = clean_json(inbound.metadata)
+    if inbound.recorded_by is not None:
+        agent = inbound.recorded_by
+        inbound.metadata = {**inbound.metadata, "recorded_by": {"id": agent.pk, "name": agent.display_name}}
     inbound.sender = Sender(
         *(clean(v) for v in (inbound.sender.name, inbound.sender.email, inbound.sender.phone, inbound.sender.social))
     )
@@ -133,7 +138,6 @@ def ingest(inbound: Inbound, *, savepoint: bool = True) -> IntakeResult:
                 metadata=inbound.metadata,
                 attachments=inbound.attachments,
                 internal=inbound.internal,
-                recorded_by=inbound.recorded_by,
                 now=now,
                 reindex=reindex,
                 bumped=bumped,
@@ -147,7 +151,6 @@ def ingest(inbound: Inbound, *, savepoint: bool = True) -> IntakeResult:
             direction=Direction.INBOUND,
             internal=inbound.internal,
             author_customer=customer,
-            author_user=inbound.recorded_by,
             body_text=body_text[:MAX_BODY],
             body_html=body_html[:MAX_BODY],
             metadata=inbound.metadata,
