@@ -28,12 +28,14 @@ from sportello.core.jsonbody import MalformedBody, parse_json_object
 from sportello.csat.api import router as csat_router
 from sportello.customers.api import router as customers_router
 from sportello.inbox.api import router as inbox_router
+from sportello.kb.api import router as kb_router
 from sportello.mail.api import router as mail_router
 from sportello.notifications.api import router as notifications_router
 from sportello.reports.api import router as reports_router
 from sportello.search.api import router as search_router
 from sportello.sla.api import router as sla_router
 from sportello.tickets.api import router as tickets_router
+from sportello.tickets.snooze_api import router as snooze_router
 
 log = logging.getLogger("sportello.api")
 
@@ -99,6 +101,7 @@ api = SportelloAPI(
 for router in (
     inbox_router,  # before tickets: /tickets/bulk is not a ticket number
     tickets_router,
+    snooze_router,
     customers_router,
     accounts_router,
     search_router,
@@ -108,6 +111,7 @@ for router in (
     csat_router,
     reports_router,
     notifications_router,
+    kb_router,
 ):
     api.add_router("", router)
 api.add_router("", mail_router)  # authenticated by mailbox tokens, not by agents' tokens

@@ -72,6 +72,57 @@ def create_category(*, name: str, slug: str = "", parent: Category | None = None
     return Category.objects.create(name=name.strip()[:120], slug=slug, parent=parent, position=position)
 
 
+def update_category(
+    category: Category,
+    *,
+    name: str | None = None,
+    names: dict[str, str] | None = None,
+    parent: Category | None = None,
+    clear_parent: bool = False,
+    position: int | None = None,
+) -> Category:
+    """Rename a category (its fallback name, or its names per language), move it or reorder it."""
+    if name is not None:
+        if not name.strip():
+            raise InvalidInput("A category needs a name", field="name")
+        category.name = name.strip()[:120]
+    if names is not None:
+        unknown = sorted(set(names) - set(LANGUAGES))
+        if unknown:
+            raise InvalidInput(f"Category names are given in {', '.join(LANGUAGES)}", field="names")
+        category.names = {language: value.strip()[:120] for language, value in names.items() if value.strip()}
+    if parent is not None:
+        if parent.pk == category.pk or parent.parent_id is not None or category.children.exists():
+            raise InvalidInput("Categories nest one level only", field="parent")
+        category.parent = parent
+    elif clear_parent:
+        category.parent = None
+    if position is not None:
+        category.position = position
+    with transaction.atomic():
+        category.save()
+        mark_public_change()
+    return category
+
+
+def delete_article(actor: User, article: Article) -> None:
+    """Remove an article with all its languages, revisions and files (admins only)."""
+    if not actor.is_authenticated or not actor.is_admin:
+        raise Forbidden("Only admins can delete articles")
+    with transaction.atomic():
+        for translation_id in article.translations.values_list("pk", flat=True):
+            search.remove_translation(translation_id)
+        stored = [(item.file.storage, item.file.name) for item in article.files.all() if item.file.name]
+        article.delete()
+        mark_public_change()
+
+    def remove_files() -> None:
+        for storage, name in stored:
+            storage.delete(name)
+
+    transaction.on_commit(remove_files)
+
+
 def create_article(
     actor: User,
     *,
