@@ -23,6 +23,7 @@ from sportello.accounts.api import router as accounts_router
 from sportello.accounts.auth import BrowserSessionAuth, TokenAuth
 from sportello.automation.api import router as automation_router
 from sportello.automation.assignment_api import router as assignment_router
+from sportello.chat.api import router as chat_router
 from sportello.core.errors import ServiceError
 from sportello.core.jsonbody import MalformedBody, parse_json_object
 from sportello.csat.api import router as csat_router
@@ -110,6 +111,7 @@ for router in (
     reports_router,
     notifications_router,
     kb_router,
+    chat_router,
 ):
     api.add_router("", router)
 api.add_router("", mail_router)  # authenticated by mailbox tokens, not by agents' tokens
