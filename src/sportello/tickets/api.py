@@ -33,7 +33,7 @@ from sportello.accounts.auth import (
 from sportello.accounts.models import Group, User
 from sportello.core.errors import InvalidInput, NotFound, ServiceError
 from sportello.core.jsonbody import Flag, MalformedBody, not_a_boolean, parse_json_object
-from sportello.customers.models import Customer, IdentityKind
+from sportello.customers.models import Customer
 from sportello.customers.services import Sender
 from sportello.mail.reasons import delivery_attempts, threading_reason
 from sportello.sla.schemas import TicketSlaOut, sla_state
@@ -48,7 +48,7 @@ from sportello.tickets.attachments import AttachmentIn, download
 from sportello.tickets.intake import Inbound, ingest
 from sportello.tickets.models import Attachment, Category, Channel, Entry, EntryKind, Ticket
 from sportello.tickets.models import Status as TicketStatus
-from sportello.tickets.opening import Opening, record_for_customer, write_to_customer
+from sportello.tickets.opening import Opening, record_for_customer, sender_of, write_to_customer
 from sportello.tickets.queries import TicketFilter, list_tickets
 from sportello.tickets.services import (
     TicketChanges,
@@ -449,17 +449,6 @@ def _require(model: type[M], pk: int, field: str) -> M:
     if found is None:
         raise InvalidInput(f"No {field.replace('_id', '')} with id {pk}", field=field)
     return found
-
-
-def sender_of(customer: Customer) -> Sender:
-    """A sender that intake matches to `customer`: their addresses, email first."""
-    values = {kind: value for kind, value in reversed(customer.identities.values_list("kind", "value"))}
-    return Sender(
-        name=customer.name,
-        email=values.get(IdentityKind.EMAIL, ""),
-        phone=values.get(IdentityKind.PHONE, ""),
-        social=values.get(IdentityKind.SOCIAL, ""),
-    )
 
 
 def _entry_input(request: HttpRequest) -> tuple[EntryIn, list[AttachmentIn]]:

@@ -20,7 +20,7 @@ from sportello.core.errors import Forbidden, InvalidInput
 from sportello.core.html import html_to_text, sanitize_html
 from sportello.core.numbers import next_number_and_stamp
 from sportello.core.text import clean
-from sportello.customers.models import IdentityKind
+from sportello.customers.models import Customer, IdentityKind
 from sportello.customers.services import NO_ADDRESS, Sender, find_or_create_customer
 from sportello.tickets.intake import MAX_SUBJECT, Inbound, _subject_from, _tags, ingest, new_ticket
 from sportello.tickets.models import Channel, Priority, Status, Ticket
@@ -41,6 +41,17 @@ class Opening:
     group: Group | None = None
     assignee: User | None = None
     tags: list[str] = field(default_factory=list)
+
+
+def sender_of(customer: Customer) -> Sender:
+    """A sender that intake matches to `customer`: their addresses, email first."""
+    values = {kind: value for kind, value in reversed(customer.identities.values_list("kind", "value"))}
+    return Sender(
+        name=customer.name,
+        email=values.get(IdentityKind.EMAIL, ""),
+        phone=values.get(IdentityKind.PHONE, ""),
+        social=values.get(IdentityKind.SOCIAL, ""),
+    )
 
 
 def _require_agent(agent: User) -> None:

@@ -1,9 +1,10 @@
 from django.urls import path
 
 from sportello.search.views import search
-from sportello.tickets import views
+from sportello.tickets import new_views, views
 
 urlpatterns = [
+    path("tickets/new/", new_views.new_ticket, name="ticket-new"),
     path("tickets/<int:number>/", views.ticket_detail, name="ticket"),
     path("tickets/<int:number>/reply", views.reply, name="ticket-reply"),
     path("tickets/<int:number>/note", views.note, name="ticket-note"),
