@@ -134,6 +134,24 @@ ENDPOINTS = [
     ("post", "/notifications/{notification_id}/read", None),
     ("get", "/notifications/preferences", None),
     ("put", "/notifications/preferences", {"preferences": [{"kind": "mentioned", "in_app": True, "by_mail": False}]}),
+    ("get", "/kb/categories", None),
+    ("post", "/kb/categories", {"name": "x"}),
+    ("patch", "/kb/categories/{category_id}", {"name": "y"}),
+    ("get", "/kb/articles", None),
+    ("post", "/kb/articles", {"category": "{category_id}", "language": "en", "title": "x"}),
+    ("get", "/kb/articles/{article_id}", None),
+    ("patch", "/kb/articles/{article_id}", {"visibility": "internal"}),
+    ("delete", "/kb/articles/{article_id}", None),
+    ("put", "/kb/articles/{article_id}/translations/{language}", {"title": "y"}),
+    ("post", "/kb/articles/{article_id}/translations/{language}/publish", None),
+    ("post", "/kb/articles/{article_id}/translations/{language}/unpublish", None),
+    ("get", "/chat/queue", None),
+    ("get", "/chat/mine", None),
+    ("get", "/chat/conversations/{conversation_id}", None),
+    ("get", "/chat/conversations/{conversation_id}/messages", None),
+    ("post", "/chat/conversations/{conversation_id}/messages", {"text": "x"}),
+    ("post", "/chat/conversations/{conversation_id}/accept", None),
+    ("post", "/chat/conversations/{conversation_id}/close", None),
 ]
 
 
@@ -162,7 +180,21 @@ def ids(ticket, agent, admin, first_level) -> dict[str, int]:
         "notification_id": Notification.objects.create(
             recipient=agent, kind="mentioned", ticket=ticket, key=f"test:{ticket.pk}"
         ).pk,
+        **_kb_and_chat_ids(agent),
     }
+
+
+def _kb_and_chat_ids(agent) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    from sportello.chat import services as chat
+    from sportello.chat.models import ChatChannel
+    from sportello.kb.services import ArticleText, create_article, create_category
+
+    category = create_category(name="Billing")
+    article = create_article(agent, category=category, text=ArticleText("en", "Invoices", "Body"))
+    channel = ChatChannel.objects.create(name="Website", key="website")
+    conversation, _ = chat.post_visitor_message(channel, chat.new_visitor(channel), "Help")
+    return {"category_id": category.pk, "article_id": article.article_id, "language": "en",
+            "conversation_id": conversation.pk}  # fmt: skip
 
 
 def call(client: Client, method: str, path: str, body: object, ids: dict[str, int]):  # type: ignore[no-untyped-def]
