@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from sportello.accounts.models import Role
 from sportello.chat import services
@@ -165,3 +167,17 @@ def test_every_operation_is_in_the_document(as_agent):
         for method in methods:
             assert {"401", "403"} <= set(paths[path][method]["responses"]), (path, method)
     assert "409" in paths["/api/v1/chat/conversations/{conversation_id}/accept"]["post"]["responses"]
+
+
+def test_the_queue_takes_the_same_queries_for_one_chat_or_many(as_agent, channel):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as seen:
+            assert ok(as_agent.get("/chat/queue"))
+        return len(seen)
+
+    visitor_writes(channel, name="")  # no name: a customer is shown by their address, if they have one
+    queries()  # the token is looked up and cached once
+    one = queries()
+    for number in range(5):
+        visitor_writes(channel, name="", text=f"Help {number}")
+    assert queries() == one

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from sportello.kb.models import Article, ArticleTranslation, Category, Revision
 from sportello.kb.search import search_articles
+from sportello.kb.services import ArticleText, create_article, save_translation
 from tests.api.conftest import API, api_as
 from tests.kb.conftest import billing, draft_article, internal_article, invoice_article, invoices  # noqa: F401
 
@@ -236,3 +239,21 @@ def test_every_operation_is_in_the_document(as_agent):
         assert set(paths[path]) == methods, path
         for method in methods:
             assert {"401", "403"} <= set(paths[path][method]["responses"]), (path, method)
+
+
+def test_the_list_takes_the_same_queries_for_one_article_or_many(as_agent, agent, invoices):  # noqa: F811
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as seen:
+            assert ok(as_agent.get("/kb/articles"))["items"]
+        return len(seen)
+
+    def write(title: str, tag: str) -> None:
+        made = create_article(agent, category=invoices, text=ArticleText("en", title, "x"), tags=[tag])
+        save_translation(agent, made.article, ArticleText("it", f"{title} (it)", "x"))
+
+    write("One", "a")
+    queries()  # the token is looked up and cached once
+    one = queries()
+    for number in range(5):
+        write(f"More {number}", f"t{number}")
+    assert queries() == one

@@ -120,14 +120,14 @@ def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
 def list_chat_queue(request: HttpRequest) -> Any:
     """The waiting chats the caller may take, longest waiting first."""
     require_agent(caller(request))
-    return services.queue_for(caller(request)).select_related("agent")
+    return services.queue_for(caller(request)).select_related("agent").prefetch_related("customer__identities")
 
 
 @router.get("/chat/mine", response={200: list[ChatConversationOut], **errors()})
 def list_my_chats(request: HttpRequest) -> Any:
     """The live chats the caller holds, oldest accepted first."""
     require_agent(caller(request))
-    return services.chats_of(caller(request)).select_related("agent")
+    return services.chats_of(caller(request)).select_related("agent").prefetch_related("customer__identities")
 
 
 @router.get("/chat/conversations/{conversation_id}", response={200: ChatConversationOut, **errors(404, 422)})
