@@ -9,7 +9,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from sportello.mail.models import EmailTemplate, Mailbox, RawMessage, RawState
+from sportello.mail.models import BlockedSender, EmailTemplate, Mailbox, RawMessage, RawState
 from sportello.mail.services import retry_raw
 
 
@@ -75,3 +75,12 @@ class RawMessageAdmin(admin.ModelAdmin):
             if retry_raw(row).state == RawState.PROCESSED:
                 done += 1
         self.message_user(request, _("%(count)d message(s) processed.") % {"count": done}, messages.INFO)
+
+
+@admin.register(BlockedSender)
+class BlockedSenderAdmin(admin.ModelAdmin):
+    """Addresses and domains whose mail is quarantined as "blocked" (release it from the raw messages)."""
+
+    list_display = ("value", "created_by", "created_at")
+    search_fields = ("value",)
+    readonly_fields = ("created_by", "created_at")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -162,3 +163,24 @@ class EmailTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.language})"
+
+
+class BlockedSender(models.Model):
+    """An address (`ann@example.com`) or a whole domain (`example.com`) whose mail is quarantined
+    with the reason "blocked": no ticket, no acknowledgement; an admin can release a message."""
+
+    value = models.CharField(max_length=254, unique=True, help_text="An address, or a domain for all its addresses")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["value"]
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def is_domain(self) -> bool:
+        return "@" not in self.value

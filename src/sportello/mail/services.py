@@ -35,7 +35,8 @@ from sportello.customers.identity import normalize
 from sportello.customers.models import Identity, IdentityKind
 from sportello.customers.services import Sender
 from sportello.mail.addresses import base_address
-from sportello.mail.models import Mailbox, RawMessage, RawState
+from sportello.mail.blocking import reason as block_reason
+from sportello.mail.models import BlockedSender, Mailbox, RawMessage, RawState
 from sportello.mail.parse import (
     ParsedMail,
     decode_header_value,
@@ -641,6 +642,8 @@ def _process(
             reason=plan.quarantine,
         )
         return
+    if not retry and known.blocked:
+        raise Quarantine(block_reason(sender.email, known.blocked))  # no ticket, no acknowledgement
     if not retry and row.source != "import":
         _check_rate(sender.email, known)
 
@@ -669,6 +672,8 @@ class Known:
     recent: int = 0
     # The From address is one of our mailboxes or the default sender (None: no From at all).
     from_us: bool | None = None
+    # The block-list entry (address or domain) the sender falls under, if any.
+    blocked: str | None = None
 
 
 def look_up(parsed: ParsedMail, *, row: RawMessage, sender: str | None = None) -> Known:
@@ -706,6 +711,10 @@ def look_up(parsed: ParsedMail, *, row: RawMessage, sender: str | None = None) -
             f"SELECT 3 AS part, COUNT(*), NULL, NULL, NULL, NULL FROM {mailbox_table} WHERE LOWER(address) = %s"
         )
         params.append(author)
+    if sender:  # the block list: the address itself, or its domain
+        blocked_table = connection.ops.quote_name(BlockedSender._meta.db_table)
+        parts.append(f"SELECT 4 AS part, id, value, NULL, NULL, NULL FROM {blocked_table} WHERE value IN (%s, %s)")
+        params += [sender.lower(), sender.lower().rpartition("@")[2]]
     if parts:
         with connection.cursor() as cursor:
             cursor.execute(" UNION ALL ".join(parts), params)
@@ -730,6 +739,8 @@ def look_up(parsed: ParsedMail, *, row: RawMessage, sender: str | None = None) -
             known.recent = pk
         elif part == 3:
             known.from_us = pk > 0 or author == base_address().lower()
+        elif part == 4 and (known.blocked is None or state == sender.lower()):
+            known.blocked = state  # the matching entry; the address's own wins over its domain's
     known.redeliveries.sort(key=lambda r: r.pk)
     return known
 
