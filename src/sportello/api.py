@@ -36,6 +36,7 @@ from sportello.reports.api import router as reports_router
 from sportello.search.api import router as search_router
 from sportello.sla.api import router as sla_router
 from sportello.tickets.api import router as tickets_router
+from sportello.tickets.snooze_api import router as snooze_router
 
 log = logging.getLogger("sportello.api")
 
@@ -101,6 +102,7 @@ api = SportelloAPI(
 for router in (
     inbox_router,  # before tickets: /tickets/bulk is not a ticket number
     tickets_router,
+    snooze_router,
     customers_router,
     accounts_router,
     search_router,

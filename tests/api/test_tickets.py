@@ -314,4 +314,4 @@ def test_light_agent_reads_but_cannot_change(as_light, ticket):
 
 def test_statuses_list_the_six_builtin_ones_in_order(as_agent, ticket):
     response = as_agent.get("/statuses")
-    assert [s["name"] for s in response.json()] == ["New", "Open", "Pending", "On hold", "Solved", "Closed"]
+    assert [s["name"] for s in response.json()] == ["New", "Open", "Pending", "On hold", "Solved", "Closed", "Spam"]

@@ -18,6 +18,9 @@ class StatusCategory(models.TextChoices):
     ON_HOLD = "on_hold", _("On hold")
     SOLVED = "solved", _("Solved")
     CLOSED = "closed", _("Closed")
+    # Marked as spam by an agent: in no inbox view but the "Spam" filter (state=spam); "Not spam"
+    # sets the ticket back to open.
+    SPAM = "spam", _("Spam")
 
 
 # Categories in which a ticket still needs work from someone.
@@ -105,9 +108,15 @@ class Ticket(models.Model):
     solved_at = models.DateTimeField(null=True, blank=True)
     # Minutes agents logged on the ticket's entries, summed as they are written.
     time_spent = models.PositiveIntegerField(default=0)
+    # Snoozed (status pending) until then; the wake-up (tickets/snooze.py) sets it back to open.
+    snoozed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
+            # The wake-up's range scan over the few snoozed tickets only.
+            models.Index(
+                fields=["snoozed_until"], name="ticket_snoozed", condition=models.Q(snoozed_until__isnull=False)
+            ),
             models.Index(fields=["state", "-updated_at", "-id"], name="ticket_state_updated"),
             models.Index(fields=["assignee", "state", "-updated_at", "-id"], name="ticket_assignee_state"),
             models.Index(fields=["group", "state", "-updated_at", "-id"], name="ticket_group_state"),

@@ -137,6 +137,8 @@ def filtered(user: User, flt: TicketFilter) -> QuerySet[Ticket]:
     tickets = tickets_visible_to(user)
     if flt.view:
         tickets = _apply_view(tickets, VIEWS_BY_SLUG[flt.view], user)
+    elif not flt.state and not flt.status:  # spam only when asked for (state or status "spam")
+        tickets = tickets.exclude(state=StatusCategory.SPAM)
     if flt.state:
         tickets = tickets.filter(state__in=flt.state)
     if flt.status:

@@ -378,7 +378,8 @@ def _touch(ticket: Ticket, now: datetime, *, reopen: bool, bumped: bool = False)
         ticket.status = statuses.builtin(StatusCategory.OPEN)
         ticket.state = ticket.status.category
         ticket.solved_at = None
-        update += ["status", "state", "solved_at"]
+        ticket.snoozed_until = None  # a customer's message ends a snooze early
+        update += ["status", "state", "solved_at", "snoozed_until"]
         Change.objects.create(
             ticket=ticket,
             field="status",

@@ -17,6 +17,7 @@ BUILTIN = [
     (gettext_noop("On hold"), StatusCategory.ON_HOLD, 40),
     (gettext_noop("Solved"), StatusCategory.SOLVED, 50),
     (gettext_noop("Closed"), StatusCategory.CLOSED, 60),
+    (gettext_noop("Spam"), StatusCategory.SPAM, 70),
 ]
 
 

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from sportello.search.views import search
-from sportello.tickets import new_views, views
+from sportello.tickets import new_views, snooze_views, views
 
 urlpatterns = [
     path("tickets/new/", new_views.new_ticket, name="ticket-new"),
@@ -15,6 +15,11 @@ urlpatterns = [
     path("tickets/<int:number>/entries/<int:entry_id>/move", views.move, name="entry-move"),
     path("tickets/<int:number>/entries/<int:entry_id>/split", views.split, name="entry-split"),
     path("tickets/<int:number>/entries/<int:entry_id>/resend", views.resend, name="entry-resend"),
+    path("tickets/<int:number>/snooze", snooze_views.snooze, name="ticket-snooze"),
+    path("tickets/<int:number>/unsnooze", snooze_views.unsnooze, name="ticket-unsnooze"),
+    path("tickets/<int:number>/spam", snooze_views.spam, name="ticket-spam"),
+    path("tickets/<int:number>/not-spam", snooze_views.not_spam, name="ticket-not-spam"),
+    path("tickets/<int:number>/block", snooze_views.block, name="ticket-block"),
     path("tickets/tags/suggest", views.tag_suggestions, name="tag-suggestions"),
     path("attachments/<int:attachment_id>/", views.attachment, name="attachment"),
     path("search/", search, name="search"),

@@ -435,7 +435,7 @@ class DemoLoader:
 
 def _final_state(rng: random.Random, age_days: float) -> str:
     """Recent tickets are mostly new or open; old ones mostly solved or closed."""
-    categories = list(StatusCategory)
+    categories = [c for c in StatusCategory if c != StatusCategory.SPAM]  # no demo ticket is spam
     if age_days < 1:
         weights = [35, 35, 15, 5, 10, 0]
     elif age_days < 7:
