@@ -52,3 +52,11 @@ def test_a_merged_away_file_is_not_offered(agent, customer):
 def test_search_is_for_agents_only(customer_user, customer):
     response = client_for(customer_user).get(reverse("search"), {"q": "Rossi"})
     assert response.status_code == 403
+
+
+def test_a_reference_number_or_two_letters_look_for_no_customer(customer):
+    from sportello.customers.queries import find_customers
+
+    # Matching inside names needs three characters (the trigram index); "#10001" is a ticket's.
+    assert find_customers("Carla"[:2]) == [] and find_customers("#10001") == []
+    assert [c.pk for c in find_customers(customer.name[:3])] == [customer.pk]
