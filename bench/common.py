@@ -203,17 +203,32 @@ def percentiles(samples: list[float]) -> str:
 
 
 def latency_line(label: str, samples: list[float], floor: list[float]) -> str:
-    return f"{label:<40} {percentiles(samples)}   {over_floor(samples, floor)}"
+    return f"{label:<40} {percentiles(samples)}   {over_floor(samples, floor)}{_cpu_since_last_line()}"
 
 
 def floor_samples(client: httpx.Client, n: int) -> list[float]:
     """The floor of an HTTP bench: GET /healthz (one SELECT 1) through the same server and client."""
     samples = timed(client, "/healthz", n)
-    print(f"{'floor: GET /healthz (SELECT 1)':<40} {percentiles(samples)}")
+    print(f"{'floor: GET /healthz (SELECT 1)':<40} {percentiles(samples)}{_cpu_since_last_line()}")
     return samples
 
 
+# CPU the server and the database spent on the requests `timed` made since the last printed line.
+_cpu_spent = {"web": 0.0, "database": 0.0, "requests": 0.0}
+
+
+def _cpu_since_last_line() -> str:
+    requests = int(_cpu_spent["requests"])
+    if not requests or not (_cpu_spent["web"] or _cpu_spent["database"]):
+        return ""
+    web, database = (_cpu_spent[k] * 1000 / requests for k in ("web", "database"))
+    _cpu_spent.update(web=0.0, database=0.0, requests=0.0)
+    return f"\n{'':<41}CPU per request: web {web:5.2f} ms + database {database:5.2f} ms"
+
+
 def timed(client: httpx.Client, path: str, n: int, expect: int = 200) -> list[float]:
+    port = client.base_url.port or 80
+    before = cpu_seconds(port)
     samples = []
     for _ in range(n):
         start = time.perf_counter()
@@ -221,6 +236,10 @@ def timed(client: httpx.Client, path: str, n: int, expect: int = 200) -> list[fl
         samples.append(time.perf_counter() - start)
         if response.status_code != expect:
             raise SystemExit(f"GET {path} gave {response.status_code}")
+    after = cpu_seconds(port)
+    for key in ("web", "database"):
+        _cpu_spent[key] += after[key] - before[key]
+    _cpu_spent["requests"] += n
     return samples
 
 
