@@ -140,3 +140,12 @@ def test_a_customer_message_leaves_a_spam_ticket_in_spam(agent, ticket):
     reply(ticket, "Buy now")
     ticket.refresh_from_db()
     assert ticket.state == StatusCategory.SPAM
+
+
+def test_the_listeners_take_the_wake_up_events(agent, ticket, django_capture_on_commit_callbacks):
+    until = timezone.now() + timedelta(hours=1)
+    snooze_ticket(ticket, agent, until)
+    with django_capture_on_commit_callbacks(execute=True):
+        wake_snoozed(now=until)
+    row = OutboxMessage.objects.order_by("-pk").first()
+    assert row is not None and row.state == "done" and row.last_error == ""
