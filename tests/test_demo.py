@@ -7,11 +7,21 @@ import io
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.db import models
 
 from sportello.accounts.models import Availability, Group, Role, User
+from sportello.automation.models import Macro, Trigger
+from sportello.automation.services import macros_for
 from sportello.chat.models import ChatChannel
 from sportello.core.management.commands import demo
-from sportello.customers.models import Customer, Identity, IdentityKind
+from sportello.core.models import OutboxMessage
+from sportello.csat.models import Rating, Survey
+from sportello.csat.services import scores_by_agent
+from sportello.customers.models import Customer, CustomerNote, Identity, IdentityKind
+from sportello.inbox.models import SavedView
+from sportello.inbox.services import saved_filters, views_for
+from sportello.kb.models import Article, ArticleTranslation, PublishState, Visibility
+from sportello.mail.outbound import SURVEY
 from sportello.tickets.models import (
     Change,
     Channel,
@@ -22,6 +32,7 @@ from sportello.tickets.models import (
     StatusCategory,
     Ticket,
 )
+from sportello.tickets.queries import filtered
 
 pytestmark = pytest.mark.django_db
 
@@ -40,6 +51,12 @@ def counts() -> dict[str, int]:
         "tickets": Ticket.objects.count(),
         "entries": Entry.objects.count(),
         "changes": Change.objects.count(),
+        "articles": ArticleTranslation.objects.count(),
+        "macros": Macro.objects.count(),
+        "triggers": Trigger.objects.count(),
+        "views": SavedView.objects.count(),
+        "surveys": Survey.objects.count(),
+        "customer notes": CustomerNote.objects.count(),
     }
 
 
@@ -107,6 +124,49 @@ def test_demo_loads_a_realistic_help_desk_once(django_capture_on_commit_callback
 
     assert "admin / admin" in output and "anna / demo" in output and "/support/new" in output
     assert "200 tickets" in output
+
+    assert "6 help-centre articles" in output
+
+    # The help centre: public articles in every language, all published, in their categories.
+    articles = Article.objects.all()
+    assert articles.count() == 6
+    assert set(articles.values_list("visibility", flat=True)) == {Visibility.PUBLIC}
+    assert articles.values("category").distinct().count() == 3
+    for article in articles:
+        translations = article.translations.all()
+        assert {t.language for t in translations} == {"en", "it", "de", "bg"}
+        assert all(t.state == PublishState.PUBLISHED and t.body_html for t in translations)
+
+    # Shared macros an agent can pick, with field changes; two active triggers.
+    anna = User.objects.get(username="anna")
+    picked = {m.name: m for m in macros_for(anna, limit=50)}
+    assert {"Ask for the order number", "Password reset steps", "Close as solved"} <= set(picked)
+    assert {"type": "set_status", "status": "solved"} in picked["Close as solved"].actions
+    assert Trigger.objects.filter(active=True).count() == 2
+
+    # The shared view and Anna's personal one, each with tickets to show.
+    views = {v.name: v for v in views_for(anna)}
+    assert {"Urgent and open", "My waiting on customer"} <= set(views)
+    assert "My waiting on customer" not in {v.name for v in views_for(User.objects.get(username="marco"))}
+    for name, flt in saved_filters(views.values()):
+        assert filtered(anna, flt).exists(), name
+
+    # Satisfaction answers on part of the solved tickets: mostly good, the bad ones say why.
+    surveys = Survey.objects.all()
+    solved = tickets.filter(state__in=[StatusCategory.SOLVED, StatusCategory.CLOSED])
+    assert 0 < surveys.count() < solved.count()
+    assert not surveys.exclude(ticket__in=solved).exists()
+    good, bad = surveys.filter(rating=Rating.GOOD).count(), surveys.filter(rating=Rating.BAD).count()
+    assert good > bad > 0
+    assert not surveys.filter(rating=Rating.BAD, comment="").exists()
+    assert not surveys.filter(answered_at__lt=models.F("offered_at")).exists()
+    assert any(score.score is not None for score in scores_by_agent())
+    assert not OutboxMessage.objects.filter(kind=SURVEY).exists()  # and no survey mail waits to go out
+
+    # Notes on customers' files, and time logged on replies (summed on their tickets).
+    assert CustomerNote.objects.count() == 4
+    assert replies.filter(time_spent__gt=0).exists() and replies.filter(time_spent__isnull=True).exists()
+    assert tickets.filter(time_spent__gt=0).exists()
 
     before = counts()
     again = run_demo()

@@ -397,3 +397,322 @@ PHONE_SUMMARIES = [
     "Phone call about: {subject}. Customer sounded upset; promised an update by mail.",
 ]
 CHAT_OPENERS = ["Hi, is anyone there? ", "Hello! Quick question: ", ""]
+
+# --- Help centre ------------------------------------------------------------------------------
+# slug, {language: name}: the help centre's categories, named in each language.
+KB_CATEGORIES = [
+    (
+        "account",
+        {"en": "Account and sign-in", "it": "Account e accesso", "de": "Konto und Anmeldung", "bg": "Профил и вход"},
+    ),
+    (
+        "orders",
+        {
+            "en": "Orders, billing and refunds",
+            "it": "Ordini, fatture e rimborsi",
+            "de": "Bestellungen, Rechnungen und Erstattungen",
+            "bg": "Поръчки, фактури и възстановявания",
+        },
+    ),
+    (
+        "troubleshooting",
+        {
+            "en": "Troubleshooting",
+            "it": "Risoluzione dei problemi",
+            "de": "Fehlerbehebung",
+            "bg": "Отстраняване на проблеми",
+        },
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Article:
+    """A public help-centre article: its category's slug, tags, and (title, body) per language."""
+
+    category: str
+    tags: list[str]
+    texts: dict[str, tuple[str, str]]
+
+
+KB_ARTICLES = [
+    Article(
+        "account",
+        ["password", "login"],
+        {
+            "en": (
+                "Reset your password",
+                "Forgot your password? You can set a new one in a minute.\n\n"
+                "1. On the sign-in page, choose **Forgot password**.\n"
+                "2. Enter the email address of your account.\n"
+                "3. Open the link we send you (it works for one hour) and choose a new password.\n\n"
+                "No email after ten minutes? Look in your spam folder, then write to us.",
+            ),
+            "it": (
+                "Reimpostare la password",
+                "Hai dimenticato la password? Puoi sceglierne una nuova in un minuto.\n\n"
+                "1. Nella pagina di accesso scegli **Password dimenticata**.\n"
+                "2. Inserisci l'indirizzo email del tuo account.\n"
+                "3. Apri il link che ti inviamo (vale un'ora) e scegli una nuova password.\n\n"
+                "Nessuna email dopo dieci minuti? Controlla la cartella spam, poi scrivici.",
+            ),
+            "de": (
+                "Passwort zurücksetzen",
+                "Passwort vergessen? Ein neues ist in einer Minute gesetzt.\n\n"
+                "1. Wählen Sie auf der Anmeldeseite **Passwort vergessen**.\n"
+                "2. Geben Sie die E-Mail-Adresse Ihres Kontos ein.\n"
+                "3. Öffnen Sie den Link aus unserer E-Mail (eine Stunde gültig) und wählen Sie ein neues Passwort.\n\n"
+                "Nach zehn Minuten keine E-Mail? Sehen Sie im Spam-Ordner nach und schreiben Sie uns dann.",
+            ),
+            "bg": (
+                "Смяна на забравена парола",
+                "Забравили сте паролата си? Можете да зададете нова за минута.\n\n"
+                "1. На страницата за вход изберете **Забравена парола**.\n"
+                "2. Въведете имейл адреса на профила си.\n"
+                "3. Отворете връзката, която ще ви изпратим (валидна е един час), и изберете нова парола.\n\n"
+                "Няма имейл след десет минути? Проверете папката за спам и след това ни пишете.",
+            ),
+        },
+    ),
+    Article(
+        "account",
+        ["2fa", "login"],
+        {
+            "en": (
+                "Two-factor code not accepted",
+                "Codes from the authenticator app change every 30 seconds and depend on your phone's clock.\n\n"
+                "- Set the phone's date and time to **automatic**.\n"
+                "- Type the code shown now, not one that is about to expire.\n"
+                "- Lost the phone? Sign in with one of your backup codes, or ask us to reset two-factor "
+                "sign-in for you.",
+            ),
+            "it": (
+                "Il codice di verifica in due passaggi non viene accettato",
+                "I codici dell'app di autenticazione cambiano ogni 30 secondi e dipendono dall'orologio "
+                "del telefono.\n\n"
+                "- Imposta data e ora del telefono su **automatico**.\n"
+                "- Inserisci il codice mostrato in quel momento, non uno che sta per scadere.\n"
+                "- Hai perso il telefono? Accedi con uno dei codici di riserva, oppure chiedici di "
+                "azzerare la verifica in due passaggi.",
+            ),
+            "de": (
+                "Bestätigungscode wird nicht akzeptiert",
+                "Die Codes der Authenticator-App wechseln alle 30 Sekunden und hängen von der Uhr Ihres "
+                "Telefons ab.\n\n"
+                "- Stellen Sie Datum und Uhrzeit des Telefons auf **automatisch**.\n"
+                "- Geben Sie den aktuell angezeigten Code ein, nicht einen, der gleich abläuft.\n"
+                "- Telefon verloren? Melden Sie sich mit einem Ersatzcode an oder bitten Sie uns, die "
+                "Zwei-Faktor-Anmeldung zurückzusetzen.",
+            ),
+            "bg": (
+                "Кодът за двуфакторно удостоверяване не се приема",
+                "Кодовете в приложението за удостоверяване се сменят на всеки 30 секунди и зависят от "
+                "часовника на телефона.\n\n"
+                "- Настройте датата и часа на телефона на **автоматично**.\n"
+                "- Въведете кода, който се показва в момента, а не такъв, който изтича.\n"
+                "- Изгубили сте телефона? Влезте с резервен код или ни помолете да нулираме "
+                "двуфакторния вход.",
+            ),
+        },
+    ),
+    Article(
+        "orders",
+        ["delivery", "order"],
+        {
+            "en": (
+                "Where is my order?",
+                "Most orders arrive within 3 working days.\n\n"
+                "- The shipping email has a tracking link: it shows where the parcel is now.\n"
+                "- No tracking after 2 working days? The parcel may still be in our warehouse.\n"
+                "- Nothing after 5 working days? Write to us with your **order number** and we will "
+                "ask the courier.",
+            ),
+            "it": (
+                "Dov'è il mio ordine?",
+                "La maggior parte degli ordini arriva entro 3 giorni lavorativi.\n\n"
+                "- L'email di spedizione contiene un link di tracciamento: mostra dove si trova il pacco.\n"
+                "- Nessun tracciamento dopo 2 giorni lavorativi? Il pacco potrebbe essere ancora nel "
+                "nostro magazzino.\n"
+                "- Ancora nulla dopo 5 giorni lavorativi? Scrivici indicando il **numero d'ordine** e "
+                "contatteremo il corriere.",
+            ),
+            "de": (
+                "Wo ist meine Bestellung?",
+                "Die meisten Bestellungen kommen innerhalb von 3 Werktagen an.\n\n"
+                "- Die Versand-E-Mail enthält einen Sendungslink: Er zeigt, wo das Paket gerade ist.\n"
+                "- Nach 2 Werktagen keine Sendungsverfolgung? Dann ist das Paket vielleicht noch in "
+                "unserem Lager.\n"
+                "- Nach 5 Werktagen immer noch nichts? Schreiben Sie uns mit Ihrer **Bestellnummer**, "
+                "wir fragen beim Paketdienst nach.",
+            ),
+            "bg": (
+                "Къде е моята поръчка?",
+                "Повечето поръчки пристигат до 3 работни дни.\n\n"
+                "- В имейла за изпращане има връзка за проследяване: тя показва къде е пратката.\n"
+                "- Няма проследяване след 2 работни дни? Пратката може още да е в нашия склад.\n"
+                "- Нищо след 5 работни дни? Пишете ни с **номера на поръчката** и ще се свържем с "
+                "куриера.",
+            ),
+        },
+    ),
+    Article(
+        "orders",
+        ["refund", "return"],
+        {
+            "en": (
+                "Returns and refunds",
+                "You can return any item within 30 days of delivery.\n\n"
+                "1. Write to us with your order number and the items you are sending back.\n"
+                "2. We reply with a prepaid return label.\n"
+                "3. Once the parcel reaches us, the refund goes to your original payment method "
+                "within 5 working days.\n\n"
+                "A damaged or wrong item? Send us a photo: we replace it at no cost.",
+            ),
+            "it": (
+                "Resi e rimborsi",
+                "Puoi restituire qualsiasi articolo entro 30 giorni dalla consegna.\n\n"
+                "1. Scrivici con il numero d'ordine e gli articoli che rimandi.\n"
+                "2. Ti rispondiamo con un'etichetta di reso prepagata.\n"
+                "3. Quando il pacco arriva da noi, il rimborso va sul metodo di pagamento originale "
+                "entro 5 giorni lavorativi.\n\n"
+                "Articolo danneggiato o sbagliato? Mandaci una foto: lo sostituiamo senza costi.",
+            ),
+            "de": (
+                "Rücksendungen und Erstattungen",
+                "Sie können jeden Artikel innerhalb von 30 Tagen nach Lieferung zurückgeben.\n\n"
+                "1. Schreiben Sie uns Ihre Bestellnummer und die Artikel, die Sie zurücksenden.\n"
+                "2. Wir antworten mit einem frankierten Rücksendeetikett.\n"
+                "3. Sobald das Paket bei uns ist, erstatten wir den Betrag innerhalb von 5 Werktagen "
+                "auf Ihr ursprüngliches Zahlungsmittel.\n\n"
+                "Artikel beschädigt oder falsch? Schicken Sie uns ein Foto: Wir ersetzen ihn kostenlos.",
+            ),
+            "bg": (
+                "Връщане и възстановяване на сума",
+                "Можете да върнете всеки артикул до 30 дни след доставката.\n\n"
+                "1. Пишете ни с номера на поръчката и артикулите, които връщате.\n"
+                "2. Ще ви изпратим предплатен етикет за връщане.\n"
+                "3. Щом пратката пристигне при нас, сумата се връща по първоначалния начин на "
+                "плащане до 5 работни дни.\n\n"
+                "Повреден или грешен артикул? Изпратете ни снимка и ще го заменим безплатно.",
+            ),
+        },
+    ),
+    Article(
+        "orders",
+        ["invoice"],
+        {
+            "en": (
+                "Download a copy of your invoice",
+                "Every invoice is in your account under **Orders → Invoices**, as a PDF.\n\n"
+                "Need your company name or VAT number on it? Add them under **Account → Billing "
+                "details** before ordering. For an invoice that is already issued, write to us and "
+                "we send a corrected copy.",
+            ),
+            "it": (
+                "Scaricare una copia della fattura",
+                "Trovi tutte le fatture nel tuo account in **Ordini → Fatture**, in formato PDF.\n\n"
+                "Ti servono la ragione sociale o la partita IVA? Aggiungile in **Account → Dati di "
+                "fatturazione** prima di ordinare. Per una fattura già emessa, scrivici e ti inviamo "
+                "una copia corretta.",
+            ),
+            "de": (
+                "Eine Rechnungskopie herunterladen",
+                "Alle Rechnungen finden Sie in Ihrem Konto unter **Bestellungen → Rechnungen** als PDF.\n\n"
+                "Firmenname oder USt-IdNr. sollen darauf stehen? Tragen Sie sie vor der Bestellung unter "
+                "**Konto → Rechnungsdaten** ein. Für eine bereits ausgestellte Rechnung schreiben Sie "
+                "uns, wir schicken eine korrigierte Kopie.",
+            ),
+            "bg": (
+                "Изтегляне на копие от фактура",
+                "Всички фактури са в профила ви в **Поръчки → Фактури**, във формат PDF.\n\n"
+                "Нужни са ви името на фирмата или ДДС номерът? Добавете ги в **Профил → Данни за "
+                "фактуриране** преди поръчката. За вече издадена фактура ни пишете и ще ви изпратим "
+                "коригирано копие.",
+            ),
+        },
+    ),
+    Article(
+        "troubleshooting",
+        ["printer", "pos"],
+        {
+            "en": (
+                "The receipt printer does not print",
+                "Try these steps in order; most printers are back after the second one.\n\n"
+                "1. Check the paper roll: the shiny side faces the print head.\n"
+                "2. Switch the printer off, wait ten seconds and switch it on again.\n"
+                "3. In the till app, open **Settings → Printer** and choose **Print test page**.\n"
+                "4. Still nothing? Send us the printer model and a photo of its status light.",
+            ),
+            "it": (
+                "La stampante degli scontrini non stampa",
+                "Prova questi passaggi in ordine: quasi sempre la stampante riparte al secondo.\n\n"
+                "1. Controlla il rotolo: il lato lucido va verso la testina.\n"
+                "2. Spegni la stampante, aspetta dieci secondi e riaccendila.\n"
+                "3. Nell'app di cassa apri **Impostazioni → Stampante** e scegli **Stampa pagina di prova**.\n"
+                "4. Ancora niente? Mandaci il modello della stampante e una foto della spia di stato.",
+            ),
+            "de": (
+                "Der Bondrucker druckt nicht",
+                "Gehen Sie diese Schritte der Reihe nach durch; meist druckt er nach dem zweiten wieder.\n\n"
+                "1. Prüfen Sie die Papierrolle: Die glänzende Seite zeigt zum Druckkopf.\n"
+                "2. Schalten Sie den Drucker aus, warten Sie zehn Sekunden und schalten Sie ihn wieder ein.\n"
+                "3. Öffnen Sie in der Kassen-App **Einstellungen → Drucker** und wählen Sie **Testseite drucken**.\n"
+                "4. Immer noch nichts? Schicken Sie uns das Druckermodell und ein Foto der Statusleuchte.",
+            ),
+            "bg": (
+                "Принтерът за касови бележки не печата",
+                "Опитайте стъпките поред; обикновено принтерът тръгва след втората.\n\n"
+                "1. Проверете ролката: лъскавата страна трябва да е към печатащата глава.\n"
+                "2. Изключете принтера, изчакайте десет секунди и го включете отново.\n"
+                "3. В касовото приложение отворете **Настройки → Принтер** и изберете **Тестова страница**.\n"
+                "4. Пак нищо? Изпратете ни модела на принтера и снимка на светлинния индикатор.",
+            ),
+        },
+    ),
+]
+
+# --- Automation ---------------------------------------------------------------------------------
+# name, reply body, field changes: shared macros, as an admin writes them.
+MACROS = [
+    (
+        "Ask for the order number",
+        "Hello {{ customer.first_name }},\n\nthank you for writing. Could you send us your order number? "
+        "It is in the confirmation email and starts with SP-. Then we can look into it right away.",
+        [{"type": "set_status", "status": "pending"}, {"type": "add_tags", "tags": ["order"]}],
+    ),
+    (
+        "Password reset steps",
+        "Hello {{ customer.first_name }},\n\nyou can set a new password yourself: on the sign-in page choose "
+        '"Forgot password", enter your email address and open the link we send you (it works for one hour).',
+        [{"type": "set_status", "status": "pending"}, {"type": "add_tags", "tags": ["password"]}],
+    ),
+    (
+        "Refund on its way",
+        "Hello {{ customer.first_name }},\n\nwe have issued the refund. It reaches your original payment method "
+        "within 5 working days.",
+        [{"type": "add_tags", "tags": ["refund"]}, {"type": "set_status", "status": "solved"}],
+    ),
+    (
+        "Close as solved",
+        "Hello {{ customer.first_name }},\n\nwe are glad it is sorted. If anything else comes up, just reply to "
+        "this message.",
+        [{"type": "set_status", "status": "solved"}, {"type": "set_priority", "priority": 2}],
+    ),
+]
+
+# --- Customers and satisfaction -------------------------------------------------------------------
+# customer email, agent username, note
+CUSTOMER_NOTES = [
+    ("giulia.rossi@rossi-costruzioni.example", "anna", "Office manager; prefers a phone call for anything urgent."),
+    ("jonas@baeckerei-krueger.example", "lena", "Runs three shops with our till; printers are the usual topic."),
+    ("ivan.petrov@balkantrade.example", "petar", "Buyer for Balkan Trade. Invoices must show the VAT number."),
+    ("oliver@greenleaf-books.example", "marco", "Long-time customer; asked to be told before price changes."),
+]
+
+# Comments that come with a bad answer to the satisfaction survey (a good one mostly has none).
+CSAT_BAD_COMMENTS = [
+    "It took three days to get an answer.",
+    "The problem came back the next day.",
+    "I had to explain everything twice.",
+]
+CSAT_GOOD_COMMENTS = ["Quick and friendly, thank you!", "Sorted in one reply.", ""]

@@ -88,7 +88,8 @@ class Command(BaseCommand):
             f"{len(loader.customers)} customers, {Organization.objects.count()} organizations, "
             f"{len(loader.ticket_ids)} tickets, {entries.count()} entries "
             f"({entries.filter(direction=Direction.OUTBOUND).count()} replies, "
-            f"{entries.filter(internal=True).count()} notes)."
+            f"{entries.filter(internal=True).count()} notes), {loader.articles} help-centre articles, "
+            f"{loader.answers} satisfaction answers."
         )
         self._print_logins()
 
@@ -136,6 +137,11 @@ class DemoLoader:
         # (ticket id, updated, first response, solved): each ticket's own times, for _backdate.
         self.times: list[tuple[int, datetime, datetime | None, datetime | None]] = []
         self.statuses: dict[str, Status] = {}
+        # The extras (time logged, survey answers) draw from their own generator, so adding them
+        # left the tickets of a seed as they were.
+        self.extra = random.Random(repr(rng.getstate()))
+        self.articles = 0
+        self.answers = 0
 
     def load(self) -> None:
         self._people()
@@ -148,6 +154,11 @@ class DemoLoader:
         self._backdate()
         self._assignment()
         self._chat()
+        self._help_centre()
+        self._automation()
+        self._views()
+        self._satisfaction()
+        self._customer_notes()
         self._set_passwords()
 
     # --- People -----------------------------------------------------------------------------
@@ -257,6 +268,162 @@ class DemoLoader:
             },
         )
 
+    # --- Help centre, automation, views -------------------------------------------------------
+
+    def _help_centre(self) -> None:
+        """Public articles in every language, published, in three categories; an existing help
+        centre is left as it is."""
+        from sportello.kb import services as kb
+        from sportello.kb.models import Category as KbCategory
+
+        if KbCategory.objects.exists():
+            return
+        assert self.admin is not None
+        sections = {}
+        for position, (slug, names) in enumerate(data.KB_CATEGORIES):
+            section = kb.create_category(name=names["en"], slug=slug, position=10 * (position + 1))
+            sections[slug] = kb.update_category(section, names=names)
+        for article in data.KB_ARTICLES:
+            languages = list(article.texts)
+            title, body = article.texts[languages[0]]
+            first = kb.create_article(
+                self.admin,
+                category=sections[article.category],
+                text=kb.ArticleText(languages[0], title, body),
+                tags=article.tags,
+                publish=True,
+            )
+            for language in languages[1:]:
+                title, body = article.texts[language]
+                kb.publish_translation(
+                    self.admin, kb.save_translation(self.admin, first.article, kb.ArticleText(language, title, body))
+                )
+            self.articles += 1
+
+    def _automation(self) -> None:
+        """Shared macros and two triggers, made after the demo tickets (which they leave alone)."""
+        from sportello.automation.models import Macro, Match, Trigger, TriggerEvent
+        from sportello.automation.services import save_macro, save_trigger
+
+        assert self.admin is not None
+        for name, body, actions in data.MACROS:
+            if not Macro.objects.filter(name=name, owner=None).exists():
+                save_macro(self.admin, {"name": name, "body": body, "actions": actions, "shared": True})
+        billing_words = ["invoice", "refund", "fattura", "rimborso", "rechnung", "erstattung", "фактура"]
+        triggers = [
+            {
+                "name": "Tagged urgent: high priority",
+                "event": TriggerEvent.TICKET_CREATED,
+                "conditions": [
+                    {"field": "tags", "op": "contains", "value": "urgent"},
+                    {"field": "priority", "op": "lte", "value": 2},
+                ],
+                "actions": [{"type": "set_priority", "priority": 3}],
+            },
+            {
+                "name": "Billing requests to the first level",
+                "event": TriggerEvent.TICKET_CREATED,
+                "match": Match.ANY,
+                "conditions": [{"field": "text", "op": "contains", "value": word} for word in billing_words],
+                "actions": [
+                    {"type": "set_group", "group": self.groups["First level"].pk},
+                    {"type": "add_tags", "tags": ["billing"]},
+                ],
+            },
+        ]
+        for position, trigger in enumerate(triggers, start=1):
+            if not Trigger.objects.filter(name=trigger["name"]).exists():
+                save_trigger(self.admin, {**trigger, "position": position})
+
+    def _views(self) -> None:
+        """A view every agent sees and a personal one: the inbox's sidebar shows both with counts."""
+        from sportello.inbox.models import SavedView, Sharing
+        from sportello.inbox.services import save_view
+        from sportello.tickets.queries import TicketFilter
+
+        assert self.admin is not None
+        views = [
+            (
+                self.admin,
+                "Urgent and open",
+                TicketFilter(priority=[Priority.URGENT], state=[StatusCategory.NEW, StatusCategory.OPEN]),
+                Sharing.EVERYONE,
+            ),
+            (
+                self.agents["anna"],
+                "My waiting on customer",
+                TicketFilter(view="mine", state=[StatusCategory.PENDING]),
+                Sharing.PERSONAL,
+            ),
+        ]
+        for owner, name, flt, sharing in views:
+            if not SavedView.objects.filter(owner=owner, name=name).exists():
+                save_view(owner, name=name, flt=flt, sharing=sharing)
+
+    def _satisfaction(self) -> None:
+        """Survey answers on about half of the solved tickets, mostly good, a few bad with a comment.
+
+        Written as the answers' rows directly: offering a survey through the csat service puts its
+        mail in the outbox, and the demo's customers get no mail.
+        """
+        from sportello.csat.models import Rating, Source, Survey
+
+        rng = self.extra
+        solved = {ticket_id: at for ticket_id, _updated, _first, at in self.times if at is not None}
+        tickets = Ticket.objects.filter(pk__in=solved).exclude(survey__isnull=False).order_by("pk")
+        surveys, changes = [], []
+        for ticket_id, customer_id, agent_id, group_id, version in tickets.values_list(
+            "pk", "customer_id", "assignee_id", "group_id", "version"
+        ):
+            if rng.random() >= 0.55:
+                continue
+            offered = solved[ticket_id]
+            answered = min(offered + timedelta(hours=rng.uniform(0.5, 48)), self.now - timedelta(minutes=1))
+            rating = Rating.GOOD if rng.random() < 0.82 else Rating.BAD
+            comment = rng.choice(data.CSAT_BAD_COMMENTS if rating == Rating.BAD else data.CSAT_GOOD_COMMENTS)
+            surveys.append(
+                Survey(
+                    ticket_id=ticket_id,
+                    customer_id=customer_id,
+                    agent_id=agent_id,
+                    group_id=group_id,
+                    offered_at=offered,
+                    rating=rating,
+                    comment=comment,
+                    source=Source.EMAIL,
+                    answered_at=answered,
+                    updated_at=answered,
+                )
+            )
+            for at, old, new, note in (
+                (offered, "", "offered", "Satisfaction survey offered"),
+                (answered, "", rating, "Satisfaction survey answered"),
+            ):
+                changes.append(
+                    Change(
+                        ticket_id=ticket_id,
+                        field="csat",
+                        old_value=old,
+                        new_value=new,
+                        note=note,
+                        ticket_version=version,
+                        created_at=at,
+                    )
+                )
+        Survey.objects.bulk_create(surveys)
+        Change.objects.bulk_create(changes)
+        self.answers = len(surveys)
+
+    def _customer_notes(self) -> None:
+        from sportello.customers.models import CustomerNote
+        from sportello.customers.services import add_customer_note
+
+        by_email = {row[1]: customer for customer, row in self.customers}
+        for email, username, body in data.CUSTOMER_NOTES:
+            customer = by_email.get(email)
+            if customer is not None and not CustomerNote.objects.filter(customer=customer, body=body).exists():
+                add_customer_note(customer, self.agents[username], body)
+
     # --- Tickets ----------------------------------------------------------------------------
 
     def _ticket(self, index: int) -> int:
@@ -307,6 +474,8 @@ class DemoLoader:
                     body_text=body,
                     status=self.statuses[StatusCategory.PENDING] if waiting else None,
                     deliver=False,
+                    # Minutes logged on the reply (time tracking), on about half of them.
+                    time_spent=self.extra.choice([5, 10, 15, 20, 30]) if self.extra.random() < 0.5 else None,
                 )
                 first_reply = first_reply or step.at
             else:
