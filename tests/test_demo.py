@@ -212,3 +212,42 @@ def test_demo_tickets_are_found_by_every_line_of_their_threads(monkeypatch):
         assert entry is not None
         words = " ".join(entry.body_text.split()[:3])
         assert entry.ticket in search.search_tickets(words, Ticket.objects.all(), limit=200)
+
+
+def test_demo_help_centre_and_triggers_work_for_new_visitors(monkeypatch, client, django_capture_on_commit_callbacks):
+    """The articles are on the public help centre in each language; the triggers act on new tickets."""
+    from sportello.customers.services import Sender
+    from sportello.tickets.intake import Inbound, ingest
+    from sportello.tickets.models import Priority
+
+    monkeypatch.setattr(demo, "TICKETS", 25)
+    run_demo()
+    for lang, category, title in [
+        ("en", "Account and sign-in", "Reset your password"),
+        ("it", "Account e accesso", "Reimpostare la password"),
+        ("de", "Konto und Anmeldung", "Passwort zurücksetzen"),
+        ("bg", "Профил и вход", "Смяна на забравена парола"),
+    ]:
+        page = client.get(f"/help/{lang}/").content.decode()
+        assert category in page and title in page, lang
+
+    def write(subject: str, tags: list[str]) -> Ticket:
+        with django_capture_on_commit_callbacks(execute=True):
+            ticket = ingest(
+                Inbound(
+                    channel=Channel.WEB,
+                    sender=Sender(name="Nora Visitor", email="nora@visitor.example"),
+                    subject=subject,
+                    body_text="Please help.",
+                    tags=tags,
+                    acknowledge=False,
+                )
+            ).ticket
+        ticket.refresh_from_db()
+        return ticket
+
+    billing = write("A copy of my invoice, please", [])
+    assert billing.group is not None and billing.group.name == "First level"
+    assert "billing" in set(billing.tags.values_list("name", flat=True))
+    urgent = write("The till is down", ["urgent"])
+    assert urgent.priority == Priority.HIGH
