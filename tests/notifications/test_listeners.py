@@ -142,6 +142,29 @@ def test_a_customer_reply_on_my_ticket_tells_its_assignee(agent, delivered):
     assert notification.headline == f"Dora Verdi replied on #{ticket.number}"
 
 
+@pytest.mark.parametrize("logged_by_assignee", [True, False])
+def test_a_call_logged_for_the_customer_tells_the_assignee_unless_they_logged_it(
+    agent, agent2, delivered, logged_by_assignee
+):
+    ticket = phoned_in(email="dora@example.com")
+    update_ticket(ticket, agent, TicketChanges(assignee=agent))
+    with delivered():
+        ingest(
+            Inbound(
+                channel="phone",
+                kind="call",
+                sender=Sender(name="Dora Verdi", email="dora@example.com"),
+                subject="Call",
+                body_text="She called: still cold.",
+                ticket=ticket,
+                recorded_by=agent if logged_by_assignee else agent2,
+                acknowledge=False,
+            )
+        )
+    told = list(Notification.objects.filter(kind=Kind.CUSTOMER_REPLIED).values_list("recipient", flat=True))
+    assert told == ([] if logged_by_assignee else [agent.pk])
+
+
 def test_a_customer_message_on_an_unassigned_ticket_tells_nobody(agent, delivered):
     with delivered():
         phoned_in()

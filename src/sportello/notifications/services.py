@@ -215,7 +215,7 @@ def _entry_drafts(entry: Entry, ticket: Ticket, mentions: dict[str, User]) -> li
         and not entry.internal
         and entry.author_customer_id is not None
         and assignee is not None
-        and entry.author_user_id != assignee.pk  # not the agent's own phone log for the customer
+        and _recorded_by(entry) != assignee.pk  # not the agent's own log of a call for the customer
     ):
         key = f"customer_replied:{entry.pk}:{assignee.pk}"
         return [
@@ -225,6 +225,15 @@ def _entry_drafts(entry: Entry, ticket: Ticket, mentions: dict[str, User]) -> li
             )
         ]  # fmt: skip
     return []
+
+
+def _recorded_by(entry: Entry) -> int | None:
+    """The agent who logged a customer's message for her (a phone call, a letter), if one did:
+    the customer is its author, the agent is named in its metadata (tickets/intake.py)."""
+    recorder = entry.metadata.get("recorded_by") if isinstance(entry.metadata, dict) else None
+    if isinstance(recorder, dict) and isinstance(recorder.get("id"), int):
+        return int(recorder["id"])
+    return entry.author_user_id
 
 
 def _may_see(drafts: list[Draft]) -> list[Draft]:
