@@ -15,11 +15,10 @@ from ninja import Path, Router, Schema, Status
 from pydantic import Field
 
 from sportello.accounts.auth import MAX_DB_INT, InputSchema, Text, caller, errors
-from sportello.accounts.models import User
 from sportello.chat import services
 from sportello.chat.models import Conversation
-from sportello.customers.models import Customer
 from sportello.tickets.access import require_agent
+from sportello.tickets.api import AgentRef, CustomerRef
 from sportello.tickets.models import Entry
 
 router = Router(tags=["chat"])
@@ -30,32 +29,13 @@ ConversationId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="The chat'
 # --- Schemas --------------------------------------------------------------------------------------
 
 
-class ChatAgentOut(Schema):
-    id: int
-    username: str
-    name: str
-
-    @staticmethod
-    def resolve_name(obj: User) -> str:
-        return obj.display_name
-
-
-class ChatCustomerOut(Schema):
-    id: int
-    name: str
-
-    @staticmethod
-    def resolve_name(obj: Customer) -> str:
-        return str(obj)
-
-
 class ChatConversationOut(Schema):
     id: int
     state: str = Field(description="waiting, active or closed")
     channel: str = Field(description="the chat channel's key")
     ticket: int = Field(description="the reference number of the chat's ticket")
-    customer: ChatCustomerOut
-    agent: ChatAgentOut | None
+    customer: CustomerRef
+    agent: AgentRef | None
     group: int | None
     language: str
     created_at: datetime
