@@ -420,7 +420,25 @@ def _set_availability(user_id: int, availability: str, *, only_from: str | None)
 # --- Agents' sockets ---------------------------------------------------------------------------------------
 
 
-class AgentSocket(AsyncJsonWebsocketConsumer):
+class JsonSocket(AsyncJsonWebsocketConsumer):
+    """A JSON socket of ours: answers the page's keep-alive pings, and takes a frame that is not
+    JSON (or nests past the decoder's depth) as nothing rather than an error."""
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        import json
+
+        try:
+            return json.loads(text_data)
+        except (ValueError, RecursionError):  # nested past the decoder's depth: as malformed
+            return None
+
+
+class AgentSocket(JsonSocket):
     """Agents only (session sign-in, our own origin); every open one counts as a screen for presence."""
 
     user: User
@@ -473,19 +491,6 @@ class AgentSocket(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups = []
         await self.close(code=4404, reason="no longer visible")
-
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if isinstance(content, dict) and content.get("type") == "ping":
-            await self.send_json({"type": "pong"})
-
-    @classmethod
-    async def decode_json(cls, text_data: str) -> Any:
-        import json
-
-        try:
-            return json.loads(text_data)
-        except (ValueError, RecursionError):  # nested past the decoder's depth: as malformed
-            return None
 
 
 class PresenceConsumer(AgentSocket):

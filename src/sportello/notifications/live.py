@@ -16,11 +16,11 @@ from datetime import timedelta
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db.models import Count
 from django.utils import timezone
 
+from sportello.chat.live import JsonSocket
 from sportello.notifications.models import Notification
 
 log = logging.getLogger("sportello.notifications")
@@ -130,7 +130,7 @@ class _Tail:
 # --- The bell's socket -----------------------------------------------------------------------------
 
 
-class NotificationConsumer(AsyncJsonWebsocketConsumer):
+class NotificationConsumer(JsonSocket):
     """Agents only (session, our own origin: chat/routing.py's `for_agents`). It does not count for
     presence: the page's other socket does (chat/live.py)."""
 
@@ -152,19 +152,6 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if isinstance(content, dict) and content.get("type") == "ping":
-            await self.send_json({"type": "pong"})
-
-    @classmethod
-    async def decode_json(cls, text_data: str) -> Any:
-        import json
-
-        try:
-            return json.loads(text_data)
-        except (ValueError, RecursionError):
-            return None
 
     async def notifications_changed(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "notifications", "unread": event["unread"], "new": event.get("new", False)})
