@@ -141,7 +141,9 @@ def test_files_dropped_on_the_composer_are_attached_with_an_image_preview(page, 
     expect(page.locator(".messages")).to_contain_text("Internal note added.")
     thumbnail = page.locator(".entry.internal .attachments img[alt='error.png']")
     expect(thumbnail).to_be_visible()
-    assert thumbnail.evaluate("img => img.naturalWidth") == 1  # served through the attachment view
+    # decode() waits for the image to load (it may still be in flight when it shows)
+    width = thumbnail.evaluate("img => img.decode().then(() => img.naturalWidth, () => 0)")
+    assert width == 1  # served through the attachment view
 
 
 def test_a_live_notice_names_the_changed_field_in_words(browser, asgi_server, agent, agent2):  # noqa: F811
