@@ -11,6 +11,8 @@ class Organization(models.Model):
     # When set, members may see each other's tickets in the customer portal.
     shared_tickets = models.BooleanField(default=False)
     notes = models.TextField(blank=True)
+    # Values of the admin-defined custom fields (sportello.fields), by field key.
+    custom_fields = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -35,6 +37,8 @@ class Customer(models.Model):
     )
     # Set while this file is merged into another (customers/merging.py); cleared when the merge is undone.
     merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Values of the admin-defined custom fields (sportello.fields), by field key.
+    custom_fields = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -110,6 +110,9 @@ class Ticket(models.Model):
     time_spent = models.PositiveIntegerField(default=0)
     # Snoozed (status pending) until then; the wake-up (tickets/snooze.py) sets it back to open.
     snoozed_until = models.DateTimeField(null=True, blank=True)
+    # Values of the admin-defined custom fields (sportello.fields), by field key; validated by
+    # fields/services.py. On PostgreSQL a GIN index (jsonb_path_ops) answers the inbox filters.
+    custom_fields = models.JSONField(default=dict, blank=True)
 
     class Meta:
         indexes = [
