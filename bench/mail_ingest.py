@@ -13,7 +13,10 @@
    other: write the file (fsynced), parse in memory, then one transaction: look up, run the
    pipeline, thread, ingest (customer, ticket, entry, attachments, search document, outbox rows),
    insert the raw message's row. Prints messages/s as a share of the parse-only rate, p50/p95 per
-   message, the states, and the load average before and after.
+   message, the states, and the load average before and after; and what a message costs in CPU
+   (the ingest process, plus its PostgreSQL backend's, read from /proc: figures the machine's
+   other load barely moves) and in statements (every one the ingest process sent, the outbox's
+   delivery included).
 4. With --batch N, each database is measured a second time (a fresh one) through
    `receive_batch(…, source="imap")`, N messages at a time, as an IMAP poll or `mail import`
    hands them over (one transaction and one folder fsync per batch); "per message" is then the
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import random
 import sys
 import tempfile
@@ -194,6 +198,7 @@ INGEST = """
 import json, sys, time
 from pathlib import Path
 import django; django.setup()
+from django.db import connection
 from django.db.models import Count
 from sportello.mail.models import Mailbox, RawMessage
 from sportello.mail.services import receive_batch, receive_raw
@@ -202,23 +207,41 @@ mailbox = Mailbox.objects.create(address="{mailbox}")
 files = sorted(Path("{folder}").glob("*.eml"))
 raws = [f.read_bytes() for f in files]
 batch = {batch}
+backend = None
+if connection.vendor == "postgresql":
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+def database_cpu():  # this connection's PostgreSQL backend: user + system seconds
+    if backend is None:
+        return 0.0
+    fields = Path(f"/proc/{{backend}}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / {ticks}
+statements = [0]
+def count(execute, sql, params, many, context):
+    statements[0] += 1
+    return execute(sql, params, many, context)
 latencies = []
+cpu_before, database_before = time.process_time(), database_cpu()
 start = time.perf_counter()
-if batch:
-    for first in range(0, len(raws), batch):
-        began = time.perf_counter()
-        chunk = raws[first:first + batch]
-        receive_batch(chunk, mailbox=mailbox, source="imap")
-        latencies += [(time.perf_counter() - began) / len(chunk)] * len(chunk)
-else:
-    for raw in raws:
-        began = time.perf_counter()
-        receive_raw(raw, mailbox=mailbox, source="lmtp", envelope_to=["{mailbox}"])
-        latencies.append(time.perf_counter() - began)
+with connection.execute_wrapper(count):
+    if batch:
+        for first in range(0, len(raws), batch):
+            began = time.perf_counter()
+            chunk = raws[first:first + batch]
+            receive_batch(chunk, mailbox=mailbox, source="imap")
+            latencies += [(time.perf_counter() - began) / len(chunk)] * len(chunk)
+    else:
+        for raw in raws:
+            began = time.perf_counter()
+            receive_raw(raw, mailbox=mailbox, source="lmtp", envelope_to=["{mailbox}"])
+            latencies.append(time.perf_counter() - began)
 seconds = time.perf_counter() - start
+cpu, database = time.process_time() - cpu_before, database_cpu() - database_before
 states = dict(RawMessage.objects.values_list("state").annotate(n=Count("id")))
 print(json.dumps({{"seconds": seconds, "rate": len(raws) / seconds, "states": states,
-                  "tickets": Ticket.objects.count(), "latencies": latencies}}))
+                  "tickets": Ticket.objects.count(), "latencies": latencies, "cpu": cpu / len(raws),
+                  "database_cpu": database / len(raws), "statements": statements[0] / len(raws)}}))
 """
 
 
@@ -226,7 +249,8 @@ def ingest(env: dict[str, str], folder: Path, batch: int = 0) -> dict[str, objec
     import json
 
     sportello(env, "migrate", "-v0")
-    out = sportello(env, code=INGEST.format(mailbox=MAILBOX, folder=folder, batch=batch))
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    out = sportello(env, code=INGEST.format(mailbox=MAILBOX, folder=folder, batch=batch, ticks=ticks))
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -279,7 +303,10 @@ def measure(runs: list[tuple[str, dict[str, str], int]], folder: Path, ceiling: 
         print(
             f"  {how:<22} {label:<14} {rate:8.0f} msg/s   {of_floor(rate, ceiling, 'the parse-only rate')}\n"
             f"      per message {percentiles(result['latencies'])}   ({result['seconds']:.1f} s; "
-            f"states {result['states']}; {result['tickets']} tickets)"
+            f"states {result['states']}; {result['tickets']} tickets)\n"
+            f"      CPU per message: ingest process {float(result['cpu']) * 1000:5.2f} ms"  # type: ignore[arg-type]
+            f" + database backend {float(result['database_cpu']) * 1000:5.2f} ms;"  # type: ignore[arg-type]
+            f" {float(result['statements']):.1f} statements per message"  # type: ignore[arg-type]
         )
 
 
