@@ -1,0 +1,130 @@
+"""What reports read instead of tickets and entries: facts kept up to date by events.
+
+- `TicketFact`: one row per ticket with everything the reports group and filter by and the
+  durations they measure (first response and resolution, in calendar and business seconds).
+- `Activity`: one row per thing an agent (or a customer, for reopens) did on a ticket that reports
+  count per person and day: a public reply, an internal note, a solve, a reopen, a chat accepted.
+- `BacklogDay`: how many tickets were open at the end of each day, by status category, group,
+  channel, priority and category (a small roll-up a scheduled job keeps, rebuilt from history).
+
+`reports.facts` computes facts and activity for a batch of tickets from the tickets as they are
+(idempotent: a second delivery of an event writes the same rows); it is the outbox listener of the
+ticket events and the worker of `sportello reports rebuild`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from sportello.accounts.models import Group
+from sportello.customers.models import Customer, Organization
+from sportello.sla.models import Policy
+from sportello.tickets.models import Category, Ticket
+
+
+class SlaOutcome(models.TextChoices):
+    NONE = "", "No target"
+    OPEN = "open", "Not decided yet"
+    MET = "met", "Met"
+    BREACHED = "breached", "Breached"
+
+
+def _ref(model: type[models.Model] | str, **extra: object) -> models.ForeignKey:  # type: ignore[type-arg]
+    """A reference that a deleted row does not block: the facts are refreshed on the next event."""
+    return models.ForeignKey(
+        model, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", **extra
+    )
+
+
+class TicketFact(models.Model):
+    ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, primary_key=True, related_name="fact")
+    number = models.BigIntegerField()
+    created_at = models.DateTimeField()
+    channel = models.CharField(max_length=10)
+    state = models.CharField(max_length=10)
+    priority = models.PositiveSmallIntegerField()
+    group = _ref(Group)
+    assignee = _ref(settings.AUTH_USER_MODEL)
+    category = _ref(Category)
+    customer = _ref(Customer)
+    organization = _ref(Organization)
+    # The domain of the customer's first e-mail address ("" without one): "senders" in reports.
+    sender_domain = models.CharField(max_length=200, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    # The LAST solve: a reopened ticket is measured to the solve that ended it (null while open).
+    solved_at = models.DateTimeField(null=True, blank=True)
+    reopens = models.PositiveIntegerField(default=0)
+    replies = models.PositiveIntegerField(default=0)  # public agent messages
+    notes = models.PositiveIntegerField(default=0)  # internal notes
+    first_response_seconds = models.BigIntegerField(null=True, blank=True)
+    first_response_business_seconds = models.BigIntegerField(null=True, blank=True)
+    resolution_seconds = models.BigIntegerField(null=True, blank=True)
+    resolution_business_seconds = models.BigIntegerField(null=True, blank=True)
+    # Solved with one public reply and never reopened.
+    one_touch = models.BooleanField(default=False)
+    time_spent = models.PositiveIntegerField(default=0)  # minutes tracked on its entries
+    sla_policy = _ref(Policy)
+    sla_first_response = models.CharField(max_length=8, choices=SlaOutcome.choices, blank=True, default="")
+    sla_next_response = models.CharField(max_length=8, choices=SlaOutcome.choices, blank=True, default="")
+    sla_resolution = models.CharField(max_length=8, choices=SlaOutcome.choices, blank=True, default="")
+    # Merged into another ticket: its thread is counted there, the ticket itself nowhere.
+    merged = models.BooleanField(default=False)
+    version = models.PositiveIntegerField(default=0)  # the ticket version these facts were computed from
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at"], name="fact_created"),
+            models.Index(fields=["solved_at"], name="fact_solved", condition=models.Q(solved_at__isnull=False)),
+            models.Index(fields=["group", "created_at"], name="fact_group_created"),
+            models.Index(fields=["state", "group"], name="fact_state_group"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Facts of #{self.number}"
+
+
+class ActivityKind(models.TextChoices):
+    REPLY = "reply", "Public reply"
+    NOTE = "note", "Internal note"
+    SOLVE = "solve", "Solved"
+    REOPEN = "reopen", "Reopened"
+    CHAT = "chat", "Chat accepted"
+
+
+class Activity(models.Model):
+    fact = models.ForeignKey(TicketFact, on_delete=models.CASCADE, related_name="activities")
+    kind = models.CharField(max_length=8, choices=ActivityKind.choices)
+    # Who did it: the agent (null for a customer's reopen or the system).
+    agent = _ref(settings.AUTH_USER_MODEL)
+    at = models.DateTimeField()
+    time_spent = models.PositiveIntegerField(default=0)  # minutes logged on this entry
+
+    class Meta:
+        verbose_name_plural = "activities"
+        indexes = [
+            models.Index(fields=["kind", "at"], name="activity_kind_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.fact_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class BacklogDay(models.Model):
+    """Open tickets at the end of `day` (site time zone) with these attributes."""
+
+    day = models.DateField()
+    state = models.CharField(max_length=10)
+    group = _ref(Group)
+    channel = models.CharField(max_length=10)
+    priority = models.PositiveSmallIntegerField()
+    category = _ref(Category)
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="backlog_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.state}: {self.count}"
