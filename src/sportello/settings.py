@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "sportello.csat",
     "sportello.chat",
     "sportello.reports",
+    "sportello.fields",
 ]
 
 MIDDLEWARE = [
