@@ -91,8 +91,8 @@ def bulk_load(url: str, tickets: int, entries: int = 3) -> None:
             (
                 "customers",
                 f"""
-                INSERT INTO customers_customer (id, name, language, notes, created_at, updated_at)
-                SELECT i, 'Customer ' || i, 'en', '', now(), now() FROM generate_series(1, {customers}) i""",
+                INSERT INTO customers_customer (id, name, language, notes, custom_fields, created_at, updated_at)
+                SELECT i, 'Customer ' || i, 'en', '', '{{}}', now(), now() FROM generate_series(1, {customers}) i""",
             ),
             (
                 "identities",
@@ -105,7 +105,7 @@ def bulk_load(url: str, tickets: int, entries: int = 3) -> None:
                 "tickets",
                 f"""
                 INSERT INTO tickets_ticket (id, number, subject, customer_id, channel, status_id, state, priority,
-                    group_id, assignee_id, language, version, time_spent, created_at, updated_at)
+                    group_id, assignee_id, language, version, time_spent, custom_fields, created_at, updated_at)
                 SELECT i, 10000 + i,
                     initcap(w[1 + (i % 20)]) || ' ' || w[1 + ((i * 7) % 20)] || ' problem ' || i,
                     1 + (i % {customers}),
@@ -113,7 +113,7 @@ def bulk_load(url: str, tickets: int, entries: int = 3) -> None:
                     s.id, s.category, 1 + (i % 4),
                     (ARRAY{groups})[1 + (i % {len(groups)})],
                     CASE WHEN i % 3 = 0 THEN NULL ELSE (ARRAY{agents})[1 + (i % {len(agents)})] END,
-                    'en', 1, 0,
+                    'en', 1, 0, '{{}}',
                     now() - make_interval(mins => i % 500000),
                     now() - make_interval(mins => (i * 13) % 500000)
                 FROM generate_series(1, {tickets}) i,
