@@ -24,12 +24,12 @@ setup:
 	$(UV) sync --frozen --quiet
 
 ## assets: the front-end packages of package-lock.json (npm), their built files copied into static/.
-## `make run` does not need it: the files the pages load (static/vendor/htmx.min.js) are committed,
+## `make run` does not need it: the files the pages load (static/vendor/htmx.min.js, uPlot.*) are committed,
 ## so a fresh clone serves without Node; `make test` and `make lint` run it (axe-core, biome).
 ## Nothing is done when package-lock.json has not changed since the last install.
 NPM_STAMP := node_modules/.package-lock.json
 VENDOR := src/sportello/static/vendor
-assets: $(VENDOR)/htmx.min.js
+assets: $(VENDOR)/htmx.min.js $(VENDOR)/uPlot.iife.min.js $(VENDOR)/uPlot.min.css
 
 $(NPM_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq nodejs npm >/dev/null; }
@@ -38,6 +38,11 @@ $(NPM_STAMP): package.json package-lock.json
 
 $(VENDOR)/htmx.min.js: $(NPM_STAMP)
 	cmp -s node_modules/htmx.org/dist/htmx.min.js $@ || cp node_modules/htmx.org/dist/htmx.min.js $@
+	@touch $@
+
+# uPlot draws the report charts (docs/frontend.md, "Charts": picked by measured size and speed).
+$(VENDOR)/uPlot.%: $(NPM_STAMP)
+	cmp -s node_modules/uplot/dist/uPlot.$* $@ || cp node_modules/uplot/dist/uPlot.$* $@
 	@touch $@
 
 ## system-deps: Debian packages the tests drive (Chromium for the browser, Dovecot for IMAP)
