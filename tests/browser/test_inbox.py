@@ -53,6 +53,18 @@ def test_agent_bulk_assigns_fifty_tickets(page, live_server, agent, agent2, axe_
     assert Ticket.objects.filter(assignee=agent2).count() == 50
     assert Ticket.objects.filter(assignee__isnull=True, pk__in=[t.pk for t in made]).count() == 5
 
+    # The five left are spam: chosen with the page's box, one of them changed by a colleague meanwhile.
+    page.locator("#pick-page").check()
+    expect(bar.locator(".picked")).to_have_text("5 selected")
+    changed = Ticket.objects.filter(assignee__isnull=True, pk__in=[t.pk for t in made]).first()
+    assert changed is not None
+    update_ticket(changed, agent2, TicketChanges(priority=Priority.HIGH))
+    bar.get_by_role("button", name="Mark as spam").click()
+    expect(page.locator("#bulk-result")).to_contain_text(f"4 updated, 1 refused: #{changed.number} was changed by")
+    expect(rows).to_have_count(1)  # the refused one stays, as it was
+    expect(rows.first).to_have_attribute("data-ticket", str(changed.number))
+    assert Ticket.objects.filter(state="spam").count() == 4
+
 
 def test_columns_sort_and_keep_their_width(page, live_server, agent):
     low = new_ticket("Low one", email="low@example.org")

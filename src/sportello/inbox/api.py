@@ -97,7 +97,7 @@ class BulkTicketIn(InputSchema):
 
 class BulkIn(InputSchema):
     """Which tickets (`tickets`, or every ticket `filter` matches) and one action: field changes,
-    `merge_into`, or `delete` (admins)."""
+    `merge_into`, `spam`, or `delete` (admins)."""
 
     tickets: list[BulkTicketIn] = Field([], max_length=BULK_MAX)
     filter: FilterIn | None = Field(None, description=f"instead of `tickets`: every match, at most {BULK_MAX}")
@@ -110,6 +110,7 @@ class BulkIn(InputSchema):
     add_tags: list[Tag] = Field([], max_length=20)  # type: ignore[valid-type]
     remove_tags: list[Tag] = Field([], max_length=20)  # type: ignore[valid-type]
     merge_into: Id | None = Field(None, description="merge every other chosen ticket into this number")
+    spam: bool = Field(False, description="mark the tickets as spam (hidden from every view but Spam)")
     delete: bool = Field(False, description="delete the tickets for good (admins only)")
 
     def changes(self) -> BulkChanges:
@@ -123,6 +124,7 @@ class BulkIn(InputSchema):
             add_tags=list(self.add_tags),
             remove_tags=list(self.remove_tags),
             merge_into=self.merge_into,
+            spam=self.spam,
             delete=self.delete,
         )
 

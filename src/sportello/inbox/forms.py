@@ -173,7 +173,8 @@ class BulkForm(forms.Form):
     tickets = forms.CharField(required=False, widget=forms.HiddenInput)
     match = forms.CharField(required=False, max_length=4000, widget=forms.HiddenInput)
     action = forms.ChoiceField(
-        choices=[("update", _("Apply")), ("merge", _("Merge")), ("delete", _("Delete"))], widget=forms.HiddenInput
+        choices=[("update", _("Apply")), ("merge", _("Merge")), ("spam", _("Spam")), ("delete", _("Delete"))],
+        widget=forms.HiddenInput,
     )
     status = forms.ModelChoiceField(
         label=_("Status"), queryset=Status.objects.all(), required=False, empty_label=_("Status…")
@@ -218,6 +219,8 @@ class BulkForm(forms.Form):
             return BulkChanges(delete=True)
         if action == "merge":
             return BulkChanges(merge_into=data.get("merge_into") or 0)
+        if action == "spam":
+            return BulkChanges(spam=True)
         assignee, group = data.get("assignee") or "", data.get("group") or ""
         return BulkChanges(
             status=data.get("status"),

@@ -20,9 +20,10 @@ from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound, S
 from sportello.inbox.models import SavedView, Sharing
 from sportello.search import backend as search
 from sportello.tickets.access import require_agent, tickets_visible_to
-from sportello.tickets.models import Status, Ticket
+from sportello.tickets.models import Status, StatusCategory, Ticket
 from sportello.tickets.queries import TicketFilter, filtered, forget_view_counts
 from sportello.tickets.services import TicketChanges, changes_since, merge_tickets, update_ticket
+from sportello.tickets.snooze import mark_spam
 
 # The most tickets one bulk action changes: past it, narrow the filter (a request must end).
 BULK_MAX = 5000
@@ -133,7 +134,7 @@ def _tell_inboxes(ticket_id: int, number: int) -> None:
 
 @dataclass
 class BulkChanges:
-    """What to do to every chosen ticket: field changes, or a merge into one of them, or delete."""
+    """What to do to every chosen ticket: field changes, a merge into one of them, spam, or delete."""
 
     status: Status | None = None
     priority: int | None = None
@@ -144,6 +145,7 @@ class BulkChanges:
     add_tags: list[str] = field(default_factory=list)
     remove_tags: list[str] = field(default_factory=list)
     merge_into: int | None = None  # a ticket number
+    spam: bool = False
     delete: bool = False
 
     def field_changes(self) -> bool:
@@ -183,8 +185,8 @@ def bulk_targets(user: User, flt: TicketFilter) -> list[tuple[int, int | None]]:
 def bulk_update(user: User, targets: list[tuple[int, int | None]], changes: BulkChanges) -> BulkOutcome:
     """Apply `changes` to the tickets `targets` names ((number, version the agent saw, or None)).
 
-    1. Check the action as a whole: one kind of action, an agent who may change tickets, delete
-       for admins only, a merge target the agent may write.
+    1. Check the action as a whole: one kind of action (field changes, a merge, spam or delete),
+       an agent who may change tickets, delete for admins only, a merge target the agent may write.
     2. Read the tickets the agent may see in one query; the others are refused as not found (a
        number the agent may not see tells them nothing).
     3. Change each ticket in a transaction of its own, through the ticket services: a version that
@@ -193,9 +195,9 @@ def bulk_update(user: User, targets: list[tuple[int, int | None]], changes: Bulk
     require_agent(user)
     if not user.can_reply:
         raise Forbidden("Light agents can add internal notes only")
-    kinds = [changes.field_changes(), changes.merge_into is not None, changes.delete]
+    kinds = [changes.field_changes(), changes.merge_into is not None, changes.spam, changes.delete]
     if sum(kinds) != 1:
-        raise InvalidInput("Choose one action: changes to fields, a merge, or delete", field="action")
+        raise InvalidInput("Choose one action: changes to fields, a merge, spam, or delete", field="action")
     if changes.delete and not user.is_admin:
         raise Forbidden("Only admins delete tickets")
     if not targets:
@@ -219,6 +221,8 @@ def bulk_update(user: User, targets: list[tuple[int, int | None]], changes: Bulk
         try:
             if changes.delete:
                 changed = _delete(ticket, version)
+            elif changes.spam:
+                changed = _spam(ticket, user, version)
             elif merge_target is not None:
                 merge_tickets(ticket, merge_target, user, expected_version=version)
                 changed = True
@@ -270,6 +274,20 @@ def _update(ticket: Ticket, user: User, version: int | None, changes: BulkChange
             fields.tags = tags
             result = update_ticket(ticket, user, fields, expected_version=version)
     return result.version != before if version is None else result.version != version
+
+
+def _spam(ticket: Ticket, user: User, version: int | None) -> bool:
+    """Mark one ticket as spam (its own transaction); one that is spam already is left unchanged."""
+    if ticket.state == StatusCategory.SPAM and (version is None or version == ticket.version):
+        return False
+    try:
+        mark_spam(ticket, user, expected_version=version)
+    except InvalidInput:
+        # Marked as spam by someone else between the read above and the row lock: nothing to do.
+        if Ticket.objects.filter(pk=ticket.pk, state=StatusCategory.SPAM, merged_into=None).exists():
+            return False
+        raise
+    return True
 
 
 def _delete(ticket: Ticket, version: int | None) -> bool:
