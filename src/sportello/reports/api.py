@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from django.utils import timezone
@@ -15,8 +15,9 @@ from pydantic import BeforeValidator, Field, WithJsonSchema
 from sportello.accounts.auth import caller, errors
 from sportello.accounts.models import User
 from sportello.csat.api import ScoreOut, score_rows
-from sportello.reports import services
+from sportello.reports import frame, metrics, services
 from sportello.tickets.access import require_agent
+from sportello.tickets.models import Channel
 
 router = Router(tags=["reports"])
 
@@ -141,3 +142,122 @@ def satisfaction_report(request: HttpRequest, query: Query[PeriodIn]) -> Satisfa
         groups=score_rows(report.groups),
         days=[SatisfactionDayOut(day=day, good=good, bad=bad) for day, good, bad in report.days],
     )
+
+
+# --- The metric reports: one operation per report, one result shape -------------------------------------
+
+
+ChannelName = Literal["email", "web", "chat", "phone", "social", "portal", "api", "agent"]
+assert set(ChannelName.__args__) == set(Channel.values)  # type: ignore[attr-defined]
+
+
+class ReportQueryIn(PeriodIn):
+    granularity: Literal["day", "week", "month"] = Field("day", description="time buckets of the series")
+    group: int | None = Field(None, ge=1, description="only tickets of this group")
+    agent: int | None = Field(None, ge=1, description="only tickets assigned to (activity by) this agent")
+    channel: ChannelName | None = Field(None, description="only tickets from this channel")
+    priority: int | None = Field(None, ge=1, le=4, description="1 low, 2 normal, 3 high, 4 urgent")
+    tag: str | None = Field(None, min_length=1, max_length=50, description="only tickets with this tag")
+    category: int | None = Field(None, ge=1)
+    organization: int | None = Field(None, ge=1, description="only tickets of this organization's customers")
+
+
+class ReportFigureOut(Schema):
+    key: str
+    label: str
+    value: float | int | None
+    previous: float | int | None = Field(description="the same figure in the previous period of the same length")
+    unit: str = Field(description="count, percent, seconds or number")
+
+
+class ReportSeriesOut(Schema):
+    key: str
+    label: str
+    values: list[float | int | None] = Field(description="one value per point of `axis`")
+
+
+class ReportColumnOut(Schema):
+    key: str
+    label: str
+
+
+class ReportTableOut(Schema):
+    columns: list[ReportColumnOut]
+    rows: list[dict[str, Any]] = Field(description="one object per row, keyed by the columns' keys")
+
+
+class ReportOut(Schema):
+    slug: str
+    title: str
+    period: PeriodOut
+    previous: PeriodOut = Field(description="the period the figures are compared with")
+    granularity: str
+    figures: list[ReportFigureOut]
+    axis: list[str] = Field(description="ISO dates of each day/week/month start, or category labels")
+    series: list[ReportSeriesOut]
+    chart: str = Field(description="line, bar or stacked-bar")
+    table: ReportTableOut
+    extra: dict[str, ReportTableOut] = Field(description="further lists, e.g. `breaches` of the SLA report")
+
+
+def _table(table: frame.Table) -> ReportTableOut:
+    return ReportTableOut(
+        columns=[ReportColumnOut(key=key, label=str(label)) for key, label in table.columns], rows=table.rows
+    )
+
+
+def report_query(query: ReportQueryIn) -> frame.ReportQuery:
+    """The frame's query from the API's parameters (the period in the current time zone)."""
+    period = services.Period.parse(query.since, query.until)
+    filters = frame.Filters(
+        group=query.group,
+        agent=query.agent,
+        channel=query.channel,
+        priority=query.priority,
+        tag=query.tag,
+        category=query.category,
+        organization=query.organization,
+    )
+    return frame.ReportQuery(period=period, filters=filters, granularity=frame.Granularity(query.granularity))
+
+
+def run_report(slug: str, request: HttpRequest, query: ReportQueryIn) -> ReportOut:
+    user = caller(request)
+    require_agent(user)
+    _title, function = frame.REPORTS[slug]
+    with timezone.override(_zone(user)):
+        asked = report_query(query)
+        result = function(asked, user)
+        zone = timezone.get_current_timezone_name()
+    previous = asked.previous
+    return ReportOut(
+        slug=result.slug,
+        title=str(result.title),
+        period=PeriodOut(since=asked.period.first, until=asked.period.last, time_zone=zone),
+        previous=PeriodOut(since=previous.first, until=previous.last, time_zone=zone),
+        granularity=str(asked.granularity),
+        figures=[
+            ReportFigureOut(key=f.key, label=str(f.label), value=f.value, previous=f.previous, unit=f.unit)
+            for f in result.figures
+        ],
+        axis=result.axis,
+        series=[ReportSeriesOut(key=s.key, label=str(s.label), values=s.values) for s in result.series],
+        chart=result.chart,
+        table=_table(result.table),
+        extra={name: _table(table) for name, table in result.extra.items()},
+    )
+
+
+def _operation(slug: str) -> None:
+    title, _function = frame.REPORTS[slug]
+
+    def handler(request: HttpRequest, query: Query[ReportQueryIn]) -> ReportOut:
+        return run_report(slug, request, query)
+
+    handler.__name__ = f"report_{slug.replace('-', '_')}"
+    handler.__doc__ = f"{title}: {_function.__doc__ or ''} (docs/reports.md defines every number)"
+    router.get(f"/reports/{slug}", response={200: ReportOut, **errors(422)}, summary=title)(handler)
+
+
+for _slug in metrics.SLUGS:
+    _operation(_slug)

@@ -5,3 +5,13 @@ class ReportsConfig(AppConfig):
     name = "sportello.reports"
     label = "reports"
     verbose_name = "Reports"
+
+    def ready(self) -> None:
+        from sportello.core import events, scheduler
+        from sportello.reports import facts, metrics  # noqa: F401 — metrics registers the reports
+
+        # After the SLA clocks (the sla app is listed first): the facts copy their outcome.
+        for name in facts.LISTENED:
+            events.subscribe(name, facts.on_event)
+        # Today's open tickets by state and group; the last snapshot of a day stays as its backlog.
+        scheduler.every(300, "reports.backlog", facts.snapshot_backlog)

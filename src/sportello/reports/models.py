@@ -14,6 +14,8 @@ ticket events and the worker of `sportello reports rebuild`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -31,10 +33,10 @@ class SlaOutcome(models.TextChoices):
     BREACHED = "breached", "Breached"
 
 
-def _ref(model: type[models.Model] | str, **extra: object) -> models.ForeignKey:  # type: ignore[type-arg]
+def _ref(model: type[models.Model] | str) -> models.ForeignKey[Any, Any]:
     """A reference that a deleted row does not block: the facts are refreshed on the next event."""
     return models.ForeignKey(
-        model, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", **extra
+        model, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
     )
 
 

@@ -1,0 +1,438 @@
+"""Keeping the report facts: per-ticket facts and agent activity, recomputed in batches from the tickets.
+
+`refresh(ticket_ids)` reads the tickets as they are now (a constant number of queries per batch,
+whatever its size) and writes their `TicketFact` rows (one upsert) and `Activity` rows (one delete,
+one insert). It does not care which event called it or in which order events arrive, so a second
+delivery writes the same rows: it is the outbox listener of every ticket event (`on_events`,
+registered in `ReportsConfig.ready`) and the worker of `sportello reports rebuild`.
+
+How each fact is defined (docs/reports.md says the same for readers):
+- replies: public messages of agents (direction outbound, not internal); notes: internal notes.
+- first response: the ticket's `first_response_at` (its first public reply) minus `created_at`.
+- resolution: for a solved or closed ticket, its LAST solve (`solved_at`, cleared on reopen and set
+  again on the next solve) minus `created_at`.
+- business seconds: the same spans counted in the business hours of the calendar of the SLA policy
+  that applies to the ticket (holidays included); 24/7 (= calendar seconds) without one.
+- reopens: status changes from a solved or closed status to any other (not spam).
+- one-touch: solved or closed, exactly one public reply, never reopened.
+- SLA outcome of each target: breached (the clock says so), met (the response was given or the
+  ticket solved in time), open (not decided yet), or "" (the ticket's policy has no such target).
+- merged: merged into another ticket; its entries were moved there and counted there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from sportello.chat.models import Conversation
+from sportello.core import events
+from sportello.customers.models import Identity, IdentityKind
+from sportello.reports.models import Activity, ActivityKind, BacklogDay, SlaOutcome, TicketFact
+from sportello.sla.business_time import ALWAYS, CalendarSpec, Timeline
+from sportello.sla.models import Calendar, TicketSLA
+from sportello.tickets.models import ACTIVE_CATEGORIES, Change, Direction, Entry, Status, StatusCategory, Ticket
+
+log = logging.getLogger("sportello.reports")
+
+DONE = frozenset({StatusCategory.SOLVED, StatusCategory.CLOSED})
+OPEN_STATES = tuple(str(state) for state in ACTIVE_CATEGORIES)
+REBUILD_BATCH = 1000
+
+# The columns of a ticket the facts read, in order.
+TICKET_COLUMNS = (
+    "pk",
+    "number",
+    "created_at",
+    "channel",
+    "state",
+    "priority",
+    "group_id",
+    "assignee_id",
+    "category_id",
+    "customer_id",
+    "customer__organization_id",
+    "merged_into_id",
+    "first_response_at",
+    "solved_at",
+    "time_spent",
+    "version",
+)
+UPDATED_FIELDS = [
+    field.name for field in TicketFact._meta.concrete_fields if field.name not in ("ticket",) and not field.primary_key
+]
+
+
+# --- Business hours ----------------------------------------------------------------------------------
+
+
+class _Calendars:
+    """Timelines of the calendars, per process, read again when a calendar's `updated_at` moves."""
+
+    def __init__(self) -> None:
+        self.timelines: dict[int, tuple[datetime, Timeline]] = {}
+        self.always = Timeline(ALWAYS)
+
+    def timelines_for(self, calendar_ids: Iterable[int]) -> dict[int, Timeline]:
+        wanted = set(calendar_ids)
+        if not wanted:
+            return {}
+        stamps = dict(Calendar.objects.filter(pk__in=wanted).values_list("pk", "updated_at"))
+        stale = [pk for pk, stamp in stamps.items() if self.timelines.get(pk, (None,))[0] != stamp]
+        if stale:
+            for calendar in Calendar.objects.filter(pk__in=stale).prefetch_related("intervals", "holidays"):
+                self.timelines[calendar.pk] = (calendar.updated_at, Timeline(calendar.spec()))
+        return {pk: self.timelines[pk][1] for pk in stamps if pk in self.timelines}
+
+    def forget(self) -> None:
+        self.timelines.clear()
+
+
+calendars = _Calendars()
+
+
+def business_seconds(timeline: Timeline | CalendarSpec, start: datetime, end: datetime) -> int:
+    return int(timeline.between(start, end).total_seconds())
+
+
+# --- Computing the facts of a batch --------------------------------------------------------------------
+
+
+@dataclass
+class _Sla:
+    policy_id: int | None
+    calendar_id: int | None
+    minutes: tuple[int | None, int | None, int | None]
+    breached: tuple[bool, bool, bool]
+
+
+def _categories() -> dict[str, str]:
+    """Status name -> category (history stores a status by its name)."""
+    return dict(Status.objects.values_list("name", "category"))
+
+
+def refresh(ticket_ids: Iterable[int]) -> int:
+    """Recompute the facts and activity of these tickets; return how many facts were written."""
+    ids = sorted(set(ticket_ids))
+    if not ids:
+        return 0
+    tickets = list(Ticket.objects.filter(pk__in=ids).values_list(*TICKET_COLUMNS))
+    found = [row[0] for row in tickets]
+    entries: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for entry in (
+        Entry.objects.filter(ticket_id__in=found)
+        .order_by()
+        .values_list("ticket_id", "direction", "internal", "author_user_id", "created_at", "time_spent")
+    ):
+        entries[entry[0]].append(entry)
+    categories = _categories()
+    status_changes: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for change in (
+        Change.objects.filter(ticket_id__in=found, field="status")
+        .order_by("created_at", "id")
+        .values_list("ticket_id", "actor_id", "old_value", "new_value", "created_at")
+    ):
+        status_changes[change[0]].append(change)
+    slas = {
+        row[0]: _Sla(row[1], row[2], row[3:6], row[6:9])
+        for row in TicketSLA.objects.filter(ticket_id__in=found).values_list(
+            "ticket_id",
+            "policy_id",
+            "policy__calendar_id",
+            "first_response_minutes",
+            "next_response_minutes",
+            "resolution_minutes",
+            "first_response_breached",
+            "next_response_breached",
+            "resolution_breached",
+        )
+    }
+    timelines = calendars.timelines_for(sla.calendar_id for sla in slas.values() if sla.calendar_id)
+    domains: dict[int, str] = {}
+    customer_ids = {row[9] for row in tickets}
+    for customer_id, value in (
+        Identity.objects.filter(customer_id__in=customer_ids, kind=IdentityKind.EMAIL)
+        .order_by("-id")
+        .values_list("customer_id", "value")
+    ):
+        domains[customer_id] = value.rpartition("@")[2][:200]  # the last in this order: the first address
+    chats: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for chat in Conversation.objects.filter(ticket_id__in=found, accepted_at__isnull=False).values_list(
+        "ticket_id", "agent_id", "accepted_at"
+    ):
+        chats[chat[0]].append(chat)
+
+    now = timezone.now()
+    facts: list[TicketFact] = []
+    activity: list[Activity] = []
+    for row in tickets:
+        (
+            pk,
+            number,
+            created_at,
+            channel,
+            state,
+            priority,
+            group_id,
+            assignee_id,
+            category_id,
+            customer_id,
+            organization_id,
+            merged_into_id,
+            first_response_at,
+            solved_at,
+            time_spent,
+            version,
+        ) = row
+        sla = slas.get(pk)
+        timeline = timelines.get(sla.calendar_id, calendars.always) if sla and sla.calendar_id else calendars.always
+        replies = notes = 0
+        for _, direction, internal, author, at, minutes in entries.get(pk, ()):
+            if direction == Direction.OUTBOUND and not internal:
+                replies += 1
+                kind = ActivityKind.REPLY
+            elif direction == Direction.INTERNAL:
+                notes += 1
+                kind = ActivityKind.NOTE
+            else:
+                continue
+            activity.append(Activity(fact_id=pk, kind=kind, agent_id=author, at=at, time_spent=minutes or 0))
+        reopens = 0
+        for _, actor, old, new, at in status_changes.get(pk, ()):
+            before, after = categories.get(old, ""), categories.get(new, "")
+            if before in DONE and after in OPEN_STATES:
+                reopens += 1
+                activity.append(Activity(fact_id=pk, kind=ActivityKind.REOPEN, agent_id=actor, at=at))
+            elif after in DONE and before not in DONE and merged_into_id is None:
+                activity.append(Activity(fact_id=pk, kind=ActivityKind.SOLVE, agent_id=actor, at=at))
+        for _, agent_id, at in chats.get(pk, ()):
+            activity.append(Activity(fact_id=pk, kind=ActivityKind.CHAT, agent_id=agent_id, at=at))
+        done = state in DONE and solved_at is not None and merged_into_id is None
+        fact = TicketFact(
+            ticket_id=pk,
+            number=number,
+            created_at=created_at,
+            channel=channel,
+            state=state,
+            priority=priority,
+            group_id=group_id,
+            assignee_id=assignee_id,
+            category_id=category_id,
+            customer_id=customer_id,
+            organization_id=organization_id,
+            sender_domain=domains.get(customer_id, ""),
+            first_response_at=first_response_at,
+            solved_at=solved_at if done else None,
+            reopens=reopens,
+            replies=replies,
+            notes=notes,
+            one_touch=done and replies == 1 and reopens == 0,
+            time_spent=time_spent,
+            merged=merged_into_id is not None,
+            version=version,
+            updated_at=now,
+        )
+        if first_response_at is not None:
+            fact.first_response_seconds = int((first_response_at - created_at).total_seconds())
+            fact.first_response_business_seconds = business_seconds(timeline, created_at, first_response_at)
+        if done:
+            fact.resolution_seconds = int((solved_at - created_at).total_seconds())
+            fact.resolution_business_seconds = business_seconds(timeline, created_at, solved_at)
+        if sla is not None:
+            _sla_outcomes(fact, sla, state)
+        facts.append(fact)
+    with transaction.atomic():
+        # Tickets gone since (deleted) take their facts with them by cascade; activity is rewritten whole.
+        Activity.objects.filter(fact_id__in=found).delete()
+        TicketFact.objects.bulk_create(
+            facts, update_conflicts=True, unique_fields=["ticket"], update_fields=UPDATED_FIELDS
+        )
+        Activity.objects.bulk_create(activity)
+    return len(facts)
+
+
+def _sla_outcomes(fact: TicketFact, sla: _Sla, state: str) -> None:
+    fact.sla_policy_id = sla.policy_id
+    first, following, resolution = sla.minutes
+    first_breached, next_breached, resolution_breached = sla.breached
+    closed = state in DONE
+    if first is not None:
+        fact.sla_first_response = _outcome(first_breached, fact.first_response_at is not None or closed)
+    if following is not None:
+        fact.sla_next_response = _outcome(next_breached, closed)
+    if resolution is not None:
+        fact.sla_resolution = _outcome(resolution_breached, closed)
+
+
+def _outcome(breached: bool, decided: bool) -> str:
+    if breached:
+        return SlaOutcome.BREACHED
+    return SlaOutcome.MET if decided else SlaOutcome.OPEN
+
+
+# --- The listener ----------------------------------------------------------------------------------------
+
+LISTENED = (
+    events.TICKET_CREATED,
+    events.TICKET_UPDATED,
+    events.ENTRY_ADDED,
+    events.TICKETS_MERGED,
+    events.SLA_BREACHED,
+)
+
+
+def on_events(batch: list[events.Event]) -> None:
+    """A batch of ticket events: refresh the facts of every ticket they name (and a merge's source,
+    a split's origin), in one `refresh` call."""
+    ids: set[int] = set()
+    for event in batch:
+        ids.add(event.ticket_id)
+        for key in ("source", "split_from"):
+            other = event.data.get(key)
+            if isinstance(other, int):
+                ids.add(other)
+    refresh(ids)
+
+
+@events.batched(on_events)
+def on_event(event: events.Event) -> None:
+    on_events([event])
+
+
+# --- Rebuilding from existing tickets ---------------------------------------------------------------------
+
+
+@dataclass
+class Progress:
+    tickets: int = 0
+    last: int = 0  # the highest ticket id done: `rebuild(after=last)` resumes there
+
+
+def rebuild(after: int = 0, batch: int = REBUILD_BATCH, limit: int | None = None) -> Iterator[Progress]:
+    """Refresh the facts of every ticket with an id above `after`, `batch` at a time, in id order;
+    yield the progress after each batch (a stopped rebuild resumes with `after=progress.last`)."""
+    progress = Progress(last=after)
+    while limit is None or progress.tickets < limit:
+        ids = list(Ticket.objects.filter(pk__gt=progress.last).order_by("pk").values_list("pk", flat=True)[:batch])
+        if not ids:
+            return
+        progress.tickets += refresh(ids)
+        progress.last = ids[-1]
+        yield progress
+
+
+def rebuild_all() -> int:
+    """Facts for every ticket and the backlog from history (the demo's load ends with this)."""
+    done = 0
+    for progress in rebuild():
+        done = progress.tickets
+    rebuild_backlog()
+    return done
+
+
+# --- The daily backlog ---------------------------------------------------------------------------------
+
+BACKLOG_DIMENSIONS = ("state", "group_id", "channel", "priority", "category_id")
+
+
+def site_zone() -> Any:
+    return timezone.get_default_timezone()
+
+
+def snapshot_backlog(now: datetime | None = None) -> int:
+    """Today's row set (site time zone) from the facts as they are now: the scheduled job. The last
+    snapshot taken before midnight stays as that day's backlog. Returns the rows written."""
+    now = now or timezone.now()
+    today = timezone.localtime(now, site_zone()).date()
+    rows = (
+        TicketFact.objects.filter(state__in=OPEN_STATES, merged=False)
+        .values(*BACKLOG_DIMENSIONS)
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    written = [BacklogDay(day=today, count=row.pop("n"), **row) for row in rows]
+    with transaction.atomic():
+        BacklogDay.objects.filter(day=today).delete()
+        BacklogDay.objects.bulk_create(written)
+    return len(written)
+
+
+def rebuild_backlog(first: date | None = None, last: date | None = None, now: datetime | None = None) -> int:
+    """The backlog of every day from `first` (default: the day of the first ticket) to `last`
+    (default: today) from history: each ticket's status categories over time (its status changes),
+    with its current group, channel, priority and category. Returns the rows written."""
+    now = now or timezone.now()
+    zone = site_zone()
+    last = last or timezone.localtime(now, zone).date()
+    if first is None:
+        earliest = TicketFact.objects.order_by("created_at").values_list("created_at", flat=True).first()
+        if earliest is None:
+            BacklogDay.objects.filter(day__lte=last).delete()
+            return 0
+        first = timezone.localtime(earliest, zone).date()
+    days = (last - first).days + 1
+    categories = _categories()
+    # (state, group, channel, priority, category) -> difference array over the days.
+    changes: dict[tuple[Any, ...], list[int]] = {}
+
+    def add(key: tuple[Any, ...], start: datetime, end: datetime | None) -> None:
+        begin = _day_index(start, zone, first)
+        stop = days if end is None else _day_index(end, zone, first)
+        begin, stop = max(begin, 0), min(stop, days)
+        if begin >= stop:
+            return
+        counts = changes.setdefault(key, [0] * (days + 1))
+        counts[begin] += 1
+        counts[stop] -= 1
+
+    facts = TicketFact.objects.filter(merged=False).order_by("pk")
+    columns = ("pk", "created_at", "state", *BACKLOG_DIMENSIONS[1:])
+    last_pk = 0
+    while True:
+        chunk = list(facts.filter(pk__gt=last_pk).values_list(*columns)[: REBUILD_BATCH * 5])
+        if not chunk:
+            break
+        last_pk = chunk[-1][0]
+        history: dict[int, list[tuple[datetime, str, str]]] = defaultdict(list)
+        for ticket_id, old, new, at in (
+            Change.objects.filter(ticket_id__in=[row[0] for row in chunk], field="status")
+            .order_by("created_at", "id")
+            .values_list("ticket_id", "old_value", "new_value", "created_at")
+        ):
+            history[ticket_id].append((at, categories.get(old, ""), categories.get(new, "")))
+        for pk, created_at, state, *rest in chunk:
+            steps = history.get(pk, [])
+            current = steps[0][1] if steps else state
+            since = created_at
+            for at, _old, new in steps:
+                if current in OPEN_STATES:
+                    add((current, *rest), since, at)
+                current, since = new, at
+            if current in OPEN_STATES:
+                add((current, *rest), since, None)
+    written = []
+    for key, counts in changes.items():
+        running = 0
+        for index in range(days):
+            running += counts[index]
+            if running:
+                row = dict(zip(BACKLOG_DIMENSIONS, key, strict=True))
+                written.append(BacklogDay(day=first + timedelta(days=index), count=running, **row))
+    with transaction.atomic():
+        BacklogDay.objects.filter(day__gte=first, day__lte=last).delete()
+        BacklogDay.objects.bulk_create(written, batch_size=5000)
+    return len(written)
+
+
+def _day_index(instant: datetime, zone: Any, first: date) -> int:
+    """The index (from `first`) of the first day at whose end a ticket that opened at `instant` is
+    open (or one that closed then is no longer): the local day of `instant` itself."""
+    return (timezone.localtime(instant, zone).date() - first).days

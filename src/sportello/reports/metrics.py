@@ -1,0 +1,1055 @@
+"""The metric reports: volume, backlog, response times, SLA, agents, top customers, trends.
+
+Each is a function `(ReportQuery, reader) -> ReportResult` registered with `@report`; the pages,
+the CSV export and the API call the same function. They read the facts kept by events
+(`reports.models`: TicketFact, Activity, BacklogDay), never tickets or entries, so a report costs
+the same few indexed range scans at a thousand tickets or a million. docs/reports.md defines every
+number.
+
+Common rules:
+- Days are whole days of the reader's time zone (the current time zone when the function runs);
+  weeks start on Monday; a week or month cut by the period's start is labelled with that first day.
+- Every figure goes through the reader's ticket visibility (a group-restricted agent sees only
+  their groups' tickets) and the query's filters; merged tickets are counted in the ticket they
+  were merged into, never themselves.
+- Headline figures carry the value of the previous period of the same length.
+- Percentiles are exact: PostgreSQL's percentile_cont, or the same interpolation in Python on
+  SQLite (`percentile`), rounded to 0.1 s.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import Aggregate, Avg, Count, Exists, FloatField, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from sportello.accounts.models import Group, User
+from sportello.csat import services as csat
+from sportello.customers.models import Customer, Organization
+from sportello.reports.facts import OPEN_STATES
+from sportello.reports.frame import Figure, Granularity, ReportQuery, ReportResult, Series, Table, report
+from sportello.reports.models import Activity, ActivityKind, BacklogDay, SlaOutcome, TicketFact
+from sportello.reports.services import Period
+from sportello.sla.models import Policy
+from sportello.tickets.models import Category, Channel, StatusCategory, Ticket
+
+TOP = 20
+BREACHES_LISTED = 200
+
+
+# --- Who and what is counted ------------------------------------------------------------------------------
+
+
+def visible_groups(reader: User) -> list[int] | None:
+    """The groups whose tickets `reader` sees; None for all (tickets/access.py's rule)."""
+    if reader.restricted_to_groups and not reader.is_admin:
+        return list(Group.objects.filter(members=reader).values_list("pk", flat=True))
+    return None
+
+
+def facts(query: ReportQuery, reader: User, prefix: str = "") -> Q:
+    """The facts (or, with `prefix` "fact__", the activity) this reader may see under the filters."""
+    if not reader.is_authenticated or not reader.is_staff_member:
+        return Q(pk__in=[])
+    found = Q(**{f"{prefix}merged": False})
+    groups = visible_groups(reader)
+    if groups is not None:
+        found &= Q(**{f"{prefix}group_id__in": groups})
+    chosen = query.filters
+    for name, column in (
+        ("group", "group_id"),
+        ("agent", "assignee_id"),
+        ("channel", "channel"),
+        ("priority", "priority"),
+        ("category", "category_id"),
+        ("organization", "organization_id"),
+    ):
+        value = getattr(chosen, name)
+        if value is not None and value != "":
+            found &= Q(**{f"{prefix}{column}": value})
+    if chosen.tag:
+        outer = "fact_id" if prefix else "pk"
+        tagged = Ticket.tags.through.objects.filter(ticket_id=OuterRef(outer), tag__name=chosen.tag)
+        found &= Q(Exists(tagged))
+    return found
+
+
+def fact_rows(query: ReportQuery, reader: User) -> QuerySet[TicketFact]:
+    return TicketFact.objects.filter(facts(query, reader))
+
+
+def activity_rows(query: ReportQuery, reader: User, kind: str, period: Period) -> QuerySet[Activity]:
+    """Activity of `kind` in `period`; the agent filter means the agent who acted (not the assignee)."""
+    chosen = query.filters
+    ticket_query = ReportQuery(query.period, _without_agent(chosen), query.granularity)
+    rows = Activity.objects.filter(
+        facts(ticket_query, reader, "fact__"), kind=kind, at__gte=period.since, at__lt=period.until
+    )
+    if chosen.agent is not None:
+        rows = rows.filter(agent_id=chosen.agent)
+    return rows
+
+
+def _without_agent(filters: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(filters, agent=None)
+
+
+def in_period(field: str, period: Period) -> Q:
+    return Q(**{f"{field}__gte": period.since, f"{field}__lt": period.until})
+
+
+# --- Time buckets -------------------------------------------------------------------------------------------
+
+
+def bucket_start(day: date, granularity: Granularity, period: Period) -> date:
+    if granularity == Granularity.WEEK:
+        start = day - timedelta(days=day.weekday())
+    elif granularity == Granularity.MONTH:
+        start = day.replace(day=1)
+    else:
+        start = day
+    return max(start, period.first)
+
+
+def buckets(period: Period, granularity: Granularity) -> list[date]:
+    found: list[date] = []
+    for day in period.days():
+        start = bucket_start(day, granularity, period)
+        if not found or found[-1] != start:
+            found.append(start)
+    return found
+
+
+def per_day(rows: QuerySet[Any], field: str, period: Period) -> dict[date, int]:
+    """Rows counted per local day of `field` within the period."""
+    zone = timezone.get_current_timezone()
+    counted = (
+        rows.filter(in_period(field, period))
+        .annotate(day=TruncDate(field, tzinfo=zone))
+        .values("day")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {row["day"]: row["n"] for row in counted}
+
+
+def per_bucket(days: dict[date, int], period: Period, granularity: Granularity) -> list[int]:
+    keys = buckets(period, granularity)
+    totals = dict.fromkeys(keys, 0)
+    for day, n in days.items():
+        if period.first <= day <= period.last:
+            totals[bucket_start(day, granularity, period)] += n
+    return [totals[key] for key in keys]
+
+
+def axis(period: Period, granularity: Granularity) -> list[str]:
+    return [start.isoformat() for start in buckets(period, granularity)]
+
+
+def local_day(instant: datetime) -> date:
+    return timezone.localtime(instant).date()
+
+
+# --- Percentiles -------------------------------------------------------------------------------------------
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's exact percentile (linear interpolation between the two nearest values)."""
+
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression: str, fraction: float, **extra: Any) -> None:
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """percentile_cont over `values` (sorted here): the value at rank fraction*(n-1), interpolated."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = fraction * (len(ordered) - 1)
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+@dataclass(frozen=True)
+class Spread:
+    count: int
+    median: float | None
+    p90: float | None
+
+
+NO_SPREAD = Spread(0, None, None)
+
+
+def spreads(rows: QuerySet[Any], field: str, key: str | None = None) -> dict[Any, Spread]:
+    """Count, median and 90th percentile of `field` (non-null) per value of `key` (None: one, under None)."""
+    rows = rows.filter(**{f"{field}__isnull": False})
+    if connection.vendor == "postgresql":
+        aggregates = {"n": Count(field), "median": PercentileCont(field, 0.5), "p90": PercentileCont(field, 0.9)}
+        if key is None:
+            found = rows.aggregate(**aggregates)
+            return {None: Spread(found["n"], _round(found["median"]), _round(found["p90"]))} if found["n"] else {}
+        return {
+            row[key]: Spread(row["n"], _round(row["median"]), _round(row["p90"]))
+            for row in rows.values(key).annotate(**aggregates).order_by()
+        }
+    values: dict[Any, list[float]] = defaultdict(list)
+    if key is None:
+        values[None] = [float(v) for v in rows.values_list(field, flat=True)]
+        if not values[None]:
+            return {}
+    else:
+        for group, value in rows.values_list(key, field):
+            values[group].append(float(value))
+    return {
+        group: Spread(len(found), _round(percentile(found, 0.5)), _round(percentile(found, 0.9)))
+        for group, found in values.items()
+    }
+
+
+def spread_per_bucket(
+    rows: QuerySet[Any], field: str, when: str, period: Period, granularity: Granularity
+) -> list[float | None]:
+    """The median of `field` per time bucket of `when` (rows already limited to the period)."""
+    values: dict[date, list[float]] = defaultdict(list)
+    zone = timezone.get_current_timezone()
+    day_rows = rows.filter(**{f"{field}__isnull": False}).annotate(day=TruncDate(when, tzinfo=zone))
+    if connection.vendor == "postgresql" and granularity == Granularity.DAY:
+        medians = {
+            row["day"]: row["median"]
+            for row in day_rows.values("day").annotate(median=PercentileCont(field, 0.5)).order_by()
+        }
+        return [_round(medians.get(start)) for start in buckets(period, granularity)]
+    for day, value in day_rows.values_list("day", field):
+        values[bucket_start(day, granularity, period)].append(float(value))
+    return [_round(percentile(values.get(start, []), 0.5)) for start in buckets(period, granularity)]
+
+
+# --- Names --------------------------------------------------------------------------------------------------
+
+
+def agent_names(ids: Iterable[int | None]) -> dict[int | None, str]:
+    wanted = {pk for pk in ids if pk is not None}
+    names: dict[int | None, str] = {user.pk: user.display_name for user in User.objects.filter(pk__in=wanted)}
+    names[None] = _("Unassigned")
+    return names
+
+
+def group_names(ids: Iterable[int | None]) -> dict[int | None, str]:
+    names: dict[int | None, str] = dict(Group.objects.filter(pk__in=[i for i in ids if i]).values_list("pk", "name"))
+    names[None] = _("No group")
+    return names
+
+
+def category_names(ids: Iterable[int | None]) -> dict[int | None, str]:
+    names: dict[int | None, str] = dict(Category.objects.filter(pk__in=[i for i in ids if i]).values_list("pk", "name"))
+    names[None] = _("No category")
+    return names
+
+
+def _percent(part: int | float, whole: int | float) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def _change_percent(now: int, before: int) -> float | None:
+    return round(100 * (now - before) / before, 1) if before else None
+
+
+# --- Volume ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Volume:
+    created: dict[date, int]
+    solved: dict[date, int]
+    reopened: dict[date, int]
+
+
+def _volume(query: ReportQuery, reader: User, period: Period) -> _Volume:
+    rows = fact_rows(query, reader)
+    reopens = Activity.objects.filter(facts(query, reader, "fact__"), kind=ActivityKind.REOPEN)
+    return _Volume(
+        created=per_day(rows, "created_at", period),
+        solved=per_day(rows, "solved_at", period),
+        reopened=per_day(reopens, "at", period),
+    )
+
+
+def _breakdown(rows: QuerySet[TicketFact], column: str, query: ReportQuery) -> dict[Any, tuple[int, int]]:
+    """Tickets created per value of `column`: (in the period, in the previous one)."""
+    found: dict[Any, list[int]] = defaultdict(lambda: [0, 0])
+    for index, period in enumerate((query.period, query.previous)):
+        for value, n in (
+            rows.filter(in_period("created_at", period)).values_list(column).annotate(n=Count("pk")).order_by()
+        ):
+            found[value][index] = n
+    return {key: (now, before) for key, (now, before) in found.items()}
+
+
+def _tag_counts(rows: QuerySet[TicketFact], period: Period) -> dict[str, int]:
+    through = Ticket.tags.through.objects.filter(
+        ticket_id__in=rows.filter(in_period("created_at", period)).values("pk")
+    )
+    return dict(through.values_list("tag__name").annotate(n=Count("pk")).order_by())
+
+
+BREAKDOWN_COLUMNS = [
+    ("key", "Key"),
+    ("name", "Name"),
+    ("created", "Created"),
+    ("previous", "Previous period"),
+    ("change_percent", "Change %"),
+]
+
+
+def _breakdown_table(found: dict[Any, tuple[int, int]], names: Callable[[Any], str]) -> Table:
+    rows = [
+        {
+            "key": "" if key is None else key,
+            "name": names(key),
+            "created": now,
+            "previous": before,
+            "change_percent": _change_percent(now, before),
+        }
+        for key, (now, before) in sorted(found.items(), key=lambda item: (-item[1][0], str(item[0])))
+    ]
+    return Table([(key, _(label)) for key, label in BREAKDOWN_COLUMNS], rows[:TOP] if len(rows) > TOP else rows)
+
+
+@report("volume", "Volume")
+def volume(query: ReportQuery, reader: User) -> ReportResult:
+    """Tickets created, solved (last solve) and reopened, per day, week or month."""
+    now = _volume(query, reader, query.period)
+    before = _volume(query, reader, query.previous)
+    granularity = query.granularity
+    series = {
+        name: per_bucket(getattr(now, name), query.period, granularity) for name in ("created", "solved", "reopened")
+    }
+    labels = {"created": _("Created"), "solved": _("Solved"), "reopened": _("Reopened")}
+    starts = axis(query.period, granularity)
+    rows = fact_rows(query, reader)
+    channels = dict(Channel.choices)
+    by_channel = _breakdown(rows, "channel", query)
+    by_category = _breakdown(rows, "category_id", query)
+    categories = category_names(by_category)
+    tags_now, tags_before = _tag_counts(rows, query.period), _tag_counts(rows, query.previous)
+    by_tag = {name: (tags_now.get(name, 0), tags_before.get(name, 0)) for name in set(tags_now) | set(tags_before)}
+    return ReportResult(
+        slug="volume",
+        title=_("Volume"),
+        figures=[
+            Figure(name, labels[name], sum(getattr(now, name).values()), sum(getattr(before, name).values()))
+            for name in ("created", "solved", "reopened")
+        ],
+        axis=starts,
+        series=[Series(name, labels[name], list(values)) for name, values in series.items()],
+        chart="line",
+        table=Table(
+            [
+                ("period", _("Period")),
+                ("created", labels["created"]),
+                ("solved", labels["solved"]),
+                ("reopened", labels["reopened"]),
+            ],
+            [{"period": start, **{name: series[name][i] for name in series}} for i, start in enumerate(starts)],
+        ),
+        extra={
+            "by_channel": _breakdown_table(by_channel, lambda key: str(channels.get(key, key))),
+            "by_category": _breakdown_table(by_category, lambda key: categories.get(key, str(key))),
+            "by_tag": _breakdown_table(by_tag, str),
+        },
+    )
+
+
+# --- Backlog ---------------------------------------------------------------------------------------------------
+
+BACKLOG_STATES = [str(state) for state in OPEN_STATES]
+
+
+def _backlog(query: ReportQuery, reader: User, period: Period) -> tuple[dict[date, dict[str, int]], dict[Any, int]]:
+    """Open tickets at the end of each day by state category, and by group on the last day."""
+    chosen = query.filters
+    rows = BacklogDay.objects.filter(day__gte=period.first, day__lte=period.last)
+    groups = visible_groups(reader)
+    if not reader.is_authenticated or not reader.is_staff_member:
+        rows = rows.none()
+    if groups is not None:
+        rows = rows.filter(group_id__in=groups)
+    for name, column in (
+        ("group", "group_id"),
+        ("channel", "channel"),
+        ("priority", "priority"),
+        ("category", "category_id"),
+    ):
+        value = getattr(chosen, name)
+        if value is not None and value != "":
+            rows = rows.filter(**{column: value})
+    days: dict[date, dict[str, int]] = {day: dict.fromkeys(BACKLOG_STATES, 0) for day in period.days()}
+    for day, state, n in rows.values_list("day", "state").annotate(n=Sum("count")).order_by():
+        if state in days[day]:
+            days[day][state] = n
+    by_group = dict(rows.filter(day=period.last).values_list("group_id").annotate(n=Sum("count")).order_by())
+    return days, by_group
+
+
+@report("backlog", "Backlog")
+def backlog(query: ReportQuery, reader: User) -> ReportResult:
+    """Tickets open at the end of each day (site time zone), by status category and group."""
+    unsupported = [name for name in ("agent", "tag", "organization") if getattr(query.filters, name)]
+    days, by_group = _backlog(query, reader, query.period)
+    previous, _groups = _backlog(query, reader, query.previous)
+    period, granularity = query.period, query.granularity
+    # A bucket shows the backlog at the end of its last day.
+    last_days: dict[date, date] = {}
+    for day in period.days():
+        last_days[bucket_start(day, granularity, period)] = day
+    starts = buckets(period, granularity)
+    labels = dict(StatusCategory.choices)
+    totals = {day: sum(counts.values()) for day, counts in days.items()}
+    totals_before = {day: sum(counts.values()) for day, counts in previous.items()}
+    names = group_names(by_group)
+    result = ReportResult(
+        slug="backlog",
+        title=_("Backlog"),
+        figures=[
+            Figure(
+                "open_at_end",
+                _("Open at the end of the period"),
+                totals[period.last],
+                totals_before[query.previous.last],
+            ),
+            Figure(
+                "average",
+                _("Average open per day"),
+                round(sum(totals.values()) / len(totals), 1),
+                round(sum(totals_before.values()) / len(totals_before), 1),
+                unit="number",
+            ),
+        ],
+        axis=[start.isoformat() for start in starts],
+        series=[
+            Series(state, str(labels[state]), [days[last_days[start]][state] for start in starts])
+            for state in BACKLOG_STATES
+        ],
+        chart="stacked-bar",
+        table=Table(
+            [("day", _("Day")), *((state, str(labels[state])) for state in BACKLOG_STATES), ("total", _("Total"))],
+            [{"day": day.isoformat(), **counts, "total": totals[day]} for day, counts in days.items()],
+        ),
+        extra={
+            "by_group": Table(
+                [("group", _("Group")), ("name", _("Name")), ("open", _("Open at the end of the period"))],
+                [
+                    {"group": key or "", "name": names.get(key, str(key)), "open": n}
+                    for key, n in sorted(by_group.items(), key=lambda item: -item[1])
+                ],
+            ),
+        },
+    )
+    if unsupported:
+        result.extra["ignored_filters"] = Table([("filter", _("Filter"))], [{"filter": name} for name in unsupported])
+    return result
+
+
+# --- Response times -----------------------------------------------------------------------------------------------
+
+DURATIONS = (
+    ("first_response_business_seconds", "First response, business hours"),
+    ("first_response_seconds", "First response, calendar hours"),
+    ("resolution_business_seconds", "Resolution, business hours"),
+    ("resolution_seconds", "Resolution, calendar hours"),
+)
+
+
+def _response_sets(
+    query: ReportQuery, reader: User, period: Period
+) -> tuple[QuerySet[TicketFact], QuerySet[TicketFact]]:
+    """(tickets created in the period: first response; tickets solved in it: resolution)."""
+    rows = fact_rows(query, reader)
+    return rows.filter(in_period("created_at", period)), rows.filter(in_period("solved_at", period))
+
+
+def _response_figures(
+    query: ReportQuery, reader: User, period: Period, key: str | None = None
+) -> dict[Any, dict[str, Any]]:
+    created, solved = _response_sets(query, reader, period)
+    found: dict[Any, dict[str, Any]] = defaultdict(dict)
+    for field, _label in DURATIONS:
+        source = created if field.startswith("first") else solved
+        for group, spread in spreads(source, field, key).items():
+            found[group][f"{field}_median"] = spread.median
+            found[group][f"{field}_p90"] = spread.p90
+            found[group][f"{field}_count"] = spread.count
+    aggregates = {"solved": Count("pk"), "replies": Avg("replies"), "one_touch": Count("pk", filter=Q(one_touch=True))}
+    rows: list[dict[str, Any]] = (
+        list(solved.values(key).annotate(**aggregates).order_by()) if key else [solved.aggregate(**aggregates)]
+    )
+    for row in rows:
+        group = row[key] if key else None
+        found[group]["solved"] = row["solved"]
+        found[group]["replies_per_ticket"] = _round(row["replies"]) if row["replies"] is not None else None
+        found[group]["one_touch_percent"] = _percent(row["one_touch"], row["solved"])
+    return found
+
+
+RESPONSE_COLUMNS = [
+    ("kind", "Per"),
+    ("key", "Key"),
+    ("name", "Name"),
+    ("solved", "Solved"),
+    ("first_response_business_seconds_median", "First response, business, median (s)"),
+    ("first_response_business_seconds_p90", "First response, business, 90th percentile (s)"),
+    ("first_response_seconds_median", "First response, calendar, median (s)"),
+    ("first_response_seconds_p90", "First response, calendar, 90th percentile (s)"),
+    ("resolution_business_seconds_median", "Resolution, business, median (s)"),
+    ("resolution_business_seconds_p90", "Resolution, business, 90th percentile (s)"),
+    ("resolution_seconds_median", "Resolution, calendar, median (s)"),
+    ("resolution_seconds_p90", "Resolution, calendar, 90th percentile (s)"),
+    ("replies_per_ticket", "Replies per ticket"),
+    ("one_touch_percent", "One-touch %"),
+]
+
+
+@report("response-times", "Response times")
+def response_times(query: ReportQuery, reader: User) -> ReportResult:
+    """First response (tickets created in the period) and resolution (tickets solved in it)."""
+    now = _response_figures(query, reader, query.period).get(None, {})
+    before = _response_figures(query, reader, query.previous).get(None, {})
+    figures = []
+    for field, label in DURATIONS:
+        for stat, stat_label in (("median", _("median")), ("p90", _("90th percentile"))):
+            key = f"{field}_{stat}"
+            figures.append(Figure(key, f"{_(label)}, {stat_label}", now.get(key), before.get(key), unit="seconds"))
+    figures.append(
+        Figure(
+            "replies_per_ticket",
+            _("Replies per solved ticket"),
+            now.get("replies_per_ticket"),
+            before.get("replies_per_ticket"),
+            unit="number",
+        )
+    )
+    figures.append(
+        Figure(
+            "one_touch_percent",
+            _("One-touch resolution"),
+            now.get("one_touch_percent"),
+            before.get("one_touch_percent"),
+            unit="percent",
+        )
+    )
+    created, solved = _response_sets(query, reader, query.period)
+    period, granularity = query.period, query.granularity
+    table_rows = []
+    per_group = _response_figures(query, reader, period, "group_id")
+    per_agent = _response_figures(query, reader, period, "assignee_id")
+    for kind, found, names in (
+        ("group", per_group, group_names(per_group)),
+        ("agent", per_agent, agent_names(per_agent)),
+    ):
+        for key in sorted(found, key=lambda k: (names.get(k, ""), k or 0)):
+            values = found[key]
+            row = {"kind": kind, "key": key or "", "name": names.get(key, str(key)), "solved": values.get("solved", 0)}
+            row.update({column: values.get(column) for column, _label in RESPONSE_COLUMNS[4:]})
+            table_rows.append(row)
+    return ReportResult(
+        slug="response-times",
+        title=_("Response times"),
+        figures=figures,
+        axis=axis(period, granularity),
+        series=[
+            Series(
+                "first_response_business_median",
+                _("First response, business hours, median (s)"),
+                spread_per_bucket(created, "first_response_business_seconds", "created_at", period, granularity),
+            ),
+            Series(
+                "resolution_business_median",
+                _("Resolution, business hours, median (s)"),
+                spread_per_bucket(solved, "resolution_business_seconds", "solved_at", period, granularity),
+            ),
+        ],
+        chart="line",
+        table=Table([(key, _(label)) for key, label in RESPONSE_COLUMNS], table_rows),
+    )
+
+
+# --- SLA -----------------------------------------------------------------------------------------------------------
+
+SLA_TARGETS = (
+    ("sla_first_response", "first_response", "First response"),
+    ("sla_next_response", "next_response", "Next response"),
+    ("sla_resolution", "resolution", "Resolution"),
+)
+DECIDED = (SlaOutcome.MET, SlaOutcome.BREACHED)
+
+
+def _sla_counts(rows: QuerySet[TicketFact], key: str | None) -> dict[tuple[Any, str], tuple[int, int]]:
+    """(key value, target) -> (met, breached) over the decided targets of `rows`."""
+    found: dict[tuple[Any, str], tuple[int, int]] = {}
+    for column, target, _label in SLA_TARGETS:
+        decided = rows.filter(**{f"{column}__in": DECIDED})
+        aggregates = {
+            "met": Count("pk", filter=Q(**{column: SlaOutcome.MET})),
+            "breached": Count("pk", filter=Q(**{column: SlaOutcome.BREACHED})),
+        }
+        if key is None:
+            total = decided.aggregate(**aggregates)
+            found[(None, target)] = (total["met"], total["breached"])
+        else:
+            for row in decided.values(key).annotate(**aggregates).order_by():
+                found[(row[key], target)] = (row["met"], row["breached"])
+    return found
+
+
+def _compliance(counts: Iterable[tuple[int, int]]) -> tuple[int, int, float | None]:
+    met = breached = 0
+    for one_met, one_breached in counts:
+        met += one_met
+        breached += one_breached
+    return met, breached, _percent(met, met + breached)
+
+
+@report("sla", "SLA compliance")
+def sla(query: ReportQuery, reader: User) -> ReportResult:
+    """Targets met and breached of the tickets created in the period, per policy, target, group, agent."""
+    period, granularity = query.period, query.granularity
+    rows = fact_rows(query, reader)
+    current = rows.filter(in_period("created_at", period))
+    overall = _sla_counts(current, None)
+    previous = _sla_counts(rows.filter(in_period("created_at", query.previous)), None)
+    _met_now, breached, percent = _compliance(overall.values())
+    _met, breached_before, percent_before = _compliance(previous.values())
+    figures = [
+        Figure("compliance_percent", _("Targets met"), percent, percent_before, unit="percent"),
+        Figure("breached", _("Targets breached"), breached, breached_before),
+    ]
+    for _column, target, label in SLA_TARGETS:
+        figures.append(
+            Figure(
+                f"{target}_percent",
+                _(label),
+                _compliance([overall[(None, target)]])[2],
+                _compliance([previous[(None, target)]])[2],
+                unit="percent",
+            )
+        )
+    table_rows = []
+    for kind, key, namer in (
+        (
+            "policy",
+            "sla_policy_id",
+            lambda ids: dict(Policy.objects.filter(pk__in=[i for i in ids if i]).values_list("pk", "name")),
+        ),
+        ("group", "group_id", group_names),
+        ("agent", "assignee_id", agent_names),
+    ):
+        counts = _sla_counts(current, key)
+        names = namer({value for value, _target in counts})
+        for (value, target), (one_met, one_breached) in sorted(
+            counts.items(), key=lambda item: (str(names.get(item[0][0], "")), item[0][1])
+        ):
+            if kind == "policy" and value is None:
+                continue
+            table_rows.append(
+                {
+                    "kind": kind,
+                    "key": value or "",
+                    "name": names.get(value, str(value)),
+                    "target": target,
+                    "met": one_met,
+                    "breached": one_breached,
+                    "compliance_percent": _percent(one_met, one_met + one_breached),
+                }
+            )
+    # Compliance per time bucket, all targets together.
+    per_bucket_counts: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    zone = timezone.get_current_timezone()
+    for column, _target, _label in SLA_TARGETS:
+        for day, outcome, n in (
+            current.filter(**{f"{column}__in": DECIDED})
+            .annotate(day=TruncDate("created_at", tzinfo=zone))
+            .values_list("day", column)
+            .annotate(n=Count("pk"))
+            .order_by()
+        ):
+            per_bucket_counts[bucket_start(day, granularity, period)][0 if outcome == SlaOutcome.MET else 1] += n
+    starts = buckets(period, granularity)
+    breaches = []
+    breached_rows = current.filter(
+        Q(sla_first_response=SlaOutcome.BREACHED)
+        | Q(sla_next_response=SlaOutcome.BREACHED)
+        | Q(sla_resolution=SlaOutcome.BREACHED)
+    ).order_by("-created_at", "-pk")[:BREACHES_LISTED]
+    listed = list(
+        breached_rows.values(
+            "number", "created_at", "group_id", "assignee_id", "sla_policy_id", *(c for c, _t, _l in SLA_TARGETS)
+        )
+    )
+    groups, agents = group_names(r["group_id"] for r in listed), agent_names(r["assignee_id"] for r in listed)
+    for row in listed:
+        for column, target, _label in SLA_TARGETS:
+            if row[column] == SlaOutcome.BREACHED:
+                breaches.append(
+                    {
+                        "ticket": row["number"],
+                        "url": reverse("ticket", args=[row["number"]]),
+                        "target": target,
+                        "created_at": timezone.localtime(row["created_at"]).isoformat(),
+                        "group": groups.get(row["group_id"], ""),
+                        "agent": agents.get(row["assignee_id"], ""),
+                    }
+                )
+    return ReportResult(
+        slug="sla",
+        title=_("SLA compliance"),
+        figures=figures,
+        axis=[start.isoformat() for start in starts],
+        series=[
+            Series(
+                "compliance_percent",
+                _("Targets met (%)"),
+                [_percent(*_split(per_bucket_counts.get(start, [0, 0]))) for start in starts],
+            ),
+            Series("breached", _("Targets breached"), [per_bucket_counts.get(start, [0, 0])[1] for start in starts]),
+        ],
+        chart="line",
+        table=Table(
+            [
+                ("kind", _("Per")),
+                ("key", _("Key")),
+                ("name", _("Name")),
+                ("target", _("Target")),
+                ("met", _("Met")),
+                ("breached", _("Breached")),
+                ("compliance_percent", _("Met %")),
+            ],
+            table_rows,
+        ),
+        extra={
+            "breaches": Table(
+                [
+                    ("ticket", _("Ticket")),
+                    ("url", _("Link")),
+                    ("target", _("Target")),
+                    ("created_at", _("Created")),
+                    ("group", _("Group")),
+                    ("agent", _("Agent")),
+                ],
+                breaches,
+            )
+        },
+    )
+
+
+def _split(pair: list[int]) -> tuple[int, int]:
+    return pair[0], pair[0] + pair[1]
+
+
+# --- Agents ---------------------------------------------------------------------------------------------------------
+
+AGENT_COLUMNS = [
+    ("rank", "Rank"),
+    ("agent", "Agent id"),
+    ("name", "Agent"),
+    ("solved", "Solved"),
+    ("replies", "Replies"),
+    ("notes", "Notes"),
+    ("handle_seconds", "Handle time (s)"),
+    ("chats", "Chats handled"),
+    ("assigned", "Assigned (created in the period)"),
+    ("open_now", "Open now"),
+    ("csat_good", "Good ratings"),
+    ("csat_bad", "Bad ratings"),
+    ("csat_percent", "Satisfaction %"),
+]
+
+
+def _agent_stats(query: ReportQuery, reader: User, period: Period) -> dict[int | None, dict[str, int]]:
+    found: dict[int | None, dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(("solved", "replies", "notes", "handle_seconds", "chats", "assigned"), 0)
+    )
+    rows = fact_rows(query, reader)
+    for agent, n in (
+        rows.filter(in_period("solved_at", period)).values_list("assignee_id").annotate(n=Count("pk")).order_by()
+    ):
+        found[agent]["solved"] = n
+    for agent, n in (
+        rows.filter(in_period("created_at", period)).values_list("assignee_id").annotate(n=Count("pk")).order_by()
+    ):
+        found[agent]["assigned"] = n
+    for kind, name in ((ActivityKind.REPLY, "replies"), (ActivityKind.NOTE, "notes"), (ActivityKind.CHAT, "chats")):
+        for agent, n in (
+            activity_rows(query, reader, kind, period).values_list("agent_id").annotate(n=Count("pk")).order_by()
+        ):
+            if agent is not None:
+                found[agent][name] = n
+    for kind in (ActivityKind.REPLY, ActivityKind.NOTE):
+        for agent, minutes in (
+            activity_rows(query, reader, kind, period).values_list("agent_id").annotate(m=Sum("time_spent")).order_by()
+        ):
+            if agent is not None and minutes:
+                found[agent]["handle_seconds"] += minutes * 60
+    return found
+
+
+@report("agents", "Agents")
+def agents(query: ReportQuery, reader: User) -> ReportResult:
+    """Per agent: solved, replies, notes, handle time, chats, assigned, open now, satisfaction."""
+    period, granularity = query.period, query.granularity
+    now = _agent_stats(query, reader, period)
+    before = _agent_stats(query, reader, query.previous)
+    rows = fact_rows(query, reader)
+    open_now = dict(rows.filter(state__in=OPEN_STATES).values_list("assignee_id").annotate(n=Count("pk")).order_by())
+    scores = {score.key: score for score in csat.scores_by_agent(period.since, period.until)}
+    if query.filters.agent is not None:
+        scores = {key: score for key, score in scores.items() if key == query.filters.agent}
+    # Surveys belong to agents, not tickets: a reader restricted to groups (or a group filter) sees
+    # the scores of those groups' members only.
+    groups = visible_groups(reader)
+    allowed = None if groups is None else set(groups)
+    if query.filters.group is not None:
+        allowed = {query.filters.group} if allowed is None else allowed & {query.filters.group}
+    if allowed is not None:
+        members = set(User.objects.filter(support_groups__in=allowed).values_list("pk", flat=True))
+        scores = {key: score for key, score in scores.items() if key in members}
+    ids = set(now) | set(open_now) | set(scores)
+    ids.discard(None)
+    names = agent_names(ids)
+    table_rows = []
+    for agent in ids:
+        stats = now.get(agent, {})
+        score = scores.get(agent)
+        table_rows.append(
+            {
+                "agent": agent,
+                "name": names.get(agent, str(agent)),
+                **{k: stats.get(k, 0) for k in ("solved", "replies", "notes", "handle_seconds", "chats", "assigned")},
+                "open_now": open_now.get(agent, 0),
+                "csat_good": score.good if score else 0,
+                "csat_bad": score.bad if score else 0,
+                "csat_percent": score.score if score else None,
+            }
+        )
+    table_rows.sort(key=lambda row: (-row["solved"], -row["replies"], row["name"]))
+    for rank, row in enumerate(table_rows, start=1):
+        row["rank"] = rank
+    totals = {
+        name: sum(stats[name] for key, stats in now.items() if key is not None)
+        for name in ("solved", "replies", "notes", "handle_seconds", "chats")
+    }
+    totals_before = {name: sum(stats[name] for key, stats in before.items() if key is not None) for name in totals}
+    # Fair workload: tickets created in each bucket per (current) assignee, for the busiest agents.
+    zone = timezone.get_current_timezone()
+    assigned: dict[int, dict[date, int]] = defaultdict(lambda: defaultdict(int))
+    for agent, day, n in (
+        rows.filter(in_period("created_at", period), assignee_id__isnull=False)
+        .annotate(day=TruncDate("created_at", tzinfo=zone))
+        .values_list("assignee_id", "day")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        assigned[agent][bucket_start(day, granularity, period)] += n
+    starts = buckets(period, granularity)
+    busiest = sorted(assigned, key=lambda agent: (-sum(assigned[agent].values()), agent))[:10]
+    labels = {
+        "solved": _("Solved"),
+        "replies": _("Replies"),
+        "notes": _("Notes"),
+        "handle_seconds": _("Handle time"),
+        "chats": _("Chats handled"),
+    }
+    return ReportResult(
+        slug="agents",
+        title=_("Agents"),
+        figures=[
+            Figure(
+                name,
+                labels[name],
+                totals[name],
+                totals_before[name],
+                unit="seconds" if name == "handle_seconds" else "count",
+            )
+            for name in totals
+        ],
+        axis=[start.isoformat() for start in starts],
+        series=[
+            Series(
+                f"assigned_{agent}", names.get(agent, str(agent)), [assigned[agent].get(start, 0) for start in starts]
+            )
+            for agent in busiest
+        ],
+        chart="line",
+        table=Table([(key, _(label)) for key, label in AGENT_COLUMNS], table_rows),
+    )
+
+
+# --- Top customers -------------------------------------------------------------------------------------------------
+
+TOP_COLUMNS = [
+    ("key", "Key"),
+    ("name", "Name"),
+    ("requests", "Requests"),
+    ("previous", "Previous period"),
+    ("change_percent", "Change %"),
+]
+
+
+def _top(
+    rows: QuerySet[TicketFact], column: str, query: ReportQuery, names: Callable[[list[Any]], dict[Any, str]]
+) -> Table:
+    current = list(
+        rows.filter(in_period("created_at", query.period))
+        .exclude(**({f"{column}__in": [""]} if column == "sender_domain" else {f"{column}__isnull": True}))
+        .values_list(column)
+        .annotate(n=Count("pk"))
+        .order_by("-n", column)[:TOP]
+    )
+    keys = [key for key, _n in current]
+    before = dict(
+        rows.filter(in_period("created_at", query.previous), **{f"{column}__in": keys})
+        .values_list(column)
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    shown = names(keys)
+    return Table(
+        [(key, _(label)) for key, label in TOP_COLUMNS],
+        [
+            {
+                "key": key,
+                "name": shown.get(key, str(key)),
+                "requests": n,
+                "previous": before.get(key, 0),
+                "change_percent": _change_percent(n, before.get(key, 0)),
+            }
+            for key, n in current
+        ],
+    )
+
+
+def _customer_names(ids: list[Any]) -> dict[Any, str]:
+    return {
+        customer.pk: str(customer) for customer in Customer.objects.filter(pk__in=ids).prefetch_related("identities")
+    }
+
+
+@report("top-customers", "Top customers")
+def top_customers(query: ReportQuery, reader: User) -> ReportResult:
+    """Customers, organizations and sender domains by requests (tickets created) in the period."""
+    rows = fact_rows(query, reader)
+    customers = _top(rows, "customer_id", query, _customer_names)
+    organizations = _top(
+        rows,
+        "organization_id",
+        query,
+        lambda ids: dict(Organization.objects.filter(pk__in=ids).values_list("pk", "name")),
+    )
+    senders = _top(rows, "sender_domain", query, lambda ids: {key: key for key in ids})
+    total = rows.filter(in_period("created_at", query.period))
+    total_before = rows.filter(in_period("created_at", query.previous))
+    shown = customers.rows[:10]
+    return ReportResult(
+        slug="top-customers",
+        title=_("Top customers"),
+        figures=[
+            Figure("requests", _("Requests"), total.count(), total_before.count()),
+            Figure(
+                "customers",
+                _("Customers who wrote"),
+                total.values("customer_id").distinct().count(),
+                total_before.values("customer_id").distinct().count(),
+            ),
+        ],
+        axis=[row["name"] for row in shown],
+        series=[
+            Series("requests", _("Requests"), [row["requests"] for row in shown]),
+            Series("previous", _("Previous period"), [row["previous"] for row in shown]),
+        ],
+        chart="bar",
+        table=customers,
+        extra={"organizations": organizations, "senders": senders},
+    )
+
+
+# --- Trends -----------------------------------------------------------------------------------------------------------
+
+TREND_COLUMNS = [
+    ("kind", "Kind"),
+    ("key", "Key"),
+    ("name", "Name"),
+    ("count", "Tickets"),
+    ("previous", "Previous period"),
+    ("change", "Change"),
+    ("change_percent", "Change %"),
+]
+
+
+@report("trends", "Trends")
+def trends(query: ReportQuery, reader: User) -> ReportResult:
+    """Tags and categories of tickets created in the period that rose against the previous period."""
+    rows = fact_rows(query, reader)
+    tags_now, tags_before = _tag_counts(rows, query.period), _tag_counts(rows, query.previous)
+    categories = _breakdown(rows, "category_id", query)
+    names = category_names(categories)
+    found = []
+    for name in set(tags_now) | set(tags_before):
+        found.append(("tag", name, name, tags_now.get(name, 0), tags_before.get(name, 0)))
+    for key, (now, before) in categories.items():
+        if key is not None:
+            found.append(("category", key, names.get(key, str(key)), now, before))
+    rising = [item for item in found if item[3] > item[4]]
+    rising.sort(key=lambda item: (-(item[3] - item[4]), -item[3], item[0], str(item[2])))
+    table_rows = [
+        {
+            "kind": kind,
+            "key": key,
+            "name": name,
+            "count": now,
+            "previous": before,
+            "change": now - before,
+            "change_percent": _change_percent(now, before),
+        }
+        for kind, key, name, now, before in rising[: 2 * TOP]
+    ]
+    falling = sum(1 for item in found if item[3] < item[4])
+    shown = table_rows[:10]
+    return ReportResult(
+        slug="trends",
+        title=_("Trends"),
+        figures=[
+            Figure("rising", _("Tags and categories rising"), len(rising), None),
+            Figure("falling", _("Tags and categories falling"), falling, None),
+        ],
+        axis=[f"{row['name']}" for row in shown],
+        series=[
+            Series("count", _("This period"), [int(row["count"] or 0) for row in shown]),
+            Series("previous", _("Previous period"), [int(row["previous"] or 0) for row in shown]),
+        ],
+        chart="bar",
+        table=Table([(key, _(label)) for key, label in TREND_COLUMNS], table_rows),
+    )
+
+
+# The reports of this module, in the order the API documents them.
+SLUGS = ("volume", "backlog", "response-times", "sla", "agents", "top-customers", "trends")
