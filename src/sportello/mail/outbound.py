@@ -19,7 +19,6 @@ from html import escape
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.utils.encoding import iri_to_uri
 
 from sportello.accounts.models import User
@@ -56,9 +55,10 @@ def schedule_notification(ticket: Ticket, *, to: list[str], subject: str, text: 
 
 
 def schedule_delivery(entry_id: int) -> None:
-    from sportello.mail.tasks import deliver_entry
+    """Deliver the entry after commit (tickets/delivery.py picks its channel's adapter)."""
+    from sportello.tickets.delivery import schedule_delivery as schedule
 
-    transaction.on_commit(lambda: deliver_entry.enqueue(entry_id))
+    schedule(entry_id)
 
 
 def message_id_for(ticket: Ticket, entry_id: int | str) -> str:

@@ -6,10 +6,12 @@ Both read only what the entry keeps in its metadata: the threading decision the 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.utils.translation import gettext as _
+
+# Where a reply's delivery stands is the same on every channel (tickets/delivery.py).
+from sportello.tickets.delivery import delivery_attempts as delivery_attempts
 
 THREADED_BY = ("references", "reply_address", "subject_number", "bounce", "new")
 
@@ -46,14 +48,3 @@ def threading_reason(metadata: dict[str, Any] | None) -> dict[str, str] | None:
     else:
         summary = _("New ticket: no Message-ID, reply address or subject number named one")
     return {"threaded_by": threaded_by, "detail": detail, "summary": summary}
-
-
-def delivery_attempts(metadata: dict[str, Any] | None) -> dict[str, Any]:
-    """The attempts so far, the last one's time and error, and the next try (an aware datetime or None)."""
-    state = (metadata or {}).get("delivery") or {}
-    next_at = state.get("next_attempt_at")
-    return {
-        "attempts": int(state.get("attempts", 0)),
-        "next_attempt_at": datetime.fromisoformat(next_at) if next_at else None,
-        "last_error": state.get("last_error", ""),
-    }

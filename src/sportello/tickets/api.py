@@ -35,7 +35,7 @@ from sportello.core.errors import InvalidInput, NotFound, ServiceError
 from sportello.core.jsonbody import Flag, MalformedBody, not_a_boolean, parse_json_object
 from sportello.customers.models import Customer
 from sportello.customers.services import Sender
-from sportello.mail.reasons import delivery_attempts, threading_reason
+from sportello.fields import services as custom_fields
 from sportello.sla.schemas import TicketSlaOut, sla_state
 from sportello.tickets.access import (
     entry_for_agent,
@@ -45,6 +45,7 @@ from sportello.tickets.access import (
     ticket_for_agent,
 )
 from sportello.tickets.attachments import AttachmentIn, download
+from sportello.tickets.delivery import delivery_attempts, threading_reason
 from sportello.tickets.intake import Inbound, ingest
 from sportello.tickets.models import Attachment, Category, Channel, Entry, EntryKind, Ticket
 from sportello.tickets.models import Status as TicketStatus
@@ -120,10 +121,15 @@ class TicketOut(Schema):
     updated_at: datetime
     snoozed_until: datetime | None = Field(None, description="Pending until then (snoozed)")
     sla: TicketSlaOut | None = Field(None, description="SLA clocks; null before a policy applied")
+    custom_fields: dict[str, Any] = Field(description=custom_fields.API_DESCRIPTION)
 
     @staticmethod
     def resolve_tags(obj: Ticket) -> list[str]:
         return [tag.name for tag in obj.tags.all()]
+
+    @staticmethod
+    def resolve_custom_fields(obj: Ticket, context: Any) -> dict[str, Any]:
+        return custom_fields.values_for_api("ticket", obj.custom_fields, context)
 
     @staticmethod
     def resolve_sla(obj: Ticket) -> dict[str, Any] | None:
@@ -187,7 +193,7 @@ class ThreadingOut(Schema):
 
 
 class DeliveryOut(Schema):
-    state: str = Field(description="queued, sending, retrying, sent or failed")
+    state: str = Field(description="queued, sending, retrying, sent, delivered, read or failed")
     attempts: int
     next_attempt_at: datetime | None
     error: str
@@ -255,6 +261,11 @@ class TicketQuery(Schema):
     tag: list[text(50)] = []  # type: ignore[valid-type]
     customer: Id | None = None
     sla: Literal["breaching", "breached"] | None = Field(None, description="breaching within 1 h, or breached")
+    custom: list[text(300)] = Field(  # type: ignore[valid-type]
+        [],
+        description="custom field filters as `key:value` (`product:Widget`, `order_number:1042` finds part of "
+        "a text, `gift:yes`); repeat for several, all must match",
+    )
     sort: Text = Field("newest", description="newest, oldest, priority or created")
     cursor: text(500) | None = Field(None, description="next_cursor of the previous page")  # type: ignore[valid-type]
     size: int = Field(50, ge=1, le=200)
@@ -271,7 +282,19 @@ class TicketQuery(Schema):
             tag=self.tag,
             customer=self.customer,
             sla=self.sla,
+            custom=custom_filters(self.custom),
         )
+
+
+def custom_filters(pairs: list[str]) -> dict[str, str]:
+    """`key:value` pairs as TicketFilter's `custom`."""
+    custom: dict[str, str] = {}
+    for pair in pairs:
+        key, colon, value = pair.partition(":")
+        if not colon or not key.strip():
+            raise InvalidInput(f"Write a custom field filter as key:value, not {pair!r}", field="custom")
+        custom[key.strip()] = value
+    return custom
 
 
 class RequesterIn(InputSchema):
@@ -310,6 +333,7 @@ class TicketIn(InputSchema):
     assignee: Id | None = Field(None, description="an agent to assign the new ticket to")
     tags: list[text(50)] = []  # type: ignore[valid-type]
     acknowledge: Flag = Field(False, description="inbound only: mail the customer the reference number")
+    custom_fields: dict[str, Any] = Field({}, description=custom_fields.API_WRITE_DESCRIPTION)
 
     @model_validator(mode="after")
     def one_customer(self) -> TicketIn:
@@ -319,7 +343,8 @@ class TicketIn(InputSchema):
 
     def open(self, agent: User) -> Ticket:
         """The new ticket: through intake as the customer's message, or as the caller's mail to her."""
-        if self.direction == "inbound" and self.assignee is None:
+        values = custom_fields.clean_values("ticket", self.custom_fields, creating=True)
+        if self.direction == "inbound" and self.assignee is None and not values:
             return ingest(self.inbound(agent)).ticket  # the lean path: intake alone
         opening = Opening(
             sender=self._sender(),
@@ -330,6 +355,7 @@ class TicketIn(InputSchema):
             group=_get(Group, self.group, "group"),
             assignee=_get(User, self.assignee, "assignee"),
             tags=self.tags,
+            custom_fields=values,
         )
         if self.direction == "outbound":
             return write_to_customer(agent, opening)
@@ -376,6 +402,7 @@ class TicketUpdateIn(InputSchema):
     assignee: Id | None = None
     category: Id | None = None
     tags: list[text(50)] | None = None  # type: ignore[valid-type]
+    custom_fields: dict[str, Any] | None = Field(None, description=custom_fields.API_WRITE_DESCRIPTION)
     expected_version: Version | None = Field(None, description="refuse with 409 if the ticket changed since")
 
     def changes(self) -> TicketChanges:
@@ -391,6 +418,7 @@ class TicketUpdateIn(InputSchema):
             category=_get(Category, self.category, "category"),
             clear_category="category" in given and self.category is None,
             tags=self.tags,
+            custom_fields=self.custom_fields,
         )
 
 

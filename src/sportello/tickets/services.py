@@ -20,8 +20,9 @@ from sportello.core import events
 from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from sportello.core.html import html_to_text, sanitize_html, text_to_html
 from sportello.customers.models import Customer
+from sportello.fields import services as custom_fields
 from sportello.search import backend as search
-from sportello.tickets import statuses
+from sportello.tickets import delivery, statuses
 from sportello.tickets.access import tickets_visible_to
 from sportello.tickets.attachments import AttachmentIn, check_sizes, store_attachments
 from sportello.tickets.intake import _tags, new_ticket
@@ -302,9 +303,7 @@ def _add_entry(
         if "status" in fields:  # "reply and solve": the status change is an event of its own
             events.publish(events.Event(events.TICKET_UPDATED, ticket.pk, None, actor.pk, {"fields": ["status"]}))
         if send:
-            from sportello.mail.outbound import schedule_delivery
-
-            schedule_delivery(entry.pk)
+            delivery.schedule_delivery(entry.pk)
     return entry
 
 
@@ -411,6 +410,8 @@ class TicketChanges:
     category: Category | None = None
     clear_category: bool = False
     tags: list[str] | None = None
+    # Custom fields to set, by key (fields/services.py); None or "" clears one. Cleaned by update_ticket.
+    custom_fields: dict[str, Any] | None = None
 
 
 def update_ticket(
@@ -438,8 +439,10 @@ def update_ticket(
         ticket = _lock(ticket, None if seen is not None else expected_version)
         if seen is not None:
             changes = _check_seen(ticket, changes, seen)
+            _check_seen_custom(ticket, changes, seen)
         _bump(ticket, now)  # first, so that the history rows carry the version they produce
         fields = _apply(ticket, actor, changes, now)
+        fields += _apply_custom(ticket, actor, changes, now)
         tags_changed = changes.tags is not None and _set_tags(ticket, actor, changes.tags, now)
         if not fields and not tags_changed:
             ticket.version -= 1  # nothing changed: nothing was written, the version stays
@@ -543,6 +546,57 @@ def _validate_changes(changes: TicketChanges) -> None:
         raise InvalidInput("Tickets can be assigned to agents only", field="assignee")
     if changes.assignee is not None and changes.assignee.role == "light_agent":
         raise InvalidInput("Light agents cannot be assignees", field="assignee")
+    if changes.custom_fields is not None:
+        changes.custom_fields = custom_fields.clean_values("ticket", changes.custom_fields)
+
+
+def _check_seen_custom(ticket: Ticket, changes: TicketChanges, seen: dict[str, Any]) -> None:
+    """Each custom field on its own, like the other fields: `seen["cf_<key>"]` is the value the
+    agent saw (fields.services.form_value); refused when someone else changed it meanwhile."""
+    conflicts: list[dict[str, Any]] = []
+    labels = {d.key: d.label for d in custom_fields.definitions("ticket")} if changes.custom_fields else {}
+    for key, value in (changes.custom_fields or {}).items():
+        if f"cf_{key}" not in seen:
+            continue
+        before = "" if seen[f"cf_{key}"] is None else str(seen[f"cf_{key}"])
+        now_value = custom_fields.form_value(ticket.custom_fields.get(key))
+        if now_value not in (before, custom_fields.form_value(value)):
+            label = labels.get(key, key)
+            last = ticket.changes.filter(field=label[:50]).select_related("actor").order_by("-id").first()
+            conflicts.append(
+                {
+                    "field": f"cf_{key}",
+                    "label": label,
+                    "value": last.new_value if last else custom_fields.display_value(ticket.custom_fields.get(key)),
+                    "yours": custom_fields.display_value(value),
+                    "by": last.actor.display_name if last and last.actor else "System",
+                }
+            )
+    if conflicts:
+        names = ", ".join(row["label"] for row in conflicts)
+        raise Conflict(
+            f"Ticket #{ticket.number}: {names} changed meanwhile; your change to it was not saved",
+            current_version=ticket.version,
+            fields=conflicts,
+            changes=[],
+        )
+
+
+def _apply_custom(ticket: Ticket, actor: User, changes: TicketChanges, now: Any) -> list[str]:
+    """Write the cleaned custom-field values; one history row per field, under its label."""
+    if not changes.custom_fields:
+        return []
+    labels = {d.key: d.label for d in custom_fields.definitions("ticket")}
+    before = ticket.custom_fields or {}
+    after = custom_fields.merged(before, changes.custom_fields)
+    if after == before:
+        return []
+    for key in changes.custom_fields:
+        if before.get(key) != after.get(key):
+            old, new = (custom_fields.display_value(v.get(key)) for v in (before, after))
+            _record(ticket, actor, labels.get(key, key)[:50], old, new, now)
+    ticket.custom_fields = after
+    return ["custom_fields"]
 
 
 def _apply(ticket: Ticket, actor: User, changes: TicketChanges, now: Any) -> list[str]:
@@ -852,9 +906,7 @@ def resend_entry(entry: Entry, actor: User) -> Entry:
         entry.metadata = {**entry.metadata, "delivery": state}
         entry.delivery = DeliveryState.QUEUED
         entry.save(update_fields=["metadata", "delivery"])
-        from sportello.mail.outbound import schedule_delivery
-
-        schedule_delivery(entry.pk)
+        delivery.schedule_delivery(entry.pk)
     return entry
 
 
