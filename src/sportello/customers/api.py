@@ -30,6 +30,7 @@ from sportello.customers.services import (
     update_customer,
     update_organization,
 )
+from sportello.fields import services as custom_fields
 from sportello.tickets.access import require_agent, require_full_agent
 from sportello.tickets.api import TicketOut
 from sportello.tickets.queries import TicketFilter, list_tickets
@@ -64,10 +65,15 @@ class CustomerOut(Schema):
     identities: list[IdentityOut]
     created_at: datetime
     merged_into: int | None = Field(description="the customer this file was merged into, while it is")
+    custom_fields: dict[str, Any] = Field(description=custom_fields.API_DESCRIPTION)
 
     @staticmethod
     def resolve_merged_into(obj: Customer) -> int | None:
         return obj.merged_into_id
+
+    @staticmethod
+    def resolve_custom_fields(obj: Customer, context: Any) -> dict[str, Any]:
+        return custom_fields.values_for_api("customer", obj.custom_fields, context)
 
     @staticmethod
     def resolve_identities(obj: Customer) -> list[Identity]:
@@ -98,6 +104,7 @@ class CustomerIn(InputSchema):
     organization: Id | None = None
     language: text(10) = "en"  # type: ignore[valid-type]
     notes: Text = ""
+    custom_fields: dict[str, Any] = Field({}, description=custom_fields.API_WRITE_DESCRIPTION)
 
 
 class CustomerUpdateIn(InputSchema):
@@ -107,6 +114,7 @@ class CustomerUpdateIn(InputSchema):
     organization: Id | None = None
     language: text(10, min_length=1) | None = None  # type: ignore[valid-type]
     notes: Text | None = None
+    custom_fields: dict[str, Any] | None = Field(None, description=custom_fields.API_WRITE_DESCRIPTION)
 
     def fields(self) -> dict[str, Any]:
         given = {name: getattr(self, name) for name in self.model_fields_set}
@@ -335,6 +343,11 @@ class OrganizationOut(Schema):
     shared_tickets: bool = Field(description="members see each other's tickets in the portal")
     notes: str
     created_at: datetime
+    custom_fields: dict[str, Any] = Field(description=custom_fields.API_DESCRIPTION)
+
+    @staticmethod
+    def resolve_custom_fields(obj: Organization, context: Any) -> dict[str, Any]:
+        return custom_fields.values_for_api("organization", obj.custom_fields, context)
 
 
 class OrganizationPage(Schema):
@@ -353,6 +366,7 @@ class OrganizationIn(InputSchema):
     domain: text(200) = ""  # type: ignore[valid-type]
     shared_tickets: bool = False
     notes: Text = ""
+    custom_fields: dict[str, Any] = Field({}, description=custom_fields.API_WRITE_DESCRIPTION)
 
 
 class OrganizationUpdateIn(InputSchema):
@@ -362,6 +376,7 @@ class OrganizationUpdateIn(InputSchema):
     domain: text(200) | None = None  # type: ignore[valid-type]
     shared_tickets: bool | None = None
     notes: Text | None = None
+    custom_fields: dict[str, Any] | None = Field(None, description=custom_fields.API_WRITE_DESCRIPTION)
 
     def fields(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.model_fields_set if getattr(self, name) is not None}

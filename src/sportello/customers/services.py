@@ -35,6 +35,7 @@ from sportello.core import lookups, prefetch
 from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from sportello.customers.identity import normalize
 from sportello.customers.models import Customer, CustomerChange, CustomerNote, Identity, IdentityKind, Organization
+from sportello.fields import services as custom_fields_service
 
 if TYPE_CHECKING:
     from sportello.accounts.models import User
@@ -246,12 +247,23 @@ def create_customer(
     language: str = "en",
     notes: str = "",
     actor: User | None = None,
+    custom_fields: dict[str, Any] | None = None,
 ) -> Customer:
-    """A new customer file; `actor` (the agent) must be allowed to see what the organization shares."""
+    """A new customer file; `actor` (the agent) must be allowed to see what the organization shares.
+    `custom_fields` (when given, every required one) are checked by fields/services.py."""
     if actor is not None and organization is not None:
         require_sight_of(actor, portal_tickets(None, organization))
+    values = {}
+    if custom_fields is not None:
+        values = custom_fields_service.clean_values("customer", custom_fields, creating=True)
     with transaction.atomic():
-        customer = Customer.objects.create(name=name, organization=organization, language=language, notes=notes)
+        customer = Customer.objects.create(
+            name=name,
+            organization=organization,
+            language=language,
+            notes=notes,
+            custom_fields=custom_fields_service.merged({}, values),
+        )
         for email in emails:
             add_identity(customer, IdentityKind.EMAIL, email)
         for phone in phones:
@@ -262,10 +274,13 @@ def create_customer(
 def update_customer(customer: Customer, *, actor: User | None = None, **fields: Any) -> Customer:
     """Change a customer's fields. Moving the file into an organization that shares its tickets
     opens them to the customer's portal account: only for an `actor` who may see them all."""
-    allowed = {"name", "organization", "language", "notes"}
+    allowed = {"name", "organization", "language", "notes", "custom_fields"}
     unknown = set(fields) - allowed
     if unknown:
         raise InvalidInput(f"Unknown customer fields: {', '.join(sorted(unknown))}")
+    if "custom_fields" in fields:  # the fields given change; the others stay
+        cleaned = custom_fields_service.clean_values("customer", fields["custom_fields"])
+        fields["custom_fields"] = custom_fields_service.merged(customer.custom_fields, cleaned)
     organization = fields.get("organization")
     if actor is not None and organization is not None and organization.pk != customer.organization_id:
         require_sight_of(actor, portal_tickets(None, organization))
@@ -273,7 +288,9 @@ def update_customer(customer: Customer, *, actor: User | None = None, **fields: 
         history = []
         for name, value in fields.items():
             before = getattr(customer, name)
-            if before != value:
+            if name == "custom_fields":
+                history += _custom_field_history(customer, actor, before, value)
+            elif before != value:
                 history.append(
                     CustomerChange(
                         customer=customer, actor=actor, field=name, old_value=_shown(before), new_value=_shown(value)
@@ -283,6 +300,24 @@ def update_customer(customer: Customer, *, actor: User | None = None, **fields: 
         customer.save()
         CustomerChange.objects.bulk_create(history)
     return customer
+
+
+def _custom_field_history(
+    customer: Customer, actor: User | None, before: dict[str, Any], after: dict[str, Any]
+) -> list[CustomerChange]:
+    """One history row per custom field that changed, under its label."""
+    labels = {d.key: d.label for d in custom_fields_service.definitions("customer")}
+    return [
+        CustomerChange(
+            customer=customer,
+            actor=actor,
+            field=labels.get(key, key)[:50],
+            old_value=custom_fields_service.display_value(before.get(key)),
+            new_value=custom_fields_service.display_value(after.get(key)),
+        )
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    ]
 
 
 def _shown(value: Any) -> str:
@@ -504,7 +539,7 @@ def add_customer_note(customer: Customer, actor: User, body: str) -> CustomerNot
 
 # --- Organizations --------------------------------------------------------------------------------------
 
-ORGANIZATION_FIELDS = {"name", "domain", "shared_tickets", "notes"}
+ORGANIZATION_FIELDS = {"name", "domain", "shared_tickets", "notes", "custom_fields"}
 
 
 def _clean_organization(values: dict[str, Any], *, exclude: int | None = None) -> dict[str, Any]:
@@ -525,6 +560,10 @@ def _clean_organization(values: dict[str, Any], *, exclude: int | None = None) -
         if domain and ("." not in domain or any(c.isspace() or c in "@/" for c in domain)):
             raise InvalidInput(_("Write a mail domain such as example.com."), field="domain")
         values["domain"] = domain
+    if "custom_fields" in values:  # the fields given, checked (fields/services.py); merged by the callers
+        values["custom_fields"] = custom_fields_service.clean_values(
+            "organization", values["custom_fields"], creating=exclude is None
+        )
     return values
 
 
@@ -536,7 +575,9 @@ def create_organization(actor: User, **values: Any) -> Organization:
     unknown = set(values) - ORGANIZATION_FIELDS
     if unknown:
         raise InvalidInput(f"Unknown organization fields: {', '.join(sorted(unknown))}")
-    return Organization.objects.create(**_clean_organization(values))
+    values = _clean_organization(values)
+    values["custom_fields"] = custom_fields_service.merged({}, values.get("custom_fields", {}))
+    return Organization.objects.create(**values)
 
 
 def update_organization(organization: Organization, actor: User, **values: Any) -> Organization:
@@ -551,6 +592,8 @@ def update_organization(organization: Organization, actor: User, **values: Any) 
     values = _clean_organization(values, exclude=organization.pk)
     if values.get("shared_tickets") and not organization.shared_tickets:
         require_sight_of(actor, _tickets_of_members(organization))
+    if "custom_fields" in values:
+        values["custom_fields"] = custom_fields_service.merged(organization.custom_fields, values["custom_fields"])
     for name, value in values.items():
         setattr(organization, name, value)
     organization.save()

@@ -22,6 +22,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
+from sportello.fields.services import search_text
 from sportello.search.models import TicketDocument
 from sportello.tickets.models import Ticket
 
@@ -40,6 +41,8 @@ def build_document(ticket_id: int, *, ticket: Ticket | None = None, bodies: list
     if ticket is None:
         ticket = Ticket.objects.select_related("customer").get(pk=ticket_id)
     parts = [f"#{ticket.number}", str(ticket.number), ticket.subject, ticket.customer.name]
+    # Custom-field values, the ticket's and its customer's ("ORD-1042" finds the ticket).
+    parts += [search_text(ticket.custom_fields), search_text(ticket.customer.custom_fields)]
     for value in [identity.value for identity in ticket.customer.identities.all()]:
         # The address whole, and its pieces, so "example.com" and "alice" both find it.
         parts += [value, re.sub(r"[@.+]", " ", value)]

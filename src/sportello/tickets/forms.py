@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from sportello.accounts.models import Group, Role, User
 from sportello.core import lookups
+from sportello.fields import forms as custom_field_forms
 from sportello.tickets.attachments import AttachmentIn
 from sportello.tickets.models import Category, Priority, Status, Ticket
 from sportello.tickets.services import TicketChanges
@@ -228,9 +229,17 @@ class UpdateForm(PrefixedIds, forms.Form):
         """The values the agent saw of the fields they changed, when the page sent them (the
         properties panel does: each field is then checked on its own, not the whole version)."""
         posted = {name: self.data.get(f"seen_{name}") for name in PROPERTY_FIELDS}
-        if all(value is None for value in posted.values()):
+        custom = custom_field_forms.seen_values(self.data, self.custom_changes())
+        if all(value is None for value in posted.values()) and not custom:
             return None
-        return {name: str(value) for name, value in posted.items() if value is not None and name in self.changed()}
+        seen = {name: str(value) for name, value in posted.items() if value is not None and name in self.changed()}
+        return {**seen, **custom}
+
+    def custom_changes(self) -> dict[str, Any]:
+        """The custom fields (by key) whose posted value differs from what the agent saw; raw."""
+        if not hasattr(self, "_custom_changes"):
+            self._custom_changes = custom_field_forms.changed_values("ticket", self.data)
+        return self._custom_changes
 
     def changed(self) -> set[str]:
         """The fields whose posted value differs from the value the agent saw (all without `seen_`)."""
@@ -259,6 +268,7 @@ class UpdateForm(PrefixedIds, forms.Form):
             category=data["category"] if "category" in only else None,
             clear_category="category" in only and data["category"] is None,
             tags=[name for name in data["tags"].split(",") if name.strip()] if "tags" in only else None,
+            custom_fields=self.custom_changes() or None,
         )
 
 
@@ -274,6 +284,7 @@ FIELD_LABELS = {
     "assignee": _("assignee"),
     "category": _("category"),
     "tags": _("tags"),
+    "custom_fields": _("custom fields"),
     "merge": _("merge"),
     "merged_into": _("merged into"),
     "split": _("split"),

@@ -41,6 +41,8 @@ class Opening:
     group: Group | None = None
     assignee: User | None = None
     tags: list[str] = field(default_factory=list)
+    # Custom fields by key, cleaned (fields.services.clean_values); set after the ticket is opened.
+    custom_fields: dict[str, Any] = field(default_factory=dict)
 
 
 def sender_of(customer: Customer) -> Sender:
@@ -99,8 +101,8 @@ def record_for_customer(
         ticket = result.ticket
         if notes.strip():
             add_note(ticket, agent, body_text=notes)
-        if opening.assignee is not None:
-            update_ticket(ticket, agent, TicketChanges(assignee=opening.assignee))
+        if opening.assignee is not None or opening.custom_fields:
+            update_ticket(ticket, agent, TicketChanges(assignee=opening.assignee, custom_fields=opening.custom_fields))
     return Ticket.objects.select_related("customer", "status", "group", "assignee").get(pk=ticket.pk)
 
 
@@ -142,6 +144,6 @@ def write_to_customer(agent: User, opening: Opening, *, status: Status | None = 
             ticket.tags.add(*_tags(opening.tags, stamp))
         events.publish(events.Event(events.TICKET_CREATED, ticket.pk, None, agent.pk, {}))
         reply_to_ticket(ticket, agent, body_text=body_text, body_html=body_html, status=status)
-        if opening.assignee is not None:
-            update_ticket(ticket, agent, TicketChanges(assignee=opening.assignee))
+        if opening.assignee is not None or opening.custom_fields:
+            update_ticket(ticket, agent, TicketChanges(assignee=opening.assignee, custom_fields=opening.custom_fields))
     return Ticket.objects.select_related("customer", "status", "group", "assignee").get(pk=ticket.pk)

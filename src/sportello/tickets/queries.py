@@ -23,6 +23,7 @@ from django.utils.translation import gettext_noop
 
 from sportello.accounts.models import User
 from sportello.core.errors import InvalidInput
+from sportello.fields import services as custom_fields
 from sportello.tickets.access import tickets_visible_to
 from sportello.tickets.models import ACTIVE_CATEGORIES, Channel, Priority, StatusCategory, Ticket
 
@@ -89,6 +90,8 @@ class TicketFilter:
     created_until: datetime | None = None
     updated_from: datetime | None = None
     updated_until: datetime | None = None
+    # Custom fields by key: a text's part, a choice, a number, a date, yes/no (fields/services.py).
+    custom: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The filter as JSON (a saved view keeps it): only what is set, dates in ISO 8601."""
@@ -130,6 +133,8 @@ class TicketFilter:
                 raise InvalidInput(f"{name} must be a point in time with its offset", field=name)
         if self.sla and self.sla not in SLA_FILTERS:
             raise InvalidInput(f"Unknown SLA filter {self.sla!r}; one of: {', '.join(SLA_FILTERS)}", field="sla")
+        if self.custom:
+            custom_fields.clean_filters("ticket", self.custom)
 
 
 def filtered(user: User, flt: TicketFilter) -> QuerySet[Ticket]:
@@ -171,6 +176,8 @@ def filtered(user: User, flt: TicketFilter) -> QuerySet[Ticket]:
             tickets = tickets.filter(sla__next_due__gte=now, sla__next_due__lt=now + SLA_SOON)
         else:
             tickets = tickets.filter(sla__next_due__lt=now)
+    if flt.custom:
+        tickets = custom_fields.filter_by(tickets, "ticket", flt.custom)
     return tickets.filter(merged_into__isnull=True)
 
 

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 from sportello.accounts.models import User
 from sportello.automation.services import MacroPreview, apply_macro_changes, macro_for, preview_macro
 from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
+from sportello.fields.forms import custom_field_labels
 from sportello.tickets.access import (
     entry_for_agent,
     entry_on_ticket,
@@ -212,6 +213,7 @@ def update(request: AgentRequest, number: int) -> HttpResponse:
     except ServiceError as err:
         return _properties(request, ticket_for_agent(request.user, number), error=err.message, status=err.status)
     saved = [str(FIELD_LABELS[name]) for name in PROPERTY_FIELDS if name in form.changed()]
+    saved += custom_field_labels(form.custom_changes())
     return _properties(request, ticket_for_agent(request.user, number), saved=saved)
 
 
@@ -221,7 +223,7 @@ def _conflict_lines(err: Conflict) -> list[str]:
         _("%(by)s changed %(field)s to “%(value)s” meanwhile; your change to “%(yours)s” was not saved.")
         % {
             "by": row["by"],
-            "field": FIELD_LABELS.get(row["field"], row["field"]),
+            "field": FIELD_LABELS.get(row["field"], row.get("label", row["field"])),
             "value": _(row["value"]) if row["value"] else "—",
             "yours": _(row["yours"]) if row["yours"] else "—",
         }
