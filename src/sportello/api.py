@@ -28,6 +28,7 @@ from sportello.core.errors import ServiceError
 from sportello.core.jsonbody import MalformedBody, parse_json_object
 from sportello.csat.api import router as csat_router
 from sportello.customers.api import router as customers_router
+from sportello.fields.api import router as fields_router
 from sportello.inbox.api import router as inbox_router
 from sportello.kb.api import router as kb_router
 from sportello.mail.api import router as mail_router
@@ -114,6 +115,7 @@ for router in (
     notifications_router,
     kb_router,
     chat_router,
+    fields_router,
 ):
     api.add_router("", router)
 api.add_router("", mail_router)  # authenticated by mailbox tokens, not by agents' tokens

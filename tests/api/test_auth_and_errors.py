@@ -52,6 +52,7 @@ ENDPOINTS = [
     ("post", "/tickets/{number}/entries/{entry_id}/resend", None),
     ("get", "/attachments/{attachment_id}", None),
     ("get", "/statuses", None),
+    ("get", "/fields", None),
     ("get", "/customers", None),
     ("post", "/customers", {"name": "x"}),
     ("get", "/customers/{customer_id}", None),
