@@ -33,6 +33,7 @@ from sportello.inbox.api import router as inbox_router
 from sportello.kb.api import router as kb_router
 from sportello.mail.api import router as mail_router
 from sportello.notifications.api import router as notifications_router
+from sportello.phone.api import router as phone_router
 from sportello.reports.api import router as reports_router
 from sportello.search.api import router as search_router
 from sportello.sla.api import router as sla_router
@@ -115,6 +116,7 @@ for router in (
     notifications_router,
     kb_router,
     chat_router,
+    phone_router,
     fields_router,
 ):
     api.add_router("", router)

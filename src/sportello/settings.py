@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "sportello.chat",
     "sportello.reports",
     "sportello.fields",
+    "sportello.phone",
 ]
 
 MIDDLEWARE = [

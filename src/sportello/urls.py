@@ -33,6 +33,7 @@ urlpatterns = [
     path("csat/", include("sportello.csat.urls")),
     path("reports/", include("sportello.reports.urls")),
     path("notifications/", include("sportello.notifications.urls")),
+    path("phone/", include("sportello.phone.urls")),
     path("settings/fields/", include("sportello.fields.urls")),
     path("", include("sportello.sla.urls")),
     path("", include("sportello.automation.urls")),

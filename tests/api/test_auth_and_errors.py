@@ -158,6 +158,8 @@ ENDPOINTS = [
     ("post", "/chat/conversations/{conversation_id}/messages", {"text": "x"}),
     ("post", "/chat/conversations/{conversation_id}/accept", None),
     ("post", "/chat/conversations/{conversation_id}/close", None),
+    ("get", "/phone/calls", None),
+    ("post", "/phone/dial", {"number": "+493055571600"}),
 ]
 
 

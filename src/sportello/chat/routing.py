@@ -12,6 +12,7 @@ from django.urls import path
 from sportello.chat.consumers import ConsoleConsumer, VisitorConsumer
 from sportello.chat.live import InboxConsumer, PresenceConsumer, TicketConsumer
 from sportello.notifications.live import NotificationConsumer
+from sportello.phone.live import PhoneConsumer
 
 
 def for_agents(consumer: Any) -> Any:
@@ -27,5 +28,6 @@ websocket_application = URLRouter(
         path("ws/agent/console/", for_agents(ConsoleConsumer)),
         path("ws/agent/tickets/<int:number>/", for_agents(TicketConsumer)),
         path("ws/agent/notifications/", for_agents(NotificationConsumer)),
+        path("ws/agent/phone/", for_agents(PhoneConsumer)),
     ]
 )

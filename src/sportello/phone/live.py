@@ -1,0 +1,141 @@
+"""Incoming calls on agents' screens: each agent page holds a socket in its agent's phone group.
+
+A call event is received by a web request (the PBX's webhook); after its commit the request pushes
+the call's state to the groups of the agents it rings, through the project's push path
+(chat/live.py `push_many`): with Redis it reaches every web process, with the in-memory layer the
+sockets of the process that took the webhook (`make run` serves one). Each agent gets the call as
+they may see it: the caller's file and the open tickets their access allows.
+
+A page opened while a call rings asks for it on connect (one query), so the pop-up does not depend
+on having been open at the first push. Pushes: `ringing` shows the pop-up; `answered` hides it on
+every screen but the answering agent's (who keeps the caller's file and tickets at hand); `ended`
+and `missed` hide it everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.urls import reverse
+
+from sportello.accounts.models import User
+from sportello.chat.live import JsonSocket
+from sportello.phone import numbers
+from sportello.phone.models import Call, CallDirection, CallState
+from sportello.tickets.models import ACTIVE_CATEGORIES, Ticket
+
+GROUP_PREFIX = "phone-"
+MAX_TICKETS = 5
+
+
+def group_of(user_id: int) -> str:
+    return f"{GROUP_PREFIX}{user_id}"
+
+
+def _tickets(call: Call) -> list[Ticket]:
+    if call.customer_id is None:
+        return []
+    return list(
+        Ticket.objects.filter(
+            customer_id=call.customer_id, state__in=ACTIVE_CATEGORIES, merged_into__isnull=True
+        ).order_by("-updated_at", "-id")[: MAX_TICKETS * 4]
+    )
+
+
+def _visible(agent: User, tickets: list[Ticket]) -> list[Ticket]:
+    """As tickets_visible_to decides: all, or only their groups' for a restricted agent."""
+    if agent.is_admin or not agent.restricted_to_groups:
+        return tickets[:MAX_TICKETS]
+    from sportello.tickets.access import tickets_visible_to
+
+    allowed = set(tickets_visible_to(agent).filter(pk__in=[t.pk for t in tickets]).values_list("pk", flat=True))
+    return [t for t in tickets if t.pk in allowed][:MAX_TICKETS]
+
+
+def payload(call: Call, agent: User, tickets: list[Ticket]) -> dict[str, Any]:
+    """What the pop-up shows `agent` about `call`."""
+    number = call.caller_number
+    customer = call.customer
+    new_ticket = reverse("ticket-new") + "?kind=phone_call"
+    new_ticket += f"&customer_id={customer.pk}" if customer is not None else f"&phone={number}"
+    return {
+        "type": "call",
+        "id": call.pk,
+        "state": call.state,
+        "number": number,
+        "shown": numbers.shown(number) if number.startswith("+") else number,
+        "customer": {"name": str(customer), "url": reverse("customer", args=[customer.pk])} if customer else None,
+        "tickets": [
+            {"number": t.number, "subject": t.subject, "url": reverse("ticket", args=[t.number])}
+            for t in _visible(agent, tickets)
+        ],
+        "new_ticket_url": new_ticket,
+        "answered_by": call.agent.display_name if call.agent else "",
+        "mine": call.agent_id == agent.pk,
+    }
+
+
+def sends_for(call: Call) -> list[tuple[str, dict[str, Any]]]:
+    if call.direction != CallDirection.IN or not call.rung:
+        return []
+    agents = list(User.objects.filter(pk__in=call.rung, is_active=True))
+    tickets = _tickets(call) if call.state in (CallState.RINGING, CallState.ANSWERED) else []
+    return [(group_of(agent.pk), {"type": "phone.call", "call": payload(call, agent, tickets)}) for agent in agents]
+
+
+def push_call(call_id: int) -> None:
+    """After the commit of a call's change: tell the screens of the agents it rings."""
+    from channels.layers import get_channel_layer
+
+    from sportello.chat.live import listened, push_many
+
+    layer = get_channel_layer()
+    if layer is None or not listened(layer):
+        return
+    call = Call.objects.select_related("customer", "agent").filter(pk=call_id).first()
+    if call is not None:
+        push_many(sends_for(call))
+
+
+def ringing_for(agent: User) -> list[dict[str, Any]]:
+    """The calls ringing on (or answered by) this agent now, for a page that just opened."""
+    calls = (
+        Call.objects.filter(state__in=[CallState.RINGING, CallState.ANSWERED], direction=CallDirection.IN)
+        .select_related("customer", "agent")
+        .order_by("-started_at")[:20]
+    )
+    shown = []
+    for call in calls:
+        if agent.pk not in (call.rung or []):
+            continue
+        if call.state == CallState.ANSWERED and call.agent_id != agent.pk:
+            continue
+        shown.append(payload(call, agent, _tickets(call)))
+    return shown
+
+
+class PhoneConsumer(JsonSocket):
+    """Agents only (session, our own origin: chat/routing.py's `for_agents`). Like the bell's, it
+    does not count for presence."""
+
+    group = ""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_staff_member:
+            await self.accept()
+            await self.close(code=4403, reason="agents only")
+            return
+        self.group = group_of(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        for call in await database_sync_to_async(ringing_for)(user):
+            await self.send_json(call)
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def phone_call(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["call"])

@@ -1,0 +1,182 @@
+"""What phone systems send, read into one `CallEventIn`: Zammad's generic CTI format and Twilio
+Voice status callbacks. A payload that is neither is refused with a reason (`Unreadable`), which
+the caller keeps in quarantine.
+
+Generic CTI (https://docs.zammad.org/en/latest/api/generic-cti/index.html): `event` newCall,
+answer or hangup; `from`, `to`, `direction` (in/out), `callId` (at most 250 characters), `user`
+(form-encoded as `user[]`, one per agent; a string or a list in JSON), `queue`, `cause` on hangup
+(normalClearing, busy, cancel, noAnswer, congestion, notFound, forwarded), `answeringNumber` (the
+agent who picked up: phone, login or id). Sportello also reads an optional `recordingUrl`.
+
+Twilio (https://www.twilio.com/docs/usage/webhooks/voice-webhooks): `CallSid`, `CallStatus`
+(queued, initiated, ringing, in-progress, completed, busy, no-answer, canceled, failed), `From`,
+`To`, `Direction` (inbound, outbound-api, outbound-dial), `CallDuration` and `RecordingUrl` when the
+call is over. Requests are signed (https://www.twilio.com/docs/usage/security#validating-requests):
+HMAC-SHA1, keyed with the auth token, of the full URL followed by each POST parameter's name and
+value sorted by name, base64 in X-Twilio-Signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+NEW_CALL = "newCall"
+ANSWER = "answer"
+HANGUP = "hangup"
+EVENTS = (NEW_CALL, ANSWER, HANGUP)
+# Hang-up causes that mean the call was never taken (Zammad counts these as missed).
+NOT_TAKEN = {"busy", "cancel", "noAnswer", "congestion", "notFound"}
+CAUSES = NOT_TAKEN | {"normalClearing", "forwarded"}
+
+MAX_CALL_ID = 250
+
+TWILIO_STATUS: dict[str, tuple[str, str]] = {
+    "queued": (NEW_CALL, ""),
+    "initiated": (NEW_CALL, ""),
+    "ringing": (NEW_CALL, ""),
+    "in-progress": (ANSWER, ""),
+    "completed": (HANGUP, "normalClearing"),
+    "busy": (HANGUP, "busy"),
+    "no-answer": (HANGUP, "noAnswer"),
+    "canceled": (HANGUP, "cancel"),
+    "failed": (HANGUP, "congestion"),
+}
+
+
+class Unreadable(Exception):
+    """A payload that is not a call event we know: kept in quarantine with this reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class CallEventIn:
+    event: str
+    call_id: str
+    direction: str  # "in" or "out"
+    from_raw: str = ""
+    to_raw: str = ""
+    users: list[str] = field(default_factory=list)
+    answering: str = ""
+    cause: str = ""
+    queue: str = ""
+    duration: int | None = None  # seconds, when the PBX says (Twilio's CallDuration)
+    recording_url: str = ""
+    key: str = ""  # what makes a repeat of this event recognisable
+
+
+Fields = Mapping[str, list[str]]
+
+
+def fields_of(data: Any) -> dict[str, list[str]]:
+    """A form (QueryDict: every value a list) or a JSON object as name -> values; `user[]` and
+    `user` are one field. Values that are not text are refused."""
+    if hasattr(data, "lists"):
+        items = list(data.lists())
+    elif isinstance(data, dict):
+        items = [(k, v if isinstance(v, list) else [v]) for k, v in data.items()]
+    else:
+        raise Unreadable("The body is neither a form nor a JSON object")
+    found: dict[str, list[str]] = {}
+    for name, values in items:
+        if not isinstance(name, str):
+            raise Unreadable("A field name is not text")
+        values = [value for value in values if value is not None]  # JSON null: as if absent
+        for value in values:
+            if isinstance(value, bool) or not isinstance(value, str | int):
+                raise Unreadable(f"Field {name!r} is not text")
+        found.setdefault(name.removesuffix("[]"), []).extend(str(v) for v in values)
+    return found
+
+
+def _one(fields: Fields, name: str) -> str:
+    values = fields.get(name) or [""]
+    return values[-1].strip()
+
+
+def _http_url(value: str) -> str:
+    return value if value.startswith(("https://", "http://")) and len(value) <= 1000 else ""
+
+
+def parse_generic(fields: Fields) -> CallEventIn:
+    event = _one(fields, "event")
+    if event not in EVENTS:
+        raise Unreadable(f"Unknown event {event!r}: expected newCall, answer or hangup")
+    call_id = _one(fields, "callId")
+    if not call_id:
+        raise Unreadable("callId is missing")
+    if len(call_id) > MAX_CALL_ID:
+        raise Unreadable(f"callId is longer than {MAX_CALL_ID} characters")
+    direction = _one(fields, "direction")
+    if direction not in ("in", "out"):
+        raise Unreadable(f"Unknown direction {direction!r}: expected in or out")
+    cause = _one(fields, "cause")
+    if event == HANGUP and cause and cause not in CAUSES:
+        cause = cause[:30]  # an unknown cause is kept as said; only the known ones mean "missed"
+    users = [name.strip() for name in fields.get("user", []) if name.strip()]
+    return CallEventIn(
+        event=event,
+        call_id=call_id,
+        direction=direction,
+        from_raw=_one(fields, "from"),
+        to_raw=_one(fields, "to"),
+        users=users[:50],
+        answering=_one(fields, "answeringNumber")[:254],
+        cause=cause,
+        queue=_one(fields, "queue")[:100],
+        recording_url=_http_url(_one(fields, "recordingUrl")),
+        key=f"generic:{call_id}:{event}",
+    )
+
+
+def parse_twilio(fields: Fields) -> CallEventIn:
+    call_sid = _one(fields, "CallSid")
+    if not call_sid or len(call_sid) > MAX_CALL_ID:
+        raise Unreadable("CallSid is missing")
+    status = _one(fields, "CallStatus")
+    recording = _http_url(_one(fields, "RecordingUrl"))
+    if not status and recording:  # a recording status callback: the recording of a call we know
+        return CallEventIn(
+            event="recording",
+            call_id=call_sid,
+            direction="in",
+            recording_url=recording,
+            key=f"twilio:{call_sid}:recording:{_one(fields, 'RecordingSid')}",
+        )
+    if status not in TWILIO_STATUS:
+        raise Unreadable(f"Unknown CallStatus {status!r}")
+    event, cause = TWILIO_STATUS[status]
+    duration_text = _one(fields, "CallDuration")
+    duration = int(duration_text) if duration_text.isdigit() else None
+    direction = "in" if _one(fields, "Direction") in ("", "inbound") else "out"
+    return CallEventIn(
+        event=event,
+        call_id=call_sid,
+        direction=direction,
+        from_raw=_one(fields, "From"),
+        to_raw=_one(fields, "To"),
+        cause=cause,
+        duration=duration,
+        recording_url=recording,
+        key=f"twilio:{call_sid}:{status}",
+    )
+
+
+def twilio_signature(url: str, fields: Fields, auth_token: str) -> str:
+    """X-Twilio-Signature of a POST to `url` with `fields`, as Twilio computes it."""
+    data = url + "".join(name + value for name in sorted(fields) for value in sorted(fields[name]))
+    digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def twilio_signature_ok(url: str, fields: Fields, auth_token: str, signature: str) -> bool:
+    if not auth_token or not signature:
+        return False
+    return hmac.compare_digest(twilio_signature(url, fields, auth_token), signature.strip())

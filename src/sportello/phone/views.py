@@ -1,0 +1,76 @@
+"""The phone systems' webhooks. A PBX is not a person: it proves itself with its account's token
+(generic CTI: in the URL as Zammad's endpoint has it, or as `X-CTI-Token` / `Authorization: Bearer`)
+or Twilio's signature. A refusal is 401 and logged; an event we cannot read is kept in quarantine
+and answered 202 with the reason; anything else 200 with `{}` (what Zammad answers a PBX)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from sportello.phone import services
+from sportello.phone.models import CtiAccount
+from sportello.phone.parse import parse_generic, parse_twilio, twilio_signature_ok
+
+log = logging.getLogger("sportello.phone")
+
+MAX_BODY = 64 * 1024  # a call event is a few hundred bytes
+
+
+def _refused(request: HttpRequest, why: str, account: CtiAccount | None = None) -> JsonResponse:
+    log.warning("phone webhook refused from %s: %s", request.META.get("REMOTE_ADDR", "?"), why)
+    if account is not None:
+        services.record_error(account, f"refused a request: {why}")
+    return JsonResponse({"detail": why}, status=401)
+
+
+def _answer(outcome: services.Outcome) -> JsonResponse:
+    if outcome.quarantined:
+        return JsonResponse({"detail": outcome.quarantined, "quarantined": True}, status=202)
+    return JsonResponse({})
+
+
+def _body(request: HttpRequest) -> object:
+    """The event as a form (what PBX scripts send) or a JSON object; a JSON body that is not an
+    object is passed on as text, to be quarantined as unreadable."""
+    if request.content_type == "application/json":
+        try:
+            return json.loads(request.body or b"{}")
+        except (ValueError, RecursionError):
+            return request.body[:10_000].decode("utf-8", "replace")
+    return request.POST
+
+
+@csrf_exempt
+@require_POST
+def generic_webhook(request: HttpRequest, token: str = "") -> JsonResponse:
+    if len(request.body) > MAX_BODY:
+        return JsonResponse({"detail": "The event is too large"}, status=413)
+    header = request.headers.get("Authorization", "")
+    token = token or request.headers.get("X-CTI-Token", "") or header.removeprefix("Bearer ").strip()
+    account = services.account_for_token(token)
+    if account is None:
+        return _refused(request, "unknown or missing CTI token")
+    return _answer(services.receive(account, _body(request), parse_generic))
+
+
+@csrf_exempt
+@require_POST
+def twilio_webhook(request: HttpRequest, account_id: int) -> JsonResponse:
+    if len(request.body) > MAX_BODY:
+        return JsonResponse({"detail": "The event is too large"}, status=413)
+    account = services.twilio_account(account_id)
+    if account is None:
+        return _refused(request, f"no active Twilio account {account_id}")
+    from sportello.phone.crypto import unseal
+
+    url = request.build_absolute_uri()
+    if not twilio_signature_ok(
+        url, dict(request.POST.lists()), unseal(account.secret_sealed), request.headers.get("X-Twilio-Signature", "")
+    ):
+        return _refused(request, "bad X-Twilio-Signature", account)
+    return _answer(services.receive(account, request.POST, parse_twilio))
