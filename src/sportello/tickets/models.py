@@ -160,6 +160,9 @@ class DeliveryState(models.TextChoices):
     SENDING = "sending", _("Sending")
     RETRYING = "retrying", _("Retrying")
     SENT = "sent", _("Sent")
+    # Reported by platforms that say so (WhatsApp's status callbacks); mail stops at sent.
+    DELIVERED = "delivered", _("Delivered")
+    READ = "read", _("Read")
     FAILED = "failed", _("Failed")
 
 
