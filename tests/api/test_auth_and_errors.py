@@ -117,6 +117,13 @@ ENDPOINTS = [
     ("get", "/csat/groups", None),
     ("get", "/reports/self-service", None),
     ("get", "/reports/satisfaction", None),
+    ("get", "/reports/volume", None),
+    ("get", "/reports/backlog", None),
+    ("get", "/reports/response-times", None),
+    ("get", "/reports/sla", None),
+    ("get", "/reports/agents", None),
+    ("get", "/reports/top-customers", None),
+    ("get", "/reports/trends", None),
     ("post", "/tickets/bulk", {"tickets": [{"number": "{number}"}], "priority": 1}),
     ("get", "/views", None),
     ("post", "/views", {"name": "x", "filter": {"priority": [4]}}),
@@ -380,6 +387,7 @@ def test_numbers_and_booleans_are_not_taken_for_each_other(as_admin, customer, p
     [
         ("/reports/satisfaction", {"until": "0"}, "until"),
         ("/reports/self-service", {"since": "20240101"}, "since"),
+        ("/reports/volume", {"since": "0"}, "since"),
         ("/csat/groups", {"since": "-1269"}, "since"),
     ],
 )
