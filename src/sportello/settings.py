@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "sportello.portal",
     "sportello.csat",
     "sportello.chat",
+    "sportello.social",
     "sportello.reports",
     "sportello.fields",
     "sportello.phone",

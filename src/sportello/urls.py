@@ -30,6 +30,7 @@ urlpatterns = [
     path("help/", include("sportello.kb.urls")),
     path("portal/", include("sportello.portal.urls")),
     path("chat/", include("sportello.chat.urls")),
+    path("social/", include("sportello.social.urls")),
     path("csat/", include("sportello.csat.urls")),
     path("reports/", include("sportello.reports.urls")),
     path("notifications/", include("sportello.notifications.urls")),

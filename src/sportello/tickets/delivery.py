@@ -240,31 +240,26 @@ def retry_due_deliveries(now: datetime | None = None) -> int:
 # --- Delivery state reported by the platform ------------------------------------------------------
 
 # How far a delivery has come; a platform's late or repeated report never moves it back.
-_PROGRESS = {DeliveryState.SENT: 1, "delivered": 2, "read": 3}
+_PROGRESS: dict[str, int] = {DeliveryState.SENT: 1, DeliveryState.DELIVERED: 2, DeliveryState.READ: 3}
 
 
 def report_state(entry: Entry, state: str, *, error: str = "", at: datetime | None = None) -> bool:
-    """A platform's word on a delivered entry: delivered, read, or failed (with its reason).
+    """A platform's word on a delivered entry: sent, delivered, read, or failed (with its reason).
 
     Reports come out of order and more than once (webhooks are retried): a state only moves
-    forward, a failure after `read` is ignored. Returns whether the entry changed.
+    forward, and a failure after `read` is ignored. The time of each report is kept in the
+    metadata (`platform_states`). Returns whether the entry changed.
     """
-    current = entry.delivery
-    # A state this version does not store (none yet) is kept in the metadata only.
-    state_known = state in {choice.value for choice in DeliveryState}
     if state == DeliveryState.FAILED:
-        if current == "read":
+        if entry.delivery == DeliveryState.READ:
             return False
-    elif _PROGRESS.get(state, 0) <= _PROGRESS.get(current, 0):
+    elif state not in _PROGRESS or _PROGRESS[state] <= _PROGRESS.get(entry.delivery, 0):
         return False
     reports = dict((entry.metadata or {}).get("platform_states") or {})
     reports[state] = (at or timezone.now()).isoformat()
-    metadata = {**(entry.metadata or {}), "platform_states": reports}
-    fields: dict[str, Any] = {"metadata": metadata}
-    if state_known:
-        fields["delivery"] = state
+    fields: dict[str, Any] = {"metadata": {**(entry.metadata or {}), "platform_states": reports}, "delivery": state}
     if state == DeliveryState.FAILED:
-        fields["delivery_error"] = error[:2000]
+        fields["delivery_error"] = error[:2000] or "The platform reported the message as failed"
     Entry.objects.filter(pk=entry.pk).update(**fields)
     for name, value in fields.items():
         setattr(entry, name, value)
