@@ -4,7 +4,7 @@ inline images, time spent, and the names of fields in the agent's words."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django import template
@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from sportello.mail.reasons import delivery_attempts, threading_reason
-from sportello.tickets.models import Attachment
+from sportello.tickets.models import Attachment, Entry
 
 register = template.Library()
 
@@ -79,3 +79,18 @@ def inline_images(body_html: str, attachments: Iterable[Attachment]) -> SafeStri
         return f'src="{reverse("attachment", args=[pk])}"' if pk else found.group(0)
 
     return mark_safe(_CID.sub(point, body_html))
+
+
+@register.simple_tag(takes_context=True)
+def thread(context: template.Context, entries: Sequence[Entry]) -> SafeString:
+    """The thread's entries (`tickets/_entry.html` each), from the cache where they were rendered
+    before: see tickets/thread.py."""
+    from sportello.tickets.thread import render_thread
+
+    return render_thread(
+        entries,
+        ticket=context["ticket"],
+        can_reply=bool(context.get("can_reply")),
+        several_entries=bool(context.get("several_entries")),
+        csrf_token=str(context.get("csrf_token") or ""),
+    )
