@@ -1,7 +1,7 @@
 from django.urls import path
 
 from sportello.search.views import search
-from sportello.tickets import new_views, snooze_views, views
+from sportello.tickets import new_views, similar, snooze_views, views
 
 urlpatterns = [
     path("tickets/new/", new_views.new_ticket, name="ticket-new"),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("tickets/<int:number>/entries/<int:entry_id>/move", views.move, name="entry-move"),
     path("tickets/<int:number>/entries/<int:entry_id>/split", views.split, name="entry-split"),
     path("tickets/<int:number>/entries/<int:entry_id>/resend", views.resend, name="entry-resend"),
+    path("tickets/<int:number>/similar", similar.similar_panel, name="ticket-similar"),
     path("tickets/<int:number>/snooze", snooze_views.snooze, name="ticket-snooze"),
     path("tickets/<int:number>/unsnooze", snooze_views.unsnooze, name="ticket-unsnooze"),
     path("tickets/<int:number>/spam", snooze_views.spam, name="ticket-spam"),
