@@ -87,3 +87,14 @@ def test_an_unknown_call_status_is_quarantined(twilio):
     response = post_twilio(twilio, event)
     assert response.status_code == 202
     assert CallEvent.objects.get().reason == "Unknown CallStatus 'teleported'"
+
+
+def test_behind_a_proxy_the_public_address_is_what_twilio_signed(twilio, agent, settings):
+    settings.SITE_URL = "https://support.example.com"
+    event = events_of("twilio_inbound.json")[0]
+    path = f"/phone/twilio/{twilio.pk}"
+    params = {name: [value] for name, value in event}
+    signature = twilio_signature(f"https://support.example.com{path}", params, "12345")
+    response = Client().post(path, dict(event), headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 200
+    assert Call.objects.get().state == CallState.RINGING

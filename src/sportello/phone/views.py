@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -68,9 +69,11 @@ def twilio_webhook(request: HttpRequest, account_id: int) -> JsonResponse:
         return _refused(request, f"no active Twilio account {account_id}")
     from sportello.phone.crypto import unseal
 
-    url = request.build_absolute_uri()
-    if not twilio_signature_ok(
-        url, dict(request.POST.lists()), unseal(account.secret_sealed), request.headers.get("X-Twilio-Signature", "")
-    ):
+    # Twilio signs the URL it called: as this server sees it, or (behind a proxy that ends TLS)
+    # the public address SPORTELLO_SITE_URL names.
+    urls = {request.build_absolute_uri(), settings.SITE_URL + request.get_full_path()}
+    params = dict(request.POST.lists())
+    secret, signature = unseal(account.secret_sealed), request.headers.get("X-Twilio-Signature", "")
+    if not any(twilio_signature_ok(url, params, secret, signature) for url in urls):
         return _refused(request, "bad X-Twilio-Signature", account)
     return _answer(services.receive(account, request.POST, parse_twilio))
