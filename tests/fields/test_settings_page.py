@@ -90,7 +90,7 @@ def test_reorder_and_deactivate(admin):
     order = list(CustomField.objects.order_by("position", "id").values_list("key", flat=True))
     assert order == ["a_one", "c_three", "b_two"]
     client.post(reverse("fields:move", args=[first.pk]), {"direction": "up"})  # first already: stays
-    assert list(CustomField.objects.order_by("position", "id").values_list("key", flat=True))[0] == "a_one"
+    assert CustomField.objects.order_by("position", "id").values_list("key", flat=True).first() == "a_one"
     client.post(reverse("fields:active", args=[second.pk]), {"active": "false"})
     second.refresh_from_db()
     assert second.active is False

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from sportello.core.errors import InvalidInput
 from sportello.fields.models import CustomField, FieldTarget, FieldType
-from sportello.fields.services import FieldDef, clean_value, definitions, form_value
+from sportello.fields.services import FieldDef, as_dict, clean_value, definitions, form_value
 
 MAX_CHOICES = 200
 
@@ -74,7 +74,7 @@ def inputs(
     per-field conflict check)."""
     rows = []
     for defn in definitions(target, stamp=stamp):
-        stored = (values or {}).get(defn.key)
+        stored = as_dict(values).get(defn.key)
         shown = posted_raw(defn, data) if data is not None and defn.form_name in data else stored
         if defn.type == FieldType.MULTICHOICE:
             chosen = set(shown or []) if isinstance(shown, list) else {shown}
@@ -160,3 +160,30 @@ TARGET_CHOICES = FieldTarget.choices
 def custom_field_labels(keys: Any, target: str = "ticket") -> list[str]:
     """The labels of the fields `keys` names, in the fields' order ("Saved: Product.")."""
     return [defn.label for defn in definitions(target) if defn.key in keys]
+
+
+# --- The inbox's filters ------------------------------------------------------------------------------
+
+
+def filter_field(defn: FieldDef) -> forms.Field:
+    """The inbox filter of a ticket field: a part of a text, a choice, a number, a day, yes/no."""
+    any_ = ("", _("Any"))
+    label = defn.label
+    if defn.type in (FieldType.CHOICE, FieldType.MULTICHOICE):
+        return forms.ChoiceField(label=label, required=False, choices=[any_, *((c, c) for c in defn.choices)])
+    if defn.type == FieldType.CHECKBOX:
+        return forms.ChoiceField(label=label, required=False, choices=[any_, ("yes", _("Yes")), ("no", _("No"))])
+    if defn.type == FieldType.DATE:
+        return forms.DateField(label=label, required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    if defn.type == FieldType.NUMBER:
+        return forms.DecimalField(label=label, required=False, widget=forms.NumberInput(attrs={"step": "any"}))
+    return forms.CharField(label=label, required=False, max_length=200)
+
+
+def add_filter_fields(form: forms.Form, *, stamp: int | None = None) -> dict[str, str]:
+    """Add a filter per active ticket field to `form` (named `cf_<key>`); returns name -> key."""
+    names: dict[str, str] = {}
+    for defn in definitions(FieldTarget.TICKET, stamp=stamp):
+        form.fields[defn.form_name] = filter_field(defn)
+        names[defn.form_name] = defn.key
+    return names

@@ -187,9 +187,17 @@ def clean_values(target: str, values: Any, *, creating: bool = False, stamp: int
     return cleaned
 
 
-def merged(current: dict[str, Any] | None, cleaned: dict[str, Any]) -> dict[str, Any]:
+def as_dict(values: dict[str, Any] | str | None) -> dict[str, Any]:
+    """Stored values as a dict. A customer read by intake's raw SQL (customers/identity.py,
+    `Customer.from_db` without the column converters) holds the JSON text instead."""
+    if isinstance(values, str):
+        values = json.loads(values or "{}")
+    return dict(values or {})
+
+
+def merged(current: dict[str, Any] | str | None, cleaned: dict[str, Any]) -> dict[str, Any]:
     """`current` with `cleaned` written over it (None removes a key)."""
-    values = dict(current or {})
+    values = as_dict(current)
     for key, value in cleaned.items():
         if value is None:
             values.pop(key, None)
@@ -198,10 +206,10 @@ def merged(current: dict[str, Any] | None, cleaned: dict[str, Any]) -> dict[str,
     return values
 
 
-def visible_values(target: str, values: dict[str, Any] | None, *, stamp: int | None = None) -> dict[str, Any]:
+def visible_values(target: str, values: dict[str, Any] | str | None, *, stamp: int | None = None) -> dict[str, Any]:
     """The stored values of the active fields (what the API shows)."""
     fields = by_key(target, stamp=stamp)
-    return {key: value for key, value in (values or {}).items() if key in fields}
+    return {key: value for key, value in as_dict(values).items() if key in fields}
 
 
 def display_value(value: Any) -> str:
@@ -228,10 +236,8 @@ def form_value(value: Any) -> str:
 
 def search_text(values: dict[str, Any] | str | None) -> str:
     """The words of the values for a search document (no definitions needed: no query)."""
-    if isinstance(values, str):  # a row read by raw SQL (customers' intake lookup) holds the JSON text
-        values = json.loads(values or "{}")
     words: list[str] = []
-    for value in (values or {}).values():
+    for value in as_dict(values).values():
         if isinstance(value, bool) or value is None:
             continue
         if isinstance(value, list):
@@ -318,9 +324,7 @@ def values_for_api(target: str, values: dict[str, Any] | str | None, context: An
         stamp = lookups.read_stamp()
         if request is not None:
             request._custom_fields_stamp = stamp
-    if isinstance(values, str):
-        values = json.loads(values or "{}")
-    return visible_values(target, values, stamp=stamp)
+    return visible_values(target, as_dict(values), stamp=stamp)
 
 
 API_DESCRIPTION = (

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from sportello.accounts.models import Group
 from sportello.core import lookups
 from sportello.customers.models import Identity, IdentityKind, Organization
+from sportello.fields import forms as custom_field_forms
 from sportello.inbox.models import Sharing
 from sportello.inbox.services import BulkChanges
 from sportello.tickets.forms import cached_choices, use_cached_choices
@@ -69,16 +70,18 @@ class InboxForm(forms.Form):
         use_cached_choices(self, stamp=stamp)  # status, group
         choices = [("", _("Anyone")), ("0", _("Unassigned")), *cached_choices("assignee", stamp)]
         self.fields["assignee"].choices = choices  # type: ignore[attr-defined]
+        # The tickets' custom fields, under "More filters" (fields/forms.py; kept per process).
+        self.custom = custom_field_forms.add_filter_fields(self, stamp=stamp)
 
     def main_fields(self) -> list[forms.BoundField]:
-        hidden = {"view", "cursor", "sort", "saved", *self.MORE}
+        hidden = {"view", "cursor", "sort", "saved", *self.MORE, *self.custom}
         return [field for field in self if field.name not in hidden]
 
     def more_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in self.MORE]
+        return [self[name] for name in (*self.MORE, *self.custom)]
 
     def more_used(self) -> bool:
-        return any(self.data.get(name) for name in self.MORE)
+        return any(self.data.get(name) for name in (*self.MORE, *self.custom))
 
     def clean_tag(self) -> list[str]:
         return [name.lower() for name in TAG_SPLIT.split(self.cleaned_data.get("tag") or "") if name][:10]
@@ -134,6 +137,7 @@ class InboxForm(forms.Form):
             created_until=_day_start(data.get("created_to"), 1),
             updated_from=_day_start(data.get("updated_from")),
             updated_until=_day_start(data.get("updated_to"), 1),
+            custom={key: str(data[name]) for name, key in self.custom.items() if data.get(name) not in (None, "")},
         )
 
     def filter_params(self) -> str:
