@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from sportello.customers.models import Customer, IdentityKind, Organization
+from sportello.fields import forms as custom_field_forms
 
 
 class CustomerForm(forms.Form):
@@ -41,6 +42,9 @@ class CustomerForm(forms.Form):
         organization = data["organization"]
         if (organization.pk if organization else None) != customer.organization_id:
             found["organization"] = organization
+        custom = custom_field_forms.posted_values("customer", self.data)
+        if custom:  # checked and compared with the stored values by update_customer
+            found["custom_fields"] = custom
         return found
 
 
@@ -73,3 +77,9 @@ class OrganizationForm(forms.Form):
                 "notes": organization.notes,
             }
         )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        # The custom fields' inputs (fields/_inputs.html), checked by the organization services.
+        data["custom_fields"] = custom_field_forms.posted_values("organization", self.data)
+        return data

@@ -20,6 +20,8 @@ from sportello.core.errors import Forbidden, InvalidInput
 from sportello.customers.models import Customer
 from sportello.customers.queries import find_customers
 from sportello.customers.services import Sender
+from sportello.fields import forms as custom_field_forms
+from sportello.fields import services as custom_fields
 from sportello.tickets.forms import assignable_agents
 from sportello.tickets.models import Channel, EntryKind, Priority, Ticket
 from sportello.tickets.opening import Opening, record_for_customer, sender_of, write_to_customer
@@ -97,6 +99,11 @@ class NewTicketForm(forms.Form):
             data["customer"] = customer
         elif not (data.get("email") or data.get("phone")):
             self.add_error("email", _("Pick a customer, or give a new customer's email address or phone number."))
+        try:  # the custom fields' inputs (fields/_inputs.html), every required one filled
+            posted = custom_field_forms.posted_values("ticket", self.data)
+            data["custom_fields"] = custom_fields.clean_values("ticket", posted, creating=True)
+        except InvalidInput as err:
+            self.add_error(None, err.message)
         return data
 
     def opening(self) -> Opening:
@@ -115,6 +122,7 @@ class NewTicketForm(forms.Form):
             group=data["group"],
             assignee=data["assignee"],
             tags=[tag for tag in (part.strip() for part in data["tags"].split(",")) if tag],
+            custom_fields=data.get("custom_fields") or {},
         )
 
 
