@@ -52,3 +52,21 @@ def test_the_ticket_forms_selects_are_rendered_as_djangos_widgets(ticket, agent,
             form.is_valid()  # with its errors, as a refused update shows it
         for field in form:
             assert parse_html(str(plain_field(field))) == parse_html(str(field)), field.name
+
+
+def test_inputs_are_rendered_as_djangos_widgets(agent, second_level):
+    from django import forms
+
+    class Inputs(forms.Form):
+        text = forms.CharField(max_length=20, help_text="Help", widget=forms.TextInput(attrs={"placeholder": "<x>"}))
+        number = forms.IntegerField(min_value=1, required=False)
+        day = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+        hidden = forms.CharField(widget=forms.HiddenInput, required=False)
+        email = forms.EmailField(disabled=True, initial="a@example.com")
+
+    for data in (None, {"text": '"quoted" & <b>', "number": "x", "day": "2026-02-30", "hidden": "<h>"}):
+        form = Inputs(data)
+        if data is not None:
+            form.is_valid()
+        for field in form:
+            assert parse_html(str(plain_field(field))) == parse_html(str(field)), (field.name, data)
