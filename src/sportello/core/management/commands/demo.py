@@ -161,6 +161,7 @@ class DemoLoader:
         self._help_centre()
         self._automation()
         self._views()
+        self._custom_fields()
         self._satisfaction()
         self._customer_notes()
         self._set_passwords()
@@ -363,6 +364,46 @@ class DemoLoader:
         for owner, name, flt, sharing in views:
             if not SavedView.objects.filter(owner=owner, name=name).exists():
                 save_view(owner, name=name, flt=flt, sharing=sharing)
+
+    def _custom_fields(self) -> None:
+        """Custom fields (fields/), with values where they fit: an order number on delivery
+        tickets, the product on technical ones, a contract on each organization. A generator of
+        their own, so that the rest of the demo stays as it was."""
+        from sportello.fields.models import CustomField
+
+        rng = random.Random("custom fields")
+        products = ["Web app", "Mobile app", "API", "Online shop"]
+        definitions = [
+            ("ticket", "order_number", "Order number", "text", [], "The shop's order number, e.g. ORD-10452"),
+            ("ticket", "product", "Product", "choice", products, ""),
+            ("organization", "contract", "Contract", "choice", ["Basic", "Business", "Enterprise"], ""),
+        ]
+        for position, (target, key, label, kind, choices, help_text) in enumerate(definitions, start=1):
+            CustomField.objects.get_or_create(
+                target=target,
+                key=key,
+                defaults={
+                    "label": label,
+                    "type": kind,
+                    "choices": choices,
+                    "help_text": help_text,
+                    "position": position,
+                },
+            )
+        by_category = {category.pk: name for name, category in self.categories.items()}
+        rows = Ticket.objects.filter(pk__in=self.ticket_ids, custom_fields={}).values_list("pk", "category_id")
+        for pk, category_id in rows.order_by("pk"):
+            category = by_category.get(category_id)
+            if category == "Orders and delivery":
+                values = {"order_number": f"ORD-{rng.randint(10000, 19999)}"}
+            elif category == "Technical problem":
+                values = {"product": rng.choice(products)}
+            else:
+                continue
+            Ticket.objects.filter(pk=pk).update(custom_fields=values)  # indexed for search when the load ends
+        for index, organization in enumerate(Organization.objects.filter(custom_fields={}).order_by("name")):
+            organization.custom_fields = {"contract": ["Basic", "Business", "Enterprise"][index % 3]}
+            organization.save(update_fields=["custom_fields"])
 
     def _satisfaction(self) -> None:
         """Survey answers on about half of the solved tickets, mostly good, a few bad with a comment.
