@@ -137,3 +137,16 @@ def test_the_pop_up_costs_a_page_no_query_once_cached(agent, cti):
 def test_customers_never_see_the_pop_up(customer_user, cti):
     page = client_for(customer_user).get("/portal/").content.decode()
     assert "phone-popup" not in page
+
+
+def test_the_ticket_pages_customer_card_dials_too(agent, cti):
+    from sportello.customers.services import Sender
+    from sportello.tickets.intake import Inbound, ingest
+
+    ticket = ingest(
+        Inbound(
+            channel="phone", sender=Sender(name="Lina", phone="+493023125741"), body_text="Call me", acknowledge=False
+        )
+    ).ticket
+    page = client_for(agent).get(f"/tickets/{ticket.number}/").content.decode()
+    assert 'href="tel:+493023125741"' in page

@@ -4,9 +4,13 @@ agent answers, and every screen when the call ends."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from django.utils import timezone
 
 from sportello.accounts.models import Role
 from sportello.customers.services import Sender
@@ -105,3 +109,18 @@ def test_a_restricted_agent_sees_only_the_tickets_of_their_groups(cti, first_lev
 
     async_to_sync(scenario)()
     assert hidden.number
+
+
+def test_a_call_whose_hang_up_never_came_stops_showing(cti, emma):
+    _account, token = cti
+    start = timezone.now()
+    with time_machine.travel(start - timedelta(minutes=11), tick=False):
+        post_generic(token, ANSWERED[0])
+
+    async def scenario() -> None:
+        socket = agent_socket(emma, PATH)
+        assert (await socket.connect())[0]
+        assert await socket.receive_nothing(timeout=0.5)
+        await socket.disconnect()
+
+    async_to_sync(scenario)()

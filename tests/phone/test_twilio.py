@@ -42,6 +42,7 @@ def test_an_answered_twilio_call_becomes_a_call_entry_with_its_recording(twilio,
     assert entry.metadata["recording_url"].startswith("https://api.twilio.com/")
     assert "Recording: https://api.twilio.com/" in entry.body_text
     assert "1 min 35 s" in entry.body_text
+    assert '<a href="https://api.twilio.com/2010-04-01/Accounts/' in entry.body_html  # a link agents click
 
 
 def test_a_call_that_rang_out_asks_for_a_callback(twilio, agent):

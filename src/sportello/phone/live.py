@@ -14,10 +14,13 @@ and `missed` hide it everywhere.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from sportello.accounts.models import User
 from sportello.chat.live import JsonSocket
@@ -27,6 +30,8 @@ from sportello.tickets.models import ACTIVE_CATEGORIES, Ticket
 
 GROUP_PREFIX = "phone-"
 MAX_TICKETS = 5
+RINGING_AT_MOST = timedelta(minutes=10)
+ANSWERED_AT_MOST = timedelta(hours=4)
 
 
 def group_of(user_id: int) -> str:
@@ -100,8 +105,14 @@ def push_call(call_id: int) -> None:
 
 def ringing_for(agent: User) -> list[dict[str, Any]]:
     """The calls ringing on (or answered by) this agent now, for a page that just opened."""
+    # A call whose hang-up never came (a PBX restarted) stops showing after a while.
+    now = timezone.now()
     calls = (
-        Call.objects.filter(state__in=[CallState.RINGING, CallState.ANSWERED], direction=CallDirection.IN)
+        Call.objects.filter(direction=CallDirection.IN)
+        .filter(
+            Q(state=CallState.RINGING, started_at__gte=now - RINGING_AT_MOST)
+            | Q(state=CallState.ANSWERED, started_at__gte=now - ANSWERED_AT_MOST)
+        )
         .select_related("customer", "agent")
         .order_by("-started_at")[:20]
     )

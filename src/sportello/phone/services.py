@@ -34,6 +34,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from sportello.accounts.models import Availability, Role, User
@@ -336,10 +337,14 @@ def _record_call_entry(call: Call) -> None:
     body = body % {"number": shown, "duration": _duration_text(call.duration or 0)}
     if call.agent is not None:
         body += " " + _("Answered by %(name)s.") % {"name": call.agent.display_name}
+    body_html = format_html("<p>{}</p>", body)
     if call.recording_url:
         body += "\n" + _("Recording: %(url)s") % {"url": call.recording_url}
+        body_html += format_html('<p><a href="{}">{}</a></p>', call.recording_url, _("Recording of the call"))
     ticket = call.ticket or (open_ticket_of(call.customer) if call.customer else None)
-    entry = _ingest(call, sender, body, ticket, subject=_("Phone call from %(number)s") % {"number": shown})
+    entry = _ingest(
+        call, sender, body, ticket, subject=_("Phone call from %(number)s") % {"number": shown}, body_html=body_html
+    )
     if CALLBACK_TAG in {tag.name for tag in entry.ticket.tags.all()}:
         _set_callback(entry.ticket, False)
 
@@ -364,7 +369,16 @@ def _record_missed_call(call: Call) -> None:
     ensure_callbacks_view()
 
 
-def _ingest(call: Call, sender: Sender, body: str, ticket: Ticket | None, *, subject: str, missed: bool = False) -> Any:
+def _ingest(
+    call: Call,
+    sender: Sender,
+    body: str,
+    ticket: Ticket | None,
+    *,
+    subject: str,
+    missed: bool = False,
+    body_html: str = "",
+) -> Any:
     from sportello.tickets.intake import Inbound, ingest
 
     metadata = _metadata(call)
@@ -376,6 +390,7 @@ def _ingest(call: Call, sender: Sender, body: str, ticket: Ticket | None, *, sub
             sender=sender,
             subject=subject,
             body_text=body,
+            body_html=body_html,
             ticket=ticket,
             kind=EntryKind.CALL,
             metadata=metadata,
