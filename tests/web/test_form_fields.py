@@ -70,3 +70,11 @@ def test_inputs_are_rendered_as_djangos_widgets(agent, second_level):
             form.is_valid()
         for field in form:
             assert parse_html(str(plain_field(field))) == parse_html(str(field)), (field.name, data)
+
+
+def test_the_bulk_bar_and_the_save_view_form_are_rendered_as_djangos_widgets(agent, second_level):
+    from sportello.inbox.forms import BulkForm, SaveViewForm
+
+    for form in (BulkForm(), SaveViewForm(initial={"params": 'view=open&tag="x"&name=<b>', "name": "Mine"})):
+        for field in form:
+            assert parse_html(str(plain_field(field))) == parse_html(str(field)), field.name
