@@ -11,15 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone, translation
 
-from sportello.accounts.models import User
+from sportello.accounts.models import Group, User
 from sportello.core.errors import InvalidInput
 from sportello.csat import services as csat
+from sportello.csat.models import Survey
 from sportello.kb.models import ArticleTranslation, Deflection, DeflectionSource, Feedback
 from sportello.tickets.access import tickets_visible_to
 from sportello.tickets.models import Channel
@@ -251,9 +253,13 @@ class Satisfaction:
         return max((good + bad for _, good, bad in self.days), default=0)
 
 
-def satisfaction(period: Period) -> Satisfaction:
-    """Survey answers of tickets solved in the period: overall, per agent and group, per day."""
-    surveys = csat.surveys_between(period.since, period.until)
+def satisfaction(period: Period, filters: Any = None) -> Satisfaction:
+    """Survey answers of tickets solved in the period: overall, per agent and group, per day.
+
+    `filters` (a `frame.Filters`, or None for all) narrows the surveys: the agent and group that held
+    the ticket when it was solved, and the ticket's channel, priority, tag, category, organization.
+    """
+    surveys = narrow_surveys(csat.surveys_between(period.since, period.until), filters)
     totals = surveys.aggregate(
         good=Count("pk", filter=Q(rating="good")), bad=Count("pk", filter=Q(rating="bad")), offered=Count("pk")
     )
@@ -271,10 +277,49 @@ def satisfaction(period: Period) -> Satisfaction:
     return Satisfaction(
         period=period,
         overall=csat.Score(None, "All", totals["good"], totals["bad"], totals["offered"]),
-        agents=sorted(csat.scores_by_agent(period.since, period.until), key=_by_answers),
-        groups=sorted(csat.scores_by_group(period.since, period.until), key=_by_answers),
+        agents=sorted(_scores(surveys, "agent_id", User), key=_by_answers),
+        groups=sorted(_scores(surveys, "group_id", Group), key=_by_answers),
         days=[(day, good, bad) for day, (good, bad) in per_day.items()],
     )
+
+
+# Filters (frame.Filters) -> the survey column each narrows.
+SURVEY_FILTERS = {
+    "group": "group_id",
+    "agent": "agent_id",
+    "channel": "ticket__channel",
+    "priority": "ticket__priority",
+    "category": "ticket__category_id",
+    "organization": "ticket__customer__organization_id",
+}
+
+
+def narrow_surveys(surveys: QuerySet[Survey], filters: Any) -> QuerySet[Survey]:
+    if filters is None:
+        return surveys
+    for name, column in SURVEY_FILTERS.items():
+        value = getattr(filters, name, None)
+        if value is not None and value != "":
+            surveys = surveys.filter(**{column: value})
+    if getattr(filters, "tag", None):
+        surveys = surveys.filter(ticket__tags__name=filters.tag)
+    return surveys
+
+
+def _scores(surveys: QuerySet[Survey], key: str, model: type[User] | type[Group]) -> list[csat.Score]:
+    """Per agent or group that held the ticket when it was solved (key None: nobody, no group)."""
+    counted = list(
+        surveys.values(key)
+        .annotate(
+            good=Count("pk", filter=Q(rating="good")), bad=Count("pk", filter=Q(rating="bad")), offered=Count("pk")
+        )
+        .order_by(key)
+    )
+    ids = [row[key] for row in counted if row[key] is not None]
+    found = model.objects.filter(pk__in=ids)
+    names = {item.pk: item.display_name if isinstance(item, User) else item.name for item in found}
+    return [csat.Score(row[key], names.get(row[key], "") if row[key] else "", row["good"], row["bad"],
+                       row["offered"]) for row in counted]  # fmt: skip
 
 
 def _by_answers(score: csat.Score) -> tuple[int, str]:

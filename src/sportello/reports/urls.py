@@ -5,6 +5,6 @@ from sportello.reports import views
 app_name = "reports"
 urlpatterns = [
     path("", views.index, name="index"),
-    path("self-service", views.self_service, name="self_service"),
-    path("satisfaction", views.satisfaction, name="satisfaction"),
+    # Every report in frame.REPORTS, by its slug (/reports/self-service, /reports/volume, …).
+    path("<slug:slug>", views.report, name="report"),
 ]
