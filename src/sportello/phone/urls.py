@@ -7,4 +7,6 @@ urlpatterns = [
     path("cti/", views.generic_webhook, name="cti"),
     path("cti/<str:token>", views.generic_webhook, name="cti-token"),
     path("twilio/<int:account_id>", views.twilio_webhook, name="twilio"),
+    path("accounts/", views.accounts, name="accounts"),
+    path("accounts/<int:pk>/token", views.rotate_token, name="rotate-token"),
 ]

@@ -1,4 +1,6 @@
-"""The phone systems' webhooks. A PBX is not a person: it proves itself with its account's token
+"""The phone systems' webhooks, and the admins' page of CTI accounts with their health.
+
+The webhooks: A PBX is not a person: it proves itself with its account's token
 (generic CTI: in the URL as Zammad's endpoint has it, or as `X-CTI-Token` / `Authorization: Bearer`)
 or Twilio's signature. A refusal is 401 and logged; an event we cannot read is kept in quarantine
 and answered 202 with the reason; anything else 200 with `{}` (what Zammad answers a PBX)."""
@@ -9,13 +11,19 @@ import json
 import logging
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from sportello.phone import services
-from sportello.phone.models import CtiAccount
+from sportello.phone.models import CallEvent, CallState, CtiAccount, CtiKind, EventState
 from sportello.phone.parse import parse_generic, parse_twilio, twilio_signature_ok
+from sportello.tickets.access import require_admin
+from sportello.tickets.views import AgentRequest, agent_view
 
 log = logging.getLogger("sportello.phone")
 
@@ -77,3 +85,41 @@ def twilio_webhook(request: HttpRequest, account_id: int) -> JsonResponse:
     if not any(twilio_signature_ok(url, params, secret, signature) for url in urls):
         return _refused(request, "bad X-Twilio-Signature", account)
     return _answer(services.receive(account, request.POST, parse_twilio))
+
+
+QUARANTINE_SHOWN = 50
+
+
+@never_cache  # a new token is shown once; no cache may keep it
+@agent_view
+def accounts(request: AgentRequest, new_url: tuple[CtiAccount, str] | None = None) -> HttpResponse:
+    """Each CTI account's webhook address, last event, last error, quarantined events and missed
+    calls; the newest quarantined events with their reasons. Admins only."""
+    require_admin(request.user)
+    rows = CtiAccount.objects.annotate(
+        quarantined=Count("events", filter=Q(events__state=EventState.QUARANTINED), distinct=True),
+        missed=Count("calls", filter=Q(calls__state=CallState.MISSED), distinct=True),
+    ).order_by("name")
+    quarantine = CallEvent.objects.filter(state=EventState.QUARANTINED).select_related("account")
+    context = {
+        "accounts": [(account, _webhook(request, account)) for account in rows],
+        "quarantine": quarantine[:QUARANTINE_SHOWN],
+        "new_url": new_url,
+    }
+    return render(request, "phone/accounts.html", context)
+
+
+def _webhook(request: HttpRequest, account: CtiAccount) -> str:
+    if account.kind == CtiKind.TWILIO:
+        return request.build_absolute_uri(reverse("phone:twilio", args=[account.pk]))
+    return request.build_absolute_uri(reverse("phone:cti")) + (f"{account.token_hint}…" if account.token_hint else "")
+
+
+@never_cache
+@require_POST
+@agent_view
+def rotate_token(request: AgentRequest, pk: int) -> HttpResponseBase:
+    require_admin(request.user)
+    account = get_object_or_404(CtiAccount, pk=pk, kind=CtiKind.GENERIC)
+    key = services.rotate_token(account)
+    return accounts(request, new_url=(account, request.build_absolute_uri(reverse("phone:cti-token", args=[key]))))
