@@ -107,6 +107,26 @@
     }
   });
 
+  // The agent's own property change keeps the composer's draft sendable: when the panel's answer
+  // to their save holds the version just after the composer's (their change and nothing else), the
+  // composer takes it; a change by anyone else in between still gives the conflict on sending.
+  var ownSave = null;
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt?.closest?.("#update-form");
+    var seen = composer?.querySelector("input[name=version]");
+    if (form && seen && event.detail.requestConfig?.verb === "post") {
+      ownSave = parseInt(seen.value, 10);
+    }
+  });
+  document.body.addEventListener("htmx:afterSettle", function () {
+    if (ownSave === null) return;
+    var panel = document.querySelector("#update-form input[name=version]");
+    var seen = composer?.querySelector("input[name=version]");
+    if (!panel || !seen) return;
+    if (parseInt(panel.value, 10) === ownSave + 1) seen.value = panel.value;
+    ownSave = null;
+  });
+
   // Someone else changed fields: the panel shows the ticket as it is now, unless the agent is in
   // the middle of editing it (then their save is checked field by field on the server anyway).
   function refreshProperties() {
