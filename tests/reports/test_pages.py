@@ -21,6 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from sportello.accounts.models import Group
+from sportello.core.errors import InvalidInput
 from sportello.customers.models import Organization
 from sportello.kb.models import DeflectionSource
 from sportello.reports import views
@@ -253,6 +254,16 @@ def test_bad_filter_values_give_a_message_not_an_error(agent, fake, query):
     assert 'id="period-error"' in html and 'role="alert"' in html
     assert 'id="filters"' in html  # the form is there to correct it
     assert fake.queries == []
+
+
+def test_a_value_the_report_itself_refuses_gives_its_message(agent, monkeypatch):
+    def picky(query: ReportQuery, reader: Any) -> ReportResult:
+        raise InvalidInput("This report cannot be narrowed by tag")
+
+    monkeypatch.setitem(REPORTS, "picky", ("Picky", picky))
+    page = client_for(agent).get("/reports/picky", {"tag": "vip", "format": "csv"})
+    assert page.status_code == 400 and "This report cannot be narrowed by tag" in page.content.decode()
+    assert 'value="vip"' in page.content.decode()  # the form keeps what was asked, to change it
 
 
 def test_an_unknown_report_is_not_found(agent):

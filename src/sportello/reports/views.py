@@ -141,15 +141,21 @@ def report(request: AgentRequest, slug: str) -> HttpResponse:
     try:
         query = parse_query(request.GET)
     except InvalidInput as err:
-        query = ReportQuery(Period.ending_today())
-        context.update(_form(request, query), error=err.message, result=None)
-        return render(request, "reports/report.html", context, status=400)
-    result = build(query, request.user)
+        return _refused(request, context, ReportQuery(Period.ending_today()), err)
+    try:
+        result = build(query, request.user)
+    except InvalidInput as err:  # a filter the report itself cannot take (its message says why)
+        return _refused(request, context, query, err)
     if request.GET.get("format") == "csv":
         return _csv(slug, query, result.table)
     context.update(_form(request, query), **page_context(result, query))
     context["csv_url"] = "?" + query_string(query, request.GET.get("range", ""), format="csv")
     return render(request, "reports/report.html", context)
+
+
+def _refused(request: AgentRequest, context: dict[str, Any], query: ReportQuery, err: InvalidInput) -> HttpResponse:
+    context.update(_form(request, query), error=err.message, result=None)
+    return render(request, "reports/report.html", context, status=400)
 
 
 def _csv(slug: str, query: ReportQuery, table: Table) -> HttpResponse:
