@@ -99,10 +99,6 @@ def test_definitions_are_kept_until_one_changes(ticket_fields, django_assert_num
     assert definitions("ticket", stamp=new_stamp)[1].label == "Pieces"
 
 
-def test_search_text_holds_the_words():
-    assert search_text({"a": "ORD-1", "b": ["Red", "Blue"], "c": 3, "d": True}).split("\n") == [
-        "ORD-1",
-        "Red",
-        "Blue",
-        "3",
-    ]
+def test_search_text_holds_the_words_and_their_pieces():
+    words = search_text({"a": "ORD-1", "b": ["Red", "Blue"], "c": 3, "d": True}).split("\n")
+    assert words == ["ORD-1", "ORD 1", "Red", "Blue", "3"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -240,10 +241,13 @@ def search_text(values: dict[str, Any] | str | None) -> str:
     for value in as_dict(values).values():
         if isinstance(value, bool) or value is None:
             continue
-        if isinstance(value, list):
-            words += [str(v) for v in value]
-        else:
-            words.append(str(value))
+        for text in [str(v) for v in value] if isinstance(value, list) else [str(value)]:
+            words.append(text)
+            # Its pieces too, as search's queries split them: PostgreSQL reads "ORD-1042" as "ord"
+            # and "-1042", which the query "ORD-1042" ("ord" & "1042") would not find.
+            pieces = re.sub(r"[@.+\-_/#:]+", " ", text)
+            if pieces != text:
+                words.append(pieces)
     return "\n".join(words)
 
 
