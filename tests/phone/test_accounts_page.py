@@ -66,3 +66,29 @@ def test_the_page_costs_the_same_queries_for_one_account_or_many(admin, cti):
         CtiAccount.objects.create(name=f"PBX {i}", kind=CtiKind.GENERIC, last_error="x")
     client.get(PAGE)  # the pop-up's flags, forgotten by the new accounts, are read again once
     assert count() == one
+
+
+def test_an_admin_adds_accounts_in_the_admin_and_secrets_are_never_stored_plain(admin):
+    client = client_for(admin)
+    response = client.post(
+        "/admin/phone/ctiaccount/add/",
+        {"name": "Placetel", "kind": "generic", "active": "on", "region": "de", "outbound_url": ""},
+        follow=True,
+    )
+    assert response.status_code == 200
+    shown = [str(m) for m in response.context["messages"]]
+    url = next(m for m in shown if "/phone/cti/spc_" in m).rsplit(" ", 1)[1]
+    account = CtiAccount.objects.get(name="Placetel")
+    assert account.region == "DE" and account.token_hash and url.rsplit("/", 1)[1] not in account.token_hash
+    assert post_generic(url.rsplit("/", 1)[1], events_of("generic_inbound_missed.json")[0]).status_code == 200
+
+    response = client.post(
+        "/admin/phone/ctiaccount/add/",
+        {"name": "Twilio", "kind": "twilio", "active": "on", "region": "US", "secret": "0123456789abcdef"},
+        follow=True,
+    )
+    twilio = CtiAccount.objects.get(name="Twilio")
+    assert "0123456789abcdef" not in twilio.secret_sealed and twilio.secret_hint == "…cdef"
+    changelist = client.get("/admin/phone/ctiaccount/").content.decode()
+    assert "0123456789abcdef" not in changelist and "…cdef" in changelist
+    assert "No event yet" in changelist and "OK" in changelist

@@ -217,3 +217,11 @@ def test_no_user_named_rings_every_online_agent(cti, emma, christopher, agent2):
     agent2.save()
     post_generic(token, MISSED[0])
     assert sorted(Call.objects.get().rung) == sorted([emma.pk, christopher.pk])
+
+
+def test_an_agent_the_pbx_did_not_ring_who_answers_gets_the_call(cti, emma, christopher):
+    _account, token = cti
+    post_generic(token, [(k, v) for k, v in ANSWERED[0] if k != "user[]"] + [("user[]", "Christopher Miller")])
+    post_generic(token, ANSWERED[1])  # answered by Emma (a transfer)
+    call = Call.objects.get()
+    assert call.agent == emma and sorted(call.rung) == sorted([christopher.pk, emma.pk])

@@ -99,3 +99,8 @@ def test_behind_a_proxy_the_public_address_is_what_twilio_signed(twilio, agent, 
     response = Client().post(path, dict(event), headers={"X-Twilio-Signature": signature})
     assert response.status_code == 200
     assert Call.objects.get().state == CallState.RINGING
+
+
+def test_a_changed_credentials_key_leaves_the_secret_unreadable_and_requests_refused(twilio, monkeypatch):
+    monkeypatch.setenv("SPORTELLO_CREDENTIALS_KEY", "another key")
+    assert post_twilio(twilio, events_of("twilio_inbound.json")[0]).status_code == 401

@@ -1,6 +1,7 @@
 """Admin for CTI accounts (with their health), the call log, and the events as received (the
 quarantine with its reasons). A generic account's token is shown once, when it is issued; a
-Twilio auth token is entered, kept encrypted, and never shown again (only its last characters)."""
+Twilio auth token is entered, kept encrypted (SPORTELLO_CREDENTIALS_KEY or SECRET_KEY), and never
+shown again (only its last characters)."""
 
 from __future__ import annotations
 

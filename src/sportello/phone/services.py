@@ -197,6 +197,8 @@ def _answer(call: Call, event: CallEventIn, now: datetime) -> None:
     call.state = CallState.ANSWERED
     call.answered_at = now
     call.agent = answering_agent(event) or call.agent
+    if call.agent is not None and call.agent.pk not in call.rung:  # taken over (a transfer): theirs now
+        call.rung = [*call.rung, call.agent.pk]
     if call.customer is not None and call.ticket is None:
         call.ticket = open_ticket_of(call.customer)
 
