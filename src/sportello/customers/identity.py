@@ -6,8 +6,9 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db import connection
 
-from sportello.customers.models import IdentityKind
+from sportello.customers.models import Customer, Identity, IdentityKind
 
 _PHONE_JUNK = re.compile(r"[\s().\-/]")
 
@@ -60,3 +61,47 @@ def e164(value: str, region: str | None = None) -> str | None:
     if not phonenumbers.is_possible_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# --- Who owns an address: one statement, also as a part of a channel's own look-up -------------------
+
+
+def owners_query(pairs: list[tuple[str, str]]) -> tuple[list[str], list[str], str, list[str]]:
+    """Every identity (with its customer) of the customers owning one of `pairs` (kind, normalised
+    value), as SQL: (the selected columns, typed NULLs that stand for them in the other parts of a
+    UNION, the FROM … WHERE … clause, its parameters). Read the rows with `owners_of`, in the
+    order `kind, id`. A channel may select these columns in a statement it runs anyway (mail's
+    look-up: a part of its UNION) and hand the identities to intake, which then reads none
+    (`find_or_create_customer(known=…)`).
+
+    Written in SQL: it runs on every message, and compiling the ORM's form (an OR of pairs, a
+    subquery, a join) cost more than running it."""
+    quote = connection.ops.quote_name
+    fields = [("i", f) for f in Identity._meta.concrete_fields] + [("c", f) for f in Customer._meta.concrete_fields]
+    columns = [f"{table}.{quote(str(f.column))}" for table, f in fields]
+    # PostgreSQL types a UNION's columns pairwise from the left, and two bare NULLs make text.
+    nulls = [f"CAST(NULL AS {f.cast_db_type(connection)})" for _table, f in fields]
+    wanted = " OR ".join(["(kind = %s AND value = %s)"] * len(pairs))
+    identities = quote(Identity._meta.db_table)
+    clause = (
+        f"FROM {identities} i JOIN {quote(Customer._meta.db_table)} c ON c.id = i.customer_id "
+        f"WHERE i.customer_id IN (SELECT customer_id FROM {identities} WHERE {wanted})"
+    )
+    return columns, nulls, clause, [part for pair in pairs for part in pair]
+
+
+def owners_of(rows: list[tuple[object, ...]]) -> list[Identity]:
+    """The identities of `owners_query`'s rows (its columns, in order), each with its customer."""
+    identity_names = [f.attname for f in Identity._meta.concrete_fields]
+    customer_names = [f.attname for f in Customer._meta.concrete_fields]
+    split = len(identity_names)
+    customers: dict[int, Customer] = {}
+    found = []
+    for row in rows:
+        identity = Identity.from_db(connection.alias, identity_names, row[:split])
+        customer = customers.get(identity.customer_id)
+        if customer is None:
+            customer = customers[identity.customer_id] = Customer.from_db(connection.alias, customer_names, row[split:])
+        identity.customer = customer
+        found.append(identity)
+    return found

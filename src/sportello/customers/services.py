@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 
 from sportello.core import lookups, prefetch
 from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from sportello.customers.identity import normalize
+from sportello.customers.identity import normalize, owners_of, owners_query
 from sportello.customers.models import Customer, CustomerChange, CustomerNote, Identity, IdentityKind, Organization
 from sportello.fields import services as custom_fields_service
 
@@ -76,7 +76,13 @@ class Sender:
         return pairs
 
 
-def find_or_create_customer(sender: Sender, *, language: str = "en", stamp: int | None = None) -> Customer:
+def find_or_create_customer(
+    sender: Sender,
+    *,
+    language: str = "en",
+    stamp: int | None = None,
+    known: tuple[list[tuple[str, str]], list[Identity]] | None = None,
+) -> Customer:
     """The customer one of whose identities matches `sender`, or a new one with all of them.
 
     1. Read, in one statement, every identity of every customer owning one of the sender's
@@ -90,21 +96,24 @@ def find_or_create_customer(sender: Sender, *, language: str = "en", stamp: int 
     The customer comes back with its identities in hand (`customer.identities.all()` costs no
     query: intake builds the search document and the API answer from them). `stamp`: the version
     of the cached lookups (core/lookups.py) for the organization of a new customer's domain.
+    `known`: (pairs, identities) that a channel read in this transaction with a statement of its
+    own (`identity.owners_query`); used instead of step 1's read when they are the sender's pairs.
     """
     pairs = sender.identities()
     if not pairs:
         raise InvalidInput(NO_ADDRESS, field="sender")
     name = sender.name.strip()[:200]
-    for _attempt in range(3):
-        known = _identities_of_owners(pairs)
-        owner = {(identity.kind, identity.value): identity.customer for identity in known}
+    for attempt in range(3):
+        reuse = attempt == 0 and known is not None and known[0] == pairs
+        found = known[1] if reuse and known is not None else _identities_of_owners(pairs)
+        owner = {(identity.kind, identity.value): identity.customer for identity in found}
         customer = next((owner[pair] for pair in pairs if pair in owner), None)
         if customer is not None:
             if name and not customer.name:
                 customer.name = name
                 customer.save(update_fields=["name", "updated_at"])
             added = _insert_identities(customer, [pair for pair in pairs if pair not in owner])
-            _hold_identities(customer, [i for i in known if i.customer_id == customer.pk] + added)
+            _hold_identities(customer, [i for i in found if i.customer_id == customer.pk] + added)
             return customer
         customer, added = _create_with_identities(
             Customer(name=name, language=language, organization_id=_organization_for(pairs, stamp)), pairs
@@ -119,36 +128,11 @@ def find_or_create_customer(sender: Sender, *, language: str = "en", stamp: int 
 
 
 def _identities_of_owners(pairs: list[tuple[str, str]]) -> list[Identity]:
-    """Every identity (with its customer) of the customers owning one of `pairs`, in one statement.
-
-    Written in SQL: it runs on every message, and compiling the ORM's form (an OR of pairs, a
-    subquery, a join) cost more than running it."""
-    identity_fields = [f.column for f in Identity._meta.concrete_fields]
-    customer_fields = [f.column for f in Customer._meta.concrete_fields]
-    columns = ", ".join([f"i.{c}" for c in identity_fields] + [f"c.{c}" for c in customer_fields])
-    quote = connection.ops.quote_name
-    wanted = " OR ".join(["(kind = %s AND value = %s)"] * len(pairs))
-    sql = (
-        f"SELECT {columns} FROM {quote(Identity._meta.db_table)} i "
-        f"JOIN {quote(Customer._meta.db_table)} c ON c.id = i.customer_id "
-        f"WHERE i.customer_id IN (SELECT customer_id FROM {quote(Identity._meta.db_table)} WHERE {wanted}) "
-        "ORDER BY i.kind, i.id"
-    )
+    """Every identity (with its customer) of the customers owning one of `pairs`, in one statement."""
+    columns, _nulls, clause, params = owners_query(pairs)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [part for pair in pairs for part in pair])
-        rows = cursor.fetchall()
-    split = len(identity_fields)
-    customers: dict[int, Customer] = {}
-    found = []
-    for row in rows:
-        identity = Identity.from_db(connection.alias, [f.attname for f in Identity._meta.concrete_fields], row[:split])
-        customer = customers.get(identity.customer_id)
-        if customer is None:
-            attnames = [f.attname for f in Customer._meta.concrete_fields]
-            customer = customers[identity.customer_id] = Customer.from_db(connection.alias, attnames, row[split:])
-        identity.customer = customer
-        found.append(identity)
-    return found
+        cursor.execute(f"SELECT {', '.join(columns)} {clause} ORDER BY i.kind, i.id", params)
+        return owners_of(cursor.fetchall())
 
 
 def _insert_identities(customer: Customer, pairs: list[tuple[str, str]]) -> list[Identity]:

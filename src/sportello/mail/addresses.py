@@ -9,6 +9,7 @@ the MAC. Comparisons are constant-time.
 
 from __future__ import annotations
 
+import functools
 import re
 from email.utils import parseaddr
 
@@ -34,7 +35,13 @@ def verify_mac(number: int, mac: str) -> bool:
 
 
 def base_address(mailbox_address: str = "") -> str:
-    return mailbox_address or parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or f"support@{settings.SPORTELLO_MAIL_DOMAIN}"
+    return mailbox_address or _default_address(settings.DEFAULT_FROM_EMAIL, settings.SPORTELLO_MAIL_DOMAIN)
+
+
+@functools.lru_cache(maxsize=8)
+def _default_address(from_email: str, domain: str) -> str:
+    """The default sender's address, parsed once (every message received asks for it)."""
+    return parseaddr(from_email)[1] or f"support@{domain}"
 
 
 def reply_address(ticket: Ticket, mailbox_address: str = "") -> str:

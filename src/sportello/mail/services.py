@@ -30,8 +30,11 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from django_tasks import task
 
+from sportello.core import lookups
+from sportello.core.models import Counter
+from sportello.core.rows import insert as insert_row
 from sportello.core.text import clean
-from sportello.customers.identity import normalize
+from sportello.customers.identity import normalize, owners_of, owners_query
 from sportello.customers.models import Identity, IdentityKind
 from sportello.customers.services import Sender
 from sportello.mail.addresses import base_address
@@ -648,6 +651,7 @@ def _process(
         _check_rate(sender.email, known)
 
     inbound = build_inbound(parsed, found, sender, mailbox=row.mailbox, raw_message=row)
+    inbound.stamp, inbound.owners = known.stamp, known.owners
     # No savepoint of intake's own: every caller runs this in a transaction (or savepoint) per
     # message that any error leaves whole, so a refused message rolls back with its row.
     result = ingest(inbound, savepoint=False)
@@ -674,55 +678,77 @@ class Known:
     from_us: bool | None = None
     # The block-list entry (address or domain) the sender falls under, if any.
     blocked: str | None = None
+    # The version of the cached lookups (core/lookups.py; None: its row is not made yet), and the
+    # sender's (kind, value) pairs with every identity of their owners: intake reads neither again.
+    stamp: int | None = None
+    owners: tuple[list[tuple[str, str]], list[Identity]] | None = None
 
 
 def look_up(parsed: ParsedMail, *, row: RawMessage, sender: str | None = None) -> Known:
     """Every look-up of a message in one statement (a UNION ALL of small indexed reads): the row
     of the same bytes (unless `row` is stored already), redeliveries of the same message, the
-    sender's recent count for the rate limit, and whether the From address is one of ours."""
+    sender's recent count for the rate limit, whether the From address is one of ours, the block
+    list, the version of the cached lookups, and the identities of the sender's customer (with
+    it) for intake (`Known.stamp`, `Known.owners`)."""
     if sender is None:
         written_by = _written_by(parsed)
         sender = written_by.email if written_by is not None else ""
     known = Known(sender=sender, content_sha256=content_hash(parsed))
-    raw_table = connection.ops.quote_name(RawMessage._meta.db_table)
+    quote = connection.ops.quote_name
+    raw_table = quote(RawMessage._meta.db_table)
+    pairs = Sender(email=sender).identities() if sender else []
+    owner_columns, nulls, owners_clause, owners_params = owners_query(pairs) if pairs else ([], [], "", [])
+    # The owners' identities need columns of their own: the other parts fill them with NULLs.
+    pad = "".join(f", {null}" for null in nulls)
+    # SQLite would read the rows by the (state, received_at) index, every processed message of the
+    # window (or of all time) for each one received, unless told the state is no way in.
+    state = "+state" if connection.vendor == "sqlite" else "state"
     parts: list[str] = []
     params: list[Any] = []
-    columns = "id, state, content_sha256, ticket_id, entry_id"
+    columns = f"id, state, content_sha256, ticket_id, entry_id{pad}"
     if row.pk is None:
         parts.append(f"SELECT 0 AS part, {columns} FROM {raw_table} WHERE sha256 = %s")
         params.append(row.sha256)
     if parsed.message_id and sender:
         parts.append(
             f"SELECT 1 AS part, {columns} FROM {raw_table} WHERE message_id = %s AND sender = %s "
-            "AND state = %s AND content_sha256 IN (%s, '') AND id <> %s"
+            f"AND {state} = %s AND content_sha256 IN (%s, '') AND id <> %s"
         )
         params += [parsed.message_id[:500], sender[:254], RawState.PROCESSED, known.content_sha256, row.pk or 0]
     if sender:
         since = timezone.now() - timedelta(seconds=int(settings.MAIL_RATE_WINDOW))
         parts.append(
-            f"SELECT 2 AS part, COUNT(*), NULL, NULL, NULL, NULL FROM {raw_table} "
-            "WHERE sender = %s AND received_at >= %s AND state = %s AND id <> %s"
+            f"SELECT 2 AS part, COUNT(*), NULL, NULL, NULL, NULL{pad} FROM {raw_table} "
+            f"WHERE sender = %s AND received_at >= %s AND {state} = %s AND id <> %s"
         )
         params += [sender[:254], connection.ops.adapt_datetimefield_value(since), RawState.PROCESSED, row.pk or 0]
     author = parsed.from_.address.lower() if parsed.from_ is not None else ""
     if author:
-        mailbox_table = connection.ops.quote_name(Mailbox._meta.db_table)
+        mailbox_table = quote(Mailbox._meta.db_table)
         parts.append(
-            f"SELECT 3 AS part, COUNT(*), NULL, NULL, NULL, NULL FROM {mailbox_table} WHERE LOWER(address) = %s"
+            f"SELECT 3 AS part, COUNT(*), NULL, NULL, NULL, NULL{pad} FROM {mailbox_table} WHERE LOWER(address) = %s"
         )
         params.append(author)
     if sender:  # the block list: the address itself, or its domain
-        blocked_table = connection.ops.quote_name(BlockedSender._meta.db_table)
-        parts.append(f"SELECT 4 AS part, id, value, NULL, NULL, NULL FROM {blocked_table} WHERE value IN (%s, %s)")
+        blocked_table = quote(BlockedSender._meta.db_table)
+        parts.append(f"SELECT 4 AS part, id, value, NULL, NULL, NULL{pad} FROM {blocked_table} WHERE value IN (%s, %s)")
         params += [sender.lower(), sender.lower().rpartition("@")[2]]
-    if parts:
-        with connection.cursor() as cursor:
-            cursor.execute(" UNION ALL ".join(parts), params)
-            results = cursor.fetchall()
-    else:
-        results = []
-    for part, pk, state, content, ticket_id, entry_id in results:
-        if part in (0, 1):
+    counters = quote(Counter._meta.db_table)
+    parts.append(f"SELECT 5 AS part, value, NULL, NULL, NULL, NULL{pad} FROM {counters} WHERE name = %s")
+    params.append(lookups.STAMP)
+    if pairs:
+        parts.append(f"SELECT 6 AS part, NULL, NULL, NULL, NULL, NULL, {', '.join(owner_columns)} {owners_clause}")
+        params += owners_params
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        results = cursor.fetchall()
+    owners = []
+    for part, pk, state, content, ticket_id, entry_id, *owner in results:
+        if part == 6:
+            owners.append(owner)
+        elif part == 5:
+            known.stamp = None if pk is None else int(pk)
+        elif part in (0, 1):
             found = RawMessage(
                 pk=pk,
                 sha256=row.sha256 if part == 0 else "",
@@ -742,6 +768,10 @@ def look_up(parsed: ParsedMail, *, row: RawMessage, sender: str | None = None) -
         elif part == 4 and (known.blocked is None or state == sender.lower()):
             known.blocked = state  # the matching entry; the address's own wins over its domain's
     known.redeliveries.sort(key=lambda r: r.pk)
+    if pairs:
+        identities = owners_of(owners)
+        identities.sort(key=lambda identity: (identity.kind, identity.pk))  # as find_or_create_customer reads them
+        known.owners = (pairs, identities)
     return known
 
 
@@ -806,7 +836,10 @@ def _finish(
     row.reason = reason
     row.duplicate_of = duplicate_of
     row.processed_at = timezone.now()
-    row.save()
+    if row.pk is None:
+        insert_row(row)
+    else:
+        row.save()
 
 
 def _check_rate(address: str, known: Known) -> None:

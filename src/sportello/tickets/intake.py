@@ -18,12 +18,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from sportello.accounts.models import Group, User
-from sportello.core import events, lookups, prefetch
+from sportello.core import events, lookups, prefetch, rows
 from sportello.core.errors import InvalidInput
 from sportello.core.html import html_to_text, sanitize_html
-from sportello.core.numbers import next_number, next_number_and_stamp
+from sportello.core.numbers import next_number, next_number_and_stamp, sequence_name
 from sportello.core.text import clean, clean_json
-from sportello.customers.models import Customer
+from sportello.customers.models import Customer, Identity
 from sportello.customers.services import NO_ADDRESS, Sender, find_or_create_customer
 from sportello.tickets import statuses
 from sportello.tickets.attachments import AttachmentIn, check_sizes, store_attachments
@@ -70,6 +70,12 @@ class Inbound:
     # A machine's message about the ticket (a bounce): agents see it, the customer never does,
     # and it does not reopen the ticket.
     internal: bool = False
+    # What the channel read already in this transaction, with a statement of its own (mail's
+    # look-up): the version of the cached lookups (core/lookups.py), and the sender's (kind,
+    # value) pairs with every identity of their customers (customers.identity.owners_query).
+    # Intake then reads neither; None: intake reads them itself.
+    stamp: int | None = None
+    owners: tuple[list[tuple[str, str]], list[Identity]] | None = None
 
 
 @dataclass(frozen=True)
@@ -111,9 +117,16 @@ def ingest(inbound: Inbound, *, savepoint: bool = True) -> IntakeResult:
     with transaction.atomic(savepoint=savepoint):
         # A new ticket takes its number first: the same statement reads the version of the cached
         # lookups (status, organization domains, tags) that the rest of the transaction uses.
-        number, stamp = next_number_and_stamp("ticket") if inbound.ticket is None else (None, None)
+        # When the channel read that version already, PostgreSQL's ticket takes its number from
+        # the sequence in its own INSERT (`new_ticket`), and nothing is read here.
+        number, stamp = None, inbound.stamp
+        if inbound.ticket is None:
+            if stamp is None:
+                number, stamp = next_number_and_stamp("ticket")
+            elif connection.vendor != "postgresql":
+                number = next_number("ticket")
         since = timezone.now()
-        customer = find_or_create_customer(inbound.sender, language=inbound.language, stamp=stamp)
+        customer = find_or_create_customer(inbound.sender, language=inbound.language, stamp=stamp, known=inbound.owners)
         # The common case in one statement: lock the chosen ticket, bump its version and read it
         # back. A closed or merged ticket (or a vanished one) takes the longer way below.
         ticket = _bump_open_thread(inbound.ticket, now)
@@ -144,7 +157,7 @@ def ingest(inbound: Inbound, *, savepoint: bool = True) -> IntakeResult:
             )
             return IntakeResult(ticket=ticket, entry=entry, created=False)
         ticket = _open_ticket(inbound, customer, subject, now, number=number, stamp=stamp)
-        entry = Entry.objects.create(
+        entry = Entry(
             ticket=ticket,
             kind=inbound.kind,
             channel=inbound.channel,
@@ -157,6 +170,7 @@ def ingest(inbound: Inbound, *, savepoint: bool = True) -> IntakeResult:
             ticket_version=ticket.version,
             created_at=now,
         )
+        rows.insert(entry)
         store_attachments(entry, inbound.attachments)
         from sportello.search import backend as search  # the search app indexes every write
 
@@ -288,10 +302,12 @@ def new_ticket(
     stamp: int | None = None,
 ) -> Ticket:
     """A ticket row with the next reference number (or `number`, taken already), in status New
-    (intake and split use it); `stamp`: the version of the cached lookups (core/lookups.py)."""
+    (intake and split use it); `stamp`: the version of the cached lookups (core/lookups.py).
+    On PostgreSQL the next number is taken by the INSERT itself (the sequence, as `next_number`
+    takes it): one statement."""
     status = statuses.builtin(StatusCategory.NEW, stamp)
-    return Ticket.objects.create(
-        number=next_number("ticket") if number is None else number,
+    ticket = Ticket(
+        number=0 if number is None else number,
         subject=subject,
         customer=customer,
         channel=channel,
@@ -303,6 +319,13 @@ def new_ticket(
         created_at=now,
         updated_at=now,
     )
+    if number is None and connection.vendor == "postgresql":
+        rows.insert(ticket, computed={"number": f"nextval('{sequence_name('ticket')}')"})
+    else:
+        if number is None:
+            ticket.number = next_number("ticket")
+        rows.insert(ticket)
+    return ticket
 
 
 def _tags(names: list[str], stamp: int | None = None) -> list[Tag]:
