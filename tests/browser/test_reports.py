@@ -70,7 +70,7 @@ def test_self_service_table_follows_the_period(page, live_server, agent, some_wo
     page.get_by_role("button", name="Show").click()
     page.wait_for_url(re.compile(r"channel=email"))
     assert "group=" not in page.url and "tag=" not in page.url
-    expect(page.locator("#ignored-filters")).to_contain_text("channel")
+    expect(page.locator("#ignored-filters")).to_contain_text("Channel")
     assert page.locator("#csv").get_attribute("href").endswith("format=csv")  # type: ignore[union-attr]
 
 

@@ -153,7 +153,7 @@ def test_the_page_shows_the_result_figures_chart_and_table(agent, fake):
     assert found.headers["report-table"] == ["day", "light", "heavy", "url"]
     assert found.tables["extra-couriers"] == [["Piero", "9"]]
     assert 'href="/tickets/1/"' in html
-    assert "These filters do not apply to this report" in html and "tag" in html
+    assert "These filters do not apply to this report and were left out: Tag</p>" in html
     # Figures: the value, the previous one, the change as an arrow, a signed number and a word.
     assert {key: (f["data-value"], f["data-previous"]) for key, f in found.figures.items()} == {
         "parcels": ("120", "100"),

@@ -49,7 +49,15 @@ GRANULARITIES = {
 # The filters of the form, in the order shown; the numeric ones are ids.
 NUMERIC_FILTERS = ("group", "agent", "priority", "category", "organization")
 FILTER_NAMES = ("group", "agent", "channel", "priority", "tag", "category", "organization")
-QUERY_KEYS = ("range", "since", "until", "granularity", *FILTER_NAMES)
+FILTER_LABELS: dict[Any, Any] = {
+    "group": gettext_lazy("Group"),
+    "agent": gettext_lazy("Agent"),
+    "channel": gettext_lazy("Channel"),
+    "priority": gettext_lazy("Priority"),
+    "tag": gettext_lazy("Tag"),
+    "category": gettext_lazy("Category"),
+    "organization": gettext_lazy("Organization"),
+}
 # Choices longer than this are cut (the chosen one is always kept); tags are typed, with suggestions.
 MAX_CHOICES = 300
 ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -205,7 +213,9 @@ def page_context(result: ReportResult, query: ReportQuery) -> dict[str, Any]:
         "chart_table": chart_table,
         "chart_described_by": "chart-numbers" if own else "report-table",
         "extra": extra,
-        "ignored_filters": [row.get("filter") for row in ignored.rows] if ignored else [],
+        "ignored_filters": [str(FILTER_LABELS.get(row.get("filter"), row.get("filter"))) for row in ignored.rows]
+        if ignored
+        else [],
     }
 
 
