@@ -211,3 +211,40 @@ def test_credentials_are_sealed_at_rest_and_shown_masked(whatsapp) -> None:
     fresh = ChannelAccount.objects.get(pk=whatsapp.pk)
     assert fresh.credentials["access_token"] == "EAAJB-test-access-token"
     assert fresh.masked_credentials()["app_secret"] == "••••9e8f"
+
+
+def test_whatsapp_reply_with_a_document_uploads_it_then_sends_it(
+    platform, whatsapp, platform_server, agent, django_capture_on_commit_callbacks
+) -> None:
+    from sportello.tickets.attachments import AttachmentIn
+
+    ticket = ticket_from(platform, whatsapp, "whatsapp_text.json")
+    with django_capture_on_commit_callbacks(execute=True):
+        entry = reply_to_ticket(
+            ticket,
+            agent,
+            body_text="The invoice:",
+            attachments=[AttachmentIn("invoice.pdf", b"%PDF-1.7", "application/pdf")],
+        )
+    entry.refresh_from_db()
+    assert entry.delivery == DeliveryState.SENT, entry.delivery_error
+    [upload] = platform_server.sent("/media")
+    assert b'filename="invoice.pdf"' in upload.body and b'name="messaging_product"\r\n\r\nwhatsapp' in upload.body
+    text, document = platform_server.sent("/messages")
+    assert text.json()["text"]["body"] == "The invoice:"
+    assert document.json()["type"] == "document" and document.json()["document"]["filename"] == "invoice.pdf"
+    assert len(entry.metadata["social_delivery"]["message_ids"]) == 2
+
+
+def test_a_reply_on_the_ticket_a_conversation_was_merged_into_goes_to_the_platform(
+    platform, telegram, platform_server, agent, customer, django_capture_on_commit_callbacks
+) -> None:
+    from sportello.tickets.services import merge_tickets
+
+    social = ticket_from(platform, telegram, "telegram_text.json")
+    target = Ticket.objects.create(number=99001, subject="Same order", customer=social.customer, channel="social",
+                                   status=social.status, state=social.state)  # fmt: skip
+    merge_tickets(social, target, agent)
+    entry = reply(Ticket.objects.get(pk=target.pk), agent, django_capture_on_commit_callbacks)
+    assert entry.delivery == DeliveryState.SENT, entry.delivery_error
+    assert platform_server.sent("/sendMessage")[0].json()["chat_id"] == "1111111"

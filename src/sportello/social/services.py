@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -232,8 +233,10 @@ class NoConversation(Exception):
 
 
 def conversation_for(entry: Entry) -> Conversation:
+    # A ticket merged into this one brings its conversations along.
+    on_ticket = Q(ticket_id=entry.ticket_id) | Q(ticket__merged_into_id=entry.ticket_id)
     conversation = (
-        Conversation.objects.filter(ticket_id=entry.ticket_id, account__active=True)
+        Conversation.objects.filter(on_ticket, account__active=True)
         .select_related("account")
         .order_by("-last_inbound_at", "-id")
         .first()
