@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -170,9 +170,10 @@ def refresh(ticket_ids: Iterable[int]) -> int:
     ):
         chats[chat[0]].append(chat)
 
+    _cover(tickets, slas, timelines)
     now = timezone.now()
-    facts: list[TicketFact] = []
-    activity: list[Activity] = []
+    facts: list[tuple[Any, ...]] = []
+    activity: list[tuple[Any, ...]] = []
     for row in tickets:
         (
             pk,
@@ -198,78 +199,144 @@ def refresh(ticket_ids: Iterable[int]) -> int:
         for _, direction, internal, author, at, minutes in entries.get(pk, ()):
             if direction == Direction.OUTBOUND and not internal:
                 replies += 1
-                kind = ActivityKind.REPLY
+                kind = ActivityKind.REPLY.value
             elif direction == Direction.INTERNAL:
                 notes += 1
-                kind = ActivityKind.NOTE
+                kind = ActivityKind.NOTE.value
             else:
                 continue
-            activity.append(Activity(fact_id=pk, kind=kind, agent_id=author, at=at, time_spent=minutes or 0))
+            activity.append((pk, kind, author, at, minutes or 0))
         reopens = 0
         for _, actor, old, new, at in status_changes.get(pk, ()):
             before, after = categories.get(old, ""), categories.get(new, "")
             if before in DONE and after in OPEN_STATES:
                 reopens += 1
-                activity.append(Activity(fact_id=pk, kind=ActivityKind.REOPEN, agent_id=actor, at=at))
+                activity.append((pk, ActivityKind.REOPEN.value, actor, at, 0))
             elif after in DONE and before not in DONE and merged_into_id is None:
-                activity.append(Activity(fact_id=pk, kind=ActivityKind.SOLVE, agent_id=actor, at=at))
+                activity.append((pk, ActivityKind.SOLVE.value, actor, at, 0))
         for _, agent_id, at in chats.get(pk, ()):
-            activity.append(Activity(fact_id=pk, kind=ActivityKind.CHAT, agent_id=agent_id, at=at))
+            activity.append((pk, ActivityKind.CHAT.value, agent_id, at, 0))
         done = state in DONE and solved_at is not None and merged_into_id is None
-        fact = TicketFact(
-            ticket_id=pk,
-            number=number,
-            created_at=created_at,
-            channel=channel,
-            state=state,
-            priority=priority,
-            group_id=group_id,
-            assignee_id=assignee_id,
-            category_id=category_id,
-            customer_id=customer_id,
-            organization_id=organization_id,
-            sender_domain=domains.get(customer_id, ""),
-            first_response_at=first_response_at,
-            solved_at=solved_at if done else None,
-            reopens=reopens,
-            replies=replies,
-            notes=notes,
-            one_touch=done and replies == 1 and reopens == 0,
-            time_spent=time_spent,
-            merged=merged_into_id is not None,
-            version=version,
-            updated_at=now,
-        )
+        fact: dict[str, Any] = {
+            "ticket_id": pk,
+            "number": number,
+            "created_at": created_at,
+            "channel": channel,
+            "state": state,
+            "priority": priority,
+            "group_id": group_id,
+            "assignee_id": assignee_id,
+            "category_id": category_id,
+            "customer_id": customer_id,
+            "organization_id": organization_id,
+            "sender_domain": domains.get(customer_id, ""),
+            "first_response_at": first_response_at,
+            "solved_at": solved_at if done else None,
+            "reopens": reopens,
+            "replies": replies,
+            "notes": notes,
+            "first_response_seconds": None,
+            "first_response_business_seconds": None,
+            "resolution_seconds": None,
+            "resolution_business_seconds": None,
+            "one_touch": done and replies == 1 and reopens == 0,
+            "time_spent": time_spent,
+            "sla_policy_id": None,
+            "sla_first_response": "",
+            "sla_next_response": "",
+            "sla_resolution": "",
+            "merged": merged_into_id is not None,
+            "version": version,
+            "updated_at": now,
+        }
         if first_response_at is not None:
-            fact.first_response_seconds = int((first_response_at - created_at).total_seconds())
-            fact.first_response_business_seconds = business_seconds(timeline, created_at, first_response_at)
+            fact["first_response_seconds"] = int((first_response_at - created_at).total_seconds())
+            fact["first_response_business_seconds"] = business_seconds(timeline, created_at, first_response_at)
         if done:
-            fact.resolution_seconds = int((solved_at - created_at).total_seconds())
-            fact.resolution_business_seconds = business_seconds(timeline, created_at, solved_at)
+            fact["resolution_seconds"] = int((solved_at - created_at).total_seconds())
+            fact["resolution_business_seconds"] = business_seconds(timeline, created_at, solved_at)
         if sla is not None:
             _sla_outcomes(fact, sla, state)
-        facts.append(fact)
-    with transaction.atomic():
-        # Tickets gone since (deleted) take their facts with them by cascade; activity is rewritten whole.
-        Activity.objects.filter(fact_id__in=found).delete()
-        TicketFact.objects.bulk_create(
-            facts, update_conflicts=True, unique_fields=["ticket"], update_fields=UPDATED_FIELDS
-        )
-        Activity.objects.bulk_create(activity)
+        facts.append(tuple(fact[name] for name in FACT_COLUMNS))
+    _write(found, facts, activity)
     return len(facts)
 
 
-def _sla_outcomes(fact: TicketFact, sla: _Sla, state: str) -> None:
-    fact.sla_policy_id = sla.policy_id
+# TicketFact's columns in the order `refresh` builds its rows; Activity's likewise.
+FACT_FIELDS = list(TicketFact._meta.concrete_fields)
+FACT_COLUMNS = [field.attname for field in FACT_FIELDS]
+ACTIVITY_FIELDS: list[Any] = [Activity._meta.get_field(name) for name in ("fact", "kind", "agent", "at", "time_spent")]
+ACTIVITY_COLUMNS = [field.attname for field in ACTIVITY_FIELDS]
+
+
+def _write(found: list[int], facts: list[tuple[Any, ...]], activity: list[tuple[Any, ...]]) -> None:
+    """Upsert the facts and replace the activity of the tickets `found`, in one transaction.
+
+    On PostgreSQL each is one statement over arrays (`unnest`): the ORM's bulk_create spends more
+    time building model objects and SQL than the database spends writing them. Tickets gone since
+    (deleted) took their facts with them by cascade."""
+    with transaction.atomic():
+        Activity.objects.filter(fact_id__in=found).delete()
+        if connection.vendor != "postgresql":
+            TicketFact.objects.bulk_create(
+                [TicketFact(**dict(zip(FACT_COLUMNS, row, strict=True))) for row in facts],
+                update_conflicts=True,
+                unique_fields=["ticket"],
+                update_fields=UPDATED_FIELDS,
+            )
+            Activity.objects.bulk_create(
+                [Activity(**dict(zip(ACTIVITY_COLUMNS, row, strict=True))) for row in activity]
+            )
+            return
+        with connection.cursor() as cursor:
+            if facts:
+                cursor.execute(_unnest_sql(TicketFact, FACT_FIELDS, conflict="ticket_id"), _arrays(facts, FACT_FIELDS))
+            if activity:
+                cursor.execute(_unnest_sql(Activity, ACTIVITY_FIELDS), _arrays(activity, ACTIVITY_FIELDS))
+
+
+def _unnest_sql(model: type[Any], fields: list[Any], conflict: str | None = None) -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    arrays = ", ".join(f"%s::{field.rel_db_type(connection) if field.is_relation else field.db_type(connection)}[]"
+                       for field in fields)  # fmt: skip
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT * FROM unnest({arrays})"
+    if conflict:
+        updates = ", ".join(
+            f"{quote(field.column)} = EXCLUDED.{quote(field.column)}" for field in fields if field.column != conflict
+        )
+        sql += f" ON CONFLICT ({quote(conflict)}) DO UPDATE SET {updates}"
+    return sql
+
+
+def _arrays(rows: list[tuple[Any, ...]], fields: list[Any]) -> list[list[Any]]:
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in fields]
+
+
+def _cover(tickets: list[tuple[Any, ...]], slas: dict[int, _Sla], timelines: dict[int, Timeline]) -> None:
+    """Have each timeline span the batch's instants at once: a Timeline asked outside its span walks
+    the calendar again (about a millisecond), which per ticket would cost more than the rest."""
+    spans: dict[int | None, list[datetime]] = defaultdict(list)
+    for row in tickets:
+        sla = slas.get(row[0])
+        calendar = sla.calendar_id if sla is not None and sla.calendar_id in timelines else None
+        spans[calendar] += [instant for instant in (row[2], row[12], row[13]) if instant is not None]
+    for calendar, instants in spans.items():
+        timeline = timelines[calendar] if calendar is not None else calendars.always
+        timeline.between(min(instants), max(instants))
+
+
+def _sla_outcomes(fact: dict[str, Any], sla: _Sla, state: str) -> None:
+    fact["sla_policy_id"] = sla.policy_id
     first, following, resolution = sla.minutes
     first_breached, next_breached, resolution_breached = sla.breached
     closed = state in DONE
     if first is not None:
-        fact.sla_first_response = _outcome(first_breached, fact.first_response_at is not None or closed)
+        fact["sla_first_response"] = _outcome(first_breached, fact["first_response_at"] is not None or closed)
     if following is not None:
-        fact.sla_next_response = _outcome(next_breached, closed)
+        fact["sla_next_response"] = _outcome(next_breached, closed)
     if resolution is not None:
-        fact.sla_resolution = _outcome(resolution_breached, closed)
+        fact["sla_resolution"] = _outcome(resolution_breached, closed)
 
 
 def _outcome(breached: bool, decided: bool) -> str:

@@ -88,12 +88,12 @@ def fact_rows(query: ReportQuery, reader: User) -> QuerySet[TicketFact]:
     return TicketFact.objects.filter(facts(query, reader))
 
 
-def activity_rows(query: ReportQuery, reader: User, kind: str, period: Period) -> QuerySet[Activity]:
-    """Activity of `kind` in `period`; the agent filter means the agent who acted (not the assignee)."""
+def activity_rows(query: ReportQuery, reader: User, kinds: list[str], period: Period) -> QuerySet[Activity]:
+    """Activity of these kinds in `period`; the agent filter means the agent who acted (not the assignee)."""
     chosen = query.filters
     ticket_query = ReportQuery(query.period, _without_agent(chosen), query.granularity)
     rows = Activity.objects.filter(
-        facts(ticket_query, reader, "fact__"), kind=kind, at__gte=period.since, at__lt=period.until
+        facts(ticket_query, reader, "fact__"), kind__in=kinds, at__gte=period.since, at__lt=period.until
     )
     if chosen.agent is not None:
         rows = rows.filter(agent_id=chosen.agent)
@@ -201,30 +201,38 @@ class Spread:
 NO_SPREAD = Spread(0, None, None)
 
 
-def spreads(rows: QuerySet[Any], field: str, key: str | None = None) -> dict[Any, Spread]:
-    """Count, median and 90th percentile of `field` (non-null) per value of `key` (None: one, under None)."""
-    rows = rows.filter(**{f"{field}__isnull": False})
+def spreads(rows: QuerySet[Any], fields: tuple[str, ...], key: str | None = None) -> dict[Any, dict[str, Spread]]:
+    """Count, median and 90th percentile of each of `fields` (non-null values only) per value of
+    `key` (None: over all rows, under the key None), in one statement; a field without values is left out."""
+    found: dict[Any, dict[str, Spread]] = {}
     if connection.vendor == "postgresql":
-        aggregates = {"n": Count(field), "median": PercentileCont(field, 0.5), "p90": PercentileCont(field, 0.9)}
-        if key is None:
-            found = rows.aggregate(**aggregates)
-            return {None: Spread(found["n"], _round(found["median"]), _round(found["p90"]))} if found["n"] else {}
-        return {
-            row[key]: Spread(row["n"], _round(row["median"]), _round(row["p90"]))
-            for row in rows.values(key).annotate(**aggregates).order_by()
+        aggregates: dict[str, Any] = {}
+        for index, field in enumerate(fields):
+            aggregates[f"n{index}"] = Count(field)
+            aggregates[f"median{index}"] = PercentileCont(field, 0.5)
+            aggregates[f"p90_{index}"] = PercentileCont(field, 0.9)
+        results = [rows.aggregate(**aggregates)] if key is None else rows.values(key).annotate(**aggregates).order_by()
+        for row in results:
+            found[row[key] if key else None] = {
+                field: Spread(row[f"n{index}"], _round(row[f"median{index}"]), _round(row[f"p90_{index}"]))
+                for index, field in enumerate(fields)
+                if row[f"n{index}"]
+            }
+        return found
+    values: dict[Any, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows.values_list(key or "pk", *fields):
+        group = row[0] if key else None
+        for field, value in zip(fields, row[1:], strict=True):
+            if value is not None:
+                values[group][field].append(float(value))
+    for group, per_field in values.items():
+        found[group] = {
+            field: Spread(
+                len(found_values), _round(percentile(found_values, 0.5)), _round(percentile(found_values, 0.9))
+            )
+            for field, found_values in per_field.items()
         }
-    values: dict[Any, list[float]] = defaultdict(list)
-    if key is None:
-        values[None] = [float(v) for v in rows.values_list(field, flat=True)]
-        if not values[None]:
-            return {}
-    else:
-        for group, value in rows.values_list(key, field):
-            values[group].append(float(value))
-    return {
-        group: Spread(len(found), _round(percentile(found, 0.5)), _round(percentile(found, 0.9)))
-        for group, found in values.items()
-    }
+    return found
 
 
 def spread_per_bucket(
@@ -494,12 +502,14 @@ def _response_figures(
 ) -> dict[Any, dict[str, Any]]:
     created, solved = _response_sets(query, reader, period)
     found: dict[Any, dict[str, Any]] = defaultdict(dict)
-    for field, _label in DURATIONS:
-        source = created if field.startswith("first") else solved
-        for group, spread in spreads(source, field, key).items():
-            found[group][f"{field}_median"] = spread.median
-            found[group][f"{field}_p90"] = spread.p90
-            found[group][f"{field}_count"] = spread.count
+    first = ("first_response_business_seconds", "first_response_seconds")
+    resolution = ("resolution_business_seconds", "resolution_seconds")
+    for source, fields in ((created, first), (solved, resolution)):
+        for group, per_field in spreads(source, fields, key).items():
+            for field, spread in per_field.items():
+                found[group][f"{field}_median"] = spread.median
+                found[group][f"{field}_p90"] = spread.p90
+                found[group][f"{field}_count"] = spread.count
     aggregates = {"solved": Count("pk"), "replies": Avg("replies"), "one_touch": Count("pk", filter=Q(one_touch=True))}
     rows: list[dict[str, Any]] = (
         list(solved.values(key).annotate(**aggregates).order_by()) if key else [solved.aggregate(**aggregates)]
@@ -605,20 +615,23 @@ DECIDED = (SlaOutcome.MET, SlaOutcome.BREACHED)
 
 
 def _sla_counts(rows: QuerySet[TicketFact], key: str | None) -> dict[tuple[Any, str], tuple[int, int]]:
-    """(key value, target) -> (met, breached) over the decided targets of `rows`."""
-    found: dict[tuple[Any, str], tuple[int, int]] = {}
+    """(key value, target) -> (met, breached) over the decided targets of `rows`, in one statement."""
+    aggregates: dict[str, Any] = {}
+    decided = Q()
     for column, target, _label in SLA_TARGETS:
-        decided = rows.filter(**{f"{column}__in": DECIDED})
-        aggregates = {
-            "met": Count("pk", filter=Q(**{column: SlaOutcome.MET})),
-            "breached": Count("pk", filter=Q(**{column: SlaOutcome.BREACHED})),
-        }
-        if key is None:
-            total = decided.aggregate(**aggregates)
-            found[(None, target)] = (total["met"], total["breached"])
-        else:
-            for row in decided.values(key).annotate(**aggregates).order_by():
-                found[(row[key], target)] = (row["met"], row["breached"])
+        aggregates[f"{target}_met"] = Count("pk", filter=Q(**{column: SlaOutcome.MET}))
+        aggregates[f"{target}_breached"] = Count("pk", filter=Q(**{column: SlaOutcome.BREACHED}))
+        decided |= Q(**{f"{column}__in": DECIDED})
+    found: dict[tuple[Any, str], tuple[int, int]] = {}
+    if key is None:
+        results = [rows.aggregate(**aggregates)]
+    else:
+        results = list(rows.filter(decided).values(key).annotate(**aggregates).order_by())
+    for row in results:
+        for _column, target, _label in SLA_TARGETS:
+            met, breached = row[f"{target}_met"], row[f"{target}_breached"]
+            if key is None or met or breached:
+                found[(row[key] if key else None, target)] = (met, breached)
     return found
 
 
@@ -685,15 +698,28 @@ def sla(query: ReportQuery, reader: User) -> ReportResult:
     # Compliance per time bucket, all targets together.
     per_bucket_counts: dict[date, list[int]] = defaultdict(lambda: [0, 0])
     zone = timezone.get_current_timezone()
+    met: Any = sum(
+        (Count("pk", filter=Q(**{column: SlaOutcome.MET})) for column, _t, _l in SLA_TARGETS[1:]),
+        Count("pk", filter=Q(**{SLA_TARGETS[0][0]: SlaOutcome.MET})),
+    )
+    breached_count: Any = sum(
+        (Count("pk", filter=Q(**{column: SlaOutcome.BREACHED})) for column, _t, _l in SLA_TARGETS[1:]),
+        Count("pk", filter=Q(**{SLA_TARGETS[0][0]: SlaOutcome.BREACHED})),
+    )
+    decided = Q()
     for column, _target, _label in SLA_TARGETS:
-        for day, outcome, n in (
-            current.filter(**{f"{column}__in": DECIDED})
-            .annotate(day=TruncDate("created_at", tzinfo=zone))
-            .values_list("day", column)
-            .annotate(n=Count("pk"))
-            .order_by()
-        ):
-            per_bucket_counts[bucket_start(day, granularity, period)][0 if outcome == SlaOutcome.MET else 1] += n
+        decided |= Q(**{f"{column}__in": DECIDED})
+    for day, day_met, day_breached in (
+        current.filter(decided)
+        .annotate(day=TruncDate("created_at", tzinfo=zone))
+        .values("day")
+        .annotate(met=met, breached=breached_count)
+        .values_list("day", "met", "breached")
+        .order_by()
+    ):
+        bucket = per_bucket_counts[bucket_start(day, granularity, period)]
+        bucket[0] += day_met
+        bucket[1] += day_breached
     starts = buckets(period, granularity)
     breaches = []
     breached_rows = current.filter(
@@ -786,30 +812,31 @@ AGENT_COLUMNS = [
 
 
 def _agent_stats(query: ReportQuery, reader: User, period: Period) -> dict[int | None, dict[str, int]]:
+    """Per agent: solved and assigned (tickets, by assignee), replies, notes, chats and time logged
+    (activity, by who acted): two statements."""
     found: dict[int | None, dict[str, int]] = defaultdict(
         lambda: dict.fromkeys(("solved", "replies", "notes", "handle_seconds", "chats", "assigned"), 0)
     )
-    rows = fact_rows(query, reader)
-    for agent, n in (
-        rows.filter(in_period("solved_at", period)).values_list("assignee_id").annotate(n=Count("pk")).order_by()
+    solved, created = in_period("solved_at", period), in_period("created_at", period)
+    for agent, n_solved, n_assigned in (
+        fact_rows(query, reader)
+        .filter(solved | created)
+        .values("assignee_id")
+        .annotate(solved=Count("pk", filter=solved), assigned=Count("pk", filter=created))
+        .values_list("assignee_id", "solved", "assigned")
+        .order_by()
     ):
-        found[agent]["solved"] = n
-    for agent, n in (
-        rows.filter(in_period("created_at", period)).values_list("assignee_id").annotate(n=Count("pk")).order_by()
+        found[agent]["solved"], found[agent]["assigned"] = n_solved, n_assigned
+    kinds: dict[str, str] = {ActivityKind.REPLY: "replies", ActivityKind.NOTE: "notes", ActivityKind.CHAT: "chats"}
+    rows = activity_rows(query, reader, list(kinds), period).exclude(agent_id=None)
+    for agent, kind, n, minutes in (
+        rows.values("agent_id", "kind")
+        .annotate(n=Count("pk"), m=Sum("time_spent"))
+        .values_list("agent_id", "kind", "n", "m")
+        .order_by()
     ):
-        found[agent]["assigned"] = n
-    for kind, name in ((ActivityKind.REPLY, "replies"), (ActivityKind.NOTE, "notes"), (ActivityKind.CHAT, "chats")):
-        for agent, n in (
-            activity_rows(query, reader, kind, period).values_list("agent_id").annotate(n=Count("pk")).order_by()
-        ):
-            if agent is not None:
-                found[agent][name] = n
-    for kind in (ActivityKind.REPLY, ActivityKind.NOTE):
-        for agent, minutes in (
-            activity_rows(query, reader, kind, period).values_list("agent_id").annotate(m=Sum("time_spent")).order_by()
-        ):
-            if agent is not None and minutes:
-                found[agent]["handle_seconds"] += minutes * 60
+        found[agent][kinds[kind]] = n
+        found[agent]["handle_seconds"] += (minutes or 0) * 60
     return found
 
 
