@@ -248,3 +248,29 @@ def test_a_reply_on_the_ticket_a_conversation_was_merged_into_goes_to_the_platfo
     entry = reply(Ticket.objects.get(pk=target.pk), agent, django_capture_on_commit_callbacks)
     assert entry.delivery == DeliveryState.SENT, entry.delivery_error
     assert platform_server.sent("/sendMessage")[0].json()["chat_id"] == "1111111"
+
+
+def test_the_api_and_the_ticket_page_say_where_a_social_reply_stands(
+    platform, whatsapp, agent, django_capture_on_commit_callbacks
+) -> None:
+    ticket = ticket_from(platform, whatsapp, "whatsapp_text.json")
+    entry = reply(ticket, agent, django_capture_on_commit_callbacks)
+    wamid = entry.metadata["social_delivery"]["message_ids"][0]
+    post(platform, whatsapp, payload("whatsapp_status_template.json", message_id=wamid, status="delivered"))
+    entries = {e["id"]: e for e in api_entries(agent, ticket)}
+    inbound = next(e for e in entries.values() if e["direction"] == "inbound")
+    assert inbound["threading"]["summary"] == "Threaded by the conversation on WhatsApp support"
+    assert entries[entry.pk]["delivery"] == "delivered"
+    assert entries[entry.pk]["delivery_detail"] == {"state": "delivered", "attempts": 1, "next_attempt_at": None,
+                                                    "error": ""}  # fmt: skip
+    page = client_for(agent).get(f"/tickets/{ticket.number}/").content.decode()
+    assert "Threaded by the conversation on WhatsApp support" in page
+
+
+def api_entries(agent, ticket: Ticket) -> list[dict]:  # type: ignore[no-untyped-def]
+    from tests.conftest import api_client
+
+    response = api_client(agent).get(f"/api/v1/tickets/{ticket.number}/entries")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    return body["items"] if isinstance(body, dict) else body

@@ -256,7 +256,8 @@ def deliver(entry: Entry) -> dict[str, Any]:
         SentMessage.objects.get_or_create(account=account, platform_id=platform_id, defaults={"entry": entry})
     details = {"account": account.pk, "kind": account.kind, "channel_name": account.name, "to": conversation.address,
                "message_ids": ids, **({"template": sent["template"]} if sent.get("template") else {})}  # fmt: skip
-    return {"social_delivery": details, "message_id": ids[0] if ids else ""}
+    # `to`: the thread says "Sent to …", as it does for mail.
+    return {"social_delivery": details, "message_id": ids[0] if ids else "", "to": [conversation.address]}
 
 
 def window_closed(ticket_id: int) -> bool:

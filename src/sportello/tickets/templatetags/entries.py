@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from sportello.mail.reasons import delivery_attempts, threading_reason
+from sportello.tickets.delivery import delivery_attempts, threading_reason
 from sportello.tickets.models import Attachment, Entry
 
 register = template.Library()
