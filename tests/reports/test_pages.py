@@ -177,14 +177,16 @@ def test_the_page_shows_the_result_figures_chart_and_table(agent, fake):
 def test_a_chart_whose_points_are_not_the_tables_rows_gets_a_table_of_its_own(agent, monkeypatch):
     def points(query: ReportQuery, reader: Any) -> ReportResult:
         return ReportResult(
-            "points", "Points", axis=["Rome", "Milan"], series=[Series("n", "Tickets", [3, 4])], chart="bar",
-            table=Table([("kind", "Kind"), ("n", "Tickets")], [{"kind": "all", "n": 7}]),
+            "points", "Points", axis=["Rome", "Milan"], series=[Series("wait", "Wait", [3, 4])], chart="bar",
+            figures=[Figure("wait", "Wait", 7, unit="seconds")],
+            table=Table([("kind", "Kind"), ("wait", "Wait")], [{"kind": "all", "wait": 7}]),
         )  # fmt: skip
 
     monkeypatch.setitem(REPORTS, "points", ("Points", points))
     html = client_for(agent).get("/reports/points").content.decode()
     assert cells(html).tables["chart-numbers"] == [["Rome", "3"], ["Milan", "4"]]
     assert 'aria-describedby="chart-numbers"' in html and chart_data(html)["dates"] is False
+    assert chart_data(html)["unit"] == "seconds"  # the series is a figure in seconds: the axis shows durations
 
 
 def test_the_csv_is_the_tables_columns_and_rows(agent, fake):

@@ -303,6 +303,10 @@ def _chart(result: ReportResult, query: ReportQuery) -> dict[str, Any] | None:
         "title": result.title, "kind": CHART_KINDS[kind], "series": names, "first": first, "last": last,
     }  # fmt: skip
     caption = _("%(series)s · %(first)s to %(last)s") % {"series": names, "first": first, "last": last}
+    # The unit of the values axis: that of the figures the series are (same key), when they agree.
+    units = {figure.key: figure.unit for figure in result.figures}
+    found = {units.get(s.key, "count") for s in result.series}
+    unit = found.pop() if len(found) == 1 else "count"
     return {
         "kind": kind,
         "axis": axis,
@@ -312,6 +316,9 @@ def _chart(result: ReportResult, query: ReportQuery) -> dict[str, Any] | None:
         "caption": caption if dates else names,
         # What a point of the axis is, in the chart's legend: a day, a week, a month, or a name.
         "axis_label": str(GRANULARITIES[query.granularity]) if dates else "",
+        "unit": unit,
+        # Durations on the values axis and in the legend (seconds, minutes, hours, days).
+        "units": {"s": _("s"), "min": _("min"), "h": _("h"), "d": _("d")},
         "series": [
             {"key": s.key, "label": str(s.label), "values": list(s.values), "colour": i % 8 + 1, "dash": DASHES[i % 8]}
             for i, s in enumerate(result.series)

@@ -34,6 +34,35 @@
     };
   }
 
+  // A value of the chart's unit as text: durations in s, min, h or d; percentages with "%".
+  function formatter(data) {
+    const lang = document.documentElement.lang || undefined;
+    const plain = new Intl.NumberFormat(lang, { maximumFractionDigits: 1 });
+    const units = data.units || {};
+    return function (value) {
+      if (value === null || value === undefined) {
+        return "–";
+      }
+      if (data.unit === "percent") {
+        return plain.format(value) + " %";
+      }
+      if (data.unit !== "seconds") {
+        return plain.format(value);
+      }
+      const size = Math.abs(value);
+      if (size < 60) {
+        return plain.format(value) + " " + units.s;
+      }
+      if (size < 3600) {
+        return plain.format(value / 60) + " " + units.min;
+      }
+      if (size < 172800) {
+        return plain.format(value / 3600) + " " + units.h;
+      }
+      return plain.format(value / 86400) + " " + units.d;
+    };
+  }
+
   // Stacked bars: each series drawn from the top of the ones before it.
   function stacks(values) {
     const bottoms = [];
@@ -57,6 +86,7 @@
       return s.values.map(number);
     });
     const label = pointLabel(data);
+    const format = formatter(data);
     const bars = data.kind !== "line";
     const stacked = data.kind === "stacked-bar" ? stacks(values) : null;
     const grouped = data.kind === "bar" ? data.series.length : 0;
@@ -83,6 +113,9 @@
         stroke: colour,
         width: 2,
         points: { show: !bars && count <= 45, fill: colour },
+        value: function (_u, value) {
+          return format(value);
+        },
       };
       if (!bars) {
         if (s.dash) {
@@ -142,6 +175,19 @@
           stroke: token("--chart-axis"),
           grid: { stroke: token("--chart-grid"), width: 1 },
           ticks: { stroke: token("--chart-grid") },
+          values: function (_u, splits) {
+            return splits.map(format);
+          },
+          // Wide enough for the longest label (about 7 px a character at the axis' font).
+          size: function (_u, values) {
+            const longest = Math.max(
+              1,
+              ...(values || []).map(function (text) {
+                return String(text).length;
+              }),
+            );
+            return longest * 7 + 20;
+          },
         },
       ],
       series: [
