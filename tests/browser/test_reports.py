@@ -76,7 +76,8 @@ def test_self_service_table_follows_the_period(page, live_server, agent, some_wo
 
 def test_report_pages_pass_axe(page, live_server, agent, some_work, axe_source):  # noqa: F811
     sign_in(page, live_server, agent)
-    for path in ("/reports/", "/reports/self-service", "/reports/satisfaction", "/reports/self-service?group=x"):
+    paths = ["/reports/", *(f"/reports/{slug}" for slug in REPORTS), "/reports/self-service?group=x"]
+    for path in paths:
         page.goto(f"{live_server.url}{path}")
         assert serious_violations(page, axe_source) == [], path
 
