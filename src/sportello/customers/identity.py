@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from django.core.exceptions import ValidationError
@@ -76,18 +77,26 @@ def owners_query(pairs: list[tuple[str, str]]) -> tuple[list[str], list[str], st
 
     Written in SQL: it runs on every message, and compiling the ORM's form (an OR of pairs, a
     subquery, a join) cost more than running it."""
+    columns, nulls = _owner_columns(connection.vendor)
     quote = connection.ops.quote_name
-    fields = [("i", f) for f in Identity._meta.concrete_fields] + [("c", f) for f in Customer._meta.concrete_fields]
-    columns = [f"{table}.{quote(str(f.column))}" for table, f in fields]
-    # PostgreSQL types a UNION's columns pairwise from the left, and two bare NULLs make text.
-    nulls = [f"CAST(NULL AS {f.cast_db_type(connection)})" for _table, f in fields]
     wanted = " OR ".join(["(kind = %s AND value = %s)"] * len(pairs))
     identities = quote(Identity._meta.db_table)
     clause = (
         f"FROM {identities} i JOIN {quote(Customer._meta.db_table)} c ON c.id = i.customer_id "
         f"WHERE i.customer_id IN (SELECT customer_id FROM {identities} WHERE {wanted})"
     )
-    return columns, nulls, clause, [part for pair in pairs for part in pair]
+    return list(columns), list(nulls), clause, [part for pair in pairs for part in pair]
+
+
+@functools.cache
+def _owner_columns(vendor: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`owners_query`'s columns and their typed NULLs (built once: asking the fields for their types costs ~0.35 ms)."""
+    quote = connection.ops.quote_name
+    fields = [("i", f) for f in Identity._meta.concrete_fields] + [("c", f) for f in Customer._meta.concrete_fields]
+    columns = tuple(f"{table}.{quote(str(f.column))}" for table, f in fields)
+    # PostgreSQL types a UNION's columns pairwise from the left, and two bare NULLs make text.
+    nulls = tuple(f"CAST(NULL AS {f.cast_db_type(connection)})" for _table, f in fields)
+    return columns, nulls
 
 
 def owners_of(rows: list[tuple[object, ...]]) -> list[Identity]:
