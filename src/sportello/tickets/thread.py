@@ -36,7 +36,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
-from sportello.tickets.models import Entry, Ticket
+from sportello.tickets.models import Attachment, Entry, Ticket
 
 TEMPLATE = "tickets/_entry.html"
 INCLUDED = ("tickets/_entry.html", "tickets/new_origin.html")
@@ -69,8 +69,27 @@ class _Ticket:
     version: SafeString
 
 
-def _digest(entry: Entry, page: tuple[Any, ...]) -> str:
-    attachments = [(a.pk, a.filename, a.content_type, a.size, a.content_id, a.inline) for a in entry.attachments.all()]
+_FILES = "_thread_attachments"  # where load_attachments leaves an entry's files
+
+
+def load_attachments(entries: Sequence[Entry]) -> None:
+    """The files of all these entries in one query, kept on each entry for `attachments_of` (cheaper
+    than prefetch_related's machinery for a page of entries)."""
+    files: dict[int, list[Attachment]] = {entry.pk: [] for entry in entries}
+    if files:
+        for item in Attachment.objects.filter(entry_id__in=list(files)).order_by("pk"):
+            files[item.entry_id].append(item)
+    for entry in entries:
+        entry.__dict__[_FILES] = files[entry.pk]
+
+
+def attachments_of(entry: Entry) -> list[Attachment]:
+    found: list[Attachment] | None = entry.__dict__.get(_FILES)
+    return found if found is not None else list(entry.attachments.all())
+
+
+def _digest(entry: Entry, files: list[Attachment], page: tuple[Any, ...]) -> str:
+    attachments = [(a.pk, a.filename, a.content_type, a.size, a.content_id, a.inline) for a in files]
     shown = (
         entry.pk,
         entry.kind,
@@ -111,17 +130,19 @@ def render_thread(
         bool(can_reply),
         bool(several_entries),
     )
-    keys = [_digest(entry, page) for entry in entries]
+    files = [attachments_of(entry) for entry in entries]
+    keys = [_digest(entry, entry_files, page) for entry, entry_files in zip(entries, files, strict=True)]
     found: dict[str, str] = shared_cache.get_many(keys)
     missing: dict[str, str] = {}
     if len(found) < len(keys):
         template = get_template(TEMPLATE)
         shown = _Ticket(number=ticket.number, merged_into=merged, version=mark_safe(version_mark))
-        for key, entry in zip(keys, entries, strict=True):
+        for key, entry, entry_files in zip(keys, entries, files, strict=True):
             if key not in found:
                 missing[key] = template.render(
                     {
                         "entry": entry,
+                        "attachments": entry_files,
                         "ticket": shown,
                         "can_reply": can_reply,
                         "several_entries": several_entries,

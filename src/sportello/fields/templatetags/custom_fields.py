@@ -13,8 +13,9 @@ from sportello.fields.forms import inputs
 register = template.Library()
 
 
-@register.inclusion_tag("fields/_inputs.html")
+@register.inclusion_tag("fields/_inputs.html", takes_context=True)
 def custom_field_inputs(
+    context: template.Context,
     target: str,
     values: dict[str, Any] | None,
     data: QueryDict | None = None,
@@ -23,6 +24,16 @@ def custom_field_inputs(
     prefix: str = "",
 ) -> dict[str, Any]:
     """The rows of fields/_inputs.html. One short statement (the lookups' version) for all the
-    fields; the definitions themselves are kept per process (fields/services.py)."""
-    rows = inputs(target, values, data=data or None, seen=seen, stamp=lookups.read_stamp())
+    fields (none when the page read it already: `lookups_stamp`); the definitions themselves are
+    kept per process (fields/services.py)."""
+    stamp = context.get("lookups_stamp") or lookups.read_stamp()
+    rows = inputs(target, values, data=data or None, seen=seen, stamp=stamp)
     return {"rows": rows, "css": css, "prefix": prefix or target}
+
+
+def _stamp(context: template.Context) -> int:
+    for name in ("update_form", "form", "customer_form"):
+        stamp = getattr(context.get(name), "lookups_stamp", None)
+        if stamp is not None:
+            return int(stamp)
+    return lookups.read_stamp()
