@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -227,7 +228,21 @@ def pushes_for(batch: list[events.Event]) -> list[tuple[str, dict[str, Any]]]:
         elif event.name != events.TICKET_CREATED:
             continue
         inbox.setdefault(event.ticket_id, inbox_notice(event.ticket_id, numbers.get(event.ticket_id)))
-    return first + then + [(INBOX_GROUP, notice) for notice in inbox.values()]
+    return first + then + [(INBOX_GROUP, notice) for notice in inbox.values()] + _registered_pushes(batch)
+
+
+# Other apps' screen events (phone: a call ringing), by event name: a builder of the pushes for a
+# batch of them. The publisher's listener and the relay (events other processes published) both
+# come through `pushes_for`, so such an event reaches every web process's sockets without Redis too.
+SCREEN_PUSHES: dict[str, Callable[[list[events.Event]], list[tuple[str, dict[str, Any]]]]] = {}
+
+
+def _registered_pushes(batch: list[events.Event]) -> list[tuple[str, dict[str, Any]]]:
+    sends: list[tuple[str, dict[str, Any]]] = []
+    for name, build in SCREEN_PUSHES.items():
+        if found := [event for event in batch if event.name == name]:
+            sends += build(found)
+    return sends
 
 
 def push_events(batch: list[events.Event]) -> None:

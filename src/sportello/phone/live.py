@@ -1,10 +1,12 @@
 """Incoming calls on agents' screens: each agent page holds a socket in its agent's phone group.
 
-A call event is received by a web request (the PBX's webhook); after its commit the request pushes
-the call's state to the groups of the agents it rings, through the project's push path
-(chat/live.py `push_many`): with Redis it reaches every web process, with the in-memory layer the
-sockets of the process that took the webhook (`make run` serves one). Each agent gets the call as
-they may see it: the caller's file and the open tickets their access allows.
+A call event is received by a web request (the PBX's webhook), which publishes CALL_CHANGED with
+its change (core/events.py: an outbox row in the same transaction). After the commit the request
+pushes the call's state to the groups of the agents it rings (a screen listener, through
+chat/live.py's `push_many`): with Redis that reaches every web process; with the in-memory layer,
+the other web processes' relay reads the row and builds the same pushes (`pushes_for`, registered
+in chat/live.py's SCREEN_PUSHES). Each agent gets the call as they may see it: the caller's file
+and the open tickets their access allows.
 
 A page opened while a call rings asks for it on connect (one query), so the pop-up does not depend
 on having been open at the first push. Pushes: `ringing` shows the pop-up; `answered` hides it on
@@ -24,11 +26,16 @@ from django.utils import timezone
 
 from sportello.accounts.models import User
 from sportello.chat.live import JsonSocket
+from sportello.core import events
 from sportello.phone import numbers
 from sportello.phone.models import Call, CallDirection, CallState
 from sportello.tickets.models import ACTIVE_CATEGORIES, Ticket
 
 GROUP_PREFIX = "phone-"
+# The domain event of a call that changed (rings, answered, ended): published with the change, so
+# it travels the outbox like every screen push. It names no ticket (ticket_id 0): the call may have
+# none yet. Data: {"call": the Call's id}.
+CALL_CHANGED = "phone.call"
 MAX_TICKETS = 5
 RINGING_AT_MOST = timedelta(minutes=10)
 ANSWERED_AT_MOST = timedelta(hours=4)
@@ -89,8 +96,19 @@ def sends_for(call: Call) -> list[tuple[str, dict[str, Any]]]:
     return [(group_of(agent.pk), {"type": "phone.call", "call": payload(call, agent, tickets)}) for agent in agents]
 
 
-def push_call(call_id: int) -> None:
-    """After the commit of a call's change: tell the screens of the agents it rings."""
+def pushes_for(batch: list[events.Event]) -> list[tuple[str, dict[str, Any]]]:
+    """The pushes of a batch of CALL_CHANGED events: each call once, as it is now (one query for
+    the calls, then a few per call rung). Registered with chat/live.py's SCREEN_PUSHES, so the
+    relay of another process's events builds them the same way."""
+    ids = list(dict.fromkeys(event.data.get("call") for event in batch if isinstance(event.data.get("call"), int)))
+    if not ids:
+        return []
+    calls = Call.objects.select_related("customer", "agent").in_bulk(ids)
+    return [send for pk in ids if pk in calls for send in sends_for(calls[pk])]
+
+
+def push_calls(batch: list[events.Event]) -> None:
+    """The publisher's screen listener, after commit: tell the screens of the agents the calls ring."""
     from channels.layers import get_channel_layer
 
     from sportello.chat.live import listened, push_many
@@ -98,9 +116,12 @@ def push_call(call_id: int) -> None:
     layer = get_channel_layer()
     if layer is None or not listened(layer):
         return
-    call = Call.objects.select_related("customer", "agent").filter(pk=call_id).first()
-    if call is not None:
-        push_many(sends_for(call))
+    push_many(pushes_for(batch))
+
+
+@events.batched(push_calls)
+def on_call_changed(event: events.Event) -> None:
+    push_calls([event])
 
 
 def ringing_for(agent: User) -> list[dict[str, Any]]:

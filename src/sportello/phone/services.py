@@ -38,6 +38,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from sportello.accounts.models import Availability, Role, User
+from sportello.core import events
 from sportello.core.errors import Forbidden, InvalidInput, ServiceError
 from sportello.customers.models import Customer, Identity, IdentityKind
 from sportello.customers.services import Sender
@@ -167,9 +168,9 @@ def _apply(account: CtiAccount, event: CallEventIn, now: datetime) -> Call | Non
         call.recording_url = event.recording_url
     call.save()
     if created or call.state != before:
-        from sportello.phone import live
+        from sportello.phone.live import CALL_CHANGED
 
-        transaction.on_commit(lambda: live.push_call(call.pk))
+        events.publish(events.Event(CALL_CHANGED, 0, data={"call": call.pk}))
     return call
 
 
