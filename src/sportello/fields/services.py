@@ -321,7 +321,11 @@ def _boolean() -> Any:
 
 def values_for_api(target: str, values: dict[str, Any] | str | None, context: Any) -> dict[str, Any]:
     """What a schema shows of an object's values: those of the active fields. The lookups' version
-    is read once per request (kept on it), so a list of 200 tickets costs one statement, not 200."""
+    is read once per request (kept on it), so a list of 200 tickets costs one statement, not 200;
+    none while no object has a value."""
+    values = as_dict(values)
+    if not values:
+        return {}
     request = (context or {}).get("request") if isinstance(context, dict) else None
     stamp = getattr(request, "_custom_fields_stamp", None)
     if stamp is None:

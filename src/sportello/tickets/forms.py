@@ -81,6 +81,8 @@ def use_cached_choices(*forms_: forms.Form, stamp: int | None = None) -> None:
         return
     if stamp is None:
         stamp = lookups.read_stamp()
+    for form in forms_:  # the page's other near-static reads (custom fields' inputs) use it too
+        form.lookups_stamp = stamp  # type: ignore[attr-defined]
     for field, name in targets:
         empty: Choices = [] if field.empty_label is None else [("", field.empty_label)]
         field.choices = [*empty, *cached_choices(name, stamp)]

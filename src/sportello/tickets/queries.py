@@ -97,7 +97,7 @@ class TicketFilter:
         """The filter as JSON (a saved view keeps it): only what is set, dates in ISO 8601."""
         data: dict[str, Any] = {}
         for name, value in asdict(self).items():
-            if value in (None, [], ""):
+            if value in (None, [], "", {}):
                 continue
             data[name] = value.isoformat() if isinstance(value, datetime) else value
         return data
