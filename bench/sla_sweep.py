@@ -21,17 +21,13 @@ Everything runs in this process against PostgreSQL; an alarm ends the run after 
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import bench_database, env_for, load_report, p50_p95, sportello
+from common import p50_p95
+from inprocess import SEQUENCES_SQL, customers_sql, django_bench, load, tickets_sql
 
 GROUPS = 10
 
@@ -62,8 +58,6 @@ def setup_policies() -> tuple[int, list[int]]:
 
 
 def bulk_load(tickets: int, key_policy: int, groups: list[int]) -> None:
-    from django.db import connection
-
     from sportello.sla.models import Policy
     from sportello.tickets.models import Status
 
@@ -72,56 +66,25 @@ def bulk_load(tickets: int, key_policy: int, groups: list[int]) -> None:
     customers = max(1000, tickets // 50)
     # A few alerts are due now (about 50 per million); the others lie in the next 30 days.
     due_every = max(1, tickets // 50)
-    steps = [
-        (
-            "customers",
-            f"""
-            INSERT INTO customers_customer (id, name, language, notes, created_at, updated_at)
-            SELECT i, 'Customer ' || i, 'en', '', now(), now() FROM generate_series(1, {customers}) i""",
-        ),
-        (
-            "tickets",
-            f"""
-            INSERT INTO tickets_ticket (id, number, subject, customer_id, channel, status_id, state, priority,
-                group_id, language, version, created_at, updated_at)
-            SELECT i, 10000 + i, 'Problem ' || i, 1 + (i % {customers}),
-                (ARRAY['email','web','chat','phone'])[1 + (i % 4)], {status}, 'open', 1 + (i * 7 % 4),
-                (ARRAY{groups})[1 + (i % {GROUPS})], 'en', 1,
-                now() - make_interval(mins => ((i::bigint * 7919) % 43200)::int), now()
-            FROM generate_series(1, {tickets}) i""",
-        ),
-        (
-            "ticket clocks",
-            f"""
-            INSERT INTO sla_ticketsla (ticket_id, policy_id, first_response_minutes, resolution_minutes,
-                warning_minutes, first_response_due, resolution_due, first_response_breached,
-                next_response_breached, resolution_breached, first_response_alert, next_response_alert,
-                resolution_alert, paused_seconds, next_response_paused_seconds, next_due, next_alert_at,
-                ticket_version, updated_at)
-            SELECT t.id, CASE WHEN t.group_id = {groups[0]} THEN {key_policy} ELSE {default} END,
-                120 * (5 - t.priority), 600 * (5 - t.priority), 60, a.at + interval '60 minutes',
-                a.at + interval '3 days', false, false, false, 0, 0, 0, 0, 0, a.at + interval '60 minutes', a.at,
-                1, now()
-            FROM tickets_ticket t,
-                LATERAL (SELECT CASE WHEN t.id % {due_every} = 0 THEN now() - interval '1 minute'
-                                ELSE now() + make_interval(mins => 1 + ((t.id * 104729) % 43200)::int) END AS at) a""",
-        ),
-        (
-            "sequences",
-            """
-            SELECT setval(pg_get_serial_sequence('tickets_ticket', 'id'), (SELECT max(id) FROM tickets_ticket));
-            SELECT setval(pg_get_serial_sequence('customers_customer', 'id'),
-                          (SELECT max(id) FROM customers_customer))""",
-        ),
-        ("analyze", "ANALYZE"),
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit = off")
-        for name, sql in steps:
-            start = time.perf_counter()
-            for statement in [s for s in sql.split(";\n") if s.strip()]:
-                cursor.execute(statement)
-            print(f"  loaded {name:<16} {time.perf_counter() - start:6.1f} s", flush=True)
+    clocks = (
+        "ticket clocks",
+        f"""
+        INSERT INTO sla_ticketsla (ticket_id, policy_id, first_response_minutes, resolution_minutes,
+            warning_minutes, first_response_due, resolution_due, first_response_breached,
+            next_response_breached, resolution_breached, first_response_alert, next_response_alert,
+            resolution_alert, paused_seconds, next_response_paused_seconds, next_due, next_alert_at,
+            ticket_version, updated_at)
+        SELECT t.id, CASE WHEN t.group_id = {groups[0]} THEN {key_policy} ELSE {default} END,
+            120 * (5 - t.priority), 600 * (5 - t.priority), 60, a.at + interval '60 minutes',
+            a.at + interval '3 days', false, false, false, 0, 0, 0, 0, 0, a.at + interval '60 minutes', a.at,
+            1, now()
+        FROM tickets_ticket t,
+            LATERAL (SELECT CASE WHEN t.id % {due_every} = 0 THEN now() - interval '1 minute'
+                            ELSE now() + make_interval(mins => 1 + ((t.id * 104729) % 43200)::int) END AS at) a""",
+    )
+    group = f"(ARRAY{groups})[1 + (i % {GROUPS})]"
+    load([customers_sql(customers), tickets_sql(tickets, customers, status, group), clocks, SEQUENCES_SQL,
+          ("analyze", "ANALYZE")], width=16)  # fmt: skip
 
 
 def sweep_runs(runs: int) -> tuple[list[float], list[int]]:
@@ -163,34 +126,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20, help="sweep runs to time")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds before the run gives up")
     args = parser.parse_args()
-
-    def give_up(signum: int, frame: FrameType | None) -> Any:
-        raise SystemExit(f"sla_sweep: gave up after {args.timeout} s")
-
-    signal.signal(signal.SIGALRM, give_up)
-    signal.alarm(args.timeout)
-
-    with bench_database("sportello_bench_sla") as url:
-        try:
-            with load_report():
-                measure(url, args)
-        finally:
-            signal.alarm(0)
-            from django.apps import apps
-            from django.db import connections
-
-            if apps.ready:
-                connections.close_all()  # this process's own connections, before the drop
+    with django_bench("sportello_bench_sla", "sla_sweep", args.timeout):
+        measure(args)
 
 
-def measure(url: str, args: argparse.Namespace) -> None:
-    env = env_for(url, Path(tempfile.mkdtemp(prefix="sportello-bench-")))
+def measure(args: argparse.Namespace) -> None:
+    import django.utils.timezone
+
     print(f"Sportello SLA benchmark: {args.tickets:,} open tickets on PostgreSQL")
-    sportello(env, "migrate", "-v0")
-    os.environ.update(env)
-    import django
-
-    django.setup()
     from sportello.sla.models import TicketSLA
     from sportello.sla.services import TargetIn, resync_open_tickets, save_policy
 
