@@ -66,7 +66,8 @@ def test_views_show_their_counts(agent, spread):
 def test_default_view_is_my_open_tickets(agent, spread):
     response = inbox(agent)
     assert listed_numbers(response) == [spread["mine"].number]
-    assert 'data-view="mine" aria-current="page"' in page_text(response)
+    link = page_text(response).split('data-view="mine"', 1)[1]
+    assert 'aria-current="page"' in link[: link.index(">")]
 
 
 def test_rows_show_what_an_agent_needs(agent, spread):
