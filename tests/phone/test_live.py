@@ -17,13 +17,14 @@ from sportello.customers.services import Sender
 from sportello.tickets.intake import Inbound, ingest
 from sportello.tickets.models import Ticket
 from tests.chat.conftest import agent_socket, receive_until, refusal
-from tests.conftest import make_user
+from tests.conftest import client_for, make_user
 from tests.phone.conftest import events_of, post_generic
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PATH = "/ws/agent/phone/"
 ANSWERED = events_of("generic_inbound_answered.json")
+MISSED_NEW_CALL = events_of("generic_inbound_missed.json")[0]
 
 
 def callers_ticket(group=None) -> Ticket:
@@ -124,3 +125,15 @@ def test_a_call_whose_hang_up_never_came_stops_showing(cti, emma):
         await socket.disconnect()
 
     async_to_sync(scenario)()
+
+
+def test_an_unknown_callers_pop_up_offers_a_new_ticket_with_the_number(cti, emma):
+    _account, token = cti
+    post_generic(token, MISSED_NEW_CALL)
+    from sportello.phone.live import ringing_for
+
+    (call,) = ringing_for(emma)
+    assert call["customer"] is None and call["tickets"] == []
+    assert call["new_ticket_url"] == "/tickets/new/?kind=phone_call&phone=%2B492214710334"
+    page = client_for(emma).get(call["new_ticket_url"]).content.decode()
+    assert 'value="+492214710334"' in page  # the number, "+" and all, on the New ticket form

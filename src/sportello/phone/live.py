@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from channels.db import database_sync_to_async
 from django.db.models import Q
@@ -69,8 +70,8 @@ def payload(call: Call, agent: User, tickets: list[Ticket]) -> dict[str, Any]:
     """What the pop-up shows `agent` about `call`."""
     number = call.caller_number
     customer = call.customer
-    new_ticket = reverse("ticket-new") + "?kind=phone_call"
-    new_ticket += f"&customer_id={customer.pk}" if customer is not None else f"&phone={number}"
+    chosen = {"customer_id": customer.pk} if customer is not None else {"phone": number}
+    new_ticket = reverse("ticket-new") + "?" + urlencode({"kind": "phone_call", **chosen})
     return {
         "type": "call",
         "id": call.pk,
