@@ -274,3 +274,26 @@ def api_entries(agent, ticket: Ticket) -> list[dict]:  # type: ignore[no-untyped
     assert response.status_code == 200, response.content
     body = response.json()
     return body["items"] if isinstance(body, dict) else body
+
+
+def test_an_agent_may_send_a_reply_by_another_channel_the_customer_has(
+    platform, generic, platform_server, agent, django_capture_on_commit_callbacks
+) -> None:
+    from django.core import mail
+
+    from tests.conftest import api_client
+
+    ticket = ticket_from(platform, generic, "generic_message.json")  # Ada wrote with her email address too
+    client = api_client(agent)
+    url = f"/api/v1/tickets/{ticket.number}/entries"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            url, {"kind": "reply", "body_text": "By mail.", "via": "email"}, content_type="application/json"
+        )
+    assert response.status_code == 201, response.content
+    assert Entry.objects.get(pk=response.json()["id"]).delivery == DeliveryState.SENT
+    assert [m.to for m in mail.outbox] == [["Ada Lovelace <ada@example.com>"]] and platform_server.sent(
+        "/deliver"
+    ) == []
+    refused = client.post(url, {"kind": "reply", "body_text": "x", "via": "pigeon"}, content_type="application/json")
+    assert refused.status_code == 422 and "pigeon" in refused.content.decode()

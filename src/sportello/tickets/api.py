@@ -443,6 +443,10 @@ class EntryIn(InputSchema):
     status: Id | None = Field(None, description="replies only: the ticket's status afterwards")
     expected_version: Version | None = None
     time_spent: int | None = Field(None, ge=0, le=1440, description="minutes spent on it (time tracking)")
+    via: Text = Field(
+        "", description="replies only: the channel to deliver it through (`email`, `social`); by default the "
+        "channel of the customer's latest message",
+    )  # fmt: skip
 
 
 def _entry_request_body() -> dict[str, Any]:
@@ -601,7 +605,9 @@ def add_entry(request: HttpRequest, number: Number) -> Any:
     }
     if data.kind == "reply":
         status = _get(TicketStatus, data.status, "status")
-        entry = reply_to_ticket(ticket, user, **body, expected_version=data.expected_version, status=status)
+        entry = reply_to_ticket(
+            ticket, user, **body, expected_version=data.expected_version, status=status, via=data.via
+        )
     else:
         entry = add_note(ticket, user, **body, expected_version=data.expected_version)
     return Status(201, entry)

@@ -151,15 +151,21 @@ def reply_to_ticket(
     cc: list[str] | None = None,
     bcc: list[str] | None = None,
     time_spent: int | None = None,
+    via: str = "",
 ) -> Entry:
     """A public reply: stored first, then a task delivers it through the ticket's channel.
 
     `deliver=False` records a reply that was answered elsewhere (imported history, demo data):
     it is part of the thread but no mail goes out and it shows no delivery state. `to` replaces
     the customer's address; `cc` adds to the others on the thread (reply-all); `bcc` is hidden.
+    `via` names the channel to deliver through (tickets/delivery.py); by default the channel of the
+    customer's latest message.
     """
     _require_agent(actor, reply=True)
     chosen = {name: value for name, value in (("to", to), ("cc", cc), ("bcc", bcc)) if value}
+    if via and delivery.adapter_of(via) is None:
+        names = ", ".join(sorted(c for a in delivery.adapters() for c in a.channels))
+        raise InvalidInput(f"No channel {via!r} delivers replies; one of: {names}", field="via")
     return _add_entry(
         ticket,
         actor,
@@ -170,7 +176,7 @@ def reply_to_ticket(
         attachments=attachments or [],
         expected_version=expected_version,
         status=status,
-        metadata={"recipients": chosen} if chosen else {},
+        metadata={**({"recipients": chosen} if chosen else {}), **({"via": via} if via else {})},
         time_spent=time_spent,
     )
 
