@@ -158,3 +158,14 @@ def test_the_list_reads_the_definitions_once(agent, ticket_fields):
         ticket = new_ticket(f"T{i}", email=f"t{i}@example.org")
         api.patch(f"/tickets/{ticket.number}", {"custom_fields": {"product": "Widget"}})
     assert count() == few
+
+
+def test_a_saved_view_keeps_custom_field_filters(agent, ticket, ticket_fields):
+    api = api_as(agent)
+    api.patch(f"/tickets/{ticket.number}", {"custom_fields": {"product": "Gadget"}})
+    body = {"name": "Gadgets", "sharing": "personal", "filter": {"custom": {"product": "Gadget"}}}
+    created = api.post("/views", body)
+    assert created.status_code == 201, created.json()
+    assert created.json()["filter"]["custom"] == {"product": "Gadget"}
+    refused = api.post("/views", {**body, "filter": {"custom": {"planet": "Mars"}}})
+    assert refused.status_code == 422 and refused.json()["field"] == "custom.planet"

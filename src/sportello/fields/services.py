@@ -202,6 +202,8 @@ def merged(current: dict[str, Any] | str | None, cleaned: dict[str, Any]) -> dic
     for key, value in cleaned.items():
         if value is None:
             values.pop(key, None)
+        elif value is False and key not in values:
+            continue  # a box never ticked, posted unticked: no change (nor a history row)
         else:
             values[key] = value
     return values

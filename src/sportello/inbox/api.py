@@ -64,6 +64,9 @@ class FilterIn(InputSchema):
     created_until: Moment | None = Field(None, description="created before")
     updated_from: Moment | None = Field(None, description="updated at or after")
     updated_until: Moment | None = Field(None, description="updated before")
+    custom: dict[Text, text(300)] = Field(  # type: ignore[valid-type]
+        {}, description="custom fields by key (GET /fields): part of a text, a choice, a number, a date, yes or no"
+    )
 
     def ticket_filter(self) -> TicketFilter:
         return TicketFilter(**self.model_dump())
@@ -85,6 +88,7 @@ class FilterOut(Schema):
     created_until: datetime | None = None
     updated_from: datetime | None = None
     updated_until: datetime | None = None
+    custom: dict[str, str] = {}
 
 
 # --- Bulk changes -------------------------------------------------------------------------------------
