@@ -265,6 +265,9 @@ def test_the_api_and_the_ticket_page_say_where_a_social_reply_stands(
                                                     "error": ""}  # fmt: skip
     page = client_for(agent).get(f"/tickets/{ticket.number}/").content.decode()
     assert "Threaded by the conversation on WhatsApp support" in page
+    assert "Delivered to 16315551181" in page
+    post(platform, whatsapp, payload("whatsapp_status_template.json", message_id=wamid, status="read"))
+    assert "Read by 16315551181" in client_for(agent).get(f"/tickets/{ticket.number}/").content.decode()
 
 
 def api_entries(agent, ticket: Ticket) -> list[dict]:  # type: ignore[no-untyped-def]
