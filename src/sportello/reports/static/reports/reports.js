@@ -63,6 +63,45 @@
     };
   }
 
+  // Bars are told apart by a texture as well as their colour (series 1 plain, then stripes, dots,
+  // a cross…), in the chart and in its legend: colour is never the only cue, in print neither.
+  const TEXTURES = ["plain", "stripes", "dots", "cross", "rows", "back-stripes", "columns", "grid"];
+
+  function tile(colour, index) {
+    const size = 8 * Math.max(1, Math.round(window.devicePixelRatio || 1));
+    const canvas = document.createElement("canvas");
+    canvas.width = size;
+    canvas.height = size;
+    const g = canvas.getContext("2d");
+    g.fillStyle = colour;
+    g.fillRect(0, 0, size, size);
+    g.strokeStyle = "rgba(255, 255, 255, 0.9)";
+    g.fillStyle = "rgba(255, 255, 255, 0.9)";
+    g.lineWidth = size / 6;
+    const half = size / 2;
+    const lines = {
+      stripes: [[0, size, size, 0], [-half, half, half, -half], [half, size + half, size + half, half]],
+      "back-stripes": [[0, 0, size, size], [-half, half, half, size + half], [half, -half, size + half, half]],
+      cross: [[0, half, size, half], [half, 0, half, size]],
+      rows: [[0, half, size, half]],
+      columns: [[half, 0, half, size]],
+      grid: [[0, 0, size, 0], [0, 0, 0, size]],
+    }[TEXTURES[index % TEXTURES.length]];
+    if (lines) {
+      g.beginPath();
+      for (const [x0, y0, x1, y1] of lines) {
+        g.moveTo(x0, y0);
+        g.lineTo(x1, y1);
+      }
+      g.stroke();
+    } else if (TEXTURES[index % TEXTURES.length] === "dots") {
+      g.beginPath();
+      g.arc(half, half, size / 5, 0, 2 * Math.PI);
+      g.fill();
+    }
+    return canvas;
+  }
+
   // Stacked bars: each series drawn from the top of the ones before it.
   function stacks(values) {
     const bottoms = [];
@@ -123,7 +162,13 @@
         }
         return line;
       }
-      line.fill = colour;
+      const texture = tile(colour, index);
+      let pattern = null;
+      line.fill = function (u) {
+        pattern = pattern || u.ctx.createPattern(texture, "repeat");
+        return pattern;
+      };
+      line.marker = "url(" + texture.toDataURL() + ") 0 0 / 8px 8px repeat";
       line.width = 0;
       if (stacked) {
         line.paths = uPlot.paths.bars({
@@ -147,7 +192,15 @@
     return {
       width: width,
       height: HEIGHT,
-      legend: { show: true, live: true },
+      legend: {
+        show: true,
+        live: true,
+        markers: {
+          fill: function (u, i) {
+            return u.series[i].marker || "transparent";
+          },
+        },
+      },
       cursor: { points: { show: !bars }, drag: { x: false, y: false } },
       scales: {
         x: { time: false, range: bars || count < 2 ? [-0.5, count - 0.5] : [0, count - 1] },
@@ -216,6 +269,7 @@
       return s.values.map(number);
     });
     const width = host.clientWidth || 600;
+    host.classList.toggle("no-axis-label", !data.axis_label);
     const plot = new uPlot(options(data, width), [xs, ...ys], host);
     host.dataset.drawn = String(data.axis.length);
     charts.push({ plot: plot, host: host });
