@@ -47,6 +47,8 @@ def _statement(
     fields = tuple(
         f for f in meta.concrete_fields if f.attname not in expressions and not (f.primary_key and automatic)
     )
+    # A database default or a generated column would need DEFAULT in the statement: not done here.
+    assert not any(f.has_db_default() or f.generated for f in fields), f"{model.__name__}: use the ORM"
     by_name = {f.attname: f for f in meta.concrete_fields}
     columns = [quote(str(f.column)) for f in fields] + [quote(str(by_name[name].column)) for name in expressions]
     values = ["%s"] * len(fields) + list(expressions.values())
