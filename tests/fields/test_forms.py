@@ -78,3 +78,12 @@ def test_the_organization_forms_edit_the_fields(agent):
     assert org.custom_fields == {"contract": "Premium", "renewal": "2027-01-31"}
     html = page_text(client.get(reverse("organization", args=[org.pk])))
     assert 'type="date" name="cf_renewal" id="organization_cf_renewal" value="2027-01-31"' in html
+
+
+def test_light_agents_read_the_values(light_agent, customer):
+    make_field("tier", "choice", target="customer", choices=["Gold", "Silver"])
+    make_field("since", "date", target="customer")
+    Customer.objects.filter(pk=customer.pk).update(custom_fields={"tier": "Gold"})
+    html = page_text(client_for(light_agent).get(reverse("customer", args=[customer.pk])))
+    assert 'name="cf_tier"' not in html
+    assert "<dt>Tier</dt><dd>Gold</dd><dt>Since</dt><dd>—</dd>" in html

@@ -9,6 +9,7 @@ from django.http import QueryDict
 
 from sportello.core import lookups
 from sportello.fields.forms import inputs
+from sportello.fields.services import as_dict, definitions, display_value
 
 register = template.Library()
 
@@ -37,3 +38,11 @@ def _stamp(context: template.Context) -> int:
         if stamp is not None:
             return int(stamp)
     return lookups.read_stamp()
+
+
+@register.inclusion_tag("fields/_values.html", takes_context=True)
+def custom_field_values(context: template.Context, target: str, values: dict[str, Any] | None) -> dict[str, Any]:
+    """The values as <dt>/<dd> pairs, for those who may read but not change them."""
+    stored = as_dict(values)
+    rows = [(defn.label, display_value(stored.get(defn.key))) for defn in definitions(target, stamp=_stamp(context))]
+    return {"rows": rows}
