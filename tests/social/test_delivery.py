@@ -165,7 +165,7 @@ def test_the_signed_webhook_delivers_signed_json(
     entry = reply(ticket, agent, django_capture_on_commit_callbacks)
     assert entry.delivery == DeliveryState.SENT
     [request] = platform_server.sent("/deliver")
-    assert request.headers["X-Sportello-Signature"] == "sha256=" + hmac_sha256(GENERIC_SECRET, request.body)
+    assert request.headers["X-Sportello-Channel-Signature"] == "sha256=" + hmac_sha256(GENERIC_SECRET, request.body)
     sent = json.loads(request.body)
     assert sent["conversation"] == "order-4711" and sent["to"] == "user-42" and sent["ticket"] == ticket.number
     assert sent["text"] == "We are sending a new parcel today."
@@ -300,3 +300,13 @@ def test_an_agent_may_send_a_reply_by_another_channel_the_customer_has(
     ) == []
     refused = client.post(url, {"kind": "reply", "body_text": "x", "via": "pigeon"}, content_type="application/json")
     assert refused.status_code == 422 and "pigeon" in refused.content.decode()
+
+
+def test_the_signed_webhook_never_delivers_to_a_private_address(
+    platform, generic, platform_server, agent, settings, django_capture_on_commit_callbacks
+) -> None:
+    ticket = ticket_from(platform, generic, "generic_message.json")
+    settings.WEBHOOK_ALLOW_HOSTS = []  # the local receiver is a loopback address like any other now
+    entry = reply(ticket, agent, django_capture_on_commit_callbacks)
+    assert entry.delivery == DeliveryState.FAILED and "public" in entry.delivery_error.lower()
+    assert platform_server.sent("/deliver") == []

@@ -44,7 +44,7 @@ def test_a_signed_message_opens_a_social_ticket_with_its_file(platform, generic)
 
 def test_a_bad_signature_is_refused_with_401_and_logged(platform, generic, caplog) -> None:
     data = payload("generic_message.json")
-    response = post(platform, generic, data, headers={"X-Sportello-Signature": "sha256=" + "0" * 64})
+    response = post(platform, generic, data, headers={"X-Sportello-Channel-Signature": "sha256=" + "0" * 64})
     assert response.status_code == 401 and "signature" in response.json()["error"]
     unsigned = post(platform, generic, data, headers={})
     assert unsigned.status_code == 401 and "not signed" in unsigned.json()["error"]

@@ -1,8 +1,9 @@
 """The generic signed webhook: anything that can post JSON signed with HMAC-SHA256 (docs/channels.md).
 
-Inbound: `POST /social/hooks/<key>/` with `X-Sportello-Signature: sha256=<hex HMAC-SHA256 of the
-raw body under the channel's secret>`; the body is one event or a list of them. Outbound: replies
-are posted as JSON, signed the same way, to the channel's delivery URL.
+Inbound: `POST /social/hooks/<key>/` with `X-Sportello-Channel-Signature: sha256=<hex HMAC-SHA256
+of the raw body under the channel's secret>`; the body is one event or a list of them. Outbound:
+replies are posted as JSON, signed the same way, to the channel's delivery URL — a public address
+only (or a host on SPORTELLO_WEBHOOK_ALLOW_HOSTS), as for the automation's webhooks.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import base64
 import binascii
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from sportello.customers.services import Sender
 from sportello.social import http
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     from sportello.social.models import ChannelAccount, Conversation
     from sportello.tickets.models import Entry
 
-SIGNATURE_HEADER = "X-Sportello-Signature"
+SIGNATURE_HEADER = "X-Sportello-Channel-Signature"
 STATES = ("sent", "delivered", "read", "failed")
 
 
@@ -107,6 +109,7 @@ class Generic:
         url = str(account.settings.get("delivery_url") or "")
         if not url:
             raise http.PlatformError(0, "The channel has no delivery URL", transient=False)
+        _check_address(url)
         files = []
         for attachment in entry.attachments.all():
             with attachment.file.open("rb") as handle:
@@ -134,6 +137,20 @@ class Generic:
         )  # fmt: skip
         platform_id = str(answer.get("id")) if isinstance(answer, dict) and answer.get("id") else our_id
         return {"platform_message_id": platform_id}
+
+
+def _check_address(url: str) -> None:
+    """The delivery URL must be a public address, as for the automation's webhooks (SSRF), unless
+    its host is on SPORTELLO_WEBHOOK_ALLOW_HOSTS (an internal receiver)."""
+    from sportello.automation.webhooks import Refused, addresses_for
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise http.PlatformError(0, "The delivery URL must be an http(s) URL with a host", transient=False)
+    try:
+        addresses_for(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    except Refused as exc:
+        raise http.PlatformError(0, str(exc), transient=False) from None
 
 
 def _time(value: Any) -> datetime | None:
