@@ -122,3 +122,15 @@ def test_an_agent_who_may_not_reply_gets_no_reply_forms_from_anothers_rendering(
     reply_to_ticket(ticket, agent, body_text="Answer worth an article")
     assert "Turn this reply into an article" in page(client_for(agent), ticket)
     assert "Turn this reply into an article" not in page(client_for(light_agent), ticket)
+
+
+def test_the_page_renders_every_entry_when_the_cache_fails(ticket, agent, monkeypatch):
+    from django.core.cache import cache
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("the cache is down")
+
+    monkeypatch.setattr(cache, "get_many", down)
+    monkeypatch.setattr(cache, "set_many", down)
+    html = page(client_for(agent), ticket)
+    assert "The printer in room 4 is on fire." in html and "<!--csrf-" not in html

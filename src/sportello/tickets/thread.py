@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -37,6 +38,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
 from sportello.tickets.models import Attachment, Entry, Ticket
+
+log = logging.getLogger("sportello.tickets")
 
 TEMPLATE = "tickets/_entry.html"
 INCLUDED = ("tickets/_entry.html", "tickets/new_origin.html")
@@ -132,7 +135,11 @@ def render_thread(
     )
     files = [attachments_of(entry) for entry in entries]
     keys = [_digest(entry, entry_files, page) for entry, entry_files in zip(entries, files, strict=True)]
-    found: dict[str, str] = shared_cache.get_many(keys)
+    try:
+        found: dict[str, str] = shared_cache.get_many(keys)
+    except Exception:  # the cache is an aid: without it (Redis down) the page renders every entry
+        log.warning("the thread cache could not be read", exc_info=True)
+        found = {}
     missing: dict[str, str] = {}
     if len(found) < len(keys):
         template = get_template(TEMPLATE)
@@ -149,7 +156,10 @@ def render_thread(
                         "csrf_token": mark_safe(csrf_mark),
                     }
                 )
-        shared_cache.set_many(missing, TIMEOUT)
+        try:
+            shared_cache.set_many(missing, TIMEOUT)
+        except Exception:
+            log.warning("the thread cache could not be written", exc_info=True)
     html = "".join(found.get(key) or missing[key] for key in keys)
     html = html.replace(csrf_mark, escape(str(csrf_token))).replace(version_mark, str(ticket.version))
     return mark_safe(html)  # rendered by the template (autoescaped); the two values put in are escaped
