@@ -150,3 +150,24 @@ def test_the_ticket_pages_customer_card_dials_too(agent, cti):
     ).ticket
     page = client_for(agent).get(f"/tickets/{ticket.number}/").content.decode()
     assert 'href="tel:+493023125741"' in page
+
+
+def test_the_call_log_costs_the_same_queries_for_few_calls_or_many(cti, emma):
+    _account, token = cti
+    client = api_client(emma)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(f"{API}/phone/calls").status_code == 200
+        return len(captured)
+
+    def calls(first: int, last: int) -> None:
+        for n in range(first, last):
+            for event in events_of("generic_inbound_answered.json"):
+                post_generic(token, [(k, f"call-{n}" if k == "callId" else v) for k, v in event])
+
+    calls(0, 1)
+    queries()  # the token's check is cached after the first request
+    few = queries()
+    calls(1, 6)
+    assert queries() == few == 1  # calls with their account, agent, customer and ticket: one statement

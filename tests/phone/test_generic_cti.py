@@ -19,7 +19,9 @@ from sportello.inbox.models import SavedView
 from sportello.phone.models import Call, CallEvent, CallState, EventState
 from sportello.tickets.intake import Inbound, ingest
 from sportello.tickets.models import Channel, EntryKind, Ticket
+from tests.conftest import client_for
 from tests.phone.conftest import events_of, post_generic
+from tests.web.conftest import listed_numbers
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +96,11 @@ def test_a_missed_call_opens_a_callback_ticket_in_the_callbacks_view(cti, admin,
     entry = ticket.entries.get()
     assert entry.metadata["missed"] is True and entry.metadata["callback"] == "pending"
     view = SavedView.objects.get(name="Callbacks")
-    assert view.sharing == "everyone" and view.filter["tag"] == ["callback"]
+    assert view.sharing == "everyone" and view.filter == {"view": "open", "tag": ["callback"]}
+    # Agents open it from the inbox and find the callback there.
+    caller_ticket(phone="+15555550100")  # another caller's ticket, no callback asked
+    response = client_for(emma).get(f"/inbox/?saved={view.pk}&{view.params}")
+    assert listed_numbers(response) == [ticket.number]
 
 
 def test_a_missed_call_on_an_open_ticket_tags_it_and_the_next_answered_call_clears_it(cti, emma):

@@ -434,21 +434,24 @@ def _set_recording(call: Call, url: str) -> None:
 
 
 def ensure_callbacks_view() -> None:
-    """The shared "Callbacks" view (open tickets tagged callback), made once, owned by the first
-    admin; agents see it beside their own views."""
+    """The shared "Callbacks" view (open tickets tagged callback: the inbox's "All open" with the
+    tag), made once through the inbox's own service, owned by the first admin; every agent sees it
+    beside their own views, with its count."""
     from sportello.inbox.models import SavedView, Sharing
+    from sportello.inbox.services import save_view
+    from sportello.tickets.queries import TicketFilter
 
     if SavedView.objects.filter(name=CALLBACKS_VIEW, sharing=Sharing.EVERYONE).exists():
         return
     owner = User.objects.filter(is_active=True).filter(Q(role=Role.ADMIN) | Q(is_superuser=True)).order_by("id").first()
-    if owner is None:
+    if owner is None or not owner.is_admin or not owner.is_staff_member:
         return
-    SavedView.objects.create(
+    save_view(
+        owner,
         name=CALLBACKS_VIEW,
-        owner=owner,
+        flt=TicketFilter(view="open", tag=[CALLBACK_TAG]),
+        params=urllib.parse.urlencode({"view": "open", "tag": CALLBACK_TAG}),
         sharing=Sharing.EVERYONE,
-        filter={"tag": [CALLBACK_TAG], "state": [str(s) for s in ACTIVE_CATEGORIES]},
-        params=urllib.parse.urlencode([("tag", CALLBACK_TAG), *(("state", str(s)) for s in ACTIVE_CATEGORIES)]),
     )
 
 
