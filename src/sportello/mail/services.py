@@ -5,6 +5,7 @@ Every transport (import, IMAP, SMTP/LMTP, the raw-MIME HTTP endpoint) calls `rec
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import functools
 import hashlib
@@ -13,8 +14,8 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from contextlib import suppress
-from dataclasses import dataclass, field
+from contextlib import nullcontext, suppress
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
@@ -100,10 +101,10 @@ def receive_batch(raws: Sequence[bytes], *, mailbox: Mailbox | None = None, sour
     rows in their final states, in the order given.
 
     As `receive_raw`, with the fixed costs shared: the files are written first, then made durable
-    together (one filesystem sync, see `PendingSync`); consecutive messages are processed in one transaction, each in
-    a savepoint of its own (a failure quarantines that message only). Nothing may be acknowledged
-    before this returns: a crash rolls the whole batch back, and each of its messages then takes
-    the careful path when it comes again (its file is there).
+    together (one filesystem sync, see `PendingSync`); consecutive messages are processed in one
+    transaction (a failure quarantines that message only, see `_file_together`). Nothing may be
+    acknowledged before this returns: a crash rolls the whole batch back, and each of its messages
+    then takes the careful path when it comes again (its file is there).
     """
     pending = PendingSync()
     arrivals = [_arrive(raw, mailbox=mailbox, source=source, pending=pending) for raw in raws]
@@ -118,8 +119,7 @@ def receive_batch(raws: Sequence[bytes], *, mailbox: Mailbox | None = None, sour
         end = index
         while end < len(arrivals) and not arrivals[end].careful:
             end += 1
-        with transaction.atomic():
-            filed = [_file(arrival) for arrival in arrivals[index:end]]
+        filed = _file_together(arrivals[index:end])
         rows += [_known(row, arrival.raw) for row, arrival in zip(filed, arrivals[index:end], strict=True)]
         index = end
     return rows
@@ -158,19 +158,51 @@ def _arrive(
     return _Arrival(raw=raw, row=row, parsed=parsed, careful=parsed is None or existed)
 
 
-def _file(arrival: _Arrival) -> RawMessage:
-    """Look up, conclude and ingest one parsed message in a transaction (a savepoint within a
-    batch's); its row is inserted in its final state. Returns the row of the same bytes when they
-    were stored already (processed by `_known` once committed)."""
-    row, parsed = arrival.row, arrival.parsed
-    assert parsed is not None
+class _FileAgain(Exception):
+    """A message of a batch failed after it may have written: the batch is filed again, each
+    message in a savepoint of its own."""
+
+
+def _file_together(arrivals: Sequence[_Arrival]) -> list[RawMessage]:
+    """File consecutive messages in one transaction, each as if in a savepoint of its own.
+
+    Savepoints cost two statements a message, and are needed only by a message that fails after
+    it wrote something. So the batch is filed without them first: a message held back on purpose
+    (`Quarantine`: a loop, the rate limit, the block list, no sender) is refused before anything
+    is written, and is recorded so at once. Any other failure (a bug, a database error) rolls the
+    transaction back whole, and the batch is filed again from the rows as they arrived, each
+    message in a savepoint, as before: the outcome is the same either way.
+    """
+    unfiled = [copy.copy(arrival.row) for arrival in arrivals]  # their own state, unsaved
     try:
         with transaction.atomic():
+            return [_file(arrival, savepoint=False) for arrival in arrivals]
+    except _FileAgain:
+        pass
+    again = [replace(arrival, row=row) for arrival, row in zip(arrivals, unfiled, strict=True)]
+    with transaction.atomic():
+        return [_file(arrival) for arrival in again]
+
+
+def _file(arrival: _Arrival, *, savepoint: bool = True) -> RawMessage:
+    """Look up, conclude and ingest one parsed message in a transaction (a savepoint within a
+    batch's); its row is inserted in its final state. Returns the row of the same bytes when they
+    were stored already (processed by `_known` once committed).
+
+    `savepoint=False` (in a batch's transaction, see `_file_together`): no savepoint; a failure
+    other than a `Quarantine` raised before any write raises `_FileAgain`."""
+    row, parsed = arrival.row, arrival.parsed
+    assert parsed is not None
+    known: Known | None = None
+    try:
+        with transaction.atomic() if savepoint else nullcontext():
             known = look_up(parsed, row=row)
             if known.same_bytes is not None:
                 return known.same_bytes
             _process(row, retry=False, raw=arrival.raw, parsed=parsed, known=known)
     except Exception as exc:
+        if not savepoint and not (isinstance(exc, Quarantine) and known is not None and not known.wrote):
+            raise _FileAgain from exc
         same = RawMessage.objects.filter(sha256=row.sha256).first()
         if same is not None:  # the same bytes, stored at the same time by another process
             return same
@@ -614,7 +646,8 @@ def _process(
     sender = sender_of(parsed, found)
     row.sender = sender.email[:254]
     if sender.email != known.sender:  # a bounce without a sender of its own: its MTA's address
-        known = look_up(parsed, row=row, sender=sender.email)
+        # In place: the caller keeps this object (`_file` reads `wrote` from it).
+        vars(known).update(vars(look_up(parsed, row=row, sender=sender.email)))
     row.content_sha256 = known.content_sha256
 
     original = _same_message(row, known)
@@ -682,6 +715,8 @@ class Known:
     # sender's (kind, value) pairs with every identity of their owners: intake reads neither again.
     stamp: int | None = None
     owners: tuple[list[tuple[str, str]], list[Identity]] | None = None
+    # Processing wrote a row already (a redelivery candidate's content hash, `_same_message`).
+    wrote: bool = False
 
 
 def look_up(parsed: ParsedMail, *, row: RawMessage, sender: str | None = None) -> Known:
@@ -813,6 +848,7 @@ def _same_message(row: RawMessage, known: Known) -> RawMessage | None:
                 log.warning("mail %s: its stored file could not be read again", candidate.pk, exc_info=True)
                 continue
             RawMessage.objects.filter(pk=candidate.pk).update(content_sha256=candidate.content_sha256)
+            known.wrote = True
         if candidate.content_sha256 == row.content_sha256:
             return candidate
     return None
