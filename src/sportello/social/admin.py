@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from sportello.social.models import ChannelAccount, InboundEvent
+from sportello.social.models import ChannelAccount, EventState, InboundEvent
 from sportello.social.services import PLATFORMS
+from sportello.tickets.models import PENDING_DELIVERY
 
 CREDENTIAL_NAMES = sorted({name for platform in PLATFORMS.values() for name in platform.credential_names})  # type: ignore[attr-defined]
 
@@ -48,7 +51,31 @@ ChannelAccountForm = type("ChannelAccountForm", (_AccountForm,), {name: _secret_
 @admin.register(ChannelAccount)
 class ChannelAccountAdmin(admin.ModelAdmin):
     form = ChannelAccountForm
-    list_display = ["name", "kind", "active", "last_event_at", "last_error_at"]
+    list_display = ["name", "kind", "active", "last_event_at", "last_error_at", "quarantined", "replies_pending"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ChannelAccount]:
+        # The health columns in the same query as the list: no query per row.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                quarantined_count=Count("events", filter=Q(events__state=EventState.QUARANTINED), distinct=True),
+                pending_count=Count(
+                    "conversations__ticket__entries",
+                    filter=Q(conversations__ticket__entries__delivery__in=PENDING_DELIVERY),
+                    distinct=True,
+                ),
+            )
+        )
+
+    @admin.display(description=_("Quarantined"))
+    def quarantined(self, account: ChannelAccount) -> int:
+        return getattr(account, "quarantined_count", 0)
+
+    @admin.display(description=_("Replies waiting"))
+    def replies_pending(self, account: ChannelAccount) -> int:
+        return getattr(account, "pending_count", 0)
+
     readonly_fields = ["webhook_url", "stored_credentials", "last_event_at", "last_error", "last_error_at"]
 
     @admin.display(description=_("Webhook address"))
