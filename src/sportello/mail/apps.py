@@ -19,7 +19,8 @@ class MailConfig(AppConfig):
         register_email_adapter()
         # The scheduler only enqueues one poll task per mailbox; workers fetch (STYLE 11).
         scheduler.every(int(settings.MAIL_POLL_SECONDS), "mail.poll", enqueue_polls)
-        # Retries whose deferred task was lost (or a backend that cannot defer) are picked up here.
+        # Retries whose deferred task was lost (or a backend that cannot defer) are picked up here:
+        # replies on every channel (tickets/delivery.py), under the name this sweep always had.
         scheduler.every(60, "mail.retry_deliveries", retry_due_deliveries)
         # Messages a crash left "received" are processed again (by a task) or quarantined.
         scheduler.every(300, "mail.sweep_received", sweep_received)
