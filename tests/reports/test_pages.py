@@ -197,6 +197,20 @@ def test_the_csv_is_the_tables_columns_and_rows(agent, fake):
     assert rows[1] == ["2026-03-01", "70", "", "/tickets/1/"]
 
 
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_quoted(agent, monkeypatch):
+    def names(query: ReportQuery, reader: Any) -> ReportResult:
+        rows = [
+            {"name": '=HYPERLINK("http://evil.example")', "n": -3},
+            {"name": "@sum", "n": 2},
+            {"name": "Ada", "n": 1},
+        ]
+        return ReportResult("names", "Names", table=Table([("name", "Name"), ("n", "Tickets")], rows))
+
+    monkeypatch.setitem(REPORTS, "names", ("Names", names))
+    rows = csv_rows(client_for(agent).get("/reports/names", {"format": "csv"}))
+    assert rows[1:] == [['\'=HYPERLINK("http://evil.example")', "-3"], ["'@sum", "2"], ["Ada", "1"]]
+
+
 def test_the_filters_in_the_url_reach_the_query(agent, fake, first_level):
     organization = Organization.objects.create(name="Acme")
     category = Category.objects.create(name="Billing")

@@ -173,7 +173,7 @@ def _csv(slug: str, query: ReportQuery, table: Table) -> HttpResponse:
     writer = csv.writer(response)
     writer.writerow([key for key, _label in table.columns])
     for row in table.rows:
-        writer.writerow([csv_value(row.get(key)) for key, _label in table.columns])
+        writer.writerow([csv_cell(row.get(key)) for key, _label in table.columns])
     return response
 
 
@@ -182,6 +182,18 @@ def csv_value(value: Any) -> Any:
         return ""
     if isinstance(value, date):
         return value.isoformat()
+    return value
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula; names and subjects come
+# from customers, so such a text is written with a leading apostrophe (OWASP's advice).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    value = csv_value(value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return value
 
 
