@@ -10,7 +10,8 @@ the cache (Redis in production, local memory otherwise) under a digest of everyt
 - the agent's language and time zone (two agents see their own words and times);
 - what the page decides for the agent: whether they may reply (the entry's forms), whether the
   ticket was merged, whether there are several entries (move/split), the ticket's number (links);
-- a fingerprint of the templates, so a changed template is never answered from an old rendering.
+- a fingerprint of the package's code, templates and translations, so a deployment that changes
+  any of them is never answered from an old rendering.
 
 The CSRF token and the ticket's version (the move and split forms') differ per request and per
 change of the ticket; they are rendered as marks and replaced on every page, so one rendering serves
@@ -42,7 +43,6 @@ from sportello.tickets.models import Attachment, Entry, Ticket
 log = logging.getLogger("sportello.tickets")
 
 TEMPLATE = "tickets/_entry.html"
-INCLUDED = ("tickets/_entry.html", "tickets/new_origin.html")
 TIMEOUT = 7 * 24 * 3600  # an entry nobody opens for a week is rendered again when someone does
 
 
@@ -56,10 +56,16 @@ def _marks() -> tuple[str, str]:
 
 @cache
 def _fingerprint() -> str:
-    """What the templates are: a deployment that changes them renders every entry again."""
+    """What renders an entry: the templates, and the code and translations behind their tags and
+    filters (a channel's wording of why an entry is here, a new translation). Every source, template
+    and message catalog of the installed package, by name, size and modification time: a deployment
+    that changes any of them renders every entry again instead of serving the old words for a week."""
+    root = Path(__file__).resolve().parent.parent
     digest = hashlib.blake2b(digest_size=8)
-    for name in INCLUDED:
-        digest.update(Path(get_template(name).origin.name).read_bytes())  # type: ignore[attr-defined]
+    for path in sorted(root.rglob("*")):
+        if path.suffix in (".py", ".html", ".mo"):
+            stat = path.stat()
+            digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
