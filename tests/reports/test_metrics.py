@@ -244,3 +244,10 @@ def test_a_rebuild_gives_the_same_facts(week):
     # Delivered twice (a redelivered batch): the same rows.
     facts.refresh([t.pk for t in week.tickets.values()])
     assert snapshot() == kept
+
+
+def test_response_time_medians_per_week(week, admin):
+    """Week of the 23rd (cut by the period): T1 7200 s; week of the 26th: T3 3600, T2 34200, T5 0."""
+    result = run("response-times", admin, granularity=Granularity.WEEK)
+    assert column(result, "first_response_business_median") == {"2026-10-23": 7200.0, "2026-10-26": 3600.0}
+    assert column(result, "resolution_business_median") == {"2026-10-23": None, "2026-10-26": 14400.0}

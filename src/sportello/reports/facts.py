@@ -207,12 +207,14 @@ def refresh(ticket_ids: Iterable[int]) -> int:
                 continue
             activity.append((pk, kind, author, at, minutes or 0))
         reopens = 0
-        for _, actor, old, new, at in status_changes.get(pk, ()):
+        # A merged ticket's messages were moved to the ticket it was merged into; its own solves and
+        # reopens are counted nowhere (only a chat an agent accepted on it still counts).
+        for _, actor, old, new, at in status_changes.get(pk, ()) if merged_into_id is None else ():
             before, after = categories.get(old, ""), categories.get(new, "")
             if before in DONE and after in OPEN_STATES:
                 reopens += 1
                 activity.append((pk, ActivityKind.REOPEN.value, actor, at, 0))
-            elif after in DONE and before not in DONE and merged_into_id is None:
+            elif after in DONE and before not in DONE:
                 activity.append((pk, ActivityKind.SOLVE.value, actor, at, 0))
         for _, agent_id, at in chats.get(pk, ()):
             activity.append((pk, ActivityKind.CHAT.value, agent_id, at, 0))
