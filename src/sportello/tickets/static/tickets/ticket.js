@@ -118,8 +118,10 @@
       ownSave = parseInt(seen.value, 10);
     }
   });
-  document.body.addEventListener("htmx:afterSettle", function () {
-    if (ownSave === null) return;
+  // htmx:load, on the new panel once it is in the page: the events of an outerHTML swap fire on
+  // the old panel, out of the page by then, and never reach the body.
+  document.body.addEventListener("htmx:load", function (event) {
+    if (ownSave === null || !event.detail.elt?.matches?.("#update-form")) return;
     var panel = document.querySelector("#update-form input[name=version]");
     var seen = composer?.querySelector("input[name=version]");
     if (!panel || !seen) return;
