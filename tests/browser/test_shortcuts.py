@@ -8,7 +8,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from sportello.tickets.models import Direction, Ticket
+from sportello.tickets.models import Direction, Priority, Ticket
+from sportello.tickets.services import TicketChanges, update_ticket
 from tests.browser.conftest import PASSWORD
 from tests.waiting import wait_for
 from tests.web.conftest import new_ticket
@@ -109,3 +110,20 @@ def test_the_sheet_lists_the_ticket_pages_keys(page, live_server, agent):
     for words in ("Reply to the customer", "Write an internal note", "Assign to me", "Change the status",
                   "Previous ticket", "Back to the list", "Ctrl"):  # fmt: skip
         expect(sheet).to_contain_text(words)
+
+
+def test_a_colleagues_change_before_my_assign_still_stops_my_reply(page, live_server, agent, agent2):
+    """The composer takes the version after the agent's own property save only when nothing else
+    happened in between: a colleague's change still shows as a conflict when the reply is sent."""
+    ticket = new_ticket("Printer jam", "The printer jams on every page.", email="ada@example.org")
+    sign_in_by_keyboard(page, live_server, agent)
+    page.goto(f"{live_server.url}/tickets/{ticket.number}/")
+    update_ticket(ticket, agent2, TicketChanges(priority=Priority.HIGH))  # while the page is open
+    page.keyboard.press("a")
+    expect(page.locator("#property-status")).to_contain_text("Saved")
+    page.keyboard.press("r")
+    page.keyboard.type("On its way.")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#conflict")).to_contain_text("Bob Agent changed priority")
+    expect(page.locator("#reply-form textarea[name=body]")).to_have_value("On its way.")  # the draft kept
+    assert not Ticket.objects.get(pk=ticket.pk).entries.filter(direction=Direction.OUTBOUND).exists()
