@@ -208,3 +208,12 @@ def test_an_unsupported_whatsapp_message_is_quarantined(platform, whatsapp) -> N
     response = post(platform, whatsapp, payload("whatsapp_unsupported.json"))
     assert "unsupported" in response.json()["results"][0]["quarantined"]
     assert InboundEvent.objects.get().state == EventState.QUARANTINED and not Ticket.objects.exists()
+
+
+def test_a_request_too_large_is_refused_with_413_before_anything_is_stored(platform, generic, settings) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    data = payload("generic_message.json")
+    data["text"] = "x" * 2000
+    response = post(platform, generic, data)
+    assert response.status_code == 413 and response.json() == {"error": "The request is too large"}
+    assert not InboundEvent.objects.exists() and not Ticket.objects.exists()
