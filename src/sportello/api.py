@@ -35,6 +35,7 @@ from sportello.mail.api import router as mail_router
 from sportello.notifications.api import router as notifications_router
 from sportello.phone.api import router as phone_router
 from sportello.reports.api import router as reports_router
+from sportello.reports.dashboard_api import router as dashboard_router
 from sportello.search.api import router as search_router
 from sportello.sla.api import router as sla_router
 from sportello.tickets.api import router as tickets_router
@@ -113,6 +114,7 @@ for router in (
     assignment_router,
     csat_router,
     reports_router,
+    dashboard_router,
     notifications_router,
     kb_router,
     chat_router,

@@ -124,6 +124,7 @@ ENDPOINTS = [
     ("get", "/reports/agents", None),
     ("get", "/reports/top-customers", None),
     ("get", "/reports/trends", None),
+    ("get", "/reports/dashboard", None),
     ("post", "/tickets/bulk", {"tickets": [{"number": "{number}"}], "priority": 1}),
     ("get", "/views", None),
     ("post", "/views", {"name": "x", "filter": {"priority": [4]}}),
