@@ -279,7 +279,9 @@ CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        # The ticket page keeps each entry's HTML here (a 100-entry thread fills a third of the
+        # default 300 places): room for a busy team's open threads, ~2 KB each, ~10 MB at most.
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 5000}}
     )
 }
 
