@@ -53,9 +53,13 @@
     }, wait);
   }
 
+  // data-live says whether both sockets are connected ("connected") or not ("waiting").
   var opened = {};
+  var states = {};
   function onState(name) {
     return function (state) {
+      states[name] = state;
+      box.dataset.live = states.inbox === "connected" && states.console === "connected" ? "connected" : "waiting";
       if (state !== "connected") return;
       if (opened[name]) schedule(); // back after a drop: what happened meanwhile
       opened[name] = true;
