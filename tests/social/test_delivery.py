@@ -310,3 +310,37 @@ def test_the_signed_webhook_never_delivers_to_a_private_address(
     entry = reply(ticket, agent, django_capture_on_commit_callbacks)
     assert entry.delivery == DeliveryState.FAILED and "public" in entry.delivery_error.lower()
     assert platform_server.sent("/deliver") == []
+
+
+def test_a_retry_sends_only_the_parts_the_failed_attempt_did_not(
+    platform, telegram, platform_server, agent, django_capture_on_commit_callbacks
+) -> None:
+    from sportello.tickets.attachments import AttachmentIn
+
+    ticket = ticket_from(platform, telegram, "telegram_text.json")
+    platform_server.requests.clear()
+    # The text goes through; the photo meets a 502.
+    original = platform_server.answer
+
+    def photo_fails_once(method, path, headers, body):  # type: ignore[no-untyped-def]
+        if path.endswith("/sendPhoto") and not platform_server.sent("/sendPhoto"):
+            platform_server.requests.append(type(platform_server.requests[0])(method, path, headers, body))
+            return 502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}, "application/json"
+        return original(method, path, headers, body)
+
+    platform_server.answer = photo_fails_once  # type: ignore[method-assign]
+    with django_capture_on_commit_callbacks(execute=True):
+        entry = reply_to_ticket(
+            ticket,
+            agent,
+            body_text="Here is the label.",
+            attachments=[AttachmentIn("label.png", b"\x89PNG", "image/png")],
+        )
+    entry.refresh_from_db()
+    assert entry.delivery == DeliveryState.RETRYING and len(entry.metadata["social_parts_sent"]) == 1
+    with time_machine.travel(next_try(entry) + timedelta(seconds=1)):
+        retry_due_deliveries()
+    entry.refresh_from_db()
+    assert entry.delivery == DeliveryState.SENT
+    assert len(platform_server.sent("/sendMessage")) == 1  # the customer gets the text once
+    assert len(platform_server.sent("/sendPhoto")) == 2 and len(entry.metadata["social_delivery"]["message_ids"]) == 2

@@ -250,10 +250,18 @@ def deliver(entry: Entry) -> dict[str, Any]:
     """Send an agent's reply through the platform the customer wrote from (the delivery task calls it)."""
     conversation = conversation_for(entry)
     account = conversation.account
-    sent = platform_for(account).send(account, conversation, entry)
-    ids = [str(i) for i in sent.get("platform_message_ids") or [sent.get("platform_message_id")] if i]
-    for platform_id in ids:
-        SentMessage.objects.get_or_create(account=account, platform_id=platform_id, defaults={"entry": entry})
+    # The parts (text, files) an earlier attempt sent: a retry sends only the rest.
+    done = [str(i) for i in entry.metadata.get("social_parts_sent") or []]
+    try:
+        sent = platform_for(account).send(account, conversation, entry, done)
+    except Exception:
+        # Kept with the failed attempt (the delivery task records the entry's metadata).
+        entry.metadata = {**entry.metadata, "social_parts_sent": done}
+        raise
+    finally:
+        for platform_id in done:
+            SentMessage.objects.get_or_create(account=account, platform_id=platform_id, defaults={"entry": entry})
+    ids = list(done)
     details = {"account": account.pk, "kind": account.kind, "channel_name": account.name, "to": conversation.address,
                "message_ids": ids, **({"template": sent["template"]} if sent.get("template") else {})}  # fmt: skip
     # `to`: the thread says "Sent to …", as it does for mail.

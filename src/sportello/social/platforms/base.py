@@ -75,7 +75,12 @@ class Platform(Protocol):
 
     def fetch_media(self, account: ChannelAccount, media: Media) -> AttachmentIn: ...
 
-    def send(self, account: ChannelAccount, conversation: Conversation, entry: Entry) -> dict[str, Any]: ...
+    def send(
+        self, account: ChannelAccount, conversation: Conversation, entry: Entry, done: list[str]
+    ) -> dict[str, Any]:
+        """Send the entry; `done` holds the platform ids of the parts (text, files) an earlier
+        attempt sent, which are not sent again, and gets each new part's id as it is sent."""
+        ...
 
 
 def hmac_sha256(secret: str, body: bytes) -> str:

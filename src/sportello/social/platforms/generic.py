@@ -105,7 +105,12 @@ class Generic:
     def fetch_media(self, account: ChannelAccount, media: Media) -> AttachmentIn:
         raise NotImplementedError("The signed webhook sends its files inline")
 
-    def send(self, account: ChannelAccount, conversation: Conversation, entry: Entry) -> dict[str, Any]:
+    def send(
+        self, account: ChannelAccount, conversation: Conversation, entry: Entry, done: list[str]
+    ) -> dict[str, Any]:
+        """One signed POST with the reply and its files; `done`: see the Platform protocol."""
+        if done:
+            return {"platform_message_ids": list(done)}
         url = str(account.settings.get("delivery_url") or "")
         if not url:
             raise http.PlatformError(0, "The channel has no delivery URL", transient=False)
@@ -136,7 +141,8 @@ class Generic:
             describe=lambda status, parsed: str(parsed.get("error", "")) if isinstance(parsed, dict) else "",
         )  # fmt: skip
         platform_id = str(answer.get("id")) if isinstance(answer, dict) and answer.get("id") else our_id
-        return {"platform_message_id": platform_id}
+        done.append(platform_id)
+        return {"platform_message_ids": list(done)}
 
 
 def _check_address(url: str) -> None:

@@ -110,33 +110,39 @@ class Telegram:
         _status, _answer, raw = http.call("GET", f"{root}/file/bot{token}/{path}", describe=_describe)
         return AttachmentIn(media.filename or path.rsplit("/", 1)[-1], raw, media.content_type)
 
-    def send(self, account: ChannelAccount, conversation: Conversation, entry: Entry) -> dict[str, Any]:
+    def send(
+        self, account: ChannelAccount, conversation: Conversation, entry: Entry, done: list[str]
+    ) -> dict[str, Any]:
+        """The text, then each file, as messages of their own; `done` holds the ids of the parts an
+        earlier attempt sent (they are not sent again) and gets each new one as it goes."""
         base = self._base(account)
-        ids = []
         files = list(entry.attachments.all())
-        text = entry.body_text.strip()
-        if text:
-            _status, answer, _raw = http.call(
-                "POST", f"{base}/sendMessage", payload={"chat_id": conversation.address, "text": text[:4096]},
-                describe=_describe,
-            )  # fmt: skip
-            ids.append(_message_id(answer))
-        for attachment in files:
-            photo = attachment.content_type in IMAGE_TYPES and attachment.size <= PHOTO_LIMIT
+        for attachment in files:  # refused before anything is sent
             if attachment.size > FILE_LIMIT:
                 raise http.PlatformError(413, f"{attachment.filename} is larger than the 50 MB bots may send",
                                          transient=False)  # fmt: skip
-            method, field = ("sendPhoto", "photo") if photo else ("sendDocument", "document")
-            with attachment.file.open("rb") as handle:
-                body, content_type = http.multipart(
-                    {"chat_id": conversation.address},
-                    {field: (attachment.filename, handle.read(), attachment.content_type)},
+        text = entry.body_text.strip()
+        parts: list[Any] = ([text] if text else []) + files
+        for index, part in enumerate(parts):
+            if index < len(done):
+                continue
+            if isinstance(part, str):
+                _status, answer, _raw = http.call(
+                    "POST", f"{base}/sendMessage", payload={"chat_id": conversation.address, "text": part[:4096]},
+                    describe=_describe,
+                )  # fmt: skip
+            else:
+                photo = part.content_type in IMAGE_TYPES and part.size <= PHOTO_LIMIT
+                method, field = ("sendPhoto", "photo") if photo else ("sendDocument", "document")
+                with part.file.open("rb") as handle:
+                    body, content_type = http.multipart(
+                        {"chat_id": conversation.address}, {field: (part.filename, handle.read(), part.content_type)}
+                    )
+                _status, answer, _raw = http.call(
+                    "POST", f"{base}/{method}", data=body, content_type=content_type, describe=_describe
                 )
-            _status, answer, _raw = http.call(
-                "POST", f"{base}/{method}", data=body, content_type=content_type, describe=_describe
-            )
-            ids.append(_message_id(answer))
-        return {"platform_message_id": ids[0] if ids else "", "platform_message_ids": ids}
+            done.append(_message_id(answer))
+        return {"platform_message_ids": list(done)}
 
 
 def _message_id(answer: Any) -> str:

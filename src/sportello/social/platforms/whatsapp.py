@@ -208,11 +208,15 @@ class WhatsApp:
         last = conversation.last_inbound_at
         return last is not None and (now or timezone.now()) - last < WINDOW
 
-    def send(self, account: ChannelAccount, conversation: Conversation, entry: Entry) -> dict[str, Any]:
+    def send(
+        self, account: ChannelAccount, conversation: Conversation, entry: Entry, done: list[str]
+    ) -> dict[str, Any]:
+        """The text, then each file, as messages of their own (or one template message outside the
+        window); `done` holds the ids of the parts an earlier attempt sent (not sent again) and
+        gets each new one as it goes."""
         token = account.credentials.get("access_token", "")
-        url = f"{self._root(account)}/{account.settings.get('phone_number_id', '')}/messages"
+        root = f"{self._root(account)}/{account.settings.get('phone_number_id', '')}"
         base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": conversation.address}
-        ids = []
         if not self.window_open(conversation):
             template = str(account.settings.get("template_name") or "")
             if not template:
@@ -220,36 +224,42 @@ class WhatsApp:
                     0, "The customer's last message is more than 24 hours old: WhatsApp takes only a template "
                     "message now, and this channel has none set", transient=False,
                 )  # fmt: skip
-            language = str(account.settings.get("template_language") or "en_US")
-            parameters = [{"type": "text", "text": entry.body_text.strip()[:1024]}]
-            payload = {**base, "type": "template", "template": {
-                "name": template, "language": {"code": language},
-                "components": [{"type": "body", "parameters": parameters}],
-            }}  # fmt: skip
-            ids.append(_wamid(_call("POST", url, token, payload=payload)[1]))
-            return {"platform_message_id": ids[0], "platform_message_ids": ids, "template": template}
-        text = entry.body_text.strip()
-        if text:
-            payload = {**base, "type": "text", "text": {"preview_url": False, "body": text[:4096]}}
-            ids.append(_wamid(_call("POST", url, token, payload=payload)[1]))
-        for attachment in entry.attachments.all():
+            if not done:
+                language = str(account.settings.get("template_language") or "en_US")
+                parameters = [{"type": "text", "text": entry.body_text.strip()[:1024]}]
+                payload = {**base, "type": "template", "template": {
+                    "name": template, "language": {"code": language},
+                    "components": [{"type": "body", "parameters": parameters}],
+                }}  # fmt: skip
+                done.append(_wamid(_call("POST", f"{root}/messages", token, payload=payload)[1]))
+            return {"platform_message_ids": list(done), "template": template}
+        files = list(entry.attachments.all())
+        for attachment in files:  # refused before anything is sent
             kind = _media_kind(attachment.content_type)
             if attachment.size > MEDIA_LIMITS[kind] * 1024 * 1024:
                 raise http.PlatformError(413, f"{attachment.filename} is larger than the {MEDIA_LIMITS[kind]} MB "
                                          f"WhatsApp takes for a {kind}", transient=False)  # fmt: skip
-            with attachment.file.open("rb") as handle:
-                body, content_type = http.multipart(
-                    {"messaging_product": "whatsapp", "type": attachment.content_type or "application/octet-stream"},
-                    {"file": (attachment.filename, handle.read(), attachment.content_type)},
-                )
-            media_url = f"{self._root(account)}/{account.settings.get('phone_number_id', '')}/media"
-            _s, uploaded, _r = _call("POST", media_url, token, data=body, content_type=content_type)
-            media_id = str((uploaded or {}).get("id") or "")
-            item: dict[str, Any] = {"id": media_id}
-            if kind == "document":
-                item["filename"] = attachment.filename
-            ids.append(_wamid(_call("POST", url, token, payload={**base, "type": kind, kind: item})[1]))
-        return {"platform_message_id": ids[0] if ids else "", "platform_message_ids": ids}
+        text = entry.body_text.strip()
+        parts: list[Any] = ([text] if text else []) + files
+        for index, part in enumerate(parts):
+            if index < len(done):
+                continue
+            if isinstance(part, str):
+                payload = {**base, "type": "text", "text": {"preview_url": False, "body": part[:4096]}}
+            else:
+                kind = _media_kind(part.content_type)
+                with part.file.open("rb") as handle:
+                    body, content_type = http.multipart(
+                        {"messaging_product": "whatsapp", "type": part.content_type or "application/octet-stream"},
+                        {"file": (part.filename, handle.read(), part.content_type)},
+                    )
+                _s, uploaded, _r = _call("POST", f"{root}/media", token, data=body, content_type=content_type)
+                item: dict[str, Any] = {"id": str((uploaded or {}).get("id") or "")}
+                if kind == "document":
+                    item["filename"] = part.filename
+                payload = {**base, "type": kind, kind: item}
+            done.append(_wamid(_call("POST", f"{root}/messages", token, payload=payload)[1]))
+        return {"platform_message_ids": list(done)}
 
 
 def _media_kind(content_type: str) -> str:
