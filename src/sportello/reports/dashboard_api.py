@@ -32,6 +32,9 @@ class DashboardOut(Schema):
     created_today: int = Field(description="tickets created since midnight in the caller's time zone")
     solved_today: int = Field(description="tickets last solved since midnight in the caller's time zone")
     restricted: bool = Field(description="true when the figures cover only the caller's groups")
+    capped: list[str] = Field(
+        description="the figures past their cap (5000; an agent's load: 100), each then cap + 1: at least that many"
+    )
     time_zone: str
     at: datetime
 
@@ -53,6 +56,7 @@ def dashboard_report(request: HttpRequest) -> DashboardOut:
         created_today=figures.created_today,
         solved_today=figures.solved_today,
         restricted=figures.restricted,
+        capped=figures.capped,
         time_zone=figures.time_zone,
         at=figures.at,
     )
