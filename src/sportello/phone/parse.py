@@ -13,17 +13,18 @@ Twilio (https://www.twilio.com/docs/usage/webhooks/voice-webhooks): `CallSid`, `
 `To`, `Direction` (inbound, outbound-api, outbound-dial), `CallDuration` and `RecordingUrl` when the
 call is over. Requests are signed (https://www.twilio.com/docs/usage/security#validating-requests):
 HMAC-SHA1, keyed with the auth token, of the full URL followed by each POST parameter's name and
-value sorted by name, base64 in X-Twilio-Signature.
+value sorted by name, base64 in X-Twilio-Signature (core/twilio.py).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+# The signature check lives in core/, shared with the SMS channel (social/platforms/twilio_sms.py).
+from sportello.core.twilio import twilio_signature as twilio_signature
+from sportello.core.twilio import twilio_signature_ok as twilio_signature_ok
 
 NEW_CALL = "newCall"
 ANSWER = "answer"
@@ -167,16 +168,3 @@ def parse_twilio(fields: Fields) -> CallEventIn:
         recording_url=recording,
         key=f"twilio:{call_sid}:{status}",
     )
-
-
-def twilio_signature(url: str, fields: Fields, auth_token: str) -> str:
-    """X-Twilio-Signature of a POST to `url` with `fields`, as Twilio computes it."""
-    data = url + "".join(name + value for name in sorted(fields) for value in sorted(fields[name]))
-    digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
-
-
-def twilio_signature_ok(url: str, fields: Fields, auth_token: str, signature: str) -> bool:
-    if not auth_token or not signature:
-        return False
-    return hmac.compare_digest(twilio_signature(url, fields, auth_token), signature.strip())
