@@ -47,3 +47,24 @@ def test_a_call_logged_on_her_open_ticket_is_hers_too(agent, customer, customer_
     entries = api_client(agent).get(f"/api/v1/tickets/{ticket.number}/entries").json()
     assert [e["author_name"] for e in entries] == ["Carla Rossi", "Carla Rossi"]
     assert entries[1]["metadata"]["recorded_by"]["id"] == agent.pk
+
+
+def test_calls_logged_before_recorded_by_existed_become_hers(agent, customer_user, ticket):
+    """Migration 0010: an inbound entry written with both authors (the old way) is the customer's."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    old = ingest(Inbound(channel="phone", sender=CARLA, subject="", body_text="Logged the old way.", ticket=ticket,
+                         kind=EntryKind.CALL, acknowledge=False)).entry  # fmt: skip
+    old.author_user = agent
+    old.save(update_fields=["author_user"])
+    assert authors_on_the_ticket_page(agent, ticket)[-1] == "Alice Agent"
+
+    import_module("sportello.tickets.migrations.0010_recorded_entries_are_the_customers").customer_is_author(apps, None)
+
+    assert authors_on_the_ticket_page(agent, ticket) == ["Carla Rossi", "Carla Rossi"]
+    old.refresh_from_db()
+    assert old.author_user is None and old.metadata["recorded_by"] == {"id": agent.pk, "name": "Alice Agent"}
+    portal = client_for(customer_user).get(f"/portal/tickets/{ticket.number}/").content.decode()
+    assert "Logged the old way." in portal and "Alice Agent" not in portal
