@@ -25,6 +25,7 @@ from sportello.core.numbers import next_number, next_number_and_stamp, sequence_
 from sportello.core.text import clean, clean_json
 from sportello.customers.models import Customer, Identity
 from sportello.customers.services import NO_ADDRESS, Sender, find_or_create_customer
+from sportello.fields import services as custom_fields
 from sportello.tickets import statuses
 from sportello.tickets.attachments import AttachmentIn, check_sizes, store_attachments
 from sportello.tickets.models import (
@@ -76,6 +77,9 @@ class Inbound:
     # Intake then reads neither; None: intake reads them itself.
     stamp: int | None = None
     owners: tuple[list[tuple[str, str]], list[Identity]] | None = None
+    # An agent's new ticket (API) that names no custom field: refused when a ticket field is
+    # required, checked against the definitions of the version read here (no statement of its own).
+    required_fields: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,8 @@ def ingest(inbound: Inbound, *, savepoint: bool = True) -> IntakeResult:
                 number, stamp = next_number_and_stamp("ticket")
             elif connection.vendor != "postgresql":
                 number = next_number("ticket")
+            if inbound.required_fields:
+                custom_fields.clean_values("ticket", {}, creating=True, stamp=stamp)
         since = timezone.now()
         customer = find_or_create_customer(inbound.sender, language=inbound.language, stamp=stamp, known=inbound.owners)
         # The common case in one statement: lock the chosen ticket, bump its version and read it
