@@ -18,6 +18,7 @@ class AccountKind(models.TextChoices):
     GENERIC = "generic", _("Signed webhook")
     TELEGRAM = "telegram", _("Telegram")
     WHATSAPP = "whatsapp", _("WhatsApp")
+    SMS = "sms", _("SMS (Twilio)")
 
 
 def _webhook_key() -> str:

@@ -28,6 +28,7 @@ from sportello.social.models import AccountKind, ChannelAccount, Conversation, E
 from sportello.social.platforms.base import Media, Message, Platform, Status, Unauthorized, UnknownShape
 from sportello.social.platforms.generic import Generic
 from sportello.social.platforms.telegram import Telegram
+from sportello.social.platforms.twilio_sms import TwilioSms
 from sportello.social.platforms.whatsapp import WhatsApp
 from sportello.tickets import delivery
 from sportello.tickets.attachments import AttachmentIn
@@ -40,6 +41,7 @@ PLATFORMS: dict[str, Platform] = {
     AccountKind.GENERIC: Generic(),
     AccountKind.TELEGRAM: Telegram(),
     AccountKind.WHATSAPP: WhatsApp(),
+    AccountKind.SMS: TwilioSms(),
 }
 
 
@@ -92,8 +94,10 @@ def receive(account: ChannelAccount, request: Any) -> Answer:
         return Answer(401, {"error": str(exc)})
     body = request.body
     ChannelAccount.objects.filter(pk=account.pk).update(last_event_at=timezone.now())
+    # JSON, unless the platform posts something else (Twilio: form fields).
+    decode = getattr(platform, "decode", None)
     try:
-        payload = json.loads(body)
+        payload = decode(request) if decode else json.loads(body)
     except ValueError:
         raw = body[:20_000].decode("utf-8", "replace")
         return _quarantine(account, body, {"raw": raw}, "The body is not JSON")
