@@ -344,3 +344,16 @@ def test_a_retry_sends_only_the_parts_the_failed_attempt_did_not(
     assert entry.delivery == DeliveryState.SENT
     assert len(platform_server.sent("/sendMessage")) == 1  # the customer gets the text once
     assert len(platform_server.sent("/sendPhoto")) == 2 and len(entry.metadata["social_delivery"]["message_ids"]) == 2
+
+
+def test_the_composer_says_when_the_whatsapp_window_is_closed(platform, whatsapp, agent) -> None:
+    ticket = ticket_from(platform, whatsapp, "whatsapp_text.json")
+    page = client_for(agent).get(f"/tickets/{ticket.number}/").content.decode()
+    assert 'id="composer-notice"' not in page  # the customer wrote a moment ago
+    Conversation.objects.update(last_inbound_at=timezone.now() - timedelta(hours=25))
+    page = client_for(agent).get(f"/tickets/{ticket.number}/").content.decode()
+    assert "more than 24 hours old" in page and "this channel has none set" in page
+    whatsapp.settings = {**whatsapp.settings, "template_name": "ticket_update"}
+    whatsapp.save()
+    page = client_for(agent).get(f"/tickets/{ticket.number}/").content.decode()
+    assert "goes out as the channel&#x27;s approved template message" in page

@@ -52,5 +52,32 @@ def register_adapter() -> None:
             is_transient=is_transient,
             describe=describe,
             explain=explain,
+            composer_notice=composer_notice,
         )
+    )
+
+
+def composer_notice(ticket_id: int) -> str | None:
+    """WhatsApp's closed 24-hour window, said before the agent writes (one query on social tickets)."""
+    from sportello.social.models import AccountKind, Conversation
+    from sportello.social.services import PLATFORMS
+
+    conversation = (
+        Conversation.objects.filter(ticket_id=ticket_id, account__kind=AccountKind.WHATSAPP)
+        .select_related("account")
+        .order_by("-last_inbound_at")
+        .first()
+    )
+    if conversation is None or PLATFORMS[AccountKind.WHATSAPP].window_open(conversation):  # type: ignore[attr-defined]
+        return None
+    if conversation.account.settings.get("template_name"):
+        return _(
+            "The customer's last WhatsApp message is more than 24 hours old: your reply goes out as "
+            "the channel's approved template message, with your text as its parameter."
+        )
+    return _(
+        "The customer's last WhatsApp message is more than 24 hours old: WhatsApp takes only an "
+        "approved template message now, and this channel has none set, so a reply cannot be "
+        "delivered there. Choose another channel of the customer, or set a template in the "
+        "channel's settings."
     )

@@ -72,6 +72,9 @@ class Adapter:
     explain: Callable[[dict[str, Any]], dict[str, str] | None] | None = None
     # Carries replies on channels with no adapter of their own (web form, portal, API, chat tickets).
     fallback: bool = False
+    # What the composer must tell the agent before a reply on this ticket goes out by this channel
+    # (WhatsApp's closed 24-hour window), or None; called with the ticket's id.
+    composer_notice: Callable[[int], str | None] | None = None
 
 
 _by_channel: dict[str, Adapter] = {}
@@ -119,6 +122,15 @@ def _fallback_adapter(entry: Entry) -> Adapter:
     if not _fallback:
         raise LookupError(f"No channel adapter delivers entry {entry.pk} (channel {entry.channel!r})")
     return _fallback[0]
+
+
+def composer_notice(ticket_id: int, channel: str) -> str | None:
+    """What the ticket's channel says the agent should know before replying (None: nothing, and
+    no statement for channels that never have anything to say, as mail)."""
+    adapter = _by_channel.get(channel)
+    if adapter is None or adapter.composer_notice is None:
+        return None
+    return adapter.composer_notice(ticket_id)
 
 
 def threading_reason(metadata: dict[str, Any] | None) -> dict[str, str] | None:

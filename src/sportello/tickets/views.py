@@ -32,6 +32,7 @@ from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound, S
 from sportello.core.prefetch import hold
 from sportello.customers.models import Identity
 from sportello.fields.forms import custom_field_labels
+from sportello.tickets import delivery
 from sportello.tickets.access import (
     entry_for_agent,
     entry_on_ticket,
@@ -451,6 +452,7 @@ def _ticket_page(
             .order_by("-created_at", "-id")[:10]
         ),
         "can_reply": user.can_reply,
+        "composer_notice": delivery.composer_notice(ticket.pk, ticket.channel) if user.can_reply else None,
         "reply_form": ComposeForm(
             initial={"version": ticket.version, "body": request.session.pop(f"reply_draft:{ticket.pk}", "")}
         ),
