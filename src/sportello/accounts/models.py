@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -74,6 +75,22 @@ def _hash_token(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+class Scope(models.TextChoices):
+    """What a token may do; the agent's own permissions still apply on top."""
+
+    READ = "read", _("Read (GET)")
+    WRITE = "write", _("Write (create, change, delete)")
+    ADMIN = "admin", _("Admin (admin-only operations, for admins)")
+
+
+SCOPE_ORDER = (Scope.READ, Scope.WRITE, Scope.ADMIN)
+
+
+def default_scopes(user: User) -> list[str]:
+    """All a user's tokens could hold: read and write, and admin for an admin."""
+    return [Scope.READ, Scope.WRITE, *([Scope.ADMIN] if user.is_admin else [])]
+
+
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
     def active(self) -> ApiTokenQuerySet:
         return self.filter(revoked_at__isnull=True, user__is_active=True)
@@ -90,6 +107,9 @@ class ApiToken(models.Model):
     hint = models.CharField(max_length=12)
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Space-separated, in SCOPE_ORDER: "read write", "read", "read write admin".
+    scopes = models.CharField(max_length=32, default="read write")
+    expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     objects = ApiTokenQuerySet.as_manager()
@@ -98,10 +118,33 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.hint}…)"
 
     @classmethod
-    def issue(cls, user: User, name: str) -> tuple[ApiToken, str]:
+    def issue(
+        cls,
+        user: User,
+        name: str,
+        *,
+        scopes: list[str] | None = None,
+        expires_at: datetime | None = None,
+    ) -> tuple[ApiToken, str]:
+        """A new token; without `scopes`, all the user could hold (default_scopes)."""
+        chosen = set(default_scopes(user) if scopes is None else scopes)
         key = cls.PREFIX + secrets.token_urlsafe(32)
-        token = cls.objects.create(user=user, name=name, key_hash=_hash_token(key), hint=key[:10])
+        token = cls.objects.create(
+            user=user,
+            name=name,
+            key_hash=_hash_token(key),
+            hint=key[:10],
+            scopes=" ".join(scope for scope in SCOPE_ORDER if scope in chosen),
+            expires_at=expires_at,
+        )
         return token, key
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())
 
     @classmethod
     def find(cls, key: str) -> ApiToken | None:
