@@ -19,6 +19,8 @@ class AccountKind(models.TextChoices):
     TELEGRAM = "telegram", _("Telegram")
     WHATSAPP = "whatsapp", _("WhatsApp")
     SMS = "sms", _("SMS (Twilio)")
+    MESSENGER = "messenger", _("Facebook Messenger")
+    INSTAGRAM = "instagram", _("Instagram")
 
 
 def _webhook_key() -> str:

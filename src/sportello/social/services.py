@@ -27,6 +27,7 @@ from sportello.social import secrets
 from sportello.social.models import AccountKind, ChannelAccount, Conversation, EventState, InboundEvent, SentMessage
 from sportello.social.platforms.base import Media, Message, Platform, Status, Unauthorized, UnknownShape
 from sportello.social.platforms.generic import Generic
+from sportello.social.platforms.meta import Instagram, Messenger
 from sportello.social.platforms.telegram import Telegram
 from sportello.social.platforms.twilio_sms import TwilioSms
 from sportello.social.platforms.whatsapp import WhatsApp
@@ -42,6 +43,8 @@ PLATFORMS: dict[str, Platform] = {
     AccountKind.TELEGRAM: Telegram(),
     AccountKind.WHATSAPP: WhatsApp(),
     AccountKind.SMS: TwilioSms(),
+    AccountKind.MESSENGER: Messenger(),
+    AccountKind.INSTAGRAM: Instagram(),
 }
 
 

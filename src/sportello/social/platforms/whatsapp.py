@@ -11,7 +11,6 @@ hours old (WhatsApp refuses free-form messages then).
 
 from __future__ import annotations
 
-import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -22,14 +21,13 @@ from django.utils import timezone
 from sportello.customers.identity import e164
 from sportello.customers.services import Sender
 from sportello.social import http
+from sportello.social.platforms import meta
 from sportello.social.platforms.base import (
     Item,
     Media,
     Message,
     Status,
-    Unauthorized,
     UnknownShape,
-    check_signature,
     text_of,
 )
 from sportello.tickets.attachments import AttachmentIn
@@ -45,30 +43,12 @@ VERSION = "v21.0"
 WINDOW = timedelta(hours=24)
 MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
 STATES = ("sent", "delivered", "read", "failed")
-# Meta's codes for throughput and rate limits: worth another try later whatever the HTTP status.
-RATE_LIMIT_CODES = {4, 80007, 130429, 131048, 131056}
 # Cloud API media limits (per type; images 5 MB, documents 100 MB, others 16 MB).
 MEDIA_LIMITS = {"image": 5, "video": 16, "audio": 16, "document": 100}
 
 
-def _describe(status: int, parsed: Any) -> str:
-    error = parsed.get("error") if isinstance(parsed, dict) else None
-    if not isinstance(error, dict):
-        return ""
-    details = (error.get("error_data") or {}).get("details") if isinstance(error.get("error_data"), dict) else ""
-    code = error.get("code")
-    text = str(error.get("message") or "")
-    return " — ".join(part for part in (f"{text} (code {code})" if code else text, str(details or "")) if part)
-
-
-def _call(method: str, url: str, token: str, **kwargs: Any) -> tuple[int, Any, bytes]:
-    try:
-        return http.call(method, url, headers={"Authorization": f"Bearer {token}"}, describe=_describe, **kwargs)
-    except http.PlatformError as exc:
-        error = exc.body.get("error") if isinstance(exc.body, dict) else None
-        if isinstance(error, dict) and error.get("code") in RATE_LIMIT_CODES:
-            exc.transient = True
-        raise
+# The signature, the handshake and Graph API calls are Meta's, shared with Messenger and Instagram.
+_call = meta.graph_call
 
 
 class WhatsApp:
@@ -81,19 +61,11 @@ class WhatsApp:
         return f"{base}/{account.settings.get('api_version') or VERSION}"
 
     def verify(self, account: ChannelAccount, request: HttpRequest) -> None:
-        check_signature(
-            request.headers.get("X-Hub-Signature-256", ""), account.credentials.get("app_secret", ""), request.body
-        )
+        meta.verify_signature(account, request)
 
     def handshake(self, account: ChannelAccount, request: HttpRequest) -> HttpResponse | None:
         """The subscription check Meta makes when the webhook is set up: answer the challenge."""
-        expected = account.credentials.get("verify_token", "")
-        given = request.GET.get("hub.verify_token", "")
-        if request.GET.get("hub.mode") != "subscribe" or not expected:
-            raise Unauthorized("Not a subscription request")
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            raise Unauthorized("hub.verify_token does not match")
-        return HttpResponse(request.GET.get("hub.challenge", ""), content_type="text/plain")
+        return meta.answer_handshake(account, request)
 
     def parse(self, account: ChannelAccount, payload: Any) -> list[Item]:
         if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
