@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "sportello.reports",
     "sportello.fields",
     "sportello.phone",
+    "sportello.audit",
 ]
 
 MIDDLEWARE = [
@@ -111,6 +112,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # After authentication: an agent's own language and time zone (profile page) win over the browser's.
     "sportello.core.middleware.AgentPreferencesMiddleware",
+    "sportello.audit.middleware.CurrentRequestMiddleware",  # who acts, for the audit trail's hooks
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

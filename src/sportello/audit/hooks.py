@@ -1,0 +1,275 @@
+"""Signal receivers that feed the audit trail. Each costs at most one SELECT (the row as it was,
+only for the models and fields watched) and one INSERT; saves that change nothing watched, like
+a mailbox's poll bookkeeping or a user's last_login, record nothing."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+from typing import Any
+
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.db import models
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+
+from sportello.audit import services
+from sportello.audit.models import Action
+
+# The near-static settings models: every save or delete is recorded with the fields that changed.
+SETTINGS_MODELS = [
+    "tickets.Status",
+    "accounts.Group",
+    "fields.CustomField",
+    "sla.Policy",
+    "sla.Target",
+    "automation.Trigger",
+    "automation.Macro",
+    "automation.TimeRule",
+    "mail.Mailbox",
+]
+
+# Bookkeeping that changes without anyone changing a setting.
+IGNORED_FIELDS = {
+    "created_at",
+    "updated_at",
+    "usage_count",
+    "last_fetch_at",
+    "last_error",
+    "last_error_at",
+    "messages_waiting",
+    "poll_lease_until",
+    "poll_lease_holder",
+    "imap_uidvalidity",
+    "imap_last_uid",
+    "inbound_token_created_at",
+}
+# Never copied into the trail; a change shows as "changed" instead of the value.
+SECRET_MARKERS = ("password", "secret", "token", "key_hash")
+
+USER_FIELDS = ("role", "is_active", "is_staff", "is_superuser")
+
+_before_attr = "_audit_before"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time | decimal.Decimal | uuid.UUID):
+        return str(value)
+    return value
+
+
+def _is_secret(name: str) -> bool:
+    return any(marker in name for marker in SECRET_MARKERS)
+
+
+def watched_fields(model: type[models.Model]) -> list[str]:
+    return [
+        field.attname
+        for field in model._meta.concrete_fields
+        if not field.primary_key and field.name not in IGNORED_FIELDS
+    ]
+
+
+def snapshot(instance: models.Model, names: list[str]) -> dict[str, Any]:
+    return {name: _plain(getattr(instance, name)) for name in names}
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    changed = [name for name in after if before.get(name) != after[name]]
+    return {n: before.get(n) for n in changed}, {n: after[n] for n in changed}
+
+
+def _stored(sender: type[models.Model], instance: models.Model, names: list[str]) -> dict[str, Any] | None:
+    if instance._state.adding or instance.pk is None:
+        return None
+    row = sender._base_manager.using(instance._state.db).filter(pk=instance.pk).values(*names).first()
+    if row is None:
+        return None
+    return {name: _plain(row[name]) for name in names}
+
+
+def masked(values: dict[str, Any]) -> dict[str, Any]:
+    """Secrets are compared for real but never written down: a change shows as "•••"."""
+    return {name: ("•••" if _is_secret(name) and value else value) for name, value in values.items()}
+
+
+# --- Settings models -------------------------------------------------------------------------------
+
+
+def settings_pre_save(sender: type[models.Model], instance: models.Model, raw: bool = False, **kwargs: Any) -> None:
+    if raw:
+        return
+    names = watched_fields(sender)
+    update_fields = kwargs.get("update_fields")
+    if update_fields is not None:
+        names = [n for n in names if n in update_fields or n.removesuffix("_id") in update_fields]
+        if not names:
+            setattr(instance, _before_attr, False)  # nothing watched: skip post_save too
+            return
+    setattr(instance, _before_attr, _stored(sender, instance, names))
+
+
+def settings_post_save(
+    sender: type[models.Model], instance: models.Model, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
+    if raw:
+        return
+    stored = instance.__dict__.pop(_before_attr, None)
+    if stored is False:
+        return
+    names = watched_fields(sender) if stored is None else list(stored)
+    now = snapshot(instance, names)
+    if created or stored is None:
+        before, after = {}, now
+    else:
+        before, after = diff(stored, now)
+        if not after:
+            return
+    services.record(Action.SETTINGS_CHANGED, target=instance, before=masked(before), after=masked(after))
+
+
+def settings_post_delete(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
+    services.record(
+        Action.SETTINGS_CHANGED, target=instance, before=masked(snapshot(instance, watched_fields(sender))), after={}
+    )
+
+
+# --- Users: role, activity, staff, groups ----------------------------------------------------------
+
+
+def user_pre_save(sender: type[models.Model], instance: Any, raw: bool = False, **kwargs: Any) -> None:
+    if raw:
+        return
+    names = list(USER_FIELDS)
+    update_fields = kwargs.get("update_fields")
+    if update_fields is not None:
+        names = [n for n in names if n in update_fields]
+    setattr(instance, _before_attr, _stored(sender, instance, names) if names else False)
+
+
+def user_post_save(sender: type[models.Model], instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
+    if raw:
+        return
+    stored = instance.__dict__.pop(_before_attr, None)
+    if created or not stored:
+        return
+    before, after = diff(stored, snapshot(instance, list(stored)))
+    if after:
+        services.record(
+            Action.PERMISSION_CHANGED, target=instance, target_label=instance.get_username(), before=before, after=after
+        )
+
+
+def _group_names(user: Any, relation: str) -> list[str]:
+    return sorted(str(group) for group in getattr(user, relation).all())
+
+
+def _membership_changed(relation: str, *, reverse_relation: str) -> Any:
+    """A receiver for a user↔group m2m, from either side (user.groups.add / group.members.add)."""
+    user_model = get_user_model()
+
+    def receiver(
+        sender: Any, instance: Any, action: str, reverse: bool, pk_set: set[Any] | None, **kwargs: Any
+    ) -> None:
+        if action not in {"pre_add", "pre_remove", "pre_clear", "post_add", "post_remove", "post_clear"}:
+            return
+        users = [instance] if isinstance(instance, user_model) else None
+        if users is None:  # changed from the group's side: each user touched
+            ids = pk_set if pk_set is not None else getattr(instance, reverse_relation).values_list("pk", flat=True)
+            users = list(user_model._base_manager.filter(pk__in=list(ids)))
+            if action.startswith("pre_"):
+                instance.__dict__[f"_audit_users_{relation}"] = users
+            else:
+                users = instance.__dict__.pop(f"_audit_users_{relation}", users)
+        for user in users:
+            key = f"_audit_{relation}"
+            if action.startswith("pre_"):
+                user.__dict__[key] = _group_names(user, relation)
+                continue
+            before = user.__dict__.pop(key, None)
+            after = _group_names(user, relation)
+            if before is None or before == after:
+                continue
+            services.record(
+                Action.PERMISSION_CHANGED,
+                target=user,
+                target_label=user.get_username(),
+                before={relation: before},
+                after={relation: after},
+            )
+
+    return receiver
+
+
+# --- Sign-ins, tokens, admin site ------------------------------------------------------------------
+
+
+def signed_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    services.record(Action.SIGN_IN, actor=user, request=request, target=user, target_label=user.get_username())
+
+
+def sign_in_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    # Never the password: Django already masks it in `credentials`, and we keep only the username.
+    username = str(credentials.get(get_user_model().USERNAME_FIELD) or credentials.get("username") or "")
+    services.record(
+        Action.SIGN_IN_FAILED,
+        request=request,
+        actor_label=username,
+        target_type=get_user_model()._meta.label_lower,
+        target_label=username,
+    )
+
+
+def token_saved(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
+    if created and not raw:
+        services.record(
+            Action.TOKEN_CREATED,
+            target=instance,
+            after={"name": instance.name, "hint": instance.hint, "user": instance.user.get_username()},
+        )
+
+
+def admin_logged(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
+    if created and not raw:
+        services.record(
+            Action.ADMIN_ACTION,
+            actor=instance.user,
+            target_type=instance.content_type.model if instance.content_type_id else "",
+            target_id=instance.object_id or "",
+            target_label=instance.object_repr,
+            after={"flag": instance.action_flag, "change": instance.get_change_message()},
+        )
+
+
+def connect() -> None:
+    user_logged_in.connect(signed_in, dispatch_uid="audit-signed-in")
+    user_login_failed.connect(sign_in_failed, dispatch_uid="audit-sign-in-failed")
+    user_model = get_user_model()
+    pre_save.connect(user_pre_save, sender=user_model, dispatch_uid="audit-user-pre")
+    post_save.connect(user_post_save, sender=user_model, dispatch_uid="audit-user-post")
+    m2m_changed.connect(
+        _membership_changed("groups", reverse_relation="user_set"),
+        sender=user_model.groups.through,
+        dispatch_uid="audit-user-groups",
+        weak=False,
+    )
+    support_group = apps.get_model("accounts", "Group")
+    m2m_changed.connect(
+        _membership_changed("support_groups", reverse_relation="members"),
+        sender=support_group.members.through,
+        dispatch_uid="audit-support-groups",
+        weak=False,
+    )
+    for label in SETTINGS_MODELS:
+        try:
+            model = apps.get_model(label)
+        except LookupError:
+            continue
+        pre_save.connect(settings_pre_save, sender=model, dispatch_uid=f"audit-pre-{label}")
+        post_save.connect(settings_post_save, sender=model, dispatch_uid=f"audit-post-{label}")
+        post_delete.connect(settings_post_delete, sender=model, dispatch_uid=f"audit-del-{label}")
+    post_save.connect(token_saved, sender=apps.get_model("accounts", "ApiToken"), dispatch_uid="audit-token")
+    if apps.is_installed("django.contrib.admin"):
+        post_save.connect(admin_logged, sender=apps.get_model("admin", "LogEntry"), dispatch_uid="audit-admin")

@@ -1,0 +1,109 @@
+"""Writing the audit trail (`record`), and the retention sweep.
+
+`record` is one INSERT. Who acted and from where comes from the arguments, or else from the request
+being served (set by `middleware.CurrentRequestMiddleware`), so hooks deep in a save need not be
+handed the request."""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextvars import ContextVar
+from datetime import timedelta
+from ipaddress import ip_address
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.http import HttpRequest
+from django.utils import timezone
+
+from sportello.audit.models import AuditEvent
+
+log = logging.getLogger("sportello.audit")
+
+current_request: ContextVar[HttpRequest | None] = ContextVar("sportello_audit_request", default=None)
+
+DEFAULT_RETENTION_DAYS = 730
+
+
+def retention_days() -> int:
+    value = getattr(settings, "SPORTELLO_AUDIT_RETENTION_DAYS", None)
+    if value is None:
+        value = os.environ.get("SPORTELLO_AUDIT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return DEFAULT_RETENTION_DAYS
+
+
+def request_ip(request: HttpRequest | None) -> str | None:
+    """The client's address as the server reports it (see core.ratelimit.client_ip), if valid."""
+    if request is None:
+        return None
+    value = str(request.META.get("REMOTE_ADDR", "") or "")
+    try:
+        return str(ip_address(value))
+    except ValueError:
+        return None
+
+
+def request_user(request: HttpRequest | None) -> Any:
+    """The signed-in user of the request (session or API token), or None."""
+    if request is None:
+        return None
+    user = getattr(request, "auth", None)  # Django Ninja: the token's user
+    if getattr(user, "is_authenticated", False):
+        return user
+    user = getattr(request, "user", None)
+    if getattr(user, "is_authenticated", False):
+        return user
+    return None
+
+
+def record(
+    action: str,
+    *,
+    target: models.Model | None = None,
+    target_type: str = "",
+    target_id: str | int = "",
+    target_label: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    actor: Any = None,
+    actor_label: str = "",
+    request: HttpRequest | None = None,
+) -> AuditEvent:
+    """Append one event. `actor`/`request` default to the request being served, if any."""
+    request = request if request is not None else current_request.get()
+    if actor is None:
+        actor = request_user(request)
+    if target is not None:
+        target_type = target_type or target._meta.label_lower
+        target_id = target_id or target.pk or ""
+        target_label = target_label or str(target)
+    return AuditEvent.objects.create(
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_label=(actor_label or (actor.get_username() if actor is not None else ""))[:150],
+        actor_ip=request_ip(request),
+        action=action[:40],
+        target_type=target_type[:100],
+        target_id=str(target_id)[:64],
+        target_label=target_label[:200],
+        before=before or {},
+        after=after or {},
+    )
+
+
+def sweep_old_events(days: int | None = None) -> int:
+    """Delete the events older than the retention period; return how many went. The only path
+    that removes audit rows: it goes around the append-only queryset on purpose."""
+    days = retention_days() if days is None else days
+    if days <= 0:
+        return 0
+    cutoff = timezone.now() - timedelta(days=days)
+    old = AuditEvent.objects.filter(at__lt=cutoff)
+    deleted, _ = models.QuerySet.delete(old)
+    if deleted:
+        log.info("audit sweep removed %d events older than %d days", deleted, days)
+    return deleted
