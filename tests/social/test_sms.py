@@ -84,6 +84,14 @@ def test_a_bad_or_missing_signature_is_401_and_logged(platform, sms) -> None:
     assert "X-Twilio-Signature" in sms.last_error
 
 
+def test_a_broken_form_is_refused_not_a_500(platform, sms) -> None:
+    response = platform.post(
+        hook(sms), b"--x\r\nnot a part", content_type="multipart/form-data; boundary=x",
+        headers={"X-Twilio-Signature": "0/KCTR6DLpKmkAf8muzZqo1nDgQ="},
+    )  # fmt: skip
+    assert response.status_code == 401 and not InboundEvent.objects.exists()
+
+
 def test_a_request_signed_for_the_public_site_url_is_taken(platform, sms, settings) -> None:
     settings.SITE_URL = "https://desk.example.com"
     fields = payload("twilio_sms.json")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
 
 from sportello.core.twilio import signed_by_twilio
@@ -87,7 +88,11 @@ class TwilioSms:
             raise Unauthorized(f"The request is not signed (no {SIGNATURE_HEADER})")
         # Twilio signs the URL it called: as this server sees it, or the public SITE_URL.
         urls = {request.build_absolute_uri(), settings.SITE_URL + request.get_full_path()}
-        if not signed_by_twilio(urls, dict(request.POST.lists()), token, signature):
+        try:
+            fields = dict(request.POST.lists())
+        except MultiPartParserError:
+            raise Unauthorized("The body is not a form Twilio would have signed") from None
+        if not signed_by_twilio(urls, fields, token, signature):
             raise Unauthorized(f"The signature does not match ({SIGNATURE_HEADER})")
 
     def handshake(self, account: ChannelAccount, request: HttpRequest) -> HttpResponse | None:
