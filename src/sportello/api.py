@@ -20,7 +20,7 @@ from ninja.operation import Operation
 from ninja.parser import Parser
 
 from sportello.accounts.api import router as accounts_router
-from sportello.accounts.auth import BrowserSessionAuth, TokenAuth
+from sportello.accounts.auth import BrowserSessionAuth, TokenAuth, refusal_detail
 from sportello.automation.api import router as automation_router
 from sportello.automation.assignment_api import router as assignment_router
 from sportello.chat.api import router as chat_router
@@ -131,6 +131,9 @@ def _error(request: HttpRequest, status: int, detail: str, **extra: Any) -> Http
 
 @api.exception_handler(ServiceError)
 def service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+    if exc.status == 403:  # an admin's token without the admin scope: say so
+        message, extra = refusal_detail(request, exc.message)
+        return _error(request, 403, message, **{**extra, **exc.details})
     return _error(request, exc.status, exc.message, **exc.details)
 
 

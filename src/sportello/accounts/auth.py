@@ -30,7 +30,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 
 from sportello.accounts import token_cache
-from sportello.accounts.models import ApiToken, User
+from sportello.accounts.models import ApiToken, Scope, User
+from sportello.core.errors import Forbidden, ServiceError
 from sportello.core.jsonbody import NotBoolean
 
 # Writing last_used_at on every request would turn each read into a write; once a minute is enough
@@ -38,9 +39,20 @@ from sportello.core.jsonbody import NotBoolean
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 
+class TokenExpired(ServiceError):
+    status = 401
+
+
+READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 class TokenAuth(HttpBearer):
     """A personal token. Its user is remembered per process for a few seconds (token_cache.py):
-    a revoked token or a deactivated account is refused at once all the same."""
+    a revoked token or a deactivated account is refused at once all the same (a save of the user
+    writes a new stamp, so the next request reads the token afresh and finds the account inactive).
+
+    Scopes: `read` for GET/HEAD, `write` for any other method (refused here, 403); `admin` is
+    checked where admin powers are: `User.is_admin` is false for a token without it."""
 
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
         key = token.strip()
@@ -50,19 +62,42 @@ class TokenAuth(HttpBearer):
         known = token_cache.recall(hashed)
         if known is not None:
             user, token_id, last_used_at = known.user, known.token_id, known.last_used_at
+            scopes, expires_at = known.scopes, known.expires_at
         else:
             stamp = token_cache.current_stamp()  # before the read: a change meanwhile is not kept
             found = ApiToken.find(key)
             if found is None:
                 return None
             user, token_id, last_used_at = found.user, found.pk, found.last_used_at
-            token_cache.remember(hashed, user, token_id, last_used_at, stamp)
+            scopes, expires_at = frozenset(found.scope_list), found.expires_at
+            token_cache.remember(hashed, user, token_id, last_used_at, stamp, scopes=scopes, expires_at=expires_at)
         now = timezone.now()
+        if expires_at is not None and expires_at <= now:
+            raise TokenExpired(f"This token expired at {expires_at.isoformat()}: create a new one")
+        # At most one UPDATE a minute per token (LAST_USED_PRECISION): a write on every request
+        # would turn each read into a write and cost the lean create path a statement.
         if last_used_at is None or now - last_used_at >= LAST_USED_PRECISION:
             ApiToken.objects.filter(pk=token_id).update(last_used_at=now)
             token_cache.used(hashed, now)
+        needed = Scope.READ if request.method in READING_METHODS else Scope.WRITE
+        if needed not in scopes:
+            raise Forbidden(
+                f"This token lacks the '{needed}' scope needed for {request.method}; "
+                f"it has: {', '.join(sorted(scopes)) or 'none'}",
+                missing_scope=str(needed),
+            )
+        user.token_scopes = scopes  # a copy of the remembered user: for this request only
         request.user = user
         return user
+
+
+def refusal_detail(request: HttpRequest, message: str) -> tuple[str, dict[str, str]]:
+    """A 403's detail, naming the missing `admin` scope when an admin's token lacks it (the
+    refusal then comes from a service that found `is_admin` false)."""
+    user = getattr(request, "auth", None)
+    if isinstance(user, User) and user.lacks_admin_scope:
+        return f"{message} (this token lacks the 'admin' scope)", {"missing_scope": str(Scope.ADMIN)}
+    return message, {}
 
 
 class BrowserSessionAuth(SessionAuth):

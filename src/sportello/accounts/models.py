@@ -47,8 +47,21 @@ class User(AbstractUser):
     def can_reply(self) -> bool:
         return self.is_active and self.role in {Role.ADMIN, Role.AGENT, Role.SYSTEM}
 
+    # Set by the API's token authentication for one request: the token's scopes (None otherwise).
+    token_scopes: frozenset[str] | None = None
+
     @property
     def is_admin(self) -> bool:
+        """An active admin; through an API token, only when the token has the `admin` scope."""
+        return self._admin_role and (self.token_scopes is None or "admin" in self.token_scopes)
+
+    @property
+    def lacks_admin_scope(self) -> bool:
+        """An admin calling through a token without the `admin` scope."""
+        return self._admin_role and self.token_scopes is not None and "admin" not in self.token_scopes
+
+    @property
+    def _admin_role(self) -> bool:
         return self.is_active and (self.role == Role.ADMIN or self.is_superuser)
 
     @property

@@ -15,6 +15,7 @@ A stamp that cannot be read means nothing is remembered: tokens are read from th
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import logging
 import os
@@ -49,6 +50,8 @@ class Remembered:
     last_used_at: datetime | None
     until: float  # time.monotonic()
     stamp: str
+    scopes: frozenset[str] = frozenset()
+    expires_at: datetime | None = None  # checked on every request: time passing changes no stamp
 
 
 _remembered: dict[str, Remembered] = {}
@@ -67,10 +70,19 @@ def recall(hashed: str) -> Remembered | None:
     stamp = current_stamp()
     if stamp is None or stamp != found.stamp:
         return None
-    return Remembered(copy.copy(found.user), found.token_id, found.last_used_at, found.until, found.stamp)
+    return dataclasses.replace(found, user=copy.copy(found.user))
 
 
-def remember(hashed: str, user: User, token_id: int, last_used_at: datetime | None, stamp: str | None) -> None:
+def remember(
+    hashed: str,
+    user: User,
+    token_id: int,
+    last_used_at: datetime | None,
+    stamp: str | None,
+    *,
+    scopes: frozenset[str] = frozenset(),
+    expires_at: datetime | None = None,
+) -> None:
     """Keep a token's user; `stamp` is the one read BEFORE the token was read from the database."""
     if stamp is None:
         return
@@ -78,7 +90,7 @@ def remember(hashed: str, user: User, token_id: int, last_used_at: datetime | No
         if len(_remembered) >= MAX_REMEMBERED:
             _remembered.clear()
         _remembered[hashed] = Remembered(
-            copy.copy(user), token_id, last_used_at, time.monotonic() + TOKEN_SECONDS, stamp
+            copy.copy(user), token_id, last_used_at, time.monotonic() + TOKEN_SECONDS, stamp, scopes, expires_at
         )
 
 
