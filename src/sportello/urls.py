@@ -36,6 +36,7 @@ urlpatterns = [
     path("notifications/", include("sportello.notifications.urls")),
     path("phone/", include("sportello.phone.urls")),
     path("settings/fields/", include("sportello.fields.urls")),
+    path("settings/audit/", include("sportello.audit.urls")),
     path("", include("sportello.sla.urls")),
     path("", include("sportello.automation.urls")),
     path("", include("sportello.inbox.urls")),

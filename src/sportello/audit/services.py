@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from contextvars import ContextVar
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from ipaddress import ip_address
 from typing import Any
 
@@ -107,3 +107,30 @@ def sweep_old_events(days: int | None = None) -> int:
     if deleted:
         log.info("audit sweep removed %d events older than %d days", deleted, days)
     return deleted
+
+
+def filter_events(
+    *,
+    action: str = "",
+    actor: str = "",
+    since: date | None = None,
+    until: date | None = None,
+    text: str = "",
+) -> models.QuerySet[AuditEvent]:
+    """The events matching the filters of the settings page and the API, newest first.
+
+    `actor` matches the username (also of deleted users, kept in actor_label); the dates are
+    days in the current time zone, both included; `text` is found in the target's label."""
+    events = AuditEvent.objects.all()
+    if action:
+        events = events.filter(action=action)
+    if actor:
+        events = events.filter(actor_label__iexact=actor.strip())
+    zone = timezone.get_current_timezone()
+    if since:
+        events = events.filter(at__gte=datetime.combine(since, time.min, tzinfo=zone))
+    if until:
+        events = events.filter(at__lt=datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone))
+    if text:
+        events = events.filter(target_label__icontains=text.strip())
+    return events.order_by("-at", "-id")
