@@ -193,3 +193,14 @@ def test_a_rate_limit_is_retried_and_a_refusal_fails_with_metas_words(
     assert (
         refused.delivery_error == "The platform answered 400: (#551) This person isn't available right now. (code 551)"
     )
+
+
+def test_the_composer_says_when_the_messenger_window_is_closed(platform, messenger, agent) -> None:
+    from tests.conftest import client_for
+
+    number = post_meta(platform, messenger, payload("messenger_text.json")).json()["results"][0]["ticket"]
+    page = client_for(agent).get(f"/tickets/{number}/").content.decode()
+    assert 'id="composer-notice"' not in page
+    Conversation.objects.update(last_inbound_at=timezone.now() - timedelta(hours=25))
+    page = client_for(agent).get(f"/tickets/{number}/").content.decode()
+    assert "last Facebook Messenger message is more than 24 hours old" in page

@@ -58,18 +58,27 @@ def register_adapter() -> None:
 
 
 def composer_notice(ticket_id: int) -> str | None:
-    """WhatsApp's closed 24-hour window, said before the agent writes (one query on social tickets)."""
+    """A closed 24-hour window (WhatsApp, Messenger, Instagram), said before the agent writes:
+    one query, on social tickets only."""
     from sportello.social.models import AccountKind, Conversation
-    from sportello.social.services import PLATFORMS
+    from sportello.social.platforms import meta
 
     conversation = (
-        Conversation.objects.filter(ticket_id=ticket_id, account__kind=AccountKind.WHATSAPP)
+        Conversation.objects.filter(ticket_id=ticket_id)
         .select_related("account")
-        .order_by("-last_inbound_at")
+        .order_by("-last_inbound_at", "-id")
         .first()
     )
-    if conversation is None or PLATFORMS[AccountKind.WHATSAPP].window_open(conversation):  # type: ignore[attr-defined]
+    kind = conversation.account.kind if conversation is not None else None
+    if conversation is None or kind not in WINDOWED or meta.window_open(conversation):
         return None
+    platform = AccountKind(kind).label
+    if kind != AccountKind.WHATSAPP:
+        return _(
+            "The customer's last %(platform)s message is more than 24 hours old: %(platform)s takes "
+            "replies only within 24 hours, so a reply cannot be delivered there. Choose another "
+            "channel of the customer."
+        ) % {"platform": platform}
     if conversation.account.settings.get("template_name"):
         return _(
             "The customer's last WhatsApp message is more than 24 hours old: your reply goes out as "
@@ -81,3 +90,7 @@ def composer_notice(ticket_id: int) -> str | None:
         "delivered there. Choose another channel of the customer, or set a template in the "
         "channel's settings."
     )
+
+
+# The platforms that take free-form replies only for 24 hours after the customer's last message.
+WINDOWED = ("whatsapp", "messenger", "instagram")
