@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -11,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from sportello.accounts import token_cache
-from sportello.accounts.models import ApiToken, Group, Role, User
+from sportello.accounts.models import ApiToken, Group, Role, Scope, User
 from sportello.core.errors import Conflict, Forbidden, InvalidInput
 
 STAFF_ROLES = (Role.ADMIN, Role.AGENT, Role.LIGHT_AGENT)
@@ -37,11 +38,26 @@ def update_profile(user: User, *, language: str, time_zone: str) -> User:
     return user
 
 
-def create_token(user: User, name: str) -> tuple[ApiToken, str]:
-    """A new personal API token; the key is returned once and only its hash is stored."""
+def create_token(
+    user: User,
+    name: str,
+    *,
+    scopes: list[str] | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """A new personal API token; the key is returned once and only its hash is stored.
+    Without `scopes`, read and write (and admin for an admin); without `expires_at`, it never expires."""
     if not user.is_staff_member:
         raise Forbidden("API tokens are for agents and admins")
-    return ApiToken.issue(user, (name or "token").strip()[:100])
+    if scopes is not None:
+        unknown = sorted(set(scopes) - set(Scope.values))
+        if unknown or not scopes:
+            raise InvalidInput(f"Scopes are read, write and admin; not {', '.join(unknown) or 'none'}", field="scopes")
+        if Scope.ADMIN in scopes and not user.is_admin:
+            raise Forbidden("Only admins may give a token the admin scope")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise InvalidInput("The expiry must be in the future", field="expires_at")
+    return ApiToken.issue(user, (name or "token").strip()[:100], scopes=scopes, expires_at=expires_at)
 
 
 def revoke_token(token_id: int, *, owner: User | None = None) -> bool:

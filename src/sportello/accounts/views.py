@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from sportello.accounts import services
 from sportello.accounts.forms import ProfileForm, TokenForm
 from sportello.accounts.models import ApiToken
-from sportello.core.errors import InvalidInput
+from sportello.core.errors import InvalidInput, ServiceError
 from sportello.core.ratelimit import (
     client_ip,
     record_sign_in_failure,
@@ -86,13 +86,21 @@ def profile(request: AgentRequest) -> HttpResponse:
 @never_cache  # the page shows a new key once; no cache may keep it
 @agent_view
 def tokens(request: AgentRequest) -> HttpResponse:
-    form = TokenForm(request.POST or None)
+    form = TokenForm(request.POST or None, user=request.user)
     new_key = None
     if request.method == "POST" and form.is_valid():
-        _token, new_key = services.create_token(request.user, form.cleaned_data["name"])
-        form = TokenForm()
+        data = form.cleaned_data
+        try:
+            _token, new_key = services.create_token(
+                request.user, data["name"], scopes=data["access"], expires_at=data["expires"]
+            )
+        except ServiceError as err:
+            form.add_error(None, err.message)
+        else:
+            form = TokenForm(user=request.user)
     tokens = ApiToken.objects.filter(user=request.user).order_by("revoked_at", "-created_at")
-    return render(request, "accounts/tokens.html", {"form": form, "tokens": tokens, "new_key": new_key})
+    context = {"form": form, "tokens": tokens, "new_key": new_key, "now": timezone.now()}
+    return render(request, "accounts/tokens.html", context, status=422 if form.errors else 200)
 
 
 @require_POST
