@@ -21,6 +21,7 @@ from ninja.parser import Parser
 
 from sportello.accounts.api import router as accounts_router
 from sportello.accounts.auth import BrowserSessionAuth, TokenAuth, refusal_detail
+from sportello.audit.api import router as audit_router
 from sportello.automation.api import router as automation_router
 from sportello.automation.assignment_api import router as assignment_router
 from sportello.chat.api import router as chat_router
@@ -120,6 +121,7 @@ for router in (
     chat_router,
     phone_router,
     fields_router,
+    audit_router,
 ):
     api.add_router("", router)
 api.add_router("", mail_router)  # authenticated by mailbox tokens, not by agents' tokens

@@ -53,6 +53,7 @@ ENDPOINTS = [
     ("get", "/attachments/{attachment_id}", None),
     ("get", "/statuses", None),
     ("get", "/fields", None),
+    ("get", "/audit", None),
     ("get", "/customers", None),
     ("post", "/customers", {"name": "x"}),
     ("get", "/customers/{customer_id}", None),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
 from typing import Any, Literal
 
@@ -68,15 +70,21 @@ def list_audit_events(request: HttpRequest, params: Query[AuditEventQuery]) -> A
     rows = list(events[: params.size + 1])
     more = len(rows) > params.size
     rows = rows[: params.size]
-    return {"items": rows, "next_cursor": f"{rows[-1].at.isoformat()}~{rows[-1].pk}" if more else None}
+    return {"items": rows, "next_cursor": _encode(rows[-1].at, rows[-1].pk) if more else None}
+
+
+def _encode(at: datetime.datetime, pk: int) -> str:
+    # URL-safe as it is: a client may paste it into a query string without escaping the "+" of the offset.
+    return base64.urlsafe_b64encode(f"{at.isoformat()}~{pk}".encode()).decode().rstrip("=")
 
 
 def _decode(cursor: str) -> tuple[datetime.datetime, int]:
     try:
-        at, pk = cursor.rsplit("~", 1)
+        plain = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, pk = plain.rsplit("~", 1)
         moment = datetime.datetime.fromisoformat(at)
         if moment.tzinfo is None:
             raise ValueError("naive")
         return moment, int(pk)
-    except ValueError as exc:
+    except (ValueError, binascii.Error) as exc:
         raise InvalidInput("The page cursor is not valid; start again from the first page", field="cursor") from exc
