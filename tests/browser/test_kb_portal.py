@@ -43,9 +43,9 @@ def test_webform_suggests_an_article_that_solves_the_problem(browser, live_serve
     sign_in(desk, live_server, agent)
     desk.get_by_role("link", name="Reports").click()
     desk.get_by_role("link", name="Self-service").click()
-    expect(desk.locator("#deflected")).to_have_text("1")
-    expect(desk.locator("#articles")).to_contain_text("Downloading your invoices")
-    expect(desk.locator("#chart rect")).to_have_count(1)
+    expect(desk.locator("[data-figure=deflected] .figure")).to_have_text("1")
+    expect(desk.locator("#extra-articles")).to_contain_text("Downloading your invoices")
+    expect(desk.locator("#chart-plot")).to_have_attribute("data-drawn", re.compile(r"^[1-9]\d*$"))
     desk.screenshot(path="/tmp/sportello-report.png", full_page=True)
 
 
