@@ -49,11 +49,12 @@ class GroupAdmin(admin.ModelAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     """Tokens are issued by their owner (tokens page, `sportello token`); here they are only seen or revoked."""
 
-    list_display = ("name", "user", "hint", "created_at", "last_used_at", "revoked_at")
+    list_display = ("name", "user", "hint", "scopes", "created_at", "expires_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("name", "user__username", "hint")
-    readonly_fields = ("user", "name", "key_hash", "hint", "created_at", "last_used_at")
-    fields = ("user", "name", "hint", "key_hash", "created_at", "last_used_at", "revoked_at")
+    list_select_related = ("user",)
+    readonly_fields = ("user", "name", "key_hash", "hint", "scopes", "created_at", "last_used_at")
+    fields = ("user", "name", "hint", "key_hash", "scopes", "created_at", "expires_at", "last_used_at", "revoked_at")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
