@@ -7,11 +7,14 @@ class ReportsConfig(AppConfig):
     verbose_name = "Reports"
 
     def ready(self) -> None:
-        from sportello.core import events, scheduler
-        from sportello.reports import facts, metrics  # noqa: F401 — metrics registers the reports
+        from sportello.core import events, outbox, scheduler
+        from sportello.reports import facts, metrics, subscriptions  # noqa: F401 — metrics registers the reports
 
         # After the SLA clocks (the sla app is listed first): the facts copy their outcome.
         for name in facts.LISTENED:
             events.subscribe(name, facts.on_event)
         # Today's open tickets by state and group; the last snapshot of a day stays as its backlog.
         scheduler.every(300, "reports.backlog", facts.snapshot_backlog)
+        # Scheduled reports: queue the mails whose week or month ended (reports/subscriptions.py).
+        scheduler.every(600, "reports.subscriptions", subscriptions.queue_due)
+        outbox.register(subscriptions.KIND, subscriptions.send_report_mail)

@@ -130,3 +130,34 @@ class BacklogDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.state}: {self.count}"
+
+
+class Frequency(models.TextChoices):
+    WEEKLY = "weekly", "Weekly"
+    MONTHLY = "monthly", "Monthly"
+
+
+class ReportSubscription(models.Model):
+    """An agent's standing order for a report by mail (reports/subscriptions.py sends it).
+
+    `query` is the report page's query string without its period (filters and granularity): each
+    mail covers the last whole week (sent Monday 07:00 in the agent's time zone) or the previous
+    month (sent on the 1st). `last_period` is the first day of the last period queued for mail,
+    written in the same transaction as its outbox row, so a period is never queued twice.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="report_subscriptions")
+    report = models.CharField(max_length=50)  # a slug of frame.REPORTS
+    query = models.CharField(max_length=1000, blank=True)
+    frequency = models.CharField(max_length=8, choices=Frequency.choices)
+    last_period = models.DateField(null=True, blank=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "report", "query", "frequency"], name="report_subscription_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.report} {self.frequency} for {self.user_id}"

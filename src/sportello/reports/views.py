@@ -158,6 +158,7 @@ def report(request: AgentRequest, slug: str) -> HttpResponse:
         return _csv(slug, query, result.table)
     context.update(_form(request, query), **page_context(result, query))
     context["csv_url"] = "?" + query_string(query, request.GET.get("range", ""), format="csv")
+    context["subscribe_query"] = query_string(query)  # its filters; reports/subscriptions.py drops the period
     return render(request, "reports/report.html", context)
 
 
