@@ -154,3 +154,10 @@ def test_the_sweep_is_a_scheduled_job():
     from sportello.core import scheduler
 
     assert "audit.sweep" in {job.name for job in scheduler.jobs()}
+
+
+@override_settings(SPORTELLO_AUDIT_RETENTION_DAYS=0)
+def test_a_retention_of_zero_keeps_everything(db):
+    AuditEvent.objects.create(action="export", target_label="ancient", at=timezone.now() - timedelta(days=5000))
+    assert services.sweep_old_events() == 0
+    assert AuditEvent.objects.count() == 1
