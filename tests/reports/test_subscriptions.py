@@ -199,3 +199,20 @@ def test_the_chart_png_draws_lines_and_bars():
         png = subscriptions.chart_png(result)
         assert png is not None and png.startswith(b"\x89PNG")
     assert subscriptions.chart_png(ReportResult(slug="x", title="X")) is None
+
+
+def test_my_subscriptions_page_takes_the_same_queries_for_one_or_many(agent, first_level):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    assert b'id="subscriptions-link"' in client_for(agent).get("/reports/").content
+    client = client_for(agent)
+    ReportSubscription.objects.create(user=agent, report="volume", frequency=Frequency.WEEKLY)
+    with CaptureQueriesContext(connection) as one:
+        assert client.get("/reports/subscriptions").status_code == 200
+    for slug in ("backlog", "agents", "sla", "trends"):
+        ReportSubscription.objects.create(user=agent, report=slug, query="channel=web", frequency=Frequency.MONTHLY)
+    with CaptureQueriesContext(connection) as many:
+        page = client.get("/reports/subscriptions")
+    assert page.content.count(b"Unsubscribe") == 5
+    assert len(many) == len(one)
