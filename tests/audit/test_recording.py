@@ -119,9 +119,14 @@ def test_mailbox_bookkeeping_is_not_a_settings_change(db):
 
 
 def test_creating_an_api_token_is_recorded_without_the_key(agent):
-    token, key = ApiToken.issue(agent, "CI")
+    token, key = ApiToken.issue(agent, "CI", scopes=["read"])
     event = AuditEvent.objects.get(action="token.created")
-    assert (event.target_label, event.after["name"], event.after["user"]) == (str(token), "CI", agent.username)
+    assert (event.target_label, event.after["name"], event.after["user"], event.after["scopes"]) == (
+        str(token),
+        "CI",
+        agent.username,
+        "read",
+    )
     assert key not in str(list(AuditEvent.objects.values()))
 
 

@@ -227,7 +227,13 @@ def token_saved(sender: Any, instance: Any, created: bool, raw: bool = False, **
         services.record(
             Action.TOKEN_CREATED,
             target=instance,
-            after={"name": instance.name, "hint": instance.hint, "user": instance.user.get_username()},
+            after={
+                "name": instance.name,
+                "hint": instance.hint,
+                "user": instance.user.get_username(),
+                "scopes": getattr(instance, "scopes", ""),
+                "expires_at": _plain(getattr(instance, "expires_at", None)),
+            },
         )
 
 
