@@ -120,10 +120,10 @@ def test_components_render(template, expected):
     assert expected in render(template)
 
 
-def test_field_component_links_label_help_and_errors():
+def test_field_component_links_label_help_and_errors(agent):
     from sportello.accounts.forms import TokenForm
 
-    form = TokenForm({"name": ""})
+    form = TokenForm({"name": ""}, user=agent)
     html = render('{% include "components/field.html" with field=form.name %}', form=form)
     assert '<label for="id_name">' in html
     assert 'aria-invalid="true"' in html and 'aria-describedby="id_name_helptext id_name_error"' in html
