@@ -13,7 +13,7 @@ priority, tag, category and organization).
 from __future__ import annotations
 
 from dataclasses import fields
-from datetime import date, timedelta
+from datetime import date
 
 from django.utils.translation import gettext as _
 
@@ -21,28 +21,17 @@ from sportello.accounts.models import User
 from sportello.csat import services as csat
 from sportello.kb.models import DeflectionSource
 from sportello.reports import services
-from sportello.reports.frame import Figure, Filters, Granularity, ReportQuery, ReportResult, Series, Table, report
-from sportello.reports.services import Period
-
-
-def bucket_start(day: date, granularity: Granularity, period: Period) -> date:
-    """The first day of the day, week (from Monday) or month `day` falls in, never before the period."""
-    if granularity == Granularity.WEEK:
-        start = day - timedelta(days=day.weekday())
-    elif granularity == Granularity.MONTH:
-        start = day.replace(day=1)
-    else:
-        start = day
-    return max(start, period.first)
-
-
-def bucket_starts(period: Period, granularity: Granularity) -> list[date]:
-    found: list[date] = []
-    for day in period.days():
-        start = bucket_start(day, granularity, period)
-        if not found or found[-1] != start:
-            found.append(start)
-    return found
+from sportello.reports.frame import (
+    Figure,
+    Filters,
+    ReportQuery,
+    ReportResult,
+    Series,
+    Table,
+    bucket_start,
+    buckets,
+    report,
+)
 
 
 def set_filters(filters: Filters) -> list[str]:
@@ -66,7 +55,7 @@ def self_service(query: ReportQuery, reader: User) -> ReportResult:
     before = services.self_service(query.previous, reader)
     sources = [source for source, _name in now.sources]
     names = dict(DeflectionSource.choices)
-    starts = bucket_starts(query.period, query.granularity)
+    starts = buckets(query.period, query.granularity)
     totals: dict[date, dict[str, int]] = {start: dict.fromkeys(sources, 0) for start in starts}
     for day in now.days:
         bucket = totals[bucket_start(day.day, query.granularity, query.period)]
@@ -146,7 +135,7 @@ def satisfaction(query: ReportQuery, reader: User) -> ReportResult:
     """Survey answers of solved tickets: share of good answers, response rate, per day, agent and group."""
     now = services.satisfaction(query.period, query.filters)
     before = services.satisfaction(query.previous, query.filters)
-    starts = bucket_starts(query.period, query.granularity)
+    starts = buckets(query.period, query.granularity)
     answers = {start: [0, 0] for start in starts}
     for day, good, bad in now.days:
         bucket = answers[bucket_start(day, query.granularity, query.period)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -24,6 +24,27 @@ class Granularity(StrEnum):
     DAY = "day"
     WEEK = "week"
     MONTH = "month"
+
+
+def bucket_start(day: date, granularity: Granularity, period: Period) -> date:
+    """The first day of the day, week (from Monday) or month `day` falls in, never before the period."""
+    if granularity == Granularity.WEEK:
+        start = day - timedelta(days=day.weekday())
+    elif granularity == Granularity.MONTH:
+        start = day.replace(day=1)
+    else:
+        start = day
+    return max(start, period.first)
+
+
+def buckets(period: Period, granularity: Granularity) -> list[date]:
+    """The start of each day, week or month of the period: a time series' axis."""
+    found: list[date] = []
+    for day in period.days():
+        start = bucket_start(day, granularity, period)
+        if not found or found[-1] != start:
+            found.append(start)
+    return found
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from django.db import connection
@@ -37,7 +37,18 @@ from sportello.accounts.models import Group, User
 from sportello.csat import services as csat
 from sportello.customers.models import Customer, Organization
 from sportello.reports.facts import OPEN_STATES
-from sportello.reports.frame import Figure, Filters, Granularity, ReportQuery, ReportResult, Series, Table, report
+from sportello.reports.frame import (
+    Figure,
+    Filters,
+    Granularity,
+    ReportQuery,
+    ReportResult,
+    Series,
+    Table,
+    bucket_start,
+    buckets,
+    report,
+)
 from sportello.reports.models import Activity, ActivityKind, BacklogDay, SlaOutcome, TicketFact
 from sportello.reports.services import Period
 from sportello.sla.models import Policy
@@ -115,25 +126,6 @@ def in_period(field: str, period: Period) -> Q:
 
 
 # --- Time buckets -------------------------------------------------------------------------------------------
-
-
-def bucket_start(day: date, granularity: Granularity, period: Period) -> date:
-    if granularity == Granularity.WEEK:
-        start = day - timedelta(days=day.weekday())
-    elif granularity == Granularity.MONTH:
-        start = day.replace(day=1)
-    else:
-        start = day
-    return max(start, period.first)
-
-
-def buckets(period: Period, granularity: Granularity) -> list[date]:
-    found: list[date] = []
-    for day in period.days():
-        start = bucket_start(day, granularity, period)
-        if not found or found[-1] != start:
-            found.append(start)
-    return found
 
 
 def per_day(rows: QuerySet[Any], field: str, period: Period) -> dict[date, int]:
