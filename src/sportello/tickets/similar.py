@@ -25,7 +25,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from sportello.accounts.models import User
-from sportello.search.backend import RECENT_IDS, _pg_lexeme, is_postgres
+from sportello.search.backend import _pg_lexeme, is_postgres, pg_ranked_ids
 from sportello.tickets.access import ticket_for_agent, tickets_visible_to
 from sportello.tickets.models import StatusCategory, Ticket
 from sportello.tickets.views import AgentRequest, agent_view
@@ -34,8 +34,6 @@ MAX_SHOWN = 5
 MAX_WORDS = 8  # 28 pairs: a query both engines answer from their indexes in milliseconds
 MIN_LENGTH = 4
 BODY_CHARS = 4000  # of the first message: its opening says what the ticket is about
-# Ranked among this many candidates, the newest first (search/backend.py RANK_WINDOW, same reason).
-RANK_WINDOW = 500
 
 _WORD = re.compile(rf"[^\W\d_]{{{MIN_LENGTH},}}", re.UNICODE)
 
@@ -94,13 +92,8 @@ def matching_ids(words: list[str], limit: int) -> list[int]:
         both = " | ".join("(" + " & ".join(_pg_lexeme(w) for w in group) + ")" for group in groups)
         anyone = " | ".join(_pg_lexeme(w) for w in words)
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL work_mem = '64MB'")  # exact index bitmaps (search/backend.py)
-            cursor.execute(_PG_RECENT_SIMILAR, [RECENT_IDS, both, RANK_WINDOW, anyone, limit])
-            ids = [row[0] for row in cursor.fetchall()]
-            if len(ids) < limit:
-                cursor.execute(_PG_SIMILAR, [both, RANK_WINDOW, anyone, limit])
-                ids = [row[0] for row in cursor.fetchall()]
-            return ids
+            # As the search page does: the newest candidates first, ranked by any of the words.
+            return pg_ranked_ids(cursor, both, anyone, limit)
     match = " OR ".join("(" + " AND ".join('"' + w.replace('"', '""') + '"' for w in group) + ")" for group in groups)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -108,38 +101,6 @@ def matching_ids(words: list[str], limit: int) -> list[int]:
             [match, limit],
         )
         return [row[0] for row in cursor.fetchall()]
-
-
-# As the search page does (search/backend.py RECENT_IDS): the candidates among the newest documents
-# first, a walk of the primary key that stops early, fenced so the planner cannot trade it for the
-# GIN index. Words common in the desk's mail match hundreds of thousands of documents, whose bitmap
-# the index alone took 620 ms to build and rank at 200,000 tickets; the walk stays within
-# RECENT_IDS documents whatever the words.
-_PG_RECENT_SIMILAR = """
-    SELECT ticket_id FROM (
-        SELECT ticket_id, vector FROM (
-            SELECT ticket_id, vector FROM search_ticketdocument ORDER BY ticket_id DESC LIMIT %s
-        ) newest
-        WHERE vector @@ to_tsquery('simple', %s)
-        ORDER BY ticket_id DESC LIMIT %s
-    ) recent
-    ORDER BY ts_rank(vector, to_tsquery('simple', %s)) DESC, ticket_id DESC
-    LIMIT %s
-"""
-# Too few among them (rare words): every candidate from the GIN index (OFFSET 0 keeps the subquery
-# apart; rare words make a small bitmap), the newest RANK_WINDOW of them ranked.
-_PG_SIMILAR = """
-    SELECT ticket_id FROM (
-        SELECT ticket_id, vector FROM (
-            SELECT ticket_id, vector FROM search_ticketdocument
-            WHERE vector @@ to_tsquery('simple', %s)
-            OFFSET 0
-        ) matches
-        ORDER BY ticket_id DESC LIMIT %s
-    ) recent
-    ORDER BY ts_rank(vector, to_tsquery('simple', %s)) DESC, ticket_id DESC
-    LIMIT %s
-"""
 
 
 def similar_tickets(user: User, ticket: Ticket, limit: int = MAX_SHOWN) -> list[Ticket]:
