@@ -36,11 +36,12 @@
     if (call.customer) {
       card.appendChild(element("p")).appendChild(element("a", labels.customer, { href: call.customer.url, class: "phone-customer" }));
     }
+    var tickets = element("ul", "", { class: "phone-tickets" });
     if (call.tickets.length) {
       card.appendChild(element("p", labels.openTickets, { class: "muted small" }));
-      var list = card.appendChild(element("ul", "", { class: "phone-tickets" }));
+      card.appendChild(tickets);
       call.tickets.forEach(function (ticket) {
-        list.appendChild(element("li")).appendChild(element("a", "#" + ticket.number + " " + ticket.subject, { href: ticket.url }));
+        tickets.appendChild(element("li")).appendChild(element("a", "#" + ticket.number + " " + ticket.subject, { href: ticket.url }));
       });
     } else {
       card.appendChild(element("p", labels.noTickets, { class: "muted small" }));
