@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "sportello.fields",
     "sportello.phone",
     "sportello.audit",
+    "sportello.admin_area",
 ]
 
 MIDDLEWARE = [

@@ -37,6 +37,7 @@ urlpatterns = [
     path("phone/", include("sportello.phone.urls")),
     path("settings/fields/", include("sportello.fields.urls")),
     path("settings/audit/", include("sportello.audit.urls")),
+    path("settings/", include("sportello.admin_area.urls")),
     path("", include("sportello.sla.urls")),
     path("", include("sportello.automation.urls")),
     path("", include("sportello.inbox.urls")),

@@ -106,6 +106,6 @@ def test_anonymous_visitors_go_to_sign_in(events):
     assert response.status_code == 302 and "/login" in response["Location"]
 
 
-def test_the_header_links_admins_and_only_admins_to_the_trail(admin, agent):
-    assert 'href="/settings/audit/"' in client_for(admin).get("/").content.decode()
-    assert 'href="/settings/audit/"' not in client_for(agent).get("/").content.decode()
+def test_the_settings_area_links_admins_and_only_admins_to_the_trail(admin, agent):
+    assert 'href="/settings/audit/"' in client_for(admin).get("/settings/").content.decode()
+    assert client_for(agent).get("/settings/").status_code == 403

@@ -21,7 +21,9 @@ def test_admin_defines_a_field_agent_sets_it_and_filters_by_it(browser, live_ser
     # The admin adds "Product", a choice, its choices typed one per line.
     admin_page = browser.new_page()
     sign_in(admin_page, live_server, admin)
-    admin_page.get_by_role("link", name="Custom fields").click()
+    admin_page.get_by_role("link", name="Settings").click()
+    admin_page.wait_for_url("**/settings/")
+    admin_page.get_by_role("main").get_by_role("link", name="Custom fields").click()
     admin_page.wait_for_url("**/settings/fields/")
     assert serious_violations(admin_page, axe_source) == []
     form = admin_page.locator("#custom-field-create")

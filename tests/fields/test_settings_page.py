@@ -115,9 +115,9 @@ def test_agents_and_customers_are_refused(request, persona):
     assert (field.label, field.active, CustomField.objects.count()) == ("Product", True, 1)
 
 
-def test_the_admin_sees_the_link_and_agents_do_not(admin, agent):
-    assert 'href="/settings/fields/"' in page_text(client_for(admin).get(reverse("inbox")))
-    assert 'href="/settings/fields/"' not in page_text(client_for(agent).get(reverse("inbox")))
+def test_the_admin_finds_the_page_in_settings_and_agents_do_not(admin, agent):
+    assert 'href="/settings/fields/"' in page_text(client_for(admin).get("/settings/"))
+    assert 'href="/settings/"' not in page_text(client_for(agent).get(reverse("inbox")))
 
 
 def test_django_admin_lists_the_fields(admin):

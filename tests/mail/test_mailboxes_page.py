@@ -46,9 +46,9 @@ def test_admins_see_each_mailboxs_health_and_the_quarantine(admin, mailbox, quar
     assert f"/mail/raw/{quarantined.pk}/download" in page and f"/mail/raw/{quarantined.pk}/retry" in page
 
 
-def test_the_header_links_the_page_for_admins_only(admin, agent):
-    assert URL in client_for(admin).get("/inbox/").content.decode()
-    assert URL not in client_for(agent).get("/inbox/").content.decode()
+def test_the_settings_area_links_the_page_for_admins_only(admin, agent):
+    assert URL in client_for(admin).get("/settings/").content.decode()
+    assert client_for(agent).get("/settings/").status_code == 403
 
 
 @pytest.mark.parametrize("who", ["agent", "light_agent", "customer_user", "stranger"])
