@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "sportello.phone",
     "sportello.audit",
     "sportello.admin_area",
+    "sportello.privacy",
 ]
 
 MIDDLEWARE = [
