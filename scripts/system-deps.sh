@@ -5,6 +5,7 @@ set -u
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v dovecot >/dev/null 2>&1 || need+=(dovecot-imapd)
+command -v xmlsec1 >/dev/null 2>&1 || need+=(xmlsec1)  # the loopback SAML IdP of tests/sso (pysaml2 signs with it)
 command -v msgfmt >/dev/null 2>&1 || need+=(gettext)  # `make messages`, and tests/test_i18n.py's msgfmt check
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
