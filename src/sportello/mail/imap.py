@@ -18,6 +18,7 @@ when the server offers it.
 
 from __future__ import annotations
 
+import imaplib
 import logging
 import os
 import socket
@@ -33,9 +34,13 @@ from typing import Any
 
 from django.db import close_old_connections, connections
 from django.db.models import Q
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django_tasks import task
 from imapclient import DELETED, SEEN, IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
 
+from sportello.core.connection_errors import explain
 from sportello.mail.models import AfterFetch, Mailbox, RawMessage, RawState
 from sportello.mail.services import (
     max_message_bytes,
@@ -44,6 +49,7 @@ from sportello.mail.services import (
     receive_raw,
     record_fetch,
 )
+from sportello.social.secrets import UnreadableCredentials, unseal
 
 log = logging.getLogger("sportello.mail.imap")
 
@@ -57,6 +63,8 @@ LEASE = timedelta(seconds=90)
 # RFC 2177: clients should re-issue IDLE at least every 29 minutes; servers may drop it sooner.
 IDLE_SECONDS = 5 * 60
 TIMEOUT = 60
+# "Test connection" waits less than a poll: an admin is looking at the page.
+CHECK_TIMEOUT = 15
 
 
 class ImapSettingsError(Exception):
@@ -83,23 +91,97 @@ class PollResult:
 
 
 def password_for(mailbox: Mailbox) -> str:
-    """The password lives in the environment variable named on the mailbox, never in the database."""
+    """The password typed on the settings page (kept encrypted), else the one in the environment
+    variable named on the mailbox."""
+    if mailbox.imap_password_sealed:
+        try:
+            return str(unseal(mailbox.imap_password_sealed).get("password", ""))
+        except UnreadableCredentials:
+            raise ImapSettingsError(
+                _("The stored IMAP password cannot be read with this server's key; enter it again.")
+            ) from None
     if not mailbox.imap_password_env:
-        raise ImapSettingsError(f"{mailbox.address}: no environment variable for the IMAP password is set")
+        raise ImapSettingsError(_("No IMAP password is set: enter it on the mailbox's settings page."))
     password = os.environ.get(mailbox.imap_password_env)
     if password is None:
-        raise ImapSettingsError(f"{mailbox.address}: the environment variable {mailbox.imap_password_env} is not set")
+        raise ImapSettingsError(
+            _("The environment variable %(name)s is not set; it should hold the IMAP password.")
+            % {"name": mailbox.imap_password_env}
+        )
     return password
 
 
-def connect(mailbox: Mailbox) -> IMAPClient:
-    client = IMAPClient(mailbox.imap_host, port=mailbox.imap_port, ssl=mailbox.imap_ssl, timeout=TIMEOUT)
+def connect(mailbox: Mailbox, *, timeout: float = TIMEOUT) -> IMAPClient:
+    client = IMAPClient(mailbox.imap_host, port=mailbox.imap_port, ssl=mailbox.imap_ssl, timeout=timeout)
     try:
         client.login(mailbox.imap_username or mailbox.address, password_for(mailbox))
     except Exception:
         _logout(client)
         raise
     return client
+
+
+def explain_error(exc: BaseException, mailbox: Mailbox) -> str:
+    """A failed IMAP connection or poll in words for the admin (never a raw exception name)."""
+    if isinstance(exc, ImapSettingsError | LeaseLost):
+        return str(exc)
+    if isinstance(exc, LoginError):
+        return _("Wrong user name or password: %(host)s refused to sign in %(user)s.") % {
+            "host": mailbox.imap_host,
+            "user": mailbox.imap_username or mailbox.address,
+        }
+    if isinstance(exc, IMAPClientError | imaplib.IMAP4.error):
+        return _("The IMAP server answered with an error: %(detail)s") % {"detail": _imap_text(exc)}
+    return explain(exc, mailbox.imap_host, mailbox.imap_port)
+
+
+def _imap_text(exc: BaseException) -> str:
+    text = str(exc)
+    if text.startswith(("b'", 'b"')):  # imaplib passes the server's bytes through str()
+        text = text[2:-1]
+    return text.strip() or exc.__class__.__name__
+
+
+@dataclass
+class ConnectionCheck:
+    ok: bool
+    message: str
+    messages: int | None = None
+
+
+def check_connection(mailbox: Mailbox, *, timeout: float = CHECK_TIMEOUT) -> ConnectionCheck:
+    """Sign in, open the folder and count its messages; say in words what failed. The mailbox may
+    be unsaved (the settings form's values): nothing is written, nothing is fetched."""
+    if not mailbox.imap_host:
+        return ConnectionCheck(False, _("Enter the IMAP server's name first."))
+    try:
+        client = connect(mailbox, timeout=timeout)
+    except Exception as exc:
+        return ConnectionCheck(False, explain_error(exc, mailbox))
+    try:
+        try:
+            selected = client.select_folder(mailbox.imap_folder, readonly=True)
+        except (IMAPClientError, imaplib.IMAP4.error) as exc:
+            return ConnectionCheck(
+                False,
+                _("Signed in, but the folder %(folder)s could not be opened: %(detail)s")
+                % {"folder": mailbox.imap_folder, "detail": _imap_text(exc)},
+            )
+        count = int(selected.get(b"EXISTS", 0))
+        return ConnectionCheck(
+            True,
+            ngettext(
+                "Connected: %(count)s message in %(folder)s.",
+                "Connected: %(count)s messages in %(folder)s.",
+                count,
+            )
+            % {"count": count, "folder": mailbox.imap_folder},
+            count,
+        )
+    except Exception as exc:
+        return ConnectionCheck(False, explain_error(exc, mailbox))
+    finally:
+        _logout(client)
 
 
 def _logout(client: IMAPClient) -> None:
@@ -201,7 +283,7 @@ def poll_mailbox(mailbox_id: int, *, client: IMAPClient | None = None) -> PollRe
                 if own:
                     _logout(imap)
         except Exception as exc:
-            result.error = f"{type(exc).__name__}: {exc}"
+            result.error = explain_error(exc, mailbox)
             log.warning("polling %s failed: %s", mailbox.address, result.error, exc_info=True)
         record_fetch(mailbox.pk, waiting=result.waiting if reached else None, error=result.error, reached=reached)
         return result

@@ -22,12 +22,17 @@ class Mailbox(models.Model):
     address = models.EmailField(unique=True)
     name = models.CharField(max_length=200, blank=True, help_text="Display name on outgoing mail")
     group = models.ForeignKey(
-        Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="mailboxes",
+        Group,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="mailboxes",
         help_text="New tickets from this mailbox go to this group",
     )
     active = models.BooleanField(default=True)
-    # IMAP polling (used by the poller). The password is never stored: only the name of the
-    # environment variable that holds it.
+    # IMAP polling (used by the poller). The password is either typed on the settings page and kept
+    # encrypted (`imap_password_sealed`, as channel credentials are: social/secrets.py), or read
+    # from the environment variable named here; the typed one wins.
     imap_host = models.CharField(max_length=255, blank=True)
     imap_port = models.PositiveIntegerField(default=993)
     imap_ssl = models.BooleanField(default=True)
@@ -35,9 +40,12 @@ class Mailbox(models.Model):
     imap_password_env = models.CharField(
         max_length=100, blank=True, help_text="Name of the environment variable holding the IMAP password"
     )
+    imap_password_sealed = models.TextField(blank=True, editable=False)
     imap_folder = models.CharField(max_length=255, default="INBOX")
     imap_after_fetch = models.CharField(
-        max_length=10, choices=AfterFetch.choices, default=AfterFetch.SEEN,
+        max_length=10,
+        choices=AfterFetch.choices,
+        default=AfterFetch.SEEN,
         help_text="What happens on the server to a message once Sportello has stored it",
     )
     # Where the poller resumes: messages with a UID above imap_last_uid are new. UIDs only mean
