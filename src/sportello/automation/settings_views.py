@@ -1,0 +1,431 @@
+"""The automation pages of the settings area: triggers, time rules, macros, webhooks.
+
+Triggers, time rules and shared macros are edited with the condition and action builder
+(settings_forms.Builder) and saved through the same services as the API (`save_trigger`,
+`save_time_rule`, `save_macro`); the edit page of a trigger or a time rule also runs the rule as
+typed against one ticket without writing anything (dry_run.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Max, Model
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from sportello.automation import services
+from sportello.automation.actions import FIELD_ACTIONS, OTHER_ACTIONS
+from sportello.automation.dry_run import dry_run
+from sportello.automation.models import Macro, Match, TimeRule, Trigger, WebhookCall
+from sportello.automation.settings_forms import (
+    ACTION_LABELS,
+    ACTION_PARAMS,
+    CONDITION_FIELDS,
+    LIST_OPS,
+    NO_VALUE_OPS,
+    OPERATOR_LABELS,
+    SPECS,
+    ActionRow,
+    Builder,
+    ConditionRow,
+    MacroSettingsForm,
+    TimeRuleSettingsForm,
+    TriggerSettingsForm,
+    WebhookLogFilter,
+    WebhookTestForm,
+    builder_spec,
+    choice_lists,
+)
+from sportello.automation.webhook_tools import TestCallResult, retry_webhook_call, send_test_call
+from sportello.core.errors import InvalidInput, NotFound
+from sportello.tickets.access import require_admin, ticket_for_agent
+from sportello.tickets.views import AgentRequest, agent_view
+
+# --- Triggers, time rules, macros ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What differs between the three kinds of rule on these pages."""
+
+    model: type[Model]
+    form: type[forms.ModelForm]
+    save: Callable[..., Any]
+    list_url: str
+    edit_url: str
+    delete_url: str
+    title: Any
+    one: Any
+    actions: tuple[str, ...]
+    conditions: bool
+    dry_run: bool
+
+
+TRIGGERS = Kind(
+    Trigger,
+    TriggerSettingsForm,
+    services.save_trigger,
+    "settings-triggers",
+    "settings-trigger",
+    "settings-trigger-delete",
+    gettext_lazy("Triggers"),
+    gettext_lazy("trigger"),
+    FIELD_ACTIONS + OTHER_ACTIONS,
+    conditions=True,
+    dry_run=True,
+)
+TIME_RULES = Kind(
+    TimeRule,
+    TimeRuleSettingsForm,
+    services.save_time_rule,
+    "settings-time-rules",
+    "settings-time-rule",
+    "settings-time-rule-delete",
+    gettext_lazy("Time rules"),
+    gettext_lazy("time rule"),
+    FIELD_ACTIONS + OTHER_ACTIONS,
+    conditions=True,
+    dry_run=True,
+)
+MACROS = Kind(
+    Macro,
+    MacroSettingsForm,
+    lambda actor, data, macro: services.save_macro(actor, {**data, "shared": True}, macro),
+    "settings-macros",
+    "settings-macro",
+    "settings-macro-delete",
+    gettext_lazy("Macros"),
+    gettext_lazy("macro"),
+    FIELD_ACTIONS,
+    conditions=False,
+    dry_run=False,
+)
+
+
+@agent_view
+def trigger_list(request: AgentRequest) -> HttpResponse:
+    require_admin(request.user)
+    triggers = Trigger.objects.annotate(run_count=Count("runs"), last_run=Max("runs__created_at")).order_by(
+        "position", "id"
+    )
+    return render(request, "automation/settings/trigger_list.html", {"rules": triggers, "kind": TRIGGERS})
+
+
+@agent_view
+def time_rule_list(request: AgentRequest) -> HttpResponse:
+    require_admin(request.user)
+    rules = TimeRule.objects.annotate(run_count=Count("runs"), last_run=Max("runs__created_at")).order_by(
+        "position", "id"
+    )
+    return render(request, "automation/settings/time_rule_list.html", {"rules": rules, "kind": TIME_RULES})
+
+
+@agent_view
+def macro_list(request: AgentRequest) -> HttpResponse:
+    require_admin(request.user)
+    context = {
+        "rules": Macro.objects.filter(owner=None).order_by("name", "id"),
+        "personal": Macro.objects.exclude(owner=None).count(),
+        "kind": MACROS,
+    }
+    return render(request, "automation/settings/macro_list.html", context)
+
+
+@agent_view
+def trigger_edit(request: AgentRequest, rule_id: int | None = None) -> HttpResponse:
+    require_admin(request.user)
+    return _edit(request, TRIGGERS, get_object_or_404(Trigger, pk=rule_id) if rule_id else None)
+
+
+@agent_view
+def time_rule_edit(request: AgentRequest, rule_id: int | None = None) -> HttpResponse:
+    require_admin(request.user)
+    return _edit(request, TIME_RULES, get_object_or_404(TimeRule, pk=rule_id) if rule_id else None)
+
+
+@agent_view
+def macro_edit(request: AgentRequest, rule_id: int | None = None) -> HttpResponse:
+    require_admin(request.user)
+    # Agents' personal macros are theirs to edit (services.save_macro); this page keeps the shared ones.
+    return _edit(request, MACROS, get_object_or_404(Macro, pk=rule_id, owner=None) if rule_id else None)
+
+
+@require_POST
+@agent_view
+def trigger_delete(request: AgentRequest, rule_id: int) -> HttpResponse:
+    require_admin(request.user)
+    trigger = get_object_or_404(Trigger, pk=rule_id)
+    trigger.delete()
+    messages.success(request, _("Trigger “%(name)s” deleted.") % {"name": trigger.name})
+    return redirect("settings-triggers")
+
+
+@require_POST
+@agent_view
+def time_rule_delete(request: AgentRequest, rule_id: int) -> HttpResponse:
+    require_admin(request.user)
+    rule = get_object_or_404(TimeRule, pk=rule_id)
+    rule.delete()
+    messages.success(request, _("Time rule “%(name)s” deleted.") % {"name": rule.name})
+    return redirect("settings-time-rules")
+
+
+@require_POST
+@agent_view
+def macro_delete(request: AgentRequest, rule_id: int) -> HttpResponse:
+    require_admin(request.user)
+    macro = get_object_or_404(Macro, pk=rule_id, owner=None)
+    services.delete_macro(request.user, macro)
+    messages.success(request, _("Macro “%(name)s” deleted.") % {"name": macro.name})
+    return redirect("settings-macros")
+
+
+def _edit(request: AgentRequest, kind: Kind, rule: Any) -> HttpResponse:
+    """The edit page, its save and its dry run (a POST with `dry_run`: nothing is written)."""
+    form = kind.form(request.POST or None, instance=rule)
+    if request.method != "POST":
+        stored = rule.conditions if rule is not None and kind.conditions else []
+        builder = Builder.from_stored(stored, rule.actions if rule is not None else [])
+        return _edit_page(request, kind, rule, form, builder)
+    builder = Builder.from_post(request.POST, allowed=kind.actions)
+    if not kind.conditions:
+        builder.conditions, builder.condition_rows = [], []
+    if "dry_run" in request.POST and kind.dry_run:
+        return _dry_run_page(request, kind, rule, form, builder)
+    if form.is_valid() and builder.valid:
+        data = {**form.cleaned_data, "actions": builder.actions}
+        if kind.conditions:
+            data["conditions"] = builder.conditions
+        try:
+            saved = kind.save(request.user, data, rule)
+        except InvalidInput as exc:
+            where = exc.details.get("field")
+            if not builder.place(exc):
+                form.add_error(where if where in form.fields else None, exc.message)
+        else:
+            messages.success(request, _("“%(name)s” saved.") % {"name": saved.name})
+            return redirect(kind.edit_url, rule_id=saved.pk)
+    return _edit_page(request, kind, rule, form, builder, status=422)
+
+
+def _dry_run_page(
+    request: AgentRequest, kind: Kind, rule: Any, form: forms.ModelForm, builder: Builder
+) -> HttpResponse:
+    error = ""
+    result = None
+    raw = request.POST.get("dry_run_ticket", "").strip().lstrip("#")
+    if not builder.valid:
+        error = _("Correct the rows marked below first.")
+    elif not raw.isdigit():
+        error = _("Type a ticket's number.")
+    else:
+        try:
+            ticket = ticket_for_agent(request.user, int(raw))
+        except NotFound:
+            error = _("There is no ticket #%(number)s.") % {"number": raw}
+        else:
+            time_rule = None
+            if kind.model is TimeRule:
+                time_rule = TimeRule(
+                    pk=rule.pk if rule else None,
+                    since=request.POST.get("since") or TimeRule.Since.STATUS_CHANGED,
+                    hours=_whole(request.POST.get("hours")),
+                )
+                if time_rule.since not in TimeRule.Since.values:
+                    time_rule.since = TimeRule.Since.STATUS_CHANGED
+            result = dry_run(
+                ticket,
+                builder.conditions,
+                builder.actions,
+                match_all=request.POST.get("match", Match.ALL) != Match.ANY,
+                time_rule=time_rule,
+            )
+    context = {"dry_run": result, "dry_run_error": error, "dry_run_ticket": raw}
+    return _edit_page(request, kind, rule, form, builder, status=422 if error else 200, extra=context)
+
+
+def _whole(text: str | None) -> int:
+    try:
+        return max(0, int(text or 0))
+    except ValueError:
+        return 0
+
+
+def _edit_page(
+    request: AgentRequest,
+    kind: Kind,
+    rule: Any,
+    form: forms.ModelForm,
+    builder: Builder,
+    *,
+    status: int = 200,
+    extra: dict[str, Any] | None = None,
+) -> HttpResponse:
+    lists = choice_lists()
+    spec = builder_spec(lists, kind.actions)
+    spec["strings"] = {
+        "condition": _("Condition"),
+        "action": _("Action"),
+        "field": _("Field"),
+        "operator": _("Operator"),
+        "value": _("Value"),
+        "remove": _("Remove"),
+        "commas": _("Separate values with commas"),
+        "added": _("%(what)s %(number)s added"),
+        "removed": _("%(what)s removed"),
+    }
+    context = {
+        "kind": kind,
+        "rule": rule,
+        "form": form,
+        "builder": builder,
+        "condition_rows": [_condition_view(row, lists) for row in builder.condition_rows],
+        "action_rows": [_action_view(row, lists, kind.actions) for row in builder.action_rows],
+        "spec": spec,
+        "is_trigger": kind.model is Trigger,
+        **(extra or {}),
+    }
+    return render(request, "automation/settings/rule_edit.html", context, status=status)
+
+
+def _options(choices: list[tuple[str, str]], selected: list[str]) -> list[tuple[str, str, bool]]:
+    """(value, label, selected), with a stored value no longer offered kept visible as unknown."""
+    known = {value for value, _label in choices}
+    missing = [(value, _("unknown (%(value)s)") % {"value": value}, True) for value in selected if value not in known]
+    return [(value, label, value in selected) for value, label in choices] + missing
+
+
+def _condition_view(row: ConditionRow, lists: dict[str, list[tuple[str, str]]]) -> dict[str, Any]:
+    spec = SPECS.get(row.field)
+    fields = [(s.name, str(s.label), s.name == row.field) for s in CONDITION_FIELDS]
+    if spec is None:
+        fields.append((row.field, _("unknown (%(value)s)") % {"value": row.field}, True))
+    operators = spec.operators if spec else tuple(OPERATOR_LABELS)
+    ops = [(op, str(OPERATOR_LABELS[op]), op == row.op) for op in operators]
+    if row.op not in operators:
+        ops.append((row.op, _("unknown (%(value)s)") % {"value": row.op}, True))
+    widget, options, text = "text", [], ", ".join(row.values)
+    if row.op in NO_VALUE_OPS:
+        widget = "none"
+    elif spec is not None and spec.kind == "choice":
+        widget = "multiple" if row.op in LIST_OPS else "select"
+        options = _options(lists.get(spec.name, []), row.values)
+    elif spec is not None and spec.kind == "number" and row.op not in LIST_OPS:
+        widget = "number"
+    return {"row": row, "fields": fields, "ops": ops, "widget": widget, "options": options, "text": text}
+
+
+def _action_view(row: ActionRow, lists: dict[str, list[tuple[str, str]]], allowed: tuple[str, ...]) -> dict[str, Any]:
+    types = [(kind, str(ACTION_LABELS[kind]), kind == row.type) for kind in allowed]
+    if row.type not in allowed:
+        types.append((row.type, _("unknown (%(value)s)") % {"value": row.type}, True))
+    params = []
+    for param in ACTION_PARAMS.get(row.type, ()):
+        value = row.params.get(param.name, "")
+        options = _options(lists.get(param.choices, []), [value]) if param.kind == "choice" else []
+        params.append({"param": param, "value": value, "options": options})
+    return {"row": row, "types": types, "params": params}
+
+
+# --- Webhooks ------------------------------------------------------------------------------------------
+
+LOG_PAGE_SIZE = 50
+
+
+@agent_view
+def webhooks(request: AgentRequest) -> HttpResponse:
+    require_admin(request.user)
+    return _webhooks_page(request, WebhookTestForm())
+
+
+@require_POST
+@agent_view
+def webhook_test(request: AgentRequest) -> HttpResponse:
+    """A test call to the URL typed, or to a trigger's webhook with its own secret."""
+    require_admin(request.user)
+    source = request.POST.get("source", "")
+    if source:
+        url, secret = _webhook_of(source)
+        form = WebhookTestForm(initial={"url": url})
+        return _webhooks_page(request, form, result=send_test_call(url, secret))
+    form = WebhookTestForm(request.POST)
+    if not form.is_valid():
+        return _webhooks_page(request, form, status=422)
+    result = send_test_call(form.cleaned_data["url"], form.cleaned_data["secret"])
+    return _webhooks_page(request, form, result=result)
+
+
+@require_POST
+@agent_view
+def webhook_retry(request: AgentRequest, call_id: int) -> HttpResponse:
+    require_admin(request.user)
+    call = retry_webhook_call(request.user, get_object_or_404(WebhookCall, pk=call_id))
+    messages.success(request, _("Call %(id)s to %(url)s is queued again.") % {"id": call.pk, "url": call.url})
+    back = request.POST.get("next", "")
+    return redirect(back if back.startswith("/settings/webhooks/") else "settings-webhooks")
+
+
+def _webhook_of(source: str) -> tuple[str, str]:
+    """ "<trigger id>:<action number>" → that webhook action's URL and secret."""
+    trigger_id, _sep, number = source.partition(":")
+    trigger = Trigger.objects.filter(pk=int(trigger_id) if trigger_id.isdigit() else 0).first()
+    actions = [a for a in (trigger.actions if trigger else []) if a.get("type") == "webhook"]
+    index = int(number) if number.isdigit() else -1
+    if not 0 <= index < len(actions):
+        raise NotFound("No such webhook")
+    return str(actions[index].get("url", "")), str(actions[index].get("secret") or "")
+
+
+def _webhook_actions() -> list[dict[str, Any]]:
+    found = []
+    for trigger in Trigger.objects.order_by("position", "id"):
+        hooks = [a for a in trigger.actions if isinstance(a, dict) and a.get("type") == "webhook"]
+        for index, action in enumerate(hooks):
+            found.append(
+                {
+                    "trigger": trigger,
+                    "url": action.get("url", ""),
+                    "signed": bool(action.get("secret")),
+                    "source": f"{trigger.pk}:{index}",
+                }
+            )
+    return found
+
+
+def _webhooks_page(
+    request: AgentRequest, form: WebhookTestForm, *, result: TestCallResult | None = None, status: int = 200
+) -> HttpResponse:
+    filters = WebhookLogFilter(request.GET or None)
+    calls = WebhookCall.objects.select_related("trigger", "ticket").order_by("-created_at", "-id")
+    if filters.is_valid():
+        data = filters.cleaned_data
+        if data["state"]:
+            calls = calls.filter(state=data["state"])
+        if data["trigger"]:
+            calls = calls.filter(trigger_id=data["trigger"])
+        if data["since"]:
+            calls = calls.filter(created_at__date__gte=data["since"])
+        if data["until"]:
+            calls = calls.filter(created_at__date__lte=data["until"])
+    page = Paginator(calls, LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "hooks": _webhook_actions(),
+        "form": form,
+        "result": result,
+        "filters": filters,
+        "page": page,
+        "query": query.urlencode(),
+        "here": request.get_full_path() if request.method == "GET" else "/settings/webhooks/",
+    }
+    return render(request, "automation/settings/webhooks.html", context, status=status)
