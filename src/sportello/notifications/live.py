@@ -1,34 +1,28 @@
 """The bell, live: each agent page holds a socket in its agent's group, told the unread count.
 
-A notification is written by a worker (services.py). With Redis the worker's push reaches every
-web process's sockets. With the in-memory layer (no Redis, `make run`) a worker's push reaches
-nobody, so each web process with bells open looks, every POLL_SECONDS, for notifications written
-in the last WINDOW to the agents whose bells it holds (one indexed query) and pushes their counts;
-a push twice is harmless (it only says the count). Reading a notification pushes from the request.
+A notification is written by a worker (services.py), which publishes NOTIFIED with the recipients
+in the same transaction (core/events.py: an outbox row). After the commit the worker pushes each
+recipient's count through the channel layer: with Redis that reaches every web process. With the
+in-memory layer (no Redis, `make run`) it reaches nobody, so the web processes' relay of outbox
+rows (chat/live.py, the one that carries every screen event) builds the same pushes from the row
+(`pushes_for`, registered in chat/live.py's SCREEN_PUSHES). A push twice is harmless (it only says
+the count). Reading a notification pushes from the request.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Iterable
-from datetime import timedelta
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db.models import Count
-from django.utils import timezone
 
 from sportello.chat.live import JsonSocket
+from sportello.core import events
 from sportello.notifications.models import Notification
 
-log = logging.getLogger("sportello.notifications")
-
 GROUP_PREFIX = "notifications-"
-POLL_SECONDS = 0.5
-# Longer than a worker's batch may take between writing a notification and committing it.
-WINDOW = timedelta(seconds=30)
 
 
 def group_of(user_id: int) -> str:
@@ -69,62 +63,42 @@ def push_counts(user_ids: Iterable[int], *, new: bool = False) -> None:
     push_many(messages_for(ids, new=new))
 
 
-# --- The relay of workers' notifications, without Redis ---------------------------------------------
+# --- Notifications written elsewhere (a worker) --------------------------------------------------
 
-_poller: list[asyncio.Task[None]] = []
-
-
-def _listening(layer: InMemoryChannelLayer) -> set[int]:
-    return {
-        int(name[len(GROUP_PREFIX) :])
-        for name, members in layer.groups.items()
-        if name.startswith(GROUP_PREFIX) and members
-    }
+# The domain event of notifications written: published in the transaction that writes them. It
+# names no ticket (ticket_id 0): one batch may span several. Data: {"recipients": [user ids]}.
+NOTIFIED = "notifications.notified"
 
 
-def ensure_poller(layer: Any) -> None:
-    """Start this process's poller (in-memory layer only) unless it runs; it stops by itself when
-    no bell is open."""
-    if not isinstance(layer, InMemoryChannelLayer):
+def notified(recipients: Iterable[int]) -> events.Event:
+    return events.Event(NOTIFIED, ticket_id=0, data={"recipients": sorted(set(recipients))})
+
+
+def pushes_for(batch: list[events.Event]) -> list[tuple[str, dict[str, Any]]]:
+    """The counts to push for a batch of NOTIFIED events: each recipient once, in one query, and
+    only those whose bell this process holds when its layer is in memory. Registered with
+    chat/live.py's SCREEN_PUSHES, so the relay of another process's events builds them the same way."""
+    ids = {pk for event in batch for pk in event.data.get("recipients", ()) if isinstance(pk, int)}
+    layer = get_channel_layer()
+    if isinstance(layer, InMemoryChannelLayer):
+        ids = {pk for pk in ids if layer.groups.get(group_of(pk))}
+    return messages_for(ids, new=True) if ids else []
+
+
+def push_notified(batch: list[events.Event]) -> None:
+    """The publisher's screen listener, after commit (a worker with Redis reaches every bell)."""
+    from sportello.chat.live import listened, push_many
+
+    layer = get_channel_layer()
+    if layer is None or not listened(layer):
         return
-    if _poller and not _poller[0].done():
-        return
-    _poller[:] = [asyncio.get_running_loop().create_task(poll(layer))]
+    if sends := pushes_for(batch):
+        push_many(sends)
 
 
-async def poll(layer: InMemoryChannelLayer) -> None:
-    tail = _Tail(timezone.now())
-    while True:
-        await asyncio.sleep(POLL_SECONDS)
-        users = _listening(layer)
-        if not users:
-            return
-        try:
-            sends = await database_sync_to_async(tail.read)(users)
-            for group, message in sends:
-                await layer.group_send(group, message)
-        except Exception:
-            log.exception("the relay of notifications failed; trying again")
-            await asyncio.sleep(1)
-
-
-class _Tail:
-    """The notifications seen in the window, so each is pushed once (rows may commit out of id order)."""
-
-    def __init__(self, since: Any) -> None:
-        self.since = since
-        self.seen: set[int] = set()
-
-    def read(self, users: set[int]) -> list[tuple[str, dict[str, Any]]]:
-        start = max(self.since, timezone.now() - WINDOW)
-        rows = list(
-            Notification.objects.filter(recipient_id__in=sorted(users), created_at__gte=start).values_list(
-                "pk", "recipient_id"
-            )
-        )
-        fresh = {recipient for pk, recipient in rows if pk not in self.seen}
-        self.seen = {pk for pk, _recipient in rows}
-        return messages_for(fresh, new=True) if fresh else []
+@events.batched(push_notified)
+def on_notified(event: events.Event) -> None:
+    push_notified([event])
 
 
 # --- The bell's socket -----------------------------------------------------------------------------
@@ -147,7 +121,6 @@ class NotificationConsumer(JsonSocket):
         await self.accept()
         unread = await database_sync_to_async(lambda: counts([user.pk])[user.pk])()
         await self.send_json({"type": "notifications", "unread": unread, "new": False})
-        ensure_poller(self.channel_layer)
 
     async def disconnect(self, code: int) -> None:
         if self.group:

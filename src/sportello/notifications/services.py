@@ -289,9 +289,9 @@ def deliver(drafts: list[Draft]) -> int:
         for draft, in_app in mails:
             outbox.put(MAIL, _mail_payload(draft, in_app), key=f"{MAIL}:{draft.key}")
         if recipients:
-            from sportello.notifications.live import push_counts
+            from sportello.notifications.live import notified
 
-            transaction.on_commit(lambda: push_counts(recipients, new=True))
+            events.publish(notified(recipients))  # the bells are told after the commit (live.py)
     return len(rows) + len(mails)
 
 
