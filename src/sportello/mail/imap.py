@@ -149,13 +149,13 @@ class ConnectionCheck:
     messages: int | None = None
 
 
-def check_connection(mailbox: Mailbox, *, timeout: float = CHECK_TIMEOUT) -> ConnectionCheck:
+def check_connection(mailbox: Mailbox, *, timeout: float | None = None) -> ConnectionCheck:
     """Sign in, open the folder and count its messages; say in words what failed. The mailbox may
     be unsaved (the settings form's values): nothing is written, nothing is fetched."""
     if not mailbox.imap_host:
         return ConnectionCheck(False, _("Enter the IMAP server's name first."))
     try:
-        client = connect(mailbox, timeout=timeout)
+        client = connect(mailbox, timeout=CHECK_TIMEOUT if timeout is None else timeout)
     except Exception as exc:
         return ConnectionCheck(False, explain_error(exc, mailbox))
     try:
