@@ -38,6 +38,7 @@ urlpatterns = [
     path("settings/fields/", include("sportello.fields.urls")),
     path("settings/audit/", include("sportello.audit.urls")),
     path("settings/", include("sportello.admin_area.urls")),
+    path("", include("sportello.privacy.urls")),
     path("", include("sportello.sla.urls")),
     path("", include("sportello.automation.urls")),
     path("", include("sportello.inbox.urls")),
