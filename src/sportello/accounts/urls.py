@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sportello.accounts import views
+from sportello.accounts import settings_views, views
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
@@ -8,4 +8,5 @@ urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke", views.revoke_token, name="token-revoke"),
+    path("invitation/<str:token>/", settings_views.invitation, name="invitation"),
 ]

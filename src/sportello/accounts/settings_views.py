@@ -1,0 +1,271 @@
+"""The admins' settings pages for people: users and agents (invite, edit, deactivate) and groups;
+and the page where an invited person sets their password."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from sportello.accounts import team
+from sportello.accounts.models import Group, Role, User
+from sportello.accounts.settings_forms import (
+    AcceptInvitationForm,
+    DeleteGroupForm,
+    GroupForm,
+    InviteForm,
+    PeopleFilterForm,
+    PersonForm,
+)
+from sportello.automation.assignment import ASSIGNABLE_ROLES
+from sportello.automation.models import AgentProfile, AgentSkill, Skill
+from sportello.core.errors import InvalidInput
+from sportello.tickets.access import require_admin
+from sportello.tickets.views import AgentRequest, agent_view
+
+PAGE_SIZE = 50
+
+
+# --- Users and agents --------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@agent_view
+def user_list(request: AgentRequest) -> HttpResponse:
+    """Everyone who works tickets, filtered and paginated, with the invitation form."""
+    require_admin(request.user)
+    form = InviteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user = team.invite_user(
+                email=data["email"],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                role=data["role"],
+                groups=list(data["groups"]),
+                language=data["language"],
+            )
+        except InvalidInput as err:
+            form.add_error(err.details.get("field"), err.message)
+        else:
+            messages.success(request, _("Invitation sent to %(email)s.") % {"email": user.email})
+            return redirect("settings-users")
+    filters = PeopleFilterForm(request.GET or None)
+    page = Paginator(team.people(**filters.filters()), PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "filters": filters,
+        "page": page,
+        "query": query.urlencode(),
+        "invited": {user.pk for user in page if team.is_invited(user)},
+        "customers": filters.filters()["role"] == Role.CUSTOMER,
+        "days": team.INVITE_DAYS,
+    }
+    return render(request, "accounts/settings/users.html", context, status=422 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@agent_view
+def user_edit(request: AgentRequest, user_id: int) -> HttpResponse:
+    require_admin(request.user)
+    person = get_object_or_404(User, pk=user_id, role__in=team.STAFF_ROLES)
+    skills = list(Skill.objects.order_by("name"))
+    form = PersonForm(request.POST or None, skills=skills, initial=_initial(person))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        changes = team.PersonChanges(
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            email=data["email"],
+            role=data["role"],
+            language=data["language"],
+            is_active=data["is_active"],
+            groups=list(data["groups"]),
+            skills=form.chosen_skills(),
+            spoken_languages=data["spoken_languages"],
+            capacity=data["capacity"],
+        )
+        try:
+            team.update_person(person, changes)
+        except InvalidInput as err:
+            person.refresh_from_db()
+            form.add_error(err.details.get("field"), err.message)
+        else:
+            messages.success(request, _("%(name)s was saved.") % {"name": person.display_name})
+            return redirect("settings-users")
+    context = {
+        "form": form,
+        "person": person,
+        "invited": team.is_invited(person),
+        "assignable": person.role in ASSIGNABLE_ROLES,
+    }
+    return render(request, "accounts/settings/user_edit.html", context, status=422 if form.errors else 200)
+
+
+def _initial(person: User) -> dict[str, object]:
+    profile = AgentProfile.objects.filter(agent=person).first()
+    initial: dict[str, object] = {
+        "first_name": person.first_name,
+        "last_name": person.last_name,
+        "email": person.email,
+        "role": person.role,
+        "language": person.language,
+        "is_active": person.is_active,
+        "groups": list(person.support_groups.all()),
+        "spoken_languages": ", ".join(profile.languages) if profile else "",
+        "capacity": profile.max_open_tickets if profile else None,
+    }
+    for row in AgentSkill.objects.filter(agent=person):
+        initial[f"skill_{row.skill_id}"] = str(row.level or 1)
+    return initial
+
+
+@require_POST
+@agent_view
+def user_active(request: AgentRequest, user_id: int) -> HttpResponse:
+    """Deactivate (sign-in and API tokens refused from the next request) or reactivate."""
+    require_admin(request.user)
+    person = get_object_or_404(User.objects.exclude(role=Role.SYSTEM), pk=user_id)
+    active = request.POST.get("active") == "true"
+    try:
+        team.set_person_active(person, active)
+    except InvalidInput as err:
+        messages.error(request, err.message)
+    else:
+        if active:
+            messages.success(request, _("%(name)s can sign in again.") % {"name": person.display_name})
+        else:
+            messages.success(
+                request,
+                _("%(name)s is deactivated: they cannot sign in, and their API tokens are refused.")
+                % {"name": person.display_name},
+            )
+    if request.POST.get("next") == "edit" and person.role in team.STAFF_ROLES:
+        return redirect("settings-user", person.pk)
+    return redirect("settings-users")
+
+
+@require_POST
+@agent_view
+def user_resend(request: AgentRequest, user_id: int) -> HttpResponse:
+    require_admin(request.user)
+    person = get_object_or_404(User, pk=user_id, role__in=team.STAFF_ROLES)
+    try:
+        team.resend_invitation(person)
+    except InvalidInput as err:
+        messages.error(request, err.message)
+    else:
+        messages.success(
+            request,
+            _("A new invitation was sent to %(email)s; earlier links no longer work.") % {"email": person.email},
+        )
+    return redirect("settings-users")
+
+
+@never_cache  # the link in the address is a credential
+@require_http_methods(["GET", "POST"])
+def invitation(request: HttpRequest, token: str) -> HttpResponse:
+    """The invitee chooses a password and is signed in; a spent or expired link says so."""
+    try:
+        person = team.invited_user(token)
+    except InvalidInput as err:
+        return render(request, "accounts/invitation.html", {"problem": err.message}, status=410)
+    form = AcceptInvitationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            person = team.accept_invitation(token, form.cleaned_data["password1"])
+        except team.InvitationInvalid as err:
+            return render(request, "accounts/invitation.html", {"problem": err.message}, status=410)
+        except InvalidInput as err:
+            form.add_error(err.details.get("field"), err.message)
+        else:
+            login(request, person, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, _("Welcome, %(name)s: your password is set.") % {"name": person.display_name})
+            return redirect("inbox")
+    context = {"form": form, "person": person}
+    return render(request, "accounts/invitation.html", context, status=422 if form.errors else 200)
+
+
+# --- Groups ------------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@agent_view
+def group_list(request: AgentRequest) -> HttpResponse:
+    require_admin(request.user)
+    form = GroupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            group = team.save_group_settings(
+                Group(),
+                name=data["name"],
+                description=data["description"],
+                tier=data["tier"],
+                members=list(data["members"]),
+            )
+        except InvalidInput as err:
+            form.add_error(err.details.get("field"), err.message)
+        else:
+            messages.success(request, _("Group “%(name)s” added.") % {"name": group.name})
+            return redirect("settings-groups")
+    groups = Group.objects.annotate(ticket_count=Count("tickets", distinct=True)).prefetch_related("members")
+    context = {"form": form, "groups": groups}
+    return render(request, "accounts/settings/groups.html", context, status=422 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@agent_view
+def group_edit(request: AgentRequest, group_id: int) -> HttpResponse:
+    require_admin(request.user)
+    group = get_object_or_404(Group, pk=group_id)
+    initial = {"name": group.name, "description": group.description, "tier": group.tier}
+    form = GroupForm(request.POST or None, initial={**initial, "members": list(group.members.all())})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            team.save_group_settings(
+                group,
+                name=data["name"],
+                description=data["description"],
+                tier=data["tier"],
+                members=list(data["members"]),
+            )
+        except InvalidInput as err:
+            group.refresh_from_db()
+            form.add_error(err.details.get("field"), err.message)
+        else:
+            messages.success(request, _("Group “%(name)s” saved.") % {"name": group.name})
+            return redirect("settings-groups")
+    inactive = [m for m in group.members.all() if not m.is_active]
+    context = {"form": form, "group": group, "inactive_members": inactive}
+    return render(request, "accounts/settings/group_edit.html", context, status=422 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@agent_view
+def group_delete(request: AgentRequest, group_id: int) -> HttpResponse:
+    """Confirm, then delete; refused while rules name the group, its tickets moved on request."""
+    require_admin(request.user)
+    group = get_object_or_404(Group, pk=group_id)
+    usage = team.group_usage(group)
+    form = DeleteGroupForm(request.POST or None, group=group)
+    if request.method == "POST" and form.is_valid():
+        try:
+            team.delete_group(group, request.user, move_tickets_to=form.cleaned_data["move_to"])
+        except InvalidInput as err:
+            form.add_error(err.details.get("field"), err.message)
+        else:
+            messages.success(request, _("Group “%(name)s” deleted.") % {"name": group.name})
+            return redirect("settings-groups")
+    context = {"form": form, "group": group, "usage": usage}
+    return render(request, "accounts/settings/group_delete.html", context, status=422 if form.errors else 200)
