@@ -1,0 +1,237 @@
+"""The condition and action builder: form fields → stored structure → the same form again, and the
+validators' messages next to the row they are about."""
+
+from __future__ import annotations
+
+import pytest
+from django.http import QueryDict
+
+from sportello.automation.models import Macro, TimeRule, Trigger
+from sportello.automation.settings_forms import Builder
+from tests.conftest import client_for
+
+pytestmark = pytest.mark.django_db
+
+CONDITIONS = [
+    {"field": "status", "op": "in", "value": ["pending", "on_hold"]},
+    {"field": "priority", "op": "gte", "value": 3},
+    {"field": "subject", "op": "contains", "value": "printer"},
+    {"field": "tags", "op": "in", "value": ["vip", "gold"]},
+    {"field": "assignee", "op": "is", "value": None},
+    {"field": "tier", "op": "lte", "value": 2},
+    {"field": "business_hours", "op": "is", "value": False},
+    {"field": "customer_email", "op": "not_set"},
+]
+
+
+def actions_for(group_id: int, agent_id: int) -> list[dict]:
+    return [
+        {"type": "set_status", "status": "pending"},
+        {"type": "set_priority", "priority": 4},
+        {"type": "set_group", "group": group_id},
+        {"type": "set_assignee", "assignee": agent_id},
+        {"type": "add_tags", "tags": ["refund", "billing"]},
+        {"type": "add_note", "body": "Look at {{ ticket.number }}\nsoon"},
+        {"type": "send_email", "to": "address", "address": "boss@example.com", "subject": "Hi", "body": "Body"},
+        {"type": "send_email", "to": "customer", "template": "ticket_received"},
+        {"type": "webhook", "url": "https://hooks.example.com/in", "secret": "s3cret"},
+    ]
+
+
+def trigger_fields(**extra: object) -> dict:
+    base = {"name": "Urgent refunds", "event": "ticket_created", "match": "all", "position": "10", "active": "on"}
+    return base | extra
+
+
+def test_a_rule_round_trips_from_form_fields_to_storage_and_back(admin, first_level, agent):
+    actions = actions_for(first_level.pk, agent.pk)
+    builder = Builder.from_stored(CONDITIONS, actions)
+    posted = QueryDict(mutable=True)
+    for row in builder.condition_rows:
+        posted.update({f"c-{row.index}-field": row.field, f"c-{row.index}-op": row.op})
+        posted.setlist(f"c-{row.index}-value", row.values)
+    for arow in builder.action_rows:
+        posted[f"a-{arow.index}-type"] = arow.type
+        for name, value in arow.params.items():
+            posted[f"a-{arow.index}-{name}"] = value
+    again = Builder.from_post(posted)
+    assert again.valid, [r.error for r in again.condition_rows + again.action_rows]  # type: ignore[operator]
+    assert again.conditions == CONDITIONS
+    assert again.actions == actions
+
+
+def test_the_page_saves_what_it_shows_and_shows_what_it_saved(admin, first_level, agent, read_form):
+    """Stored → the edit page's fields → posted unchanged → the same structure."""
+    actions = actions_for(first_level.pk, agent.pk)
+    trigger = Trigger.objects.create(name="Everything", event="ticket_created", conditions=CONDITIONS, actions=actions)
+    client = client_for(admin)
+    fields = read_form(client.get(f"/settings/triggers/{trigger.pk}/").content.decode())
+    assert fields["c-0-value"] == ["pending", "on_hold"]  # a multiple choice, as chosen
+    assert fields["c-3-value"] == ["vip, gold"]  # tags as typed, with commas
+    assert fields["a-5-body"] == ["Look at {{ ticket.number }}\nsoon"]
+    fields["name"] = ["Everything again"]
+    response = client.post(f"/settings/triggers/{trigger.pk}/", {**fields, "save": "1"})
+    assert response.status_code == 302
+    trigger.refresh_from_db()
+    assert trigger.name == "Everything again"
+    assert trigger.conditions == CONDITIONS
+    assert trigger.actions == actions
+
+
+def test_rows_are_read_in_index_order_whatever_gaps_removing_left(admin):
+    response = client_for(admin).post(
+        "/settings/triggers/new/",
+        trigger_fields(
+            **{
+                "c-7-field": "subject", "c-7-op": "contains", "c-7-value": "second",
+                "c-2-field": "channel", "c-2-op": "is", "c-2-value": "email",
+                "a-4-type": "add_tags", "a-4-tags": "b",
+                "a-1-type": "set_priority", "a-1-priority": "3",
+            }
+        ),
+    )  # fmt: skip
+    assert response.status_code == 302
+    trigger = Trigger.objects.get(name="Urgent refunds")
+    assert [c["field"] for c in trigger.conditions] == ["channel", "subject"]
+    assert trigger.actions == [{"type": "set_priority", "priority": 3}, {"type": "add_tags", "tags": ["b"]}]
+
+
+def test_each_bad_row_gets_its_own_message_next_to_it_and_nothing_is_saved(admin):
+    response = client_for(admin).post(
+        "/settings/triggers/new/",
+        trigger_fields(
+            **{
+                "c-0-field": "subject", "c-0-op": "contains", "c-0-value": "ok",
+                "c-1-field": "shoe_size", "c-1-op": "is", "c-1-value": "42",
+                "c-2-field": "tier", "c-2-op": "gte", "c-2-value": "high",
+                "a-0-type": "set_status", "a-0-status": "no-such-status",
+                "a-1-type": "webhook", "a-1-url": "ftp://example.com/",
+            }
+        ),
+    )  # fmt: skip
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert not Trigger.objects.exists()
+    assert "Nothing was saved" in html
+    # The message sits in the row's own fieldset, after its inputs, and names the row's place.
+    row = html[html.index('id="c-1-field"') : html.index('id="c-2-field"')]
+    assert "Condition 2: unknown field &#x27;shoe_size&#x27;" in row
+    assert 'id="c-1-error"' in row
+    assert "Condition 3: Group&#x27;s tier needs a whole number" in html
+    assert "Action 1 (set_status): unknown status" in html
+    assert "Action 2 (webhook): an http(s) url is needed" in html
+    assert "Condition 1:" not in html  # the good row has none
+    # What was typed stays, for the admin to correct.
+    assert 'value="ok"' in html and 'value="ftp://example.com/"' in html
+
+
+def test_a_loop_with_another_trigger_is_refused_with_the_loop_check_message(admin, make_trigger):
+    make_trigger(
+        "status_changed",
+        [{"type": "set_status", "status": "open"}],
+        [{"field": "status", "op": "is", "value": "pending"}],
+        name="Reopen",
+    )
+    response = client_for(admin).post(
+        "/settings/triggers/new/",
+        trigger_fields(
+            event="status_changed",
+            **{"c-0-field": "status", "c-0-op": "is", "c-0-value": "open"},
+            **{"a-0-type": "set_status", "a-0-status": "pending"},
+        ),
+    )
+    assert response.status_code == 422
+    assert "would keep changing a ticket back and forth" in response.content.decode()
+    assert Trigger.objects.count() == 1
+
+
+def test_a_trigger_needs_an_action_and_a_unique_name(admin, make_trigger):
+    make_trigger("ticket_created", [{"type": "add_tags", "tags": ["x"]}], name="Taken")
+    client = client_for(admin)
+    response = client.post("/settings/triggers/new/", trigger_fields())
+    assert response.status_code == 422
+    assert "A trigger needs at least one action" in response.content.decode()
+    taken = trigger_fields(name="Taken", **{"a-0-type": "add_tags", "a-0-tags": "x"})
+    response = client.post("/settings/triggers/new/", taken)
+    assert response.status_code == 422
+    assert "already exists" in response.content.decode() or "exists already" in response.content.decode()
+
+
+def test_an_operator_the_field_does_not_offer_and_an_empty_list_are_explained(admin):
+    response = client_for(admin).post(
+        "/settings/triggers/new/",
+        trigger_fields(
+            **{
+                "c-0-field": "status", "c-0-op": "gte", "c-0-value": "open",
+                "c-1-field": "group", "c-1-op": "in",
+                "a-0-type": "add_tags", "a-0-tags": "x",
+            }
+        ),
+    )  # fmt: skip
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert "Condition 1: Status cannot be compared with “is at least”" in html
+    assert "Condition 2: choose at least one value" in html
+
+
+def test_a_time_rule_is_written_in_the_builder(admin):
+    response = client_for(admin).post(
+        "/settings/time-rules/new/",
+        {
+            "name": "Nudge pending", "since": "status_changed", "hours": "72", "position": "5", "active": "on",
+            "c-0-field": "state", "c-0-op": "is", "c-0-value": "pending",
+            "a-0-type": "send_email", "a-0-to": "customer", "a-0-subject": "Still there?", "a-0-body": "Tell us.",
+        },
+    )  # fmt: skip
+    assert response.status_code == 302
+    rule = TimeRule.objects.get()
+    assert rule.hours == 72
+    assert rule.conditions == [{"field": "state", "op": "is", "value": "pending"}]
+    assert rule.actions == [{"type": "send_email", "to": "customer", "subject": "Still there?", "body": "Tell us."}]
+
+
+def test_a_time_rule_needs_a_positive_number_of_hours(admin):
+    response = client_for(admin).post(
+        "/settings/time-rules/new/",
+        {"name": "Never", "since": "created", "hours": "0", "position": "5", "a-0-type": "add_tags", "a-0-tags": "x"},
+    )
+    assert response.status_code == 422
+    assert "At least one hour." in response.content.decode()
+
+
+def test_a_shared_macro_takes_field_changes_only(admin, agent):
+    client = client_for(admin)
+    response = client.post(
+        "/settings/macros/new/",
+        {"name": "Close politely", "body": "Thanks {{ customer.first_name }}", "active": "on",
+         "a-0-type": "set_status", "a-0-status": "solved", "a-1-type": "webhook", "a-1-url": "https://x.example/"},
+    )  # fmt: skip
+    assert response.status_code == 422
+    assert "Action 2: unknown type &#x27;webhook&#x27;" in response.content.decode()
+    response = client.post(
+        "/settings/macros/new/",
+        {"name": "Close politely", "body": "Thanks", "active": "on", "a-0-type": "set_status", "a-0-status": "solved"},
+    )
+    assert response.status_code == 302
+    macro = Macro.objects.get()
+    assert macro.owner is None and macro.actions == [{"type": "set_status", "status": "solved"}]
+    personal = Macro.objects.create(name="Mine", owner=agent)
+    assert client.get(f"/settings/macros/{personal.pk}/").status_code == 404  # the agent's own to edit
+    assert "Mine" not in client.get("/settings/macros/").content.decode()
+
+
+def test_the_lists_show_order_event_and_runs(admin, make_trigger, write_in):
+    make_trigger("ticket_created", [{"type": "add_tags", "tags": ["new"]}], name="Tag new ones", position=3)
+    write_in()
+    write_in("Second")
+    html = client_for(admin).get("/settings/triggers/").content.decode()
+    row = html[html.index("Tag new ones") :]
+    assert "Ticket created" in row
+    assert "<td>2</td>" in row[:600]  # fired on both tickets
+
+
+def test_deleting_a_trigger(admin, make_trigger):
+    trigger = make_trigger("ticket_created", [{"type": "add_tags", "tags": ["new"]}], name="Gone soon")
+    response = client_for(admin).post(f"/settings/triggers/{trigger.pk}/delete/")
+    assert response.status_code == 302
+    assert not Trigger.objects.exists()
