@@ -29,7 +29,7 @@ class MailConfig(AppConfig):
 def register_email_adapter() -> None:
     """Mail is the email channel's adapter, and the fallback for replies on channels without one
     (web form, portal, API tickets are answered by mail): tickets/delivery.py finds it here."""
-    from sportello.mail import outbound, tasks
+    from sportello.mail import blocking, outbound, tasks
     from sportello.mail.reasons import threading_reason
     from sportello.tickets import delivery
     from sportello.tickets.models import Channel
@@ -44,5 +44,6 @@ def register_email_adapter() -> None:
             retry_delays=tasks.RETRY_DELAYS,
             explain=threading_reason,
             fallback=True,
+            block=blocking.block,
         )
     )

@@ -75,6 +75,9 @@ class Adapter:
     # What the composer must tell the agent before a reply on this ticket goes out by this channel
     # (WhatsApp's closed 24-hour window), or None; called with the ticket's id.
     composer_notice: Callable[[int], str | None] | None = None
+    # Refuses what comes from now on from a sender (an address, or a whole domain for mail), for
+    # "Block sender" on a ticket; called with the value and the agent.
+    block: Callable[[str, Any], Any] | None = None
 
 
 _by_channel: dict[str, Adapter] = {}

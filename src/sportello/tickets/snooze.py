@@ -182,11 +182,14 @@ def sender_address(ticket: Ticket) -> str:
 
 
 def block_sender(ticket: Ticket, actor: User, *, domain: bool = False) -> Any:
-    """Block the ticket customer's address (or its whole domain) for future mail."""
-    from sportello.mail.blocking import block
+    """Block the ticket customer's address (or its whole domain) for future mail, through the
+    email channel's adapter (tickets import no channel)."""
+    from sportello.tickets import delivery
+    from sportello.tickets.models import Channel
 
     _require_agent(actor, reply=True)
     address = sender_address(ticket)
-    if not address:
+    adapter = delivery.adapter_of(Channel.EMAIL)
+    if not address or adapter is None or adapter.block is None:
         raise InvalidInput("The customer has no email address to block")
-    return block(address.rpartition("@")[2] if domain else address, actor)
+    return adapter.block(address.rpartition("@")[2] if domain else address, actor)
