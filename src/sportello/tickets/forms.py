@@ -37,7 +37,8 @@ Choices = list[tuple[str, str]]
 
 def _status_choices() -> Choices:
     # Status names are stored in English; the label is translated when the option is rendered.
-    return [(str(pk), gettext_lazy(name)) for pk, name in Status.objects.values_list("pk", "name")]  # type: ignore[misc]
+    rows = Status.objects.filter(active=True).values_list("pk", "name")
+    return [(str(pk), gettext_lazy(name)) for pk, name in rows]  # type: ignore[misc]
 
 
 def _group_choices() -> Choices:
@@ -45,7 +46,19 @@ def _group_choices() -> Choices:
 
 
 def _category_choices() -> Choices:
-    return [(str(pk), name) for pk, name in Category.objects.values_list("pk", "name")]
+    return [(str(pk), name) for pk, name in Category.objects.filter(active=True).values_list("pk", "name")]
+
+
+def _kept_choice(name: str, value: Any) -> Choices:
+    """A deactivated status or category that a ticket still has: its own option, so the dropdown
+    shows it (and saving another field does not change it). One query, on those tickets only."""
+    if name not in ("status", "category") or value in (None, ""):
+        return []
+    rows = Status.objects if name == "status" else Category.objects
+    row = rows.filter(pk=str(value)).values_list("pk", "name").first()
+    if row is None:
+        return []
+    return [(str(row[0]), gettext_lazy(row[1]) if name == "status" else row[1])]  # type: ignore[list-item]
 
 
 def _agent_choices() -> Choices:
@@ -72,7 +85,7 @@ def use_cached_choices(*forms_: forms.Form, stamp: int | None = None) -> None:
     """Give the forms' row dropdowns the choices kept per process: one statement (the version) in
     all instead of one per dropdown. Cleaning a posted value still reads its row."""
     targets = [
-        (field, name)
+        (form, field, name)
         for form in forms_
         for name, field in form.fields.items()
         if name in CACHED_CHOICES and isinstance(field, forms.ModelChoiceField)
@@ -83,9 +96,13 @@ def use_cached_choices(*forms_: forms.Form, stamp: int | None = None) -> None:
         stamp = lookups.read_stamp()
     for form in forms_:  # the page's other near-static reads (custom fields' inputs) use it too
         form.lookups_stamp = stamp  # type: ignore[attr-defined]
-    for field, name in targets:
+    for form, field, name in targets:
         empty: Choices = [] if field.empty_label is None else [("", field.empty_label)]
-        field.choices = [*empty, *cached_choices(name, stamp)]
+        choices = cached_choices(name, stamp)
+        value = form.data.get(name) if form.is_bound else form.initial.get(name)
+        if value not in (None, "") and str(value) not in {pk for pk, _label in choices}:
+            choices = [*choices, *_kept_choice(name, value)]
+        field.choices = [*empty, *choices]
 
 
 class AgentChoiceField(forms.ModelChoiceField):

@@ -35,6 +35,10 @@ class Status(models.Model):
     category = models.CharField(max_length=10, choices=StatusCategory.choices)
     builtin = models.BooleanField(default=False, editable=False)
     position = models.PositiveSmallIntegerField(default=100)
+    # An inactive status is offered in no dropdown; tickets that have it keep it.
+    active = models.BooleanField(default=True)
+    # The status an agent's public reply sets when the reply names none ("Answered"); one at most.
+    set_on_agent_reply = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["position", "name"]
@@ -64,6 +68,8 @@ class Channel(models.TextChoices):
 
 class Category(models.Model):
     name = models.CharField(max_length=100, unique=True)
+    # An inactive category is offered in no dropdown; tickets filed under it keep it.
+    active = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["name"]

@@ -280,7 +280,11 @@ def _add_entry(
             if ticket.first_response_at is None:
                 ticket.first_response_at = now
                 fields.append("first_response_at")
-            target = status or (statuses.builtin(StatusCategory.OPEN) if ticket.state == StatusCategory.NEW else None)
+            target = (
+                status
+                or statuses.on_agent_reply()
+                or (statuses.builtin(StatusCategory.OPEN) if ticket.state == StatusCategory.NEW else None)
+            )
             if target and target.pk != ticket.status_id:
                 fields += _set_status(ticket, actor, target, now)
         ticket.save(update_fields=fields)

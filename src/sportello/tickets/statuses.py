@@ -46,3 +46,8 @@ def _read_builtin(category: str) -> Status:
         _builtin_id.cache_clear()
         ensure_builtin()
         return Status.objects.get(pk=_builtin_id(category))
+
+
+def on_agent_reply() -> Status | None:
+    """The active status flagged to follow an agent's public reply ("Answered"), if any."""
+    return Status.objects.filter(set_on_agent_reply=True, active=True).order_by("position", "pk").first()
