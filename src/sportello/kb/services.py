@@ -105,6 +105,42 @@ def update_category(
     return category
 
 
+def move_category(category: Category, *, up: bool) -> None:
+    """Swap a category with its neighbour among its siblings (the help centre's order)."""
+    with transaction.atomic():
+        siblings = list(
+            Category.objects.select_for_update().filter(parent_id=category.parent_id).order_by("position", "name", "pk")
+        )
+        index = next(i for i, row in enumerate(siblings) if row.pk == category.pk)
+        other = index - 1 if up else index + 1
+        if 0 <= other < len(siblings):
+            siblings[index], siblings[other] = siblings[other], siblings[index]
+        for position, row in enumerate(siblings, start=1):
+            if row.position != position * 10:
+                row.position = position * 10
+                row.save(update_fields=["position"])
+        mark_public_change()
+
+
+def delete_category(category: Category) -> None:
+    """Delete an empty category; one holding articles or sub-categories is refused with the counts."""
+    articles = category.articles.count()
+    children = category.children.count()
+    if articles or children:
+        from django.utils.translation import gettext
+
+        raise InvalidInput(
+            gettext(
+                "“%(name)s” cannot be deleted: it holds %(articles)d articles and %(children)d sub-categories. "
+                "Move them to another category first."
+            )
+            % {"name": category.name, "articles": articles, "children": children}
+        )
+    with transaction.atomic():
+        category.delete()
+        mark_public_change()
+
+
 def delete_article(actor: User, article: Article) -> None:
     """Remove an article with all its languages, revisions and files (admins only)."""
     if not actor.is_authenticated or not actor.is_admin:
