@@ -87,6 +87,11 @@ def ensure_stamp() -> int:
         return int(cursor.fetchone()[0])
 
 
+def known_stamp() -> int | None:
+    """The version this process last read or made (None: none since it last forgot), no query."""
+    return _current[0]
+
+
 def forget(**_signal: Any) -> None:
     global _current
     _current = (None, {})

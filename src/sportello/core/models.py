@@ -66,3 +66,28 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.state})"
+
+
+def branding_logo_path(instance: "Branding", filename: str) -> str:
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else "img"
+    return f"branding/logo-{timezone.now():%Y%m%d%H%M%S}.{extension[:5]}"
+
+
+class Branding(models.Model):
+    """The help desk's name, logo, primary colour and support address; one row (pk 1).
+
+    Read on every page through `core.branding.current()`, kept per process under the lookups'
+    version (core/lookups.py), which saving it bumps."""
+
+    product_name = models.CharField(max_length=60, default="Sportello")
+    logo = models.FileField(upload_to=branding_logo_path, blank=True, max_length=200)
+    logo_type = models.CharField(max_length=20, blank=True)
+    primary_color = models.CharField(max_length=7, blank=True)
+    support_address = models.EmailField(blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "branding"
+
+    def __str__(self) -> str:
+        return self.product_name
