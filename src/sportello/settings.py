@@ -100,6 +100,14 @@ INSTALLED_APPS = [
     "sportello.audit",
     "sportello.admin_area",
     "sportello.privacy",
+    # Single sign-on and two-factor (docs/sso.md); sso first, so its templates override allauth's.
+    "sportello.sso",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
+    "allauth.mfa",
 ]
 
 MIDDLEWARE = [
@@ -115,6 +123,8 @@ MIDDLEWARE = [
     # After authentication: an agent's own language and time zone (profile page) win over the browser's.
     "sportello.core.middleware.AgentPreferencesMiddleware",
     "sportello.audit.middleware.CurrentRequestMiddleware",  # who acts, for the audit trail's hooks
+    "allauth.account.middleware.AccountMiddleware",
+    "sportello.sso.middleware.TwoFactorRequiredMiddleware",  # the "require two-factor" switch
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -166,6 +176,20 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inbox"
 LOGOUT_REDIRECT_URL = "login"
+# Passwords are refused for agents while "agents must use single sign-on" is on (sso/backends.py).
+AUTHENTICATION_BACKENDS = ["sportello.sso.backends.PasswordPolicyBackend"]
+# allauth serves single sign-on (OIDC, SAML) and two-factor only: passwords stay with accounts.LoginView
+# (sso/urls.py hides allauth's own sign-up, password and email pages).
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_ADAPTER = "sportello.sso.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "sportello.sso.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True  # an agent's existing account is taken over by a verified email
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_TOTP_ISSUER = "Sportello"
+# WebAuthn needs HTTPS, except on a developer's http://127.0.0.1 (and the browser tests').
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env_bool("SPORTELLO_WEBAUTHN_INSECURE_ORIGIN", DEBUG)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},

@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("support/", include("sportello.webform.urls")),
     path("accounts/", include("sportello.accounts.urls")),
+    path("auth/", include("sportello.sso.urls")),  # single sign-on and two-factor (allauth)
     path("mail/", include("sportello.mail.urls")),
     path("help/", include("sportello.kb.urls")),
     path("portal/", include("sportello.portal.urls")),

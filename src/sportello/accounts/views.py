@@ -25,6 +25,7 @@ from sportello.core.ratelimit import (
     retry_message,
     sign_in_retry_after,
 )
+from sportello.sso.flows import finish_password_sign_in
 from sportello.tickets.views import AgentRequest, agent_view
 
 
@@ -42,7 +43,8 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         record_sign_in_success(SCOPE, account=form.cleaned_data.get("username", ""))
-        return super().form_valid(form)
+        # Through allauth's stages: an account with two-factor is asked for its code or passkey.
+        return finish_password_sign_in(self.request, form.get_user(), self.get_success_url())
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         username = self.request.POST.get("username", "")
