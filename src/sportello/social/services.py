@@ -73,6 +73,39 @@ def create_account(
     return account
 
 
+def update_account(
+    account: ChannelAccount, *, name: str, active: bool, credentials: dict[str, str], settings: dict[str, Any]
+) -> ChannelAccount:
+    """Change an account from the settings page. A credential given replaces the stored one; an
+    empty one keeps it (secrets are never shown again, so the form cannot send them back)."""
+    if not name.strip():
+        raise InvalidInput("Give the channel a name", field="name")
+    wanted = getattr(PLATFORMS[account.kind], "credential_names", ())
+    try:
+        stored = dict(account.credentials)
+    except secrets.UnreadableCredentials:
+        stored = {}  # sealed with another key: what is typed now replaces it
+    stored.update({key: value for key, value in credentials.items() if value})
+    account.name = name.strip()[:100]
+    account.active = active
+    kept = dict(account.settings)
+    for key, value in settings.items():  # an emptied setting goes (its default applies again)
+        if value in ("", None):
+            kept.pop(key, None)
+        else:
+            kept[key] = value
+    account.settings = kept
+    account.set_credentials({key: value for key, value in stored.items() if key in wanted})
+    account.save(update_fields=["name", "active", "settings", "credentials_sealed"])
+    return account
+
+
+def set_account_active(account: ChannelAccount, active: bool) -> None:
+    """Switch an account off (its webhook answers 404, so the platform's messages stay out) or on."""
+    ChannelAccount.objects.filter(pk=account.pk).update(active=active)
+    account.active = active
+
+
 # --- Inbound ---------------------------------------------------------------------------------------
 
 
