@@ -79,7 +79,7 @@ class MailboxForm(forms.ModelForm):
         )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         host = (data.get("imap_host") or "").strip()
         data["imap_host"] = host
         if host and not (data.get("password") or data.get("imap_password_env") or self.instance.imap_password_sealed):

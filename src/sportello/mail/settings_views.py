@@ -62,7 +62,7 @@ def mailbox_test(request: AgentRequest, pk: int | None = None) -> HttpResponse:
     form = MailboxForm(request.POST, instance=mailbox)
     form.is_valid()
     wrong = [name for name in IMAP_FIELDS if name in form.errors]
-    problems = [f"{form.fields[name].label}: {' '.join(form.errors[name])}" for name in wrong]
+    problems = [f"{form.fields[name].label}: {' '.join(str(e) for e in form.errors[name])}" for name in wrong]
     if problems:
         check = ConnectionCheck(False, " ".join(problems))
     else:
