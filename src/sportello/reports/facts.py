@@ -36,6 +36,7 @@ from django.utils import timezone
 from sportello.chat.models import Conversation
 from sportello.core import events
 from sportello.customers.models import Identity, IdentityKind
+from sportello.reports import rollup
 from sportello.reports.models import Activity, ActivityKind, BacklogDay, SlaOutcome, TicketFact
 from sportello.sla.business_time import ALWAYS, CalendarSpec, Timeline
 from sportello.sla.models import Calendar, TicketSLA
@@ -269,6 +270,9 @@ FACT_FIELDS = list(TicketFact._meta.concrete_fields)
 FACT_COLUMNS = [field.attname for field in FACT_FIELDS]
 ACTIVITY_FIELDS: list[Any] = [Activity._meta.get_field(name) for name in ("fact", "kind", "agent", "at", "time_spent")]
 ACTIVITY_COLUMNS = [field.attname for field in ACTIVITY_FIELDS]
+# Where the roll-up's FACT_READ columns are in a row of FACT_COLUMNS.
+ROLLUP_READ = [FACT_COLUMNS.index(column) for column in rollup.FACT_READ]
+assert list(rollup.ACTIVITY_READ) == ACTIVITY_COLUMNS
 
 
 def _write(found: list[int], facts: list[tuple[Any, ...]], activity: list[tuple[Any, ...]]) -> None:
@@ -278,6 +282,11 @@ def _write(found: list[int], facts: list[tuple[Any, ...]], activity: list[tuple[
     time building model objects and SQL than the database spends writing them. Tickets gone since
     (deleted) took their facts with them by cascade."""
     with transaction.atomic():
+        # The daily roll-up moves by the difference between what these tickets contributed and
+        # what they contribute now, read and written under one lock (reports/rollup.py).
+        rollup.lock()
+        zone = rollup.kept_zone()
+        before = rollup.snapshot(found, zone) if zone is not None else {}
         Activity.objects.filter(fact_id__in=found).delete()
         if connection.vendor != "postgresql":
             TicketFact.objects.bulk_create(
@@ -289,12 +298,16 @@ def _write(found: list[int], facts: list[tuple[Any, ...]], activity: list[tuple[
             Activity.objects.bulk_create(
                 [Activity(**dict(zip(ACTIVITY_COLUMNS, row, strict=True))) for row in activity]
             )
-            return
-        with connection.cursor() as cursor:
-            if facts:
-                cursor.execute(_unnest_sql(TicketFact, FACT_FIELDS, conflict="ticket_id"), _arrays(facts, FACT_FIELDS))
-            if activity:
-                cursor.execute(_unnest_sql(Activity, ACTIVITY_FIELDS), _arrays(activity, ACTIVITY_FIELDS))
+        else:
+            with connection.cursor() as cursor:
+                if facts:
+                    sql = _unnest_sql(TicketFact, FACT_FIELDS, conflict="ticket_id")
+                    cursor.execute(sql, _arrays(facts, FACT_FIELDS))
+                if activity:
+                    cursor.execute(_unnest_sql(Activity, ACTIVITY_FIELDS), _arrays(activity, ACTIVITY_FIELDS))
+        if zone is not None:
+            after = rollup.contributions([tuple(row[i] for i in ROLLUP_READ) for row in facts], activity, zone)
+            rollup.apply(rollup.difference(after, before))
 
 
 def _unnest_sql(model: type[Any], fields: list[Any], conflict: str | None = None) -> str:
@@ -399,11 +412,12 @@ def rebuild(after: int = 0, batch: int = REBUILD_BATCH, limit: int | None = None
 
 
 def rebuild_all() -> int:
-    """Facts for every ticket and the backlog from history (the demo's load ends with this)."""
+    """Facts for every ticket, the backlog from history and the daily roll-up (the demo's load ends with this)."""
     done = 0
     for progress in rebuild():
         done = progress.tickets
     rebuild_backlog()
+    rollup.rebuild()
     return done
 
 

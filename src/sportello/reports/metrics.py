@@ -27,8 +27,8 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Aggregate, Avg, Count, DateField, Exists, FloatField, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import Trunc, TruncDate
+from django.db.models import Aggregate, Count, DateField, Exists, FloatField, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, Trunc, TruncDate
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 from sportello.accounts.models import Group, User
 from sportello.csat import services as csat
 from sportello.customers.models import Customer, Organization
+from sportello.reports import rollup
 from sportello.reports.facts import OPEN_STATES
 from sportello.reports.frame import (
     Figure,
@@ -49,7 +50,7 @@ from sportello.reports.frame import (
     buckets,
     report,
 )
-from sportello.reports.models import Activity, ActivityKind, BacklogDay, SlaOutcome, TicketFact
+from sportello.reports.models import Activity, ActivityKind, BacklogDay, ReportDaily, SlaOutcome, TicketFact
 from sportello.reports.services import Period
 from sportello.sla.models import Policy
 from sportello.tickets.models import Category, Channel, StatusCategory, Ticket
@@ -93,6 +94,14 @@ def facts(query: ReportQuery, reader: User, prefix: str = "") -> Q:
         tagged = Ticket.tags.through.objects.filter(ticket_id=OuterRef(outer), tag__name=chosen.tag)
         found &= Q(Exists(tagged))
     return found
+
+
+def daily(query: ReportQuery, reader: User, period: Period, by: str | None = None) -> QuerySet[ReportDaily] | None:
+    """The roll-up's ticket rows of `period` for this reader and query, broken down by the roll-up
+    dimension `by`; None when the facts must answer (reports/rollup.py says when)."""
+    if not reader.is_authenticated or not reader.is_staff_member:
+        return None
+    return rollup.ticket_rows(query.filters, visible_groups(reader), period, by)
 
 
 def fact_rows(query: ReportQuery, reader: User) -> QuerySet[TicketFact]:
@@ -297,10 +306,23 @@ class _Volume:
 
 def _volume(query: ReportQuery, reader: User) -> tuple[_Volume, _Volume]:
     """(the period's, the previous period's) counts per day: one statement per count for both."""
-    rows = fact_rows(query, reader)
-    reopens = Activity.objects.filter(facts(query, reader, "fact__"), kind=ActivityKind.REOPEN)
     both = Period(query.previous.first, query.period.last)
-    counts = [per_day(rows, "created_at", both), per_day(rows, "solved_at", both), per_day(reopens, "at", both)]
+    rolled = daily(query, reader, both)
+    if rolled is not None:
+        counts: list[dict[date, int]] = [{}, {}, {}]
+        for day, *found in (
+            rolled.values("day")
+            .annotate(Sum("created"), Sum("solved"), Sum("reopened"))
+            .values_list("day", "created__sum", "solved__sum", "reopened__sum")
+            .order_by()
+        ):
+            for per_kind, n in zip(counts, found, strict=True):
+                if n:
+                    per_kind[day] = n
+    else:
+        rows = fact_rows(query, reader)
+        reopens = Activity.objects.filter(facts(query, reader, "fact__"), kind=ActivityKind.REOPEN)
+        counts = [per_day(rows, "created_at", both), per_day(rows, "solved_at", both), per_day(reopens, "at", both)]
     now, before = (
         _Volume(*({day: n for day, n in found.items() if period.first <= day <= period.last} for found in counts))
         for period in (query.period, query.previous)
@@ -308,8 +330,26 @@ def _volume(query: ReportQuery, reader: User) -> tuple[_Volume, _Volume]:
     return now, before
 
 
-def _breakdown(rows: QuerySet[TicketFact], column: str, query: ReportQuery) -> dict[Any, tuple[int, int]]:
+# Fact column -> the roll-up dimension that holds it.
+ROLLED = {"channel": "channel", "category_id": "category", "group_id": "group", "assignee_id": "assignee",
+          "sla_policy_id": "sla_policy"}  # fmt: skip
+
+
+def _breakdown(rows: QuerySet[TicketFact], column: str, query: ReportQuery, reader: User) -> dict[Any, tuple[int, int]]:
     """Tickets created per value of `column`: (in the period, in the previous one), one statement."""
+    rolled = daily(query, reader, Period(query.previous.first, query.period.last), ROLLED[column])
+    if rolled is not None:
+        current, previous = query.period, query.previous
+        now_days = Q(day__gte=current.first, day__lte=current.last)
+        before_days = Q(day__gte=previous.first, day__lte=previous.last)
+        return {
+            value: (n_now or 0, n_before or 0)
+            for value, n_now, n_before in rolled.filter(created__gt=0)
+            .values(column)
+            .annotate(now=Sum("created", filter=now_days), before=Sum("created", filter=before_days))
+            .values_list(column, "now", "before")
+            .order_by()
+        }
     now, before = in_period("created_at", query.period), in_period("created_at", query.previous)
     return {
         value: (n_now, n_before)
@@ -363,8 +403,8 @@ def volume(query: ReportQuery, reader: User) -> ReportResult:
     starts = axis(query.period, granularity)
     rows = fact_rows(query, reader)
     channels = dict(Channel.choices)
-    by_channel = _breakdown(rows, "channel", query)
-    by_category = _breakdown(rows, "category_id", query)
+    by_channel = _breakdown(rows, "channel", query, reader)
+    by_category = _breakdown(rows, "category_id", query, reader)
     categories = category_names(by_category)
     tags_now, tags_before = _tag_counts(rows, query.period), _tag_counts(rows, query.previous)
     by_tag = {name: (tags_now.get(name, 0), tags_before.get(name, 0)) for name in set(tags_now) | set(tags_before)}
@@ -516,15 +556,29 @@ def _response_figures(
                 found[group][f"{field}_median"] = spread.median
                 found[group][f"{field}_p90"] = spread.p90
                 found[group][f"{field}_count"] = spread.count
-    aggregates = {"solved": Count("pk"), "replies": Avg("replies"), "one_touch": Count("pk", filter=Q(one_touch=True))}
-    rows: list[dict[str, Any]] = (
-        list(solved.values(key).annotate(**aggregates).order_by()) if key else [solved.aggregate(**aggregates)]
-    )
+    aggregates: dict[str, Any] = {
+        "solved": Count("pk"),
+        "replies": Sum("replies"),
+        "one_touch": Count("pk", filter=Q(one_touch=True)),
+    }
+    rolled = daily(query, reader, period, ROLLED[key] if key else None)
+    if rolled is not None:
+        solved_days = rolled.filter(solved__gt=0)
+        aggregates = {"solved": Sum("solved"), "replies": Sum("solved_replies"), "one_touch": Sum("one_touch")}
+        aggregates = {name: Coalesce(value, 0) for name, value in aggregates.items()}
+        rows: list[dict[str, Any]] = (
+            list(solved_days.values(key).annotate(**aggregates).order_by())
+            if key
+            else [solved_days.aggregate(**aggregates)]
+        )
+    else:
+        rows = list(solved.values(key).annotate(**aggregates).order_by()) if key else [solved.aggregate(**aggregates)]
     for row in rows:
         group = row[key] if key else None
-        found[group]["solved"] = row["solved"]
-        found[group]["replies_per_ticket"] = _round(row["replies"]) if row["replies"] is not None else None
-        found[group]["one_touch_percent"] = _percent(row["one_touch"], row["solved"])
+        found[group]["solved"] = row["solved"] or 0
+        # The mean of the replies (summed, then divided: the roll-up can only add).
+        found[group]["replies_per_ticket"] = _round(row["replies"] / row["solved"]) if row["solved"] else None
+        found[group]["one_touch_percent"] = _percent(row["one_touch"] or 0, row["solved"] or 0)
     return found
 
 
@@ -620,8 +674,11 @@ SLA_TARGETS = (
 DECIDED = (SlaOutcome.MET, SlaOutcome.BREACHED)
 
 
-def _sla_counts(rows: QuerySet[TicketFact], key: str | None) -> dict[tuple[Any, str], tuple[int, int]]:
-    """(key value, target) -> (met, breached) over the decided targets of `rows`, in one statement."""
+def _sla_counts(
+    rows: QuerySet[TicketFact], key: str | None, rolled: QuerySet[ReportDaily] | None = None
+) -> dict[tuple[Any, str], tuple[int, int]]:
+    """(key value, target) -> (met, breached) over the decided targets of `rows` (or the same
+    tickets' roll-up rows `rolled`, at the grain of `key`), in one statement."""
     aggregates: dict[str, Any] = {}
     decided = Q()
     for column, target, _label in SLA_TARGETS:
@@ -629,7 +686,10 @@ def _sla_counts(rows: QuerySet[TicketFact], key: str | None) -> dict[tuple[Any, 
         aggregates[f"{target}_breached"] = Count("pk", filter=Q(**{column: SlaOutcome.BREACHED}))
         decided |= Q(**{f"{column}__in": DECIDED})
     found: dict[tuple[Any, str], tuple[int, int]] = {}
-    if key is None:
+    if rolled is not None:
+        sums = {name: Coalesce(Sum(name), 0) for name in aggregates}
+        results: Any = [rolled.aggregate(**sums)] if key is None else rolled.values(key).annotate(**sums).order_by()
+    elif key is None:
         results = [rows.aggregate(**aggregates)]
     else:
         results = list(rows.filter(decided).values(key).annotate(**aggregates).order_by())
@@ -655,8 +715,10 @@ def sla(query: ReportQuery, reader: User) -> ReportResult:
     period, granularity = query.period, query.granularity
     rows = fact_rows(query, reader)
     current = rows.filter(in_period("created_at", period))
-    overall = _sla_counts(current, None)
-    previous = _sla_counts(rows.filter(in_period("created_at", query.previous)), None)
+    overall = _sla_counts(current, None, daily(query, reader, period))
+    previous = _sla_counts(
+        rows.filter(in_period("created_at", query.previous)), None, daily(query, reader, query.previous)
+    )
     _met_now, breached, percent = _compliance(overall.values())
     _met, breached_before, percent_before = _compliance(previous.values())
     figures = [
@@ -683,7 +745,7 @@ def sla(query: ReportQuery, reader: User) -> ReportResult:
         ("group", "group_id", group_names),
         ("agent", "assignee_id", agent_names),
     ):
-        counts = _sla_counts(current, key)
+        counts = _sla_counts(current, key, daily(query, reader, period, ROLLED[key]))
         names = namer({value for value, _target in counts})
         for (value, target), (one_met, one_breached) in sorted(
             counts.items(), key=lambda item: (str(names.get(item[0][0], "")), item[0][1])
@@ -715,14 +777,29 @@ def sla(query: ReportQuery, reader: User) -> ReportResult:
     decided = Q()
     for column, _target, _label in SLA_TARGETS:
         decided |= Q(**{f"{column}__in": DECIDED})
-    for day, day_met, day_breached in (
-        current.filter(decided)
-        .annotate(day=TruncDate("created_at", tzinfo=zone))
-        .values("day")
-        .annotate(met=met, breached=breached_count)
-        .values_list("day", "met", "breached")
-        .order_by()
-    ):
+    rolled = daily(query, reader, period)
+    if rolled is not None:
+        per_day_counts: Any = (
+            rolled.values("day")
+            .annotate(
+                met=sum((Sum(f"{target}_met") for _c, target, _l in SLA_TARGETS[1:]), Sum("first_response_met")),
+                breached=sum(
+                    (Sum(f"{target}_breached") for _c, target, _l in SLA_TARGETS[1:]), Sum("first_response_breached")
+                ),
+            )
+            .values_list("day", "met", "breached")
+            .order_by()
+        )
+    else:
+        per_day_counts = (
+            current.filter(decided)
+            .annotate(day=TruncDate("created_at", tzinfo=zone))
+            .values("day")
+            .annotate(met=met, breached=breached_count)
+            .values_list("day", "met", "breached")
+            .order_by()
+        )
+    for day, day_met, day_breached in per_day_counts:
         bucket = per_bucket_counts[bucket_start(day, granularity, period)]
         bucket[0] += day_met
         bucket[1] += day_breached
@@ -824,16 +901,44 @@ def _agent_stats(query: ReportQuery, reader: User, period: Period) -> dict[int |
         lambda: dict.fromkeys(("solved", "replies", "notes", "handle_seconds", "chats", "assigned"), 0)
     )
     solved, created = in_period("solved_at", period), in_period("created_at", period)
-    for agent, n_solved, n_assigned in (
-        fact_rows(query, reader)
-        .filter(solved | created)
-        .values("assignee_id")
-        .annotate(solved=Count("pk", filter=solved), assigned=Count("pk", filter=created))
-        .values_list("assignee_id", "solved", "assigned")
-        .order_by()
-    ):
+    rolled = daily(query, reader, period, "assignee")
+    if rolled is not None:
+        per_assignee: Any = (
+            rolled.filter(Q(solved__gt=0) | Q(created__gt=0))
+            .values("assignee_id")
+            .annotate(Sum("solved"), Sum("created"))
+            .values_list("assignee_id", "solved__sum", "created__sum")
+            .order_by()
+        )
+    else:
+        per_assignee = (
+            fact_rows(query, reader)
+            .filter(solved | created)
+            .values("assignee_id")
+            .annotate(solved=Count("pk", filter=solved), assigned=Count("pk", filter=created))
+            .values_list("assignee_id", "solved", "assigned")
+            .order_by()
+        )
+    for agent, n_solved, n_assigned in per_assignee:
         found[agent]["solved"], found[agent]["assigned"] = n_solved, n_assigned
     kinds: dict[str, str] = {ActivityKind.REPLY: "replies", ActivityKind.NOTE: "notes", ActivityKind.CHAT: "chats"}
+    by_actor = (
+        rollup.actor_rows(query.filters, visible_groups(reader), period)
+        if reader.is_authenticated and reader.is_staff_member
+        else None
+    )
+    if by_actor is not None:
+        for agent, *counts, minutes in (
+            by_actor.exclude(actor_id=None)
+            .filter(Q(replies__gt=0) | Q(notes__gt=0) | Q(chats__gt=0))
+            .values("actor_id")
+            .annotate(Sum("replies"), Sum("notes"), Sum("chats"), Sum("handle_minutes"))
+            .values_list("actor_id", "replies__sum", "notes__sum", "chats__sum", "handle_minutes__sum")
+            .order_by()
+        ):
+            found[agent].update(zip(("replies", "notes", "chats"), counts, strict=True))
+            found[agent]["handle_seconds"] += (minutes or 0) * 60
+        return found
     rows = activity_rows(query, reader, list(kinds), period).exclude(agent_id=None)
     for agent, kind, n, minutes in (
         rows.values("agent_id", "kind")
@@ -895,13 +1000,20 @@ def agents(query: ReportQuery, reader: User) -> ReportResult:
     # Fair workload: tickets created in each bucket per (current) assignee, for the busiest agents.
     zone = timezone.get_current_timezone()
     assigned: dict[int, dict[date, int]] = defaultdict(lambda: defaultdict(int))
-    for agent, day, n in (
-        rows.filter(in_period("created_at", period), assignee_id__isnull=False)
+    rolled = daily(query, reader, period, "assignee")
+    assigned_days: Any = (
+        rolled.filter(created__gt=0, assignee_id__isnull=False)
+        .values_list("assignee_id", "day")
+        .annotate(n=Sum("created"))
+        .order_by()
+        if rolled is not None
+        else rows.filter(in_period("created_at", period), assignee_id__isnull=False)
         .annotate(day=TruncDate("created_at", tzinfo=zone))
         .values_list("assignee_id", "day")
         .annotate(n=Count("pk"))
         .order_by()
-    ):
+    )
+    for agent, day, n in assigned_days:
         assigned[agent][bucket_start(day, granularity, period)] += n
     starts = buckets(period, granularity)
     busiest = sorted(assigned, key=lambda agent: (-sum(assigned[agent].values()), agent))[:10]
@@ -1043,7 +1155,7 @@ def trends(query: ReportQuery, reader: User) -> ReportResult:
     """Tags and categories of tickets created in the period that rose against the previous period."""
     rows = fact_rows(query, reader)
     tags_now, tags_before = _tag_counts(rows, query.period), _tag_counts(rows, query.previous)
-    categories = _breakdown(rows, "category_id", query)
+    categories = _breakdown(rows, "category_id", query, reader)
     names = category_names(categories)
     found = []
     for name in set(tags_now) | set(tags_before):

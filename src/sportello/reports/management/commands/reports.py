@@ -3,6 +3,7 @@
 sportello reports rebuild                 every ticket's facts and activity, then the backlog
 sportello reports rebuild --after 500000  resume after ticket id 500000 (printed as it goes)
 sportello reports rebuild --backlog-only  only the daily backlog, from the tickets' history
+sportello reports rebuild --rollup-only   only the daily roll-up (ReportDaily), from the facts
 sportello reports snapshot                today's backlog from the facts (the scheduled job)
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from sportello.reports import facts
+from sportello.reports import facts, rollup
 
 
 class Command(BaseCommand):
@@ -25,6 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--after", type=int, default=0, help="resume after this ticket id")
         parser.add_argument("--batch", type=int, default=facts.REBUILD_BATCH, help="tickets per transaction")
         parser.add_argument("--backlog-only", action="store_true", help="rebuild only the daily backlog")
+        parser.add_argument("--rollup-only", action="store_true", help="rebuild only the daily roll-up")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "snapshot":
@@ -35,6 +37,10 @@ class Command(BaseCommand):
             raise CommandError("--batch must be at least 1")
         started = time.monotonic()
         done = 0
+        if options["rollup_only"]:
+            rows = rollup.rebuild()
+            self.stdout.write(f"Daily roll-up rebuilt: {rows} rows in {time.monotonic() - started:.1f} s.")
+            return
         if not options["backlog_only"]:
             last_report = started
             for progress in facts.rebuild(after=options["after"], batch=options["batch"]):
@@ -44,5 +50,8 @@ class Command(BaseCommand):
                     rate = done / (last_report - started)
                     self.stdout.write(f"  {done} tickets ({rate:.0f}/s); resume with --after {progress.last}")
         rows = facts.rebuild_backlog()
+        daily = rollup.rebuild()
         seconds = time.monotonic() - started
-        self.stdout.write(f"Report facts rebuilt: {done} tickets, {rows} backlog rows in {seconds:.1f} s.")
+        self.stdout.write(
+            f"Report facts rebuilt: {done} tickets, {rows} backlog rows, {daily} roll-up rows in {seconds:.1f} s."
+        )

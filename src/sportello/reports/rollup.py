@@ -1,0 +1,366 @@
+"""Daily roll-ups of the report facts: what a month of a metric report adds up at a million tickets.
+
+A month of facts is ~90,000 rows at a million tickets a year; the same month of `ReportDaily` is a
+few hundred rows per day and grain, whatever the intake. Each row holds counts (created, solved,
+reopened, one-touch, SLA outcomes; replies, notes, chats and minutes logged per agent who acted) of
+one day of the site's time zone, keyed by the dimensions of its grain (`GRAINS`).
+
+How it is kept (the same numbers as the facts, always):
+1. Every write of facts (`facts._write`, the outbox listener and the rebuild alike) takes one lock
+   (`lock`, a PostgreSQL advisory lock of the transaction), reads what the tickets it rewrites
+   contributed until now (`snapshot`), writes the facts, and adds the difference between the new and
+   the old contributions to the roll-up rows they touch (`apply`), in the same transaction. The lock
+   makes "read the old facts, write the new" atomic across workers.
+2. `rebuild` recomputes every row from the facts (`sportello reports rebuild`, and `--rollup-only`)
+   and records the site's time zone in `RollupState`; until then, and after the site's time zone
+   changes, reports read the facts.
+
+How it is read (`ticket_rows`, `actor_rows`): a report asks for the rows of the grain made of the
+dimensions its filters fix plus the one it breaks figures down by; when no grain has them (a tag, an
+organization or a custom field filter; two filters besides the group; a reader in another time zone
+than the site's) it gets None and reads the facts instead. Only counts are rolled up: the medians
+and 90th percentiles of response times read the facts (a covering index), which keeps them exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date, datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from sportello.reports.frame import Filters
+from sportello.reports.models import ActivityKind, ReportDaily, RollupState, SlaOutcome, TicketFact
+from sportello.reports.services import Period
+
+# Dimension -> column of ReportDaily, in the order of a key.
+DIMENSIONS = {
+    "group": "group_id",
+    "assignee": "assignee_id",
+    "actor": "actor_id",
+    "channel": "channel",
+    "priority": "priority",
+    "category": "category_id",
+    "sla_policy": "sla_policy_id",
+}
+DIMS = tuple(DIMENSIONS)
+TICKET_GRAINS: tuple[tuple[str, ...], ...] = (
+    (),
+    ("group",),
+    ("assignee",),
+    ("channel",),
+    ("priority",),
+    ("category",),
+    ("sla_policy",),
+    ("group", "assignee"),
+    ("group", "channel"),
+    ("group", "priority"),
+    ("group", "category"),
+    ("group", "sla_policy"),
+)
+ACTOR_GRAINS: tuple[tuple[str, ...], ...] = (("actor",), ("group", "actor"))
+TICKET_MEASURES = (
+    "created",
+    "solved",
+    "reopened",
+    "one_touch",
+    "solved_replies",
+    "first_response_met",
+    "first_response_breached",
+    "next_response_met",
+    "next_response_breached",
+    "resolution_met",
+    "resolution_breached",
+)
+ACTOR_MEASURES = ("replies", "notes", "chats", "handle_minutes")
+MEASURES = TICKET_MEASURES + ACTOR_MEASURES
+INDEX = {name: i for i, name in enumerate(MEASURES)}
+SLA_COLUMNS = (
+    ("sla_first_response", "first_response"),
+    ("sla_next_response", "next_response"),
+    ("sla_resolution", "resolution"),
+)
+ACTOR_KINDS = {ActivityKind.REPLY.value: "replies", ActivityKind.NOTE.value: "notes", ActivityKind.CHAT.value: "chats"}
+
+
+def grain_name(dims: Iterable[str]) -> str:
+    wanted = set(dims)
+    return "+".join(dim for dim in DIMS if dim in wanted)
+
+
+GRAINS = frozenset(grain_name(grain) for grain in TICKET_GRAINS + ACTOR_GRAINS)
+# (name, positions in DIMS) of each grain, for building keys fast.
+_TICKET_KEYS = [(grain_name(g), [DIMS.index(d) for d in g]) for g in TICKET_GRAINS]
+_ACTOR_KEYS = [(grain_name(g), [DIMS.index(d) for d in g]) for g in ACTOR_GRAINS]
+
+# A key: (day, grain, *the DIMS' values, None outside the grain).
+Key = tuple[Any, ...]
+Totals = dict[Key, list[int]]
+
+# What a fact's contribution depends on, in this order (TicketFact columns).
+FACT_READ = (
+    "ticket_id",
+    "created_at",
+    "solved_at",
+    "merged",
+    "group_id",
+    "assignee_id",
+    "channel",
+    "priority",
+    "category_id",
+    "sla_policy_id",
+    "one_touch",
+    "replies",
+    "sla_first_response",
+    "sla_next_response",
+    "sla_resolution",
+)
+ACTIVITY_READ = ("fact_id", "kind", "agent_id", "at", "time_spent")
+
+_enabled: ContextVar[bool] = ContextVar("reports_rollup_enabled", default=True)
+LOCK = 0x5E0_7E11  # the advisory lock every write of facts takes (PostgreSQL)
+
+
+# --- Contributions ------------------------------------------------------------------------------------------
+
+
+def _add(totals: Totals, day: date, values: list[Any], keys: list[tuple[str, list[int]]], add: dict[int, int]) -> None:
+    for name, positions in keys:
+        dims: list[Any] = [None] * len(DIMS)
+        for position in positions:
+            dims[position] = values[position]
+        key = (day, name, *dims)
+        found = totals.get(key)
+        if found is None:
+            found = totals[key] = [0] * len(MEASURES)
+        for index, n in add.items():
+            found[index] += n
+
+
+def contributions(
+    facts: Iterable[tuple[Any, ...]], activity: Iterable[tuple[Any, ...]], zone: Any, totals: Totals | None = None
+) -> Totals:
+    """What these facts (FACT_READ rows) and their activity (ACTIVITY_READ rows) add to the roll-up."""
+    totals = {} if totals is None else totals
+    tickets: dict[int, tuple[bool, list[Any]]] = {}
+
+    def day(instant: datetime) -> date:
+        return timezone.localtime(instant, zone).date()
+
+    for row in facts:
+        (pk, created_at, solved_at, merged, group, assignee, channel, priority, category, policy,
+         one_touch, replies, *outcomes) = row  # fmt: skip
+        values = [group, assignee, None, channel, priority, category, policy]
+        tickets[pk] = (merged, values)
+        if merged:
+            continue
+        created = {INDEX["created"]: 1}
+        for outcome, (_column, target) in zip(outcomes, SLA_COLUMNS, strict=True):
+            if outcome == SlaOutcome.MET:
+                created[INDEX[f"{target}_met"]] = 1
+            elif outcome == SlaOutcome.BREACHED:
+                created[INDEX[f"{target}_breached"]] = 1
+        _add(totals, day(created_at), values, _TICKET_KEYS, created)
+        if solved_at is not None:
+            solved = {INDEX["solved"]: 1, INDEX["one_touch"]: int(one_touch), INDEX["solved_replies"]: replies}
+            _add(totals, day(solved_at), values, _TICKET_KEYS, solved)
+    for fact_id, kind, agent, at, minutes in activity:
+        merged, values = tickets[fact_id]
+        if kind == ActivityKind.REOPEN:
+            if not merged:
+                _add(totals, day(at), values, _TICKET_KEYS, {INDEX["reopened"]: 1})
+            continue
+        measure = ACTOR_KINDS.get(kind)
+        if measure is None:
+            continue
+        acted = {INDEX[measure]: 1, INDEX["handle_minutes"]: minutes or 0}
+        by_actor = [None, None, agent, None, None, None, None]
+        # As `metrics.activity_rows`: all activity counts for the agent who acted; once narrowed by
+        # the tickets' group, only the activity on tickets that were not merged.
+        _add(totals, day(at), by_actor, _ACTOR_KEYS[:1], acted)
+        if not merged:
+            by_actor[0] = values[0]
+            _add(totals, day(at), by_actor, _ACTOR_KEYS[1:], acted)
+    return totals
+
+
+def difference(new: Totals, old: Totals) -> Totals:
+    found: Totals = {}
+    for key in new.keys() | old.keys():
+        after, before = new.get(key), old.get(key)
+        if after is None:
+            change = [-n for n in before or ()]
+        elif before is None:
+            change = list(after)
+        else:
+            change = [a - b for a, b in zip(after, before, strict=True)]
+        if any(change):
+            found[key] = change
+    return found
+
+
+# --- Keeping it --------------------------------------------------------------------------------------------
+
+
+def lock() -> None:
+    """Serialise writes of facts (call inside a transaction): see the module's docstring."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK])
+
+
+def kept_zone() -> Any | None:
+    """The site's time zone when the roll-up was built in it (and so must be kept), else None."""
+    name = timezone.get_default_timezone_name()
+    return timezone.get_default_timezone() if RollupState.objects.filter(time_zone=name).exists() else None
+
+
+def snapshot(ticket_ids: list[int], zone: Any) -> Totals:
+    """What the facts of these tickets contribute now (read under the lock, before they are rewritten)."""
+    from sportello.reports.models import Activity
+
+    facts = list(TicketFact.objects.filter(pk__in=ticket_ids).values_list(*FACT_READ))
+    activity = Activity.objects.filter(fact_id__in=[row[0] for row in facts]).values_list(*ACTIVITY_READ)
+    return contributions(facts, activity, zone)
+
+
+def apply(change: Totals) -> int:
+    """Add `change` to the roll-up rows (a row that comes to all zeros is deleted); returns rows written."""
+    if not change:
+        return 0
+    days = {key[0] for key in change}
+    grains = {key[1] for key in change}
+    columns = ("pk", "day", "grain", *DIMENSIONS.values(), *MEASURES)
+    width = 2 + len(DIMS)
+    existing: dict[Key, tuple[int, list[int]]] = {}
+    for row in ReportDaily.objects.filter(day__in=days, grain__in=grains).values_list(*columns):
+        existing[tuple(row[1 : 1 + width])] = (row[0], list(row[1 + width :]))
+    gone: list[int] = []
+    written: list[ReportDaily] = []
+    for key, delta in change.items():
+        pk, values = existing.get(key, (None, [0] * len(MEASURES)))
+        values = [a + b for a, b in zip(values, delta, strict=True)]
+        if pk is not None:
+            gone.append(pk)
+        if any(values):
+            written.append(_row(key, values))
+    ReportDaily.objects.filter(pk__in=gone).delete()
+    ReportDaily.objects.bulk_create(written, batch_size=2000)
+    return len(written)
+
+
+def _row(key: Key, values: list[int]) -> ReportDaily:
+    dims = dict(zip(DIMENSIONS.values(), key[2:], strict=True))
+    return ReportDaily(day=key[0], grain=key[1], **dims, **dict(zip(MEASURES, values, strict=True)))
+
+
+def rebuild(batch: int = 5000) -> int:
+    """Every roll-up row from the facts, in one transaction under the lock; returns the rows written."""
+    from sportello.reports.models import Activity
+
+    zone = timezone.get_default_timezone()
+    totals: Totals = {}
+    with transaction.atomic():
+        lock()
+        last = 0
+        while True:
+            chunk = list(TicketFact.objects.filter(pk__gt=last).order_by("pk").values_list(*FACT_READ)[:batch])
+            if not chunk:
+                break
+            last = chunk[-1][0]
+            activity = Activity.objects.filter(fact_id__in=[row[0] for row in chunk]).values_list(*ACTIVITY_READ)
+            contributions(chunk, activity, zone, totals)
+        ReportDaily.objects.all().delete()
+        rows = [_row(key, values) for key, values in totals.items() if any(values)]
+        ReportDaily.objects.bulk_create(rows, batch_size=5000)
+        RollupState.objects.all().delete()
+        RollupState.objects.create(time_zone=timezone.get_default_timezone_name())
+    return len(rows)
+
+
+# --- Reading it --------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def facts_only() -> Iterator[None]:
+    """Reports read the facts in this block (tests compare both ways; a rollup-less fallback)."""
+    token = _enabled.set(False)
+    try:
+        yield
+    finally:
+        _enabled.reset(token)
+
+
+def usable() -> bool:
+    """The roll-up answers for this reader: built in the site's time zone, which is the reader's."""
+    if not _enabled.get():
+        return False
+    site = timezone.get_default_timezone_name()
+    if timezone.get_current_timezone_name() != site:
+        return False
+    return RollupState.objects.filter(time_zone=site).exists()
+
+
+# Report filter -> the dimension it fixes on ticket grains.
+TICKET_FILTERS = (
+    ("group", "group"),
+    ("agent", "assignee"),
+    ("channel", "channel"),
+    ("priority", "priority"),
+    ("category", "category"),
+)
+
+
+def _rows(dims: set[str], conditions: dict[str, Any], period: Period) -> QuerySet[ReportDaily] | None:
+    grain = grain_name(dims)
+    if grain not in GRAINS or not usable():
+        return None
+    return ReportDaily.objects.filter(grain=grain, day__gte=period.first, day__lte=period.last, **conditions)
+
+
+def _narrowed(filters: Filters) -> bool:
+    """Filters no grain holds: the facts must answer."""
+    return bool(filters.tag) or filters.organization is not None or bool(filters.custom)
+
+
+def ticket_rows(
+    filters: Filters, groups: list[int] | None, period: Period, by: str | None = None
+) -> QuerySet[ReportDaily] | None:
+    """The ticket-grain rows of `period` under these filters (and the reader's `groups`, None for
+    all), broken down by the dimension `by`; None when no grain has them."""
+    if _narrowed(filters):
+        return None
+    dims = {by} if by else set()
+    conditions: dict[str, Any] = {}
+    for name, dim in TICKET_FILTERS:
+        value = getattr(filters, name)
+        if value is not None and value != "":
+            dims.add(dim)
+            conditions[DIMENSIONS[dim]] = value
+    if groups is not None:
+        dims.add("group")
+        conditions["group_id__in"] = groups
+    return _rows(dims, conditions, period)
+
+
+def actor_rows(filters: Filters, groups: list[int] | None, period: Period) -> QuerySet[ReportDaily] | None:
+    """The activity per agent who acted in `period` (the agent filter: who acted), or None."""
+    ticket_only = ("channel", "priority", "category")
+    if _narrowed(filters) or any(getattr(filters, name) not in (None, "") for name in ticket_only):
+        return None
+    dims = {"actor"}
+    conditions: dict[str, Any] = {}
+    if filters.agent is not None:
+        conditions["actor_id"] = filters.agent
+    if filters.group is not None:
+        dims.add("group")
+        conditions["group_id"] = filters.group
+    if groups is not None:
+        dims.add("group")
+        conditions["group_id__in"] = groups
+    return _rows(dims, conditions, period)
