@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -25,11 +25,16 @@ from sportello.accounts.settings_forms import (
 )
 from sportello.automation.assignment import ASSIGNABLE_ROLES
 from sportello.automation.models import AgentProfile, AgentSkill, Skill
-from sportello.core.errors import InvalidInput
+from sportello.core.errors import InvalidInput, ServiceError
 from sportello.tickets.access import require_admin
 from sportello.tickets.views import AgentRequest, agent_view
 
 PAGE_SIZE = 50
+
+
+def _posted(request: HttpRequest) -> QueryDict | None:
+    """The form's data on POST (even an empty one: it is then invalid, 422), else unbound."""
+    return request.POST if request.method == "POST" else None
 
 
 # --- Users and agents --------------------------------------------------------------------------------
@@ -40,7 +45,7 @@ PAGE_SIZE = 50
 def user_list(request: AgentRequest) -> HttpResponse:
     """Everyone who works tickets, filtered and paginated, with the invitation form."""
     require_admin(request.user)
-    form = InviteForm(request.POST or None)
+    form = InviteForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -79,7 +84,7 @@ def user_edit(request: AgentRequest, user_id: int) -> HttpResponse:
     require_admin(request.user)
     person = get_object_or_404(User, pk=user_id, role__in=team.STAFF_ROLES)
     skills = list(Skill.objects.order_by("name"))
-    form = PersonForm(request.POST or None, skills=skills, initial=_initial(person))
+    form = PersonForm(_posted(request), skills=skills, initial=_initial(person))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         changes = team.PersonChanges(
@@ -179,7 +184,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         person = team.invited_user(token)
     except InvalidInput as err:
         return render(request, "accounts/invitation.html", {"problem": err.message}, status=410)
-    form = AcceptInvitationForm(request.POST or None)
+    form = AcceptInvitationForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             person = team.accept_invitation(token, form.cleaned_data["password1"])
@@ -202,7 +207,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
 @agent_view
 def group_list(request: AgentRequest) -> HttpResponse:
     require_admin(request.user)
-    form = GroupForm(request.POST or None)
+    form = GroupForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -213,7 +218,7 @@ def group_list(request: AgentRequest) -> HttpResponse:
                 tier=data["tier"],
                 members=list(data["members"]),
             )
-        except InvalidInput as err:
+        except ServiceError as err:  # InvalidInput, or Conflict for a name taken
             form.add_error(err.details.get("field"), err.message)
         else:
             messages.success(request, _("Group “%(name)s” added.") % {"name": group.name})
@@ -229,7 +234,7 @@ def group_edit(request: AgentRequest, group_id: int) -> HttpResponse:
     require_admin(request.user)
     group = get_object_or_404(Group, pk=group_id)
     initial = {"name": group.name, "description": group.description, "tier": group.tier}
-    form = GroupForm(request.POST or None, initial={**initial, "members": list(group.members.all())})
+    form = GroupForm(_posted(request), initial={**initial, "members": list(group.members.all())})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -240,7 +245,7 @@ def group_edit(request: AgentRequest, group_id: int) -> HttpResponse:
                 tier=data["tier"],
                 members=list(data["members"]),
             )
-        except InvalidInput as err:
+        except ServiceError as err:  # InvalidInput, or Conflict for a name taken
             group.refresh_from_db()
             form.add_error(err.details.get("field"), err.message)
         else:
@@ -258,7 +263,7 @@ def group_delete(request: AgentRequest, group_id: int) -> HttpResponse:
     require_admin(request.user)
     group = get_object_or_404(Group, pk=group_id)
     usage = team.group_usage(group)
-    form = DeleteGroupForm(request.POST or None, group=group)
+    form = DeleteGroupForm(_posted(request), group=group)
     if request.method == "POST" and form.is_valid():
         try:
             team.delete_group(group, request.user, move_tickets_to=form.cleaned_data["move_to"])
