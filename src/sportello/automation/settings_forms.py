@@ -421,7 +421,7 @@ class TriggerSettingsForm(forms.ModelForm):
     class Meta:
         model = Trigger
         fields = ("name", "event", "match", "position", "active")
-        labels = {"match": _("Act when"), "position": _("Order"), "event": _("When")}
+        labels = {"match": _("Act when"), "position": _("Order"), "event": _("Event")}
         help_texts = {"position": _("Triggers run from the lowest number up.")}
 
 
