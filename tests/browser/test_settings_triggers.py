@@ -105,3 +105,40 @@ def test_a_trigger_built_in_the_settings_is_dry_run_saved_and_acts(browser, live
     fresh = Ticket.objects.get(pk=ticket.pk)
     assert fresh.priority == Priority.URGENT
     desk.close()
+
+
+def test_the_other_automation_pages_pass_axe(browser, live_server, admin, axe_source, settings):  # noqa: F811
+    from sportello.automation.models import WebhookCall
+    from tests.automation.settings.test_webhooks_page import Receiver
+
+    settings.WEBHOOK_ALLOW_HOSTS = ["127.0.0.1"]
+    hook = Receiver(body=b"thanks")
+    Trigger.objects.create(
+        name="Tell the CRM", event="ticket_created", actions=[{"type": "webhook", "url": hook.url, "secret": "k"}]
+    )
+    WebhookCall.objects.create(url=hook.url, state="failed", attempts=5, last_status=500, last_error="Answered 500")
+    page = browser.new_page()
+    sign_in(page, live_server, admin)
+    try:
+        page.goto(f"{live_server.url}/settings/webhooks/")
+        page.get_by_role("button", name="Send a test call for Tell the CRM").click()
+        expect(page.locator("#test-result")).to_contain_text("200")
+        expect(page.locator("#test-result")).to_contain_text("thanks")
+        assert serious_violations(page, axe_source) == []
+
+        page.goto(f"{live_server.url}/settings/time-rules/new/")
+        page.get_by_role("button", name="Add condition").click()
+        page.select_option("#c-0-field", "state")
+        page.get_by_role("button", name="Add action").click()
+        page.select_option("#a-0-type", "send_email")
+        expect(page.locator("#a-0-subject")).to_be_visible()
+        assert serious_violations(page, axe_source) == []
+
+        page.goto(f"{live_server.url}/settings/macros/new/")
+        page.get_by_role("button", name="Add action").click()
+        expect(page.locator("#a-0-type option")).to_have_count(7)  # field changes only
+        assert serious_violations(page, axe_source) == []
+    finally:
+        page.close()
+        hook.server.shutdown()
+        hook.server.server_close()
