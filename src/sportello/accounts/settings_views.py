@@ -62,7 +62,7 @@ def user_list(request: AgentRequest) -> HttpResponse:
         else:
             messages.success(request, _("Invitation sent to %(email)s.") % {"email": user.email})
             return redirect("settings-users")
-    filters = PeopleFilterForm(request.GET or None)
+    filters = PeopleFilterForm(request.GET or None, auto_id="filter_%s")  # ids apart from the invitation form's
     page = Paginator(team.people(**filters.filters()), PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
