@@ -86,6 +86,8 @@ def dry_run(
     holding = [r.holds for r in results]
     matches = not holding or (all(holding) if match_all else any(holding))
     run = DryRun(ticket, results, match_all, matches, _effects(ticket, actions, lists))
+    if any(condition["field"] == "text" for condition in conditions):
+        run.notes.append(_("“Subject or message” sees the subject only here: no message caused this dry run."))
     if time_rule is not None:
         start = _period_start(ticket, time_rule.since)
         waited = (now or timezone.now()) - start

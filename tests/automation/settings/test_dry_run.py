@@ -123,3 +123,17 @@ def test_a_dry_run_needs_a_ticket_that_exists_and_rows_that_are_right(admin, tic
     html = response.content.decode()
     assert response.status_code == 422
     assert "Correct the rows marked below first." in html and "Condition 2: Priority needs a whole number" in html
+
+
+def test_a_text_condition_says_it_sees_only_the_subject_in_a_dry_run(admin, ticket):
+    fields = {
+        **rule_fields(ticket.number),
+        "c-0-field": "text", "c-0-op": "contains", "c-0-value": "room 4",
+        "c-1-field": "text", "c-1-op": "contains", "c-1-value": "printer",
+    }  # fmt: skip
+    html = client_for(admin).post("/settings/triggers/new/", fields).content.decode()
+    assert result_rows(html) == [
+        ("1. Subject or message contains room 4", "no"),  # in the message, which no event brought here
+        ("2. Subject or message contains printer", "yes"),
+    ]
+    assert "sees the subject only here" in html
