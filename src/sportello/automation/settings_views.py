@@ -225,7 +225,7 @@ def _dry_run_page(
     raw = request.POST.get("dry_run_ticket", "").strip().lstrip("#")
     if not builder.valid:
         error = _("Correct the rows marked below first.")
-    elif not raw.isdigit():
+    elif not raw.isdecimal():
         error = _("Type a ticket's number.")
     else:
         try:
@@ -377,9 +377,9 @@ def webhook_retry(request: AgentRequest, call_id: int) -> HttpResponse:
 def _webhook_of(source: str) -> tuple[str, str]:
     """ "<trigger id>:<action number>" → that webhook action's URL and secret."""
     trigger_id, _sep, number = source.partition(":")
-    trigger = Trigger.objects.filter(pk=int(trigger_id) if trigger_id.isdigit() else 0).first()
+    trigger = Trigger.objects.filter(pk=int(trigger_id) if trigger_id.isdecimal() else 0).first()
     actions = [a for a in (trigger.actions if trigger else []) if a.get("type") == "webhook"]
-    index = int(number) if number.isdigit() else -1
+    index = int(number) if number.isdecimal() else -1
     if not 0 <= index < len(actions):
         raise NotFound("No such webhook")
     return str(actions[index].get("url", "")), str(actions[index].get("secret") or "")

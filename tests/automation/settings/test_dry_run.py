@@ -137,3 +137,11 @@ def test_a_text_condition_says_it_sees_only_the_subject_in_a_dry_run(admin, tick
         ("2. Subject or message contains printer", "yes"),
     ]
     assert "sees the subject only here" in html
+
+
+def test_odd_ticket_numbers_are_explained_not_crashed_on(admin, ticket):
+    client = client_for(admin)
+    for odd in ("²", "12345678901234567890123", "-3", "#"):
+        response = client.post("/settings/triggers/new/", {**rule_fields(ticket.number), "dry_run_ticket": odd})
+        assert response.status_code == 422, odd
+    assert client.post("/settings/webhooks/test/", {"source": "²:0"}).status_code == 404
