@@ -37,7 +37,7 @@ from django.db.models import Q
 
 from sportello.accounts.models import User
 from sportello.audit import services as audit
-from sportello.core.errors import ServiceError
+from sportello.core.errors import Conflict, InvalidInput
 from sportello.customers.models import Customer, IdentityKind
 from sportello.privacy.models import DataExport, Erasure, ErasureReason
 
@@ -54,6 +54,7 @@ KEPT_CHANGES = {"status", "state", "priority", "group", "assignee", "category", 
 class Erased:
     customer_id: int
     counts: dict[str, int] = field(default_factory=dict)
+    files: int = 0
 
 
 def confirmation_for(customer: Customer) -> str:
@@ -72,14 +73,14 @@ def erase_customer(
     if reason == ErasureReason.REQUEST:
         expected = confirmation_for(customer)
         if (confirmation or "").strip().casefold() != expected.casefold():
-            raise ServiceError("Type the customer's email address exactly to confirm the erasure.", status=422)
+            raise InvalidInput("Type the customer's email address exactly to confirm the erasure.")
     if customer.merged_into_id is not None:
-        raise ServiceError("This file was merged into another; erase that one.", status=409)
+        raise Conflict("This file was merged into another; erase that one.")
     files: list[str] = []
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
         if is_erased(customer):
-            raise ServiceError("This customer was erased already.", status=409)
+            raise Conflict("This customer was erased already.")
         counts = _erase(customer, files)
         Erasure.objects.create(customer_id=customer.pk, erased_by=actor, reason=reason, counts=counts)
         audit.record(
@@ -92,7 +93,7 @@ def erase_customer(
             after={"reason": str(reason), **counts},
         )
         transaction.on_commit(lambda: delete_files(files))
-    return Erased(customer.pk, counts)
+    return Erased(customer.pk, counts, files=len(files))
 
 
 def delete_files(names: list[str]) -> None:
@@ -101,6 +102,24 @@ def delete_files(names: list[str]) -> None:
             default_storage.delete(name)
         except OSError:  # already gone: what we wanted
             continue
+
+
+def files_of(people: Any) -> set[str]:
+    """The stored files erasing these customers deletes (`people`: ids, or a query of ids):
+    their tickets' and entries' attachments, their raw mails, their export archives."""
+    from sportello.customers.models import Identity
+    from sportello.mail.models import RawMessage
+    from sportello.tickets.models import Attachment, Entry, Ticket
+
+    everyone = Customer.objects.filter(Q(pk__in=people) | Q(merged_into__in=people)).values("pk")
+    emails = Identity.objects.filter(customer__in=everyone, kind=IdentityKind.EMAIL).values("value")
+    tickets = Ticket.objects.filter(customer__in=everyone).values("pk")
+    entries = Entry.objects.filter(Q(ticket__in=tickets) | Q(author_customer__in=everyone)).values("pk")
+    raw = Q(ticket__in=tickets) | Q(entry__in=entries) | Q(sender__in=emails) | Q(envelope_from__in=emails)
+    names = set(Attachment.objects.filter(entry__in=entries).values_list("file", flat=True))
+    names |= set(RawMessage.objects.filter(raw).values_list("file", flat=True))
+    names |= set(DataExport.objects.filter(customer__in=everyone).values_list("file", flat=True))
+    return {name for name in names if name}
 
 
 def _erase(customer: Customer, files: list[str]) -> dict[str, int]:
@@ -127,6 +146,7 @@ def _erase(customer: Customer, files: list[str]) -> dict[str, int]:
     entry_ids = list(entries.values_list("pk", flat=True))
     touched = set(ticket_ids) | set(Entry.objects.filter(pk__in=entry_ids).values_list("ticket_id", flat=True))
     counts: dict[str, int] = {"tickets": len(ticket_ids), "entries": len(entry_ids)}
+    files += sorted(files_of(people))
 
     # 2. Threads: texts, metadata, files, history.
     for entry in Entry.objects.filter(pk__in=entry_ids).only("pk", "metadata", "delivery"):
@@ -140,7 +160,6 @@ def _erase(customer: Customer, files: list[str]) -> dict[str, int]:
             **({"delivery": DeliveryState.FAILED} if pending else {}),
         )
     attachments = Attachment.objects.filter(entry__in=entry_ids)
-    files += [name for name in attachments.values_list("file", flat=True) if name]
     counts["attachments"] = attachments.count()
     attachments.delete()
     Ticket.objects.filter(pk__in=ticket_ids).update(subject=REDACTED, custom_fields={})
@@ -156,7 +175,6 @@ def _erase(customer: Customer, files: list[str]) -> dict[str, int]:
         Q(ticket__in=ticket_ids) | Q(entry__in=entry_ids) | Q(sender__in=emails) | Q(envelope_from__in=emails)
     )
     raw_ids = list(raw.values_list("pk", flat=True))
-    files += [name for name in RawMessage.objects.filter(pk__in=raw_ids).values_list("file", flat=True) if name]
     counts["mails"] = len(raw_ids)
     RawMessage.objects.filter(duplicate_of__in=raw_ids).update(duplicate_of=None)
     RawMessage.objects.filter(pk__in=raw_ids).delete()
@@ -204,9 +222,7 @@ def _erase(customer: Customer, files: list[str]) -> dict[str, int]:
         user.set_unusable_password()
         user.save()
     counts["portal_accounts"] = len(users)
-    exports = DataExport.objects.filter(customer__in=people)
-    files += [name for name in exports.values_list("file", flat=True) if name]
-    exports.delete()
+    DataExport.objects.filter(customer__in=people).delete()
     for pk in people:
         Customer.objects.filter(pk=pk).update(name=f"Erased customer #{pk}", notes="", custom_fields={}, user=None)
     counts["merged_files"] = len(people) - 1

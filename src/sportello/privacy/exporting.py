@@ -40,7 +40,7 @@ from django_tasks import task
 from sportello.accounts.models import User
 from sportello.audit import services as audit
 from sportello.core import outbox
-from sportello.core.errors import ServiceError
+from sportello.core.errors import Conflict
 from sportello.core.models import OutboxMessage
 from sportello.customers.models import Customer, IdentityKind
 from sportello.privacy.models import DataExport, ExportState
@@ -398,7 +398,7 @@ def request_export(user: User, customer: Customer) -> DataExport:
     with transaction.atomic():
         Customer.objects.select_for_update().filter(pk=customer.pk).first()
         if DataExport.objects.filter(customer=customer, state=ExportState.PENDING).exists():
-            raise ServiceError("Your data is already being prepared; the link will come by email.", status=409)
+            raise Conflict("Your data is already being prepared; the link will come by email.")
         export = DataExport.objects.create(customer=customer, requested_by=user)
         audit.record(EXPORT_REQUESTED, target=export, target_label=f"Customer #{customer.pk}", actor=user)
         transaction.on_commit(lambda: build_export_task.enqueue(export.pk))
