@@ -102,8 +102,8 @@ def update_account(
 
 def set_account_active(account: ChannelAccount, active: bool) -> None:
     """Switch an account off (its webhook answers 404, so the platform's messages stay out) or on."""
-    ChannelAccount.objects.filter(pk=account.pk).update(active=active)
     account.active = active
+    account.save(update_fields=["active"])  # a save, not an update: the audit trail sees it
 
 
 # --- Inbound ---------------------------------------------------------------------------------------
