@@ -22,6 +22,7 @@ SAML_ATTRIBUTES: dict[str, list[str]] = {
     "email": [
         "urn:oid:0.9.2342.19200300.100.1.3",
         "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+        "urn:oid:1.2.840.113549.1.9.1.1",  # PKCS #9 emailAddress
         "email",
         "mail",
     ],
