@@ -272,3 +272,24 @@ def test_moving_a_policy_up_reorders_and_reassigns_tickets(
     # The top one cannot go higher.
     client.post(reverse("settings-sla-move", args=[policies["chat"].pk]), {"direction": "up"})
     assert Policy.objects.order_by("position").first() == policies["chat"]
+
+
+def test_a_preview_costs_the_same_queries_whatever_the_number_of_tickets(admin, tickets):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.sla.conftest import open_ticket
+
+    client = client_for(admin)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.post(reverse("settings-sla-add"), form(priorities=["4"], action="preview"))
+        assert response.status_code == 200
+        return len(captured)
+
+    queries()  # the first page of a session reads what later pages find cached
+    few = queries()
+    for n in range(20):
+        open_ticket(f"More {n}", f"more{n}@example.com", priority=Priority.URGENT, tags=["vip"] if n % 2 else [])
+    assert queries() == few
