@@ -14,6 +14,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from sportello.accounts.auth import caller, errors
 from sportello.accounts.models import User
+from sportello.core.errors import InvalidInput
 from sportello.csat.api import ScoreOut, score_rows
 from sportello.reports import frame, metrics, services
 from sportello.tickets.access import require_agent
@@ -160,6 +161,11 @@ class ReportQueryIn(PeriodIn):
     tag: str | None = Field(None, min_length=1, max_length=50, description="only tickets with this tag")
     category: int | None = Field(None, ge=1)
     organization: int | None = Field(None, ge=1, description="only tickets of this organization's customers")
+    custom: list[Annotated[str, Field(max_length=300)]] = Field(
+        [],
+        description="ticket custom field filters as `key:value` (`product:Widget`; part of a text matches, "
+        "`gift:yes`); repeat for several, all must match",
+    )
 
 
 class ReportFigureOut(Schema):
@@ -217,8 +223,19 @@ def report_query(query: ReportQueryIn) -> frame.ReportQuery:
         tag=query.tag,
         category=query.category,
         organization=query.organization,
+        custom=frame.custom_filters(_custom_pairs(query.custom)),
     )
     return frame.ReportQuery(period=period, filters=filters, granularity=frame.Granularity(query.granularity))
+
+
+def _custom_pairs(pairs: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for pair in pairs:
+        key, colon, value = pair.partition(":")
+        if not colon or not key.strip():
+            raise InvalidInput(f"Write a custom field filter as key:value, not {pair[:60]!r}", field="custom")
+        found[key.strip()] = value
+    return found
 
 
 def run_report(slug: str, request: HttpRequest, query: ReportQueryIn) -> ReportOut:

@@ -8,7 +8,7 @@ class ReportsConfig(AppConfig):
 
     def ready(self) -> None:
         from sportello.core import events, outbox, scheduler
-        from sportello.reports import facts, metrics, subscriptions  # noqa: F401 — metrics registers the reports
+        from sportello.reports import availability, facts, metrics, subscriptions  # noqa: F401 — metrics registers
 
         # After the SLA clocks (the sla app is listed first): the facts copy their outcome.
         for name in facts.LISTENED:
@@ -18,3 +18,5 @@ class ReportsConfig(AppConfig):
         # Scheduled reports: queue the mails whose week or month ended (reports/subscriptions.py).
         scheduler.every(600, "reports.subscriptions", subscriptions.queue_due)
         outbox.register(subscriptions.KIND, subscriptions.send_report_mail)
+        # Agents' availability changes, to the minute: the agents report's online time.
+        scheduler.every(60, "reports.availability", availability.record_availability)

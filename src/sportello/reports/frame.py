@@ -58,8 +58,20 @@ class Filters:
     tag: str | None = None
     category: int | None = None
     organization: int | None = None
-    # Custom field key -> the value asked for (see sportello.fields once it exists).
+    # (ticket custom field key, the value asked for), sorted by key: see `custom_filters`.
     custom: tuple[tuple[str, str], ...] = ()
+
+
+def custom_filters(raw: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """Filters' `custom` from key -> value as asked (`cf_<key>` on a page, `custom=key:value` in
+    the API); InvalidInput for a key no ticket field has or a value the field cannot hold. Empty
+    values are dropped. Matching is fields.services.filter_by's (part of a text, one of a list)."""
+    from sportello.fields.models import FieldTarget
+    from sportello.fields.services import clean_filters
+
+    wanted = {key: value.strip() for key, value in raw.items() if value.strip()}
+    kept = clean_filters(FieldTarget.TICKET, wanted)
+    return tuple(sorted((key, wanted[key]) for key in kept))
 
 
 @dataclass(frozen=True)

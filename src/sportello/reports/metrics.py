@@ -36,7 +36,10 @@ from django.utils.translation import gettext as _
 from sportello.accounts.models import Group, User
 from sportello.csat import services as csat
 from sportello.customers.models import Customer, Organization
+from sportello.fields.models import FieldTarget
+from sportello.fields.services import filter_by
 from sportello.reports import rollup
+from sportello.reports.availability import online_seconds
 from sportello.reports.facts import OPEN_STATES
 from sportello.reports.frame import (
     Figure,
@@ -89,10 +92,14 @@ def facts(query: ReportQuery, reader: User, prefix: str = "") -> Q:
         value = getattr(chosen, name)
         if value is not None and value != "":
             found &= Q(**{f"{prefix}{column}": value})
+    outer = "fact_id" if prefix else "pk"
     if chosen.tag:
-        outer = "fact_id" if prefix else "pk"
         tagged = Ticket.tags.through.objects.filter(ticket_id=OuterRef(outer), tag__name=chosen.tag)
         found &= Q(Exists(tagged))
+    if chosen.custom:
+        # The ticket's custom_fields (not kept in the facts): the same match as the ticket list's.
+        matching = filter_by(Ticket.objects.filter(pk=OuterRef(outer)), FieldTarget.TICKET, dict(chosen.custom))
+        found &= Q(Exists(matching))
     return found
 
 
@@ -236,6 +243,47 @@ def spreads(rows: QuerySet[Any], fields: tuple[str, ...], key: str | None = None
                 len(found_values), _round(percentile(found_values, 0.5)), _round(percentile(found_values, 0.9))
             )
             for field, found_values in per_field.items()
+        }
+    return found
+
+
+def spread_sets(
+    rows: QuerySet[Any], fields: tuple[str, ...], keys: tuple[str | None, ...]
+) -> dict[str | None, dict[Any, dict[str, Spread]]]:
+    """`spreads` for each of `keys` at once: on PostgreSQL one statement over the rows (GROUPING
+    SETS), so a report's overall, per-group and per-agent percentiles cost one scan, not three."""
+    named = [key for key in keys if key is not None]
+    if connection.vendor != "postgresql" or not named:
+        return {key: spreads(rows, fields, key) for key in keys}
+    sql, params = rows.values_list(*named, *fields).order_by().query.sql_with_params()
+    key_names = [f"k{i}" for i in range(len(named))]
+    field_names = [f"f{i}" for i in range(len(fields))]
+    columns = [f"GROUPING({name})" for name in key_names] + key_names
+    for name in field_names:
+        columns += [
+            f"count({name})",
+            f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {name})",
+            f"percentile_cont(0.9) WITHIN GROUP (ORDER BY {name})",
+        ]
+    sets = ", ".join("()" if key is None else f"({key_names[named.index(key)]})" for key in keys)
+    statement = (
+        f"SELECT {', '.join(columns)} FROM ({sql}) AS found({', '.join(key_names + field_names)}) "
+        f"GROUP BY GROUPING SETS ({sets})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        results = cursor.fetchall()
+    width = len(named)
+    found: dict[str | None, dict[Any, dict[str, Spread]]] = {key: {} for key in keys}
+    for row in results:
+        grouped = [named[i] for i, flag in enumerate(row[:width]) if flag == 0]
+        key = grouped[0] if grouped else None
+        value = row[width + named.index(key)] if key is not None else None
+        stats = row[2 * width :]
+        found[key][value] = {
+            field: Spread(stats[3 * i], _round(stats[3 * i + 1]), _round(stats[3 * i + 2]))
+            for i, field in enumerate(fields)
+            if stats[3 * i]
         }
     return found
 
@@ -470,6 +518,7 @@ def _backlog(query: ReportQuery, reader: User, period: Period) -> tuple[dict[dat
 def backlog(query: ReportQuery, reader: User) -> ReportResult:
     """Tickets open at the end of each day (site time zone), by status category and group."""
     unsupported = [name for name in ("agent", "tag", "organization") if getattr(query.filters, name)]
+    unsupported += [f"custom:{key}" for key, _value in query.filters.custom]
     days, by_group = _backlog(query, reader, query.period)
     previous, _groups = _backlog(query, reader, query.previous)
     period, granularity = query.period, query.granularity
@@ -544,18 +593,33 @@ def _response_sets(
 
 
 def _response_figures(
-    query: ReportQuery, reader: User, period: Period, key: str | None = None
-) -> dict[Any, dict[str, Any]]:
+    query: ReportQuery, reader: User, period: Period, keys: tuple[str | None, ...] = (None,)
+) -> dict[str | None, dict[Any, dict[str, Any]]]:
+    """Per key (None: all tickets; "group_id", "assignee_id"): the figures of each of its values."""
     created, solved = _response_sets(query, reader, period)
-    found: dict[Any, dict[str, Any]] = defaultdict(dict)
+    per_key: dict[str | None, dict[Any, dict[str, Any]]] = {key: defaultdict(dict) for key in keys}
     first = ("first_response_business_seconds", "first_response_seconds")
     resolution = ("resolution_business_seconds", "resolution_seconds")
     for source, fields in ((created, first), (solved, resolution)):
-        for group, per_field in spreads(source, fields, key).items():
-            for field, spread in per_field.items():
-                found[group][f"{field}_median"] = spread.median
-                found[group][f"{field}_p90"] = spread.p90
-                found[group][f"{field}_count"] = spread.count
+        for key, found_spreads in spread_sets(source, fields, keys).items():
+            for group, per_field in found_spreads.items():
+                for field, spread in per_field.items():
+                    per_key[key][group][f"{field}_median"] = spread.median
+                    per_key[key][group][f"{field}_p90"] = spread.p90
+                    per_key[key][group][f"{field}_count"] = spread.count
+    for key in keys:
+        _solved_figures(query, reader, period, solved, key, per_key[key])
+    return per_key
+
+
+def _solved_figures(
+    query: ReportQuery,
+    reader: User,
+    period: Period,
+    solved: QuerySet[TicketFact],
+    key: str | None,
+    found: dict[Any, dict[str, Any]],
+) -> None:
     aggregates: dict[str, Any] = {
         "solved": Count("pk"),
         "replies": Sum("replies"),
@@ -579,7 +643,6 @@ def _response_figures(
         # The mean of the replies (summed, then divided: the roll-up can only add).
         found[group]["replies_per_ticket"] = _round(row["replies"] / row["solved"]) if row["solved"] else None
         found[group]["one_touch_percent"] = _percent(row["one_touch"] or 0, row["solved"] or 0)
-    return found
 
 
 RESPONSE_COLUMNS = [
@@ -603,8 +666,10 @@ RESPONSE_COLUMNS = [
 @report("response-times", "Response times")
 def response_times(query: ReportQuery, reader: User) -> ReportResult:
     """First response (tickets created in the period) and resolution (tickets solved in it)."""
-    now = _response_figures(query, reader, query.period).get(None, {})
-    before = _response_figures(query, reader, query.previous).get(None, {})
+    period, granularity = query.period, query.granularity
+    current = _response_figures(query, reader, period, (None, "group_id", "assignee_id"))
+    now = current[None].get(None, {})
+    before = _response_figures(query, reader, query.previous)[None].get(None, {})
     figures = []
     for field, label in DURATIONS:
         for stat, stat_label in (("median", _("median")), ("p90", _("90th percentile"))):
@@ -629,10 +694,8 @@ def response_times(query: ReportQuery, reader: User) -> ReportResult:
         )
     )
     created, solved = _response_sets(query, reader, query.period)
-    period, granularity = query.period, query.granularity
     table_rows = []
-    per_group = _response_figures(query, reader, period, "group_id")
-    per_agent = _response_figures(query, reader, period, "assignee_id")
+    per_group, per_agent = current["group_id"], current["assignee_id"]
     for kind, found, names in (
         ("group", per_group, group_names(per_group)),
         ("agent", per_agent, agent_names(per_agent)),
@@ -888,6 +951,9 @@ AGENT_COLUMNS = [
     ("chats", "Chats handled"),
     ("assigned", "Assigned (created in the period)"),
     ("open_now", "Open now"),
+    ("capacity", "Capacity"),
+    ("online_seconds", "Online time (s)"),
+    ("load_percent", "Load % of capacity"),
     ("csat_good", "Good ratings"),
     ("csat_bad", "Bad ratings"),
     ("csat_percent", "Satisfaction %"),
@@ -951,6 +1017,23 @@ def _agent_stats(query: ReportQuery, reader: User, period: Period) -> dict[int |
     return found
 
 
+def capacities(agent_ids: Iterable[int | None]) -> dict[int | None, int]:
+    """Each agent's capacity as automatic assignment weighs it (automation/assignment.py): their own
+    maximum of open tickets, else the largest default of their groups; agents with neither are left out."""
+    from sportello.automation.models import AgentProfile, GroupAssignment
+
+    ids = [pk for pk in agent_ids if pk is not None]
+    found: dict[int | None, int] = {}
+    for agent, limit in GroupAssignment.objects.filter(
+        group__members__in=ids, default_capacity__isnull=False
+    ).values_list("group__members", "default_capacity"):
+        found[agent] = max(found.get(agent, 0), limit or 0)
+    own = AgentProfile.objects.filter(agent_id__in=ids, max_open_tickets__isnull=False)
+    for agent, limit in own.values_list("agent_id", "max_open_tickets"):
+        found[agent] = limit or 0
+    return found
+
+
 @report("agents", "Agents")
 def agents(query: ReportQuery, reader: User) -> ReportResult:
     """Per agent: solved, replies, notes, handle time, chats, assigned, open now, satisfaction."""
@@ -974,6 +1057,8 @@ def agents(query: ReportQuery, reader: User) -> ReportResult:
     ids = set(now) | set(open_now) | set(scores)
     ids.discard(None)
     names = agent_names(ids)
+    capacity = capacities(ids)
+    online = online_seconds(ids, period.since, period.until)
     table_rows = []
     for agent in ids:
         stats = now.get(agent, {})
@@ -984,6 +1069,9 @@ def agents(query: ReportQuery, reader: User) -> ReportResult:
                 "name": names.get(agent, str(agent)),
                 **{k: stats.get(k, 0) for k in ("solved", "replies", "notes", "handle_seconds", "chats", "assigned")},
                 "open_now": open_now.get(agent, 0),
+                "capacity": capacity.get(agent),
+                "online_seconds": online.get(agent, 0),
+                "load_percent": _percent(open_now.get(agent, 0), capacity.get(agent) or 0),
                 "csat_good": score.good if score else 0,
                 "csat_bad": score.bad if score else 0,
                 "csat_percent": score.score if score else None,

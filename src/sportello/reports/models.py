@@ -201,6 +201,22 @@ class RollupState(models.Model):
         return f"Roll-up in {self.time_zone}, built {self.built_at:%Y-%m-%d %H:%M}"
 
 
+class AgentAvailability(models.Model):
+    """An agent's availability (online, away, offline) from `at` on, as the reports' sampler saw it
+    (reports/availability.py, every minute): the agents report's online time."""
+
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    availability = models.CharField(max_length=10)
+    at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "agent availabilities"
+        indexes = [models.Index(fields=["agent", "at"], name="availability_agent_at")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} {self.availability} from {self.at:%Y-%m-%d %H:%M}"
+
+
 class Frequency(models.TextChoices):
     WEEKLY = "weekly", "Weekly"
     MONTHLY = "monthly", "Monthly"

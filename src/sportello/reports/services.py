@@ -24,7 +24,7 @@ from sportello.csat import services as csat
 from sportello.csat.models import Survey
 from sportello.kb.models import ArticleTranslation, Deflection, DeflectionSource, Feedback
 from sportello.tickets.access import tickets_visible_to
-from sportello.tickets.models import Channel
+from sportello.tickets.models import Channel, Ticket
 
 DEFAULT_DAYS = 30
 # Periods are whole days in these years: far enough for any imported history, and never near the
@@ -303,6 +303,11 @@ def narrow_surveys(surveys: QuerySet[Survey], filters: Any) -> QuerySet[Survey]:
             surveys = surveys.filter(**{column: value})
     if getattr(filters, "tag", None):
         surveys = surveys.filter(ticket__tags__name=filters.tag)
+    if custom := getattr(filters, "custom", ()):
+        from sportello.fields.models import FieldTarget
+        from sportello.fields.services import filter_by
+
+        surveys = surveys.filter(ticket__in=filter_by(Ticket.objects.all(), FieldTarget.TICKET, dict(custom)))
     return surveys
 
 

@@ -100,7 +100,8 @@ def parse_query(params: QueryDict) -> ReportQuery:
     tag = params.get("tag", "").strip()
     if len(tag) > 50:
         raise InvalidInput(_("A tag has at most 50 characters"))
-    filters = Filters(channel=channel or None, tag=tag or None, **values)
+    custom = {name[3:]: params.get(name, "") for name in params if name.startswith("cf_")}
+    filters = Filters(channel=channel or None, tag=tag or None, custom=frame.custom_filters(custom), **values)
     return ReportQuery(period=period, filters=filters, granularity=Granularity(granularity))
 
 
@@ -117,6 +118,8 @@ def query_string(query: ReportQuery, preset: str = "", **changes: Any) -> str:
         value = getattr(query.filters, name)
         if value not in (None, ""):
             params[name] = value
+    for key, value in query.filters.custom:
+        params[f"cf_{key}"] = value
     params.update(changes)
     return urlencode({key: value for key, value in params.items() if value not in (None, "")})
 
