@@ -4,7 +4,7 @@ and the page where an invited person sets their password."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import authenticate, login
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -193,7 +193,13 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         except InvalidInput as err:
             form.add_error(err.details.get("field"), err.message)
         else:
-            login(request, person, backend="django.contrib.auth.backends.ModelBackend")
+            # Signed in through the configured backends, so the sign-in policy applies (while
+            # agents must use single sign-on, the new password does not sign them in).
+            signed_in = authenticate(request, username=person.username, password=form.cleaned_data["password1"])
+            if signed_in is None:
+                messages.info(request, _("Your password is set. Sign in as your help desk asks you to."))
+                return redirect("login")
+            login(request, signed_in)
             messages.success(request, _("Welcome, %(name)s: your password is set.") % {"name": person.display_name})
             return redirect("inbox")
     context = {"form": form, "person": person}

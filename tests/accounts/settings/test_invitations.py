@@ -153,3 +153,15 @@ def test_invitations_are_validated(admin, agent):
         assert response.status_code == 422, data
         assert message in page_text(response), data
     assert mail.outbox == [] and not User.objects.filter(first_name="Nora").exists()
+
+
+def test_while_agents_must_use_single_sign_on_the_new_password_does_not_sign_in(admin):
+    from sportello.sso.models import SignInPolicy
+
+    SignInPolicy.objects.create(pk=1, agents_sso_only=True)
+    _invite(client_for(admin))
+    invitee = Client()
+    done = invitee.post(_link(mail.outbox[0]), {"password1": GOOD, "password2": GOOD}, follow=True)
+    assert done.redirect_chain[-1][0].startswith("/accounts/login/")
+    assert "Your password is set. Sign in as your help desk asks you to." in page_text(done)
+    assert invitee.get("/").status_code == 302  # not signed in
