@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "sportello.audit",
     "sportello.admin_area",
     "sportello.privacy",
+    "sportello.importers",
     # Single sign-on and two-factor (docs/sso.md); sso first, so its templates override allauth's.
     "sportello.sso",
     "allauth",

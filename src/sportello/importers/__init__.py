@@ -1,0 +1,1 @@
+"""Importers: bring a team's history from another help desk (docs/importing.md)."""
