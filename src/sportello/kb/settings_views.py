@@ -65,7 +65,9 @@ class KbCategoryForm(forms.Form):
 
 def _tree() -> list[tuple[Category, int, list[tuple[Category, int]]]]:
     """Top categories in order, each with its articles' count and its sub-categories'."""
-    rows = list(Category.objects.annotate(n=Count("articles")).order_by("position", "name", "pk"))
+    rows = list(
+        Category.objects.select_related("parent").annotate(n=Count("articles")).order_by("position", "name", "pk")
+    )
     return [
         (top, top.n, [(child, child.n) for child in rows if child.parent_id == top.pk])  # type: ignore[attr-defined]
         for top in rows
