@@ -5,42 +5,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='ImportCursor',
+            name="ImportCursor",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(max_length=100)),
-                ('stream', models.CharField(max_length=40)),
-                ('cursor', models.TextField(blank=True)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("source", models.CharField(max_length=100)),
+                ("stream", models.CharField(max_length=40)),
+                ("cursor", models.TextField(blank=True)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('source', 'stream'), name='import_cursor_once')],
+                "constraints": [models.UniqueConstraint(fields=("source", "stream"), name="import_cursor_once")],
             },
         ),
         migrations.CreateModel(
-            name='ImportedRecord',
+            name="ImportedRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(max_length=100)),
-                ('kind', models.CharField(max_length=20)),
-                ('source_id', models.CharField(max_length=200)),
-                ('local_id', models.BigIntegerField()),
-                ('source_number', models.CharField(blank=True, max_length=50)),
-                ('checksum', models.CharField(blank=True, max_length=64)),
-                ('source_updated_at', models.DateTimeField(blank=True, null=True)),
-                ('imported_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("source", models.CharField(max_length=100)),
+                ("kind", models.CharField(max_length=20)),
+                ("source_id", models.CharField(max_length=200)),
+                ("local_id", models.BigIntegerField()),
+                ("source_number", models.CharField(blank=True, max_length=50)),
+                ("checksum", models.CharField(blank=True, max_length=64)),
+                ("source_updated_at", models.DateTimeField(blank=True, null=True)),
+                ("imported_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'indexes': [models.Index(fields=['kind', 'local_id'], name='imported_record_local')],
-                'constraints': [models.UniqueConstraint(fields=('source', 'kind', 'source_id'), name='imported_record_once')],
+                "indexes": [models.Index(fields=["kind", "local_id"], name="imported_record_local")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("source", "kind", "source_id"), name="imported_record_once")
+                ],
             },
         ),
     ]

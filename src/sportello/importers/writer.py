@@ -1,0 +1,647 @@
+"""The source-agnostic writer: records (records.py) in, Sportello rows out, quietly and in batches.
+
+Every row written is recorded in ImportedRecord (source, kind, source id -> local id, checksum)
+in the same transaction, so:
+- a row seen again with the same checksum is left alone (unchanged), a changed one is updated;
+- a ticket and its whole thread are one batch's transaction: an import killed at any point leaves
+  each ticket whole or absent, and the next run writes the absent ones;
+- a ticket already imported whose source `updated_at` has not moved is skipped before its thread
+  is even read (the comments are one request per ticket in most APIs).
+
+History is written as rows (bulk inserts), not through the services: no event is published, so
+no trigger fires, nobody is mailed, no SLA clock starts and no survey is offered. Open tickets get
+their SLA clock on their next change. Each batch indexes its tickets for search; report facts are
+rebuilt once at the end (`finish`).
+
+On a dry run everything is mapped and written inside one transaction that is rolled back at the
+end: what would be created is counted exactly, and nothing stays (no files are downloaded, no
+ticket numbers taken).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import connection, transaction
+from django.utils import timezone
+
+from sportello.accounts.models import Group, Role, User
+from sportello.core.models import Counter
+from sportello.core.numbers import next_number, sequence_name
+from sportello.customers.identity import normalize
+from sportello.customers.models import Customer, Identity, Organization
+from sportello.importers.mapping import Mapping
+from sportello.importers.models import ImportedRecord
+from sportello.importers.records import (
+    CommentIn,
+    GroupIn,
+    OrganizationIn,
+    PersonIn,
+    TicketIn,
+    checksum,
+)
+from sportello.importers.report import Report
+from sportello.tickets import statuses
+from sportello.tickets.attachments import safe_filename, storage_name
+from sportello.tickets.models import (
+    Attachment,
+    Channel,
+    Direction,
+    Entry,
+    EntryKind,
+    StatusCategory,
+    Tag,
+    Ticket,
+)
+
+BATCH = 100  # tickets (or people) per transaction
+
+
+class DryRunDone(Exception):
+    """Raised to roll the dry run's transaction back."""
+
+
+class Writer:
+    def __init__(
+        self,
+        source: str,
+        *,
+        report: Report,
+        mapping: Mapping | None = None,
+        dry_run: bool = False,
+        batch: int = BATCH,
+        before_commit: Callable[[int], None] | None = None,
+        on_written: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.source = source
+        self.report = report
+        self.mapping = mapping or Mapping()
+        self.dry_run = dry_run
+        self.batch = batch
+        # Called inside each ticket batch's transaction with the tickets written so far (tests
+        # interrupt an import there: the batch is rolled back, as if the process had been killed).
+        self.before_commit = before_commit
+        self.on_written = on_written or (lambda kind, n: None)
+        self.known: dict[str, dict[str, tuple[int, str, datetime | None]]] = {}
+        self.pending_people: list[PersonIn] = []
+        self.pending_organizations: list[OrganizationIn] = []
+        self.pending_tickets: list[TicketIn] = []
+        self.tickets_written = 0
+        self.first_ticket_id: int | None = None
+        self._status_ids: dict[str, int] = {}
+
+    # --- Records ------------------------------------------------------------------------------------
+
+    def _records(self, kind: str) -> dict[str, tuple[int, str, datetime | None]]:
+        if kind not in self.known:
+            rows = ImportedRecord.objects.filter(source=self.source, kind=kind).values_list(
+                "source_id", "local_id", "checksum", "source_updated_at"
+            )
+            self.known[kind] = {source_id: (local, digest, at) for source_id, local, digest, at in rows}
+        return self.known[kind]
+
+    def local_id(self, kind: str, source_id: str) -> int | None:
+        if not source_id:
+            return None
+        found = self._records(kind).get(str(source_id))
+        return found[0] if found else None
+
+    def _record(
+        self,
+        kind: str,
+        source_id: str,
+        local_id: int,
+        digest: str,
+        updated_at: datetime | None = None,
+        number: str = "",
+    ) -> ImportedRecord:
+        self._records(kind)[source_id] = (local_id, digest, updated_at)
+        return ImportedRecord(
+            source=self.source,
+            kind=kind,
+            source_id=source_id,
+            local_id=local_id,
+            checksum=digest,
+            source_updated_at=updated_at,
+            source_number=number,
+        )
+
+    def _rerecord(self, kind: str, source_id: str, local_id: int, digest: str, updated_at: datetime | None) -> None:
+        self._records(kind)[source_id] = (local_id, digest, updated_at)
+        ImportedRecord.objects.filter(source=self.source, kind=kind, source_id=source_id).update(
+            checksum=digest, source_updated_at=updated_at, imported_at=timezone.now()
+        )
+
+    # --- Groups and organizations --------------------------------------------------------------------
+
+    def group(self, item: GroupIn) -> None:
+        digest = checksum(item)
+        known = self._records("group").get(item.source_id)
+        if known and known[1] == digest:
+            self.report.unchanged["group"] += 1
+            return
+        with transaction.atomic():
+            name = item.name.strip()[:100]
+            if not name:
+                self.report.skip("group", item.source_id, "no name")
+                return
+            group, _created = Group.objects.get_or_create(name=name, defaults={"description": item.description})
+            if known:
+                self._rerecord("group", item.source_id, group.pk, digest, None)
+                self.report.updated["group"] += 1
+            else:
+                self._record("group", item.source_id, group.pk, digest).save()
+                self.report.created["group"] += 1
+        self.on_written("group", 1)
+
+    def organization(self, item: OrganizationIn) -> None:
+        self.pending_organizations.append(item)
+        if len(self.pending_organizations) >= self.batch:
+            self.flush()
+
+    def _write_organizations(self, items: list[OrganizationIn]) -> None:
+        known = self._records("organization")
+        records = []
+        for item in items:
+            digest = checksum(item)
+            seen = known.get(item.source_id)
+            if seen and seen[1] == digest:
+                self.report.unchanged["organization"] += 1
+                continue
+            name = item.name.strip()[:200]
+            if not name:
+                self.report.skip("organization", item.source_id, "no name")
+                continue
+            values = {"domain": item.domain[:200], "notes": item.notes}
+            if seen:
+                Organization.objects.filter(pk=seen[0]).update(name=name, **values)
+                self._rerecord("organization", item.source_id, seen[0], digest, item.updated_at)
+                self.report.updated["organization"] += 1
+                continue
+            # An organization of the same name here already is the same organization.
+            organization, _created = Organization.objects.get_or_create(name=name, defaults=values)
+            records.append(self._record("organization", item.source_id, organization.pk, digest, item.updated_at))
+            self.report.created["organization"] += 1
+        ImportedRecord.objects.bulk_create(records)
+        self.on_written("organization", len(items))
+
+    # --- People --------------------------------------------------------------------------------------
+
+    def person(self, item: PersonIn) -> None:
+        self.pending_people.append(item)
+        if len(self.pending_people) >= self.batch:
+            self.flush()
+
+    def _identities(self, item: PersonIn) -> list[tuple[str, str, bool]]:
+        found: list[tuple[str, str, bool]] = []
+        for identity in item.identities:
+            try:
+                value = normalize(identity.kind, identity.value)
+            except ValidationError:
+                self.report.unmapped[(f"{identity.kind} address", identity.value)] += 1
+                continue
+            if (identity.kind, value) not in [(k, v) for k, v, _ in found]:
+                found.append((identity.kind, value, identity.verified))
+        return found
+
+    def _write_people(self, items: list[PersonIn]) -> None:
+        agents = [i for i in items if i.agent]
+        customers = [i for i in items if not i.agent]
+        for item in agents:
+            self._write_agent(item)
+        self._write_customers(customers)
+        self.on_written("person", len(items))
+
+    def _write_agent(self, item: PersonIn) -> None:
+        digest = checksum(item)
+        seen = self._records("agent").get(item.source_id)
+        if seen and seen[1] == digest:
+            self.report.unchanged["agent"] += 1
+            return
+        first, _space, last = item.name.strip().partition(" ")
+        email = item.email
+        if seen:
+            user = User.objects.filter(pk=seen[0]).first()
+        else:
+            user = User.objects.filter(email__iexact=email).first() if email else None
+        if user is None:
+            username = (email or f"{self.source.split(':')[0]}-{item.source_id}")[:150]
+            if User.objects.filter(username=username).exists():
+                username = f"{username[:130]}-{item.source_id}"[:150]
+            # Inactive until an admin invites them (Settings → Agents): an imported agent cannot sign in.
+            user = User.objects.create(
+                username=username,
+                email=email,
+                first_name=first[:150],
+                last_name=last[:150],
+                role=Role.AGENT,
+                is_active=False,
+                password=make_password(None),
+                language=item.language[:10],
+            )
+            self.report.created["agent"] += 1
+        elif seen:
+            User.objects.filter(pk=user.pk).update(first_name=first[:150], last_name=last[:150])
+            self.report.updated["agent"] += 1
+        else:
+            self.report.created["agent"] += 1  # mapped onto the user who has the address here
+        groups = [g for g in (self.local_id("group", s) for s in item.groups) if g]
+        if groups:
+            user.support_groups.add(*groups)
+        if seen:
+            self._rerecord("agent", item.source_id, user.pk, digest, item.updated_at)
+        else:
+            self._record("agent", item.source_id, user.pk, digest, item.updated_at).save()
+
+    def _write_customers(self, items: list[PersonIn]) -> None:
+        if not items:
+            return
+        known = self._records("customer")
+        wanted = {item.source_id: self._identities(item) for item in items}
+        values = [v for rows in wanted.values() for _k, v, _ in rows]
+        owners = {
+            (kind, value): customer_id
+            for kind, value, customer_id in Identity.objects.filter(value__in=values).values_list(
+                "kind", "value", "customer_id"
+            )
+        }
+        records: list[ImportedRecord] = []
+        new_identities: list[Identity] = []
+        for item in items:
+            digest = checksum(item)
+            seen = known.get(item.source_id)
+            if seen and seen[1] == digest:
+                self.report.unchanged["customer"] += 1
+                continue
+            organization_id = self.local_id("organization", item.organization)
+            if item.organization and organization_id is None:
+                self.report.unmapped[("organization", item.organization)] += 1
+            identities = wanted[item.source_id]
+            fields: dict[str, Any] = {"name": item.name.strip()[:200], "organization_id": organization_id}
+            if item.language:
+                fields["language"] = item.language[:10]
+            if item.notes:
+                fields["notes"] = item.notes
+            customer_id = (
+                seen[0] if seen else next((owners[(k, v)] for k, v, _ in identities if (k, v) in owners), None)
+            )
+            if customer_id is not None:
+                # Known, or someone who wrote here before with one of these addresses: one file.
+                Customer.objects.filter(pk=customer_id).update(**fields)
+                if seen:
+                    self._rerecord("customer", item.source_id, customer_id, digest, item.updated_at)
+                    self.report.updated["customer"] += 1
+                else:
+                    records.append(self._record("customer", item.source_id, customer_id, digest, item.updated_at))
+                    self.report.created["customer"] += 1
+            else:
+                customer = Customer.objects.create(**fields)
+                customer_id = customer.pk
+                records.append(self._record("customer", item.source_id, customer_id, digest, item.updated_at))
+                self.report.created["customer"] += 1
+            for kind, value, verified in identities:
+                if (kind, value) not in owners:
+                    owners[(kind, value)] = customer_id
+                    new_identities.append(Identity(customer_id=customer_id, kind=kind, value=value, verified=verified))
+        Identity.objects.bulk_create(new_identities)
+        ImportedRecord.objects.bulk_create(records)
+
+    # --- Tickets -------------------------------------------------------------------------------------
+
+    def ticket(self, item: TicketIn) -> None:
+        self.pending_tickets.append(item)
+        if len(self.pending_tickets) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is pending, each kind in its own transaction (a dry run's is the outer one)."""
+        if self.pending_organizations:
+            items, self.pending_organizations = self.pending_organizations, []
+            with transaction.atomic():
+                self._write_organizations(items)
+        if self.pending_people:
+            items_p, self.pending_people = self.pending_people, []
+            with transaction.atomic():
+                self._write_people(items_p)
+        if self.pending_tickets:
+            items_t, self.pending_tickets = self.pending_tickets, []
+            with transaction.atomic():
+                self._write_tickets(items_t)
+                if self.before_commit is not None:
+                    self.before_commit(self.tickets_written)
+
+    def _status_id(self, category: str) -> int:
+        if category not in self._status_ids:
+            self._status_ids[category] = statuses.builtin(category).pk
+        return self._status_ids[category]
+
+    def _person(self, source_id: str) -> tuple[int | None, int | None]:
+        """(user id, customer id) of a person of the source."""
+        if not source_id:
+            return None, None
+        return self.local_id("agent", source_id), self.local_id("customer", source_id)
+
+    def _write_tickets(self, items: list[TicketIn]) -> None:
+        known = self._records("ticket")
+        new: list[tuple[TicketIn, str]] = []
+        changed: list[tuple[TicketIn, str, int]] = []
+        for item in items:
+            seen = known.get(item.source_id)
+            if seen and seen[2] is not None and item.updated_at is not None and seen[2] >= item.updated_at:
+                self.report.unchanged["ticket"] += 1  # the thread is not even read
+                continue
+            digest = checksum(item)
+            if seen and seen[1] == digest:
+                self.report.unchanged["ticket"] += 1
+                continue
+            user, customer = self._person(item.requester)
+            if customer is None:
+                if user is not None:
+                    self.report.skip("ticket", item.source_id, f"the requester {item.requester} is an agent")
+                else:
+                    self.report.skip("ticket", item.source_id, f"unknown requester {item.requester!r}")
+                continue
+            if seen:
+                changed.append((item, digest, seen[0]))
+            else:
+                new.append((item, digest))
+        if new:
+            self._create_tickets(new)
+        for item, digest, ticket_id in changed:
+            self._update_ticket(item, digest, ticket_id)
+        self.on_written("ticket", len(items))
+
+    def _fields(self, item: TicketIn) -> dict[str, Any]:
+        category = self.mapping.status(item.status)
+        if category is None:
+            self.report.unmapped[("status", item.status)] += 1
+            category = StatusCategory.OPEN
+        priority = self.mapping.priority(item.priority)
+        if priority is None:
+            self.report.unmapped[("priority", item.priority)] += 1
+            priority = 2
+        channel = self.mapping.channel(item.channel) or (item.channel if item.channel in Channel.values else None)
+        if channel is None:
+            self.report.unmapped[("channel", item.channel)] += 1
+            channel = Channel.EMAIL
+        group_id = self.local_id("group", item.group)
+        if item.group and group_id is None:
+            self.report.unmapped[("group", item.group)] += 1
+        assignee_id = self.local_id("agent", item.assignee)
+        if item.assignee and assignee_id is None:
+            self.report.unmapped[("assignee", item.assignee)] += 1
+        solved = category in (StatusCategory.SOLVED, StatusCategory.CLOSED)
+        return {
+            "subject": (item.subject or "").strip()[:255] or "(no subject)",
+            "customer_id": self.local_id("customer", item.requester),
+            "channel": channel,
+            "status_id": self._status_id(category),
+            "state": category,
+            "priority": priority,
+            "group_id": group_id,
+            "assignee_id": assignee_id,
+            "language": (item.language or "en")[:10],
+            "created_at": item.created_at,
+            "updated_at": item.updated_at or item.created_at,
+            "solved_at": (item.solved_at or item.updated_at) if solved else None,
+        }
+
+    def _numbers(self, items: list[TicketIn]) -> list[tuple[int, bool]]:
+        """Each ticket's number here, and whether it is the source's: kept when free, else the next one."""
+        wanted = [i.number for i in items if i.number and 0 < i.number < 2**62]
+        taken = set(Ticket.objects.filter(number__in=wanted).values_list("number", flat=True))
+        if wanted and not self.dry_run:
+            raise_counter_to(max(wanted))
+        numbers: list[tuple[int, bool]] = []
+        fake = -1
+        for item in items:
+            if item.number and item.number in set(wanted) and item.number not in taken:
+                taken.add(item.number)
+                numbers.append((item.number, True))
+            elif self.dry_run:  # no number is taken from the sequence on a dry run
+                numbers.append((fake, False))
+                fake -= 1
+            else:
+                numbers.append((next_number(), False))
+        return numbers
+
+    def _create_tickets(self, new: list[tuple[TicketIn, str]]) -> None:
+        items = [item for item, _digest in new]
+        threads = [item.thread() for item in items]
+        numbers = self._numbers(items)
+        tickets = []
+        for item, thread, (number, kept) in zip(items, threads, numbers, strict=True):
+            fields = self._fields(item)
+            custom: dict[str, Any] = {}
+            if not kept:
+                self.report.renumbered += 1
+                if item.number:
+                    custom["imported_number"] = str(item.number)  # the old number finds the ticket
+            tickets.append(
+                Ticket(number=number, version=len(thread) + 1, custom_fields=custom, **fields),
+            )
+        Ticket.objects.bulk_create(tickets)
+        self._tag(items, tickets)
+        records = [
+            self._record(
+                "ticket",
+                item.source_id,
+                ticket.pk,
+                digest,
+                item.updated_at,
+                number=str(item.number or ""),
+            )
+            for (item, digest), ticket in zip(new, tickets, strict=True)
+        ]
+        for item, ticket, thread in zip(items, tickets, threads, strict=True):
+            records += self._thread(item, ticket, thread, version=0)
+            self._rating(item, ticket)
+        ImportedRecord.objects.bulk_create(records)
+        self.report.created["ticket"] += len(tickets)
+        if self.first_ticket_id is None and tickets:
+            self.first_ticket_id = min(t.pk for t in tickets)
+        self.tickets_written += len(tickets)
+        self._index([t.pk for t in tickets])
+
+    def _update_ticket(self, item: TicketIn, digest: str, ticket_id: int) -> None:
+        ticket = Ticket.objects.get(pk=ticket_id)
+        fields = self._fields(item)
+        fields.pop("created_at")
+        comment_records = self._records("comment")
+        fresh = [c for c in item.thread() if c.source_id not in comment_records]
+        for name, value in fields.items():
+            setattr(ticket, name, value)
+        ticket.version += len(fresh) + 1
+        ticket.save()
+        self._tag([item], [ticket])
+        records = self._thread(item, ticket, fresh, version=ticket.version - len(fresh) - 1)
+        self._rating(item, ticket)
+        ImportedRecord.objects.bulk_create(records)
+        self._rerecord("ticket", item.source_id, ticket.pk, digest, item.updated_at)
+        self.report.updated["ticket"] += 1
+        self.tickets_written += 1
+        self._index([ticket.pk])
+
+    def _tag(self, items: list[TicketIn], tickets: list[Ticket]) -> None:
+        names = {n.strip()[:50] for item in items for n in item.tags if n.strip()}
+        if not names:
+            return
+        Tag.objects.bulk_create([Tag(name=n) for n in names], ignore_conflicts=True)
+        ids = dict(Tag.objects.filter(name__in=names).values_list("name", "pk"))
+        through = Ticket.tags.through
+        links = [
+            through(ticket_id=ticket.pk, tag_id=ids[n.strip()[:50]])
+            for item, ticket in zip(items, tickets, strict=True)
+            for n in dict.fromkeys(item.tags)
+            if n.strip()
+        ]
+        through.objects.bulk_create(links, ignore_conflicts=True)
+
+    def _thread(self, item: TicketIn, ticket: Ticket, thread: list[CommentIn], *, version: int) -> list[ImportedRecord]:
+        entries: list[Entry] = []
+        first_response = ticket.first_response_at
+        for index, comment in enumerate(sorted(thread, key=lambda c: c.created_at)):
+            user_id, customer_id = self._person(comment.author)
+            if comment.author and user_id is None and customer_id is None:
+                self.report.unmapped[("comment author", comment.author)] += 1
+            if not comment.public:
+                direction, kind = Direction.INTERNAL, EntryKind.NOTE
+            elif user_id is not None and customer_id is None:
+                direction, kind = Direction.OUTBOUND, EntryKind.MESSAGE
+                first_response = min(first_response, comment.created_at) if first_response else comment.created_at
+            else:
+                direction, kind = Direction.INBOUND, EntryKind.MESSAGE
+            channel = self.mapping.channel(comment.channel) or ticket.channel
+            entries.append(
+                Entry(
+                    ticket=ticket,
+                    kind=kind,
+                    channel=channel,
+                    direction=direction,
+                    internal=not comment.public,
+                    author_user_id=user_id,
+                    author_customer_id=customer_id if user_id is None else None,
+                    body_text=comment.body_text,
+                    body_html=_sanitized(comment.body_html),
+                    metadata={"imported": {"source": self.source, "id": comment.source_id}},
+                    ticket_version=version + index + 1,
+                    created_at=comment.created_at,
+                )
+            )
+        if not entries:
+            return []
+        Entry.objects.bulk_create(entries)
+        if first_response != ticket.first_response_at:
+            Ticket.objects.filter(pk=ticket.pk).update(first_response_at=first_response)
+            ticket.first_response_at = first_response
+        ordered = sorted(thread, key=lambda c: c.created_at)
+        self._attachments(ordered, entries)
+        self.report.created["comment"] += len(entries)
+        return [
+            self._record("comment", comment.source_id, entry.pk, "")
+            for comment, entry in zip(ordered, entries, strict=True)
+        ]
+
+    def _attachments(self, comments: list[CommentIn], entries: list[Entry]) -> None:
+        rows: list[Attachment] = []
+        for comment, entry in zip(comments, entries, strict=True):
+            for item in comment.attachments:
+                filename = safe_filename(item.filename)
+                content_type = item.content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+                if self.dry_run:
+                    self.report.created["attachment"] += 1
+                    continue
+                if item.size > settings.MAX_ATTACHMENT_BYTES:
+                    self.report.skip("attachment", item.source_id, f"{filename}: larger than the limit")
+                    continue
+                try:
+                    data = item.read()
+                except Exception as exc:  # a download that failed: the rest of the ticket still comes
+                    self.report.skip("attachment", item.source_id, f"{filename}: {exc}")
+                    continue
+                attachment = Attachment(
+                    entry=entry,
+                    filename=filename,
+                    content_type=content_type[:150],
+                    size=len(data),
+                    inline=item.inline,
+                    created_at=entry.created_at,
+                )
+                attachment.file.save(storage_name(filename), ContentFile(data, name=filename), save=False)
+                rows.append(attachment)
+        Attachment.objects.bulk_create(rows)
+        self.report.created["attachment"] += len(rows)
+
+    def _rating(self, item: TicketIn, ticket: Ticket) -> None:
+        if item.rating is None or item.rating.rating not in ("good", "bad"):
+            return
+        from sportello.csat.models import Source, Survey
+
+        at = item.rating.at or ticket.solved_at or ticket.updated_at
+        Survey.objects.update_or_create(
+            ticket=ticket,
+            defaults={
+                "customer_id": ticket.customer_id,
+                "agent_id": ticket.assignee_id,
+                "group_id": ticket.group_id,
+                "offered_at": ticket.solved_at or at,
+                "rating": item.rating.rating,
+                "comment": item.rating.comment,
+                "source": Source.EMAIL,
+                "answered_at": at,
+                "updated_at": at,
+            },
+        )
+        self.report.created["rating"] += 1
+
+    def _index(self, ticket_ids: Iterable[int]) -> None:
+        from sportello.search import backend as search
+
+        if self.dry_run:
+            return
+        for ticket_id in ticket_ids:
+            search.index_ticket(ticket_id)
+
+    # --- The end -------------------------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Report facts for the tickets written, once, in bulk."""
+        self.flush()
+        if self.dry_run or not self.tickets_written:
+            return
+        from sportello.reports import facts, rollup
+
+        for _progress in facts.rebuild(after=(self.first_ticket_id or 1) - 1):
+            pass
+        facts.rebuild_backlog()
+        rollup.rebuild()
+
+
+def raise_counter_to(number: int) -> None:
+    """Make sure the ticket sequence gives numbers above `number` (an imported ticket kept it)."""
+    if connection.vendor == "postgresql":
+        name = sequence_name("ticket")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT setval(%s, %s) WHERE %s > (SELECT last_value FROM {connection.ops.quote_name(name)})",
+                [name, number, number],
+            )
+        return
+    counter, _ = Counter.objects.get_or_create(name="ticket", defaults={"value": settings.TICKET_NUMBER_START - 1})
+    if counter.value < number:
+        Counter.objects.filter(name="ticket", value__lt=number).update(value=number)
+
+
+def _sanitized(html: str) -> str:
+    if not html:
+        return ""
+    from sportello.core.html import sanitize_html
+
+    return sanitize_html(html)
