@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
@@ -29,6 +30,21 @@ class AccountAdapter(DefaultAccountAdapter):
         super().login(request, user)
         if needs_two_factor_setup(user):
             request.session[SESSION_FLAG] = True  # TwoFactorRequiredMiddleware sends them to set-up
+
+    def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
+        """A sign-in of the last minutes counts as having just confirmed who you are, so an agent
+        sent to set up two-factor right after signing in (single sign-on included) is not asked
+        again; later, changing second factors asks for the password or a factor first."""
+        from allauth.account import app_settings
+        from allauth.account.internal.flows.login import get_authentication_records
+        from allauth.core import context
+
+        required = super().is_reauthentication_required(app=app, **kwargs)
+        request = context.request
+        if not required or request is None or not request.user.is_authenticated:
+            return required
+        records = get_authentication_records(request, request.user)
+        return not (records and time.time() - records[-1]["at"] < app_settings.REAUTHENTICATION_TIMEOUT)
 
     def get_reauthentication_methods(self, user: Any) -> list[dict[str, Any]]:
         """Before a change of second factors allauth asks who you are again: the password only where
