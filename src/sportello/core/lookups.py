@@ -88,7 +88,7 @@ def ensure_stamp() -> int:
 
 
 def known_stamp() -> int | None:
-    """The version this process last read or made (None: none since it last forgot), no query."""
+    """The version this process last read (None: none since a change it made or a flush), no query."""
     return _current[0]
 
 
