@@ -120,6 +120,18 @@ def build_file(customer: Customer, agent: User) -> CarlaFile:
     return CarlaFile(customer, web, mailed, chat, social, raw, raw_bytes, names)
 
 
+@pytest.fixture(autouse=True)
+def _forget_cached_flags():  # type: ignore[no-untyped-def]
+    """The cached "agents may export" flag outlives a test's rolled-back settings: forget it."""
+    from django.core.cache import cache
+
+    from sportello.privacy.models import AGENTS_MAY_EXPORT_KEY
+
+    cache.delete(AGENTS_MAY_EXPORT_KEY)
+    yield
+    cache.delete(AGENTS_MAY_EXPORT_KEY)
+
+
 @pytest.fixture
 def carla(customer, agent) -> CarlaFile:
     return build_file(customer, agent)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sportello.accounts.models import Role, User
 from sportello.core.errors import Forbidden, NotFound
 from sportello.customers.models import Customer
-from sportello.privacy.models import DataExport, ExportState, RetentionPolicy
+from sportello.privacy.models import DataExport, ExportState, agents_may_export
 
 
 def may_export(user: User) -> bool:
@@ -14,7 +14,7 @@ def may_export(user: User) -> bool:
         return False
     if user.is_admin:
         return True
-    return user.can_reply and user.role == Role.AGENT and RetentionPolicy.current().agents_may_export
+    return user.can_reply and user.role == Role.AGENT and agents_may_export()
 
 
 def require_exporter(user: User) -> None:

@@ -7,8 +7,11 @@ keeps the customer's id and counts only.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
-from django.db import models
+from django.core.cache import cache
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -72,6 +75,16 @@ class Erasure(models.Model):
         return f"customer {self.customer_id} erased"
 
 
+# The cached answer to "may agents export?", read on every customer page (templatetags/privacy.py).
+AGENTS_MAY_EXPORT_KEY = "sportello:privacy:agents_may_export"
+
+
+def forget_agents_may_export() -> None:
+    """Pages read the flag afresh: now, and after the commit (others may have read the old row)."""
+    cache.delete(AGENTS_MAY_EXPORT_KEY)
+    transaction.on_commit(lambda: cache.delete(AGENTS_MAY_EXPORT_KEY))
+
+
 class RetentionPolicy(models.Model):
     """The one row of retention rules (pk 1); an empty number turns its rule off."""
 
@@ -105,7 +118,20 @@ class RetentionPolicy(models.Model):
     def __str__(self) -> str:
         return "retention rules"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        forget_agents_may_export()
+
     @classmethod
     def current(cls) -> RetentionPolicy:
         policy, _created = cls.objects.get_or_create(pk=1)
         return policy
+
+
+def agents_may_export() -> bool:
+    """The settings' flag, cached for a minute at most (saving the settings forgets it at once)."""
+    value = cache.get(AGENTS_MAY_EXPORT_KEY)
+    if value is None:
+        value = RetentionPolicy.objects.filter(pk=1, agents_may_export=True).exists()
+        cache.set(AGENTS_MAY_EXPORT_KEY, value, 60)
+    return bool(value)
