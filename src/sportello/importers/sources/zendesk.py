@@ -1,0 +1,332 @@
+"""`sportello import zendesk`: a Zendesk Support account through its REST API.
+
+What is read, and the documentation it follows (developer.zendesk.com/api-reference):
+- groups: `GET /api/v2/groups` (ticketing/groups/groups), followed by `next_page`;
+- organizations: the time-based incremental export `GET /api/v2/incremental/organizations?start_time=`
+  (ticketing/ticket-management/incremental_exports), pages until `end_of_stream`, `end_time` as cursor;
+- users, with every identity sideloaded: `GET /api/v2/incremental/users/cursor?start_time=&include=identities`,
+  then `?cursor=<after_cursor>` until `end_of_stream`;
+- tickets: `GET /api/v2/incremental/tickets/cursor?start_time=`, then `?cursor=`;
+- each new or changed ticket's thread: `GET /api/v2/tickets/{id}/comments?page[size]=100`, cursor
+  pagination (`meta.has_more`, `links.next`) (ticketing/tickets/ticket_comments);
+- attachments: each comment's `attachments[].content_url`, downloaded.
+
+Authentication is an API token: Basic `{email}/token:{token}` (introduction#api-token).
+Rate limits (account-api/rate-limits): a 429 says how long to wait in `Retry-After` (seconds);
+the client waits that long and asks again. 5xx answers are retried a few times with a growing
+wait; any other error stops the import with the error body's message (a run started again resumes).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+from sportello.importers.records import (
+    AttachmentIn,
+    Checkpoint,
+    CommentIn,
+    GroupIn,
+    IdentityIn,
+    OrganizationIn,
+    PersonIn,
+    RatingIn,
+    Record,
+    Skipped,
+    TicketIn,
+)
+from sportello.importers.sources.tabular import SourceError, parse_time
+
+TIMEOUT = 60
+MAX_WAITS = 20  # 429s in a row before giving up
+MAX_FAILURES = 5  # 5xx answers in a row before giving up
+IDENTITY_KINDS = {"email": "email", "phone_number": "phone", "twitter": "social", "facebook": "social"}
+
+
+class ZendeskClient:
+    def __init__(
+        self,
+        url: str,
+        *,
+        email: str,
+        token: str,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = TIMEOUT,
+    ) -> None:
+        parsed = urllib.parse.urlsplit(url if "://" in url else f"https://{url}")
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise SourceError(f"Not a Zendesk address: {url!r} (expected https://SUBDOMAIN.zendesk.com)")
+        self.base = f"{parsed.scheme}://{parsed.netloc}"
+        self.host = parsed.netloc
+        credentials = base64.b64encode(f"{email}/token:{token}".encode()).decode()
+        self.auth = f"Basic {credentials}"
+        self.sleep = sleep
+        self.timeout = timeout
+        self.requests = 0
+        self.waited = 0.0
+
+    def _open(self, url: str, *, accept: str = "application/json") -> bytes:
+        waits = failures = 0
+        while True:
+            request = urllib.request.Request(url, headers={"Accept": accept, "User-Agent": "Sportello importer"})
+            if urllib.parse.urlsplit(url).netloc == self.host:  # never the credentials to another host
+                request.add_header("Authorization", self.auth)
+            self.requests += 1
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    return response.read()
+            except urllib.error.HTTPError as exc:
+                body = exc.read()
+                if exc.code == 429 and waits < MAX_WAITS:
+                    waits += 1
+                    self._wait(exc.headers.get("Retry-After"), default=60)
+                    continue
+                if exc.code >= 500 and failures < MAX_FAILURES:
+                    failures += 1
+                    self._wait(exc.headers.get("Retry-After"), default=2**failures)
+                    continue
+                raise SourceError(f"Zendesk answered {exc.code} to {_path(url)}: {_error_message(body)}") from exc
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+                failures += 1
+                if failures > MAX_FAILURES:
+                    raise SourceError(f"Cannot reach {self.base}: {getattr(exc, 'reason', exc)}") from exc
+                self._wait(None, default=2**failures)
+
+    def _wait(self, retry_after: str | None, *, default: float) -> None:
+        try:
+            seconds = max(0.0, float(retry_after)) if retry_after else default
+        except ValueError:
+            seconds = default
+        self.waited += seconds
+        self.sleep(seconds)
+
+    def get(self, path_or_url: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        url = path_or_url if "://" in path_or_url else f"{self.base}{path_or_url}"
+        if params:
+            url += ("&" if "?" in url else "?") + urllib.parse.urlencode(params)
+        body = self._open(url)
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            raise SourceError(f"Zendesk's answer to {_path(url)} is not JSON") from exc
+        if not isinstance(data, dict):
+            raise SourceError(f"Zendesk's answer to {_path(url)} is not an object")
+        return data
+
+    def download(self, url: str) -> bytes:
+        return self._open(url if "://" in url else f"{self.base}{url}", accept="*/*")
+
+
+def _path(url: str) -> str:
+    return urllib.parse.urlsplit(url).path
+
+
+def _error_message(body: bytes) -> str:
+    """Zendesk's error bodies: {"error": "RecordNotFound", "description": "Not found"} or
+    {"error": {"title": …, "message": …}} or {"errors": [{"title", "detail"}]}."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body[:200].decode("utf-8", "replace") or "no details"
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict):
+        return ": ".join(str(error[k]) for k in ("title", "message") if error.get(k)) or json.dumps(error)
+    if isinstance(data, dict) and isinstance(data.get("errors"), list) and data["errors"]:
+        first = data["errors"][0]
+        return ": ".join(str(first.get(k)) for k in ("title", "detail") if first.get(k))
+    parts = [str(data.get(k)) for k in ("error", "description", "details") if isinstance(data, dict) and data.get(k)]
+    return ": ".join(parts) or "no details"
+
+
+def _time(value: Any) -> datetime | None:
+    return parse_time(value, field="time", required=False) if value else None
+
+
+class ZendeskSource:
+    def __init__(
+        self,
+        url: str,
+        *,
+        email: str,
+        token: str,
+        sleep: Callable[[float], None] = time.sleep,
+        client: ZendeskClient | None = None,
+    ) -> None:
+        self.client = client or ZendeskClient(url, email=email, token=token, sleep=sleep)
+        self.name = f"zendesk:{self.client.host}"[:100]
+
+    def total(self, stream: str) -> int | None:
+        path = {"organizations": "organizations", "people": "users", "tickets": "tickets"}.get(stream)
+        if path is None:
+            return None
+        try:
+            count = self.client.get(f"/api/v2/{path}/count.json").get("count") or {}
+            return int(count.get("value")) if isinstance(count, dict) and count.get("value") is not None else None
+        except (SourceError, TypeError, ValueError):
+            return None
+
+    def read(self, stream: str, *, since: datetime | None, cursor: str | None) -> Iterator[Record]:
+        start = str(int(since.timestamp())) if since else "0"
+        if stream == "groups":
+            yield from self._groups()
+        elif stream == "organizations":
+            yield from self._organizations(cursor or start)
+        elif stream == "people":
+            yield from self._cursor_export("users", start, cursor, self._person, include="identities")
+        elif stream == "tickets":
+            yield from self._cursor_export("tickets", start, cursor, self._ticket)
+
+    def _groups(self) -> Iterator[Record]:
+        url: str | None = "/api/v2/groups.json"
+        while url:
+            page = self.client.get(url)
+            for group in page.get("groups") or []:
+                if not group.get("deleted"):
+                    yield GroupIn(str(group["id"]), str(group.get("name") or ""), str(group.get("description") or ""))
+            url = page.get("next_page")
+
+    def _organizations(self, start: str) -> Iterator[Record]:
+        params: dict[str, Any] | None = {"start_time": start}
+        url = "/api/v2/incremental/organizations.json"
+        while True:
+            page = self.client.get(url, params)
+            for row in page.get("organizations") or []:
+                if row.get("deleted_at"):
+                    continue
+                domains = row.get("domain_names") or []
+                yield OrganizationIn(
+                    source_id=str(row["id"]),
+                    name=str(row.get("name") or ""),
+                    domain=str(domains[0]) if domains else "",
+                    notes=str(row.get("notes") or ""),
+                    updated_at=_time(row.get("updated_at")),
+                )
+            if page.get("end_time") is not None:
+                yield Checkpoint("organizations", str(page["end_time"]))
+            if page.get("end_of_stream") or not page.get("next_page"):
+                return
+            url, params = page["next_page"], None
+
+    def _cursor_export(
+        self,
+        kind: str,
+        start: str,
+        cursor: str | None,
+        convert: Callable[[dict[str, Any], dict[str, Any]], Record | None],
+        include: str = "",
+    ) -> Iterator[Record]:
+        params: dict[str, Any] = {"cursor": cursor} if cursor else {"start_time": start}
+        if include:
+            params["include"] = include
+        while True:
+            page = self.client.get(f"/api/v2/incremental/{kind}/cursor.json", params)
+            for row in page.get(kind) or []:
+                try:
+                    record = convert(row, page)
+                except (KeyError, TypeError, ValueError) as exc:
+                    record = Skipped(kind.rstrip("s"), str(row.get("id", "?")), f"cannot read it: {exc}")
+                if record is not None:
+                    yield record
+            if page.get("after_cursor"):
+                yield Checkpoint("people" if kind == "users" else kind, str(page["after_cursor"]))
+            if page.get("end_of_stream") or not page.get("after_cursor"):
+                return
+            params = {"cursor": page["after_cursor"]}
+            if include:
+                params["include"] = include
+
+    def _person(self, row: dict[str, Any], page: dict[str, Any]) -> Record | None:
+        user_id = str(row["id"])
+        identities: list[IdentityIn] = []
+        for identity in page.get("identities") or []:
+            if str(identity.get("user_id")) == user_id and identity.get("type") in IDENTITY_KINDS:
+                identities.append(
+                    IdentityIn(IDENTITY_KINDS[identity["type"]], str(identity["value"]), bool(identity.get("verified")))
+                )
+        values = {(i.kind, i.value.lower()) for i in identities}
+        if row.get("email") and ("email", str(row["email"]).lower()) not in values:
+            identities.insert(0, IdentityIn("email", str(row["email"]), bool(row.get("verified"))))
+        if row.get("phone") and not any(i.kind == "phone" for i in identities):
+            identities.append(IdentityIn("phone", str(row["phone"]), False))
+        role = row.get("role") or "end-user"
+        return PersonIn(
+            source_id=user_id,
+            name=str(row.get("name") or ""),
+            identities=identities,
+            organization=str(row.get("organization_id") or ""),
+            agent=role in ("agent", "admin"),
+            admin=role == "admin",
+            groups=[str(row["default_group_id"])] if row.get("default_group_id") else [],
+            language=str(row.get("locale") or "")[:2],
+            notes=str(row.get("notes") or ""),
+            updated_at=_time(row.get("updated_at")),
+        )
+
+    def _ticket(self, row: dict[str, Any], page: dict[str, Any]) -> Record | None:
+        ticket_id = str(row["id"])
+        if row.get("status") == "deleted":
+            return Skipped("ticket", ticket_id, "deleted in Zendesk")
+        created = _time(row.get("created_at"))
+        if created is None:
+            return Skipped("ticket", ticket_id, "no created_at")
+        rating = row.get("satisfaction_rating") or {}
+        score = rating.get("score") if isinstance(rating, dict) else None
+        return TicketIn(
+            source_id=ticket_id,
+            number=int(row["id"]),
+            subject=str(row.get("subject") or row.get("raw_subject") or ""),
+            requester=str(row.get("requester_id") or ""),
+            created_at=created,
+            updated_at=_time(row.get("updated_at")) or created,
+            status=str(row.get("status") or "open"),
+            priority=str(row.get("priority") or ""),
+            channel=str((row.get("via") or {}).get("channel") or "email"),
+            group=str(row.get("group_id") or ""),
+            assignee=str(row.get("assignee_id") or ""),
+            tags=[str(t) for t in row.get("tags") or []],
+            rating=RatingIn(score, str(rating.get("comment") or ""), _time(rating.get("updated_at")))
+            if score in ("good", "bad")
+            else None,
+            load_comments=lambda: self._comments(ticket_id),
+        )
+
+    def _comments(self, ticket_id: str) -> list[CommentIn]:
+        comments: list[CommentIn] = []
+        url: str | None = f"/api/v2/tickets/{ticket_id}/comments.json"
+        params: dict[str, Any] | None = {"page[size]": 100}
+        while url:
+            page = self.client.get(url, params)
+            for row in page.get("comments") or []:
+                comments.append(
+                    CommentIn(
+                        source_id=str(row["id"]),
+                        author=str(row.get("author_id") or ""),
+                        body_text=str(row.get("plain_body") or row.get("body") or ""),
+                        body_html=str(row.get("html_body") or ""),
+                        created_at=_time(row.get("created_at")),  # type: ignore[arg-type]
+                        public=bool(row.get("public", True)),
+                        channel=str((row.get("via") or {}).get("channel") or ""),
+                        attachments=[self._attachment(a) for a in row.get("attachments") or []],
+                    )
+                )
+            meta, links = page.get("meta") or {}, page.get("links") or {}
+            url, params = (links.get("next"), None) if meta.get("has_more") else (page.get("next_page"), None)
+        return comments
+
+    def _attachment(self, row: dict[str, Any]) -> AttachmentIn:
+        url = str(row.get("content_url") or "")
+        return AttachmentIn(
+            source_id=str(row.get("id") or url),
+            filename=str(row.get("file_name") or "attachment"),
+            content_type=str(row.get("content_type") or ""),
+            size=int(row.get("size") or 0),
+            inline=bool(row.get("inline")),
+            fetch=(lambda: self.client.download(url)) if url else None,
+        )

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.importers.zendesk_server import ZendeskServer, serve
+
+
+@pytest.fixture
+def zendesk() -> Iterator[ZendeskServer]:
+    yield from serve(ZendeskServer())
