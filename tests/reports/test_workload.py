@@ -38,8 +38,8 @@ def test_no_capacity_means_no_load_figure(week, admin):
 
 
 def test_online_time_comes_from_the_recorded_availability_changes(week, admin):
-    """Bob goes online at 09:00 on the 26th, away at 11:30, online 14:00-15:00, offline; Alice is
-    never online. The sampler records a change only when it sees one."""
+    """Bob goes online at 09:00 on the 26th, away at 11:30, online 14:00-15:00, offline; Alice stays
+    online. The sampler records a change only when it sees one."""
     from datetime import datetime
 
     import time_machine
@@ -54,6 +54,7 @@ def test_online_time_comes_from_the_recorded_availability_changes(week, admin):
                 User.objects.filter(pk=week.bob.pk).update(availability=state)
             record_availability()
 
+    User.objects.filter(pk=week.alice.pk).update(availability="online")
     at(8, 0, "offline")  # first sighting: everybody's current state
     at(9, 0, "online")
     at(9, 1, None)  # nothing changed: nothing written
@@ -65,7 +66,8 @@ def test_online_time_comes_from_the_recorded_availability_changes(week, admin):
         result = REPORTS["agents"][1](query(), admin)
     rows = {row["name"]: row for row in result.table.rows}
     assert rows[week.bob.display_name]["online_seconds"] == (150 + 60) * 60
-    assert rows[week.alice.display_name]["online_seconds"] == 0
+    # Alice was online when first seen (Monday 08:00) and still is: to the period's end, Friday 24:00.
+    assert rows[week.alice.display_name]["online_seconds"] == (4 * 24 + 16) * 3600
 
 
 def test_the_sampler_is_scheduled():
