@@ -1,6 +1,7 @@
 """Reports at scale: 1M tickets on PostgreSQL, the facts rolled up, every report timed over HTTP.
 
     uv run python bench/reports.py [--tickets 1000000] [--entries 5] [--requests 40] [--keep | --reuse DB]
+                                   [--compare RUNS]
 
 1. A fresh database `sportello_bench_reports_<pid>_<random>` (dropped at the end unless --keep) is
    migrated and bulk-loaded with bench/inbox.py's set-based loader (customers, tickets over the last
@@ -125,6 +126,45 @@ print(f"{{len(ids)}} {{seconds:.3f}}")
 """
 
 
+# The same reports in process, from the roll-up and from the facts alone (rollup.facts_only), in
+# turns, with their figures compared; then the listener with and without keeping the roll-up.
+COMPARE = """
+import django, os, statistics, sys, time; django.setup()
+from datetime import date, timedelta
+from django.utils import timezone
+from sportello.accounts.models import User
+from sportello.core import events
+from sportello.reports import facts, rollup
+from sportello.reports.frame import REPORTS, Filters, Granularity, ReportQuery
+from sportello.reports.services import Period
+reader, today, runs = User.objects.get(username="agent1"), date.today(), {runs}
+cases = [(slug, 30, Granularity.DAY) for slug in {slugs!r}]
+cases += [("response-times", 90, Granularity.WEEK), ("volume", 365, Granularity.MONTH)]
+with timezone.override(timezone.get_default_timezone()):
+    for slug, days, granularity in cases:
+        query = ReportQuery(Period(today - timedelta(days=days - 1), today), Filters(), granularity)
+        function, rolled, plain = REPORTS[slug][1], [], []
+        for _ in range(runs):
+            start = time.perf_counter(); a = function(query, reader); rolled.append(time.perf_counter() - start)
+            with rollup.facts_only():
+                start = time.perf_counter(); b = function(query, reader); plain.append(time.perf_counter() - start)
+            assert a == b, slug
+        a, b = statistics.median(rolled) * 1000, statistics.median(plain) * 1000
+        print(f"  {{slug}}, {{days}} days by {{granularity.value}}: roll-up {{a:.0f}} ms, facts {{b:.0f}} ms")
+kept, ids = rollup.kept_zone, list(range(7, {tickets} + 1, 50))[:1000]
+rates = {{"with": [], "without": []}}
+for mode in ("with", "without", "with", "without"):
+    rollup.kept_zone = kept if mode == "with" else (lambda: None)
+    start = time.perf_counter()
+    for i in range(0, len(ids), 100):
+        batch = ids[i:i + 100]
+        facts.on_events([events.Event(events.TICKET_UPDATED, pk, data={{"fields": ["status"]}}) for pk in batch])
+    rates[mode].append(len(ids) / (time.perf_counter() - start))
+print(f"  listener {{max(rates['with']):.0f}} facts/s keeping the roll-up, {{max(rates['without']):.0f}} without")
+print(f"  load average {{os.getloadavg()[0]:.1f}}")
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=1_000_000)
@@ -134,6 +174,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8772)
     parser.add_argument("--reuse", metavar="DATABASE", help="the tickets loaded by an earlier --keep run")
     parser.add_argument("--keep", action="store_true", help="keep this run's database for a later --reuse")
+    parser.add_argument("--compare", type=int, default=0, metavar="RUNS",
+                        help="also time each report in process from the roll-up and from the facts")  # fmt: skip
     args = parser.parse_args()
 
     with reusable_database("sportello_bench_reports", args.reuse, args.keep) as (url, reused):
@@ -178,6 +220,9 @@ def main() -> None:
         ).split()
         rate = int(count) / float(seconds)
         print(f"roll-up (outbox listener, batches of 100 events): {rate:,.0f} facts/s ({count} tickets)")
+        if args.compare:
+            print("\nin process, median of each (roll-up against facts only):")
+            print(sportello(env, code=COMPARE.format(runs=args.compare, slugs=SLUGS, tickets=args.tickets)), end="")
         measure(env, args)
 
 
