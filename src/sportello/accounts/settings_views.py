@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -154,8 +155,8 @@ def user_active(request: AgentRequest, user_id: int) -> HttpResponse:
                 _("%(name)s is deactivated: they cannot sign in, and their API tokens are refused.")
                 % {"name": person.display_name},
             )
-    if request.POST.get("next") == "edit" and person.role in team.STAFF_ROLES:
-        return redirect("settings-user", person.pk)
+    if person.role == Role.CUSTOMER:  # back to the list it was done from
+        return redirect(f"{reverse('settings-users')}?role={Role.CUSTOMER}")
     return redirect("settings-users")
 
 

@@ -168,3 +168,10 @@ def test_customers_and_the_system_account_are_not_edited_here(admin, customer_us
     assert client.get(reverse("settings-user", args=[customer_user.pk])).status_code == 404
     system = User.objects.create(username="automation", role=Role.SYSTEM)
     assert client.post(reverse("settings-user-active", args=[system.pk]), {"active": "false"}).status_code == 404
+
+
+def test_a_customer_portal_account_is_deactivated_from_the_customers_list(admin, customer_user):
+    response = client_for(admin).post(reverse("settings-user-active", args=[customer_user.pk]), {"active": "false"})
+    assert response["Location"] == "/settings/users/?role=customer"
+    customer_user.refresh_from_db()
+    assert not customer_user.is_active
