@@ -162,7 +162,7 @@ def test_rate_limits_are_waited_out_as_retry_after_says(zendesk: ZendeskServer) 
 
 
 def test_an_error_body_stops_the_import_with_its_message(zendesk: ZendeskServer) -> None:
-    with pytest.raises(SourceError, match="401.*Couldn't authenticate you"):
+    with pytest.raises(SourceError, match=r"401.*Couldn't authenticate you"):
         run_import(ZendeskSource(zendesk.url, email=EMAIL, token="wrong", sleep=lambda s: None))
     zendesk.fail_next = [(403, {"error": {"title": "Forbidden", "message": "You do not have access"}})]
     with pytest.raises(SourceError, match="Forbidden: You do not have access"):
