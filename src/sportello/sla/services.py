@@ -311,14 +311,20 @@ def _reconcile(
     hours: Hours,
     waiting_since: datetime | None,
     now: datetime,
+    *,
+    recompute: bool = False,
 ) -> None:
-    """Steps 2 to 5 of `sync_ticket_sla` on existing clocks (also `resync_open_tickets`'s work)."""
+    """Steps 2 to 5 of `sync_ticket_sla` on existing clocks (also `resync_open_tickets`'s work).
+    `recompute`: the due times are computed again even if the policy and its minutes are the same
+    (its calendar's hours or holidays changed)."""
     paused = ticket.state in PAUSED_STATES or ticket.merged_into_id is not None
     if sla.paused_at is not None and not paused:
         _resume(sla, now, hours)
     wanted = {name: _minutes(target, name) for name in TARGETS}
-    changed = sla.policy_id != (policy.pk if policy else None) or any(
-        getattr(sla, f"{name}_minutes") != minutes for name, minutes in wanted.items()
+    changed = (
+        recompute
+        or sla.policy_id != (policy.pk if policy else None)
+        or any(getattr(sla, f"{name}_minutes") != minutes for name, minutes in wanted.items())
     )
     sla.policy = policy
     sla.warning_minutes = policy.warning_minutes if policy else 60
@@ -595,7 +601,7 @@ def resync_open_tickets(
         if not facts:
             progress.done = True
             break
-        stale = _resync_batch(facts, settings, timelines, progress)
+        stale = _resync_batch(facts, settings, timelines, progress, policy_id=policy_id, calendar_id=calendar_id)
         for ticket_id in stale:
             sync_ticket_sla(ticket_id, force=True)
         progress.tickets += len(facts)
@@ -625,9 +631,17 @@ def _affected_tickets(policy_id: int | None, calendar_id: int | None) -> Q:
 
 
 def _resync_batch(
-    facts: list[Facts], settings: _Settings, timelines: dict[int | None, Timeline], progress: ResyncProgress
+    facts: list[Facts],
+    settings: _Settings,
+    timelines: dict[int | None, Timeline],
+    progress: ResyncProgress,
+    *,
+    policy_id: int | None = None,
+    calendar_id: int | None = None,
 ) -> list[int]:
-    """Reconcile one batch's current clocks and write those that changed; return the stale ones."""
+    """Reconcile one batch's current clocks and write those that changed; return the stale ones.
+    The due times of the tickets under the changed policy or calendar are computed again: new
+    opening hours or holidays move them though the policy and its minutes stay the same."""
     ids = [ticket.pk for ticket in facts]
     tags: dict[int, set[int]] = {}
     if settings.needs_tags:
@@ -635,6 +649,7 @@ def _resync_batch(
             "ticket_id", "tag_id"
         ):
             tags.setdefault(ticket_id, set()).add(tag_id)
+    changed_calendar = calendar_id
     stale = []
     with transaction.atomic():
         now = timezone.now()
@@ -651,7 +666,19 @@ def _resync_batch(
             if calendar_id not in timelines:
                 timelines[calendar_id] = Timeline(calendar_spec(policy.calendar if policy else None))
             target = target_for(policy, ticket.priority)
-            _reconcile(sla, ticket, policy, target, timelines[calendar_id], sla.next_response_started_at, now)
+            recompute = policy is not None and (
+                policy.pk == policy_id or (changed_calendar is not None and policy.calendar_id == changed_calendar)
+            )
+            _reconcile(
+                sla,
+                ticket,
+                policy,
+                target,
+                timelines[calendar_id],
+                sla.next_response_started_at,
+                now,
+                recompute=recompute,
+            )
             if _stored(sla) != before:
                 changed.append(sla)
         _write_clocks(changed)

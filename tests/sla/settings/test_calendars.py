@@ -140,11 +140,6 @@ def test_saving_a_calendar_resyncs_the_open_tickets_of_its_policies(
     assert [args for args, _ in calls] == [(None, office.pk)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services._reconcile recomputes due times only when the policy or its minutes changed, "
-    "not when the calendar's hours did: the resync a calendar save schedules leaves them as they were",
-)
 def test_changed_opening_hours_move_the_open_tickets_due_times(
     admin, office, clock, django_capture_on_commit_callbacks
 ):
