@@ -70,6 +70,8 @@ def custom_filters(raw: dict[str, str]) -> tuple[tuple[str, str], ...]:
     from sportello.fields.services import clean_filters
 
     wanted = {key: value.strip() for key, value in raw.items() if value.strip()}
+    if not wanted:
+        return ()
     kept = clean_filters(FieldTarget.TICKET, wanted)
     return tuple(sorted((key, wanted[key]) for key in kept))
 
