@@ -35,11 +35,13 @@ TICKETS = (
     "t3,503,Nobody,open,normal,zz,,,,2024-01-02T10:00:00Z,,x,\n"
     "t4,abc,Bad number,open,normal,c1,,,,2024-01-02T10:00:00Z,,x,\n"
     "t5,505,Odd status,Escalated,normal,c1,,,,2024-01-02T10:00:00Z,,x,\n"
+    "t6,506,An agent asks,open,normal,a1,,,,2024-01-02T10:00:00Z,,For myself,\n"
 )
 COMMENTS = (
     "id,ticket_id,author,public,created_at,body\n"
     "k1,t1,a1,true,2024-01-02T11:00:00Z,We are on it\n"
     "k2,t1,a1,false,2024-01-02T11:05:00Z,internal: call the fire brigade\n"
+    "k3,t1,a1,true,yesterday,When?\n"
 )
 
 
@@ -68,7 +70,10 @@ def test_bad_rows_are_skipped_with_their_reasons_and_the_rest_comes(tmp_path: Pa
     assert reasons[("organization", "line 3")] == "name is missing"
     assert report.unmapped[("status", "Escalated")] == 1
     assert report.unmapped[("email address", "not-an-email")] == 1
-    assert set(Ticket.objects.values_list("number", flat=True)) == {501, 505}
+    assert reasons[("comment", "line 4")] == "created_at 'yesterday' is not an ISO 8601 time"
+    assert set(Ticket.objects.values_list("number", flat=True)) == {501, 505, 506}
+    # An agent who asked: a customer file with the agent's address.
+    assert Ticket.objects.get(number=506).customer.identities.get().value == "agnes@help.example"
     ticket = Ticket.objects.get(number=501)
     assert ticket.state == "solved" and ticket.assignee.email == "agnes@help.example"
     assert ticket.customer.organization == Organization.objects.get(name="Acme Corp")
@@ -125,7 +130,7 @@ def test_json_layout_with_inline_comments(tmp_path: Path) -> None:
 
 def test_dry_run_writes_nothing(tmp_path: Path) -> None:
     report = run_import(TabularSource(**files(tmp_path)), dry_run=True)
-    assert report.created["ticket"] == 2 and report.created["customer"] == 2
+    assert report.created["ticket"] == 3 and report.created["customer"] == 2
     assert not Ticket.objects.exists() and not Customer.objects.exists() and not ImportedRecord.objects.exists()
 
 

@@ -362,11 +362,10 @@ class Writer:
                 self.report.unchanged["ticket"] += 1
                 continue
             user, customer = self._person(item.requester)
+            if customer is None and user is not None:
+                customer = self._customer_for_agent(item.requester, user)
             if customer is None:
-                if user is not None:
-                    self.report.skip("ticket", item.source_id, f"the requester {item.requester} is an agent")
-                else:
-                    self.report.skip("ticket", item.source_id, f"unknown requester {item.requester!r}")
+                self.report.skip("ticket", item.source_id, f"unknown requester {item.requester!r}")
                 continue
             if seen:
                 changed.append((item, digest, seen[0]))
@@ -377,6 +376,20 @@ class Writer:
         for item, digest, ticket_id in changed:
             self._update_ticket(item, digest, ticket_id)
         self.on_written("ticket", len(items))
+
+    def _customer_for_agent(self, source_id: str, user_id: int) -> int:
+        """An agent who asked for something (a ticket opened for themselves): a customer file with
+        the agent's address, as intake would make for a mail from them."""
+        user = User.objects.get(pk=user_id)
+        identity = Identity.objects.filter(kind="email", value=user.email.lower()).first() if user.email else None
+        if identity is not None:
+            customer_id = identity.customer_id
+        else:
+            customer_id = Customer.objects.create(name=user.get_full_name() or user.username).pk
+            if user.email:
+                Identity.objects.create(customer_id=customer_id, kind="email", value=user.email.lower(), verified=True)
+        self._record("customer", source_id, customer_id, "").save()
+        return customer_id
 
     def _fields(self, item: TicketIn) -> dict[str, Any]:
         category = self.mapping.status(item.status)
@@ -511,9 +524,11 @@ class Writer:
             user_id, customer_id = self._person(comment.author)
             if comment.author and user_id is None and customer_id is None:
                 self.report.unmapped[("comment author", comment.author)] += 1
+            if comment.author == item.requester and customer_id is not None:
+                user_id = None  # an agent who asked writes as the customer they are on this ticket
             if not comment.public:
                 direction, kind = Direction.INTERNAL, EntryKind.NOTE
-            elif user_id is not None and customer_id is None:
+            elif user_id is not None:
                 direction, kind = Direction.OUTBOUND, EntryKind.MESSAGE
                 first_response = min(first_response, comment.created_at) if first_response else comment.created_at
             else:

@@ -94,6 +94,7 @@ class TabularSource:
             if path and not Path(path).is_file():
                 raise SourceError(f"No such file: {path}")
         self._alias: dict[str, str] = {}  # a person's email (lower case) -> their id
+        self._bad_comments: list[Skipped] = []
 
     def total(self, stream: str) -> int | None:
         path = {"organizations": self.organizations, "people": self.customers, "tickets": self.tickets}.get(stream)
@@ -122,6 +123,7 @@ class TabularSource:
                 yield person
         elif stream == "tickets" and self.tickets:
             comments = self._comments()
+            yield from self._bad_comments
             for line, row in rows_of(self.tickets):
                 try:
                     ticket = self._ticket(row, comments)
@@ -198,8 +200,8 @@ class TabularSource:
                 if not ticket:
                     raise RowError("ticket_id is missing")
                 found.setdefault(ticket, []).append(self._comment(row, f"line {line}"))
-            except RowError:
-                continue  # reported with the ticket? a bad comment row is left out
+            except RowError as exc:
+                self._bad_comments.append(Skipped("comment", f"line {line}", str(exc)))
         return found
 
     def _comment(self, row: dict[str, Any], fallback_id: str) -> CommentIn:

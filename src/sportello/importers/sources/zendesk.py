@@ -167,8 +167,9 @@ class ZendeskSource:
         if path is None:
             return None
         try:
-            count = self.client.get(f"/api/v2/{path}/count.json").get("count") or {}
-            return int(count.get("value")) if isinstance(count, dict) and count.get("value") is not None else None
+            count = self.client.get(f"/api/v2/{path}/count.json").get("count")
+            value = count.get("value") if isinstance(count, dict) else None
+            return int(value) if value is not None else None
         except (SourceError, TypeError, ValueError):
             return None
 
@@ -304,6 +305,8 @@ class ZendeskSource:
         while url:
             page = self.client.get(url, params)
             for row in page.get("comments") or []:
+                if not _time(row.get("created_at")):
+                    continue  # a comment without a time has no place in the thread
                 comments.append(
                     CommentIn(
                         source_id=str(row["id"]),
