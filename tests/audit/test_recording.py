@@ -166,3 +166,31 @@ def test_a_retention_of_zero_keeps_everything(db):
     AuditEvent.objects.create(action="export", target_label="ancient", at=timezone.now() - timedelta(days=5000))
     assert services.sweep_old_events() == 0
     assert AuditEvent.objects.count() == 1
+
+
+def test_a_channel_accounts_credentials_are_recorded_as_changed_never_copied(db):
+    from sportello.social.models import AccountKind
+    from sportello.social.services import create_account
+
+    account = create_account(
+        AccountKind.TELEGRAM, "Telegram bot", credentials={"bot_token": "123:SECRET-BOT-TOKEN"}, settings={}
+    )
+    created = AuditEvent.objects.filter(target_type="social.channelaccount").get()
+    assert created.after["credentials_sealed"] == "•••"
+    assert "SECRET-BOT-TOKEN" not in str(created.after)
+    # A webhook's bookkeeping on the account is not a settings change.
+    account.last_event_at = timezone.now()
+    account.save(update_fields=["last_event_at"])
+    account.save()
+    assert AuditEvent.objects.filter(target_type="social.channelaccount").count() == 1
+
+
+def test_an_identity_providers_secret_and_key_are_never_copied(db):
+    from allauth.socialaccount.models import SocialApp
+
+    app = SocialApp.objects.create(provider="openid_connect", name="Okta", client_id="cid", secret="s3", key="k3")
+    app.secret, app.key = "s4", "k4"
+    app.save()
+    recorded = [e.after for e in AuditEvent.objects.filter(target_type="socialaccount.socialapp").order_by("id")]
+    assert recorded[0]["secret"] == recorded[0]["key"] == "•••" and recorded[0]["client_id"] == "cid"
+    assert recorded[1] == {"secret": "•••", "key": "•••"}

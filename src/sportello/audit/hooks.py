@@ -28,7 +28,23 @@ SETTINGS_MODELS = [
     "automation.Trigger",
     "automation.Macro",
     "automation.TimeRule",
+    "automation.Skill",
+    "automation.AgentProfile",
+    "automation.GroupAssignment",
     "mail.Mailbox",
+    "mail.EmailTemplate",
+    "tickets.Category",
+    "kb.Category",
+    "sla.Calendar",
+    "sla.CalendarInterval",
+    "sla.Holiday",
+    "social.ChannelAccount",
+    "chat.ChatChannel",
+    "core.Branding",
+    "sso.SignInPolicy",
+    "sso.ClaimRule",
+    "socialaccount.SocialApp",  # the identity providers of single sign-on
+    "privacy.RetentionPolicy",
 ]
 
 # Bookkeeping that changes without anyone changing a setting.
@@ -45,9 +61,14 @@ IGNORED_FIELDS = {
     "imap_uidvalidity",
     "imap_last_uid",
     "inbound_token_created_at",
+    "last_event_at",  # a channel account's last webhook
+    "last_agent",  # round robin's place in a group
 }
 # Never copied into the trail; a change shows as "changed" instead of the value.
-SECRET_MARKERS = ("password", "secret", "token", "key_hash")
+SECRET_MARKERS = ("password", "secret", "token", "key_hash", "sealed", "credentials")
+# Fields of one model that hold secrets under plain names (a provider's key; its settings may carry
+# a SAML private key).
+SECRET_FIELDS = {"socialaccount.SocialApp": frozenset({"key", "settings"})}
 
 USER_FIELDS = ("role", "is_active", "is_staff", "is_superuser")
 
@@ -90,9 +111,10 @@ def _stored(sender: type[models.Model], instance: models.Model, names: list[str]
     return {name: _plain(row[name]) for name in names}
 
 
-def masked(values: dict[str, Any]) -> dict[str, Any]:
+def masked(values: dict[str, Any], model: type[models.Model] | None = None) -> dict[str, Any]:
     """Secrets are compared for real but never written down: a change shows as "•••"."""
-    return {name: ("•••" if _is_secret(name) and value else value) for name, value in values.items()}
+    extra = SECRET_FIELDS.get(model._meta.label, frozenset()) if model is not None else frozenset()
+    return {name: ("•••" if (_is_secret(name) or name in extra) and value else value) for name, value in values.items()}
 
 
 # --- Settings models -------------------------------------------------------------------------------
@@ -127,13 +149,14 @@ def settings_post_save(
         before, after = diff(stored, now)
         if not after:
             return
-    services.record(Action.SETTINGS_CHANGED, target=instance, before=masked(before), after=masked(after))
+    services.record(
+        Action.SETTINGS_CHANGED, target=instance, before=masked(before, sender), after=masked(after, sender)
+    )
 
 
 def settings_post_delete(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
-    services.record(
-        Action.SETTINGS_CHANGED, target=instance, before=masked(snapshot(instance, watched_fields(sender))), after={}
-    )
+    before = masked(snapshot(instance, watched_fields(sender)), sender)
+    services.record(Action.SETTINGS_CHANGED, target=instance, before=before, after={})
 
 
 # --- Users: role, activity, staff, groups ----------------------------------------------------------
