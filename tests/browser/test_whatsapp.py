@@ -39,7 +39,7 @@ def meta_posts(server_url: str, account: ChannelAccount, data: object) -> None:
 
 def test_a_whatsapp_message_arrives_live_and_the_reply_goes_back_by_whatsapp(
     page,
-    asgi_server,
+    asgi_server,  # noqa: F811
     agent,
     platform_server: PlatformServer,  # noqa: F811
 ):
