@@ -434,8 +434,9 @@ class Writer:
             raise_counter_to(max(wanted))
         numbers: list[tuple[int, bool]] = []
         fake = -1
+        valid = set(wanted)
         for item in items:
-            if item.number and item.number in set(wanted) and item.number not in taken:
+            if item.number and item.number in valid and item.number not in taken:
                 taken.add(item.number)
                 numbers.append((item.number, True))
             elif self.dry_run:  # no number is taken from the sequence on a dry run
