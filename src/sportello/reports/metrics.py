@@ -1054,8 +1054,7 @@ def agents(query: ReportQuery, reader: User) -> ReportResult:
     if allowed is not None:
         members = set(User.objects.filter(support_groups__in=allowed).values_list("pk", flat=True))
         scores = {key: score for key, score in scores.items() if key in members}
-    ids = set(now) | set(open_now) | set(scores)
-    ids.discard(None)
+    ids: set[int] = {agent for agent in set(now) | set(open_now) | set(scores) if agent is not None}
     names = agent_names(ids)
     capacity = capacities(ids)
     online = online_seconds(ids, period.since, period.until)
