@@ -7,8 +7,10 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from sportello.social import services
-from sportello.social.models import ChannelAccount
+from sportello.social.models import AccountKind, ChannelAccount
 from sportello.social.platforms.base import Unauthorized
+
+TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
 @csrf_exempt
@@ -31,4 +33,8 @@ def webhook(request: HttpRequest, key: str) -> HttpResponse:
     except RequestDataTooBig:
         return JsonResponse({"error": "The request is too large"}, status=413)
     result = services.receive(account, request)
+    if account.kind == AccountKind.SMS and result.status == 200:
+        # Twilio reads the answer to an incoming message as TwiML: an empty <Response> sends nothing
+        # back (JSON would be logged as error 12300 in the account's debugger).
+        return HttpResponse(TWIML_EMPTY, content_type="text/xml")
     return JsonResponse(result.body, status=result.status)
