@@ -17,13 +17,14 @@ from tests.waiting import answering_or_ended, wait_for
 BOUND = 120  # seconds; what takes well under one on a quiet machine: only a hang reaches it
 
 SIGN_IN = """
+from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 from sportello.accounts.models import Role, User
 agent = User.objects.create_user("anna", password="a-long-password-1", role=Role.ADMIN)
 session = SessionStore()
 session[SESSION_KEY] = str(agent.pk)
-session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
 session[HASH_SESSION_KEY] = agent.get_session_auth_hash()
 session.create()
 print(session.session_key)

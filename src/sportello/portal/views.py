@@ -148,7 +148,7 @@ def redeem_link(request: HttpRequest, key: str) -> HttpResponse:
         user = services.redeem_sign_in_link(key)
     except ServiceError as err:
         return render(request, "portal/link.html", {"key": key, "error": err.message}, status=410)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
     return redirect("portal:home")
 
 
@@ -177,7 +177,7 @@ def password(request: CustomerRequest) -> HttpResponse:
     form = SetPasswordForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         services.change_portal_password(request.user, form.cleaned_data["new_password1"])
-        login(request, request.user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, request.user, backend=settings.AUTHENTICATION_BACKENDS[0])
         return render(request, "portal/password.html", {"form": None, "done": True})
     return render(request, "portal/password.html", {"form": form}, status=422 if form.errors else 200)
 
