@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from sportello.core.ordering import move_among
 from sportello.fields.forms import CustomFieldForm
 from sportello.fields.models import CustomField, FieldTarget
 from sportello.tickets.access import require_admin
@@ -46,16 +46,8 @@ def field_move(request: AgentRequest, field_id: int) -> HttpResponse:
     """Move a field one place up or down among its target's fields (the order forms show)."""
     require_admin(request.user)
     field = get_object_or_404(CustomField, pk=field_id)
-    with transaction.atomic():
-        siblings = list(CustomField.objects.select_for_update().filter(target=field.target).order_by("position", "id"))
-        index = next(i for i, row in enumerate(siblings) if row.pk == field.pk)
-        other = index - 1 if request.POST.get("direction") == "up" else index + 1
-        if 0 <= other < len(siblings):
-            siblings[index], siblings[other] = siblings[other], siblings[index]
-        for position, row in enumerate(siblings, start=1):
-            if row.position != position:
-                row.position = position
-                row.save(update_fields=["position"])
+    siblings = CustomField.objects.filter(target=field.target).order_by("position", "id")
+    move_among(siblings, field, up=request.POST.get("direction") == "up", step=1)
     return redirect(f"{reverse('fields:settings')}#target-{field.target}")
 
 

@@ -21,6 +21,7 @@ from django.utils.text import slugify
 
 from sportello.accounts.models import User
 from sportello.core.errors import Forbidden, InvalidInput, TooLarge
+from sportello.core.ordering import move_among
 from sportello.kb import search
 from sportello.kb.models import (
     LANGUAGES,
@@ -108,17 +109,8 @@ def update_category(
 def move_category(category: Category, *, up: bool) -> None:
     """Swap a category with its neighbour among its siblings (the help centre's order)."""
     with transaction.atomic():
-        siblings = list(
-            Category.objects.select_for_update().filter(parent_id=category.parent_id).order_by("position", "name", "pk")
-        )
-        index = next(i for i, row in enumerate(siblings) if row.pk == category.pk)
-        other = index - 1 if up else index + 1
-        if 0 <= other < len(siblings):
-            siblings[index], siblings[other] = siblings[other], siblings[index]
-        for position, row in enumerate(siblings, start=1):
-            if row.position != position * 10:
-                row.position = position * 10
-                row.save(update_fields=["position"])
+        siblings = Category.objects.filter(parent_id=category.parent_id).order_by("position", "name", "pk")
+        move_among(siblings, category, up=up)
         mark_public_change()
 
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
 
 from sportello.core.errors import InvalidInput
+from sportello.core.ordering import move_among
 from sportello.tickets.models import ACTIVE_CATEGORIES, Category, Status, StatusCategory, Ticket
 
 
@@ -113,16 +114,7 @@ def update_status(status: Status, *, name: str, category: str, set_on_agent_repl
 
 def move_status(status: Status, *, up: bool) -> None:
     """Swap a status with its neighbour in the order dropdowns show."""
-    with transaction.atomic():
-        rows = list(Status.objects.select_for_update().order_by("position", "name", "pk"))
-        index = next(i for i, row in enumerate(rows) if row.pk == status.pk)
-        other = index - 1 if up else index + 1
-        if 0 <= other < len(rows):
-            rows[index], rows[other] = rows[other], rows[index]
-        for position, row in enumerate(rows, start=1):
-            if row.position != position * 10:
-                row.position = position * 10
-                row.save(update_fields=["position"])
+    move_among(Status.objects.order_by("position", "name", "pk"), status, up=up)
 
 
 def set_status_active(status: Status, *, active: bool) -> None:
