@@ -12,9 +12,9 @@ from typing import Any
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_login_failed
-from django.db import models
+from django.db import connections, models, transaction
 from django.db.models.fields.files import FieldFile
-from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 
 from sportello.audit import services
 from sportello.audit.models import Action
@@ -72,6 +72,10 @@ SECRET_MARKERS = ("password", "secret", "token", "key_hash", "sealed", "credenti
 SECRET_FIELDS = {"socialaccount.SocialApp": frozenset({"key", "settings"})}
 
 USER_FIELDS = ("role", "is_active", "is_staff", "is_superuser")
+
+# Many-to-many fields of settings models recorded elsewhere: a group's members, on each member
+# (a permission change, like user.groups).
+M2M_RECORDED_ELSEWHERE = {("accounts.Group", "members")}
 
 _before_attr = "_audit_before"
 
@@ -146,6 +150,7 @@ def settings_post_save(
         return
     names = watched_fields(sender) if stored is None else list(stored)
     now = snapshot(instance, names)
+    before: dict[str, Any]
     if created or stored is None:
         before, after = {}, now
     else:
@@ -160,6 +165,151 @@ def settings_post_save(
 def settings_post_delete(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
     before = masked(snapshot(instance, watched_fields(sender)), sender)
     services.record(Action.SETTINGS_CHANGED, target=instance, before=before, after={})
+
+
+# --- Collections: many-to-many fields, and rows that belong to a settings object ----------------------
+#
+# An SLA policy's groups, a skill's categories, an agent's skills: a change is recorded once per object
+# and transaction, not once per row. The first change in a transaction notes the collection as it
+# was; when the transaction commits, one event compares it with the collection as committed. So
+# `.set()` (a remove, then an add) is one event, a change that nets out is none, and a change rolled
+# back is none either. Each note costs one SELECT, the commit one more per object changed.
+
+
+def _agent_skills(agent_id: Any) -> dict[str, int | None]:
+    rows = apps.get_model("automation", "AgentSkill")._base_manager.filter(agent_id=agent_id)
+    return {str(row.skill): row.level for row in rows.select_related("skill")}
+
+
+# Rows recorded as a part of the object they belong to: model → (its foreign key to that object, the
+# collection's name in the trail, the collection of one object as recorded).
+CHILD_COLLECTIONS: dict[str, tuple[str, str, Any]] = {
+    "automation.AgentSkill": ("agent", "skills", _agent_skills),
+}
+
+
+def _m2m_reader(field: models.ManyToManyField) -> Any:  # type: ignore[type-arg]
+    """The related objects' names of one object, read through the m2m table (works for
+    related_name="+" too)."""
+    through: Any = field.remote_field.through
+    source, target = field.m2m_field_name(), field.m2m_reverse_field_name()
+
+    def read(pk: Any) -> list[str]:
+        rows = through._base_manager.filter(**{f"{source}_id": pk}).select_related(target)
+        return sorted(str(getattr(row, target)) for row in rows)
+
+    return read
+
+
+class _Pending:
+    """The collections changed in one transaction (on one database), as they were."""
+
+    def __init__(self, using: str) -> None:
+        self.using = using
+        self.request = services.current_request.get()
+        # (model label, pk) → (model, {collection name: (reader, value before)})
+        self.objects: dict[tuple[str, Any], tuple[type[models.Model], dict[str, tuple[Any, Any]]]] = {}
+        self.flushed = False
+
+    def note(self, model: type[models.Model], pk: Any, name: str, read: Any) -> None:
+        if pk is None:
+            return
+        _model, collections = self.objects.setdefault((model._meta.label, pk), (model, {}))
+        if name not in collections:
+            collections[name] = (read, read(pk))
+
+    def flush(self) -> None:
+        self.flushed = True
+        for (_label, pk), (model, collections) in self.objects.items():
+            instance = model._base_manager.using(self.using).filter(pk=pk).first()
+            if instance is None:  # deleted since: its deletion is what the trail shows
+                continue
+            before, after = diff(
+                {name: value for name, (_read, value) in collections.items()},
+                {name: read(pk) for name, (read, _value) in collections.items()},
+            )
+            if not after:
+                continue
+            label = instance.get_username() if hasattr(instance, "get_username") else ""
+            services.record(
+                Action.SETTINGS_CHANGED,
+                target=instance,
+                target_label=label,
+                before=masked(before, model),
+                after=masked(after, model),
+                request=self.request,
+            )
+
+
+def _pending(using: str) -> _Pending:
+    """This transaction's notes: found among the callbacks waiting for its commit, so a rollback
+    (which drops them) forgets the notes too. Only called inside a transaction."""
+    for entry in connections[using].run_on_commit:  # (savepoint ids, callback, robust)
+        found = getattr(entry[1], "audit_pending", None)
+        if found is not None and not found.flushed:  # (tests run callbacks and leave them listed)
+            return found  # type: ignore[no-any-return]
+    pending = _Pending(using)
+
+    def flush() -> None:
+        pending.flush()
+
+    flush.audit_pending = pending  # type: ignore[attr-defined]
+    transaction.on_commit(flush, using=using)
+    return pending
+
+
+def _m2m_receiver(model: type[models.Model], field: models.ManyToManyField) -> Any:  # type: ignore[type-arg]
+    read = _m2m_reader(field)
+    through: Any = field.remote_field.through
+    source, target = field.m2m_field_name(), field.m2m_reverse_field_name()
+
+    def receiver(
+        sender: Any, instance: Any, action: str, reverse: bool, pk_set: set[Any] | None, using: str, **kwargs: Any
+    ) -> None:
+        if action not in {"pre_add", "pre_remove", "pre_clear"}:
+            return
+        if not reverse:
+            owners = [instance.pk]
+        elif pk_set is not None:  # from the other side: each object of ours added or removed
+            owners = list(pk_set)
+        else:  # cleared from the other side: every object of ours it was in
+            owners = list(
+                through._base_manager.filter(**{f"{target}_id": instance.pk}).values_list(f"{source}_id", flat=True)
+            )
+        if not owners:
+            return
+        pending = _pending(using)
+        for pk in owners:
+            pending.note(model, pk, field.name, read)
+
+    return receiver
+
+
+def child_pre_change(sender: type[models.Model], instance: models.Model, raw: bool = False, **kwargs: Any) -> None:
+    """pre_save / pre_delete of a row of CHILD_COLLECTIONS: note its object's collection."""
+    if raw:
+        return
+    fk, name, read = CHILD_COLLECTIONS[sender._meta.label]
+    field: Any = sender._meta.get_field(fk)
+    owners = {getattr(instance, field.attname)}
+    if not instance._state.adding and instance.pk is not None:  # moved from another object?
+        owners |= set(sender._base_manager.filter(pk=instance.pk).values_list(field.attname, flat=True))
+    using = kwargs.get("using") or instance._state.db or "default"
+    if connections[using].in_atomic_block:
+        pending = _pending(using)
+        for pk in owners:
+            pending.note(field.related_model, pk, name, read)
+    else:  # one row saved on its own (autocommit): record in post_save/post_delete
+        alone = _Pending(using)
+        for pk in owners:
+            alone.note(field.related_model, pk, name, read)
+        instance.__dict__["_audit_child"] = alone
+
+
+def child_post_change(sender: type[models.Model], instance: models.Model, raw: bool = False, **kwargs: Any) -> None:
+    alone = instance.__dict__.pop("_audit_child", None)
+    if alone is not None and not raw:
+        alone.flush()
 
 
 # --- Users: role, activity, staff, groups ----------------------------------------------------------
@@ -302,6 +452,21 @@ def connect() -> None:
         pre_save.connect(settings_pre_save, sender=model, dispatch_uid=f"audit-pre-{label}")
         post_save.connect(settings_post_save, sender=model, dispatch_uid=f"audit-post-{label}")
         post_delete.connect(settings_post_delete, sender=model, dispatch_uid=f"audit-del-{label}")
+        for field in model._meta.many_to_many:
+            if (label, field.name) in M2M_RECORDED_ELSEWHERE:
+                continue
+            m2m_changed.connect(
+                _m2m_receiver(model, field),
+                sender=field.remote_field.through,
+                dispatch_uid=f"audit-m2m-{label}-{field.name}",
+                weak=False,
+            )
+    for label in CHILD_COLLECTIONS:
+        model = apps.get_model(label)
+        pre_save.connect(child_pre_change, sender=model, dispatch_uid=f"audit-child-pre-{label}")
+        pre_delete.connect(child_pre_change, sender=model, dispatch_uid=f"audit-child-pre-del-{label}")
+        post_save.connect(child_post_change, sender=model, dispatch_uid=f"audit-child-post-{label}")
+        post_delete.connect(child_post_change, sender=model, dispatch_uid=f"audit-child-post-del-{label}")
     post_save.connect(token_saved, sender=apps.get_model("accounts", "ApiToken"), dispatch_uid="audit-token")
     if apps.is_installed("django.contrib.admin"):
         post_save.connect(admin_logged, sender=apps.get_model("admin", "LogEntry"), dispatch_uid="audit-admin")

@@ -368,9 +368,25 @@ def set_agent_profile(
             profile.max_open_tickets = max_open_tickets
         profile.save()
         if skills is not None:
-            AgentSkill.objects.filter(agent=agent).delete()
-            AgentSkill.objects.bulk_create(AgentSkill(agent=agent, skill=s, level=level) for s, level in skills)
+            _replace_skills(agent, skills)
     return profile
+
+
+def _replace_skills(agent: User, skills: Sequence[tuple[Skill, int | None]]) -> None:
+    """Only the rows that change, each saved or deleted on its own: the audit trail sees them
+    (and records the agent's skills once, as they were and as they are)."""
+    wanted = {skill.pk: (skill, level) for skill, level in skills}
+    current = {row.skill_id: row for row in AgentSkill.objects.filter(agent=agent)}
+    gone = [row.pk for skill_id, row in current.items() if skill_id not in wanted]
+    if gone:
+        AgentSkill.objects.filter(pk__in=gone).delete()
+    for skill_id, (skill, level) in wanted.items():
+        row = current.get(skill_id)
+        if row is None:
+            AgentSkill.objects.create(agent=agent, skill=skill, level=level)
+        elif row.level != level:
+            row.level = level
+            row.save(update_fields=["level"])
 
 
 # --- Load (fair distribution, visible) -----------------------------------------------------------------
