@@ -5,6 +5,7 @@ shown again (only its last characters)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -13,8 +14,12 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from sportello.phone import services
+from sportello.phone import numbers, services
 from sportello.phone.models import Call, CallEvent, CtiAccount, CtiKind
+from sportello.phone.twiml import is_sip
+
+# sip:user@host[:port][;params], as Twilio's <Sip> noun takes it (no spaces, no markup).
+SIP_ADDRESS = re.compile(r"sips?:[^\s@<>\"']+@[A-Za-z0-9.\-]+(:\d{1,5})?(;[^\s<>\"']*)?", re.IGNORECASE)
 
 
 class CtiAccountForm(forms.ModelForm):
@@ -40,10 +45,26 @@ class CtiAccountForm(forms.ModelForm):
 
     class Meta:
         model = CtiAccount
-        fields = ("name", "kind", "active", "region", "outbound_url")
+        fields = ("name", "kind", "active", "region", "outbound_url", "forward_to")
 
     def clean_region(self) -> str:
         return str(self.cleaned_data.get("region", "")).upper()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        target = str(data.get("forward_to") or "").strip()
+        if target and data.get("kind") != CtiKind.TWILIO:
+            self.add_error("forward_to", _("Only Twilio accounts put calls through; a PBX rings its own phones."))
+        elif target and is_sip(target):
+            if not SIP_ADDRESS.fullmatch(target):
+                self.add_error("forward_to", _("Not a SIP address: write it as sip:desk@pbx.example.com."))
+        elif target:
+            e164 = numbers.to_e164(target, str(data.get("region") or ""))
+            if not e164:
+                self.add_error("forward_to", _("Not a phone number: write it with its country code, as +493055571600."))
+            target = e164
+        data["forward_to"] = target
+        return data
 
 
 @admin.register(CtiAccount)
@@ -89,7 +110,10 @@ class CtiAccountAdmin(admin.ModelAdmin):
             )
         elif obj.kind == CtiKind.TWILIO:
             url = request.build_absolute_uri(reverse("phone:twilio", args=[obj.pk]))
-            messages.info(request, _("Twilio's status callback URL: %(url)s") % {"url": url})
+            messages.info(
+                request,
+                _("Twilio's webhook URL, for “A call comes in” and for call status changes: %(url)s") % {"url": url},
+            )
         services.ensure_callbacks_view()
 
 

@@ -56,6 +56,16 @@ class CtiAccount(models.Model):
         blank=True,
         help_text=_("Click to dial posts the number here; empty: phone numbers are tel: links"),
     )
+    forward_to = models.CharField(
+        _("forward calls to"),
+        max_length=250,
+        blank=True,
+        help_text=_(
+            "Twilio: incoming calls are put through to this number (E.164) or SIP address "
+            "(sip:desk@pbx.example.com). Empty: callers hear that no one can take the call, and it "
+            "becomes a callback."
+        ),
+    )
     last_event_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_error = models.TextField(blank=True, editable=False)
     last_error_at = models.DateTimeField(null=True, blank=True, editable=False)

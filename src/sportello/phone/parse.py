@@ -11,7 +11,12 @@ agent who picked up: phone, login or id). Sportello also reads an optional `reco
 Twilio (https://www.twilio.com/docs/usage/webhooks/voice-webhooks): `CallSid`, `CallStatus`
 (queued, initiated, ringing, in-progress, completed, busy, no-answer, canceled, failed), `From`,
 `To`, `Direction` (inbound, outbound-api, outbound-dial), `CallDuration` and `RecordingUrl` when the
-call is over. Requests are signed (https://www.twilio.com/docs/usage/security#validating-requests):
+call is over. The number's "A call comes in" request has the same fields (no `CallbackSource`,
+CallStatus ringing) and wants TwiML back (twiml.py); so does the action request of the `<Dial>`
+that puts the call through, with `DialCallStatus` (completed, answered, busy, no-answer, failed,
+canceled), `DialCallDuration` and `DialCallSid` (https://www.twilio.com/docs/voice/twiml/dial).
+The dialled leg's own status callbacks carry `ParentCallSid` and Direction outbound-dial: they are
+read as events of the caller's call. Requests are signed (https://www.twilio.com/docs/usage/security#validating-requests):
 HMAC-SHA1, keyed with the auth token, of the full URL followed by each POST parameter's name and
 value sorted by name, base64 in X-Twilio-Signature (core/twilio.py).
 """
@@ -47,6 +52,21 @@ TWILIO_STATUS: dict[str, tuple[str, str]] = {
     "canceled": (HANGUP, "cancel"),
     "failed": (HANGUP, "congestion"),
 }
+
+
+# A <Dial>'s end (DialCallStatus) as a hang-up cause: a conversation, or a call no one took.
+TWILIO_DIAL_STATUS: dict[str, str] = {
+    "completed": "normalClearing",
+    "answered": "normalClearing",
+    "busy": "busy",
+    "no-answer": "noAnswer",
+    "failed": "congestion",
+    "canceled": "cancel",
+}
+
+# What a Twilio request is: the number's incoming-call request and a <Dial>'s end want TwiML
+# that says what the call does next; a status callback's answer is not read.
+INCOMING, DIAL_ENDED, STATUS = "incoming", "dial-ended", "status"
 
 
 class Unreadable(Exception):
@@ -137,10 +157,34 @@ def parse_generic(fields: Fields) -> CallEventIn:
     )
 
 
+def twilio_request(fields: Fields) -> str:
+    """INCOMING (a call comes in), DIAL_ENDED (the <Dial> putting it through is over) or STATUS."""
+    if _one(fields, "DialCallStatus"):
+        return DIAL_ENDED
+    if (
+        not _one(fields, "CallbackSource")
+        and not _one(fields, "ParentCallSid")
+        and _one(fields, "Direction") == "inbound"
+        and _one(fields, "CallStatus") in ("ringing", "queued")
+    ):
+        return INCOMING
+    return STATUS
+
+
 def parse_twilio(fields: Fields) -> CallEventIn:
     call_sid = _one(fields, "CallSid")
     if not call_sid or len(call_sid) > MAX_CALL_ID:
         raise Unreadable("CallSid is missing")
+    dial_status = _one(fields, "DialCallStatus")
+    if dial_status:
+        return _twilio_dial_ended(fields, call_sid, dial_status)
+    parent = _one(fields, "ParentCallSid")
+    if parent and _one(fields, "Direction") == "outbound-dial" and len(parent) <= MAX_CALL_ID:
+        # The leg our <Dial> put the caller through on: its progress is the caller's call's.
+        key_prefix, call_id, direction = f"twilio:{parent}:leg:{call_sid}", parent, "in"
+    else:
+        key_prefix, call_id = f"twilio:{call_sid}", call_sid
+        direction = "in" if _one(fields, "Direction") in ("", "inbound") else "out"
     status = _one(fields, "CallStatus")
     recording = _http_url(_one(fields, "RecordingUrl"))
     if not status and recording:  # a recording status callback: the recording of a call we know
@@ -156,15 +200,31 @@ def parse_twilio(fields: Fields) -> CallEventIn:
     event, cause = TWILIO_STATUS[status]
     duration_text = _one(fields, "CallDuration")
     duration = int(duration_text) if duration_text.isdigit() else None
-    direction = "in" if _one(fields, "Direction") in ("", "inbound") else "out"
     return CallEventIn(
         event=event,
-        call_id=call_sid,
+        call_id=call_id,
         direction=direction,
         from_raw=_one(fields, "From"),
         to_raw=_one(fields, "To"),
         cause=cause,
         duration=duration,
         recording_url=recording,
-        key=f"twilio:{call_sid}:{status}",
+        key=f"{key_prefix}:{status}",
+    )
+
+
+def _twilio_dial_ended(fields: Fields, call_sid: str, dial_status: str) -> CallEventIn:
+    if dial_status not in TWILIO_DIAL_STATUS:
+        raise Unreadable(f"Unknown DialCallStatus {dial_status!r}")
+    duration_text = _one(fields, "DialCallDuration")
+    return CallEventIn(
+        event=HANGUP,
+        call_id=call_sid,
+        direction="in" if _one(fields, "Direction") in ("", "inbound") else "out",
+        from_raw=_one(fields, "From"),
+        to_raw=_one(fields, "To"),
+        cause=TWILIO_DIAL_STATUS[dial_status],
+        duration=int(duration_text) if duration_text.isdigit() else None,
+        recording_url=_http_url(_one(fields, "RecordingUrl")),
+        key=f"twilio:{call_sid}:dial:{dial_status}",
     )

@@ -117,6 +117,10 @@ def receive(account: CtiAccount, payload: Any, parser: Callable[[Fields], CallEv
         CallEvent.objects.create(account=account, payload=kept, state=EventState.QUARANTINED, reason=err.reason)
         record_error(account, f"quarantined an event: {err.reason}")
         return Outcome(quarantined=err.reason)
+    return _store(account, event, kept)
+
+
+def _store(account: CtiAccount, event: CallEventIn, kept: dict[str, Any]) -> Outcome:
     now = timezone.now()
     with transaction.atomic():
         try:
@@ -129,6 +133,33 @@ def receive(account: CtiAccount, payload: Any, parser: Callable[[Fields], CallEv
             CallEvent.objects.filter(pk=row.pk).update(call=call)
         CtiAccount.objects.filter(pk=account.pk).update(last_event_at=now)
     return Outcome(call=call)
+
+
+def answer_twilio(account: CtiAccount, payload: Any, callback_url: str) -> str:
+    """The TwiML for a Twilio request already received (twiml.py says what each does): an
+    incoming call is put through to the account's `forward_to`, or, with none, told no one can
+    answer and recorded as missed; a `<Dial>` that ended unanswered tells the caller so; anything
+    else (status callbacks) gets empty TwiML. `callback_url` is this webhook's address as Twilio
+    signed it: where the dialled leg's progress and the `<Dial>`'s end are reported."""
+    from sportello.phone import twiml
+    from sportello.phone.parse import DIAL_ENDED, INCOMING, TWILIO_DIAL_STATUS, fields_of, twilio_request
+
+    fields = fields_of(payload)
+    step = twilio_request(fields)
+    if step == INCOMING and account.forward_to:
+        return twiml.forward(account.forward_to, callback_url)
+    if step == INCOMING:
+        call_sid = fields["CallSid"][-1].strip()
+        unanswered = CallEventIn(
+            event=HANGUP, call_id=call_sid, direction="in", cause="noAnswer", key=f"twilio:{call_sid}:no-forward"
+        )
+        _store(account, unanswered, {"CallSid": call_sid, "note": "no forwarding target: told no one can answer"})
+        return twiml.no_one_answers()
+    if step == DIAL_ENDED and TWILIO_DIAL_STATUS[fields["DialCallStatus"][-1].strip()] != "normalClearing":
+        return twiml.no_one_answers()
+    if step == DIAL_ENDED:
+        return twiml.hang_up()
+    return twiml.EMPTY
 
 
 def _keepable(payload: Any) -> dict[str, Any]:

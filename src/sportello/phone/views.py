@@ -3,7 +3,9 @@
 The webhooks: A PBX is not a person: it proves itself with its account's token
 (generic CTI: in the URL as Zammad's endpoint has it, or as `X-CTI-Token` / `Authorization: Bearer`)
 or Twilio's signature. A refusal is 401 and logged; an event we cannot read is kept in quarantine
-and answered 202 with the reason; anything else 200 with `{}` (what Zammad answers a PBX)."""
+and answered 202 with the reason; anything else 200 with `{}` (what Zammad answers a PBX), or for
+Twilio with TwiML (twiml.py: an incoming call is put through or told no one can answer; status
+callbacks get an empty `<Response>`)."""
 
 from __future__ import annotations
 
@@ -69,7 +71,7 @@ def generic_webhook(request: HttpRequest, token: str = "") -> JsonResponse:
 
 @csrf_exempt
 @require_POST
-def twilio_webhook(request: HttpRequest, account_id: int) -> JsonResponse:
+def twilio_webhook(request: HttpRequest, account_id: int) -> HttpResponse:
     if len(request.body) > MAX_BODY:
         return JsonResponse({"detail": "The event is too large"}, status=413)
     account = services.twilio_account(account_id)
@@ -82,9 +84,15 @@ def twilio_webhook(request: HttpRequest, account_id: int) -> JsonResponse:
     urls = {request.build_absolute_uri(), settings.SITE_URL + request.get_full_path()}
     params = dict(request.POST.lists())
     secret, signature = unseal(account.secret_sealed), request.headers.get("X-Twilio-Signature", "")
-    if not any(twilio_signature_ok(url, params, secret, signature) for url in urls):
+    signed = next((url for url in sorted(urls) if twilio_signature_ok(url, params, secret, signature)), None)
+    if signed is None:
         return _refused(request, "bad X-Twilio-Signature", account)
-    return _answer(services.receive(account, request.POST, parse_twilio))
+    outcome = services.receive(account, request.POST, parse_twilio)
+    if outcome.quarantined:
+        return _answer(outcome)
+    # Callbacks our TwiML asks for go to this address as Twilio called it (so they are signed alike).
+    twiml = services.answer_twilio(account, request.POST, signed.split("?", 1)[0])
+    return HttpResponse(twiml, content_type="text/xml")
 
 
 QUARANTINE_SHOWN = 50
