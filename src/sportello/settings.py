@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "sportello.automation",
     "sportello.kb",
     "sportello.portal",
+    "sportello.forum",
     "sportello.csat",
     "sportello.chat",
     "sportello.social",
@@ -263,6 +264,8 @@ SIGN_IN_LOCK = env_int("SPORTELLO_SIGN_IN_LOCK", 900)  # seconds a lock lasts
 INBOX_PAGE_SIZE = env_int("SPORTELLO_INBOX_PAGE_SIZE", 50)
 # The acknowledgement mail lists up to 3 public help-centre articles that match the new request.
 KB_ACK_SUGGESTIONS = env_bool("SPORTELLO_KB_ACK_SUGGESTIONS", True)
+FORUM_POST_RATE_LIMIT = env_int("SPORTELLO_FORUM_POST_RATE_LIMIT", 10)  # a member's forum posts per window
+FORUM_POST_RATE_WINDOW = env_int("SPORTELLO_FORUM_POST_RATE_WINDOW", 600)  # seconds
 KB_MAX_FILE_BYTES = env_int("SPORTELLO_KB_MAX_FILE_MB", 10) * 1024 * 1024  # per image or attachment of an article
 MAIL_RATE_LIMIT = env_int("SPORTELLO_MAIL_RATE_LIMIT", 20)  # inbound messages per sender per window
 MAIL_RATE_WINDOW = env_int("SPORTELLO_MAIL_RATE_WINDOW", 3600)  # seconds; past the limit mail is quarantined

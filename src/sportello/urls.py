@@ -28,6 +28,7 @@ urlpatterns = [
     path("accounts/", include("sportello.accounts.urls")),
     path("auth/", include("sportello.sso.urls")),  # single sign-on and two-factor (allauth)
     path("mail/", include("sportello.mail.urls")),
+    path("help/forum/", include("sportello.forum.urls")),  # before the help centre: "forum" is no language
     path("help/", include("sportello.kb.urls")),
     path("portal/", include("sportello.portal.urls")),
     path("chat/", include("sportello.chat.urls")),

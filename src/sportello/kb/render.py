@@ -18,19 +18,23 @@ URL_SCHEMES = {"http", "https", "mailto", "tel"}
 ATTRIBUTES = {**ALLOWED_ATTRIBUTES, "a": {"href", "name", "id"}, "h2": {"id"}, "h3": {"id"}}
 
 
-def render_body(source: str) -> str:
-    """Safe HTML for an article body written in Markdown."""
+def render_body(source: str, *, link_rel: str = "noopener noreferrer") -> str:
+    """Safe HTML for an article body written in Markdown.
+
+    The forum renders its posts here too, with `link_rel` "nofollow ugc …": links written by
+    visitors earn no search ranking (and spammers no reason to post them).
+    """
     html = markdown.markdown(source or "", extensions=["extra", "sane_lists"], output_format="html")
-    return sanitize_article_html(html)
+    return sanitize_article_html(html, link_rel=link_rel)
 
 
-def sanitize_article_html(html: str) -> str:
+def sanitize_article_html(html: str, *, link_rel: str = "noopener noreferrer") -> str:
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,
         attributes=ATTRIBUTES,
         url_schemes=URL_SCHEMES,
-        link_rel="noopener noreferrer",
+        link_rel=link_rel,
         strip_comments=True,
     )
 

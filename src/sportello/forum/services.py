@@ -1,0 +1,402 @@
+"""Forum use cases. Every write to a topic, post, vote, follow, report or member is here.
+
+Each checks who acts, writes in one transaction and schedules its mail in the same transaction
+(the outbox), so nothing is sent for a write that rolled back. Posts are Markdown, rendered and
+sanitized once when written, with the knowledge base's renderer (kb/render.py).
+
+Moderation: a member's posts are held for approval until an agent approves one (the member is
+then trusted); members past the rate limit are refused for a while (core/ratelimit.py); agents
+hide posts and topics and ban members, who may then read but not write.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.html import escape
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from sportello.accounts.models import Role, User
+from sportello.core import outbox
+from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
+from sportello.core.ratelimit import count_request
+from sportello.customers.models import Customer
+from sportello.customers.services import Sender
+from sportello.forum.access import is_forum_agent, require_forum_agent, require_forum_writer
+from sportello.forum.models import (
+    Follow,
+    ForumCategory,
+    Member,
+    Post,
+    PostState,
+    Report,
+    Topic,
+    TopicKind,
+    Vote,
+)
+from sportello.kb.models import LANGUAGES
+from sportello.kb.render import render_body
+from sportello.tickets.models import Channel, Ticket
+
+log = logging.getLogger("sportello.forum")
+
+MAX_TITLE = 200
+MAX_BODY = 50_000  # characters of Markdown in one post
+LINK_REL = "nofollow ugc noopener noreferrer"  # links written by visitors earn no search ranking
+REPLY_MAIL = "forum.reply"  # the outbox kind of "a new reply in a topic you follow" (forum/tasks.py)
+UNSUBSCRIBE_SALT = "sportello.forum.unsubscribe"
+
+
+# --- Categories -----------------------------------------------------------------------------------
+
+
+def create_category(
+    *, language: str, name: str, slug: str = "", description: str = "", position: int = 100
+) -> ForumCategory:
+    if language not in LANGUAGES:
+        raise InvalidInput(f"Unknown language {language!r}", field="language")
+    name = " ".join(name.split())[:120]
+    if not name:
+        raise InvalidInput("A category needs a name", field="name")
+    slug = slugify(slug or name, allow_unicode=True)[:80] or "category"
+    try:
+        with transaction.atomic():
+            return ForumCategory.objects.create(
+                language=language, name=name, slug=slug, description=description.strip()[:300], position=position
+            )
+    except IntegrityError as err:
+        raise InvalidInput(f"The address {slug!r} is taken in this language", field="slug") from err
+
+
+# --- Writing --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TopicText:
+    kind: str
+    title: str
+    body: str
+
+
+def _check_rate(user: User, client_ip: str) -> None:
+    """Members' posts per account and client address in a fixed window; agents are not counted."""
+    if is_forum_agent(user):
+        return
+    limit, window = settings.FORUM_POST_RATE_LIMIT, settings.FORUM_POST_RATE_WINDOW
+    if not count_request("forum:post", client_ip=client_ip, email=f"user-{user.pk}", limit=limit, window=window):
+        log.info("forum: post rate limit reached by user %s (ip %s)", user.pk, client_ip or "unknown")
+        raise RateLimited(_("You are posting too fast. Please wait a few minutes and try again."), retry_after=window)
+
+
+def _body(body: str) -> tuple[str, str]:
+    source = (body or "").replace("\x00", "").strip()
+    if not source:
+        raise InvalidInput(_("Write something first."), field="body")
+    if len(source) > MAX_BODY:
+        raise InvalidInput(_("A post may hold at most %(n)d characters.") % {"n": MAX_BODY}, field="body")
+    html = render_body(source, link_rel=LINK_REL)
+    if not html.strip():
+        raise InvalidInput(_("Write something first."), field="body")
+    return source, html
+
+
+def _first_state(user: User) -> str:
+    """Published for agents and trusted members; held for approval for everyone else."""
+    if is_forum_agent(user) or Member.objects.filter(user=user, trusted=True).exists():
+        return PostState.PUBLISHED
+    return PostState.HELD
+
+
+def start_topic(user: User, category: ForumCategory, text: TopicText, *, client_ip: str = "") -> Topic:
+    """A new topic with its opening post; held for approval when the author is a new member."""
+    require_forum_writer(user)
+    if text.kind not in TopicKind.values:
+        raise InvalidInput(f"Unknown kind {text.kind!r}", field="kind")
+    title = " ".join((text.title or "").replace("\x00", "").split())[:MAX_TITLE]
+    if not title:
+        raise InvalidInput(_("A topic needs a title."), field="title")
+    source, html = _body(text.body)
+    _check_rate(user, client_ip)
+    now = timezone.now()
+    with transaction.atomic():
+        topic = Topic.objects.create(
+            category=category, kind=text.kind, title=title, author=user, created_at=now, last_activity_at=now,
+            slug=slugify(title, allow_unicode=True)[:200] or "topic",
+        )  # fmt: skip
+        Post.objects.create(
+            topic=topic, author=user, opening=True, body=source, body_html=html, by_agent=is_forum_agent(user),
+            state=_first_state(user), created_at=now,
+        )  # fmt: skip
+        Follow.objects.create(topic=topic, user=user, created_at=now)
+    return topic
+
+
+def reply_to_topic(user: User, topic: Topic, body: str, *, client_ip: str = "") -> Post:
+    """A reply; followers are mailed once it is published (at once, or when an agent approves it)."""
+    require_forum_writer(user)
+    agent = is_forum_agent(user)
+    if topic.locked and not agent:
+        raise Forbidden(_("This topic is locked: it takes no more replies."))
+    if topic.hidden and not agent:
+        raise NotFound("No such topic")
+    source, html = _body(body)
+    _check_rate(user, client_ip)
+    now = timezone.now()
+    with transaction.atomic():
+        post = Post.objects.create(
+            topic=topic, author=user, body=source, body_html=html, by_agent=agent, state=_first_state(user),
+            created_at=now,
+        )  # fmt: skip
+        Follow.objects.get_or_create(topic=topic, user=user, defaults={"created_at": now})
+        if post.is_published:
+            _published(post, now)
+    return post
+
+
+def _published(post: Post, now: object) -> None:
+    """A reply became visible: count it, bump the topic, mail its followers (not its author)."""
+    if post.opening:
+        return
+    Topic.objects.filter(pk=post.topic_id).update(reply_count=F("reply_count") + 1, last_activity_at=now)
+    followers = list(
+        Follow.objects.filter(topic=post.topic_id).exclude(user=post.author_id).values_list("user", flat=True)
+    )
+    if followers:
+        outbox.put_keyed(
+            REPLY_MAIL,
+            {f"{REPLY_MAIL}:{post.pk}:{user_id}": {"post": post.pk, "user": user_id} for user_id in followers},
+        )
+
+
+# --- Votes, follows, solutions, reports --------------------------------------------------------------
+
+
+def vote_for_post(user: User, post: Post, *, up: bool = True) -> Post:
+    """Add (or with `up=False` take back) one's vote for a post; one vote per member and post."""
+    require_forum_writer(user)
+    if post.author_id == user.pk:
+        raise Forbidden(_("You cannot vote for your own post."))
+    if not post.is_published:
+        raise InvalidInput(_("Only published posts take votes."))
+    with transaction.atomic():
+        if up:
+            change = 1 if Vote.objects.get_or_create(post=post, user=user)[1] else 0
+        else:
+            change = -Vote.objects.filter(post=post, user=user).delete()[0]
+        if change:
+            Post.objects.filter(pk=post.pk).update(votes=F("votes") + change)
+    post.refresh_from_db(fields=["votes"])
+    return post
+
+
+def has_voted(user: User, post_ids: list[int]) -> set[int]:
+    if not user.is_authenticated:
+        return set()
+    return set(Vote.objects.filter(user=user, post__in=post_ids).values_list("post", flat=True))
+
+
+def follow_topic(user: User, topic: Topic) -> None:
+    require_forum_writer(user)
+    Follow.objects.get_or_create(topic=topic, user=user)
+
+
+def unfollow_topic(user: User, topic: Topic) -> None:
+    Follow.objects.filter(topic=topic, user=user).delete()
+
+
+def unsubscribe_token(follow: Follow) -> str:
+    """The signed token of a reply mail's unsubscribe link: names the topic and the follower."""
+    return signing.dumps({"t": follow.topic_id, "u": follow.user_id}, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def unsubscribe(token: str) -> Topic | None:
+    """Stop the mails the token's link came with; the topic, or None for a token that is not ours."""
+    try:
+        data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+        topic_id, user_id = int(data["t"]), int(data["u"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+    Follow.objects.filter(topic=topic_id, user=user_id).delete()
+    return Topic.objects.filter(pk=topic_id).first()
+
+
+def mark_solution(user: User, post: Post) -> Topic:
+    """The topic's author (or an agent) says this reply solved it; another mark replaces it."""
+    topic = post.topic
+    if topic.author_id != user.pk and not is_forum_agent(user):
+        raise Forbidden(_("Only the person who asked can mark the answer."))
+    if post.opening or not post.is_published:
+        raise InvalidInput(_("Only a published reply can be the answer."))
+    Topic.objects.filter(pk=topic.pk).update(solution=post)
+    topic.solution = post
+    return topic
+
+
+def unmark_solution(user: User, topic: Topic) -> Topic:
+    if topic.author_id != user.pk and not is_forum_agent(user):
+        raise Forbidden(_("Only the person who asked can mark the answer."))
+    Topic.objects.filter(pk=topic.pk).update(solution=None)
+    topic.solution = None
+    return topic
+
+
+def report_post(user: User, post: Post, reason: str = "") -> Report:
+    """A signed-in member flags a post for the moderators; a second report by them changes nothing."""
+    require_forum_writer(user)
+    report, _new = Report.objects.get_or_create(
+        post=post, reporter=user, defaults={"reason": " ".join(reason.split())[:300]}
+    )
+    return report
+
+
+# --- Moderation (agents) ------------------------------------------------------------------------------
+
+
+def _moderated(post: Post, agent: User, state: str) -> None:
+    now = timezone.now()
+    Post.objects.filter(pk=post.pk).update(state=state, moderated_by=agent, moderated_at=now)
+    post.state, post.moderated_by, post.moderated_at = state, agent, now
+
+
+def approve_post(agent: User, post: Post) -> Post:
+    """Publish a held post; its author is trusted from now on (their next posts appear at once)."""
+    require_forum_agent(agent)
+    with transaction.atomic():
+        locked = Post.objects.select_for_update().get(pk=post.pk)
+        if locked.state != PostState.HELD:
+            raise Conflict(_("This post is not waiting for approval."))
+        _moderated(post, agent, PostState.PUBLISHED)
+        Member.objects.update_or_create(user=post.author, defaults={"trusted": True})
+        _published(post, timezone.now())
+    return post
+
+
+def hide_post(agent: User, post: Post) -> Post:
+    """Take a post off the forum (the opening post hides its topic); its open reports are resolved."""
+    require_forum_agent(agent)
+    with transaction.atomic():
+        locked = Post.objects.select_for_update().get(pk=post.pk)
+        if locked.state == PostState.PUBLISHED and not post.opening:
+            Topic.objects.filter(pk=post.topic_id).update(reply_count=F("reply_count") - 1)
+        _moderated(post, agent, PostState.HIDDEN)
+        if post.opening:
+            Topic.objects.filter(pk=post.topic_id).update(hidden=True)
+        Topic.objects.filter(pk=post.topic_id, solution=post).update(solution=None)
+        Report.objects.filter(post=post, resolved_at__isnull=True).update(resolved_at=timezone.now())
+    return post
+
+
+def show_post(agent: User, post: Post) -> Post:
+    """Put a hidden post back."""
+    require_forum_agent(agent)
+    with transaction.atomic():
+        locked = Post.objects.select_for_update().get(pk=post.pk)
+        if locked.state != PostState.HIDDEN:
+            raise Conflict(_("This post is not hidden."))
+        _moderated(post, agent, PostState.PUBLISHED)
+        if post.opening:
+            Topic.objects.filter(pk=post.topic_id).update(hidden=False)
+        else:
+            Topic.objects.filter(pk=post.topic_id).update(reply_count=F("reply_count") + 1)
+    return post
+
+
+def dismiss_reports(agent: User, post: Post) -> int:
+    require_forum_agent(agent)
+    return Report.objects.filter(post=post, resolved_at__isnull=True).update(resolved_at=timezone.now())
+
+
+def ban_member(agent: User, user: User, reason: str = "") -> Member:
+    """The member may read but no longer write; their posts waiting for approval are hidden."""
+    require_forum_agent(agent)
+    if user.role != Role.CUSTOMER:
+        raise InvalidInput(_("Only customers can be banned from the forum."))
+    now = timezone.now()
+    with transaction.atomic():
+        member, _new = Member.objects.update_or_create(
+            user=user, defaults={"banned_at": now, "banned_by": agent, "ban_reason": reason[:300], "trusted": False}
+        )
+        Post.objects.filter(author=user, state=PostState.HELD).update(
+            state=PostState.HIDDEN, moderated_by=agent, moderated_at=now
+        )
+    return member
+
+
+def unban_member(agent: User, user: User) -> None:
+    require_forum_agent(agent)
+    Member.objects.filter(user=user).update(banned_at=None, banned_by=None, ban_reason="")
+
+
+def pin_topic(agent: User, topic: Topic, *, pinned: bool = True) -> Topic:
+    require_forum_agent(agent)
+    Topic.objects.filter(pk=topic.pk).update(pinned=pinned)
+    topic.pinned = pinned
+    return topic
+
+
+def lock_topic(agent: User, topic: Topic, *, locked: bool = True) -> Topic:
+    require_forum_agent(agent)
+    Topic.objects.filter(pk=topic.pk).update(locked=locked)
+    topic.locked = locked
+    return topic
+
+
+def move_topic(agent: User, topic: Topic, category: ForumCategory) -> Topic:
+    """Into another category (of any language: the topic's address follows its category's)."""
+    require_forum_agent(agent)
+    Topic.objects.filter(pk=topic.pk).update(category=category)
+    topic.category = category
+    return topic
+
+
+# --- Tied to the desk -------------------------------------------------------------------------------
+
+
+def turn_post_into_ticket(agent: User, post: Post) -> Ticket:
+    """A ticket from a member's post: the author is its customer, the post its first entry.
+
+    The ticket comes through the one intake path (channel "portal", taken down by the agent, so the
+    entry says who recorded it), its entry's metadata and an internal note link to the post, and
+    the post keeps the ticket (agents see its number, the author a link to it in the portal).
+    """
+    from sportello.tickets.intake import Inbound, ingest
+    from sportello.tickets.services import add_note
+
+    require_forum_agent(agent)
+    if post.by_agent or post.author.role != Role.CUSTOMER:
+        raise InvalidInput(_("Only a customer's post can become a ticket."))
+    customer = Customer.objects.filter(user=post.author_id).first()
+    email = customer.primary_email if customer else ""
+    if customer is None or not email:
+        raise InvalidInput(_("The author has no customer file with an email address."))
+    url = settings.SITE_URL + post_path(post)
+    with transaction.atomic():
+        locked = Post.objects.select_for_update().get(pk=post.pk)
+        if locked.ticket_id:
+            raise Conflict(_("This post is a ticket already."), ticket=locked.ticket.number if locked.ticket else None)
+        result = ingest(
+            Inbound(
+                channel=Channel.PORTAL, sender=Sender(name=customer.name, email=email), subject=post.topic.title,
+                body_text=post.body, body_html=post.body_html, language=post.topic.category.language,
+                recorded_by=agent, metadata={"origin": "forum", "forum_post": post.pk, "forum_url": url},
+            )
+        )  # fmt: skip
+        Post.objects.filter(pk=post.pk).update(ticket=result.ticket)
+        post.ticket = result.ticket
+        add_note(
+            result.ticket, agent,
+            body_text=_("From the forum: %(url)s") % {"url": url},
+            body_html=f'<p>{escape(_("From the forum:"))} <a href="{escape(url)}">{escape(post.topic.title)}</a></p>',
+        )  # fmt: skip
+    return result.ticket
+
+
+def post_path(post: Post) -> str:
+    return f"{post.topic.public_path()}#post-{post.pk}"

@@ -1,0 +1,325 @@
+"""Forum pages in the help centre: categories, topics, replies, and the moderators' actions.
+
+Pages answer in the language of their address (`/help/forum/<lang>/…`) through `forum_page`,
+which also turns a service's refusal into a page: not found is a 404, "sign in first" sends an
+anonymous visitor to the portal's sign-in and back. Every action is a POST that redirects back to
+the topic (post/redirect/get), so a reload never sends a reply twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import InvalidPage, Paginator
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from sportello.accounts.models import User
+from sportello.core.errors import Forbidden, InvalidInput, NotFound, ServiceError
+from sportello.core.ratelimit import client_ip
+from sportello.forum import services
+from sportello.forum.access import (
+    category_in,
+    is_forum_agent,
+    post_for_agent,
+    post_for_reader,
+    readable_posts,
+    readable_topics,
+    require_forum_agent,
+    topic_for_agent,
+    topic_for_reader,
+)
+from sportello.forum.forms import MoveForm, ReplyForm, TopicForm
+from sportello.forum.models import Follow, ForumCategory, Post, PostState, Report, Topic
+from sportello.kb.models import LANGUAGES
+from sportello.kb.render import plain_text, summary_of
+from sportello.kb.views import reader_language
+
+View = Callable[..., HttpResponseBase]
+PAGE_SIZE = 30
+HOME_TOPICS = 20
+
+
+def forum_page(view: View) -> View:
+    """A forum page or action, in the language of its address (the topic's for actions); refusals
+    become pages."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        lang = kwargs.get("lang") or request.POST.get("lang", "") or reader_language(request)
+        if lang not in LANGUAGES:
+            raise Http404("No such language")
+        try:
+            with translation.override(lang):
+                return view(request, *args, **kwargs)
+        except NotFound as err:
+            raise Http404(err.message) from err
+        except Forbidden as err:
+            if not request.user.is_authenticated:
+                return redirect_to_login(_back(request), reverse("portal:login"))
+            return _error(request, lang, err)
+        except ServiceError as err:
+            return _error(request, lang, err)
+
+    return wrapper
+
+
+def _error(request: HttpRequest, lang: str, err: ServiceError) -> HttpResponse:
+    with translation.override(lang):
+        response = render(request, "forum/error.html", {"lang": lang, "message": err.message}, status=err.status)
+    if "retry_after" in err.details:
+        response["Retry-After"] = str(err.details["retry_after"])
+    return response
+
+
+def _back(request: HttpRequest) -> str:
+    """Where an action came from (its topic page), for the sign-in's way back."""
+    referer = request.headers.get("Referer", "")
+    path = "/" + referer.split("://", 1)[-1].split("/", 1)[-1] if referer else ""
+    return path if path.startswith("/help/forum/") else request.get_full_path()
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def _switch(lang: str) -> list[tuple[str, str]]:
+    return [(code, reverse("forum:home", args=[code])) for code in LANGUAGES if code != lang]
+
+
+# --- Reading ---------------------------------------------------------------------------------------------
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponseRedirect:
+    return redirect("forum:home", lang=reader_language(request))
+
+
+@require_GET
+@forum_page
+def home(request: HttpRequest, lang: str) -> HttpResponse:
+    visible = readable_topics(None)
+    categories = ForumCategory.objects.filter(language=lang).annotate(
+        topic_count=Count("topics", filter=Q(topics__in=visible), distinct=True)
+    )
+    recent = readable_topics(_user(request), lang).select_related("category", "author", "solution")
+    context = {
+        "lang": lang, "categories": categories, "switch": _switch(lang),
+        "topics": recent.order_by("-last_activity_at", "-id")[:HOME_TOPICS],
+    }  # fmt: skip
+    return render(request, "forum/home.html", context)
+
+
+@require_GET
+@forum_page
+def category(request: HttpRequest, lang: str, category: str) -> HttpResponse:
+    found = category_in(lang, category)
+    topics = readable_topics(_user(request)).filter(category=found).select_related("author", "category", "solution")
+    number = request.GET.get("page", "1")
+    try:
+        page = Paginator(topics.order_by("-pinned", "-last_activity_at", "-id"), PAGE_SIZE).page(number)
+    except InvalidPage as err:
+        raise NotFound(f"No page {number[:20]} in this category") from err
+    context = {"lang": lang, "category": found, "topics": page.object_list, "page": page, "switch": _switch(lang)}
+    return render(request, "forum/category.html", context)
+
+
+@require_GET
+@forum_page
+def topic(request: HttpRequest, lang: str, topic_id: int, slug: str) -> HttpResponseBase:
+    found = topic_for_reader(_user(request), topic_id)
+    if found.category.language != lang or found.slug != slug:  # moved, or renamed: one address per topic
+        return redirect(found.public_path(), permanent=True)
+    return _topic_page(request, found, ReplyForm())
+
+
+def _topic_page(request: HttpRequest, found: Topic, form: ReplyForm, status: int = 200) -> HttpResponse:
+    user = _user(request)
+    posts = list(readable_posts(user, found).select_related("author", "ticket"))
+    opening = next((p for p in posts if p.opening), None)
+    agent = is_forum_agent(user)
+    if agent:  # each post's open reports, for the moderators
+        reports = (
+            Report.objects.filter(post__topic=found, resolved_at__isnull=True).values("post").annotate(n=Count("id"))
+        )
+        counts = {row["post"]: row["n"] for row in reports}
+        for post in posts:
+            post.open_reports = counts.get(post.pk, 0)  # type: ignore[attr-defined]
+    context = {
+        "lang": found.category.language, "topic": found, "opening": opening,
+        "replies": [p for p in posts if not p.opening], "form": form, "agent": agent,
+        "voted": services.has_voted(user, [p.pk for p in posts]),
+        "following": user.is_authenticated and Follow.objects.filter(topic=found, user=user).exists(),
+        "description": summary_of(plain_text(opening.body_html)) if opening else "",
+        "reported": {r for r in Report.objects.filter(post__topic=found, reporter=user).values_list("post", flat=True)}
+        if user.is_authenticated else set(),
+        "move_form": MoveForm(initial={"category": found.category_id}) if agent else None,
+        "done": request.GET.get("done", "")[:20],
+        "held": PostState.HELD, "hidden": PostState.HIDDEN,
+    }  # fmt: skip
+    return render(request, "forum/topic.html", context, status=status)
+
+
+# --- Writing ---------------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@forum_page
+def new_topic(request: HttpRequest, lang: str, category: str) -> HttpResponseBase:
+    found = category_in(lang, category)
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path(), reverse("portal:login"))
+    form = TopicForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        text = services.TopicText(kind=data["kind"], title=data["title"], body=data["body"])
+        try:
+            created = services.start_topic(_user(request), found, text, client_ip=client_ip(request))
+        except ServiceError as err:
+            if err.status in (403, 429):
+                raise
+            form.add_error(None, err.message)
+        else:
+            return redirect(created.public_path())
+    context = {"lang": lang, "category": found, "form": form}
+    return render(request, "forum/new_topic.html", context, status=422 if form.errors else 200)
+
+
+@require_POST
+@forum_page
+def reply(request: HttpRequest, topic_id: int) -> HttpResponseBase:
+    found = topic_for_reader(_user(request), topic_id)
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        return _topic_page(request, found, form, status=422)
+    try:
+        post = services.reply_to_topic(_user(request), found, form.cleaned_data["body"], client_ip=client_ip(request))
+    except ServiceError as err:
+        if err.status in (403, 404, 429):
+            raise
+        form.add_error(None, err.message)
+        return _topic_page(request, found, form, status=err.status)
+    return redirect(f"{found.public_path()}#post-{post.pk}")
+
+
+@require_POST
+@forum_page
+def vote(request: HttpRequest, post_id: int) -> HttpResponseBase:
+    post = post_for_reader(_user(request), post_id)
+    services.vote_for_post(_user(request), post, up=request.POST.get("up", "1") != "0")
+    return redirect(f"{post.topic.public_path()}#post-{post.pk}")
+
+
+@require_POST
+@forum_page
+def follow(request: HttpRequest, topic_id: int) -> HttpResponseBase:
+    found = topic_for_reader(_user(request), topic_id)
+    if request.POST.get("follow", "1") == "0":
+        services.unfollow_topic(_user(request), found)
+    else:
+        services.follow_topic(_user(request), found)
+    return redirect(found.public_path())
+
+
+@require_POST
+@forum_page
+def solution(request: HttpRequest, post_id: int) -> HttpResponseBase:
+    post = post_for_reader(_user(request), post_id)
+    if request.POST.get("solved", "1") == "0":
+        services.unmark_solution(_user(request), post.topic)
+    else:
+        services.mark_solution(_user(request), post)
+    return redirect(f"{post.topic.public_path()}#post-{post.pk}")
+
+
+@require_POST
+@forum_page
+def report(request: HttpRequest, post_id: int) -> HttpResponseBase:
+    post = post_for_reader(_user(request), post_id)
+    services.report_post(_user(request), post, request.POST.get("reason", ""))
+    return redirect(f"{post.topic.public_path()}?done=reported#post-{post.pk}")
+
+
+@csrf_exempt  # the signed token is the credential; mail clients' one-click unsubscribe posts without a form
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a button; the POST (the button, or a mail client's one-click, RFC 8058) unsubscribes."""
+    lang = reader_language(request)
+    with translation.override(lang):
+        if request.method == "GET":
+            return render(request, "forum/unsubscribe.html", {"lang": lang, "token": token})
+        found = services.unsubscribe(token)
+        status = 200 if found is not None else 400
+        return render(request, "forum/unsubscribe.html", {"lang": lang, "done": True, "topic": found}, status=status)
+
+
+# --- Moderation --------------------------------------------------------------------------------------------
+
+POST_ACTIONS: dict[str, Callable[[User, Post], object]] = {
+    "approve": services.approve_post,
+    "hide": services.hide_post,
+    "show": services.show_post,
+    "dismiss": services.dismiss_reports,
+}
+
+
+@require_POST
+@forum_page
+def moderate_post(request: HttpRequest, post_id: int, action: str) -> HttpResponseBase:
+    post = post_for_agent(_user(request), post_id)
+    if action == "ticket":
+        ticket = services.turn_post_into_ticket(_user(request), post)
+        return redirect("ticket", number=ticket.number)
+    if action == "ban":
+        services.ban_member(_user(request), post.author)
+    elif action in POST_ACTIONS:
+        POST_ACTIONS[action](_user(request), post)
+    else:
+        raise NotFound("No such action")
+    back = request.POST.get("next", "")
+    return redirect(back if back == reverse("forum:queue") else f"{post.topic.public_path()}#post-{post.pk}")
+
+
+@require_POST
+@forum_page
+def moderate_topic(request: HttpRequest, topic_id: int, action: str) -> HttpResponseBase:
+    found = topic_for_agent(_user(request), topic_id)
+    on = request.POST.get("on", "1") != "0"
+    if action == "pin":
+        services.pin_topic(_user(request), found, pinned=on)
+    elif action == "lock":
+        services.lock_topic(_user(request), found, locked=on)
+    elif action == "move":
+        form = MoveForm(request.POST)
+        if not form.is_valid():
+            raise InvalidInput(_("Choose a category."))
+        services.move_topic(_user(request), found, form.cleaned_data["category"])
+    else:
+        raise NotFound("No such action")
+    return redirect(found.public_path())
+
+
+@require_GET
+@forum_page
+def queue(request: HttpRequest) -> HttpResponse:
+    """What waits for the moderators: posts held for approval, posts readers reported."""
+    require_forum_agent(_user(request))
+    held = Post.objects.filter(state=PostState.HELD).select_related("topic__category", "author").order_by("created_at")
+    reported = (
+        Post.objects.filter(reports__resolved_at__isnull=True)
+        .annotate(n=Count("reports", filter=Q(reports__resolved_at__isnull=True)))
+        .select_related("topic__category", "author")
+        .order_by("-n", "id")
+    )
+    context = {"lang": translation.get_language(), "held": held[:200], "reported": reported[:200]}
+    return render(request, "forum/queue.html", context)
