@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from sportello.accounts.models import Group, Role, User
 from sportello.accounts.team import STAFF_ROLES
+from sportello.automation.models import AssignmentMethod
 
 STAFF_ROLE_CHOICES = [(role.value, role.label) for role in STAFF_ROLES]
 LEVEL_CHOICES = [("", _("—")), *((str(n), str(n)) for n in range(1, 6))]
@@ -145,6 +146,23 @@ class AcceptInvitationForm(forms.Form):
         return data
 
 
+# How a group hands out its tickets (automation.assignment), in the words admins choose by.
+ASSIGNMENT_CHOICES = [
+    (AssignmentMethod.NONE.value, _("Manual: agents take tickets or assign them")),
+    (AssignmentMethod.ROUND_ROBIN.value, _("Round-robin: each online agent in turn")),
+    (AssignmentMethod.LEAST_LOAD.value, _("Load balanced: the online agent with the fewest open tickets")),
+    (AssignmentMethod.SKILLS.value, _("By skills: best skill and language match, then the fewest open tickets")),
+]
+assert {value for value, _label in ASSIGNMENT_CHOICES} == set(AssignmentMethod.values)
+# The same, short, for the list of groups.
+ASSIGNMENT_NAMES = {
+    AssignmentMethod.NONE.value: _("Manual"),
+    AssignmentMethod.ROUND_ROBIN.value: _("Round-robin"),
+    AssignmentMethod.LEAST_LOAD.value: _("Load balanced"),
+    AssignmentMethod.SKILLS.value: _("By skills"),
+}
+
+
 class GroupForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100)
     description = forms.CharField(
@@ -159,6 +177,26 @@ class GroupForm(forms.Form):
     )
     members = forms.ModelMultipleChoiceField(
         label=_("Members"), queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    assignment_method = forms.ChoiceField(
+        label=_("Assignment of new tickets"),
+        choices=ASSIGNMENT_CHOICES,
+        initial=AssignmentMethod.NONE.value,
+        required=False,  # not posted: left as it is
+        help_text=_(
+            "Automatic assignment gives a ticket that enters the group without an agent to one of its members "
+            "who is active, online and below capacity."
+        ),
+    )
+    default_capacity = forms.IntegerField(
+        label=_("Default capacity (open tickets per agent)"),
+        required=False,
+        min_value=0,
+        max_value=100_000,
+        help_text=_(
+            "Most new and open tickets automatic assignment gives each agent. An agent's own capacity, set on "
+            "their page, comes first. Empty: no limit."
+        ),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -3,6 +3,8 @@ and the page where an invited person sets their password."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import authenticate, login
 from django.core.paginator import Paginator
@@ -11,12 +13,14 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from sportello.accounts import team
-from sportello.accounts.models import Group, Role, User
+from sportello.accounts.models import Availability, Group, Role, User
 from sportello.accounts.settings_forms import (
+    ASSIGNMENT_NAMES,
     AcceptInvitationForm,
     DeleteGroupForm,
     GroupForm,
@@ -24,8 +28,8 @@ from sportello.accounts.settings_forms import (
     PeopleFilterForm,
     PersonForm,
 )
-from sportello.automation.assignment import ASSIGNABLE_ROLES
-from sportello.automation.models import AgentProfile, AgentSkill, Skill
+from sportello.automation.assignment import ASSIGNABLE_ROLES, load_report
+from sportello.automation.models import AgentProfile, AgentSkill, AssignmentMethod, GroupAssignment, Skill
 from sportello.core.errors import InvalidInput, ServiceError
 from sportello.tickets.access import require_admin
 from sportello.tickets.views import AgentRequest, agent_view
@@ -218,20 +222,19 @@ def group_list(request: AgentRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            group = team.save_group_settings(
-                Group(),
-                name=data["name"],
-                description=data["description"],
-                tier=data["tier"],
-                members=list(data["members"]),
-            )
+            group = team.save_group_settings(Group(), **_group_arguments(data))
         except ServiceError as err:  # InvalidInput, or Conflict for a name taken
-            form.add_error(err.details.get("field"), err.message)
+            _refused(form, err)
         else:
             messages.success(request, _("Group “%(name)s” added.") % {"name": group.name})
             return redirect("settings-groups")
-    groups = Group.objects.annotate(ticket_count=Count("tickets", distinct=True)).prefetch_related("members")
-    context = {"form": form, "groups": groups}
+    groups = (
+        Group.objects.annotate(ticket_count=Count("tickets", distinct=True))
+        .select_related("assignment")
+        .prefetch_related("members")
+    )
+    rows = [(group, _assignment_summary(getattr(group, "assignment", None))) for group in groups]
+    context = {"form": form, "rows": rows}
     return render(request, "accounts/settings/groups.html", context, status=422 if form.errors else 200)
 
 
@@ -240,27 +243,61 @@ def group_list(request: AgentRequest) -> HttpResponse:
 def group_edit(request: AgentRequest, group_id: int) -> HttpResponse:
     require_admin(request.user)
     group = get_object_or_404(Group, pk=group_id)
-    initial = {"name": group.name, "description": group.description, "tier": group.tier}
-    form = GroupForm(_posted(request), initial={**initial, "members": list(group.members.all())})
+    assignment = GroupAssignment.objects.filter(group=group).first()
+    initial = {
+        "name": group.name,
+        "description": group.description,
+        "tier": group.tier,
+        "members": list(group.members.all()),
+        "assignment_method": assignment.method if assignment else AssignmentMethod.NONE.value,
+        "default_capacity": assignment.default_capacity if assignment else None,
+    }
+    form = GroupForm(_posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
         try:
-            team.save_group_settings(
-                group,
-                name=data["name"],
-                description=data["description"],
-                tier=data["tier"],
-                members=list(data["members"]),
-            )
+            team.save_group_settings(group, **_group_arguments(form.cleaned_data))
         except ServiceError as err:  # InvalidInput, or Conflict for a name taken
             group.refresh_from_db()
-            form.add_error(err.details.get("field"), err.message)
+            _refused(form, err)
         else:
             messages.success(request, _("Group “%(name)s” saved.") % {"name": group.name})
             return redirect("settings-groups")
     inactive = [m for m in group.members.all() if not m.is_active]
-    context = {"form": form, "group": group, "inactive_members": inactive}
+    load = next((row for row in load_report() if row.id == group.pk), None)
+    labels = dict(Availability.choices)
+    agents = [(agent, labels.get(agent.availability, agent.availability)) for agent in load.agents] if load else []
+    context = {"form": form, "group": group, "inactive_members": inactive, "load": load, "agents": agents}
     return render(request, "accounts/settings/group_edit.html", context, status=422 if form.errors else 200)
+
+
+def _group_arguments(data: dict[str, Any]) -> dict[str, Any]:
+    """What `team.save_group_settings` takes, from the cleaned group form."""
+    return {
+        "name": data["name"],
+        "description": data["description"],
+        "tier": data["tier"],
+        "members": list(data["members"]),
+        "assignment_method": data["assignment_method"] or None,
+        "default_capacity": data["default_capacity"],
+    }
+
+
+def _refused(form: GroupForm, err: ServiceError) -> None:
+    field = err.details.get("field")
+    form.add_error(field if field in form.fields else None, err.message)
+
+
+def _assignment_summary(assignment: GroupAssignment | None) -> str:
+    """“Round-robin, at most 5 open tickets each” for the list of groups."""
+    if assignment is None or assignment.method == AssignmentMethod.NONE:
+        return str(ASSIGNMENT_NAMES[AssignmentMethod.NONE.value])
+    name = str(ASSIGNMENT_NAMES.get(assignment.method, assignment.method))
+    if assignment.default_capacity is None:
+        return name
+    count = assignment.default_capacity
+    return ngettext(
+        "%(method)s, at most %(count)s open ticket each", "%(method)s, at most %(count)s open tickets each", count
+    ) % {"method": name, "count": count}
 
 
 @require_http_methods(["GET", "POST"])

@@ -20,6 +20,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import EllipsisType
 from typing import Any
 
 from django.conf import settings
@@ -175,6 +176,7 @@ def handle_invitation_mail(message: OutboxMessage) -> None:
     from django.utils import translation
 
     from sportello.mail.outbound import outbox_message_id
+    from sportello.mail.sender import brand_for_mail, branded_html, sender
 
     user = User.objects.filter(pk=message.payload.get("user")).first()
     if user is None or not user.is_active or not is_invited(user) or not user.email:
@@ -185,14 +187,15 @@ def handle_invitation_mail(message: OutboxMessage) -> None:
         subject = " ".join(render_to_string("accounts/mail/invitation_subject.txt", context).split())
         text = render_to_string("accounts/mail/invitation_body.txt", context)
         html = render_to_string("accounts/mail/invitation_body.html", context)
+    brand = brand_for_mail()
     mail = EmailMultiAlternatives(
         subject=subject,
         body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        from_email=sender(brand=brand),
         to=[user.email],
         headers={"Message-ID": outbox_message_id(message, "invite"), "Auto-Submitted": "auto-generated"},
     )
-    mail.attach_alternative(html, "text/html")
+    mail.attach_alternative(branded_html(html, brand), "text/html")
     mail.send()
 
 
@@ -300,8 +303,19 @@ def set_person_active(user: User, active: bool) -> User:
 # --- Groups ------------------------------------------------------------------------------------------
 
 
-def save_group_settings(group: Group, *, name: str, description: str, tier: int, members: Sequence[User]) -> Group:
-    """Create or change a group. Members chosen among active staff; deactivated members stay."""
+def save_group_settings(
+    group: Group,
+    *,
+    name: str,
+    description: str,
+    tier: int,
+    members: Sequence[User],
+    assignment_method: str | None = None,
+    default_capacity: int | EllipsisType | None = ...,
+) -> Group:
+    """Create or change a group. Members chosen among active staff; deactivated members stay.
+    `assignment_method` and `default_capacity` (`None`: no limit) are how the group hands out
+    its tickets (automation.assignment); left out, they stay as they are."""
     from sportello.accounts.services import save_group
 
     kept = [m.pk for m in group.members.all() if not m.is_active or m.role not in STAFF_ROLES] if group.pk else []
@@ -310,7 +324,21 @@ def save_group_settings(group: Group, *, name: str, description: str, tier: int,
         wanted = {m.pk for m in members} | set(kept)
         if wanted != set(group.members.values_list("pk", flat=True)):
             group.members.set(list(wanted))
+        _set_group_assignment(group, assignment_method, default_capacity)
     return group
+
+
+def _set_group_assignment(group: Group, method: str | None, capacity: int | EllipsisType | None) -> None:
+    """Save the group's assignment settings only when they change: a group left on manual
+    assignment gets no settings row (nor an audit entry) for it."""
+    from sportello.automation.assignment import configure_group_assignment
+    from sportello.automation.models import AssignmentMethod, GroupAssignment
+
+    current = GroupAssignment.objects.filter(group=group).first()
+    before = (current.method, current.default_capacity) if current else (AssignmentMethod.NONE.value, None)
+    after = (before[0] if method is None else method, before[1] if isinstance(capacity, EllipsisType) else capacity)
+    if after != before:
+        configure_group_assignment(group, method=after[0], default_capacity=after[1])
 
 
 @dataclass
