@@ -45,3 +45,11 @@ def test_tickets_deliver_through_the_registry_only() -> None:
     for name in ("services.py", "api.py", "delivery.py", "intake.py", "templatetags/entries.py"):
         source = (TICKETS / name).read_text()
         assert not re.search(r"sportello\.(mail|social|chat|phone|webform)\b", source), name
+
+
+def test_a_reply_on_a_phone_ticket_is_mailed_unless_the_agent_chooses_a_channel(ticket) -> None:
+    """Calls are recorded, not delivered: the phone registers no adapter, so the fallback carries it."""
+    ticket.channel = Channel.PHONE
+    assert delivery.adapter_of(Channel.PHONE) is None
+    assert delivery.adapter_for(outgoing(ticket)).name == "email"
+    assert delivery.adapter_for(outgoing(ticket, via="social")).name == "social"

@@ -1,10 +1,20 @@
-"""Channel adapters, both ways, and the one delivery path of outgoing entries.
+"""The registry of channel adapters' outgoing side, and the one delivery path of outgoing entries.
 
 Every channel is only an adapter (ARCHITECTURE.md). Each channel app registers one `Adapter` in
-its AppConfig.ready(): how to verify and parse what its platform sends (a webhook request) into
-`Inbound` values for intake, how to deliver an outgoing entry (a reply, a template message), and
-how to read its failures (worth a retry or not, in words an agent can act on). Tickets know the
-registry only: `tickets/` never imports a channel by name.
+its AppConfig.ready(): how to deliver an outgoing entry (a reply, a template message), how to read
+its failures (worth a retry or not, in words an agent can act on), and what the composer and the
+thread should say about it. Tickets know the registry only: `tickets/` never imports a channel by
+name.
+
+Inbound needs no registry: each channel's own endpoint verifies and parses what arrives and hands
+`Inbound` values to `tickets.intake.ingest`, answering the sender in the sender's terms (SMTP
+codes, Meta's handshake, Twilio's TwiML), which no one shape would fit. Where each lives:
+mail in `mail/` (IMAP polls, the LMTP listener, the raw-MIME endpoint); the messaging platforms in
+`social/platforms/` (the `Platform` protocol of `base.py`: `verify`, `parse`, `fetch_media`,
+`send` — each platform's both ways), driven by `social/services.receive`; phone calls in
+`phone/parse.py` (generic CTI and Twilio fields read into call events) and `phone/views.py`
+(tokens and X-Twilio-Signature), turned into call entries by `phone/services.py`; the web form,
+portal, chat and API in their apps' views.
 
 Outbound: a reply is stored first (tickets/services.py), then `schedule_delivery` enqueues
 `deliver_entry`, which claims the entry, asks the registry for its adapter and delivers it; a
@@ -23,16 +33,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
 from sportello.tickets.models import PENDING_DELIVERY, DeliveryState, Direction, Entry
-
-if TYPE_CHECKING:
-    from django.http import HttpRequest
 
 log = logging.getLogger("sportello.delivery")
 
@@ -56,9 +63,7 @@ class Adapter:
 
     `deliver(entry)` sends an outgoing entry and returns what the entry keeps (the platform's
     message id, the recipients); it raises on failure, and `is_transient(exc)` says whether the
-    failure is worth another try. `receive(request)` verifies and parses a webhook request into
-    the `Inbound` values it carries (None for channels whose inbound side is not a webhook, as
-    mail's IMAP/LMTP listeners). `explain(metadata)` says why an inbound message is on its ticket
+    failure is worth another try. `explain(metadata)` says why an inbound message is on its ticket
     (None when the adapter has nothing to say).
     """
 
@@ -68,7 +73,6 @@ class Adapter:
     is_transient: Callable[[BaseException], bool] = _transient
     describe: Callable[[BaseException], str] = _describe
     retry_delays: tuple[timedelta, ...] = RETRY_DELAYS
-    receive: Callable[[HttpRequest], list[Any]] | None = None
     explain: Callable[[dict[str, Any]], dict[str, str] | None] | None = None
     # Carries replies on channels with no adapter of their own (web form, portal, API, chat tickets).
     fallback: bool = False

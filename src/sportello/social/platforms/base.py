@@ -1,4 +1,11 @@
-"""What every platform adapter of the social app has: verify, parse, fetch media, send."""
+"""What every platform adapter of the social app has: verify, parse, fetch media, send.
+
+A platform is one messaging channel both ways. Inbound: `verify` checks a webhook request's
+signature or secret token (`Unauthorized`: 401), `handshake` answers a subscription check, `parse`
+reads the payload into `Message`s and `Status` reports (`UnknownShape`: kept in quarantine), and
+`social/services.receive` stores each once and hands an `Inbound` to intake. Outbound: `send`
+delivers an entry, through the social app's one `Adapter` in the registry (tickets/delivery.py,
+registered by social/delivery.py), which finds the conversation and its platform."""
 
 from __future__ import annotations
 
