@@ -29,7 +29,7 @@ def test_a_customer_asks_another_answers_and_the_first_marks_it_solved(
 
     page = Client().get(topic.public_path())  # anyone may read it
     assert page.status_code == 200
-    assert "<title>Printer shows error 42 – Community forum" in page.text
+    assert "<title>Printer shows error 42 \N{EN DASH} Community forum" in page.text
     assert "<strong>red</strong>" in page.text
     assert f'<link rel="canonical" href="http://testserver{topic.public_path()}">' in page.text
 
