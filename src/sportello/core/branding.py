@@ -43,14 +43,20 @@ class Brand:
     color_soft: str
     support_address: str
     version: str  # changes with every save: the stylesheet's and the logo's addresses carry it
+    saved: bool = False  # an admin saved it (else the built-in default: mail keeps DEFAULT_FROM_EMAIL)
 
+
+DEFAULT = Brand(
+    name=DEFAULT_NAME, logo_url="", color="", color_strong="", color_soft="", support_address="", version="0"
+)
 
 _checked: tuple[int | None, float] = (None, 0.0)  # the version last confirmed, and when
+_last: Brand | None = None  # the branding this process read last (`last_known`)
 
 
 def current(stamp: int | None = None) -> Brand:
     """The branding, read once per process and lookups' version."""
-    global _checked
+    global _checked, _last
     if stamp is None:
         known = lookups.known_stamp()
         seen, at = _checked
@@ -62,11 +68,19 @@ def current(stamp: int | None = None) -> Brand:
         else:
             stamp = lookups.read_stamp()
             _checked = (stamp, now)
-    return lookups.cached("branding", stamp, _load)
+    _last = lookups.cached("branding", stamp, _load)
+    return _last
+
+
+def last_known() -> Brand:
+    """The branding this process read last, else the default; never a query, so a page shown
+    because the database failed (the server error page) can still carry the name."""
+    return _last or DEFAULT
 
 
 def _load() -> Brand:
-    row = Branding.objects.filter(pk=1).first() or Branding(pk=1)
+    saved = Branding.objects.filter(pk=1).first()
+    row = saved or Branding(pk=1)
     version = f"{row.updated_at:%Y%m%d%H%M%S%f}" if row.pk and row.updated_at else "0"
     color = row.primary_color
     return Brand(
@@ -77,6 +91,7 @@ def _load() -> Brand:
         color_soft=_mix(color, "#ffffff", 0.9) if color else "",
         support_address=row.support_address,
         version=version,
+        saved=saved is not None,
     )
 
 

@@ -469,6 +469,7 @@ def handle_confirmation_mail(message: OutboxMessage) -> None:
     from django.utils import translation
 
     from sportello.mail.outbound import outbox_message_id
+    from sportello.mail.sender import brand_for_mail, branded_html, sender
 
     identity = Identity.objects.select_related("customer").filter(pk=message.payload.get("identity")).first()
     if identity is None or identity.verified or identity.undeliverable:
@@ -479,14 +480,15 @@ def handle_confirmation_mail(message: OutboxMessage) -> None:
         subject = " ".join(render_to_string("customers/confirm_identity_subject.txt", context).split())
         text = render_to_string("customers/confirm_identity_body.txt", context)
         html = render_to_string("customers/confirm_identity_body.html", context)
+    brand = brand_for_mail()
     mail = EmailMultiAlternatives(
         subject=subject,
         body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        from_email=sender(brand=brand),
         to=[formataddr((customer.name, identity.value))],
         headers={"Message-ID": outbox_message_id(message, "confirm"), "Auto-Submitted": "auto-generated"},
     )
-    mail.attach_alternative(html, "text/html")
+    mail.attach_alternative(branded_html(html, brand), "text/html")
     mail.send()
 
 

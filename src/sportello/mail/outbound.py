@@ -26,6 +26,7 @@ from sportello.core import outbox
 from sportello.core.html import text_to_html
 from sportello.core.models import OutboxMessage
 from sportello.customers.models import Customer, Identity, IdentityKind
+from sportello.mail.sender import brand_for_mail, branded_html, sender
 from sportello.mail.templating import KB_SUGGESTIONS_HEADING, RenderedMail, render_mail
 from sportello.tickets.models import Change, Channel, Direction, Entry, Ticket
 
@@ -162,8 +163,9 @@ def send_acknowledgement(ticket: Ticket, *, message_id: str | None = None) -> bo
     mail = _wording("acknowledgement", ticket, extra={"kb.suggestions": lambda: _suggestions_text(ticket, links)})
     subject, text, html = mail.subject, mail.text, _linked(mail.html, [url for _title, url in links])
     subject = tagged_subject(subject, ticket.number)
+    brand = brand_for_mail()
     message = EmailMultiAlternatives(
-        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[formataddr((ticket.customer.name, to))],
+        subject=subject, body=text, from_email=sender(ticket, brand=brand), to=[formataddr((ticket.customer.name, to))],
         headers={
             "Message-ID": message_id or message_id_for(ticket, "ack"),
             "Auto-Submitted": "auto-replied",  # RFC 3834: tells other robots not to answer
@@ -172,7 +174,7 @@ def send_acknowledgement(ticket: Ticket, *, message_id: str | None = None) -> bo
             **_threading_headers(ticket),
         },
     )
-    message.attach_alternative(html, "text/html")
+    message.attach_alternative(branded_html(html, brand), "text/html")
     message.send()
     Change.objects.create(ticket=ticket, field="acknowledgement", new_value=to, note="Acknowledgement sent",
                           ticket_version=ticket.version)
@@ -196,7 +198,10 @@ def deliver_reply(entry: Entry) -> dict[str, object]:
     sent_to = [to] if to else []
     if chosen.get("to"):  # the agent wrote the To line themselves
         to_header = sent_to = list(chosen["to"])
+    brand = brand_for_mail()
     exclude = {*sent_to, *customer_addresses.values_list("value", flat=True)}
+    if brand.support_address:  # our own address is no colleague of the customer's to copy
+        exclude.add(brand.support_address.lower())
     cc = list(dict.fromkeys([*reply_all_cc(ticket, exclude=exclude), *chosen.get("cc", [])]))
     cc = [address for address in cc if address not in sent_to]
     bcc = [address for address in chosen.get("bcc", []) if address not in sent_to and address not in cc]
@@ -209,13 +214,13 @@ def deliver_reply(entry: Entry) -> dict[str, object]:
     from_name = entry.author_user.display_name if entry.author_user else ""
     message = EmailMultiAlternatives(
         subject=subject_for(ticket), body=text,
-        from_email=_from_header(from_name),
+        from_email=sender(ticket, person=from_name, brand=brand),
         to=to_header,
         cc=cc,
         bcc=bcc,
         headers={"Message-ID": message_id, **_reply_to(ticket), **_threading_headers(ticket)},
     )  # fmt: skip
-    message.attach_alternative(html, "text/html")
+    message.attach_alternative(branded_html(html, brand), "text/html")
     for attachment in entry.attachments.all():
         with attachment.file.open("rb") as handle:
             message.attach(attachment.filename, handle.read(), attachment.content_type)
@@ -263,7 +268,7 @@ def deliver_forward(entry: Entry) -> dict[str, object]:
     message_id = entry.metadata.get("message_id") or reply_message_id(entry)
     from_name = entry.author_user.display_name if entry.author_user else ""
     message = EmailMultiAlternatives(
-        subject=f"Fwd: {subject_for(ticket)}", body="\n".join(parts), from_email=_from_header(from_name),
+        subject=f"Fwd: {subject_for(ticket)}", body="\n".join(parts), from_email=sender(ticket, person=from_name),
         to=chosen.get("to", []), cc=chosen.get("cc", []), bcc=chosen.get("bcc", []),
         headers={"Message-ID": message_id, **_reply_to(ticket)},
     )  # fmt: skip
@@ -316,18 +321,6 @@ def reply_all_cc(ticket: Ticket, *, exclude: set[str]) -> list[str]:
     return [address for address in wanted if address not in bounced]
 
 
-def _from_header(name: str) -> str:
-    if not name:
-        return settings.DEFAULT_FROM_EMAIL
-    return formataddr((name, _address_of(settings.DEFAULT_FROM_EMAIL)))
-
-
-def _address_of(value: str) -> str:
-    from email.utils import parseaddr
-
-    return parseaddr(value)[1]
-
-
 def _threading_headers(ticket: Ticket) -> dict[str, str]:
     """In-Reply-To/References pointing at the customer's messages, so mail clients thread them."""
     ids = [
@@ -362,7 +355,7 @@ def send_notification(
         log.info("automatic mail on #%s not sent (%s): no deliverable address in %s", ticket.number, reason, to)
         return []
     message = EmailMultiAlternatives(
-        subject=tagged_subject(subject, ticket.number), body=text, from_email=settings.DEFAULT_FROM_EMAIL,
+        subject=tagged_subject(subject, ticket.number), body=text, from_email=sender(ticket),
         to=recipients,
         headers={
             "Message-ID": message_id or message_id_for(ticket, "auto"),
@@ -393,15 +386,16 @@ def send_sign_in_link(customer: Customer, *, to: str, url: str, minutes: int, me
         subject = " ".join(render_to_string("mail/sign_in_link_subject.txt", context).split())
         text = render_to_string("mail/sign_in_link_body.txt", context)
         html = render_to_string("mail/sign_in_link_body.html", context)
+    brand = brand_for_mail()
     message = EmailMultiAlternatives(
-        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[formataddr((customer.name, to))],
+        subject=subject, body=text, from_email=sender(brand=brand), to=[formataddr((customer.name, to))],
         headers={
             "Message-ID": message_id or make_msgid(idstring="sportello.signin", domain=settings.SPORTELLO_MAIL_DOMAIN),
             "Auto-Submitted": "auto-generated",
             "X-Loop": loop_mark(),
         },
     )
-    message.attach_alternative(html, "text/html")
+    message.attach_alternative(branded_html(html, brand), "text/html")
     message.send()
 
 
@@ -424,8 +418,9 @@ def send_satisfaction_survey(
     for marker, url in links.items():
         text = text.replace(marker, url)
         html = html.replace(marker, f'<a href="{escape(url)}">{escape(url)}</a>')
+    brand = brand_for_mail()
     message = EmailMultiAlternatives(
-        subject=tagged_subject(mail.subject, ticket.number), body=text, from_email=settings.DEFAULT_FROM_EMAIL,
+        subject=tagged_subject(mail.subject, ticket.number), body=text, from_email=sender(ticket, brand=brand),
         to=[formataddr((ticket.customer.name, to))],
         headers={
             "Message-ID": message_id or message_id_for(ticket, "csat"),
@@ -435,7 +430,7 @@ def send_satisfaction_survey(
             **_threading_headers(ticket),
         },
     )  # fmt: skip
-    message.attach_alternative(html, "text/html")
+    message.attach_alternative(branded_html(html, brand), "text/html")
     message.send()
     Change.objects.create(ticket=ticket, field="csat", new_value=to, note="Satisfaction survey sent",
                           ticket_version=ticket.version)  # fmt: skip
@@ -467,7 +462,7 @@ def deliver_chat_transcript(ticket: Ticket, *, to: str, message_id: str | None =
         subject = _("Your chat with us") + f" [#{ticket.number}]"
         text = "\n".join([_("Here is the transcript of your chat:"), "", *lines, ""])
     message = EmailMultiAlternatives(
-        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[formataddr((ticket.customer.name, to))],
+        subject=subject, body=text, from_email=sender(ticket), to=[formataddr((ticket.customer.name, to))],
         headers={"Message-ID": message_id or message_id_for(ticket, "transcript"), "Auto-Submitted": "auto-generated",
                  "X-Loop": loop_mark(), **_reply_to(ticket)},
     )  # fmt: skip

@@ -453,6 +453,7 @@ def send_notification_mail(message: OutboxMessage) -> None:
     already read the notification in the app (back online before the worker got to it).
     """
     from sportello.mail.outbound import loop_mark, outbox_message_id
+    from sportello.mail.sender import sender
 
     p = message.payload
     recipient = User.objects.filter(pk=p.get("recipient")).first()
@@ -480,7 +481,7 @@ def send_notification_mail(message: OutboxMessage) -> None:
         text = render_to_string("notifications/mail/body.txt", context)
         html = render_to_string("notifications/mail/body.html", context)
     mail = EmailMultiAlternatives(
-        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[recipient.email],
+        subject=subject, body=text, from_email=sender(), to=[recipient.email],
         headers={
             "Message-ID": outbox_message_id(message, "notify", ticket),
             "Auto-Submitted": "auto-generated",

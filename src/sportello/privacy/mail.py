@@ -16,6 +16,7 @@ from django.utils import translation
 
 from sportello.customers.models import Customer
 from sportello.mail.outbound import loop_mark
+from sportello.mail.sender import brand_for_mail, branded_html, sender
 
 
 def send_export_ready(customer: Customer, *, to: str, url: str, expires_at: datetime | None) -> None:
@@ -24,10 +25,11 @@ def send_export_ready(customer: Customer, *, to: str, url: str, expires_at: date
         subject = " ".join(render_to_string("privacy/mail/export_ready_subject.txt", context).split())
         text = render_to_string("privacy/mail/export_ready_body.txt", context)
         html = render_to_string("privacy/mail/export_ready_body.html", context)
+    brand = brand_for_mail()
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        from_email=sender(brand=brand),
         to=[formataddr((customer.name, to))],
         headers={
             "Message-ID": make_msgid(idstring="sportello.privacy", domain=settings.SPORTELLO_MAIL_DOMAIN),
@@ -35,5 +37,5 @@ def send_export_ready(customer: Customer, *, to: str, url: str, expires_at: date
             "X-Loop": loop_mark(),
         },
     )
-    message.attach_alternative(html, "text/html")
+    message.attach_alternative(branded_html(html, brand), "text/html")
     message.send()

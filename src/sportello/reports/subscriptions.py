@@ -171,6 +171,7 @@ def queue_due(now: datetime | None = None) -> int:
 def send_report_mail(message: OutboxMessage) -> None:
     """The outbox handler: the report of one period for one subscription, mailed to its agent."""
     from sportello.mail.outbound import loop_mark, outbox_message_id
+    from sportello.mail.sender import sender
 
     p = message.payload
     row = ReportSubscription.objects.filter(pk=p.get("subscription")).select_related("user").first()
@@ -202,7 +203,7 @@ def send_report_mail(message: OutboxMessage) -> None:
         text = render_to_string("reports/mail/body.txt", context)
         html = render_to_string("reports/mail/body.html", context)
     mail = EmailMultiAlternatives(
-        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[user.email],
+        subject=subject, body=text, from_email=sender(), to=[user.email],
         headers={
             "Message-ID": outbox_message_id(message, "report"),
             "Auto-Submitted": "auto-generated",
