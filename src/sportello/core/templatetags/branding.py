@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from sportello.core.branding import Brand, current
+from sportello.core.branding import Brand, current, last_known
 
 register = template.Library()
 
@@ -15,3 +15,9 @@ register = template.Library()
 def brand(context: dict[str, Any]) -> Brand:
     """The branding, at the lookups' version the page read already when it did (no query)."""
     return current(context.get("lookups_stamp"))
+
+
+@register.simple_tag
+def last_brand() -> Brand:
+    """The branding this process read last, without a query (the server error page)."""
+    return last_known()
