@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -85,6 +88,45 @@ def sportello(env: dict[str, str], *args: str, code: str | None = None) -> str:
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command[:4])} failed:\n{result.stderr[-3000:]}")
     return result.stdout
+
+
+@contextmanager
+def webhook_site(prefix: str, setup: str) -> Iterator[tuple[dict[str, str], str]]:
+    """A fresh database (`bench_database`) and data folder, migrated, with the worker's tasks run
+    at once (as `make run` does) and `setup` (Python) run in it; yields the environment and the
+    last line `setup` printed (the webhook's secret). The data folder is removed at the end."""
+    with bench_database(prefix) as url:
+        data_dir = Path(tempfile.mkdtemp(prefix=prefix.replace("_", "-") + "-"))
+        try:
+            env = env_for(url, data_dir, SPORTELLO_TASK_BACKEND="immediate")
+            sportello(env, "migrate", "-v0")
+            yield env, sportello(env, code=setup).strip().splitlines()[-1]
+        finally:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def in_threads(base: str, count: int, concurrency: int, one: Callable[[httpx.Client, int], None]) -> float:
+    """`one(client, n)` for each n in 0..count-1, shared out among `concurrency` threads, each with
+    its own client on `base`; returns the wall time in seconds. `one` guards what it records."""
+    lock = threading.Lock()
+    numbers = iter(range(count))
+
+    def work() -> None:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            while True:
+                with lock:
+                    number = next(numbers, None)
+                if number is None:
+                    return
+                one(client, number)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=work) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
 
 
 @contextmanager

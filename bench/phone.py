@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -27,7 +25,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import bench_database, env_for, floor_samples, percentiles, server, sportello
+from common import floor_samples, in_threads, percentiles, server, webhook_site
 
 SETUP = """
 import django; django.setup()
@@ -65,54 +63,35 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8775)
     args = parser.parse_args()
 
-    with bench_database("sportello_bench_phone") as url:
-        data_dir = Path(tempfile.mkdtemp(prefix="sportello-bench-phone-"))
-        env = env_for(url, data_dir, SPORTELLO_TASK_BACKEND="immediate")
-        sportello(env, "migrate", "-v0")
-        token = sportello(env, code=SETUP).strip().splitlines()[-1]
+    with webhook_site("sportello_bench_phone", SETUP) as (env, token):
         print(
             f"Sportello phone: {args.calls} calls x 3 CTI events, concurrency {args.concurrency}, "
             f"{args.workers} uvicorn workers, PostgreSQL"
         )
+        samples: dict[str, list[float]] = {"newCall": [], "answer": [], "hangup": []}
+        failures: list[str] = []
+        lock = threading.Lock()
+
+        def one_call(client: httpx.Client, number: int) -> None:
+            for event in call_events(number, known=number % 2 == 0):
+                started = time.perf_counter()
+                response = client.post(f"/phone/cti/{token}", data=event)
+                elapsed = time.perf_counter() - started
+                with lock:
+                    samples[event["event"]].append(elapsed)
+                    if response.status_code != 200:
+                        failures.append(f"{event['event']}: {response.status_code}")
+
         with server(env, args.port, workers=args.workers) as base:
             with httpx.Client(base_url=base, timeout=60) as client:
                 floor_samples(client, 200)
-            samples: dict[str, list[float]] = {"newCall": [], "answer": [], "hangup": []}
-            failures: list[str] = []
-            lock = threading.Lock()
-            numbers = iter(range(args.calls))
-
-            def work() -> None:
-                with httpx.Client(base_url=base, timeout=60) as client:
-                    while True:
-                        with lock:
-                            number = next(numbers, None)
-                        if number is None:
-                            return
-                        for event in call_events(number, known=number % 2 == 0):
-                            started = time.perf_counter()
-                            response = client.post(f"/phone/cti/{token}", data=event)
-                            elapsed = time.perf_counter() - started
-                            with lock:
-                                samples[event["event"]].append(elapsed)
-                                if response.status_code != 200:
-                                    failures.append(f"{event['event']}: {response.status_code}")
-
-            started = time.perf_counter()
-            threads = [threading.Thread(target=work) for _ in range(args.concurrency)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            wall = time.perf_counter() - started
-        events = sum(len(s) for s in samples.values())
-        for kind, values in samples.items():
-            print(f"{'POST /phone/cti ' + kind:<40} {percentiles(values)}")
-        rate = f"{events / wall:.0f} events/s, {args.calls / wall:.0f} calls/s ({wall:.1f} s)"
-        print(f"{rate}; failures: {len(failures)}")
-        if failures:
-            print("  first failures:", failures[:5])
-        shutil.rmtree(data_dir, ignore_errors=True)
+            wall = in_threads(base, args.calls, args.concurrency, one_call)
+    events = sum(len(s) for s in samples.values())
+    for kind, values in samples.items():
+        print(f"{'POST /phone/cti ' + kind:<40} {percentiles(values)}")
+    print(f"{events / wall:.0f} events/s, {args.calls / wall:.0f} calls/s ({wall:.1f} s); failures: {len(failures)}")
+    if failures:
+        print("  first failures:", failures[:5])
 
 
 if __name__ == "__main__":

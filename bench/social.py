@@ -18,9 +18,7 @@ import argparse
 import hashlib
 import hmac
 import json
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -28,7 +26,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import bench_database, env_for, floor_samples, percentiles, server, sportello
+from common import floor_samples, in_threads, percentiles, server, webhook_site
 
 APP_SECRET = "bench-app-secret-0123456789"
 SETUP = f"""
@@ -62,60 +60,41 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8776)
     args = parser.parse_args()
 
-    with bench_database("sportello_bench_social") as url:
-        data_dir = Path(tempfile.mkdtemp(prefix="sportello-bench-social-"))
-        env = env_for(url, data_dir, SPORTELLO_TASK_BACKEND="immediate")
-        sportello(env, "migrate", "-v0")
-        key = sportello(env, code=SETUP).strip().splitlines()[-1]
+    with webhook_site("sportello_bench_social", SETUP) as (env, key):
         print(
             f"Sportello social: {args.messages} WhatsApp webhooks (1 in 10 a replay), concurrency "
             f"{args.concurrency}, {args.workers} uvicorn workers, PostgreSQL"
         )
+        samples: list[float] = []
+        failures: list[str] = []
+        replays: list[int] = []
+        lock = threading.Lock()
+
+        def one_message(client: httpx.Client, number: int) -> None:
+            body = notification(number - 5 if number % 10 == 9 else number)
+            signature = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+            started = time.perf_counter()
+            response = client.post(
+                f"/social/hooks/{key}/", content=body,
+                headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
+            )  # fmt: skip
+            elapsed = time.perf_counter() - started
+            with lock:
+                samples.append(elapsed)
+                if response.status_code != 200:
+                    failures.append(f"{response.status_code}: {response.text[:100]}")
+                elif response.json()["results"][0].get("duplicate"):
+                    replays.append(number)
+
         with server(env, args.port, workers=args.workers) as base:
             with httpx.Client(base_url=base, timeout=60) as client:
                 floor_samples(client, 200)
-            samples: list[float] = []
-            failures: list[str] = []
-            duplicates = 0
-            lock = threading.Lock()
-            numbers = iter(range(args.messages))
-
-            def work() -> None:
-                nonlocal duplicates
-                with httpx.Client(base_url=base, timeout=60) as client:
-                    while True:
-                        with lock:
-                            number = next(numbers, None)
-                        if number is None:
-                            return
-                        body = notification(number - 5 if number % 10 == 9 else number)
-                        signature = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
-                        started = time.perf_counter()
-                        response = client.post(
-                            f"/social/hooks/{key}/", content=body,
-                            headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
-                        )  # fmt: skip
-                        elapsed = time.perf_counter() - started
-                        with lock:
-                            samples.append(elapsed)
-                            if response.status_code != 200:
-                                failures.append(f"{response.status_code}: {response.text[:100]}")
-                            elif response.json()["results"][0].get("duplicate"):
-                                duplicates += 1
-
-            started = time.perf_counter()
-            threads = [threading.Thread(target=work) for _ in range(args.concurrency)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            wall = time.perf_counter() - started
-        print(f"{'POST /social/hooks/<key>/':<40} {percentiles(samples)}")
-        print(f"{len(samples) / wall:.0f} messages/s ({wall:.1f} s); replays answered duplicate: {duplicates}; "
-              f"failures: {len(failures)}")  # fmt: skip
-        if failures:
-            print("  first failures:", failures[:5])
-        shutil.rmtree(data_dir, ignore_errors=True)
+            wall = in_threads(base, args.messages, args.concurrency, one_message)
+    print(f"{'POST /social/hooks/<key>/':<40} {percentiles(samples)}")
+    print(f"{len(samples) / wall:.0f} messages/s ({wall:.1f} s); replays answered duplicate: {len(replays)}; "
+          f"failures: {len(failures)}")  # fmt: skip
+    if failures:
+        print("  first failures:", failures[:5])
 
 
 if __name__ == "__main__":
