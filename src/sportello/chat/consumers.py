@@ -63,6 +63,15 @@ class RateLimit:
         return False
 
 
+def _brand() -> dict[str, str]:
+    """The help desk's name and colour for the widget's header, once an admin saved a branding
+    (core/branding.py: kept per process, so no query once read)."""
+    from sportello.core import branding
+
+    brand = branding.current()
+    return {"name": brand.name, "color": brand.color} if brand.saved else {}
+
+
 def client_ip(scope: dict[str, Any]) -> str:
     """The visitor's address as the ASGI server reports it.
 
@@ -186,6 +195,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             "state": conversation.state if conversation else None,
             "messages": services.history(conversation) if conversation else [],
             "agent_read": conversation.agent_read if conversation else 0,
+            "brand": _brand(),
         }
 
     async def do_join(self, content: dict[str, Any]) -> None:

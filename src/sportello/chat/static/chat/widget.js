@@ -56,23 +56,23 @@
   var shadow = host.attachShadow({ mode: "open" });
   var css = [
     ":host{all:initial;font:14px/1.4 system-ui,sans-serif;color:#1c2430}",
-    ".launcher{position:fixed;right:20px;bottom:20px;z-index:2147483000;border:0;border-radius:24px;padding:12px 18px;background:#1f6feb;color:#fff;font:inherit;cursor:pointer;box-shadow:0 2px 8px rgba(0,0,0,.25)}",
+    ".launcher{position:fixed;right:20px;bottom:20px;z-index:2147483000;border:0;border-radius:24px;padding:12px 18px;background:var(--sportello-accent,#1f6feb);color:#fff;font:inherit;cursor:pointer;box-shadow:0 2px 8px rgba(0,0,0,.25)}",
     ".panel{position:fixed;right:20px;bottom:76px;z-index:2147483000;width:320px;max-width:calc(100vw - 40px);height:440px;max-height:calc(100vh - 100px);display:flex;flex-direction:column;background:#fff;border:1px solid #d0d7de;border-radius:10px;box-shadow:0 4px 16px rgba(0,0,0,.2);overflow:hidden}",
     ".panel[hidden]{display:none}",
-    "header{padding:10px 12px;background:#1f6feb;color:#fff;display:flex;justify-content:space-between;align-items:center}",
+    "header{padding:10px 12px;background:var(--sportello-accent,#1f6feb);color:#fff;display:flex;justify-content:space-between;align-items:center}",
     "header button{background:none;border:0;color:#fff;font:inherit;cursor:pointer}",
     ".log{flex:1;overflow-y:auto;padding:10px;margin:0;list-style:none}",
     ".log li{margin:4px 0;padding:6px 9px;border-radius:8px;max-width:85%;white-space:pre-wrap;word-wrap:break-word}",
-    ".log .visitor{background:#1f6feb;color:#fff;margin-left:auto}", ".log .agent{background:#eef1f4}",
+    ".log .visitor{background:var(--sportello-accent,#1f6feb);color:#fff;margin-left:auto}", ".log .agent{background:#eef1f4}",
     ".log .note{background:none;color:#57606a;font-size:12px;text-align:center;max-width:100%}",
     ".log a.file{color:inherit;text-decoration:underline;cursor:pointer}",
     ".suggest{padding:6px 12px;border-top:1px solid #d0d7de;font-size:13px;max-height:40%;overflow-y:auto}",
     ".suggest p{margin:0 0 4px}", ".suggest ul{margin:0;padding:0;list-style:none}", ".suggest li{margin:4px 0}",
-    ".suggest a{color:#1f6feb}", ".suggest button{font:inherit;font-size:12px;margin-left:6px;padding:1px 6px;border:1px solid #1f6feb;border-radius:4px;background:#fff;color:#1f6feb;cursor:pointer}",
+    ".suggest a{color:var(--sportello-accent,#1f6feb)}", ".suggest button{font:inherit;font-size:12px;margin-left:6px;padding:1px 6px;border:1px solid var(--sportello-accent,#1f6feb);border-radius:4px;background:#fff;color:var(--sportello-accent,#1f6feb);cursor:pointer}",
     ".status{font-size:12px;color:#57606a;padding:0 12px;min-height:16px}",
     "form{display:flex;flex-direction:column;gap:6px;padding:8px 10px;border-top:1px solid #d0d7de}",
     "input,textarea{font:inherit;padding:6px;border:1px solid #d0d7de;border-radius:6px}",
-    "form button{font:inherit;padding:6px 10px;border:0;border-radius:6px;background:#1f6feb;color:#fff;cursor:pointer}",
+    "form button{font:inherit;padding:6px 10px;border:0;border-radius:6px;background:var(--sportello-accent,#1f6feb);color:#fff;cursor:pointer}",
     "[hidden]{display:none!important}",
   ].join("\n");
   // A constructed style sheet is not an inline <style>, so a page with a strict Content-Security-
@@ -89,7 +89,8 @@
   var launcher = el("button", { class: "launcher", type: "button", part: "launcher" }, t.open);
   var panel = el("div", { class: "panel", hidden: "", role: "dialog", "aria-label": t.open });
   var header = el("header");
-  header.appendChild(el("span", {}, t.open));
+  var title = el("span", { class: "title" }, t.open);
+  header.appendChild(title);
   var endButton = el("button", { type: "button", class: "end", hidden: "" }, t.end);
   var closeButton = el("button", { type: "button", class: "close", "aria-label": t.close }, "×");
   var buttons = el("span");
@@ -227,6 +228,12 @@
     else if (current !== "active") status.textContent = "";
   }
 
+  // The help desk's branding (its name in the header, its colour for the buttons), once saved.
+  function brand(b) {
+    if (b.name) { title.textContent = b.name; panel.setAttribute("aria-label", t.open + " · " + b.name); }
+    if (/^#[0-9a-f]{6}$/i.test(b.color || "")) host.style.setProperty("--sportello-accent", b.color);
+  }
+
   function connect() {
     if (socket || closedForGood) return;
     var scheme = base.protocol === "https:" ? "wss://" : "ws://";
@@ -241,6 +248,7 @@
       var data = JSON.parse(event.data);
       if (data.type === "welcome") {
         welcome = data;
+        brand(data.brand || {});
         state.token = data.token;
         state.conversation = data.conversation;
         save();
