@@ -469,6 +469,17 @@ def save_macro(actor: User, data: dict[str, Any], macro: Macro | None = None) ->
     return macro
 
 
+def delete_trigger(actor: User, trigger: Trigger) -> None:
+    """Its run records go with it; the webhook calls it made stay in the log, without it."""
+    _require_admin(actor)
+    trigger.delete()
+
+
+def delete_time_rule(actor: User, rule: TimeRule) -> None:
+    _require_admin(actor)
+    rule.delete()
+
+
 def delete_macro(actor: User, macro: Macro) -> None:
     if macro.owner_id is None and not actor.is_admin:
         raise Forbidden("Only admins can delete shared macros")

@@ -20,7 +20,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from sportello.automation import services
 from sportello.automation.actions import FIELD_ACTIONS, OTHER_ACTIONS
@@ -68,6 +68,12 @@ class Kind:
     actions: tuple[str, ...]
     conditions: bool
     dry_run: bool
+    deleted: Any = ""  # the message once one is deleted, with %(name)s
+
+    @property
+    def model_name(self) -> str:
+        """The model's name ("trigger", "timerule", "macro") for templates, which would call `model`."""
+        return str(self.model._meta.model_name)
 
 
 TRIGGERS = Kind(
@@ -82,6 +88,7 @@ TRIGGERS = Kind(
     FIELD_ACTIONS + OTHER_ACTIONS,
     conditions=True,
     dry_run=True,
+    deleted=gettext_lazy("Trigger “%(name)s” deleted."),
 )
 TIME_RULES = Kind(
     TimeRule,
@@ -95,6 +102,7 @@ TIME_RULES = Kind(
     FIELD_ACTIONS + OTHER_ACTIONS,
     conditions=True,
     dry_run=True,
+    deleted=gettext_lazy("Time rule “%(name)s” deleted."),
 )
 MACROS = Kind(
     Macro,
@@ -108,6 +116,7 @@ MACROS = Kind(
     FIELD_ACTIONS,
     conditions=False,
     dry_run=False,
+    deleted=gettext_lazy("Macro “%(name)s” deleted."),
 )
 
 
@@ -159,34 +168,41 @@ def macro_edit(request: AgentRequest, rule_id: int | None = None) -> HttpRespons
     return _edit(request, MACROS, get_object_or_404(Macro, pk=rule_id, owner=None) if rule_id else None)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @agent_view
 def trigger_delete(request: AgentRequest, rule_id: int) -> HttpResponse:
     require_admin(request.user)
     trigger = get_object_or_404(Trigger, pk=rule_id)
-    trigger.delete()
-    messages.success(request, _("Trigger “%(name)s” deleted.") % {"name": trigger.name})
-    return redirect("settings-triggers")
+    return _delete(request, TRIGGERS, trigger, lambda: services.delete_trigger(request.user, trigger))
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @agent_view
 def time_rule_delete(request: AgentRequest, rule_id: int) -> HttpResponse:
     require_admin(request.user)
     rule = get_object_or_404(TimeRule, pk=rule_id)
-    rule.delete()
-    messages.success(request, _("Time rule “%(name)s” deleted.") % {"name": rule.name})
-    return redirect("settings-time-rules")
+    return _delete(request, TIME_RULES, rule, lambda: services.delete_time_rule(request.user, rule))
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @agent_view
 def macro_delete(request: AgentRequest, rule_id: int) -> HttpResponse:
     require_admin(request.user)
     macro = get_object_or_404(Macro, pk=rule_id, owner=None)
-    services.delete_macro(request.user, macro)
-    messages.success(request, _("Macro “%(name)s” deleted.") % {"name": macro.name})
-    return redirect("settings-macros")
+    return _delete(request, MACROS, macro, lambda: services.delete_macro(request.user, macro))
+
+
+def _delete(request: AgentRequest, kind: Kind, rule: Any, delete: Callable[[], None]) -> HttpResponse:
+    """The question first (what goes with the rule); only a POST of its button deletes. A POST
+    without it (a form of an older page, a script) gets the question too and deletes nothing."""
+    if request.method == "POST" and request.POST.get("confirmed") == "yes":
+        name = rule.name
+        delete()
+        messages.success(request, str(kind.deleted) % {"name": name})
+        return redirect(kind.list_url)
+    runs = rule.runs.count() if kind.model is not Macro else 0
+    context = {"kind": kind, "rule": rule, "runs": runs}
+    return render(request, "automation/settings/rule_delete.html", context)
 
 
 def _edit(request: AgentRequest, kind: Kind, rule: Any) -> HttpResponse:

@@ -26,14 +26,17 @@ def pages(rules) -> list[tuple[str, str]]:
         ("get", "/settings/triggers/new/"),
         ("get", f"/settings/triggers/{trigger.pk}/"),
         ("post", f"/settings/triggers/{trigger.pk}/"),
+        ("get", f"/settings/triggers/{trigger.pk}/delete/"),
         ("post", f"/settings/triggers/{trigger.pk}/delete/"),
         ("get", "/settings/time-rules/"),
         ("get", "/settings/time-rules/new/"),
         ("get", f"/settings/time-rules/{rule.pk}/"),
+        ("get", f"/settings/time-rules/{rule.pk}/delete/"),
         ("post", f"/settings/time-rules/{rule.pk}/delete/"),
         ("get", "/settings/macros/"),
         ("get", "/settings/macros/new/"),
         ("get", f"/settings/macros/{macro.pk}/"),
+        ("get", f"/settings/macros/{macro.pk}/delete/"),
         ("post", f"/settings/macros/{macro.pk}/delete/"),
         ("get", "/settings/webhooks/"),
         ("post", "/settings/webhooks/test/"),
@@ -43,7 +46,7 @@ def pages(rules) -> list[tuple[str, str]]:
 
 def test_strangers_are_sent_to_sign_in(client, rules):
     for method, url in pages(rules):
-        response = getattr(client, method)(url)
+        response = getattr(client, method)(url, {"confirmed": "yes"} if method == "post" else {})
         assert response.status_code == 302 and "/accounts/login/" in response["Location"], url
 
 
@@ -51,7 +54,9 @@ def test_customers_and_agents_who_are_not_admins_are_refused(customer_user, agen
     for user in (customer_user, agent):
         client = client_for(user)
         for method, url in pages(rules):
-            assert getattr(client, method)(url).status_code == 403, (user.username, url)
+            # With the confirmation a delete asks for: refused all the same.
+            data = {"confirmed": "yes"} if method == "post" else {}
+            assert getattr(client, method)(url, data).status_code == 403, (user.username, url)
     assert Trigger.objects.count() == TimeRule.objects.count() == Macro.objects.count() == 1
     assert WebhookCall.objects.get().state == "failed"
 

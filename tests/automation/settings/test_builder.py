@@ -230,8 +230,51 @@ def test_the_lists_show_order_event_and_runs(admin, make_trigger, write_in):
     assert "<td>2</td>" in row[:600]  # fired on both tickets
 
 
-def test_deleting_a_trigger(admin, make_trigger):
+def test_deleting_a_trigger_asks_first(admin, make_trigger, write_in):
     trigger = make_trigger("ticket_created", [{"type": "add_tags", "tags": ["new"]}], name="Gone soon")
-    response = client_for(admin).post(f"/settings/triggers/{trigger.pk}/delete/")
-    assert response.status_code == 302
+    write_in()
+    client = client_for(admin)
+    url = f"/settings/triggers/{trigger.pk}/delete/"
+    # The edit page links to the question; it has no button that deletes at once.
+    edit = client.get(f"/settings/triggers/{trigger.pk}/").content.decode()
+    assert f'href="{url}"' in edit and f'action="{url}"' not in edit
+    question = client.get(url).content.decode()
+    assert "Delete Gone soon" in question and "This trigger has acted on 1 ticket." in question
+    assert 'name="confirmed" value="yes"' in question and "Deleting cannot be undone." in question
+    # A POST without the confirmation (an older page's form, a script) only asks again.
+    response = client.post(url)
+    assert response.status_code == 200 and "Deleting cannot be undone." in response.content.decode()
+    assert Trigger.objects.filter(pk=trigger.pk).exists()
+    response = client.post(url, {"confirmed": "yes"}, follow=True)
+    assert response.redirect_chain == [("/settings/triggers/", 302)]
+    assert "Trigger “Gone soon” deleted." in response.content.decode()
     assert not Trigger.objects.exists()
+
+
+def test_deleting_a_time_rule_and_a_macro_asks_first(admin):
+    from sportello.automation.models import Macro, TimeRule
+
+    rule = TimeRule.objects.create(name="Nudge", hours=4, actions=[{"type": "add_tags", "tags": ["late"]}])
+    macro = Macro.objects.create(name="Thanks", body="Thank you!", usage_count=7)
+    client = client_for(admin)
+    for url, words, back, message in [
+        (f"/settings/time-rules/{rule.pk}/delete/", "This time rule has acted on 0 tickets.", "/settings/time-rules/",
+         "Time rule “Nudge” deleted."),
+        (f"/settings/macros/{macro.pk}/delete/", "Agents have used this macro 7 times.", "/settings/macros/",
+         "Macro “Thanks” deleted."),
+    ]:  # fmt: skip
+        assert words in client.get(url).content.decode()
+        assert client.post(url, {"confirmed": "no"}).status_code == 200
+        response = client.post(url, {"confirmed": "yes"}, follow=True)
+        assert response.redirect_chain == [(back, 302)] and message in response.content.decode()
+    assert not TimeRule.objects.exists() and not Macro.objects.exists()
+
+
+def test_a_personal_macro_is_not_deleted_from_the_settings(admin, agent):
+    from sportello.automation.models import Macro
+
+    mine = Macro.objects.create(name="Alice's", owner=agent)
+    client = client_for(admin)
+    assert client.get(f"/settings/macros/{mine.pk}/delete/").status_code == 404
+    assert client.post(f"/settings/macros/{mine.pk}/delete/", {"confirmed": "yes"}).status_code == 404
+    assert Macro.objects.filter(pk=mine.pk).exists()
