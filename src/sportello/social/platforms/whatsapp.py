@@ -209,8 +209,9 @@ class WhatsApp:
         for attachment in files:  # refused before anything is sent
             kind = _media_kind(attachment.content_type)
             if attachment.size > MEDIA_LIMITS[kind] * 1024 * 1024:
+                article = "an" if kind in ("image", "audio") else "a"
                 raise http.PlatformError(413, f"{attachment.filename} is larger than the {MEDIA_LIMITS[kind]} MB "
-                                         f"WhatsApp takes for a {kind}", transient=False)  # fmt: skip
+                                         f"WhatsApp takes for {article} {kind}", transient=False)  # fmt: skip
         text = entry.body_text.strip()
         parts: list[Any] = ([text] if text else []) + files
         for index, part in enumerate(parts):
