@@ -62,10 +62,21 @@ def create_token(
 
 def revoke_token(token_id: int, *, owner: User | None = None) -> bool:
     """Revoke an active token (of `owner`, when given); False when there was none to revoke."""
+    from sportello.audit import services as audit
+    from sportello.audit.models import Action
+
     tokens = ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True)
     if owner is not None:
         tokens = tokens.filter(user=owner)
-    revoked = tokens.update(revoked_at=timezone.now()) == 1
+    with transaction.atomic():
+        token = tokens.select_related("user").first()
+        revoked = token is not None and tokens.update(revoked_at=timezone.now()) == 1
+        if token is not None and revoked:
+            audit.record(
+                Action.TOKEN_REVOKED,
+                target=token,
+                after={"name": token.name, "hint": token.hint, "user": token.user.get_username()},
+            )
     if revoked:
         token_cache.forget_tokens()  # an UPDATE sends no save signal: the token stops working at once
     return revoked

@@ -18,9 +18,17 @@ class Action(models.TextChoices):
     SETTINGS_CHANGED = "settings.changed", _("Settings changed")
     PERMISSION_CHANGED = "permission.changed", _("Permissions changed")
     TOKEN_CREATED = "token.created", _("API token created")
+    TOKEN_REVOKED = "token.revoked", _("API token revoked")
     EXPORT = "export", _("Export")
     ERASE = "erase", _("Erasure")
+    # What the privacy app records (privacy/erasure.py, exporting.py, retention.py).
+    PRIVACY_EXPORTED = "privacy.exported", _("Customer data exported")
+    PRIVACY_EXPORT_REQUESTED = "privacy.export_requested", _("Customer asked for their data")
+    PRIVACY_ERASED = "privacy.erased", _("Customer erased")
+    PRIVACY_TICKETS_DELETED = "privacy.tickets_deleted", _("Closed tickets deleted (retention)")
     ADMIN_ACTION = "admin.action", _("Admin site action")
+    # A power that changes no setting but acts for the help desk: a webhook's test call, a retry…
+    ADMIN_POWER = "admin.power", _("Admin power used")
 
 
 class AppendOnlyError(Exception):

@@ -6,23 +6,29 @@ handed the request."""
 
 from __future__ import annotations
 
+import getpass
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime, time, timedelta
 from ipaddress import ip_address
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.db import models
 from django.http import HttpRequest
 from django.utils import timezone
 
-from sportello.audit.models import AuditEvent
+from sportello.audit.models import Action, AuditEvent
 
 log = logging.getLogger("sportello.audit")
 
 current_request: ContextVar[HttpRequest | None] = ContextVar("sportello_audit_request", default=None)
+# Who acts when there is no request: a management command run from the server's shell.
+current_actor_label: ContextVar[str] = ContextVar("sportello_audit_actor_label", default="")
 
 DEFAULT_RETENTION_DAYS = 730
 
@@ -82,6 +88,8 @@ def record(
         target_type = target_type or target._meta.label_lower
         target_id = target_id or target.pk or ""
         target_label = target_label or str(target)
+    if actor is None and not actor_label:
+        actor_label = current_actor_label.get()
     return AuditEvent.objects.create(
         actor=actor if getattr(actor, "pk", None) else None,
         actor_label=(actor_label or (actor.get_username() if actor is not None else ""))[:150],
@@ -92,6 +100,63 @@ def record(
         target_label=target_label[:200],
         before=before or {},
         after=after or {},
+    )
+
+
+@contextmanager
+def acting_as(label: str) -> Iterator[None]:
+    """Name who acts for the events recorded inside, when no signed-in user does: for example
+    `with acting_as(command_actor("sso_policy")):` in a management command."""
+    token = current_actor_label.set(label[:150])
+    try:
+        yield
+    finally:
+        current_actor_label.reset(token)
+
+
+def command_actor(command: str) -> str:
+    """ "shell:<command> (<system user>)": a command run on the server, by whom the system knows."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        who = str(os.getuid()) if hasattr(os, "getuid") else "?"
+    return f"shell:{command} ({who})"
+
+
+def trail_url(url: str) -> str:
+    """An address as the trail keeps it: no user or password, no query (either may hold a key)."""
+    try:
+        parts = urlsplit(str(url))
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(not a URL)"
+    if not parts.scheme or not host:
+        return "(not a URL)"
+    netloc = f"[{host}]{port}" if ":" in host else f"{host}{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "…" if parts.query else "", ""))[:500]
+
+
+def power_used(
+    power: str,
+    *,
+    target: models.Model | None = None,
+    target_type: str = "",
+    target_label: str = "",
+    details: dict[str, Any] | None = None,
+    actor: Any = None,
+    request: HttpRequest | None = None,
+) -> AuditEvent:
+    """An admin used a power that changes no setting (a webhook's test call, a retry, resending an
+    invitation): which power, on what, with what outcome (`details`, never a secret)."""
+    return record(
+        Action.ADMIN_POWER,
+        target=target,
+        target_type=target_type,
+        target_label=target_label,
+        after={"power": power, **(details or {})},
+        actor=actor,
+        request=request,
     )
 
 

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from sportello.accounts.models import User
+from sportello.audit import services as audit
 from sportello.automation import webhooks
 from sportello.automation.models import WebhookCall
 from sportello.core import outbox
@@ -94,7 +95,29 @@ def send_test_call(url: str, secret: str = "") -> TestCallResult:
     elapsed = int((time.monotonic() - started) * 1000)
     if status is not None and 300 <= status < 400:
         error = "Redirects are not followed: give the webhook its final address"
-    return TestCallResult(url=url, status=status, elapsed_ms=elapsed, excerpt=excerpt, error=error)
+    result = TestCallResult(url=url, status=status, elapsed_ms=elapsed, excerpt=excerpt, error=error)
+    _record_test_call(result, own_secret=bool(secret))
+    return result
+
+
+def _record_test_call(result: TestCallResult, *, own_secret: bool) -> None:
+    """A test call posts to another system in the help desk's name: the audit trail says who
+    (the request's user), where (without the query, which may hold a key), and what came back;
+    never the secret nor the answer."""
+    url = audit.trail_url(result.url)
+    audit.power_used(
+        "webhook.test_call",
+        target_type="automation.webhook",
+        target_label=url,
+        details={
+            "url": url,
+            "own_secret": own_secret,  # False: signed with the server's key
+            "status": result.status,
+            "ok": result.ok,
+            "error": result.error[:300],
+            "elapsed_ms": result.elapsed_ms,
+        },
+    )
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
@@ -136,4 +159,12 @@ def retry_webhook_call(actor: User, call: WebhookCall) -> WebhookCall:
             raise Conflict("Only a failed call can be sent again")
         call.refresh_from_db()
         outbox.put(webhooks.WEBHOOK, {"call": call.pk}, key=f"{webhooks.WEBHOOK}:{call.pk}:retry:{call.attempts}")
+        url = audit.trail_url(call.url)
+        audit.power_used(
+            "webhook.retry",
+            target=call,
+            target_label=f"{call.trigger.name if call.trigger else '—'} → {url}"[:200],
+            details={"url": url, "attempts": call.attempts},
+            actor=actor,
+        )
     return call

@@ -89,7 +89,7 @@ def erase_customer(
             target_id=customer.pk,
             target_label=f"Customer #{customer.pk}",
             actor=actor,
-            actor_label="" if actor is not None else "retention",
+            actor_label="" if actor is not None else (audit.current_actor_label.get() or "retention"),
             after={"reason": str(reason), **counts},
         )
         transaction.on_commit(lambda: delete_files(files))

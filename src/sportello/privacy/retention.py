@@ -22,6 +22,8 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
+from sportello.audit import services as audit
+from sportello.audit.models import Action
 from sportello.customers.models import Customer
 from sportello.privacy.erasure import delete_files, erase_customer, files_of
 from sportello.privacy.models import Erasure, ErasureReason, RetentionPolicy
@@ -109,6 +111,13 @@ def delete_tickets(ticket_ids: list[int]) -> int:
             remove_ticket(ticket_id)
         Ticket.objects.filter(merged_into__in=ticket_ids).update(merged_into=None)
         Ticket.objects.filter(pk__in=ticket_ids).delete()
+        audit.record(
+            Action.PRIVACY_TICKETS_DELETED,
+            target_type="tickets.ticket",
+            target_label=f"{len(ticket_ids)} closed tickets",
+            actor_label=audit.current_actor_label.get() or "retention",
+            after={"reason": str(ErasureReason.RETENTION), "tickets": len(ticket_ids), "ids": sorted(ticket_ids)},
+        )
         transaction.on_commit(lambda: delete_files(files))
     return len(files)
 

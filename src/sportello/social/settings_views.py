@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from sportello.audit import services as audit
 from sportello.chat.models import ChatChannel
 from sportello.core.errors import InvalidInput
 from sportello.social.checks import AccountCheck, check_account, set_telegram_webhook, webhook_url
@@ -20,6 +21,7 @@ from sportello.social.models import AccountKind, ChannelAccount, EventState
 from sportello.social.services import create_account, set_account_active, update_account
 from sportello.social.settings_forms import AccountForm, ChatWidgetForm
 from sportello.tickets.access import require_admin
+from sportello.tickets.models import PENDING_DELIVERY
 from sportello.tickets.views import AgentRequest, agent_view
 
 
@@ -36,7 +38,13 @@ def channels(request: AgentRequest) -> HttpResponse:
         widget.snippet = embed_snippet(widget)  # type: ignore[attr-defined]
     accounts = list(
         ChannelAccount.objects.annotate(
-            quarantined=Count("events", filter=Q(events__state=EventState.QUARANTINED))
+            quarantined=Count("events", filter=Q(events__state=EventState.QUARANTINED), distinct=True),
+            # Replies on the account's conversations not delivered yet (queued, sending, retrying).
+            waiting=Count(
+                "conversations__ticket__entries",
+                filter=Q(conversations__ticket__entries__delivery__in=PENDING_DELIVERY),
+                distinct=True,
+            ),
         ).order_by("-active", "name")
     )
     for account in accounts:
@@ -153,7 +161,10 @@ def account_point_webhook(request: AgentRequest, pk: int) -> HttpResponseBase:
     """Telegram only: `setWebhook` to this channel's address, with its secret token."""
     require_admin(request.user)
     account = get_object_or_404(ChannelAccount, pk=pk, kind=AccountKind.TELEGRAM)
-    return _report(request, account, set_telegram_webhook(account))
+    check = set_telegram_webhook(account)
+    # Only whether it worked: the message names the channel's webhook address, a credential.
+    audit.power_used("telegram.set_webhook", target=account, details={"ok": check.ok}, request=request)
+    return _report(request, account, check)
 
 
 def _report(request: AgentRequest, account: ChannelAccount, check: AccountCheck) -> HttpResponseBase:

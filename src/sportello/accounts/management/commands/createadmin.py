@@ -11,8 +11,11 @@ from typing import Any
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from sportello.accounts.models import Role, User
+from sportello.audit import services as audit
+from sportello.audit.models import Action
 
 
 class Command(BaseCommand):
@@ -34,5 +37,14 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
         user.set_password(password)
-        user.save()
+        with transaction.atomic():
+            user.save()
+            # A new admin is a permission change the save hooks do not see (they watch changes).
+            audit.record(
+                Action.PERMISSION_CHANGED,
+                target=user,
+                target_label=user.get_username(),
+                actor_label=audit.command_actor("createadmin"),
+                after={"created": user.get_username(), "role": Role.ADMIN.value, "is_superuser": True},
+            )
         self.stdout.write(f"Admin {user.username} created")

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from sportello.accounts.models import User
 from sportello.accounts.services import create_token, revoke_token
+from sportello.audit import services as audit
 from sportello.core.errors import ServiceError
 
 
@@ -36,6 +37,11 @@ class Command(BaseCommand):
         revoke.add_argument("token_id", type=int)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Creating and revoking are in the audit trail, done by the shell's user.
+        with audit.acting_as(audit.command_actor(f"token {options['action']}")):
+            self._handle(**options)
+
+    def _handle(self, **options: Any) -> None:
         action = options["action"]
         if action == "revoke":
             if not revoke_token(options["token_id"]):

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from sportello.audit import services as audit
 from sportello.privacy import retention
 from sportello.privacy.models import RetentionPolicy
 
@@ -34,7 +35,8 @@ class Command(BaseCommand):
                 f"({counts.files} files)."
             )
             return
-        counts = retention.run(policy)
+        with audit.acting_as(audit.command_actor("privacy retention")):  # on each erasure's audit record
+            counts = retention.run(policy)
         self.stdout.write(
             f"Anonymised {counts.customers} customers, deleted {counts.tickets} closed tickets "
             f"({counts.files} files) in {counts.batches} batches."

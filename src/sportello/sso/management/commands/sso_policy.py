@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from sportello.audit import services as audit
 from sportello.sso.models import SignInPolicy
 
 
@@ -23,7 +24,8 @@ class Command(BaseCommand):
         if options["no_two_factor"]:
             policy.require_two_factor = False
         if options["allow_passwords"] or options["no_two_factor"]:
-            policy.save()
+            with audit.acting_as(audit.command_actor("sso_policy")):  # the change is in the audit trail
+                policy.save()
         self.stdout.write(
             f"agents must use single sign-on: {'yes' if policy.agents_sso_only else 'no'}\n"
             f"two-factor required for agents: {'yes' if policy.require_two_factor else 'no'}"
