@@ -61,6 +61,24 @@ def test_the_page_lists_widgets_with_their_snippet_and_accounts_with_their_healt
     assert len(more.captured_queries) == len(one.captured_queries)  # no query per row
 
 
+def test_a_reply_the_platform_has_not_taken_yet_shows_as_waiting(
+    admin, agent, platform, telegram, platform_server, django_capture_on_commit_callbacks
+):
+    from sportello.tickets.models import Ticket
+    from sportello.tickets.services import reply_to_ticket
+
+    number = post(platform, telegram, payload("telegram_text.json")).json()["results"][0]["ticket"]
+    platform_server.fail_next = [(502, {"ok": False, "error_code": 502, "description": "Bad Gateway"})]
+    with django_capture_on_commit_callbacks(execute=True):
+        reply_to_ticket(Ticket.objects.get(number=number), agent, body_text="On its way")
+    row = next(
+        part
+        for part in client_for(admin).get(LIST).content.decode().split("<tr")
+        if f'data-account="{telegram.pk}"' in part
+    )
+    assert '<td class="waiting">1</td>' in row  # retrying with backoff
+
+
 def test_the_settings_menu_links_the_page(admin):
     html = client_for(admin).get("/settings/").content.decode()
     assert f'href="{LIST}"' in html
