@@ -30,6 +30,7 @@ from sportello.core.jsonbody import MalformedBody, parse_json_object
 from sportello.csat.api import router as csat_router
 from sportello.customers.api import router as customers_router
 from sportello.fields.api import router as fields_router
+from sportello.forum.api import router as forum_router
 from sportello.inbox.api import router as inbox_router
 from sportello.kb.api import router as kb_router
 from sportello.mail.api import router as mail_router
@@ -118,6 +119,7 @@ for router in (
     dashboard_router,
     notifications_router,
     kb_router,
+    forum_router,
     chat_router,
     phone_router,
     fields_router,

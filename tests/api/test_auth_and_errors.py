@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from sportello.accounts.models import ApiToken
@@ -160,6 +160,15 @@ ENDPOINTS = [
     ("put", "/kb/articles/{article_id}/translations/{language}", {"title": "y"}),
     ("post", "/kb/articles/{article_id}/translations/{language}/publish", None),
     ("post", "/kb/articles/{article_id}/translations/{language}/unpublish", None),
+    ("get", "/forum/categories", None),
+    ("get", "/forum/topics", None),
+    ("get", "/forum/topics/{topic_id}", None),
+    ("patch", "/forum/topics/{topic_id}", {"pinned": True}),
+    ("post", "/forum/topics/{topic_id}/posts", {"body": "x"}),
+    ("post", "/forum/posts/{post_id}/approve", None),
+    ("post", "/forum/posts/{post_id}/hide", None),
+    ("post", "/forum/posts/{post_id}/show", None),
+    ("post", "/forum/posts/{post_id}/ticket", None),
     ("get", "/chat/queue", None),
     ("get", "/chat/mine", None),
     ("get", "/chat/conversations/{conversation_id}", None),
@@ -198,6 +207,7 @@ def ids(ticket, agent, admin, first_level) -> dict[str, int]:
             recipient=agent, kind="mentioned", ticket=ticket, key=f"test:{ticket.pk}"
         ).pk,
         **_kb_and_chat_ids(agent),
+        **_forum_ids(),
     }
 
 
@@ -212,6 +222,24 @@ def _kb_and_chat_ids(agent) -> dict[str, object]:  # type: ignore[no-untyped-def
     conversation, _ = chat.post_visitor_message(channel, chat.new_visitor(channel), "Help")
     return {"category_id": category.pk, "article_id": article.article_id, "language": "en",
             "conversation_id": conversation.pk}  # fmt: skip
+
+
+def _forum_ids() -> dict[str, int]:
+    """A topic opened by a portal customer, held for approval (so every action has work to do)."""
+    from sportello.accounts.models import Role
+    from sportello.customers.services import Sender
+    from sportello.forum.services import TopicText, create_category, start_topic
+    from sportello.tickets.intake import Inbound, ingest
+    from tests.conftest import make_user
+
+    author = make_user("fiona_forum", Role.CUSTOMER)
+    sender = Sender(name="Fiona", email="fiona@example.com")
+    customer = ingest(Inbound(channel="web", sender=sender, body_text="hi", acknowledge=False)).ticket.customer
+    Customer.objects.filter(pk=customer.pk).update(user=author)
+    category = create_category(language="en", name="Printers")
+    with override_settings(FORUM_POST_RATE_LIMIT=10**6):  # the count outlives each test's rollback (cache)
+        topic = start_topic(author, category, TopicText("question", "Jam", "Help"))
+    return {"topic_id": topic.pk, "post_id": topic.posts.get().pk}
 
 
 def call(client: Client, method: str, path: str, body: object, ids: dict[str, int]):  # type: ignore[no-untyped-def]
