@@ -16,6 +16,7 @@ from django.utils import translation
 from django.utils.encoding import iri_to_uri
 
 from sportello.mail.outbound import loop_mark
+from sportello.mail.sender import brand_for_mail, branded_html, sender
 
 
 def send_forum_reply(
@@ -39,13 +40,14 @@ def send_forum_reply(
         subject = " ".join(render_to_string("forum/mail/reply_subject.txt", context).split())
         text = render_to_string("forum/mail/reply_body.txt", context)
         html = render_to_string("forum/mail/reply_body.html", context)
+    brand = brand_for_mail()
     message = EmailMultiAlternatives(
-        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[formataddr((name, to))],
+        subject=subject, body=text, from_email=sender(brand=brand), to=[formataddr((name, to))],
         headers={
             "Message-ID": message_id, "Auto-Submitted": "auto-generated", "X-Loop": loop_mark(),
             "List-Unsubscribe": f"<{iri_to_uri(unsubscribe_url)}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
     )  # fmt: skip
-    message.attach_alternative(html, "text/html")
+    message.attach_alternative(branded_html(html, brand), "text/html")
     message.send()
