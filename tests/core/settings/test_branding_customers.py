@@ -13,20 +13,11 @@ from django.test.utils import CaptureQueriesContext
 from django.views.defaults import server_error
 from PIL import Image
 
-from sportello.core import branding, lookups
+from sportello.core import branding
 from tests.conftest import client_for
 from tests.csat.conftest import solved, survey_links  # noqa: F401 — the solved ticket and its survey mail
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def forget_branding():  # type: ignore[no-untyped-def]
-    """Each test's saves are rolled back, but this process would keep their version for
-    `branding.RECHECK` seconds: the next test starts from what the database says."""
-    yield
-    lookups.forget()
-    branding._checked = (None, 0.0)
 
 
 # Public pages a customer reaches without signing in: the help centre, the portal, the web form.
