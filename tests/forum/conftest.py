@@ -67,3 +67,11 @@ def question(carla, printers) -> Topic:
     return services.start_topic(
         carla, printers, services.TopicText("question", "Printer shows error 42", "It blinks **red**.")
     )
+
+
+@pytest.fixture
+def held(dora, printers) -> Topic:
+    """Dora's first topic: held for approval (she is a new member)."""
+    return services.start_topic(
+        dora, printers, services.TopicText("idea", "Dark mode", "<b>please</b><script>x</script>")
+    )

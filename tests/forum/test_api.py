@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from sportello.forum import services
 from sportello.forum.models import PostState
 from sportello.tickets.models import Ticket
 from tests.api.conftest import api_as
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def held(dora, printers):
-    return services.start_topic(
-        dora, printers, services.TopicText("idea", "Dark mode", "<b>please</b><script>x</script>")
-    )
 
 
 def test_agents_list_and_read_topics_held_ones_too(agent, held, question):
