@@ -184,4 +184,16 @@ def tcp_open(host: str, port: int) -> bool:
         return False
 
 
+from tests.processes import migrated_sqlite  # noqa: E402, F401 — a migrated SQLite file to copy
 from tests.servers import dovecot, smtp_sink  # noqa: E402, F401 — fixtures for real mail servers
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL leg skips tests that run Sportello on a SQLite file of their own (they
+    never touch PostgreSQL: the SQLite leg has run them already)."""
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        return
+    once = pytest.mark.skip(reason="runs on its own SQLite file: the SQLite leg runs it")
+    for item in items:
+        if item.get_closest_marker("own_sqlite"):
+            item.add_marker(once)

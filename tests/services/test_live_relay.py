@@ -4,13 +4,13 @@ another process created: the web process relays the events other processes commi
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
+import pytest
 from websockets.sync.client import connect
 
+from tests.processes import CLI, copy_database, sportello_env
 from tests.servers import free_port
 from tests.waiting import answering_or_ended, wait_for
 
@@ -39,20 +39,13 @@ print(ticket.number)
 """
 
 
-def test_an_inbox_hears_of_a_ticket_another_process_created(tmp_path: Path):
+@pytest.mark.own_sqlite
+def test_an_inbox_hears_of_a_ticket_another_process_created(tmp_path: Path, migrated_sqlite: Path):
     port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "sportello.settings",
-        "SPORTELLO_DATA_DIR": str(tmp_path),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'sportello.sqlite3'}",
-        "SPORTELLO_LOG_LEVEL": "WARNING",
-        "SPORTELLO_TASK_BACKEND": "immediate",
-        "SPORTELLO_EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-    }
-    env.pop("REDIS_URL", None)  # the in-memory channel layer: nothing shared between processes but the database
-    cli = [sys.executable, "-m", "sportello.cli"]
-    subprocess.run([*cli, "migrate", "--verbosity", "0"], env=env, check=True)
+    # The in-memory channel layer: nothing shared between processes but the database.
+    env = sportello_env(tmp_path, SPORTELLO_EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")
+    copy_database(migrated_sqlite, tmp_path)
+    cli = CLI
     session = subprocess.run(
         [*cli, "shell", "-c", SIGN_IN], env=env, check=True, capture_output=True, text=True
     ).stdout.split()[-1]

@@ -13,7 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import service_or_skip, tcp_open
+from tests.processes import copy_database, sportello_env
 
 REDIS_URL = os.environ.get("SPORTELLO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -26,20 +29,15 @@ print(r.ticket.number)
 """
 
 
-def test_acknowledgement_is_delivered_by_an_rq_worker(tmp_path: Path):
+@pytest.mark.own_sqlite
+def test_acknowledgement_is_delivered_by_an_rq_worker(tmp_path: Path, migrated_sqlite: Path):
     service_or_skip("Redis", tcp_open("127.0.0.1", 6379))
     import redis
 
     redis.Redis.from_url(REDIS_URL).flushdb()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "sportello.settings",
-        "SPORTELLO_DATA_DIR": str(tmp_path),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "SPORTELLO_TASK_BACKEND": "rq",
-        "REDIS_URL": REDIS_URL,
-    }
+    env = sportello_env(tmp_path, SPORTELLO_TASK_BACKEND="rq", REDIS_URL=REDIS_URL)
     env.pop("SPORTELLO_EMAIL_BACKEND", None)
+    copy_database(migrated_sqlite, tmp_path)
 
     def sportello(*args: str, code: str | None = None) -> str:
         command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "sportello.cli", *args]
@@ -47,7 +45,6 @@ def test_acknowledgement_is_delivered_by_an_rq_worker(tmp_path: Path):
         assert result.returncode == 0, result.stderr[-2000:]
         return result.stdout
 
-    sportello("migrate", "-v0")
     number = sportello(code=CREATE).strip().splitlines()[-1]
     mail_dir = tmp_path / "sent-mail"
     assert not mail_dir.exists() or not any(mail_dir.iterdir()), "the mail must wait for the worker"

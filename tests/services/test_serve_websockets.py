@@ -3,34 +3,27 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from tests.processes import CLI, copy_database, sportello_env
 from tests.servers import free_port
 from tests.waiting import answering_or_ended, wait_for
 
 BOUND = 120  # seconds; what takes well under one on a quiet machine: only a hang reaches it
 
 
-def test_serve_routes_websockets_to_the_chat(tmp_path: Path):
+@pytest.mark.own_sqlite
+def test_serve_routes_websockets_to_the_chat(tmp_path: Path, migrated_sqlite: Path):
     port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "sportello.settings",
-        "SPORTELLO_DATA_DIR": str(tmp_path),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'sportello.sqlite3'}",
-        "SPORTELLO_LOG_LEVEL": "WARNING",
-        "SPORTELLO_TASK_BACKEND": "immediate",
-    }
-    env.pop("REDIS_URL", None)
-    cli = [sys.executable, "-m", "sportello.cli"]
-    subprocess.run([*cli, "migrate", "--verbosity", "0"], env=env, check=True)
+    env = sportello_env(tmp_path)
+    copy_database(migrated_sqlite, tmp_path)
+    cli = CLI
     create = "from sportello.chat.models import ChatChannel; ChatChannel.objects.create(name='Web', key='web')"
     subprocess.run([*cli, "shell", "-c", create], env=env, check=True)
     log = tmp_path / "serve.log"
