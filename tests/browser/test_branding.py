@@ -1,4 +1,5 @@
-"""An admin sets the branding in /settings/branding/; customers see it on the help centre and the portal."""
+"""An admin sets the branding in /settings/branding/; customers see it on the help centre, the portal
+and in the chat widget on their own website."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
+from sportello.chat.models import ChatChannel
+from sportello.core import branding
 from tests.browser.conftest import sign_in
+from tests.browser.test_chat import asgi_server, shop_page  # noqa: F401 — a website with the widget
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -54,3 +58,15 @@ def test_admin_sets_the_branding_and_a_customer_sees_it(browser, live_server, ad
     expect(visitor.locator("header.site .brand-name")).to_have_text("Acme Help")
     expect(visitor.locator("header.site .brand-section")).to_have_text("Support portal")
     expect(visitor.get_by_role("button", name="Send me a link")).to_have_css("background-color", "rgb(138, 28, 28)")
+
+
+def test_the_chat_widget_on_a_website_takes_the_name_and_colour(browser, asgi_server, shop_page, first_level):  # noqa: F811
+    ChatChannel.objects.create(name="Website", key="website", group=first_level)
+    branding.save_branding(product_name="Acme Help", primary_color="#8a1c1c", support_address="")
+    visitor = browser.new_context().new_page()
+    visitor.goto(shop_page)
+    launcher = visitor.get_by_role("button", name="Chat with us")
+    launcher.click()
+    expect(visitor.locator("#sportello-chat header .title")).to_have_text("Acme Help")
+    expect(launcher).to_have_css("background-color", "rgb(138, 28, 28)")
+    expect(visitor.locator("#sportello-chat header")).to_have_css("background-color", "rgb(138, 28, 28)")
