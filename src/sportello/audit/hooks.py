@@ -36,9 +36,7 @@ SETTINGS_MODELS = [
     "mail.EmailTemplate",
     "tickets.Category",
     "kb.Category",
-    "sla.Calendar",
-    "sla.CalendarInterval",
-    "sla.Holiday",
+    "sla.Calendar",  # its hours and holidays: CHILD_COLLECTIONS
     "social.ChannelAccount",
     "chat.ChatChannel",
     "core.Branding",
@@ -46,6 +44,9 @@ SETTINGS_MODELS = [
     "sso.ClaimRule",
     "socialaccount.SocialApp",  # the identity providers of single sign-on
     "privacy.RetentionPolicy",
+    "phone.CtiAccount",  # its token rotated from the phone page
+    "customers.Integration",  # an outside system sent customers' identities
+    "mail.BlockedSender",  # whose mail is quarantined
 ]
 
 # Bookkeeping that changes without anyone changing a setting.
@@ -119,9 +120,21 @@ def _stored(sender: type[models.Model], instance: models.Model, names: list[str]
 
 
 def masked(values: dict[str, Any], model: type[models.Model] | None = None) -> dict[str, Any]:
-    """Secrets are compared for real but never written down: a change shows as "•••"."""
+    """Secrets are compared for real but never written down: a change shows as "•••". That goes
+    for secrets inside a JSON field too, such as a trigger's webhook action's `secret`."""
     extra = SECRET_FIELDS.get(model._meta.label, frozenset()) if model is not None else frozenset()
-    return {name: ("•••" if (_is_secret(name) or name in extra) and value else value) for name, value in values.items()}
+    return {
+        name: ("•••" if (_is_secret(name) or name in extra) and value else _masked_inside(value))
+        for name, value in values.items()
+    }
+
+
+def _masked_inside(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: ("•••" if _is_secret(str(key)) and item else _masked_inside(item)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked_inside(item) for item in value]
+    return value
 
 
 # --- Settings models -------------------------------------------------------------------------------
@@ -181,11 +194,26 @@ def _agent_skills(agent_id: Any) -> dict[str, int | None]:
     return {str(row.skill): row.level for row in rows.select_related("skill")}
 
 
+def _calendar_hours(calendar_id: Any) -> list[str]:
+    rows = apps.get_model("sla", "CalendarInterval")._base_manager.filter(calendar_id=calendar_id)
+    return [str(row) for row in rows.order_by("weekday", "start", "end")]
+
+
+def _calendar_holidays(calendar_id: Any) -> list[str]:
+    rows = apps.get_model("sla", "Holiday")._base_manager.filter(calendar_id=calendar_id)
+    return [f"{row}{' (yearly)' if row.yearly else ''}" for row in rows.order_by("date", "name")]
+
+
 # Rows recorded as a part of the object they belong to: model → (its foreign key to that object, the
 # collection's name in the trail, the collection of one object as recorded).
 CHILD_COLLECTIONS: dict[str, tuple[str, str, Any]] = {
     "automation.AgentSkill": ("agent", "skills", _agent_skills),
+    "sla.CalendarInterval": ("calendar", "hours", _calendar_hours),
+    "sla.Holiday": ("calendar", "holidays", _calendar_holidays),
 }
+# Collections replaced with bulk_create (which sends no signal) after their object is saved
+# (sla.services.save_calendar): noted when the object is saved in a transaction.
+NOTED_ON_PARENT_SAVE = ("sla.CalendarInterval", "sla.Holiday")
 
 
 def _m2m_reader(field: models.ManyToManyField) -> Any:  # type: ignore[type-arg]
@@ -304,6 +332,19 @@ def child_pre_change(sender: type[models.Model], instance: models.Model, raw: bo
         for pk in owners:
             alone.note(field.related_model, pk, name, read)
         instance.__dict__["_audit_child"] = alone
+
+
+def parent_saved(sender: type[models.Model], instance: models.Model, raw: bool = False, **kwargs: Any) -> None:
+    """post_save of an object whose collections are in NOTED_ON_PARENT_SAVE: note them (a new
+    object's are empty), so rows bulk-created after the save are compared at commit."""
+    using = kwargs.get("using") or instance._state.db or "default"
+    if raw or not connections[using].in_atomic_block:
+        return
+    pending = _pending(using)
+    for label in NOTED_ON_PARENT_SAVE:
+        fk, name, read = CHILD_COLLECTIONS[label]
+        if apps.get_model(label)._meta.get_field(fk).related_model is sender:
+            pending.note(sender, instance.pk, name, read)
 
 
 def child_post_change(sender: type[models.Model], instance: models.Model, raw: bool = False, **kwargs: Any) -> None:
@@ -467,6 +508,10 @@ def connect() -> None:
         pre_delete.connect(child_pre_change, sender=model, dispatch_uid=f"audit-child-pre-del-{label}")
         post_save.connect(child_post_change, sender=model, dispatch_uid=f"audit-child-post-{label}")
         post_delete.connect(child_post_change, sender=model, dispatch_uid=f"audit-child-post-del-{label}")
+    for label in NOTED_ON_PARENT_SAVE:
+        fk, _name, _read = CHILD_COLLECTIONS[label]
+        parent = apps.get_model(label)._meta.get_field(fk).related_model
+        post_save.connect(parent_saved, sender=parent, dispatch_uid=f"audit-parent-{parent._meta.label}")
     post_save.connect(token_saved, sender=apps.get_model("accounts", "ApiToken"), dispatch_uid="audit-token")
     if apps.is_installed("django.contrib.admin"):
         post_save.connect(admin_logged, sender=apps.get_model("admin", "LogEntry"), dispatch_uid="audit-admin")

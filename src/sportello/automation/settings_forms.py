@@ -228,6 +228,17 @@ class ActionRow:
     type: str
     params: dict[str, str]
     error: str = ""
+    # A webhook's signing secret never goes back to the browser once saved: the row carries the
+    # place of the stored action whose secret it keeps (`secret_from`) and a masked hint instead.
+    secret_from: int | None = None
+    secret_hint: str = ""
+    secret_cleared: bool = False  # "remove the secret" ticked
+    secret_typed: bool = False  # a new secret was typed (not shown back if the page comes again)
+
+
+def mask_secret(secret: str) -> str:
+    """“••••f00d”: the last four characters of a long secret, only dots for a short one."""
+    return "••••" + (secret[-4:] if len(secret) >= 12 else "")
 
 
 @dataclass
@@ -248,7 +259,14 @@ class Builder:
         return not (self.conditions_error or self.actions_error or any(errors))
 
     @classmethod
-    def from_post(cls, data: QueryDict, *, allowed: tuple[str, ...] = FIELD_ACTIONS + OTHER_ACTIONS) -> Builder:
+    def from_post(
+        cls,
+        data: QueryDict,
+        *,
+        allowed: tuple[str, ...] = FIELD_ACTIONS + OTHER_ACTIONS,
+        stored: list[dict[str, Any]] | None = None,
+    ) -> Builder:
+        """`stored`: the rule's saved actions, whose webhook secrets rows left empty keep."""
         builder = cls()
         for number, index in enumerate(_indexes(data, "c", "field"), start=1):
             row = ConditionRow(
@@ -269,6 +287,8 @@ class Builder:
             kind = data.get(f"a-{index}-type", "")
             params = {p.name: data.get(f"a-{index}-{p.name}", "") for p in ACTION_PARAMS.get(kind, ())}
             posted = ActionRow(index, kind, params)
+            if kind == "webhook":
+                _keep_secret(posted, data, stored or [])
             builder.action_rows.append(posted)
             try:
                 action = parse_action(posted)
@@ -276,6 +296,8 @@ class Builder:
             except InvalidInput as exc:
                 posted.error = _numbered(exc.message, "Action", number)
                 continue
+            finally:
+                posted.params.pop("secret", None)  # parsed: the page never shows it back
             builder.actions.append(action)
         return builder
 
@@ -298,6 +320,21 @@ class Builder:
         else:
             return False
         return True
+
+
+def _keep_secret(row: ActionRow, data: QueryDict, stored: list[dict[str, Any]]) -> None:
+    """A webhook row's secret as it is to be saved: the one typed; else, unless "remove" is
+    ticked, the saved one of the stored action the row came from (`a-<i>-secret_from`)."""
+    place = data.get(f"a-{row.index}-secret_from", "")
+    source = stored[int(place)] if place.isdecimal() and int(place) < len(stored) else {}
+    saved = str(source.get("secret") or "") if source.get("type") == "webhook" else ""
+    typed = row.params.get("secret", "").strip()
+    row.secret_cleared = data.get(f"a-{row.index}-secret_clear") == "yes"
+    row.secret_typed = bool(typed)
+    if saved:
+        row.secret_from, row.secret_hint = int(place), mask_secret(saved)
+        if not typed and not row.secret_cleared:
+            row.params["secret"] = saved
 
 
 def _indexes(data: QueryDict, prefix: str, name: str) -> list[int]:
@@ -411,7 +448,11 @@ def action_row(index: int, action: dict[str, Any]) -> ActionRow:
         if kind == "escalate" and value is None:
             value = action.get("body")
         params[param.name] = ", ".join(str(t) for t in value) if isinstance(value, list) else _as_text(value)
-    return ActionRow(index, kind, params)
+    row = ActionRow(index, kind, params)
+    secret = params.pop("secret", "")
+    if secret:
+        row.secret_from, row.secret_hint = index, mask_secret(secret)
+    return row
 
 
 # --- The rules' own fields ---------------------------------------------------------------------------

@@ -212,7 +212,7 @@ def _edit(request: AgentRequest, kind: Kind, rule: Any) -> HttpResponse:
         stored = rule.conditions if rule is not None and kind.conditions else []
         builder = Builder.from_stored(stored, rule.actions if rule is not None else [])
         return _edit_page(request, kind, rule, form, builder)
-    builder = Builder.from_post(request.POST, allowed=kind.actions)
+    builder = Builder.from_post(request.POST, allowed=kind.actions, stored=list(rule.actions) if rule else [])
     if not kind.conditions:
         builder.conditions, builder.condition_rows = [], []
     if "dry_run" in request.POST and kind.dry_run:

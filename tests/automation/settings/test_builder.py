@@ -54,7 +54,10 @@ def test_a_rule_round_trips_from_form_fields_to_storage_and_back(admin, first_le
         posted[f"a-{arow.index}-type"] = arow.type
         for name, value in arow.params.items():
             posted[f"a-{arow.index}-{name}"] = value
-    again = Builder.from_post(posted)
+        if arow.secret_from is not None:  # the webhook's secret stays on the server
+            posted[f"a-{arow.index}-secret_from"] = str(arow.secret_from)
+    assert "s3cret" not in str(builder.action_rows)
+    again = Builder.from_post(posted, stored=actions)
     assert again.valid, [r.error for r in again.condition_rows + again.action_rows]  # type: ignore[operator]
     assert again.conditions == CONDITIONS
     assert again.actions == actions
@@ -278,3 +281,120 @@ def test_a_personal_macro_is_not_deleted_from_the_settings(admin, agent):
     assert client.get(f"/settings/macros/{mine.pk}/delete/").status_code == 404
     assert client.post(f"/settings/macros/{mine.pk}/delete/", {"confirmed": "yes"}).status_code == 404
     assert Macro.objects.filter(pk=mine.pk).exists()
+
+
+# --- A webhook's signing secret ---------------------------------------------------------------------
+
+
+def _webhook_trigger(secret: str = "whsec-1234567890-c0ffee") -> Trigger:
+    return Trigger.objects.create(
+        name="Tell the CRM",
+        event="ticket_created",
+        actions=[
+            {"type": "add_tags", "tags": ["crm"]},
+            {"type": "webhook", "url": "https://crm.example.com/hook", "secret": secret},
+        ],
+    )
+
+
+def test_the_saved_secret_is_never_in_the_page_only_its_last_characters(admin):
+    trigger = _webhook_trigger()
+    client = client_for(admin)
+    html = client.get(f"/settings/triggers/{trigger.pk}/").content.decode()
+    assert "whsec-1234567890-c0ffee" not in html and "1234567890" not in html
+    assert "Saved secret ••••ffee: leave empty to keep it, or type a new one to replace it." in html
+    assert 'name="a-1-secret" id="a-1-secret" value=""' in html
+    # Nor after a failed save or a dry run, which show the page again.
+    fields = {**trigger_fields(name="Tell the CRM"), "a-1-type": "webhook", "a-1-url": "https://crm.example.com/hook",
+              "a-1-secret_from": "1", "a-0-type": "set_status", "a-0-status": "no-such"}  # fmt: skip
+    for extra in ({"save": "1"}, {"dry_run": "1", "dry_run_ticket": "1"}):
+        response = client.post(f"/settings/triggers/{trigger.pk}/", {**fields, **extra})
+        assert response.status_code == 422
+        page = response.content.decode()
+        assert "whsec-1234567890-c0ffee" not in page and "Saved secret ••••ffee" in page
+
+
+def test_a_short_secret_is_shown_as_dots_only(admin):
+    trigger = _webhook_trigger("abc12345")
+    html = client_for(admin).get(f"/settings/triggers/{trigger.pk}/").content.decode()
+    assert "Saved secret ••••:" in html and "2345" not in html
+
+
+def test_left_empty_the_secret_is_kept_typed_it_is_replaced_ticked_it_is_removed(admin, read_form):
+    trigger = _webhook_trigger()
+    client = client_for(admin)
+    url = f"/settings/triggers/{trigger.pk}/"
+
+    def save(**changes: str) -> None:
+        fields = read_form(client.get(url).content.decode())
+        response = client.post(url, {**fields, **changes, "save": "1"})
+        assert response.status_code == 302, response.content.decode()[:2000]
+        trigger.refresh_from_db()
+
+    save(name="Tell the CRM now")  # the secret field as the page gives it: empty
+    assert trigger.actions[1]["secret"] == "whsec-1234567890-c0ffee"
+    save(**{"a-1-url": "https://crm.example.com/v2"})  # another URL, the same secret
+    assert trigger.actions[1] == {"type": "webhook", "url": "https://crm.example.com/v2",
+                                  "secret": "whsec-1234567890-c0ffee"}  # fmt: skip
+    save(**{"a-1-secret": "  brand-new-secret-9876 "})
+    assert trigger.actions[1]["secret"] == "brand-new-secret-9876"
+    assert "brand-new-secret-9876" not in client.get(url).content.decode()
+    save(**{"a-1-secret_clear": "yes"})
+    assert "secret" not in trigger.actions[1]
+    html = client.get(url).content.decode()
+    assert "Saved secret" not in html and 'name="a-1-secret_clear"' not in html
+
+
+def test_a_typed_secret_is_not_shown_back_when_the_save_fails(admin):
+    trigger = _webhook_trigger()
+    fields = {**trigger_fields(name="Tell the CRM"), "a-1-type": "webhook", "a-1-url": "https://crm.example.com/hook",
+              "a-1-secret_from": "1", "a-1-secret": "typed-but-refused-42",
+              "a-0-type": "set_status", "a-0-status": "no-such"}  # fmt: skip
+    response = client_for(admin).post(f"/settings/triggers/{trigger.pk}/", {**fields, "save": "1"})
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert "typed-but-refused-42" not in html
+    assert "The new secret you typed is not shown back: type it again." in html
+    trigger.refresh_from_db()
+    assert trigger.actions[1]["secret"] == "whsec-1234567890-c0ffee"
+
+
+def test_a_secret_is_only_taken_from_a_webhook_of_the_same_rule(admin):
+    """A row pointing at another action, or at nothing, keeps no secret: none leaks across rows."""
+    trigger = _webhook_trigger()
+    new = {**trigger_fields(name="Copycat"), "a-0-type": "webhook", "a-0-url": "https://evil.example.com/",
+           "a-0-secret_from": "1", "save": "1"}  # fmt: skip
+    assert client_for(admin).post("/settings/triggers/new/", new).status_code == 302
+    assert Trigger.objects.get(name="Copycat").actions == [{"type": "webhook", "url": "https://evil.example.com/"}]
+    edit = {**trigger_fields(name="Tell the CRM"), "a-0-type": "webhook", "a-0-url": "https://crm.example.com/",
+            "a-0-secret_from": "0", "a-1-type": "add_tags", "a-1-tags": "x", "save": "1"}  # fmt: skip
+    assert client_for(admin).post(f"/settings/triggers/{trigger.pk}/", edit).status_code == 302
+    trigger.refresh_from_db()
+    assert trigger.actions[0] == {"type": "webhook", "url": "https://crm.example.com/"}  # action 0 was add_tags
+
+
+def test_a_time_rules_webhook_secret_is_masked_too(admin):
+    rule = TimeRule.objects.create(
+        name="Late",
+        hours=2,
+        actions=[{"type": "webhook", "url": "https://a.example.com/", "secret": "tr-secret-abcdef"}],
+    )
+    html = client_for(admin).get(f"/settings/time-rules/{rule.pk}/").content.decode()
+    assert "tr-secret-abcdef" not in html and "Saved secret ••••cdef" in html
+
+
+def test_the_audit_trail_does_not_show_the_secret_either(admin, read_form):
+    from sportello.audit.models import AuditEvent
+
+    trigger = _webhook_trigger()
+    client = client_for(admin)
+    url = f"/settings/triggers/{trigger.pk}/"
+    fields = read_form(client.get(url).content.decode())
+    assert client.post(url, {**fields, "a-1-secret": "second-secret-5678", "save": "1"}).status_code == 302
+    events = AuditEvent.objects.filter(target_type="automation.trigger")
+    assert events.count() == 2  # created, then the secret changed: recorded, without it
+    stored = repr(list(events.values_list("before", "after")))
+    assert "whsec-1234567890-c0ffee" not in stored and "second-secret-5678" not in stored
+    html = client.get("/settings/audit/").content.decode()
+    assert "Tell the CRM" in html
+    assert "whsec-1234567890-c0ffee" not in html and "second-secret-5678" not in html

@@ -172,13 +172,15 @@
       } else if (param.kind === "textarea") {
         input = make("textarea", { id: id, name: id, rows: 3 });
       } else {
+        // A signing secret is typed unseen, as the server-drawn rows have it.
         const types = { email: "email", url: "url" };
-        input = make("input", { type: types[param.kind] || "text", id: id, name: id });
+        const type = param.name === "secret" ? "password" : types[param.kind] || "text";
+        input = make("input", { type: type, id: id, name: id });
         if (param.kind === "tags") {
           input.placeholder = text.commas;
         }
         if (param.name === "secret") {
-          input.autocomplete = "off";
+          input.autocomplete = "new-password";
         }
       }
       const wide = param.kind === "textarea" ? " wide" : "";
