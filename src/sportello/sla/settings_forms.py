@@ -119,6 +119,10 @@ class CalendarChoice(forms.ModelChoiceField):
         return str(_("Business hours: %(calendar)s (%(zone)s)") % {"calendar": obj.name, "zone": obj.time_zone})
 
 
+# What a ticked checkbox posts (a browser sends "on"; scripts may send "true", "1" or "yes").
+CONFIRMED = frozenset({"on", "true", "1", "yes"})
+
+
 class PolicyForm(forms.Form):
     """A policy as typed: its name and order, which tickets it takes, and its targets per priority."""
 
@@ -231,6 +235,12 @@ class PolicyForm(forms.Form):
         if too_long:
             raise ValidationError(_("A tag has at most 50 characters: “%(tag)s”."), params={"tag": too_long[0]})
         return found
+
+    def clean_confirm_all(self) -> bool:
+        """Ticked only as a browser ticks it: Django's checkbox would also read "0" or "no" as
+        ticked, and taking every ticket needs a confirmation that cannot be a slip."""
+        raw = self.data.get(self.add_prefix("confirm_all"), "")
+        return isinstance(raw, str) and raw.strip().lower() in CONFIRMED
 
     def has_conditions(self) -> bool:
         """Whether the policy as typed (cleaned) narrows the tickets it takes at all."""

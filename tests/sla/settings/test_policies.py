@@ -219,6 +219,36 @@ def test_a_policy_with_no_conditions_is_saved_only_after_confirming_it_takes_eve
     assert Policy.objects.filter(name="Catch-all", active=True).exists()
 
 
+def test_the_server_refuses_a_policy_left_with_no_conditions_without_the_confirmation(admin, tickets, policies):
+    """Whatever the page showed: a POST that empties an active policy's conditions, or activates
+    a policy without conditions, is refused unless it carries the ticked confirmation."""
+    client = client_for(admin)
+    chat = policies["chat"]
+    url = reverse("settings-sla-edit", args=[chat.pk])
+    # Chat's only condition (the channel) removed, posted straight to the server: no confirmation,
+    # or a "confirmation" that is not a ticked box.
+    for confirm in (None, "", "false", "0", "no", "off"):
+        response = client.post(url, form(name="Chat", position="20", confirm_all=confirm, action="save"))
+        assert response.status_code == 422, confirm
+        html = page_text(response)
+        assert "The policy is not saved yet" in html
+        assert "This policy has no conditions: it applies to every ticket no policy above it takes" in html
+        assert "Tick the box to save it anyway, or add a condition." in html
+    chat.refresh_from_db()
+    assert chat.channels == ["chat"] and chat.active
+
+    # An inactive policy without conditions, activated from its form: the same question.
+    later = Policy.objects.create(name="Later", position=90, active=False)
+    url = reverse("settings-sla-edit", args=[later.pk])
+    response = client.post(url, form(name="Later", position="90", action="save"))
+    assert response.status_code == 422 and 'name="confirm_all"' in page_text(response)
+    later.refresh_from_db()
+    assert not later.active
+    assert client.post(url, form(name="Later", position="90", confirm_all="yes", action="save")).status_code == 302
+    later.refresh_from_db()
+    assert later.active
+
+
 def test_an_inactive_policy_with_no_conditions_needs_no_confirmation_until_activated(admin, tickets):
     client = client_for(admin)
     response = client.post(reverse("settings-sla-add"), form(name="Later", active=None, action="save"))
