@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from sportello.forum import services
 from sportello.forum.models import Member, Post, PostState, Report, Topic
@@ -91,6 +92,11 @@ def test_a_banned_member_reads_but_cannot_write(question, dora, agent):
     assert refused.status_code == 403 and "no longer write" in refused.text
     assert question.posts.count() == 2
 
+    team = client_for(agent)
+    assert "Dora B." in team.get("/help/forum/moderation").text
+    team.post(f"/help/forum/members/{dora.pk}/unban")
+    assert banned.post(f"/help/forum/topics/{question.pk}/reply", {"body": "Sorry"}).status_code == 302
+
 
 AGENT_ACTIONS = [
     "posts/{post}/approve",
@@ -102,6 +108,7 @@ AGENT_ACTIONS = [
     "topics/{topic}/pin",
     "topics/{topic}/lock",
     "topics/{topic}/move",
+    "members/{member}/unban",
 ]
 
 
@@ -112,9 +119,10 @@ def test_agents_actions_are_refused_to_customers_strangers_and_light_agents(
 ):
     trust(dora)
     post = services.reply_to_topic(dora, question, "An answer")
+    Member.objects.filter(user=dora).update(banned_at=timezone.now())
     before = (Post.objects.filter(state=PostState.PUBLISHED).count(), Member.objects.filter(banned_at=None).count())
     user = request.getfixturevalue(persona)
-    path = "/help/forum/" + action.format(post=post.pk, topic=question.pk)
+    path = "/help/forum/" + action.format(post=post.pk, topic=question.pk, member=dora.pk)
     response = client_for(user).post(path, {"category": stampanti.pk, "on": "1"})
     assert response.status_code == 403
     anonymous = Client().post(path, {"category": stampanti.pk})

@@ -16,6 +16,7 @@ from sportello.core.models import OutboxMessage
 from sportello.customers.models import Customer
 from sportello.forum import services
 from sportello.forum.models import Follow, Post, PostState
+from sportello.forum.templatetags.forum import forum_name
 from sportello.kb.render import plain_text, summary_of
 
 log = logging.getLogger("sportello.forum")
@@ -44,7 +45,7 @@ def handle_reply_mail(message: OutboxMessage) -> None:
     token = services.unsubscribe_token(follow)
     send_forum_reply(
         to=to, name=(customer.name if customer else "") or user.get_full_name(),
-        language=post.topic.category.language, topic=post.topic.title, author=post.author.display_name,
+        language=post.topic.category.language, topic=post.topic.title, author=forum_name(post.author),
         excerpt=summary_of(plain_text(post.body_html), EXCERPT), url=settings.SITE_URL + services.post_path(post),
         unsubscribe_url=settings.SITE_URL + reverse("forum:unsubscribe", kwargs={"token": token}),
         message_id=outbox_message_id(message, "forum"),

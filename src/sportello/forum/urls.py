@@ -8,6 +8,7 @@ app_name = "forum"
 urlpatterns = [
     path("", views.index, name="index"),
     path("moderation", views.queue, name="queue"),
+    path("members/<int:user_id>/unban", views.unban, name="unban"),
     path("unsubscribe/<str:token>", views.unsubscribe, name="unsubscribe"),
     path("topics/<int:topic_id>/reply", views.reply, name="reply"),
     path("topics/<int:topic_id>/follow", views.follow, name="follow"),

@@ -40,7 +40,7 @@ from sportello.forum.access import (
     topic_for_reader,
 )
 from sportello.forum.forms import MoveForm, ReplyForm, TopicForm
-from sportello.forum.models import Follow, ForumCategory, Post, PostState, Report, Topic
+from sportello.forum.models import Follow, ForumCategory, Member, Post, PostState, Report, Topic
 from sportello.kb.models import LANGUAGES
 from sportello.kb.render import plain_text, summary_of
 from sportello.kb.views import reader_language
@@ -321,5 +321,22 @@ def queue(request: HttpRequest) -> HttpResponse:
         .select_related("topic__category", "author")
         .order_by("-n", "id")
     )
-    context = {"lang": translation.get_language(), "held": held[:200], "reported": reported[:200]}
+    banned = Member.objects.filter(banned_at__isnull=False).select_related("user", "banned_by").order_by("-banned_at")
+    context = {
+        "lang": translation.get_language(),
+        "held": held[:200],
+        "reported": reported[:200],
+        "banned": banned[:200],
+    }
     return render(request, "forum/queue.html", context)
+
+
+@require_POST
+@forum_page
+def unban(request: HttpRequest, user_id: int) -> HttpResponseBase:
+    require_forum_agent(_user(request))
+    member = Member.objects.select_related("user").filter(user=user_id).first()
+    if member is None:
+        raise NotFound("No such member")
+    services.unban_member(_user(request), member.user)
+    return redirect(reverse("forum:queue") + "#banned")
