@@ -135,3 +135,30 @@ def test_anonymous_visitors_are_sent_to_sign_in_to_write(question, printers):
     response = Client().post(f"/help/forum/topics/{question.pk}/reply", {"body": "hi"})
     assert response.status_code == 302 and response["Location"].startswith("/portal/sign-in")
     assert Client().get(f"/help/forum/en/{printers.slug}/new")["Location"].startswith("/portal/sign-in")
+
+
+def test_the_help_centre_links_to_the_forum(db):
+    assert 'href="/help/forum/en/"' in Client().get("/help/en/").text
+
+
+@override_settings(FORUM_POST_RATE_LIMIT=100)
+def test_a_topic_page_costs_the_same_queries_with_more_replies(question, dora):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from sportello.forum import services
+
+    trust(dora)
+    client = client_for(dora)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(question.public_path()).status_code == 200
+        return len(queries)
+
+    services.reply_to_topic(dora, question, "One")
+    count()  # a warm-up: the first request fills caches (branding, lookups)
+    few = count()
+    for n in range(10):
+        services.reply_to_topic(question.author, question, f"Reply {n}")
+    assert count() == few
