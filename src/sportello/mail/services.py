@@ -515,10 +515,10 @@ def accepts_address(address: str) -> bool:
 def rotate_inbound_token(mailbox: Mailbox) -> str:
     """A new secret for the raw-MIME HTTP endpoint; the old one stops working. Shown once."""
     key = Mailbox.new_token()
-    Mailbox.objects.filter(pk=mailbox.pk).update(
-        inbound_token_hash=Mailbox.hash_token(key), inbound_token_hint=key[:8], inbound_token_created_at=timezone.now()
-    )
-    mailbox.refresh_from_db()
+    mailbox.inbound_token_hash, mailbox.inbound_token_hint = Mailbox.hash_token(key), key[:8]
+    mailbox.inbound_token_created_at = timezone.now()
+    # A save of these fields only, not an update: the audit trail sees the change (never the token).
+    mailbox.save(update_fields=["inbound_token_hash", "inbound_token_hint", "inbound_token_created_at"])
     return key
 
 

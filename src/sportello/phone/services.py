@@ -65,18 +65,17 @@ class DialFailed(ServiceError):
 def rotate_token(account: CtiAccount) -> str:
     """A new secret for the generic webhook; the old one stops working. Shown once."""
     key = CtiAccount.new_token()
-    CtiAccount.objects.filter(pk=account.pk).update(token_hash=CtiAccount.hash_token(key), token_hint=key[:8])
-    account.refresh_from_db()
+    account.token_hash, account.token_hint = CtiAccount.hash_token(key), key[:8]
+    # A save of these fields only, not an update: the audit trail sees the change (never the token).
+    account.save(update_fields=["token_hash", "token_hint"])
     return key
 
 
 def set_secret(account: CtiAccount, secret: str) -> None:
     """Keep the Twilio auth token (encrypted); only its last characters stay readable."""
     secret = secret.strip()
-    CtiAccount.objects.filter(pk=account.pk).update(
-        secret_sealed=crypto.seal(secret), secret_hint=f"…{secret[-4:]}" if secret else ""
-    )
-    account.refresh_from_db()
+    account.secret_sealed, account.secret_hint = crypto.seal(secret), f"…{secret[-4:]}" if secret else ""
+    account.save(update_fields=["secret_sealed", "secret_hint"])  # a save: the audit trail sees it
 
 
 def account_for_token(key: str) -> CtiAccount | None:
