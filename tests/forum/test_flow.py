@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.test import Client, override_settings
 
@@ -162,3 +163,16 @@ def test_a_topic_page_costs_the_same_queries_with_more_replies(question, dora):
     for n in range(10):
         services.reply_to_topic(question.author, question, f"Reply {n}")
     assert count() == few
+
+
+def test_the_sitemap_lists_public_topics_only(question, dora, printers):
+    from sportello.forum import services
+
+    held = services.start_topic(dora, printers, services.TopicText("idea", "Held idea", "Wait for it"))
+    response = Client().get("/help/forum/sitemap.xml")
+    assert response.status_code == 200 and response["Content-Type"] == "application/xml"
+    assert f"<loc>{settings.SITE_URL}{question.public_path()}</loc>" in response.text
+    assert f"<loc>{settings.SITE_URL}{printers.public_path()}</loc>" in response.text
+    assert f"/t/{held.pk}/" not in response.text
+    assert Client().get("/help/forum/sitemap.xml?p=2").status_code == 404
+    assert Client().get("/help/forum/sitemap.xml?p=x").status_code == 404

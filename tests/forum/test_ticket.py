@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from sportello.forum.models import Post
@@ -25,7 +26,7 @@ def test_an_agent_turns_a_post_into_a_ticket(question, carla, customer, agent):
     assert not first.internal and first.author_customer == customer and "blinks" in first.body_text
     assert first.metadata["origin"] == "forum" and first.metadata["forum_post"] == opening.pk
     assert first.metadata["recorded_by"]["id"] == agent.pk
-    assert note.internal and f'href="http://127.0.0.1:8000{question.public_path()}#post-{opening.pk}"' in note.body_html
+    assert note.internal and f'href="{settings.SITE_URL}{question.public_path()}#post-{opening.pk}"' in note.body_html
     # The post links to the ticket: agents see its number, the author a link to it in the portal.
     opening.refresh_from_db()
     assert opening.ticket == ticket

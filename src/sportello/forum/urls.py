@@ -7,6 +7,7 @@ from sportello.kb.urls import LanguageConverter  # noqa: F401  (registers the `l
 app_name = "forum"
 urlpatterns = [
     path("", views.index, name="index"),
+    path("sitemap.xml", views.sitemap, name="sitemap"),
     path("moderation", views.queue, name="queue"),
     path("members/<int:user_id>/unban", views.unban, name="unban"),
     path("unsubscribe/<str:token>", views.unsubscribe, name="unsubscribe"),

@@ -170,6 +170,18 @@ def _topic_page(request: HttpRequest, found: Topic, form: ReplyForm, status: int
     return render(request, "forum/topic.html", context, status=status)
 
 
+@require_GET
+def sitemap(request: HttpRequest) -> HttpResponse:
+    """Public topics and their categories, for search engines (forum/sitemap.py)."""
+    from sportello.forum.sitemap import sitemap_page
+
+    page = request.GET.get("p", "1")
+    xml = sitemap_page(int(page)) if page.isdigit() and len(page) < 7 else None
+    if xml is None:
+        raise Http404("No such sitemap page")
+    return HttpResponse(xml, content_type="application/xml")
+
+
 # --- Writing ---------------------------------------------------------------------------------------------
 
 
