@@ -108,6 +108,7 @@ AGENT_ACTIONS = [
     "topics/{topic}/pin",
     "topics/{topic}/lock",
     "topics/{topic}/move",
+    "topics/{topic}/article",
     "members/{member}/unban",
 ]
 

@@ -1,4 +1,4 @@
-"""Tied to the desk: an agent turns a customer's post into a ticket, linked both ways."""
+"""Tied to the desk: a post becomes a ticket (linked both ways), a topic a knowledge-base draft."""
 
 from __future__ import annotations
 
@@ -46,3 +46,25 @@ def test_an_agents_own_post_does_not_become_a_ticket(question, agent):
     before = Ticket.objects.count()
     assert client_for(agent).post(f"/help/forum/posts/{post.pk}/ticket").status_code == 422
     assert Ticket.objects.count() == before
+
+
+def test_an_agent_drafts_a_kb_article_from_a_solved_topic(question, dora, agent):
+    from sportello.forum import services
+    from sportello.kb.models import ArticleTranslation, PublishState
+    from tests.forum.conftest import trust
+
+    team = client_for(agent)
+    assert team.post(f"/help/forum/topics/{question.pk}/article").status_code == 422  # no answer yet
+    trust(dora)
+    answer = services.reply_to_topic(dora, question, "Pull out the **yellow** lever.")
+    services.mark_solution(question.author, answer)
+    response = team.post(f"/help/forum/topics/{question.pk}/article")
+    draft = ArticleTranslation.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/help/agent/{draft.article_id}/en/"
+    assert draft.state == PublishState.DRAFT and draft.title == "Printer shows error 42"
+    assert "blinks **red**" in draft.body and "**yellow** lever" in draft.body
+    assert draft.article.category.slug == "from-the-forum"
+    page = team.get(question.public_path()).text
+    assert f'href="/help/agent/{draft.article_id}/en/"' in page
+    assert team.post(f"/help/forum/topics/{question.pk}/article").status_code == 409
+    assert ArticleTranslation.objects.count() == 1

@@ -41,7 +41,7 @@ from sportello.forum.models import (
     TopicKind,
     Vote,
 )
-from sportello.kb.models import LANGUAGES
+from sportello.kb.models import LANGUAGES, ArticleTranslation
 from sportello.kb.render import render_body
 from sportello.tickets.models import Channel, Ticket
 
@@ -400,3 +400,40 @@ def turn_post_into_ticket(agent: User, post: Post) -> Ticket:
 
 def post_path(post: Post) -> str:
     return f"{post.topic.public_path()}#post-{post.pk}"
+
+
+FROM_FORUM_SLUG = "from-the-forum"
+
+
+def draft_article_from_topic(agent: User, topic: Topic) -> ArticleTranslation:
+    """A knowledge-base draft from a topic: its question, and the answer that solved it (or else
+    the team's replies), in the topic's language, in the "From the forum" category (made on
+    first use). It stays a draft: nothing new is public until an author publishes it. Once.
+    """
+    from sportello.kb import services as kb
+    from sportello.kb.models import Category
+
+    require_forum_agent(agent)
+    posts = list(topic.posts.filter(state=PostState.PUBLISHED).order_by("created_at", "id"))
+    question = next((p for p in posts if p.opening), None)
+    answers = [p for p in posts if p.pk == topic.solution_id] or [p for p in posts if p.by_agent and not p.opening]
+    if question is None or not answers:
+        raise InvalidInput(_("A topic needs a published question and an answer to become an article."))
+    language = topic.category.language
+    slug = slugify(topic.title, allow_unicode=True)[:180] or "article"
+    if ArticleTranslation.objects.filter(language=language, slug=slug).exists():
+        slug = f"{slug}-{topic.pk}"
+    body = "\n\n".join([question.body, *(answer.body for answer in answers)])
+    with transaction.atomic():
+        locked = Topic.objects.select_for_update().get(pk=topic.pk)
+        if locked.article_id:
+            raise Conflict(_("An article was drafted from this topic already."), article=locked.article_id)
+        category = Category.objects.filter(slug=FROM_FORUM_SLUG).first() or kb.create_category(
+            name="From the forum", slug=FROM_FORUM_SLUG, position=1000
+        )
+        draft = kb.create_article(
+            agent, category=category, text=kb.ArticleText(language=language, title=topic.title, body=body, slug=slug)
+        )
+        Topic.objects.filter(pk=topic.pk).update(article=draft.article_id)
+        topic.article_id = draft.article_id
+    return draft

@@ -311,6 +311,9 @@ def moderate_topic(request: HttpRequest, topic_id: int, action: str) -> HttpResp
         services.pin_topic(_user(request), found, pinned=on)
     elif action == "lock":
         services.lock_topic(_user(request), found, locked=on)
+    elif action == "article":
+        draft = services.draft_article_from_topic(_user(request), found)
+        return redirect("kb:agent-edit", article_id=draft.article_id, lang=draft.language)
     elif action == "move":
         form = MoveForm(request.POST)
         if not form.is_valid():
