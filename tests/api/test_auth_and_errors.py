@@ -165,6 +165,7 @@ ENDPOINTS = [
     ("get", "/forum/topics/{topic_id}", None),
     ("patch", "/forum/topics/{topic_id}", {"pinned": True}),
     ("post", "/forum/topics/{topic_id}/posts", {"body": "x"}),
+    ("post", "/forum/topics/{topic_id}/merge", {"into": "{topic_id}"}),
     ("post", "/forum/posts/{post_id}/approve", None),
     ("post", "/forum/posts/{post_id}/hide", None),
     ("post", "/forum/posts/{post_id}/show", None),

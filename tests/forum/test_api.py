@@ -67,3 +67,11 @@ def test_light_agents_read_but_do_not_moderate(light_agent, held):
     assert api.patch(f"/forum/topics/{held.pk}", {"pinned": True}).status_code == 403
     held.refresh_from_db()
     assert not held.pinned and held.posts.get().state == PostState.HELD
+
+
+def test_agents_merge_topics(agent, held, question):
+    api = api_as(agent)
+    merged = api.post(f"/forum/topics/{held.pk}/merge", {"into": question.pk})
+    assert merged.status_code == 200 and len(merged.json()["posts"]) == 2
+    assert api.post(f"/forum/topics/{held.pk}/merge", {"into": question.pk}).status_code == 409
+    assert api.post(f"/forum/topics/{question.pk}/merge", {"into": 999999}).status_code == 404

@@ -109,6 +109,7 @@ AGENT_ACTIONS = [
     "topics/{topic}/lock",
     "topics/{topic}/move",
     "topics/{topic}/article",
+    "topics/{topic}/merge",
     "members/{member}/unban",
 ]
 
@@ -141,3 +142,24 @@ def test_the_moderation_queue_is_for_agents_only(carla, stranger):
     for user in (carla, stranger):
         assert client_for(user).get("/help/forum/moderation").status_code == 403
     assert Client().get("/help/forum/moderation").status_code == 302
+
+
+def test_an_agent_merges_a_duplicate_topic_into_the_first(question, dora, carla, agent):
+    trust(dora)
+    duplicate = services.start_topic(
+        dora, question.category, services.TopicText("question", "Error 42 again", "Me too")
+    )
+    services.reply_to_topic(carla, duplicate, "Same printer?")
+    team = client_for(agent)
+    response = team.post(f"/help/forum/topics/{duplicate.pk}/merge", {"into": f"http://x{question.public_path()}"})
+    assert response.status_code == 302 and response["Location"] == question.public_path()
+    question.refresh_from_db()
+    assert question.posts.count() == 3 and question.posts.filter(opening=True).count() == 1
+    assert question.reply_count == 2
+    assert set(question.follows.values_list("user", flat=True)) == {carla.pk, dora.pk}
+    old = Client().get(duplicate.public_path())
+    assert old.status_code == 301 and old["Location"] == question.public_path()
+    assert "Me too" in Client().get(question.public_path()).text
+    assert team.post(f"/help/forum/topics/{duplicate.pk}/merge", {"into": str(question.pk)}).status_code == 409
+    assert team.post(f"/help/forum/topics/{question.pk}/merge", {"into": "nothing"}).status_code == 422
+    assert team.post(f"/help/forum/topics/{question.pk}/merge", {"into": str(question.pk)}).status_code == 422

@@ -147,6 +147,10 @@ class ForumTopicUpdateIn(InputSchema):
     category: Id | None = Field(None, description="move the topic into this category")
 
 
+class ForumMergeIn(InputSchema):
+    into: Id = Field(description="the topic that takes this one's posts and followers")
+
+
 # --- Topics ---------------------------------------------------------------------------------------
 
 
@@ -206,6 +210,14 @@ def reply_to_forum_topic(request: HttpRequest, topic_id: TopicId, data: ForumRep
     """The team's reply (shown with its badge); followers are mailed."""
     user = caller(request)
     return Status(201, services.reply_to_topic(user, topic_for_agent(user, topic_id), data.body))
+
+
+@router.post("/forum/topics/{topic_id}/merge", response={200: ForumTopicDetailOut, **errors(404, 409, 422)})
+def merge_forum_topic(request: HttpRequest, topic_id: TopicId, data: ForumMergeIn) -> Any:
+    """Move this topic's posts and followers into another; its address then redirects there."""
+    user = caller(request)
+    source = topic_for_agent(user, topic_id)
+    return services.merge_topics(user, source, topic_for_agent(user, data.into))
 
 
 # --- Posts ----------------------------------------------------------------------------------------

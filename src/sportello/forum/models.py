@@ -60,6 +60,8 @@ class Topic(models.Model):
     hidden = models.BooleanField(default=False)
     # The answer the author (or an agent) marked as the one that solved it.
     solution = models.ForeignKey("Post", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Set when an agent merged this topic into another: its posts moved there, its address redirects.
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # The knowledge-base article an agent drafted from this topic (question and answer).
     article = models.ForeignKey("kb.Article", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     reply_count = models.PositiveIntegerField(default=0)  # published replies, the opening post not counted

@@ -356,6 +356,35 @@ def move_topic(agent: User, topic: Topic, category: ForumCategory) -> Topic:
     return topic
 
 
+def merge_topics(agent: User, source: Topic, target: Topic) -> Topic:
+    """Move every post of `source` into `target` (its question becomes a reply there), with its
+    followers; `source` is hidden and its address redirects to `target`.
+
+    1. Lock both topics (in id order, so two merges cannot deadlock) and refuse a merge into
+       itself, into a merged topic, or of a merged one.
+    2. Move the posts and the follows (a follower of both keeps one follow).
+    3. Recount the target's published replies and take the later last activity.
+    """
+    require_forum_agent(agent)
+    if source.pk == target.pk:
+        raise InvalidInput(_("A topic cannot be merged into itself."))
+    with transaction.atomic():
+        locked = {t.pk: t for t in Topic.objects.select_for_update().filter(pk__in=sorted([source.pk, target.pk]))}
+        if len(locked) != 2 or any(t.merged_into_id for t in locked.values()):
+            raise Conflict(_("One of these topics was merged already."))
+        source_posts = Post.objects.filter(topic=source.pk)
+        source_posts.update(topic=target.pk, opening=False)
+        followers = Follow.objects.filter(topic=target.pk).values_list("user", flat=True)
+        Follow.objects.filter(topic=source.pk).exclude(user__in=followers).update(topic=target.pk)
+        Follow.objects.filter(topic=source.pk).delete()
+        replies = Post.objects.filter(topic=target.pk, opening=False, state=PostState.PUBLISHED).count()
+        last = max(locked[source.pk].last_activity_at, locked[target.pk].last_activity_at)
+        Topic.objects.filter(pk=target.pk).update(reply_count=replies, last_activity_at=last)
+        Topic.objects.filter(pk=source.pk).update(merged_into=target.pk, hidden=True, solution=None, reply_count=0)
+    target.refresh_from_db()
+    return target
+
+
 # --- Tied to the desk -------------------------------------------------------------------------------
 
 

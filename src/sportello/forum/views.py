@@ -8,6 +8,7 @@ the topic (post/redirect/get), so a reload never sends a reply twice.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -137,6 +138,9 @@ def category(request: HttpRequest, lang: str, category: str) -> HttpResponse:
 @require_GET
 @forum_page
 def topic(request: HttpRequest, lang: str, topic_id: int, slug: str) -> HttpResponseBase:
+    merged = Topic.objects.filter(pk=topic_id, merged_into__isnull=False).values_list("merged_into", flat=True).first()
+    if merged is not None:  # merged into another topic: its address leads there (when that one is readable)
+        return redirect(topic_for_reader(_user(request), merged).public_path(), permanent=True)
     found = topic_for_reader(_user(request), topic_id)
     if found.category.language != lang or found.slug != slug:  # moved, or renamed: one address per topic
         return redirect(found.public_path(), permanent=True)
@@ -311,6 +315,9 @@ def moderate_topic(request: HttpRequest, topic_id: int, action: str) -> HttpResp
         services.pin_topic(_user(request), found, pinned=on)
     elif action == "lock":
         services.lock_topic(_user(request), found, locked=on)
+    elif action == "merge":
+        target = topic_for_agent(_user(request), _topic_number(request.POST.get("into", "")))
+        return redirect(services.merge_topics(_user(request), found, target).public_path())
     elif action == "article":
         draft = services.draft_article_from_topic(_user(request), found)
         return redirect("kb:agent-edit", article_id=draft.article_id, lang=draft.language)
@@ -322,6 +329,15 @@ def moderate_topic(request: HttpRequest, topic_id: int, action: str) -> HttpResp
     else:
         raise NotFound("No such action")
     return redirect(found.public_path())
+
+
+def _topic_number(value: str) -> int:
+    """The topic named in the merge form: its number, or its address (…/t/<number>/<slug>)."""
+    value = value.strip()
+    match = re.search(r"/t/(\d{1,18})(?:/|$)", value) or re.fullmatch(r"#?(\d{1,18})", value)
+    if match is None:
+        raise InvalidInput(_("Give the number or the address of the topic to merge into."))
+    return int(match.group(1))
 
 
 @require_GET
