@@ -5,32 +5,11 @@ process's relay builds the same pop-up from it."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from websockets.sync.client import connect
+import pytest
 
-from tests.servers import free_port
-from tests.waiting import answering_or_ended, wait_for
-
-BOUND = 120  # seconds; what takes well under one on a quiet machine: only a hang reaches it
-
-SIGN_IN = """
-from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
-from sportello.accounts.models import Availability, Role, User
-agent = User.objects.create_user("anna", password="a-long-password-1", role=Role.AGENT,
-                                 availability=Availability.ONLINE)
-session = SessionStore()
-session[SESSION_KEY] = str(agent.pk)
-session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
-session[HASH_SESSION_KEY] = agent.get_session_auth_hash()
-session.create()
-print(session.session_key)
-"""
+from tests.processes import BOUND, agent_socket, copy_database, serve_log, serving, shell, signed_in, sportello_env
 
 RING = """
 from django.http import QueryDict
@@ -43,48 +22,14 @@ print(services.receive(account, form, parse_generic).call.pk)
 """
 
 
-def test_a_call_another_process_took_in_pops_up_here(tmp_path: Path):
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "sportello.settings",
-        "SPORTELLO_DATA_DIR": str(tmp_path),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'sportello.sqlite3'}",
-        "SPORTELLO_LOG_LEVEL": "WARNING",
-        "SPORTELLO_TASK_BACKEND": "immediate",
-        "SPORTELLO_EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-    }
-    env.pop("REDIS_URL", None)  # the in-memory channel layer: nothing shared between processes but the database
-    cli = [sys.executable, "-m", "sportello.cli"]
-    subprocess.run([*cli, "migrate", "--verbosity", "0"], env=env, check=True)
-    session = subprocess.run(
-        [*cli, "shell", "-c", SIGN_IN], env=env, check=True, capture_output=True, text=True
-    ).stdout.split()[-1]
-    log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        healthz = f"http://127.0.0.1:{port}/healthz"
-        wait_for(answering_or_ended(process, healthz, BOUND), "sportello serve answering", bound=BOUND)
-        assert process.poll() is None, "sportello serve ended:\n" + log.read_text()[-3000:]
-        with connect(
-            f"ws://127.0.0.1:{port}/ws/agent/phone/",
-            origin=f"http://127.0.0.1:{port}",
-            additional_headers={"Cookie": f"sessionid={session}"},
-        ) as socket:
-            call = int(
-                subprocess.run(
-                    [*cli, "shell", "-c", RING], env=env, check=True, capture_output=True, text=True
-                ).stdout.split()[-1]
-            )
-            heard = json.loads(socket.recv(timeout=BOUND))
-            assert (heard["type"], heard["id"], heard["state"]) == ("call", call, "ringing"), log.read_text()[-3000:]
-            assert heard["number"] == "+493023125741"
-    finally:
-        process.terminate()
-        process.wait(timeout=BOUND)
+@pytest.mark.own_sqlite
+def test_a_call_another_process_took_in_pops_up_here(tmp_path: Path, migrated_sqlite: Path):
+    # The in-memory channel layer: nothing shared between processes but the database.
+    env = sportello_env(tmp_path, SPORTELLO_EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")
+    copy_database(migrated_sqlite, tmp_path)
+    session = signed_in(env, availability="ONLINE")
+    with serving(env, tmp_path) as port, agent_socket(port, "/ws/agent/phone/", session) as socket:
+        call = int(shell(env, RING))  # the PBX's request, taken by another process
+        heard = json.loads(socket.recv(timeout=BOUND))
+        assert (heard["type"], heard["id"], heard["state"]) == ("call", call, "ringing"), serve_log(tmp_path)
+        assert heard["number"] == "+493023125741"
