@@ -439,6 +439,43 @@ def sign_in_failed(sender: Any, credentials: dict[str, Any], request: Any = None
     )
 
 
+def _two_factor_receiver(change: str) -> Any:
+    """allauth.mfa's authenticator_added / _removed / _reset: which kind (totp, webauthn,
+    recovery_codes), never its secret or codes."""
+
+    def receiver(sender: Any, request: Any = None, user: Any = None, authenticator: Any = None, **kwargs: Any) -> None:
+        if user is None:
+            return
+        kind = str(getattr(authenticator, "type", "") or "")
+        services.record(
+            Action.TWO_FACTOR_CHANGED,
+            request=request,
+            target=user,
+            target_label=user.get_username(),
+            after={change: kind},
+        )
+
+    return receiver
+
+
+def two_factor_failed(
+    sender: Any, request: Any = None, user: Any = None, authenticator: Any = None, **kwargs: Any
+) -> None:
+    """A wrong second-factor code after a right password: a failed sign-in (the user is not signed
+    in yet, so the username names who tried)."""
+    if user is None:
+        return
+    username = user.get_username()
+    services.record(
+        Action.SIGN_IN_FAILED,
+        request=request,
+        actor_label=username,
+        target=user,
+        target_label=username,
+        after={"step": "two-factor", "method": str(getattr(authenticator, "type", "") or "")},
+    )
+
+
 def token_saved(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
     if created and not raw:
         services.record(
@@ -513,5 +550,15 @@ def connect() -> None:
         parent = apps.get_model(label)._meta.get_field(fk).related_model
         post_save.connect(parent_saved, sender=parent, dispatch_uid=f"audit-parent-{parent._meta.label}")
     post_save.connect(token_saved, sender=apps.get_model("accounts", "ApiToken"), dispatch_uid="audit-token")
+    if apps.is_installed("allauth.mfa"):
+        from allauth.mfa import signals as mfa
+
+        for change, signal in (
+            ("added", mfa.authenticator_added),
+            ("removed", mfa.authenticator_removed),
+            ("reset", mfa.authenticator_reset),
+        ):
+            signal.connect(_two_factor_receiver(change), dispatch_uid=f"audit-2fa-{change}", weak=False)
+        mfa.authentication_failed.connect(two_factor_failed, dispatch_uid="audit-2fa-failed")
     if apps.is_installed("django.contrib.admin"):
         post_save.connect(admin_logged, sender=apps.get_model("admin", "LogEntry"), dispatch_uid="audit-admin")

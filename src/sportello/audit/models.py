@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 class Action(models.TextChoices):
     SIGN_IN = "auth.sign_in", _("Signed in")
     SIGN_IN_FAILED = "auth.sign_in_failed", _("Failed sign-in")
+    TWO_FACTOR_CHANGED = "auth.two_factor", _("Two-factor changed")
     SETTINGS_CHANGED = "settings.changed", _("Settings changed")
     PERMISSION_CHANGED = "permission.changed", _("Permissions changed")
     TOKEN_CREATED = "token.created", _("API token created")
