@@ -2,8 +2,9 @@
 
 sportello import csv --tickets F [--customers F] [--organizations F] [--comments F]
 sportello import zendesk --url https://acme.zendesk.com --email admin@acme.com --token T
+sportello import osticket --db mysql://USER:PASSWORD@HOST/DATABASE
 
-Both take --dry-run (read and map everything, write nothing), --since TIME (only what changed
+Each takes --dry-run (read and map everything, write nothing), --since TIME (only what changed
 since), --mapping FILE (statuses, priorities, channels), --report FILE (the final report as JSON,
 by default import-<source>-<time>.json) and --restart (ignore the saved cursors).
 """
@@ -78,7 +79,11 @@ class Command(BaseCommand):
         zendesk.add_argument("--url", required=True, help="https://SUBDOMAIN.zendesk.com")
         zendesk.add_argument("--email", required=True, help="the admin's address the API token belongs to")
         zendesk.add_argument("--token", required=True, help="an API token (Admin Center → Apps → Zendesk API)")
-        for each in (tabular, zendesk):
+        osticket = sub.add_parser("osticket", help="an osTicket MySQL/MariaDB database, read-only")
+        osticket.add_argument("--db", required=True, help="mysql://USER:PASSWORD@HOST[:PORT]/DATABASE")
+        osticket.add_argument("--prefix", default="ost_", help="osTicket's table prefix (ost_)")
+        osticket.add_argument("--db-timezone", default="UTC", help="the zone osTicket's server writes times in")
+        for each in (tabular, zendesk, osticket):
             each.add_argument("--dry-run", action="store_true", help="read and map everything, write nothing")
             each.add_argument("--since", help="only what changed since this time (ISO 8601)")
             each.add_argument("--mapping", help="a JSON mapping file (statuses, priorities, channels)")
@@ -143,6 +148,15 @@ class Command(BaseCommand):
                 customers=options["customers"],
                 organizations=options["organizations"],
                 comments=options["comments"],
+            )
+        if options["source"] == "osticket":
+            from sportello.importers.sources.osticket import OsticketSource
+
+            return OsticketSource(
+                options["db"],
+                prefix=options["prefix"],
+                db_timezone=options["db_timezone"],
+                mapping=Mapping.load(options["mapping"]),
             )
         from sportello.importers.sources.zendesk import ZendeskSource
 
