@@ -14,6 +14,8 @@ from sportello.accounts.models import ApiToken, Role, User
 from sportello.audit import services
 from sportello.audit.models import AuditEvent
 from sportello.automation.models import Trigger
+from sportello.mail.models import Mailbox, RawState
+from sportello.mail.services import receive_raw
 from sportello.privacy.models import RetentionPolicy
 from sportello.social import settings_views as social_views
 from sportello.social.checks import AccountCheck
@@ -179,3 +181,23 @@ def test_the_audit_filter_offers_the_privacy_actions(admin):
     page = client_for(admin).get("/settings/audit/?action=privacy.erased")
     assert page.status_code == 200
     assert 'value="privacy.erased"' in page.content.decode()
+
+
+def test_releasing_and_downloading_a_quarantined_mail_are_recorded(admin):
+    mailbox = Mailbox.objects.create(address="help@example.test", name="Help desk")
+    quarantined = receive_raw(b"Subject: who sent this?\r\n\r\nbody\r\n", mailbox=mailbox, source="imap")
+    assert quarantined.state == RawState.QUARANTINED
+    client = client_for(admin)
+    start = mark()
+    client.post(f"/mail/raw/{quarantined.pk}/retry")
+    response = client.get(f"/mail/raw/{quarantined.pk}/download")
+    assert response.status_code == 200
+    released, downloaded = AuditEvent.objects.filter(id__gt=start).order_by("id")
+    assert (released.action, released.actor, released.after["power"], released.target_label) == (
+        "admin.power",
+        admin,
+        "mail.release",
+        f"Raw message {quarantined.pk}",
+    )
+    assert (downloaded.action, downloaded.actor, downloaded.target_type) == ("export", admin, "mail.rawmessage")
+    assert "who sent this" not in stored(released) + stored(downloaded)  # not the mail's content

@@ -12,6 +12,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from sportello.audit import services as audit
+from sportello.audit.models import Action
 from sportello.mail.models import Mailbox, RawMessage, RawState
 from sportello.mail.services import STALE_RECEIVED, retry_raw, rotate_inbound_token, stuck_received
 from sportello.tickets.access import require_admin
@@ -29,6 +31,8 @@ def _is_admin(user: object) -> bool:
 def download_raw(request: HttpRequest, pk: int) -> FileResponse:
     """The message exactly as it arrived, as an .eml file (it may hold anything: never inline)."""
     row = get_object_or_404(RawMessage, pk=pk)
+    # A whole mail, personal data and all, leaves the help desk: an export.
+    audit.record(Action.EXPORT, target=row, target_label=f"Raw message {row.pk}", after={"what": "raw message"})
     return FileResponse(
         row.file.open("rb"), as_attachment=True, filename=f"message-{row.pk}.eml", content_type="message/rfc822"
     )
@@ -76,6 +80,13 @@ def _newest(rows: QuerySet[RawMessage]) -> tuple[list[RawMessage], int]:
 def retry_message(request: AgentRequest, pk: int) -> HttpResponse:
     require_admin(request.user)
     row = retry_raw(get_object_or_404(RawMessage, pk=pk, state=RawState.QUARANTINED))
+    audit.power_used(
+        "mail.release",  # taken out of the quarantine, past the checks that put it there
+        target=row,
+        target_label=f"Raw message {row.pk}",
+        details={"state": row.state, "ticket": row.ticket.number if row.ticket is not None else None},
+        request=request,
+    )
     if row.state == RawState.QUARANTINED:
         messages.error(
             request, _("Message %(id)s is still quarantined: %(reason)s") % {"id": row.pk, "reason": row.reason}
