@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "importers" / "zendesk"
 EMAIL = "admin@example.com"
@@ -212,7 +212,18 @@ class ZendeskServer:
         )
 
 
-def serve(server: ZendeskServer) -> Iterator[ZendeskServer]:
+class Answers(Protocol):
+    port: int
+
+    def answer(self, path: str, query: dict[str, str], headers: Any) -> tuple[int, Any, dict[str, str]]: ...
+
+
+AnyServer = TypeVar("AnyServer", bound=Answers)
+
+
+def serve(server: AnyServer) -> Iterator[AnyServer]:
+    """Serve `server`'s answers on a free local port (every vendor's fake server uses this)."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             parsed = urllib.parse.urlsplit(self.path)

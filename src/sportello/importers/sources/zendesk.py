@@ -13,8 +13,9 @@ What is read, and the documentation it follows (developer.zendesk.com/api-refere
 
 Authentication is an API token: Basic `{email}/token:{token}` (introduction#api-token).
 Rate limits (account-api/rate-limits): a 429 says how long to wait in `Retry-After` (seconds);
-the client waits that long and asks again. 5xx answers are retried a few times with a growing
-wait; any other error stops the import with the error body's message (a run started again resumes).
+the shared client (sources/http.py) waits that long and asks again. 5xx answers are retried a few
+times with a growing wait; any other error stops the import with the error body's message (a run
+started again resumes).
 """
 
 from __future__ import annotations
@@ -22,9 +23,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -42,15 +40,16 @@ from sportello.importers.records import (
     Skipped,
     TicketIn,
 )
+from sportello.importers.sources.http import TIMEOUT, ApiClient
 from sportello.importers.sources.tabular import SourceError, parse_time
 
-TIMEOUT = 60
-MAX_WAITS = 20  # 429s in a row before giving up
-MAX_FAILURES = 5  # 5xx answers in a row before giving up
 IDENTITY_KINDS = {"email": "email", "phone_number": "phone", "twitter": "social", "facebook": "social"}
 
 
-class ZendeskClient:
+class ZendeskClient(ApiClient):
+    vendor = "Zendesk"
+    example = "https://SUBDOMAIN.zendesk.com"
+
     def __init__(
         self,
         url: str,
@@ -60,72 +59,11 @@ class ZendeskClient:
         sleep: Callable[[float], None] = time.sleep,
         timeout: float = TIMEOUT,
     ) -> None:
-        parsed = urllib.parse.urlsplit(url if "://" in url else f"https://{url}")
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise SourceError(f"Not a Zendesk address: {url!r} (expected https://SUBDOMAIN.zendesk.com)")
-        self.base = f"{parsed.scheme}://{parsed.netloc}"
-        self.host = parsed.netloc
         credentials = base64.b64encode(f"{email}/token:{token}".encode()).decode()
-        self.auth = f"Basic {credentials}"
-        self.sleep = sleep
-        self.timeout = timeout
-        self.requests = 0
-        self.waited = 0.0
+        super().__init__(url, authorization=f"Basic {credentials}", sleep=sleep, timeout=timeout)
 
-    def _open(self, url: str, *, accept: str = "application/json") -> bytes:
-        waits = failures = 0
-        while True:
-            request = urllib.request.Request(url, headers={"Accept": accept, "User-Agent": "Sportello importer"})
-            if urllib.parse.urlsplit(url).netloc == self.host:  # never the credentials to another host
-                request.add_header("Authorization", self.auth)
-            self.requests += 1
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return response.read()
-            except urllib.error.HTTPError as exc:
-                body = exc.read()
-                if exc.code == 429 and waits < MAX_WAITS:
-                    waits += 1
-                    self._wait(exc.headers.get("Retry-After"), default=60)
-                    continue
-                if exc.code >= 500 and failures < MAX_FAILURES:
-                    failures += 1
-                    self._wait(exc.headers.get("Retry-After"), default=2**failures)
-                    continue
-                raise SourceError(f"Zendesk answered {exc.code} to {_path(url)}: {_error_message(body)}") from exc
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                failures += 1
-                if failures > MAX_FAILURES:
-                    raise SourceError(f"Cannot reach {self.base}: {getattr(exc, 'reason', exc)}") from exc
-                self._wait(None, default=2**failures)
-
-    def _wait(self, retry_after: str | None, *, default: float) -> None:
-        try:
-            seconds = max(0.0, float(retry_after)) if retry_after else default
-        except ValueError:
-            seconds = default
-        self.waited += seconds
-        self.sleep(seconds)
-
-    def get(self, path_or_url: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        url = path_or_url if "://" in path_or_url else f"{self.base}{path_or_url}"
-        if params:
-            url += ("&" if "?" in url else "?") + urllib.parse.urlencode(params)
-        body = self._open(url)
-        try:
-            data = json.loads(body)
-        except ValueError as exc:
-            raise SourceError(f"Zendesk's answer to {_path(url)} is not JSON") from exc
-        if not isinstance(data, dict):
-            raise SourceError(f"Zendesk's answer to {_path(url)} is not an object")
-        return data
-
-    def download(self, url: str) -> bytes:
-        return self._open(url if "://" in url else f"{self.base}{url}", accept="*/*")
-
-
-def _path(url: str) -> str:
-    return urllib.parse.urlsplit(url).path
+    def error_message(self, body: bytes) -> str:
+        return _error_message(body)
 
 
 def _error_message(body: bytes) -> str:
