@@ -4,9 +4,15 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.importers.freshdesk_server import FreshdeskServer
 from tests.importers.zendesk_server import ZendeskServer, serve
 
 
 @pytest.fixture
 def zendesk() -> Iterator[ZendeskServer]:
     yield from serve(ZendeskServer())
+
+
+@pytest.fixture
+def freshdesk() -> Iterator[FreshdeskServer]:
+    yield from serve(FreshdeskServer())

@@ -2,6 +2,7 @@
 
 sportello import csv --tickets F [--customers F] [--organizations F] [--comments F]
 sportello import zendesk --url https://acme.zendesk.com --email admin@acme.com --token T
+sportello import freshdesk --url https://acme.freshdesk.com --token API_KEY
 sportello import osticket --db mysql://USER:PASSWORD@HOST/DATABASE
 
 Each takes --dry-run (read and map everything, write nothing), --since TIME (only what changed
@@ -83,7 +84,10 @@ class Command(BaseCommand):
         osticket.add_argument("--db", required=True, help="mysql://USER:PASSWORD@HOST[:PORT]/DATABASE")
         osticket.add_argument("--prefix", default="ost_", help="osTicket's table prefix (ost_)")
         osticket.add_argument("--db-timezone", default="UTC", help="the zone osTicket's server writes times in")
-        for each in (tabular, zendesk, osticket):
+        freshdesk = sub.add_parser("freshdesk", help="a Freshdesk account, through its API v2")
+        freshdesk.add_argument("--url", required=True, help="https://DOMAIN.freshdesk.com")
+        freshdesk.add_argument("--token", required=True, help="an admin's API key (Profile settings → View API key)")
+        for each in (tabular, zendesk, osticket, freshdesk):
             each.add_argument("--dry-run", action="store_true", help="read and map everything, write nothing")
             each.add_argument("--since", help="only what changed since this time (ISO 8601)")
             each.add_argument("--mapping", help="a JSON mapping file (statuses, priorities, channels)")
@@ -158,6 +162,10 @@ class Command(BaseCommand):
                 db_timezone=options["db_timezone"],
                 mapping=Mapping.load(options["mapping"]),
             )
+        if options["source"] == "freshdesk":
+            from sportello.importers.sources.freshdesk import FreshdeskSource
+
+            return FreshdeskSource(options["url"], token=options["token"])
         from sportello.importers.sources.zendesk import ZendeskSource
 
         return ZendeskSource(options["url"], email=options["email"], token=options["token"])

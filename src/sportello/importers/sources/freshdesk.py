@@ -1,0 +1,411 @@
+"""`sportello import freshdesk`: a Freshdesk account through its API v2 (https://developers.freshdesk.com/api/).
+
+What is read:
+- groups: `GET /api/v2/groups` (their `agent_ids` put the agents in them);
+- companies: `GET /api/v2/companies`;
+- agents: `GET /api/v2/agents` (each with its `contact`), then contacts:
+  `GET /api/v2/contacts?_updated_since=` (every address: `email`, `other_emails`, `phone`, `mobile`,
+  `twitter_id`);
+- ticket fields: `GET /api/v2/ticket_fields` (the status field's `choices` give custom statuses
+  their names: a ticket's status is mapped by its name, "Waiting on Customer", or by its number);
+- satisfaction ratings: `GET /api/v2/surveys/satisfaction_ratings?created_since=` (a rating above
+  neutral is "good", below it "bad");
+- tickets: `GET /api/v2/tickets?include=description,requester,stats&updated_since=&order_by=updated_at
+  &order_type=asc` (without `updated_since` Freshdesk lists only the last 30 days' tickets, so it
+  is always given); each new or changed ticket's `GET /api/v2/tickets/{id}` (the description's
+  attachments) and `GET /api/v2/tickets/{id}/conversations` (replies, notes: `private`).
+
+Every list is paged with `page` and `per_page` (100, the most Freshdesk gives) and followed by the
+`Link: <…>; rel="next"` header until it ends. The tickets' cursor is the `updated_at` of the last
+ticket of the last page written, so a run started again (or the next delta) asks from there; a
+list that would go past Freshdesk's page cap starts again from that time too.
+
+Authentication is Basic with the API key as the user and `X` as the password (Authentication).
+A 429 is waited out as `Retry-After` says (Rate Limit); errors stop the import with Freshdesk's
+`message` or `description` and `errors[]` (Error Codes). Shared with every REST source: http.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from sportello.importers.records import (
+    AttachmentIn,
+    Checkpoint,
+    CommentIn,
+    GroupIn,
+    IdentityIn,
+    OrganizationIn,
+    PersonIn,
+    RatingIn,
+    Record,
+    Skipped,
+    TicketIn,
+)
+from sportello.importers.sources.http import TIMEOUT, ApiClient, link_next
+from sportello.importers.sources.tabular import RowError, parse_time
+
+PER_PAGE = 100
+MAX_PAGE = 300  # Freshdesk's page cap on lists: past it, ask again from the last time seen
+EPOCH = "1970-01-01T00:00:00Z"
+
+# Ticket `source` numbers (Tickets → Source) and conversation `source` numbers (Conversations).
+TICKET_SOURCES = {
+    1: "email",
+    2: "portal",
+    3: "phone",
+    4: "web",  # forum
+    5: "twitter",
+    6: "facebook",
+    7: "chat",
+    8: "api",  # mobihelp
+    9: "web_widget",  # feedback widget
+    10: "email",  # outbound email
+    11: "api",  # ecommerce
+    12: "chat",  # bot
+    13: "whatsapp",
+}
+CONVERSATION_SOURCES = {0: "email", 1: "email", 5: "twitter", 7: "facebook", 8: "email", 9: "phone"}
+
+
+def _time(value: Any) -> datetime | None:
+    return parse_time(value, field="time", required=False) if value else None
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class FreshdeskClient(ApiClient):
+    vendor = "Freshdesk"
+    example = "https://DOMAIN.freshdesk.com"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = TIMEOUT,
+        per_page: int = PER_PAGE,
+    ) -> None:
+        self.per_page = per_page
+        credentials = base64.b64encode(f"{token}:X".encode()).decode()
+        super().__init__(url, authorization=f"Basic {credentials}", sleep=sleep, timeout=timeout)
+
+    def error_message(self, body: bytes) -> str:
+        """Freshdesk's error bodies: {"code": "invalid_credentials", "message": …} or
+        {"description": "Validation failed", "errors": [{"field", "message", "code"}]}."""
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return body[:200].decode("utf-8", "replace") or "no details"
+        if not isinstance(data, dict):
+            return "no details"
+        parts = [str(data[k]) for k in ("description", "message") if data.get(k)]
+        for error in data.get("errors") or []:
+            if isinstance(error, dict):
+                parts.append(" ".join(str(error[k]) for k in ("field", "message") if error.get(k)))
+        return ": ".join(parts) or str(data.get("code") or "no details")
+
+    def pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[list[Any]]:
+        """Each page of a list, following the Link header."""
+        url: str | None = self.url(path, {"per_page": self.per_page, **(params or {})})
+        while url:
+            rows, headers = self.get_list(url)
+            yield rows
+            url = link_next(headers)
+
+
+class FreshdeskSource:
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str,
+        sleep: Callable[[float], None] = time.sleep,
+        client: FreshdeskClient | None = None,
+        per_page: int = PER_PAGE,
+    ) -> None:
+        self.client = client or FreshdeskClient(url, token=token, sleep=sleep, per_page=per_page)
+        self.name = f"freshdesk:{self.client.host}"[:100]
+        self.group_members: dict[str, list[str]] = {}
+        self.status_names: dict[str, str] = {}
+        self.field_labels: dict[str, str] = {}
+        self.ratings: dict[str, RatingIn] = {}
+
+    def total(self, stream: str) -> int | None:
+        return None  # Freshdesk's lists do not say how many rows they hold
+
+    def read(self, stream: str, *, since: datetime | None, cursor: str | None) -> Iterator[Record]:
+        if stream == "groups":
+            yield from self._groups()
+        elif stream == "organizations":
+            yield from self._rows("/api/v2/companies", {}, "organization", self._company)
+        elif stream == "people":
+            yield from self._rows("/api/v2/agents", {}, "agent", self._agent)
+            start = cursor or (_stamp(since) if since else EPOCH)
+            started: str | None = None
+            for rows, at in self._pages_with_date("/api/v2/contacts", {"_updated_since": start}):
+                started = at if started is None else started
+                yield from self._convert(rows, "customer", self._contact)
+            if started:
+                yield Checkpoint("people", started)
+        elif stream == "tickets":
+            self._ticket_fields()
+            self._ratings(cursor or (_stamp(since) if since else EPOCH))
+            yield from self._tickets(cursor or (_stamp(since) if since else EPOCH))
+
+    # --- Reading --------------------------------------------------------------------------------
+
+    def _pages_with_date(self, path: str, params: dict[str, Any]) -> Iterator[tuple[list[Any], str]]:
+        """Pages with the server's time of the first answer: what changed after it comes next time."""
+        url: str | None = self.client.url(path, {"per_page": self.client.per_page, **params})
+        while url:
+            rows, headers = self.client.get_list(url)
+            date = headers.get("Date")
+            try:
+                at = _stamp(parsedate_to_datetime(date)) if date else ""
+            except (TypeError, ValueError):
+                at = ""
+            yield rows, at
+            url = link_next(headers)
+
+    def _rows(
+        self,
+        path: str,
+        params: dict[str, Any],
+        kind: str,
+        convert: Callable[[dict[str, Any]], Record | None],
+    ) -> Iterator[Record]:
+        for rows in self.client.pages(path, params):
+            yield from self._convert(rows, kind, convert)
+
+    def _convert(
+        self, rows: list[Any], kind: str, convert: Callable[[dict[str, Any]], Record | None]
+    ) -> Iterator[Record]:
+        for row in rows:
+            if not isinstance(row, dict):
+                yield Skipped(kind, "?", f"not an object: {str(row)[:80]}")
+                continue
+            try:
+                record = convert(row)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                record = Skipped(kind, str(row.get("id", "?")), f"cannot read it: {exc}")
+            if record is not None:
+                yield record
+
+    def _groups(self) -> Iterator[Record]:
+        for rows in self.client.pages("/api/v2/groups"):
+            for row in rows:
+                if not isinstance(row, dict) or "id" not in row:
+                    yield Skipped("group", "?", "not a group")
+                    continue
+                for agent in row.get("agent_ids") or []:
+                    self.group_members.setdefault(str(agent), []).append(str(row["id"]))
+                yield GroupIn(str(row["id"]), str(row.get("name") or ""), str(row.get("description") or ""))
+
+    def _company(self, row: dict[str, Any]) -> Record:
+        domains = row.get("domains") or []
+        return OrganizationIn(
+            source_id=str(row["id"]),
+            name=str(row.get("name") or ""),
+            domain=str(domains[0]) if domains else "",
+            notes="\n\n".join(str(row[k]) for k in ("description", "note") if row.get(k)),
+            updated_at=_time(row.get("updated_at")),
+        )
+
+    def _identities(self, row: dict[str, Any]) -> list[IdentityIn]:
+        identities: list[IdentityIn] = []
+        if row.get("email"):
+            identities.append(IdentityIn("email", str(row["email"])))
+        for email in row.get("other_emails") or []:
+            identities.append(IdentityIn("email", str(email)))
+        for key in ("phone", "mobile"):
+            if row.get(key):
+                identities.append(IdentityIn("phone", str(row[key]), False))
+        if row.get("twitter_id"):
+            handle = str(row["twitter_id"])
+            identities.append(IdentityIn("social", handle if handle.startswith("@") else f"@{handle}"))
+        return identities
+
+    def _agent(self, row: dict[str, Any]) -> Record:
+        contact = row.get("contact") or {}
+        agent_id = str(row["id"])
+        return PersonIn(
+            source_id=agent_id,
+            name=str(contact.get("name") or ""),
+            identities=self._identities(contact),
+            agent=True,
+            groups=sorted({*(str(g) for g in row.get("group_ids") or []), *self.group_members.get(agent_id, [])}),
+            language=str(contact.get("language") or "")[:2],
+            updated_at=_time(row.get("updated_at")),
+        )
+
+    def _contact(self, row: dict[str, Any]) -> Record:
+        if row.get("deleted"):
+            return Skipped("customer", str(row["id"]), "deleted in Freshdesk")
+        return PersonIn(
+            source_id=str(row["id"]),
+            name=str(row.get("name") or ""),
+            identities=self._identities(row),
+            organization=str(row.get("company_id") or ""),
+            language=str(row.get("language") or "")[:2],
+            notes=str(row.get("description") or ""),
+            updated_at=_time(row.get("updated_at")),
+        )
+
+    def _ticket_fields(self) -> None:
+        rows, _headers = self.client.get_list("/api/v2/ticket_fields")
+        for row in rows:
+            if not isinstance(row, dict):
+                continue
+            if row.get("name"):
+                self.field_labels[str(row["name"])] = str(row.get("label") or row["name"])
+            if row.get("type") == "default_status" and isinstance(row.get("choices"), dict):
+                for number, names in row["choices"].items():
+                    name = names[0] if isinstance(names, list) and names else names
+                    if isinstance(name, str) and name.strip():
+                        self.status_names[str(number)] = name.strip()
+
+    def _ratings(self, since: str) -> None:
+        for rows in self.client.pages("/api/v2/surveys/satisfaction_ratings", {"created_since": since}):
+            for row in rows:
+                if not isinstance(row, dict) or not row.get("ticket_id"):
+                    continue
+                scores = [v for v in (row.get("ratings") or {}).values() if isinstance(v, int)]
+                if not scores:
+                    continue
+                score = (row.get("ratings") or {}).get("default_question", scores[0])
+                if score == 100 or not isinstance(score, int):
+                    continue  # neutral: neither good nor bad
+                self.ratings[str(row["ticket_id"])] = RatingIn(
+                    "good" if score > 100 else "bad",
+                    str(row.get("feedback") or ""),
+                    _time(row.get("updated_at") or row.get("created_at")),
+                )
+
+    def _tickets(self, since: str) -> Iterator[Record]:
+        params = {
+            "include": "description,requester,stats",
+            "order_by": "updated_at",
+            "order_type": "asc",
+        }
+        while True:
+            query = {"per_page": self.client.per_page, "updated_since": since, **params}
+            url: str | None = self.client.url("/api/v2/tickets", query)
+            page = 0
+            last = since
+            while url:
+                page += 1
+                rows, headers = self.client.get_list(url)
+                yield from self._convert(rows, "ticket", self._ticket)
+                stamps = [r["updated_at"] for r in rows if isinstance(r, dict) and isinstance(r.get("updated_at"), str)]
+                if stamps:
+                    last = stamps[-1]
+                    yield Checkpoint("tickets", last)
+                url = link_next(headers)
+                if url and page >= MAX_PAGE:
+                    break
+            else:
+                return
+            if last == since:
+                return  # a whole window of tickets updated at one second: nothing more to ask
+            since = last
+
+    def _ticket(self, row: dict[str, Any]) -> Record:
+        ticket_id = str(row["id"])
+        if row.get("deleted"):
+            return Skipped("ticket", ticket_id, "deleted in Freshdesk")
+        created = _time(row.get("created_at"))
+        if created is None:
+            return Skipped("ticket", ticket_id, "no created_at")
+        status = str(row.get("status") or "2")
+        stats = row.get("stats") or {}
+        custom = {
+            self.field_labels.get(k, k): v for k, v in (row.get("custom_fields") or {}).items() if v not in (None, "")
+        }
+        if row.get("type"):
+            custom["Type"] = row["type"]
+        ticket = TicketIn(
+            source_id=ticket_id,
+            number=int(row["id"]),
+            subject=str(row.get("subject") or ""),
+            requester=str(row.get("requester_id") or ""),
+            created_at=created,
+            updated_at=_time(row.get("updated_at")) or created,
+            status="spam" if row.get("spam") else self.status_names.get(status, status),
+            priority=str(row.get("priority") or ""),
+            channel=TICKET_SOURCES.get(_int(row.get("source")), "email"),
+            group=str(row.get("group_id") or ""),
+            assignee=str(row.get("responder_id") or ""),
+            tags=[str(t) for t in row.get("tags") or []],
+            solved_at=_time(stats.get("resolved_at")) or _time(stats.get("closed_at")),
+            rating=self.ratings.get(ticket_id),
+            custom_fields=custom,
+        )
+        description = {
+            "html": str(row.get("description") or ""),
+            "text": str(row.get("description_text") or ""),
+        }
+        ticket.load_comments = lambda: self._thread(ticket, description)
+        return ticket
+
+    def _thread(self, ticket: TicketIn, description: dict[str, str]) -> list[CommentIn]:
+        full = self.client.get(f"/api/v2/tickets/{ticket.source_id}")
+        comments = [
+            CommentIn(
+                source_id=f"{ticket.source_id}:description",
+                author=ticket.requester,
+                body_text=str(full.get("description_text") or description["text"]),
+                body_html=str(full.get("description") or description["html"]),
+                created_at=ticket.created_at,
+                attachments=[self._attachment(a) for a in full.get("attachments") or [] if isinstance(a, dict)],
+            )
+        ]
+        for rows in self.client.pages(f"/api/v2/tickets/{ticket.source_id}/conversations"):
+            for row in rows:
+                if not isinstance(row, dict):
+                    continue
+                try:
+                    at = _time(row.get("created_at"))
+                except RowError:
+                    at = None
+                if at is None or "id" not in row:
+                    continue  # a conversation without a time has no place in the thread
+                comments.append(
+                    CommentIn(
+                        source_id=str(row["id"]),
+                        author=str(row.get("user_id") or ""),
+                        body_text=str(row.get("body_text") or ""),
+                        body_html=str(row.get("body") or ""),
+                        created_at=at,
+                        public=not row.get("private"),
+                        channel="" if row.get("private") else CONVERSATION_SOURCES.get(_int(row.get("source")), ""),
+                        attachments=[self._attachment(a) for a in row.get("attachments") or [] if isinstance(a, dict)],
+                    )
+                )
+        return comments
+
+    def _attachment(self, row: dict[str, Any]) -> AttachmentIn:
+        url = str(row.get("attachment_url") or "")
+        return AttachmentIn(
+            source_id=str(row.get("id") or url),
+            filename=str(row.get("name") or "attachment"),
+            content_type=str(row.get("content_type") or ""),
+            size=_int(row.get("size")),
+            fetch=(lambda: self.client.download(url)) if url else None,
+        )

@@ -1,0 +1,230 @@
+"""A local HTTP server that answers as Freshdesk's API v2 does (https://developers.freshdesk.com/api/).
+
+- Basic authentication with the API key as the user (`KEY:X`); anything else is a 401 with
+  Freshdesk's body `{"code": "invalid_credentials", "message": "You have to be logged in …"}`.
+- Lists take `page` and `per_page` (at most 100, else a 400 "Validation failed" body with
+  `errors[]`) and say the next page in a `Link: <…>; rel="next"` header, none on the last page.
+- `GET /api/v2/tickets`: `updated_since` (without it only tickets created in the last 30 days, as
+  Freshdesk does), `order_by=updated_at&order_type=asc`, `include` checked against
+  requester/stats/description/company; deleted tickets are not listed.
+- `GET /api/v2/contacts?_updated_since=`, `/api/v2/agents`, `/api/v2/companies`, `/api/v2/groups`,
+  `/api/v2/ticket_fields`, `/api/v2/surveys/satisfaction_ratings?created_since=`;
+  `GET /api/v2/tickets/{id}` (with `attachments`) and `/api/v2/tickets/{id}/conversations`; a
+  missing ticket is a 404 with an empty body.
+- Rate limits: `rate_limit_next` answers that many requests with a 429 and `Retry-After`;
+  `fail_next` takes (status, body) pairs answered before the normal answer.
+
+The fixture (tests/fixtures/importers/freshdesk/account.json) is built from the documentation's
+examples, each section citing its page. The server itself is zendesk_server.serve.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import threading
+import urllib.parse
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "importers" / "freshdesk"
+API_KEY = "MhmKF4LsUeZr2bG3pXvq"
+INCLUDES = {"requester", "stats", "description", "company"}
+
+
+def _account() -> dict[str, Any]:
+    return json.loads((FIXTURES / "account.json").read_text())
+
+
+def _at(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@dataclass
+class FreshdeskServer:
+    per_page_default: int = 30
+    port: int = 0
+    retry_after: str = "11"
+    rate_limit_next: int = 0
+    fail_next: list[tuple[int, Any]] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=_account)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.data = copy.deepcopy(self.data)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def rows(self, name: str) -> list[dict[str, Any]]:
+        return self.data[name]["rows"]
+
+    def generate(self, count: int, conversations: int = 4) -> None:
+        """`count` more tickets, each from its own contact, with `conversations` replies and notes."""
+        start = datetime(2020, 1, 1, tzinfo=UTC)
+        for index in range(count):
+            at = start + timedelta(minutes=index)
+            stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+            contact = 1_000_000 + index
+            self.rows("contacts").append(
+                {"id": contact, "name": f"Customer {index}", "email": f"c{index}@bench.example", "updated_at": stamp}
+            )
+            ticket = 100_000 + index
+            self.rows("tickets").append(
+                {
+                    "id": ticket,
+                    "subject": f"Question {index}",
+                    "description": f"<p>Question {index}</p>",
+                    "description_text": f"Question {index}",
+                    "status": 4 if index % 3 else 2,
+                    "priority": 2,
+                    "source": 1,
+                    "requester_id": contact,
+                    "responder_id": 1,
+                    "group_id": 1,
+                    "tags": ["bench"],
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                }
+            )
+            self.data["conversations"][str(ticket)] = [
+                {
+                    "id": 10_000_000 + index * conversations + n,
+                    "body": "",
+                    "body_text": f"Message {n} of ticket {index}: " + "words " * 30,
+                    "private": n == 2,
+                    "user_id": contact if n % 2 else 1,
+                    "source": 2 if n == 2 else 0,
+                    "attachments": [],
+                    "created_at": (at + timedelta(minutes=n + 1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }
+                for n in range(conversations)
+            ]
+
+    # --- Answers --------------------------------------------------------------------------------
+
+    def answer(self, path: str, query: dict[str, str], headers: Any) -> tuple[int, Any, dict[str, str]]:
+        with self.lock:
+            self.requests.append(path + ("?" + urllib.parse.urlencode(query) if query else ""))
+            if self.rate_limit_next:
+                self.rate_limit_next -= 1
+                return (
+                    429,
+                    {"message": "You have exceeded the limit of requests per minute"},
+                    {"Retry-After": self.retry_after},
+                )
+            if self.fail_next:
+                status, body = self.fail_next.pop(0)
+                return status, body, {}
+        expected = "Basic " + base64.b64encode(f"{API_KEY}:X".encode()).decode()
+        if headers.get("Authorization") != expected:
+            return (
+                401,
+                {"code": "invalid_credentials", "message": "You have to be logged in to perform this action."},
+                {},
+            )
+        if path.startswith("/attachments/"):
+            files = self.data["attachments"]
+            if path in files:
+                return 200, files[path].encode("latin-1"), {"Content-Type": "application/octet-stream"}
+            return 404, b"", {}
+        simple = {
+            "/api/v2/groups": "groups",
+            "/api/v2/companies": "companies",
+            "/api/v2/agents": "agents",
+            "/api/v2/ticket_fields": "ticket_fields",
+        }
+        if path in simple:
+            return self._page(path, self.rows(simple[path]), query)
+        if path == "/api/v2/contacts":
+            rows = self.rows("contacts")
+            if "_updated_since" in query:
+                rows = [r for r in rows if _at(r["updated_at"]) >= _at(query["_updated_since"])]
+            return self._page(path, rows, query)
+        if path == "/api/v2/surveys/satisfaction_ratings":
+            rows = self.rows("satisfaction_ratings")
+            if "created_since" in query:
+                rows = [r for r in rows if _at(r["created_at"]) >= _at(query["created_since"])]
+            return self._page(path, rows, query)
+        if path == "/api/v2/tickets":
+            return self._tickets(path, query)
+        parts = path.strip("/").split("/")
+        if len(parts) in (4, 5) and parts[:3] == ["api", "v2", "tickets"]:
+            ticket = next((t for t in self.rows("tickets") if str(t["id"]) == parts[3]), None)
+            if ticket is None or ticket.get("deleted"):
+                return 404, b"", {}
+            if len(parts) == 4:
+                files = self.data["ticket_attachments"].get(parts[3], [])
+                return 200, {**ticket, "attachments": [self._absolute(a) for a in files]}, {}
+            if parts[4] == "conversations":
+                rows = self.data["conversations"].get(parts[3], [])
+                rows = [
+                    {**r, "attachments": [self._absolute(a) for a in r.get("attachments", [])]}
+                    if isinstance(r, dict)
+                    else r  # a bad row, served as it is
+                    for r in rows
+                ]
+                return self._page(path, rows, query)
+        return 404, b"", {}
+
+    def _absolute(self, attachment: dict[str, Any]) -> dict[str, Any]:
+        return {**attachment, "attachment_url": self.url + attachment["attachment_url"]}
+
+    def _tickets(self, path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        includes = {i for i in query.get("include", "").split(",") if i}
+        if includes - INCLUDES:
+            return 400, _invalid("include", "It should be one/a comma separated list of: " + ",".join(INCLUDES)), {}
+        rows = [t for t in self.rows("tickets") if not t.get("deleted")]
+        if "updated_since" in query:
+            try:
+                since = _at(query["updated_since"])
+            except ValueError:
+                return 400, _invalid("updated_since", "It should be in the 'combined date and time ISO8601' format"), {}
+            rows = [t for t in rows if _at(t["updated_at"]) >= since]
+        else:
+            rows = [t for t in rows if _at(t["created_at"]) >= datetime.now(UTC) - timedelta(days=30)]
+        if query.get("order_by") == "updated_at":
+            rows.sort(key=lambda t: (t["updated_at"], t["id"]), reverse=query.get("order_type") != "asc")
+        else:
+            rows.sort(key=lambda t: t["created_at"], reverse=True)
+        shown = []
+        for row in rows:
+            row = dict(row)
+            if "description" not in includes:
+                row.pop("description", None)
+                row.pop("description_text", None)
+            if "stats" not in includes:
+                row.pop("stats", None)
+            if "requester" not in includes:
+                row.pop("requester", None)
+            shown.append(row)
+        return self._page(path, shown, query)
+
+    def _page(self, path: str, rows: list[Any], query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        try:
+            page = int(query.get("page", "1"))
+            per_page = int(query.get("per_page", str(self.per_page_default)))
+        except ValueError:
+            return 400, _invalid("page", "It should be a Positive Integer"), {}
+        if per_page > 100 or per_page < 1:
+            return 400, _invalid("per_page", "Has to be less than or equal to 100"), {}
+        if page < 1:
+            return 400, _invalid("page", "It should be a Positive Integer"), {}
+        chunk = rows[(page - 1) * per_page : page * per_page]
+        headers: dict[str, str] = {}
+        if page * per_page < len(rows):
+            following = {**query, "page": str(page + 1), "per_page": str(per_page)}
+            headers["Link"] = f'<{self.url}{path}?{urllib.parse.urlencode(following)}>; rel="next"'
+        return 200, chunk, headers
+
+
+def _invalid(name: str, message: str) -> dict[str, Any]:
+    return {
+        "description": "Validation failed",
+        "errors": [{"field": name, "message": message, "code": "invalid_value"}],
+    }
