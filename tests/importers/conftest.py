@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.importers.freshdesk_server import FreshdeskServer
+from tests.importers.zammad_server import ZammadServer
 from tests.importers.zendesk_server import ZendeskServer, serve
 
 
@@ -16,3 +17,8 @@ def zendesk() -> Iterator[ZendeskServer]:
 @pytest.fixture
 def freshdesk() -> Iterator[FreshdeskServer]:
     yield from serve(FreshdeskServer())
+
+
+@pytest.fixture
+def zammad() -> Iterator[ZammadServer]:
+    yield from serve(ZammadServer())

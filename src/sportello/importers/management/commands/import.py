@@ -3,6 +3,7 @@
 sportello import csv --tickets F [--customers F] [--organizations F] [--comments F]
 sportello import zendesk --url https://acme.zendesk.com --email admin@acme.com --token T
 sportello import freshdesk --url https://acme.freshdesk.com --token API_KEY
+sportello import zammad --url https://zammad.acme.com --token TOKEN
 sportello import osticket --db mysql://USER:PASSWORD@HOST/DATABASE
 
 Each takes --dry-run (read and map everything, write nothing), --since TIME (only what changed
@@ -87,7 +88,10 @@ class Command(BaseCommand):
         freshdesk = sub.add_parser("freshdesk", help="a Freshdesk account, through its API v2")
         freshdesk.add_argument("--url", required=True, help="https://DOMAIN.freshdesk.com")
         freshdesk.add_argument("--token", required=True, help="an admin's API key (Profile settings → View API key)")
-        for each in (tabular, zendesk, osticket, freshdesk):
+        zammad = sub.add_parser("zammad", help="a Zammad instance, through its REST API")
+        zammad.add_argument("--url", required=True, help="https://zammad.example.com")
+        zammad.add_argument("--token", required=True, help="an admin's access token (Profile → Token Access)")
+        for each in (tabular, zendesk, osticket, freshdesk, zammad):
             each.add_argument("--dry-run", action="store_true", help="read and map everything, write nothing")
             each.add_argument("--since", help="only what changed since this time (ISO 8601)")
             each.add_argument("--mapping", help="a JSON mapping file (statuses, priorities, channels)")
@@ -162,6 +166,10 @@ class Command(BaseCommand):
                 db_timezone=options["db_timezone"],
                 mapping=Mapping.load(options["mapping"]),
             )
+        if options["source"] == "zammad":
+            from sportello.importers.sources.zammad import ZammadSource
+
+            return ZammadSource(options["url"], token=options["token"])
         if options["source"] == "freshdesk":
             from sportello.importers.sources.freshdesk import FreshdeskSource
 

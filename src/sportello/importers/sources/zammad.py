@@ -1,0 +1,330 @@
+"""`sportello import zammad`: a Zammad instance through its REST API (https://docs.zammad.org/en/latest/api/intro.html).
+
+What is read:
+- groups: `GET /api/v1/groups`;
+- organizations: `GET /api/v1/organizations`;
+- people: `GET /api/v1/roles` (which role ids are Agent and Admin), then `GET /api/v1/users`
+  (customers, and agents with their `group_ids`); Zammad's system user (id 1, "-") is nobody;
+- ticket states and priorities: `GET /api/v1/ticket_states`, `GET /api/v1/ticket_priorities`
+  (a ticket's `state_id` is mapped by its state's name: new, open, pending reminder, closed, …);
+- tickets: `GET /api/v1/tickets?expand=true` (`number` kept, `create_article_type` the channel);
+- each new or changed ticket's articles: `GET /api/v1/ticket_articles/by_ticket/{id}` (`internal`
+  notes, `sender`, `created_by_id`/`origin_by_id`, `attachments`), their files
+  `GET /api/v1/ticket_attachment/{ticket}/{article}/{attachment}`, and its tags
+  `GET /api/v1/tags?object=Ticket&o_id={id}`.
+
+Lists are paged with `page` and `per_page` (100, the most Zammad's ticket list gives) in id order;
+a page with fewer rows than asked is the last. Zammad's lists take no "changed since" filter, so
+`--since` (and the next run after a complete one) reads the lists and leaves out the rows whose
+`updated_at` is older; only changed tickets cost more requests. The cursor is the page reached
+(a run started again continues there) and, once a list is read to its end, the server's time
+(`Date`) when its reading began.
+
+Authentication: `Authorization: Token token=…` (an access token, intro#authentication). A 429 is
+waited out as `Retry-After` says; errors stop the import with Zammad's `error_human` or `error`.
+Shared with every REST source: http.py.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from sportello.importers.records import (
+    AttachmentIn,
+    Checkpoint,
+    CommentIn,
+    GroupIn,
+    IdentityIn,
+    OrganizationIn,
+    PersonIn,
+    Record,
+    Skipped,
+    TicketIn,
+)
+from sportello.importers.sources.http import TIMEOUT, ApiClient
+from sportello.importers.sources.tabular import RowError, parse_time
+
+PER_PAGE = 100
+SYSTEM_USER = "1"  # Zammad's "-": the owner of unassigned tickets, the author of system articles
+DEFAULT_ROLES = {"1": "Admin", "2": "Agent", "3": "Customer"}
+
+
+def _time(value: Any) -> datetime | None:
+    return parse_time(value, field="time", required=False) if value else None
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _ref(value: Any) -> str:
+    """A reference to a person, group or organization; the system user and none are ""."""
+    text = str(value or "")
+    return "" if text == SYSTEM_USER else text
+
+
+def _channel(article_type: Any) -> str:
+    """An article type as a channel word: "twitter status" → "twitter", "note" → "agent"."""
+    words = str(article_type or "").split()
+    if not words:
+        return ""
+    return "agent" if words[0] == "note" else words[0]
+
+
+class ZammadClient(ApiClient):
+    vendor = "Zammad"
+    example = "https://zammad.example.com"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = TIMEOUT,
+        per_page: int = PER_PAGE,
+    ) -> None:
+        self.per_page = per_page
+        super().__init__(url, authorization=f"Token token={token}", sleep=sleep, timeout=timeout)
+
+    def error_message(self, body: bytes) -> str:
+        """Zammad's error bodies: {"error": "…", "error_human": "…"}."""
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return body[:200].decode("utf-8", "replace") or "no details"
+        if isinstance(data, dict) and (data.get("error_human") or data.get("error")):
+            return str(data.get("error_human") or data.get("error"))
+        return "no details"
+
+    def pages(
+        self, path: str, params: dict[str, Any] | None = None, *, first: int = 1
+    ) -> Iterator[tuple[int, list[Any], str]]:
+        """(page number, rows, the server's time) of each page from `first`, until a short page."""
+        page = first
+        while True:
+            rows, headers = self.get_list(path, {**(params or {}), "page": page, "per_page": self.per_page})
+            yield page, rows, _server_time(headers.get("Date"))
+            if len(rows) < self.per_page:
+                return
+            page += 1
+
+
+def _server_time(date: str | None) -> str:
+    try:
+        at = parsedate_to_datetime(date) if date else datetime.now(UTC)
+    except (TypeError, ValueError):
+        at = datetime.now(UTC)
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ZammadSource:
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str,
+        sleep: Callable[[float], None] = time.sleep,
+        client: ZammadClient | None = None,
+        per_page: int = PER_PAGE,
+    ) -> None:
+        self.client = client or ZammadClient(url, token=token, sleep=sleep, per_page=per_page)
+        self.name = f"zammad:{self.client.host}"[:100]
+        self.roles: dict[str, str] = dict(DEFAULT_ROLES)
+        self.states: dict[str, str] = {}
+        self.priorities: dict[str, str] = {}
+
+    def total(self, stream: str) -> int | None:
+        return None  # Zammad's lists do not say how many rows they hold
+
+    def read(self, stream: str, *, since: datetime | None, cursor: str | None) -> Iterator[Record]:
+        if stream == "groups":
+            yield from self._list("groups", "/api/v1/groups", None, None, "group", self._group)
+        elif stream == "organizations":
+            yield from self._list(
+                "organizations", "/api/v1/organizations", since, cursor, "organization", self._organization
+            )
+        elif stream == "people":
+            self._lookup("/api/v1/roles", self.roles)
+            yield from self._list("people", "/api/v1/users", since, cursor, "customer", self._person)
+        elif stream == "tickets":
+            self._lookup("/api/v1/ticket_states", self.states)
+            self._lookup("/api/v1/ticket_priorities", self.priorities)
+            yield from self._list("tickets", "/api/v1/tickets", since, cursor, "ticket", self._ticket, expand=True)
+
+    # --- Reading --------------------------------------------------------------------------------
+
+    def _lookup(self, path: str, into: dict[str, str]) -> None:
+        for _page, rows, _at in self.client.pages(path):
+            for row in rows:
+                if isinstance(row, dict) and row.get("id") is not None and row.get("name"):
+                    into[str(row["id"])] = str(row["name"])
+
+    def _list(
+        self,
+        stream: str,
+        path: str,
+        since: datetime | None,
+        cursor: str | None,
+        kind: str,
+        convert: Callable[[dict[str, Any]], Record | None],
+        *,
+        expand: bool = False,
+    ) -> Iterator[Record]:
+        """A list read from the start (or the page of the saved cursor), rows older than the
+        cursor's or --since's time left out; a Checkpoint after each page and at the end."""
+        saved: Any = {}
+        if cursor:
+            try:
+                saved = json.loads(cursor)
+            except ValueError:
+                saved = {}
+        if not isinstance(saved, dict):
+            saved = {}
+        after = since or _time(saved.get("since"))
+        after_text = after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if after else None
+        first = _int(saved.get("page")) or 1  # that page again: rows may have moved back by one
+        started = saved.get("started")
+        params = {"expand": "true"} if expand else None
+        for page, rows, at in self.client.pages(path, params, first=first):
+            started = started or at
+            for row in rows:
+                if not isinstance(row, dict):
+                    yield Skipped(kind, "?", f"not an object: {str(row)[:80]}")
+                    continue
+                try:
+                    changed = _time(row.get("updated_at"))
+                    if after is not None and changed is not None and changed < after:
+                        continue
+                    record = convert(row)
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    record = Skipped(kind, str(row.get("id", "?")), f"cannot read it: {exc}")
+                if record is not None:
+                    yield record
+            yield Checkpoint(stream, json.dumps({"page": page, "since": after_text, "started": started}))
+        if started:
+            yield Checkpoint(stream, json.dumps({"since": started}))
+
+    def _group(self, row: dict[str, Any]) -> Record | None:
+        if row.get("active") is False:
+            return None
+        return GroupIn(str(row["id"]), str(row.get("name") or ""), str(row.get("note") or ""))
+
+    def _organization(self, row: dict[str, Any]) -> Record:
+        return OrganizationIn(
+            source_id=str(row["id"]),
+            name=str(row.get("name") or ""),
+            domain=str(row.get("domain") or ""),
+            notes=str(row.get("note") or ""),
+            updated_at=_time(row.get("updated_at")),
+        )
+
+    def _person(self, row: dict[str, Any]) -> Record | None:
+        user_id = str(row["id"])
+        if user_id == SYSTEM_USER:
+            return None
+        roles = {self.roles.get(str(r), "") for r in row.get("role_ids") or []}
+        identities: list[IdentityIn] = []
+        if row.get("email"):
+            identities.append(IdentityIn("email", str(row["email"])))
+        for key in ("phone", "mobile"):
+            if row.get(key):
+                identities.append(IdentityIn("phone", str(row[key]), False))
+        groups = row.get("group_ids") or []
+        name = " ".join(str(row[k]).strip() for k in ("firstname", "lastname") if row.get(k)).strip()
+        return PersonIn(
+            source_id=user_id,
+            name=name or str(row.get("login") or ""),
+            identities=identities,
+            organization=str(row.get("organization_id") or ""),
+            agent=bool(roles & {"Agent", "Admin"}),
+            admin="Admin" in roles,
+            groups=sorted(str(g) for g in groups),  # a list, or {group id: [access]} since Zammad 4
+            language=str((row.get("preferences") or {}).get("locale") or "")[:2],
+            notes=str(row.get("note") or ""),
+            updated_at=_time(row.get("updated_at")),
+        )
+
+    def _ticket(self, row: dict[str, Any]) -> Record:
+        ticket_id = str(row["id"])
+        created = _time(row.get("created_at"))
+        if created is None:
+            return Skipped("ticket", ticket_id, "no created_at")
+        state = self.states.get(str(row.get("state_id")), str(row.get("state") or row.get("state_id") or ""))
+        if state == "removed":
+            return Skipped("ticket", ticket_id, "removed in Zammad")
+        number = str(row.get("number") or "")
+        ticket = TicketIn(
+            source_id=ticket_id,
+            number=int(number) if number.isdigit() else None,
+            subject=str(row.get("title") or ""),
+            requester=_ref(row.get("customer_id")),
+            created_at=created,
+            updated_at=_time(row.get("updated_at")) or created,
+            status=state,
+            priority=self.priorities.get(str(row.get("priority_id")), str(row.get("priority") or "")),
+            channel=_channel(row.get("create_article_type")) or "email",
+            group=str(row.get("group_id") or ""),
+            assignee=_ref(row.get("owner_id")),
+            solved_at=_time(row.get("close_at")),
+        )
+        ticket.load_comments = lambda: self._thread(ticket)
+        return ticket
+
+    def _thread(self, ticket: TicketIn) -> list[CommentIn]:
+        from sportello.core.html import html_to_text
+
+        tags = self.client.get("/api/v1/tags", {"object": "Ticket", "o_id": ticket.source_id}).get("tags") or []
+        ticket.tags = [str(t) for t in tags if str(t).strip()]
+        rows, _headers = self.client.get_list(f"/api/v1/ticket_articles/by_ticket/{ticket.source_id}")
+        comments: list[CommentIn] = []
+        for row in rows:
+            if not isinstance(row, dict) or "id" not in row:
+                continue
+            try:
+                at = _time(row.get("created_at"))
+            except RowError:
+                at = None
+            if at is None:
+                continue  # an article without a time has no place in the thread
+            body = str(row.get("body") or "")
+            html = "html" in str(row.get("content_type") or "")
+            author = _ref(row.get("origin_by_id") or row.get("created_by_id"))
+            comments.append(
+                CommentIn(
+                    source_id=str(row["id"]),
+                    author="" if row.get("sender") == "System" else author,
+                    body_text=html_to_text(body) if html else body,
+                    body_html=body if html else "",
+                    created_at=at,
+                    public=not row.get("internal"),
+                    channel=_channel(row.get("type")) if row.get("type") != "note" else "",
+                    attachments=[
+                        self._attachment(ticket.source_id, str(row["id"]), a)
+                        for a in row.get("attachments") or []
+                        if isinstance(a, dict)
+                    ],
+                )
+            )
+        return comments
+
+    def _attachment(self, ticket_id: str, article_id: str, row: dict[str, Any]) -> AttachmentIn:
+        preferences = row.get("preferences") or {}
+        content_type = str(preferences.get("Content-Type") or preferences.get("Mime-Type") or "")
+        path = f"/api/v1/ticket_attachment/{ticket_id}/{article_id}/{row.get('id')}"
+        return AttachmentIn(
+            source_id=str(row.get("id") or path),
+            filename=str(row.get("filename") or "attachment"),
+            content_type=content_type.split(";")[0].strip(),
+            size=_int(row.get("size")),
+            inline=bool(preferences.get("Content-ID")) and "inline" in str(preferences.get("Content-Disposition", "")),
+            fetch=lambda: self.client.download(path),
+        )

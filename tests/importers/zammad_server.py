@@ -1,0 +1,166 @@
+"""A local HTTP server that answers as Zammad's REST API does (https://docs.zammad.org/en/latest/api/intro.html).
+
+- Token authentication (`Authorization: Token token=…`); anything else is a 401 with Zammad's
+  error body `{"error": …, "error_human": …}`.
+- Lists (`/api/v1/groups`, `organizations`, `roles`, `users`, `ticket_states`, `ticket_priorities`,
+  `tickets`) take `page` and `per_page`, in id order; `per_page` above the list's maximum (100)
+  gives that maximum, as Zammad's `paginate_with(max:)` does; `expand=true` on tickets adds the
+  names beside the ids (the fixture carries both). No Link header: a short page is the last.
+- `/api/v1/ticket_articles/by_ticket/{id}` (every article at once), `/api/v1/tags?object=Ticket&o_id=`,
+  `/api/v1/ticket_attachment/{ticket}/{article}/{id}`; a missing ticket is a 404
+  `{"error": "Couldn't find Ticket with 'id'=…"}`.
+- Rate limits: `rate_limit_next` answers that many requests with a 429 and `Retry-After`;
+  `fail_next` takes (status, body) pairs answered before the normal answer.
+
+The fixture (tests/fixtures/importers/zammad/instance.json) follows the documentation's examples,
+each section citing its page. The server itself is zendesk_server.serve.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import urllib.parse
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "importers" / "zammad"
+TOKEN = "xS4Rk2UDmoGfbg8tjEsC1rXkZ7bVj3rNUYHb9c6dX4JQpW"
+MAX_PER_PAGE = 100
+# What expand=true adds to a ticket: the names of the records its ids point to.
+NAMES = {
+    "group",
+    "state",
+    "priority",
+    "owner",
+    "customer",
+    "organization",
+    "create_article_type",
+    "create_article_sender",
+}
+LISTS = ("groups", "organizations", "roles", "users", "ticket_states", "ticket_priorities", "tickets")
+
+
+def _instance() -> dict[str, Any]:
+    return json.loads((FIXTURES / "instance.json").read_text())
+
+
+@dataclass
+class ZammadServer:
+    port: int = 0
+    retry_after: str = "5"
+    rate_limit_next: int = 0
+    fail_next: list[tuple[int, Any]] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=_instance)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.data = copy.deepcopy(self.data)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def rows(self, name: str) -> list[Any]:
+        return self.data[name]["rows"]
+
+    def generate(self, count: int, articles: int = 4) -> None:
+        """`count` more tickets, each from its own customer, with `articles` articles."""
+        start = datetime(2023, 1, 1, tzinfo=UTC)
+        for index in range(count):
+            at = start + timedelta(minutes=index)
+            stamp = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            user = 1_000 + index
+            self.rows("users").append(
+                {
+                    "id": user,
+                    "firstname": "Customer",
+                    "lastname": str(index),
+                    "email": f"c{index}@bench.example",
+                    "role_ids": [3],
+                    "updated_at": stamp,
+                }
+            )
+            ticket = 1_000 + index
+            self.rows("tickets").append(
+                {
+                    "id": ticket,
+                    "number": str(90_000 + index),
+                    "title": f"Question {index}",
+                    "state_id": 4 if index % 3 else 2,
+                    "priority_id": 2,
+                    "group_id": 1,
+                    "owner_id": 3,
+                    "customer_id": user,
+                    "create_article_type": "email",
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                }
+            )
+            self.data["articles"][str(ticket)] = [
+                {
+                    "id": 100_000 + index * articles + n,
+                    "ticket_id": ticket,
+                    "content_type": "text/plain",
+                    "body": f"Message {n} of ticket {index}: " + "words " * 30,
+                    "internal": n == 2,
+                    "created_by_id": user if n % 2 == 0 else 3,
+                    "type": "note" if n == 2 else "email",
+                    "sender": "Customer" if n % 2 == 0 else "Agent",
+                    "attachments": [],
+                    "created_at": (at + timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                }
+                for n in range(articles)
+            ]
+
+    # --- Answers --------------------------------------------------------------------------------
+
+    def answer(self, path: str, query: dict[str, str], headers: Any) -> tuple[int, Any, dict[str, str]]:
+        with self.lock:
+            self.requests.append(path + ("?" + urllib.parse.urlencode(query) if query else ""))
+            if self.rate_limit_next:
+                self.rate_limit_next -= 1
+                return (
+                    429,
+                    {"error": "Too many requests", "error_human": "Too many requests"},
+                    {"Retry-After": self.retry_after},
+                )
+            if self.fail_next:
+                status, body = self.fail_next.pop(0)
+                return status, body, {}
+        if headers.get("Authorization") != f"Token token={TOKEN}":
+            return 401, {"error": "Authentication required", "error_human": "Authentication required"}, {}
+        parts = path.strip("/").split("/")
+        if parts[:2] != ["api", "v1"]:
+            return 404, {"error": "No route matches"}, {}
+        name = parts[2] if len(parts) > 2 else ""
+        if len(parts) == 3 and name in LISTS:
+            rows = self.rows(name)
+            if name == "tickets" and query.get("expand") != "true":
+                rows = [{k: v for k, v in r.items() if k not in NAMES} if isinstance(r, dict) else r for r in rows]
+            return self._page(rows, query)
+        if name == "ticket_articles" and len(parts) == 5 and parts[3] == "by_ticket":
+            if parts[4] not in self.data["articles"]:
+                return 404, {"error": f"Couldn't find Ticket with 'id'={parts[4]}"}, {}
+            return 200, self.data["articles"][parts[4]], {}
+        if name == "tags" and query.get("object") == "Ticket":
+            return 200, {"tags": self.data["tags"].get(query.get("o_id", ""), [])}, {}
+        if name == "ticket_attachment":
+            files = self.data["attachments"]
+            if path in files:
+                return 200, files[path].encode("latin-1"), {"Content-Type": "application/octet-stream"}
+            return 404, {"error": "Couldn't find Store with 'id'"}, {}
+        return 404, {"error": "No route matches"}, {}
+
+    def _page(self, rows: list[Any], query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        try:
+            page = max(1, int(query.get("page", "1")))
+            per_page = min(MAX_PER_PAGE, max(1, int(query.get("per_page", str(MAX_PER_PAGE)))))
+        except ValueError:
+            return 422, {"error": "page and per_page must be numbers"}, {}
+        ordered = sorted(rows, key=lambda r: r.get("id", 0) if isinstance(r, dict) else 0)
+        return 200, ordered[(page - 1) * per_page : page * per_page], {}
