@@ -5,6 +5,7 @@ sportello import zendesk --url https://acme.zendesk.com --email admin@acme.com -
 sportello import freshdesk --url https://acme.freshdesk.com --token API_KEY
 sportello import zammad --url https://zammad.acme.com --token TOKEN
 sportello import osticket --db mysql://USER:PASSWORD@HOST/DATABASE
+sportello import helpscout --app-id ID --app-secret SECRET
 
 Each takes --dry-run (read and map everything, write nothing), --since TIME (only what changed
 since), --mapping FILE (statuses, priorities, channels), --report FILE (the final report as JSON,
@@ -13,6 +14,7 @@ by default import-<source>-<time>.json) and --restart (ignore the saved cursors)
 
 from __future__ import annotations
 
+import argparse
 import sys
 from datetime import datetime
 from typing import Any
@@ -88,10 +90,14 @@ class Command(BaseCommand):
         freshdesk = sub.add_parser("freshdesk", help="a Freshdesk account, through its API v2")
         freshdesk.add_argument("--url", required=True, help="https://DOMAIN.freshdesk.com")
         freshdesk.add_argument("--token", required=True, help="an admin's API key (Profile settings → View API key)")
+        helpscout = sub.add_parser("helpscout", help="a Help Scout account, through its Mailbox API 2.0")
+        helpscout.add_argument("--app-id", required=True, help="an OAuth2 app's App ID (Your Profile → My Apps)")
+        helpscout.add_argument("--app-secret", required=True, help="the app's App Secret")
+        helpscout.add_argument("--api-url", default="https://api.helpscout.net", help=argparse.SUPPRESS)
         zammad = sub.add_parser("zammad", help="a Zammad instance, through its REST API")
         zammad.add_argument("--url", required=True, help="https://zammad.example.com")
         zammad.add_argument("--token", required=True, help="an admin's access token (Profile → Token Access)")
-        for each in (tabular, zendesk, osticket, freshdesk, zammad):
+        for each in (tabular, zendesk, osticket, freshdesk, helpscout, zammad):
             each.add_argument("--dry-run", action="store_true", help="read and map everything, write nothing")
             each.add_argument("--since", help="only what changed since this time (ISO 8601)")
             each.add_argument("--mapping", help="a JSON mapping file (statuses, priorities, channels)")
@@ -174,6 +180,10 @@ class Command(BaseCommand):
             from sportello.importers.sources.freshdesk import FreshdeskSource
 
             return FreshdeskSource(options["url"], token=options["token"])
+        if options["source"] == "helpscout":
+            from sportello.importers.sources.helpscout import HelpScoutSource
+
+            return HelpScoutSource(app_id=options["app_id"], app_secret=options["app_secret"], url=options["api_url"])
         from sportello.importers.sources.zendesk import ZendeskSource
 
         return ZendeskSource(options["url"], email=options["email"], token=options["token"])

@@ -1,0 +1,376 @@
+"""`sportello import helpscout`: a Help Scout account through its Mailbox API 2.0.
+
+What is read, and the documentation it follows (https://developer.helpscout.com/mailbox-api/):
+- a token: the Client Credentials flow, `POST /v2/oauth2/token` with `grant_type=client_credentials`,
+  the app's id and secret (overview/authentication); sent as `Authorization: Bearer …`, asked for
+  again when it expires (a 401);
+- mailboxes (`GET /v2/mailboxes`) become groups; users (`GET /v2/users`, and `?mailbox=ID` for who
+  works in which) inactive agents in their mailboxes' groups;
+- customers (`GET /v2/customers`) with their emails and phones (`_embedded.emails`, `.phones`);
+- conversations with their threads (`GET /v2/conversations?status=all&embed=threads&sortField=
+  modifiedAt&sortOrder=asc`, `modifiedSince` for a delta), and each thread's attachments
+  (`GET /v2/conversations/{id}/attachments/{id}/data`, base64).
+
+Lists are HAL: the rows under `_embedded`, the next page at `_links.next.href` (and `page.number`,
+`page.totalPages`). Rate limits (overview/rate-limiting): a 429 is waited out for the seconds its
+`X-RateLimit-Retry-After` (or `Retry-After`) says; 5xx answers are retried a few times with a
+growing wait; any other error stops the import with the message of Help Scout's error body
+(`{"logRef", "message", "_embedded": {"errors": [{"path", "message"}]}}`, overview/errors).
+
+The conversations' cursor is "modifiedSince|page": a run killed in the middle continues at the
+next page, and a complete run leaves the time it started (less a margin), so the next run asks
+only for conversations modified since.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sportello.importers.records import (
+    AttachmentIn,
+    Checkpoint,
+    CommentIn,
+    GroupIn,
+    IdentityIn,
+    PersonIn,
+    Record,
+    Skipped,
+    TicketIn,
+)
+from sportello.importers.sources.tabular import SourceError, parse_time
+
+API = "https://api.helpscout.net"
+TIMEOUT = 60
+MAX_WAITS = 20  # 429s in a row before giving up
+MAX_FAILURES = 5  # 5xx answers in a row before giving up
+MARGIN = timedelta(minutes=5)  # the next delta starts this long before the last run did
+# Thread types (mailbox-api/endpoints/conversations/threads/list): who wrote, and whether customers saw it.
+PUBLIC_THREADS = {"customer", "message", "reply", "chat", "phone", "beaconchat"}
+INTERNAL_THREADS = {"note", "forwardparent", "forwardchild"}
+THREAD_CHANNELS = {"chat": "chat", "beaconchat": "chat", "phone": "phone"}
+
+
+def _stamp(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def error_message(body: bytes) -> str:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body[:200].decode("utf-8", "replace") or "no details"
+    if not isinstance(data, dict):
+        return "no details"
+    parts = [str(data.get("message") or data.get("error_description") or data.get("error") or "")]
+    errors = (data.get("_embedded") or {}).get("errors") if isinstance(data.get("_embedded"), dict) else None
+    for error in errors or []:
+        if isinstance(error, dict):
+            parts.append(": ".join(str(error[k]) for k in ("path", "message") if error.get(k)))
+    return "; ".join(p for p in parts if p) or "no details"
+
+
+class HelpScoutClient:
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        app_secret: str,
+        url: str = API,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = TIMEOUT,
+    ) -> None:
+        parsed = urllib.parse.urlsplit(url if "://" in url else f"https://{url}")
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise SourceError(f"Not an API address: {url!r} (expected {API})")
+        self.base = f"{parsed.scheme}://{parsed.netloc}"
+        self.host = parsed.netloc
+        self.app_id, self.app_secret = app_id, app_secret
+        self.sleep = sleep
+        self.timeout = timeout
+        self.token = ""
+        self.requests = 0
+        self.waited = 0.0
+
+    def _token(self) -> str:
+        """A new access token (Client Credentials flow)."""
+        form = urllib.parse.urlencode(
+            {"grant_type": "client_credentials", "client_id": self.app_id, "client_secret": self.app_secret}
+        ).encode()
+        body = self._send(f"{self.base}/v2/oauth2/token", data=form, authorize=False)
+        try:
+            token = json.loads(body)["access_token"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SourceError("Help Scout's token answer has no access_token") from exc
+        return str(token)
+
+    def _send(self, url: str, *, data: bytes | None = None, authorize: bool = True) -> bytes:
+        waits = failures = 0
+        renewed = False
+        while True:
+            request = urllib.request.Request(
+                url, data=data, headers={"Accept": "application/json", "User-Agent": "Sportello importer"}
+            )
+            if data is not None:
+                request.add_header("Content-Type", "application/x-www-form-urlencoded")
+            same_host = urllib.parse.urlsplit(url).netloc == self.host
+            if authorize and same_host:  # never the token to another host
+                if not self.token:
+                    self.token = self._token()
+                request.add_header("Authorization", f"Bearer {self.token}")
+            self.requests += 1
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    return response.read()
+            except urllib.error.HTTPError as exc:
+                body = exc.read()
+                if exc.code == 429 and waits < MAX_WAITS:
+                    waits += 1
+                    retry = exc.headers.get("X-RateLimit-Retry-After") or exc.headers.get("Retry-After")
+                    self._wait(retry, default=60)
+                    continue
+                if exc.code == 401 and authorize and same_host and not renewed:
+                    renewed, self.token = True, ""  # expired: ask for a new token once
+                    continue
+                if exc.code >= 500 and failures < MAX_FAILURES:
+                    failures += 1
+                    self._wait(exc.headers.get("Retry-After"), default=2**failures)
+                    continue
+                path = urllib.parse.urlsplit(url).path
+                raise SourceError(f"Help Scout answered {exc.code} to {path}: {error_message(body)}") from exc
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+                failures += 1
+                if failures > MAX_FAILURES:
+                    raise SourceError(f"Cannot reach {self.base}: {getattr(exc, 'reason', exc)}") from exc
+                self._wait(None, default=2**failures)
+
+    def _wait(self, retry_after: str | None, *, default: float) -> None:
+        try:
+            seconds = max(0.0, float(retry_after)) if retry_after else default
+        except ValueError:
+            seconds = default
+        self.waited += seconds
+        self.sleep(seconds)
+
+    def get(self, path_or_url: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        url = path_or_url if "://" in path_or_url else f"{self.base}{path_or_url}"
+        if params:
+            url += ("&" if "?" in url else "?") + urllib.parse.urlencode(params)
+        body = self._send(url)
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            raise SourceError(f"Help Scout's answer to {urllib.parse.urlsplit(url).path} is not JSON") from exc
+        if not isinstance(data, dict):
+            raise SourceError(f"Help Scout's answer to {urllib.parse.urlsplit(url).path} is not an object")
+        return data
+
+    def pages(self, path: str, key: str, params: dict[str, Any] | None = None) -> Iterator[tuple[list[Any], dict]]:
+        """Each page's rows (`_embedded[key]`) and the page itself, following `_links.next`."""
+        url: str | None = path
+        while url:
+            page = self.get(url, params)
+            params = None  # the next link carries them
+            rows = (page.get("_embedded") or {}).get(key) or []
+            yield rows, page
+            url = ((page.get("_links") or {}).get("next") or {}).get("href")
+
+
+def _time(value: Any) -> datetime | None:
+    return parse_time(value, field="time", required=False) if value else None
+
+
+class HelpScoutSource:
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        app_secret: str,
+        url: str = API,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.client = HelpScoutClient(app_id=app_id, app_secret=app_secret, url=url, sleep=sleep)
+        self.name = f"helpscout:{app_id}"[:100]
+        self.now = now
+
+    def total(self, stream: str) -> int | None:
+        path = {"people": ("/v2/customers", {}), "tickets": ("/v2/conversations", {"status": "all"})}.get(stream)
+        if path is None:
+            return None
+        try:
+            page = self.client.get(path[0], path[1])
+            return int((page.get("page") or {}).get("totalElements") or 0) or None
+        except (SourceError, TypeError, ValueError):
+            return None
+
+    def read(self, stream: str, *, since: datetime | None, cursor: str | None) -> Iterator[Record]:
+        if stream == "groups":
+            for rows, _page in self.client.pages("/v2/mailboxes", "mailboxes"):
+                for mailbox in rows:
+                    yield GroupIn(str(mailbox["id"]), str(mailbox.get("name") or ""))
+        elif stream == "people":
+            yield from self._users()
+            yield from self._customers()
+        elif stream == "tickets":
+            yield from self._conversations(since, cursor)
+
+    def _users(self) -> Iterator[Record]:
+        mailboxes: dict[str, list[str]] = {}
+        for rows, _page in self.client.pages("/v2/mailboxes", "mailboxes"):
+            for mailbox in rows:
+                for users, _p in self.client.pages("/v2/users", "users", {"mailbox": mailbox["id"]}):
+                    for user in users:
+                        mailboxes.setdefault(str(user["id"]), []).append(str(mailbox["id"]))
+        for rows, _page in self.client.pages("/v2/users", "users"):
+            for user in rows:
+                identities = [IdentityIn("email", str(user["email"]))] if user.get("email") else []
+                identities += [IdentityIn("email", str(a)) for a in user.get("alternateEmails") or [] if a]
+                name = " ".join(str(user[k]).strip() for k in ("firstName", "lastName") if user.get(k))
+                yield PersonIn(
+                    source_id=f"user-{user['id']}",
+                    name=name or str(user.get("email") or ""),
+                    identities=identities,
+                    agent=True,
+                    admin=user.get("role") in ("owner", "admin"),
+                    groups=mailboxes.get(str(user["id"]), []),
+                    updated_at=_time(user.get("updatedAt")),
+                )
+
+    def _customers(self) -> Iterator[Record]:
+        # Always the whole list (unchanged ones are skipped): a conversation changed since may be
+        # from a customer who has not changed.
+        for rows, _page in self.client.pages("/v2/customers", "customers"):
+            for row in rows:
+                try:
+                    yield self._customer(row)
+                except (KeyError, TypeError, ValueError) as exc:
+                    yield Skipped("customer", str(row.get("id", "?")), f"cannot read it: {exc}")
+
+    def _customer(self, row: dict[str, Any]) -> Record:
+        embedded = row.get("_embedded") or {}
+        identities = [IdentityIn("email", str(e["value"])) for e in embedded.get("emails") or [] if e.get("value")]
+        identities += [
+            IdentityIn("phone", str(p["value"]), False) for p in embedded.get("phones") or [] if p.get("value")
+        ]
+        name = " ".join(str(row[k]).strip() for k in ("firstName", "lastName") if row.get(k))
+        return PersonIn(
+            source_id=f"customer-{row['id']}",
+            name=name or (identities[0].value if identities else ""),
+            identities=identities,
+            notes=str(row.get("background") or ""),
+            updated_at=_time(row.get("updatedAt")),
+        )
+
+    def _conversations(self, since: datetime | None, cursor: str | None) -> Iterator[Record]:
+        started = self.now()
+        modified_since, page_number = (_stamp(since) if since else ""), 1
+        if since is None and cursor and "|" in cursor:
+            saved, _bar, number = cursor.partition("|")
+            modified_since, page_number = saved, int(number) if number.isdigit() else 1
+        params: dict[str, Any] = {
+            "status": "all",
+            "embed": "threads",
+            "sortField": "modifiedAt",
+            "sortOrder": "asc",
+            "page": page_number,
+        }
+        if modified_since:
+            params["modifiedSince"] = modified_since
+        for rows, page in self.client.pages("/v2/conversations", "conversations", params):
+            for row in rows:
+                try:
+                    yield self._conversation(row)
+                except (KeyError, TypeError, ValueError) as exc:
+                    yield Skipped("ticket", str(row.get("id", "?")), f"cannot read it: {exc}")
+            reached = int((page.get("page") or {}).get("number") or page_number)
+            yield Checkpoint("tickets", f"{modified_since}|{reached + 1}")
+            page_number = reached + 1
+        # Read to the end: the next run asks for what changed since this one began.
+        yield Checkpoint("tickets", f"{_stamp(started - MARGIN)}|1")
+
+    def _conversation(self, row: dict[str, Any]) -> Record:
+        conversation_id = str(row["id"])
+        if row.get("state") in ("deleted", "draft"):
+            return Skipped("ticket", conversation_id, f"{row['state']} in Help Scout")
+        created = _time(row.get("createdAt"))
+        if created is None:
+            return Skipped("ticket", conversation_id, "no createdAt")
+        threads = ((row.get("_embedded") or {}).get("threads")) or []
+        comments = [c for c in (self._thread(conversation_id, t) for t in threads) if c is not None]
+        customer = row.get("primaryCustomer") or {}
+        waiting = row.get("customerWaitingSince") or {}
+        times = [created, _time(row.get("userUpdatedAt")), _time(row.get("closedAt")), _time(waiting.get("time"))]
+        times += [c.created_at for c in comments]
+        assignee = row.get("assignee") or {}
+        return TicketIn(
+            source_id=conversation_id,
+            number=int(row["number"]) if str(row.get("number") or "").isdigit() else None,
+            subject=str(row.get("subject") or ""),
+            requester=f"customer-{customer['id']}" if customer.get("id") else "",
+            created_at=created,
+            updated_at=max(t for t in times if t is not None),
+            status=str(row.get("status") or "active"),
+            channel=str(row.get("type") or "email"),
+            group=str(row.get("mailboxId") or ""),
+            assignee=f"user-{assignee['id']}" if assignee.get("id") else "",
+            tags=[str(t.get("tag") or "") for t in row.get("tags") or [] if isinstance(t, dict) and t.get("tag")],
+            solved_at=_time(row.get("closedAt")),
+            custom_fields={str(f.get("name")): f.get("text") or f.get("value") for f in row.get("customFields") or []},
+            comments=comments,
+        )
+
+    def _thread(self, conversation_id: str, row: dict[str, Any]) -> CommentIn | None:
+        kind = str(row.get("type") or "")
+        if kind not in PUBLIC_THREADS | INTERNAL_THREADS:
+            return None  # line items: status changes, assignments (no message)
+        if row.get("state") in ("draft", "underreview"):
+            return None  # never sent
+        created = _time(row.get("createdAt"))
+        if created is None:
+            return None
+        author = row.get("createdBy") or {}
+        who = {"customer": "customer", "user": "user"}.get(str(author.get("type") or ""))
+        body = str(row.get("body") or "")
+        from sportello.core.html import html_to_text
+
+        return CommentIn(
+            source_id=str(row["id"]),
+            author=f"{who}-{author['id']}" if who and author.get("id") else "",
+            body_text=html_to_text(body),
+            body_html=body,
+            created_at=created,
+            public=kind in PUBLIC_THREADS and row.get("state") != "hidden",
+            channel=THREAD_CHANNELS.get(kind) or str((row.get("source") or {}).get("type") or ""),
+            attachments=[
+                self._attachment(conversation_id, a) for a in (row.get("_embedded") or {}).get("attachments") or []
+            ],
+        )
+
+    def _attachment(self, conversation_id: str, row: dict[str, Any]) -> AttachmentIn:
+        attachment_id = str(row["id"])
+        href = ((row.get("_links") or {}).get("data") or {}).get("href") or (
+            f"/v2/conversations/{conversation_id}/attachments/{attachment_id}/data"
+        )
+
+        def fetch() -> bytes:
+            data = self.client.get(href).get("data")
+            try:
+                return base64.b64decode(str(data or ""), validate=True)
+            except ValueError as exc:
+                raise SourceError("the attachment's data is not base64") from exc
+
+        return AttachmentIn(
+            source_id=attachment_id,
+            filename=str(row.get("filename") or "attachment"),
+            content_type=str(row.get("mimeType") or ""),
+            size=int(row.get("size") or 0),
+            fetch=fetch,
+        )
