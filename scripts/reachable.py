@@ -1,4 +1,5 @@
-"""Exit 0 when a service answers: `reachable.py postgres URL` or `reachable.py redis URL`."""
+"""Exit 0 when a service answers: `reachable.py postgres URL`, `reachable.py redis URL` or
+`reachable.py mysql URL` (MariaDB or MySQL, for the osTicket importer's tests)."""
 
 import socket
 import sys
@@ -6,7 +7,7 @@ from urllib.parse import urlparse
 
 kind, url = sys.argv[1], sys.argv[2]
 parsed = urlparse(url)
-port = parsed.port or {"postgres": 5432, "redis": 6379}[kind]
+port = parsed.port or {"postgres": 5432, "redis": 6379, "mysql": 3306}[kind]
 try:
     with socket.create_connection((parsed.hostname or "127.0.0.1", port), timeout=2):
         pass

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 uv() { bash scripts/uv.sh "$@"; }
 require=${SPORTELLO_REQUIRE_SERVICES:-0}
 PG_URL=${SPORTELLO_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/sportello}
+MARIADB_URL=${SPORTELLO_TEST_MARIADB_URL:-mysql://root@127.0.0.1:3306/test}
 JOBS=${SPORTELLO_TEST_JOBS:-2}
 status=0
 skipped=()
@@ -20,6 +21,11 @@ uv run mypy || status=1
 
 step "SQLite leg"
 uv run pytest -n "$JOBS" -m "not browser" tests || status=1
+# The osTicket importer's tests load osTicket's schema into MariaDB/MySQL (a database per test);
+# without a server they skip (fail with SPORTELLO_REQUIRE_SERVICES=1, tests/importers/osticket_db.py).
+if ! uv run python scripts/reachable.py mysql "$MARIADB_URL"; then
+  skipped+=("osTicket importer tests: no MariaDB/MySQL at $MARIADB_URL")
+fi
 
 # Browser tests run on their own: Playwright's sync API keeps an event loop running in the test
 # thread for the session, which async code in other tests (websocket consumers) must not meet.
