@@ -4,6 +4,7 @@ fields, knowledge-base categories): one row swaps places with its neighbour amon
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 from django.db import transaction
@@ -12,7 +13,15 @@ from django.db.models import Model, QuerySet
 M = TypeVar("M", bound=Model)
 
 
-def move_among(siblings: QuerySet[M], row: M, *, up: bool, step: int = 10, field: str = "position") -> bool:
+def move_among(
+    siblings: QuerySet[M],
+    row: M,
+    *,
+    up: bool,
+    step: int = 10,
+    field: str = "position",
+    save: Callable[[M], object] | None = None,
+) -> bool:
     """Swap `row` with the sibling just above (`up`) or below it, and number the siblings
     `step`, 2 * `step`, 3 * `step`... in their new order (in the integer column `field`).
     False when there is no neighbour that way (or `row` is not among `siblings`): the order
@@ -24,7 +33,9 @@ def move_among(siblings: QuerySet[M], row: M, *, up: bool, step: int = 10, field
     2. Positions are renumbered rather than only exchanged: rows added with equal positions (or
        gaps) get an unambiguous order the first time one of them moves.
     3. Only the rows whose position changed are saved, one `save(update_fields=[field])`
-       each, so whatever listens to saves (the audit trail) sees a real change.
+       each, so whatever listens to saves (the audit trail) sees a real change; or, given
+       `save`, by calling it with the row and its new position set (for rows whose service
+       does more on a save, such as an SLA policy's).
     """
     with transaction.atomic():
         rows = list(siblings.select_for_update())
@@ -38,5 +49,8 @@ def move_among(siblings: QuerySet[M], row: M, *, up: bool, step: int = 10, field
         for number, sibling in enumerate(rows, start=1):
             if getattr(sibling, field) != number * step:
                 setattr(sibling, field, number * step)
-                sibling.save(update_fields=[field])
+                if save is None:
+                    sibling.save(update_fields=[field])
+                else:
+                    save(sibling)
     return moved

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from sportello.core import events
 from sportello.core.errors import Conflict, InvalidInput
+from sportello.core.ordering import move_among
 from sportello.sla.business_time import ALWAYS, CalendarSpec, Timeline
 from sportello.sla.models import Alert, Calendar, CalendarInterval, Holiday, Policy, Target, TicketSLA
 from sportello.tickets.models import ACTIVE_CATEGORIES, Direction, Entry, StatusCategory, Ticket
@@ -968,6 +969,14 @@ def delete_policy(policy: Policy) -> None:
         policy.delete()
         _forget_settings()
         transaction.on_commit(partial(_schedule_resync, policy_id=policy_id))
+
+
+def move_policy(policy: Policy, *, up: bool) -> bool:
+    """Move a policy one place up or down in the order policies are tried (positions become 10,
+    20, 30…); each policy whose position changed is saved through `save_policy`, so its tickets
+    are recomputed. False when it has no neighbour that way."""
+    ordered = Policy.objects.order_by("position", "id")
+    return move_among(ordered, policy, up=up, save=lambda row: save_policy(row, {"position": row.position}))
 
 
 def delete_calendar(calendar: Calendar) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.db import transaction
 from django.db.models import Max, Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -158,20 +157,11 @@ def _save_policy(form: PolicyForm, policy: Policy | None) -> Policy | None:
 @require_POST
 @agent_view
 def policy_move(request: AgentRequest, policy_id: int) -> HttpResponse:
-    """Move a policy one place up or down: positions become 10, 20, 30… in the new order, and each
-    policy whose position changed is saved through the service (its tickets are recomputed)."""
+    """Move a policy one place up or down (`services.move_policy`: its tickets are recomputed)."""
     require_admin(request.user)
-    with transaction.atomic():
-        policies = list(Policy.objects.select_for_update().order_by("position", "id"))
-        index = next((i for i, row in enumerate(policies) if row.pk == policy_id), None)
-        if index is None:
-            return redirect("settings-sla")
-        other = index - 1 if request.POST.get("direction") == "up" else index + 1
-        if 0 <= other < len(policies):
-            policies[index], policies[other] = policies[other], policies[index]
-        for number, row in enumerate(policies, start=1):
-            if row.position != number * 10:
-                services.save_policy(row, {"position": number * 10})
+    policy = Policy.objects.filter(pk=policy_id).first()
+    if policy is not None:
+        services.move_policy(policy, up=request.POST.get("direction") == "up")
     return redirect("settings-sla")
 
 
