@@ -5,10 +5,12 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from sportello.sla.models import Calendar, CalendarInterval, Holiday, Policy, Target, TicketSLA
 from sportello.sla.services import _forget_settings, _schedule_resync
@@ -55,10 +57,47 @@ class TargetInline(admin.TabularInline):
     extra = 1
 
 
+CONDITION_FIELDS = ("priorities", "channels", "tiers", "groups", "organizations", "tags")
+
+
+class PolicyAdminForm(forms.ModelForm):
+    """Refuses to save an active policy with no conditions (it would take every ticket no policy
+    above it takes) unless the box is ticked, as the settings page and the API ask."""
+
+    confirm_all_tickets = forms.BooleanField(
+        label=_("Applies to every ticket"),
+        required=False,
+        help_text=_(
+            "Tick to save an active policy with no conditions: it takes every ticket no policy above it takes."
+        ),
+    )
+
+    class Meta:
+        model = Policy
+        fields = ("name", "position", "active", "calendar", *CONDITION_FIELDS, "warning_minutes")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        conditions = any(data.get(name) for name in CONDITION_FIELDS if name in self.fields)
+        if data.get("active") and not conditions and not data.get("confirm_all_tickets"):
+            self.add_error(
+                "confirm_all_tickets",
+                _(
+                    "This policy has no conditions: it applies to every ticket no policy above it takes. "
+                    "Tick the box to save it anyway, or add a condition."
+                ),
+            )
+        return data
+
+
 @admin.register(Policy)
 class PolicyAdmin(ResyncOnSave):
+    """`active` is not editable in the list: a policy with no conditions is activated from its
+    form, which asks first."""
+
+    form = PolicyAdminForm
     list_display = ("name", "position", "active", "calendar")
-    list_editable = ("position", "active")
+    list_editable = ("position",)
     filter_horizontal = ("groups", "organizations", "tags")
     inlines = [TargetInline]
     exclude = ("created_at", "updated_at")

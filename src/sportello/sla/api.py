@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, time
 from typing import Annotated, Any, Literal
 
+from django.db import transaction
 from django.http import HttpRequest
 from ninja import Path, Router, Schema, Status
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
@@ -18,6 +19,7 @@ from sportello.core.errors import InvalidInput, NotFound
 from sportello.core.jsonbody import Flag, NotBoolean
 from sportello.sla import services
 from sportello.sla.models import Calendar, Policy
+from sportello.sla.preview import preview_policy
 from sportello.sla.schemas import TicketSlaOut, sla_state
 from sportello.tickets.access import require_admin, require_agent, ticket_for_agent
 from sportello.tickets.api import Number, TicketDetailOut
@@ -155,6 +157,13 @@ class PolicyIn(InputSchema):
     tags: list[text(50)] = []  # type: ignore[valid-type]
     warning_minutes: Annotated[int, Field(ge=0, le=100_000), NotBoolean] = 60
     targets: list[TargetSchema] = Field([], max_length=4)
+    confirm_all_tickets: Flag = Field(
+        False,
+        description=(
+            "true to save an active policy with no conditions, which applies to every ticket no policy above it "
+            "takes; without it such a policy is refused (422)"
+        ),
+    )
 
 
 class PolicyUpdateIn(InputSchema):
@@ -170,6 +179,13 @@ class PolicyUpdateIn(InputSchema):
     tags: list[text(50)] | None = None  # type: ignore[valid-type]
     warning_minutes: Annotated[int, Field(ge=0, le=100_000), NotBoolean] | None = None
     targets: list[TargetSchema] | None = Field(None, max_length=4)
+    confirm_all_tickets: Flag = Field(
+        False,
+        description=(
+            "true to save an active policy with no conditions, which applies to every ticket no policy above it "
+            "takes; without it such a policy is refused (422)"
+        ),
+    )
 
 
 class EscalateIn(InputSchema):
@@ -230,6 +246,25 @@ def _policy_writes(data: PolicyIn | PolicyUpdateIn) -> dict[str, Any]:
     return {"fields": fields, "targets": targets, **relations}
 
 
+def _save_policy(policy: Policy, data: PolicyIn | PolicyUpdateIn) -> Policy:
+    """Save through the service; a change that leaves the policy active with no conditions (so it
+    takes every ticket no policy above it takes) is rolled back unless `confirm_all_tickets` is
+    true, as the settings page asks before saving one. Editing a policy that already took every
+    ticket, without changing that, needs no confirmation."""
+    already = policy.pk is not None and services.takes_every_ticket(policy)
+    with transaction.atomic():
+        saved = services.save_policy(policy, **_policy_writes(data))
+        if not already and not data.confirm_all_tickets and services.takes_every_ticket(saved):
+            taken = preview_policy(services.Conditions.of(_policy(saved.pk)), saved.position, saved.pk).taken
+            raise InvalidInput(
+                f"This policy has no conditions: it would apply to every ticket no policy above it takes "
+                f'({taken} open ticket(s) today). Add a condition, or send "confirm_all_tickets": true '
+                f"to save it anyway",
+                field="confirm_all_tickets",
+            )
+    return saved
+
+
 # --- Calendars ----------------------------------------------------------------------------------------
 
 
@@ -281,9 +316,10 @@ def list_policies(request: HttpRequest) -> Any:
 
 @router.post("/sla/policies", response={201: PolicyOut, **errors(409, 422)})
 def create_policy(request: HttpRequest, data: PolicyIn) -> Any:
-    """Admins only."""
+    """Admins only. A policy with no conditions takes every ticket no policy above it takes: saved
+    active only with `confirm_all_tickets: true`."""
     require_admin(caller(request))
-    policy = services.save_policy(Policy(), **_policy_writes(data))
+    policy = _save_policy(Policy(), data)
     return Status(201, _policy(policy.pk))
 
 
@@ -297,7 +333,7 @@ def get_policy(request: HttpRequest, policy_id: ObjectId) -> Any:
 def update_policy(request: HttpRequest, policy_id: ObjectId, data: PolicyUpdateIn) -> Any:
     """Admins only; only the fields given change (lists and targets are replaced whole)."""
     require_admin(caller(request))
-    services.save_policy(_policy(policy_id), **_policy_writes(data))
+    _save_policy(_policy(policy_id), data)
     return _policy(policy_id)
 
 

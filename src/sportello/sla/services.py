@@ -971,6 +971,15 @@ def delete_policy(policy: Policy) -> None:
         transaction.on_commit(partial(_schedule_resync, policy_id=policy_id))
 
 
+def takes_every_ticket(policy: Policy) -> bool:
+    """Whether the policy, as stored, is active with no conditions: it applies to every ticket no
+    policy above it takes (the settings page, the API and Django's admin ask before saving one)."""
+    if not policy.active:
+        return False
+    stored = Policy.objects.prefetch_related("groups", "organizations", "tags").filter(pk=policy.pk).first()
+    return stored is not None and stored.active and not Conditions.of(stored).tickets()
+
+
 def move_policy(policy: Policy, *, up: bool) -> bool:
     """Move a policy one place up or down in the order policies are tried (positions become 10,
     20, 30…); each policy whose position changed is saved through `save_policy`, so its tickets
