@@ -12,23 +12,24 @@ from typing import Any
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class TriggerEvent(models.TextChoices):
-    TICKET_CREATED = "ticket_created", "Ticket created"
-    CUSTOMER_REPLIED = "customer_replied", "Customer replied"
-    AGENT_REPLIED = "agent_replied", "Agent replied"
-    NOTE_ADDED = "note_added", "Internal note added"
-    STATUS_CHANGED = "status_changed", "Status changed"
-    ASSIGNED = "assigned", "Assigned"
-    SLA_WARNING = "sla_warning", "SLA target about to be breached"
-    SLA_BREACHED = "sla_breached", "SLA target breached"
-    CSAT_BAD = "csat_bad", "Customer rated the ticket bad"
+    TICKET_CREATED = "ticket_created", _("Ticket created")
+    CUSTOMER_REPLIED = "customer_replied", _("Customer replied")
+    AGENT_REPLIED = "agent_replied", _("Agent replied")
+    NOTE_ADDED = "note_added", _("Internal note added")
+    STATUS_CHANGED = "status_changed", _("Status changed")
+    ASSIGNED = "assigned", _("Assigned")
+    SLA_WARNING = "sla_warning", _("SLA target about to be breached")
+    SLA_BREACHED = "sla_breached", _("SLA target breached")
+    CSAT_BAD = "csat_bad", _("Customer rated the ticket bad")
 
 
 class Match(models.TextChoices):
-    ALL = "all", "All conditions"
-    ANY = "any", "Any condition"
+    ALL = "all", _("All conditions")
+    ANY = "any", _("Any condition")
 
 
 # A version of the triggers in the cache, bumped by every save and delete: each process keeps which
@@ -105,9 +106,9 @@ class TimeRule(models.Model):
     """
 
     class Since(models.TextChoices):
-        STATUS_CHANGED = "status_changed", "Last status change"
-        UPDATED = "updated", "Last update"
-        CREATED = "created", "Creation"
+        STATUS_CHANGED = "status_changed", _("Last status change")
+        UPDATED = "updated", _("Last update")
+        CREATED = "created", _("Creation")
 
     name = models.CharField(max_length=120, unique=True)
     since = models.CharField(max_length=20, choices=Since.choices, default=Since.STATUS_CHANGED)
@@ -168,11 +169,11 @@ class WebhookCall(models.Model):
     """An outgoing webhook of a trigger: kept so that a failed one shows, with its attempts."""
 
     class State(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SENT = "sent", "Sent"
-        RETRYING = "retrying", "Retrying"
-        FAILED = "failed", "Failed"
-        SENDING = "sending", "Sending"
+        QUEUED = "queued", _("Queued")
+        SENT = "sent", _("Sent")
+        RETRYING = "retrying", _("Retrying")
+        FAILED = "failed", _("Failed")
+        SENDING = "sending", _("Sending")
 
     trigger = models.ForeignKey(Trigger, null=True, on_delete=models.SET_NULL, related_name="webhook_calls")
     ticket = models.ForeignKey("tickets.Ticket", null=True, on_delete=models.SET_NULL, related_name="+")
@@ -196,10 +197,10 @@ class WebhookCall(models.Model):
 
 
 class AssignmentMethod(models.TextChoices):
-    NONE = "none", "No automatic assignment"
-    ROUND_ROBIN = "round_robin", "Round-robin"
-    LEAST_LOAD = "least_load", "Fewest open tickets"
-    SKILLS = "skills", "Best skill and language match, then fewest open tickets"
+    NONE = "none", _("No automatic assignment")
+    ROUND_ROBIN = "round_robin", _("Round-robin")
+    LEAST_LOAD = "least_load", _("Fewest open tickets")
+    SKILLS = "skills", _("Best skill and language match, then fewest open tickets")
 
 
 class GroupAssignment(models.Model):
