@@ -226,3 +226,16 @@ def test_the_command_prints_and_files_its_report(helpscout: HelpScoutServer, tmp
     assert json.loads(path.read_text())["counts"]["ticket"]["created"] == 2
     with pytest.raises(CommandError, match="Bad client credentials"):
         call_command(*args, "--app-secret", "bad")
+
+
+def test_an_attachment_that_cannot_be_read_is_reported_and_the_rest_still_comes(helpscout: HelpScoutServer) -> None:
+    helpscout.files["77"] = "this is not base64!"
+    del helpscout.files["76"]  # and one that is gone: a 404
+    report = run_import(source(helpscout))
+    assert report.skipped["attachment"] == 2
+    reasons = sorted(r["reason"] for r in report.reasons["attachment"])
+    assert reasons == [
+        "order.png: Help Scout answered 404 to /v2/conversations/2001/attachments/76/data: Attachment not found",
+        "receipt.pdf: the attachment's data is not base64",
+    ]
+    assert Ticket.objects.get(number=310).entries.count() == 4 and Attachment.objects.count() == 0
