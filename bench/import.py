@@ -1,7 +1,10 @@
 """How fast `sportello import zendesk` brings tickets in: N tickets with 5 comments each from the tests'
 fake Zendesk server (tests/importers/zendesk_server.py), into a fresh PostgreSQL database.
+`--source freshdesk` or `--source zammad` does the same against those vendors' fake servers (the
+Freshdesk ticket's description is its first comment; both ask one more request a ticket than
+Zendesk: the ticket's attachments, or its tags).
 
-    bash scripts/uv.sh run python bench/import.py --tickets 2000
+    bash scripts/uv.sh run python bench/import.py --tickets 2000 [--source zendesk|freshdesk|zammad]
 
 Prints tickets/s and comments/s for the whole run (users, tickets, comments read over HTTP, written,
 indexed for search, report facts rebuilt at the end), the rate of the first and second half of the
@@ -15,7 +18,9 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,24 +34,23 @@ def main() -> None:
     parser.add_argument("--comments", type=int, default=5)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--timeout", type=int, default=1800)
+    parser.add_argument("--source", choices=("zendesk", "freshdesk", "zammad"), default="zendesk")
     args = parser.parse_args()
     with django_bench("sportello_bench_import", "import", args.timeout):
-        from tests.importers.zendesk_server import EMAIL, TOKEN, ZendeskServer, serve
+        from tests.importers.zendesk_server import serve
 
         from sportello.importers.runner import run_import
-        from sportello.importers.sources.zendesk import ZendeskSource
 
-        fake = ZendeskServer(page_size=1000)
-        fake.generate(args.tickets, comments=args.comments)
+        fake, make_source = _fake(args.source, args.tickets, args.comments)
         server = serve(fake)
-        zendesk = next(server)
+        vendor = next(server)
         marks: list[tuple[int, float]] = []
 
         def mark(written: int) -> None:
             marks.append((written, time.monotonic()))
 
         started = time.monotonic()
-        report = run_import(ZendeskSource(zendesk.url, email=EMAIL, token=TOKEN), batch=args.batch, before_commit=mark)
+        report = run_import(make_source(vendor.url), batch=args.batch, before_commit=mark)
         seconds = time.monotonic() - started
         server.close()
         tickets, comments = report.created["ticket"], report.created["comment"]
@@ -59,7 +63,35 @@ def main() -> None:
             first = (marks[half][0] - marks[0][0]) / (marks[half][1] - marks[0][1])
             second = (marks[-1][0] - marks[half][0]) / (marks[-1][1] - marks[half][1])
             print(f"ticket batches: {first:.0f} tickets/s in the first half, {second:.0f} in the second")
-        print(f"HTTP requests: {zendesk.requests.__len__()}; load average {os.getloadavg()}")
+        print(f"HTTP requests: {vendor.requests.__len__()}; load average {os.getloadavg()}")
+
+
+def _fake(source: str, tickets: int, comments: int) -> tuple[Any, Callable[[str], Any]]:
+    """The vendor's fake server with `tickets` tickets of `comments` comments, and its source."""
+    if source == "freshdesk":
+        from tests.importers.freshdesk_server import API_KEY, FreshdeskServer
+
+        from sportello.importers.sources.freshdesk import FreshdeskSource
+
+        freshdesk = FreshdeskServer()
+        freshdesk.generate(tickets, conversations=comments - 1)
+        return freshdesk, lambda url: FreshdeskSource(url, token=API_KEY)
+    if source == "zammad":
+        from tests.importers.zammad_server import TOKEN as ZAMMAD_TOKEN
+        from tests.importers.zammad_server import ZammadServer
+
+        from sportello.importers.sources.zammad import ZammadSource
+
+        zammad = ZammadServer()
+        zammad.generate(tickets, articles=comments)
+        return zammad, lambda url: ZammadSource(url, token=ZAMMAD_TOKEN)
+    from tests.importers.zendesk_server import EMAIL, TOKEN, ZendeskServer
+
+    from sportello.importers.sources.zendesk import ZendeskSource
+
+    zendesk = ZendeskServer(page_size=1000)
+    zendesk.generate(tickets, comments=comments)
+    return zendesk, lambda url: ZendeskSource(url, email=EMAIL, token=TOKEN)
 
 
 if __name__ == "__main__":
