@@ -97,7 +97,7 @@ def test_a_ticket_arrives_with_its_thread_authors_notes_attachments_and_times(fr
     assert report.created["ticket"] == 3 and report.created["comment"] == 7 and report.created["attachment"] == 2
     assert not report.unmapped
     # Followed through the Link headers: the tickets came two a page.
-    assert any("page=2" in r for r in freshdesk.requests if r.startswith("/api/v2/tickets?"))
+    assert any("&page=2" in r for r in freshdesk.requests if r.startswith("/api/v2/tickets?"))
     assert [t.number for t in search.search_tickets("spaceship", Ticket.objects.all())] == [2]
 
 
@@ -231,3 +231,17 @@ def test_the_command_prints_and_files_its_report(freshdesk: FreshdeskServer, tmp
     assert json.loads(path.read_text())["counts"]["ticket"]["created"] == 3
     with pytest.raises(CommandError, match="You have to be logged in"):
         call_command("import", "freshdesk", "--url", freshdesk.url, "--token", "bad", "--report", str(path))
+
+
+def test_a_list_past_the_page_cap_is_asked_again_from_the_last_time_seen(
+    freshdesk: FreshdeskServer, monkeypatch
+) -> None:
+    from sportello.importers.sources import freshdesk as module
+
+    monkeypatch.setattr(module, "MAX_PAGE", 1)  # Freshdesk's cap, made one page of two tickets
+    freshdesk.generate(3, conversations=1)
+    report = run_import(source(freshdesk))
+    assert report.created["ticket"] == 6 and Ticket.objects.count() == 6
+    windows = [r for r in freshdesk.requests if r.startswith("/api/v2/tickets?")]
+    assert not any("&page=" in r for r in windows)  # never a second page: a new window instead
+    assert len({r.split("updated_since=")[1].split("&")[0] for r in windows}) == len(windows) >= 3

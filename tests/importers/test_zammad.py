@@ -96,7 +96,7 @@ def test_a_ticket_arrives_with_its_thread_authors_notes_attachments_and_times(za
     assert report.skipped["ticket"] == 1 and report.reasons["ticket"][0]["reason"] == "removed in Zammad"
     assert report.created["ticket"] == 3 and report.created["comment"] == 5 and report.created["attachment"] == 2
     assert not report.unmapped
-    assert any("page=2" in r for r in zammad.requests if r.startswith("/api/v1/tickets?"))
+    assert any("&page=2" in r for r in zammad.requests if r.startswith("/api/v1/tickets?"))
     assert [t.number for t in search.search_tickets("printer", Ticket.objects.all())] == [31002]
 
 
