@@ -11,6 +11,8 @@
   `/api/v2/ticket_fields`, `/api/v2/surveys/satisfaction_ratings?created_since=`;
   `GET /api/v2/tickets/{id}` (with `attachments`) and `/api/v2/tickets/{id}/conversations`; a
   missing ticket is a 404 with an empty body.
+- Attachments (`/attachments/…`) are served without credentials, as signed storage URLs are;
+  `attachment_host` may name this server differently, as another host.
 - Rate limits: `rate_limit_next` answers that many requests with a 429 and `Retry-After`;
   `fail_next` takes (status, body) pairs answered before the normal answer.
 
@@ -51,6 +53,10 @@ class FreshdeskServer:
     rate_limit_next: int = 0
     fail_next: list[tuple[int, Any]] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
+    # Freshdesk's attachment_url is a signed URL on its file storage, another host: "localhost"
+    # reaches this server under another name. Whether each download came with credentials:
+    attachment_host: str = "127.0.0.1"
+    attachment_credentials: list[bool] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=_account)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -121,6 +127,12 @@ class FreshdeskServer:
             if self.fail_next:
                 status, body = self.fail_next.pop(0)
                 return status, body, {}
+        if path.startswith("/attachments/"):  # signed storage URLs: no credentials asked, none wanted
+            self.attachment_credentials.append(headers.get("Authorization") is not None)
+            files = self.data["attachments"]
+            if path in files:
+                return 200, files[path].encode("latin-1"), {"Content-Type": "application/octet-stream"}
+            return 404, b"", {}
         expected = "Basic " + base64.b64encode(f"{API_KEY}:X".encode()).decode()
         if headers.get("Authorization") != expected:
             return (
@@ -128,11 +140,6 @@ class FreshdeskServer:
                 {"code": "invalid_credentials", "message": "You have to be logged in to perform this action."},
                 {},
             )
-        if path.startswith("/attachments/"):
-            files = self.data["attachments"]
-            if path in files:
-                return 200, files[path].encode("latin-1"), {"Content-Type": "application/octet-stream"}
-            return 404, b"", {}
         simple = {
             "/api/v2/groups": "groups",
             "/api/v2/companies": "companies",
@@ -173,7 +180,8 @@ class FreshdeskServer:
         return 404, b"", {}
 
     def _absolute(self, attachment: dict[str, Any]) -> dict[str, Any]:
-        return {**attachment, "attachment_url": self.url + attachment["attachment_url"]}
+        base = f"http://{self.attachment_host}:{self.port}"
+        return {**attachment, "attachment_url": base + attachment["attachment_url"]}
 
     def _tickets(self, path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         includes = {i for i in query.get("include", "").split(",") if i}

@@ -245,3 +245,11 @@ def test_a_list_past_the_page_cap_is_asked_again_from_the_last_time_seen(
     windows = [r for r in freshdesk.requests if r.startswith("/api/v2/tickets?")]
     assert not any("&page=" in r for r in windows)  # never a second page: a new window instead
     assert len({r.split("updated_since=")[1].split("&")[0] for r in windows}) == len(windows) >= 3
+
+
+def test_the_api_key_is_never_sent_to_the_attachments_storage_host(freshdesk: FreshdeskServer) -> None:
+    freshdesk.attachment_host = "localhost"  # this server, by another name: another host
+    report = run_import(source(freshdesk))
+    assert report.created["attachment"] == 2
+    assert freshdesk.attachment_credentials == [False, False]
+    assert Attachment.objects.get(filename="guide.pdf").file.read() == b"%PDF-1.4 the repair guide"
