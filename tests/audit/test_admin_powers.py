@@ -201,3 +201,20 @@ def test_releasing_and_downloading_a_quarantined_mail_are_recorded(admin):
     )
     assert (downloaded.action, downloaded.actor, downloaded.target_type) == ("export", admin, "mail.rawmessage")
     assert "who sent this" not in stored(released) + stored(downloaded)  # not the mail's content
+
+
+def test_resending_an_invitation_is_recorded(admin, django_capture_on_commit_callbacks):
+    from sportello.accounts import team
+
+    with django_capture_on_commit_callbacks(execute=True):
+        nora = team.invite_user(email="nora@example.org", first_name="Nora", last_name="", role="agent", groups=[])
+    client = client_for(admin)
+    start = mark()
+    assert client.post(f"/settings/users/{nora.pk}/resend").status_code == 302
+    event = AuditEvent.objects.get(id__gt=start)
+    assert (event.action, event.actor, event.target_label, event.after) == (
+        "admin.power",
+        admin,
+        "nora@example.org",
+        {"power": "invitation.resent", "to": "nora@example.org"},
+    )

@@ -156,10 +156,14 @@ def resend_invitation(user: User) -> None:
         raise InvalidInput(_("%(name)s already accepted the invitation.") % {"name": user.display_name})
     if not user.is_active:
         raise InvalidInput(_("%(name)s is deactivated: reactivate them first.") % {"name": user.display_name})
+    from sportello.audit import services as audit
+
     with transaction.atomic():
         user.set_unusable_password()
         user.save(update_fields=["password"])
         _put_invitation(user)
+        # A new sign-in link, earlier ones spent: recorded as the invitation itself was.
+        audit.power_used("invitation.resent", target=user, target_label=user.get_username(), details={"to": user.email})
 
 
 def _put_invitation(user: User) -> None:
