@@ -139,6 +139,22 @@ def walk_groups(w: Walk) -> None:
     w.change("delete", delete, w.form(delete), target="accounts.group", shows="Billing desk", gone=group)
 
 
+def walk_skills(w: Walk) -> None:
+    category = Category.objects.create(name="Invoices")
+    data = {**w.form("/settings/skills/"), "name": "SAP", "categories": [str(category.pk)], "tags": "sap"}
+    w.change("create", "/settings/skills/", data, target="automation.skill", shows="SAP")
+    skill = Skill.objects.get(name="SAP")
+    url = f"/settings/skills/{skill.pk}/"
+    w.change(
+        "edit", url, {**w.form(url), "name": "SAP ERP", "tags": "sap, erp"}, target="automation.skill", shows="erp"
+    )
+    agent = make_user("sam_sap", Role.AGENT)
+    w.change("give an agent", url, {**w.form(url), f"agent_{agent.pk}": "4"}, target="accounts.user", shows="SAP ERP")
+    w.change("change the level", url, {**w.form(url), f"agent_{agent.pk}": "2"}, target="accounts.user", shows="2")
+    delete = f"/settings/skills/{skill.pk}/delete/"
+    w.change("delete", delete, w.form(delete), target="automation.skill", shows="SAP ERP", gone=skill)
+
+
 def walk_tokens(w: Walk) -> None:
     data = {**w.form("/accounts/tokens/"), "name": "deploy script"}
     with w.capture(execute=True):
@@ -336,6 +352,7 @@ def walk_branding(w: Walk) -> None:
 WALKS: dict[str, Callable[..., None]] = {
     "settings-users": walk_users,
     "settings-groups": walk_groups,
+    "settings-skills": walk_skills,
     "tokens": walk_tokens,
     "settings-statuses": walk_statuses,
     "settings-categories": walk_ticket_types,

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import EllipsisType
 from typing import Any
@@ -341,6 +341,34 @@ def _tags(names: list[str]) -> list[Tag]:
 
 def delete_skill(skill: Skill) -> None:
     skill.delete()
+
+
+def set_skill_holders(skill: Skill, levels: Mapping[User, int | None], *, among: Sequence[User]) -> None:
+    """Which of the agents `among` have the skill, at what level (None: basic, as 1): those in
+    `levels` have it, the others of `among` lose it; agents outside `among` keep theirs. Each row
+    changed is saved or deleted on its own, so the audit trail records each agent's skills once."""
+    for agent in [*among, *levels]:
+        if agent.role not in ASSIGNABLE_ROLES:
+            raise InvalidInput(
+                f"{agent.display_name} is not an agent: only agents and admins have skills", field="agents"
+            )
+    for agent, level in levels.items():
+        if level is not None and not 1 <= level <= MAX_LEVEL:
+            raise InvalidInput(f"The level of {agent.display_name} must be 1 to {MAX_LEVEL}", field="agents")
+    wanted = {agent.pk: level for agent, level in levels.items()}
+    everyone = {agent.pk: agent for agent in [*among, *levels]}
+    with transaction.atomic():
+        current = {row.agent_id: row for row in AgentSkill.objects.filter(skill=skill, agent_id__in=list(everyone))}
+        for agent in everyone.values():
+            row = current.get(agent.pk)
+            if agent.pk not in wanted:
+                if row is not None:
+                    row.delete()
+            elif row is None:
+                AgentSkill.objects.create(agent=agent, skill=skill, level=wanted[agent.pk])
+            elif row.level != wanted[agent.pk]:
+                row.level = wanted[agent.pk]
+                row.save(update_fields=["level"])
 
 
 def set_agent_profile(

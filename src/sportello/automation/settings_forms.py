@@ -24,9 +24,11 @@ from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from sportello.automation.actions import FIELD_ACTIONS, OTHER_ACTIONS, RECIPIENTS, validate_actions
+from sportello.automation.assignment import MAX_LEVEL
 from sportello.automation.conditions import FIELDS, OPERATORS, validate_conditions
 from sportello.automation.models import Macro, TimeRule, Trigger, WebhookCall
 from sportello.core.errors import InvalidInput
+from sportello.tickets.models import Category
 
 # --- What the builder offers ------------------------------------------------------------------------
 
@@ -513,3 +515,49 @@ class WebhookLogFilter(forms.Form):
         super().__init__(*args, **kwargs)
         triggers = Trigger.objects.order_by("name").values_list("pk", "name")
         self.fields["trigger"].choices = [("", _("Any trigger")), *triggers]  # type: ignore[attr-defined]
+
+
+# --- Skills (assignment "by skills") -----------------------------------------------------------------
+
+LEVEL_CHOICES = [("", _("Does not have it")), *((str(n), str(n)) for n in range(1, MAX_LEVEL + 1))]
+
+
+class SkillForm(forms.Form):
+    """A skill, the ticket types and tags that need it, and (`agents` given) each agent's level."""
+
+    name = forms.CharField(label=_("Name"), max_length=80)
+    categories = forms.ModelMultipleChoiceField(
+        label=_("Ticket types that need it"),
+        queryset=Category.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    tags = forms.CharField(
+        label=_("Tags that need it"),
+        required=False,
+        max_length=2000,
+        help_text=_("Separated by commas: a ticket with any of them needs the skill."),
+    )
+
+    def __init__(self, *args: Any, agents: list[Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["categories"].queryset = Category.objects.order_by("name")  # type: ignore[attr-defined]
+        self.agents = agents or []
+        for agent in self.agents:
+            self.fields[f"agent_{agent.pk}"] = forms.ChoiceField(
+                label=agent.display_name, required=False, choices=LEVEL_CHOICES
+            )
+
+    def agent_fields(self) -> list[forms.BoundField]:
+        return [self[f"agent_{agent.pk}"] for agent in self.agents]
+
+    def clean_tags(self) -> list[str]:
+        names = [name.strip() for name in self.cleaned_data.get("tags", "").split(",") if name.strip()]
+        for name in names:
+            if len(name) > 50:
+                raise forms.ValidationError(_("“%(tag)s” is longer than 50 characters.") % {"tag": name[:50]})
+        return list(dict.fromkeys(name.lower() for name in names))
+
+    def levels(self) -> dict[Any, int | None]:
+        """Agent → level (1 basic … 5 expert) for the agents given one."""
+        return {agent: int(level) for agent in self.agents if (level := self.cleaned_data.get(f"agent_{agent.pk}"))}

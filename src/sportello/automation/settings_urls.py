@@ -20,4 +20,7 @@ urlpatterns = [
     path("webhooks/", views.webhooks, name="settings-webhooks"),
     path("webhooks/test/", views.webhook_test, name="settings-webhook-test"),
     path("webhooks/calls/<int:call_id>/retry/", views.webhook_retry, name="settings-webhook-retry"),
+    path("skills/", views.skill_list, name="settings-skills"),
+    path("skills/<int:skill_id>/", views.skill_edit, name="settings-skill"),
+    path("skills/<int:skill_id>/delete/", views.skill_delete, name="settings-skill-delete"),
 ]

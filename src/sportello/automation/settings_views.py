@@ -1,4 +1,4 @@
-"""The automation pages of the settings area: triggers, time rules, macros, webhooks.
+"""The automation pages of the settings area: triggers, time rules, macros, webhooks, skills.
 
 Triggers, time rules and shared macros are edited with the condition and action builder
 (settings_forms.Builder) and saved through the same services as the API (`save_trigger`,
@@ -15,17 +15,28 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Max, Model
+from django.db import transaction
+from django.db.models import Count, Max, Model, Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from sportello.automation import services
+from sportello.accounts.models import Group, User
+from sportello.automation import assignment, services
 from sportello.automation.actions import FIELD_ACTIONS, OTHER_ACTIONS
 from sportello.automation.dry_run import dry_run
-from sportello.automation.models import Macro, Match, TimeRule, Trigger, WebhookCall
+from sportello.automation.models import (
+    AgentSkill,
+    AssignmentMethod,
+    Macro,
+    Match,
+    Skill,
+    TimeRule,
+    Trigger,
+    WebhookCall,
+)
 from sportello.automation.settings_forms import (
     ACTION_LABELS,
     ACTION_PARAMS,
@@ -38,6 +49,7 @@ from sportello.automation.settings_forms import (
     Builder,
     ConditionRow,
     MacroSettingsForm,
+    SkillForm,
     TimeRuleSettingsForm,
     TriggerSettingsForm,
     WebhookLogFilter,
@@ -46,7 +58,7 @@ from sportello.automation.settings_forms import (
     choice_lists,
 )
 from sportello.automation.webhook_tools import TestCallResult, retry_webhook_call, send_test_call
-from sportello.core.errors import InvalidInput, NotFound
+from sportello.core.errors import InvalidInput, NotFound, ServiceError
 from sportello.tickets.access import require_admin, ticket_for_agent
 from sportello.tickets.views import AgentRequest, agent_view
 
@@ -445,3 +457,104 @@ def _webhooks_page(
         "here": request.get_full_path() if request.method == "GET" else "/settings/webhooks/",
     }
     return render(request, "automation/settings/webhooks.html", context, status=status)
+
+
+# --- Skills --------------------------------------------------------------------------------------------
+#
+# What a ticket needs (by its type or a tag) and which agents have it, at what level: the method
+# "By skills" of a group's page prefers the online agent with the best match. Saved through the same
+# services as the API (`assignment.save_skill`, `set_skill_holders`, `delete_skill`).
+
+
+def _skill_agents() -> list[User]:
+    """The people a skill can be given to: active agents and admins, by name."""
+    return list(
+        User.objects.filter(is_active=True, role__in=assignment.ASSIGNABLE_ROLES).order_by(
+            "first_name", "last_name", "username"
+        )
+    )
+
+
+def _skill_refused(form: SkillForm, err: ServiceError) -> None:
+    field = err.details.get("field")
+    form.add_error(field if field in form.fields else None, err.message)
+
+
+@require_http_methods(["GET", "POST"])
+@agent_view
+def skill_list(request: AgentRequest) -> HttpResponse:
+    """The skills with what needs them and who has them, and the form to add one."""
+    require_admin(request.user)
+    form = SkillForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            skill = assignment.save_skill(
+                Skill(), name=data["name"], categories=[c.pk for c in data["categories"]], tags=data["tags"]
+            )
+        except ServiceError as err:
+            _skill_refused(form, err)
+        else:
+            messages.success(
+                request, _("Skill “%(name)s” added: now choose which agents have it.") % {"name": skill.name}
+            )
+            return redirect("settings-skill", skill_id=skill.pk)
+    holders = Prefetch(
+        "agents",
+        queryset=AgentSkill.objects.select_related("agent").order_by("-level", "agent__first_name", "agent__username"),
+    )
+    skills = Skill.objects.prefetch_related("categories", "tags", holders).order_by("name")
+    skill_groups = Group.objects.filter(assignment__method=AssignmentMethod.SKILLS).order_by("name")
+    context = {"form": form, "skills": skills, "skill_groups": skill_groups}
+    return render(request, "automation/settings/skills.html", context, status=422 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@agent_view
+def skill_edit(request: AgentRequest, skill_id: int) -> HttpResponse:
+    require_admin(request.user)
+    skill = get_object_or_404(Skill.objects.prefetch_related("categories", "tags"), pk=skill_id)
+    agents = _skill_agents()
+    held = {row.agent_id: row for row in AgentSkill.objects.filter(skill=skill).select_related("agent")}
+    initial: dict[str, Any] = {
+        "name": skill.name,
+        "categories": list(skill.categories.all()),
+        "tags": ", ".join(tag.name for tag in skill.tags.all()),
+    }
+    for agent in agents:
+        if agent.pk in held:
+            initial[f"agent_{agent.pk}"] = str(held[agent.pk].level or 1)
+    form = SkillForm(request.POST if request.method == "POST" else None, agents=agents, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                assignment.save_skill(
+                    skill, name=data["name"], categories=[c.pk for c in data["categories"]], tags=data["tags"]
+                )
+                assignment.set_skill_holders(skill, form.levels(), among=agents)
+        except ServiceError as err:
+            skill.refresh_from_db()
+            _skill_refused(form, err)
+        else:
+            messages.success(request, _("Skill “%(name)s” saved.") % {"name": skill.name})
+            return redirect("settings-skills")
+    # Holders who cannot be edited here (deactivated, or no longer agents): shown, kept.
+    others = [row for agent_id, row in held.items() if agent_id not in {agent.pk for agent in agents}]
+    context = {"form": form, "skill": skill, "others": others}
+    return render(request, "automation/settings/skill_edit.html", context, status=422 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@agent_view
+def skill_delete(request: AgentRequest, skill_id: int) -> HttpResponse:
+    """The question first (the agents who lose it, what needed it); only its button deletes."""
+    require_admin(request.user)
+    skill = get_object_or_404(Skill.objects.prefetch_related("categories", "tags"), pk=skill_id)
+    if request.method == "POST" and request.POST.get("confirmed") == "yes":
+        name = skill.name
+        assignment.delete_skill(skill)
+        messages.success(request, _("Skill “%(name)s” deleted.") % {"name": name})
+        return redirect("settings-skills")
+    context = {"skill": skill, "holders": skill.agents.count()}
+    return render(request, "automation/settings/skill_delete.html", context)
