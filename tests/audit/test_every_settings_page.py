@@ -124,6 +124,8 @@ def walk_users(w: Walk) -> None:
     w.change("change the role", url, edit, target="accounts.user", shows=Role.LIGHT_AGENT.value)
     edit = {**w.form(url), "role": Role.AGENT.value, f"skill_{skill.pk}": "3"}
     w.change("give a skill", url, edit, target="accounts.user", shows="Billing")
+    resend = f"/settings/users/{person.pk}/resend"
+    w.change("resend the invitation", resend, target="accounts.user", shows="invitation.resent")
     w.change("deactivate", f"/settings/users/{person.pk}/active", {"active": "false"}, target="accounts.user")
 
 
