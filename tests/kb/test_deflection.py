@@ -6,7 +6,7 @@ from sportello.kb.models import Deflection
 from sportello.kb.services import count_deflections
 
 
-def test_webform_subject_asks_for_suggestions(client):
+def test_webform_subject_asks_for_suggestions(client, db):  # the page reads the branding
     html = client.get("/support/new").content.decode()
     assert 'hx-get="/help/suggest"' in html and 'id="kb-suggestions"' in html
 
