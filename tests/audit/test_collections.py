@@ -161,3 +161,15 @@ def test_no_recorded_collection_is_named_like_a_secret():
         except LookupError:
             continue
     assert names and not [name for name in names if hooks._is_secret(name)]
+
+
+def test_deleting_a_tag_a_policy_matches_is_recorded_on_the_policy(django_capture_on_commit_callbacks):
+    """No m2m_changed when the other side goes: its deletion is watched instead."""
+    policy = Policy.objects.create(name="VIP")
+    vip, gold = Tag.objects.create(name="vip"), Tag.objects.create(name="gold")
+    with django_capture_on_commit_callbacks(execute=True):
+        policy.tags.set([vip, gold])
+    start = mark()
+    with django_capture_on_commit_callbacks(execute=True):
+        vip.delete()
+    assert changes_since(start, "sla.policy") == [({"tags": ["gold", "vip"]}, {"tags": ["gold"]})]

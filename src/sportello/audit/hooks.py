@@ -313,6 +313,27 @@ def _m2m_receiver(model: type[models.Model], field: models.ManyToManyField) -> A
     return receiver
 
 
+def _m2m_other_side_deleted(model: type[models.Model], field: models.ManyToManyField) -> Any:  # type: ignore[type-arg]
+    """pre_delete of the other side (a tag, a group): its rows of the m2m table go with it, without
+    m2m_changed nor (the table being auto-created) pre_delete; our objects it was in are noted."""
+    read = _m2m_reader(field)
+    through: Any = field.remote_field.through
+    source, target = field.m2m_field_name(), field.m2m_reverse_field_name()
+
+    def receiver(sender: Any, instance: Any, using: str = "default", **kwargs: Any) -> None:
+        if not connections[using].in_atomic_block:  # (a deletion is: the Collector's transaction)
+            return
+        owners = list(
+            through._base_manager.filter(**{f"{target}_id": instance.pk}).values_list(f"{source}_id", flat=True)
+        )
+        if owners:
+            pending = _pending(using)
+            for pk in owners:
+                pending.note(model, pk, field.name, read)
+
+    return receiver
+
+
 def child_pre_change(sender: type[models.Model], instance: models.Model, raw: bool = False, **kwargs: Any) -> None:
     """pre_save / pre_delete of a row of CHILD_COLLECTIONS: note its object's collection."""
     if raw:
@@ -537,6 +558,12 @@ def connect() -> None:
                 _m2m_receiver(model, field),
                 sender=field.remote_field.through,
                 dispatch_uid=f"audit-m2m-{label}-{field.name}",
+                weak=False,
+            )
+            pre_delete.connect(
+                _m2m_other_side_deleted(model, field),
+                sender=field.related_model,
+                dispatch_uid=f"audit-m2m-other-{label}-{field.name}",
                 weak=False,
             )
     for label in CHILD_COLLECTIONS:
