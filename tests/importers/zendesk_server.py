@@ -11,6 +11,11 @@
 - Ticket comments (`/api/v2/tickets/{id}/comments.json`), cursor pagination: `meta.has_more`,
   `meta.after_cursor`, `links.next`; a missing ticket is a 404 `{"error": "RecordNotFound", …}`.
 - Attachments (`/attachments/…`), the bytes.
+- Help Center (help_center.json): categories (one page), sections (offset pagination: `per_page`
+  1, `page`, `next_page`), articles (cursor pagination: `page[size]`, `page[after]`,
+  `meta.has_more`, `links.next`; one a page), each article's translations, and the images an
+  article shows (`/hc/article_attachments/…`).
+- Macros (`/api/v2/macros.json`, macros.json), `next_page`.
 - Rate limits: `rate_limit_next` answers that many requests with a 429 and `Retry-After`;
   `fail_next` takes (status, body) pairs answered before the normal answer.
 
@@ -61,6 +66,8 @@ class ZendeskServer:
     files: dict[str, bytes] = field(
         default_factory=lambda: {k: v.encode("latin-1") for k, v in _load("comments.json")["attachments"].items()}
     )
+    help_center: dict[str, Any] = field(default_factory=lambda: _load("help_center.json"))
+    macros: list[dict[str, Any]] = field(default_factory=lambda: _load("macros.json")["macros"])
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -136,6 +143,13 @@ class ZendeskServer:
             if path in self.files:
                 return 200, self.files[path], {"Content-Type": "application/octet-stream"}
             return 404, {"error": "RecordNotFound", "description": "Not found"}, {}
+        if path.startswith("/hc/article_attachments/"):
+            content = self.help_center["files"].get(path)
+            if content is None:
+                return 404, {"error": "RecordNotFound", "description": "Not found"}, {}
+            return 200, content.encode("latin-1"), {"Content-Type": "image/png"}
+        if path.startswith("/api/v2/help_center/") or path == "/api/v2/macros.json":
+            return self._help_center(path, query)
         if path == "/api/v2/groups.json":
             return 200, {"groups": self.groups, "next_page": None, "previous_page": None, "count": len(self.groups)}, {}
         if path.endswith("/count.json"):
@@ -158,6 +172,41 @@ class ZendeskServer:
             if ticket_id not in self.comments:
                 return 404, {"error": "RecordNotFound", "description": "Not found"}, {}
             return self._comment_page(ticket_id, query)
+        return 404, {"error": "InvalidEndpoint", "description": "Not found"}, {}
+
+    def _help_center(self, path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        def based(row: dict[str, Any]) -> dict[str, Any]:
+            return {**row, "body": str(row.get("body") or "").replace("{base}", self.url)}
+
+        if path == "/api/v2/macros.json":
+            return 200, {"macros": self.macros, "next_page": None, "previous_page": None, "count": len(self.macros)}, {}
+        if path == "/api/v2/help_center/categories.json":
+            rows = self.help_center["categories"]
+            return 200, {"categories": rows, "next_page": None, "page": 1, "page_count": 1, "count": len(rows)}, {}
+        if path == "/api/v2/help_center/sections.json":  # offset pagination, one a page
+            rows, number = self.help_center["sections"], int(query.get("page", "1"))
+            more = number < len(rows)
+            next_page = f"{self.url}{path}?page={number + 1}&per_page=1" if more else None
+            return 200, {"sections": rows[number - 1 : number], "next_page": next_page, "count": len(rows)}, {}
+        if path == "/api/v2/help_center/articles.json":  # cursor pagination, one a page
+            rows, offset = self.help_center["articles"], int(query.get("page[after]", "0") or 0)
+            more = offset + 1 < len(rows)
+            link = f"{self.url}{path}?page[size]=1&page[after]={offset + 1}" if more else None
+            return (
+                200,
+                {
+                    "articles": [based(r) for r in rows[offset : offset + 1]],
+                    "meta": {"has_more": more, "after_cursor": str(offset + 1) if more else None},
+                    "links": {"next": link, "prev": None},
+                },
+                {},
+            )
+        parts = path.split("/")  # /api/v2/help_center/articles/{id}/translations.json
+        if len(parts) == 7 and parts[4] == "articles" and parts[6] == "translations.json":
+            rows = self.help_center["translations"].get(parts[5])
+            if rows is None:
+                return 404, {"error": "RecordNotFound", "description": "Not found"}, {}
+            return 200, {"translations": [based(r) for r in rows], "next_page": None, "count": len(rows)}, {}
         return 404, {"error": "InvalidEndpoint", "description": "Not found"}, {}
 
     def _export(self, kind: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:

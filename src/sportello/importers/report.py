@@ -9,7 +9,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-KINDS = ("group", "organization", "agent", "customer", "ticket", "comment", "attachment", "rating")
+KINDS = (
+    "group",
+    "organization",
+    "agent",
+    "customer",
+    "ticket",
+    "comment",
+    "attachment",
+    "rating",
+    # the knowledge base and macros (kb_writer.py)
+    "category",
+    "article",
+    "translation",
+    "image",
+    "macro",
+)
 MAX_REASONS = 1000  # skipped rows kept per kind in the file; the counts stay exact
 
 
@@ -61,8 +76,9 @@ class Report:
         verb = "would be" if self.dry_run else "were"
         out = [f"Import from {self.source}{' (dry run: nothing written)' if self.dry_run else ''}:"]
         for kind, counts in self.as_dict()["counts"].items():
+            label = "categories" if kind == "category" else f"{kind}s"
             out.append(
-                f"  {kind}s: {counts['created']} {verb} created, {counts['updated']} updated, "
+                f"  {label}: {counts['created']} {verb} created, {counts['updated']} updated, "
                 f"{counts['unchanged']} unchanged, {counts['skipped']} skipped"
             )
         if self.renumbered:
@@ -71,7 +87,7 @@ class Report:
             for row in rows[:20]:
                 out.append(f"  skipped {kind} {row['id']}: {row['reason']}")
             if self.skipped[kind] > 20:
-                out.append(f"  … and {self.skipped[kind] - 20} more skipped {kind}s (see the report file)")
+                out.append(f"  … and {self.skipped[kind] - 20} more skipped {kind} rows (see the report file)")
         for (what, value), n in sorted(self.unmapped.items()):
             hint = "; see --mapping" if what in ("status", "priority", "channel") else ""
             out.append(f"  cannot map {what} {value!r} ({n} rows{hint})")

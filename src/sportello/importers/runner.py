@@ -6,11 +6,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.db import transaction
 
 from sportello.core import events
+from sportello.importers.kb_records import KbArticleIn, KbCategoryIn, MacroIn
+from sportello.importers.kb_writer import KbWriter
 from sportello.importers.mapping import Mapping
 from sportello.importers.models import ImportCursor
 from sportello.importers.records import (
@@ -27,6 +29,10 @@ from sportello.importers.writer import BATCH, DryRunDone, Writer
 
 # The order a source is read in: what a ticket refers to is written before it.
 STREAMS = ("groups", "organizations", "people", "tickets")
+# Read after the tickets, by the sources that have them (`kb_streams`): the knowledge base (its
+# categories, then articles with their translations and images) and the macros, which refer to
+# the groups and agents imported before. Read whole every run; unchanged rows are skipped.
+KB_STREAMS = ("kb", "macros")
 
 
 class Source(Protocol):
@@ -122,4 +128,26 @@ def _read_all(source: Source, writer: Writer, progress: Progress, *, since: date
                 writer.ticket(record)
             progress.advance(stream, 1)
         writer.flush()
+    _read_kb(source, writer, progress)
     writer.finish()
+
+
+def _read_kb(source: Source, writer: Writer, progress: Progress) -> None:
+    """The knowledge base and macros (kb_writer.py), for the sources that read them."""
+    streams = [s for s in getattr(source, "kb_streams", ()) if s in KB_STREAMS]
+    if not streams:
+        return
+    kb = KbWriter(source.name, report=writer.report, mapping=writer.mapping, dry_run=writer.dry_run)
+    for stream in streams:
+        progress.start(stream, None)
+        records: Iterator[Any] = source.read(stream, since=None, cursor=None)
+        for record in records:
+            if isinstance(record, Skipped):
+                writer.report.skip(record.kind, record.source_id, record.reason)
+            elif isinstance(record, KbCategoryIn):
+                kb.category(record)
+            elif isinstance(record, KbArticleIn):
+                kb.article(record)
+            elif isinstance(record, MacroIn):
+                kb.macro(record)
+            progress.advance(stream, 1)

@@ -11,6 +11,16 @@ What is read, and the documentation it follows (developer.zendesk.com/api-refere
   pagination (`meta.has_more`, `links.next`) (ticketing/tickets/ticket_comments);
 - attachments: each comment's `attachments[].content_url`, downloaded.
 
+The knowledge base and macros, after the tickets (help_center/help-center-api/articles,
+…/sections, …/categories, …/translations; ticketing/business-rules/macros):
+- `GET /api/v2/help_center/categories`, `…/sections` and `…/articles`, followed by `next_page` (offset
+  pagination) or `links.next` while `meta.has_more` (cursor pagination, `page[size]=100`);
+- each article's translations: `GET /api/v2/help_center/articles/{id}/translations`;
+- the images an article's HTML shows from the account itself (`/hc/article_attachments/…` or any
+  address on its host), downloaded and stored in the knowledge base;
+- `GET /api/v2/macros`: each action (`{"field", "value"}`) as a Sportello macro action where there
+  is one (status, priority, group, assignee, tags, the comment text); the others are reported.
+
 Authentication is an API token: Basic `{email}/token:{token}` (introduction#api-token).
 Rate limits (account-api/rate-limits): a 429 says how long to wait in `Retry-After` (seconds);
 the shared client (sources/http.py) waits that long and asks again. 5xx answers are retried a few
@@ -22,11 +32,21 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+from sportello.importers.kb_records import (
+    KbArticleIn,
+    KbCategoryIn,
+    KbImageIn,
+    KbTranslationIn,
+    MacroIn,
+    image_sources,
+)
 from sportello.importers.records import (
     AttachmentIn,
     Checkpoint,
@@ -44,6 +64,40 @@ from sportello.importers.sources.http import TIMEOUT, ApiClient
 from sportello.importers.sources.tabular import SourceError, parse_time
 
 IDENTITY_KINDS = {"email": "email", "phone_number": "phone", "twitter": "social", "facebook": "social"}
+# Zendesk's placeholders (support.zendesk.com: "Zendesk Support placeholders reference") that have
+# a Sportello one; the others stay as they are and are reported.
+PLACEHOLDERS = {
+    "ticket.id": "ticket.number",
+    "ticket.title": "ticket.subject",
+    "ticket.status": "ticket.status",
+    "ticket.priority": "ticket.priority",
+    "ticket.group.name": "ticket.group",
+    "ticket.url": "ticket.url",
+    "ticket.link": "ticket.url",
+    "ticket.requester.name": "customer.name",
+    "ticket.requester.first_name": "customer.first_name",
+    "ticket.requester.email": "customer.email",
+    "current_user.name": "agent.name",
+    "current_user.first_name": "agent.first_name",
+    "ticket.assignee.name": "agent.name",
+    "ticket.assignee.first_name": "agent.first_name",
+}
+PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
+
+
+def translate_placeholders(text: str, known: dict[str, str]) -> tuple[str, list[str]]:
+    """`text` with the source's placeholders written as Sportello's, and those that have none."""
+    missing: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in known:
+            return "{{ " + known[name] + " }}"
+        if name not in missing:
+            missing.append(name)
+        return match.group(0)
+
+    return PLACEHOLDER.sub(replace, text or ""), missing
 
 
 class ZendeskClient(ApiClient):
@@ -96,9 +150,11 @@ class ZendeskSource:
         token: str,
         sleep: Callable[[float], None] = time.sleep,
         client: ZendeskClient | None = None,
+        kb: bool = True,
     ) -> None:
         self.client = client or ZendeskClient(url, email=email, token=token, sleep=sleep)
         self.name = f"zendesk:{self.client.host}"[:100]
+        self.kb_streams = ("kb", "macros") if kb else ()
 
     def total(self, stream: str) -> int | None:
         path = {"organizations": "organizations", "people": "users", "tickets": "tickets"}.get(stream)
@@ -111,7 +167,7 @@ class ZendeskSource:
         except (SourceError, TypeError, ValueError):
             return None
 
-    def read(self, stream: str, *, since: datetime | None, cursor: str | None) -> Iterator[Record]:
+    def read(self, stream: str, *, since: datetime | None, cursor: str | None) -> Iterator[Any]:
         start = str(int(since.timestamp())) if since else "0"
         if stream == "groups":
             yield from self._groups()
@@ -121,6 +177,152 @@ class ZendeskSource:
             yield from self._cursor_export("users", start, cursor, self._person, include="identities")
         elif stream == "tickets":
             yield from self._cursor_export("tickets", start, cursor, self._ticket)
+        elif stream == "kb":
+            yield from self._knowledge_base()
+        elif stream == "macros":
+            for row in self._list("/api/v2/macros.json", "macros"):
+                yield self._macro(row)
+
+    # --- Help Center ----------------------------------------------------------------------------------
+
+    def _list(self, path: str, key: str) -> Iterator[dict[str, Any]]:
+        """Every row of a list, by cursor pagination (`meta.has_more`, `links.next`) or by offset
+        (`next_page`), whichever the answer uses."""
+        url: str | None = path
+        params: dict[str, Any] | None = {"page[size]": 100}
+        while url:
+            page = self.client.get(url, params)
+            for row in page.get(key) or []:
+                if isinstance(row, dict):
+                    yield row
+            meta, links = page.get("meta") or {}, page.get("links") or {}
+            url = links.get("next") if meta.get("has_more") else page.get("next_page")
+            params = None
+
+    def _knowledge_base(self) -> Iterator[Any]:
+        for row in self._list("/api/v2/help_center/categories.json", "categories"):
+            yield KbCategoryIn(
+                f"category:{row['id']}", str(row.get("name") or ""), position=int(row.get("position") or 0)
+            )
+        for row in self._list("/api/v2/help_center/sections.json", "sections"):
+            parent = f"section:{row['parent_section_id']}" if row.get("parent_section_id") else ""
+            yield KbCategoryIn(
+                f"section:{row['id']}",
+                str(row.get("name") or ""),
+                parent=parent or f"category:{row.get('category_id')}",
+                position=int(row.get("position") or 0),
+            )
+        for row in self._list("/api/v2/help_center/articles.json", "articles"):
+            try:
+                yield self._article(row)
+            except (KeyError, TypeError, ValueError) as exc:
+                yield Skipped("article", str(row.get("id", "?")), f"cannot read it: {exc}")
+
+    def _article(self, row: dict[str, Any]) -> KbArticleIn:
+        article_id = str(row["id"])
+        translations = [
+            KbTranslationIn(
+                source_id=str(t["id"]),
+                locale=str(t.get("locale") or ""),
+                title=str(t.get("title") or ""),
+                body_html=str(t.get("body") or ""),
+                draft=bool(t.get("draft")),
+                created_at=_time(t.get("created_at")),
+                updated_at=_time(t.get("updated_at")),
+            )
+            for t in self._list(f"/api/v2/help_center/articles/{article_id}/translations.json", "translations")
+        ]
+        # The article's own locale first: it is what the article is made with.
+        translations.sort(key=lambda t: t.locale != row.get("source_locale", row.get("locale")))
+        images: list[KbImageIn] = []
+        for translation in translations:
+            for src in image_sources(translation.body_html):
+                if src not in [i.url for i in images] and self._own_image(src):
+                    images.append(self._image(src))
+        return KbArticleIn(
+            source_id=article_id,
+            category=f"section:{row.get('section_id')}",
+            translations=translations,
+            # A user segment restricts who sees it (signed-in users, agents…): agents only here.
+            visibility="public" if row.get("user_segment_id") is None else "internal",
+            tags=[str(t) for t in row.get("label_names") or []],
+            position=int(row.get("position") or 0),
+            created_at=_time(row.get("created_at")),
+            updated_at=_time(row.get("updated_at")),
+            images=images,
+        )
+
+    def _own_image(self, src: str) -> bool:
+        """An image kept by the account (not one shown from elsewhere on the web)."""
+        parsed = urllib.parse.urlsplit(src)
+        if parsed.scheme not in ("", "http", "https"):
+            return False
+        return not parsed.netloc or parsed.netloc == self.client.host or "/hc/article_attachments/" in parsed.path
+
+    def _image(self, src: str) -> KbImageIn:
+        url = urllib.parse.urljoin(self.client.base + "/", src)
+        filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1]) or "image"
+        return KbImageIn(url=src, filename=filename, fetch=lambda: self.client.download(url))
+
+    # --- Macros ---------------------------------------------------------------------------------------
+
+    def _macro(self, row: dict[str, Any]) -> MacroIn | Skipped:
+        """A macro's actions (ticketing/business-rules/actions reference) as Sportello's."""
+        if "id" not in row:
+            return Skipped("macro", "?", "no id")
+        actions: list[dict[str, Any]] = []
+        unmapped: list[str] = []
+        body = html_body = ""
+        for action in row.get("actions") or []:
+            field, value = str(action.get("field") or ""), action.get("value")
+            if isinstance(value, list) and field.startswith("comment_value"):
+                value = value[-1] if value else ""  # ["channel:all", "text"]
+            words = value.split() if isinstance(value, str) else [str(v) for v in value or []]
+            if field == "status":
+                actions.append({"type": "set_status", "status": str(value)})
+            elif field == "priority":
+                actions.append({"type": "set_priority", "priority": str(value)})
+            elif field == "group_id" and value not in ("", None):
+                actions.append({"type": "set_group", "group": str(value)})
+            elif field == "assignee_id" and value in ("", None):
+                actions.append({"type": "set_assignee", "assignee": None})
+            elif field == "assignee_id" and str(value).isdigit():
+                actions.append({"type": "set_assignee", "assignee": str(value)})
+            elif field in ("set_tags", "current_tags", "remove_tags"):
+                kind = {"set_tags": "set_tags", "current_tags": "add_tags", "remove_tags": "remove_tags"}[field]
+                actions.append({"type": kind, "tags": words})
+            elif field == "comment_value":
+                body = str(value or "")
+            elif field == "comment_value_html":
+                html_body = str(value or "")
+            elif field == "comment_mode_is_public" and str(value).lower() in ("true", "1"):
+                pass  # a public reply is what a macro's text is here
+            else:
+                unmapped.append(f"{field}={json.dumps(value)}")
+        if not body and html_body:
+            from sportello.core.html import html_to_text
+
+            body = html_to_text(html_body)
+        body, missing = translate_placeholders(body, PLACEHOLDERS)
+        unmapped += [f"placeholder {{{{{name}}}}}" for name in missing]
+        restriction = row.get("restriction") or {}
+        owner = ""
+        if isinstance(restriction, dict) and restriction.get("type") == "User":
+            owner = str(restriction.get("id") or "")
+        elif isinstance(restriction, dict) and restriction.get("type"):
+            unmapped.append(
+                f"restriction to {restriction.get('type')} {restriction.get('ids') or restriction.get('id')}"
+            )
+        return MacroIn(
+            source_id=str(row["id"]),
+            name=str(row.get("title") or ""),
+            body=body,
+            actions=actions,
+            unmapped=unmapped,
+            active=bool(row.get("active", True)),
+            owner=owner,
+            updated_at=_time(row.get("updated_at")),
+        )
 
     def _groups(self) -> Iterator[Record]:
         url: str | None = "/api/v2/groups.json"

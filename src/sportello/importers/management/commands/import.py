@@ -27,7 +27,14 @@ from sportello.importers.runner import run_import
 from sportello.importers.sources.tabular import RowError, SourceError, TabularSource, parse_time
 from sportello.importers.writer import BATCH
 
-STREAM_LABELS = {"groups": "Groups", "organizations": "Organizations", "people": "People", "tickets": "Tickets"}
+STREAM_LABELS = {
+    "groups": "Groups",
+    "organizations": "Organizations",
+    "people": "People",
+    "tickets": "Tickets",
+    "kb": "Knowledge base",
+    "macros": "Macros",
+}
 
 
 class RichProgress:
