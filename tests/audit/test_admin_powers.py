@@ -55,7 +55,7 @@ def test_a_test_call_to_a_typed_url_says_who_where_and_what_came_back(admin, rec
     assert "typed-s3cret" not in stored(event) and "query-key-42" not in stored(event)
 
 
-def test_a_triggers_webhook_test_records_a_failure(admin, receiver, loopback_allowed):  # noqa: F811
+def test_a_triggers_webhook_test_names_the_trigger_and_a_failure(admin, receiver, loopback_allowed):  # noqa: F811
     hook = receiver(status=500, body=b"down")
     trigger = Trigger.objects.create(
         name="Tell the CRM",
@@ -66,7 +66,13 @@ def test_a_triggers_webhook_test_records_a_failure(admin, receiver, loopback_all
     start = mark()
     client.post("/settings/webhooks/test/", {"source": f"{trigger.pk}:0"})
     event = AuditEvent.objects.get(id__gt=start)
-    assert (event.action, event.actor, event.target_label) == ("admin.power", admin, hook.url)
+    assert (event.action, event.actor, event.target_type, event.target_id, event.target_label) == (
+        "admin.power",
+        admin,
+        "automation.trigger",
+        str(trigger.pk),
+        f"Tell the CRM → {hook.url}",
+    )
     assert (event.after["status"], event.after["ok"], event.after["own_secret"]) == (500, False, True)
     assert "crm-key" not in stored(event)
 

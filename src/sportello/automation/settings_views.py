@@ -382,9 +382,9 @@ def webhook_test(request: AgentRequest) -> HttpResponse:
     require_admin(request.user)
     source = request.POST.get("source", "")
     if source:
-        url, secret = _webhook_of(source)
+        trigger, url, secret = _webhook_of(source)
         form = WebhookTestForm(initial={"url": url})
-        return _webhooks_page(request, form, result=send_test_call(url, secret))
+        return _webhooks_page(request, form, result=send_test_call(url, secret, trigger=trigger))
     form = WebhookTestForm(request.POST)
     if not form.is_valid():
         return _webhooks_page(request, form, status=422)
@@ -402,15 +402,15 @@ def webhook_retry(request: AgentRequest, call_id: int) -> HttpResponse:
     return redirect(back if back.startswith("/settings/webhooks/") else "settings-webhooks")
 
 
-def _webhook_of(source: str) -> tuple[str, str]:
-    """ "<trigger id>:<action number>" → that webhook action's URL and secret."""
+def _webhook_of(source: str) -> tuple[Trigger, str, str]:
+    """ "<trigger id>:<action number>" → that trigger, its webhook action's URL and secret."""
     trigger_id, _sep, number = source.partition(":")
     trigger = Trigger.objects.filter(pk=int(trigger_id) if trigger_id.isdecimal() else 0).first()
     actions = [a for a in (trigger.actions if trigger else []) if a.get("type") == "webhook"]
     index = int(number) if number.isdecimal() else -1
-    if not 0 <= index < len(actions):
+    if trigger is None or not 0 <= index < len(actions):
         raise NotFound("No such webhook")
-    return str(actions[index].get("url", "")), str(actions[index].get("secret") or "")
+    return trigger, str(actions[index].get("url", "")), str(actions[index].get("secret") or "")
 
 
 def _webhook_actions() -> list[dict[str, Any]]:

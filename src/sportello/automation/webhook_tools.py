@@ -25,7 +25,7 @@ from django.utils import timezone
 from sportello.accounts.models import User
 from sportello.audit import services as audit
 from sportello.automation import webhooks
-from sportello.automation.models import WebhookCall
+from sportello.automation.models import Trigger, WebhookCall
 from sportello.core import outbox
 from sportello.core.errors import Conflict, Forbidden
 
@@ -67,8 +67,9 @@ def test_payload() -> dict[str, Any]:
     }
 
 
-def send_test_call(url: str, secret: str = "") -> TestCallResult:
-    """POST a signed test payload to `url` now; what the receiver answered, or why not sent."""
+def send_test_call(url: str, secret: str = "", *, trigger: Trigger | None = None) -> TestCallResult:
+    """POST a signed test payload to `url` now; what the receiver answered, or why not sent.
+    `trigger`: the trigger whose webhook action this is, named in the audit trail."""
     body = json.dumps(test_payload(), separators=(",", ":")).encode()
     timestamp = str(int(time.time()))
     headers = {
@@ -96,19 +97,20 @@ def send_test_call(url: str, secret: str = "") -> TestCallResult:
     if status is not None and 300 <= status < 400:
         error = "Redirects are not followed: give the webhook its final address"
     result = TestCallResult(url=url, status=status, elapsed_ms=elapsed, excerpt=excerpt, error=error)
-    _record_test_call(result, own_secret=bool(secret))
+    _record_test_call(result, own_secret=bool(secret), trigger=trigger)
     return result
 
 
-def _record_test_call(result: TestCallResult, *, own_secret: bool) -> None:
+def _record_test_call(result: TestCallResult, *, own_secret: bool, trigger: Trigger | None) -> None:
     """A test call posts to another system in the help desk's name: the audit trail says who
     (the request's user), where (without the query, which may hold a key), and what came back;
     never the secret nor the answer."""
     url = audit.trail_url(result.url)
     audit.power_used(
         "webhook.test_call",
-        target_type="automation.webhook",
-        target_label=url,
+        target=trigger,  # the trigger's type and id, or none for an address typed
+        target_type="" if trigger is not None else "automation.webhook",
+        target_label=f"{trigger.name} → {url}" if trigger is not None else url,
         details={
             "url": url,
             "own_secret": own_secret,  # False: signed with the server's key
