@@ -13,6 +13,10 @@
   missing ticket is a 404 with an empty body.
 - Attachments (`/attachments/…`) are served without credentials, as signed storage URLs are;
   `attachment_host` may name this server differently, as another host.
+- Solutions and canned responses (solutions.json): `/api/v2/settings/helpdesk`, solution categories,
+  a category's folders, a folder's articles, each also with a `/{language_code}` (a language with
+  nothing translated is a 404), inline images (`/helpdesk/attachments/…`); canned response
+  folders, their responses (listed without their text) and each response.
 - Rate limits: `rate_limit_next` answers that many requests with a 429 and `Retry-After`;
   `fail_next` takes (status, body) pairs answered before the normal answer.
 
@@ -58,6 +62,8 @@ class FreshdeskServer:
     attachment_host: str = "127.0.0.1"
     attachment_credentials: list[bool] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=_account)
+    # The knowledge base and canned responses (solutions.json).
+    solutions: dict[str, Any] = field(default_factory=lambda: json.loads((FIXTURES / "solutions.json").read_text()))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -160,6 +166,8 @@ class FreshdeskServer:
             return self._page(path, rows, query)
         if path == "/api/v2/tickets":
             return self._tickets(path, query)
+        if path.startswith(("/api/v2/solutions/", "/api/v2/canned_response", "/api/v2/settings/", "/helpdesk/")):
+            return self._solutions(path, query)
         parts = path.strip("/").split("/")
         if len(parts) in (4, 5) and parts[:3] == ["api", "v2", "tickets"]:
             ticket = next((t for t in self.rows("tickets") if str(t["id"]) == parts[3]), None)
@@ -177,6 +185,57 @@ class FreshdeskServer:
                     for r in rows
                 ]
                 return self._page(path, rows, query)
+        return 404, b"", {}
+
+    def _solutions(self, path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        data = self.solutions
+        parts = path.strip("/").split("/")
+
+        def based(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [{**r, "description": str(r.get("description") or "").replace("{base}", self.url)} for r in rows]
+
+        def in_language(name: str, code: str, key: str | None = None) -> tuple[int, Any, dict[str, str]]:
+            if code not in data["helpdesk"]["supported_languages"] + [data["helpdesk"]["primary_language"]]:
+                return 400, _invalid("language_code", "It should be one of the supported languages"), {}
+            table = data.get(f"{name}_{code}") if code != data["helpdesk"]["primary_language"] else data[name]
+            if table is None:
+                return 404, b"", {}
+            rows = table if key is None else table.get(key)
+            return (404, b"", {}) if rows is None else self._page(path, based(rows), query)
+
+        if path == "/api/v2/settings/helpdesk":
+            return 200, data["helpdesk"], {}
+        if path.startswith("/helpdesk/attachments/"):
+            content = data["files"].get(path)
+            return (
+                (404, b"", {}) if content is None else (200, content.encode("latin-1"), {"Content-Type": "image/png"})
+            )
+        n = len(parts)
+        parts += [""] * 4
+        if parts[3:n] == ["categories"]:
+            return self._page(path, data["categories"], query)
+        if parts[3] == "categories" and n == 5 and not parts[4].isdigit():
+            return in_language("categories", parts[4])
+        if parts[3] == "categories" and n in (6, 7) and parts[5] == "folders":
+            if n == 7:
+                return in_language("folders", parts[6], parts[4])
+            rows = data["folders"].get(parts[4])
+            return (404, b"", {}) if rows is None else self._page(path, rows, query)
+        if parts[3] == "folders" and n in (6, 7) and parts[5] == "articles":
+            if n == 7:
+                return in_language("articles", parts[6], parts[4])
+            rows = data["articles"].get(parts[4])
+            return (404, b"", {}) if rows is None else self._page(path, based(rows), query)
+        if path == "/api/v2/canned_response_folders":
+            return 200, data["canned_response_folders"], {}
+        if parts[2] == "canned_response_folders" and n == 5 and parts[4] == "responses":
+            rows = data["canned_responses"].get(parts[3])
+            # The list leaves the text out; a response's own page has it.
+            listed = [{k: v for k, v in r.items() if k not in ("content", "content_html")} for r in rows or []]
+            return (404, b"", {}) if rows is None else (200, listed, {})
+        if parts[2] == "canned_responses" and n == 4:
+            found = [r for rows in data["canned_responses"].values() for r in rows if str(r["id"]) == parts[3]]
+            return (200, found[0], {}) if found else (404, b"", {})
         return 404, b"", {}
 
     def _absolute(self, attachment: dict[str, Any]) -> dict[str, Any]:

@@ -95,7 +95,7 @@ def test_a_ticket_arrives_with_its_thread_authors_notes_attachments_and_times(fr
         ("social", "@superman"),
     ]
     assert report.created["ticket"] == 3 and report.created["comment"] == 7 and report.created["attachment"] == 2
-    assert not report.unmapped
+    assert not [what for what, _value in report.unmapped if what != "macro action"]  # macros: test_freshdesk_kb.py
     # Followed through the Link headers: the tickets came two a page.
     assert any("&page=2" in r for r in freshdesk.requests if r.startswith("/api/v2/tickets?"))
     assert [t.number for t in search.search_tickets("spaceship", Ticket.objects.all())] == [2]

@@ -21,6 +21,17 @@ ticket of the last page written, so a run started again (or the next delta) asks
 list that would go past Freshdesk's page cap starts again from that time too.
 
 Authentication is Basic with the API key as the user and `X` as the password (Authentication).
+The knowledge base and canned responses, after the tickets (Solutions, Canned Responses):
+- the account's languages: `GET /api/v2/settings/helpdesk` (`primary_language`, `supported_languages`);
+- solution categories `GET /api/v2/solutions/categories`, their folders
+  `GET /api/v2/solutions/categories/{id}/folders` and the folders' articles
+  `GET /api/v2/solutions/folders/{id}/articles`; the same in each other language with the language
+  code appended (`…/categories/{lang}`, `…/folders/{lang}`, `…/articles/{lang}`), which lists what
+  is translated into it;
+- the images an article's HTML shows from the account (`/helpdesk/attachments/…` or its host);
+- canned responses: `GET /api/v2/canned_response_folders`, `…/{id}/responses`, and each response
+  `GET /api/v2/canned_responses/{id}`: its text becomes a macro's; attachments and group
+  restrictions are reported, personal ones (whose owner the API does not give) skipped.
 A 429 is waited out as `Retry-After` says (Rate Limit); errors stop the import with Freshdesk's
 `message` or `description` and `errors[]` (Error Codes). Shared with every REST source: http.py.
 """
@@ -30,11 +41,21 @@ from __future__ import annotations
 import base64
 import json
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from sportello.importers.kb_records import (
+    KbArticleIn,
+    KbCategoryIn,
+    KbImageIn,
+    KbTranslationIn,
+    MacroIn,
+    image_sources,
+)
+from sportello.importers.kb_writer import language_of
 from sportello.importers.records import (
     AttachmentIn,
     Checkpoint,
@@ -49,7 +70,8 @@ from sportello.importers.records import (
     TicketIn,
 )
 from sportello.importers.sources.http import TIMEOUT, ApiClient, link_next
-from sportello.importers.sources.tabular import RowError, parse_time
+from sportello.importers.sources.tabular import RowError, SourceError, parse_time
+from sportello.importers.sources.zendesk import translate_placeholders
 
 PER_PAGE = 100
 MAX_PAGE = 300  # Freshdesk's page cap on lists: past it, ask again from the last time seen
@@ -71,6 +93,24 @@ TICKET_SOURCES = {
     12: "chat",  # bot
     13: "whatsapp",
 }
+# Freshdesk's placeholders (the canned responses' "Insert placeholder") that Sportello has.
+PLACEHOLDERS = {
+    "ticket.id": "ticket.number",
+    "ticket.subject": "ticket.subject",
+    "ticket.status": "ticket.status",
+    "ticket.priority": "ticket.priority",
+    "ticket.group.name": "ticket.group",
+    "ticket.url": "ticket.url",
+    "ticket.requester.name": "customer.name",
+    "ticket.requester.firstname": "customer.first_name",
+    "ticket.requester.email": "customer.email",
+    "ticket.agent.name": "agent.name",
+    "ticket.agent.firstname": "agent.first_name",
+    "helpdesk_name": "site.url",
+}
+# A folder's `visibility`: 1 all users is public; logged-in users, agents, companies, segments
+# and bots (2 to 7) are agents only here.
+PUBLIC_FOLDER = 1
 CONVERSATION_SOURCES = {0: "email", 1: "email", 5: "twitter", 7: "facebook", 8: "email", 9: "phone"}
 
 
@@ -139,6 +179,7 @@ class FreshdeskSource:
         sleep: Callable[[float], None] = time.sleep,
         client: FreshdeskClient | None = None,
         per_page: int = PER_PAGE,
+        kb: bool = True,
     ) -> None:
         self.client = client or FreshdeskClient(url, token=token, sleep=sleep, per_page=per_page)
         self.name = f"freshdesk:{self.client.host}"[:100]
@@ -146,11 +187,18 @@ class FreshdeskSource:
         self.status_names: dict[str, str] = {}
         self.field_labels: dict[str, str] = {}
         self.ratings: dict[str, RatingIn] = {}
+        self.kb_streams = ("kb", "macros") if kb else ()
 
     def total(self, stream: str) -> int | None:
         return None  # Freshdesk's lists do not say how many rows they hold
 
-    def read(self, stream: str, *, since: datetime | None, cursor: str | None) -> Iterator[Record]:
+    def read(self, stream: str, *, since: datetime | None, cursor: str | None) -> Iterator[Any]:
+        if stream == "kb":
+            yield from self._solutions()
+            return
+        if stream == "macros":
+            yield from self._canned_responses()
+            return
         if stream == "groups":
             yield from self._groups()
         elif stream == "organizations":
@@ -168,6 +216,146 @@ class FreshdeskSource:
             self._ticket_fields()
             self._ratings(cursor or (_stamp(since) if since else EPOCH))
             yield from self._tickets(cursor or (_stamp(since) if since else EPOCH))
+
+    # --- Solutions ------------------------------------------------------------------------------
+
+    def _all(self, path: str) -> list[dict[str, Any]]:
+        return [row for rows in self.client.pages(path) for row in rows if isinstance(row, dict)]
+
+    def _translated(self, path: str) -> list[dict[str, Any]]:
+        """A list in another language; a language with nothing in it may answer 404."""
+        try:
+            return self._all(path)
+        except SourceError as exc:
+            if " 404 " in str(exc):
+                return []
+            raise
+
+    def _languages(self) -> tuple[str, list[str]]:
+        """The primary language and the others that this knowledge base has too (Freshdesk codes)."""
+        settings = self.client.get("/api/v2/settings/helpdesk")
+        primary = str(settings.get("primary_language") or "en")
+        others = [str(c) for c in settings.get("supported_languages") or [] if str(c) != primary]
+        return primary, [c for c in others if language_of(c)]
+
+    def _solutions(self) -> Iterator[Any]:
+        primary, others = self._languages()
+        categories = self._all("/api/v2/solutions/categories")
+        names: dict[str, dict[str, str]] = {}
+        for code in others:
+            for row in self._translated(f"/api/v2/solutions/categories/{code}"):
+                names.setdefault(str(row.get("id")), {})[language_of(code) or code] = str(row.get("name") or "")
+        for position, row in enumerate(categories):
+            yield KbCategoryIn(
+                f"category:{row['id']}",
+                str(row.get("name") or ""),
+                position=position,
+                names=names.get(str(row["id"]), {}),
+            )
+        for row in categories:
+            folders = self._all(f"/api/v2/solutions/categories/{row['id']}/folders")
+            names = {}
+            for code in others:
+                for folder in self._translated(f"/api/v2/solutions/categories/{row['id']}/folders/{code}"):
+                    names.setdefault(str(folder.get("id")), {})[language_of(code) or code] = str(
+                        folder.get("name") or ""
+                    )
+            for position, folder in enumerate(folders):
+                yield KbCategoryIn(
+                    f"folder:{folder['id']}",
+                    str(folder.get("name") or ""),
+                    parent=f"category:{row['id']}",
+                    position=position,
+                    names=names.get(str(folder["id"]), {}),
+                )
+            for folder in folders:
+                yield from self._folder_articles(folder, primary, others)
+
+    def _folder_articles(self, folder: dict[str, Any], primary: str, others: list[str]) -> Iterator[Any]:
+        path = f"/api/v2/solutions/folders/{folder['id']}/articles"
+        translated: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for code in others:
+            for row in self._translated(f"{path}/{code}"):
+                translated.setdefault(str(row.get("id")), []).append((code, row))
+        public = _int(folder.get("visibility")) in (0, PUBLIC_FOLDER)
+        for position, row in enumerate(self._all(path)):
+            try:
+                article_id = str(row["id"])
+                rows = [(primary, row), *translated.get(article_id, [])]
+                translations = [
+                    KbTranslationIn(
+                        source_id=f"{article_id}:{code}",
+                        locale=code,
+                        title=str(each.get("title") or ""),
+                        body_html=str(each.get("description") or ""),
+                        draft=_int(each.get("status")) != 2,  # 1 draft, 2 published
+                        created_at=_time(each.get("created_at")),
+                        updated_at=_time(each.get("updated_at")),
+                    )
+                    for code, each in rows
+                ]
+                images: list[KbImageIn] = []
+                for translation in translations:
+                    for src in image_sources(translation.body_html):
+                        if src not in [i.url for i in images] and self._own_image(src):
+                            images.append(self._image(src))
+                yield KbArticleIn(
+                    source_id=article_id,
+                    category=f"folder:{folder['id']}",
+                    translations=translations,
+                    visibility="public" if public else "internal",
+                    tags=[str(t) for t in row.get("tags") or []],
+                    position=position,
+                    created_at=_time(row.get("created_at")),
+                    updated_at=_time(row.get("updated_at")),
+                    images=images,
+                )
+            except (KeyError, TypeError, ValueError, RowError) as exc:
+                yield Skipped("article", str(row.get("id", "?")), f"cannot read it: {exc}")
+
+    def _own_image(self, src: str) -> bool:
+        parsed = urllib.parse.urlsplit(src)
+        if parsed.scheme not in ("", "http", "https"):
+            return False
+        return not parsed.netloc or parsed.netloc == self.client.host or "/helpdesk/attachments/" in parsed.path
+
+    def _image(self, src: str) -> KbImageIn:
+        url = urllib.parse.urljoin(self.client.base + "/", src)
+        filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1]) or "image"
+        return KbImageIn(url=src, filename=filename, fetch=lambda: self.client.download(url))
+
+    # --- Canned responses -----------------------------------------------------------------------
+
+    def _canned_responses(self) -> Iterator[Any]:
+        from sportello.core.html import html_to_text
+
+        for folder in self._all("/api/v2/canned_response_folders"):
+            for listed in self._all(f"/api/v2/canned_response_folders/{folder['id']}/responses"):
+                response_id = str(listed.get("id", "?"))
+                if folder.get("personal") or _int(listed.get("visibility")) == 1:
+                    yield Skipped("macro", response_id, "a personal canned response (the API does not say whose)")
+                    continue
+                try:
+                    row = self.client.get(f"/api/v2/canned_responses/{response_id}")
+                except SourceError as exc:
+                    yield Skipped("macro", response_id, str(exc))
+                    continue
+                html = str(row.get("content_html") or "")
+                body = html_to_text(html) if html else str(row.get("content") or "")
+                body, missing = translate_placeholders(body, PLACEHOLDERS)
+                unmapped = [f"placeholder {{{{{name}}}}}" for name in missing]
+                files = [str(a.get("name") or a.get("id")) for a in row.get("attachments") or [] if isinstance(a, dict)]
+                if files:
+                    unmapped.append("attachments " + ", ".join(files))
+                if _int(row.get("visibility")) == 2:
+                    unmapped.append(f"restriction to groups {row.get('group_ids') or []}")
+                yield MacroIn(
+                    source_id=response_id,
+                    name=str(row.get("title") or listed.get("title") or ""),
+                    body=body,
+                    unmapped=unmapped,
+                    updated_at=_time(row.get("updated_at")),
+                )
 
     # --- Reading --------------------------------------------------------------------------------
 
