@@ -14,7 +14,8 @@ What is read, and the documentation it follows (https://developer.helpscout.com/
 Lists are HAL: the rows under `_embedded`, the next page at `_links.next.href` (and `page.number`,
 `page.totalPages`). Rate limits (overview/rate-limiting): a 429 is waited out for the seconds its
 `X-RateLimit-Retry-After` (or `Retry-After`) says; 5xx answers are retried a few times with a
-growing wait; any other error stops the import with the message of Help Scout's error body
+growing wait (the shared client, http.py, which renews the token on a 401); any other error
+stops the import with the message of Help Scout's error body
 (`{"logRef", "message", "_embedded": {"errors": [{"path", "message"}]}}`, overview/errors).
 
 The conversations' cursor is "modifiedSince|page": a run killed in the middle continues at the
@@ -27,11 +28,10 @@ from __future__ import annotations
 import base64
 import json
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from email.message import Message
 from typing import Any
 
 from sportello.importers.records import (
@@ -45,12 +45,10 @@ from sportello.importers.records import (
     Skipped,
     TicketIn,
 )
+from sportello.importers.sources.http import TIMEOUT, ApiClient
 from sportello.importers.sources.tabular import SourceError, parse_time
 
 API = "https://api.helpscout.net"
-TIMEOUT = 60
-MAX_WAITS = 20  # 429s in a row before giving up
-MAX_FAILURES = 5  # 5xx answers in a row before giving up
 MARGIN = timedelta(minutes=5)  # the next delta starts this long before the last run did
 # Thread types (mailbox-api/endpoints/conversations/threads/list): who wrote, and whether customers saw it.
 PUBLIC_THREADS = {"customer", "message", "reply", "chat", "phone", "beaconchat"}
@@ -77,7 +75,13 @@ def error_message(body: bytes) -> str:
     return "; ".join(p for p in parts if p) or "no details"
 
 
-class HelpScoutClient:
+class HelpScoutClient(ApiClient):
+    """The shared client (http.py) with Help Scout's OAuth2 token: taken with the Client
+    Credentials flow on first use, asked for again when an answer says it expired (a 401)."""
+
+    vendor = "Help Scout"
+    example = API
+
     def __init__(
         self,
         *,
@@ -87,90 +91,36 @@ class HelpScoutClient:
         sleep: Callable[[float], None] = time.sleep,
         timeout: float = TIMEOUT,
     ) -> None:
-        parsed = urllib.parse.urlsplit(url if "://" in url else f"https://{url}")
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise SourceError(f"Not an API address: {url!r} (expected {API})")
-        self.base = f"{parsed.scheme}://{parsed.netloc}"
-        self.host = parsed.netloc
+        super().__init__(url, authorization="", sleep=sleep, timeout=timeout)
         self.app_id, self.app_secret = app_id, app_secret
-        self.sleep = sleep
-        self.timeout = timeout
         self.token = ""
-        self.requests = 0
-        self.waited = 0.0
 
     def _token(self) -> str:
         """A new access token (Client Credentials flow)."""
         form = urllib.parse.urlencode(
             {"grant_type": "client_credentials", "client_id": self.app_id, "client_secret": self.app_secret}
         ).encode()
-        body = self._send(f"{self.base}/v2/oauth2/token", data=form, authorize=False)
+        body, _headers = self.open(f"{self.base}/v2/oauth2/token", data=form, authorize=False)
         try:
             token = json.loads(body)["access_token"]
         except (ValueError, KeyError, TypeError) as exc:
             raise SourceError("Help Scout's token answer has no access_token") from exc
         return str(token)
 
-    def _send(self, url: str, *, data: bytes | None = None, authorize: bool = True) -> bytes:
-        waits = failures = 0
-        renewed = False
-        while True:
-            request = urllib.request.Request(
-                url, data=data, headers={"Accept": "application/json", "User-Agent": "Sportello importer"}
-            )
-            if data is not None:
-                request.add_header("Content-Type", "application/x-www-form-urlencoded")
-            same_host = urllib.parse.urlsplit(url).netloc == self.host
-            if authorize and same_host:  # never the token to another host
-                if not self.token:
-                    self.token = self._token()
-                request.add_header("Authorization", f"Bearer {self.token}")
-            self.requests += 1
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return response.read()
-            except urllib.error.HTTPError as exc:
-                body = exc.read()
-                if exc.code == 429 and waits < MAX_WAITS:
-                    waits += 1
-                    retry = exc.headers.get("X-RateLimit-Retry-After") or exc.headers.get("Retry-After")
-                    self._wait(retry, default=60)
-                    continue
-                if exc.code == 401 and authorize and same_host and not renewed:
-                    renewed, self.token = True, ""  # expired: ask for a new token once
-                    continue
-                if exc.code >= 500 and failures < MAX_FAILURES:
-                    failures += 1
-                    self._wait(exc.headers.get("Retry-After"), default=2**failures)
-                    continue
-                path = urllib.parse.urlsplit(url).path
-                raise SourceError(f"Help Scout answered {exc.code} to {path}: {error_message(body)}") from exc
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                failures += 1
-                if failures > MAX_FAILURES:
-                    raise SourceError(f"Cannot reach {self.base}: {getattr(exc, 'reason', exc)}") from exc
-                self._wait(None, default=2**failures)
+    def authorization(self) -> str:
+        if not self.token:
+            self.token = self._token()
+        return f"Bearer {self.token}"
 
-    def _wait(self, retry_after: str | None, *, default: float) -> None:
-        try:
-            seconds = max(0.0, float(retry_after)) if retry_after else default
-        except ValueError:
-            seconds = default
-        self.waited += seconds
-        self.sleep(seconds)
+    def renew_authorization(self) -> bool:
+        self.token = ""
+        return True
 
-    def get(self, path_or_url: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        url = path_or_url if "://" in path_or_url else f"{self.base}{path_or_url}"
-        if params:
-            url += ("&" if "?" in url else "?") + urllib.parse.urlencode(params)
-        body = self._send(url)
-        try:
-            data = json.loads(body)
-        except ValueError as exc:
-            raise SourceError(f"Help Scout's answer to {urllib.parse.urlsplit(url).path} is not JSON") from exc
-        if not isinstance(data, dict):
-            raise SourceError(f"Help Scout's answer to {urllib.parse.urlsplit(url).path} is not an object")
-        return data
+    def retry_after(self, headers: Message) -> str | None:
+        return headers.get("X-RateLimit-Retry-After") or headers.get("Retry-After")
+
+    def error_message(self, body: bytes) -> str:
+        return error_message(body)
 
     def pages(self, path: str, key: str, params: dict[str, Any] | None = None) -> Iterator[tuple[list[Any], dict]]:
         """Each page's rows (`_embedded[key]`) and the page itself, following `_links.next`."""

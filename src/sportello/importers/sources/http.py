@@ -1,4 +1,4 @@
-"""The HTTP side every REST importer shares (Zendesk, Freshdesk, Zammad): one client that asks,
+"""The HTTP side every REST importer shares (Zendesk, Freshdesk, Zammad, Help Scout): one client that asks,
 waits out rate limits and retries server errors, and turns any other error into a SourceError
 with the vendor's own message.
 
@@ -6,6 +6,8 @@ with the vendor's own message.
 - a 5xx (or a connection that fails) is retried MAX_FAILURES times, waiting 2, 4, 8, … seconds
   (or the `Retry-After`, when the answer has one);
 - the credentials go only to the source's own host (never to an attachment's CDN);
+- a source whose credentials expire (Help Scout's OAuth tokens) renews them on a 401, once
+  (`authorization`, `renew_authorization`), and may read its wait from another header (`retry_after`);
 - any other answer stops the import with `error_message(body)`: run it again and it resumes.
 """
 
@@ -50,13 +52,22 @@ class ApiClient:
         self.requests = 0
         self.waited = 0.0
 
-    def open(self, url: str, *, accept: str = "application/json") -> tuple[bytes, Message]:
-        """The body and headers of a 2xx answer to GET `url`, after any waits and retries."""
+    def open(
+        self, url: str, *, accept: str = "application/json", data: bytes | None = None, authorize: bool = True
+    ) -> tuple[bytes, Message]:
+        """The body and headers of a 2xx answer to GET `url` (POST of a form, with `data`), after
+        any waits and retries."""
         waits = failures = 0
+        renewed = False
         while True:
-            request = urllib.request.Request(url, headers={"Accept": accept, "User-Agent": "Sportello importer"})
-            if urllib.parse.urlsplit(url).netloc == self.host:  # never the credentials to another host
-                request.add_header("Authorization", self.auth)
+            request = urllib.request.Request(
+                url, data=data, headers={"Accept": accept, "User-Agent": "Sportello importer"}
+            )
+            if data is not None:
+                request.add_header("Content-Type", "application/x-www-form-urlencoded")
+            same_host = urllib.parse.urlsplit(url).netloc == self.host
+            if authorize and same_host:  # never the credentials to another host
+                request.add_header("Authorization", self.authorization())
             self.requests += 1
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
@@ -65,7 +76,10 @@ class ApiClient:
                 body = exc.read()
                 if exc.code == 429 and waits < MAX_WAITS:
                     waits += 1
-                    self._wait(exc.headers.get("Retry-After"), default=60)
+                    self._wait(self.retry_after(exc.headers), default=60)
+                    continue
+                if exc.code == 401 and authorize and same_host and not renewed and self.renew_authorization():
+                    renewed = True  # expired: asked for new credentials, once
                     continue
                 if exc.code >= 500 and failures < MAX_FAILURES:
                     failures += 1
@@ -79,6 +93,18 @@ class ApiClient:
                 if failures > MAX_FAILURES:
                     raise SourceError(f"Cannot reach {self.base}: {getattr(exc, 'reason', exc)}") from exc
                 self._wait(None, default=2**failures)
+
+    def authorization(self) -> str:
+        """The `Authorization` header for the source's own host."""
+        return self.auth
+
+    def renew_authorization(self) -> bool:
+        """Forget expired credentials after a 401, so that the next ask takes new ones; False: none to renew."""
+        return False
+
+    def retry_after(self, headers: Message) -> str | None:
+        """How long a 429 says to wait, in seconds."""
+        return headers.get("Retry-After")
 
     def _wait(self, retry_after: str | None, *, default: float) -> None:
         try:
