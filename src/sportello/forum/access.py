@@ -42,18 +42,16 @@ def require_forum_writer(user: User) -> None:
 
 
 def readable_topics(user: User | None, language: str = "") -> QuerySet[Topic]:
-    """Topics the reader may open: for the public, not hidden and with a published opening post;
-    a member's own topic held for approval too; every topic for agents."""
+    """Topics the reader may open: for the public, not hidden and with a published opening post
+    (`Topic.public`); a member's own topic held for approval too; every topic for agents."""
     topics = Topic.objects.all()
     if language:
         topics = topics.filter(category__language=language)
     if user is not None and user.is_authenticated and user.is_staff_member:
         return topics
-    public = Q(hidden=False, posts__opening=True, posts__state=PostState.PUBLISHED)
     if user is not None and user.is_authenticated:
-        own = Q(hidden=False, author=user, posts__opening=True, posts__state=PostState.HELD)
-        return topics.filter(public | own).distinct()
-    return topics.filter(public)
+        return topics.filter(Q(public=True) | Q(author=user, hidden=False))  # one's own, held ones too
+    return topics.filter(public=True)
 
 
 def readable_posts(user: User | None, topic: Topic) -> QuerySet[Post]:

@@ -58,6 +58,9 @@ class Topic(models.Model):
     pinned = models.BooleanField(default=False)
     locked = models.BooleanField(default=False)
     hidden = models.BooleanField(default=False)
+    # What the public sees, kept by the services: not hidden, and the opening post published. Lists
+    # filter on it (index below) instead of joining every topic to its opening post.
+    public = models.BooleanField(default=False)
     # The answer the author (or an agent) marked as the one that solved it.
     solution = models.ForeignKey("Post", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # Set when an agent merged this topic into another: its posts moved there, its address redirects.
@@ -72,6 +75,11 @@ class Topic(models.Model):
         ordering = ["-pinned", "-last_activity_at", "-id"]
         indexes = [
             models.Index(fields=["category", "-pinned", "-last_activity_at", "-id"], name="forum_topic_listing"),
+            models.Index(
+                fields=["category", "-pinned", "-last_activity_at", "-id"],
+                name="forum_topic_public_listing",
+                condition=models.Q(public=True),
+            ),
         ]
 
     def __str__(self) -> str:

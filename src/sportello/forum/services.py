@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.text import slugify
@@ -125,14 +125,15 @@ def start_topic(user: User, category: ForumCategory, text: TopicText, *, client_
     source, html = _body(text.body)
     _check_rate(user, client_ip)
     now = timezone.now()
+    state = _first_state(user)
     with transaction.atomic():
         topic = Topic.objects.create(
             category=category, kind=text.kind, title=title, author=user, created_at=now, last_activity_at=now,
-            slug=slugify(title, allow_unicode=True)[:200] or "topic",
+            slug=slugify(title, allow_unicode=True)[:200] or "topic", public=state == PostState.PUBLISHED,
         )  # fmt: skip
         Post.objects.create(
             topic=topic, author=user, opening=True, body=source, body_html=html, by_agent=is_forum_agent(user),
-            state=_first_state(user), created_at=now,
+            state=state, created_at=now,
         )  # fmt: skip
         Follow.objects.create(topic=topic, user=user, created_at=now)
     return topic
@@ -160,9 +161,17 @@ def reply_to_topic(user: User, topic: Topic, body: str, *, client_ip: str = "") 
     return post
 
 
+def _refresh_public(topic_id: int) -> None:
+    """Keep `Topic.public` true to what the public may see: not hidden, the opening post published."""
+    opening = Post.objects.filter(topic=topic_id, opening=True, state=PostState.PUBLISHED)
+    Topic.objects.filter(pk=topic_id).update(public=False)
+    Topic.objects.filter(pk=topic_id, hidden=False).filter(Exists(opening)).update(public=True)
+
+
 def _published(post: Post, now: object) -> None:
     """A reply became visible: count it, bump the topic, mail its followers (not its author)."""
     if post.opening:
+        _refresh_public(post.topic_id)
         return
     Topic.objects.filter(pk=post.topic_id).update(reply_count=F("reply_count") + 1, last_activity_at=now)
     followers = list(
@@ -287,7 +296,7 @@ def hide_post(agent: User, post: Post) -> Post:
             Topic.objects.filter(pk=post.topic_id).update(reply_count=F("reply_count") - 1)
         _moderated(post, agent, PostState.HIDDEN)
         if post.opening:
-            Topic.objects.filter(pk=post.topic_id).update(hidden=True)
+            Topic.objects.filter(pk=post.topic_id).update(hidden=True, public=False)
         Topic.objects.filter(pk=post.topic_id, solution=post).update(solution=None)
         Report.objects.filter(post=post, resolved_at__isnull=True).update(resolved_at=timezone.now())
     return post
@@ -303,6 +312,7 @@ def show_post(agent: User, post: Post) -> Post:
         _moderated(post, agent, PostState.PUBLISHED)
         if post.opening:
             Topic.objects.filter(pk=post.topic_id).update(hidden=False)
+            _refresh_public(post.topic_id)
         else:
             Topic.objects.filter(pk=post.topic_id).update(reply_count=F("reply_count") + 1)
     return post
@@ -380,7 +390,9 @@ def merge_topics(agent: User, source: Topic, target: Topic) -> Topic:
         replies = Post.objects.filter(topic=target.pk, opening=False, state=PostState.PUBLISHED).count()
         last = max(locked[source.pk].last_activity_at, locked[target.pk].last_activity_at)
         Topic.objects.filter(pk=target.pk).update(reply_count=replies, last_activity_at=last)
-        Topic.objects.filter(pk=source.pk).update(merged_into=target.pk, hidden=True, solution=None, reply_count=0)
+        Topic.objects.filter(pk=source.pk).update(
+            merged_into=target.pk, hidden=True, public=False, solution=None, reply_count=0
+        )
     target.refresh_from_db()
     return target
 
