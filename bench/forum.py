@@ -55,7 +55,7 @@ html = render_body(body, link_rel=LINK_REL)
 topics = Topic.objects.bulk_create(
     [Topic(category=categories[i % 4], title=f"Printer {{rng.choice(words)}} {{i}}", slug=f"printer-{{i}}",
            author=users[i % 200], kind="question", created_at=now - timedelta(minutes=i),
-           last_activity_at=now - timedelta(minutes=i)) for i in range(TOPICS)],
+           last_activity_at=now - timedelta(minutes=i), public=True) for i in range(TOPICS)],
     batch_size=2000,
 )
 Post.objects.bulk_create(
