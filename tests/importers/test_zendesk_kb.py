@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from django.core.management import call_command
 
 from sportello.automation.models import Macro
 from sportello.importers.models import ImportedRecord
@@ -140,3 +143,43 @@ def test_a_dry_run_counts_the_knowledge_base_and_writes_nothing(zendesk: Zendesk
     counts = report.as_dict()["counts"]
     assert counts["article"]["created"] == 2 and counts["image"]["created"] == 2 and counts["macro"]["created"] == 2
     assert not any(path.startswith("/hc/article_attachments/") for path in zendesk.requests)
+
+
+def test_a_missing_image_and_unreadable_rows_are_reported_not_a_crash(zendesk: ZendeskServer) -> None:
+    del zendesk.help_center["files"]["/hc/article_attachments/4408/tray.gif"]  # a 404
+    zendesk.help_center["categories"].append({"name": "No id"})
+    zendesk.help_center["articles"].append({"title": "No id either", "section_id": 3457836})
+
+    report = run_import(source(zendesk))
+
+    italian = ArticleTranslation.objects.get(language="it", title="Guida alla stampa")
+    assert "/hc/article_attachments/4408/tray.gif" in italian.body_html  # kept where it was
+    assert ArticleFile.objects.filter(article=italian.article).count() == 1  # the printer
+    assert [row["id"] for row in report.reasons["image"]] == ["/hc/article_attachments/4408/tray.gif"]
+    assert "404" in report.reasons["image"][0]["reason"]
+    assert report.reasons["category"] == [{"id": "?", "reason": "a category without an id"}]
+    assert report.reasons["article"][0]["id"] == "?"
+    assert Article.objects.count() == 2
+
+
+def test_the_command_reports_the_knowledge_base_and_macros(zendesk: ZendeskServer, tmp_path, capsys) -> None:
+    path = tmp_path / "report.json"
+    call_command(
+        "import",
+        "zendesk",
+        "--url",
+        zendesk.url,
+        "--email",
+        EMAIL,
+        "--token",
+        TOKEN,
+        "--dry-run",
+        "--report",
+        str(path),
+    )
+    out = capsys.readouterr().out
+    assert "articles: 2 would be created" in out and "macros: 2 would be created" in out
+    assert "categories: 3 would be created" in out and "images: 2 would be created" in out
+    assert "cannot map macro action 'subject=" in out
+    assert json.loads(path.read_text())["counts"]["translation"]["created"] == 3
+    assert Article.objects.count() == 0 and Macro.objects.count() == 0

@@ -246,14 +246,19 @@ class FreshdeskSource:
             for row in self._translated(f"/api/v2/solutions/categories/{code}"):
                 names.setdefault(str(row.get("id")), {})[language_of(code) or code] = str(row.get("name") or "")
         for position, row in enumerate(categories):
+            if row.get("id") is None:
+                yield Skipped("category", "?", "a category without an id")
+                continue
             yield KbCategoryIn(
                 f"category:{row['id']}",
                 str(row.get("name") or ""),
                 position=position,
                 names=names.get(str(row["id"]), {}),
             )
-        for row in categories:
-            folders = self._all(f"/api/v2/solutions/categories/{row['id']}/folders")
+        for row in [c for c in categories if c.get("id") is not None]:
+            folders = [
+                f for f in self._all(f"/api/v2/solutions/categories/{row['id']}/folders") if f.get("id") is not None
+            ]
             names = {}
             for code in others:
                 for folder in self._translated(f"/api/v2/solutions/categories/{row['id']}/folders/{code}"):

@@ -141,6 +141,13 @@ def _time(value: Any) -> datetime | None:
     return parse_time(value, field="time", required=False) if value else None
 
 
+def _position(row: dict[str, Any]) -> int:
+    try:
+        return max(0, min(int(row.get("position") or 0), 32767))
+    except (TypeError, ValueError):
+        return 0
+
+
 class ZendeskSource:
     def __init__(
         self,
@@ -201,22 +208,26 @@ class ZendeskSource:
 
     def _knowledge_base(self) -> Iterator[Any]:
         for row in self._list("/api/v2/help_center/categories.json", "categories"):
-            yield KbCategoryIn(
-                f"category:{row['id']}", str(row.get("name") or ""), position=int(row.get("position") or 0)
-            )
+            if row.get("id") is None:
+                yield Skipped("category", "?", "a category without an id")
+                continue
+            yield KbCategoryIn(f"category:{row['id']}", str(row.get("name") or ""), position=_position(row))
         for row in self._list("/api/v2/help_center/sections.json", "sections"):
+            if row.get("id") is None:
+                yield Skipped("category", "?", "a section without an id")
+                continue
             parent = f"section:{row['parent_section_id']}" if row.get("parent_section_id") else ""
             yield KbCategoryIn(
                 f"section:{row['id']}",
                 str(row.get("name") or ""),
                 parent=parent or f"category:{row.get('category_id')}",
-                position=int(row.get("position") or 0),
+                position=_position(row),
             )
         for row in self._list("/api/v2/help_center/articles.json", "articles"):
             try:
                 yield self._article(row)
             except (KeyError, TypeError, ValueError) as exc:
-                yield Skipped("article", str(row.get("id", "?")), f"cannot read it: {exc}")
+                yield Skipped("article", str(row.get("id", "?")), f"cannot read it: {exc!r}")
 
     def _article(self, row: dict[str, Any]) -> KbArticleIn:
         article_id = str(row["id"])
@@ -246,7 +257,7 @@ class ZendeskSource:
             # A user segment restricts who sees it (signed-in users, agents…): agents only here.
             visibility="public" if row.get("user_segment_id") is None else "internal",
             tags=[str(t) for t in row.get("label_names") or []],
-            position=int(row.get("position") or 0),
+            position=_position(row),
             created_at=_time(row.get("created_at")),
             updated_at=_time(row.get("updated_at")),
             images=images,
