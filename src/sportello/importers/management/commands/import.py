@@ -10,6 +10,7 @@ sportello import helpscout --app-id ID --app-secret SECRET
 Each takes --dry-run (read and map everything, write nothing), --since TIME (only what changed
 since), --mapping FILE (statuses, priorities, channels), --report FILE (the final report as JSON,
 by default import-<source>-<time>.json) and --restart (ignore the saved cursors).
+Zendesk and Freshdesk also bring their knowledge base and macros, after the tickets (kb_writer.py).
 """
 
 from __future__ import annotations
