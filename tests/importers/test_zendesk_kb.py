@@ -183,3 +183,19 @@ def test_the_command_reports_the_knowledge_base_and_macros(zendesk: ZendeskServe
     assert "cannot map macro action 'subject=" in out
     assert json.loads(path.read_text())["counts"]["translation"]["created"] == 3
     assert Article.objects.count() == 0 and Macro.objects.count() == 0
+
+
+def test_an_import_stopped_in_the_knowledge_base_finishes_without_duplicates(zendesk: ZendeskServer) -> None:
+    from sportello.importers.sources.tabular import SourceError
+
+    second = zendesk.help_center["translations"].pop("35468")  # Zendesk answers 404: the import stops there
+    with pytest.raises(SourceError, match="404"):
+        run_import(source(zendesk))
+    assert Article.objects.count() == 1 and Macro.objects.count() == 0
+
+    zendesk.help_center["translations"]["35468"] = second
+    report = run_import(source(zendesk))
+
+    assert report.unchanged["article"] == 1 and report.created["article"] == 1
+    assert kb_counts()["articles"] == 2 and ArticleTranslation.objects.count() == 3
+    assert ArticleFile.objects.count() == 2 and Macro.objects.count() == 2
