@@ -40,6 +40,7 @@ def test_an_article_arrives_with_its_translations_and_images(zendesk: ZendeskSer
     general = Category.objects.get(name="General", parent=None)
     printing = Category.objects.get(name="Printing")
     assert printing.parent == general
+    assert general.names == {"it": "Generale"} and printing.names == {"de": "Drucken"}
     # Zendesk nests sections; the KB nests one level: a section in a section goes beside its parent.
     assert Category.objects.get(name="Paper jams").parent == general
 

@@ -14,7 +14,7 @@
 - Help Center (help_center.json): categories (one page), sections (offset pagination: `per_page`
   1, `page`, `next_page`), articles (cursor pagination: `page[size]`, `page[after]`,
   `meta.has_more`, `links.next`; one a page), each article's translations, and the images an
-  article shows (`/hc/article_attachments/…`).
+  article shows (`/hc/article_attachments/…`); categories' and sections' translations (their names).
 - Macros (`/api/v2/macros.json`, macros.json), `next_page`.
 - Rate limits: `rate_limit_next` answers that many requests with a 429 and `Retry-After`;
   `fail_next` takes (status, body) pairs answered before the normal answer.
@@ -202,6 +202,9 @@ class ZendeskServer:
                 {},
             )
         parts = path.split("/")  # /api/v2/help_center/articles/{id}/translations.json
+        if len(parts) == 7 and parts[4] in ("categories", "sections") and parts[6] == "translations.json":
+            rows = self.help_center["name_translations"].get(f"{parts[4]}:{parts[5]}", [])
+            return 200, {"translations": rows, "next_page": None, "count": len(rows)}, {}
         if len(parts) == 7 and parts[4] == "articles" and parts[6] == "translations.json":
             rows = self.help_center["translations"].get(parts[5])
             if rows is None:

@@ -15,7 +15,9 @@ The knowledge base and macros, after the tickets (help_center/help-center-api/ar
 …/sections, …/categories, …/translations; ticketing/business-rules/macros):
 - `GET /api/v2/help_center/categories`, `…/sections` and `…/articles`, followed by `next_page` (offset
   pagination) or `links.next` while `meta.has_more` (cursor pagination, `page[size]=100`);
-- each article's translations: `GET /api/v2/help_center/articles/{id}/translations`;
+- each article's translations: `GET /api/v2/help_center/articles/{id}/translations`, and each
+  category's and section's (`…/categories/{id}/translations`, `…/sections/{id}/translations`) for
+  their names in other languages;
 - the images an article's HTML shows from the account itself (`/hc/article_attachments/…` or any
   address on its host), downloaded and stored in the knowledge base;
 - `GET /api/v2/macros`: each action (`{"field", "value"}`) as a Sportello macro action where there
@@ -47,6 +49,7 @@ from sportello.importers.kb_records import (
     MacroIn,
     image_sources,
 )
+from sportello.importers.kb_writer import language_of
 from sportello.importers.records import (
     AttachmentIn,
     Checkpoint,
@@ -211,7 +214,12 @@ class ZendeskSource:
             if row.get("id") is None:
                 yield Skipped("category", "?", "a category without an id")
                 continue
-            yield KbCategoryIn(f"category:{row['id']}", str(row.get("name") or ""), position=_position(row))
+            yield KbCategoryIn(
+                f"category:{row['id']}",
+                str(row.get("name") or ""),
+                position=_position(row),
+                names=self._names("categories", row),
+            )
         for row in self._list("/api/v2/help_center/sections.json", "sections"):
             if row.get("id") is None:
                 yield Skipped("category", "?", "a section without an id")
@@ -222,12 +230,23 @@ class ZendeskSource:
                 str(row.get("name") or ""),
                 parent=parent or f"category:{row.get('category_id')}",
                 position=_position(row),
+                names=self._names("sections", row),
             )
         for row in self._list("/api/v2/help_center/articles.json", "articles"):
             try:
                 yield self._article(row)
             except (KeyError, TypeError, ValueError) as exc:
                 yield Skipped("article", str(row.get("id", "?")), f"cannot read it: {exc!r}")
+
+    def _names(self, kind: str, row: dict[str, Any]) -> dict[str, str]:
+        """A category's or section's name in each other language (`…/{id}/translations`)."""
+        names: dict[str, str] = {}
+        own = language_of(str(row.get("source_locale") or row.get("locale") or ""))
+        for translation in self._list(f"/api/v2/help_center/{kind}/{row['id']}/translations.json", "translations"):
+            language = language_of(str(translation.get("locale") or ""))
+            if language and language != own and translation.get("title"):
+                names.setdefault(language, str(translation["title"]))
+        return names
 
     def _article(self, row: dict[str, Any]) -> KbArticleIn:
         article_id = str(row["id"])
