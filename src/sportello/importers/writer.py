@@ -21,7 +21,7 @@ ticket numbers taken).
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -264,16 +264,18 @@ class Writer:
         if not items:
             return
         known = self._records("customer")
+        items = _last_of_each(items)
         wanted = {item.source_id: self._identities(item) for item in items}
         values = [v for rows in wanted.values() for _k, v, _ in rows]
-        owners = {
+        owners: dict[tuple[str, str], int | Customer] = {
             (kind, value): customer_id
             for kind, value, customer_id in Identity.objects.filter(value__in=values).values_list(
                 "kind", "value", "customer_id"
             )
         }
         records: list[ImportedRecord] = []
-        new_identities: list[Identity] = []
+        made: list[tuple[PersonIn, str, Customer]] = []
+        new_identities: list[tuple[int | Customer, str, str, bool]] = []
         for item in items:
             digest = checksum(item)
             seen = known.get(item.source_id)
@@ -289,11 +291,17 @@ class Writer:
                 fields["language"] = item.language[:10]
             if item.notes:
                 fields["notes"] = item.notes
-            customer_id = (
+            # Known, someone who wrote here before with one of these addresses, or one made earlier in
+            # this batch (a Customer not saved yet): one file.
+            customer_id: int | Customer | None = (
                 seen[0] if seen else next((owners[(k, v)] for k, v, _ in identities if (k, v) in owners), None)
             )
-            if customer_id is not None:
-                # Known, or someone who wrote here before with one of these addresses: one file.
+            if isinstance(customer_id, Customer):
+                for name, value in fields.items():
+                    setattr(customer_id, name, value)
+                made.append((item, digest, customer_id))
+                self.report.created["customer"] += 1
+            elif customer_id is not None:
                 Customer.objects.filter(pk=customer_id).update(**fields)
                 if seen:
                     self._rerecord("customer", item.source_id, customer_id, digest, item.updated_at)
@@ -302,15 +310,30 @@ class Writer:
                     records.append(self._record("customer", item.source_id, customer_id, digest, item.updated_at))
                     self.report.created["customer"] += 1
             else:
-                customer = Customer.objects.create(**fields)
-                customer_id = customer.pk
-                records.append(self._record("customer", item.source_id, customer_id, digest, item.updated_at))
+                customer_id = Customer(**fields)
+                made.append((item, digest, customer_id))
                 self.report.created["customer"] += 1
             for kind, value, verified in identities:
                 if (kind, value) not in owners:
                     owners[(kind, value)] = customer_id
-                    new_identities.append(Identity(customer_id=customer_id, kind=kind, value=value, verified=verified))
-        Identity.objects.bulk_create(new_identities)
+                    new_identities.append((customer_id, kind, value, verified))
+        # The new customers in one statement, then their addresses and records with their ids.
+        Customer.objects.bulk_create(list({id(c): c for _item, _digest, c in made}.values()))
+        records += [
+            self._record("customer", item.source_id, customer.pk, digest, item.updated_at)
+            for item, digest, customer in made
+        ]
+        Identity.objects.bulk_create(
+            [
+                Identity(
+                    customer_id=owner.pk if isinstance(owner, Customer) else owner,
+                    kind=kind,
+                    value=value,
+                    verified=verified,
+                )
+                for owner, kind, value, verified in new_identities
+            ]
+        )
         ImportedRecord.objects.bulk_create(records)
 
     # --- Tickets -------------------------------------------------------------------------------------
@@ -350,6 +373,7 @@ class Writer:
 
     def _write_tickets(self, items: list[TicketIn]) -> None:
         known = self._records("ticket")
+        items = _last_of_each(items)
         new: list[tuple[TicketIn, str]] = []
         changed: list[tuple[TicketIn, str, int]] = []
         for item in items:
@@ -447,8 +471,11 @@ class Writer:
         return numbers
 
     def _create_tickets(self, new: list[tuple[TicketIn, str]]) -> None:
+        """A batch of new tickets with their threads, in a few statements whatever its size: the
+        tickets, then every entry of the batch, every attachment, rating, tag and record at once,
+        and the batch's search documents in one statement."""
         items = [item for item, _digest in new]
-        threads = [item.thread() for item in items]
+        threads = [sorted(item.thread(), key=lambda c: c.created_at) for item in items]
         numbers = self._numbers(items)
         tickets = []
         for item, thread, (number, kept) in zip(items, threads, numbers, strict=True):
@@ -458,9 +485,9 @@ class Writer:
                 self.report.renumbered += 1
                 if item.number:
                     custom["imported_number"] = str(item.number)  # the old number finds the ticket
-            tickets.append(
-                Ticket(number=number, version=len(thread) + 1, custom_fields=custom, **fields),
-            )
+            ticket = Ticket(number=number, version=len(thread) + 1, custom_fields=custom, **fields)
+            ticket.first_response_at = self._first_response(item, thread, None)
+            tickets.append(ticket)
         Ticket.objects.bulk_create(tickets)
         self._tag(items, tickets)
         records = [
@@ -474,34 +501,39 @@ class Writer:
             )
             for (item, digest), ticket in zip(new, tickets, strict=True)
         ]
-        for item, ticket, thread in zip(items, tickets, threads, strict=True):
-            records += self._thread(item, ticket, thread, version=0)
-            self._rating(item, ticket)
+        records += self._threads(
+            [(item, ticket, thread, 0) for item, ticket, thread in zip(items, tickets, threads, strict=True)]
+        )
+        self._ratings(items, tickets)
         ImportedRecord.objects.bulk_create(records)
         self.report.created["ticket"] += len(tickets)
         if self.first_ticket_id is None and tickets:
             self.first_ticket_id = min(t.pk for t in tickets)
         self.tickets_written += len(tickets)
-        self._index([t.pk for t in tickets])
+        self._index(tickets, threads)
 
     def _update_ticket(self, item: TicketIn, digest: str, ticket_id: int) -> None:
         ticket = Ticket.objects.get(pk=ticket_id)
         fields = self._fields(item)
         fields.pop("created_at")
         comment_records = self._records("comment")
-        fresh = [c for c in item.thread() if c.source_id not in comment_records]
+        fresh = sorted((c for c in item.thread() if c.source_id not in comment_records), key=lambda c: c.created_at)
         for name, value in fields.items():
             setattr(ticket, name, value)
         ticket.version += len(fresh) + 1
+        ticket.first_response_at = self._first_response(item, fresh, ticket.first_response_at)
         ticket.save()
         self._tag([item], [ticket])
-        records = self._thread(item, ticket, fresh, version=ticket.version - len(fresh) - 1)
+        records = self._threads([(item, ticket, fresh, ticket.version - len(fresh) - 1)])
         self._rating(item, ticket)
         ImportedRecord.objects.bulk_create(records)
         self._rerecord("ticket", item.source_id, ticket.pk, digest, item.updated_at)
         self.report.updated["ticket"] += 1
         self.tickets_written += 1
-        self._index([ticket.pk])
+        if not self.dry_run:
+            from sportello.search import backend as search
+
+            search.index_ticket(ticket.pk)
 
     def _tag(self, items: list[TicketIn], tickets: list[Ticket]) -> None:
         names = {n.strip()[:50] for item in items for n in item.tags if n.strip()}
@@ -518,51 +550,63 @@ class Writer:
         ]
         through.objects.bulk_create(links, ignore_conflicts=True)
 
-    def _thread(self, item: TicketIn, ticket: Ticket, thread: list[CommentIn], *, version: int) -> list[ImportedRecord]:
+    def _author(self, item: TicketIn, comment: CommentIn) -> tuple[int | None, int | None]:
+        """(user id, customer id) who wrote `comment` here."""
+        user_id, customer_id = self._person(comment.author)
+        if comment.author == item.requester and customer_id is not None:
+            user_id = None  # an agent who asked writes as the customer they are on this ticket
+        return user_id, customer_id
+
+    def _first_response(self, item: TicketIn, thread: list[CommentIn], current: datetime | None) -> datetime | None:
+        """The first public answer by an agent, among `thread` and what the ticket had."""
+        first = current
+        for comment in thread:
+            if comment.public and self._author(item, comment)[0] is not None:
+                first = min(first, comment.created_at) if first else comment.created_at
+        return first
+
+    def _threads(self, work: list[tuple[TicketIn, Ticket, list[CommentIn], int]]) -> list[ImportedRecord]:
+        """The entries of each (ticket in, ticket, its comments in time order, version before them),
+        written in one statement; their attachments in another."""
         entries: list[Entry] = []
-        first_response = ticket.first_response_at
-        for index, comment in enumerate(sorted(thread, key=lambda c: c.created_at)):
-            user_id, customer_id = self._person(comment.author)
-            if comment.author and user_id is None and customer_id is None:
-                self.report.unmapped[("comment author", comment.author)] += 1
-            if comment.author == item.requester and customer_id is not None:
-                user_id = None  # an agent who asked writes as the customer they are on this ticket
-            if not comment.public:
-                direction, kind = Direction.INTERNAL, EntryKind.NOTE
-            elif user_id is not None:
-                direction, kind = Direction.OUTBOUND, EntryKind.MESSAGE
-                first_response = min(first_response, comment.created_at) if first_response else comment.created_at
-            else:
-                direction, kind = Direction.INBOUND, EntryKind.MESSAGE
-            channel = self.mapping.channel(comment.channel) or ticket.channel
-            entries.append(
-                Entry(
-                    ticket=ticket,
-                    kind=kind,
-                    channel=channel,
-                    direction=direction,
-                    internal=not comment.public,
-                    author_user_id=user_id,
-                    author_customer_id=customer_id if user_id is None else None,
-                    body_text=comment.body_text,
-                    body_html=_sanitized(comment.body_html),
-                    metadata={"imported": {"source": self.source, "id": comment.source_id}},
-                    ticket_version=version + index + 1,
-                    created_at=comment.created_at,
+        comments: list[CommentIn] = []
+        for item, ticket, thread, version in work:
+            for index, comment in enumerate(thread):
+                user_id, customer_id = self._author(item, comment)
+                if comment.author and user_id is None and customer_id is None:
+                    self.report.unmapped[("comment author", comment.author)] += 1
+                if not comment.public:
+                    direction, kind = Direction.INTERNAL, EntryKind.NOTE
+                elif user_id is not None:
+                    direction, kind = Direction.OUTBOUND, EntryKind.MESSAGE
+                else:
+                    direction, kind = Direction.INBOUND, EntryKind.MESSAGE
+                channel = self.mapping.channel(comment.channel) or ticket.channel
+                entries.append(
+                    Entry(
+                        ticket=ticket,
+                        kind=kind,
+                        channel=channel,
+                        direction=direction,
+                        internal=not comment.public,
+                        author_user_id=user_id,
+                        author_customer_id=customer_id if user_id is None else None,
+                        body_text=comment.body_text,
+                        body_html=_sanitized(comment.body_html),
+                        metadata={"imported": {"source": self.source, "id": comment.source_id}},
+                        ticket_version=version + index + 1,
+                        created_at=comment.created_at,
+                    )
                 )
-            )
+                comments.append(comment)
         if not entries:
             return []
         Entry.objects.bulk_create(entries)
-        if first_response != ticket.first_response_at:
-            Ticket.objects.filter(pk=ticket.pk).update(first_response_at=first_response)
-            ticket.first_response_at = first_response
-        ordered = sorted(thread, key=lambda c: c.created_at)
-        self._attachments(ordered, entries)
+        self._attachments(comments, entries)
         self.report.created["comment"] += len(entries)
         return [
             self._record("comment", comment.source_id, entry.pk, "")
-            for comment, entry in zip(ordered, entries, strict=True)
+            for comment, entry in zip(comments, entries, strict=True)
         ]
 
     def _attachments(self, comments: list[CommentIn], entries: list[Entry]) -> None:
@@ -592,38 +636,64 @@ class Writer:
                 )
                 attachment.file.save(storage_name(filename), ContentFile(data, name=filename), save=False)
                 rows.append(attachment)
-        Attachment.objects.bulk_create(rows)
+        if rows:
+            Attachment.objects.bulk_create(rows)
         self.report.created["attachment"] += len(rows)
 
-    def _rating(self, item: TicketIn, ticket: Ticket) -> None:
+    def _survey_values(self, item: TicketIn, ticket: Ticket) -> dict[str, Any] | None:
         if item.rating is None or item.rating.rating not in ("good", "bad"):
-            return
-        from sportello.csat.models import Source, Survey
+            return None
+        from sportello.csat.models import Source
 
         at = item.rating.at or ticket.solved_at or ticket.updated_at
-        Survey.objects.update_or_create(
-            ticket=ticket,
-            defaults={
-                "customer_id": ticket.customer_id,
-                "agent_id": ticket.assignee_id,
-                "group_id": ticket.group_id,
-                "offered_at": ticket.solved_at or at,
-                "rating": item.rating.rating,
-                "comment": item.rating.comment,
-                "source": Source.EMAIL,
-                "answered_at": at,
-                "updated_at": at,
-            },
-        )
+        return {
+            "customer_id": ticket.customer_id,
+            "agent_id": ticket.assignee_id,
+            "group_id": ticket.group_id,
+            "offered_at": ticket.solved_at or at,
+            "rating": item.rating.rating,
+            "comment": item.rating.comment,
+            "source": Source.EMAIL,
+            "answered_at": at,
+            "updated_at": at,
+        }
+
+    def _ratings(self, items: list[TicketIn], tickets: list[Ticket]) -> None:
+        """The CSAT ratings of new tickets (which have no survey yet), in one statement."""
+        from sportello.csat.models import Survey
+
+        surveys = []
+        for item, ticket in zip(items, tickets, strict=True):
+            values = self._survey_values(item, ticket)
+            if values is not None:
+                surveys.append(Survey(ticket=ticket, **values))
+        if surveys:
+            Survey.objects.bulk_create(surveys)
+        self.report.created["rating"] += len(surveys)
+
+    def _rating(self, item: TicketIn, ticket: Ticket) -> None:
+        values = self._survey_values(item, ticket)
+        if values is None:
+            return
+        from sportello.csat.models import Survey
+
+        Survey.objects.update_or_create(ticket=ticket, defaults=values)
         self.report.created["rating"] += 1
 
-    def _index(self, ticket_ids: Iterable[int]) -> None:
+    def _index(self, tickets: list[Ticket], threads: list[list[CommentIn]]) -> None:
+        """The search documents of a batch of new tickets, built from what was just written (the
+        customers and their addresses read in two queries) and written in one statement."""
         from sportello.search import backend as search
 
-        if self.dry_run:
+        if self.dry_run or not tickets:
             return
-        for ticket_id in ticket_ids:
-            search.index_ticket(ticket_id)
+        customers = Customer.objects.prefetch_related("identities").in_bulk({t.customer_id for t in tickets})
+        documents: dict[int, str] = {}
+        for ticket, thread in zip(tickets, threads, strict=True):
+            ticket.customer = customers[ticket.customer_id]
+            bodies = [c.body_text for c in thread]
+            documents[ticket.pk] = search.build_document(ticket.pk, ticket=ticket, bodies=bodies)
+        search.write_documents(documents, new=True)
 
     # --- The end -------------------------------------------------------------------------------------
 
@@ -653,6 +723,15 @@ def raise_counter_to(number: int) -> None:
     counter, _ = Counter.objects.get_or_create(name="ticket", defaults={"value": settings.TICKET_NUMBER_START - 1})
     if counter.value < number:
         Counter.objects.filter(name="ticket", value__lt=number).update(value=number)
+
+
+def _last_of_each(items: list[Any]) -> list[Any]:
+    """A batch's records, a record read twice (a change between two pages of an export) once, as
+    last read."""
+    last = {item.source_id: item for item in items}
+    if len(last) == len(items):
+        return items
+    return [item for item in items if last[item.source_id] is item]
 
 
 def _sanitized(html: str) -> str:

@@ -112,6 +112,28 @@ def index_ticket(
             cursor.execute("INSERT INTO search_fts (rowid, body) VALUES (%s, %s)", [ticket_id, document])
 
 
+def write_documents(documents: dict[int, str], *, new: bool = False) -> None:
+    """Write many tickets' documents (built by `build_document`) in one statement: bulk writers
+    (imports) index a batch of tickets at once. `new`: none of them has a document yet."""
+    if not documents:
+        return
+    with connection.cursor() as cursor:
+        if is_postgres():
+            cursor.execute(
+                """
+                INSERT INTO search_ticketdocument (ticket_id, body, vector)
+                SELECT d.ticket_id, d.body, to_tsvector('simple', d.body)
+                FROM unnest(%s::bigint[], %s::text[]) AS d(ticket_id, body)
+                ON CONFLICT (ticket_id) DO UPDATE SET body = EXCLUDED.body, vector = EXCLUDED.vector
+                """,
+                [list(documents), list(documents.values())],
+            )
+            return
+        if not new:
+            cursor.executemany("DELETE FROM search_fts WHERE rowid = %s", [[i] for i in documents])
+        cursor.executemany("INSERT INTO search_fts (rowid, body) VALUES (%s, %s)", list(documents.items()))
+
+
 def append_to_ticket(ticket_id: int, body: str) -> None:
     """Add the newest entry's text to a ticket's document without reading the thread back: the
     document `index_ticket` would build, as long as the entry is the ticket's last (in created
