@@ -47,6 +47,8 @@ SETTINGS_MODELS = [
     "phone.CtiAccount",  # its token rotated from the phone page
     "customers.Integration",  # an outside system sent customers' identities
     "mail.BlockedSender",  # whose mail is quarantined
+    "forum.ForumCategory",
+    "forum.Member",  # trusted, banned and unbanned by moderators (forum/services.py)
 ]
 
 # Bookkeeping that changes without anyone changing a setting.

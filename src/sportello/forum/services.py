@@ -341,7 +341,9 @@ def ban_member(agent: User, user: User, reason: str = "") -> Member:
 
 def unban_member(agent: User, user: User) -> None:
     require_forum_agent(agent)
-    Member.objects.filter(user=user).update(banned_at=None, banned_by=None, ban_reason="")
+    for member in Member.objects.filter(user=user):  # saved, not updated: the audit trail records it
+        member.banned_at, member.banned_by, member.ban_reason = None, None, ""
+        member.save(update_fields=["banned_at", "banned_by", "ban_reason"])
 
 
 def pin_topic(agent: User, topic: Topic, *, pinned: bool = True) -> Topic:
@@ -478,3 +480,60 @@ def draft_article_from_topic(agent: User, topic: Topic) -> ArticleTranslation:
         Topic.objects.filter(pk=topic.pk).update(article=draft.article_id)
         topic.article_id = draft.article_id
     return draft
+
+
+# --- Privacy (privacy/erasure.py and privacy/exporting.py call these) ------------------------------
+
+ERASED_TEXT = "[erased]"
+
+
+def forget_members(user_ids: list[int]) -> dict[str, int]:
+    """Erase what the forum holds of these people (GDPR art. 17), keeping every count.
+
+    Their posts' text is replaced by "[erased]" (the posts stay, with their state and votes, so
+    the topics' reply counts and the threads others wrote in stay whole); the titles of topics
+    they opened go the same way; their votes, follows, reports' reasons and waiting reply mails
+    go; their member record keeps no ban reason. Their account itself is emptied by the caller,
+    so the forum then names them "Member n".
+    """
+    from sportello.core.models import OutboxMessage
+
+    if not user_ids:
+        return {"forum_posts": 0, "forum_topics": 0}
+    posts = Post.objects.filter(author__in=user_ids)
+    counts = {"forum_posts": posts.update(body=ERASED_TEXT, body_html=f"<p>{ERASED_TEXT}</p>")}
+    counts["forum_topics"] = Topic.objects.filter(author__in=user_ids).update(title=ERASED_TEXT, slug="erased")
+    Vote.objects.filter(user__in=user_ids).delete()
+    Follow.objects.filter(user__in=user_ids).delete()
+    Report.objects.filter(reporter__in=user_ids).update(reason="")
+    Member.objects.filter(user__in=user_ids).update(ban_reason="")
+    OutboxMessage.objects.filter(kind=REPLY_MAIL, payload__user__in=user_ids).delete()
+    return counts
+
+
+def member_document(user: User) -> dict[str, list[dict[str, object]]]:
+    """What the forum holds of one person, for their export archive (GDPR art. 15 and 20)."""
+    posts = Post.objects.filter(author=user).select_related("topic__category").order_by("created_at", "id")
+    return {
+        "posts": [
+            {
+                "topic": post.topic.title,
+                "url": settings.SITE_URL + post_path(post),
+                "language": post.topic.category.language,
+                "opening": post.opening,
+                "state": post.state,
+                "votes": post.votes,
+                "created_at": post.created_at,
+                "body": post.body,
+            }
+            for post in posts
+        ],
+        "follows": [
+            {"topic": f.topic.title, "created_at": f.created_at}
+            for f in Follow.objects.filter(user=user).select_related("topic").order_by("created_at")
+        ],
+        "votes": [
+            {"post_url": settings.SITE_URL + post_path(v.post), "created_at": v.created_at}
+            for v in Vote.objects.filter(user=user).select_related("post__topic__category").order_by("created_at")
+        ],
+    }

@@ -16,7 +16,8 @@ What goes (docs/privacy.md lists every place, model by model):
    recordings and events; survey comments and addresses (the rating stays); notifications' excerpts;
    trigger and time-rule outcomes and webhook calls about their tickets; outbox rows (automatic
    mail, sent or waiting) for their tickets or addresses; their portal account, deactivated and
-   emptied; their export archives.
+   emptied; their export archives; in the forum, their posts' text and their topics' titles
+   ("[erased]", the posts and counts stay), their votes, follows and waiting reply mails.
 4. The search documents of every ticket touched are rebuilt from what is left.
 
 Rows stay where reports count them (tickets, entries, surveys, report facts, activity, backlog),
@@ -128,6 +129,7 @@ def _erase(customer: Customer, files: list[str]) -> dict[str, int]:
     from sportello.core.models import OutboxMessage
     from sportello.csat.models import Survey
     from sportello.customers.models import CustomerChange, CustomerMerge, CustomerNote, Identity
+    from sportello.forum.services import forget_members
     from sportello.mail.models import RawMessage
     from sportello.notifications.models import Notification
     from sportello.phone.models import Call, CallEvent
@@ -222,6 +224,7 @@ def _erase(customer: Customer, files: list[str]) -> dict[str, int]:
         user.set_unusable_password()
         user.save()
     counts["portal_accounts"] = len(users)
+    counts.update(forget_members([user.pk for user in users]))
     DataExport.objects.filter(customer__in=people).delete()
     for pk in people:
         Customer.objects.filter(pk=pk).update(name=f"Erased customer #{pk}", notes="", custom_fields={}, user=None)
