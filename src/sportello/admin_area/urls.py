@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("sportello.automation.settings_urls")),
     path("", include("sportello.mail.settings_urls")),
     path("", include("sportello.social.settings_urls")),
+    path("", include("sportello.phone.settings_urls")),
     path("", include("sportello.kb.settings_urls")),
     path("", include("sportello.core.settings_urls")),
     path("", include("sportello.sso.settings_urls")),

@@ -44,6 +44,15 @@ class CtiAccount(models.Model):
     token_hint = models.CharField(max_length=12, blank=True, editable=False)
     secret_sealed = models.TextField(blank=True, editable=False)
     secret_hint = models.CharField(max_length=8, blank=True, editable=False)
+    # Twilio: the Account SID (AC…), kept encrypted as the auth token is; only its end stays readable.
+    account_sid_sealed = models.TextField(blank=True, editable=False)
+    account_sid_hint = models.CharField(max_length=8, blank=True, editable=False)
+    api_base = models.URLField(
+        _("Twilio API address"),
+        max_length=300,
+        blank=True,
+        help_text=_("Advanced: where the Test asks Twilio; empty means Twilio's own (https://api.twilio.com)."),
+    )
     region = models.CharField(
         _("country for national numbers"),
         max_length=2,

@@ -78,6 +78,31 @@ def set_secret(account: CtiAccount, secret: str) -> None:
     account.save(update_fields=["secret_sealed", "secret_hint"])  # a save: the audit trail sees it
 
 
+def save_account(account: CtiAccount, *, auth_token: str = "", account_sid: str = "") -> CtiAccount:
+    """Save an account as the settings page changed it, in one save (one record in the audit
+    trail): a Twilio auth token or Account SID given is sealed, an empty one keeps the stored one.
+    Agents then see the dial and pop-up flags afresh, and the shared Callbacks view exists."""
+    auth_token, account_sid = auth_token.strip(), account_sid.strip()
+    if auth_token:
+        account.secret_sealed, account.secret_hint = crypto.seal(auth_token), f"…{auth_token[-4:]}"
+    if account_sid:
+        account.account_sid_sealed, account.account_sid_hint = crypto.seal(account_sid), f"…{account_sid[-4:]}"
+    account.save()
+    ensure_callbacks_view()
+    return account
+
+
+def set_active(account: CtiAccount, active: bool) -> None:
+    """Switched off, its webhook refuses events (401) and it no longer dials out."""
+    account.active = active
+    account.save(update_fields=["active"])  # a save: the audit trail sees it
+
+
+def delete_account(account: CtiAccount) -> None:
+    """The account goes with its call log and events; the call entries on tickets stay."""
+    account.delete()
+
+
 def account_for_token(key: str) -> CtiAccount | None:
     key = (key or "").strip()
     if not key.startswith(CtiAccount.TOKEN_PREFIX) or len(key) > 200:

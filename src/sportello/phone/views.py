@@ -113,6 +113,7 @@ def accounts(request: AgentRequest, new_url: tuple[CtiAccount, str] | None = Non
         "accounts": [(account, _webhook(request, account)) for account in rows],
         "quarantine": quarantine[:QUARANTINE_SHOWN],
         "new_url": new_url,
+        "kinds": CtiKind.choices,
     }
     return render(request, "phone/accounts.html", context)
 
