@@ -306,10 +306,26 @@ def walk_channels(w: Walk) -> None:
 
 
 def walk_phone(w: Walk) -> None:
-    account = CtiAccount.objects.create(name="PBX")
+    new = "/settings/phone/new/generic/"
+    data = {**w.form(new), "name": "PBX", "region": "DE"}
+    w.change("add a PBX", new, data, target="phone.ctiaccount", shows="PBX")
+    account = CtiAccount.objects.get(name="PBX")
+    url = f"/settings/phone/{account.pk}/"
+    w.change("edit a PBX", url, {**w.form(url), "name": "Office PBX"}, target="phone.ctiaccount", shows="Office PBX")
     w.change("rotate the token", f"/phone/accounts/{account.pk}/token", target="phone.ctiaccount")
-    page = w.client.get("/phone/accounts/").content.decode()
-    assert "PBX" in page
+    assert "Office PBX" in w.client.get("/phone/accounts/").content.decode()
+    w.change("switch it off", f"/settings/phone/{account.pk}/active", {"active": "0"}, target="phone.ctiaccount")
+    delete = f"/settings/phone/{account.pk}/delete"
+    w.change("delete", delete, w.form(delete), target="phone.ctiaccount", shows="Office PBX", gone=account)
+    new = "/settings/phone/new/twilio/"
+    data = {**w.form(new), "name": "Twilio", "forward_to": "+493055571600"}
+    data["account_sid"] = w.secret("AC" + "5eca1ed" * 4 + "0123")
+    data["auth_token"] = w.secret("0123456789abcdef0123456789abcdef")
+    w.change("add a Twilio account", new, data, target="phone.ctiaccount", shows="+493055571600")
+    twilio = CtiAccount.objects.get(name="Twilio")
+    url = f"/settings/phone/{twilio.pk}/"
+    token = w.secret("fedcba9876543210fedcba9876543210")
+    w.change("new auth token", url, {**w.form(url), "auth_token": token}, target="phone.ctiaccount")
 
 
 def walk_kb_categories(w: Walk) -> None:
