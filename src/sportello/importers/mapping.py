@@ -4,14 +4,22 @@ Every source's status names map to one of Sportello's categories (tickets.models
 The defaults below cover Zendesk, Freshdesk, Zammad, Help Scout and osTicket; a mapping file
 (`--mapping FILE`, JSON: {"statuses": {"Waiting on vendor": "on_hold"}, "priorities": {...}})
 adds or overrides names. A status that maps to nothing is reported and the ticket filed as open.
+
+Custom fields: a ticket field of the source is stored in the Sportello ticket field whose key its
+name gives ("Order number" -> order_number), defined on first sight with a type guessed from its
+values; `"fields": {"Order number": "order_ref", "Internal score": null}` sends it to another key
+(an existing field of any type, or a new one) or leaves it out.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sportello.fields.models import KEY_PATTERN
 from sportello.tickets.models import Channel, Priority, StatusCategory
 
 DEFAULT_STATUSES: dict[str, str] = {
@@ -89,6 +97,8 @@ class Mapping:
     statuses: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_STATUSES))
     priorities: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PRIORITIES))
     channels: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CHANNELS))
+    # A source's custom field name -> the Sportello field key, or "" to leave the field out.
+    fields: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path | None) -> Mapping:
@@ -117,6 +127,15 @@ class Mapping:
             if channel not in channels:
                 raise MappingError(f"{path}: channel {name!r} maps to {channel!r}, not one of {sorted(channels)}")
             mapping.channels[str(name).strip().lower()] = channel
+        fields = data.get("fields") or {}
+        if not isinstance(fields, dict):
+            raise MappingError(f"{path}: 'fields' must be an object of source field names and field keys")
+        for name, key in fields.items():
+            if key is not None and (not isinstance(key, str) or (key and not re.match(KEY_PATTERN, key))):
+                raise MappingError(f"{path}: field {name!r} maps to {key!r}, not a field key like order_number")
+            if key is not None and len(key) > 40:
+                raise MappingError(f"{path}: field {name!r} maps to {key!r}, longer than 40 characters")
+            mapping.fields[str(name).strip().lower()] = key or ""
         return mapping
 
     def status(self, name: str) -> str | None:
@@ -126,6 +145,20 @@ class Mapping:
         if not name:
             return int(Priority.NORMAL)
         return self.priorities.get(str(name).strip().lower())
+
+    def field_key(self, name: str) -> str | None:
+        """The Sportello key of a source's custom field: the mapping file's ("" leaves it out), else
+        one made of its name (None when the name has no letters or digits to make one of)."""
+        named = str(name).strip().lower()
+        if named in self.fields:
+            return self.fields[named]
+        key = re.sub(r"[^a-z0-9]+", "_", unicodedata.normalize("NFKD", named).encode("ascii", "ignore").decode())
+        key = key.strip("_")[:40].strip("_")
+        if not key:
+            return None
+        if not key[0].isalpha():
+            key = f"field_{key}"[:40].strip("_")
+        return key
 
     def channel(self, name: str) -> str | None:
         if not name:

@@ -115,6 +115,9 @@ class TicketIn:
     updated_at: datetime
     status: str  # the source's status name, mapped by mapping.StatusMap
     number: int | None = None  # the number people quote; kept when free here
+    # The number people quote when it is not a plain number (osTicket's custom formats, "ABC-00123"):
+    # kept on the ticket as its original number, which search finds.
+    reference: str = ""
     priority: str = ""  # low, normal, high, urgent (or the source's word, mapped)
     channel: str = "email"
     group: str = ""  # a GroupIn's source_id
@@ -123,6 +126,8 @@ class TicketIn:
     language: str = ""
     solved_at: datetime | None = None
     rating: RatingIn | None = None
+    # The source's custom fields by their name (label) or key: stored in Sportello's custom fields
+    # (fields/), each defined on first sight unless the mapping file names the field it goes to.
     custom_fields: dict[str, Any] = field(default_factory=dict)
     comments: list[CommentIn] | None = None
     # Reads the thread (one more request per ticket); called only for new or changed tickets.

@@ -20,7 +20,10 @@ ticket numbers taken).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import mimetypes
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -31,12 +34,16 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from sportello.accounts.models import Group, Role, User
+from sportello.core.errors import InvalidInput
 from sportello.core.models import Counter
 from sportello.core.numbers import next_number, sequence_name
 from sportello.customers.identity import normalize
 from sportello.customers.models import Customer, Identity, Organization
+from sportello.fields.models import CustomField, FieldType
+from sportello.fields.services import MAX_CHOICE_LENGTH, MAX_CHOICES, MAX_TEXT, FieldDef, clean_value
 from sportello.importers.mapping import Mapping
 from sportello.importers.models import ImportedRecord
 from sportello.importers.records import (
@@ -96,6 +103,8 @@ class Writer:
         self.tickets_written = 0
         self.first_ticket_id: int | None = None
         self._status_ids: dict[str, int] = {}
+        self._field_defs: dict[str, FieldDef] | None = None  # ticket custom fields by key
+        self._fields_made: set[str] = set()  # the keys of the fields this import defined
 
     # --- Records ------------------------------------------------------------------------------------
 
@@ -450,6 +459,77 @@ class Writer:
             "solved_at": (item.solved_at or item.updated_at) if solved else None,
         }
 
+    # --- Custom fields -------------------------------------------------------------------------------
+
+    def _field(self, key: str, label: str, sample: Any) -> FieldDef:
+        """The ticket field `key`: the one defined here (active or not), else one made now with a
+        type that fits `sample`, the first value seen."""
+        if self._field_defs is None:
+            self._field_defs = {row.key: _field_def(row) for row in CustomField.objects.filter(target="ticket")}
+        if key not in self._field_defs:
+            kind, choices = _field_type(sample)
+            label = (label.strip() or key)[:100]
+            row = CustomField.objects.create(target="ticket", key=key, label=label, type=kind, choices=choices)
+            self._field_defs[key] = _field_def(row)
+            self._fields_made.add(key)
+            self.report.created["custom field"] += 1
+        return self._field_defs[key]
+
+    def _widen(self, defn: FieldDef, raw: Any) -> FieldDef | None:
+        """A choice field this import made, given the new choices in `raw`; None for other fields."""
+        if defn.key not in self._fields_made or defn.type not in (FieldType.CHOICE, FieldType.MULTICHOICE):
+            return None
+        given = [raw] if isinstance(raw, str) else raw
+        if not isinstance(given, list) or not all(isinstance(v, str) for v in given):
+            return None
+        fresh = [v.strip() for v in given if v.strip() and v.strip() not in defn.choices]
+        choices = [*defn.choices, *dict.fromkeys(v[:MAX_CHOICE_LENGTH] for v in fresh)]
+        if len(choices) > MAX_CHOICES:
+            return None
+        CustomField.objects.filter(pk=defn.id).update(choices=choices)
+        wider = dataclasses.replace(defn, choices=tuple(choices))
+        self._field_defs[defn.key] = wider  # type: ignore[index]
+        return wider
+
+    def _custom_fields(self, item: TicketIn) -> dict[str, Any]:
+        """The ticket's custom field values by Sportello key, each in its field's shape; a value its
+        field cannot hold is reported (unmapped), not stored."""
+        values: dict[str, Any] = {}
+        if item.reference:
+            values["imported_number"] = item.reference
+            self._field("imported_number", _("Original number"), item.reference)
+        for name, raw in (item.custom_fields or {}).items():
+            if raw is None or raw == "" or raw == []:
+                continue
+            if isinstance(raw, dict):  # no field here holds an object
+                self.report.unmapped[("custom field value", f"{name}: {json.dumps(raw)[:60]}")] += 1
+                continue
+            key = self.mapping.field_key(str(name))
+            if key == "":
+                continue  # the mapping file leaves it out
+            if key is None:
+                self.report.unmapped[("custom field", str(name))] += 1
+                continue
+            defn = self._field(key, str(name), raw)
+            if defn.type == FieldType.TEXT and isinstance(raw, str | int | float) and not isinstance(raw, bool):
+                raw = str(raw)[:MAX_TEXT]
+            elif defn.type == FieldType.DATE and isinstance(raw, str) and _DAY.match(raw):
+                raw = raw[:10]  # a time stamp's day
+            try:
+                value = clean_value(defn, raw)
+            except InvalidInput:
+                wider = self._widen(defn, raw)
+                try:
+                    value = clean_value(wider, raw) if wider else None
+                except InvalidInput:
+                    value = None
+                if value is None:
+                    self.report.unmapped[("custom field value", f"{defn.label}: {str(raw)[:60]}")] += 1
+                    continue
+            if value is not None:
+                values[defn.key] = value
+        return values
+
     def _numbers(self, items: list[TicketIn]) -> list[tuple[int, bool]]:
         """Each ticket's number here, and whether it is the source's: kept when free, else the next one."""
         wanted = [i.number for i in items if i.number and 0 < i.number < 2**62]
@@ -480,11 +560,12 @@ class Writer:
         tickets = []
         for item, thread, (number, kept) in zip(items, threads, numbers, strict=True):
             fields = self._fields(item)
-            custom: dict[str, Any] = {}
+            custom = self._custom_fields(item)
             if not kept:
                 self.report.renumbered += 1
                 if item.number:
                     custom["imported_number"] = str(item.number)  # the old number finds the ticket
+                    self._field("imported_number", _("Original number"), custom["imported_number"])
             ticket = Ticket(number=number, version=len(thread) + 1, custom_fields=custom, **fields)
             ticket.first_response_at = self._first_response(item, thread, None)
             tickets.append(ticket)
@@ -497,7 +578,7 @@ class Writer:
                 ticket.pk,
                 digest,
                 item.updated_at,
-                number=str(item.number or ""),
+                number=item.reference or str(item.number or ""),
             )
             for (item, digest), ticket in zip(new, tickets, strict=True)
         ]
@@ -520,6 +601,9 @@ class Writer:
         fresh = sorted((c for c in item.thread() if c.source_id not in comment_records), key=lambda c: c.created_at)
         for name, value in fields.items():
             setattr(ticket, name, value)
+        custom = self._custom_fields(item)
+        if custom:
+            ticket.custom_fields = {**(ticket.custom_fields or {}), **custom}
         ticket.version += len(fresh) + 1
         ticket.first_response_at = self._first_response(item, fresh, ticket.first_response_at)
         ticket.save()
@@ -732,6 +816,36 @@ def _last_of_each(items: list[Any]) -> list[Any]:
     if len(last) == len(items):
         return items
     return [item for item in items if last[item.source_id] is item]
+
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _field_def(row: CustomField) -> FieldDef:
+    return FieldDef(
+        id=row.pk,
+        target=row.target,
+        key=row.key,
+        label=row.label,
+        type=row.type,
+        choices=tuple(str(c) for c in row.choices or []),
+        required=False,  # an imported ticket has what it had: a field required now is not checked
+        help_text=row.help_text,
+        position=row.position,
+    )
+
+
+def _field_type(sample: Any) -> tuple[str, list[str]]:
+    """The type (and choices) of a new field whose first value is `sample`."""
+    if isinstance(sample, bool):
+        return FieldType.CHECKBOX, []
+    if isinstance(sample, int | float):
+        return FieldType.NUMBER, []
+    if isinstance(sample, list) and all(isinstance(v, str) for v in sample):
+        return FieldType.MULTICHOICE, list(dict.fromkeys(v.strip()[:MAX_CHOICE_LENGTH] for v in sample if v.strip()))
+    if isinstance(sample, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", sample.strip()):
+        return FieldType.DATE, []
+    return FieldType.TEXT, []
 
 
 def _sanitized(html: str) -> str:

@@ -13,7 +13,10 @@ default prefix `ost_`, `--prefix` for another):
 
 A status maps by its name (the defaults and `--mapping`), else by its osTicket state: open → open,
 closed → closed, archived → closed; tickets in the deleted state are skipped and reported. The
-ticket number people quote (`ticket.number`) is kept when it is a number free here.
+ticket number people quote (`ticket.number`) is kept when it is a number free here; one with
+letters (a custom number format, "ABC-000123") is kept as the ticket's original number, which
+search finds. The other fields of the ticket forms (the columns of `ticket__cdata` beyond subject
+and priority, labelled by `form_field`) arrive as custom fields.
 
 The connection is opened read-only (`SET SESSION TRANSACTION READ ONLY`): nothing in osTicket's
 database can change. osTicket writes DATETIME columns in its server's time zone; `--db-timezone`
@@ -48,6 +51,8 @@ PAGE = 200  # tickets a query
 TIMEOUT = 60
 STATES = {"open": "open", "closed": "closed", "archived": "closed"}
 # The last change of a ticket `t`: osTicket moves `updated` on edits, `lastupdate` on new entries.
+# The columns of `ticket__cdata` that are not custom fields (subject and priority are read apart).
+CDATA_BUILTIN = {"ticket_id", "subject", "priority"}
 STAMP = "GREATEST(t.created, t.updated, COALESCE(t.lastupdate, t.created))"
 ENTRY_CHANNELS = {"email": "email", "web": "web", "phone": "phone", "api": "api"}
 
@@ -91,6 +96,7 @@ class OsticketSource:
         args = parse_dsn(dsn)
         self.prefix = prefix
         self.mapping = mapping or Mapping()
+        self.field_labels: dict[str, str] | None = None  # form_field name -> label, read once
         self.page = page
         self.name = f"osticket:{args['host']}/{args['database']}"[:100]
         try:
@@ -287,9 +293,10 @@ class OsticketSource:
             rows = self.query(sql + f" ORDER BY stamp, t.ticket_id LIMIT {int(self.page)}", params)
             if not rows:
                 return
+            custom = self._custom_values([int(r["ticket_id"]) for r in rows]) if cdata else {}
             for row in rows:
                 try:
-                    yield self._ticket(row)
+                    yield self._ticket(row, custom.get(int(row["ticket_id"]), {}))
                 except (KeyError, TypeError, ValueError) as exc:
                     yield Skipped("ticket", str(row.get("ticket_id")), f"cannot read it: {exc}")
             last = rows[-1]
@@ -298,7 +305,26 @@ class OsticketSource:
             if len(rows) < self.page:
                 return
 
-    def _ticket(self, row: dict[str, Any]) -> Record:
+    def _custom_values(self, ticket_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """The tickets' custom form fields by their labels: `ticket__cdata` holds one column per
+        field of the ticket forms, named by the field's `name` (its label in `form_field`)."""
+        if self.field_labels is None:
+            self.field_labels = {}
+            if self.has("form_field"):
+                for row in self.query(f"SELECT name, label FROM {self.t('form_field')} WHERE name <> ''"):
+                    self.field_labels[str(row["name"])] = str(row["label"] or row["name"])
+        marks = ", ".join(["%s"] * len(ticket_ids))
+        rows = self.query(f"SELECT * FROM {self.t('ticket__cdata')} WHERE ticket_id IN ({marks})", ticket_ids)
+        values: dict[int, dict[str, Any]] = {}
+        for row in rows:
+            values[int(row["ticket_id"])] = {
+                self.field_labels.get(name, name): value
+                for name, value in row.items()
+                if name not in CDATA_BUILTIN and value not in (None, "")
+            }
+        return values
+
+    def _ticket(self, row: dict[str, Any], custom: dict[str, Any] | None = None) -> Record:
         ticket_id = int(row["ticket_id"])
         created = self._time(row["created"])
         if created is None:
@@ -312,6 +338,8 @@ class OsticketSource:
         return TicketIn(
             source_id=str(ticket_id),
             number=int(number) if number.isdigit() else None,
+            reference="" if number.isdigit() else number[:50],
+            custom_fields=custom or {},
             subject=str(row["subject"] or ""),
             requester=f"user-{row['user_id']}" if row["user_id"] else "",
             created_at=created,
