@@ -173,6 +173,8 @@ TWILIO = {"name": "Twilio", "active": "on", "region": "US", "account_sid": SID, 
         ("twilio", {"api_base": "not a url"}, "api_base", "Enter a valid URL"),
         ("generic", {"region": "XX"}, "region", "XX is not a country code"),
         ("generic", {"outbound_url": "ftp://pbx"}, "outbound_url", "Enter a valid URL"),
+        ("generic", {"outbound_url": "ftp://pbx.example.com/dial"}, "outbound_url", "starting with https://"),
+        ("twilio", {"api_base": "ftp://twilio.example.com"}, "api_base", "starting with https://"),
         ("generic", {"name": ""}, "name", "This field is required"),
     ],
 )

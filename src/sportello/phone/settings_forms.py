@@ -92,6 +92,12 @@ class CtiAccountForm(forms.ModelForm):
             )
         return region
 
+    def clean_outbound_url(self) -> str:
+        return _web_address(self.cleaned_data.get("outbound_url"))
+
+    def clean_api_base(self) -> str:
+        return _web_address(self.cleaned_data.get("api_base"))
+
     def clean_account_sid(self) -> str:
         sid = str(self.cleaned_data.get("account_sid") or "").strip()
         if sid and not ACCOUNT_SID.fullmatch(sid):
@@ -123,3 +129,10 @@ class CtiAccountForm(forms.ModelForm):
                 _("Not a phone number that can be called: write it with its country code, as +493055571600.")
             )
         return e164
+
+
+def _web_address(value: object) -> str:
+    url = str(value or "").strip()
+    if url and not url.lower().startswith(("https://", "http://")):
+        raise forms.ValidationError(_("Use a web address, starting with https:// (or http://)."))
+    return url
