@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",  # allauth's passkey list (/auth/2fa/webauthn/) loads it
     "channels",
     "ninja",  # its bundled Swagger UI for /api/v1/docs; never a CDN
     "django_tasks",

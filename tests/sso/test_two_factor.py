@@ -164,3 +164,17 @@ def test_allauths_own_sign_up_and_password_pages_are_not_there(client):
     for path in ("/auth/signup/", "/auth/password/reset/", "/auth/email/"):
         assert client.get(path).status_code == 404
     assert client.get("/auth/login/?next=/x")["Location"] == "/accounts/login/?next=/x"
+
+
+def test_the_passkeys_page_behind_manage_opens(client, agent):
+    """The two-factor page's "Manage" button leads to allauth's passkey list, which must render
+    (it loads django.contrib.humanize). The passkey is stored as allauth stores one; signing in
+    with it is the browser test's (tests/browser/test_two_factor.py)."""
+    Authenticator.objects.create(
+        user=agent, type=Authenticator.Type.WEBAUTHN, data={"name": "Work laptop", "credential": {}}
+    )
+    client.force_login(agent)
+    overview = client.get("/auth/two-factor/").content.decode()
+    assert 'href="/auth/2fa/webauthn/"' in overview
+    page = client.get("/auth/2fa/webauthn/")
+    assert page.status_code == 200 and "Work laptop" in page.content.decode()
