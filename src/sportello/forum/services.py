@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F
+from django.db.models import Exists, F, Q, QuerySet
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.text import slugify
@@ -52,6 +52,7 @@ MAX_BODY = 50_000  # characters of Markdown in one post
 LINK_REL = "nofollow ugc noopener noreferrer"  # links written by visitors earn no search ranking
 REPLY_MAIL = "forum.reply"  # the outbox kind of "a new reply in a topic you follow" (forum/tasks.py)
 UNSUBSCRIBE_SALT = "sportello.forum.unsubscribe"
+REPLIES_PER_PAGE = 50  # a topic's page: its question, then this many replies
 
 
 # --- Categories -----------------------------------------------------------------------------------
@@ -441,8 +442,26 @@ def turn_post_into_ticket(agent: User, post: Post) -> Ticket:
     return result.ticket
 
 
-def post_path(post: Post) -> str:
-    return f"{post.topic.public_path()}#post-{post.pk}"
+def page_of(post: Post, posts: QuerySet[Post] | None = None) -> int:
+    """The page of its topic a post is on: the question and page 1's replies are on page 1.
+    `posts` are the posts the reader sees (access.readable_posts); by default the public's."""
+    if post.opening:
+        return 1
+    if posts is None:
+        posts = Post.objects.filter(topic=post.topic_id, state=PostState.PUBLISHED)
+    before = (
+        posts.filter(opening=False)
+        .filter(Q(created_at__lt=post.created_at) | Q(created_at=post.created_at, id__lt=post.pk))
+        .count()
+    )
+    return before // REPLIES_PER_PAGE + 1
+
+
+def post_path(post: Post, posts: QuerySet[Post] | None = None, *, done: str = "") -> str:
+    """A post's address: its topic's page that shows it (`?page=n` past the first), and its anchor."""
+    page = page_of(post, posts)
+    query = "&".join(q for q in (f"page={page}" if page > 1 else "", f"done={done}" if done else "") if q)
+    return f"{post.topic.public_path()}{'?' + query if query else ''}#post-{post.pk}"
 
 
 FROM_FORUM_SLUG = "from-the-forum"

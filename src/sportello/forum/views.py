@@ -143,35 +143,65 @@ def topic(request: HttpRequest, lang: str, topic_id: int, slug: str) -> HttpResp
         return redirect(topic_for_reader(_user(request), merged).public_path(), permanent=True)
     found = topic_for_reader(_user(request), topic_id)
     if found.category.language != lang or found.slug != slug:  # moved, or renamed: one address per topic
+        query = f"?page={request.GET['page'][:10]}" if request.GET.get("page", "1") != "1" else ""
+        return redirect(found.public_path() + query, permanent=True)
+    if request.GET.get("page") == "1":  # page 1 has one address: the topic's own
         return redirect(found.public_path(), permanent=True)
     return _topic_page(request, found, ReplyForm())
 
 
 def _topic_page(request: HttpRequest, found: Topic, form: ReplyForm, status: int = 200) -> HttpResponse:
+    """One page of a topic: the question, then REPLIES_PER_PAGE replies (`?page=n`, page 1 without
+    it); page 1 also shows the answer that solved it when that answer is on a later page."""
     user = _user(request)
-    posts = list(readable_posts(user, found).select_related("author", "ticket"))
-    opening = next((p for p in posts if p.opening), None)
+    readable = readable_posts(user, found).select_related("author", "ticket")
+    number = request.GET.get("page", "1") if request.method == "GET" else "last"
+    try:
+        page = Paginator(readable.filter(opening=False), services.REPLIES_PER_PAGE, allow_empty_first_page=True).page(
+            number if number != "last" else 1
+        )
+        if number == "last":
+            page = page.paginator.page(page.paginator.num_pages)
+    except InvalidPage as err:
+        raise NotFound(f"No page {number[:20]} in this topic") from err
+    replies = list(page.object_list)
+    opening = readable.filter(opening=True).first()
+    answer = None  # the solution, shown on page 1 when it is not there already
+    if page.number == 1 and found.solution_id and all(p.pk != found.solution_id for p in replies):
+        answer = readable.filter(pk=found.solution_id).first()
+    posts = [p for p in (opening, answer, *replies) if p is not None]
     agent = is_forum_agent(user)
     if agent:  # each post's open reports, for the moderators
         reports = (
-            Report.objects.filter(post__topic=found, resolved_at__isnull=True).values("post").annotate(n=Count("id"))
+            Report.objects.filter(post__in=[p.pk for p in posts], resolved_at__isnull=True)
+            .values("post")
+            .annotate(n=Count("id"))
         )
         counts = {row["post"]: row["n"] for row in reports}
         for post in posts:
             post.open_reports = counts.get(post.pk, 0)  # type: ignore[attr-defined]
+    path = found.public_path()
     context = {
-        "lang": found.category.language, "topic": found, "opening": opening,
-        "replies": [p for p in posts if not p.opening], "form": form, "agent": agent,
+        "lang": found.category.language, "topic": found, "opening": opening, "answer": answer,
+        "replies": replies, "page": page, "form": form, "agent": agent,
+        "page_url": path if page.number == 1 else f"{path}?page={page.number}",
+        "prev_url": (path if page.number == 2 else f"{path}?page={page.number - 1}") if page.has_previous() else "",
+        "next_url": f"{path}?page={page.number + 1}" if page.has_next() else "",
         "voted": services.has_voted(user, [p.pk for p in posts]),
         "following": user.is_authenticated and Follow.objects.filter(topic=found, user=user).exists(),
         "description": summary_of(plain_text(opening.body_html)) if opening else "",
-        "reported": {r for r in Report.objects.filter(post__topic=found, reporter=user).values_list("post", flat=True)}
-        if user.is_authenticated else set(),
+        "reported": {r for r in Report.objects.filter(post__in=[p.pk for p in posts], reporter=user)
+                     .values_list("post", flat=True)} if user.is_authenticated else set(),
         "move_form": MoveForm(initial={"category": found.category_id}) if agent else None,
         "done": request.GET.get("done", "")[:20],
         "held": PostState.HELD, "hidden": PostState.HIDDEN,
     }  # fmt: skip
     return render(request, "forum/topic.html", context, status=status)
+
+
+def _post_url(request: HttpRequest, post: Post, done: str = "") -> str:
+    """The address of a post on its topic's page, as this reader pages the topic."""
+    return services.post_path(post, readable_posts(_user(request), post.topic), done=done)
 
 
 @require_GET
@@ -225,7 +255,7 @@ def reply(request: HttpRequest, topic_id: int) -> HttpResponseBase:
             raise
         form.add_error(None, err.message)
         return _topic_page(request, found, form, status=err.status)
-    return redirect(f"{found.public_path()}#post-{post.pk}")
+    return redirect(_post_url(request, post))
 
 
 @require_POST
@@ -233,7 +263,7 @@ def reply(request: HttpRequest, topic_id: int) -> HttpResponseBase:
 def vote(request: HttpRequest, post_id: int) -> HttpResponseBase:
     post = post_for_reader(_user(request), post_id)
     services.vote_for_post(_user(request), post, up=request.POST.get("up", "1") != "0")
-    return redirect(f"{post.topic.public_path()}#post-{post.pk}")
+    return redirect(_post_url(request, post))
 
 
 @require_POST
@@ -255,7 +285,7 @@ def solution(request: HttpRequest, post_id: int) -> HttpResponseBase:
         services.unmark_solution(_user(request), post.topic)
     else:
         services.mark_solution(_user(request), post)
-    return redirect(f"{post.topic.public_path()}#post-{post.pk}")
+    return redirect(_post_url(request, post))
 
 
 @require_POST
@@ -263,7 +293,7 @@ def solution(request: HttpRequest, post_id: int) -> HttpResponseBase:
 def report(request: HttpRequest, post_id: int) -> HttpResponseBase:
     post = post_for_reader(_user(request), post_id)
     services.report_post(_user(request), post, request.POST.get("reason", ""))
-    return redirect(f"{post.topic.public_path()}?done=reported#post-{post.pk}")
+    return redirect(_post_url(request, post, done="reported"))
 
 
 @csrf_exempt  # the signed token is the credential; mail clients' one-click unsubscribe posts without a form
@@ -303,7 +333,7 @@ def moderate_post(request: HttpRequest, post_id: int, action: str) -> HttpRespon
     else:
         raise NotFound("No such action")
     back = request.POST.get("next", "")
-    return redirect(back if back == reverse("forum:queue") else f"{post.topic.public_path()}#post-{post.pk}")
+    return redirect(back if back == reverse("forum:queue") else _post_url(request, post))
 
 
 @require_POST
