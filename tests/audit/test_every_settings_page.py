@@ -168,6 +168,9 @@ def walk_tokens(w: Walk) -> None:
     assert AuditEvent.objects.filter(action="token.created", actor=w.admin, target_id=str(token.pk)).exists()
     w.steps.append("create")
     w.change("revoke", f"/accounts/tokens/{token.pk}/revoke", target="accounts.apitoken", shows="deploy script")
+    agents, _key = ApiToken.issue(make_user("tom_tokens", Role.AGENT), "agent's sync")
+    revoke = f"/settings/tokens/{agents.pk}/revoke"
+    w.change("revoke an agent's", revoke, w.form(revoke), target="accounts.apitoken", shows="tom_tokens")
 
 
 def walk_statuses(w: Walk) -> None:
@@ -371,7 +374,7 @@ WALKS: dict[str, Callable[..., None]] = {
     "settings-users": walk_users,
     "settings-groups": walk_groups,
     "settings-skills": walk_skills,
-    "tokens": walk_tokens,
+    "settings-tokens": walk_tokens,
     "settings-statuses": walk_statuses,
     "settings-categories": walk_ticket_types,
     "fields:settings": walk_custom_fields,

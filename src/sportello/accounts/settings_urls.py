@@ -12,4 +12,6 @@ urlpatterns = [
     path("groups/", views.group_list, name="settings-groups"),
     path("groups/<int:group_id>/", views.group_edit, name="settings-group"),
     path("groups/<int:group_id>/delete", views.group_delete, name="settings-group-delete"),
+    path("tokens/", views.token_list, name="settings-tokens"),
+    path("tokens/<int:token_id>/revoke", views.token_revoke, name="settings-token-revoke"),
 ]

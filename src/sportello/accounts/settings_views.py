@@ -1,5 +1,5 @@
-"""The admins' settings pages for people: users and agents (invite, edit, deactivate) and groups;
-and the page where an invited person sets their password."""
+"""The admins' settings pages for people: users and agents (invite, edit, deactivate), groups and
+everyone's API tokens; and the page where an invited person sets their password."""
 
 from __future__ import annotations
 
@@ -8,17 +8,18 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import authenticate, login
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, F
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sportello.accounts import team
-from sportello.accounts.models import Availability, Group, Role, User
+from sportello.accounts import services, team
+from sportello.accounts.models import ApiToken, Availability, Group, Role, User
 from sportello.accounts.settings_forms import (
     ASSIGNMENT_NAMES,
     AcceptInvitationForm,
@@ -318,3 +319,38 @@ def group_delete(request: AgentRequest, group_id: int) -> HttpResponse:
             return redirect("settings-groups")
     context = {"form": form, "group": group, "usage": usage}
     return render(request, "accounts/settings/group_delete.html", context, status=422 if form.errors else 200)
+
+
+# --- Everyone's API tokens ---------------------------------------------------------------------------
+
+
+@require_GET
+@agent_view
+def token_list(request: AgentRequest) -> HttpResponse:
+    """Every user's tokens, active ones first (each agent creates their own at /accounts/tokens/)."""
+    require_admin(request.user)
+    tokens = ApiToken.objects.select_related("user").order_by(F("revoked_at").desc(nulls_first=True), "-created_at")
+    page = Paginator(tokens, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "accounts/settings/tokens.html", {"page": page, "now": timezone.now()})
+
+
+@require_http_methods(["GET", "POST"])
+@agent_view
+def token_revoke(request: AgentRequest, token_id: int) -> HttpResponse:
+    """A confirmation naming the token and its owner; then the token is refused from the next request."""
+    require_admin(request.user)
+    token = get_object_or_404(ApiToken.objects.select_related("user"), pk=token_id)
+    if token.revoked_at is not None:
+        messages.info(request, _("The token “%(name)s” was already revoked.") % {"name": token.name})
+        return redirect("settings-tokens")
+    if request.method == "POST" and request.POST.get("confirmed") == "yes":
+        if services.revoke_token(token.pk):  # audited: TOKEN_REVOKED, by this admin, naming the owner
+            messages.success(
+                request,
+                _("The token “%(name)s” of %(owner)s was revoked; programs using it are refused from now on.")
+                % {"name": token.name, "owner": token.user.display_name},
+            )
+        else:  # revoked meanwhile
+            messages.info(request, _("The token “%(name)s” was already revoked.") % {"name": token.name})
+        return redirect("settings-tokens")
+    return render(request, "accounts/settings/token_revoke.html", {"token": token, "now": timezone.now()})

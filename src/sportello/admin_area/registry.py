@@ -35,7 +35,7 @@ SECTIONS: tuple[Section, ...] = (
             Page("settings-users", _("Users and agents"), _("Invite agents, roles, groups, skills, capacity.")),
             Page("settings-groups", _("Groups and tiers"), _("Who works which tickets, and the support levels.")),
             Page("settings-skills", _("Skills"), _("What tickets need by type or tag, and which agents have it.")),
-            Page("tokens", _("API tokens"), _("Tokens with scopes and expiry for scripts and integrations.")),
+            Page("settings-tokens", _("API tokens"), _("Tokens with scopes and expiry for scripts and integrations.")),
         ),
     ),
     Section(
