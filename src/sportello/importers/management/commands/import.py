@@ -8,7 +8,7 @@ sportello import osticket --db mysql://USER:PASSWORD@HOST/DATABASE
 sportello import helpscout --app-id ID --app-secret SECRET
 
 Each takes --dry-run (read and map everything, write nothing), --since TIME (only what changed
-since), --mapping FILE (statuses, priorities, channels), --report FILE (the final report as JSON,
+since), --mapping FILE (statuses, priorities, channels, custom fields), --report FILE (the final report as JSON,
 by default import-<source>-<time>.json) and --restart (ignore the saved cursors).
 Zendesk and Freshdesk also bring their knowledge base and macros, after the tickets (kb_writer.py).
 """
@@ -108,7 +108,7 @@ class Command(BaseCommand):
         for each in (tabular, zendesk, osticket, freshdesk, helpscout, zammad):
             each.add_argument("--dry-run", action="store_true", help="read and map everything, write nothing")
             each.add_argument("--since", help="only what changed since this time (ISO 8601)")
-            each.add_argument("--mapping", help="a JSON mapping file (statuses, priorities, channels)")
+            each.add_argument("--mapping", help="a JSON mapping file (statuses, priorities, channels, custom fields)")
             each.add_argument("--report", help="write the final report here (JSON)")
             each.add_argument("--batch", type=int, default=BATCH, help="tickets per transaction")
             each.add_argument("--restart", action="store_true", help="read from the start, not the saved cursors")
