@@ -155,3 +155,22 @@ def test_osticket_form_fields_and_a_custom_number_format_arrive(osticket: Any) -
     assert lettered.custom_fields == {"imported_number": "ABC-000123"}
     assert search.search_tickets("ABC-000123", Ticket.objects.all()) == [lettered]
     assert search.search_tickets("SN-4471", Ticket.objects.all()) == [first]
+
+
+def test_a_zendesk_ticket_brings_its_custom_fields_under_their_titles(zendesk: Any) -> None:
+    from sportello.importers.sources.zendesk import ZendeskSource
+    from tests.importers.zendesk_server import EMAIL, TOKEN
+
+    run_import(ZendeskSource(zendesk.url, email=EMAIL, token=TOKEN, sleep=lambda s: None))
+
+    ticket = Ticket.objects.get(number=35436)
+    # The drop-down's option by its name, not its tag; a deleted field's value is left out.
+    assert ticket.custom_fields == {
+        "order_number": "ORD-745",
+        "hardware": "Laser printer",
+        "under_warranty": True,
+        "type": "incident",
+    }
+    labels = dict(CustomField.objects.values_list("key", "label"))
+    assert labels["hardware"] == "Hardware" and labels["under_warranty"] == "Under warranty"
+    assert search.search_tickets("ORD-745", Ticket.objects.all()) == [ticket]

@@ -62,6 +62,7 @@ class ZendeskServer:
     users: list[dict[str, Any]] = field(default_factory=lambda: _load("users.json")["users"])
     identities: list[dict[str, Any]] = field(default_factory=lambda: _load("users.json")["identities"])
     tickets: list[dict[str, Any]] = field(default_factory=lambda: _load("tickets.json")["tickets"])
+    ticket_fields: list[dict[str, Any]] = field(default_factory=lambda: _load("ticket_fields.json")["ticket_fields"])
     comments: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: _load("comments.json")["comments"])
     files: dict[str, bytes] = field(
         default_factory=lambda: {k: v.encode("latin-1") for k, v in _load("comments.json")["attachments"].items()}
@@ -150,6 +151,9 @@ class ZendeskServer:
             return 200, content.encode("latin-1"), {"Content-Type": "image/png"}
         if path.startswith("/api/v2/help_center/") or path == "/api/v2/macros.json":
             return self._help_center(path, query)
+        if path == "/api/v2/ticket_fields.json":
+            rows = self.ticket_fields
+            return 200, {"ticket_fields": rows, "next_page": None, "previous_page": None, "count": len(rows)}, {}
         if path == "/api/v2/groups.json":
             return 200, {"groups": self.groups, "next_page": None, "previous_page": None, "count": len(self.groups)}, {}
         if path.endswith("/count.json"):

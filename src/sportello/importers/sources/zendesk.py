@@ -7,6 +7,8 @@ What is read, and the documentation it follows (developer.zendesk.com/api-refere
 - users, with every identity sideloaded: `GET /api/v2/incremental/users/cursor?start_time=&include=identities`,
   then `?cursor=<after_cursor>` until `end_of_stream`;
 - tickets: `GET /api/v2/incremental/tickets/cursor?start_time=`, then `?cursor=`;
+- the ticket fields (`GET /api/v2/ticket_fields`, ticketing/tickets/ticket_fields): a ticket's
+  `custom_fields` values arrive under their fields' titles, a drop-down's under its option's name;
 - each new or changed ticket's thread: `GET /api/v2/tickets/{id}/comments?page[size]=100`, cursor
   pagination (`meta.has_more`, `links.next`) (ticketing/tickets/ticket_comments);
 - attachments: each comment's `attachments[].content_url`, downloaded.
@@ -165,6 +167,8 @@ class ZendeskSource:
         self.client = client or ZendeskClient(url, email=email, token=token, sleep=sleep)
         self.name = f"zendesk:{self.client.host}"[:100]
         self.kb_streams = ("kb", "macros") if kb else ()
+        # The custom ticket fields by id: (title, option value -> option name), read once.
+        self.ticket_fields: dict[str, tuple[str, dict[str, str]]] | None = None
 
     def total(self, stream: str) -> int | None:
         path = {"organizations": "organizations", "people": "users", "tickets": "tickets"}.get(stream)
@@ -465,8 +469,42 @@ class ZendeskSource:
             rating=RatingIn(score, str(rating.get("comment") or ""), _time(rating.get("updated_at")))
             if score in ("good", "bad")
             else None,
+            custom_fields=self._custom_fields(row),
             load_comments=lambda: self._comments(ticket_id),
         )
+
+    def _custom_fields(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A ticket's custom field values by their fields' titles (and its type, as Freshdesk's)."""
+        if self.ticket_fields is None:
+            self.ticket_fields = {}
+            try:
+                for field in self._list("/api/v2/ticket_fields.json", "ticket_fields"):
+                    if field.get("removable") and field.get("id") is not None:
+                        options = {
+                            str(o.get("value")): str(o.get("name") or o.get("value"))
+                            for o in field.get("custom_field_options") or []
+                            if isinstance(o, dict)
+                        }
+                        self.ticket_fields[str(field["id"])] = (str(field.get("title") or field["id"]), options)
+            except SourceError:
+                pass  # no access to the fields: the tickets still come, without their values
+        values: dict[str, Any] = {}
+        if row.get("type"):
+            values["Type"] = str(row["type"])
+        for item in row.get("custom_fields") or []:
+            if not isinstance(item, dict) or item.get("value") in (None, "", []):
+                continue
+            known = self.ticket_fields.get(str(item.get("id")))
+            if known is None:
+                continue  # a field deleted since, or a system one
+            title, options = known
+            value = item["value"]
+            if isinstance(value, str) and value in options:
+                value = options[value]
+            elif isinstance(value, list):
+                value = [options.get(str(v), str(v)) for v in value]
+            values[title] = value
+        return values
 
     def _comments(self, ticket_id: str) -> list[CommentIn]:
         comments: list[CommentIn] = []
