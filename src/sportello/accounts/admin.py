@@ -3,11 +3,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin  # its module registers Django's Group
+from django.contrib.auth.models import Group as DjangoGroup
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from sportello.accounts.models import ApiToken, Group, User
+
+# Sportello's support groups are "Groups"; Django's permission groups, which nothing in Sportello
+# uses, would be a second "Groups" in the index (issue #15).
+if admin.site.is_registered(DjangoGroup):
+    admin.site.unregister(DjangoGroup)
 
 
 class GroupMembershipInline(admin.TabularInline):

@@ -5,7 +5,10 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 
+from sportello.accounts.models import User
+from sportello.accounts.team import STAFF_ROLES
 from sportello.automation.actions import FIELD_ACTIONS, validate_actions
 from sportello.automation.conditions import validate_conditions
 from sportello.automation.models import Macro, TimeRule, Trigger, WebhookCall
@@ -48,6 +51,15 @@ class TriggerForm(RuleForm):
 
 class MacroForm(RuleForm):
     allowed_actions = FIELD_ACTIONS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        owner = self.fields.get("owner")
+        if isinstance(owner, forms.ModelChoiceField):  # a personal macro is an agent's, never a customer's
+            staff = Q(role__in=STAFF_ROLES, is_active=True)
+            if self.instance.owner_id is not None:  # a deactivated owner stays choosable on their macro
+                staff |= Q(pk=self.instance.owner_id)
+            owner.queryset = User.objects.filter(staff).order_by("username")
 
     def clean_conditions(self) -> Any:  # macros have none
         return []
