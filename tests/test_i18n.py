@@ -49,6 +49,8 @@ CUSTOMER_FACING = (
     "src/sportello/forum/templates/forum/new_topic.html",
     "src/sportello/forum/templates/forum/topic.html",
     "src/sportello/forum/templates/forum/unsubscribe.html",
+    "src/sportello/forum/templates/forum/search.html",
+    "src/sportello/forum/templates/forum/_searchbox.html",
     "src/sportello/forum/templates/forum/mail/",
     "src/sportello/webform/",
     "src/sportello/portal/",

@@ -9,6 +9,7 @@ by `Post.state` and `Topic.hidden` through the gates in `forum/access.py`, never
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -186,3 +187,18 @@ class Member(models.Model):
     @property
     def banned(self) -> bool:
         return self.banned_at is not None
+
+
+class TopicDocument(models.Model):
+    """The searchable text of one topic: its title, its question and its published replies
+    (forum/search.py keeps it). PostgreSQL ranks `vector`; SQLite keeps the text in the FTS5 table
+    forum_fts (rowid = topic id). `public` and `language` copy the topic's, so the match is cut
+    to what the public reads in one language before anything is ranked."""
+
+    topic = models.OneToOneField(Topic, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    language = models.CharField(max_length=10, default="")
+    public = models.BooleanField(default=False)
+    vector = SearchVectorField(null=True)
+
+    def __str__(self) -> str:
+        return f"search document of topic {self.topic_id}"

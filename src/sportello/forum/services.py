@@ -41,6 +41,7 @@ from sportello.forum.models import (
     TopicKind,
     Vote,
 )
+from sportello.forum.search import index_topic
 from sportello.kb.models import LANGUAGES, ArticleTranslation
 from sportello.kb.render import render_body
 from sportello.tickets.models import Channel, Ticket
@@ -137,6 +138,7 @@ def start_topic(user: User, category: ForumCategory, text: TopicText, *, client_
             state=state, created_at=now,
         )  # fmt: skip
         Follow.objects.create(topic=topic, user=user, created_at=now)
+        index_topic(topic.pk)
     return topic
 
 
@@ -167,6 +169,7 @@ def _refresh_public(topic_id: int) -> None:
     opening = Post.objects.filter(topic=topic_id, opening=True, state=PostState.PUBLISHED)
     Topic.objects.filter(pk=topic_id).update(public=False)
     Topic.objects.filter(pk=topic_id, hidden=False).filter(Exists(opening)).update(public=True)
+    index_topic(topic_id)
 
 
 def _published(post: Post, now: object) -> None:
@@ -175,6 +178,7 @@ def _published(post: Post, now: object) -> None:
         _refresh_public(post.topic_id)
         return
     Topic.objects.filter(pk=post.topic_id).update(reply_count=F("reply_count") + 1, last_activity_at=now)
+    index_topic(post.topic_id)
     followers = list(
         Follow.objects.filter(topic=post.topic_id).exclude(user=post.author_id).values_list("user", flat=True)
     )
@@ -300,6 +304,7 @@ def hide_post(agent: User, post: Post) -> Post:
             Topic.objects.filter(pk=post.topic_id).update(hidden=True, public=False)
         Topic.objects.filter(pk=post.topic_id, solution=post).update(solution=None)
         Report.objects.filter(post=post, resolved_at__isnull=True).update(resolved_at=timezone.now())
+        index_topic(post.topic_id)
     return post
 
 
@@ -316,6 +321,7 @@ def show_post(agent: User, post: Post) -> Post:
             _refresh_public(post.topic_id)
         else:
             Topic.objects.filter(pk=post.topic_id).update(reply_count=F("reply_count") + 1)
+            index_topic(post.topic_id)
     return post
 
 
@@ -364,7 +370,9 @@ def lock_topic(agent: User, topic: Topic, *, locked: bool = True) -> Topic:
 def move_topic(agent: User, topic: Topic, category: ForumCategory) -> Topic:
     """Into another category (of any language: the topic's address follows its category's)."""
     require_forum_agent(agent)
-    Topic.objects.filter(pk=topic.pk).update(category=category)
+    with transaction.atomic():
+        Topic.objects.filter(pk=topic.pk).update(category=category)
+        index_topic(topic.pk)  # its language may be another
     topic.category = category
     return topic
 
@@ -396,6 +404,8 @@ def merge_topics(agent: User, source: Topic, target: Topic) -> Topic:
         Topic.objects.filter(pk=source.pk).update(
             merged_into=target.pk, hidden=True, public=False, solution=None, reply_count=0
         )
+        index_topic(source.pk)
+        index_topic(target.pk)
     target.refresh_from_db()
     return target
 
@@ -520,8 +530,13 @@ def forget_members(user_ids: list[int]) -> dict[str, int]:
     if not user_ids:
         return {"forum_posts": 0, "forum_topics": 0}
     posts = Post.objects.filter(author__in=user_ids)
+    touched = set(posts.values_list("topic", flat=True)) | set(
+        Topic.objects.filter(author__in=user_ids).values_list("pk", flat=True)
+    )
     counts = {"forum_posts": posts.update(body=ERASED_TEXT, body_html=f"<p>{ERASED_TEXT}</p>")}
     counts["forum_topics"] = Topic.objects.filter(author__in=user_ids).update(title=ERASED_TEXT, slug="erased")
+    for topic_id in sorted(touched):  # search finds nothing of theirs any more
+        index_topic(topic_id)
     Vote.objects.filter(user__in=user_ids).delete()
     Follow.objects.filter(user__in=user_ids).delete()
     Report.objects.filter(reporter__in=user_ids).update(reason="")

@@ -20,6 +20,7 @@ urlpatterns = [
     path("posts/<int:post_id>/<slug:action>", views.moderate_post, name="moderate-post"),
     path("<lang:lang>/", views.home, name="home"),
     path("<lang:lang>/t/<int:topic_id>/<str:slug>", views.topic, name="topic"),
+    path("<lang:lang>/search", views.search, name="search"),
     path("<lang:lang>/<str:category>/", views.category, name="category"),
     path("<lang:lang>/<str:category>/new", views.new_topic, name="new-topic"),
 ]

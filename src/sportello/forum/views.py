@@ -205,6 +205,17 @@ def _post_url(request: HttpRequest, post: Post, done: str = "") -> str:
 
 
 @require_GET
+@forum_page
+def search(request: HttpRequest, lang: str) -> HttpResponse:
+    """Topics whose title, question or answers match (forum/search.py); public topics only."""
+    from sportello.forum.search import search_topics
+
+    query = request.GET.get("q", "").replace("\x00", "").strip()[:200]
+    hits = search_topics(query, lang, limit=30) if query else []
+    return render(request, "forum/search.html", {"lang": lang, "query": query, "hits": hits, "switch": _switch(lang)})
+
+
+@require_GET
 def sitemap(request: HttpRequest) -> HttpResponse:
     """Public topics and their categories, for search engines (forum/sitemap.py)."""
     from sportello.forum.sitemap import sitemap_page
