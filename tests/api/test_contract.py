@@ -64,7 +64,7 @@ def test_every_operation_keeps_the_documented_contract(part, wsgi_app, admin, ti
 
     failures = {label: found for label, found in failures.items() if found}
     assert not failures, "\n\n".join(f"{label}:\n{found[0]}" for label, found in sorted(failures.items()))
-    assert {200, 201, 404, 422} <= statuses  # the run reached the handlers, valid input and invalid
+    assert {200, 404, 422} <= statuses  # each part reached the handlers, with valid input and invalid
 
 
 def run(strategy, headers: dict[str, str], failures: list[str], statuses: set[int]) -> None:  # type: ignore[no-untyped-def]
