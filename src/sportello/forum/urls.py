@@ -13,6 +13,7 @@ urlpatterns = [
     path("unsubscribe/<str:token>", views.unsubscribe, name="unsubscribe"),
     path("topics/<int:topic_id>/reply", views.reply, name="reply"),
     path("topics/<int:topic_id>/follow", views.follow, name="follow"),
+    path("topics/<int:topic_id>/deflect", views.deflect, name="deflect"),
     path("topics/<int:topic_id>/<slug:action>", views.moderate_topic, name="moderate-topic"),
     path("posts/<int:post_id>/vote", views.vote, name="vote"),
     path("posts/<int:post_id>/solution", views.solution, name="solution"),

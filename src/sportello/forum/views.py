@@ -194,6 +194,8 @@ def _topic_page(request: HttpRequest, found: Topic, form: ReplyForm, status: int
                      .values_list("post", flat=True)} if user.is_authenticated else set(),
         "move_form": MoveForm(initial={"category": found.category_id}) if agent else None,
         "done": request.GET.get("done", "")[:20],
+        "from_form": request.GET.get("from") if request.GET.get("from") in FORM_SOURCES else "",
+        "query": request.GET.get("q", "")[:200],
         "held": PostState.HELD, "hidden": PostState.HIDDEN,
     }  # fmt: skip
     return render(request, "forum/topic.html", context, status=status)
@@ -202,6 +204,27 @@ def _topic_page(request: HttpRequest, found: Topic, form: ReplyForm, status: int
 def _post_url(request: HttpRequest, post: Post, done: str = "") -> str:
     """The address of a post on its topic's page, as this reader pages the topic."""
     return services.post_path(post, readable_posts(_user(request), post.topic), done=done)
+
+
+FORM_SOURCES = ("webform", "portal")  # the forms that suggest topics (kb.views.FORM_SOURCES)
+
+
+@require_POST
+@forum_page
+def deflect(request: HttpRequest, topic_id: int) -> HttpResponseBase:
+    """ "This solved my problem" on a topic suggested by a request form: counted once per session."""
+    found = topic_for_reader(None, topic_id)  # public topics only
+    counted = request.session.get("forum:deflected", [])
+    if found.pk not in counted:
+        if not request.session.session_key:
+            request.session.save()
+        services.record_deflection(
+            found, source=request.POST.get("source", ""), query=request.POST.get("q", "")[:255],
+            session_key=request.session.session_key or "",
+        )  # fmt: skip
+        request.session["forum:deflected"] = [*counted, found.pk][-100:]
+    lang = found.category.language
+    return render(request, "kb/deflected.html", {"lang": lang})
 
 
 @require_GET

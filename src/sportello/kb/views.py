@@ -198,14 +198,19 @@ def _public_or_404(article_id: int) -> Article:
 @require_GET
 @xframe_options_exempt
 def suggest(request: HttpRequest) -> HttpResponse:
-    """Public articles matching what a customer is typing into the web form (an htmx fragment)."""
+    """Public articles, and forum topics, matching what a customer is typing into the web form or
+    the portal's new-request form (an htmx fragment)."""
+    from sportello.forum.search import search_topics
+
     query = (request.GET.get("subject") or request.GET.get("q") or "").strip()[:200]
     lang = request.GET.get("lang") or reader_language(request)
     lang = lang if lang in LANGUAGES else settings.LANGUAGE_CODE
     hits = search_articles(query, lang, match_any=True, limit=SUGGESTIONS) if len(query) >= 3 else []
     source = _form_source(request.GET.get("source")) or DeflectionSource.WEBFORM
+    topics = search_topics(query, lang, match_any=True, limit=SUGGESTIONS) if len(query) >= 3 else []
+    context = {"hits": hits, "topics": topics, "query": query, "lang": lang, "source": source}
     with translation.override(lang):
-        return render(request, "kb/_suggestions.html", {"hits": hits, "query": query, "lang": lang, "source": source})
+        return render(request, "kb/_suggestions.html", context)
 
 
 # The forms that suggest articles while a customer types, and where "I still need help" goes back to.
