@@ -9,18 +9,18 @@ import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
 
-from sportello.accounts.models import Group, User
+from sportello.accounts.models import User
 from sportello.core.models import OutboxMessage
 from sportello.csat.models import Survey
-from sportello.customers.models import Customer, Identity, Organization
+from sportello.customers.models import Customer
 from sportello.importers.mapping import Mapping
-from sportello.importers.models import ImportedRecord
 from sportello.importers.runner import run_import
 from sportello.importers.sources.freshdesk import FreshdeskSource
 from sportello.importers.sources.tabular import SourceError
 from sportello.search import backend as search
 from sportello.sla.models import TicketSLA
 from sportello.tickets.models import Attachment, Entry, Ticket
+from tests.importers.common import at, counts
 from tests.importers.freshdesk_server import API_KEY, FreshdeskServer
 
 pytestmark = pytest.mark.django_db
@@ -31,25 +31,6 @@ def source(server: FreshdeskServer, sleeps: list[float] | None = None, token: st
     return FreshdeskSource(
         server.url, token=token, per_page=2, sleep=(sleeps.append if sleeps is not None else lambda s: None)
     )
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def counts() -> dict[str, int]:
-    return {
-        "tickets": Ticket.objects.count(),
-        "entries": Entry.objects.count(),
-        "attachments": Attachment.objects.count(),
-        "customers": Customer.objects.count(),
-        "identities": Identity.objects.count(),
-        "agents": User.objects.filter(is_active=False).count(),
-        "organizations": Organization.objects.count(),
-        "groups": Group.objects.count(),
-        "surveys": Survey.objects.count(),
-        "records": ImportedRecord.objects.count(),
-    }
 
 
 def test_a_ticket_arrives_with_its_thread_authors_notes_attachments_and_times(freshdesk: FreshdeskServer) -> None:

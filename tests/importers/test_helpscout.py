@@ -11,9 +11,9 @@ import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
 
-from sportello.accounts.models import Group, User
+from sportello.accounts.models import User
 from sportello.core.models import OutboxMessage
-from sportello.customers.models import Customer, Identity
+from sportello.customers.models import Customer
 from sportello.importers.models import ImportedRecord
 from sportello.importers.runner import run_import
 from sportello.importers.sources.helpscout import HelpScoutSource
@@ -21,6 +21,7 @@ from sportello.importers.sources.tabular import SourceError
 from sportello.search import backend as search
 from sportello.sla.models import TicketSLA
 from sportello.tickets.models import Attachment, Entry, Ticket
+from tests.importers.common import at, counts
 from tests.importers.helpscout_server import APP_ID, APP_SECRET, HelpScoutServer, serve
 
 pytestmark = pytest.mark.django_db
@@ -39,23 +40,6 @@ def source(server: HelpScoutServer, sleeps: list[float] | None = None, **kwargs)
         sleep=(sleeps.append if sleeps is not None else lambda s: None),
         **kwargs,
     )
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def counts() -> dict[str, int]:
-    return {
-        "tickets": Ticket.objects.count(),
-        "entries": Entry.objects.count(),
-        "attachments": Attachment.objects.count(),
-        "customers": Customer.objects.count(),
-        "identities": Identity.objects.count(),
-        "agents": User.objects.filter(is_active=False).count(),
-        "groups": Group.objects.count(),
-        "records": ImportedRecord.objects.count(),
-    }
 
 
 def test_a_conversation_arrives_with_its_thread_authors_notes_attachments_and_times(

@@ -10,17 +10,17 @@ import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
 
-from sportello.accounts.models import Group, User
+from sportello.accounts.models import User
 from sportello.core.models import OutboxMessage
-from sportello.customers.models import Customer, Identity, Organization
+from sportello.customers.models import Customer
 from sportello.importers.mapping import Mapping
-from sportello.importers.models import ImportedRecord
 from sportello.importers.runner import run_import
 from sportello.importers.sources.osticket import OsticketSource
 from sportello.importers.sources.tabular import SourceError
 from sportello.search import backend as search
 from sportello.sla.models import TicketSLA
-from sportello.tickets.models import Attachment, Entry, Ticket
+from sportello.tickets.models import Attachment, Ticket
+from tests.importers.common import counts
 from tests.importers.osticket_db import OsticketDb, osticket_database
 
 pytestmark = pytest.mark.django_db
@@ -33,20 +33,6 @@ def osticket() -> Iterator[OsticketDb]:
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def counts() -> dict[str, int]:
-    return {
-        "tickets": Ticket.objects.count(),
-        "entries": Entry.objects.count(),
-        "attachments": Attachment.objects.count(),
-        "customers": Customer.objects.count(),
-        "identities": Identity.objects.count(),
-        "agents": User.objects.filter(is_active=False).count(),
-        "organizations": Organization.objects.count(),
-        "groups": Group.objects.count(),
-        "records": ImportedRecord.objects.count(),
-    }
 
 
 def test_a_ticket_arrives_with_its_thread_authors_notes_attachments_and_times(osticket: OsticketDb) -> None:

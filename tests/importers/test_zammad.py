@@ -11,15 +11,15 @@ from django.core.management import CommandError, call_command
 
 from sportello.accounts.models import Group, User
 from sportello.core.models import OutboxMessage
-from sportello.customers.models import Customer, Identity, Organization
+from sportello.customers.models import Customer
 from sportello.importers.mapping import Mapping
-from sportello.importers.models import ImportedRecord
 from sportello.importers.runner import run_import
 from sportello.importers.sources.tabular import SourceError
 from sportello.importers.sources.zammad import ZammadSource
 from sportello.search import backend as search
 from sportello.sla.models import TicketSLA
 from sportello.tickets.models import Attachment, Entry, Ticket
+from tests.importers.common import at, counts
 from tests.importers.zammad_server import TOKEN, ZammadServer
 
 pytestmark = pytest.mark.django_db
@@ -30,24 +30,6 @@ def source(server: ZammadServer, sleeps: list[float] | None = None, token: str =
     return ZammadSource(
         server.url, token=token, per_page=2, sleep=(sleeps.append if sleeps is not None else lambda s: None)
     )
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def counts() -> dict[str, int]:
-    return {
-        "tickets": Ticket.objects.count(),
-        "entries": Entry.objects.count(),
-        "attachments": Attachment.objects.count(),
-        "customers": Customer.objects.count(),
-        "identities": Identity.objects.count(),
-        "agents": User.objects.filter(is_active=False).count(),
-        "organizations": Organization.objects.count(),
-        "groups": Group.objects.count(),
-        "records": ImportedRecord.objects.count(),
-    }
 
 
 def test_a_ticket_arrives_with_its_thread_authors_notes_attachments_and_times(zammad: ZammadServer) -> None:

@@ -9,10 +9,9 @@ import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
 
-from sportello.accounts.models import Group, User
 from sportello.core.models import OutboxMessage
 from sportello.csat.models import Survey
-from sportello.customers.models import Customer, Identity, Organization
+from sportello.customers.models import Customer, Identity
 from sportello.importers.models import ImportedRecord
 from sportello.importers.runner import run_import
 from sportello.importers.sources.tabular import SourceError
@@ -20,6 +19,7 @@ from sportello.importers.sources.zendesk import ZendeskSource
 from sportello.search import backend as search
 from sportello.sla.models import TicketSLA
 from sportello.tickets.models import Attachment, Entry, Ticket
+from tests.importers.common import at, counts
 from tests.importers.zendesk_server import EMAIL, TOKEN, ZendeskServer
 
 pytestmark = pytest.mark.django_db
@@ -29,25 +29,6 @@ def source(server: ZendeskServer, sleeps: list[float] | None = None) -> ZendeskS
     return ZendeskSource(
         server.url, email=EMAIL, token=TOKEN, sleep=(sleeps.append if sleeps is not None else lambda s: None)
     )
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def counts() -> dict[str, int]:
-    return {
-        "tickets": Ticket.objects.count(),
-        "entries": Entry.objects.count(),
-        "attachments": Attachment.objects.count(),
-        "customers": Customer.objects.count(),
-        "identities": Identity.objects.count(),
-        "agents": User.objects.filter(is_active=False).count(),
-        "organizations": Organization.objects.count(),
-        "groups": Group.objects.count(),
-        "surveys": Survey.objects.count(),
-        "records": ImportedRecord.objects.count(),
-    }
 
 
 def test_a_ticket_arrives_with_its_thread_authors_notes_attachments_and_times(zendesk: ZendeskServer) -> None:
