@@ -57,7 +57,9 @@ def test_two_agents_change_different_fields_and_both_win(browser, live_server, a
 
     # The same field changed meanwhile: refused, with who changed it to what.
     alice.get_by_label("Priority").select_option(label="Low")  # Alice's panel still says unassigned…
-    expect(alice.locator("#property-status")).to_contain_text("Saved: priority.")
+    # Her status line already says "Saved: priority." from before: wait for the panel her save
+    # brought back, which has seen Low.
+    expect(alice.locator("#update-form input[name=seen_priority]")).to_have_value(str(Priority.LOW))
     bob.get_by_label("Priority").select_option(label="Urgent")  # …and Bob's says High
     expect(bob.locator("#property-conflict")).to_contain_text(
         "Alice Agent changed priority to “Low” meanwhile; your change to “Urgent” was not saved."
