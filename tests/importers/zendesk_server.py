@@ -18,6 +18,8 @@
 - Macros (`/api/v2/macros.json`, macros.json), `next_page`.
 - Rate limits: `rate_limit_next` answers that many requests with a 429 and `Retry-After`;
   `fail_next` takes (status, body) pairs answered before the normal answer.
+- `gate`: a Gate that holds the comment requests after its first few (the kill-and-resume test
+  kills the importing process while it waits there, in the middle of a batch).
 
 The fixtures (tests/fixtures/importers/zendesk/) are Zendesk's published examples, each file citing
 its page. `generate(n, comments)` adds n synthetic tickets (with customers) for the benchmark.
@@ -26,6 +28,7 @@ its page. `generate(n, comments)` adds n synthetic tickets (with customers) for 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import urllib.parse
@@ -70,6 +73,7 @@ class ZendeskServer:
     help_center: dict[str, Any] = field(default_factory=lambda: _load("help_center.json"))
     macros: list[dict[str, Any]] = field(default_factory=lambda: _load("macros.json")["macros"])
     lock: threading.Lock = field(default_factory=threading.Lock)
+    gate: Gate | None = None
 
     @property
     def url(self) -> str:
@@ -175,6 +179,8 @@ class ZendeskServer:
             ticket_id = path.split("/")[4]
             if ticket_id not in self.comments:
                 return 404, {"error": "RecordNotFound", "description": "Not found"}, {}
+            if self.gate is not None:
+                self.gate.pass_through()
             return self._comment_page(ticket_id, query)
         return 404, {"error": "InvalidEndpoint", "description": "Not found"}, {}
 
@@ -268,6 +274,31 @@ class ZendeskServer:
         )
 
 
+class Gate:
+    """Lets `open_for` requests through, then holds every later one until `release()`.
+
+    `holding` tells a test that a request waits at the gate: whatever the client wrote before
+    asking is committed, and what it was writing is not (a batch's transaction is open)."""
+
+    def __init__(self, open_for: int) -> None:
+        self.left = open_for
+        self.holding = 0
+        self.lock = threading.Lock()
+        self.opened = threading.Event()
+
+    def pass_through(self) -> None:
+        with self.lock:
+            self.left -= 1
+            hold = self.left < 0 and not self.opened.is_set()
+            if hold:
+                self.holding += 1
+        if hold:
+            self.opened.wait()
+
+    def release(self) -> None:
+        self.opened.set()
+
+
 class Answers(Protocol):
     port: int
 
@@ -292,7 +323,9 @@ def serve(server: AnyServer) -> Iterator[AnyServer]:
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            # The client may be gone (a test killed it while its request was held).
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(data)
 
         def log_message(self, *args: Any) -> None:
             pass
