@@ -11,9 +11,10 @@ flag is checked on the document and again on the topic itself, in the same SQL.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils.safestring import SafeString
 
 from sportello.forum.models import Post, PostState, Topic, TopicDocument
@@ -32,24 +33,42 @@ class TopicHit:
 
 def index_topic(topic_id: int) -> None:
     """(Re)build one topic's search document, inside the caller's transaction."""
-    topic = Topic.objects.select_related("category").filter(pk=topic_id).first()
-    if topic is None or topic.merged_into_id:
-        remove_topic(topic_id)
+    index_topics([topic_id])
+
+
+def index_topics(topic_ids: list[int]) -> None:
+    """(Re)build these topics' search documents, inside the caller's transaction: three reads and
+    one write for the lot (a merged or deleted topic's document is removed)."""
+    topics = {t.pk: t for t in Topic.objects.select_related("category").filter(pk__in=topic_ids)}
+    kept = [pk for pk in topic_ids if pk in topics and not topics[pk].merged_into_id]
+    remove_topics([pk for pk in topic_ids if pk not in kept])
+    if not kept:
         return
-    posts = Post.objects.filter(topic=topic_id, state=PostState.PUBLISHED).order_by("-opening", "created_at", "id")
-    body, size = [], 0
-    for html in posts.values_list("body_html", flat=True).iterator():
+    bodies: dict[int, list[str]] = {pk: [] for pk in kept}
+    sizes = dict.fromkeys(kept, 0)
+    posts = Post.objects.filter(topic__in=kept, state=PostState.PUBLISHED).order_by(
+        "topic", "-opening", "created_at", "id"
+    )
+    for topic_id, html in posts.values_list("topic_id", "body_html").iterator(chunk_size=2000):
+        if sizes[topic_id] > BODY_CAP:
+            continue
         text = plain_text(html)
-        body.append(text)
-        size += len(text)
-        if size > BODY_CAP:
-            break
-    title, text = _strip_marks(topic.title), _strip_marks("\n".join(body))[:BODY_CAP]
-    language, public = topic.category.language, topic.public
+        bodies[topic_id].append(text)
+        sizes[topic_id] += len(text)
+    rows = [
+        {
+            "id": pk,
+            "language": topics[pk].category.language,
+            "public": topics[pk].public,
+            "config": pg_config(topics[pk].category.language),
+            "title": _strip_marks(topics[pk].title),
+            "body": _strip_marks("\n".join(bodies[pk]))[:BODY_CAP],
+        }
+        for pk in kept
+    ]
     if is_postgres():
-        config = pg_config(language)
         with connection.cursor() as cursor:
-            cursor.execute(
+            cursor.executemany(
                 """
                 INSERT INTO forum_topicdocument (topic_id, language, public, vector)
                 VALUES (%(id)s, %(language)s, %(public)s,
@@ -58,27 +77,34 @@ def index_topic(topic_id: int) -> None:
                 ON CONFLICT (topic_id) DO UPDATE
                 SET language = EXCLUDED.language, public = EXCLUDED.public, vector = EXCLUDED.vector
                 """,
-                {
-                    "id": topic_id,
-                    "language": language,
-                    "public": public,
-                    "config": config,
-                    "title": title,
-                    "body": text,
-                },
+                rows,
             )
-    else:
-        TopicDocument.objects.update_or_create(topic_id=topic_id, defaults={"language": language, "public": public})
-        with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM forum_fts WHERE rowid = %s", [topic_id])
-            cursor.execute("INSERT INTO forum_fts (rowid, title, body) VALUES (%s, %s, %s)", [topic_id, title, text])
+        return
+    TopicDocument.objects.bulk_create(
+        [TopicDocument(topic_id=row["id"], language=row["language"], public=row["public"]) for row in rows],
+        update_conflicts=True,
+        unique_fields=["topic"],
+        update_fields=["language", "public"],
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany("DELETE FROM forum_fts WHERE rowid = %s", [[row["id"]] for row in rows])
+        cursor.executemany(
+            "INSERT INTO forum_fts (rowid, title, body) VALUES (%s, %s, %s)",
+            [[row["id"], row["title"], row["body"]] for row in rows],
+        )
 
 
 def remove_topic(topic_id: int) -> None:
-    TopicDocument.objects.filter(topic_id=topic_id).delete()
+    remove_topics([topic_id])
+
+
+def remove_topics(topic_ids: list[int]) -> None:
+    if not topic_ids:
+        return
+    TopicDocument.objects.filter(topic_id__in=topic_ids).delete()
     if not is_postgres():
         with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM forum_fts WHERE rowid = %s", [topic_id])
+            cursor.executemany("DELETE FROM forum_fts WHERE rowid = %s", [[pk] for pk in topic_ids])
 
 
 def search_topics(query: str, language: str, *, match_any: bool = False, limit: int = 20) -> list[TopicHit]:
@@ -155,10 +181,33 @@ def _pg_match(words: list[str], language: str, match_any: bool, limit: int) -> l
         return [(int(row[0]), str(row[1])) for row in cursor.fetchall()]
 
 
+REINDEX_BATCH = 500
+
+
+@dataclass(frozen=True)
+class ReindexProgress:
+    topics: int  # documents built so far in this run
+    last: int  # the last topic id done: resume after it
+
+
+def reindex(*, after: int = 0, batch: int = REINDEX_BATCH) -> Iterator[ReindexProgress]:
+    """Build the documents of every topic with an id above `after` (topics written before search
+    existed, or after a restore), `batch` topics per transaction in id order, yielding after each
+    batch; an interrupted run resumes with `after` = the last progress' `last`."""
+    done, last = 0, after
+    while True:
+        ids = list(Topic.objects.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch])
+        if not ids:
+            return
+        with transaction.atomic():
+            index_topics(ids)
+        done, last = done + len(ids), ids[-1]
+        yield ReindexProgress(done, last)
+
+
 def reindex_all() -> int:
     """Build every topic's document (topics written before search existed); returns how many."""
-    count = 0
-    for topic_id in Topic.objects.filter(merged_into__isnull=True).values_list("pk", flat=True).iterator():
-        index_topic(topic_id)
-        count += 1
-    return count
+    found = 0
+    for progress in reindex():
+        found = progress.topics
+    return found
