@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "sportello.admin_area",
     "sportello.privacy",
     "sportello.importers",
+    "sportello.assist",
     # Single sign-on and two-factor (docs/sso.md); sso first, so its templates override allauth's.
     "sportello.sso",
     "allauth",

@@ -37,6 +37,7 @@ urlpatterns = [
     path("reports/", include("sportello.reports.urls")),
     path("notifications/", include("sportello.notifications.urls")),
     path("phone/", include("sportello.phone.urls")),
+    path("assist/", include("sportello.assist.urls")),
     path("settings/fields/", include("sportello.fields.urls")),
     path("settings/audit/", include("sportello.audit.urls")),
     path("settings/", include("sportello.admin_area.urls")),
