@@ -117,11 +117,14 @@ def test_an_original_number_with_letters_is_kept_and_found_by_search() -> None:
 
 def test_a_ticket_changed_since_gets_its_new_values_and_no_field_is_defined_twice() -> None:
     run_import(ListSource([ticket("1", custom_fields={"Seats": 4, "Plan": "Basic"})]))
+    CustomField.objects.create(target="ticket", key="escalated", label="Escalated", type="checkbox")
+    Ticket.objects.update(custom_fields={"seats": 4, "plan": "Basic", "escalated": True})  # an agent's value
     later = datetime(2024, 3, 2, tzinfo=UTC)
+    # "Plan" was cleared in the source: it is cleared here; what was set here stays.
     run_import(ListSource([ticket("1", updated_at=later, custom_fields={"Seats": 5})]), restart=True)
 
     assert CustomField.objects.filter(key="seats").count() == 1
-    assert Ticket.objects.get().custom_fields == {"seats": 5, "plan": "Basic"}
+    assert Ticket.objects.get().custom_fields == {"seats": 5, "escalated": True}
 
 
 @pytest.fixture

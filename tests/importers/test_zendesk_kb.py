@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from django.core.management import call_command
@@ -200,3 +201,22 @@ def test_an_import_stopped_in_the_knowledge_base_finishes_without_duplicates(zen
     assert report.unchanged["article"] == 1 and report.created["article"] == 1
     assert kb_counts()["articles"] == 2 and ArticleTranslation.objects.count() == 3
     assert ArticleFile.objects.count() == 2 and Macro.objects.count() == 2
+
+
+def test_since_brings_only_the_articles_and_macros_changed_since(zendesk: ZendeskServer) -> None:
+    run_import(source(zendesk))
+    first = kb_counts()
+    later = zendesk.help_center["articles"][1]
+    later["updated_at"] = later["edited_at"] = "2021-03-01T00:00:00Z"
+    zendesk.help_center["translations"]["35468"][0]["title"] = "Scanning, revised"
+    zendesk.help_center["translations"]["35468"][0]["updated_at"] = "2021-03-01T00:00:00Z"
+    zendesk.requests.clear()
+
+    report = run_import(source(zendesk), since=datetime(2019, 12, 1, tzinfo=UTC))
+
+    assert ArticleTranslation.objects.filter(title="Scanning, revised").exists()
+    assert report.updated["translation"] == 1 and report.updated["article"] + report.unchanged["article"] == 1
+    assert report.as_dict()["counts"]["macro"]["unchanged"] == 1  # the one of 2020; the 2019 one left out
+    assert any("/articles/35468/translations" in r for r in zendesk.requests)
+    assert not any("/articles/35467/translations" in r for r in zendesk.requests)  # unchanged: not asked
+    assert kb_counts()["articles"] == first["articles"]

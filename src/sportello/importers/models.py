@@ -20,6 +20,10 @@ class ImportedRecord(models.Model):
     # The source's own number of a ticket, kept searchable when Sportello gave it another one.
     source_number = models.CharField(max_length=50, blank=True)
     checksum = models.CharField(max_length=64, blank=True)
+    # What the source gave the row that a later change in the source may take away:
+    # {"fields": [custom field keys], "tags": [tag names]}. A delta import removes those no longer
+    # given, and leaves alone what people added here.
+    managed = models.JSONField(default=dict, blank=True)
     source_updated_at = models.DateTimeField(null=True, blank=True)
     imported_at = models.DateTimeField(default=timezone.now)
 

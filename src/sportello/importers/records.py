@@ -39,6 +39,8 @@ class OrganizationIn:
     domain: str = ""
     notes: str = ""
     updated_at: datetime | None = None
+    # The source's organization fields by name, as a ticket's (TicketIn.custom_fields).
+    custom_fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,6 +64,8 @@ class PersonIn:
     language: str = ""
     notes: str = ""
     updated_at: datetime | None = None
+    # The source's user fields by name, stored in Sportello's customer fields (not for agents).
+    custom_fields: dict[str, Any] = field(default_factory=dict)
 
     @property
     def email(self) -> str:

@@ -31,7 +31,9 @@ from sportello.importers.writer import BATCH, DryRunDone, Writer
 STREAMS = ("groups", "organizations", "people", "tickets")
 # Read after the tickets, by the sources that have them (`kb_streams`): the knowledge base (its
 # categories, then articles with their translations and images) and the macros, which refer to
-# the groups and agents imported before. Read whole every run; unchanged rows are skipped.
+# the groups and agents imported before. Read whole every run (unchanged rows are skipped), or with
+# `--since` only the articles and macros changed since: the sources leave the others out before
+# asking for their translations, and what a source still yields from before is left out here.
 KB_STREAMS = ("kb", "macros")
 
 
@@ -128,11 +130,11 @@ def _read_all(source: Source, writer: Writer, progress: Progress, *, since: date
                 writer.ticket(record)
             progress.advance(stream, 1)
         writer.flush()
-    _read_kb(source, writer, progress)
+    _read_kb(source, writer, progress, since=since)
     writer.finish()
 
 
-def _read_kb(source: Source, writer: Writer, progress: Progress) -> None:
+def _read_kb(source: Source, writer: Writer, progress: Progress, *, since: datetime | None) -> None:
     """The knowledge base and macros (kb_writer.py), for the sources that read them."""
     streams = [s for s in getattr(source, "kb_streams", ()) if s in KB_STREAMS]
     if not streams:
@@ -140,8 +142,10 @@ def _read_kb(source: Source, writer: Writer, progress: Progress) -> None:
     kb = KbWriter(source.name, report=writer.report, mapping=writer.mapping, dry_run=writer.dry_run)
     for stream in streams:
         progress.start(stream, None)
-        records: Iterator[Any] = source.read(stream, since=None, cursor=None)
+        records: Iterator[Any] = source.read(stream, since=since, cursor=None)
         for record in records:
+            if since is not None and _unchanged_since(record, since):
+                continue
             if isinstance(record, Skipped):
                 writer.report.skip(record.kind, record.source_id, record.reason)
             elif isinstance(record, KbCategoryIn):
@@ -151,3 +155,15 @@ def _read_kb(source: Source, writer: Writer, progress: Progress) -> None:
             elif isinstance(record, MacroIn):
                 kb.macro(record)
             progress.advance(stream, 1)
+
+
+def _unchanged_since(record: Any, since: datetime) -> bool:
+    """An article (none of its translations changed either) or macro last changed before `since`."""
+    if isinstance(record, KbArticleIn):
+        times = [record.updated_at, *(t.updated_at for t in record.translations)]
+    elif isinstance(record, MacroIn):
+        times = [record.updated_at]
+    else:
+        return False
+    known = [t for t in times if t is not None]
+    return bool(known) and max(known) < since

@@ -103,8 +103,8 @@ class Writer:
         self.tickets_written = 0
         self.first_ticket_id: int | None = None
         self._status_ids: dict[str, int] = {}
-        self._field_defs: dict[str, FieldDef] | None = None  # ticket custom fields by key
-        self._fields_made: set[str] = set()  # the keys of the fields this import defined
+        self._field_defs: dict[str, dict[str, FieldDef]] = {}  # custom fields by target, by key
+        self._fields_made: set[tuple[str, str]] = set()  # the (target, key) of the fields this import defined
 
     # --- Records ------------------------------------------------------------------------------------
 
@@ -130,6 +130,7 @@ class Writer:
         digest: str,
         updated_at: datetime | None = None,
         number: str = "",
+        managed: dict[str, list[str]] | None = None,
     ) -> ImportedRecord:
         self._records(kind)[source_id] = (local_id, digest, updated_at)
         return ImportedRecord(
@@ -140,13 +141,42 @@ class Writer:
             checksum=digest,
             source_updated_at=updated_at,
             source_number=number,
+            managed=managed or {},
         )
 
-    def _rerecord(self, kind: str, source_id: str, local_id: int, digest: str, updated_at: datetime | None) -> None:
+    def _rerecord(
+        self,
+        kind: str,
+        source_id: str,
+        local_id: int,
+        digest: str,
+        updated_at: datetime | None,
+        managed: dict[str, list[str]] | None = None,
+    ) -> None:
         self._records(kind)[source_id] = (local_id, digest, updated_at)
-        ImportedRecord.objects.filter(source=self.source, kind=kind, source_id=source_id).update(
-            checksum=digest, source_updated_at=updated_at, imported_at=timezone.now()
+        values: dict[str, Any] = {"checksum": digest, "source_updated_at": updated_at, "imported_at": timezone.now()}
+        if managed is not None:
+            values["managed"] = managed
+        ImportedRecord.objects.filter(source=self.source, kind=kind, source_id=source_id).update(**values)
+
+    def _managed(self, kind: str, source_id: str) -> dict[str, list[str]]:
+        """What the source gave the row last time (ImportedRecord.managed): a delta import takes
+        away what it no longer gives."""
+        found = (
+            ImportedRecord.objects.filter(source=self.source, kind=kind, source_id=source_id)
+            .values_list("managed", flat=True)
+            .first()
         )
+        return found if isinstance(found, dict) else {}
+
+    def _with_custom(self, current: Any, custom: dict[str, Any], before: dict[str, list[str]]) -> dict[str, Any]:
+        """A row's custom field values with the source's `custom` over them, less the keys the source
+        gave before (`before`) and gives no more: a field cleared there is cleared here."""
+        values = dict(current) if isinstance(current, dict) else {}
+        for key in before.get("fields") or []:
+            if key not in custom:
+                values.pop(key, None)
+        return {**values, **custom}
 
     # --- Groups and organizations --------------------------------------------------------------------
 
@@ -188,15 +218,27 @@ class Writer:
             if not name:
                 self.report.skip("organization", item.source_id, "no name")
                 continue
-            values = {"domain": item.domain[:200], "notes": item.notes}
+            values: dict[str, Any] = {"domain": item.domain[:200], "notes": item.notes}
+            custom = self._custom_values("organization", item.custom_fields)
+            managed = {"fields": sorted(custom)}
             if seen:
+                current = Organization.objects.filter(pk=seen[0]).values_list("custom_fields", flat=True).first()
+                before = self._managed("organization", item.source_id)
+                values["custom_fields"] = self._with_custom(current, custom, before)
                 Organization.objects.filter(pk=seen[0]).update(name=name, **values)
-                self._rerecord("organization", item.source_id, seen[0], digest, item.updated_at)
+                self._rerecord("organization", item.source_id, seen[0], digest, item.updated_at, managed)
                 self.report.updated["organization"] += 1
                 continue
             # An organization of the same name here already is the same organization.
-            organization, _created = Organization.objects.get_or_create(name=name, defaults=values)
-            records.append(self._record("organization", item.source_id, organization.pk, digest, item.updated_at))
+            organization, created = Organization.objects.get_or_create(
+                name=name, defaults={**values, "custom_fields": custom}
+            )
+            if not created and custom:
+                organization.custom_fields = self._with_custom(organization.custom_fields, custom, {})
+                organization.save(update_fields=["custom_fields"])
+            records.append(
+                self._record("organization", item.source_id, organization.pk, digest, item.updated_at, managed=managed)
+            )
             self.report.created["organization"] += 1
         ImportedRecord.objects.bulk_create(records)
         self.on_written("organization", len(items))
@@ -283,7 +325,7 @@ class Writer:
             )
         }
         records: list[ImportedRecord] = []
-        made: list[tuple[PersonIn, str, Customer]] = []
+        made: list[tuple[PersonIn, str, Customer, dict[str, list[str]]]] = []
         new_identities: list[tuple[int | Customer, str, str, bool]] = []
         for item in items:
             digest = checksum(item)
@@ -298,8 +340,10 @@ class Writer:
             fields: dict[str, Any] = {"name": item.name.strip()[:200], "organization_id": organization_id}
             if item.language:
                 fields["language"] = item.language[:10]
-            if item.notes:
-                fields["notes"] = item.notes
+            if item.notes or seen:
+                fields["notes"] = item.notes  # cleared there, cleared here (a file made by an import)
+            custom = self._custom_values("customer", item.custom_fields)
+            managed = {"fields": sorted(custom)}
             # Known, someone who wrote here before with one of these addresses, or one made earlier in
             # this batch (a Customer not saved yet): one file.
             customer_id: int | Customer | None = (
@@ -308,29 +352,36 @@ class Writer:
             if isinstance(customer_id, Customer):
                 for name, value in fields.items():
                     setattr(customer_id, name, value)
-                made.append((item, digest, customer_id))
+                customer_id.custom_fields = self._with_custom(customer_id.custom_fields, custom, {})
+                made.append((item, digest, customer_id, managed))
                 self.report.created["customer"] += 1
             elif customer_id is not None:
+                before = self._managed("customer", item.source_id) if seen else {}
+                if custom or before.get("fields"):
+                    current = Customer.objects.filter(pk=customer_id).values_list("custom_fields", flat=True).first()
+                    fields["custom_fields"] = self._with_custom(current, custom, before)
                 Customer.objects.filter(pk=customer_id).update(**fields)
                 if seen:
-                    self._rerecord("customer", item.source_id, customer_id, digest, item.updated_at)
+                    self._rerecord("customer", item.source_id, customer_id, digest, item.updated_at, managed)
                     self.report.updated["customer"] += 1
                 else:
-                    records.append(self._record("customer", item.source_id, customer_id, digest, item.updated_at))
+                    records.append(
+                        self._record("customer", item.source_id, customer_id, digest, item.updated_at, managed=managed)
+                    )
                     self.report.created["customer"] += 1
             else:
-                customer_id = Customer(**fields)
-                made.append((item, digest, customer_id))
+                customer_id = Customer(**fields, custom_fields=custom)
+                made.append((item, digest, customer_id, managed))
                 self.report.created["customer"] += 1
             for kind, value, verified in identities:
                 if (kind, value) not in owners:
                     owners[(kind, value)] = customer_id
                     new_identities.append((customer_id, kind, value, verified))
         # The new customers in one statement, then their addresses and records with their ids.
-        Customer.objects.bulk_create(list({id(c): c for _item, _digest, c in made}.values()))
+        Customer.objects.bulk_create(list({id(c): c for _item, _digest, c, _managed in made}.values()))
         records += [
-            self._record("customer", item.source_id, customer.pk, digest, item.updated_at)
-            for item, digest, customer in made
+            self._record("customer", item.source_id, customer.pk, digest, item.updated_at, managed=managed)
+            for item, digest, customer, managed in made
         ]
         Identity.objects.bulk_create(
             [
@@ -461,23 +512,27 @@ class Writer:
 
     # --- Custom fields -------------------------------------------------------------------------------
 
-    def _field(self, key: str, label: str, sample: Any) -> FieldDef:
-        """The ticket field `key`: the one defined here (active or not), else one made now with a
-        type that fits `sample`, the first value seen."""
-        if self._field_defs is None:
-            self._field_defs = {row.key: _field_def(row) for row in CustomField.objects.filter(target="ticket")}
-        if key not in self._field_defs:
+    def _field(self, key: str, label: str, sample: Any, target: str = "ticket") -> FieldDef:
+        """The `target`'s field `key` (a ticket's, customer's or organization's): the one defined
+        here (active or not), else one made now with a type that fits `sample`, the first value seen."""
+        if target not in self._field_defs:
+            self._field_defs[target] = {row.key: _field_def(row) for row in CustomField.objects.filter(target=target)}
+        defs = self._field_defs[target]
+        if key not in defs:
             kind, choices = _field_type(sample)
             label = (label.strip() or key)[:100]
-            row = CustomField.objects.create(target="ticket", key=key, label=label, type=kind, choices=choices)
-            self._field_defs[key] = _field_def(row)
-            self._fields_made.add(key)
+            row = CustomField.objects.create(target=target, key=key, label=label, type=kind, choices=choices)
+            defs[key] = _field_def(row)
+            self._fields_made.add((target, key))
             self.report.created["custom field"] += 1
-        return self._field_defs[key]
+        return defs[key]
 
     def _widen(self, defn: FieldDef, raw: Any) -> FieldDef | None:
         """A choice field this import made, given the new choices in `raw`; None for other fields."""
-        if defn.key not in self._fields_made or defn.type not in (FieldType.CHOICE, FieldType.MULTICHOICE):
+        if (defn.target, defn.key) not in self._fields_made or defn.type not in (
+            FieldType.CHOICE,
+            FieldType.MULTICHOICE,
+        ):
             return None
         given = [raw] if isinstance(raw, str) else raw
         if not isinstance(given, list) or not all(isinstance(v, str) for v in given):
@@ -488,17 +543,22 @@ class Writer:
             return None
         CustomField.objects.filter(pk=defn.id).update(choices=choices)
         wider = dataclasses.replace(defn, choices=tuple(choices))
-        self._field_defs[defn.key] = wider  # type: ignore[index]
+        self._field_defs[defn.target][defn.key] = wider
         return wider
 
     def _custom_fields(self, item: TicketIn) -> dict[str, Any]:
-        """The ticket's custom field values by Sportello key, each in its field's shape; a value its
-        field cannot hold is reported (unmapped), not stored."""
+        """The ticket's custom field values by Sportello key (and its original number)."""
         values: dict[str, Any] = {}
         if item.reference:
             values["imported_number"] = item.reference
             self._field("imported_number", _("Original number"), item.reference)
-        for name, raw in (item.custom_fields or {}).items():
+        return {**values, **self._custom_values("ticket", item.custom_fields)}
+
+    def _custom_values(self, target: str, given: dict[str, Any] | None) -> dict[str, Any]:
+        """A ticket's, customer's or organization's custom field values by Sportello key, each in
+        its field's shape; a value its field cannot hold is reported (unmapped), not stored."""
+        values: dict[str, Any] = {}
+        for name, raw in (given or {}).items():
             if raw is None or raw == "" or raw == []:
                 continue
             if isinstance(raw, dict):  # no field here holds an object
@@ -510,7 +570,7 @@ class Writer:
             if key is None:
                 self.report.unmapped[("custom field", str(name))] += 1
                 continue
-            defn = self._field(key, str(name), raw)
+            defn = self._field(key, str(name), raw, target)
             if defn.type == FieldType.TEXT and isinstance(raw, str | int | float) and not isinstance(raw, bool):
                 raw = str(raw)[:MAX_TEXT]
             elif defn.type == FieldType.DATE and isinstance(raw, str) and _DAY.match(raw):
@@ -558,9 +618,11 @@ class Writer:
         threads = [sorted(item.thread(), key=lambda c: c.created_at) for item in items]
         numbers = self._numbers(items)
         tickets = []
+        managed: list[dict[str, list[str]]] = []
         for item, thread, (number, kept) in zip(items, threads, numbers, strict=True):
             fields = self._fields(item)
             custom = self._custom_fields(item)
+            managed.append(_managed_of(custom, item.tags))
             if not kept:
                 self.report.renumbered += 1
                 if item.number:
@@ -579,8 +641,9 @@ class Writer:
                 digest,
                 item.updated_at,
                 number=item.reference or str(item.number or ""),
+                managed=owned,
             )
-            for (item, digest), ticket in zip(new, tickets, strict=True)
+            for (item, digest), ticket, owned in zip(new, tickets, managed, strict=True)
         ]
         records += self._threads(
             [(item, ticket, thread, 0) for item, ticket, thread in zip(items, tickets, threads, strict=True)]
@@ -602,16 +665,20 @@ class Writer:
         for name, value in fields.items():
             setattr(ticket, name, value)
         custom = self._custom_fields(item)
-        if custom:
-            ticket.custom_fields = {**(ticket.custom_fields or {}), **custom}
+        before = self._managed("ticket", item.source_id)
+        ticket.custom_fields = self._with_custom(ticket.custom_fields, custom, before)
         ticket.version += len(fresh) + 1
         ticket.first_response_at = self._first_response(item, fresh, ticket.first_response_at)
         ticket.save()
         self._tag([item], [ticket])
+        managed = _managed_of(custom, item.tags)
+        gone = set(before.get("tags") or []) - set(managed["tags"])
+        if gone:  # removed there: removed here (a tag people added here stays)
+            Ticket.tags.through.objects.filter(ticket_id=ticket.pk, tag__name__in=gone).delete()
         records = self._threads([(item, ticket, fresh, ticket.version - len(fresh) - 1)])
         self._rating(item, ticket)
         ImportedRecord.objects.bulk_create(records)
-        self._rerecord("ticket", item.source_id, ticket.pk, digest, item.updated_at)
+        self._rerecord("ticket", item.source_id, ticket.pk, digest, item.updated_at, managed)
         self.report.updated["ticket"] += 1
         self.tickets_written += 1
         if not self.dry_run:
@@ -807,6 +874,15 @@ def raise_counter_to(number: int) -> None:
     counter, _ = Counter.objects.get_or_create(name="ticket", defaults={"value": settings.TICKET_NUMBER_START - 1})
     if counter.value < number:
         Counter.objects.filter(name="ticket", value__lt=number).update(value=number)
+
+
+def _managed_of(custom: dict[str, Any], tags: list[str]) -> dict[str, list[str]]:
+    """What a ticket got from the source that a later change there may take away (not its
+    original number, which stays)."""
+    return {
+        "fields": sorted(k for k in custom if k != "imported_number"),
+        "tags": sorted({n.strip()[:50] for n in tags if n.strip()}),
+    }
 
 
 def _last_of_each(items: list[Any]) -> list[Any]:

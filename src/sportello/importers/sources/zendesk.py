@@ -22,6 +22,8 @@ The knowledge base and macros, after the tickets (help_center/help-center-api/ar
   their names in other languages;
 - the images an article's HTML shows from the account itself (`/hc/article_attachments/…` or any
   address on its host), downloaded and stored in the knowledge base;
+- with `--since`, only the articles whose `updated_at` (or `edited_at`) is later, and the macros
+  changed since (the categories and sections are read whole: they are few);
 - `GET /api/v2/macros`: each action (`{"field", "value"}`) as a Sportello macro action where there
   is one (status, priority, group, assignee, tags, the comment text); the others are reported.
 
@@ -192,7 +194,7 @@ class ZendeskSource:
         elif stream == "tickets":
             yield from self._cursor_export("tickets", start, cursor, self._ticket)
         elif stream == "kb":
-            yield from self._knowledge_base()
+            yield from self._knowledge_base(since)
         elif stream == "macros":
             for row in self._list("/api/v2/macros.json", "macros"):
                 yield self._macro(row)
@@ -213,7 +215,7 @@ class ZendeskSource:
             url = links.get("next") if meta.get("has_more") else page.get("next_page")
             params = None
 
-    def _knowledge_base(self) -> Iterator[Any]:
+    def _knowledge_base(self, since: datetime | None = None) -> Iterator[Any]:
         for row in self._list("/api/v2/help_center/categories.json", "categories"):
             if row.get("id") is None:
                 yield Skipped("category", "?", "a category without an id")
@@ -237,6 +239,9 @@ class ZendeskSource:
                 names=self._names("sections", row),
             )
         for row in self._list("/api/v2/help_center/articles.json", "articles"):
+            changed = [t for t in (_time(row.get("updated_at")), _time(row.get("edited_at"))) if t]
+            if since is not None and changed and max(changed) < since:
+                continue  # --since: unchanged, its translations are not even asked for
             try:
                 yield self._article(row)
             except (KeyError, TypeError, ValueError) as exc:
