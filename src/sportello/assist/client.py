@@ -200,7 +200,10 @@ def _parse(status: int, raw: bytes) -> Any:
     if 300 <= status < 400:
         raise AssistError(_("The server redirected the request; give its final address (redirects are not followed)."))
     if status >= 400:
-        said = {"status": status, "message": _error_message(parsed) or raw[:200].decode("utf-8", "replace").strip()}
+        excerpt = raw[:200].decode("utf-8", "replace").strip()
+        if excerpt.startswith("<"):  # a proxy's HTML page: its markup says nothing to an agent
+            excerpt = ""
+        said = {"status": status, "message": _error_message(parsed) or excerpt}
         if status == 401:
             sentence = _("The model server refused the API key (401): %(message)s") % said
         elif status == 404:

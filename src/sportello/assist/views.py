@@ -30,8 +30,9 @@ def panel(request: AgentRequest, number: int) -> HttpResponse:
 @require_POST
 @agent_view
 def run(request: AgentRequest, number: int) -> HttpResponse:
-    """One action; the answer (200), the model server's failure (502) or the agent's mistake (4xx),
-    each as the panel's fragment with one sentence."""
+    """One action, as the panel's fragment: the answer, or the model server's failure in one
+    sentence (200 too: the server's trouble is not this request's, and is in the log), or the
+    agent's mistake (4xx)."""
     try:
         use = services.assist(
             request.user,
@@ -42,8 +43,7 @@ def run(request: AgentRequest, number: int) -> HttpResponse:
         )
     except (InvalidInput, Conflict) as err:
         return render(request, "assist/_error.html", {"message": err.message}, status=err.status)
-    status = 200 if use.answer else 502
-    return render(request, "assist/_answer.html", {"use": use, "actions": Action}, status=status)
+    return render(request, "assist/_answer.html", {"use": use, "actions": Action})
 
 
 @require_POST
