@@ -44,6 +44,7 @@ SECTIONS: tuple[Section, ...] = (
             Page("settings-statuses", _("Statuses"), _("The steps a ticket goes through, with presets.")),
             Page("settings-categories", _("Ticket types"), _("Categories agents and forms file tickets under.")),
             Page("fields:settings", _("Custom fields"), _("Extra fields on tickets, customers and organizations.")),
+            Page("settings-assist", _("Reply assistance"), _("A model server that drafts, summarises and translates.")),
         ),
     ),
     Section(

@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("sportello.core.settings_urls")),
     path("", include("sportello.sso.settings_urls")),
     path("", include("sportello.privacy.settings_urls")),
+    path("", include("sportello.assist.settings_urls")),
 ]

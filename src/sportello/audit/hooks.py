@@ -49,6 +49,7 @@ SETTINGS_MODELS = [
     "mail.BlockedSender",  # whose mail is quarantined
     "forum.ForumCategory",
     "forum.Member",  # trusted, banned and unbanned by moderators (forum/services.py)
+    "assist.AssistSettings",  # the model server agents' tickets are sent to
 ]
 
 # Bookkeeping that changes without anyone changing a setting.
