@@ -517,8 +517,8 @@ def draft_article_from_topic(agent: User, topic: Topic) -> ArticleTranslation:
 def record_deflection(topic: Topic, *, source: str, query: str = "", session_key: str = "") -> None:
     """A customer opened a suggested topic from the web form or the portal's new-request form and
     said it solved their problem: counted in the knowledge base's deflections (kb.Deflection,
-    `count_deflections`, the reports), without an article. Once per topic and visitor session
-    (the view keeps the topics already counted in the session)."""
+    `count_deflections`, the reports), naming the topic instead of an article. Once per topic and
+    visitor session (the view keeps the topics already counted in the session)."""
     from sportello.kb.models import Deflection, DeflectionSource
 
     if not topic.public:
@@ -526,8 +526,8 @@ def record_deflection(topic: Topic, *, source: str, query: str = "", session_key
     if source not in (DeflectionSource.WEBFORM, DeflectionSource.PORTAL):
         raise InvalidInput(f"Unknown source {source!r}", field="source")
     Deflection.objects.create(
-        article=None, source=source, query=" ".join(query.split())[:255], language=topic.category.language,
-        session_key=session_key[:64],
+        article=None, topic=topic, source=source, query=" ".join(query.split())[:255],
+        language=topic.category.language, session_key=session_key[:64],
     )  # fmt: skip
 
 

@@ -156,9 +156,12 @@ class DeflectionSource(models.TextChoices):
 
 
 class Deflection(models.Model):
-    """A customer said an article solved their problem instead of sending a request."""
+    """A customer said an article (or a forum topic) solved their problem instead of sending a request."""
 
     article = models.ForeignKey(Article, null=True, on_delete=models.SET_NULL, related_name="deflections")
+    # A forum topic suggested beside the articles answered instead (then there is no article): the
+    # reports count the forum's deflections by it. Null on rows written before it was kept.
+    topic = models.ForeignKey("forum.Topic", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     source = models.CharField(max_length=10, choices=DeflectionSource.choices, default=DeflectionSource.WEBFORM)
     language = models.CharField(max_length=10, blank=True)
     query = models.CharField(max_length=255, blank=True)
