@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from sportello.core.models import OutboxMessage
 from sportello.csat.models import Survey
 from sportello.customers.models import Customer, Identity
+from sportello.fields.models import CustomField
 from sportello.importers.models import ImportedRecord
 from sportello.importers.runner import run_import
 from sportello.importers.sources.tabular import SourceError
@@ -198,3 +199,34 @@ def test_the_command_prints_and_files_its_report(zendesk: ZendeskServer, tmp_pat
         call_command(
             "import", "zendesk", "--url", zendesk.url, "--email", EMAIL, "--token", "bad", "--report", str(path)
         )
+
+
+def test_user_and_organization_fields_arrive_under_their_titles_and_clear_with_a_delta(
+    zendesk: ZendeskServer,
+) -> None:
+    run_import(source(zendesk))
+
+    roger = Customer.objects.get(name="Roger Wilco")
+    assert roger.custom_fields == {"contract_start": "2012-07-23T00:00:00Z", "discount": 5.1, "support_plan": "Gold"}
+    assert roger.organization.custom_fields == {"seats": 5.2, "region": "EMEA"}
+    assert dict(CustomField.objects.filter(target="customer").values_list("key", "label")) == {
+        "contract_start": "Contract start",
+        "discount": "Discount",
+        "support_plan": "Support plan",
+    }
+    assert not any(c.custom_fields for c in Customer.objects.exclude(pk=roger.pk))  # agents' are not read
+    # In Zendesk: Roger's plan cleared, a tag taken off his ticket.
+    users = {u["id"]: u for u in zendesk.users}
+    users[123].update(
+        user_fields={**users[123]["user_fields"], "user_dropdown": None}, updated_at="2024-05-01T10:00:00Z"
+    )
+    zendesk.tickets[0] = {**zendesk.tickets[0], "tags": ["enterpise"], "updated_at": "2024-05-01T10:00:00Z"}
+
+    delta = run_import(source(zendesk), since=datetime(2024, 1, 1, tzinfo=UTC))
+
+    assert delta.updated["customer"] == 1 and delta.updated["ticket"] == 1
+    assert Customer.objects.get(pk=roger.pk).custom_fields == {
+        "contract_start": "2012-07-23T00:00:00Z",
+        "discount": 5.1,
+    }
+    assert list(Ticket.objects.get(number=35436).tags.values_list("name", flat=True)) == ["enterpise"]

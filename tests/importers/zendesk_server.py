@@ -7,6 +7,7 @@
   changed before `start_time` are left out. `include=identities` sideloads the users' identities.
 - The time-based organization export (`/api/v2/incremental/organizations.json`): `next_page`,
   `end_time`, `end_of_stream`.
+- User and organization fields (`/api/v2/user_fields.json`, `/api/v2/organization_fields.json`).
 - Groups (`/api/v2/groups.json`, `next_page`), counts (`/api/v2/{tickets,users,organizations}/count.json`).
 - Ticket comments (`/api/v2/tickets/{id}/comments.json`), cursor pagination: `meta.has_more`,
   `meta.after_cursor`, `links.next`; a missing ticket is a 404 `{"error": "RecordNotFound", …}`.
@@ -72,6 +73,7 @@ class ZendeskServer:
     )
     help_center: dict[str, Any] = field(default_factory=lambda: _load("help_center.json"))
     macros: list[dict[str, Any]] = field(default_factory=lambda: _load("macros.json")["macros"])
+    person_fields: dict[str, Any] = field(default_factory=lambda: _load("person_fields.json"))
     lock: threading.Lock = field(default_factory=threading.Lock)
     gate: Gate | None = None
 
@@ -158,6 +160,10 @@ class ZendeskServer:
         if path == "/api/v2/ticket_fields.json":
             rows = self.ticket_fields
             return 200, {"ticket_fields": rows, "next_page": None, "previous_page": None, "count": len(rows)}, {}
+        if path in ("/api/v2/user_fields.json", "/api/v2/organization_fields.json"):
+            kind = path.split("/")[3].removesuffix(".json")
+            rows = self.person_fields[kind]
+            return 200, {kind: rows, "next_page": None, "previous_page": None, "count": len(rows)}, {}
         if path == "/api/v2/groups.json":
             return 200, {"groups": self.groups, "next_page": None, "previous_page": None, "count": len(self.groups)}, {}
         if path.endswith("/count.json"):

@@ -9,6 +9,10 @@ What is read, and the documentation it follows (developer.zendesk.com/api-refere
 - tickets: `GET /api/v2/incremental/tickets/cursor?start_time=`, then `?cursor=`;
 - the ticket fields (`GET /api/v2/ticket_fields`, ticketing/tickets/ticket_fields): a ticket's
   `custom_fields` values arrive under their fields' titles, a drop-down's under its option's name;
+- the user and organization fields (`GET /api/v2/user_fields`, `/api/v2/organization_fields`,
+  ticketing/users/user_fields, …/organizations/organization_fields): a customer's `user_fields` and
+  an organization's `organization_fields` arrive in Sportello's customer and organization fields
+  under their titles, as the ticket fields do;
 - each new or changed ticket's thread: `GET /api/v2/tickets/{id}/comments?page[size]=100`, cursor
   pagination (`meta.has_more`, `links.next`) (ticketing/tickets/ticket_comments);
 - attachments: each comment's `attachments[].content_url`, downloaded.
@@ -171,6 +175,8 @@ class ZendeskSource:
         self.kb_streams = ("kb", "macros") if kb else ()
         # The custom ticket fields by id: (title, option value -> option name), read once.
         self.ticket_fields: dict[str, tuple[str, dict[str, str]]] | None = None
+        # The user and organization fields by key, the same way (`user_fields`, `organization_fields`).
+        self.fields_of: dict[str, dict[str, tuple[str, dict[str, str]]]] = {}
 
     def total(self, stream: str) -> int | None:
         path = {"organizations": "organizations", "people": "users", "tickets": "tickets"}.get(stream)
@@ -387,6 +393,7 @@ class ZendeskSource:
                     domain=str(domains[0]) if domains else "",
                     notes=str(row.get("notes") or ""),
                     updated_at=_time(row.get("updated_at")),
+                    custom_fields=self._keyed_fields("organization_fields", row.get("organization_fields")),
                 )
             if page.get("end_time") is not None:
                 yield Checkpoint("organizations", str(page["end_time"]))
@@ -447,6 +454,9 @@ class ZendeskSource:
             language=str(row.get("locale") or "")[:2],
             notes=str(row.get("notes") or ""),
             updated_at=_time(row.get("updated_at")),
+            custom_fields={}
+            if role in ("agent", "admin")
+            else self._keyed_fields("user_fields", row.get("user_fields")),
         )
 
     def _ticket(self, row: dict[str, Any], page: dict[str, Any]) -> Record | None:
@@ -477,6 +487,35 @@ class ZendeskSource:
             custom_fields=self._custom_fields(row),
             load_comments=lambda: self._comments(ticket_id),
         )
+
+    def _keyed_fields(self, kind: str, given: Any) -> dict[str, Any]:
+        """A user's `user_fields` or an organization's `organization_fields` ({key: value}) by their
+        fields' titles (`GET /api/v2/user_fields`, `…/organization_fields`), a drop-down's value as
+        its option's name; a key the list does not have keeps its key."""
+        if not isinstance(given, dict) or not any(v not in (None, "", []) for v in given.values()):
+            return {}
+        if kind not in self.fields_of:
+            self.fields_of[kind] = {}
+            try:
+                for field in self._list(f"/api/v2/{kind}.json", kind):
+                    if field.get("key"):
+                        options = {
+                            str(o.get("value")): str(o.get("name") or o.get("value"))
+                            for o in field.get("custom_field_options") or []
+                            if isinstance(o, dict)
+                        }
+                        self.fields_of[kind][str(field["key"])] = (str(field.get("title") or field["key"]), options)
+            except SourceError:
+                pass  # no access to the definitions: the values come under their keys
+        values: dict[str, Any] = {}
+        for key, value in given.items():
+            if value in (None, "", []):
+                continue
+            title, options = self.fields_of[kind].get(str(key), (str(key), {}))
+            if isinstance(value, str) and value in options:
+                value = options[value]
+            values[title] = value
+        return values
 
     def _custom_fields(self, row: dict[str, Any]) -> dict[str, Any]:
         """A ticket's custom field values by their fields' titles (and its type, as Freshdesk's)."""
