@@ -79,9 +79,11 @@ def address_allowed(address: str, allow_local: bool) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    if ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved or ip in _METADATA:
+    if ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip in _METADATA:
         return False
-    return ip.is_loopback or ip.is_private or ip in ipaddress.ip_network("100.64.0.0/10")
+    if ip.is_loopback:  # before is_reserved, which ::1 is too (::/8)
+        return True
+    return not ip.is_reserved and (ip.is_private or ip in ipaddress.ip_network("100.64.0.0/10"))
 
 
 def api_url(base_url: str, operation: str) -> str:
