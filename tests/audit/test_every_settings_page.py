@@ -370,6 +370,11 @@ def walk_branding(w: Walk) -> None:
     w.change("edit", "/settings/branding/", data, target="core.branding", shows="Acme Help")
 
 
+def walk_forum(w: Walk) -> None:
+    data = {**w.form("/settings/forum/"), "unanswered_after_hours": "36"}
+    w.change("forum", "/settings/forum/", data, target="forum.forumsettings", shows="36")
+
+
 WALKS: dict[str, Callable[..., None]] = {
     "settings-users": walk_users,
     "settings-groups": walk_groups,
@@ -391,6 +396,7 @@ WALKS: dict[str, Callable[..., None]] = {
     "settings-kb-categories": walk_kb_categories,
     "settings-sso": walk_sign_in,
     "settings-privacy": walk_privacy,
+    "settings-forum": walk_forum,
     "settings-branding": walk_branding,
 }
 

@@ -74,7 +74,10 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section(
         _("Help centre"),
-        (Page("settings-kb-categories", _("Knowledge base categories"), _("Sections of the help centre.")),),
+        (
+            Page("settings-kb-categories", _("Knowledge base categories"), _("Sections of the help centre.")),
+            Page("settings-forum", _("Community forum"), _("When a topic counts as unanswered in the inbox.")),
+        ),
     ),
     Section(
         _("Security and privacy"),

@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("sportello.social.settings_urls")),
     path("", include("sportello.phone.settings_urls")),
     path("", include("sportello.kb.settings_urls")),
+    path("", include("sportello.forum.settings_urls")),
     path("", include("sportello.core.settings_urls")),
     path("", include("sportello.sso.settings_urls")),
     path("", include("sportello.privacy.settings_urls")),

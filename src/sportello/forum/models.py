@@ -189,6 +189,31 @@ class Member(models.Model):
         return self.banned_at is not None
 
 
+class ForumSettings(models.Model):
+    """The forum's policy, one row (pk 1), edited by admins in the settings area (/settings/forum/)."""
+
+    unanswered_after_hours = models.PositiveSmallIntegerField(
+        _("unanswered after (hours)"),
+        default=24,
+        help_text=_(
+            "A public topic with no reply from anyone but its author for this long is listed in the "
+            "agents' inbox under “Unanswered forum topics”"
+        ),
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "forum settings"
+
+    def __str__(self) -> str:
+        return "forum settings"
+
+    @classmethod
+    def current(cls) -> ForumSettings:
+        found, _created = cls.objects.get_or_create(pk=1)
+        return found
+
+
 class TopicDocument(models.Model):
     """The searchable text of one topic: its title, its question and its published replies
     (forum/search.py keeps it). PostgreSQL ranks `vector`; SQLite keeps the text in the FTS5 table

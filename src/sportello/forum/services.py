@@ -33,6 +33,7 @@ from sportello.forum.access import is_forum_agent, require_forum_agent, require_
 from sportello.forum.models import (
     Follow,
     ForumCategory,
+    ForumSettings,
     Member,
     Post,
     PostState,
@@ -41,9 +42,11 @@ from sportello.forum.models import (
     TopicKind,
     Vote,
 )
+from sportello.forum.queries import forget_unanswered_count
 from sportello.forum.search import index_topic
 from sportello.kb.models import LANGUAGES, ArticleTranslation
 from sportello.kb.render import render_body
+from sportello.tickets.access import require_admin
 from sportello.tickets.models import Channel, Ticket
 
 log = logging.getLogger("sportello.forum")
@@ -167,6 +170,7 @@ def reply_to_topic(user: User, topic: Topic, body: str, *, client_ip: str = "") 
 def _refresh_public(topic_id: int) -> None:
     """Keep `Topic.public` true to what the public may see: not hidden, the opening post published."""
     opening = Post.objects.filter(topic=topic_id, opening=True, state=PostState.PUBLISHED)
+    forget_unanswered_count()
     Topic.objects.filter(pk=topic_id).update(public=False)
     Topic.objects.filter(pk=topic_id, hidden=False).filter(Exists(opening)).update(public=True)
     index_topic(topic_id)
@@ -179,6 +183,7 @@ def _published(post: Post, now: object) -> None:
         return
     Topic.objects.filter(pk=post.topic_id).update(reply_count=F("reply_count") + 1, last_activity_at=now)
     index_topic(post.topic_id)
+    forget_unanswered_count()  # an answer takes the topic off the inbox's "Unanswered forum topics"
     followers = list(
         Follow.objects.filter(topic=post.topic_id).exclude(user=post.author_id).values_list("user", flat=True)
     )
@@ -249,6 +254,7 @@ def mark_solution(user: User, post: Post) -> Topic:
     if post.opening or not post.is_published:
         raise InvalidInput(_("Only a published reply can be the answer."))
     Topic.objects.filter(pk=topic.pk).update(solution=post)
+    forget_unanswered_count()
     topic.solution = post
     return topic
 
@@ -257,6 +263,7 @@ def unmark_solution(user: User, topic: Topic) -> Topic:
     if topic.author_id != user.pk and not is_forum_agent(user):
         raise Forbidden(_("Only the person who asked can mark the answer."))
     Topic.objects.filter(pk=topic.pk).update(solution=None)
+    forget_unanswered_count()
     topic.solution = None
     return topic
 
@@ -276,6 +283,7 @@ def report_post(user: User, post: Post, reason: str = "") -> Report:
 def _moderated(post: Post, agent: User, state: str) -> None:
     now = timezone.now()
     Post.objects.filter(pk=post.pk).update(state=state, moderated_by=agent, moderated_at=now)
+    forget_unanswered_count()
     post.state, post.moderated_by, post.moderated_at = state, agent, now
 
 
@@ -343,6 +351,7 @@ def ban_member(agent: User, user: User, reason: str = "") -> Member:
         Post.objects.filter(author=user, state=PostState.HELD).update(
             state=PostState.HIDDEN, moderated_by=agent, moderated_at=now
         )
+        forget_unanswered_count()
     return member
 
 
@@ -363,6 +372,7 @@ def pin_topic(agent: User, topic: Topic, *, pinned: bool = True) -> Topic:
 def lock_topic(agent: User, topic: Topic, *, locked: bool = True) -> Topic:
     require_forum_agent(agent)
     Topic.objects.filter(pk=topic.pk).update(locked=locked)
+    forget_unanswered_count()
     topic.locked = locked
     return topic
 
@@ -406,6 +416,7 @@ def merge_topics(agent: User, source: Topic, target: Topic) -> Topic:
         )
         index_topic(source.pk)
         index_topic(target.pk)
+        forget_unanswered_count()
     target.refresh_from_db()
     return target
 
@@ -591,3 +602,24 @@ def member_document(user: User) -> dict[str, list[dict[str, object]]]:
             for v in Vote.objects.filter(user=user).select_related("post__topic__category").order_by("created_at")
         ],
     }
+
+
+# --- Settings (admins) -------------------------------------------------------------------------------
+
+MAX_UNANSWERED_HOURS = 24 * 90
+
+
+def save_forum_settings(admin: User, *, unanswered_after_hours: int) -> ForumSettings:
+    """Change the forum's policy; saved (not updated) so that the audit trail records the change."""
+    require_admin(admin)
+    if not 1 <= unanswered_after_hours <= MAX_UNANSWERED_HOURS:
+        raise InvalidInput(
+            _("Between 1 and %(n)d hours.") % {"n": MAX_UNANSWERED_HOURS}, field="unanswered_after_hours"
+        )
+    with transaction.atomic():
+        row = ForumSettings.objects.select_for_update().filter(pk=1).first() or ForumSettings(pk=1)
+        row.unanswered_after_hours = unanswered_after_hours
+        row.updated_at = timezone.now()
+        row.save()
+        forget_unanswered_count()
+    return row

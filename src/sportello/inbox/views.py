@@ -9,6 +9,7 @@ import json
 from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
+from django.core.paginator import InvalidPage, Paginator
 from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -18,7 +19,10 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from sportello.accounts.models import User
-from sportello.core.errors import InvalidInput
+from sportello.core.errors import InvalidInput, NotFound
+from sportello.forum.access import is_forum_agent, require_forum_agent
+from sportello.forum.models import ForumSettings
+from sportello.forum.queries import unanswered_count, unanswered_topics
 from sportello.inbox.forms import BulkForm, InboxForm, SaveViewForm
 from sportello.inbox.models import SavedView
 from sportello.inbox.services import (
@@ -70,7 +74,6 @@ def inbox(request: AgentRequest) -> HttpResponse:
     # A customer without a name is shown by address: one query for those on the page, none if all have names.
     prefetch_related_objects([t.customer for t in page.tickets if not t.customer.name], "identities")
     saved = list(views_for(request.user))
-    counts = view_counts(request.user, saved_filters(saved))
     current_saved = form.cleaned_data.get("saved")
     # "Select every ticket matching": how many that is, counted (up to what one action takes) only
     # when the list has more than this page.
@@ -84,12 +87,9 @@ def inbox(request: AgentRequest) -> HttpResponse:
     if editing is not None:
         initial.update(name=editing.name, sharing=editing.sharing, group=editing.group_id)
     context = {
+        **_sidebar(request.user, saved),
         "form": form,
         "page": page,
-        "views": [(view, counts[view.slug]) for view in VIEWS],
-        "saved_views": [
-            (view, counts[view.count_key], may_edit_view(request.user, view), open_url(view)) for view in saved
-        ],
         "current_view": form.view_slug(),
         "matching": matching,
         "current_saved": current_saved if any(view.pk == current_saved for view in saved) else None,
@@ -103,6 +103,41 @@ def inbox(request: AgentRequest) -> HttpResponse:
         "query": "",
     }
     return render(request, "inbox/inbox.html", context)
+
+
+def _sidebar(user: User, saved: list[SavedView]) -> dict[str, object]:
+    """The views beside the list, with their counts: built-in, saved, and the forum's unanswered
+    topics for agents who may answer them (a cached count: no query on a warm page)."""
+    counts = view_counts(user, saved_filters(saved))
+    return {
+        "views": [(view, counts[view.slug]) for view in VIEWS],
+        "saved_views": [(view, counts[view.count_key], may_edit_view(user, view), open_url(view)) for view in saved],
+        "forum_unanswered": unanswered_count() if is_forum_agent(user) else None,
+    }
+
+
+@agent_view
+def forum_unanswered(request: AgentRequest) -> HttpResponse:
+    """The view "Unanswered forum topics": public topics nobody but their author replied to, older
+    than the forum's setting, longest waiting first; each row links to the topic, where an answer
+    takes it off the list."""
+    require_forum_agent(request.user)
+    hours = ForumSettings.current().unanswered_after_hours
+    topics = unanswered_topics(hours).select_related("category", "author")
+    number = request.GET.get("page", "1")
+    try:
+        page = Paginator(topics, settings.INBOX_PAGE_SIZE).page(number)
+    except InvalidPage as err:
+        raise NotFound(f"No page {number[:20]} of unanswered topics") from err
+    context = {
+        **_sidebar(request.user, list(views_for(request.user))),
+        "topics": page.object_list,
+        "topics_page": page,
+        "forum_hours": hours,
+        "current_view": "forum_unanswered",
+        "current_saved": None,
+    }
+    return render(request, "inbox/forum_unanswered.html", context)
 
 
 def _matching(user: User, flt: TicketFilter) -> int:
