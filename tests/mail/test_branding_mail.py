@@ -136,3 +136,18 @@ def test_a_branding_with_only_a_name_keeps_the_configured_address(settings, djan
     address = settings.DEFAULT_FROM_EMAIL.rpartition("<")[2].rstrip(">")
     assert sent.outbox[-1].from_email == f"Acme Help <{address}>"
     assert "border-top:4px solid #1f2933" in html_of(sent.outbox[-1])  # a neutral rule without a colour
+
+
+def test_mail_from_the_support_address_is_our_own_coming_back(mail):
+    """Acknowledgements go out From the branding's support address when no mailbox answers: one
+    sent back to us (a forwarder that keeps From, an alias delivering to the desk) is a loop."""
+    from sportello.mail.models import RawState
+    from sportello.tickets.models import Ticket
+
+    brand(support_address="Help@Acme.test")
+    row = receive_raw(mail(sender="Acme Help <help@acme.test>", subject="We got your request"))
+    assert row.state == RawState.QUARANTINED and "our own address" in row.reason
+    looped = receive_raw(mail(X_Loop="help+x@acme.test", subject="Re: We got your request"))
+    assert looped.state == RawState.QUARANTINED and "X-Loop" in looped.reason
+    assert not Ticket.objects.exists()
+    assert receive_raw(mail()).state == RawState.PROCESSED  # a customer's mail still files

@@ -171,7 +171,7 @@ def our_loop_mark(parsed: ParsedMail) -> str:
         return ""
     from sportello.mail.models import Mailbox
 
-    ours = {base_address().lower(), *(a.lower() for a in Mailbox.objects.values_list("address", flat=True))}
+    ours = {*own_addresses(), *(a.lower() for a in Mailbox.objects.values_list("address", flat=True))}
     for value in values:
         local, _, domain = value.rpartition("@")
         if f"{local.split('+', 1)[0]}@{domain}" in ours:
@@ -195,8 +195,17 @@ def is_from_us(parsed: ParsedMail) -> bool:
     from sportello.mail.models import Mailbox
 
     address = parsed.from_.address.lower()
-    ours = {base_address().lower()}
-    return address in ours or Mailbox.objects.filter(address__iexact=address).exists()
+    return address in own_addresses() or Mailbox.objects.filter(address__iexact=address).exists()
+
+
+def own_addresses(stamp: int | None = None) -> set[str]:
+    """The default sender's address and the branding's support address (mail goes out From it
+    when no mailbox answers: mail/sender.py), lower case. `stamp`: the lookups' version when the
+    caller has read it (no query then)."""
+    from sportello.core import branding
+
+    brand = branding.current(stamp)
+    return {address.lower() for address in (base_address(), brand.support_address) if address}
 
 
 # --- Threading --------------------------------------------------------------------------------------

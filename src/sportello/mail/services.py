@@ -48,7 +48,7 @@ from sportello.mail.parse import (
     parse_message,
     parse_message_ids,
 )
-from sportello.mail.pipeline import Conclusions, conclude, filing
+from sportello.mail.pipeline import Conclusions, conclude, filing, own_addresses
 from sportello.tickets.attachments import AttachmentIn
 from sportello.tickets.intake import Inbound, ingest
 from sportello.tickets.models import Channel
@@ -799,9 +799,11 @@ def look_up(parsed: ParsedMail, *, row: RawMessage, sender: str | None = None) -
         elif part == 2:
             known.recent = pk
         elif part == 3:
-            known.from_us = pk > 0 or author == base_address().lower()
+            known.from_us = pk > 0  # a mailbox's address; the other addresses of ours below
         elif part == 4 and (known.blocked is None or state == sender.lower()):
             known.blocked = state  # the matching entry; the address's own wins over its domain's
+    if author and not known.from_us:
+        known.from_us = author in own_addresses(known.stamp)
     known.redeliveries.sort(key=lambda r: r.pk)
     if pairs:
         identities = owners_of(owners)
