@@ -37,6 +37,7 @@ def test_without_a_forwarding_target_the_caller_hears_a_callback_promise(twilio,
     root = twiml(post_twilio(twilio, events_of("twilio_forwarded.json")[0]))
     assert [verb.tag for verb in root] == ["Say", "Hangup"]
     assert "We will call you back" in root.find("Say").text
+    assert root.find("Say").get("language") == "en-US"
     call = Call.objects.get()
     assert (call.state, call.from_number) == (CallState.MISSED, "+12349013030")
     ticket = Ticket.objects.get()
@@ -151,3 +152,12 @@ def test_the_phone_page_says_where_calls_go(admin, twilio):
     assert "No forwarding: callers are told you will call back" in page
     forwarding(twilio, "+493055571600")
     assert "Calls put through to +493055571600" in client_for(admin).get("/phone/accounts/").content.decode()
+
+
+def test_the_caller_hears_the_desks_language_in_its_voice(twilio, agent, settings):
+    """Twilio reads <Say> in the voice of its `language`: Italian words in an English voice would be
+    gibberish to the caller."""
+    settings.LANGUAGE_CODE = "it"
+    root = twiml(post_twilio(twilio, events_of("twilio_forwarded.json")[0]))
+    say = root.find("Say")
+    assert say.get("language") == "it-IT" and say.text.startswith("Grazie per aver chiamato.")

@@ -19,11 +19,15 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 RING_SECONDS = 25
 # What the dialled leg reports back (https://www.twilio.com/docs/voice/twiml/number#attributes-status-callback-event).
 LEG_EVENTS = "ringing answered completed"
+
+# The voice reads the words in the desk's language: <Say language> (https://www.twilio.com/docs/voice/twiml/say#language).
+VOICE_LANGUAGES = {"en": "en-US", "it": "it-IT", "de": "de-DE", "bg": "bg-BG"}
 
 EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
@@ -50,7 +54,8 @@ def forward(target: str, callback_url: str) -> str:
 def no_one_answers() -> str:
     """A polite word, then hang up: the missed call becomes a callback."""
     words = _("Thank you for calling. No one can take your call right now. We will call you back as soon as we can.")
-    return _response(f"<Say>{escape(words)}</Say>", "<Hangup/>")
+    language = VOICE_LANGUAGES.get((get_language() or "en").split("-")[0], "en-US")
+    return _response(f"<Say language={quoteattr(language)}>{escape(words)}</Say>", "<Hangup/>")
 
 
 def hang_up() -> str:
