@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "sportello.inbox",
     "sportello.notifications",
     "sportello.search",
+    "sportello.semantic",
     "sportello.webform",
     "sportello.mail",
     "sportello.sla",

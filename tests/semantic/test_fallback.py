@@ -1,0 +1,35 @@
+"""Without the encoder installed everything is today's full-text search, and nothing breaks."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from sportello.semantic import services
+from sportello.semantic.models import TicketVector
+from tests.conftest import client_for
+from tests.web.conftest import new_ticket
+
+pytestmark = pytest.mark.django_db
+
+
+def test_events_build_nothing_and_the_panel_lists_by_text(agent, no_encoder, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = new_ticket("Coffee grinder rattling", "The grinder burrs stopped turning.", email="c@x.org")
+        by_words = new_ticket("Grinder rattling again", "My coffee grinder is rattling.", email="d@x.org")
+        new_ticket("Espresso machine leaks", "Water under the boiler every morning.", email="e@x.org")
+    assert not TicketVector.objects.exists()
+    html = client_for(agent).get(reverse("ticket-similar", args=[ticket.number])).content.decode()
+    assert f"#{by_words.number} Grinder rattling again" in html
+    assert "Espresso" not in html and "data-duplicate" not in html
+
+
+def test_lookups_answer_nothing(no_encoder):
+    assert services.nearest_translations("invoice", "en") == []
+    assert services.embed_tickets([1, 2]) == 0 and services.sweep_articles() == 0
+
+
+def test_the_build_command_says_why_it_cannot(no_encoder):
+    with pytest.raises(CommandError, match="not installed"):
+        call_command("semantic", "build")
