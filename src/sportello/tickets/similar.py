@@ -125,5 +125,12 @@ def similar_tickets(user: User, ticket: Ticket, limit: int = MAX_SHOWN) -> list[
 @require_GET
 @agent_view
 def similar_panel(request: AgentRequest, number: int) -> HttpResponse:
+    from sportello.semantic.similar import similar_for_agent  # hybrid: these words and the meaning
+
     ticket = ticket_for_agent(request.user, number)
-    return render(request, "tickets/_similar.html", {"similar": similar_tickets(request.user, ticket)})
+    context = {
+        "ticket": ticket,
+        "similar": similar_for_agent(request.user, ticket),
+        "can_merge": request.user.can_reply,
+    }
+    return render(request, "tickets/_similar.html", context)
