@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "sportello.webform",
     "sportello.mail",
     "sportello.sla",
+    "sportello.triage",  # before automation: triggers and assignment see its predictions
     "sportello.automation",
     "sportello.kb",
     "sportello.portal",

@@ -34,6 +34,7 @@ urlpatterns = [
     path("chat/", include("sportello.chat.urls")),
     path("social/", include("sportello.social.urls")),
     path("csat/", include("sportello.csat.urls")),
+    path("triage/", include("sportello.triage.urls")),
     path("reports/", include("sportello.reports.urls")),
     path("notifications/", include("sportello.notifications.urls")),
     path("phone/", include("sportello.phone.urls")),

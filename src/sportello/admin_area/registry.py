@@ -61,6 +61,7 @@ SECTIONS: tuple[Section, ...] = (
             Page("settings-time-rules", _("Time rules"), _("Act on tickets that have waited too long.")),
             Page("settings-macros", _("Macros"), _("Canned responses and one-click changes for agents.")),
             Page("settings-webhooks", _("Webhooks"), _("Calls to other systems, with a test call and their log.")),
+            Page("settings-triage", _("Auto-triage"), _("Group, type and priority predicted from past tickets.")),
         ),
     ),
     Section(

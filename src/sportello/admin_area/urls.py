@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("sportello.tickets.settings_urls")),
     path("", include("sportello.sla.settings_urls")),
     path("", include("sportello.automation.settings_urls")),
+    path("", include("sportello.triage.settings_urls")),
     path("", include("sportello.mail.settings_urls")),
     path("", include("sportello.social.settings_urls")),
     path("", include("sportello.phone.settings_urls")),

@@ -49,6 +49,7 @@ SETTINGS_MODELS = [
     "mail.BlockedSender",  # whose mail is quarantined
     "forum.ForumCategory",
     "forum.Member",  # trusted, banned and unbanned by moderators (forum/services.py)
+    "triage.TriageSettings",  # per prediction: off, suggest or apply, and its threshold
     "forum.ForumSettings",  # when a topic counts as unanswered (the inbox's view)
     "assist.AssistSettings",  # the model server agents' tickets are sent to
 ]
