@@ -28,7 +28,16 @@ FIELDS = {
     "text": "the subject and the text of the entry that caused the event",
     "tier": "the support tier of the ticket's group",
     "business_hours": "true while the default business-hours calendar is open",
+    # Auto-triage's predictions (triage/services.py): the value counts only when triage is at least
+    # as sure as its threshold (settings); the confidence is a percentage, empty without a model.
+    "predicted_group": "the group id auto-triage predicts, when sure enough",
+    "predicted_group_confidence": "how sure auto-triage is of its group, 0-100",
+    "predicted_category": "the ticket type id auto-triage predicts, when sure enough",
+    "predicted_category_confidence": "how sure auto-triage is of its ticket type, 0-100",
+    "predicted_priority": "the priority auto-triage predicts (1-4), when sure enough",
+    "predicted_priority_confidence": "how sure auto-triage is of its priority, 0-100",
 }
+PREDICTED = ("group", "category", "priority")
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {}
 
@@ -174,8 +183,36 @@ def facts_for(ticket: Ticket, entry: Entry | None = None) -> Facts:
             ),
             "text": lambda: f"{ticket.subject}\n{entry.body_text if entry else ''}",
             "business_hours": _business_hours_now,
+            **{name: value for target in PREDICTED for name, value in _predicted(ticket, target).items()},
         },
     )
+
+
+def _predicted(ticket: Ticket, target: str) -> dict[str, Callable[[], Any]]:
+    """The lazy facts of one prediction: its value (an id or a priority) and its confidence."""
+
+    def prediction() -> tuple[int | None, int | None]:
+        from sportello.triage.models import TriageSettings
+        from sportello.triage.services import prediction_for
+
+        found = prediction_for(ticket, target)
+        if found is None:
+            return None, None
+        try:
+            value: int | None = int(found.value)
+        except ValueError:
+            value = None
+        sure = found.confidence >= TriageSettings.current().threshold(target)
+        return (value if sure else None), round(found.confidence * 100)
+
+    once: list[tuple[int | None, int | None]] = []
+
+    def read(index: int) -> Any:
+        if not once:
+            once.append(prediction())
+        return once[0][index]
+
+    return {f"predicted_{target}": lambda: read(0), f"predicted_{target}_confidence": lambda: read(1)}
 
 
 def _business_hours_now() -> bool:

@@ -83,6 +83,16 @@ CONDITION_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("text", _("Subject or message"), "text", ("contains", "not_contains", "is_set", "not_set")),
     FieldSpec("tier", _("Group's tier"), "number", NUMBER_OPS, integer=True, nullable=True),
     FieldSpec("business_hours", _("Business hours"), "choice", ("is",)),
+    FieldSpec("predicted_group", _("Predicted group"), "choice", NULLABLE_OPS, integer=True, nullable=True),
+    FieldSpec("predicted_group_confidence", _("Predicted group's confidence (%)"), "number", NUMBER_OPS, integer=True),
+    FieldSpec("predicted_category", _("Predicted ticket type"), "choice", NULLABLE_OPS, integer=True, nullable=True),
+    FieldSpec(
+        "predicted_category_confidence", _("Predicted ticket type's confidence (%)"), "number", NUMBER_OPS, integer=True
+    ),
+    FieldSpec("predicted_priority", _("Predicted priority"), "choice", NULLABLE_OPS, integer=True, nullable=True),
+    FieldSpec(
+        "predicted_priority_confidence", _("Predicted priority's confidence (%)"), "number", NUMBER_OPS, integer=True
+    ),
 )
 SPECS = {spec.name: spec for spec in CONDITION_FIELDS}
 assert set(SPECS) == set(FIELDS)
@@ -163,6 +173,12 @@ def choice_lists() -> dict[str, list[tuple[str, str]]]:
         "channel": [(value, str(label)) for value, label in Channel.choices],
         "organization": [("", str(_("No organization"))), *organizations],
         "business_hours": [("true", str(_("Open now"))), ("false", str(_("Closed now")))],
+        "predicted_group": [("", str(_("No prediction"))), *groups],
+        "predicted_category": [
+            ("", str(_("No prediction"))),
+            *((str(pk), name) for pk, name in Category.objects.order_by("name").values_list("pk", "name")),
+        ],
+        "predicted_priority": [("", str(_("No prediction"))), *((str(v), str(label)) for v, label in Priority.choices)],
         "recipients": [(value, str(_RECIPIENT_LABELS[value])) for value in RECIPIENTS],
     }
 
