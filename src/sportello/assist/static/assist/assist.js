@@ -5,7 +5,7 @@
   "use strict";
 
   function inPanel(element) {
-    return element && element.closest && element.closest("#assist-panel");
+    return element?.closest?.("#assist-panel");
   }
 
   document.body.addEventListener("htmx:beforeSwap", function (event) {
@@ -39,18 +39,18 @@
   }
 
   document.addEventListener("click", function (event) {
-    var use = event.target.closest && event.target.closest("[data-assist-use]");
-    var discard = event.target.closest && event.target.closest("[data-assist-discard]");
+    var use = event.target.closest?.("[data-assist-use]");
+    var discard = event.target.closest?.("[data-assist-discard]");
     if (!use && !discard) return;
     var result = document.getElementById("assist-result");
+    var area = document.getElementById("reply_body");
+    var answer = document.getElementById("assist-text");
     if (use) {
-      var text = document.getElementById("assist-text").value;
-      var area = document.getElementById("reply_body");
-      if (!area) return;
+      if (!area || !answer) return;
       if (use.dataset.assistUse === "replace" || !area.value.trim()) {
-        area.value = text;
+        area.value = answer.value;
       } else {
-        area.value = area.value.replace(/\s+$/, "") + "\n\n" + text;
+        area.value = area.value.replace(/\s+$/, "") + "\n\n" + answer.value;
       }
       area.dispatchEvent(new Event("input", { bubbles: true }));
       area.focus();
