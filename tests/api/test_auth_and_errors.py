@@ -125,6 +125,7 @@ ENDPOINTS = [
     ("get", "/reports/agents", None),
     ("get", "/reports/top-customers", None),
     ("get", "/reports/trends", None),
+    ("get", "/reports/forum", None),
     ("get", "/reports/dashboard", None),
     ("post", "/tickets/bulk", {"tickets": [{"number": "{number}"}], "priority": 1}),
     ("get", "/views", None),

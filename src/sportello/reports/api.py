@@ -16,6 +16,7 @@ from sportello.accounts.auth import caller, errors
 from sportello.accounts.models import User
 from sportello.core.errors import InvalidInput
 from sportello.csat.api import ScoreOut, score_rows
+from sportello.reports import forum as forum_report
 from sportello.reports import frame, metrics, services
 from sportello.tickets.access import require_agent
 from sportello.tickets.models import Channel
@@ -71,6 +72,13 @@ class ArticleOut(Schema):
     not_helpful: int
 
 
+class DeflectingTopicOut(Schema):
+    topic: int
+    title: str
+    path: str = Field(description="the topic's public address; empty once the public no longer reads it")
+    deflections: int
+
+
 class SelfServiceOut(Schema):
     period: PeriodOut
     deflected: dict[str, int] = Field(description="deflections per source: webform, portal, chat")
@@ -80,6 +88,8 @@ class SelfServiceOut(Schema):
     not_helpful: int
     days: list[DayOut]
     articles: list[ArticleOut]
+    forum_deflected: int = Field(description="of `deflected`, those through a suggested forum topic")
+    topics: list[DeflectingTopicOut] = Field(description="the forum topics that deflected the most")
 
 
 class SatisfactionDayOut(Schema):
@@ -125,6 +135,8 @@ def self_service_report(request: HttpRequest, query: Query[PeriodIn]) -> SelfSer
         not_helpful=report.not_helpful,
         days=[DayOut(day=day.day, deflected=day.by_source, total=day.total) for day in report.days],
         articles=[ArticleOut(**vars(row)) for row in report.articles],
+        forum_deflected=report.forum_deflections,
+        topics=[DeflectingTopicOut(**vars(row)) for row in report.topics],
     )
 
 
@@ -276,5 +288,5 @@ def _operation(slug: str) -> None:
     router.get(f"/reports/{slug}", response={200: ReportOut, **errors(422)}, summary=title)(handler)
 
 
-for _slug in metrics.SLUGS:
+for _slug in (*metrics.SLUGS, forum_report.SLUG):
     _operation(_slug)

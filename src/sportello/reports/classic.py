@@ -49,8 +49,8 @@ def ignored(names: list[str]) -> Table:
 
 @report("self-service", "Self-service")
 def self_service(query: ReportQuery, reader: User) -> ReportResult:
-    """Requests the knowledge base answered (deflections) by channel, the articles that did it, and
-    the requests the same channels still brought."""
+    """Requests the knowledge base answered (deflections) by channel, the articles and forum topics
+    that did it, and the requests the same channels still brought."""
     now = services.self_service(query.period, reader)
     before = services.self_service(query.previous, reader)
     sources = [source for source, _name in now.sources]
@@ -76,6 +76,7 @@ def self_service(query: ReportQuery, reader: User) -> ReportResult:
             Figure("deflected", _("Requests deflected"), now.deflected, before.deflected),
             Figure("requested", _("Requests sent on the same channels"), now.requested, before.requested),
             Figure("deflection_rate", _("Deflection rate"), now.rate, before.rate, unit="percent"),
+            Figure("forum_deflected", _("Deflected by forum topics"), now.forum_deflections, before.forum_deflections),
             Figure("helpful", _("Articles rated helpful"), now.helpful, before.helpful),
             Figure("not_helpful", _("Articles rated not helpful"), now.not_helpful, before.not_helpful),
         ],
@@ -116,6 +117,10 @@ def self_service(query: ReportQuery, reader: User) -> ReportResult:
                     }
                     for row in now.articles
                 ],
+            ),
+            "topics": Table(
+                [("title", _("Topic")), ("url", _("Link")), ("deflections", _("Deflections"))],
+                [{"title": row.title, "url": row.path, "deflections": row.deflections} for row in now.topics],
             ),
         },
     )

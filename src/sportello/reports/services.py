@@ -123,6 +123,14 @@ class ArticleCount:
 
 
 @dataclass(frozen=True)
+class TopicCount:
+    topic: int
+    title: str
+    path: str  # "" once the public no longer reads the topic
+    deflections: int
+
+
+@dataclass(frozen=True)
 class SelfService:
     period: Period
     deflections: dict[str, int]
@@ -132,6 +140,9 @@ class SelfService:
     helpful: int
     not_helpful: int
     sources: list[tuple[str, str]] = field(default_factory=lambda: list(DeflectionSource.choices))
+    # Of `deflections`, those through a forum topic suggested beside the articles, and the topics.
+    forum_deflections: int = 0
+    topics: list[TopicCount] = field(default_factory=list)
 
     @property
     def deflected(self) -> int:
@@ -184,10 +195,30 @@ def self_service(period: Period, reader: User) -> SelfService:
         deflections=by_source,
         requests=requests,
         days=[DayCount(day, counts) for day, counts in per_day.items()],
-        articles=_top_articles(deflections, feedback),
+        articles=_top_articles(deflections.filter(topic__isnull=True), feedback),
         helpful=votes["yes"],
         not_helpful=votes["no"],
+        forum_deflections=deflections.filter(topic__isnull=False).count(),
+        topics=top_topics(deflections),
     )
+
+
+def top_topics(deflections: QuerySet[Deflection], limit: int = TOP_ARTICLES) -> list[TopicCount]:
+    """The forum topics that deflected the most of these requests, most first."""
+    from sportello.forum.models import Topic
+
+    top = list(
+        deflections.filter(topic__isnull=False)
+        .values_list("topic")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "topic")[:limit]
+    )
+    topics = Topic.objects.select_related("category").in_bulk([pk for pk, _n in top])
+    return [
+        TopicCount(pk, topics[pk].title, topics[pk].public_path() if topics[pk].public else "", n)
+        for pk, n in top
+        if pk in topics
+    ]
 
 
 def _top_articles(deflections: QuerySet[Deflection], feedback: QuerySet[Feedback]) -> list[ArticleCount]:

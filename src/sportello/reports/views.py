@@ -27,6 +27,7 @@ from sportello.accounts.models import Group, Role, User
 from sportello.core.errors import InvalidInput
 from sportello.customers.models import Organization
 from sportello.reports import classic, frame  # noqa: F401 — classic registers self-service, satisfaction
+from sportello.reports import forum as forum_report  # noqa: F401 — registers the forum report
 from sportello.reports.frame import REPORTS, Filters, Granularity, ReportQuery, ReportResult, Table
 from sportello.reports.services import Period
 from sportello.tickets.models import Category, Channel, Priority, Tag
@@ -396,6 +397,8 @@ def _extra_title(key: str) -> str:
         "breaches": _("Breaches"),
         "organizations": _("Organizations"),
         "senders": _("Senders"),
+        "forum_categories": _("By forum category"),
+        "topics": _("Forum topics that solved the most problems"),
     }
     return str(known.get(key) or key.replace("_", " ").capitalize())
 
