@@ -171,6 +171,8 @@ ENDPOINTS = [
     ("post", "/forum/posts/{post_id}/hide", None),
     ("post", "/forum/posts/{post_id}/show", None),
     ("post", "/forum/posts/{post_id}/ticket", None),
+    ("patch", "/forum/posts/{post_id}", {"body": "x"}),
+    ("get", "/forum/posts/{post_id}/revisions", None),
     ("get", "/chat/queue", None),
     ("get", "/chat/mine", None),
     ("get", "/chat/conversations/{conversation_id}", None),

@@ -21,7 +21,7 @@ from sportello.core.jsonbody import Flag
 from sportello.customers import queries
 from sportello.forum import services
 from sportello.forum.access import post_for_agent, topic_for_agent
-from sportello.forum.models import ForumCategory, Post, Topic
+from sportello.forum.models import ForumCategory, Post, PostRevision, Topic
 from sportello.kb.models import LANGUAGES
 
 router = Router(tags=["forum"])
@@ -60,6 +60,7 @@ class ForumPostOut(Schema):
     votes: int
     ticket: int | None = Field(description="the number of the ticket this post became")
     created_at: datetime
+    edited_at: datetime | None = Field(description="the latest edit; earlier texts at …/revisions")
 
     @staticmethod
     def resolve_author(obj: Post) -> int:
@@ -119,6 +120,18 @@ class ForumTopicDetailOut(ForumTopicOut):
         return list(obj.posts.select_related("author", "ticket").order_by("created_at", "id"))
 
 
+class ForumPostRevisionOut(Schema):
+    id: int
+    body: str = Field(description="the post's Markdown before this edit")
+    body_html: str
+    edited_by: int | None = Field(description="the user id of who replaced this text")
+    edited_at: datetime = Field(description="when this text was replaced")
+
+    @staticmethod
+    def resolve_edited_by(obj: PostRevision) -> int | None:
+        return obj.edited_by_id
+
+
 class ForumTopicPage(Schema):
     items: list[ForumTopicOut]
     next_cursor: str | None
@@ -137,6 +150,12 @@ class ForumTopicQuery(Schema):
 
 class ForumReplyIn(InputSchema):
     body: text(services.MAX_BODY, min_length=1) = Field(description="Markdown; HTML is allowed and sanitized")  # type: ignore[valid-type]
+
+
+class ForumPostEditIn(InputSchema):
+    body: text(services.MAX_BODY, min_length=1) = Field(
+        description="the new Markdown; the old text is kept as a revision"
+    )  # type: ignore[valid-type]
 
 
 class ForumTopicUpdateIn(InputSchema):
@@ -221,6 +240,23 @@ def merge_forum_topic(request: HttpRequest, topic_id: TopicId, data: ForumMergeI
 
 
 # --- Posts ----------------------------------------------------------------------------------------
+
+
+@router.patch("/forum/posts/{post_id}", response={200: ForumPostOut, **errors(404, 422, 429)})
+def edit_forum_post(request: HttpRequest, post_id: PostId, data: ForumPostEditIn) -> Any:
+    """Replace a post's text (sanitized as a new post's); the text it had becomes a revision."""
+    user = caller(request)
+    return services.edit_post(user, post_for_agent(user, post_id), data.body)
+
+
+@router.get("/forum/posts/{post_id}/revisions", response={200: list[ForumPostRevisionOut], **errors(404, 422)})
+def list_forum_post_revisions(request: HttpRequest, post_id: PostId) -> Any:
+    """A post's earlier texts, newest first, each with who replaced it and when."""
+    _require_reader(caller(request))
+    post = Post.objects.filter(pk=post_id).first()
+    if post is None:
+        raise NotFound(f"No post {post_id}")
+    return post.revisions.all()
 
 
 @router.post("/forum/posts/{post_id}/approve", response={200: ForumPostOut, **errors(404, 409, 422)})

@@ -108,6 +108,8 @@ class Post(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     moderated_at = models.DateTimeField(null=True, blank=True)
+    # Set by the latest edit; the text before each edit is a `PostRevision`.
+    edited_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -122,6 +124,25 @@ class Post(models.Model):
     @property
     def is_published(self) -> bool:
         return self.state == PostState.PUBLISHED
+
+
+class PostRevision(models.Model):
+    """A post's text as it was before an edit (by its author or a moderator), kept for the
+    moderators: `edited_by` and `edited_at` say who replaced it, and when."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="revisions")
+    body = models.TextField()
+    body_html = models.TextField()
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    edited_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-edited_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"revision of post {self.post_id} replaced at {self.edited_at:%Y-%m-%d %H:%M}"
 
 
 class Vote(models.Model):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
@@ -36,6 +37,7 @@ from sportello.forum.models import (
     ForumSettings,
     Member,
     Post,
+    PostRevision,
     PostState,
     Report,
     Topic,
@@ -57,6 +59,9 @@ LINK_REL = "nofollow ugc noopener noreferrer"  # links written by visitors earn 
 REPLY_MAIL = "forum.reply"  # the outbox kind of "a new reply in a topic you follow" (forum/tasks.py)
 UNSUBSCRIBE_SALT = "sportello.forum.unsubscribe"
 REPLIES_PER_PAGE = 50  # a topic's page: its question, then this many replies
+# How long authors may edit their own posts: Discourse's default for new members
+# (post_edit_time_limit, 86,400 minutes); moderators edit at any time. Each edit keeps a revision.
+AUTHOR_EDIT_DAYS = 60
 
 
 # --- Categories -----------------------------------------------------------------------------------
@@ -192,6 +197,56 @@ def _published(post: Post, now: object) -> None:
             REPLY_MAIL,
             {f"{REPLY_MAIL}:{post.pk}:{user_id}": {"post": post.pk, "user": user_id} for user_id in followers},
         )
+
+
+# --- Editing -----------------------------------------------------------------------------------------
+
+
+def may_edit(user: User, post: Post, *, now: datetime | None = None) -> bool:
+    """Agents edit any post; a member their own, unless hidden, in a locked topic or too old."""
+    if is_forum_agent(user):
+        return True
+    return (
+        user.is_authenticated
+        and post.author_id == user.pk
+        and post.state != PostState.HIDDEN
+        and not post.topic.locked
+        and (now or timezone.now()) - post.created_at <= timedelta(days=AUTHOR_EDIT_DAYS)
+    )
+
+
+def require_may_edit(user: User, post: Post) -> None:
+    """`may_edit`, refusing with the reason."""
+    if is_forum_agent(user):
+        return
+    require_forum_writer(user)
+    if post.author_id != user.pk or post.state == PostState.HIDDEN:
+        raise Forbidden(_("You can only edit your own posts."))
+    if post.topic.locked:
+        raise Forbidden(_("This topic is locked: it takes no more replies."))
+    if not may_edit(user, post):
+        raise Forbidden(_("Posts can be edited for %(n)d days after they were written.") % {"n": AUTHOR_EDIT_DAYS})
+
+
+def edit_post(user: User, post: Post, body: str, *, client_ip: str = "") -> Post:
+    """Replace a post's text, sanitized exactly as a new post's; the text it had is kept as a
+    revision naming who edited it and when. An edit that changes nothing keeps no revision."""
+    require_may_edit(user, post)
+    source, html = _body(body)
+    _check_rate(user, client_ip)
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Post.objects.select_for_update().get(pk=post.pk)
+        if locked.body == source:
+            return post
+        PostRevision.objects.create(
+            post=locked, body=locked.body, body_html=locked.body_html, edited_by=user, edited_at=now
+        )
+        Post.objects.filter(pk=post.pk).update(body=source, body_html=html, edited_at=now)
+        if locked.is_published:
+            index_topic(post.topic_id)  # search reads the text as it is now
+    post.body, post.body_html, post.edited_at = source, html, now
+    return post
 
 
 # --- Votes, follows, solutions, reports --------------------------------------------------------------
@@ -551,7 +606,8 @@ def forget_members(user_ids: list[int]) -> dict[str, int]:
     """Erase what the forum holds of these people (GDPR art. 17), keeping every count.
 
     Their posts' text is replaced by "[erased]" (the posts stay, with their state and votes, so
-    the topics' reply counts and the threads others wrote in stay whole); the titles of topics
+    the topics' reply counts and the threads others wrote in stay whole) and their posts' earlier
+    texts (revisions) are deleted; the titles of topics
     they opened go the same way; their votes, follows, reports' reasons and waiting reply mails
     go; their member record keeps no ban reason. Their account itself is emptied by the caller,
     so the forum then names them "Member n".
@@ -565,6 +621,7 @@ def forget_members(user_ids: list[int]) -> dict[str, int]:
         Topic.objects.filter(author__in=user_ids).values_list("pk", flat=True)
     )
     counts = {"forum_posts": posts.update(body=ERASED_TEXT, body_html=f"<p>{ERASED_TEXT}</p>")}
+    PostRevision.objects.filter(post__author__in=user_ids).delete()  # their earlier texts go too
     counts["forum_topics"] = Topic.objects.filter(author__in=user_ids).update(title=ERASED_TEXT, slug="erased")
     for topic_id in sorted(touched):  # search finds nothing of theirs any more
         index_topic(topic_id)
@@ -578,7 +635,12 @@ def forget_members(user_ids: list[int]) -> dict[str, int]:
 
 def member_document(user: User) -> dict[str, list[dict[str, object]]]:
     """What the forum holds of one person, for their export archive (GDPR art. 15 and 20)."""
-    posts = Post.objects.filter(author=user).select_related("topic__category").order_by("created_at", "id")
+    posts = (
+        Post.objects.filter(author=user)
+        .select_related("topic__category")
+        .prefetch_related("revisions")
+        .order_by("created_at", "id")
+    )
     return {
         "posts": [
             {
@@ -589,7 +651,9 @@ def member_document(user: User) -> dict[str, list[dict[str, object]]]:
                 "state": post.state,
                 "votes": post.votes,
                 "created_at": post.created_at,
+                "edited_at": post.edited_at,
                 "body": post.body,
+                "earlier_texts": [{"replaced_at": r.edited_at, "body": r.body} for r in post.revisions.all()],
             }
             for post in posts
         ],

@@ -171,6 +171,7 @@ def _topic_page(request: HttpRequest, found: Topic, form: ReplyForm, status: int
         answer = readable.filter(pk=found.solution_id).first()
     posts = [p for p in (opening, answer, *replies) if p is not None]
     agent = is_forum_agent(user)
+    editable = {p.pk for p in posts if services.may_edit(user, p)} if user.is_authenticated else set()
     if agent:  # each post's open reports, for the moderators
         reports = (
             Report.objects.filter(post__in=[p.pk for p in posts], resolved_at__isnull=True)
@@ -188,6 +189,7 @@ def _topic_page(request: HttpRequest, found: Topic, form: ReplyForm, status: int
         "prev_url": (path if page.number == 2 else f"{path}?page={page.number - 1}") if page.has_previous() else "",
         "next_url": f"{path}?page={page.number + 1}" if page.has_next() else "",
         "voted": services.has_voted(user, [p.pk for p in posts]),
+        "editable": editable,
         "following": user.is_authenticated and Follow.objects.filter(topic=found, user=user).exists(),
         "description": summary_of(plain_text(opening.body_html)) if opening else "",
         "reported": {r for r in Report.objects.filter(post__in=[p.pk for p in posts], reporter=user)
@@ -328,6 +330,42 @@ def report(request: HttpRequest, post_id: int) -> HttpResponseBase:
     post = post_for_reader(_user(request), post_id)
     services.report_post(_user(request), post, request.POST.get("reason", ""))
     return redirect(_post_url(request, post, done="reported"))
+
+
+@require_http_methods(["GET", "POST"])
+@forum_page
+def edit(request: HttpRequest, post_id: int) -> HttpResponseBase:
+    """Edit a post: its author (within services.AUTHOR_EDIT_DAYS, not in a locked topic) or an agent;
+    the text it had is kept as a revision."""
+    post = post_for_reader(_user(request), post_id)
+    services.require_may_edit(_user(request), post)
+    form = ReplyForm(request.POST or None, initial={"body": post.body})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.edit_post(_user(request), post, form.cleaned_data["body"], client_ip=client_ip(request))
+        except ServiceError as err:
+            if err.status in (403, 404, 429):
+                raise
+            form.add_error(None, err.message)
+        else:
+            return redirect(_post_url(request, post))
+    lang = post.topic.category.language
+    with translation.override(lang):
+        context = {"lang": lang, "post": post, "topic": post.topic, "form": form}
+        return render(request, "forum/edit_post.html", context, status=422 if form.errors else 200)
+
+
+@require_GET
+@forum_page
+def history(request: HttpRequest, post_id: int) -> HttpResponse:
+    """A post's edit history, for the moderators: its text now, then each earlier text with who
+    replaced it and when, newest first."""
+    post = post_for_agent(_user(request), post_id)
+    revisions = post.revisions.select_related("edited_by")
+    lang = post.topic.category.language
+    with translation.override(lang):
+        context = {"lang": lang, "post": post, "topic": post.topic, "revisions": revisions}
+        return render(request, "forum/post_history.html", context)
 
 
 @csrf_exempt  # the signed token is the credential; mail clients' one-click unsubscribe posts without a form
