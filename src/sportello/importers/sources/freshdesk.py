@@ -6,6 +6,8 @@ What is read:
 - agents: `GET /api/v2/agents` (each with its `contact`), then contacts:
   `GET /api/v2/contacts?_updated_since=` (every address: `email`, `other_emails`, `phone`, `mobile`,
   `twitter_id`);
+- the contacts' and companies' `custom_fields` into Sportello's customer and organization fields,
+  under their labels (`GET /api/v2/contact_fields`, `GET /api/v2/company_fields`);
 - ticket fields: `GET /api/v2/ticket_fields` (the status field's `choices` give custom statuses
   their names: a ticket's status is mapped by its name, "Waiting on Customer", or by its number);
 - satisfaction ratings: `GET /api/v2/surveys/satisfaction_ratings?created_since=` (a rating above
@@ -186,6 +188,8 @@ class FreshdeskSource:
         self.group_members: dict[str, list[str]] = {}
         self.status_names: dict[str, str] = {}
         self.field_labels: dict[str, str] = {}
+        # The contact and company fields' labels by name (`/api/v2/contact_fields`, `/company_fields`).
+        self.labels_of: dict[str, dict[str, str]] = {}
         self.ratings: dict[str, RatingIn] = {}
         self.kb_streams = ("kb", "macros") if kb else ()
 
@@ -419,6 +423,7 @@ class FreshdeskSource:
             domain=str(domains[0]) if domains else "",
             notes="\n\n".join(str(row[k]) for k in ("description", "note") if row.get(k)),
             updated_at=_time(row.get("updated_at")),
+            custom_fields=self._labelled("company_fields", row.get("custom_fields")),
         )
 
     def _identities(self, row: dict[str, Any]) -> list[IdentityIn]:
@@ -459,7 +464,25 @@ class FreshdeskSource:
             language=str(row.get("language") or "")[:2],
             notes=str(row.get("description") or ""),
             updated_at=_time(row.get("updated_at")),
+            custom_fields=self._labelled("contact_fields", row.get("custom_fields")),
         )
+
+    def _labelled(self, kind: str, given: Any) -> dict[str, Any]:
+        """A contact's or company's `custom_fields` ({name: value}) by their fields' labels
+        (`GET /api/v2/contact_fields`, `/api/v2/company_fields`); a name not listed keeps its name."""
+        if not isinstance(given, dict) or not any(v not in (None, "", []) for v in given.values()):
+            return {}
+        if kind not in self.labels_of:
+            self.labels_of[kind] = {}
+            try:
+                rows, _headers = self.client.get_list(f"/api/v2/{kind}")
+            except SourceError:
+                rows = []  # no access to the definitions: the values come under their names
+            for row in rows:
+                if isinstance(row, dict) and row.get("name"):
+                    self.labels_of[kind][str(row["name"])] = str(row.get("label") or row["name"])
+        labels = self.labels_of[kind]
+        return {labels.get(str(k), str(k)): v for k, v in given.items() if v not in (None, "", [])}
 
     def _ticket_fields(self) -> None:
         rows, _headers = self.client.get_list("/api/v2/ticket_fields")
