@@ -11,7 +11,12 @@ What is read:
 - each new or changed ticket's articles: `GET /api/v1/ticket_articles/by_ticket/{id}` (`internal`
   notes, `sender`, `created_by_id`/`origin_by_id`, `attachments`), their files
   `GET /api/v1/ticket_attachment/{ticket}/{article}/{attachment}`, and its tags
-  `GET /api/v1/tags?object=Ticket&o_id={id}`.
+  `GET /api/v1/tags?object=Ticket&o_id={id}`;
+- macros: `GET /api/v1/macros` (each `perform`: state, priority, group, owner, tags and the
+  note's text as Sportello's macro actions; the rest reported), after the tickets;
+- the custom attributes of users, organizations and tickets (`GET /api/v1/object_manager_attributes`,
+  api/object: the editable ones that are not Zammad's own), into Sportello's customer,
+  organization and ticket fields under their display names.
 
 Lists are paged with `page` and `per_page` (100, the most Zammad's ticket list gives) in id order;
 a page with fewer rows than asked is the last. Zammad's lists take no "changed since" filter, so
@@ -34,6 +39,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from sportello.importers.kb_records import MacroIn
 from sportello.importers.records import (
     AttachmentIn,
     Checkpoint,
@@ -47,11 +53,44 @@ from sportello.importers.records import (
     TicketIn,
 )
 from sportello.importers.sources.http import TIMEOUT, ApiClient
-from sportello.importers.sources.tabular import RowError, parse_time
+from sportello.importers.sources.tabular import RowError, SourceError, parse_time
 
 PER_PAGE = 100
 SYSTEM_USER = "1"  # Zammad's "-": the owner of unassigned tickets, the author of system articles
 DEFAULT_ROLES = {"1": "Admin", "2": "Agent", "3": "Customer"}
+# The attributes read into a record's own columns; every other editable one of a User, an
+# Organization or a Ticket (object_manager_attributes) is a custom field.
+OWN_ATTRIBUTES = {
+    "User": {
+        "login",
+        "firstname",
+        "lastname",
+        "email",
+        "phone",
+        "mobile",
+        "note",
+        "organization_id",
+        "organization_ids",
+        "role_ids",
+        "group_ids",
+        "password",
+        "active",
+        "vip",
+        "image",
+    },
+    "Organization": {"name", "domain", "domain_assignment", "note", "shared", "active", "vip"},
+    "Ticket": {
+        "title",
+        "number",
+        "state_id",
+        "priority_id",
+        "group_id",
+        "owner_id",
+        "customer_id",
+        "organization_id",
+        "pending_time",
+    },
+}
 
 
 def _time(value: Any) -> datetime | None:
@@ -141,6 +180,9 @@ class ZammadSource:
         self.roles: dict[str, str] = dict(DEFAULT_ROLES)
         self.states: dict[str, str] = {}
         self.priorities: dict[str, str] = {}
+        # The custom attributes by object ("User", "Organization", "Ticket"): name -> (display, option names).
+        self.attributes: dict[str, dict[str, tuple[str, dict[str, str]]]] | None = None
+        self.kb_streams = ("macros",)
 
     def total(self, stream: str) -> int | None:
         return None  # Zammad's lists do not say how many rows they hold
@@ -159,6 +201,13 @@ class ZammadSource:
             self._lookup("/api/v1/ticket_states", self.states)
             self._lookup("/api/v1/ticket_priorities", self.priorities)
             yield from self._list("tickets", "/api/v1/tickets", since, cursor, "ticket", self._ticket, expand=True)
+        elif stream == "macros":
+            if not self.states:
+                self._lookup("/api/v1/ticket_states", self.states)
+                self._lookup("/api/v1/ticket_priorities", self.priorities)
+            for _page, rows, _at in self.client.pages("/api/v1/macros"):
+                for row in rows:
+                    yield self._macro(row) if isinstance(row, dict) and "id" in row else Skipped("macro", "?", "no id")
 
     # --- Reading --------------------------------------------------------------------------------
 
@@ -213,6 +262,82 @@ class ZammadSource:
         if started:
             yield Checkpoint(stream, json.dumps({"since": started}))
 
+    def _custom(self, kind: str, row: dict[str, Any]) -> dict[str, Any]:
+        """A row's custom attributes (`GET /api/v1/object_manager_attributes`, api/object) by their
+        display names, a select's value as its option's name."""
+        if self.attributes is None:
+            self.attributes = {}
+            try:
+                rows, _headers = self.client.get_list("/api/v1/object_manager_attributes")
+            except SourceError:
+                rows = []  # no admin.object permission: the records come without these values
+            for attribute in rows:
+                if not isinstance(attribute, dict) or not attribute.get("name"):
+                    continue
+                owner, name = str(attribute.get("object") or ""), str(attribute["name"])
+                if owner not in OWN_ATTRIBUTES or name in OWN_ATTRIBUTES[owner]:
+                    continue
+                if not attribute.get("editable") or attribute.get("active") is False:
+                    continue  # Zammad's own attributes
+                options = (attribute.get("data_option") or {}).get("options") or {}
+                if isinstance(options, list):  # [{"name", "value"}] in newer versions
+                    options = {str(o.get("value")): o.get("name") for o in options if isinstance(o, dict)}
+                names = {str(k): str(v) for k, v in options.items()} if isinstance(options, dict) else {}
+                self.attributes.setdefault(owner, {})[name] = (str(attribute.get("display") or name), names)
+        values: dict[str, Any] = {}
+        for name, (display, options) in self.attributes.get(kind, {}).items():
+            value = row.get(name)
+            if value in (None, "", []):
+                continue
+            if isinstance(value, str):
+                value = options.get(value, value)
+            elif isinstance(value, list):
+                value = [options.get(str(v), str(v)) for v in value]
+            values[display] = value
+        return values
+
+    def _macro(self, row: dict[str, Any]) -> MacroIn:
+        """A macro's `perform` ({"ticket.state_id": {"value": …}, "ticket.tags": {"operator", "value"},
+        "article.note": {"body", "internal"}, …}) as Sportello's actions; the rest is reported."""
+        actions: list[dict[str, Any]] = []
+        unmapped: list[str] = []
+        body = ""
+        for key, setting in (row.get("perform") or {}).items():
+            value = setting.get("value") if isinstance(setting, dict) else setting
+            if key == "ticket.state_id":
+                actions.append({"type": "set_status", "status": self.states.get(str(value), str(value))})
+            elif key == "ticket.priority_id":
+                actions.append({"type": "set_priority", "priority": self.priorities.get(str(value), str(value))})
+            elif key == "ticket.group_id" and value not in ("", None):
+                actions.append({"type": "set_group", "group": str(value)})
+            elif key == "ticket.owner_id" and isinstance(setting, dict) and setting.get("pre_condition") == "not_set":
+                actions.append({"type": "set_assignee", "assignee": None})
+            elif key == "ticket.owner_id" and str(value).isdigit() and "pre_condition" not in (setting or {}):
+                actions.append({"type": "set_assignee", "assignee": str(value)})
+            elif key == "ticket.tags" and isinstance(setting, dict):
+                tags = [t.strip() for t in str(value or "").split(",") if t.strip()]
+                kind = "remove_tags" if setting.get("operator") == "remove" else "add_tags"
+                actions.append({"type": kind, "tags": tags})
+            elif key == "article.note" and isinstance(setting, dict) and not body:
+                from sportello.core.html import html_to_text
+
+                body = html_to_text(str(setting.get("body") or ""))
+                if str(setting.get("internal")).lower() == "true":
+                    unmapped.append("article.note as an internal note (a reply here)")
+            else:
+                unmapped.append(f"{key}={json.dumps(setting)}")
+        if row.get("group_ids"):
+            unmapped.append(f"only for groups {row['group_ids']}")
+        return MacroIn(
+            source_id=str(row["id"]),
+            name=str(row.get("name") or ""),
+            body=body,
+            actions=actions,
+            unmapped=unmapped,
+            active=row.get("active") is not False,
+            updated_at=_time(row.get("updated_at")),
+        )
+
     def _group(self, row: dict[str, Any]) -> Record | None:
         if row.get("active") is False:
             return None
@@ -225,6 +350,7 @@ class ZammadSource:
             domain=str(row.get("domain") or ""),
             notes=str(row.get("note") or ""),
             updated_at=_time(row.get("updated_at")),
+            custom_fields=self._custom("Organization", row),
         )
 
     def _person(self, row: dict[str, Any]) -> Record | None:
@@ -239,18 +365,20 @@ class ZammadSource:
             if row.get(key):
                 identities.append(IdentityIn("phone", str(row[key]), False))
         groups = row.get("group_ids") or []
+        agent = bool(roles & {"Agent", "Admin"})
         name = " ".join(str(row[k]).strip() for k in ("firstname", "lastname") if row.get(k)).strip()
         return PersonIn(
             source_id=user_id,
             name=name or str(row.get("login") or ""),
             identities=identities,
             organization=str(row.get("organization_id") or ""),
-            agent=bool(roles & {"Agent", "Admin"}),
+            agent=agent,
             admin="Admin" in roles,
             groups=sorted(str(g) for g in groups),  # a list, or {group id: [access]} since Zammad 4
             language=str((row.get("preferences") or {}).get("locale") or "")[:2],
             notes=str(row.get("note") or ""),
             updated_at=_time(row.get("updated_at")),
+            custom_fields={} if agent else self._custom("User", row),
         )
 
     def _ticket(self, row: dict[str, Any]) -> Record:
@@ -275,6 +403,7 @@ class ZammadSource:
             group=str(row.get("group_id") or ""),
             assignee=_ref(row.get("owner_id")),
             solved_at=_time(row.get("close_at")),
+            custom_fields=self._custom("Ticket", row),
         )
         ticket.load_comments = lambda: self._thread(ticket)
         return ticket
