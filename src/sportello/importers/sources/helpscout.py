@@ -6,7 +6,19 @@ What is read, and the documentation it follows (https://developer.helpscout.com/
   again when it expires (a 401);
 - mailboxes (`GET /v2/mailboxes`) become groups; users (`GET /v2/users`, and `?mailbox=ID` for who
   works in which) inactive agents in their mailboxes' groups;
-- customers (`GET /v2/customers`) with their emails and phones (`_embedded.emails`, `.phones`);
+- organizations (`GET /v2/organizations`, endpoints/organizations/list): name, first domain, notes;
+  an account without them (older plans answer 404) still gives each customer's free-text
+  `organization`, made an organization of that name;
+- customers (`GET /v2/customers`) with their emails and phones (`_embedded.emails`, `.phones`),
+  their `organizationId`, and their customer properties (`properties`: `name`, `value`/`text`,
+  endpoints/customer-properties) into Sportello's customer fields;
+- CSAT: the happiness ratings report (`GET /v2/reports/happiness/ratings`, reports/happiness/
+  happiness-ratings-report: `ratingId` 1 great, 2 okay, 3 not good, with `ratingComments`),
+  read before the conversations: "great" is good, "not good" bad, "okay" left out (Sportello's
+  surveys ask good or bad); a plan without reports (403/404) imports no ratings;
+- saved replies become macros: `GET /v2/mailboxes/{id}/saved-replies` and each one's text
+  (`GET /v2/mailboxes/{id}/saved-replies/{id}`, endpoints/saved-replies); the knowledge base is
+  Help Scout's Docs API, another API with its own key, not read here;
 - conversations with their threads (`GET /v2/conversations?status=all&embed=threads&sortField=
   modifiedAt&sortOrder=asc`, `modifiedSince` for a delta), and each thread's attachments
   (`GET /v2/conversations/{id}/attachments/{id}/data`, base64).
@@ -34,13 +46,16 @@ from datetime import UTC, datetime, timedelta
 from email.message import Message
 from typing import Any
 
+from sportello.importers.kb_records import MacroIn
 from sportello.importers.records import (
     AttachmentIn,
     Checkpoint,
     CommentIn,
     GroupIn,
     IdentityIn,
+    OrganizationIn,
     PersonIn,
+    RatingIn,
     Record,
     Skipped,
     TicketIn,
@@ -54,6 +69,9 @@ MARGIN = timedelta(minutes=5)  # the next delta starts this long before the last
 PUBLIC_THREADS = {"customer", "message", "reply", "chat", "phone", "beaconchat"}
 INTERNAL_THREADS = {"note", "forwardparent", "forwardchild"}
 THREAD_CHANNELS = {"chat": "chat", "beaconchat": "chat", "phone": "phone"}
+# The happiness report's ratingId (reports/happiness/happiness-ratings-report): great, okay, not good.
+RATINGS = {"1": "good", "great": "good", "3": "bad", "not good": "bad", "notgood": "bad"}
+RATINGS_FROM = datetime(2011, 1, 1, tzinfo=UTC)  # before Help Scout's first rating
 
 
 def _stamp(value: datetime) -> str:
@@ -150,6 +168,9 @@ class HelpScoutSource:
         self.client = HelpScoutClient(app_id=app_id, app_secret=app_secret, url=url, sleep=sleep)
         self.name = f"helpscout:{app_id}"[:100]
         self.now = now
+        self.kb_streams = ("macros",)
+        self.ratings: dict[str, RatingIn] = {}  # by conversation id
+        self.organization_names: set[str] = set()  # customers' free-text organizations made so far
 
     def total(self, stream: str) -> int | None:
         path = {"people": ("/v2/customers", {}), "tickets": ("/v2/conversations", {"status": "all"})}.get(stream)
@@ -166,11 +187,87 @@ class HelpScoutSource:
             for rows, _page in self.client.pages("/v2/mailboxes", "mailboxes"):
                 for mailbox in rows:
                     yield GroupIn(str(mailbox["id"]), str(mailbox.get("name") or ""))
+        elif stream == "organizations":
+            yield from self._organizations()
         elif stream == "people":
             yield from self._users()
             yield from self._customers()
         elif stream == "tickets":
+            self._ratings(since)
             yield from self._conversations(since, cursor)
+        elif stream == "macros":
+            yield from self._saved_replies()
+
+    def _optional(self, path: str, key: str, params: dict[str, Any] | None = None) -> Iterator[tuple[list[Any], dict]]:
+        """A list that an account may not have (its plan, its age): a 403 or 404 is an empty list."""
+        try:
+            yield from self.client.pages(path, key, params)
+        except SourceError as exc:
+            if " 404 " in str(exc) or " 403 " in str(exc):
+                return
+            raise
+
+    def _organizations(self) -> Iterator[Record]:
+        for rows, _page in self._optional("/v2/organizations", "organizations"):
+            for row in rows:
+                if not isinstance(row, dict) or row.get("id") is None:
+                    yield Skipped("organization", "?", "not an organization")
+                    continue
+                domains = [str(d) for d in row.get("domains") or [] if d]
+                yield OrganizationIn(
+                    source_id=str(row["id"]),
+                    name=str(row.get("name") or ""),
+                    domain=domains[0] if domains else "",
+                    notes="\n\n".join(str(row[k]) for k in ("description", "note") if row.get(k)),
+                    updated_at=_time(row.get("updatedAt")),
+                )
+
+    def _ratings(self, since: datetime | None) -> None:
+        """Every rating since `since` (or ever), by conversation, for the conversations to carry."""
+        params = {"start": _stamp(since or RATINGS_FROM), "end": _stamp(self.now()), "rating": "all"}
+        page, pages = 1, 1
+        while page <= pages:
+            try:
+                body = self.client.get("/v2/reports/happiness/ratings", {**params, "page": page})
+            except SourceError as exc:
+                if " 404 " in str(exc) or " 403 " in str(exc):
+                    return  # no reports on this plan
+                raise
+            for row in body.get("results") or []:
+                if not isinstance(row, dict) or row.get("id") is None:
+                    continue
+                rating = RATINGS.get(str(row.get("ratingId") or row.get("rating") or "").strip().lower())
+                if rating is not None:
+                    comment = str(row.get("ratingComments") or "")
+                    self.ratings[str(row["id"])] = RatingIn(rating, comment, _time(row.get("ratingCreatedAt")))
+            pages = int(body.get("pages") or 1)
+            page += 1
+
+    def _saved_replies(self) -> Iterator[Any]:
+        for rows, _page in self.client.pages("/v2/mailboxes", "mailboxes"):
+            for mailbox in rows:
+                path = f"/v2/mailboxes/{mailbox['id']}/saved-replies"
+                try:
+                    data, _headers = self.client.get_json(path)
+                except SourceError as exc:
+                    if " 404 " in str(exc) or " 403 " in str(exc):
+                        continue
+                    raise
+                replies = data if isinstance(data, list) else ((data or {}).get("_embedded") or {}).get("savedReplies")
+                for row in replies or []:
+                    if not isinstance(row, dict) or row.get("id") is None:
+                        yield Skipped("macro", "?", "a saved reply without an id")
+                        continue
+                    text = row.get("text")
+                    if text is None:  # the list gives a preview; the reply itself its text
+                        text = self.client.get(f"{path}/{row['id']}").get("text")
+                    from sportello.core.html import html_to_text
+
+                    yield MacroIn(
+                        source_id=f"{mailbox['id']}:{row['id']}",
+                        name=str(row.get("name") or ""),
+                        body=html_to_text(str(text or "")),
+                    )
 
     def _users(self) -> Iterator[Record]:
         mailboxes: dict[str, list[str]] = {}
@@ -200,9 +297,18 @@ class HelpScoutSource:
         for rows, _page in self.client.pages("/v2/customers", "customers"):
             for row in rows:
                 try:
-                    yield self._customer(row)
+                    customer = self._customer(row)
                 except (KeyError, TypeError, ValueError) as exc:
                     yield Skipped("customer", str(row.get("id", "?")), f"cannot read it: {exc}")
+                    continue
+                named = str(row.get("organization") or "").strip()
+                if isinstance(customer, PersonIn) and not customer.organization and named:
+                    # The free-text company of an account without organizations: one of that name.
+                    if named.lower() not in self.organization_names:
+                        self.organization_names.add(named.lower())
+                        yield OrganizationIn(f"name:{named.lower()}", named)
+                    customer.organization = f"name:{named.lower()}"
+                yield customer
 
     def _customer(self, row: dict[str, Any]) -> Record:
         embedded = row.get("_embedded") or {}
@@ -211,12 +317,19 @@ class HelpScoutSource:
             IdentityIn("phone", str(p["value"]), False) for p in embedded.get("phones") or [] if p.get("value")
         ]
         name = " ".join(str(row[k]).strip() for k in ("firstName", "lastName") if row.get(k))
+        properties = {
+            str(p.get("name") or p.get("slug")): p.get("text") or p.get("value")
+            for p in row.get("properties") or embedded.get("properties") or []
+            if isinstance(p, dict) and (p.get("name") or p.get("slug"))
+        }
         return PersonIn(
             source_id=f"customer-{row['id']}",
             name=name or (identities[0].value if identities else ""),
             identities=identities,
+            organization=str(row.get("organizationId") or ""),
             notes=str(row.get("background") or ""),
             updated_at=_time(row.get("updatedAt")),
+            custom_fields={k: v for k, v in properties.items() if v not in (None, "")},
         )
 
     def _conversations(self, since: datetime | None, cursor: str | None) -> Iterator[Record]:
@@ -274,6 +387,7 @@ class HelpScoutSource:
             tags=[str(t.get("tag") or "") for t in row.get("tags") or [] if isinstance(t, dict) and t.get("tag")],
             solved_at=_time(row.get("closedAt")),
             custom_fields={str(f.get("name")): f.get("text") or f.get("value") for f in row.get("customFields") or []},
+            rating=self.ratings.get(conversation_id),
             comments=comments,
         )
 
