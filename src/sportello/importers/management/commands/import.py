@@ -10,7 +10,8 @@ sportello import helpscout --app-id ID --app-secret SECRET
 Each takes --dry-run (read and map everything, write nothing), --since TIME (only what changed
 since), --mapping FILE (statuses, priorities, channels, custom fields), --report FILE (the final report as JSON,
 by default import-<source>-<time>.json) and --restart (ignore the saved cursors).
-Zendesk and Freshdesk also bring their knowledge base and macros, after the tickets (kb_writer.py).
+Zendesk and Freshdesk also bring their knowledge base and macros, Zammad its macros and Help Scout
+its saved replies (as macros), after the tickets (kb_writer.py).
 """
 
 from __future__ import annotations
