@@ -124,6 +124,7 @@ def files_of(people: Any) -> set[str]:
 
 
 def _erase(customer: Customer, files: list[str]) -> dict[str, int]:
+    from sportello.assist.models import AssistUse
     from sportello.automation.models import TimeRuleRun, TriggerRun, WebhookCall
     from sportello.chat.models import Conversation as Chat
     from sportello.core.models import OutboxMessage
@@ -207,6 +208,8 @@ def _erase(customer: Customer, files: list[str]) -> dict[str, int]:
     TriggerRun.objects.filter(ticket__in=ticket_ids).update(outcome="")
     TimeRuleRun.objects.filter(ticket__in=ticket_ids).update(outcome="")
     WebhookCall.objects.filter(ticket__in=ticket_ids).delete()
+    # What agents' reply assistance sent and got back quotes the thread; the uses stay, counted.
+    AssistUse.objects.filter(ticket__in=touched).update(messages=[], answer="")
     counts["outbox"] = _forget_outbox(OutboxMessage, people, ticket_ids, emails)
 
     # 1. The file itself, and the portal account.
