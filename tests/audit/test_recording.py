@@ -194,3 +194,23 @@ def test_an_identity_providers_secret_and_key_are_never_copied(db):
     recorded = [e.after for e in AuditEvent.objects.filter(target_type="socialaccount.socialapp").order_by("id")]
     assert recorded[0]["secret"] == recorded[0]["key"] == "•••" and recorded[0]["client_id"] == "cid"
     assert recorded[1] == {"secret": "•••", "key": "•••"}
+
+
+def test_a_new_account_with_powers_is_recorded_a_customers_is_not(db, monkeypatch):
+    """`createsuperuser` (or the admin site, or a first sign-in through SSO) gives someone powers
+    as surely as a role change does; a customer's portal account gives none."""
+    from django.core.management import call_command
+
+    from sportello.accounts.models import User
+
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", PASSWORD)
+    since = mark()
+    call_command("createsuperuser", "--noinput", username="root2", email="root2@example.org", verbosity=0)
+    User.objects.create_user("shopper", email="shopper@example.org", role=Role.CUSTOMER)
+    User.objects.create_user("newagent", email="newagent@example.org", role=Role.AGENT)
+    events = AuditEvent.objects.filter(id__gt=since, action="permission.changed").order_by("id")
+    assert [(e.target_label, e.after["created"], e.after["is_superuser"], e.after["role"]) for e in events] == [
+        ("root2", True, True, Role.AGENT),  # an agent by role, every power by is_superuser
+        ("newagent", True, False, Role.AGENT),
+    ]
+    assert all(e.actor_label.startswith("shell:") for e in events)  # a process on the server did it

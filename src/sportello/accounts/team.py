@@ -136,9 +136,8 @@ def invite_user(
         )
         user.language = language
         user.set_unusable_password()
+        user._audit_creation_recorded = True  # type: ignore[attr-defined]  # recorded below, as an invitation
         user.save()
-        # User creation is not a change the audit hooks see (they record changes of role and
-        # activity): the invitation is the creation, recorded here.
         audit.record(
             Action.PERMISSION_CHANGED,
             target=user,

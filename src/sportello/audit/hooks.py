@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import os
+import sys
 import uuid
 from typing import Any
 
@@ -50,8 +52,8 @@ SETTINGS_MODELS = [
     "forum.ForumCategory",
     "forum.Member",  # trusted, banned and unbanned by moderators (forum/services.py)
     "triage.TriageSettings",  # per prediction: off, suggest or apply, and its threshold
-    "forum.ForumSettings",  # when a topic counts as unanswered (the inbox's view)
     "assist.AssistSettings",  # the model server agents' tickets are sent to
+    "forum.ForumSettings",  # when a topic counts as unanswered (the inbox's view)
 ]
 
 # Bookkeeping that changes without anyone changing a setting.
@@ -396,13 +398,38 @@ def user_post_save(sender: type[models.Model], instance: Any, created: bool, raw
     if raw:
         return
     stored = instance.__dict__.pop(_before_attr, None)
-    if created or not stored:
+    if created:
+        _record_new_account(instance)
+        return
+    if not stored:
         return
     before, after = diff(stored, snapshot(instance, list(stored)))
     if after:
         services.record(
             Action.PERMISSION_CHANGED, target=instance, target_label=instance.get_username(), before=before, after=after
         )
+
+
+def _record_new_account(user: Any) -> None:
+    """A new account with powers (an agent, an admin, a superuser: `createsuperuser`, the admin
+    site, single sign-on's first sign-in) is a permission change; customers' accounts are not.
+    An invitation records its own creation (accounts/team.py) and marks the user so."""
+    if user.__dict__.pop("_audit_creation_recorded", False):
+        return
+    if not (user.is_superuser or user.is_staff or getattr(user, "is_staff_member", False)):
+        return
+    after = {name: getattr(user, name) for name in USER_FIELDS}
+    label = ""
+    if services.current_request.get() is None and not services.current_actor_label.get():
+        # No one signed in and no command named itself: a process on the server (`createsuperuser`).
+        label = services.command_actor(" ".join([os.path.basename(sys.argv[0]), *sys.argv[1:2]]).strip())
+    services.record(
+        Action.PERMISSION_CHANGED,
+        target=user,
+        target_label=user.get_username(),
+        actor_label=label,
+        after={"created": True, **after},
+    )
 
 
 def _group_names(user: Any, relation: str) -> list[str]:

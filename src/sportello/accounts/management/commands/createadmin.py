@@ -38,8 +38,8 @@ class Command(BaseCommand):
             raise CommandError(" ".join(exc.messages)) from exc
         user.set_password(password)
         with transaction.atomic():
+            user._audit_creation_recorded = True  # type: ignore[attr-defined]  # below, naming the command
             user.save()
-            # A new admin is a permission change the save hooks do not see (they watch changes).
             audit.record(
                 Action.PERMISSION_CHANGED,
                 target=user,
