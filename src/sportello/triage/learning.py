@@ -75,11 +75,16 @@ def text_of(subject: str, body: str) -> str:
     return f"{subject}\n{body}"[:MAX_TEXT]
 
 
+# Words of letters only, and (both vectorizers) only those in two tickets or more: the stored
+# vocabulary then holds no order or phone number, and no name or address only one customer wrote.
+WORD = r"(?u)\b[^\W\d_]{2,}\b"
+
+
 def make_pipeline(multi_label: bool = False) -> Pipeline:
     features = FeatureUnion(
         [
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
-            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
+            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2, token_pattern=WORD)),
         ]
     )
     classifier: Any = LogisticRegression(C=10.0, max_iter=2000)
