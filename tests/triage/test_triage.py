@@ -206,6 +206,9 @@ def test_no_model_means_no_prediction_for_triggers(db) -> None:  # type: ignore[
 
 
 def test_the_schedule_retrains_only_once_trained_and_when_due(history) -> None:  # type: ignore[no-untyped-def]
+    from sportello.core import scheduler
+
+    assert "triage.retrain" in {job.name for job in scheduler.jobs()}
     history(60)
     assert services.scheduled_retrain() is False  # never trained, nothing on
     assert not TrainedModel.objects.exists()
