@@ -126,6 +126,49 @@ class Post(models.Model):
         return self.state == PostState.PUBLISHED
 
 
+IMAGE_URL_PREFIX = "/help/forum/images/"
+
+
+def post_image_path(instance: PostImage, filename: str) -> str:
+    # A random folder per upload, as the knowledge base's files: names never collide and one
+    # address cannot be guessed from another.
+    import secrets
+
+    from django.utils.text import get_valid_filename
+
+    return f"forum/{secrets.token_hex(8)}/{get_valid_filename(filename)[:150]}"
+
+
+class PostImage(models.Model):
+    """A picture a member put into a post, kept in Django's storage like the knowledge base's files.
+
+    Only PNG, JPEG, GIF and WebP that Pillow decodes are kept (services.check_image), and it is
+    served (views.image) only to who may read its post: an image of a held or hidden post is not
+    seen by anybody else, whoever has its address.
+    """
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="images")
+    file = models.FileField(upload_to=post_image_path, max_length=300)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField(default=0)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    def url(self) -> str:
+        from urllib.parse import quote
+
+        return f"{IMAGE_URL_PREFIX}{self.pk}/{quote(self.filename)}"
+
+
 class PostRevision(models.Model):
     """A post's text as it was before an edit (by its author or a moderator), kept for the
     moderators: `edited_by` and `edited_at` say who replaced it, and when."""

@@ -11,14 +11,18 @@ hide posts and topics and ban members, who may then read but not write.
 
 from __future__ import annotations
 
+import io
 import logging
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, Q, QuerySet
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.text import slugify
@@ -26,17 +30,19 @@ from django.utils.translation import gettext as _
 
 from sportello.accounts.models import Role, User
 from sportello.core import outbox
-from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
+from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, TooLarge
 from sportello.core.ratelimit import count_request
 from sportello.customers.models import Customer
 from sportello.customers.services import Sender
 from sportello.forum.access import is_forum_agent, require_forum_agent, require_forum_writer
 from sportello.forum.models import (
+    IMAGE_URL_PREFIX,
     Follow,
     ForumCategory,
     ForumSettings,
     Member,
     Post,
+    PostImage,
     PostRevision,
     PostState,
     Report,
@@ -105,16 +111,107 @@ def _check_rate(user: User, client_ip: str) -> None:
         raise RateLimited(_("You are posting too fast. Please wait a few minutes and try again."), retry_after=window)
 
 
-def _body(body: str) -> tuple[str, str]:
+def _body(body: str, *, image: bool = False) -> tuple[str, str]:
+    """The post's Markdown and its sanitized HTML; `image`: a picture comes with it (the text may
+    then be empty)."""
     source = (body or "").replace("\x00", "").strip()
-    if not source:
+    if not source and not image:
         raise InvalidInput(_("Write something first."), field="body")
     if len(source) > MAX_BODY:
         raise InvalidInput(_("A post may hold at most %(n)d characters.") % {"n": MAX_BODY}, field="body")
-    html = render_body(source, link_rel=LINK_REL)
-    if not html.strip():
+    html = _our_images_only(render_body(source, link_rel=LINK_REL))
+    if not html.strip() and not image:
         raise InvalidInput(_("Write something first."), field="body")
     return source, html
+
+
+def _our_images_only(html: str) -> str:
+    """Drop the address of every picture not uploaded into the forum: a picture from elsewhere
+    would tell its server who reads the topic (a tracking pixel), and could change after approval."""
+    import nh3
+
+    from sportello.core.html import ALLOWED_TAGS
+    from sportello.kb.render import ATTRIBUTES, URL_SCHEMES
+
+    def keep(tag: str, attribute: str, value: str) -> str | None:
+        if tag == "img" and attribute == "src" and not value.startswith(IMAGE_URL_PREFIX):
+            return None
+        return value
+
+    if "<img" not in html:
+        return html
+    return nh3.clean(
+        html, tags=ALLOWED_TAGS, attributes=ATTRIBUTES, url_schemes=URL_SCHEMES, link_rel=LINK_REL,
+        attribute_filter=keep,
+    )  # fmt: skip
+
+
+# --- Images ---------------------------------------------------------------------------------------
+
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+MAX_IMAGE_PIXELS = 25_000_000  # 5000 by 5000: more is a decompression bomb, not a screenshot
+IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    upload: UploadedFile
+    name: str
+    content_type: str
+    width: int
+    height: int
+
+
+def check_image(upload: UploadedFile) -> CheckedImage:
+    """A picture for a post, proven by decoding it with Pillow, never by its name or the browser's
+    word: PNG, JPEG, GIF or WebP, at most MAX_IMAGE_BYTES and MAX_IMAGE_PIXELS. SVG (it can hold
+    script), HTML or anything else renamed .png, and decompression bombs are refused, saying why."""
+    from PIL import Image, UnidentifiedImageError
+
+    name = (upload.name or "image").rsplit("/", 1)[-1].rsplit("\\", 1)[-1].strip()[:150] or "image"
+    if not upload.size:
+        raise InvalidInput(_("“%(name)s” is empty.") % {"name": name}, field="image")
+    if upload.size > MAX_IMAGE_BYTES:
+        raise TooLarge(
+            _("“%(name)s” is too large (%(size)s); a picture may have %(limit)s at most.")
+            % {"name": name, "size": filesizeformat(upload.size), "limit": filesizeformat(MAX_IMAGE_BYTES)},
+            field="image",
+        )
+    upload.seek(0)
+    data = upload.read()
+    upload.seek(0)
+    too_many = _("“%(name)s” has too many pixels; a picture may have %(n)s million at most.") % {
+        "name": name, "n": MAX_IMAGE_PIXELS // 1_000_000,
+    }  # fmt: skip
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                kind, (width, height) = image.format or "", image.size
+                if kind in IMAGE_TYPES and width * height > MAX_IMAGE_PIXELS:
+                    raise TooLarge(too_many, field="image")
+                image.verify()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise TooLarge(too_many, field="image") from err
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        kind = ""
+    if kind not in IMAGE_TYPES:
+        raise InvalidInput(_("“%(name)s” is not a PNG, JPEG, GIF or WebP picture.") % {"name": name}, field="image")
+    return CheckedImage(upload=upload, name=name, content_type=IMAGE_TYPES[kind], width=width, height=height)
+
+
+def _attach_image(post: Post, image: CheckedImage) -> None:
+    """Keep the picture and show it under the post's text (inside the post's transaction)."""
+    item = PostImage(
+        post=post, filename=image.name, content_type=image.content_type, size=image.upload.size or 0,
+        width=image.width, height=image.height, uploaded_by=post.author,
+    )  # fmt: skip
+    item.file.save(image.name, image.upload, save=False)  # a rollback leaves the file, never a row without it
+    item.save()
+    alt = " ".join(image.name.rsplit(".", 1)[0].replace("[", " ").replace("]", " ").split())[:100] or "image"
+    post.body = (post.body + "\n\n" if post.body else "") + f"![{alt}]({item.url()})"
+    post.body_html = _body(post.body, image=True)[1]
+    Post.objects.filter(pk=post.pk).update(body=post.body, body_html=post.body_html)
 
 
 def _first_state(user: User) -> str:
@@ -124,15 +221,19 @@ def _first_state(user: User) -> str:
     return PostState.HELD
 
 
-def start_topic(user: User, category: ForumCategory, text: TopicText, *, client_ip: str = "") -> Topic:
-    """A new topic with its opening post; held for approval when the author is a new member."""
+def start_topic(
+    user: User, category: ForumCategory, text: TopicText, *, client_ip: str = "", image: UploadedFile | None = None
+) -> Topic:
+    """A new topic with its opening post (and its picture, shown under the text); held for approval
+    when the author is a new member."""
     require_forum_writer(user)
     if text.kind not in TopicKind.values:
         raise InvalidInput(f"Unknown kind {text.kind!r}", field="kind")
     title = " ".join((text.title or "").replace("\x00", "").split())[:MAX_TITLE]
     if not title:
         raise InvalidInput(_("A topic needs a title."), field="title")
-    source, html = _body(text.body)
+    picture = check_image(image) if image is not None else None
+    source, html = _body(text.body, image=picture is not None)
     _check_rate(user, client_ip)
     now = timezone.now()
     state = _first_state(user)
@@ -141,16 +242,20 @@ def start_topic(user: User, category: ForumCategory, text: TopicText, *, client_
             category=category, kind=text.kind, title=title, author=user, created_at=now, last_activity_at=now,
             slug=slugify(title, allow_unicode=True)[:200] or "topic", public=state == PostState.PUBLISHED,
         )  # fmt: skip
-        Post.objects.create(
+        opening = Post.objects.create(
             topic=topic, author=user, opening=True, body=source, body_html=html, by_agent=is_forum_agent(user),
             state=state, created_at=now,
         )  # fmt: skip
+        if picture is not None:
+            _attach_image(opening, picture)
         Follow.objects.create(topic=topic, user=user, created_at=now)
         index_topic(topic.pk)
     return topic
 
 
-def reply_to_topic(user: User, topic: Topic, body: str, *, client_ip: str = "") -> Post:
+def reply_to_topic(
+    user: User, topic: Topic, body: str, *, client_ip: str = "", image: UploadedFile | None = None
+) -> Post:
     """A reply; followers are mailed once it is published (at once, or when an agent approves it)."""
     require_forum_writer(user)
     agent = is_forum_agent(user)
@@ -158,7 +263,8 @@ def reply_to_topic(user: User, topic: Topic, body: str, *, client_ip: str = "") 
         raise Forbidden(_("This topic is locked: it takes no more replies."))
     if topic.hidden and not agent:
         raise NotFound("No such topic")
-    source, html = _body(body)
+    picture = check_image(image) if image is not None else None
+    source, html = _body(body, image=picture is not None)
     _check_rate(user, client_ip)
     now = timezone.now()
     with transaction.atomic():
@@ -166,6 +272,8 @@ def reply_to_topic(user: User, topic: Topic, body: str, *, client_ip: str = "") 
             topic=topic, author=user, body=source, body_html=html, by_agent=agent, state=_first_state(user),
             created_at=now,
         )  # fmt: skip
+        if picture is not None:
+            _attach_image(post, picture)
         Follow.objects.get_or_create(topic=topic, user=user, defaults={"created_at": now})
         if post.is_published:
             _published(post, now)
@@ -615,13 +723,17 @@ def forget_members(user_ids: list[int]) -> dict[str, int]:
     from sportello.core.models import OutboxMessage
 
     if not user_ids:
-        return {"forum_posts": 0, "forum_topics": 0}
+        return {"forum_posts": 0, "forum_topics": 0, "forum_images": 0}
     posts = Post.objects.filter(author__in=user_ids)
     touched = set(posts.values_list("topic", flat=True)) | set(
         Topic.objects.filter(author__in=user_ids).values_list("pk", flat=True)
     )
     counts = {"forum_posts": posts.update(body=ERASED_TEXT, body_html=f"<p>{ERASED_TEXT}</p>")}
     PostRevision.objects.filter(post__author__in=user_ids).delete()  # their earlier texts go too
+    images = PostImage.objects.filter(Q(uploaded_by__in=user_ids) | Q(post__author__in=user_ids))
+    stored = [(item.file.storage, item.file.name) for item in images if item.file.name]
+    counts["forum_images"] = images.delete()[0]
+    transaction.on_commit(lambda: [storage.delete(name) for storage, name in stored])
     counts["forum_topics"] = Topic.objects.filter(author__in=user_ids).update(title=ERASED_TEXT, slug="erased")
     for topic_id in sorted(touched):  # search finds nothing of theirs any more
         index_topic(topic_id)
@@ -631,6 +743,16 @@ def forget_members(user_ids: list[int]) -> dict[str, int]:
     Member.objects.filter(user__in=user_ids).update(ban_reason="")
     OutboxMessage.objects.filter(kind=REPLY_MAIL, payload__user__in=user_ids).delete()
     return counts
+
+
+def member_images(user: User) -> QuerySet[PostImage]:
+    """The pictures a person put into posts (the export archive holds the files, privacy/exporting.py)."""
+    return PostImage.objects.filter(uploaded_by=user).select_related("post__topic__category").order_by("id")
+
+
+def export_image_name(item: PostImage) -> str:
+    """The file's name inside the export archive."""
+    return f"forum/{item.pk}-{item.filename}"
 
 
 def member_document(user: User) -> dict[str, list[dict[str, object]]]:
@@ -656,6 +778,17 @@ def member_document(user: User) -> dict[str, list[dict[str, object]]]:
                 "earlier_texts": [{"replaced_at": r.edited_at, "body": r.body} for r in post.revisions.all()],
             }
             for post in posts
+        ],
+        "images": [
+            {
+                "file": export_image_name(item),
+                "filename": item.filename,
+                "post_url": settings.SITE_URL + post_path(item.post),
+                "content_type": item.content_type,
+                "size": item.size,
+                "created_at": item.created_at,
+            }
+            for item in member_images(user)
         ],
         "follows": [
             {"topic": f.topic.title, "created_at": f.created_at}

@@ -8,6 +8,7 @@ app_name = "forum"
 urlpatterns = [
     path("", views.index, name="index"),
     path("sitemap.xml", views.sitemap, name="sitemap"),
+    path("images/<int:image_id>/<str:name>", views.image, name="image"),
     path("moderation", views.queue, name="queue"),
     path("members/<int:user_id>/unban", views.unban, name="unban"),
     path("unsubscribe/<str:token>", views.unsubscribe, name="unsubscribe"),

@@ -16,7 +16,7 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import InvalidPage, Paginator
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -40,8 +40,8 @@ from sportello.forum.access import (
     topic_for_agent,
     topic_for_reader,
 )
-from sportello.forum.forms import MoveForm, ReplyForm, TopicForm
-from sportello.forum.models import Follow, ForumCategory, Member, Post, PostState, Report, Topic
+from sportello.forum.forms import EditForm, MoveForm, ReplyForm, TopicForm
+from sportello.forum.models import Follow, ForumCategory, Member, Post, PostImage, PostState, Report, Topic
 from sportello.kb.models import LANGUAGES
 from sportello.kb.render import plain_text, summary_of
 from sportello.kb.views import reader_language
@@ -241,6 +241,24 @@ def search(request: HttpRequest, lang: str) -> HttpResponse:
 
 
 @require_GET
+def image(request: HttpRequest, image_id: int, name: str) -> HttpResponseBase:
+    """A picture of a post, to whoever may read the post (held and hidden posts' pictures to their
+    readers only); shown inline with the type its decoding proved, never sniffed, never a page."""
+    item = PostImage.objects.filter(pk=image_id).first()
+    try:
+        if item is None:
+            raise NotFound("No such picture")
+        post_for_reader(_user(request), item.post_id)
+    except NotFound as err:
+        raise Http404(err.message) from err
+    response = FileResponse(item.file.open("rb"), filename=item.filename, content_type=item.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["Cache-Control"] = "private, max-age=300"  # a post hidden later stops showing it soon
+    return response
+
+
+@require_GET
 def sitemap(request: HttpRequest) -> HttpResponse:
     """Public topics and their categories, for search engines (forum/sitemap.py)."""
     from sportello.forum.sitemap import sitemap_page
@@ -261,12 +279,14 @@ def new_topic(request: HttpRequest, lang: str, category: str) -> HttpResponseBas
     found = category_in(lang, category)
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path(), reverse("portal:login"))
-    form = TopicForm(request.POST or None)
+    form = TopicForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         text = services.TopicText(kind=data["kind"], title=data["title"], body=data["body"])
         try:
-            created = services.start_topic(_user(request), found, text, client_ip=client_ip(request))
+            created = services.start_topic(
+                _user(request), found, text, client_ip=client_ip(request), image=data.get("image")
+            )
         except ServiceError as err:
             if err.status in (403, 429):
                 raise
@@ -281,11 +301,14 @@ def new_topic(request: HttpRequest, lang: str, category: str) -> HttpResponseBas
 @forum_page
 def reply(request: HttpRequest, topic_id: int) -> HttpResponseBase:
     found = topic_for_reader(_user(request), topic_id)
-    form = ReplyForm(request.POST)
+    form = ReplyForm(request.POST, request.FILES)
     if not form.is_valid():
         return _topic_page(request, found, form, status=422)
     try:
-        post = services.reply_to_topic(_user(request), found, form.cleaned_data["body"], client_ip=client_ip(request))
+        post = services.reply_to_topic(
+            _user(request), found, form.cleaned_data["body"], client_ip=client_ip(request),
+            image=form.cleaned_data.get("image"),
+        )  # fmt: skip
     except ServiceError as err:
         if err.status in (403, 404, 429):
             raise
@@ -339,7 +362,7 @@ def edit(request: HttpRequest, post_id: int) -> HttpResponseBase:
     the text it had is kept as a revision."""
     post = post_for_reader(_user(request), post_id)
     services.require_may_edit(_user(request), post)
-    form = ReplyForm(request.POST or None, initial={"body": post.body})
+    form = EditForm(request.POST or None, initial={"body": post.body})
     if request.method == "POST" and form.is_valid():
         try:
             services.edit_post(_user(request), post, form.cleaned_data["body"], client_ip=client_ip(request))

@@ -11,6 +11,7 @@ The archive holds JSON files and the files themselves, with a README that says w
 - `csat.json`, `chat.json` (each live chat with its transcript), `social.json` (conversations on
   messaging platforms and what the platforms sent), `phone.json` (calls and their events);
 - `forum.json`: their posts in the community forum (with held and hidden ones), follows and votes;
+  `forum/<id>-<name>`: the pictures they put into posts;
 - `mail/<id>.eml`: every raw mail they sent us, as it arrived, with `mail/index.json`.
 
 Agents download it at once from the customer page (`write_archive`); a customer asks in the portal
@@ -73,6 +74,7 @@ chat.json                Your live chats, each with its transcript.
 social.json              Your conversations on messaging platforms and what they sent us.
 phone.json               Your phone calls with us.
 forum.json               Your posts in our community forum, the topics you follow, your votes.
+forum/                   The pictures you put into forum posts.
 mail/                    Every email you sent us, exactly as it arrived (.eml), and index.json.
 
 All times are in UTC (ISO 8601).
@@ -188,6 +190,7 @@ def write_archive(customer: Customer, target: IO[bytes]) -> dict[str, int]:
     """Write the customer's archive into `target` (a binary file); return what it holds, counted."""
     from sportello.chat.models import Conversation as Chat
     from sportello.csat.models import Survey
+    from sportello.forum.services import export_image_name, member_images
     from sportello.forum.services import member_document as forum_document
     from sportello.mail.models import RawMessage
     from sportello.phone.models import Call, CallEvent
@@ -381,6 +384,9 @@ def write_archive(customer: Customer, target: IO[bytes]) -> dict[str, int]:
         )
         archive.writestr("forum.json", _dump(forum))
         counts["forum_posts"] = len(forum["posts"])
+        for item in member_images(customer.user) if customer.user is not None else []:
+            with item.file.open("rb") as stored:  # the pictures they put into posts, as uploaded
+                archive.writestr(export_image_name(item), stored.read())
     return counts
 
 
