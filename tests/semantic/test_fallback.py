@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from sportello.semantic import services
+from sportello.semantic import encoder, services
 from sportello.semantic.models import TicketVector
 from tests.conftest import client_for
 from tests.web.conftest import new_ticket
@@ -33,3 +35,18 @@ def test_lookups_answer_nothing(no_encoder):
 def test_the_build_command_says_why_it_cannot(no_encoder):
     with pytest.raises(CommandError, match="not installed"):
         call_command("semantic", "build")
+
+
+def test_the_panel_does_not_wait_for_the_encoder_to_load(agent, monkeypatch):
+    gate = threading.Event()
+    monkeypatch.setattr(encoder, "_model", None)  # this process has not loaded it yet
+    monkeypatch.setattr(encoder, "_loader", None)
+    monkeypatch.setattr(encoder, "_load", lambda: gate.wait(60))  # and loading it takes long
+    ticket = new_ticket("Coffee grinder rattling", "The grinder burrs stopped turning.", email="c@x.org")
+    by_words = new_ticket("Grinder rattling again", "My coffee grinder is rattling.", email="d@x.org")
+    html = client_for(agent).get(reverse("ticket-similar", args=[ticket.number])).content.decode()
+    assert f'data-similar="{by_words.number}"' in html and "data-duplicate" not in html
+    loader = encoder._loader
+    assert loader is not None and loader.is_alive()  # loading in the background meanwhile
+    gate.set()
+    loader.join()

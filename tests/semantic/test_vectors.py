@@ -71,3 +71,15 @@ def test_the_article_sweep_embeds_changed_translations(admin):
     save_translation(admin, translation.article, ArticleText(language="it", title="Fatture", body="Nuovo testo."))
     before = ArticleVector.objects.get(translation=translation).digest
     assert services.sweep_articles() == 1 and ArticleVector.objects.get(translation=translation).digest != before
+
+
+def test_a_process_copy_of_the_vectors_follows_later_builds(db):
+    first = new_ticket("Export file is empty", "Only the header row in the CSV.", email="e@x.org")
+    services.embed_tickets([first.pk])
+    vector = services.ticket_vector(first)
+    assert vector is not None
+    assert [pk for pk, _score in services.nearest_tickets(vector, limit=5)] == [first.pk]  # read into the copy
+    later = new_ticket("CSV export has no rows", "The spreadsheet has column names and nothing else.", email="f@x.org")
+    services.embed_tickets([later.pk])
+    found = dict(services.nearest_tickets(vector, limit=5))
+    assert set(found) == {first.pk, later.pk} and found[first.pk] > 0.99

