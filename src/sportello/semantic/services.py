@@ -234,9 +234,11 @@ class _TicketMatrix:
     committed late with an earlier `updated_at` (its transaction started first) is still read, and
     reading a row twice only writes the same values again."""
 
-    # The embedding task takes `updated_at` just before its one INSERT; seconds cover the commit's
-    # delay. (Two minutes made every lookup after a bulk build read back every row built since.)
-    OVERLAP = timedelta(seconds=10)
+    # The embedding task takes `updated_at` just before its one INSERT of at most BUILD_BATCH rows,
+    # in autocommit: two seconds cover the commit's delay. Every row in the window is read again at
+    # each lookup, so a wider one costs: two minutes made each lookup after a bulk build read back
+    # every row built since (1.5 s added at 10k tickets).
+    OVERLAP = timedelta(seconds=2)
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
