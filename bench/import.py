@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--source", choices=("zendesk", "freshdesk", "zammad"), default="zendesk")
     args = parser.parse_args()
     with django_bench("sportello_bench_import", "import", args.timeout):
-        from tests.importers.zendesk_server import serve
+        from tests.importers.common import serve
 
         from sportello.importers.runner import run_import
 

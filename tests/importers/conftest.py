@@ -4,9 +4,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.importers.common import serve
 from tests.importers.freshdesk_server import FreshdeskServer
+from tests.importers.helpscout_server import HelpScoutServer
 from tests.importers.zammad_server import ZammadServer
-from tests.importers.zendesk_server import ZendeskServer, serve
+from tests.importers.zendesk_server import ZendeskServer
 
 
 @pytest.fixture
@@ -22,3 +24,8 @@ def freshdesk() -> Iterator[FreshdeskServer]:
 @pytest.fixture
 def zammad() -> Iterator[ZammadServer]:
     yield from serve(ZammadServer())
+
+
+@pytest.fixture
+def helpscout() -> Iterator[HelpScoutServer]:
+    yield from serve(HelpScoutServer())

@@ -8,7 +8,8 @@
   Freshdesk does), `order_by=updated_at&order_type=asc`, `include` checked against
   requester/stats/description/company; deleted tickets are not listed.
 - `GET /api/v2/contacts?_updated_since=`, `/api/v2/agents`, `/api/v2/companies`, `/api/v2/groups`,
-  `/api/v2/ticket_fields`, `/api/v2/surveys/satisfaction_ratings?created_since=`;
+  `/api/v2/ticket_fields`, `/api/v2/contact_fields`, `/api/v2/company_fields`,
+  `/api/v2/surveys/satisfaction_ratings?created_since=`;
   `GET /api/v2/tickets/{id}` (with `attachments`) and `/api/v2/tickets/{id}/conversations`; a
   missing ticket is a 404 with an empty body.
 - Attachments (`/attachments/…`) are served without credentials, as signed storage URLs are;
@@ -21,7 +22,7 @@
   `fail_next` takes (status, body) pairs answered before the normal answer.
 
 The fixture (tests/fixtures/importers/freshdesk/account.json) is built from the documentation's
-examples, each section citing its page. The server itself is zendesk_server.serve.
+examples, each section citing its page. The HTTP side is common.py's (VendorServer, serve).
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import threading
 import urllib.parse
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from tests.importers.common import Answer, VendorServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "importers" / "freshdesk"
 API_KEY = "MhmKF4LsUeZr2bG3pXvq"
@@ -50,13 +52,9 @@ def _at(value: str) -> datetime:
 
 
 @dataclass
-class FreshdeskServer:
+class FreshdeskServer(VendorServer):
     per_page_default: int = 30
-    port: int = 0
     retry_after: str = "11"
-    rate_limit_next: int = 0
-    fail_next: list[tuple[int, Any]] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
     # Freshdesk's attachment_url is a signed URL on its file storage, another host: "localhost"
     # reaches this server under another name. Whether each download came with credentials:
     attachment_host: str = "127.0.0.1"
@@ -64,14 +62,9 @@ class FreshdeskServer:
     data: dict[str, Any] = field(default_factory=_account)
     # The knowledge base and canned responses (solutions.json).
     solutions: dict[str, Any] = field(default_factory=lambda: json.loads((FIXTURES / "solutions.json").read_text()))
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.data = copy.deepcopy(self.data)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def rows(self, name: str) -> list[dict[str, Any]]:
         return self.data[name]["rows"]
@@ -120,19 +113,14 @@ class FreshdeskServer:
 
     # --- Answers --------------------------------------------------------------------------------
 
-    def answer(self, path: str, query: dict[str, str], headers: Any) -> tuple[int, Any, dict[str, str]]:
-        with self.lock:
-            self.requests.append(path + ("?" + urllib.parse.urlencode(query) if query else ""))
-            if self.rate_limit_next:
-                self.rate_limit_next -= 1
-                return (
-                    429,
-                    {"message": "You have exceeded the limit of requests per minute"},
-                    {"Retry-After": self.retry_after},
-                )
-            if self.fail_next:
-                status, body = self.fail_next.pop(0)
-                return status, body, {}
+    def too_many(self) -> Answer:
+        return 429, {"message": "You have exceeded the limit of requests per minute"}, {"Retry-After": self.retry_after}
+
+    def answer(
+        self, path: str, query: dict[str, str], headers: Any, method: str = "GET", form: dict[str, str] | None = None
+    ) -> Answer:
+        if (early := self.intercept(method, path, query)) is not None:
+            return early
         if path.startswith("/attachments/"):  # signed storage URLs: no credentials asked, none wanted
             self.attachment_credentials.append(headers.get("Authorization") is not None)
             files = self.data["attachments"]
@@ -151,6 +139,8 @@ class FreshdeskServer:
             "/api/v2/companies": "companies",
             "/api/v2/agents": "agents",
             "/api/v2/ticket_fields": "ticket_fields",
+            "/api/v2/contact_fields": "contact_fields",
+            "/api/v2/company_fields": "company_fields",
         }
         if path in simple:
             return self._page(path, self.rows(simple[path]), query)

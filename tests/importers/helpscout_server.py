@@ -10,26 +10,30 @@
   `/v2/conversations`: `status` (default `active`; `all`), `embed=threads` (threads only then),
   `modifiedSince`, `sortField=modifiedAt`, `sortOrder`, `page`.
 - `GET /v2/conversations/{id}/attachments/{id}/data`: `{"data": base64}`.
+- `/v2/organizations` (HAL; `organizations = None`: an account without them, a 404), the
+  happiness ratings report `/v2/reports/happiness/ratings?start=&end=&page=` (`results`, `pages`;
+  `ratings = None`: a plan without reports, a 403), saved replies `/v2/mailboxes/{id}/saved-replies`
+  (a plain list with previews) and `…/saved-replies/{id}` (its text).
 - Errors as overview/errors shows: `{"logRef", "message", "_embedded": {"errors": [...]}}`.
 - Rate limits (overview/rate-limiting): `rate_limit_next` answers that many requests with a 429 and
   `X-RateLimit-Retry-After`; every answer carries `X-RateLimit-Limit-Minute` and
   `X-RateLimit-Remaining-Minute`. `fail_next` takes (status, body) pairs answered first.
 
-The fixtures (tests/fixtures/importers/helpscout/) follow the documented objects, each citing its page.
+The fixtures (tests/fixtures/importers/helpscout/) follow the documented objects, each citing its
+page. The HTTP side (GET and the token's POST) is common.py's (VendorServer, serve).
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import threading
 import urllib.parse
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from tests.importers.common import Answer, VendorServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "importers" / "helpscout"
 APP_ID = "64881cdbbe64ef893ef4c607d89259e"
@@ -52,13 +56,9 @@ def modified(conversation: dict[str, Any]) -> datetime:
 
 
 @dataclass
-class HelpScoutServer:
+class HelpScoutServer(VendorServer):
     page_size: int = 1
-    port: int = 0
     retry_after: str = "9"
-    rate_limit_next: int = 0
-    fail_next: list[tuple[int, Any]] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
     issued: int = 0
     mailboxes: list[dict[str, Any]] = field(default_factory=lambda: _load("mailboxes.json")["mailboxes"])
@@ -67,11 +67,24 @@ class HelpScoutServer:
     customers: list[dict[str, Any]] = field(default_factory=lambda: _load("customers.json")["customers"])
     conversations: list[dict[str, Any]] = field(default_factory=lambda: _load("conversations.json")["conversations"])
     files: dict[str, str] = field(default_factory=lambda: _load("conversations.json")["attachments"])
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    organizations: list[dict[str, Any]] | None = field(default_factory=lambda: _load("extras.json")["organizations"])
+    ratings: list[dict[str, Any]] | None = field(default_factory=lambda: _load("extras.json")["ratings"])
+    saved_replies: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: _load("extras.json")["saved_replies"]
+    )
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    content_type = "application/hal+json;charset=UTF-8"
+    log_methods = True
+
+    def always(self) -> dict[str, str]:
+        return {"X-RateLimit-Limit-Minute": "200", "X-RateLimit-Remaining-Minute": "199"}
+
+    def too_many(self) -> Answer:
+        return (
+            429,
+            {"logRef": "9f1c0e", "message": "Too many requests"},
+            {"X-RateLimit-Retry-After": self.retry_after, "X-RateLimit-Remaining-Minute": "0"},
+        )
 
     def expire_tokens(self) -> None:
         self.tokens.clear()
@@ -132,22 +145,13 @@ class HelpScoutServer:
         return 200, {"token_type": "bearer", "access_token": token, "expires_in": 172800}, {}
 
     def answer(
-        self, method: str, path: str, query: dict[str, str], headers: Any, form: dict[str, str]
-    ) -> tuple[int, Any, dict[str, str]]:
+        self, path: str, query: dict[str, str], headers: Any, method: str = "GET", form: dict[str, str] | None = None
+    ) -> Answer:
+        if (early := self.intercept(method, path, query)) is not None:
+            return early
         with self.lock:
-            self.requests.append(f"{method} {path}" + ("?" + urllib.parse.urlencode(query) if query else ""))
-            if self.rate_limit_next:
-                self.rate_limit_next -= 1
-                return (
-                    429,
-                    {"logRef": "9f1c0e", "message": "Too many requests"},
-                    {"X-RateLimit-Retry-After": self.retry_after, "X-RateLimit-Remaining-Minute": "0"},
-                )
-            if self.fail_next:
-                status, body = self.fail_next.pop(0)
-                return status, body, {}
             if method == "POST" and path == "/v2/oauth2/token":
-                return self.token(form)
+                return self.token(form or {})
             auth = headers.get("Authorization") or ""
             if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
                 return 401, {"logRef": "3e1f9a", "message": "Unauthorized"}, {}
@@ -163,9 +167,23 @@ class HelpScoutServer:
             return self._list("users", users, query, path)
         if path == "/v2/customers":
             return self._list("customers", self.customers, query, path)
+        if path == "/v2/organizations":
+            if self.organizations is None:  # an account without organizations
+                return 404, {"logRef": "0a0a", "message": "Not found"}, {}
+            return self._list("organizations", self.organizations, query, path)
+        if path == "/v2/reports/happiness/ratings":
+            return self._ratings(query)
         if path == "/v2/conversations":
             return self._conversations(query, path)
         parts = path.split("/")
+        if len(parts) in (5, 6) and parts[2] == "mailboxes" and parts[4] == "saved-replies":
+            replies = self.saved_replies.get(parts[3], [])
+            if len(parts) == 5:  # the list: a preview, no text
+                return 200, [{k: v for k, v in r.items() if k != "text"} for r in replies], {}
+            reply = next((r for r in replies if str(r["id"]) == parts[5]), None)
+            if reply is None:
+                return 404, {"logRef": "22dd", "message": "Saved reply not found"}, {}
+            return 200, {k: v for k, v in reply.items() if k != "preview"}, {}
         if len(parts) == 7 and parts[2] == "conversations" and parts[4] == "attachments" and parts[6] == "data":
             if parts[5] in self.files:
                 return 200, {"data": self.files[parts[5]]}, {}
@@ -205,6 +223,20 @@ class HelpScoutServer:
                         link["href"] = self.url + link["href"]
         return self._list("conversations", rows, query, path)
 
+    def _ratings(self, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        """The happiness ratings report: `start` and `end` required, `page`; a plan without
+        reports (`ratings` None) is a 403."""
+        if self.ratings is None:
+            return 403, {"logRef": "0b0b", "message": "Reports are not available on this plan"}, {}
+        start, end = _at(query.get("start")), _at(query.get("end"))
+        if start is None or end is None:
+            return 400, {"logRef": "1b", "message": "Bad request", "_embedded": {"errors": [{"path": "start"}]}}, {}
+        rows = [r for r in self.ratings if start <= (_at(r["ratingCreatedAt"]) or start) <= end]
+        number = int(query.get("page", "1") or 1)
+        pages = max(1, -(-len(rows) // self.page_size))
+        page = rows[(number - 1) * self.page_size : number * self.page_size]
+        return 200, {"results": page, "page": number, "count": len(rows), "pages": pages}, {}
+
     def _list(self, key: str, rows: list[Any], query: dict[str, str], path: str) -> tuple[int, Any, dict[str, str]]:
         number = int(query.get("page", "1") or 1)
         total_pages = max(1, -(-len(rows) // self.page_size))
@@ -223,42 +255,3 @@ class HelpScoutServer:
             "page": {"size": self.page_size, "totalElements": len(rows), "totalPages": total_pages, "number": number},
         }
         return 200, body, {}
-
-
-def serve(server: HelpScoutServer) -> Iterator[HelpScoutServer]:
-    class Handler(BaseHTTPRequestHandler):
-        def _reply(self, method: str) -> None:
-            parsed = urllib.parse.urlsplit(self.path)
-            query = dict(urllib.parse.parse_qsl(parsed.query))
-            length = int(self.headers.get("Content-Length") or 0)
-            form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode())) if length else {}
-            status, body, headers = server.answer(method, parsed.path, query, self.headers, form)
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/hal+json;charset=UTF-8")
-            self.send_header("X-RateLimit-Limit-Minute", "200")
-            self.send_header("X-RateLimit-Remaining-Minute", headers.pop("X-RateLimit-Remaining-Minute", "199"))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            self._reply("GET")
-
-        def do_POST(self) -> None:
-            self._reply("POST")
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        httpd.shutdown()
-        httpd.server_close()

@@ -69,7 +69,8 @@ def test_a_freshdesk_ticket_field_is_defined_on_first_sight_and_its_value_search
     assert (field.label, field.type) == ("Order number", "text")
     assert Ticket.objects.get(number=2).custom_fields == {}  # its order number was empty
     assert [t.number for t in search.search_tickets("A-1001", Ticket.objects.all())] == [1]
-    assert report.created["custom field"] == 2
+    assert CustomField.objects.filter(target="ticket").count() == 2
+    assert report.created["custom field"] == 4  # and the contact's Department, the company's Website
 
 
 def test_each_type_is_guessed_from_the_first_value_and_a_value_that_does_not_fit_is_reported() -> None:

@@ -13,6 +13,7 @@ from sportello.accounts.models import User
 from sportello.core.models import OutboxMessage
 from sportello.csat.models import Survey
 from sportello.customers.models import Customer
+from sportello.fields.models import CustomField
 from sportello.importers.mapping import Mapping
 from sportello.importers.runner import run_import
 from sportello.importers.sources.freshdesk import FreshdeskSource
@@ -234,3 +235,21 @@ def test_the_api_key_is_never_sent_to_the_attachments_storage_host(freshdesk: Fr
     assert report.created["attachment"] == 2
     assert freshdesk.attachment_credentials == [False, False]
     assert Attachment.objects.get(filename="guide.pdf").file.read() == b"%PDF-1.4 the repair guide"
+
+
+def test_contact_and_company_fields_arrive_under_their_labels_and_clear_with_a_delta(
+    freshdesk: FreshdeskServer,
+) -> None:
+    run_import(source(freshdesk))
+
+    superman = Customer.objects.get(name="Super Man")
+    assert superman.custom_fields == {"department": "Production"}  # the empty "fax" is nothing
+    assert superman.organization.custom_fields == {"website": "https://www.supernova.org"}
+    assert CustomField.objects.get(target="customer").label == "Department"
+    contact = next(r for r in freshdesk.rows("contacts") if r["id"] == 432)
+    contact.update(custom_fields={"department": None}, updated_at="2024-05-01T10:00:00Z")
+
+    delta = run_import(source(freshdesk), since=datetime(2024, 1, 1, tzinfo=UTC))
+
+    assert delta.updated["customer"] == 1
+    assert Customer.objects.get(pk=superman.pk).custom_fields == {}

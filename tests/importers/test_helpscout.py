@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -12,7 +11,9 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 
 from sportello.accounts.models import User
+from sportello.automation.models import Macro
 from sportello.core.models import OutboxMessage
+from sportello.csat.models import Survey
 from sportello.customers.models import Customer
 from sportello.importers.models import ImportedRecord
 from sportello.importers.runner import run_import
@@ -22,14 +23,9 @@ from sportello.search import backend as search
 from sportello.sla.models import TicketSLA
 from sportello.tickets.models import Attachment, Entry, Ticket
 from tests.importers.common import at, counts
-from tests.importers.helpscout_server import APP_ID, APP_SECRET, HelpScoutServer, serve
+from tests.importers.helpscout_server import APP_ID, APP_SECRET, HelpScoutServer
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def helpscout() -> Iterator[HelpScoutServer]:
-    yield from serve(HelpScoutServer())
 
 
 def source(server: HelpScoutServer, sleeps: list[float] | None = None, **kwargs) -> HelpScoutSource:
@@ -223,3 +219,34 @@ def test_an_attachment_that_cannot_be_read_is_reported_and_the_rest_still_comes(
         "receipt.pdf: the attachment's data is not base64",
     ]
     assert Ticket.objects.get(number=310).entries.count() == 4 and Attachment.objects.count() == 0
+
+
+def test_organizations_ratings_and_saved_replies_arrive(helpscout: HelpScoutServer) -> None:
+    report = run_import(source(helpscout))
+
+    vernon = Customer.objects.get(name="Vernon Bear")
+    assert vernon.organization.name == "Bear Industries" and vernon.organization.domain == "bear.example"
+    assert vernon.organization.notes == "Makes honey jars.\n\nPays yearly."
+    assert vernon.custom_fields == {"plan": "Gold"}  # a customer property, by its text
+    # An account's free-text company (no organization id) is an organization of that name.
+    assert Customer.objects.get(name="Ann Lee").organization.name == "Lee Bakery"
+    survey = Survey.objects.get()  # "great" on 310; "okay" on 311 has no good/bad here
+    assert (survey.ticket.number, survey.rating, survey.comment) == (310, "good", "Quick and kind, thanks!")
+    assert survey.answered_at == at("2024-02-03T09:00:00Z")
+    assert dict(Macro.objects.values_list("name", "body")) == {
+        "Refund policy": "Refunds are possible within 30 days.",
+        "Invoice copy": "Here is a copy of your invoice.",
+    }
+    assert report.created["organization"] == 2 and report.created["rating"] == 1 and report.created["macro"] == 2
+    assert any(r.startswith("GET /v2/mailboxes/1/saved-replies/71") for r in helpscout.requests)
+
+
+def test_an_account_without_organizations_or_reports_still_imports(helpscout: HelpScoutServer) -> None:
+    helpscout.organizations = None  # a 404
+    helpscout.ratings = None  # a 403: no reports on this plan
+
+    report = run_import(source(helpscout))
+
+    assert report.created["ticket"] == 2 and not Survey.objects.exists()
+    assert Customer.objects.get(name="Vernon Bear").organization is None
+    assert Customer.objects.get(name="Ann Lee").organization.name == "Lee Bakery"

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.importers.zendesk_server import EMAIL, TOKEN, Gate, ZendeskServer, serve
+from tests.importers.common import Gate, serve
+from tests.importers.zendesk_server import EMAIL, TOKEN, ZendeskServer
 from tests.processes import BOUND, CLI, copy_database, sportello_env
 from tests.waiting import wait_for
 

@@ -3,9 +3,10 @@
 - Token authentication (`Authorization: Token token=…`); anything else is a 401 with Zammad's
   error body `{"error": …, "error_human": …}`.
 - Lists (`/api/v1/groups`, `organizations`, `roles`, `users`, `ticket_states`, `ticket_priorities`,
-  `tickets`) take `page` and `per_page`, in id order; `per_page` above the list's maximum (100)
+  `tickets`, `macros`) take `page` and `per_page`, in id order; `per_page` above the list's maximum (100)
   gives that maximum, as Zammad's `paginate_with(max:)` does; `expand=true` on tickets adds the
   names beside the ids (the fixture carries both). No Link header: a short page is the last.
+- `/api/v1/object_manager_attributes` (every attribute at once, not paged);
 - `/api/v1/ticket_articles/by_ticket/{id}` (every article at once), `/api/v1/tags?object=Ticket&o_id=`,
   `/api/v1/ticket_attachment/{ticket}/{article}/{id}`; a missing ticket is a 404
   `{"error": "Couldn't find Ticket with 'id'=…"}`.
@@ -13,19 +14,19 @@
   `fail_next` takes (status, body) pairs answered before the normal answer.
 
 The fixture (tests/fixtures/importers/zammad/instance.json) follows the documentation's examples,
-each section citing its page. The server itself is zendesk_server.serve.
+each section citing its page. The HTTP side is common.py's (VendorServer, serve).
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import threading
-import urllib.parse
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from tests.importers.common import Answer, VendorServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "importers" / "zammad"
 TOKEN = "xS4Rk2UDmoGfbg8tjEsC1rXkZ7bVj3rNUYHb9c6dX4JQpW"
@@ -41,7 +42,7 @@ NAMES = {
     "create_article_type",
     "create_article_sender",
 }
-LISTS = ("groups", "organizations", "roles", "users", "ticket_states", "ticket_priorities", "tickets")
+LISTS = ("groups", "organizations", "roles", "users", "ticket_states", "ticket_priorities", "tickets", "macros")
 
 
 def _instance() -> dict[str, Any]:
@@ -49,21 +50,11 @@ def _instance() -> dict[str, Any]:
 
 
 @dataclass
-class ZammadServer:
-    port: int = 0
-    retry_after: str = "5"
-    rate_limit_next: int = 0
-    fail_next: list[tuple[int, Any]] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
+class ZammadServer(VendorServer):
     data: dict[str, Any] = field(default_factory=_instance)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.data = copy.deepcopy(self.data)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def rows(self, name: str) -> list[Any]:
         return self.data[name]["rows"]
@@ -119,19 +110,18 @@ class ZammadServer:
 
     # --- Answers --------------------------------------------------------------------------------
 
-    def answer(self, path: str, query: dict[str, str], headers: Any) -> tuple[int, Any, dict[str, str]]:
-        with self.lock:
-            self.requests.append(path + ("?" + urllib.parse.urlencode(query) if query else ""))
-            if self.rate_limit_next:
-                self.rate_limit_next -= 1
-                return (
-                    429,
-                    {"error": "Too many requests", "error_human": "Too many requests"},
-                    {"Retry-After": self.retry_after},
-                )
-            if self.fail_next:
-                status, body = self.fail_next.pop(0)
-                return status, body, {}
+    def too_many(self) -> Answer:
+        return (
+            429,
+            {"error": "Too many requests", "error_human": "Too many requests"},
+            {"Retry-After": self.retry_after},
+        )
+
+    def answer(
+        self, path: str, query: dict[str, str], headers: Any, method: str = "GET", form: dict[str, str] | None = None
+    ) -> Answer:
+        if (early := self.intercept(method, path, query)) is not None:
+            return early
         if headers.get("Authorization") != f"Token token={TOKEN}":
             return 401, {"error": "Authentication required", "error_human": "Authentication required"}, {}
         parts = path.strip("/").split("/")
@@ -143,6 +133,8 @@ class ZammadServer:
             if name == "tickets" and query.get("expand") != "true":
                 rows = [{k: v for k, v in r.items() if k not in NAMES} if isinstance(r, dict) else r for r in rows]
             return self._page(rows, query)
+        if name == "object_manager_attributes" and len(parts) == 3:
+            return 200, self.rows(name), {}  # not paged: every attribute at once
         if name == "ticket_articles" and len(parts) == 5 and parts[3] == "by_ticket":
             if parts[4] not in self.data["articles"]:
                 return 404, {"error": f"Couldn't find Ticket with 'id'={parts[4]}"}, {}

@@ -19,8 +19,9 @@
 - Macros (`/api/v2/macros.json`, macros.json), `next_page`.
 - Rate limits: `rate_limit_next` answers that many requests with a 429 and `Retry-After`;
   `fail_next` takes (status, body) pairs answered before the normal answer.
-- `gate`: a Gate that holds the comment requests after its first few (the kill-and-resume test
+- `gate` (common.Gate) holds the comment requests after its first few (the kill-and-resume test
   kills the importing process while it waits there, in the middle of a batch).
+- The HTTP side, the request log and the 429s are common.py's (VendorServer, serve).
 
 The fixtures (tests/fixtures/importers/zendesk/) are Zendesk's published examples, each file citing
 its page. `generate(n, comments)` adds n synthetic tickets (with customers) for the benchmark.
@@ -29,16 +30,13 @@ its page. `generate(n, comments)` adds n synthetic tickets (with customers) for 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import threading
-import urllib.parse
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
+
+from tests.importers.common import Answer, VendorServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "importers" / "zendesk"
 EMAIL = "admin@example.com"
@@ -54,13 +52,9 @@ def _epoch(value: str) -> int:
 
 
 @dataclass
-class ZendeskServer:
+class ZendeskServer(VendorServer):
     page_size: int = 2
-    port: int = 0
     retry_after: str = "7"
-    rate_limit_next: int = 0
-    fail_next: list[tuple[int, Any]] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
     groups: list[dict[str, Any]] = field(default_factory=lambda: _load("groups.json")["groups"])
     organizations: list[dict[str, Any]] = field(default_factory=lambda: _load("organizations.json")["organizations"])
     users: list[dict[str, Any]] = field(default_factory=lambda: _load("users.json")["users"])
@@ -74,12 +68,6 @@ class ZendeskServer:
     help_center: dict[str, Any] = field(default_factory=lambda: _load("help_center.json"))
     macros: list[dict[str, Any]] = field(default_factory=lambda: _load("macros.json")["macros"])
     person_fields: dict[str, Any] = field(default_factory=lambda: _load("person_fields.json"))
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    gate: Gate | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def generate(self, count: int, comments: int = 5) -> None:
         """`count` more tickets, each from its own customer, with `comments` comments."""
@@ -130,19 +118,18 @@ class ZendeskServer:
 
     # --- Answers --------------------------------------------------------------------------------
 
-    def answer(self, path: str, query: dict[str, str], headers: Any) -> tuple[int, Any, dict[str, str]]:
-        with self.lock:
-            self.requests.append(path + ("?" + urllib.parse.urlencode(query) if query else ""))
-            if self.rate_limit_next:
-                self.rate_limit_next -= 1
-                return (
-                    429,
-                    {"error": "TooManyRequests", "description": "Rate limit exceeded"},
-                    {"Retry-After": self.retry_after},
-                )
-            if self.fail_next:
-                status, body = self.fail_next.pop(0)
-                return status, body, {}
+    def too_many(self) -> Answer:
+        return (
+            429,
+            {"error": "TooManyRequests", "description": "Rate limit exceeded"},
+            {"Retry-After": self.retry_after},
+        )
+
+    def answer(
+        self, path: str, query: dict[str, str], headers: Any, method: str = "GET", form: dict[str, str] | None = None
+    ) -> Answer:
+        if (early := self.intercept(method, path, query)) is not None:
+            return early
         expected = "Basic " + base64.b64encode(f"{EMAIL}/token:{TOKEN}".encode()).decode()
         if headers.get("Authorization") != expected:
             return 401, {"error": "Couldn't authenticate you"}, {}
@@ -278,70 +265,3 @@ class ZendeskServer:
             },
             {},
         )
-
-
-class Gate:
-    """Lets `open_for` requests through, then holds every later one until `release()`.
-
-    `holding` tells a test that a request waits at the gate: whatever the client wrote before
-    asking is committed, and what it was writing is not (a batch's transaction is open)."""
-
-    def __init__(self, open_for: int) -> None:
-        self.left = open_for
-        self.holding = 0
-        self.lock = threading.Lock()
-        self.opened = threading.Event()
-
-    def pass_through(self) -> None:
-        with self.lock:
-            self.left -= 1
-            hold = self.left < 0 and not self.opened.is_set()
-            if hold:
-                self.holding += 1
-        if hold:
-            self.opened.wait()
-
-    def release(self) -> None:
-        self.opened.set()
-
-
-class Answers(Protocol):
-    port: int
-
-    def answer(self, path: str, query: dict[str, str], headers: Any) -> tuple[int, Any, dict[str, str]]: ...
-
-
-AnyServer = TypeVar("AnyServer", bound=Answers)
-
-
-def serve(server: AnyServer) -> Iterator[AnyServer]:
-    """Serve `server`'s answers on a free local port (every vendor's fake server uses this)."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            parsed = urllib.parse.urlsplit(self.path)
-            query = dict(urllib.parse.parse_qsl(parsed.query))
-            status, body, headers = server.answer(parsed.path, query, self.headers)
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", headers.pop("Content-Type", "application/json; charset=utf-8"))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            # The client may be gone (a test killed it while its request was held).
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
