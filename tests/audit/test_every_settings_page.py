@@ -375,6 +375,14 @@ def walk_forum(w: Walk) -> None:
     w.change("forum", "/settings/forum/", data, target="forum.forumsettings", shows="36")
 
 
+def walk_assist(w: Walk) -> None:
+    data = {**w.form("/settings/assistance/"), "enabled": "on", "base_url": "https://models.example.com"}
+    data.update(model="llama3.1:8b", api_key=w.secret("sk-assist-5ecret"))
+    w.change("server", "/settings/assistance/", data, target="assist.assistsettings", shows="llama3.1:8b")
+    data = {**w.form("/settings/assistance/"), "enabled": "", "api_key": "", "clear_api_key": "on"}
+    w.change("turn off, forget the key", "/settings/assistance/", data, target="assist.assistsettings")
+
+
 WALKS: dict[str, Callable[..., None]] = {
     "settings-users": walk_users,
     "settings-groups": walk_groups,
@@ -397,6 +405,7 @@ WALKS: dict[str, Callable[..., None]] = {
     "settings-sso": walk_sign_in,
     "settings-privacy": walk_privacy,
     "settings-forum": walk_forum,
+    "settings-assist": walk_assist,
     "settings-branding": walk_branding,
 }
 
