@@ -383,6 +383,13 @@ def walk_assist(w: Walk) -> None:
     w.change("turn off, forget the key", "/settings/assistance/", data, target="assist.assistsettings")
 
 
+def walk_triage(w: Walk) -> None:
+    data = {**w.form("/settings/triage/"), "group_mode": "suggest", "group_threshold": "85"}
+    w.change("suggest groups", "/settings/triage/", data, target="triage.triagesettings")
+    data = {**w.form("/settings/triage/"), "retrain_days": "14"}
+    w.change("retrain fortnightly", "/settings/triage/", data, target="triage.triagesettings", shows="14")
+
+
 WALKS: dict[str, Callable[..., None]] = {
     "settings-users": walk_users,
     "settings-groups": walk_groups,
@@ -406,6 +413,7 @@ WALKS: dict[str, Callable[..., None]] = {
     "settings-privacy": walk_privacy,
     "settings-forum": walk_forum,
     "settings-assist": walk_assist,
+    "settings-triage": walk_triage,
     "settings-branding": walk_branding,
 }
 
