@@ -83,3 +83,13 @@ def test_a_process_copy_of_the_vectors_follows_later_builds(db):
     services.embed_tickets([later.pk])
     found = dict(services.nearest_tickets(vector, limit=5))
     assert set(found) == {first.pk, later.pk} and found[first.pk] > 0.99
+
+
+def test_erasing_a_customer_deletes_the_vectors_of_their_tickets(admin):
+    from sportello.privacy.erasure import confirmation_for, erase_customer
+
+    ticket = new_ticket("Charged twice", "Two identical payments on my card.", email="gone@x.org")
+    kept = new_ticket("Export file is empty", "Only the header row.", email="stays@x.org")
+    services.embed_tickets([ticket.pk, kept.pk])
+    erase_customer(admin, ticket.customer, confirmation=confirmation_for(ticket.customer))
+    assert list(TicketVector.objects.values_list("ticket_id", flat=True)) == [kept.pk]

@@ -136,6 +136,7 @@ def _erase(customer: Customer, files: list[str]) -> dict[str, int]:
     from sportello.phone.models import Call, CallEvent
     from sportello.portal.models import MagicLink
     from sportello.reports.models import TicketFact
+    from sportello.semantic.models import TicketVector
     from sportello.social.models import Conversation as SocialConversation
     from sportello.social.models import InboundEvent
     from sportello.tickets.models import PENDING_DELIVERY, Attachment, Change, DeliveryState, Entry, Ticket
@@ -210,6 +211,8 @@ def _erase(customer: Customer, files: list[str]) -> dict[str, int]:
     WebhookCall.objects.filter(ticket__in=ticket_ids).delete()
     # What agents' reply assistance sent and got back quotes the thread; the uses stay, counted.
     AssistUse.objects.filter(ticket__in=touched).update(messages=[], answer="")
+    # The sentence vectors were made from their subjects and first messages (semantic search).
+    TicketVector.objects.filter(ticket__in=ticket_ids).delete()
     counts["outbox"] = _forget_outbox(OutboxMessage, people, ticket_ids, emails)
 
     # 1. The file itself, and the portal account.
