@@ -81,6 +81,12 @@ class Topic(models.Model):
                 name="forum_topic_public_listing",
                 condition=models.Q(public=True),
             ),
+            # The forum report: the topics opened in a period (reports/forum.py).
+            models.Index(
+                fields=["created_at"],
+                name="forum_topic_opened",
+                condition=models.Q(public=True, merged_into__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
