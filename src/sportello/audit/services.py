@@ -34,7 +34,7 @@ DEFAULT_RETENTION_DAYS = 730
 
 
 def retention_days() -> int:
-    value = getattr(settings, "SPORTELLO_AUDIT_RETENTION_DAYS", None)
+    value: Any = getattr(settings, "SPORTELLO_AUDIT_RETENTION_DAYS", None)
     if value is None:
         value = os.environ.get("SPORTELLO_AUDIT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
     try:

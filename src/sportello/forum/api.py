@@ -153,9 +153,9 @@ class ForumReplyIn(InputSchema):
 
 
 class ForumPostEditIn(InputSchema):
-    body: text(services.MAX_BODY, min_length=1) = Field(
+    body: text(services.MAX_BODY, min_length=1) = Field(  # type: ignore[valid-type]
         description="the new Markdown; the old text is kept as a revision"
-    )  # type: ignore[valid-type]
+    )
 
 
 class ForumTopicUpdateIn(InputSchema):

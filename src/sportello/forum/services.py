@@ -16,6 +16,7 @@ import logging
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -733,7 +734,7 @@ def forget_members(user_ids: list[int]) -> dict[str, int]:
     images = PostImage.objects.filter(Q(uploaded_by__in=user_ids) | Q(post__author__in=user_ids))
     stored = [(item.file.storage, item.file.name) for item in images if item.file.name]
     counts["forum_images"] = images.delete()[0]
-    transaction.on_commit(lambda: [storage.delete(name) for storage, name in stored])
+    transaction.on_commit(lambda: _delete_files(stored))
     counts["forum_topics"] = Topic.objects.filter(author__in=user_ids).update(title=ERASED_TEXT, slug="erased")
     for topic_id in sorted(touched):  # search finds nothing of theirs any more
         index_topic(topic_id)
@@ -820,3 +821,9 @@ def save_forum_settings(admin: User, *, unanswered_after_hours: int) -> ForumSet
         row.save()
         forget_unanswered_count()
     return row
+
+
+def _delete_files(stored: list[tuple[Any, str]]) -> None:
+    """Remove stored files (after the rows pointing to them are gone, on commit)."""
+    for storage, name in stored:
+        storage.delete(name)

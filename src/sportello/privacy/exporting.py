@@ -384,9 +384,9 @@ def write_archive(customer: Customer, target: IO[bytes]) -> dict[str, int]:
         )
         archive.writestr("forum.json", _dump(forum))
         counts["forum_posts"] = len(forum["posts"])
-        for item in member_images(customer.user) if customer.user is not None else []:
-            with item.file.open("rb") as stored:  # the pictures they put into posts, as uploaded
-                archive.writestr(export_image_name(item), stored.read())
+        for image in member_images(customer.user) if customer.user is not None else []:
+            with image.file.open("rb") as stored:  # the pictures they put into posts, as uploaded
+                archive.writestr(export_image_name(image), stored.read())
     return counts
 
 
