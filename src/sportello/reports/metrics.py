@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Aggregate, Count, DateField, Exists, FloatField, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, Trunc, TruncDate
@@ -1147,24 +1148,10 @@ TOP_COLUMNS = [
 ]
 
 
-def _top(
-    rows: QuerySet[TicketFact], column: str, query: ReportQuery, names: Callable[[list[Any]], dict[Any, str]]
+def _top_table(
+    current: list[tuple[Any, int]], before: dict[Any, int], names: Callable[[list[Any]], dict[Any, str]]
 ) -> Table:
-    current = list(
-        rows.filter(in_period("created_at", query.period))
-        .exclude(**({f"{column}__in": [""]} if column == "sender_domain" else {f"{column}__isnull": True}))
-        .values_list(column)
-        .annotate(n=Count("pk"))
-        .order_by("-n", column)[:TOP]
-    )
-    keys = [key for key, _n in current]
-    before = dict(
-        rows.filter(in_period("created_at", query.previous), **{f"{column}__in": keys})
-        .values_list(column)
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    shown = names(keys)
+    shown = names([key for key, _n in current])
     return Table(
         [(key, _(label)) for key, label in TOP_COLUMNS],
         [
@@ -1180,6 +1167,99 @@ def _top(
     )
 
 
+def _top(rows: QuerySet[TicketFact], column: str, query: ReportQuery) -> tuple[list[tuple[Any, int]], dict[Any, int]]:
+    """The TOP values of `column` by tickets created in the period, and their previous period."""
+    current = list(
+        rows.filter(in_period("created_at", query.period))
+        .exclude(**({f"{column}__in": [""]} if column == "sender_domain" else {f"{column}__isnull": True}))
+        .values_list(column)
+        .annotate(n=Count("pk"))
+        .order_by("-n", column)[:TOP]
+    )
+    keys = [key for key, _n in current]
+    before = dict(
+        rows.filter(in_period("created_at", query.previous), **{f"{column}__in": keys})
+        .values_list(column)
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return current, before
+
+
+TOP_KEYS = ("customer_id", "organization_id", "sender_domain")
+
+
+@dataclass(frozen=True)
+class _Tops:
+    tops: dict[str, tuple[list[tuple[Any, int]], dict[Any, int]]]  # per TOP_KEYS column
+    requests: tuple[int, int]  # (period, previous)
+    customers: tuple[int, int]  # distinct customers who wrote (no customer counts as one)
+
+
+def _tops(rows: QuerySet[TicketFact], query: ReportQuery) -> _Tops:
+    """The three rankings and the headline counts. On PostgreSQL one scan of both periods (GROUPING
+    SETS, ranked by a window) instead of ten (`_top` three times, four counts)."""
+    if connection.vendor != "postgresql":
+        total = rows.filter(in_period("created_at", query.period))
+        total_before = rows.filter(in_period("created_at", query.previous))
+        return _Tops(
+            {column: _top(rows, column, query) for column in TOP_KEYS},
+            (total.count(), total_before.count()),
+            (
+                total.values("customer_id").distinct().count(),
+                total_before.values("customer_id").distinct().count(),
+            ),
+        )
+    both = rows.filter(in_period("created_at", query.period) | in_period("created_at", query.previous))
+    try:
+        sql, params = both.values_list("created_at", *TOP_KEYS).order_by().query.sql_with_params()
+    except EmptyResultSet:  # a reader who may see nothing
+        return _Tops({column: ([], {}) for column in TOP_KEYS}, (0, 0), (0, 0))
+    # GROUPING(c, o, s) is 3 for the set (c), 5 for (o), 6 for (s), 7 for the totals (); in each
+    # ranked set the other two columns are null, so "no key" is all three null or an empty domain.
+    # No DISTINCT aggregate, so every set is hashed in the one pass; the customers who wrote are the
+    # rows of the set (c) with requests (no customer counting as one, as SELECT DISTINCT does).
+    statement = f"""
+        SELECT g, c, o, s, n, b, dn, db, skip FROM (
+            SELECT *,
+                row_number() OVER (PARTITION BY g, skip ORDER BY n DESC, c, o, s) AS rank,
+                count(*) FILTER (WHERE n > 0) OVER (PARTITION BY g) AS dn,
+                count(*) FILTER (WHERE b > 0) OVER (PARTITION BY g) AS db
+            FROM (
+                SELECT GROUPING(c, o, s) AS g, c, o, s,
+                    count(*) FILTER (WHERE now) AS n, count(*) FILTER (WHERE NOT now) AS b,
+                    (c IS NULL AND o IS NULL AND coalesce(s, '') = '') AS skip
+                FROM (
+                    SELECT at >= %s AND at < %s AS now, c, o, s FROM ({sql}) AS facts(at, c, o, s)
+                ) AS found
+                GROUP BY GROUPING SETS ((c), (o), (s), ())
+            ) AS grouped
+        ) AS ranked
+        WHERE g = 7 OR (rank <= %s AND n > 0 AND NOT skip) OR (g = 3 AND rank = 1)
+        ORDER BY g, rank
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [query.period.since, query.period.until, *params, TOP])
+        results = cursor.fetchall()
+    tops: dict[str, tuple[list[tuple[Any, int]], dict[Any, int]]] = {column: ([], {}) for column in TOP_KEYS}
+    requests, customers = (0, 0), (0, 0)
+    position = {3: 0, 5: 1, 6: 2}
+    for grouping, *keys, n, b, distinct_now, distinct_before, skip in results:
+        if grouping == 7:
+            requests = (n, b)
+            continue
+        if grouping == 3:
+            customers = (distinct_now, distinct_before)
+        if skip or not n:  # the row (g = 3, rank = 1) that only carries the customers who wrote
+            continue
+        key = keys[position[grouping]]
+        current, before = tops[TOP_KEYS[position[grouping]]]
+        current.append((key, n))
+        if b:
+            before[key] = b
+    return _Tops(tops, requests, customers)
+
+
 def _customer_names(ids: list[Any]) -> dict[Any, str]:
     return {
         customer.pk: str(customer) for customer in Customer.objects.filter(pk__in=ids).prefetch_related("identities")
@@ -1189,29 +1269,20 @@ def _customer_names(ids: list[Any]) -> dict[Any, str]:
 @report("top-customers", "Top customers")
 def top_customers(query: ReportQuery, reader: User) -> ReportResult:
     """Customers, organizations and sender domains by requests (tickets created) in the period."""
-    rows = fact_rows(query, reader)
-    customers = _top(rows, "customer_id", query, _customer_names)
-    organizations = _top(
-        rows,
-        "organization_id",
-        query,
+    found = _tops(fact_rows(query, reader), query)
+    customers = _top_table(*found.tops["customer_id"], _customer_names)
+    organizations = _top_table(
+        *found.tops["organization_id"],
         lambda ids: dict(Organization.objects.filter(pk__in=ids).values_list("pk", "name")),
     )
-    senders = _top(rows, "sender_domain", query, lambda ids: {key: key for key in ids})
-    total = rows.filter(in_period("created_at", query.period))
-    total_before = rows.filter(in_period("created_at", query.previous))
+    senders = _top_table(*found.tops["sender_domain"], lambda ids: {key: key for key in ids})
     shown = customers.rows[:10]
     return ReportResult(
         slug="top-customers",
         title=_("Top customers"),
         figures=[
-            Figure("requests", _("Requests"), total.count(), total_before.count()),
-            Figure(
-                "customers",
-                _("Customers who wrote"),
-                total.values("customer_id").distinct().count(),
-                total_before.values("customer_id").distinct().count(),
-            ),
+            Figure("requests", _("Requests"), *found.requests),
+            Figure("customers", _("Customers who wrote"), *found.customers),
         ],
         axis=[row["name"] for row in shown],
         series=[

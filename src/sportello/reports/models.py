@@ -87,7 +87,7 @@ class TicketFact(models.Model):
             models.Index(
                 fields=["created_at"],
                 name="fact_created_cover",
-                include=[*FILTERED, "customer", "organization", *FIRST_RESPONSE],
+                include=[*FILTERED, "customer", "organization", "sender_domain", *FIRST_RESPONSE],
             ),
             models.Index(
                 fields=["solved_at"],
