@@ -108,3 +108,28 @@ def test_an_agent_approves_a_held_post_then_turns_it_into_a_ticket_and_replies(b
     desk.get_by_role("button", name="Send reply").click()
     expect(desk.locator("body")).to_contain_text("We are sending a new toner cartridge.")
     assert ticket.customer.user == asker
+
+
+def test_the_forum_fits_a_phone_screen(browser, live_server, people):
+    """Home, a category, a topic with a long address and a wide table, search and the new-topic
+    form: nothing wider than the screen, text large enough to read."""
+    asker, helper = people
+    trust(asker, helper)
+    category = services.create_category(language="en", name="Printers")
+    table = "| Model | Port | Speed | Duplex | Tray | Toner | Firmware |\n|---|---|---|---|---|---|---|\n"
+    table += "| LaserJet-4000-Professional-Edition | 9100 | 40 ppm | yes | 3 | TN-2420-XL | 2024.11.05-beta |\n"
+    body = "See `http://printer.example.internal:9100/configuration/network/ipv4/static-address`\n\n" + table
+    topic = services.start_topic(asker, category, services.TopicText("question", "Printer address", body))
+    services.reply_to_topic(helper, topic, "Supercalifragilisticexpialidocious" * 4)
+    page = signed_in_page(browser, live_server, asker)
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/help/forum/en/", category.public_path(), topic.public_path(), "/help/forum/en/search?q=printer"):
+        page.goto(live_server.url + path)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} is {overflow}px wider than a phone screen"
+        size = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+        assert size >= 14, f"{path} has {size}px body text"
+    page.goto(live_server.url + category.public_path())
+    page.get_by_role("link", name="New topic").click()
+    expect(page.get_by_label("Title")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
