@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import mimetypes
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sportello.importers.records import (
+    AttachmentIn,
     CommentIn,
     GroupIn,
     IdentityIn,
@@ -58,6 +60,22 @@ def split(value: Any) -> list[str]:
     return [v.strip() for v in str(value or "").replace(",", ";").split(";") if v.strip()]
 
 
+def custom_fields_of(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's custom fields by name: its `cf_<name>` columns (CSV: text) and, in JSON, its
+    `custom_fields` object (values as JSON gives them: numbers, true/false, lists). An empty cell
+    is a field without a value."""
+    found: dict[str, Any] = {}
+    given = row.get("custom_fields")
+    if given not in (None, ""):
+        if not isinstance(given, dict):
+            raise RowError("custom_fields is not an object")
+        found.update({str(k): v for k, v in given.items()})
+    for column, value in row.items():
+        if isinstance(column, str) and column.lower().startswith("cf_") and len(column) > 3:
+            found[column[3:]] = value
+    return found
+
+
 def rows_of(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line or item number, row) of a CSV or JSON file."""
     path = Path(path)
@@ -74,7 +92,7 @@ def rows_of(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             for row in reader:
-                yield reader.line_num, {k.strip().lower(): v for k, v in row.items() if k}
+                yield reader.line_num, {_column(k): v for k, v in row.items() if k}
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         if isinstance(exc, SourceError):
             raise
@@ -158,6 +176,7 @@ class TabularSource:
             name=name,
             domain=str(row.get("domain") or "").strip(),
             notes=str(row.get("notes") or ""),
+            custom_fields=custom_fields_of(row),
         )
 
     def _person(self, row: dict[str, Any]) -> PersonIn:
@@ -183,6 +202,7 @@ class TabularSource:
             language=str(row.get("language") or "").strip(),
             notes=str(row.get("notes") or ""),
             updated_at=parse_time(row.get("updated_at"), field="updated_at", required=False),
+            custom_fields=custom_fields_of(row),
         )
 
     def _ref(self, value: Any) -> str:
@@ -199,20 +219,25 @@ class TabularSource:
                 ticket = str(row.get("ticket_id") or row.get("ticket") or "").strip()
                 if not ticket:
                     raise RowError("ticket_id is missing")
-                found.setdefault(ticket, []).append(self._comment(row, f"line {line}"))
+                found.setdefault(ticket, []).append(self._comment(row, f"line {line}", Path(self.comments).parent))
             except RowError as exc:
                 self._bad_comments.append(Skipped("comment", f"line {line}", str(exc)))
         return found
 
-    def _comment(self, row: dict[str, Any], fallback_id: str) -> CommentIn:
+    def _comment(self, row: dict[str, Any], fallback_id: str, folder: Path) -> CommentIn:
+        source_id = str(row.get("id") or fallback_id)
         return CommentIn(
-            source_id=str(row.get("id") or fallback_id),
+            source_id=source_id,
             author=self._ref(row.get("author") or row.get("author_id") or row.get("author_email")),
             body_text=str(row.get("body") or ""),
             body_html=str(row.get("html") or ""),
             created_at=parse_time(row.get("created_at"), field="created_at"),  # type: ignore[arg-type]
             public=str(row.get("public", "true")).strip().lower() in TRUE,
             channel=str(row.get("channel") or ""),
+            attachments=[
+                _attachment(folder, name, f"{source_id}:{index}")
+                for index, name in enumerate(split_paths(row.get("attachments")), start=1)
+            ],
         )
 
     def _ticket(self, row: dict[str, Any], comments: dict[str, list[CommentIn]]) -> TicketIn:
@@ -238,7 +263,7 @@ class TabularSource:
         if isinstance(inline, list):
             for index, item in enumerate(inline, start=1):
                 if isinstance(item, dict):
-                    thread.append(self._comment(item, f"{source_id}:{index}"))
+                    thread.append(self._comment(item, f"{source_id}:{index}", Path(str(self.tickets)).parent))
         thread += comments.get(source_id, [])
         rating = str(row.get("rating") or row.get("csat") or "").strip().lower()
         return TicketIn(
@@ -256,6 +281,7 @@ class TabularSource:
             tags=split(row.get("tags")),
             language=str(row.get("language") or ""),
             rating=RatingIn(rating, str(row.get("rating_comment") or "")) if rating in ("good", "bad") else None,
+            custom_fields=custom_fields_of(row),
             comments=thread,
         )
 
@@ -265,3 +291,38 @@ def _check(row: dict[str, Any]) -> None:
         raise RowError("not an object")
     if None in row.values() and any(v is None for v in row.values()):
         raise RowError("fewer columns than the header")
+
+
+def _column(header: str) -> str:
+    """Column names are read in any case; a custom field's keeps its own, which becomes its label."""
+    name = header.strip()
+    return f"cf_{name[3:]}" if name.lower().startswith("cf_") else name.lower()
+
+
+def split_paths(value: Any) -> list[str]:
+    """File names of a comment's attachments: a JSON list, or `;`-separated (never `,`, which
+    file names may hold)."""
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [v.strip() for v in str(value or "").split(";") if v.strip()]
+
+
+def _attachment(folder: Path, name: str, source_id: str) -> AttachmentIn:
+    """A file beside the comments file (or under it): read only when the entry is written, so a
+    missing file is reported there with the rest of the ticket still coming."""
+    path = folder / name
+
+    def fetch() -> bytes:
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise RowError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+    size = path.stat().st_size if path.is_file() else 0
+    return AttachmentIn(
+        source_id=source_id,
+        filename=path.name,
+        content_type=mimetypes.guess_type(path.name)[0] or "",
+        size=size,
+        fetch=fetch,
+    )
