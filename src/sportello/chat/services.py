@@ -26,10 +26,11 @@ from sportello.chat.models import AskIdentity, ChatChannel, Conversation, Conver
 from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from sportello.customers.models import Identity, IdentityKind
 from sportello.customers.services import Sender
+from sportello.kb import search as kb_search
 from sportello.kb.access import public_article
 from sportello.kb.models import LANGUAGES as KB_LANGUAGES
 from sportello.kb.models import Deflection, DeflectionSource
-from sportello.kb.search import ArticleHit, search_articles
+from sportello.kb.search import ArticleHit
 from sportello.kb.services import record_deflection
 from sportello.tickets import statuses
 from sportello.tickets.access import require_full_agent, tickets_visible_to
@@ -281,11 +282,11 @@ def attachment_for_visitor(visitor: Visitor, attachment_id: Any) -> Attachment:
 
 def suggest_articles(query: Any, language: Any) -> list[ArticleHit]:
     """Public articles that may answer what the visitor is typing: the web form's suggestions
-    (the KB search, any of the words, at least three characters typed), three at most."""
+    (kb.search.suggest_articles, at least three characters typed), three at most."""
     text = str(query or "").strip()[:200]
     if len(text) < 3:
         return []
-    return search_articles(text, _kb_language(language), match_any=True, limit=SUGGESTIONS)
+    return kb_search.suggest_articles(text, _kb_language(language), limit=SUGGESTIONS)
 
 
 def record_chat_deflection(visitor: Visitor, article_id: Any, *, query: Any = "", language: Any = "") -> Deflection:

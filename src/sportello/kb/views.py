@@ -36,7 +36,7 @@ from sportello.kb.access import (
 from sportello.kb.forms import ArticleForm
 from sportello.kb.models import LANGUAGES, Article, ArticleTranslation, Category, DeflectionSource, PublishState
 from sportello.kb.render import render_body
-from sportello.kb.search import search_articles
+from sportello.kb.search import search_articles, suggest_articles
 from sportello.tickets.access import entry_for_agent, ticket_for_agent
 from sportello.tickets.views import AgentRequest, agent_view
 
@@ -205,7 +205,7 @@ def suggest(request: HttpRequest) -> HttpResponse:
     query = (request.GET.get("subject") or request.GET.get("q") or "").strip()[:200]
     lang = request.GET.get("lang") or reader_language(request)
     lang = lang if lang in LANGUAGES else settings.LANGUAGE_CODE
-    hits = search_articles(query, lang, match_any=True, limit=SUGGESTIONS) if len(query) >= 3 else []
+    hits = suggest_articles(query, lang, limit=SUGGESTIONS) if len(query) >= 3 else []
     source = _form_source(request.GET.get("source")) or DeflectionSource.WEBFORM
     topics = search_topics(query, lang, match_any=True, limit=SUGGESTIONS) if len(query) >= 3 else []
     context = {"hits": hits, "topics": topics, "query": query, "lang": lang, "source": source}
@@ -394,13 +394,13 @@ def agent_preview(request: AgentRequest) -> HttpResponse:
 @require_GET
 @agent_view
 def ticket_suggestions(request: AgentRequest, number: int) -> HttpResponse:
-    """Articles matching a ticket's subject and first message, with their public link to insert."""
+    """Articles that may answer a ticket (by meaning, then by its words), with their public link to insert."""
     ticket = ticket_for_agent(request.user, number)
     first = (
         ticket.entries.filter(internal=False).order_by("created_at", "id").values_list("body_text", flat=True).first()
     )
     text = f"{ticket.subject} {(first or '')[:300]}"
-    hits = search_articles(text, ticket.language, internal=True, match_any=True, limit=SUGGESTIONS)
+    hits = suggest_articles(text, ticket.language, internal=True, limit=SUGGESTIONS)
     if not hits and ticket.language != settings.LANGUAGE_CODE:
-        hits = search_articles(text, settings.LANGUAGE_CODE, internal=True, match_any=True, limit=SUGGESTIONS)
+        hits = suggest_articles(text, settings.LANGUAGE_CODE, internal=True, limit=SUGGESTIONS)
     return render(request, "kb/_ticket_suggestions.html", {"hits": hits, "site_url": settings.SITE_URL})

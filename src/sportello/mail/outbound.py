@@ -480,16 +480,14 @@ def ack_suggestions(ticket: Ticket) -> list[tuple[str, str]]:
     if not settings.KB_ACK_SUGGESTIONS:
         return []
     from sportello.kb.models import LANGUAGES
-    from sportello.kb.search import search_articles
+    from sportello.kb.search import suggest_articles
 
     language = (ticket.customer.language or ticket.language or "").split("-")[0].lower()
     if language not in LANGUAGES:
         return []
     first = Entry.objects.filter(ticket=ticket, internal=False).order_by("created_at", "id")
     body = first.values_list("body_text", flat=True).first() or ""
-    hits = search_articles(
-        f"{ticket.subject} {body[:300]}", language, match_any=True, limit=ACK_SUGGESTIONS
-    )
+    hits = suggest_articles(f"{ticket.subject} {body[:300]}", language, limit=ACK_SUGGESTIONS)
     site = settings.SITE_URL.rstrip("/")
     return [(hit.translation.title, site + iri_to_uri(hit.translation.public_path())) for hit in hits]
 
