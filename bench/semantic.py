@@ -16,6 +16,10 @@ lookup adds at 10k and 100k tickets, each against a floor measured in the same r
    random tickets: the floor, today's full-text panel (tickets/similar.similar_tickets); the
    hybrid panel (semantic/similar.similar_for_agent), which adds the nearest vectors; and the
    first lookup of a process, which reads every vector into its copy.
+4. The web form's suggestions (`GET /help/suggest`, kb.search.suggest_articles) over the
+   evaluation set's 48 translations (en/it/de/bg, real vectors) for its 48 questions, through
+   Django's test client in this process: the floor is the same endpoint with the encoder not
+   loaded (full text only, as before the vectors); timed alternately, so both see the same load.
 """
 
 from __future__ import annotations
@@ -133,10 +137,68 @@ def lookups(total: int, n: int) -> None:
     print(f"{total:>7,} tickets   first lookup of a process (reads every vector): {first * 1000:.0f} ms")
 
 
+def suggestions(n: int) -> None:
+    from django.test import Client
+
+    from sportello.accounts.models import Role, User
+    from sportello.kb.services import (
+        ArticleText,
+        create_article,
+        create_category,
+        publish_translation,
+        save_translation,
+    )
+    from sportello.semantic import encoder, services
+
+    data = json.loads((EVAL.parent / "articles.json").read_text(encoding="utf-8"))
+    author = User.objects.create_user("bench-kb", "k@example.org", "x", role=Role.ADMIN)
+    category = create_category(name="Bench", slug="bench")
+    ids = []
+    for topic, translations in data["articles"].items():
+        article = None
+        for language, (title, body) in translations.items():
+            text = ArticleText(language=language, title=title, body=body, slug=f"bench-{topic}-{language}")
+            if article is None:
+                made = create_article(author, category=category, text=text, publish=True)
+                article = made.article
+            else:
+                made = publish_translation(author, save_translation(author, article, text))
+            ids.append(made.pk)
+    services.embed_translations(ids)
+    client = Client()
+    questions = data["questions"]
+    ready = encoder.ready
+
+    def ask(i: int) -> float:
+        language, _topic, question = questions[i % len(questions)]
+        started = time.perf_counter()
+        response = client.get("/help/suggest", {"subject": question, "lang": language, "source": "webform"})
+        assert response.status_code == 200, response.status_code
+        return time.perf_counter() - started
+
+    floor, semantic = [], []
+    for i in range(n + len(questions)):
+        encoder.ready = lambda: False  # type: ignore[assignment]  # the floor: full text only
+        took = ask(i)
+        encoder.ready = ready  # type: ignore[assignment]
+        if i >= len(questions):  # the first round warms both paths
+            floor.append(took)
+            semantic.append(ask(i))
+        else:
+            ask(i)
+    (f50, f95), (s50, s95) = p50_p95(floor), p50_p95(semantic)
+    print(f"web form suggestions ({len(ids)} translations)  floor (full text)   {percentiles(floor)}")
+    ratio = f"{s50 / f50:4.1f}x / {s95 / f95:4.1f}x the floor"
+    print(f"web form suggestions ({len(ids)} translations)  by meaning          {percentiles(semantic)}   {ratio}")
+    added = f"p50 {(s50 - f50) * 1000:7.1f} ms   p95 {(s95 - f95) * 1000:7.1f} ms"
+    print(f"web form suggestions ({len(ids)} translations)  added by the vectors  {added}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000", help="ticket counts, ascending")
     parser.add_argument("--lookups", type=int, default=40, help="timed lookups at each size")
+    parser.add_argument("--suggestions", type=int, default=96, help="timed web form suggestions")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds before the run gives up")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
@@ -148,6 +210,7 @@ def main() -> None:
             done = total
             if total == sizes[0]:
                 throughput()
+                suggestions(args.suggestions)
             lookups(total, args.lookups)
 
 
