@@ -14,6 +14,13 @@
   happiness ratings report `/v2/reports/happiness/ratings?start=&end=&page=` (`results`, `pages`;
   `ratings = None`: a plan without reports, a 403), saved replies `/v2/mailboxes/{id}/saved-replies`
   (a plain list with previews) and `…/saved-replies/{id}` (its text).
+- The Docs API v1 (https://developer.helpscout.com/docs-api/, fixture docs.json) under `/v1/`:
+  HTTP Basic authentication with the Docs API key as the user (any password, "X" by custom), else
+  a 401; `/v1/collections`, `/v1/collections/{id}/categories`, `/v1/collections/{id}/articles`
+  (`status` all, published or notpublished; article references without `text`, `categories`,
+  `keywords`) in the Collections Envelope (`{"<key>": {"page", "pages", "count", "items"}}`,
+  `page`), and `/v1/articles/{id}` in the Single Item Envelope (`{"article": {...}}`). Errors as
+  `{"code", "error"}`.
 - Errors as overview/errors shows: `{"logRef", "message", "_embedded": {"errors": [...]}}`.
 - Rate limits (overview/rate-limiting): `rate_limit_next` answers that many requests with a 429 and
   `X-RateLimit-Retry-After`; every answer carries `X-RateLimit-Limit-Minute` and
@@ -25,6 +32,7 @@ page. The HTTP side (GET and the token's POST) is common.py's (VendorServer, ser
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import urllib.parse
@@ -38,6 +46,12 @@ from tests.importers.common import Answer, VendorServer
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "importers" / "helpscout"
 APP_ID = "64881cdbbe64ef893ef4c607d89259e"
 APP_SECRET = "fd2a0ab8e5c64c4eb14ad1b9b6cbd5a0"
+DOCS_KEY = "60783dd23ef"  # the Docs API overview's example key
+# What the Docs API's article list gives of each article (a reference: no text).
+ARTICLE_REF = (
+    "id", "number", "collectionId", "status", "hasDraft", "name", "publicUrl", "popularity", "viewCount",
+    "createdBy", "updatedBy", "createdAt", "updatedAt", "lastPublishedAt",
+)  # fmt: skip
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -72,6 +86,7 @@ class HelpScoutServer(VendorServer):
     saved_replies: dict[str, list[dict[str, Any]]] = field(
         default_factory=lambda: _load("extras.json")["saved_replies"]
     )
+    docs: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: _load("docs.json"))
 
     content_type = "application/hal+json;charset=UTF-8"
     log_methods = True
@@ -149,6 +164,8 @@ class HelpScoutServer(VendorServer):
     ) -> Answer:
         if (early := self.intercept(method, path, query)) is not None:
             return early
+        if path.startswith("/v1/"):
+            return self._docs(path, query, headers)
         with self.lock:
             if method == "POST" and path == "/v2/oauth2/token":
                 return self.token(form or {})
@@ -189,6 +206,46 @@ class HelpScoutServer(VendorServer):
                 return 200, {"data": self.files[parts[5]]}, {}
             return 404, {"logRef": "55bb", "message": "Attachment not found"}, {}
         return 404, {"logRef": "11cc", "message": "Not found"}, {}
+
+    def _docs(self, path: str, query: dict[str, str], headers: Any) -> Answer:
+        auth = headers.get("Authorization") or ""
+        try:
+            user = base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")[0]
+        except ValueError:
+            user = ""
+        if not auth.startswith("Basic ") or user != DOCS_KEY:
+            return 401, {"code": 401, "error": "Invalid API key"}, {}
+        parts = path.split("/")  # "", "v1", …
+        if path == "/v1/collections":
+            return self._envelope("collections", self.docs["collections"], query)
+        if len(parts) == 5 and parts[2] == "collections" and parts[4] in ("categories", "articles"):
+            if not any(c["id"] == parts[3] for c in self.docs["collections"]):
+                return 404, {"code": 404, "error": "Collection not found"}, {}
+            if parts[4] == "categories":
+                return self._envelope(
+                    "categories", [c for c in self.docs["categories"] if c["collectionId"] == parts[3]], query
+                )
+            status = query.get("status", "all")
+            if status not in ("all", "published", "notpublished"):
+                return 400, {"code": 400, "error": "Invalid status"}, {}
+            rows = [
+                {k: a[k] for k in ARTICLE_REF if k in a}
+                for a in self.docs["articles"]
+                if a["collectionId"] == parts[3] and status in ("all", a["status"])
+            ]
+            return self._envelope("articles", rows, query)
+        if len(parts) == 4 and parts[2] == "articles":
+            article = next((a for a in self.docs["articles"] if parts[3] in (a["id"], str(a["number"]))), None)
+            if article is None:
+                return 404, {"code": 404, "error": "Article not found"}, {}
+            return 200, {"article": article}, {}
+        return 404, {"code": 404, "error": "Not found"}, {}
+
+    def _envelope(self, key: str, rows: list[Any], query: dict[str, str]) -> Answer:
+        number = int(query.get("page", "1") or 1)
+        pages = max(1, -(-len(rows) // self.page_size))
+        page = rows[(number - 1) * self.page_size : number * self.page_size]
+        return 200, {key: {"page": number, "pages": pages, "count": len(rows), "items": page}}, {}
 
     def _conversations(self, query: dict[str, str], path: str) -> tuple[int, Any, dict[str, str]]:
         status = query.get("status", "active")

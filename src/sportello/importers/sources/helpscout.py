@@ -17,8 +17,9 @@ What is read, and the documentation it follows (https://developer.helpscout.com/
   read before the conversations: "great" is good, "not good" bad, "okay" left out (Sportello's
   surveys ask good or bad); a plan without reports (403/404) imports no ratings;
 - saved replies become macros: `GET /v2/mailboxes/{id}/saved-replies` and each one's text
-  (`GET /v2/mailboxes/{id}/saved-replies/{id}`, endpoints/saved-replies); the knowledge base is
-  Help Scout's Docs API, another API with its own key, not read here;
+  (`GET /v2/mailboxes/{id}/saved-replies/{id}`, endpoints/saved-replies);
+- with a Docs API key (`docs_key`), the knowledge base from the Docs API v1
+  (https://developer.helpscout.com/docs-api/, HelpScoutDocsClient below);
 - conversations with their threads (`GET /v2/conversations?status=all&embed=threads&sortField=
   modifiedAt&sortOrder=asc`, `modifiedSince` for a delta), and each thread's attachments
   (`GET /v2/conversations/{id}/attachments/{id}/data`, base64).
@@ -46,7 +47,8 @@ from datetime import UTC, datetime, timedelta
 from email.message import Message
 from typing import Any
 
-from sportello.importers.kb_records import MacroIn
+from sportello.importers.kb_records import KbArticleIn, KbCategoryIn, KbTranslationIn, MacroIn
+from sportello.importers.kb_writer import language_of
 from sportello.importers.records import (
     AttachmentIn,
     Checkpoint,
@@ -64,6 +66,7 @@ from sportello.importers.sources.http import TIMEOUT, ApiClient
 from sportello.importers.sources.tabular import SourceError, parse_time
 
 API = "https://api.helpscout.net"
+DOCS_API = "https://docsapi.helpscout.net"
 MARGIN = timedelta(minutes=5)  # the next delta starts this long before the last run did
 # Thread types (mailbox-api/endpoints/conversations/threads/list): who wrote, and whether customers saw it.
 PUBLIC_THREADS = {"customer", "message", "reply", "chat", "phone", "beaconchat"}
@@ -151,8 +154,53 @@ class HelpScoutClient(ApiClient):
             url = ((page.get("_links") or {}).get("next") or {}).get("href")
 
 
+class HelpScoutDocsClient(ApiClient):
+    """Help Scout's Docs API v1 (https://developer.helpscout.com/docs-api/): the user's Docs API key
+    as the user name of HTTP Basic authentication, with a dummy password `X` (overview,
+    Authentication). Lists come in the Collections Envelope, `{"<key>": {"page", "pages", "count",
+    "items"}}`, asked page by page with `page`; one object in `{"<key>": {...}}`. Rate limits are
+    per account and per ten minutes: a 429 is waited out for `Retry-After` or, failing that, the
+    seconds `X-RateLimit-Reset` says are left in the window (overview, Rate Limiting)."""
+
+    vendor = "Help Scout Docs"
+    example = DOCS_API
+
+    def __init__(self, key: str, *, url: str = DOCS_API, sleep: Callable[[float], None] = time.sleep) -> None:
+        basic = base64.b64encode(f"{key}:X".encode()).decode()
+        super().__init__(url, authorization=f"Basic {basic}", sleep=sleep)
+
+    def retry_after(self, headers: Message) -> str | None:
+        return headers.get("Retry-After") or headers.get("X-RateLimit-Reset")
+
+    def error_message(self, body: bytes) -> str:
+        return error_message(body)
+
+    def items(self, path: str, key: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Every row of a list, page after page until `pages`."""
+        number = 1
+        while True:
+            envelope = self.get(path, {**(params or {}), "page": number}).get(key)
+            if not isinstance(envelope, dict):
+                raise SourceError(f"Help Scout Docs' answer to {path} has no {key!r} list")
+            yield from (row for row in envelope.get("items") or [] if isinstance(row, dict))
+            try:
+                pages = int(envelope.get("pages") or 1)
+            except (TypeError, ValueError):
+                pages = 1
+            if number >= pages:
+                return
+            number += 1
+
+
 def _time(value: Any) -> datetime | None:
     return parse_time(value, field="time", required=False) if value else None
+
+
+def _order(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 10**6
 
 
 class HelpScoutSource:
@@ -164,11 +212,19 @@ class HelpScoutSource:
         url: str = API,
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        docs_key: str = "",
+        docs_url: str = DOCS_API,
+        docs_language: str = "",
     ) -> None:
         self.client = HelpScoutClient(app_id=app_id, app_secret=app_secret, url=url, sleep=sleep)
         self.name = f"helpscout:{app_id}"[:100]
         self.now = now
-        self.kb_streams = ("macros",)
+        # The Docs API is another API with its own key: the knowledge base comes only with one.
+        self.docs = HelpScoutDocsClient(docs_key, url=docs_url, sleep=sleep) if docs_key else None
+        if docs_language and language_of(docs_language) is None:
+            raise SourceError(f"--docs-language {docs_language!r} is not one of this help desk's languages")
+        self.docs_language = docs_language
+        self.kb_streams = ("kb", "macros") if self.docs else ("macros",)
         self.ratings: dict[str, RatingIn] = {}  # by conversation id
         self.organization_names: set[str] = set()  # customers' free-text organizations made so far
 
@@ -195,6 +251,8 @@ class HelpScoutSource:
         elif stream == "tickets":
             self._ratings(since)
             yield from self._conversations(since, cursor)
+        elif stream == "kb" and self.docs is not None:
+            yield from self._docs(since)
         elif stream == "macros":
             yield from self._saved_replies()
 
@@ -242,6 +300,85 @@ class HelpScoutSource:
                     self.ratings[str(row["id"])] = RatingIn(rating, comment, _time(row.get("ratingCreatedAt")))
             pages = int(body.get("pages") or 1)
             page += 1
+
+    # --- Knowledge base (Docs API) -------------------------------------------------------------
+
+    def _docs(self, since: datetime | None) -> Iterator[Any]:
+        """Collections (categories here) with their categories (categories under them), then each
+        collection's articles: the list gives references, `GET /v1/articles/{id}` the text."""
+        assert self.docs is not None
+        from django.conf import settings
+
+        locale = self.docs_language or settings.LANGUAGE_CODE  # Docs sites have one language
+        collections = list(self.docs.items("/v1/collections", "collections"))
+        collections.sort(key=lambda c: (_order(c.get("order")), str(c.get("name") or "")))
+        known: dict[str, set[str]] = {}
+        for position, row in enumerate(collections):
+            if row.get("id") is None:
+                yield Skipped("category", "?", "a collection without an id")
+                continue
+            known[str(row["id"])] = set()
+            yield KbCategoryIn(f"collection:{row['id']}", str(row.get("name") or ""), position=position)
+        for row in collections:
+            if row.get("id") is None:
+                continue
+            categories = list(self.docs.items(f"/v1/collections/{row['id']}/categories", "categories"))
+            categories.sort(key=lambda c: (_order(c.get("order")), str(c.get("name") or "")))
+            for position, category in enumerate(categories):
+                if category.get("id") is None:
+                    yield Skipped("category", "?", "a category without an id")
+                    continue
+                known[str(row["id"])].add(str(category["id"]))
+                yield KbCategoryIn(
+                    f"category:{category['id']}",
+                    str(category.get("name") or ""),
+                    parent=f"collection:{row['id']}",
+                    position=position,
+                )
+        for row in collections:
+            if row.get("id") is None:
+                continue
+            public = str(row.get("visibility") or "public") == "public"
+            path = f"/v1/collections/{row['id']}/articles"
+            for position, ref in enumerate(self.docs.items(path, "articles", {"status": "all"})):
+                changed = _time(ref.get("updatedAt"))
+                if since is not None and changed is not None and changed < since:
+                    continue  # unchanged since: its text is not even asked for
+                try:
+                    article = self.docs.get(f"/v1/articles/{ref['id']}").get("article")
+                    if not isinstance(article, dict):
+                        raise ValueError("the answer has no article")
+                    yield self._article(article, str(row["id"]), known[str(row["id"])], public, position, locale)
+                except (KeyError, TypeError, ValueError) as exc:
+                    yield Skipped("article", str(ref.get("id", "?")), f"cannot read it: {exc}")
+
+    def _article(
+        self, row: dict[str, Any], collection: str, categories: set[str], public: bool, position: int, locale: str
+    ) -> KbArticleIn:
+        """An article in the first of its categories that its collection lists (a Sportello
+        article has one category), else in the collection itself; its published text, as HTML."""
+        article_id = str(row["id"])
+        category = next((f"category:{c}" for c in row.get("categories") or [] if str(c) in categories), "")
+        return KbArticleIn(
+            source_id=article_id,
+            category=category or f"collection:{collection}",
+            translations=[
+                KbTranslationIn(
+                    source_id=article_id,
+                    locale=locale,
+                    title=str(row.get("name") or ""),
+                    body_html=str(row.get("text") or ""),
+                    draft=str(row.get("status") or "") != "published",
+                    created_at=_time(row.get("createdAt")),
+                    updated_at=_time(row.get("updatedAt")),
+                )
+            ],
+            visibility="public" if public else "internal",
+            tags=[str(k) for k in row.get("keywords") or [] if str(k).strip()],
+            position=position,
+            created_at=_time(row.get("createdAt")),
+            updated_at=_time(row.get("updatedAt")),
+        )
 
     def _saved_replies(self) -> Iterator[Any]:
         for rows, _page in self.client.pages("/v2/mailboxes", "mailboxes"):

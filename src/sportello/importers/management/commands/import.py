@@ -5,7 +5,7 @@ sportello import zendesk --url https://acme.zendesk.com --email admin@acme.com -
 sportello import freshdesk --url https://acme.freshdesk.com --token API_KEY
 sportello import zammad --url https://zammad.acme.com --token TOKEN
 sportello import osticket --db mysql://USER:PASSWORD@HOST/DATABASE
-sportello import helpscout --app-id ID --app-secret SECRET
+sportello import helpscout --app-id ID --app-secret SECRET [--docs-key KEY]
 
 Each takes --dry-run (read and map everything, write nothing), --since TIME (only what changed
 since), --mapping FILE (statuses, priorities, channels, custom fields), --report FILE (the final report as JSON,
@@ -103,6 +103,15 @@ class Command(BaseCommand):
         helpscout.add_argument("--app-id", required=True, help="an OAuth2 app's App ID (Your Profile → My Apps)")
         helpscout.add_argument("--app-secret", required=True, help="the app's App Secret")
         helpscout.add_argument("--api-url", default="https://api.helpscout.net", help=argparse.SUPPRESS)
+        helpscout.add_argument(
+            "--docs-key",
+            default="",
+            help="a Docs API key (Your Profile → Authentication → API Keys): the knowledge base",
+        )
+        helpscout.add_argument(
+            "--docs-language", default="", help="the language the Docs site is written in (default: the site's)"
+        )
+        helpscout.add_argument("--docs-url", default="https://docsapi.helpscout.net", help=argparse.SUPPRESS)
         zammad = sub.add_parser("zammad", help="a Zammad instance, through its REST API")
         zammad.add_argument("--url", required=True, help="https://zammad.example.com")
         zammad.add_argument("--token", required=True, help="an admin's access token (Profile → Token Access)")
@@ -192,7 +201,14 @@ class Command(BaseCommand):
         if options["source"] == "helpscout":
             from sportello.importers.sources.helpscout import HelpScoutSource
 
-            return HelpScoutSource(app_id=options["app_id"], app_secret=options["app_secret"], url=options["api_url"])
+            return HelpScoutSource(
+                app_id=options["app_id"],
+                app_secret=options["app_secret"],
+                url=options["api_url"],
+                docs_key=options["docs_key"],
+                docs_url=options["docs_url"],
+                docs_language=options["docs_language"],
+            )
         from sportello.importers.sources.zendesk import ZendeskSource
 
         return ZendeskSource(options["url"], email=options["email"], token=options["token"])
