@@ -164,15 +164,19 @@ ChannelName = Literal["email", "web", "chat", "phone", "social", "portal", "api"
 assert set(ChannelName.__args__) == set(Channel.values)  # type: ignore[attr-defined]
 
 
+# A key no table can hold: refused as input (SQLite cannot even compare it: a 500, not an empty report).
+ID_MAX = 2**63 - 1
+
+
 class ReportQueryIn(PeriodIn):
     granularity: Literal["day", "week", "month"] = Field("day", description="time buckets of the series")
-    group: int | None = Field(None, ge=1, description="only tickets of this group")
-    agent: int | None = Field(None, ge=1, description="only tickets assigned to (activity by) this agent")
+    group: int | None = Field(None, ge=1, le=ID_MAX, description="only tickets of this group")
+    agent: int | None = Field(None, ge=1, le=ID_MAX, description="only tickets assigned to (activity by) this agent")
     channel: ChannelName | None = Field(None, description="only tickets from this channel")
     priority: int | None = Field(None, ge=1, le=4, description="1 low, 2 normal, 3 high, 4 urgent")
     tag: str | None = Field(None, min_length=1, max_length=50, description="only tickets with this tag")
-    category: int | None = Field(None, ge=1)
-    organization: int | None = Field(None, ge=1, description="only tickets of this organization's customers")
+    category: int | None = Field(None, ge=1, le=ID_MAX)
+    organization: int | None = Field(None, ge=1, le=ID_MAX, description="only tickets of this organization's customers")
     custom: list[Annotated[str, Field(max_length=300)]] = Field(
         [],
         description="ticket custom field filters as `key:value` (`product:Widget`; part of a text matches, "
