@@ -225,6 +225,9 @@ def test_two_agents_on_one_ticket_see_each_other_and_a_stale_reply_is_stopped(br
     expect(ada.locator("#typing")).to_contain_text("Alice Agent is typing a reply")
     alice.reload()  # the draft is kept
     expect(alice.locator("#reply_body")).to_have_value("We will send a technician.")
+    # The reloaded page's socket is in the ticket's group once Ada's presence reaches it: only
+    # then can it hear her reply (before, the reply's push could beat the socket to the group).
+    expect(alice.locator("#viewers")).to_contain_text("Ada Admin")
 
     ada.fill("#reply_body", "A new heating element is on its way.")
     ada.get_by_role("button", name="Send reply").click()
