@@ -30,6 +30,7 @@ def test_the_widget_gets_at_most_three_public_articles_in_the_visitors_language(
     assert article["id"] == invoice_article.article_id
     assert article["url"] == f"http://testserver{invoice_article.public_path()}"
     assert "<" not in article["snippet"] and "invoice" in article["snippet"].lower()
+    assert article["method"] in ("text", "meaning")  # handed back with "this solved my problem"
 
     assert [a["title"] for a in suggestions(web, "fatture", lang="it")] == ["Scaricare le fatture"]
     assert suggestions(web, "Rechnungen", lang="de") == []  # the German translation is a draft
@@ -71,7 +72,11 @@ def test_this_solved_my_problem_records_a_chat_deflection_once_per_visitor(
     assert deflection.query == "scaricare fattura" and deflection.language == "it"
 
     assert web.post(url, {"token": token, "article": article}).status_code == 200  # again: still one
-    assert web.post(url, {"token": other_token, "article": article}).status_code == 200  # another visitor
+    forged = web.post(url, {"token": other_token, "article": article, "method": "<forged>"})
+    assert forged.status_code == 422 and "Unknown method" in forged.json()["error"]
+    answer = web.post(url, {"token": other_token, "article": article, "method": "meaning"})  # another visitor
+    assert answer.status_code == 200
+    assert sorted(Deflection.objects.values_list("method", flat=True)) == ["", "meaning"]
     assert count_deflections() == {"chat": 2, "total": 2}
 
     assert web.post(url, {"token": token, "article": internal_article.article_id}).status_code == 404

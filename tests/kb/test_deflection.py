@@ -66,3 +66,25 @@ def test_an_unknown_source_falls_back_to_the_web_form(client, invoice_article):
     assert "?from=webform&amp;" in html and "<script>" not in html
     article = client.get(invoice_article.public_path(), {"from": "chat"}).content.decode()
     assert "This solved my problem" not in article  # the chat widget has its own button
+
+
+def test_the_method_of_the_suggestion_goes_with_this_solved_my_problem(client, invoice_article):
+    html = client.get("/help/suggest", {"subject": "cannot download my invoice"}).content.decode()
+    # Full text finds it; by meaning too when an encoder is installed: either way the link says which.
+    assert "&amp;q=cannot%20download%20my%20invoice&amp;via=text" in html or "&amp;via=meaning" in html
+    article = client.get(invoice_article.public_path(), {"from": "webform", "q": "invoice", "via": "meaning"})
+    assert 'name="method" value="meaning"' in article.content.decode()
+    url = f"/help/articles/{invoice_article.article_id}/solved"
+    client.post(url, {"q": "invoice", "lang": "en", "source": "webform", "method": "meaning"})
+    assert list(Deflection.objects.values_list("method", flat=True)) == ["meaning"]
+
+
+def test_a_forged_method_is_dropped_from_the_page_and_refused_when_posted(client, invoice_article):
+    article = client.get(invoice_article.public_path(), {"from": "webform", "via": '"><script>'}).content.decode()
+    assert "This solved my problem" in article and 'name="method"' not in article and "<script>" not in article
+    url = f"/help/articles/{invoice_article.article_id}/solved"
+    response = client.post(url, {"q": "invoice", "lang": "en", "source": "webform", "method": "x" * 5000})
+    assert response.status_code == 422 and "Unknown method" in response.content.decode()
+    assert not Deflection.objects.exists()
+    client.post(url, {"q": "invoice", "lang": "en", "source": "webform"})  # no method: recorded, as not known
+    assert list(Deflection.objects.values_list("method", flat=True)) == [""]

@@ -289,8 +289,11 @@ def suggest_articles(query: Any, language: Any) -> list[ArticleHit]:
     return kb_search.suggest_articles(text, _kb_language(language), limit=SUGGESTIONS)
 
 
-def record_chat_deflection(visitor: Visitor, article_id: Any, *, query: Any = "", language: Any = "") -> Deflection:
-    """The visitor says a suggested article solved their problem (once per article and visitor)."""
+def record_chat_deflection(
+    visitor: Visitor, article_id: Any, *, query: Any = "", language: Any = "", method: Any = ""
+) -> Deflection:
+    """The visitor says a suggested article solved their problem (once per article and visitor);
+    `method` is how the suggestion was found (the widget hands back the suggestion's)."""
     try:
         number = int(article_id)
     except (TypeError, ValueError) as err:
@@ -301,6 +304,7 @@ def record_chat_deflection(visitor: Visitor, article_id: Any, *, query: Any = ""
         source=DeflectionSource.CHAT,
         query=str(query or "")[:255],
         language=_kb_language(language),
+        method=method if isinstance(method, str) else "?",
     )
 
 

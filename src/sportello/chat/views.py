@@ -114,6 +114,7 @@ def suggest(request: HttpRequest, key: str) -> JsonResponse:
                 "title": hit.translation.title,
                 "url": request.build_absolute_uri(hit.translation.public_path()),
                 "snippet": html.unescape(strip_tags(hit.snippet)),  # the widget shows text, never markup
+                "method": hit.method,  # handed back with "this solved my problem"
             }
             for hit in hits
         ]
@@ -131,7 +132,11 @@ def solved(request: HttpRequest, key: str) -> JsonResponse:
         if visitor is None:
             raise NotFound("Unknown visitor")
         services.record_chat_deflection(
-            visitor, request.POST.get("article"), query=request.POST.get("q", ""), language=request.POST.get("lang")
+            visitor,
+            request.POST.get("article"),
+            query=request.POST.get("q", ""),
+            language=request.POST.get("lang"),
+            method=request.POST.get("method", ""),
         )
         response = JsonResponse({"ok": True})
     except ServiceError as err:

@@ -694,14 +694,14 @@ def record_deflection(topic: Topic, *, source: str, query: str = "", session_key
     said it solved their problem: counted in the knowledge base's deflections (kb.Deflection,
     `count_deflections`, the reports), naming the topic instead of an article. Once per topic and
     visitor session (the view keeps the topics already counted in the session)."""
-    from sportello.kb.models import Deflection, DeflectionSource
+    from sportello.kb.models import Deflection, DeflectionMethod, DeflectionSource
 
     if not topic.public:
         raise NotFound("No such topic")
     if source not in (DeflectionSource.WEBFORM, DeflectionSource.PORTAL):
         raise InvalidInput(f"Unknown source {source!r}", field="source")
     Deflection.objects.create(
-        article=None, topic=topic, source=source, query=" ".join(query.split())[:255],
+        article=None, topic=topic, source=source, method=DeflectionMethod.FORUM, query=" ".join(query.split())[:255],
         language=topic.category.language, session_key=session_key[:64],
     )  # fmt: skip
 

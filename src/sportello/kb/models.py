@@ -155,6 +155,14 @@ class DeflectionSource(models.TextChoices):
     CHAT = "chat", "Chat"
 
 
+class DeflectionMethod(models.TextChoices):
+    """How the suggestion that solved it was found (kb.search.suggest_articles; forum topics)."""
+
+    TEXT = "text", "Full text"
+    MEANING = "meaning", "By meaning"
+    FORUM = "forum", "Forum topic"
+
+
 class Deflection(models.Model):
     """A customer said an article (or a forum topic) solved their problem instead of sending a request."""
 
@@ -163,6 +171,9 @@ class Deflection(models.Model):
     # reports count the forum's deflections by it. Null on rows written before it was kept.
     topic = models.ForeignKey("forum.Topic", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     source = models.CharField(max_length=10, choices=DeflectionSource.choices, default=DeflectionSource.WEBFORM)
+    # How the suggestion was found; blank on rows written before it was kept (kb migration 0007)
+    # and when the suggestion's page was opened without it: the reports show those as "unknown".
+    method = models.CharField(max_length=10, choices=DeflectionMethod.choices, blank=True)
     language = models.CharField(max_length=10, blank=True)
     query = models.CharField(max_length=255, blank=True)
     session_key = models.CharField(max_length=64, blank=True)

@@ -36,6 +36,9 @@ MAX_WORDS = 12
 class ArticleHit:
     translation: ArticleTranslation
     snippet: SafeString
+    # How it was found: "text" (full text) or "meaning" (suggest_articles' nearest vectors); the
+    # suggestion carries it to the customer's "this solved my problem" (kb.Deflection.method).
+    method: str = "text"
 
 
 def pg_config(language: str) -> str:
@@ -234,7 +237,7 @@ def suggest_articles(query: str, language: str, *, internal: bool = False, limit
         .filter(state=PublishState.PUBLISHED, language=language, article__visibility__in=visibilities)
         .in_bulk(nearest)
     )
-    hits = [ArticleHit(found[pk], _highlight(found[pk].summary)) for pk in nearest if pk in found][:limit]
+    hits = [ArticleHit(found[pk], _highlight(found[pk].summary), "meaning") for pk in nearest if pk in found][:limit]
     if len(hits) < limit:
         shown = {hit.translation.pk for hit in hits}
         by_text = search_articles(query, language, internal=internal, match_any=True, limit=limit)

@@ -30,6 +30,7 @@ from sportello.kb.models import (
     ArticleTranslation,
     Category,
     Deflection,
+    DeflectionMethod,
     DeflectionSource,
     Feedback,
     PublicVersion,
@@ -377,20 +378,38 @@ def feedback_counts(article: Article) -> FeedbackCounts:
 
 
 def record_deflection(
-    article: Article, *, session_key: str, source: str = DeflectionSource.WEBFORM, query: str = "", language: str = ""
+    article: Article,
+    *,
+    session_key: str,
+    source: str = DeflectionSource.WEBFORM,
+    query: str = "",
+    language: str = "",
+    method: str = "",
 ) -> Deflection:
-    """A customer's "this solved my problem": counted once per article and visitor session."""
+    """A customer's "this solved my problem": counted once per article and visitor session.
+    `method` says how the suggestion was found ("text" or "meaning"; "" when not known)."""
     if article.visibility != Visibility.PUBLIC:
         raise InvalidInput("Only public articles deflect requests")
     if source not in DeflectionSource.values:
         raise InvalidInput(f"Unknown source {source!r}", field="source")
+    if method not in ARTICLE_METHODS:
+        raise InvalidInput(f"Unknown method {method[:20]!r}; one of text, meaning", field="method")
     if session_key:
         found = Deflection.objects.filter(article=article, session_key=session_key).first()
         if found is not None:
             return found
     return Deflection.objects.create(
-        article=article, session_key=session_key, source=source, query=query[:255], language=language[:10]
+        article=article,
+        session_key=session_key,
+        source=source,
+        method=method,
+        query=query[:255],
+        language=language[:10],
     )
+
+
+# The ways an article suggestion is found (kb.search.ArticleHit.method), and "" for not known.
+ARTICLE_METHODS = ("", DeflectionMethod.TEXT, DeflectionMethod.MEANING)
 
 
 def count_deflections(*, since: datetime | None = None, until: datetime | None = None) -> dict[str, int]:

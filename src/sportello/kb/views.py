@@ -144,6 +144,8 @@ def article(request: HttpRequest, lang: str, category: str, slug: str) -> HttpRe
         "others": others,
         "from_form": _form_source(request.GET.get("from")),
         "query": request.GET.get("q", "")[:255],
+        # How the suggestion was found, handed on to "this solved my problem"; anything else is dropped.
+        "method": _method(request.GET.get("via")),
         "voted": request.session.get(f"kb:voted:{item.article_id}"),
         "switch": [(o.language, o.public_path()) for o in others],
     }
@@ -180,7 +182,7 @@ def deflect(request: HttpRequest, article_id: int) -> HttpResponse:
     try:
         services.record_deflection(
             item, session_key=_session_key(request), source=request.POST.get("source", DeflectionSource.WEBFORM),
-            query=request.POST.get("q", ""), language=lang,
+            query=request.POST.get("q", ""), language=lang, method=request.POST.get("method", ""),
         )  # fmt: skip
     except ServiceError as err:
         return render(request, "error.html", {"message": err.message}, status=err.status)
@@ -215,6 +217,10 @@ def suggest(request: HttpRequest) -> HttpResponse:
 
 # The forms that suggest articles while a customer types, and where "I still need help" goes back to.
 FORM_SOURCES = {DeflectionSource.WEBFORM: "webform:new", DeflectionSource.PORTAL: "portal:new"}
+
+
+def _method(value: str | None) -> str:
+    return value if value in services.ARTICLE_METHODS else ""
 
 
 def _form_source(value: str | None) -> str:

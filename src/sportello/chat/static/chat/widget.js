@@ -191,6 +191,7 @@
     var body = new FormData();
     body.append("token", state.token || "");
     body.append("article", article.id);
+    body.append("method", article.method || "");
     body.append("q", words);
     body.append("lang", lang);
     fetch(base.origin + "/chat/solved/" + encodeURIComponent(key), { method: "POST", body: body })
