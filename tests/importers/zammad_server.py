@@ -10,6 +10,14 @@
 - `/api/v1/ticket_articles/by_ticket/{id}` (every article at once), `/api/v1/tags?object=Ticket&o_id=`,
   `/api/v1/ticket_attachment/{ticket}/{article}/{id}`; a missing ticket is a 404
   `{"error": "Couldn't find Ticket with 'id'=…"}`.
+- the knowledge base, which Zammad's API documentation leaves out, as Zammad's source serves it
+  (the paths are cited in tests/fixtures/importers/zammad/knowledge_base.json):
+  `POST /api/v1/knowledge_bases/init` (every KB object as assets, without the answers' texts; a
+  GET is no route), `GET /api/v1/knowledge_bases/{kb}/answers/{id}?include_contents=1,2` (the
+  answer's assets and those of the asked-for contents that are its own; an unknown answer is a
+  404 `{"error": "Couldn't find KnowledgeBase::Answer with 'id'=…"}`), `GET /api/v1/locales` and
+  `GET /api/v1/attachments/{id}`; `kb_editor=False` answers as to an agent without the
+  knowledge_base.editor permission (no drafts), `kb=False` as an instance without a knowledge base ({});
 - Rate limits: `rate_limit_next` answers that many requests with a 429 and `Retry-After`;
   `fail_next` takes (status, body) pairs answered before the normal answer.
 
@@ -49,12 +57,25 @@ def _instance() -> dict[str, Any]:
     return json.loads((FIXTURES / "instance.json").read_text())
 
 
+def _knowledge_base() -> dict[str, Any]:
+    return json.loads((FIXTURES / "knowledge_base.json").read_text())
+
+
 @dataclass
 class ZammadServer(VendorServer):
     data: dict[str, Any] = field(default_factory=_instance)
+    kb_data: dict[str, Any] = field(default_factory=_knowledge_base)
+    kb: bool = True
+    kb_editor: bool = True
+    kb_gone: set[str] = field(default_factory=set)  # answers the init lists that are deleted afterwards
 
     def __post_init__(self) -> None:
         self.data = copy.deepcopy(self.data)
+        self.kb_data = copy.deepcopy(self.kb_data)
+
+    def kb_assets(self, model: str) -> dict[str, Any]:
+        """One model's rows of the knowledge base, by id (the test changes them in place)."""
+        return self.kb_data["init"]["assets"].setdefault(model, {})
 
     def rows(self, name: str) -> list[Any]:
         return self.data[name]["rows"]
@@ -128,6 +149,8 @@ class ZammadServer(VendorServer):
         if parts[:2] != ["api", "v1"]:
             return 404, {"error": "No route matches"}, {}
         name = parts[2] if len(parts) > 2 else ""
+        if name in ("knowledge_bases", "locales", "attachments"):
+            return self._knowledge_base(method, name, parts[3:], query)
         if len(parts) == 3 and name in LISTS:
             rows = self.rows(name)
             if name == "tickets" and query.get("expand") != "true":
@@ -147,6 +170,61 @@ class ZammadServer(VendorServer):
                 return 200, files[path].encode("latin-1"), {"Content-Type": "application/octet-stream"}
             return 404, {"error": "Couldn't find Store with 'id'"}, {}
         return 404, {"error": "No route matches"}, {}
+
+    def _knowledge_base(self, method: str, name: str, rest: list[str], query: dict[str, str]) -> Answer:
+        if name == "locales" and rest == [] and method == "GET":
+            return 200, self.kb_data["locales"]["rows"], {}
+        if name == "attachments" and len(rest) == 1 and method == "GET":
+            if rest[0] not in self.kb_data["files"]["rows"]:
+                return 404, {"error": f"Couldn't find Store with 'id'={rest[0]}"}, {}
+            body = self.kb_data["files"]["rows"][rest[0]].encode("latin-1")
+            return 200, body, {"Content-Type": "application/octet-stream"}
+        if name == "knowledge_bases" and rest == ["init"] and method == "POST":
+            return 200, self._init(), {}
+        if name == "knowledge_bases" and len(rest) == 3 and rest[1] == "answers" and method == "GET":
+            return self._answer(rest[2], query.get("include_contents", ""))
+        return 404, {"error": "No route matches"}, {}
+
+    def _init(self) -> dict[str, Any]:
+        if not self.kb:
+            return {}
+        assets = copy.deepcopy(self.kb_data["init"]["assets"])
+        if not self.kb_editor:  # a reader: no drafts nor archived answers (visible_internally?)
+            now = datetime.now(UTC).isoformat()
+            hidden = [
+                key
+                for key, answer in assets["KnowledgeBaseAnswer"].items()
+                if not ((answer.get("internal_at") or answer.get("published_at") or "9") < now)
+                or (answer.get("archived_at") or "9") < now
+            ]
+            for key in hidden:
+                del assets["KnowledgeBaseAnswer"][key]
+            assets["KnowledgeBaseAnswerTranslation"] = {
+                k: t for k, t in assets["KnowledgeBaseAnswerTranslation"].items() if str(t["answer_id"]) not in hidden
+            }
+        return assets
+
+    def _answer(self, answer_id: str, include: str) -> Answer:
+        assets = self.kb_data["init"]["assets"]
+        answer = assets["KnowledgeBaseAnswer"].get(answer_id)
+        if answer is None or answer_id in self.kb_gone:
+            return 404, {"error": f"Couldn't find KnowledgeBase::Answer with 'id'={answer_id}"}, {}
+        translations = {
+            k: t for k, t in assets["KnowledgeBaseAnswerTranslation"].items() if str(t["answer_id"]) == answer_id
+        }
+        own = {str(t["content_id"]) for t in translations.values()}
+        category = assets["KnowledgeBaseCategory"][str(answer["category_id"])]
+        shown: dict[str, Any] = {
+            "KnowledgeBaseAnswer": {answer_id: answer},
+            "KnowledgeBaseAnswerTranslation": translations,
+            "KnowledgeBaseCategory": {str(category["id"]): category},
+            "KnowledgeBase": assets["KnowledgeBase"],
+        }
+        wanted = [c for c in include.split(",") if c in own]  # another answer's content is not given
+        if wanted:
+            rows = self.kb_data["contents"]["rows"]
+            shown["KnowledgeBaseAnswerTranslationContent"] = {c: rows[c] for c in wanted if c in rows}
+        return 200, {"id": int(answer_id), "assets": shown}, {}
 
     def _page(self, rows: list[Any], query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         try:

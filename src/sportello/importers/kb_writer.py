@@ -42,7 +42,8 @@ from sportello.kb.render import render_body, sanitize_article_html
 from sportello.tickets import statuses
 
 IMPORT_USERNAME = "sportello-import"
-IMG_SRC_ATTR = re.compile(r"""(<img\b[^>]*?\bsrc\s*=\s*)(?:"([^"]*)"|'([^']*)')""", re.I)
+# An image's `src` or a link's `href`: an article's files are shown (images) or linked (downloads).
+FILE_REF_ATTR = re.compile(r"""(<(?:img\b[^>]*?\bsrc|a\b[^>]*?\bhref)\s*=\s*)(?:"([^"]*)"|'([^']*)')""", re.I)
 
 
 def import_user() -> User:
@@ -76,14 +77,14 @@ def article_body(html: str) -> str:
 
 
 def rewrite_images(html: str, stored: dict[str, str]) -> str:
-    """`html` with each `<img src>` found in `stored` (source address → address here) replaced."""
+    """`html` with each `<img src>` and `<a href>` found in `stored` (source address → address here) replaced."""
 
     def replace(match: re.Match[str]) -> str:
         raw = match.group(2) if match.group(2) is not None else match.group(3)
         target = stored.get(unescape(raw).strip())
         return f'{match.group(1)}"{escape(target)}"' if target else match.group(0)
 
-    return IMG_SRC_ATTR.sub(replace, html or "")
+    return FILE_REF_ATTR.sub(replace, html or "")
 
 
 class KbWriter:

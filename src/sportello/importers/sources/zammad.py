@@ -14,6 +14,16 @@ What is read:
   `GET /api/v1/tags?object=Ticket&o_id={id}`;
 - macros: `GET /api/v1/macros` (each `perform`: state, priority, group, owner, tags and the
   note's text as Sportello's macro actions; the rest reported), after the tickets;
+- the knowledge base, after the tickets. Zammad's API documentation does not describe it; what
+  is read follows Zammad's source (github.com/zammad/zammad): `POST /api/v1/knowledge_bases/init`
+  (app/controllers/knowledge_bases_controller.rb: every KB object as "assets", by model name and
+  id, without the answers' texts), the system locales the KB locales point to
+  (`GET /api/v1/locales`, app/assets/javascripts/app/models/locale.coffee), each answer with its
+  texts `GET /api/v1/knowledge_bases/{kb}/answers/{id}?include_contents={content ids}`
+  (app/controllers/knowledge_base/answers_controller.rb#show), and its files
+  `GET /api/v1/attachments/{id}` (config/routes/attachments.rb; the inline images' `src` in the
+  texts, HasRichText#has_rich_text_insert_urls, and the answer's `attachments`,
+  KnowledgeBase::Answer.attachment_to_hash);
 - the custom attributes of users, organizations and tickets (`GET /api/v1/object_manager_attributes`,
   api/object: the editable ones that are not Zammad's own), into Sportello's customer,
   organization and ticket fields under their display names.
@@ -34,12 +44,23 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from html import escape
 from typing import Any
 
-from sportello.importers.kb_records import MacroIn
+from sportello.importers.kb_records import (
+    KbArticleIn,
+    KbCategoryIn,
+    KbImageIn,
+    KbRecord,
+    KbTranslationIn,
+    MacroIn,
+    image_sources,
+)
+from sportello.importers.kb_writer import language_of
 from sportello.importers.records import (
     AttachmentIn,
     Checkpoint,
@@ -110,6 +131,36 @@ def _ref(value: Any) -> str:
     return "" if text == SYSTEM_USER else text
 
 
+def _assets(assets: dict[str, Any], model: str) -> dict[str, dict[str, Any]]:
+    """One model's rows of a Zammad assets answer ({"KnowledgeBaseAnswer": {"1": {…}}}), by id."""
+    rows = assets.get(model)
+    if isinstance(rows, list):  # tolerated: a list of rows
+        rows = {str(r.get("id")): r for r in rows if isinstance(r, dict)}
+    if not isinstance(rows, dict):
+        return {}
+    return {str(key): row for key, row in rows.items() if isinstance(row, dict)}
+
+
+def _position_and_id(row: dict[str, Any]) -> tuple[int, int]:
+    return _int(row.get("position")), _int(row.get("id"))
+
+
+def _file_list(files: list[dict[str, Any]]) -> str:
+    """An answer's attachments (Zammad lists them under its text) as links after the text."""
+    if not files:
+        return ""
+    items = []
+    for item in sorted(files, key=lambda f: str(f.get("filename") or "").lower()):
+        url = escape(_file_url(item))
+        items.append(f'<li><a href="{url}">{escape(str(item.get("filename") or "attachment"))}</a></li>')
+    items_html = "".join(items)
+    return f"\n<ul>{items_html}</ul>"
+
+
+def _file_url(item: dict[str, Any]) -> str:
+    return str(item.get("url") or f"/api/v1/attachments/{item.get('id')}")
+
+
 def _channel(article_type: Any) -> str:
     """An article type as a channel word: "twitter status" → "twitter", "note" → "agent"."""
     words = str(article_type or "").split()
@@ -144,6 +195,14 @@ class ZammadClient(ApiClient):
             return str(data.get("error_human") or data.get("error"))
         return "no details"
 
+    def post(self, path: str) -> Any:
+        """The decoded JSON answer to an empty POST (Zammad's `knowledge_bases/init` is one)."""
+        body, _headers = self.open(self.url(path), data=b"")
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise SourceError(f"{self.vendor}'s answer to {path} is not JSON") from exc
+
     def pages(
         self, path: str, params: dict[str, Any] | None = None, *, first: int = 1
     ) -> Iterator[tuple[int, list[Any], str]]:
@@ -174,6 +233,7 @@ class ZammadSource:
         sleep: Callable[[float], None] = time.sleep,
         client: ZammadClient | None = None,
         per_page: int = PER_PAGE,
+        kb: bool = True,
     ) -> None:
         self.client = client or ZammadClient(url, token=token, sleep=sleep, per_page=per_page)
         self.name = f"zammad:{self.client.host}"[:100]
@@ -182,12 +242,12 @@ class ZammadSource:
         self.priorities: dict[str, str] = {}
         # The custom attributes by object ("User", "Organization", "Ticket"): name -> (display, option names).
         self.attributes: dict[str, dict[str, tuple[str, dict[str, str]]]] | None = None
-        self.kb_streams = ("macros",)
+        self.kb_streams = ("kb", "macros") if kb else ("macros",)
 
     def total(self, stream: str) -> int | None:
         return None  # Zammad's lists do not say how many rows they hold
 
-    def read(self, stream: str, *, since: datetime | None, cursor: str | None) -> Iterator[Record]:
+    def read(self, stream: str, *, since: datetime | None, cursor: str | None) -> Iterator[Record | KbRecord]:
         if stream == "groups":
             yield from self._list("groups", "/api/v1/groups", None, None, "group", self._group)
         elif stream == "organizations":
@@ -201,6 +261,8 @@ class ZammadSource:
             self._lookup("/api/v1/ticket_states", self.states)
             self._lookup("/api/v1/ticket_priorities", self.priorities)
             yield from self._list("tickets", "/api/v1/tickets", since, cursor, "ticket", self._ticket, expand=True)
+        elif stream == "kb":
+            yield from self._knowledge_base(since)
         elif stream == "macros":
             if not self.states:
                 self._lookup("/api/v1/ticket_states", self.states)
@@ -208,6 +270,172 @@ class ZammadSource:
             for _page, rows, _at in self.client.pages("/api/v1/macros"):
                 for row in rows:
                     yield self._macro(row) if isinstance(row, dict) and "id" in row else Skipped("macro", "?", "no id")
+
+    # --- Knowledge base ---------------------------------------------------------------------------
+
+    def _knowledge_base(self, since: datetime | None) -> Iterator[KbRecord | Skipped]:
+        """Categories (parents first), then answers with their translations, images and files.
+
+        The init answer holds, by model name and id (ApplicationModel::CanAssets): the knowledge
+        bases, their locales (`system_locale_id`), categories (`parent_id`, `position`) and their
+        translations (`title` per `kb_locale_id`), answers (`category_id`, `published_at`,
+        `internal_at`, `archived_at`, `tags`, `attachments`) and their translations (`title`,
+        `kb_locale_id`, `content_id`); the texts come per answer. A token without the
+        knowledge_base.editor permission is given less (no drafts; without knowledge_base.reader
+        no categories or answers): what it is given comes.
+        """
+        init = self.client.post("/api/v1/knowledge_bases/init")
+        assets = init if isinstance(init, dict) else {}
+        if not _assets(assets, "KnowledgeBaseCategory"):
+            return
+        codes = self._system_locales()
+        locales = {
+            kb_locale_id: (codes.get(str(row.get("system_locale_id")), ""), bool(row.get("primary")))
+            for kb_locale_id, row in _assets(assets, "KnowledgeBaseLocale").items()
+        }
+        yield from self._kb_categories(assets, locales)
+        now = datetime.now(UTC)
+        answers = sorted(_assets(assets, "KnowledgeBaseAnswer").values(), key=_position_and_id)
+        for answer in answers:
+            answer_id = str(answer.get("id", "?"))
+            archived = _time(answer.get("archived_at"))
+            if archived is not None and archived <= now:
+                yield Skipped("article", answer_id, "archived in Zammad")
+                continue
+            translations = [
+                t
+                for t in _assets(assets, "KnowledgeBaseAnswerTranslation").values()
+                if str(t.get("answer_id")) == answer_id
+            ]
+            changed = [t for t in (_time(r.get("updated_at")) for r in [answer, *translations]) if t is not None]
+            if since is not None and changed and max(changed) < since:
+                continue  # --since: unchanged, its texts are not even asked for
+            try:
+                yield self._answer(assets, answer, locales, now)
+            except SourceError as exc:  # gone since the init, or not for this token
+                yield Skipped("article", answer_id, str(exc))
+            except (KeyError, TypeError, ValueError, RowError) as exc:
+                yield Skipped("article", answer_id, f"cannot read it: {exc}")
+
+    def _system_locales(self) -> dict[str, str]:
+        """Zammad's system locales: id → code ("de-de")."""
+        rows, _headers = self.client.get_list("/api/v1/locales")
+        return {str(r["id"]): str(r.get("locale") or "") for r in rows if isinstance(r, dict) and "id" in r}
+
+    def _kb_categories(
+        self, assets: dict[str, Any], locales: dict[str, tuple[str, bool]]
+    ) -> Iterator[KbCategoryIn | Skipped]:
+        """Every category, each after its parent; its name in the primary locale, the others in `names`."""
+        categories = _assets(assets, "KnowledgeBaseCategory")
+        titles: dict[str, list[tuple[str, bool, str]]] = {}
+        for row in _assets(assets, "KnowledgeBaseCategoryTranslation").values():
+            code, primary = locales.get(str(row.get("kb_locale_id")), ("", False))
+            titles.setdefault(str(row.get("category_id")), []).append((code, primary, str(row.get("title") or "")))
+
+        def depth(row: dict[str, Any]) -> int:
+            seen: set[str] = set()
+            parent = str(row.get("parent_id") or "")
+            while parent and parent in categories and parent not in seen:
+                seen.add(parent)
+                parent = str(categories[parent].get("parent_id") or "")
+            return len(seen)
+
+        for row in sorted(categories.values(), key=lambda r: (depth(r), *_position_and_id(r))):
+            category_id = str(row.get("id", "?"))
+            named = sorted(titles.get(category_id, []), key=lambda t: not t[1])  # the primary locale's first
+            if not named:
+                yield Skipped("category", category_id, "no name in any locale")
+                continue
+            names: dict[str, str] = {}
+            for code, _primary, title in named[1:]:
+                language = language_of(code)
+                if language and title:
+                    names.setdefault(language, title)
+            yield KbCategoryIn(
+                f"category:{category_id}",
+                named[0][2],
+                parent=f"category:{row['parent_id']}" if row.get("parent_id") else "",
+                position=_int(row.get("position")),
+                names=names,
+            )
+
+    def _answer(
+        self, assets: dict[str, Any], answer: dict[str, Any], locales: dict[str, tuple[str, bool]], now: datetime
+    ) -> KbArticleIn:
+        """One answer with its texts (`…/answers/{id}?include_contents=`), images and files."""
+        answer_id = str(answer["id"])
+        category = _assets(assets, "KnowledgeBaseCategory").get(str(answer.get("category_id")), {})
+        translations = {
+            key: row
+            for key, row in _assets(assets, "KnowledgeBaseAnswerTranslation").items()
+            if str(row.get("answer_id")) == answer_id
+        }
+        content_ids = ",".join(str(t["content_id"]) for t in translations.values() if t.get("content_id"))
+        shown = self.client.get(
+            f"/api/v1/knowledge_bases/{category.get('knowledge_base_id')}/answers/{answer_id}",
+            {"include_contents": content_ids},
+        )
+        fresh = shown.get("assets")
+        if not isinstance(fresh, dict):
+            fresh = {}
+        answer = _assets(fresh, "KnowledgeBaseAnswer").get(answer_id, answer)
+        translations.update(
+            (key, row)
+            for key, row in _assets(fresh, "KnowledgeBaseAnswerTranslation").items()
+            if str(row.get("answer_id")) == answer_id
+        )
+        contents = _assets(fresh, "KnowledgeBaseAnswerTranslationContent")
+        published, internal = _time(answer.get("published_at")), _time(answer.get("internal_at"))
+        public = published is not None and published <= now
+        draft = not public and not (internal is not None and internal <= now)
+        files = [f for f in answer.get("attachments") or [] if isinstance(f, dict) and f.get("id") is not None]
+        ordered = sorted(
+            translations.values(),
+            key=lambda t: (not locales.get(str(t.get("kb_locale_id")), ("", False))[1], _int(t.get("id"))),
+        )
+        records = [
+            KbTranslationIn(
+                source_id=str(t["id"]),
+                locale=locales.get(str(t.get("kb_locale_id")), ("", False))[0],
+                title=str(t.get("title") or ""),
+                body_html=str(contents.get(str(t.get("content_id")), {}).get("body") or "") + _file_list(files),
+                draft=draft,
+                created_at=_time(t.get("created_at")),
+                updated_at=_time(t.get("updated_at")),
+            )
+            for t in ordered
+        ]
+        images: list[KbImageIn] = []
+        for translation in records:
+            for src in image_sources(translation.body_html):
+                if src not in [i.url for i in images] and self._own_file(src):
+                    images.append(self._kb_file(src, f"image-{src.rstrip('/').rsplit('/', 1)[-1]}"))
+        for item in files:
+            url = _file_url(item)
+            if url not in [i.url for i in images]:
+                images.append(self._kb_file(url, str(item.get("filename") or "attachment")))
+        return KbArticleIn(
+            source_id=answer_id,
+            category=f"category:{answer.get('category_id')}",
+            translations=records,
+            visibility="public" if public or draft else "internal",
+            tags=[str(t) for t in answer.get("tags") or [] if str(t).strip()],
+            position=_int(answer.get("position")),
+            created_at=_time(answer.get("created_at")),
+            updated_at=_time(answer.get("updated_at")),
+            images=images,
+        )
+
+    def _own_file(self, src: str) -> bool:
+        """A file Zammad keeps (`/api/v1/attachments/{id}` on its host), not one shown from elsewhere."""
+        parsed = urllib.parse.urlsplit(src)
+        if parsed.scheme not in ("", "http", "https") or (parsed.netloc and parsed.netloc != self.client.host):
+            return False
+        return parsed.path.startswith("/api/v1/attachments/")
+
+    def _kb_file(self, src: str, filename: str) -> KbImageIn:
+        url = urllib.parse.urljoin(self.client.base + "/", src)
+        return KbImageIn(url=src, filename=filename, fetch=lambda: self.client.download(url))
 
     # --- Reading --------------------------------------------------------------------------------
 
