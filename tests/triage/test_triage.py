@@ -219,3 +219,19 @@ def test_the_schedule_retrains_only_once_trained_and_when_due(history) -> None: 
 
     assert services.scheduled_retrain() is True  # tests run tasks at once
     assert TrainedModel.objects.filter(target="group").count() == 2
+
+
+def test_an_accepted_language_is_set_through_the_ticket_services(agent) -> None:  # type: ignore[no-untyped-def]
+    ticket = new_ticket(*INVOICE)
+    Ticket.objects.filter(pk=ticket.pk).update(language="en")
+    version = fresh(ticket).version
+    suggestion = Suggestion.objects.create(
+        ticket=ticket, target="language", value="de", label="German", confidence=90, mode=Mode.SUGGEST,
+        state=SuggestionState.SHOWN,
+    )  # fmt: skip
+
+    client_for(agent).post(f"/triage/tickets/{ticket.number}/{suggestion.pk}/accept")
+
+    assert fresh(ticket).language == "de" and fresh(ticket).version == version + 1
+    change = Change.objects.get(ticket=ticket, field="language")
+    assert (change.actor, change.old_value, change.new_value, change.ticket_version) == (agent, "en", "de", version + 1)

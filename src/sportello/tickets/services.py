@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
@@ -651,6 +652,26 @@ def _set_tags(ticket: Ticket, actor: User, names: list[str], now: Any) -> bool:
     ticket.tags.set(tags)
     _record(ticket, actor, "tags", old, new, now)
     return True
+
+
+def set_ticket_language(ticket: Ticket, actor: User, language: str, *, expected_version: int | None = None) -> Ticket:
+    """Set the language a ticket's mails go out in (one of settings.LANGUAGES), with its history
+    row and a TICKET_UPDATED event, as `update_ticket` sets the other fields. Setting the language
+    it has already writes nothing."""
+    _require_agent(actor, reply=True)
+    if language not in dict(settings.LANGUAGES):
+        raise InvalidInput(f"Unknown language {language!r}", field="language")
+    now = timezone.now()
+    with transaction.atomic():
+        ticket = _lock(ticket, expected_version)
+        if ticket.language == language:
+            return ticket
+        _bump(ticket, now)
+        _record(ticket, actor, "language", ticket.language, language, now)
+        ticket.language = language
+        ticket.save(update_fields=["language", "version", "updated_at"])
+        events.publish(events.Event(events.TICKET_UPDATED, ticket.pk, None, actor.pk, {"fields": ["language"]}))
+    return ticket
 
 
 # --- Linked tickets -------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from sportello.accounts.models import Group, Role, User
 from sportello.core import events
 from sportello.core.errors import Conflict, InvalidInput
 from sportello.tickets.models import Category, Change, Entry, EntryKind, Priority, Ticket
-from sportello.tickets.services import TicketChanges, update_ticket
+from sportello.tickets.services import TicketChanges, set_ticket_language, update_ticket
 from sportello.triage import learning
 from sportello.triage.models import Mode, Suggestion, SuggestionState, Target, TrainedModel, TriageSettings
 
@@ -348,32 +348,7 @@ def _set_fields(ticket: Ticket, actor: User, predictions: list[Prediction]) -> N
         update_ticket(ticket, actor, changes)
     language = next((p.value for p in predictions if p.target == "language"), None)
     if language is not None:
-        set_ticket_language(ticket.pk, actor, language)
-
-
-def set_ticket_language(ticket_id: int, actor: User, language: str) -> None:
-    """Set a ticket's language (the language its mails go out in), with its history row."""
-    if language not in dict(settings.LANGUAGES):
-        raise InvalidInput(f"Unknown language {language!r}", field="language")
-    now = timezone.now()
-    with transaction.atomic():
-        ticket = Ticket.objects.select_for_update(of=("self",)).get(pk=ticket_id)
-        if ticket.language == language:
-            return
-        ticket.version += 1
-        Change.objects.create(
-            ticket=ticket,
-            actor=actor,
-            field="language",
-            old_value=ticket.language,
-            new_value=language,
-            ticket_version=ticket.version,
-            created_at=now,
-        )
-        ticket.language = language
-        ticket.updated_at = now
-        ticket.save(update_fields=["language", "version", "updated_at"])
-        events.publish(events.Event(events.TICKET_UPDATED, ticket.pk, None, actor.pk, {"fields": ["language"]}))
+        set_ticket_language(ticket, actor, language)
 
 
 def shown_suggestions(ticket: Ticket) -> list[Suggestion]:
