@@ -17,7 +17,7 @@ from sportello.accounts.models import User
 from sportello.core.errors import InvalidInput
 from sportello.csat.api import ScoreOut, score_rows
 from sportello.reports import forum as forum_report
-from sportello.reports import frame, metrics, services
+from sportello.reports import frame, intelligence, metrics, services
 from sportello.tickets.access import require_agent
 from sportello.tickets.models import Channel
 
@@ -292,5 +292,5 @@ def _operation(slug: str) -> None:
     router.get(f"/reports/{slug}", response={200: ReportOut, **errors(422)}, summary=title)(handler)
 
 
-for _slug in (*metrics.SLUGS, forum_report.SLUG):
+for _slug in (*metrics.SLUGS, forum_report.SLUG, *intelligence.SLUGS):
     _operation(_slug)

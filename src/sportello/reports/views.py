@@ -28,6 +28,7 @@ from sportello.core.errors import InvalidInput
 from sportello.customers.models import Organization
 from sportello.reports import classic, frame  # noqa: F401 — classic registers self-service, satisfaction
 from sportello.reports import forum as forum_report  # noqa: F401 — registers the forum report
+from sportello.reports import intelligence as intelligence_report  # noqa: F401 — registers three reports
 from sportello.reports.frame import REPORTS, Filters, Granularity, ReportQuery, ReportResult, Table
 from sportello.reports.services import Period
 from sportello.tickets.models import Category, Channel, Priority, Tag
@@ -399,6 +400,10 @@ def _extra_title(key: str) -> str:
         "senders": _("Senders"),
         "forum_categories": _("By forum category"),
         "topics": _("Forum topics that solved the most problems"),
+        "by_source": _("By form"),
+        "by_target": _("By predicted field"),
+        "triage_by_target": _("Triage suggestions by predicted field"),
+        "assist_by_action": _("Reply assistance by action"),
     }
     return str(known.get(key) or key.replace("_", " ").capitalize())
 
