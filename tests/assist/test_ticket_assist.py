@@ -149,6 +149,42 @@ def test_a_draft_is_grounded_in_the_public_articles_and_the_thread(agent, ticket
     assert use.prompt_tokens is not None and use.accepted is None and not use.with_notes
 
 
+def test_a_draft_finds_its_article_by_meaning_and_cites_it(agent, admin, assist_on, model_server):
+    """Drafts take their articles where the web form, the portal and the chat take theirs
+    (kb.search.suggest_articles): a question in other words than the article's finds it."""
+    from sportello.kb.models import ArticleTranslation
+    from sportello.kb.search import search_articles
+    from sportello.semantic import services as semantic
+    from tests.web.conftest import new_ticket
+
+    category = create_category(name="Account", slug="account")
+    twofactor = create_article(
+        admin,
+        category=category,
+        text=ArticleText(
+            "en",
+            "Lost access to your two-factor authentication device",
+            "If the device with your authenticator app is lost, sign in with one of the recovery keys you saved.",
+        ),
+        publish=True,
+    )
+    semantic.embed_translations(list(ArticleTranslation.objects.values_list("pk", flat=True)))
+    question = "Somebody stole my mobile; now login wants a six-digit code I cannot receive"
+    ticket = new_ticket("Stolen mobile", question)
+    Ticket.objects.filter(pk=ticket.pk).update(language="en")
+    terms = f"Stolen mobile {question}"
+    assert search_articles(terms, "en", match_any=True) == []  # not one word in common: full text finds nothing
+
+    model_server.reply = lambda messages: "Sign in with a recovery key: see the article."
+    page = run(agent, ticket, "draft").content.decode()
+
+    assert "Lost access to your two-factor authentication device" in sent_text(model_server)
+    assert f"/help/en/account/{twofactor.slug}" in sent_text(model_server)
+    use = AssistUse.objects.get()
+    assert [a["title"] for a in use.articles] == ["Lost access to your two-factor authentication device"]
+    assert f"/help/en/account/{twofactor.slug}" in page  # cited under the answer, with its link
+
+
 def test_internal_notes_go_only_when_the_agent_asks(agent, ticket, assist_on, model_server):
     add_note(ticket, agent, body_text="The customer owes us 300 EUR.")
     run(agent, ticket, "summarise")

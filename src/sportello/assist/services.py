@@ -23,7 +23,7 @@ from sportello.audit import services as audit
 from sportello.core.errors import Conflict, Forbidden, InvalidInput
 from sportello.kb.models import ArticleTranslation, Visibility
 from sportello.kb.render import plain_text
-from sportello.kb.search import search_articles
+from sportello.kb.search import suggest_articles
 from sportello.social.secrets import UnreadableCredentials, seal, unseal
 from sportello.tickets.access import require_admin, ticket_for_agent
 from sportello.tickets.models import Direction, Entry, Ticket
@@ -135,15 +135,17 @@ def visible_entries(ticket: Ticket, *, with_notes: bool) -> list[Entry]:
 
 
 def matching_articles(ticket: Ticket, entries: list[Entry]) -> list[prompts.Article]:
-    """Up to three published public articles matching the ticket, in its language, else the site's.
+    """Up to three published public articles that may answer the ticket, in its language, else
+    the site's: found as the web form, the portal and the chat find them (kb.search.suggest_articles:
+    by meaning when the encoder is loaded, full text filling in or standing in).
 
-    Public only (`internal=False` of the search): the draft goes to the customer, who must be able
-    to open every link it cites.
+    Public only (`internal=False`): the draft goes to the customer, who must be able to open
+    every link it cites.
     """
     terms = prompts.article_terms(ticket, entries)
-    hits = search_articles(terms, ticket.language, internal=False, match_any=True, limit=ARTICLES)
+    hits = suggest_articles(terms, ticket.language, internal=False, limit=ARTICLES)
     if not hits and ticket.language != settings.LANGUAGE_CODE:
-        hits = search_articles(terms, settings.LANGUAGE_CODE, internal=False, match_any=True, limit=ARTICLES)
+        hits = suggest_articles(terms, settings.LANGUAGE_CODE, internal=False, limit=ARTICLES)
     site = settings.SITE_URL.rstrip("/")
     found: list[prompts.Article] = []
     # The search defers the bodies; the few hits are read whole here, in one query.
