@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -13,10 +12,20 @@ from sportello.assist import services
 from sportello.assist.models import AssistUse
 from sportello.assist.settings_forms import AssistLogFilter, AssistSettingsForm
 from sportello.core.errors import InvalidInput
+from sportello.core.paging import filtered_page
 from sportello.tickets.access import require_admin
 from sportello.tickets.views import AgentRequest, agent_view
 
 LOG_PAGE_SIZE = 50
+# The log's filter fields (settings_forms.AssistLogFilter) and what each narrows.
+LOG_FILTERS = {
+    "user": "user_id",
+    "action": "action",
+    "outcome": "outcome",
+    "ticket": "ticket__number",
+    "since": "created_at__date__gte",
+    "until": "created_at__date__lte",
+}
 
 
 def _page(
@@ -75,24 +84,8 @@ def assist_log(request: AgentRequest) -> HttpResponse:
     require_admin(request.user)
     filters = AssistLogFilter(request.GET or None)
     uses = AssistUse.objects.select_related("user", "ticket").defer("messages", "answer")
-    if filters.is_valid():
-        data = filters.cleaned_data
-        if data["user"]:
-            uses = uses.filter(user_id=data["user"])
-        if data["action"]:
-            uses = uses.filter(action=data["action"])
-        if data["outcome"]:
-            uses = uses.filter(outcome=data["outcome"])
-        if data["ticket"]:
-            uses = uses.filter(ticket__number=data["ticket"])
-        if data["since"]:
-            uses = uses.filter(created_at__date__gte=data["since"])
-        if data["until"]:
-            uses = uses.filter(created_at__date__lte=data["until"])
-    page = Paginator(uses, LOG_PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(request, "assist/log.html", {"filters": filters, "page": page, "query": query.urlencode()})
+    page, query = filtered_page(request, uses, filters, LOG_FILTERS, size=LOG_PAGE_SIZE)
+    return render(request, "assist/log.html", {"filters": filters, "page": page, "query": query})
 
 
 @agent_view

@@ -14,7 +14,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Max, Model, Prefetch
 from django.http import HttpResponse
@@ -59,6 +58,7 @@ from sportello.automation.settings_forms import (
 )
 from sportello.automation.webhook_tools import TestCallResult, retry_webhook_call, send_test_call
 from sportello.core.errors import InvalidInput, NotFound, ServiceError
+from sportello.core.paging import filtered_page
 from sportello.tickets.access import require_admin, ticket_for_agent
 from sportello.tickets.views import AgentRequest, agent_view
 
@@ -429,31 +429,28 @@ def _webhook_actions() -> list[dict[str, Any]]:
     return found
 
 
+# The delivery log's filter fields (settings_forms.WebhookLogFilter) and what each narrows.
+WEBHOOK_LOG_FILTERS = {
+    "state": "state",
+    "trigger": "trigger_id",
+    "since": "created_at__date__gte",
+    "until": "created_at__date__lte",
+}
+
+
 def _webhooks_page(
     request: AgentRequest, form: WebhookTestForm, *, result: TestCallResult | None = None, status: int = 200
 ) -> HttpResponse:
     filters = WebhookLogFilter(request.GET or None)
     calls = WebhookCall.objects.select_related("trigger", "ticket").order_by("-created_at", "-id")
-    if filters.is_valid():
-        data = filters.cleaned_data
-        if data["state"]:
-            calls = calls.filter(state=data["state"])
-        if data["trigger"]:
-            calls = calls.filter(trigger_id=data["trigger"])
-        if data["since"]:
-            calls = calls.filter(created_at__date__gte=data["since"])
-        if data["until"]:
-            calls = calls.filter(created_at__date__lte=data["until"])
-    page = Paginator(calls, LOG_PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    page, query = filtered_page(request, calls, filters, WEBHOOK_LOG_FILTERS, size=LOG_PAGE_SIZE)
     context = {
         "hooks": _webhook_actions(),
         "form": form,
         "result": result,
         "filters": filters,
         "page": page,
-        "query": query.urlencode(),
+        "query": query,
         "here": request.get_full_path() if request.method == "GET" else "/settings/webhooks/",
     }
     return render(request, "automation/settings/webhooks.html", context, status=status)
