@@ -58,7 +58,12 @@ def changed_values(target: str, data: QueryDict, *, stamp: int | None = None) ->
 
 def seen_values(data: QueryDict, keys: Any) -> dict[str, str]:
     """The `seen_cf_<key>` values posted for `keys`, as update_ticket's `seen` takes them."""
-    return {f"cf_{key}": data[f"seen_cf_{key}"] for key in keys if f"seen_cf_{key}" in data}
+    seen: dict[str, str] = {}
+    for key in keys:
+        value = data.get(f"seen_cf_{key}")  # the last one posted, as data[…] gives it
+        if value is not None:
+            seen[f"cf_{key}"] = value
+    return seen
 
 
 def inputs(

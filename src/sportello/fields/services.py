@@ -192,7 +192,8 @@ def as_dict(values: dict[str, Any] | str | None) -> dict[str, Any]:
     """Stored values as a dict. A customer read by intake's raw SQL (customers/identity.py,
     `Customer.from_db` without the column converters) holds the JSON text instead."""
     if isinstance(values, str):
-        values = json.loads(values or "{}")
+        loaded = json.loads(values or "{}")
+        return dict(loaded) if isinstance(loaded, dict) else {}
     return dict(values or {})
 
 

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from django.db import transaction
 
 from sportello.core import events
-from sportello.importers.kb_records import KbArticleIn, KbCategoryIn, MacroIn
+from sportello.importers.kb_records import KbArticleIn, KbCategoryIn, KbRecord, MacroIn
 from sportello.importers.kb_writer import KbWriter
 from sportello.importers.mapping import Mapping
 from sportello.importers.models import ImportCursor
@@ -42,8 +42,9 @@ class Source(Protocol):
 
     name: str  # the ImportedRecord.source of its rows: "zendesk:acme.zendesk.com", "csv"
 
-    def read(self, stream: str, *, since: datetime | None, cursor: str | None) -> Iterator[Record]:
-        """The stream's records from `since` (or the saved `cursor`), with Checkpoints between pages."""
+    def read(self, stream: str, *, since: datetime | None, cursor: str | None) -> Iterator[Record | KbRecord]:
+        """The stream's records from `since` (or the saved `cursor`), with Checkpoints between pages;
+        those of the knowledge base and macros in `kb_streams`."""
         ...
 
     def total(self, stream: str) -> int | None:

@@ -95,4 +95,6 @@ class ClaimRuleForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["group"].queryset = Group.objects.order_by("tier", "name")
+        group = self.fields["group"]
+        if isinstance(group, forms.ModelChoiceField):  # what a ModelForm makes of the foreign key
+            group.queryset = Group.objects.order_by("tier", "name")
