@@ -156,9 +156,10 @@ def triage(agent):  # type: ignore[no-untyped-def]
     Before: 1 decided, 0 right; at training 80.0 %.
     Shown to agents: T1, T2, T8 (1 accepted of 3: 33.3 %); before T11 (0 of 1).
 
-    Reply assistance: 03-02 a draft put into the reply, a draft discarded; 03-04 a summary nobody
-    said anything of, a tone change put into the reply, a translation that failed (not counted).
-    Before: 02-26 a draft discarded. Answers 4, inserted 2: 50.0 %; before 0 of 1.
+    Reply assistance: 03-02 a draft put into the reply, a draft discarded; 03-04 a summary closed
+    (only read: listed, not in the share), a tone change used in the reply, a draft the agent did
+    nothing with, a translation that failed (not counted). Before: 02-26 a draft discarded.
+    Answers to use 4, used 2: 50.0 %; before 0 of 1.
     """
     models = {
         target: TrainedModel.objects.create(target=target, accuracy=accuracy, baseline=0.3)
@@ -203,8 +204,9 @@ def triage(agent):  # type: ignore[no-untyped-def]
 
     used("2026-03-02", "draft", True)
     used("2026-03-02", "draft", False)
-    used("2026-03-04", "summarise", None)
+    used("2026-03-04", "summarise", False)
     used("2026-03-04", "tone", True)
+    used("2026-03-04", "draft", None)
     used("2026-03-04", "translate_out", None, Outcome.FAILED)
     used("2026-02-26", "draft", False)
     facts.refresh([found.pk for found in tickets])  # what the ticket filters read (the worker's job)
@@ -274,8 +276,8 @@ def test_suggestions_accepted_are_the_hand_computed_ones(triage, agent):
     by_action = {row["action"]: [row[k] for k in ("answers", "inserted", "discarded", "unsaid", "inserted_percent")]
                  for row in result.extra["assist_by_action"].rows}  # fmt: skip
     assert by_action == {
-        "Summarise the thread": [1, 0, 0, 1, 0.0],
-        "Draft a reply": [2, 1, 1, 0, 50.0],
+        "Summarise the thread": [1, 0, 1, 0, None],  # closed: only read
+        "Draft a reply": [3, 1, 1, 1, 33.3],
         "Improve the tone": [1, 1, 0, 0, 100.0],
         "Translate the customer's message": [0, 0, 0, 0, None],
         "Translate into the customer's language": [0, 0, 0, 0, None],  # the failed one is not an answer

@@ -19,7 +19,10 @@ What is counted (docs/reports.md says the same):
 - **Suggestions accepted**: triage suggestions shown to agents (SHOWN, ACCEPTED, DISMISSED) made
   in the period and what agents did with them, the acceptance being accepted in percent of shown
   (triage.services.acceptance's rule); reply assistance (`assist.AssistUse`) that answered, and
-  whether the agent put the answer into the composer (inserted) or discarded it, per action.
+  whether the agent used the answer in the reply ("Put in the reply", "Replace my text": inserted)
+  or discarded it, per action. Summaries and translations of the customer's message are only read
+  (their one button closes them, recorded as discarded): they are listed per action but left out
+  of the share used in a reply.
   Merges of a likely duplicate from the similar-tickets panel go through the ordinary merge and
   are not told apart from other merges: no figure is given for them.
 
@@ -403,6 +406,8 @@ def triage_accuracy(query: ReportQuery, reader: User) -> ReportResult:
 # --- Suggestions accepted ---------------------------------------------------------------------------------
 
 OFFERED = (SuggestionState.SHOWN, SuggestionState.ACCEPTED, SuggestionState.DISMISSED)
+# The assistance whose answer an agent can put into the reply (assist/_answer.html's buttons).
+INSERTABLE = (Action.DRAFT, Action.TONE, Action.TRANSLATE_OUT)
 
 
 @dataclass
@@ -410,7 +415,7 @@ class AcceptanceFigures:
     # day -> {state: n} of triage suggestions shown to agents; target -> {state: n}
     triage: dict[date, dict[str, int]] = field(default_factory=dict)
     targets: dict[str, dict[str, int]] = field(default_factory=dict)
-    # day -> {"inserted"/"discarded"/"unsaid": n} of assistance answers; action -> the same
+    # day -> {"inserted"/"discarded"/"unsaid": n} of answers that can go into a reply; action -> the same
     assist: dict[date, dict[str, int]] = field(default_factory=dict)
     actions: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -447,7 +452,10 @@ def acceptance_figures(query: ReportQuery, reader: User, period: Period) -> Acce
         .order_by()
     ):
         said = _said(accepted)
-        for counts in (figures.assist.setdefault(day, {}), figures.actions.setdefault(action, {})):
+        counters = [figures.actions.setdefault(action, {})]
+        if action in INSERTABLE:
+            counters.append(figures.assist.setdefault(day, {}))
+        for counts in counters:
             counts[said] = counts.get(said, 0) + n
     return figures
 
@@ -455,7 +463,7 @@ def acceptance_figures(query: ReportQuery, reader: User, period: Period) -> Acce
 @register(ACCEPTANCE_SLUG, "Suggestions accepted")
 def suggestions_accepted(query: ReportQuery, reader: User) -> ReportResult:
     """How often agents accepted what was suggested to them: triage's suggestions shown on tickets,
-    and the drafts, summaries and translations of reply assistance put into a reply."""
+    and the drafts, tone changes and translations of reply assistance used in a reply."""
     now = acceptance_figures(query, reader, query.period)
     before = acceptance_figures(query, reader, query.previous)
     triage = _per_bucket(now.triage, query, dict)
@@ -500,13 +508,13 @@ def suggestions_accepted(query: ReportQuery, reader: User) -> ReportResult:
             ),
             Figure(
                 "assist_inserted_percent",
-                _("Assistance put into a reply"),
+                _("Assistance used in a reply"),
                 assist_rate(now),
                 assist_rate(before),
                 unit="percent",
             ),
             Figure("triage_shown", _("Triage suggestions shown"), now.triage_count(), before.triage_count()),
-            Figure("assist_answers", _("Assistance answers"), now.assist_count(), before.assist_count()),
+            Figure("assist_answers", _("Assistance answers to use"), now.assist_count(), before.assist_count()),
         ],
         axis=[row["day"] for row in rows],
         series=[
@@ -517,7 +525,7 @@ def suggestions_accepted(query: ReportQuery, reader: User) -> ReportResult:
             ),
             Series(
                 "assist_inserted_percent",
-                _("Assistance put into a reply"),
+                _("Assistance used in a reply"),
                 [row["assist_inserted_percent"] for row in rows],
             ),
         ],
@@ -530,11 +538,11 @@ def suggestions_accepted(query: ReportQuery, reader: User) -> ReportResult:
                 ("triage_dismissed", _("Dismissed")),
                 ("triage_pending", _("Not decided yet")),
                 ("triage_accepted_percent", _("Accepted (%)")),
-                ("assist_answers", _("Assistance answers")),
-                ("assist_inserted", _("Put into a reply")),
+                ("assist_answers", _("Assistance answers to use")),
+                ("assist_inserted", _("Used in a reply")),
                 ("assist_discarded", _("Discarded")),
                 ("assist_unsaid", _("Neither")),
-                ("assist_inserted_percent", _("Put into a reply (%)")),
+                ("assist_inserted_percent", _("Used in a reply (%)")),
             ],
             rows,
         ),
@@ -565,10 +573,10 @@ def suggestions_accepted(query: ReportQuery, reader: User) -> ReportResult:
                 [
                     ("action", _("Assistance")),
                     ("answers", _("Answers")),
-                    ("inserted", _("Put into a reply")),
+                    ("inserted", _("Used in a reply")),
                     ("discarded", _("Discarded")),
                     ("unsaid", _("Neither")),
-                    ("inserted_percent", _("Put into a reply (%)")),
+                    ("inserted_percent", _("Used in a reply (%)")),
                 ],
                 [
                     {
@@ -577,7 +585,9 @@ def suggestions_accepted(query: ReportQuery, reader: User) -> ReportResult:
                         "inserted": counts.get("inserted", 0),
                         "discarded": counts.get("discarded", 0),
                         "unsaid": counts.get("unsaid", 0),
-                        "inserted_percent": _percent(counts.get("inserted", 0), sum(counts.values())),
+                        "inserted_percent": _percent(counts.get("inserted", 0), sum(counts.values()))
+                        if action in INSERTABLE
+                        else None,
                     }
                     for action in Action.values
                     for counts in [now.actions.get(action, {})]
