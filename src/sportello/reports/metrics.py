@@ -13,8 +13,9 @@ Common rules:
   their groups' tickets) and the query's filters; merged tickets are counted in the ticket they
   were merged into, never themselves.
 - Headline figures carry the value of the previous period of the same length.
-- Percentiles are exact: PostgreSQL's percentile_cont, or the same interpolation in Python on
-  SQLite (`percentile`), rounded to 0.1 s.
+- Percentiles from the facts are exact: PostgreSQL's percentile_cont, or the same interpolation in
+  Python on SQLite (`percentile`), rounded to 0.1 s; from the roll-up's histograms (response times,
+  when the filters fit) within 2% of those (reports/rollup.py).
 """
 
 from __future__ import annotations
@@ -54,7 +55,15 @@ from sportello.reports.frame import (
     buckets,
     report,
 )
-from sportello.reports.models import Activity, ActivityKind, BacklogDay, ReportDaily, SlaOutcome, TicketFact
+from sportello.reports.models import (
+    Activity,
+    ActivityKind,
+    BacklogDay,
+    ReportDaily,
+    ResponseHistogram,
+    SlaOutcome,
+    TicketFact,
+)
 from sportello.reports.services import Period
 from sportello.sla.models import Policy
 from sportello.tickets.models import Category, Channel, StatusCategory, Ticket
@@ -593,6 +602,70 @@ def _response_sets(
     return rows.filter(in_period("created_at", period)), rows.filter(in_period("solved_at", period))
 
 
+def _histograms(
+    query: ReportQuery, reader: User, period: Period, keys: tuple[str | None, ...]
+) -> dict[str | None, QuerySet[ResponseHistogram]] | None:
+    """The roll-up's response-time histograms for each key, or None when one has no grain (the
+    facts answer then, for every key: a report's figures come from one source)."""
+    if not reader.is_authenticated or not reader.is_staff_member:
+        return None
+    groups = visible_groups(reader)
+    found = {}
+    for key in keys:
+        rows = rollup.histogram_rows(query.filters, groups, period, ROLLED[key] if key else None)
+        if rows is None:
+            return None
+        found[key] = rows
+    return found
+
+
+def _histogram_spreads(
+    histograms: dict[str | None, QuerySet[ResponseHistogram]],
+) -> dict[str | None, dict[Any, dict[str, Spread]]]:
+    """`spread_sets` from the histograms: one grouped read per key (0 in a key column is "none")."""
+    found: dict[str | None, dict[Any, dict[str, Spread]]] = {}
+    for key, rows in histograms.items():
+        columns = [key] if key else []
+        counts: dict[tuple[Any, int], list[tuple[int, int]]] = defaultdict(list)
+        for *value, measure, bucket, n in (
+            rows.values(*columns, "measure", "bucket")
+            .annotate(n=Sum("tickets"))
+            .values_list(*columns, "measure", "bucket", "n")
+            .order_by()
+        ):
+            counts[(value[0] or None if value else None, measure)].append((bucket, n))
+        per_value: dict[Any, dict[str, Spread]] = defaultdict(dict)
+        for (value, measure), pairs in counts.items():
+            total = sum(n for _bucket, n in pairs)
+            if total:
+                per_value[value][rollup.HISTOGRAM_MEASURES[measure]] = Spread(
+                    total,
+                    _round(rollup.histogram_percentile(pairs, 0.5)),
+                    _round(rollup.histogram_percentile(pairs, 0.9)),
+                )
+        found[key] = per_value
+    return found
+
+
+def _histogram_medians(
+    rows: QuerySet[ResponseHistogram], field: str, period: Period, granularity: Granularity
+) -> list[float | None]:
+    """`spread_per_bucket` from the histograms of the report's figures (all tickets under the filters)."""
+    counts: dict[date, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for day, bucket, n in (
+        rows.filter(measure=rollup.HISTOGRAM_MEASURES.index(field))
+        .values("day", "bucket")
+        .annotate(n=Sum("tickets"))
+        .values_list("day", "bucket", "n")
+        .order_by()
+    ):
+        counts[bucket_start(day, granularity, period)][bucket] += n
+    return [
+        _round(rollup.histogram_percentile(list(counts[start].items()), 0.5)) if start in counts else None
+        for start in buckets(period, granularity)
+    ]
+
+
 def _response_figures(
     query: ReportQuery, reader: User, period: Period, keys: tuple[str | None, ...] = (None,)
 ) -> dict[str | None, dict[Any, dict[str, Any]]]:
@@ -601,8 +674,13 @@ def _response_figures(
     per_key: dict[str | None, dict[Any, dict[str, Any]]] = {key: defaultdict(dict) for key in keys}
     first = ("first_response_business_seconds", "first_response_seconds")
     resolution = ("resolution_business_seconds", "resolution_seconds")
-    for source, fields in ((created, first), (solved, resolution)):
-        for key, found_spreads in spread_sets(source, fields, keys).items():
+    histograms = _histograms(query, reader, period, keys)
+    if histograms is not None:
+        sets = [_histogram_spreads(histograms)]
+    else:
+        sets = [spread_sets(source, fields, keys) for source, fields in ((created, first), (solved, resolution))]
+    for found_sets in sets:
+        for key, found_spreads in found_sets.items():
             for group, per_field in found_spreads.items():
                 for field, spread in per_field.items():
                     per_key[key][group][f"{field}_median"] = spread.median
@@ -695,6 +773,17 @@ def response_times(query: ReportQuery, reader: User) -> ReportResult:
         )
     )
     created, solved = _response_sets(query, reader, query.period)
+    histograms = _histograms(query, reader, period, (None,))
+    if histograms is not None:
+        medians = [
+            _histogram_medians(histograms[None], field, period, granularity)
+            for field in ("first_response_business_seconds", "resolution_business_seconds")
+        ]
+    else:
+        medians = [
+            spread_per_bucket(created, "first_response_business_seconds", "created_at", period, granularity),
+            spread_per_bucket(solved, "resolution_business_seconds", "solved_at", period, granularity),
+        ]
     table_rows = []
     per_group, per_agent = current["group_id"], current["assignee_id"]
     for kind, found, names in (
@@ -712,19 +801,26 @@ def response_times(query: ReportQuery, reader: User) -> ReportResult:
         figures=figures,
         axis=axis(period, granularity),
         series=[
-            Series(
-                "first_response_business_median",
-                _("First response, business hours, median (s)"),
-                spread_per_bucket(created, "first_response_business_seconds", "created_at", period, granularity),
-            ),
-            Series(
-                "resolution_business_median",
-                _("Resolution, business hours, median (s)"),
-                spread_per_bucket(solved, "resolution_business_seconds", "solved_at", period, granularity),
-            ),
+            Series("first_response_business_median", _("First response, business hours, median (s)"), medians[0]),
+            Series("resolution_business_median", _("Resolution, business hours, median (s)"), medians[1]),
         ],
         chart="line",
         table=Table([(key, _(label)) for key, label in RESPONSE_COLUMNS], table_rows),
+        extra={"precision": _precision(histograms is not None)},
+    )
+
+
+def _precision(from_histograms: bool) -> Table:
+    """What the report says about its medians and 90th percentiles: exact, or from histograms."""
+    if from_histograms:
+        text = _("Read from daily histograms: within %(percent)s%% of the exact value (exact below one minute).") % {
+            "percent": rollup.PRECISION_PERCENT
+        }
+    else:
+        text = _("Exact (computed from every ticket).")
+    return Table(
+        [("figures", _("Figures")), ("precision", _("Precision"))],
+        [{"figures": _("Medians and 90th percentiles"), "precision": text}],
     )
 
 

@@ -400,6 +400,7 @@ def _extra_title(key: str) -> str:
         "senders": _("Senders"),
         "forum_categories": _("By forum category"),
         "topics": _("Forum topics that solved the most problems"),
+        "precision": _("Precision"),
         "by_source": _("By form"),
         "by_target": _("By predicted field"),
         "triage_by_target": _("Triage suggestions by predicted field"),
