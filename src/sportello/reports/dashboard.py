@@ -13,13 +13,15 @@ only their groups' when restricted):
 - created today and solved today, "today" in the reader's time zone (solved: tickets whose last
   solve was today and that are still solved or closed, from the report facts).
 
-Every figure is an indexed count, capped, never a scan of the tickets: open and unassigned read
-the ticket's (state, …) and (assignee, state, …) indexes; the SLA figures a range of
-`sla_ticket_next_due`; each agent's load `ticket_assignee_state`; created a range of
-`ticket_created`; solved a range of the report facts' `fact_solved`. Each count stops after
-CAP + 1 rows (a figure past it shows as "5000+"), so an answer costs the same at 1M tickets as at
-1,000. All the counts are one statement; with the agents online and (for a restricted reader)
-their groups, two or three queries in all, whatever the number of tickets, agents or groups.
+Open, unassigned and each agent's load are exact at any size: sums of the kept counts of tickets
+per status category, group and assignee (`TicketCount`, a few hundred rows, kept from the report
+facts in their transaction: as current as the facts, the outbox listener's second or so behind).
+The other figures are short index ranges in time, counted up to a cap: the SLA figures a range of
+`sla_ticket_next_due`; created a range of `ticket_created`; solved a range of the report facts'
+`fact_solved`. Each stops after CAP + 1 rows (a figure past it shows as "5000+"; in practice the
+past-due clocks of a neglected desk), so an answer costs the same at 1M tickets as at 1,000. All
+the figures are one statement; with the agents online and (for a restricted reader) their groups,
+two or three queries in all, whatever the number of tickets, agents or groups.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from django.utils import timezone
 
 from sportello.accounts.models import Availability, Role, User
 from sportello.chat.models import Conversation, ConversationState
-from sportello.reports.models import TicketFact
+from sportello.reports.models import TicketCount, TicketFact
 from sportello.sla.models import TicketSLA
 from sportello.tickets.models import StatusCategory, Ticket
 
@@ -50,7 +52,7 @@ SLA_SOON = timedelta(hours=1)
 # (150 ms and more on PostgreSQL). Below the cap every figure is exact. An agent's load has a lower
 # cap: "100+" already says "overloaded", and each agent online is one more range to read.
 CAP = 5_000
-LOAD_CAP = 100
+EXACT = 2**62  # the "cap" of the figures summed from TicketCount: never reached
 
 
 @dataclass
@@ -120,9 +122,12 @@ class Figure(int):
         return f"{self.cap}+" if self.capped else int.__str__(self)
 
 
-def _capped_counts(queries: dict[str, QuerySet[Any]], cap: dict[str, int]) -> dict[str, Figure]:
-    """Each query's count up to its cap (cap + 1 means "more"), all in one statement: each is a
-    subquery that stops after cap + 1 rows of its index range, however many rows match."""
+def _capped_counts(
+    queries: dict[str, QuerySet[Any]], cap: dict[str, int], sums: dict[str, QuerySet[TicketCount]]
+) -> dict[str, Figure]:
+    """Each query's count up to its cap (cap + 1 means "more"), and each of `sums`' tickets summed
+    (exact), all in one statement: each count is a subquery that stops after cap + 1 rows of its
+    index range, however many rows match; each sum reads a few rows of TicketCount."""
     parts: list[str] = []
     params: list[Any] = []
     names = list(queries)
@@ -134,6 +139,12 @@ def _capped_counts(queries: dict[str, QuerySet[Any]], cap: dict[str, int]) -> di
         sql, query_params = query.order_by().values("pk")[: cap[name] + 1].query.sql_with_params()
         parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS figure_{index})")
         params.extend(query_params)
+    for index, name in enumerate(sums):
+        sql, query_params = sums[name].order_by().values("tickets").query.sql_with_params()
+        parts.append(f"(SELECT COALESCE(SUM(tickets), 0) FROM ({sql}) AS summed_{index})")
+        params.extend(query_params)
+        cap[name] = EXACT
+    names += list(sums)
     with connection.cursor() as cursor:
         cursor.execute("SELECT " + ", ".join(parts), params)
         row = cursor.fetchone()
@@ -159,11 +170,10 @@ def dashboard(user: User, now: datetime | None = None) -> Dashboard:
     people = list(online.order_by("first_name", "last_name", "username", "pk"))
 
     today = _start_of_day(now, zone)
-    tickets = scoped(Ticket.objects.filter(state__in=OPEN_STATES, merged_into__isnull=True))
+    tickets = scoped(TicketCount.objects.filter(state__in=OPEN_STATES))
     clocks = scoped(TicketSLA.objects.filter(ticket__merged_into__isnull=True), "ticket__")
+    sums = {"open": tickets, "unassigned": tickets.filter(assignee_id=0)}
     queries: dict[str, QuerySet[Any]] = {
-        "open": tickets,
-        "unassigned": tickets.filter(assignee__isnull=True),
         "breaching": clocks.filter(next_due__gte=now, next_due__lt=now + SLA_SOON),
         "breached": clocks.filter(next_due__lt=now),
         "waiting": scoped(Conversation.objects.filter(state=ConversationState.WAITING), "ticket__"),
@@ -174,9 +184,8 @@ def dashboard(user: User, now: datetime | None = None) -> Dashboard:
     }
     caps = dict.fromkeys(queries, CAP)
     for person in people:
-        queries[f"agent-{person.pk}"] = scoped(Ticket.objects.filter(assignee_id=person.pk, state__in=OPEN_STATES))
-        caps[f"agent-{person.pk}"] = LOAD_CAP
-    counts = _capped_counts(queries, caps)
+        sums[f"agent-{person.pk}"] = tickets.filter(assignee_id=person.pk)
+    counts = _capped_counts(queries, caps, sums)
     agents = sorted(
         (AgentOnline(id=p.pk, name=p.display_name, load=counts[f"agent-{p.pk}"]) for p in people),
         key=lambda a: (-a.load, a.name.casefold()),

@@ -272,6 +272,7 @@ ACTIVITY_FIELDS: list[Any] = [Activity._meta.get_field(name) for name in ("fact"
 ACTIVITY_COLUMNS = [field.attname for field in ACTIVITY_FIELDS]
 # Where the roll-up's FACT_READ columns are in a row of FACT_COLUMNS.
 ROLLUP_READ = [FACT_COLUMNS.index(column) for column in rollup.FACT_READ]
+COUNT_READ = [FACT_COLUMNS.index(column) for column in rollup.COUNT_READ]
 assert list(rollup.ACTIVITY_READ) == ACTIVITY_COLUMNS
 
 
@@ -287,6 +288,7 @@ def _write(found: list[int], facts: list[tuple[Any, ...]], activity: list[tuple[
         rollup.lock()
         zone = rollup.kept_zone()
         before = rollup.snapshot(found, zone) if zone is not None else {}
+        counted = rollup.count_snapshot(found)
         Activity.objects.filter(fact_id__in=found).delete()
         if connection.vendor != "postgresql":
             TicketFact.objects.bulk_create(
@@ -305,6 +307,8 @@ def _write(found: list[int], facts: list[tuple[Any, ...]], activity: list[tuple[
                     cursor.execute(sql, _arrays(facts, FACT_FIELDS))
                 if activity:
                     cursor.execute(_unnest_sql(Activity, ACTIVITY_FIELDS), _arrays(activity, ACTIVITY_FIELDS))
+        counted_now = rollup.counts(tuple(row[i] for i in COUNT_READ) for row in facts)
+        rollup.add_counts(rollup.count_difference(counted_now, counted))
         if zone is not None:
             after = rollup.contributions([tuple(row[i] for i in ROLLUP_READ) for row in facts], activity, zone)
             rollup.apply(rollup.difference(after, before))

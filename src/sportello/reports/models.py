@@ -233,6 +233,27 @@ class ResponseHistogram(models.Model):
         return f"{self.day} {self.grain or 'all'} measure {self.measure} bucket {self.bucket}: {self.tickets}"
 
 
+class TicketCount(models.Model):
+    """How many tickets are in each status category, per group and assignee (0: none), merged ones
+    left out: the live dashboard's open, unassigned and per-agent figures, exact at any size.
+
+    Kept from the facts, in the transaction that writes them (`reports.rollup.add_counts`, under
+    the roll-up's lock), and taken off when a ticket's facts are deleted with it; `sportello reports
+    rebuild` recounts them. As current as the facts: the outbox listener's second or so behind.
+    """
+
+    state = models.CharField(max_length=10)
+    group_id = models.BigIntegerField(default=0)
+    assignee_id = models.BigIntegerField(default=0)
+    tickets = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["state", "group_id", "assignee_id"], name="ticket_count_key")]
+
+    def __str__(self) -> str:
+        return f"{self.state} group {self.group_id} assignee {self.assignee_id}: {self.tickets}"
+
+
 class RollupState(models.Model):
     """One row once `ReportDaily` was built: the site time zone its days are in. Reports read the
     roll-up only while it exists and the zone is still the site's and the reader's."""

@@ -38,7 +38,9 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils import timezone
 
 from sportello.reports.frame import Filters
@@ -48,6 +50,7 @@ from sportello.reports.models import (
     ResponseHistogram,
     RollupState,
     SlaOutcome,
+    TicketCount,
     TicketFact,
 )
 from sportello.reports.services import Period
@@ -420,6 +423,70 @@ def _row(key: Key, values: list[int]) -> ReportDaily:
     return ReportDaily(day=key[0], grain=key[1], **dims, **dict(zip(MEASURES, values, strict=True)))
 
 
+# --- Ticket counts (the dashboard) ----------------------------------------------------------------------------
+
+CountKey = tuple[str, int, int]  # (state, group or 0, assignee or 0)
+COUNT_READ = ("state", "group_id", "assignee_id", "merged")
+
+
+def counts(facts: Iterable[tuple[Any, ...]]) -> dict[CountKey, int]:
+    """The tickets these facts (COUNT_READ rows) count, per key."""
+    found: dict[CountKey, int] = {}
+    for state, group, assignee, merged in facts:
+        if not merged:
+            key = (state, group or 0, assignee or 0)
+            found[key] = found.get(key, 0) + 1
+    return found
+
+
+def count_snapshot(ticket_ids: list[int]) -> dict[CountKey, int]:
+    """What the facts of these tickets count now (read under the lock, before they are rewritten)."""
+    return counts(TicketFact.objects.filter(pk__in=ticket_ids).values_list(*COUNT_READ))
+
+
+def add_counts(change: dict[CountKey, int]) -> None:
+    """Add to `TicketCount` (one upsert), then delete the rows that came to 0."""
+    rows = [(*key, n) for key, n in change.items() if n]
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    table = quote(TicketCount._meta.db_table)
+    tickets = quote("tickets")
+    sql = (
+        f"INSERT INTO {table} ({quote('state')}, {quote('group_id')}, {quote('assignee_id')}, {tickets}) "
+        f"SELECT %s, %s, %s, %s WHERE true ON CONFLICT ({quote('state')}, {quote('group_id')}, "
+        f"{quote('assignee_id')}) DO UPDATE SET {tickets} = {table}.{tickets} + EXCLUDED.{tickets}"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+    TicketCount.objects.filter(tickets=0).delete()
+
+
+def count_difference(new: dict[CountKey, int], old: dict[CountKey, int]) -> dict[CountKey, int]:
+    return {key: new.get(key, 0) - old.get(key, 0) for key in new.keys() | old.keys()}
+
+
+def recount() -> int:
+    """Every `TicketCount` row from the facts (call under the lock); returns the rows written."""
+    rows = (
+        TicketFact.objects.filter(merged=False)
+        .values("state", "group_id", "assignee_id")
+        .annotate(n=Count("pk"))
+        .values_list("state", "group_id", "assignee_id", "n")
+        .order_by()
+    )
+    written = [TicketCount(state=s, group_id=g or 0, assignee_id=a or 0, tickets=n) for s, g, a, n in rows]
+    TicketCount.objects.all().delete()
+    TicketCount.objects.bulk_create(written)
+    return len(written)
+
+
+@receiver(post_delete, sender=TicketFact)
+def _fact_deleted(sender: Any, instance: TicketFact, **kwargs: Any) -> None:
+    """A ticket deleted takes its facts with it: its count goes too (the roll-up keeps it until a rebuild)."""
+    add_counts({key: -n for key, n in counts([tuple(getattr(instance, f) for f in COUNT_READ)]).items()})
+
+
 FLUSH = 300_000  # roll-up keys held in memory before the histograms among them are written
 
 
@@ -443,6 +510,7 @@ def rebuild(batch: int = 5000) -> int:
             if len(totals) > FLUSH:  # the histograms are added up in the table as they come
                 add_histograms({key: totals.pop(key) for key in list(totals) if len(key) == HISTOGRAM_KEY})
         add_histograms({key: totals.pop(key) for key in list(totals) if len(key) == HISTOGRAM_KEY})
+        recount()
         ReportDaily.objects.all().delete()
         rows = [_row(key, values) for key, values in totals.items() if any(values)]
         ReportDaily.objects.bulk_create(rows, batch_size=5000)
