@@ -6,11 +6,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from django.core import mail
 from django.core.management import CommandError, call_command
 
-from sportello.accounts.models import User
-from sportello.core.models import OutboxMessage
 from sportello.csat.models import Survey
 from sportello.customers.models import Customer
 from sportello.fields.models import CustomField
@@ -19,7 +16,6 @@ from sportello.importers.runner import run_import
 from sportello.importers.sources.freshdesk import FreshdeskSource
 from sportello.importers.sources.tabular import SourceError
 from sportello.search import backend as search
-from sportello.sla.models import TicketSLA
 from sportello.tickets.models import Attachment, Entry, Ticket
 from tests.importers.common import at, counts
 from tests.importers.freshdesk_server import API_KEY, FreshdeskServer
@@ -83,19 +79,6 @@ def test_a_ticket_arrives_with_its_thread_authors_notes_attachments_and_times(fr
     assert [t.number for t in search.search_tickets("spaceship", Ticket.objects.all())] == [2]
 
 
-def test_imported_history_fires_nothing_mails_nobody_and_starts_no_clock_on_closed_tickets(
-    freshdesk: FreshdeskServer,
-) -> None:
-    before = OutboxMessage.objects.count()
-    run_import(source(freshdesk))
-    assert mail.outbox == []
-    assert OutboxMessage.objects.count() == before
-    closed = Ticket.objects.filter(state__in=["solved", "closed"])
-    assert closed.count() == 2
-    assert not TicketSLA.objects.filter(ticket__in=closed).exists()
-    assert not User.objects.filter(email="spiderman@freshdesk.com", is_active=True).exists()
-
-
 def test_running_again_changes_nothing_and_since_brings_only_what_changed(freshdesk: FreshdeskServer) -> None:
     run_import(source(freshdesk))
     first = counts()
@@ -142,14 +125,6 @@ def test_a_run_started_again_resumes_from_the_last_tickets_page_written(freshdes
     assert report.created["ticket"] == 8 - partial
 
 
-def test_rate_limits_are_waited_out_as_retry_after_says(freshdesk: FreshdeskServer) -> None:
-    freshdesk.rate_limit_next = 2
-    sleeps: list[float] = []
-    run_import(source(freshdesk, sleeps))
-    assert sleeps[:2] == [11.0, 11.0]
-    assert Ticket.objects.count() == 3
-
-
 def test_error_bodies_stop_the_import_with_freshdesks_message(freshdesk: FreshdeskServer) -> None:
     with pytest.raises(SourceError, match=r"401.*You have to be logged in"):
         run_import(source(freshdesk, token="wrong"))
@@ -194,15 +169,6 @@ def test_a_mapping_file_names_custom_statuses(freshdesk: FreshdeskServer, tmp_pa
     path.write_text(json.dumps({"statuses": {"Waiting on Customer": "on_hold"}}))
     run_import(source(freshdesk), mapping=Mapping.load(path))
     assert Ticket.objects.get(number=2).state == "on_hold"
-
-
-def test_dry_run_writes_nothing_and_says_what_would_come(freshdesk: FreshdeskServer) -> None:
-    before = counts()
-    report = run_import(source(freshdesk), dry_run=True)
-    assert counts() == before
-    assert report.created["ticket"] == 3 and report.created["customer"] == 2 and report.created["agent"] == 1
-    assert report.created["attachment"] == 2
-    assert not any(r.startswith("/attachments/") for r in freshdesk.requests)
 
 
 def test_the_command_prints_and_files_its_report(freshdesk: FreshdeskServer, tmp_path, capsys) -> None:

@@ -7,12 +7,10 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from django.core import mail
 from django.core.management import CommandError, call_command
 
 from sportello.accounts.models import User
 from sportello.automation.models import Macro
-from sportello.core.models import OutboxMessage
 from sportello.csat.models import Survey
 from sportello.customers.models import Customer
 from sportello.importers.models import ImportedRecord
@@ -20,7 +18,6 @@ from sportello.importers.runner import run_import
 from sportello.importers.sources.helpscout import HelpScoutSource
 from sportello.importers.sources.tabular import SourceError
 from sportello.search import backend as search
-from sportello.sla.models import TicketSLA
 from sportello.tickets.models import Attachment, Entry, Ticket
 from tests.importers.common import at, counts
 from tests.importers.helpscout_server import APP_ID, APP_SECRET, HelpScoutServer
@@ -95,13 +92,6 @@ def test_a_conversation_arrives_with_its_thread_authors_notes_attachments_and_ti
     assert len(listed) == 3 and all("embed=threads" in r and "status=all" in r for r in listed)
 
 
-def test_imported_history_mails_nobody_and_starts_no_clock_on_closed_tickets(helpscout: HelpScoutServer) -> None:
-    before = OutboxMessage.objects.count()
-    run_import(source(helpscout))
-    assert mail.outbox == [] and OutboxMessage.objects.count() == before
-    assert not TicketSLA.objects.filter(ticket__number=310).exists()
-
-
 def test_running_again_imports_nothing_twice_and_brings_what_changed(helpscout: HelpScoutServer) -> None:
     def april() -> HelpScoutSource:  # runs on 1 April 2024, before the change below
         return source(helpscout, now=lambda: datetime(2024, 4, 1, tzinfo=UTC))
@@ -156,14 +146,6 @@ def test_an_import_killed_after_some_conversations_finishes_on_the_next_run_with
     assert report.created["ticket"] == 9 - partial
 
 
-def test_rate_limits_are_waited_out_as_the_headers_say(helpscout: HelpScoutServer) -> None:
-    helpscout.rate_limit_next = 3
-    sleeps: list[float] = []
-    run_import(source(helpscout, sleeps))
-    assert sleeps[:3] == [9.0, 9.0, 9.0]
-    assert Ticket.objects.count() == 2
-
-
 def test_an_expired_token_is_renewed(helpscout: HelpScoutServer) -> None:
     src = source(helpscout)
     list(src.read("groups", since=None, cursor=None))
@@ -180,21 +162,6 @@ def test_an_error_body_stops_the_import_with_its_message(helpscout: HelpScoutSer
     ]
     with pytest.raises(SourceError, match="403 to /v2/oauth2/token: Access denied; API not enabled"):
         run_import(source(helpscout))
-
-
-def test_server_errors_are_retried(helpscout: HelpScoutServer) -> None:
-    helpscout.fail_next = [(503, {"message": "Service unavailable"}), (500, {"message": "Oops"})]
-    sleeps: list[float] = []
-    run_import(source(helpscout, sleeps))
-    assert sleeps[:2] == [2, 4] and Ticket.objects.count() == 2
-
-
-def test_dry_run_writes_nothing_and_says_what_would_come(helpscout: HelpScoutServer) -> None:
-    before = counts()
-    report = run_import(source(helpscout), dry_run=True)
-    assert counts() == before
-    assert report.created["ticket"] == 2 and report.created["customer"] == 2 and report.created["agent"] == 2
-    assert not any("/attachments/" in r for r in helpscout.requests)  # nothing downloaded
 
 
 def test_the_command_prints_and_files_its_report(helpscout: HelpScoutServer, tmp_path, capsys) -> None:

@@ -6,12 +6,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core import mail
 from django.core.management import CommandError, call_command
 
-from sportello.accounts.models import Group, User
+from sportello.accounts.models import Group
 from sportello.automation.models import Macro
-from sportello.core.models import OutboxMessage
 from sportello.customers.models import Customer
 from sportello.fields.models import CustomField
 from sportello.importers.mapping import Mapping
@@ -19,7 +17,6 @@ from sportello.importers.runner import run_import
 from sportello.importers.sources.tabular import SourceError
 from sportello.importers.sources.zammad import ZammadSource
 from sportello.search import backend as search
-from sportello.sla.models import TicketSLA
 from sportello.tickets.models import Attachment, Entry, Status, Ticket
 from tests.importers.common import at, counts
 from tests.importers.zammad_server import TOKEN, ZammadServer
@@ -82,19 +79,6 @@ def test_a_ticket_arrives_with_its_thread_authors_notes_attachments_and_times(za
     assert not [what for what in report.unmapped if what[0] != "macro action"]  # the macros' are below
     assert any("&page=2" in r for r in zammad.requests if r.startswith("/api/v1/tickets?"))
     assert [t.number for t in search.search_tickets("printer", Ticket.objects.all())] == [31002]
-
-
-def test_imported_history_fires_nothing_mails_nobody_and_starts_no_clock_on_closed_tickets(
-    zammad: ZammadServer,
-) -> None:
-    before = OutboxMessage.objects.count()
-    run_import(source(zammad))
-    assert mail.outbox == []
-    assert OutboxMessage.objects.count() == before
-    closed = Ticket.objects.filter(state__in=["solved", "closed"])
-    assert closed.count() == 1
-    assert not TicketSLA.objects.filter(ticket__in=closed).exists()
-    assert not User.objects.filter(email__in=["anna@example.com", "admin@example.com"], is_active=True).exists()
 
 
 def test_running_again_changes_nothing_and_since_brings_only_what_changed(zammad: ZammadServer) -> None:
@@ -161,14 +145,6 @@ def test_an_import_killed_after_some_tickets_finishes_on_the_next_run_without_du
     assert report.created["ticket"] == 8 - partial
 
 
-def test_rate_limits_are_waited_out_as_retry_after_says(zammad: ZammadServer) -> None:
-    zammad.rate_limit_next = 3
-    sleeps: list[float] = []
-    run_import(source(zammad, sleeps))
-    assert sleeps[:3] == [5.0, 5.0, 5.0]
-    assert Ticket.objects.count() == 3
-
-
 def test_error_bodies_stop_the_import_with_zammads_message(zammad: ZammadServer) -> None:
     with pytest.raises(SourceError, match=r"401.*Authentication required"):
         run_import(source(zammad, token="wrong"))
@@ -206,15 +182,6 @@ def test_a_mapping_file_names_a_custom_state(zammad: ZammadServer, tmp_path) -> 
     path.write_text(json.dumps({"statuses": {"waiting for parts": "on_hold"}}))
     run_import(source(zammad), mapping=Mapping.load(path))
     assert Ticket.objects.get(number=31002).state == "on_hold"
-
-
-def test_dry_run_writes_nothing_and_says_what_would_come(zammad: ZammadServer) -> None:
-    before = counts()
-    report = run_import(source(zammad), dry_run=True)
-    assert counts() == before
-    assert report.created["ticket"] == 3 and report.created["customer"] == 1 and report.created["agent"] == 2
-    assert report.created["attachment"] == 2
-    assert not any(r.startswith("/api/v1/ticket_attachment/") for r in zammad.requests)
 
 
 def test_the_command_prints_and_files_its_report(zammad: ZammadServer, tmp_path, capsys) -> None:

@@ -6,10 +6,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from django.core import mail
 from django.core.management import CommandError, call_command
 
-from sportello.core.models import OutboxMessage
 from sportello.csat.models import Survey
 from sportello.customers.models import Customer, Identity
 from sportello.fields.models import CustomField
@@ -18,7 +16,6 @@ from sportello.importers.runner import run_import
 from sportello.importers.sources.tabular import SourceError
 from sportello.importers.sources.zendesk import ZendeskSource
 from sportello.search import backend as search
-from sportello.sla.models import TicketSLA
 from sportello.tickets.models import Attachment, Entry, Ticket
 from tests.importers.common import at, counts
 from tests.importers.zendesk_server import EMAIL, TOKEN, ZendeskServer
@@ -76,18 +73,6 @@ def test_a_ticket_arrives_with_its_thread_authors_notes_attachments_and_times(ze
     assert [t.number for t in search.search_tickets("colorful", Ticket.objects.all())] == [35436]
 
 
-def test_imported_history_fires_nothing_mails_nobody_and_starts_no_clock_on_closed_tickets(
-    zendesk: ZendeskServer,
-) -> None:
-    before = OutboxMessage.objects.count()
-    run_import(source(zendesk))
-    assert mail.outbox == []
-    assert OutboxMessage.objects.count() == before  # no event, no trigger, no survey mail, no webhook
-    closed = Ticket.objects.filter(state__in=["solved", "closed"])
-    assert closed.count() == 2
-    assert not TicketSLA.objects.filter(ticket__in=closed).exists()
-
-
 def test_running_again_changes_nothing_and_since_brings_only_what_changed(zendesk: ZendeskServer) -> None:
     run_import(source(zendesk))
     first = counts()
@@ -135,35 +120,12 @@ def test_an_import_killed_after_some_tickets_finishes_on_the_next_run_without_du
     assert report.created["ticket"] == 10 - partial
 
 
-def test_rate_limits_are_waited_out_as_retry_after_says(zendesk: ZendeskServer) -> None:
-    zendesk.rate_limit_next = 3
-    sleeps: list[float] = []
-    run_import(source(zendesk, sleeps))
-    assert sleeps[:3] == [7.0, 7.0, 7.0]
-    assert Ticket.objects.count() == 3
-
-
 def test_an_error_body_stops_the_import_with_its_message(zendesk: ZendeskServer) -> None:
     with pytest.raises(SourceError, match=r"401.*Couldn't authenticate you"):
         run_import(ZendeskSource(zendesk.url, email=EMAIL, token="wrong", sleep=lambda s: None))
     zendesk.fail_next = [(403, {"error": {"title": "Forbidden", "message": "You do not have access"}})]
     with pytest.raises(SourceError, match="Forbidden: You do not have access"):
         run_import(source(zendesk))
-
-
-def test_server_errors_are_retried(zendesk: ZendeskServer) -> None:
-    zendesk.fail_next = [(503, {"error": "ServiceUnavailable"}), (500, {"error": "Oops"})]
-    sleeps: list[float] = []
-    run_import(source(zendesk, sleeps))
-    assert sleeps[:2] == [2, 4] and Ticket.objects.count() == 3
-
-
-def test_dry_run_writes_nothing_and_says_what_would_come(zendesk: ZendeskServer) -> None:
-    before = counts()
-    report = run_import(source(zendesk), dry_run=True)
-    assert counts() == before
-    assert report.created["ticket"] == 3 and report.created["customer"] == 3 and report.created["agent"] == 2
-    assert not any(r.startswith("/attachments/") for r in zendesk.requests)  # nothing downloaded
 
 
 def test_a_taken_number_is_mapped_and_the_old_one_stays_searchable(zendesk: ZendeskServer) -> None:
