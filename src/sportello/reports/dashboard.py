@@ -47,10 +47,9 @@ SOLVED_STATES = (StatusCategory.SOLVED.value, StatusCategory.CLOSED.value)
 # Who appears among the agents online (the system actor never does).
 AGENT_ROLES = (Role.ADMIN, Role.AGENT, Role.LIGHT_AGENT)
 SLA_SOON = timedelta(hours=1)
-# Each figure is counted up to a cap and shown as "5000+" past it: counting stops after cap + 1
-# rows of an index range, where an exact count of a backlog of 300,000 open tickets reads them all
-# (150 ms and more on PostgreSQL). Below the cap every figure is exact. An agent's load has a lower
-# cap: "100+" already says "overloaded", and each agent online is one more range to read.
+# The figures counted from an index range in time stop at a cap and show as "5000+" past it:
+# counting stops after cap + 1 rows, where an exact count of, say, 100,000 past-due clocks reads
+# them all. Open, unassigned and the loads are sums of TicketCount, exact at any size.
 CAP = 5_000
 EXACT = 2**62  # the "cap" of the figures summed from TicketCount: never reached
 
