@@ -5,15 +5,43 @@ from the API) the compiling cost more than the database spent on the statement. 
 the same row — every concrete field, `pre_save` applied (auto_now_add), each value prepared by
 its field as the ORM prepares it — with the statement's text kept per model and column set.
 It sends no `pre_save`/`post_save` signals: use it only for models nothing listens to.
+
+Preparing a value (`Field.get_db_prep_save`) is four or five calls deep and reads the connection
+through Django's proxy each time; for most values it returns them unchanged. So each column keeps,
+with the statement, the types whose values are final already for that field and database (a
+`str` for a text column, an `int` for a key, an aware `datetime` on PostgreSQL): those are passed
+as they are, anything else (an enum member, JSON, a naive time, a lazy string) goes through the
+field as before.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cache
+from types import NoneType
 from typing import Any
 
-from django.db import connection
-from django.db.models import Field, Model
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Model, fields
+from django.db.models.fields.related import ForeignKey, OneToOneField
+
+# A column: (the attribute read, or "" when the field's pre_save computes the value; the field; the
+# types of the values passed unchanged, see `_final_types`).
+_Column = tuple[str, Field[Any, Any], frozenset[type]]
+
+# Field classes (exactly these: a subclass may prepare its values otherwise) whose stock
+# preparation returns a value of these types unchanged, on every backend.
+_TEXT = (fields.CharField, fields.TextField, fields.EmailField, fields.SlugField, fields.URLField)
+_INTEGER = (
+    fields.IntegerField,
+    fields.BigIntegerField,
+    fields.SmallIntegerField,
+    fields.PositiveIntegerField,
+    fields.PositiveSmallIntegerField,
+    fields.PositiveBigIntegerField,
+)
+_AUTO = (fields.AutoField, fields.BigAutoField, fields.SmallAutoField)
 
 
 def insert(instance: Model, *, computed: dict[str, str] | None = None) -> None:
@@ -21,11 +49,11 @@ def insert(instance: Model, *, computed: dict[str, str] | None = None) -> None:
     key, as `save(force_insert=True)` does. `computed`: field name -> an SQL expression without
     parameters that the database evaluates for that column instead (e.g. "nextval('seq')"); its
     value comes back with the key and is set on the instance."""
+    connection = connections[DEFAULT_DB_ALIAS]  # once: each `django.db.connection.x` looks it up again
     model = type(instance)
-    sql, fields, returned = _statement(model, connection.vendor, tuple(sorted((computed or {}).items())))
-    values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+    sql, columns, returned = _statement(model, connection.vendor, tuple(sorted((computed or {}).items())))
     with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+        cursor.execute(sql, parameters(instance, columns, connection))
         row = cursor.fetchone()
     for field, value in zip(returned, row, strict=True):
         setattr(instance, field.attname, value)
@@ -33,29 +61,83 @@ def insert(instance: Model, *, computed: dict[str, str] | None = None) -> None:
     instance._state.db = connection.alias
 
 
+def parameters(instance: Model, columns: tuple[_Column, ...], connection: BaseDatabaseWrapper) -> list[Any]:
+    """The INSERT's parameters: each column's value as `field.get_db_prep_save(field.pre_save(…))`
+    gives it, the field's work skipped for values that are final already."""
+    values = []
+    for attname, field, final in columns:
+        value = getattr(instance, attname) if attname else field.pre_save(instance, True)
+        kind = type(value)
+        if kind in final or (kind is datetime and AwareDateTime in final and value.utcoffset() is not None):
+            values.append(value)
+        else:
+            values.append(field.get_db_prep_save(value, connection))
+    return values
+
+
+def _final_types(field: Field[Any, Any], connection: BaseDatabaseWrapper) -> frozenset[type]:
+    """The types of the values `field.get_db_prep_save` returns unchanged on `connection` (None
+    among them when it does so for None); empty: every value goes through the field."""
+    kind = type(field)
+    if kind in (ForeignKey, OneToOneField):
+        assert isinstance(field, ForeignKey)
+        target = field.target_field
+        return _final_types(target, connection) if type(target) in _AUTO + _INTEGER else frozenset()
+    if kind in _TEXT:
+        return frozenset({str, NoneType})
+    if kind in _INTEGER or kind in _AUTO:
+        # The ORM wraps an int in a sized type on PostgreSQL (Int4, Int8) for comparisons to pick
+        # the column's index; an INSERT converts the value to its column's type either way.
+        return frozenset({int, NoneType})
+    if kind is fields.BooleanField:
+        return frozenset({bool, NoneType})
+    if kind is fields.DateTimeField:
+        # An aware datetime is final where the backend takes it as it is (PostgreSQL); SQLite
+        # stores text, and a naive one is made aware with a warning: those go through the field.
+        sample = datetime(2000, 1, 1, tzinfo=UTC)
+        if connection.ops.adapt_datetimefield_value(sample) is sample:
+            return frozenset({AwareDateTime, NoneType})
+    return frozenset()
+
+
+class AwareDateTime:
+    """Marks a column whose aware `datetime` values are final (checked value by value)."""
+
+
 @cache
 def _statement(
     model: type[Model], vendor: str, computed: tuple[tuple[str, str], ...]
-) -> tuple[str, tuple[Field[Any, Any], ...], tuple[Field[Any, Any], ...]]:
-    """(the INSERT … RETURNING, the fields whose values it takes in order, the fields it returns)."""
+) -> tuple[str, tuple[_Column, ...], tuple[Field[Any, Any], ...]]:
+    """(the INSERT … RETURNING, the columns whose values it takes in order, the fields it returns)."""
+    connection = connections[DEFAULT_DB_ALIAS]
     quote = connection.ops.quote_name
     expressions = dict(computed)
     meta = model._meta
     pk = meta.pk
     assert pk is not None
     automatic = pk.get_internal_type() in ("AutoField", "BigAutoField", "SmallAutoField")
-    fields = tuple(
-        f for f in meta.concrete_fields if f.attname not in expressions and not (f.primary_key and automatic)
-    )
+    taken = tuple(f for f in meta.concrete_fields if f.attname not in expressions and not (f.primary_key and automatic))
     # A database default or a generated column would need DEFAULT in the statement: not done here.
-    assert not any(f.has_db_default() or f.generated for f in fields), f"{model.__name__}: use the ORM"
+    assert not any(f.has_db_default() or f.generated for f in taken), f"{model.__name__}: use the ORM"
     by_name = {f.attname: f for f in meta.concrete_fields}
-    columns = [quote(str(f.column)) for f in fields] + [quote(str(by_name[name].column)) for name in expressions]
-    values = ["%s"] * len(fields) + list(expressions.values())
+    names = [quote(str(f.column)) for f in taken] + [quote(str(by_name[name].column)) for name in expressions]
+    values = ["%s"] * len(taken) + list(expressions.values())
     returned = ((pk,) if automatic else ()) + tuple(by_name[name] for name in expressions)
     assert returned, "insert() is for rows with an automatic key or a computed column"
     sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) VALUES ({', '.join(values)}) "
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(names)}) VALUES ({', '.join(values)}) "
         f"RETURNING {', '.join(quote(str(f.column)) for f in returned)}"
     )
-    return sql, fields, returned
+    columns = tuple(
+        # pre_save only where it computes the value (auto_now, auto_now_add, files); else the attribute.
+        ("" if type(f).pre_save is not Field.pre_save and _computes(f) else f.attname, f, _final_types(f, connection))
+        for f in taken
+    )
+    return sql, columns, returned
+
+
+def _computes(field: Field[Any, Any]) -> bool:
+    """Whether `field.pre_save` may give something else than the attribute's value."""
+    if isinstance(field, fields.DateField | fields.TimeField):  # DateTimeField is a DateField
+        return bool(field.auto_now or field.auto_now_add)
+    return True
