@@ -7,17 +7,22 @@ forum's pages, not the API.
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import pydantic
+from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest
+from django.http.multipartparser import MultiPartParserError
 from ninja import Path, Query, Router, Schema, Status
+from ninja.errors import ValidationError
 from pydantic import Field
 
 from sportello.accounts.auth import MAX_DB_INT, Id, InputSchema, caller, errors, text
 from sportello.accounts.models import User
 from sportello.core.errors import Forbidden, InvalidInput, NotFound
-from sportello.core.jsonbody import Flag
+from sportello.core.jsonbody import Flag, MalformedBody, parse_json_object
 from sportello.customers import queries
 from sportello.forum import services
 from sportello.forum.access import post_for_agent, topic_for_agent
@@ -153,9 +158,47 @@ class ForumReplyIn(InputSchema):
 
 
 class ForumPostEditIn(InputSchema):
-    body: text(services.MAX_BODY, min_length=1) = Field(  # type: ignore[valid-type]
-        description="the new Markdown; the old text is kept as a revision"
+    body: text(services.MAX_BODY) | None = Field(  # type: ignore[valid-type]
+        None, description="the new Markdown (the picture's line is kept apart); left out: the text stays"
     )
+    remove_image: Flag = Field(False, description="take the post's picture away (its file is deleted)")
+
+
+def _edit_request_body() -> dict[str, Any]:
+    """A post's edit comes as JSON, or as multipart with a new picture in `image` (replacing one)."""
+    schema = ForumPostEditIn.model_json_schema()
+    multipart = copy.deepcopy(schema)
+    multipart["properties"]["image"] = {"type": "string", "format": "binary"}
+    body = multipart["properties"]["body"]  # a form field cannot be null: sent or left out
+    body.update(next(option for option in body.pop("anyOf") if option.get("type") != "null"))
+    body.pop("default", None)
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema}, "multipart/form-data": {"schema": multipart}},
+        }
+    }
+
+
+def _edit_input(request: HttpRequest) -> tuple[ForumPostEditIn, UploadedFile | None]:
+    """The edit's fields and its picture. Django reads multipart bodies for POST only, so a PATCH's
+    is parsed here, through the same upload handlers and limits."""
+    try:
+        if request.content_type == "multipart/form-data":
+            fields, files = request.parse_file_upload(request.META, request)
+            upload = files.get("image")
+            if upload is None and files:
+                raise InvalidInput("Send the picture as the multipart field 'image'", field="image")
+            return ForumPostEditIn.model_validate(fields.dict()), upload
+        try:
+            payload = parse_json_object(request.body or b"{}")
+        except MalformedBody as exc:
+            raise InvalidInput(str(exc)) from exc
+        return ForumPostEditIn.model_validate(payload), None
+    except pydantic.ValidationError as exc:
+        raise ValidationError([{**e, "loc": ("body", "data", *e["loc"])} for e in exc.errors()]) from exc
+    except MultiPartParserError as exc:
+        raise InvalidInput(f"The multipart body cannot be read: {exc}") from exc
 
 
 class ForumTopicUpdateIn(InputSchema):
@@ -242,11 +285,18 @@ def merge_forum_topic(request: HttpRequest, topic_id: TopicId, data: ForumMergeI
 # --- Posts ----------------------------------------------------------------------------------------
 
 
-@router.patch("/forum/posts/{post_id}", response={200: ForumPostOut, **errors(404, 422, 429)})
-def edit_forum_post(request: HttpRequest, post_id: PostId, data: ForumPostEditIn) -> Any:
-    """Replace a post's text (sanitized as a new post's); the text it had becomes a revision."""
+@router.patch(
+    "/forum/posts/{post_id}",
+    response={200: ForumPostOut, **errors(404, 413, 422, 429)},
+    openapi_extra=_edit_request_body(),
+)
+def edit_forum_post(request: HttpRequest, post_id: PostId) -> Any:
+    """Replace a post's text (sanitized as a new post's), its picture (multipart, `image`) or
+    remove it (`remove_image`); the text it had becomes a revision."""
     user = caller(request)
-    return services.edit_post(user, post_for_agent(user, post_id), data.body)
+    post = post_for_agent(user, post_id)
+    data, image = _edit_input(request)
+    return services.edit_post(user, post, data.body, image=image, remove_image=data.remove_image)
 
 
 @router.get("/forum/posts/{post_id}/revisions", response={200: list[ForumPostRevisionOut], **errors(404, 422)})

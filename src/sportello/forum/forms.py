@@ -38,7 +38,14 @@ class ReplyForm(forms.Form):
 
 
 class EditForm(forms.Form):
-    body = forms.CharField(label=_("Your message"), max_length=MAX_BODY, widget=forms.Textarea(attrs={"rows": 8}))
+    """A post's text without its picture's line; the picture is replaced or removed with its own
+    fields (services.edit_post), and the body may then be empty when a picture stays."""
+
+    body = forms.CharField(
+        label=_("Your message"), max_length=MAX_BODY, required=False, widget=forms.Textarea(attrs={"rows": 8})
+    )
+    image = image_field()
+    remove_image = forms.BooleanField(label=_("Remove the picture"), required=False)
 
 
 class MoveForm(forms.Form):

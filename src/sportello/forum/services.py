@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -156,11 +159,11 @@ IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WE
 
 @dataclass(frozen=True)
 class CheckedImage:
-    upload: UploadedFile
     name: str
     content_type: str
     width: int
     height: int
+    data: bytes  # the picture re-encoded without its metadata (_without_metadata): what is stored
 
 
 def check_image(upload: UploadedFile) -> CheckedImage:
@@ -198,21 +201,94 @@ def check_image(upload: UploadedFile) -> CheckedImage:
         kind = ""
     if kind not in IMAGE_TYPES:
         raise InvalidInput(_("“%(name)s” is not a PNG, JPEG, GIF or WebP picture.") % {"name": name}, field="image")
-    return CheckedImage(upload=upload, name=name, content_type=IMAGE_TYPES[kind], width=width, height=height)
+    clean, width, height = _without_metadata(data, kind)
+    return CheckedImage(name=name, content_type=IMAGE_TYPES[kind], width=width, height=height, data=clean)
 
 
-def _attach_image(post: Post, image: CheckedImage) -> None:
-    """Keep the picture and show it under the post's text (inside the post's transaction)."""
+def _without_metadata(data: bytes, kind: str) -> tuple[bytes, int, int]:
+    """The picture re-encoded with none of what a camera or an editor wrote beside the pixels:
+    EXIF (a phone's GPS position, the device, the time), XMP, comments, PNG text chunks. Only the
+    colour profile stays (without it colours shift). Re-encoding rather than deleting known
+    blocks: what Pillow does not write cannot leak, whatever block it came in.
+
+    A JPEG is turned upright first as its EXIF orientation said (that tag goes with the rest)
+    and otherwise keeps its own quantization tables (`quality="keep"`), so it loses no more
+    detail than a re-save must; an animated GIF or WebP keeps its frames and their timing.
+    Returns the bytes, the width and the height (swapped when turned)."""
+    from PIL import Image, ImageOps
+
+    blank: dict[str, Any] = {"exif": b"", "xmp": b"", "comment": b""}
+    out = io.BytesIO()
+    with Image.open(io.BytesIO(data)) as image:
+        profile = image.info.get("icc_profile")
+        if profile:
+            blank["icc_profile"] = profile
+        if getattr(image, "n_frames", 1) > 1:
+            image.save(out, kind, save_all=True, **blank)
+            width, height = image.size
+        else:
+            turned = image.getexif().get(0x0112, 1) != 1
+            if kind == "JPEG" and not turned:
+                image.save(out, "JPEG", quality="keep", subsampling="keep", **blank)
+                width, height = image.size
+            else:
+                # A copy only when turning: a 25-million-pixel picture is 75 MB decoded.
+                upright = ImageOps.exif_transpose(image) if turned else image
+                if "transparency" in image.info:
+                    blank["transparency"] = image.info["transparency"]
+                upright.info = {}
+                extra = {"quality": 90} if kind in ("JPEG", "WEBP") else {}
+                upright.save(out, kind, **blank, **extra)
+                width, height = upright.size
+    return out.getvalue(), width, height
+
+
+def _attach_image(post: Post, image: CheckedImage, uploader: User, stored: list[str]) -> None:
+    """Keep the picture and show it under the post's text (inside the post's transaction). The
+    file's name goes into `stored`, for `_files_removed_on_failure` to delete if the post's
+    transaction does not commit."""
+    from django.core.files.base import ContentFile
+
     item = PostImage(
-        post=post, filename=image.name, content_type=image.content_type, size=image.upload.size or 0,
-        width=image.width, height=image.height, uploaded_by=post.author,
+        post=post, filename=image.name, content_type=image.content_type, size=len(image.data),
+        width=image.width, height=image.height, uploaded_by=uploader,
     )  # fmt: skip
-    item.file.save(image.name, image.upload, save=False)  # a rollback leaves the file, never a row without it
+    item.file.save(image.name, ContentFile(image.data), save=False)
+    stored.append(str(item.file.name))
     item.save()
     alt = " ".join(image.name.rsplit(".", 1)[0].replace("[", " ").replace("]", " ").split())[:100] or "image"
     post.body = (post.body + "\n\n" if post.body else "") + f"![{alt}]({item.url()})"
     post.body_html = _body(post.body, image=True)[1]
     Post.objects.filter(pk=post.pk).update(body=post.body, body_html=post.body_html)
+
+
+@contextmanager
+def _files_removed_on_failure() -> Iterator[list[str]]:
+    """Around a post's transaction: the names of the files written inside it are deleted when it
+    raises (a rollback), so no picture outlives the post that failed to save. A file is written
+    before the row that names it, so a commit never leaves a row without its file either."""
+    stored: list[str] = []
+    try:
+        yield stored
+    except BaseException:
+        for name in stored:
+            try:
+                PostImage.file.field.storage.delete(name)
+            except OSError:
+                log.warning("forum: could not delete %s after a rollback", name)
+        raise
+
+
+def _delete_files_on_commit(names: list[str]) -> None:
+    """Delete replaced or removed pictures' files once the change is committed (a rollback keeps them)."""
+    storage = PostImage.file.field.storage
+
+    def delete() -> None:
+        for name in names:
+            storage.delete(name)
+
+    if names:
+        transaction.on_commit(delete)
 
 
 def _first_state(user: User) -> str:
@@ -238,7 +314,7 @@ def start_topic(
     _check_rate(user, client_ip)
     now = timezone.now()
     state = _first_state(user)
-    with transaction.atomic():
+    with _files_removed_on_failure() as stored, transaction.atomic():
         topic = Topic.objects.create(
             category=category, kind=text.kind, title=title, author=user, created_at=now, last_activity_at=now,
             slug=slugify(title, allow_unicode=True)[:200] or "topic", public=state == PostState.PUBLISHED,
@@ -248,7 +324,7 @@ def start_topic(
             state=state, created_at=now,
         )  # fmt: skip
         if picture is not None:
-            _attach_image(opening, picture)
+            _attach_image(opening, picture, user, stored)
         Follow.objects.create(topic=topic, user=user, created_at=now)
         index_topic(topic.pk)
     return topic
@@ -268,13 +344,13 @@ def reply_to_topic(
     source, html = _body(body, image=picture is not None)
     _check_rate(user, client_ip)
     now = timezone.now()
-    with transaction.atomic():
+    with _files_removed_on_failure() as stored, transaction.atomic():
         post = Post.objects.create(
             topic=topic, author=user, body=source, body_html=html, by_agent=agent, state=_first_state(user),
             created_at=now,
         )  # fmt: skip
         if picture is not None:
-            _attach_image(post, picture)
+            _attach_image(post, picture, user, stored)
         Follow.objects.get_or_create(topic=topic, user=user, defaults={"created_at": now})
         if post.is_published:
             _published(post, now)
@@ -337,25 +413,66 @@ def require_may_edit(user: User, post: Post) -> None:
         raise Forbidden(_("Posts can be edited for %(n)d days after they were written.") % {"n": AUTHOR_EDIT_DAYS})
 
 
-def edit_post(user: User, post: Post, body: str, *, client_ip: str = "") -> Post:
+def text_without_pictures(post: Post, body: str | None = None) -> str:
+    """The post's text (or `body`) without the lines that show its uploaded pictures: what the
+    edit form shows, the pictures being replaced or removed with their own fields."""
+    ids = "|".join(str(pk) for pk in post.images.values_list("pk", flat=True))
+    text = post.body if body is None else body
+    if not ids:
+        return text
+    shown = re.compile(r"\n*!\[[^\]\n]*\]\(" + re.escape(IMAGE_URL_PREFIX) + rf"(?:{ids})/[^)\s]*\)")
+    return shown.sub("", text).strip()
+
+
+def edit_post(
+    user: User,
+    post: Post,
+    body: str | None,
+    *,
+    client_ip: str = "",
+    image: UploadedFile | None = None,
+    remove_image: bool = False,
+) -> Post:
     """Replace a post's text, sanitized exactly as a new post's; the text it had is kept as a
-    revision naming who edited it and when. An edit that changes nothing keeps no revision."""
+    revision naming who edited it and when. An edit that changes nothing keeps no revision.
+
+    The post's picture is kept unless `image` replaces it or `remove_image` takes it away; the
+    old file is deleted once the edit is committed. `body` None keeps the text (the API may
+    change only the picture); the lines showing the post's pictures are managed here, so a body
+    given with or without them gives the same post."""
     require_may_edit(user, post)
-    source, html = _body(body)
-    _check_rate(user, client_ip)
+    picture = check_image(image) if image is not None else None
     now = timezone.now()
-    with transaction.atomic():
+    with _files_removed_on_failure() as stored, transaction.atomic():
         locked = Post.objects.select_for_update().get(pk=post.pk)
-        if locked.body == source:
+        old_images = list(PostImage.objects.filter(post=locked)) if picture is not None or remove_image else []
+        replacing = picture is not None or bool(old_images)
+        kept = [] if replacing else [f"![{alt}]({url})" for alt, url in _picture_lines(locked)]
+        text = "\n\n".join(part for part in (text_without_pictures(locked, body).strip(), *kept) if part)
+        source, html = _body(text, image=picture is not None)
+        if locked.body == source and not replacing:
             return post
+        _check_rate(user, client_ip)
         PostRevision.objects.create(
             post=locked, body=locked.body, body_html=locked.body_html, edited_by=user, edited_at=now
         )
+        PostImage.objects.filter(pk__in=[item.pk for item in old_images]).delete()
+        _delete_files_on_commit([item.file.name for item in old_images if item.file.name])
         Post.objects.filter(pk=post.pk).update(body=source, body_html=html, edited_at=now)
+        locked.body, locked.body_html = source, html
+        if picture is not None:
+            _attach_image(locked, picture, user, stored)
         if locked.is_published:
             index_topic(post.topic_id)  # search reads the text as it is now
-    post.body, post.body_html, post.edited_at = source, html, now
+    post.body, post.body_html, post.edited_at = locked.body, locked.body_html, now
     return post
+
+
+def _picture_lines(post: Post) -> list[tuple[str, str]]:
+    """The (alt text, address) of each picture line in the post's text, in its order."""
+    found = re.findall(r"!\[([^\]\n]*)\]\((" + re.escape(IMAGE_URL_PREFIX) + r"(\d+)/[^)\s]*)\)", post.body)
+    ids = set(post.images.values_list("pk", flat=True))
+    return [(alt, url) for alt, url, pk in found if int(pk) in ids]
 
 
 # --- Votes, follows, solutions, reports --------------------------------------------------------------

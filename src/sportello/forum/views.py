@@ -362,10 +362,17 @@ def edit(request: HttpRequest, post_id: int) -> HttpResponseBase:
     the text it had is kept as a revision."""
     post = post_for_reader(_user(request), post_id)
     services.require_may_edit(_user(request), post)
-    form = EditForm(request.POST or None, initial={"body": post.body})
+    form = EditForm(request.POST or None, request.FILES or None, initial={"body": services.text_without_pictures(post)})
     if request.method == "POST" and form.is_valid():
         try:
-            services.edit_post(_user(request), post, form.cleaned_data["body"], client_ip=client_ip(request))
+            services.edit_post(
+                _user(request),
+                post,
+                form.cleaned_data["body"],
+                client_ip=client_ip(request),
+                image=form.cleaned_data["image"],
+                remove_image=form.cleaned_data["remove_image"],
+            )
         except ServiceError as err:
             if err.status in (403, 404, 429):
                 raise
@@ -374,7 +381,7 @@ def edit(request: HttpRequest, post_id: int) -> HttpResponseBase:
             return redirect(_post_url(request, post))
     lang = post.topic.category.language
     with translation.override(lang):
-        context = {"lang": lang, "post": post, "topic": post.topic, "form": form}
+        context = {"lang": lang, "post": post, "topic": post.topic, "form": form, "pictures": post.images.all()}
         return render(request, "forum/edit_post.html", context, status=422 if form.errors else 200)
 
 
