@@ -88,3 +88,14 @@ def test_a_forged_method_is_dropped_from_the_page_and_refused_when_posted(client
     assert not Deflection.objects.exists()
     client.post(url, {"q": "invoice", "lang": "en", "source": "webform"})  # no method: recorded, as not known
     assert list(Deflection.objects.values_list("method", flat=True)) == [""]
+
+
+def test_each_suggestion_says_whether_it_was_found_by_meaning_or_by_text(client, invoice_article, monkeypatch):
+    from sportello.semantic import services as semantic
+
+    monkeypatch.setattr(semantic, "nearest_translations", lambda query, language, limit: [(invoice_article.pk, 0.9)])
+    html = client.get("/help/suggest", {"subject": "my bill is missing"}).content.decode()
+    assert "Downloading your invoices" in html and "&amp;via=meaning" in html and "via=text" not in html
+    monkeypatch.setattr(semantic, "nearest_translations", lambda query, language, limit: [])  # no encoder
+    html = client.get("/help/suggest", {"subject": "cannot download my invoice"}).content.decode()
+    assert "Downloading your invoices" in html and "&amp;via=text" in html and "via=meaning" not in html
