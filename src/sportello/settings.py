@@ -164,6 +164,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     pool_size = env_int("SPORTELLO_DB_POOL_SIZE", 8)
     if pool_size > 0:
         DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 1, "max_size": pool_size, "timeout": 20}}
+    # Statements sent through core.rows.bound_cursor (intake's INSERTs, mail's look-up) are
+    # prepared on a connection once run this many times; Django's own cursors put the values into
+    # the SQL text and are never prepared. 0 turns it off (PgBouncer before 1.21 in transaction
+    # pooling mode needs that).
+    prepare_threshold = env_int("SPORTELLO_DB_PREPARE_THRESHOLD", 1)
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = prepare_threshold or None
     # .iterator() (form choices, exports) would DECLARE a server-side cursor: a round trip more per
     # list and unsafe behind a transaction-pooling proxy such as PgBouncer.
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
@@ -279,6 +285,9 @@ MAIL_MAX_ATTACHMENTS = env_int("SPORTELLO_MAIL_MAX_ATTACHMENTS", 100)  # files p
 MAIL_POLL_SECONDS = env_int("SPORTELLO_MAIL_POLL_SECONDS", 60)  # how often the scheduler polls IMAP mailboxes
 # Webhooks call public internet addresses only; hosts listed here (an internal receiver) may be anywhere.
 WEBHOOK_ALLOW_HOSTS = env_list("SPORTELLO_WEBHOOK_ALLOW_HOSTS")
+# Past this many ticket vectors, similar-ticket lookups go through an approximate index (usearch),
+# built in the background by each process; below it brute force is exact and cheap (docs/semantic.md).
+SEMANTIC_ANN_THRESHOLD = env_int("SPORTELLO_SEMANTIC_ANN_THRESHOLD", 20_000)
 # Only for bench/: exposes /bench/insert, a one-INSERT endpoint measured as the ceiling.
 BENCH_ENDPOINTS = env_bool("SPORTELLO_BENCH_ENDPOINTS", False)
 

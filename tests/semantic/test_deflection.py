@@ -161,7 +161,7 @@ def test_full_text_while_the_encoder_loads(client, articles, monkeypatch):
     gate = threading.Event()
     monkeypatch.setattr(encoder, "_model", None)  # this process has not loaded it yet
     monkeypatch.setattr(encoder, "_loader", None)
-    monkeypatch.setattr(encoder, "_load", lambda: gate.wait(60))  # and loading it takes long
+    monkeypatch.setattr(encoder, "_load", lambda then=None: gate.wait(60))  # and loading it takes long
     by_text = [hit.translation.title for hit in search_articles(STOLEN_EN, "en", match_any=True, limit=5)]
     assert shown(suggested(client, STOLEN_EN)) == by_text  # by its words, not yet by meaning
     assert shown(suggested(client, "authenticator recovery keys")) == [articles["twofactor"].title]

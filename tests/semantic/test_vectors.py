@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from sportello.semantic import services
 from sportello.semantic.models import ArticleVector, TicketVector
@@ -93,3 +94,30 @@ def test_erasing_a_customer_deletes_the_vectors_of_their_tickets(admin):
     services.embed_tickets([ticket.pk, kept.pk])
     erase_customer(admin, ticket.customer, confirmation=confirmation_for(ticket.customer))
     assert list(TicketVector.objects.values_list("ticket_id", flat=True)) == [kept.pk]
+
+
+def test_the_copy_of_the_translations_follows_rebuilds_and_unpublishing(admin, django_assert_max_num_queries):
+    from sportello.kb.services import ArticleText, create_article, create_category, unpublish_translation
+
+    category = create_category(name="Billing", slug="billing")
+    invoice = create_article(
+        admin, category=category, publish=True,
+        text=ArticleText(language="en", title="Download an invoice", body="Every payment has a PDF invoice."),
+    )  # fmt: skip
+    parcel = create_article(
+        admin, category=category, publish=True,
+        text=ArticleText(language="en", title="Where is my parcel", body="Track your delivery with the courier."),
+    )  # fmt: skip
+    services.sweep_articles()
+    question = "I need the PDF bill of my last payment for my accountant"
+    best = services.nearest_translations(question, "en")[0]
+    assert best[0] == invoice.pk
+    with django_assert_max_num_queries(2):  # the published ids and the rows changed since: no full read
+        assert services.nearest_translations(question, "en")[0][0] == invoice.pk
+    unpublish_translation(admin, invoice)
+    assert [pk for pk, _s in services.nearest_translations(question, "en")] == [parcel.pk]
+    ArticleVector.objects.filter(translation=parcel).update(
+        vector=ArticleVector.objects.get(translation=invoice).vector, updated_at=timezone.now()
+    )
+    # A rebuilt vector (here: the invoice's text) is read again by the next lookup.
+    assert services.nearest_translations(question, "en")[0] == (parcel.pk, pytest.approx(best[1]))
