@@ -23,6 +23,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, Model, fields
 from django.db.models.fields.related import ForeignKey, OneToOneField
 
@@ -52,13 +53,38 @@ def insert(instance: Model, *, computed: dict[str, str] | None = None) -> None:
     connection = connections[DEFAULT_DB_ALIAS]  # once: each `django.db.connection.x` looks it up again
     model = type(instance)
     sql, columns, returned = _statement(model, connection.vendor, tuple(sorted((computed or {}).items())))
-    with connection.cursor() as cursor:
+    with bound_cursor(connection) as cursor:
         cursor.execute(sql, parameters(instance, columns, connection))
         row = cursor.fetchone()
     for field, value in zip(returned, row, strict=True):
         setattr(instance, field.attname, value)
     instance._state.adding = False
     instance._state.db = connection.alias
+
+
+def bound_cursor(connection: BaseDatabaseWrapper | None = None) -> CursorWrapper:
+    """A cursor that sends its parameters apart from the statement (PostgreSQL; elsewhere the
+    usual cursor). Django's cursors on PostgreSQL put each value into the SQL text (escaped),
+    which the server parses and plans again every time; with this one a statement is prepared on
+    its connection once it repeats (psycopg's `prepare_threshold`, settings.py), and then only
+    its values travel. For statements whose text is built here from a few fixed shapes (an
+    intake INSERT, mail's look-up): each value's type must be clear from where its placeholder
+    stands (a column, a comparison), which the ORM's SQL does not always make so."""
+    connection = connection or connections[DEFAULT_DB_ALIAS]
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
+    from django.db.backends.postgresql.psycopg_any import register_tzloader
+    from psycopg.pq import Format
+
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        cursor = ServerBindingCursor(connection.connection)  # type: ignore[call-arg]
+        # As Django's own cursors: times are read in the connection's time zone.
+        if connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT).timezone != connection.timezone:
+            register_tzloader(connection.timezone, cursor)
+        return connection._prepare_cursor(cursor)  # type: ignore[attr-defined,no-any-return]
 
 
 def parameters(instance: Model, columns: tuple[_Column, ...], connection: BaseDatabaseWrapper) -> list[Any]:
