@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 
 from sportello.core import lookups, prefetch
 from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from sportello.core.rows import bound_cursor
 from sportello.customers.identity import normalize, owners_of, owners_query
 from sportello.customers.models import Customer, CustomerChange, CustomerNote, Identity, IdentityKind, Organization
 from sportello.fields import services as custom_fields_service
@@ -130,7 +131,7 @@ def find_or_create_customer(
 def _identities_of_owners(pairs: list[tuple[str, str]]) -> list[Identity]:
     """Every identity (with its customer) of the customers owning one of `pairs`, in one statement."""
     columns, _nulls, clause, params = owners_query(pairs)
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(f"SELECT {', '.join(columns)} {clause} ORDER BY i.kind, i.id", params)
         return owners_of(cursor.fetchall())
 
@@ -146,7 +147,7 @@ def _insert_identities(customer: Customer, pairs: list[tuple[str, str]]) -> list
     params: list[Any] = []
     for kind, value in pairs:
         params += [customer.pk, kind, value, False, False, now]
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (customer_id, kind, value, undeliverable, verified, created_at) VALUES {rows} "
             "ON CONFLICT (kind, value) DO NOTHING RETURNING id, kind, value",
@@ -179,7 +180,7 @@ def _create_with_identities(customer: Customer, pairs: list[tuple[str, str]]) ->
         "ON CONFLICT (kind, value) DO NOTHING RETURNING id, kind, value) "
         "SELECT c.id, i.id, i.kind, i.value FROM c LEFT JOIN i ON true"
     )
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(sql, [*values, now, *(part for pair in pairs for part in pair)])
         rows = cursor.fetchall()
     customer.pk = rows[0][0]

@@ -33,6 +33,7 @@ from django_tasks import task
 
 from sportello.core import lookups
 from sportello.core.models import Counter
+from sportello.core.rows import bound_cursor
 from sportello.core.rows import insert as insert_row
 from sportello.core.text import clean
 from sportello.customers.identity import normalize, owners_of, owners_query
@@ -774,7 +775,7 @@ def look_up(parsed: ParsedMail, *, row: RawMessage, sender: str | None = None) -
     if pairs:
         parts.append(f"SELECT 6 AS part, NULL, NULL, NULL, NULL, NULL, {', '.join(owner_columns)} {owners_clause}")
         params += owners_params
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:  # prepared: its text is one of a few
         cursor.execute(" UNION ALL ".join(parts), params)
         results = cursor.fetchall()
     owners = []

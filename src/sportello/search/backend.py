@@ -22,6 +22,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
+from sportello.core.rows import bound_cursor
 from sportello.fields.services import search_text
 from sportello.search.models import TicketDocument
 from sportello.tickets.models import Ticket
@@ -96,7 +97,7 @@ def index_ticket(
         return
     document = build_document(ticket_id, ticket=ticket, bodies=bodies)
     if is_postgres():
-        with connection.cursor() as cursor:
+        with bound_cursor() as cursor:
             cursor.execute(
                 """
                 INSERT INTO search_ticketdocument (ticket_id, body, vector)
@@ -145,7 +146,7 @@ def append_to_ticket(ticket_id: int, body: str) -> None:
     if pending is not None:
         pending.setdefault(ticket_id, False)
         return
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         if is_postgres():
             # Both expressions read the old body, so the vector is the new body's.
             cursor.execute(
