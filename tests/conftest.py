@@ -187,13 +187,20 @@ def tcp_open(host: str, port: int) -> bool:
 from tests.processes import migrated_sqlite  # noqa: E402, F401 — a migrated SQLite file to copy
 from tests.servers import dovecot, smtp_sink  # noqa: E402, F401 — fixtures for real mail servers
 
+# The fixtures through which a test reaches the database (pytest-django refuses it otherwise).
+DATABASE_FIXTURES = frozenset({"db", "transactional_db", "live_server", "django_db_reset_sequences"})
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The PostgreSQL leg skips tests that run Sportello on a SQLite file of their own (they
-    never touch PostgreSQL: the SQLite leg has run them already)."""
+    """The PostgreSQL leg skips what cannot behave differently there, the SQLite leg having run it:
+    tests that run Sportello on a SQLite file of their own, and tests that never reach a database
+    (parsers, the business-time arithmetic, the catalogues, the models' training: ~900 tests)."""
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         return
-    once = pytest.mark.skip(reason="runs on its own SQLite file: the SQLite leg runs it")
+    own_file = pytest.mark.skip(reason="runs on its own SQLite file: the SQLite leg runs it")
+    no_database = pytest.mark.skip(reason="touches no database: the SQLite leg runs it")
     for item in items:
         if item.get_closest_marker("own_sqlite"):
-            item.add_marker(once)
+            item.add_marker(own_file)
+        elif not item.get_closest_marker("django_db") and not DATABASE_FIXTURES & set(item.fixturenames):  # type: ignore[attr-defined]
+            item.add_marker(no_database)
