@@ -69,9 +69,12 @@ def bound_cursor(connection: BaseDatabaseWrapper | None = None) -> CursorWrapper
     its connection once it repeats (psycopg's `prepare_threshold`, settings.py), and then only
     its values travel. For statements whose text is built here from a few fixed shapes (an
     intake INSERT, mail's look-up): each value's type must be clear from where its placeholder
-    stands (a column, a comparison), which the ORM's SQL does not always make so."""
+    stands (a column, a comparison), which the ORM's SQL does not always make so.
+
+    While queries are logged (DEBUG, a test capturing them) it is the usual cursor too: Django's
+    log reads a statement's text with its values from the cursor, and this one has no such text."""
     connection = connection or connections[DEFAULT_DB_ALIAS]
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or connection.queries_logged:
         return connection.cursor()
     from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
     from django.db.backends.postgresql.psycopg_any import register_tzloader
