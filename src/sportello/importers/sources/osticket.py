@@ -11,6 +11,23 @@ default prefix `ost_`, `--prefix` for another):
   message from a user, 'R' a staff response, 'N' an internal note) and the entries' attachments
   (`attachment` type 'H', `file`, the bytes from `file_chunk` in chunk order).
 
+After the tickets, the knowledge base and the canned responses (`kb_streams`):
+- FAQ categories (`faq_category`; `category_pid` where osTicket has it) become KB categories, their
+  names in other languages from `translation` (type 'phrase', the hash of `category.name.{id}`);
+- FAQs (`faq`) articles: the question the title, the answer HTML the body, the keywords tags; an FAQ
+  listed as Internal (`ispublished` 0) or in a private category (`ispublic` 0) is for agents only,
+  Public and Featured ones are public. osTicket has no drafts: every FAQ is published. Their
+  translations are `translation` rows of type 'article' (the hash of `faq.q:a.{id}`, the text a JSON
+  object with `question` and `answer`); the FAQ itself is in osTicket's system language
+  (`config`, core `system_language`);
+- the FAQs' files (`attachment` type 'F'): inline images, which the answer shows as `cid:KEY` or
+  `file.php?key=KEY` (the `file.key`), are stored here and the images point to them; the other
+  files are stored too and listed as links after the text (osTicket lists them under the answer),
+  a language's own files after that language's text only;
+- canned responses (`canned_response`) macros with their text (osTicket's `%{…}` variables as
+  Sportello's placeholders where there is one), disabled ones inactive; their department and their
+  files (`attachment` type 'C') have no place in a macro and are reported.
+
 A status maps by its name (the defaults and `--mapping`), else by its osTicket state: open → open,
 closed → closed, archived → closed; tickets in the deleted state are skipped and reported. The
 ticket number people quote (`ticket.number`) is kept when it is a number free here; one with
@@ -25,13 +42,18 @@ says which (UTC by default).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import urllib.parse
 from collections.abc import Iterator
 from datetime import UTC, datetime, tzinfo
+from html import escape, unescape
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sportello.importers.kb_records import KbArticleIn, KbCategoryIn, KbImageIn, KbTranslationIn, MacroIn
+from sportello.importers.kb_writer import language_of
 from sportello.importers.mapping import Mapping
 from sportello.importers.records import (
     AttachmentIn,
@@ -55,6 +77,54 @@ STATES = {"open": "open", "closed": "closed", "archived": "closed"}
 CDATA_BUILTIN = {"ticket_id", "subject", "priority"}
 STAMP = "GREATEST(t.created, t.updated, COALESCE(t.lastupdate, t.created))"
 ENTRY_CHANNELS = {"email": "email", "web": "web", "phone": "phone", "api": "api"}
+# The image addresses an FAQ answer holds for its own files: `cid:KEY` as osTicket stores them, or
+# `file.php?key=KEY…` as it shows them. Both become FILE_URL (a `cid:` would not survive sanitizing).
+FILE_KEY = re.compile(r"^(?:cid:(?P<cid>[^\s?&#]+)|\S*file\.php\?(?:\S*&)?key=(?P<key>[^&#\s]+)\S*)$")
+FILE_URL = "/file.php?key={key}"
+IMG_SRC_ATTR = re.compile(r"""(<img\b[^>]*?\bsrc\s*=\s*)(?:"([^"]*)"|'([^']*)')""", re.I)
+# osTicket's variables (include/class.variable.php, the ticket's `asVar`/`getVar`) with a
+# counterpart among Sportello's placeholders; the others stay as they are and are reported.
+PLACEHOLDERS = {
+    "ticket.number": "ticket.number",
+    "ticket.subject": "ticket.subject",
+    "ticket.status": "ticket.status",
+    "ticket.priority": "ticket.priority",
+    "ticket.dept": "ticket.group",
+    "ticket.dept.name": "ticket.group",
+    "ticket.name": "customer.name",
+    "ticket.name.first": "customer.first_name",
+    "ticket.email": "customer.email",
+    "ticket.staff": "agent.name",
+    "ticket.staff.name": "agent.name",
+    "ticket.staff.name.first": "agent.first_name",
+    "recipient": "customer.name",
+    "recipient.name": "customer.name",
+    "recipient.name.first": "customer.first_name",
+    "recipient.email": "customer.email",
+    "url": "site.url",
+}
+VARIABLE = re.compile(r"%\{\s*([a-zA-Z0-9_.]+)\s*\}")
+
+
+def translate_variables(text: str) -> tuple[str, list[str]]:
+    """`text` with osTicket's `%{ticket.number}` written as Sportello's `{{ ticket.number }}`, and the
+    variables that have no counterpart (left as they are)."""
+    missing: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in PLACEHOLDERS:
+            return "{{ " + PLACEHOLDERS[name] + " }}"
+        if name not in missing:
+            missing.append(name)
+        return match.group(0)
+
+    return VARIABLE.sub(replace, text or ""), missing
+
+
+def translation_tag(tag: str) -> str:
+    """osTicket's `_H()` (include/class.i18n.php): the `object_hash` of a custom data translation."""
+    return hashlib.md5(tag.encode(), usedforsecurity=False).hexdigest()[-16:]
 
 
 def parse_dsn(dsn: str) -> dict[str, Any]:
@@ -84,6 +154,7 @@ class OsticketSource:
         db_timezone: str = "UTC",
         mapping: Mapping | None = None,
         page: int = PAGE,
+        kb: bool = True,
     ) -> None:
         import pymysql
 
@@ -97,7 +168,9 @@ class OsticketSource:
         self.prefix = prefix
         self.mapping = mapping or Mapping()
         self.field_labels: dict[str, str] | None = None  # form_field name -> label, read once
+        self.private_categories: set[str] = set()  # FAQ categories not public (`ispublic` 0)
         self.page = page
+        self.kb_streams = ("kb", "macros") if kb else ()
         self.name = f"osticket:{args['host']}/{args['database']}"[:100]
         try:
             self.connection = pymysql.connect(
@@ -183,6 +256,11 @@ class OsticketSource:
             yield from self._users(since)
         elif stream == "tickets":
             yield from self._tickets(since, cursor)
+        elif stream == "kb" and self.has("faq_category") and self.has("faq"):
+            yield from self._faq_categories()
+            yield from self._faqs()
+        elif stream == "macros" and self.has("canned_response"):
+            yield from self._canned_responses()
 
     def _organizations(self) -> Iterator[Record]:
         # All of them, even with --since (they are few): a customer read since may belong to any.
@@ -419,3 +497,187 @@ class OsticketSource:
             inline=bool(row["inline"]),
             fetch=fetch,
         )
+
+    # --- Knowledge base -------------------------------------------------------------------------
+
+    def _translations(self, kind: str, tags: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+        """The `translation` rows of `kind` for each of `tags` (source id → osTicket tag), by source id."""
+        if not tags or not self.has("translation"):
+            return {}
+        hashes = {translation_tag(tag): source_id for source_id, tag in tags.items()}
+        marks = ", ".join(["%s"] * len(hashes))
+        found: dict[str, list[dict[str, Any]]] = {}
+        for row in self.query(
+            f"SELECT id, object_hash, lang, text, updated FROM {self.t('translation')} "
+            f"WHERE type = %s AND object_hash IN ({marks}) ORDER BY id",
+            [kind, *hashes],
+        ):
+            found.setdefault(hashes[str(row["object_hash"])], []).append(row)
+        return found
+
+    def _system_language(self) -> str:
+        if self.has("config"):
+            rows = self.query(
+                f"SELECT value FROM {self.t('config')} WHERE namespace = 'core' AND `key` = 'system_language'"
+            )
+            if rows and rows[0]["value"]:
+                return str(rows[0]["value"])
+        return "en_US"
+
+    def _faq_categories(self) -> Iterator[Any]:
+        rows = self.query(f"SELECT * FROM {self.t('faq_category')} ORDER BY category_id")
+        names = self._translations("phrase", {str(r["category_id"]): f"category.name.{r['category_id']}" for r in rows})
+        self.private_categories = {str(r["category_id"]) for r in rows if not r["ispublic"]}
+        # Parents first: a subcategory (osTicket 1.12 and later) refers to one written before it.
+        rows.sort(key=lambda r: (bool(r.get("category_pid")), int(r["category_id"])))
+        for position, row in enumerate(rows):
+            category_id = str(row["category_id"])
+            parent = row.get("category_pid")
+            other: dict[str, str] = {}
+            for translation in names.get(category_id, []):
+                language = language_of(str(translation["lang"] or ""))
+                if language and str(translation["text"] or "").strip():
+                    other[language] = str(translation["text"])
+            yield KbCategoryIn(
+                f"category:{category_id}",
+                str(row["name"] or ""),
+                parent=f"category:{parent}" if parent else "",
+                position=position,
+                names=other,
+            )
+
+    def _faqs(self) -> Iterator[Any]:
+        primary = self._system_language()
+        private = self.private_categories
+        rows = self.query(
+            "SELECT faq_id, category_id, ispublished, question, answer, keywords, created, updated "
+            f"FROM {self.t('faq')} ORDER BY faq_id"
+        )
+        texts = self._translations("article", {str(r["faq_id"]): f"faq.q:a.{r['faq_id']}" for r in rows})
+        files = self._kb_files("F", [int(r["faq_id"]) for r in rows])
+        for position, row in enumerate(rows):
+            faq_id = str(row["faq_id"])
+            try:
+                translations = [
+                    KbTranslationIn(
+                        source_id=faq_id,
+                        locale=primary,
+                        title=str(row["question"] or ""),
+                        body_html=str(row["answer"] or ""),
+                        created_at=self._time(row["created"]),
+                        updated_at=self._time(row["updated"]),
+                    )
+                ]
+                for each in texts.get(faq_id, []):
+                    text = json.loads(str(each["text"] or "{}"))
+                    if not isinstance(text, dict):
+                        raise ValueError(f"translation {each['id']} is not a question and an answer")
+                    translations.append(
+                        KbTranslationIn(
+                            source_id=f"{faq_id}:{each['lang']}",
+                            locale=str(each["lang"] or ""),
+                            title=str(text.get("question") or row["question"] or ""),
+                            body_html=str(text.get("answer") or ""),
+                            created_at=self._time(each["updated"]),
+                            updated_at=self._time(each["updated"]),
+                        )
+                    )
+                images = self._faq_files(translations, files.get(int(row["faq_id"]), []))
+            except (KeyError, TypeError, ValueError) as exc:
+                yield Skipped("article", faq_id, f"cannot read it: {exc}")
+                continue
+            public = bool(row["ispublished"]) and str(row["category_id"]) not in private
+            yield KbArticleIn(
+                source_id=faq_id,
+                category=f"category:{row['category_id']}",
+                translations=translations,
+                visibility="public" if public else "internal",
+                tags=[k for k in (w.strip() for w in re.split(r"[,;]", str(row["keywords"] or ""))) if k],
+                position=position,
+                created_at=self._time(row["created"]),
+                updated_at=self._time(row["updated"]),
+                images=images,
+            )
+
+    def _kb_files(self, kind: str, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        """The files (`attachment` of type `kind`) of each of `ids`, with their `file` rows."""
+        if not ids or not self.has("attachment") or not self.has("file"):
+            return {}
+        marks = ", ".join(["%s"] * len(ids))
+        found: dict[int, list[dict[str, Any]]] = {}
+        for row in self.query(
+            "SELECT a.id, a.object_id, a.name, a.inline, a.lang, f.id AS file_id, f.name AS file_name, f.type, "
+            f"f.size, f.bk, f.`key` AS file_key FROM {self.t('attachment')} a "
+            f"JOIN {self.t('file')} f ON f.id = a.file_id WHERE a.type = %s AND a.object_id IN ({marks}) ORDER BY a.id",
+            [kind, *ids],
+        ):
+            found.setdefault(int(row["object_id"]), []).append(row)
+        return found
+
+    def _faq_files(self, translations: list[KbTranslationIn], files: list[dict[str, Any]]) -> list[KbImageIn]:
+        """The FAQ's files to store: its images pointed to at FILE_URL in every text, the others
+        listed as links after the texts of their language (after all of them when they have none)."""
+        by_key = {str(f["file_key"]): f for f in files}
+        images: dict[str, KbImageIn] = {}
+        shown: set[str] = set()
+
+        def repoint(match: re.Match[str]) -> str:
+            raw = match.group(2) if match.group(2) is not None else match.group(3)
+            found = FILE_KEY.match(unescape(raw).strip())
+            key = urllib.parse.unquote((found.group("cid") or found.group("key")) if found else "")
+            if key not in by_key:
+                return match.group(0)  # an image from elsewhere stays where it is
+            shown.add(key)
+            url = FILE_URL.format(key=key)
+            images.setdefault(url, self._kb_file(url, by_key[key]))
+            return f'{match.group(1)}"{url}"'
+
+        for translation in translations:
+            translation.body_html = IMG_SRC_ATTR.sub(repoint, translation.body_html)
+        for translation in translations:
+            listed = []
+            for row in files:
+                key = str(row["file_key"])
+                if key in shown or (row["lang"] and language_of(str(row["lang"])) != language_of(translation.locale)):
+                    continue
+                url = FILE_URL.format(key=key)
+                images.setdefault(url, self._kb_file(url, row))
+                name = str(row["name"] or row["file_name"] or "attachment")
+                listed.append(f'<li><a href="{url}">{escape(name)}</a></li>')
+            if listed:
+                translation.body_html += f"\n<ul>{''.join(listed)}</ul>"
+        return list(images.values())
+
+    def _kb_file(self, url: str, row: dict[str, Any]) -> KbImageIn:
+        attachment = self._attachment(row)
+        return KbImageIn(url=url, filename=attachment.filename, fetch=attachment.fetch)
+
+    # --- Canned responses -----------------------------------------------------------------------
+
+    def _canned_responses(self) -> Iterator[Any]:
+        from sportello.core.html import html_to_text
+
+        rows = self.query(
+            "SELECT canned_id, dept_id, isenabled, title, response, updated "
+            f"FROM {self.t('canned_response')} ORDER BY canned_id"
+        )
+        files = self._kb_files("C", [int(r["canned_id"]) for r in rows])
+        for row in rows:
+            response = str(row["response"] or "")
+            # osTicket stores the response as HTML when its rich-text editor is on, else as text.
+            text = html_to_text(response) if re.search(r"<[a-zA-Z/][^>]*>", response) else response
+            body, missing = translate_variables(text)
+            unmapped = [f"variable %{{{name}}}" for name in missing]
+            names = [str(f["name"] or f["file_name"] or "attachment") for f in files.get(int(row["canned_id"]), [])]
+            if names:
+                unmapped.append("attachments " + ", ".join(names))
+            if row["dept_id"]:
+                unmapped.append(f"restriction to department {row['dept_id']}")
+            yield MacroIn(
+                source_id=str(row["canned_id"]),
+                name=str(row["title"] or ""),
+                body=body.strip(),
+                unmapped=unmapped,
+                active=bool(row["isenabled"]),
+                updated_at=self._time(row["updated"]),
+            )
