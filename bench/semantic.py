@@ -167,8 +167,8 @@ def lookups(total: int, n: int) -> None:
 def wait_for_index() -> None:
     import threading
 
-    for thread in threading.enumerate():
-        if thread.name == "sportello-vector-index":
+    while building := [t for t in threading.enumerate() if t.name == "sportello-vector-index"]:
+        for thread in building:
             thread.join()
 
 
@@ -315,7 +315,7 @@ def index_lookups(sizes: list[int], n: int) -> None:
         print(f"{total:>9,} vectors  floor (brute force)  {percentiles(floor)}   load {os.getloadavg()[0]:.1f}")
         started = time.perf_counter()
         index_class = services._index_class()
-        copy._build(index_class, copy.data[:total], copy.generation)
+        copy._build(index_class, None, None, copy.data, total, copy.generation)
         built = time.perf_counter() - started
         assert copy.index is not None, "the index did not build"
         print(f"{total:>9,} vectors  index built in {built:.1f} s ({total / built:,.0f} vectors/s, one thread)"

@@ -69,8 +69,8 @@ def nearest(vector: np.ndarray, limit: int = 10) -> list[tuple[int, float]]:
 def indexed() -> object:
     """Wait for the background build of the index to finish (it runs in a thread of its own)."""
     services.nearest_tickets(np.ones(encoder.DIM, dtype=np.float32), limit=1)  # the refresh starts it
-    for thread in threading.enumerate():
-        if thread.name == "sportello-vector-index":
+    while building := [t for t in threading.enumerate() if t.name == "sportello-vector-index"]:
+        for thread in building:
             thread.join()
     return services._tickets.index
 
@@ -180,3 +180,16 @@ def test_an_index_that_fails_to_build_leaves_brute_force(seeded, low_threshold, 
     assert indexed() is None and services._tickets.failed
     query = seeded["queries"][4]
     same(nearest(query), brute_force(query, 10))
+
+
+def test_many_changed_vectors_are_put_in_by_a_thread_brute_force_meanwhile(seeded, low_threshold, monkeypatch):
+    assert indexed() is not None
+    monkeypatch.setattr(services._TicketMatrix, "INLINE", 2)  # as a `semantic build` of many tickets
+    queries = seeded["queries"]
+    rebuilt = seeded["tickets"][:5]
+    store(rebuilt, queries[6:11], ago=0)
+    same(nearest(queries[8]), brute_force(queries[8], 10))  # brute force, or the index caught up
+    assert indexed() is not None
+    for ticket, query in zip(rebuilt, queries[6:11], strict=True):
+        assert nearest(query, 1)[0][0] == ticket.pk
+        same(nearest(query), brute_force(query, 10))

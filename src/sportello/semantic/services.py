@@ -269,7 +269,8 @@ class _VectorCopy:
         self.generation += 1  # a build started before this does not install its index
 
     def refresh(self) -> np.ndarray:
-        """Read the rows changed since the last refresh; return the positions written."""
+        """Read the rows changed since the last refresh; return the positions whose vector is new
+        or different (a row read again in the overlap is not)."""
         rows = self.model.objects.filter(model=encoder.MODEL)
         if self.seen is not None:
             rows = rows.filter(updated_at__gte=self.seen - self.OVERLAP)
@@ -280,6 +281,7 @@ class _VectorCopy:
         block = np.frombuffer(b"".join(bytes(data) for _pk, data, _at in fresh), dtype=np.int8)
         block = block.reshape(len(fresh), encoder.DIM)
         self._grow(self.size + len(fresh))
+        before = self.size
         at = np.empty(len(fresh), dtype=np.int64)
         for n, (pk, _data, _updated) in enumerate(fresh):
             where = self.position.get(pk)
@@ -288,11 +290,12 @@ class _VectorCopy:
                 self.ids[where] = pk
                 self.size += 1
             at[n] = where
+        changed = at[(at >= before) | (self.data[at] != block).any(axis=1)] if before else at
         self.data[at] = block
         newest = max(updated for _pk, _data, updated in fresh)
         if self.seen is None or newest > self.seen:
             self.seen = newest
-        return at
+        return changed
 
     def _grow(self, need: int) -> None:
         if need <= len(self.ids):
@@ -332,6 +335,12 @@ def _best(positions: np.ndarray, scores: np.ndarray, ids: np.ndarray, limit: int
     return [(int(ids[positions[i]]), float(scores[i])) for i in order]
 
 
+def _put(index: Any, keys: np.ndarray, data: np.ndarray) -> None:
+    """Put the rows of `data` at positions `keys` into `index`, replacing what it had for them."""
+    index.remove(keys)
+    index.add(keys, data[keys.astype(np.int64)], threads=1)
+
+
 class _TicketMatrix(_VectorCopy):
     """The ticket vectors, and above `settings.SEMANTIC_ANN_THRESHOLD` of them an approximate
     nearest-neighbour index (usearch's HNSW graph over the same int8 rows) that answers lookups.
@@ -342,7 +351,8 @@ class _TicketMatrix(_VectorCopy):
        brute force until it is there.
     3. The index's keys are positions in the matrix. Every refresh re-adds the positions it wrote
        (a new ticket, a changed vector), so the index follows the same "rows changed since" read
-       as the copy; the positions written while the index was being built are added when it is.
+       as the copy; the positions written while the index was being built are added when it is,
+       and more than INLINE at once are added by a thread, brute force meanwhile.
     4. A lookup asks the index for at least CANDIDATES positions and re-ranks them by the exact
        int8 cosine of the copy: where the true nearest are among the candidates (recall@10 0.99
        and more in the bench), the answer is brute force's, scores included.
@@ -360,44 +370,61 @@ class _TicketMatrix(_VectorCopy):
         self.pending: set[int] = set()  # positions written since the index last saw them
 
     def refresh(self) -> np.ndarray:
-        at = super().refresh()
+        changed = super().refresh()
         if self.index is not None or self.building:
-            self.pending.update(at.tolist())
+            self.pending.update(changed.tolist())
         self._follow()
-        return at
+        return changed
+
+    # Changed rows put into the index within the lookup that read them (the embedding task writes
+    # 64 at a time: 89 ms at 100k on the busy machine); more, as after a `semantic build`, are put
+    # in by a thread while lookups are brute force, so that no request waits minutes for them.
+    INLINE = 256
 
     def _follow(self) -> None:
-        """With the lock held: bring the index up to date, or start building it."""
-        if self.index is not None:
+        """With the lock held: bring the index up to date, or start building it (or catching it up)
+        in the background."""
+        if self.building or self.failed:
+            return  # the rows read meanwhile wait in `pending`
+        if self.index is not None and len(self.pending) <= self.INLINE:
             if self.pending:
                 keys = np.fromiter(sorted(self.pending), dtype=np.uint64, count=len(self.pending))
                 self.pending.clear()
                 try:
-                    self.index.remove(keys)
-                    self.index.add(keys, self.data[keys.astype(np.int64)], threads=1)
+                    _put(self.index, keys, self.data)
                 except Exception:
                     self._fail("update")
             return
-        if self.building or self.failed or self.size < settings.SEMANTIC_ANN_THRESHOLD:
+        if self.index is None and self.size < settings.SEMANTIC_ANN_THRESHOLD:
             return
         index_class = _index_class()
         if index_class is None:
             log.info("semantic: usearch is not installed; ticket lookups stay brute force")
             self.failed = True
             return
-        self.building = True
+        index, self.index = self.index, None  # brute force until the thread is done
+        behind = None if index is None else np.fromiter(sorted(self.pending), dtype=np.uint64, count=len(self.pending))
         self.pending.clear()
-        # A view of the rows read so far: a later _grow makes a new matrix and leaves this one be;
-        # a row written in place meanwhile is in `pending` and added again once the index is there.
-        rows = self.data[: self.size]
+        self.building = True
+        # The matrix as it is now: a later _grow makes a new one and leaves this one be; a row
+        # written in place meanwhile is in `pending` and put in again once the thread is done.
         threading.Thread(
-            target=self._build, args=(index_class, rows, self.generation), name="sportello-vector-index", daemon=True
+            target=self._build,
+            args=(index_class, index, behind, self.data, self.size, self.generation),
+            name="sportello-vector-index",
+            daemon=True,
         ).start()
 
-    def _build(self, index_class: Any, rows: np.ndarray, generation: int) -> None:
+    def _build(
+        self, index_class: Any, index: Any, keys: np.ndarray | None, data: np.ndarray, size: int, generation: int
+    ) -> None:
+        """Build an index of data[:size] (`index` None), or put the rows at `keys` into `index`."""
         try:
-            index = index_class(ndim=encoder.DIM, metric="cos", dtype="i8", connectivity=16, expansion_add=128)
-            index.add(np.arange(len(rows), dtype=np.uint64), rows, threads=1)
+            if index is None:
+                index = index_class(ndim=encoder.DIM, metric="cos", dtype="i8", connectivity=16, expansion_add=128)
+                index.add(np.arange(size, dtype=np.uint64), data[:size], threads=1)
+            elif keys is not None:
+                _put(index, keys, data)
         except Exception:
             with self.lock:
                 if generation == self.generation:
@@ -408,7 +435,7 @@ class _TicketMatrix(_VectorCopy):
                 return
             self.index, self.building = index, False
             self._follow()
-        log.info("semantic: approximate index of %d ticket vectors built", len(rows))
+        log.info("semantic: approximate index of %d ticket vectors ready", len(index))
 
     def _fail(self, what: str) -> None:
         log.exception("semantic: the approximate index failed (%s); ticket lookups stay brute force", what)
