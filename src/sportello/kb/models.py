@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from sportello.tickets.models import Tag
 
@@ -150,17 +151,17 @@ class Feedback(models.Model):
 
 
 class DeflectionSource(models.TextChoices):
-    WEBFORM = "webform", "Web form"
-    PORTAL = "portal", "Portal"
-    CHAT = "chat", "Chat"
+    WEBFORM = "webform", _("Web form")
+    PORTAL = "portal", _("Portal")
+    CHAT = "chat", _("Chat")
 
 
 class DeflectionMethod(models.TextChoices):
     """How the suggestion that solved it was found (kb.search.suggest_articles; forum topics)."""
 
-    TEXT = "text", "Full text"
-    MEANING = "meaning", "By meaning"
-    FORUM = "forum", "Forum topic"
+    TEXT = "text", _("Full text")
+    MEANING = "meaning", _("By meaning")
+    FORUM = "forum", _("Forum topic")
 
 
 class Deflection(models.Model):
