@@ -139,7 +139,7 @@ class SelfService:
     articles: list[ArticleCount]
     helpful: int
     not_helpful: int
-    sources: list[tuple[str, str]] = field(default_factory=lambda: list(DeflectionSource.choices))
+    sources: list[tuple[str, object]] = field(default_factory=lambda: list(DeflectionSource.choices))
     # Of `deflections`, those through a forum topic suggested beside the articles, and the topics.
     forum_deflections: int = 0
     topics: list[TopicCount] = field(default_factory=list)
