@@ -209,6 +209,19 @@ def test_timeline_cases(name: str, spec: CalendarSpec, start: datetime, minutes:
     assert timeline.between(start, due) == timedelta(minutes=minutes)
 
 
+def test_a_timeline_fed_ever_earlier_instants_keeps_answering() -> None:
+    # A facts rebuild reads tickets in id order, not in date order: every earlier ticket widened
+    # the span on both sides by half, and after ~25 of them the span's end passed the year 9999
+    # (OverflowError at 275,000 tickets of the 1M bench).
+    timeline = Timeline(OFFICE)
+    for i in range(300):
+        start = rome(2026, 6, 1) - timedelta(days=10 * i)
+        assert timeline.between(start, start + timedelta(hours=30)) == business_time_between(
+            start, start + timedelta(hours=30), OFFICE
+        )
+        assert timeline.add(start, timedelta(hours=3)) == add_business_time(start, timedelta(hours=3), OFFICE)
+
+
 def test_timeline_refuses_like_the_functions() -> None:
     with pytest.raises(ValueError, match="no business hours"):
         Timeline(EMPTY).add(rome(2026, 1, 1), timedelta(minutes=1))

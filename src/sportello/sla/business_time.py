@@ -177,6 +177,13 @@ def is_business_time(instant: datetime, spec: CalendarSpec) -> bool:
     return begin <= instant
 
 
+# How far a Timeline's span grows at a time, and the dates it keeps within (a year inside what a
+# datetime holds, so that walking a calendar's days to the span's end cannot overflow).
+_MOST_MARGIN = timedelta(days=366)
+_EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=366)
+_LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=366)
+
+
 class Timeline:
     """One calendar's business intervals over a span, with running totals: `add` and `between`
     give exactly what `add_business_time` and `business_time_between` give, by binary search.
@@ -232,11 +239,24 @@ class Timeline:
         return self._before[i] + max(timedelta(0), instant - self._begins[i])
 
     def _cover(self, first: datetime, last: datetime) -> None:
-        """Rebuild the span to hold [first, last] and more: a few rebuilds serve a whole run."""
+        """Rebuild the span to hold [first, last] and more: a few rebuilds serve a whole run.
+
+        Only a side that must grow grows, by half the span (at least a week before, 90 days after;
+        at most a year), and never past the dates a datetime can hold: a span that grew on both
+        sides whenever either had to reached the year 9999 (OverflowError) after ~25 rebuilds, as
+        a facts rebuild of 275,000 tickets did.
+        """
+        old_end = self._ends[-1] if self._ends else None
         start = first if self._start is None else min(first, self._start)
-        end = max(last, self._ends[-1] if self._ends else last)
-        start -= timedelta(days=7)
-        end += max(timedelta(days=90), (end - start) / 2)
+        end = last if old_end is None else max(last, old_end)
+        margin = min((end - start) / 2, _MOST_MARGIN)
+        if self._start is None or first < self._start:
+            start -= max(timedelta(days=7), margin)
+        if old_end is None or last > old_end:
+            end += max(timedelta(days=90), margin)
+        start, end = max(start, _EARLIEST), min(end, _LATEST)
+        if start >= end:  # instants at the edge of time: the day-by-day functions answer them
+            return
         self._start = start
         self._begins, self._ends, self._before, self._after = [], [], [], []
         total = timedelta(0)
