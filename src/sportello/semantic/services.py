@@ -354,8 +354,9 @@ class _TicketMatrix(_VectorCopy):
        as the copy; the positions written while the index was being built are added when it is,
        and more than INLINE at once are added by a thread, brute force meanwhile.
     4. A lookup asks the index for at least CANDIDATES positions and re-ranks them by the exact
-       int8 cosine of the copy: where the true nearest are among the candidates (recall@10 0.99
-       and more in the bench), the answer is brute force's, scores included.
+       int8 cosine of the copy: where the true nearest are among the candidates (recall@10 1.000
+       at 100k in the bench; 0.91 at 1M near copies, where 40 are too few), the answer is brute
+       force's, scores included.
     5. Where usearch is missing or fails, the index is dropped and lookups are brute force for the
        rest of the process's life (logged once).
     """
