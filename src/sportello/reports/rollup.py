@@ -567,6 +567,16 @@ def histogram_rows(
     (no group, nobody assigned) is 0 in the rows."""
     if _narrowed(filters) or not usable():
         return None
+    dims, conditions = _dimensions(filters, groups, by)
+    grain = grain_name(dims)
+    if grain not in HISTOGRAMS:
+        return None
+    return ResponseHistogram.objects.filter(grain=grain, day__gte=period.first, day__lte=period.last, **conditions)
+
+
+def _dimensions(filters: Filters, groups: list[int] | None, by: str | None) -> tuple[set[str], dict[str, Any]]:
+    """The dimensions a grain must hold for these filters, the reader's `groups` and the breakdown
+    `by`, and the conditions on its rows."""
     dims = {by} if by else set()
     conditions: dict[str, Any] = {}
     for name, dim in TICKET_FILTERS:
@@ -577,10 +587,7 @@ def histogram_rows(
     if groups is not None:
         dims.add("group")
         conditions["group_id__in"] = groups
-    grain = grain_name(dims)
-    if grain not in HISTOGRAMS:
-        return None
-    return ResponseHistogram.objects.filter(grain=grain, day__gte=period.first, day__lte=period.last, **conditions)
+    return dims, conditions
 
 
 def _narrowed(filters: Filters) -> bool:
@@ -595,16 +602,7 @@ def ticket_rows(
     all), broken down by the dimension `by`; None when no grain has them."""
     if _narrowed(filters):
         return None
-    dims = {by} if by else set()
-    conditions: dict[str, Any] = {}
-    for name, dim in TICKET_FILTERS:
-        value = getattr(filters, name)
-        if value is not None and value != "":
-            dims.add(dim)
-            conditions[DIMENSIONS[dim]] = value
-    if groups is not None:
-        dims.add("group")
-        conditions["group_id__in"] = groups
+    dims, conditions = _dimensions(filters, groups, by)
     return _rows(dims, conditions, period)
 
 
