@@ -23,7 +23,7 @@ from sportello.tickets.models import Change, Ticket
 from sportello.triage.models import Mode, Suggestion, SuggestionState, TrainedModel
 from sportello.triage.services import system_user
 from tests.conftest import api_client, client_for
-from tests.forum.conftest import carla, printers, trust  # noqa: F401 — fixtures
+from tests.forum.conftest import carla, empty_cache, printers, trust  # noqa: F401 — fixtures
 
 pytestmark = pytest.mark.django_db
 
