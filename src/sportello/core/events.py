@@ -290,10 +290,11 @@ def _enqueue_delivery_on_commit(pk: int) -> None:
 def enqueue_delivery(first: int = 0) -> None:
     """Enqueue the task that delivers the pending event rows from row `first` on; never raises
     (the sweep is the net). Rows before `first` were enqueued by their own commit."""
+    from sportello.core import taskrows
     from sportello.core.tasks import deliver_events
 
     try:
-        deliver_events.enqueue(first)
+        taskrows.enqueue(deliver_events, first)  # the database backend's row without the ORM
     except Exception:
         log.exception("could not enqueue the delivery of events; the sweep will deliver them")
 

@@ -1,0 +1,47 @@
+"""A task enqueued with core/taskrows.py's one statement is the row the database backend writes."""
+
+from __future__ import annotations
+
+import pytest
+
+from sportello.core import taskrows
+from sportello.core.tasks import deliver_events
+
+pytestmark = pytest.mark.django_db
+
+COMPARED = ("status", "args_kwargs", "priority", "task_path", "queue_name", "backend_name", "run_after",
+            "worker_ids", "return_value", "exception_class_path", "traceback", "started_at", "finished_at")  # fmt: skip
+
+
+@pytest.fixture
+def database_backend(settings):  # type: ignore[no-untyped-def]
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+@pytest.mark.usefixtures("database_backend")
+def test_the_row_is_the_backends_own():
+    from django_tasks_db.models import DBTaskResult
+
+    theirs = deliver_events.enqueue(41)
+    taskrows.enqueue(deliver_events, 42)
+    mine = DBTaskResult.objects.exclude(pk=theirs.id).get()
+    stock = DBTaskResult.objects.get(pk=theirs.id)
+    assert {name: getattr(mine, name) for name in COMPARED} == {name: getattr(stock, name) for name in COMPARED} | {
+        "args_kwargs": {"args": [42], "kwargs": {}}
+    }
+    assert mine.enqueued_at >= stock.enqueued_at
+    result = mine.task_result  # what the worker reads back to run it
+    assert result.args == [42] and result.task.module_path == "sportello.core.tasks.deliver_events"
+    assert list(DBTaskResult.objects.ready().order_by("enqueued_at").values_list("pk", flat=True)) == [
+        stock.pk,
+        mine.pk,
+    ]
+
+
+def test_another_backend_enqueues_as_usual(settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    from django_tasks import default_task_backend
+
+    taskrows.enqueue(deliver_events, 7)
+    [result] = default_task_backend.results
+    assert result.args == [7]
