@@ -386,12 +386,17 @@ def _unfold(text: str) -> str:
 
 
 def _raw_headers(message: Message, name: str) -> list[str]:
-    """Header values as they were on the wire (folded, encoded words intact)."""
-    values = []
-    for key, value in message.raw_items() if hasattr(message, "raw_items") else message.items():
-        if key.lower() == name:
-            values.append(str(value))
-    return values
+    """Header values as they were on the wire (folded, encoded words intact).
+
+    The headers are gathered by name once per message (kept on it: a parsed message is not
+    changed afterwards); a message's dozen look-ups each walked all its headers before."""
+    index: dict[str, list[str]] | None = message.__dict__.get("_sportello_headers")
+    if index is None:
+        index = {}
+        for key, value in message.raw_items() if hasattr(message, "raw_items") else message.items():
+            index.setdefault(key.lower(), []).append(str(value))
+        message.__dict__["_sportello_headers"] = index
+    return list(index.get(name, ()))
 
 
 # --- Addresses -------------------------------------------------------------------------------------
@@ -640,10 +645,15 @@ _HTML_META_CHARSET = re.compile(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", re.IGNOR
 
 
 def _content_type(part: Message) -> str:
-    try:
-        return part.get_content_type().lower()
-    except Exception:
-        return "application/octet-stream"
+    """The part's content type, lower-case; worked out once per part (kept on it)."""
+    known: str | None = part.__dict__.get("_sportello_type")
+    if known is None:
+        try:
+            known = part.get_content_type().lower()
+        except Exception:
+            known = "application/octet-stream"
+        part.__dict__["_sportello_type"] = known
+    return known
 
 
 def _payload(part: Message) -> Any:

@@ -210,6 +210,9 @@ def _cut_signature(visible: str) -> str:
 
 def _header_at(lines: list[str], index: int) -> int:
     """How many lines (1–3) a quote header starting at `index` spans; 0 when none starts there."""
+    # A header's last line ends with a colon (see below): most places are ruled out at once.
+    if not any(line.rstrip().endswith((":", "：")) for line in lines[index : index + 3]):
+        return 0
     joined = ""
     for count in range(1, 4):
         if index + count > len(lines):
