@@ -41,7 +41,7 @@ from sportello.customers.models import Identity, IdentityKind
 from sportello.customers.services import Sender
 from sportello.mail.addresses import base_address
 from sportello.mail.blocking import reason as block_reason
-from sportello.mail.models import BlockedSender, Mailbox, RawMessage, RawState
+from sportello.mail.models import BlockedSender, Mailbox, RawMessage, RawState, raw_path
 from sportello.mail.parse import (
     ParsedMail,
     decode_header_value,
@@ -324,23 +324,35 @@ def write_raw_file(row: RawMessage, raw: bytes, *, pending: PendingSync | None =
     (S3) write whole objects: Django's save is used. With `pending`, steps 2 and 4 are left to
     the caller, who must `pending.flush()` before anything is acknowledged (a batch syncs once).
     """
-    storage = row.file.storage
-    name = row.file.field.generate_filename(row, f"{row.sha256}.eml")
+    field = RawMessage._meta.get_field("file")
+    storage = field.storage
     if not isinstance(storage, FileSystemStorage):
+        name = field.generate_filename(row, f"{row.sha256}.eml")
         existed = storage.exists(name)
         row.file.save(f"{row.sha256}.eml", ContentFile(raw), save=False)
         return existed
-    path = Path(storage.path(name))
-    existed = path.exists()
-    created = []
-    folder = path.parent
-    while not folder.exists():
-        created.append(folder)
-        folder = folder.parent
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # The name `generate_filename` gives (raw_path's: a month's folder and the hash, nothing for
+    # the storage to make valid), without its checks of a name from outside.
+    name = raw_path(row, "")
+    path = Path(storage.location, name)
+    existed = os.path.exists(path)
+    created: list[Path] = []
+    known = path.parent in _FOLDERS
+    if not known:  # a month's folder is made (and made durable) once
+        folder = path.parent
+        while not folder.exists():
+            created.append(folder)
+            folder = folder.parent
+        path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileNotFoundError:
+            if not known:
+                raise
+            _FOLDERS.discard(path.parent)  # removed since: made again
+            return write_raw_file(row, raw, pending=pending)
         try:
             _write_all(descriptor, raw)
             if pending is None:
@@ -361,8 +373,14 @@ def write_raw_file(row: RawMessage, raw: bytes, *, pending: PendingSync | None =
             pending.folders.add(directory)
     if pending is not None:
         pending.files.append(path)
+    _FOLDERS.add(path.parent)
     row.file.name = name
     return existed
+
+
+# The folders of raw files this process wrote into: they exist, and their entries in their
+# parents were made durable by the write that made them.
+_FOLDERS: set[Path] = set()
 
 
 def _write_all(descriptor: int, data: bytes) -> None:
