@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.test import override_settings
 from django.utils import timezone
 
@@ -136,7 +137,12 @@ def test_every_report_is_the_same_from_the_roll_up_and_the_facts(week, admin, sl
         {"category": 999},
         {"group": week.tickets["T1"].group_id, "channel": "email"},
         {"agent": week.bob.pk, "channel": "web"},  # no such grain: the facts answer
-        {"tag": "printer"},  # likewise
+        {"tag": "printer"},
+        {"tag": "login"},
+        {"tag": "no-such-tag"},
+        {"tag": "printer", "group": week.tickets["T3"].group_id},
+        {"tag": "printer", "channel": "web"},
+        {"tag": "printer", "agent": week.bob.pk, "channel": "web"},  # the facts answer
     ]
     for filters in filter_sets:
         both_ways(slug, admin, granularity=granularity, **filters)
@@ -146,6 +152,7 @@ def test_every_report_is_the_same_from_the_roll_up_and_the_facts(week, admin, sl
 def test_a_restricted_agent_gets_the_same_figures_both_ways(week, restricted_agent, slug):
     both_ways(slug, restricted_agent)
     both_ways(slug, restricted_agent, channel="web")
+    both_ways(slug, restricted_agent, tag="printer")
 
 
 def test_the_roll_up_figures_are_the_hand_counted_ones(week, admin):
@@ -169,7 +176,13 @@ def test_when_the_facts_answer(week, admin):
     with timezone.override(ROME):
         assert rollup.ticket_rows(Filters(), None, period) is not None
         assert rollup.ticket_rows(Filters(group=1), None, period, "assignee") is not None
-        assert rollup.ticket_rows(Filters(tag="printer"), None, period) is None
+        assert rollup.ticket_rows(Filters(tag="printer"), None, period) is not None
+        assert rollup.ticket_rows(Filters(tag="printer", group=1), None, period) is not None
+        assert rollup.ticket_rows(Filters(tag="printer"), [1, 2], period, "assignee") is None  # no such grain
+        assert rollup.ticket_rows(Filters(tag="printer"), None, period, "tag") is None  # the other tags
+        assert rollup.ticket_rows(Filters(), None, period, "tag") is not None
+        assert rollup.histogram_rows(Filters(tag="printer"), None, period) is None
+        assert rollup.actor_rows(Filters(tag="printer"), None, period) is None
         assert rollup.ticket_rows(Filters(organization=1), None, period) is None
         assert rollup.ticket_rows(Filters(custom=(("plan", "gold"),)), None, period) is None
         assert rollup.ticket_rows(Filters(agent=1, channel="web"), None, period) is None
@@ -243,3 +256,66 @@ def test_a_percentile_from_the_buckets_is_within_two_percent():
             found = rollup.histogram_percentile(list(counts.items()), fraction)
             assert found is not None and exact is not None
             assert abs(found - exact) <= 0.02 * exact, (values, fraction)
+
+
+def tag_rows() -> dict[tuple[int, str], int]:
+    """Tickets created per day and tag, from the roll-up's grain "tag"."""
+    return {
+        (row.day.day, row.tag.name): row.created
+        for row in ReportDaily.objects.filter(grain="tag", created__gt=0).select_related("tag")
+    }
+
+
+def by_tag(result: ReportResult) -> dict[str, tuple[int, int]]:
+    return {row["key"]: (row["created"], row["previous"]) for row in result.extra["by_tag"].rows}
+
+
+def test_the_tag_grains_hold_the_hand_counted_week(week, admin):
+    """T0 "login" on the 20th (the previous period); T3 and T5 "printer" on the 26th and 28th."""
+    assert tag_rows() == {(20, "login"): 1, (26, "printer"): 1, (28, "printer"): 1}
+    assert by_tag(both_ways("volume", admin)) == {"printer": (2, 0), "login": (0, 1)}
+    printer = both_ways("volume", admin, tag="printer")
+    assert {f.key: (f.value, f.previous) for f in printer.figures} == {
+        "created": (2, 0),
+        "solved": (1, 0),  # T5
+        "reopened": (0, 0),
+    }
+    assert {row["key"]: row["created"] for row in printer.extra["by_channel"].rows} == {"web": 2}
+    # T3's first response and T5's (on the holiday) and resolution met; T3's resolution still open.
+    sla = {f.key: f.value for f in both_ways("sla", admin, tag="printer").figures}
+    assert (sla["compliance_percent"], sla["breached"]) == (100.0, 0)
+    trends = {row["key"]: (row["count"], row["previous"]) for row in both_ways("trends", admin).table.rows}
+    assert trends["printer"] == (2, 0)
+    assert "login" not in trends  # it fell
+
+
+def test_the_roll_up_follows_tag_changes(week, admin, django_capture_on_commit_callbacks):
+    """A tag added or removed on a ticket is a ticket update the facts listener handles: the roll-up
+    moves with it. A tag renamed keeps its rows (they hold its id); a tag deleted leaves them, and
+    reports name only the tags there are, as the tickets' tags do."""
+    from sportello.tickets.models import Tag, Ticket
+    from sportello.tickets.services import TicketChanges, update_ticket
+    from tests.reports.scenario import NOW
+
+    t1, t3 = week.tickets["T1"], week.tickets["T3"]
+    with override_settings(TIME_ZONE="Europe/Rome"), time_machine.travel(NOW, tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            update_ticket(Ticket.objects.get(pk=t1.pk), week.alice, TicketChanges(tags=["billing", "printer"]))
+        with django_capture_on_commit_callbacks(execute=True):
+            update_ticket(Ticket.objects.get(pk=t3.pk), week.bob, TicketChanges(tags=[]))
+        assert tag_rows() == {(20, "login"): 1, (23, "billing"): 1, (23, "printer"): 1, (28, "printer"): 1}
+        for slug in ROLLED_UP:
+            for filters in ({}, {"tag": "printer"}, {"tag": "billing", "group": t1.group_id}):
+                both_ways(slug, admin, **filters)
+        assert by_tag(run("volume", admin)) == {"printer": (2, 0), "billing": (1, 0), "login": (0, 1)}
+        Tag.objects.filter(name="printer").update(name="hardware")
+        assert by_tag(both_ways("volume", admin)) == {"hardware": (2, 0), "billing": (1, 0), "login": (0, 1)}
+        assert run("volume", admin, tag="hardware").figures[0].value == 2
+        Tag.objects.filter(name="billing").delete()
+        for slug in ROLLED_UP:
+            for filters in ({}, {"tag": "hardware"}, {"tag": "billing"}):
+                both_ways(slug, admin, **filters)
+        assert by_tag(run("volume", admin)) == {"hardware": (2, 0), "login": (0, 1)}
+        kept = rows()
+        rollup.rebuild()
+        assert rows() == kept

@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, JSONField
 from django.utils import timezone
 
 from sportello.chat.models import Conversation
@@ -165,6 +165,11 @@ def refresh(ticket_ids: Iterable[int]) -> int:
         .values_list("customer_id", "value")
     ):
         domains[customer_id] = value.rpartition("@")[2][:200]  # the last in this order: the first address
+    tags: dict[int, list[int]] = defaultdict(list)
+    for ticket_id, tag_id in (
+        Ticket.tags.through.objects.filter(ticket_id__in=found).order_by("tag_id").values_list("ticket_id", "tag_id")
+    ):
+        tags[ticket_id].append(tag_id)
     chats: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     for chat in Conversation.objects.filter(ticket_id__in=found, accepted_at__isnull=False).values_list(
         "ticket_id", "agent_id", "accepted_at"
@@ -250,6 +255,7 @@ def refresh(ticket_ids: Iterable[int]) -> int:
             "sla_resolution": "",
             "merged": merged_into_id is not None,
             "version": version,
+            "tags": tags.get(pk, []),
             "updated_at": now,
         }
         if first_response_at is not None:
@@ -329,7 +335,13 @@ def _unnest_sql(model: type[Any], fields: list[Any], conflict: str | None = None
 
 
 def _arrays(rows: list[tuple[Any, ...]], fields: list[Any]) -> list[list[Any]]:
-    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in fields]
+    if not rows:
+        return [[] for _ in fields]
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    for index, field in enumerate(fields):
+        if isinstance(field, JSONField):  # adapted as JSON, not as a nested array
+            columns[index] = [field.get_db_prep_value(value, connection) for value in columns[index]]
+    return columns
 
 
 def _cover(tickets: list[tuple[Any, ...]], slas: dict[int, _Sla], timelines: dict[int, Timeline]) -> None:

@@ -66,7 +66,7 @@ from sportello.reports.models import (
 )
 from sportello.reports.services import Period
 from sportello.sla.models import Policy
-from sportello.tickets.models import Category, Channel, StatusCategory, Ticket
+from sportello.tickets.models import Category, Channel, StatusCategory, Tag, Ticket
 
 TOP = 20
 BREACHES_LISTED = 200
@@ -390,24 +390,14 @@ def _volume(query: ReportQuery, reader: User) -> tuple[_Volume, _Volume]:
 
 # Fact column -> the roll-up dimension that holds it.
 ROLLED = {"channel": "channel", "category_id": "category", "group_id": "group", "assignee_id": "assignee",
-          "sla_policy_id": "sla_policy"}  # fmt: skip
+          "sla_policy_id": "sla_policy", "tag_id": "tag"}  # fmt: skip
 
 
 def _breakdown(rows: QuerySet[TicketFact], column: str, query: ReportQuery, reader: User) -> dict[Any, tuple[int, int]]:
     """Tickets created per value of `column`: (in the period, in the previous one), one statement."""
     rolled = daily(query, reader, Period(query.previous.first, query.period.last), ROLLED[column])
     if rolled is not None:
-        current, previous = query.period, query.previous
-        now_days = Q(day__gte=current.first, day__lte=current.last)
-        before_days = Q(day__gte=previous.first, day__lte=previous.last)
-        return {
-            value: (n_now or 0, n_before or 0)
-            for value, n_now, n_before in rolled.filter(created__gt=0)
-            .values(column)
-            .annotate(now=Sum("created", filter=now_days), before=Sum("created", filter=before_days))
-            .values_list(column, "now", "before")
-            .order_by()
-        }
+        return _rolled_breakdown(rolled, column, query)
     now, before = in_period("created_at", query.period), in_period("created_at", query.previous)
     return {
         value: (n_now, n_before)
@@ -419,11 +409,39 @@ def _breakdown(rows: QuerySet[TicketFact], column: str, query: ReportQuery, read
     }
 
 
+def _rolled_breakdown(rolled: QuerySet[ReportDaily], column: str, query: ReportQuery) -> dict[Any, tuple[int, int]]:
+    current, previous = query.period, query.previous
+    now_days = Q(day__gte=current.first, day__lte=current.last)
+    before_days = Q(day__gte=previous.first, day__lte=previous.last)
+    return {
+        value: (n_now or 0, n_before or 0)
+        for value, n_now, n_before in rolled.filter(created__gt=0)
+        .values(column)
+        .annotate(now=Sum("created", filter=now_days), before=Sum("created", filter=before_days))
+        .values_list(column, "now", "before")
+        .order_by()
+    }
+
+
 def _tag_counts(rows: QuerySet[TicketFact], period: Period) -> dict[str, int]:
     through = Ticket.tags.through.objects.filter(
         ticket_id__in=rows.filter(in_period("created_at", period)).values("pk")
     )
     return dict(through.values_list("tag__name").annotate(n=Count("pk")).order_by())
+
+
+def _by_tag(query: ReportQuery, reader: User) -> dict[str, tuple[int, int]]:
+    """Tickets created per tag name: (in the period, in the previous one). From the roll-up's tag
+    grains (by the tag's id as the facts hold it, named as it is now; a tag deleted since is left
+    out, as its tickets lost it), else from the tickets' tags of the period's facts."""
+    rolled = daily(query, reader, Period(query.previous.first, query.period.last), "tag")
+    if rolled is None:
+        rows = fact_rows(query, reader)
+        now, before = _tag_counts(rows, query.period), _tag_counts(rows, query.previous)
+        return {name: (now.get(name, 0), before.get(name, 0)) for name in set(now) | set(before)}
+    by_id = _rolled_breakdown(rolled, "tag_id", query)
+    names = dict(Tag.objects.filter(pk__in=[pk for pk in by_id if pk is not None]).values_list("pk", "name"))
+    return {names[pk]: counts for pk, counts in by_id.items() if pk in names}
 
 
 BREAKDOWN_COLUMNS = [
@@ -464,8 +482,7 @@ def volume(query: ReportQuery, reader: User) -> ReportResult:
     by_channel = _breakdown(rows, "channel", query, reader)
     by_category = _breakdown(rows, "category_id", query, reader)
     categories = category_names(by_category)
-    tags_now, tags_before = _tag_counts(rows, query.period), _tag_counts(rows, query.previous)
-    by_tag = {name: (tags_now.get(name, 0), tags_before.get(name, 0)) for name in set(tags_now) | set(tags_before)}
+    by_tag = _by_tag(query, reader)
     return ReportResult(
         slug="volume",
         title=_("Volume"),
@@ -1408,12 +1425,11 @@ TREND_COLUMNS = [
 def trends(query: ReportQuery, reader: User) -> ReportResult:
     """Tags and categories of tickets created in the period that rose against the previous period."""
     rows = fact_rows(query, reader)
-    tags_now, tags_before = _tag_counts(rows, query.period), _tag_counts(rows, query.previous)
     categories = _breakdown(rows, "category_id", query, reader)
     names = category_names(categories)
     found = []
-    for name in set(tags_now) | set(tags_before):
-        found.append(("tag", name, name, tags_now.get(name, 0), tags_before.get(name, 0)))
+    for name, (tagged_now, tagged_before) in _by_tag(query, reader).items():
+        found.append(("tag", name, name, tagged_now, tagged_before))
     for key, (now, before) in categories.items():
         if key is not None:
             found.append(("category", key, names.get(key, str(key)), now, before))

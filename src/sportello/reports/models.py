@@ -23,7 +23,7 @@ from django.utils import timezone
 from sportello.accounts.models import Group
 from sportello.customers.models import Customer, Organization
 from sportello.sla.models import Policy
-from sportello.tickets.models import Category, Ticket
+from sportello.tickets.models import Category, Tag, Ticket
 
 
 class SlaOutcome(models.TextChoices):
@@ -79,6 +79,9 @@ class TicketFact(models.Model):
     # Merged into another ticket: its thread is counted there, the ticket itself nowhere.
     merged = models.BooleanField(default=False)
     version = models.PositiveIntegerField(default=0)  # the ticket version these facts were computed from
+    # The ticket's tags (ids, ascending) when these facts were computed: what the roll-up's tag
+    # grains counted it under, so that a change of tags moves the right rows.
+    tags = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -167,6 +170,7 @@ class ReportDaily(models.Model):
     priority = models.PositiveSmallIntegerField(null=True, blank=True)
     category = _ref(Category)
     sla_policy = _ref(Policy)
+    tag = _ref(Tag)  # tag grains: a ticket counts under each of its tags
     created = models.IntegerField(default=0)
     solved = models.IntegerField(default=0)
     reopened = models.IntegerField(default=0)

@@ -64,6 +64,7 @@ DIMENSIONS = {
     "priority": "priority",
     "category": "category_id",
     "sla_policy": "sla_policy_id",
+    "tag": "tag_id",
 }
 DIMS = tuple(DIMENSIONS)
 TICKET_GRAINS: tuple[tuple[str, ...], ...] = (
@@ -79,6 +80,16 @@ TICKET_GRAINS: tuple[tuple[str, ...], ...] = (
     ("group", "priority"),
     ("group", "category"),
     ("group", "sla_policy"),
+)
+# A ticket counts under each of its tags (none: not at all), alone or with one other dimension.
+TAG_GRAINS: tuple[tuple[str, ...], ...] = (
+    ("tag",),
+    ("group", "tag"),
+    ("assignee", "tag"),
+    ("channel", "tag"),
+    ("priority", "tag"),
+    ("category", "tag"),
+    ("sla_policy", "tag"),
 )
 ACTOR_GRAINS: tuple[tuple[str, ...], ...] = (("actor",), ("group", "actor"))
 # The grains response times are kept for (the report filters by no SLA policy).
@@ -120,10 +131,12 @@ def grain_name(dims: Iterable[str]) -> str:
     return "+".join(dim for dim in DIMS if dim in wanted)
 
 
-GRAINS = frozenset(grain_name(grain) for grain in TICKET_GRAINS + ACTOR_GRAINS)
+GRAINS = frozenset(grain_name(grain) for grain in TICKET_GRAINS + TAG_GRAINS + ACTOR_GRAINS)
 HISTOGRAMS = frozenset(grain_name(grain) for grain in HISTOGRAM_GRAINS)
 # (name, positions in DIMS) of each grain, for building keys fast.
 _TICKET_KEYS = [(grain_name(g), [DIMS.index(d) for d in g]) for g in TICKET_GRAINS]
+_TAG_KEYS = [(grain_name(g), [DIMS.index(d) for d in g]) for g in TAG_GRAINS]
+TAG = DIMS.index("tag")
 _ACTOR_KEYS = [(grain_name(g), [DIMS.index(d) for d in g]) for g in ACTOR_GRAINS]
 _HISTOGRAM_KEYS = [(grain_name(g), [DIMS.index(d) for d in g]) for g in HISTOGRAM_GRAINS]
 
@@ -151,6 +164,7 @@ FACT_READ = (
     "sla_next_response",
     "sla_resolution",
     *HISTOGRAM_MEASURES,
+    "tags",
 )
 ACTIVITY_READ = ("fact_id", "kind", "agent_id", "at", "time_spent")
 
@@ -241,12 +255,22 @@ def _histogram(totals: Totals, day: date, values: list[Any], measure: int, bucke
             found[0] += 1
 
 
+def _add_ticket(totals: Totals, day: date, values: list[Any], tags: Iterable[int], add: dict[int, int]) -> None:
+    """A ticket's counts on the ticket grains, and on the tag grains once per tag it has."""
+    _add(totals, day, values, _TICKET_KEYS, add)
+    for tag in tags:
+        tagged = list(values)
+        tagged[TAG] = tag
+        _add(totals, day, tagged, _TAG_KEYS, add)
+
+
 def contributions(
     facts: Iterable[tuple[Any, ...]], activity: Iterable[tuple[Any, ...]], zone: Any, totals: Totals | None = None
 ) -> Totals:
     """What these facts (FACT_READ rows) and their activity (ACTIVITY_READ rows) add to the roll-up."""
     totals = {} if totals is None else totals
-    tickets: dict[int, tuple[bool, list[Any]]] = {}
+    tickets: dict[int, tuple[bool, list[Any], list[int]]] = {}
+    durations = slice(15, 15 + len(HISTOGRAM_MEASURES))
 
     def day(instant: datetime) -> date:
         return timezone.localtime(instant, zone).date()
@@ -254,11 +278,12 @@ def contributions(
     for row in facts:
         (pk, created_at, solved_at, merged, group, assignee, channel, priority, category, policy,
          one_touch, replies, *outcomes) = row[:15]  # fmt: skip
-        values = [group, assignee, None, channel, priority, category, policy]
-        tickets[pk] = (merged, values)
+        values = [group, assignee, None, channel, priority, category, policy, None]
+        tags = row[-1] or []
+        tickets[pk] = (merged, values, tags)
         if merged:
             continue
-        for duration, seconds in enumerate(row[15:]):
+        for duration, seconds in enumerate(row[durations]):
             if seconds is not None:
                 # First responses count on the day the ticket was created, resolutions on its last solve.
                 when = created_at if duration < 2 else solved_at
@@ -269,21 +294,22 @@ def contributions(
                 created[INDEX[f"{target}_met"]] = 1
             elif outcome == SlaOutcome.BREACHED:
                 created[INDEX[f"{target}_breached"]] = 1
-        _add(totals, day(created_at), values, _TICKET_KEYS, created)
+        _add_ticket(totals, day(created_at), values, tags, created)
         if solved_at is not None:
             solved = {INDEX["solved"]: 1, INDEX["one_touch"]: int(one_touch), INDEX["solved_replies"]: replies}
-            _add(totals, day(solved_at), values, _TICKET_KEYS, solved)
+            _add_ticket(totals, day(solved_at), values, tags, solved)
     for fact_id, kind, agent, at, minutes in activity:
-        merged, values = tickets[fact_id]
+        merged, values, tags = tickets[fact_id]
         if kind == ActivityKind.REOPEN:
             if not merged:
-                _add(totals, day(at), values, _TICKET_KEYS, {INDEX["reopened"]: 1})
+                _add_ticket(totals, day(at), values, tags, {INDEX["reopened"]: 1})
             continue
         measure = ACTOR_KINDS.get(kind)
         if measure is None:
             continue
         acted = {INDEX[measure]: 1, INDEX["handle_minutes"]: minutes or 0}
-        by_actor = [None, None, agent, None, None, None, None]
+        by_actor: list[Any] = [None] * len(DIMS)
+        by_actor[DIMS.index("actor")] = agent
         # As `metrics.activity_rows`: all activity counts for the agent who acted; once narrowed by
         # the tickets' group, only the activity on tickets that were not merged.
         _add(totals, day(at), by_actor, _ACTOR_KEYS[:1], acted)
@@ -565,7 +591,7 @@ def histogram_rows(
     """The response-time histograms of `period` under these filters and the reader's `groups`,
     broken down by `by` ("group" or "assignee"); None when no histogram grain has them. A "none"
     (no group, nobody assigned) is 0 in the rows."""
-    if _narrowed(filters) or not usable():
+    if _narrowed(filters) or filters.tag or not usable():
         return None
     dims, conditions = _dimensions(filters, groups, by)
     grain = grain_name(dims)
@@ -587,20 +613,27 @@ def _dimensions(filters: Filters, groups: list[int] | None, by: str | None) -> t
     if groups is not None:
         dims.add("group")
         conditions["group_id__in"] = groups
+    if filters.tag:
+        # Tag names are unique: the tag grains' rows of the tag so named (none when there is none).
+        from sportello.tickets.models import Tag
+
+        dims.add("tag")
+        conditions["tag_id__in"] = Tag.objects.filter(name=filters.tag).values("pk")
     return dims, conditions
 
 
 def _narrowed(filters: Filters) -> bool:
     """Filters no grain holds: the facts must answer."""
-    return bool(filters.tag) or filters.organization is not None or bool(filters.custom)
+    return filters.organization is not None or bool(filters.custom)
 
 
 def ticket_rows(
     filters: Filters, groups: list[int] | None, period: Period, by: str | None = None
 ) -> QuerySet[ReportDaily] | None:
     """The ticket-grain rows of `period` under these filters (and the reader's `groups`, None for
-    all), broken down by the dimension `by`; None when no grain has them."""
-    if _narrowed(filters):
+    all), broken down by the dimension `by`; None when no grain has them. By tag under a tag filter
+    (the other tags of the tickets that have it) is None too: a ticket's tags are not paired up."""
+    if _narrowed(filters) or (by == "tag" and filters.tag):
         return None
     dims, conditions = _dimensions(filters, groups, by)
     return _rows(dims, conditions, period)
@@ -609,7 +642,7 @@ def ticket_rows(
 def actor_rows(filters: Filters, groups: list[int] | None, period: Period) -> QuerySet[ReportDaily] | None:
     """The activity per agent who acted in `period` (the agent filter: who acted), or None."""
     ticket_only = ("channel", "priority", "category")
-    if _narrowed(filters) or any(getattr(filters, name) not in (None, "") for name in ticket_only):
+    if _narrowed(filters) or filters.tag or any(getattr(filters, name) not in (None, "") for name in ticket_only):
         return None
     dims = {"actor"}
     conditions: dict[str, Any] = {}
