@@ -17,6 +17,7 @@ so adding, removing and proving them is guarded here:
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +34,9 @@ from django.utils.translation import gettext as _
 
 from sportello.core import lookups, prefetch
 from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from sportello.core.rows import _statement as row_statement
 from sportello.core.rows import bound_cursor
+from sportello.core.rows import parameters as row_parameters
 from sportello.customers.identity import normalize, owners_of, owners_query
 from sportello.customers.models import Customer, CustomerChange, CustomerNote, Identity, IdentityKind, Organization
 from sportello.fields import services as custom_fields_service
@@ -167,19 +170,9 @@ def _create_with_identities(customer: Customer, pairs: list[tuple[str, str]]) ->
     if connection.vendor != "postgresql" or not pairs:
         customer.save(force_insert=True)
         return customer, _insert_identities(customer, pairs)
-    quote = connection.ops.quote_name
-    fields = [f for f in Customer._meta.concrete_fields if not f.primary_key]
-    values = [f.get_db_prep_save(f.pre_save(customer, True), connection) for f in fields]
+    sql, columns = _customer_with_identities_sql(len(pairs))
+    values = row_parameters(customer, columns, connection)  # each prepared as its field does
     now = timezone.now()
-    sql = (
-        f"WITH c AS (INSERT INTO {quote(Customer._meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id), "
-        f"i AS (INSERT INTO {quote(Identity._meta.db_table)} (customer_id, kind, value, undeliverable, verified, "
-        f"created_at) SELECT c.id, v.kind, v.value, false, false, %s "
-        f"FROM c, (VALUES {', '.join(['(%s, %s)'] * len(pairs))}) AS v(kind, value) "
-        "ON CONFLICT (kind, value) DO NOTHING RETURNING id, kind, value) "
-        "SELECT c.id, i.id, i.kind, i.value FROM c LEFT JOIN i ON true"
-    )
     with bound_cursor() as cursor:
         cursor.execute(sql, [*values, now, *(part for pair in pairs for part in pair)])
         rows = cursor.fetchall()
@@ -191,6 +184,26 @@ def _create_with_identities(customer: Customer, pairs: list[tuple[str, str]]) ->
         if pk is not None
     ]
     return customer, added
+
+
+@functools.cache
+def _customer_with_identities_sql(count: int) -> tuple[str, tuple[Any, ...]]:
+    """`_create_with_identities`' statement for `count` addresses (PostgreSQL), and the customer
+    columns it takes (core.rows' own, so a value is prepared as `rows.insert` prepares it); its
+    text is built once per process."""
+    quote = connection.ops.quote_name
+    _insert, columns, _returned = row_statement(Customer, connection.vendor, ())
+    sql = (
+        f"WITH c AS (INSERT INTO {quote(Customer._meta.db_table)} "
+        f"({', '.join(quote(str(field.column)) for _attname, field, _final in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id), "
+        f"i AS (INSERT INTO {quote(Identity._meta.db_table)} (customer_id, kind, value, undeliverable, verified, "
+        f"created_at) SELECT c.id, v.kind, v.value, false, false, %s "
+        f"FROM c, (VALUES {', '.join(['(%s, %s)'] * count)}) AS v(kind, value) "
+        "ON CONFLICT (kind, value) DO NOTHING RETURNING id, kind, value) "
+        "SELECT c.id, i.id, i.kind, i.value FROM c LEFT JOIN i ON true"
+    )
+    return sql, columns
 
 
 def _hold_identities(customer: Customer, identities: list[Identity]) -> None:
