@@ -90,6 +90,25 @@ def test_the_answer_is_the_ticket_as_stored(as_agent, first_level, name):
     assert answer["status"]["slug"] == "new" and answer["group"]["id"] == first_level.pk
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"direction": "outbound"},  # a mail to the customer: no longer the lean path
+        {"assignee": "agent", "channel": "phone"},
+        {"tags": []},
+    ],
+)
+def test_every_create_answers_what_a_read_answers_in_the_same_order(as_agent, agent, first_level, extra):
+    if extra.get("assignee") == "agent":
+        extra = {**extra, "assignee": agent.pk}
+    created = as_agent.post("/tickets", body("rosa@example.org", group=first_level.pk, **extra))
+    assert created.status_code == 201, created.content
+    answer = created.json()
+    stored = as_agent.get(f"/tickets/{answer['number']}").json()
+    assert list(answer) == list(stored) and answer == stored
+    assert created["Content-Type"] == "application/json; charset=utf-8"
+
+
 def test_the_search_document_holds_every_address_of_a_known_customer(as_agent):
     """The document is built in memory: a known customer's other addresses must be in it too."""
     customer = find_or_create_customer(Sender(name="Rosa", email="rosa@example.org", phone="+39 06 1234 5678"))
