@@ -195,3 +195,15 @@ def test_counts_are_not_recounted_on_every_page_but_follow_changes(agent, spread
     for view, count in (("mine", 2), ("unassigned", 0), ("open", 3)):
         link = html[html.index(f'data-view="{view}"') :]
         assert f'<span class="count">{count}</span>' in link[: link.index("</a>")], view
+
+
+def test_a_renamed_status_shows_in_the_rows_at_once(agent, spread):
+    """The rows' statuses come from the process's copy of the lookups: a rename is seen on the next page."""
+    client = client_for(agent)
+    client.get(reverse("inbox"), {"view": "open"})
+    status = spread["bobs"].status
+    status.name = "Freshly opened"
+    status.save()
+    html = page_text(client.get(reverse("inbox"), {"view": "open"}))
+    row = html[html.index(f'data-ticket="{spread["bobs"].number}"') :]
+    assert "Freshly opened" in row[: row.index("</tr>")]
