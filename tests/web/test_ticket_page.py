@@ -440,3 +440,29 @@ def test_a_renamed_or_deleted_status_or_group_changes_the_dropdown_at_once(ticke
     client.get(url("ticket", ticket))
     waiting.delete()
     assert "Waiting" not in _options(page_text(client.get(url("ticket", ticket))), "update_status")
+
+
+def test_a_renamed_status_group_or_category_shows_on_the_page_at_once(ticket, agent, light_agent, second_level):
+    """The page's status, group and category come from the process's copy of the lookups (one
+    read of their version a page): a rename is seen on the next view."""
+    category = Category.objects.create(name="Billing")
+    ticket.group, ticket.category = second_level, category
+    ticket.save()
+    client = client_for(agent)
+    client.get(url("ticket", ticket))
+    second_level.name = "Tier two"
+    second_level.save()
+    category.name = "Invoices"
+    category.save()
+    status = fresh(ticket).status
+    status.name = "Freshly opened"
+    status.save()
+    html = page_text(client.get(url("ticket", ticket)))
+    assert 'data-field="status">Freshly opened<' in html
+    for name in ("Tier two", "Invoices"):
+        assert name in html
+    readonly = page_text(client_for(light_agent).get(url("ticket", ticket)))  # the properties as text
+    panel = readonly[readonly.index('id="properties-readonly"') :]
+    panel = panel[: panel.index("</dl>")]
+    for name in ("Freshly opened", "Tier two", "Invoices"):
+        assert name in panel

@@ -23,18 +23,26 @@ def tickets_visible_to(user: User) -> QuerySet[Ticket]:
     return tickets
 
 
-def ticket_for_agent(user: User, number: int, *, write: bool = False) -> Ticket:
-    """The ticket with reference `number` if `user` may see it (and change it, with `write`)."""
+def ticket_for_agent(user: User, number: int, *, write: bool = False, stamp: int | None = None) -> Ticket:
+    """The ticket with reference `number` if `user` may see it (and change it, with `write`).
+
+    With the lookups' version `stamp` its status, group and category are this process's copies
+    (tickets/held.py) and the ticket it was merged into is read only when there is one, instead of
+    four more joins (PostgreSQL planned the six-table join in ~2 ms at 1M tickets, two in 0.2 ms).
+    """
     if not user.is_authenticated or not user.is_staff_member:
         raise Forbidden("Agents only")
-    ticket = (
-        tickets_visible_to(user)
-        .select_related("customer", "status", "group", "assignee", "category", "merged_into")
-        .filter(number=number)
-        .first()
-    )
+    if stamp is None:
+        related: tuple[str, ...] = ("customer", "status", "group", "assignee", "category", "merged_into")
+    else:
+        related = ("customer", "assignee")
+    ticket = tickets_visible_to(user).select_related(*related).filter(number=number).first()
     if ticket is None:
         raise NotFound(f"No ticket #{number}")
+    if stamp is not None:
+        from sportello.tickets.held import hold_lookups
+
+        hold_lookups([ticket], stamp, category=True)
     if write and not user.can_reply:
         raise Forbidden("Light agents can add internal notes only")
     return ticket

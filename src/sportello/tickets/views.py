@@ -119,7 +119,8 @@ def _zone(name: str) -> zoneinfo.ZoneInfo:
 
 @agent_view
 def ticket_detail(request: AgentRequest, number: int) -> HttpResponse:
-    return _ticket_page(request, ticket_for_agent(request.user, number))
+    stamp = lookups.read_stamp()  # the page's one read of the lookups' version
+    return _ticket_page(request, ticket_for_agent(request.user, number, stamp=stamp), stamp=stamp)
 
 
 @require_POST
@@ -431,6 +432,7 @@ def _ticket_page(
     forms: dict[str, Form] | None = None,
     conflict: list[dict[str, Any]] | None = None,
     error: str = "",
+    stamp: int | None = None,
 ) -> HttpResponse:
     user = request.user
     tag_names = list(ticket.tags.values_list("name", flat=True))
@@ -474,7 +476,7 @@ def _ticket_page(
         (_("Related"), links["related"]),
     ]
     # One read of the lookups' version for every dropdown of the page (custom fields' too).
-    context["lookups_stamp"] = lookups.read_stamp()
+    context["lookups_stamp"] = lookups.read_stamp() if stamp is None else stamp
     use_cached_choices(*(form for form in context.values() if isinstance(form, Form)), stamp=context["lookups_stamp"])
     return render(request, "tickets/ticket.html", context, status=status)
 
