@@ -753,15 +753,30 @@ def _ancestors(ticket: Ticket) -> set[int]:
 
 
 def links_of(ticket: Ticket, viewer: User) -> dict[str, list[tuple[TicketLink, Ticket]]]:
-    """The ticket's links for its page, in one query: its parent, its children, related tickets;
-    only those `viewer` may see (a restricted agent is not shown the others' subjects)."""
+    """The ticket's links for its page: its parent, its children, related tickets; only those
+    `viewer` may see (a restricted agent is not shown the others' subjects). One query when there
+    are none, two otherwise, however many there are."""
     grouped: dict[str, list[tuple[TicketLink, Ticket]]] = {"parent": [], "children": [], "related": []}
-    visible = tickets_visible_to(viewer).values("pk")
-    rows = TicketLink.objects.filter(
-        Q(source=ticket, target__in=visible) | Q(target=ticket, source__in=visible)
-    ).select_related("source__status", "target__status")
-    for link in rows:
-        other = link.target if link.source_id == ticket.pk else link.source
+    # The links alone first (most tickets have none), then the other tickets they name: planning
+    # one query that joined both tickets and their statuses cost PostgreSQL 0.5-5 ms at 1M tickets.
+    links = list(TicketLink.objects.filter(Q(source=ticket) | Q(target=ticket)))
+    if not links:
+        return grouped
+    others = {
+        other.pk: other
+        for other in tickets_visible_to(viewer)
+        .filter(pk__in={link.target_id if link.source_id == ticket.pk else link.source_id for link in links})
+        .select_related("status")
+    }
+    for link in links:
+        other_id = link.target_id if link.source_id == ticket.pk else link.source_id
+        if other_id not in others:
+            continue  # a ticket the viewer may not see
+        other = others[other_id]
+        if link.source_id == ticket.pk:
+            link.source, link.target = ticket, other
+        else:
+            link.source, link.target = other, ticket
         if link.kind == LinkKind.RELATED:
             grouped["related"].append((link, other))
         elif link.source_id == ticket.pk:
