@@ -169,6 +169,10 @@ def test_the_roll_up_figures_are_the_hand_counted_ones(week, admin):
     assert (sla["compliance_percent"], sla["breached"]) == ((85.7, 50.0), (1, 1))
     agents = {row["name"]: row for row in both_ways("agents", admin).table.rows}
     assert (agents[week.alice.display_name]["solved"], agents[week.alice.display_name]["replies"]) == (2, 3)
+    # Open now (the kept ticket counts): T3 is bob's; T6 is nobody's; alice's are all solved.
+    assert (agents[week.bob.display_name]["open_now"], agents[week.alice.display_name]["open_now"]) == (1, 0)
+    for filters in ({"group": week.tickets["T3"].group_id}, {"agent": week.bob.pk}, {"group": 999}):
+        both_ways("agents", admin, **filters)
 
 
 def test_when_the_facts_answer(week, admin):

@@ -62,6 +62,7 @@ from sportello.reports.models import (
     ReportDaily,
     ResponseHistogram,
     SlaOutcome,
+    TicketCount,
     TicketFact,
 )
 from sportello.reports.services import Period
@@ -1148,6 +1149,28 @@ def capacities(agent_ids: Iterable[int | None]) -> dict[int | None, int]:
     return found
 
 
+def _open_now(query: ReportQuery, reader: User, rows: QuerySet[TicketFact]) -> dict[int | None, int]:
+    """Open tickets per assignee now: from the kept ticket counts (a row per status category, group
+    and assignee) when the filters are at most a group and an agent, else from the facts (every
+    open ticket of the desk: a third of a million rows at a million tickets)."""
+    chosen = query.filters
+    others = ("channel", "priority", "category", "tag", "organization", "custom")
+    if any(getattr(chosen, name) not in (None, "", ()) for name in others) or not rollup.usable():
+        return dict(rows.filter(state__in=OPEN_STATES).values_list("assignee_id").annotate(n=Count("pk")).order_by())
+    if not reader.is_authenticated or not reader.is_staff_member:
+        return {}
+    counted = TicketCount.objects.filter(state__in=OPEN_STATES)
+    groups = visible_groups(reader)
+    if groups is not None:
+        counted = counted.filter(group_id__in=groups)
+    if chosen.group is not None:
+        counted = counted.filter(group_id=chosen.group)
+    if chosen.agent is not None:
+        counted = counted.filter(assignee_id=chosen.agent)
+    found = counted.values_list("assignee_id").annotate(n=Sum("tickets")).order_by()
+    return {assignee or None: n for assignee, n in found if n}
+
+
 @report("agents", "Agents")
 def agents(query: ReportQuery, reader: User) -> ReportResult:
     """Per agent: solved, replies, notes, handle time, chats, assigned, open now, satisfaction."""
@@ -1155,7 +1178,7 @@ def agents(query: ReportQuery, reader: User) -> ReportResult:
     now = _agent_stats(query, reader, period)
     before = _agent_stats(query, reader, query.previous)
     rows = fact_rows(query, reader)
-    open_now = dict(rows.filter(state__in=OPEN_STATES).values_list("assignee_id").annotate(n=Count("pk")).order_by())
+    open_now = _open_now(query, reader, rows)
     scores = {score.key: score for score in csat.scores_by_agent(period.since, period.until)}
     if query.filters.agent is not None:
         scores = {key: score for key, score in scores.items() if key == query.filters.agent}
