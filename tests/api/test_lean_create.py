@@ -205,3 +205,31 @@ def test_two_intakes_of_one_new_address_make_one_customer():
         "+390633334444",
         "race@example.org",
     ]
+
+
+def test_a_create_with_its_commit_hooks_is_these_statements(as_agent, settings, django_capture_on_commit_callbacks):
+    """The whole request of a new customer's ticket, the work after its commit included (the
+    events' delivery task, on the database backend). Listed table by table, so that a statement
+    more is seen as which."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    warm_up(as_agent)
+    statements(as_agent, "new.person@example.org")  # the first new customer reads the domains
+    with CaptureQueriesContext(connection) as captured, django_capture_on_commit_callbacks(execute=True):
+        response = as_agent.post("/tickets", body("another.person@example.org"))
+    assert response.status_code == 201, response.content
+    sql = [q["sql"] for q in captured.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    postgresql = connection.vendor == "postgresql"
+    expected = [
+        "core_counter",  # the reference number (the sequence) and the lookups' version in one
+        "customers_identity",  # the sender's addresses and their customers' other addresses
+        *(["customers_customer"] if postgresql else ["customers_customer", "customers_identity"]),
+        "tickets_ticket",
+        "tickets_ticket_tags",
+        "tickets_entry",
+        "search_ticketdocument" if postgresql else "search_fts",
+        "core_outboxmessage",  # the events, delivered by a worker
+        "django_tasks_database_dbtaskresult",  # after the commit: the worker's task
+    ]
+    assert len(sql) == len(expected), "\n".join(sql)
+    for statement, table in zip(sql, expected, strict=True):
+        assert table in statement, (table, statement)
