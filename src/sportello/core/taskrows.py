@@ -77,9 +77,10 @@ def _statement(vendor: str) -> tuple[str, tuple[Any, ...]]:
 
     connection = connections[DEFAULT_DB_ALIAS]
     quote = connection.ops.quote_name
-    fields = tuple(DBTaskResult._meta.get_field(name) for name in _COLUMNS)
+    by_name = {field.name: field for field in DBTaskResult._meta.concrete_fields}
+    fields = tuple(by_name[name] for name in _COLUMNS)
     sql = (
-        f"INSERT INTO {quote(DBTaskResult._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"INSERT INTO {quote(DBTaskResult._meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)}) "
         f"VALUES ({', '.join(['%s'] * len(fields))})"
     )
     return sql, fields
