@@ -156,11 +156,12 @@ def same(slug, a, b):
     pairs += [(x, y) for s, t in zip(a.series, b.series) for x, y in zip(s.values, t.values)]
     pairs += [(r[k], q[k]) for r, q in zip(a.table.rows, b.table.rows) for k in r if k.endswith(("_median", "_p90"))]
     return len(a.table.rows) == len(b.table.rows) and all(near(x, y) for x, y in pairs)
-cases = [(slug, 30, Granularity.DAY) for slug in {slugs!r}]
-cases += [("response-times", 90, Granularity.WEEK), ("volume", 365, Granularity.MONTH)]
+cases = [(slug, 30, Granularity.DAY, {{}}) for slug in {slugs!r}]
+cases += [("response-times", 90, Granularity.WEEK, {{}}), ("volume", 365, Granularity.MONTH, {{}})]
+cases += [(slug, 30, Granularity.DAY, {{"tag": "tag7"}}) for slug in ("volume", "sla", "trends")]
 with timezone.override(timezone.get_default_timezone()):
-    for slug, days, granularity in cases:
-        query = ReportQuery(Period(today - timedelta(days=days - 1), today), Filters(), granularity)
+    for slug, days, granularity, chosen in cases:
+        query = ReportQuery(Period(today - timedelta(days=days - 1), today), Filters(**chosen), granularity)
         function, rolled, plain = REPORTS[slug][1], [], []
         function(query, reader)  # warm up: plans, caches
         for _ in range(runs):
@@ -169,7 +170,8 @@ with timezone.override(timezone.get_default_timezone()):
                 start = time.perf_counter(); b = function(query, reader); plain.append(time.perf_counter() - start)
             assert same(slug, a, b), slug
         a, b = statistics.median(rolled) * 1000, statistics.median(plain) * 1000
-        print(f"  {{slug}}, {{days}} days by {{granularity.value}}: roll-up {{a:.0f}} ms, facts {{b:.0f}} ms")
+        named = "".join(f", {{key}} {{value}}" for key, value in chosen.items())
+        print(f"  {{slug}}, {{days}} days by {{granularity.value}}{{named}}: roll-up {{a:.0f}} ms, facts {{b:.0f}} ms")
 def exact_counts():
     tickets = Ticket.objects.filter(state__in=("new", "open"), merged_into__isnull=True)
     loads = dict(tickets.values_list("assignee_id").annotate(n=Count("pk")).order_by())
@@ -277,6 +279,7 @@ def measure(env: dict[str, str], args: argparse.Namespace) -> None:
         ("response-times: 90 days by week", f"/api/v1/reports/response-times?{quarter}"),
         ("response-times: 30 days, group", f"/api/v1/reports/response-times?{month}&group=1"),
         ("sla: 30 days, tag", f"/api/v1/reports/sla?{month}&tag=tag7"),
+        ("volume: 30 days, tag", f"/api/v1/reports/volume?{month}&tag=tag7"),
         ("agents: 90 days by week", f"/api/v1/reports/agents?{quarter}"),
         ("top-customers: 30 days, channel", f"/api/v1/reports/top-customers?{month}&channel=email"),
         ("backlog: a year by month", f"/api/v1/reports/backlog?{year}"),
