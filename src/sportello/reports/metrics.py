@@ -1195,7 +1195,7 @@ def agents(query: ReportQuery, reader: User) -> ReportResult:
     names = agent_names(ids)
     capacity = capacities(ids)
     online = online_seconds(ids, period.since, period.until)
-    table_rows = []
+    table_rows: list[dict[str, Any]] = []
     for agent in ids:
         stats = now.get(agent, {})
         score = scores.get(agent)
