@@ -10,6 +10,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from sportello.accounts.auth import caller, errors, text
+from sportello.core import lookups
 from sportello.search.backend import search_tickets
 from sportello.tickets.access import require_agent, tickets_visible_to
 from sportello.tickets.api import TicketOut
@@ -30,6 +31,7 @@ class SearchResults(Schema):
 def search(request: HttpRequest, params: Query[SearchQuery]) -> Any:
     """Tickets matching every word, best first; `#10452` or `10452` finds that ticket first."""
     require_agent(caller(request))
-    found = search_tickets(params.q, tickets_visible_to(caller(request)), limit=params.limit)
+    visible = tickets_visible_to(caller(request))
+    found = search_tickets(params.q, visible, limit=params.limit, stamp=lookups.read_stamp())
     prefetch_related_objects(found, "customer__identities", "tags")
     return {"items": found}
