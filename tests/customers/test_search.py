@@ -60,3 +60,16 @@ def test_a_reference_number_or_two_letters_look_for_no_customer(customer):
     # Matching inside names needs three characters (the trigram index); "#10001" is a ticket's.
     assert find_customers("Carla"[:2]) == [] and find_customers("#10001") == []
     assert [c.pk for c in find_customers(customer.name[:3])] == [customer.pk]
+
+
+def test_a_whole_address_finds_its_owner_and_not_the_addresses_holding_it(agent, customer):
+    from sportello.customers.queries import find_customers
+
+    longer = new_ticket("Hi", email="xcarla@example.com", name="Xavier Carla").customer
+    # A whole address someone has is theirs alone, in any case; a part of one still finds both.
+    assert [c.pk for c in find_customers("Carla@Example.com")] == [customer.pk]
+    assert {c.pk for c in find_customers("carla@example")} == {customer.pk, longer.pk}
+    # A whole address nobody has may still be a part of one.
+    assert [c.pk for c in find_customers("arla@example.com")] == [customer.pk, longer.pk]
+    page = search(agent, "xcarla@example.com")
+    assert customer_link(longer) in page and customer_link(customer) not in page

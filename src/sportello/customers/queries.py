@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet, prefetch_related_objects
 
 from sportello.core.errors import InvalidInput
+from sportello.customers.identity import normalize
 from sportello.customers.models import Customer, Identity, IdentityKind, Organization
 
 if TYPE_CHECKING:
@@ -133,12 +135,30 @@ def find_customers(query: str, limit: int = SEARCH_LIMIT, *, exclude: int | None
     if exclude is not None:
         live = live.exclude(pk=exclude)
     by_name = list(live.filter(name__icontains=query)[:limit])
-    owners = list(Identity.objects.filter(values).values_list("customer_id", flat=True)[: limit * 2])
+    owners = _exact_address_owners(query)
+    if not owners:
+        owners = list(Identity.objects.filter(values).values_list("customer_id", flat=True)[: limit * 2])
     by_address = live.filter(pk__in=owners) if owners else []
     found = {customer.pk: customer for customer in [*by_name, *list(by_address)[:limit]]}
     customers = sorted(found.values(), key=lambda customer: (customer.name, customer.pk))[:limit]
     prefetch_related_objects(customers, "identities")
     return customers
+
+
+def _exact_address_owners(query: str) -> list[int]:
+    """The owner of `query` when it is a whole e-mail address someone has, from the unique index
+    on (kind, value): the trigram index matches inside addresses, and every address sharing
+    "@example.com" shares its trigrams (2-6.5 ms at 50k customers; the unique index: 0.01 ms).
+    Nothing for a partial address or an address nobody has: the trigram path then."""
+    if "@" not in query:
+        return []
+    try:
+        value = normalize(IdentityKind.EMAIL, query)
+    except ValidationError:
+        return []
+    return list(
+        Identity.objects.filter(kind=IdentityKind.EMAIL, value=value).order_by().values_list("customer_id", flat=True)
+    )
 
 
 def find_organizations(query: str, limit: int = SEARCH_LIMIT) -> list[Organization]:
