@@ -101,7 +101,10 @@
 
     area.addEventListener("input", function (event) { if (event.isTrusted) lookup(); });
     area.addEventListener("click", lookup);
-    area.addEventListener("blur", function () { setTimeout(hide, 150); });
+    // Back in the area before the delay ends (a mode switched, a click away and back): keep the list.
+    area.addEventListener("blur", function () {
+      setTimeout(function () { if (document.activeElement !== area) hide(); }, 150);
+    });
     area.addEventListener("keydown", function (event) {
       if (list.hidden || !agents.length) {
         if (event.key === "Escape" && !list.hidden) { event.preventDefault(); hide(); }
