@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Callable
+from dataclasses import asdict
 
-from csp.middleware import CSPMiddleware, PolicyParts
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CheckableLazyObject, CSPMiddleware, PolicyParts
+from csp.utils import build_policy
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
+from django.core.signals import setting_changed
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone, translation
@@ -28,19 +32,64 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
       X-Frame-Options header allows; every other page may not be framed at all.
     """
 
+    # A view's own policy (`csp_update`, `csp_replace`, …) on its response: built for it alone.
+    TAILORED = ("_csp_config", "_csp_update", "_csp_replace", "_csp_config_ro", "_csp_update_ro", "_csp_replace_ro")
+    MAX_KEPT = 256  # hosts by framing; ALLOWED_HOSTS may be "*", so the host is the client's say
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        super().__init__(get_response)
+        # (host, may be framed) → both headers, for the responses without a nonce or a policy of
+        # their own (every API answer): django-csp builds the policy twice a response otherwise,
+        # ~5% of an API create's CPU. Forgotten when a test changes the settings.
+        self._plain: dict[tuple[str, bool], tuple[str, str]] = {}
+        setting_changed.connect(self._forget, weak=True)
+
+    def _forget(self, **_signal: object) -> None:
+        self._plain = {}
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        if getattr(request, "_csp_nonce", None) is not None or any(hasattr(response, name) for name in self.TAILORED):
+            return super().process_response(request, response)
+        if response.status_code in (500, 404) and settings.DEBUG:
+            return response  # django-csp leaves the debug pages alone
+        key = (_host(request), getattr(response, "xframe_options_exempt", False))
+        headers = self._plain.get(key)
+        if headers is None:
+            parts, parts_ro = (self.get_policy_parts(request, response, report_only=ro) for ro in (False, True))
+            headers = (build_policy(**asdict(parts)), build_policy(**asdict(parts_ro), report_only=True))
+            if len(self._plain) >= self.MAX_KEPT:
+                self._plain = {}
+            self._plain[key] = headers
+        for header, value, exempt, setting in (
+            (HEADER, headers[0], "_csp_exempt", "CONTENT_SECURITY_POLICY"),
+            (HEADER_REPORT_ONLY, headers[1], "_csp_exempt_ro", "CONTENT_SECURITY_POLICY_REPORT_ONLY"),
+        ):
+            if not value or header in response or getattr(response, exempt, False):
+                continue
+            excluded = (getattr(settings, setting, None) or {}).get("EXCLUDE_URL_PREFIXES") or ()
+            if not request.path_info.startswith(tuple(excluded)):
+                response[header] = value
+        # As django-csp does: a nonce asked for after the header was written is an error.
+        request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)  # type: ignore[attr-defined]
+        return response
+
     def get_policy_parts(
         self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
     ) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)
-        try:
-            host = request.get_host()
-        except DisallowedHost:  # answered 400 already; the base policy is enough for that page
-            host = ""
+        host = _host(request)
         if host:
             parts.update = {**(parts.update or {}), "connect-src": [f"ws://{host}", f"wss://{host}"]}
         if getattr(response, "xframe_options_exempt", False):
             parts.replace = {**(parts.replace or {}), "frame-ancestors": None}
         return parts
+
+
+def _host(request: HttpRequest) -> str:
+    try:
+        return request.get_host()
+    except DisallowedHost:  # answered 400 already; the base policy is enough for that page
+        return ""
 
 
 class ApiJsonErrorsMiddleware:
