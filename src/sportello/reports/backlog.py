@@ -1,0 +1,121 @@
+"""The backlog under filters the daily backlog does not keep: the agent, a tag, an organization, custom fields.
+
+`BacklogDay` holds open tickets per day, status category, group, channel, priority and category;
+it cannot say which of them an agent holds or which carry a tag. For those filters the backlog is
+counted from each matching ticket's open intervals, as its status history says — the same
+definition `facts.rebuild_backlog` writes BacklogDay from: a ticket is open at the end of a day of
+the site's time zone when it was in a new, open, pending or on-hold status then; it is in the
+category of the first change's old status from its creation (its current one without history);
+merged tickets are left out; the group is the ticket's current one. So
+
+    open(day, state, group) = intervals of that state begun by the end of day - those ended by then,
+
+two grouped counts of the status changes by day (one statement, `OPEN_SQL`), and a running sum.
+
+Only tickets that can be open in the days asked are read: created before their end, and not done
+(solved or closed) since before their start. `solved_at` is set at every change into a done status,
+so a ticket done since then has no open interval left in those days; its intervals would add up to
+zero there anyway (each begun and ended before the first day).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from sportello.reports.facts import OPEN_STATES
+from sportello.reports.frame import Filters
+from sportello.reports.models import TicketFact
+from sportello.tickets.models import Change, Status
+
+# (status category, group id) -> open tickets.
+Counts = dict[tuple[str, int | None], int]
+
+# Each status change of the chosen tickets (`f`) before the end: the interval of its new status
+# begins (+1), the one of the status before it ends (-1; the status before is the previous change's
+# new one, the first change's old one: as rebuild_backlog reads the history); each ticket's first
+# interval begins at its creation. Events before the first day are summed in one row (day NULL).
+OPEN_SQL = """
+WITH f (ticket_id, created_at, state, group_id) AS ({facts}),
+c AS (
+    SELECT ch.ticket_id, ch.created_at AS moment, f.group_id, ch.old_value, ch.new_value,
+           COALESCE(LAG(ch.new_value) OVER w, ch.old_value) AS before,
+           ROW_NUMBER() OVER w AS step
+    FROM {change} ch JOIN f ON f.ticket_id = ch.ticket_id
+    WHERE ch.field = 'status' AND ch.created_at < %s
+    WINDOW w AS (PARTITION BY ch.ticket_id ORDER BY ch.created_at, ch.id)
+),
+e (moment, state, group_id, delta) AS (
+    SELECT c.moment, s.category, c.group_id, 1 FROM c JOIN {status} s ON s.name = c.new_value
+    UNION ALL
+    SELECT c.moment, s.category, c.group_id, -1 FROM c JOIN {status} s ON s.name = c.before
+    UNION ALL
+    SELECT f.created_at, CASE WHEN c.ticket_id IS NULL THEN f.state ELSE s.category END, f.group_id, 1
+    FROM f LEFT JOIN c ON c.ticket_id = f.ticket_id AND c.step = 1 LEFT JOIN {status} s ON s.name = c.old_value
+)
+SELECT CASE WHEN e.moment < %s THEN NULL ELSE {day} END AS day, e.state, e.group_id, SUM(e.delta)
+FROM e
+WHERE e.moment < %s AND e.state IN ({states})
+GROUP BY 1, 2, 3
+"""
+
+
+def needs_intervals(filters: Filters) -> bool:
+    """Whether the backlog under these filters must be counted from the tickets' status history."""
+    return filters.agent is not None or bool(filters.tag) or filters.organization is not None or bool(filters.custom)
+
+
+def _site_midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_default_timezone())
+
+
+def open_per_day(rows: QuerySet[TicketFact], first: date, last: date) -> dict[date, Counts]:
+    """For each day from `first` to `last` (site time zone), the tickets of `rows` (facts, already
+    filtered: merged ones and those the reader may not see left out) open at its end, per status
+    category and group (only the non-zero counts)."""
+    start, end = _site_midnight(first), _site_midnight(last + timedelta(days=1))
+    chosen = (
+        rows.filter(created_at__lt=end)
+        .filter(Q(solved_at__isnull=True) | Q(solved_at__gte=start))
+        .order_by()
+        .values_list("pk", "created_at", "state", "group_id")
+    )
+    try:
+        facts_sql, facts_params = chosen.query.sql_with_params()
+    except EmptyResultSet:  # a filter nothing can match (a reader who sees no ticket)
+        return {day: {} for day in _days(first, last)}
+    quote = connection.ops.quote_name
+    day_sql, day_params = connection.ops.datetime_cast_date_sql("e.moment", (), timezone.get_default_timezone_name())
+    sql = OPEN_SQL.format(
+        facts=facts_sql,
+        change=quote(Change._meta.db_table),
+        status=quote(Status._meta.db_table),
+        day=day_sql,
+        states=", ".join(["%s"] * len(OPEN_STATES)),
+    )
+    until, since = connection.ops.adapt_datetimefield_value(end), connection.ops.adapt_datetimefield_value(start)
+    params: list[Any] = [*facts_params, until, since, *day_params, until, *OPEN_STATES]
+    deltas: dict[date | None, Counts] = defaultdict(dict)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for day, state, group_id, delta in cursor.fetchall():
+            key = (state, group_id)
+            found = deltas[None if day is None else date.fromisoformat(str(day))]
+            found[key] = found.get(key, 0) + int(delta)
+    running: Counts = dict(deltas.get(None, {}))
+    days: dict[date, Counts] = {}
+    for day in _days(first, last):
+        for key, delta in deltas.get(day, {}).items():
+            running[key] = running.get(key, 0) + delta
+        days[day] = {key: n for key, n in running.items() if n}
+    return days
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=index) for index in range((last - first).days + 1)]
