@@ -19,17 +19,14 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
 
-import joblib
-import sklearn
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score
-from sklearn.multiclass import OneVsRestClassifier
-from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.preprocessing import MultiLabelBinarizer
-from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
+# scikit-learn (with SciPy and NumPy) is imported where a model is fitted, measured or used, not
+# here: every process imports this module at start-up (the triage listener), and the import cost
+# 1.3 s of CPU, half of django.setup(), in `mail import`, the worker and the scheduler alike.
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 # Too little history to learn from, per target: fewer tickets with a value, fewer values with
 # enough tickets each among the older tickets, or too few recent tickets to measure on.
@@ -81,6 +78,11 @@ WORD = r"(?u)\b[^\W\d_]{2,}\b"
 
 
 def make_pipeline(multi_label: bool = False) -> Pipeline:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
     features = FeatureUnion(
         [
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
@@ -118,6 +120,8 @@ def _check_single(examples: Sequence[Example], noun: str) -> tuple[list[Example]
 def one_thread() -> Any:
     """Fit in one thread: the native libraries' thread pools, on a busy two-core server, made
     fitting the evaluation set about 7 times slower (10 s instead of 1.5 s for one target)."""
+    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
+
     return threadpool_limits(1)
 
 
@@ -131,6 +135,8 @@ def _evaluate(examples: Sequence[Example], noun: str) -> Evaluation:
 
     Values with fewer than MIN_PER_CLASS older tickets are not learnt, but recent tickets that
     have them still count, as errors: the figure is what agents would see."""
+    from sklearn.metrics import accuracy_score, f1_score
+
     if examples and isinstance(examples[0].label, tuple):
         return _evaluate_tags(examples, noun)
     older, recent, learnable = _check_single(examples, noun)
@@ -157,6 +163,9 @@ def _learnable_tags(examples: Sequence[Example]) -> list[str]:
 
 
 def _evaluate_tags(examples: Sequence[Example], noun: str) -> Evaluation:
+    from sklearn.metrics import f1_score
+    from sklearn.preprocessing import MultiLabelBinarizer
+
     if len(examples) < MIN_TICKETS:
         raise TooLittleHistory(f"Only {len(examples)} tickets to learn {noun} from; at least {MIN_TICKETS} are needed.")
     older, recent = split(examples)
@@ -200,6 +209,8 @@ def fit(examples: Sequence[Example]) -> Fitted:
 
 
 def _fit(examples: Sequence[Example]) -> Fitted:
+    from sklearn.preprocessing import MultiLabelBinarizer
+
     if examples and isinstance(examples[0].label, tuple):
         learnable = _learnable_tags(examples)
         binarizer = MultiLabelBinarizer(classes=learnable)
@@ -234,6 +245,8 @@ def predict(fitted: Fitted, text: str, threshold: float = 0.5) -> Guess | None:
 
 
 def dump(fitted: Fitted) -> bytes:
+    import joblib
+
     buffer = io.BytesIO()
     joblib.dump(fitted, buffer, compress=3)
     return buffer.getvalue()
@@ -242,10 +255,12 @@ def dump(fitted: Fitted) -> bytes:
 def load(blob: bytes) -> Fitted:
     """A stored model. Only the installation's own database holds these bytes (written by
     `dump`), which is what makes unpickling them safe."""
+    import joblib
+
     loaded = joblib.load(io.BytesIO(blob))
     if not isinstance(loaded, Fitted):
         raise TypeError("not a triage model")
     return loaded
 
 
-LIBRARY_VERSION = f"scikit-learn {sklearn.__version__}"
+LIBRARY_VERSION = f"scikit-learn {version('scikit-learn')}"
