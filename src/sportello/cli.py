@@ -55,15 +55,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     What a new user waits for is the first page, so the work is ordered for it: the static files
     are collected (mostly compression, in threads that release the GIL) while the database is
     migrated and the demo loaded, and the worker and the scheduler start once the server listens,
-    so their start-up and the demo's backlog of events do not compete with the server's.
+    so their start-up and the demo's backlog of events do not compete with the server's. A new
+    SQLite database starts from the schema snapshot (core/snapshot.py), not from every migration.
     """
     _django()
     from django.conf import settings
     from django.core.management import call_command
 
+    from sportello.core import snapshot
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="collectstatic") as pool:
         static = pool.submit(call_command, "collectstatic", interactive=False, verbosity=0)
         print("Preparing the database…", flush=True)
+        snapshot.load_if_empty()
         call_command("migrate", interactive=False, verbosity=0)
         if not args.no_demo:
             print("Loading the demo data…", flush=True)
