@@ -2,7 +2,6 @@
 SHELL := /bin/bash
 # scripts/uv.sh installs the pinned uv when the machine has none, then runs it.
 UV := bash scripts/uv.sh
-export UV_LINK_MODE := copy
 # Let Python cache the bytecode of what it imports (some machines set PYTHONDONTWRITEBYTECODE):
 # otherwise every process start, cron's `mail import` included, recompiles ~600 modules
 # (django.setup() 2.25 s of CPU the first time, 0.63 s once cached). Cheaper than compiling every
@@ -20,8 +19,13 @@ test: setup assets system-deps
 	@status=0; echo "=== lint (biome, JavaScript)"; node_modules/.bin/biome lint || status=1; \
 		bash scripts/test.sh || status=1; exit $$status
 
+# Packages are hard-linked from uv's cache when it is on the checkout's filesystem (a fresh clone's
+# sync: 1.8 s of CPU instead of 4.9 s copying 820 MB, 12 s wall instead of 22 at load 11), copied
+# otherwise (uv warns when a hard link fails); UV_LINK_MODE set by the caller wins.
 setup:
-	$(UV) sync --frozen --quiet
+	@cache=$$($(UV) cache dir 2>/dev/null) && mkdir -p "$$cache" \
+		&& [ "$$(stat -c %d "$$cache")" = "$$(stat -c %d .)" ] && mode=hardlink || mode=copy; \
+		UV_LINK_MODE=$${UV_LINK_MODE:-$$mode} $(UV) sync --frozen --quiet
 
 ## assets: the front-end packages of package-lock.json (npm), their built files copied into static/.
 ## `make run` does not need it: the files the pages load (static/vendor/htmx.min.js, uPlot.*) are committed,
