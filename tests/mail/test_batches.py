@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from sportello.core import events
+from sportello.core.models import OutboxMessage
 from sportello.mail import services
 from sportello.mail.blocking import block
 from sportello.mail.models import RawMessage, RawState
 from sportello.mail.services import receive_batch, receive_raw
+from sportello.search import backend as search
 from sportello.tickets.models import Entry, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -74,6 +79,44 @@ def test_a_batch_is_one_transaction(mail):
     batch = sql[: next(i for i, statement in enumerate(sql) if statement == "COMMIT") + 1]
     assert len([s for s in batch if s.startswith("BEGIN")]) == 1
     assert len([s for s in batch if s.startswith('INSERT INTO "mail_rawmessage"')]) == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_writes_its_events_and_new_search_documents_in_one_statement_each(mail):
+    receive_raw(mail(subject="warm up"))
+    raws = [
+        mail(
+            subject="Toner",
+            sender="Anna <anna@example.com>",
+            body="It smells of toast.",
+            message_id="<fire@example.com>",
+        ),
+        mail(subject="Invoice missing", sender="Bruno <bruno@example.com>", body="Where is invoice 1042?"),
+        mail(subject="Re: Toner", body="Smoke now reaches the corridor.", In_Reply_To="<fire@example.com>"),
+        mail(subject="Broken cable", sender="Dario <dario@example.com>", body="The cable snapped."),
+    ]
+    first_row = OutboxMessage.objects.filter(kind=events.EVENT).order_by("-pk").values_list("pk", flat=True)[0]
+    with CaptureQueriesContext(connection) as captured:
+        rows = receive_batch(raws)
+    assert {row.state for row in rows} == {RawState.PROCESSED}
+    # (SQLite's FTS table takes the documents as one executemany, logged "3 times: INSERT …".)
+    sql = [re.sub(r"^\d+ times: ", "", q["sql"].lstrip()) for q in captured.captured_queries]
+    batch = sql[: next(i for i, statement in enumerate(sql) if statement == "COMMIT") + 1]
+    assert len([s for s in batch if s.startswith('INSERT INTO "core_outboxmessage"')]) == 1, "\n".join(batch)
+    documents = ("INSERT INTO search_ticketdocument", "INSERT INTO search_fts")
+    assert len([s for s in batch if s.startswith(documents)]) == 1, "\n".join(batch)
+    # Still one outbox row per message, in the order they were filed, each with its own events.
+    written = OutboxMessage.objects.filter(kind=events.EVENT, pk__gt=first_row).order_by("pk")
+    assert [{event.entry_id for event in events.events_of(row.payload)} for row in written] == [
+        {row.entry_id} for row in rows
+    ]
+    fire, invoice, reply, cable = rows
+    assert reply.ticket_id == fire.ticket_id
+    # The reply, appended to a document written only at the end, is found with the question.
+    found = {word: [t.pk for t in search.search_tickets(word, Ticket.objects.all())] for word in ("corridor", "toast")}
+    assert found == {"corridor": [fire.ticket_id], "toast": [fire.ticket_id]}
+    assert [t.pk for t in search.search_tickets("1042", Ticket.objects.all())] == [invoice.ticket_id]
+    assert [t.pk for t in search.search_tickets("dario@example.com", Ticket.objects.all())] == [cable.ticket_id]
 
 
 @pytest.mark.django_db(transaction=True)

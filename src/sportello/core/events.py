@@ -55,10 +55,11 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields, replace
+from functools import cache
 from typing import Any, Literal, NotRequired, TypedDict
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -226,8 +227,9 @@ def batched(batch: BatchListener) -> Callable[[Listener], Listener]:
 def publish(*published: Event) -> None:
     """Deliver the events to their listeners once the current transaction commits.
 
-    All the events of one call are written to the outbox as ONE row, in the caller's transaction.
-    After the commit this process pushes them to screens and enqueues their delivery to the other
+    All the events of one call are written to the outbox as ONE row, in the caller's transaction
+    (inside `together()`: when its block ends, with the rows of the block's other calls). After
+    the commit this process pushes them to screens and enqueues their delivery to the other
     listeners (a worker's task); a crash in between leaves the row for the sweep.
     """
     if not published:
@@ -236,23 +238,81 @@ def publish(*published: Event) -> None:
         check_payload(event.name, event.data)
     depth, quiet = _cause_depth.get(), _quiet.get()
     batch = [replace(event, depth=depth, quiet=quiet) for event in published]
-    pk = _write(batch)
+    held: list[list[Event]] | None = getattr(_held, "calls", None)
+    if held is not None:
+        held.append(batch)
+        return
+    _on_commit(_write([batch]), batch)
+
+
+def _on_commit(first: int, batch: list[Event]) -> None:
     transaction.on_commit(lambda: run_listeners(batch, screens=True))
-    _enqueue_delivery_on_commit(pk)
+    _enqueue_delivery_on_commit(first)
 
 
-def _write(batch: list[Event]) -> int:
+# The publish calls of this thread's `together()` block not written yet (None: outside one).
+_held = threading.local()
+
+
+@contextmanager
+def together() -> Iterator[None]:
+    """Write the outbox rows of the publish calls inside in one INSERT when the block ends (a
+    mail batch's ~100 rows: one statement instead of one a call), each call still its own row,
+    in order; the screens get the block's events in one push after the commit.
+
+    For a block inside a transaction that is rolled back whole on any error (a mail batch's
+    transaction, see mail/services.py `_file_together`): an error in the block writes nothing,
+    and no savepoint inside may roll back a publish call (its row would be written anyway).
+    Nested blocks write with the outermost.
+    """
+    if getattr(_held, "calls", None) is not None:
+        yield
+        return
+    calls: list[list[Event]] = []
+    _held.calls = calls
+    try:
+        yield
+    finally:
+        _held.calls = None
+    if calls:
+        _on_commit(_write(calls), [event for batch in calls for event in batch])
+
+
+def _write(calls: list[list[Event]]) -> int:
+    """Insert one pending outbox row per publish call (its events and the publishing process) in
+    one statement; return the first row's id. Each payload is serialised once, as JSON text."""
     from sportello.core import rows
-    from sportello.core.models import OutboxMessage
     from sportello.core.scheduler import holder_name
 
-    payload = {
-        "events": json.loads(json.dumps([event.__dict__ for event in batch], cls=DjangoJSONEncoder)),
-        "by": holder_name(),
-    }
-    message = OutboxMessage(kind=EVENT, payload=payload)
-    rows.insert(message)  # its INSERT built once per process, not compiled per event
-    return int(message.pk)
+    by = holder_name()
+    connection = connections[DEFAULT_DB_ALIAS]
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    values: list[Any] = []
+    for batch in calls:
+        payload = {"events": [event.__dict__ for event in batch], "by": by}
+        values += [json.dumps(payload, cls=DjangoJSONEncoder), now, now]
+    with rows.bound_cursor(connection) as cursor:
+        cursor.execute(_rows_sql(connection.vendor, len(calls)), values)
+        return min(int(row[0]) for row in cursor.fetchall())
+
+
+@cache
+def _rows_sql(vendor: str, count: int) -> str:
+    """The INSERT of `count` pending event rows, its text kept per count (a batch's calls)."""
+    from sportello.core.models import OutboxMessage
+
+    connection = connections[DEFAULT_DB_ALIAS]
+    quote = connection.ops.quote_name
+    meta = OutboxMessage._meta
+    column = {f.name: quote(str(f.column)) for f in meta.concrete_fields}
+    names = ["kind", "payload", "key", "state", "attempts", "claimed_at", "claimed_by"]
+    names += ["next_attempt_at", "last_error", "created_at", "done_at"]
+    payload = "CAST(%s AS jsonb)" if vendor == "postgresql" else "%s"
+    row = f"('{EVENT}', {payload}, NULL, '{OutboxMessage.State.PENDING.value}', 0, NULL, '', %s, '', %s, NULL)"
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(column[name] for name in names)}) "
+        f"VALUES {', '.join([row] * count)} RETURNING {column['id']}"
+    )
 
 
 # The event rows this thread wrote whose delivery task is not enqueued yet (Django's connections,

@@ -31,7 +31,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from django_tasks import task
 
-from sportello.core import lookups
+from sportello.core import events, lookups
 from sportello.core.models import Counter
 from sportello.core.rows import bound_cursor
 from sportello.core.rows import insert as insert_row
@@ -174,9 +174,14 @@ def _file_together(arrivals: Sequence[_Arrival]) -> list[RawMessage]:
     transaction back whole, and the batch is filed again from the rows as they arrived, each
     message in a savepoint, as before: the outcome is the same either way.
     """
+    from sportello.search import backend as search  # the search app indexes every write
+
     unfiled = [copy.copy(arrival.row) for arrival in arrivals]  # their own state, unsaved
     try:
-        with transaction.atomic():
+        # The messages' outbox rows of events, and their new tickets' search documents, each in
+        # one INSERT at the end: this transaction is rolled back whole on any error, and no
+        # savepoint inside rolls back a message's writes.
+        with transaction.atomic(), events.together(), search.together():
             return [_file(arrival, savepoint=False) for arrival in arrivals]
     except _FileAgain:
         pass
