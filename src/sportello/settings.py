@@ -121,6 +121,8 @@ MIDDLEWARE = [
     "sportello.core.middleware.ContentSecurityPolicyMiddleware",
     "sportello.core.middleware.ApiJsonErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A token call to /api/ without a session cookie goes from here to its End by a shorter chain.
+    "sportello.core.middleware.TokenApiShortcut",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -133,6 +135,7 @@ MIDDLEWARE = [
     "sportello.sso.middleware.TwoFactorRequiredMiddleware",  # the "require two-factor" switch
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "sportello.core.middleware.TokenApiShortcutEnd",
 ]
 
 ROOT_URLCONF = "sportello.urls"
