@@ -54,9 +54,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     What a new user waits for is the first page, so the work is ordered for it: the static files
     are collected (mostly compression, in threads that release the GIL) while the database is
-    migrated and the demo loaded, and the worker and the scheduler start once the server listens,
-    so their start-up and the demo's backlog of events do not compete with the server's. A new
-    SQLite database starts from the schema snapshot (core/snapshot.py), not from every migration.
+    migrated and the demo loaded, and the worker and the scheduler start once the server has
+    answered its first page (or HELPERS_GRACE seconds after it listens), so their start-up and
+    the demo's backlog of events (~15 s of CPU) do not compete with that page. A new SQLite
+    database starts from the schema snapshot (core/snapshot.py), not from every migration.
     """
     _django()
     from django.conf import settings
@@ -76,7 +77,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     # uvicorn re-raises SIGTERM after its own shutdown; turning it into SystemExit lets the
     # `finally` below stop the worker and the scheduler instead of leaving them orphaned.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    helpers = Helpers([[sys.executable, "-m", "sportello.cli", "scheduler"], _worker_command()])
+    # This process has just run the system checks (migrate): the helpers skip them (~1 s of CPU each).
+    commands = [[sys.executable, "-m", "sportello.cli", "scheduler"], _worker_command()]
+    helpers = Helpers([[*command, "--skip-checks"] for command in commands if command])
     url = f"http://{args.host}:{args.port}"
     print(
         f"\nSportello is running at {url}/  (agents: {url}/inbox/, web form: {url}/support/new, "
@@ -122,7 +125,8 @@ def _serve(
     collect: bool = True,
     started: Callable[[], None] | None = None,
 ) -> int:
-    """uvicorn; `started` is called (in another thread) once a single server listens."""
+    """uvicorn; `started` is called (in another thread) once a single server has answered its
+    first page, or HELPERS_GRACE seconds after it listens if no one asked for one."""
     import uvicorn
 
     _django()
@@ -139,19 +143,55 @@ def _serve(
     if started is None or workers > 1 or reload:
         uvicorn.run("sportello.asgi:application", workers=workers, reload=reload, **options)
         return 0
-    server = uvicorn.Server(uvicorn.Config("sportello.asgi:application", **options))
-    watcher = threading.Thread(target=_when_started, args=(server, started), name="sportello-started", daemon=True)
+    from sportello.asgi import application
+
+    first_page = FirstPage(application)
+    server = uvicorn.Server(uvicorn.Config(first_page, **options))
+    watcher = threading.Thread(
+        target=_when_started, args=(server, first_page.answered, started), name="sportello-started", daemon=True
+    )
     watcher.start()
     server.run()
     return 0 if server.started else 3  # uvicorn's own exit status for a server that never started
 
 
-def _when_started(server: uvicorn.Server, then: Callable[[], None]) -> None:
+# Seconds after the server listens when `run` starts its worker and scheduler if no page was asked for.
+HELPERS_GRACE = 10.0
+
+
+def _when_started(server: uvicorn.Server, answered: threading.Event, then: Callable[[], None]) -> None:
     while not server.started:
         if server.should_exit:
             return
         time.sleep(0.05)
-    then()
+    answered.wait(HELPERS_GRACE)
+    if not server.should_exit:
+        then()
+
+
+class FirstPage:
+    """An ASGI application as it is, which sets `answered` once it has sent a whole page: an HTTP
+    response other than a redirect (the first visit to / is redirected to the sign-in page)."""
+
+    def __init__(self, application: Any) -> None:
+        self.application = application
+        self.answered = threading.Event()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or self.answered.is_set():
+            await self.application(scope, receive, send)
+            return
+        status = 0
+
+        async def sending(message: dict[str, Any]) -> None:
+            nonlocal status
+            await send(message)
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body") and not 300 <= status < 400:
+                self.answered.set()
+
+        await self.application(scope, receive, sending)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
