@@ -37,10 +37,12 @@ from sportello.tickets.models import Change, Status
 # (status category, group id) -> open tickets.
 Counts = dict[tuple[str, int | None], int]
 
-# Each status change of the chosen tickets (`f`) before the end: the interval of its new status
-# begins (+1), the one of the status before it ends (-1; the status before is the previous change's
-# new one, the first change's old one: as rebuild_backlog reads the history); each ticket's first
-# interval begins at its creation. Events before the first day are summed in one row (day NULL).
+# Each status change of the chosen tickets (`f`): the interval of its new status begins (+1), the
+# one of the status before it ends (-1; the status before is the previous change's new one, the
+# first change's old one: as rebuild_backlog reads the history); each ticket's first interval
+# begins at its creation, in the first change's old status, even when that change comes after the
+# days asked (so `c` reads every change). Events after the last day are left out, those before the
+# first day summed in one row (day NULL).
 OPEN_SQL = """
 WITH f (ticket_id, created_at, state, group_id) AS ({facts}),
 c AS (
@@ -48,7 +50,7 @@ c AS (
            COALESCE(LAG(ch.new_value) OVER w, ch.old_value) AS before,
            ROW_NUMBER() OVER w AS step
     FROM {change} ch JOIN f ON f.ticket_id = ch.ticket_id
-    WHERE ch.field = 'status' AND ch.created_at < %s
+    WHERE ch.field = 'status'
     WINDOW w AS (PARTITION BY ch.ticket_id ORDER BY ch.created_at, ch.id)
 ),
 e (moment, state, group_id, delta) AS (
@@ -100,7 +102,7 @@ def open_per_day(rows: QuerySet[TicketFact], first: date, last: date) -> dict[da
         states=", ".join(["%s"] * len(OPEN_STATES)),
     )
     until, since = connection.ops.adapt_datetimefield_value(end), connection.ops.adapt_datetimefield_value(start)
-    params: list[Any] = [*facts_params, until, since, *day_params, until, *OPEN_STATES]
+    params: list[Any] = [*facts_params, since, *day_params, until, *OPEN_STATES]
     deltas: dict[date | None, Counts] = defaultdict(dict)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
