@@ -27,11 +27,13 @@ counts against exact counts of the tickets (aim <= 100 ms).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -52,6 +54,56 @@ policy = save_policy(Policy(), {"name": "Business hours", "calendar": office, "w
                      targets=[TargetIn(p, first_response_minutes=240, resolution_minutes=2400) for p in (1, 2, 3, 4)])
 print(policy.pk)
 """
+
+
+# The ticket custom field the filtered variants narrow by: a choice on 40% of the tickets.
+PRODUCTS = ("Widget", "Gadget", "Gizmo", "Sprocket", "Lever")
+PRODUCT_SQL = f"""
+    INSERT INTO fields_customfield (target, key, label, type, choices, required, position, active, help_text,
+        created_at)
+    VALUES ('ticket', 'product', 'Product', 'choice', '{json.dumps(list(PRODUCTS))}', false, 1, true, '', now());
+    UPDATE tickets_ticket SET custom_fields = custom_fields
+        || jsonb_build_object('product', (ARRAY{list(PRODUCTS)})[1 + (id / 5) % {len(PRODUCTS)}])
+    WHERE id % 5 IN (1, 2)"""
+# When the facts were computed before the field existed (--reuse): their copy of the values, as
+# reports.facts.refresh writes it (custom_fields, and field_values "key=option" when kept).
+PRODUCT_FACTS_SQL = """
+    UPDATE reports_ticketfact f SET custom_fields = t.custom_fields{field_values}
+    FROM tickets_ticket t WHERE t.id = f.ticket_id AND t.id % 5 IN (1, 2)"""
+
+
+def _column(conn: psycopg.Connection[Any], table: str, column: str) -> bool:
+    found = conn.execute(
+        "SELECT 1 FROM information_schema.columns WHERE table_name = %s AND column_name = %s", (table, column)
+    ).fetchone()
+    return found is not None
+
+
+def add_product(url: str) -> bool:
+    """The custom field `product` on 40% of the tickets (and in their facts), unless there already;
+    True when added."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM fields_customfield WHERE target = 'ticket' AND key = 'product'").fetchone():
+            return False
+        start = time.perf_counter()
+        for statement in PRODUCT_SQL.split(";\n"):
+            conn.execute(statement)  # type: ignore[arg-type]
+        if conn.execute("SELECT 1 FROM reports_ticketfact LIMIT 1").fetchone() and _column(
+            conn, "reports_ticketfact", "custom_fields"
+        ):
+            kept = _column(conn, "reports_ticketfact", "field_values")
+            values = ", field_values = jsonb_build_array('product=' || (t.custom_fields ->> 'product'))"
+            conn.execute(PRODUCT_FACTS_SQL.format(field_values=values if kept else ""))  # type: ignore[arg-type]
+            conn.execute("VACUUM ANALYZE reports_ticketfact")
+        conn.execute("ANALYZE tickets_ticket")
+        print(f"  loaded custom field product   {time.perf_counter() - start:6.1f} s", flush=True)
+    return True
+
+
+def enriched(url: str) -> bool:
+    """Whether `enrich` ran on this database (its tags are there)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM tickets_tag WHERE name = 'tag1'").fetchone() is not None
 
 
 def enrich(url: str, policy: int) -> None:
@@ -113,6 +165,7 @@ def enrich(url: str, policy: int) -> None:
             for statement in [s for s in sql.split(";\n") if s.strip()]:
                 conn.execute(statement)  # type: ignore[arg-type]
             print(f"  loaded {name:<20} {time.perf_counter() - start:6.1f} s", flush=True)
+    add_product(url)
 
 
 LISTENER = """
@@ -144,7 +197,8 @@ from sportello.reports.frame import REPORTS, Filters, Granularity, ReportQuery
 from sportello.reports.services import Period
 from django.db.models import Count
 from sportello.reports.dashboard import dashboard
-from sportello.tickets.models import Ticket
+from sportello.customers.models import Organization
+from sportello.tickets.models import Category, Ticket
 reader, today, runs = User.objects.get(username="agent1"), date.today(), {runs}
 def near(x, y):
     return x == y or (x is not None and y is not None and abs(x - y) <= 0.02 * abs(y) + 0.1)
@@ -159,6 +213,20 @@ def same(slug, a, b):
 cases = [(slug, 30, Granularity.DAY, {{}}) for slug in {slugs!r}]
 cases += [("response-times", 90, Granularity.WEEK, {{}}), ("volume", 365, Granularity.MONTH, {{}})]
 cases += [(slug, 30, Granularity.DAY, {{"tag": "tag7"}}) for slug in ("volume", "sla", "trends")]
+# Every filter the issue names: each report by organization and by a custom field, then the
+# combinations the roll-up may not hold (the backlog's from the status history either way).
+organization = Organization.objects.order_by("pk").values_list("pk", flat=True).first()
+agent, category = User.objects.get(username="agent1").pk, Category.objects.order_by("pk").first().pk
+cases += [(slug, 30, Granularity.DAY, {{"organization": organization}}) for slug in {slugs!r}]
+cases += [(slug, 30, Granularity.DAY, {{"custom": (("product", "Widget"),)}}) for slug in {slugs!r}]
+cases += [("agents", 30, Granularity.DAY, chosen)
+          for chosen in ({{"channel": "email"}}, {{"priority": 3}}, {{"category": category}})]
+cases += [("volume", 30, Granularity.DAY, {{"tag": "tag7", "group": 1}}),
+          ("sla", 30, Granularity.DAY, {{"tag": "tag7", "channel": "email"}}),
+          ("backlog", 30, Granularity.DAY, {{"agent": agent}}),
+          ("backlog", 30, Granularity.DAY, {{"tag": "tag7"}}),
+          ("backlog", 365, Granularity.MONTH, {{"tag": "tag7"}}),
+          ("response-times", 30, Granularity.DAY, {{"tag": "tag7"}})]
 with timezone.override(timezone.get_default_timezone()):
     for slug, days, granularity, chosen in cases:
         query = ReportQuery(Period(today - timedelta(days=days - 1), today), Filters(**chosen), granularity)
@@ -170,7 +238,8 @@ with timezone.override(timezone.get_default_timezone()):
                 start = time.perf_counter(); b = function(query, reader); plain.append(time.perf_counter() - start)
             assert same(slug, a, b), slug
         a, b = statistics.median(rolled) * 1000, statistics.median(plain) * 1000
-        named = "".join(f", {{key}} {{value}}" for key, value in chosen.items())
+        named = "".join(f", {{key}} {{value}}" if key != "custom" else "".join(f", {{k}}={{v}}" for k, v in value)
+                        for key, value in chosen.items())
         print(f"  {{slug}}, {{days}} days by {{granularity.value}}{{named}}: roll-up {{a:.0f}} ms, facts {{b:.0f}} ms")
 def exact_counts():
     tickets = Ticket.objects.filter(state__in=("new", "open"), merged_into__isnull=True)
@@ -227,6 +296,7 @@ def main() -> None:
             if loaded_tickets(url) < args.tickets:
                 raise SystemExit(f"--reuse {args.reuse}: fewer tickets than asked")
             print("  reusing the loaded database (facts included)")
+            add_product(url)
             start = time.perf_counter()
             out = sportello(env, "reports", "rebuild", "--rollup-only")
             print(f"  {out.strip().splitlines()[-1]} ({time.perf_counter() - start:.1f} s with process start-up)")
@@ -243,7 +313,10 @@ def main() -> None:
                 sportello(env, code=SETUP_USERS)
                 policy = int(sportello(env, code=SETUP_POLICY).split()[-1])
                 bulk_load(url, args.tickets, args.entries)
-            enrich(url, policy)
+            if reused and enriched(url):  # stopped in the rebuild: only what enrich lacked then
+                add_product(url)
+            else:
+                enrich(url, policy)
             print(f"  bulk load total           {time.perf_counter() - start:6.1f} s")
             start = time.perf_counter()
             out = sportello(env, "reports", "rebuild")
@@ -283,6 +356,27 @@ def measure(env: dict[str, str], args: argparse.Namespace) -> None:
         ("agents: 90 days by week", f"/api/v1/reports/agents?{quarter}"),
         ("top-customers: 30 days, channel", f"/api/v1/reports/top-customers?{month}&channel=email"),
         ("backlog: a year by month", f"/api/v1/reports/backlog?{year}"),
+    ]
+    # Every filter the issue names: each report by organization and by a custom field, and the
+    # combinations the roll-up may not hold.
+    with psycopg.connect(env["DATABASE_URL"]) as conn:
+        organization = conn.execute("SELECT min(id) FROM customers_organization").fetchone()[0]  # type: ignore[index]
+        agent = conn.execute("SELECT id FROM accounts_user WHERE username = 'agent1'").fetchone()[0]  # type: ignore[index]
+        category = conn.execute("SELECT min(id) FROM tickets_category").fetchone()[0]  # type: ignore[index]
+    variants += [(f"{slug}: 30 days, organization", f"/api/v1/reports/{slug}?{month}&organization={organization}")
+                 for slug in SLUGS]  # fmt: skip
+    variants += [(f"{slug}: 30 days, product", f"/api/v1/reports/{slug}?{month}&custom=product:Widget")
+                 for slug in SLUGS]  # fmt: skip
+    variants += [
+        ("agents: 30 days, channel", f"/api/v1/reports/agents?{month}&channel=email"),
+        ("agents: 30 days, priority", f"/api/v1/reports/agents?{month}&priority=3"),
+        ("agents: 30 days, category", f"/api/v1/reports/agents?{month}&category={category}"),
+        ("volume: 30 days, tag and group", f"/api/v1/reports/volume?{month}&tag=tag7&group=1"),
+        ("sla: 30 days, tag and channel", f"/api/v1/reports/sla?{month}&tag=tag7&channel=email"),
+        ("backlog: 30 days, agent", f"/api/v1/reports/backlog?{month}&agent={agent}"),
+        ("backlog: 30 days, tag", f"/api/v1/reports/backlog?{month}&tag=tag7"),
+        ("backlog: a year by month, tag", f"/api/v1/reports/backlog?{year}&tag=tag7"),
+        ("response-times: 30 days, tag", f"/api/v1/reports/response-times?{month}&tag=tag7"),
     ]
     with server(env, args.port, workers=2) as base:
         client = login(base, "agent1", "bench-password-1")
