@@ -1,4 +1,5 @@
-"""A task enqueued with core/taskrows.py's one statement is the row the database backend writes."""
+"""A task enqueued with core/taskrows.py's one statement is the row the database backend writes;
+a delivery that a waiting one covers is not enqueued twice."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def database_backend(settings):  # type: ignore[no-untyped-def]
 def test_the_row_is_the_backends_own():
     from django_tasks_db.models import DBTaskResult
 
-    theirs = deliver_events.enqueue(41)
+    theirs = deliver_events.enqueue(43)  # from a later row: it does not cover 42
     taskrows.enqueue(deliver_events, 42)
     mine = DBTaskResult.objects.exclude(pk=theirs.id).get()
     stock = DBTaskResult.objects.get(pk=theirs.id)
@@ -45,3 +46,21 @@ def test_another_backend_enqueues_as_usual(settings):
     taskrows.enqueue(deliver_events, 7)
     [result] = default_task_backend.results
     assert result.args == [7]
+
+
+@pytest.mark.usefixtures("database_backend")
+def test_a_waiting_delivery_from_an_earlier_row_covers_a_later_one():
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    def firsts() -> list[int]:
+        return sorted(args["args"][0] for args in DBTaskResult.objects.values_list("args_kwargs", flat=True))
+
+    taskrows.enqueue(deliver_events, 10)
+    taskrows.enqueue(deliver_events, 12)  # the waiting task from row 10 on will deliver row 12
+    assert firsts() == [10]
+    taskrows.enqueue(deliver_events, 5)  # an earlier row: not covered
+    assert firsts() == [5, 10]
+    DBTaskResult.objects.update(status=TaskResultStatus.RUNNING)  # a worker took them: they may be past row 12
+    taskrows.enqueue(deliver_events, 12)
+    assert firsts() == [5, 10, 12]

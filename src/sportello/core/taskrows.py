@@ -6,6 +6,12 @@ API's ticket create that enqueue was the single dearest step of the web process 
 writes the same row — the columns and values `django_tasks_db.DatabaseBackend.enqueue` writes,
 each prepared by its field — with the statement's text built once per process, and sends the
 backend's `task_enqueued` signal as it does. Any other backend (immediate, RQ) enqueues as usual.
+
+A task that takes its argument as "from this row on" (FROM_ROW_ON: `deliver_events(first)`) is
+not enqueued again while a row of it that no worker has taken yet starts at or before ours: that
+task will deliver our rows too, since they committed before this look-up and it reads them only
+once a worker takes it. Under a stream of API creates, one row then serves many commits, and
+each create's second transaction (an INSERT and its WAL flush) becomes a read.
 """
 
 from __future__ import annotations
@@ -20,13 +26,17 @@ from django.utils import timezone
 
 from sportello.core import rows
 
+# Tasks whose one argument is the first row they take: a waiting one covers any later first row.
+FROM_ROW_ON = frozenset({"sportello.core.tasks.deliver_events"})
+
 # The columns written, in order; the others are the model's defaults, constant for a new row.
 _COLUMNS = ("id", "status", "args_kwargs", "priority", "task_path", "queue_name", "backend_name", "run_after",
             "enqueued_at", "worker_ids", "return_value", "exception_class_path", "traceback")  # fmt: skip
 
 
 def enqueue(task: Any, *args: Any) -> None:
-    """`task.enqueue(*args)`, in one prepared statement when its backend is the database's."""
+    """`task.enqueue(*args)`, in one prepared statement when its backend is the database's (none
+    when a waiting row of a FROM_ROW_ON task covers it)."""
     from django_tasks.base import Task
     from django_tasks_db.backend import DatabaseBackend
 
@@ -36,33 +46,54 @@ def enqueue(task: Any, *args: Any) -> None:
         return
     _validated(backend, task)
     from django_tasks.signals import task_enqueued
-    from django_tasks_db.models import DBTaskResult, get_date_max
+    from django_tasks_db.models import DBTaskResult
 
     connection = connections[DEFAULT_DB_ALIAS]
-    sql, fields = _statement(connection.vendor)
-    values = {
-        "id": uuid.uuid4(),
+    sql, fields, waiting = _statements(connection.vendor)
+    fresh = {"id": uuid.uuid4(), "args_kwargs": {"args": list(args), "kwargs": {}}, "enqueued_at": timezone.now()}
+    prepared = _prepared(task, backend.alias)
+    with rows.bound_cursor(connection) as cursor:
+        if task.module_path in FROM_ROW_ON and len(args) == 1 and waiting:
+            cursor.execute(waiting, [task.module_path, task.queue_name, backend.alias, args[0]])
+            if cursor.fetchone() is not None:
+                return  # a task no worker has taken yet will take our rows too
+        prep = [
+            prepared[f.name] if f.name in prepared else f.get_db_prep_save(fresh[f.name], connection) for f in fields
+        ]
+        cursor.execute(sql, prep)
+    # The signal's stock receiver only logs at DEBUG: built and sent when that log is on or
+    # someone else listens.
+    if len(task_enqueued.receivers) > 1 or logging.getLogger("django_tasks").isEnabledFor(logging.DEBUG):
+        row = DBTaskResult(**_constant(task, backend.alias), **fresh)
+        row._state.adding, row._state.db = False, connection.alias
+        task_enqueued.send(type(backend), task_result=row.task_result)
+
+
+def _constant(task: Any, alias: str) -> dict[str, Any]:
+    """The values of a new row that are the same for every row of the task."""
+    from django_tasks_db.models import get_date_max
+
+    return {
         "status": "READY",
-        "args_kwargs": {"args": list(args), "kwargs": {}},
         "priority": task.priority,
         "task_path": task.module_path,
         "queue_name": task.queue_name,
-        "backend_name": backend.alias,
+        "backend_name": alias,
         "run_after": task.run_after or get_date_max(),
-        "enqueued_at": timezone.now(),
         "worker_ids": [],
         "return_value": None,
         "exception_class_path": "",
         "traceback": "",
     }
-    with rows.bound_cursor(connection) as cursor:
-        cursor.execute(sql, [field.get_db_prep_save(values[field.name], connection) for field in fields])
-    # The signal's stock receiver only logs at DEBUG: built and sent when that log is on or
-    # someone else listens.
-    if len(task_enqueued.receivers) > 1 or logging.getLogger("django_tasks").isEnabledFor(logging.DEBUG):
-        row = DBTaskResult(**values)
-        row._state.adding, row._state.db = False, connection.alias
-        task_enqueued.send(type(backend), task_result=row.task_result)
+
+
+@cache
+def _prepared(task: Any, alias: str) -> dict[str, Any]:
+    """`_constant`'s values as their fields prepare them for the database, once per task."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    _sql, fields, _waiting = _statements(connection.vendor)
+    constant = _constant(task, alias)
+    return {f.name: f.get_db_prep_save(constant[f.name], connection) for f in fields if f.name in constant}
 
 
 @cache
@@ -72,15 +103,26 @@ def _validated(backend: Any, task: Any) -> None:
 
 
 @cache
-def _statement(vendor: str) -> tuple[str, tuple[Any, ...]]:
+def _statements(vendor: str) -> tuple[str, tuple[Any, ...], str]:
+    """The INSERT, its fields, and the look-up of a waiting row of a FROM_ROW_ON task whose first
+    row is at or before ours ("" where the argument cannot be read in SQL)."""
     from django_tasks_db.models import DBTaskResult
 
     connection = connections[DEFAULT_DB_ALIAS]
     quote = connection.ops.quote_name
     by_name = {field.name: field for field in DBTaskResult._meta.concrete_fields}
     fields = tuple(by_name[name] for name in _COLUMNS)
-    sql = (
-        f"INSERT INTO {quote(DBTaskResult._meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    table = quote(DBTaskResult._meta.db_table)
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
+    first = {
+        "postgresql": "CAST(args_kwargs -> 'args' ->> 0 AS bigint)",
+        "sqlite": "CAST(json_extract(args_kwargs, '$.args[0]') AS integer)",
+    }.get(vendor)
+    waiting = (
+        f"SELECT 1 FROM {table} WHERE status = 'READY' AND task_path = %s AND queue_name = %s "
+        f"AND backend_name = %s AND {first} <= %s LIMIT 1"
+        if first
+        else ""
     )
-    return sql, fields
+    return sql, fields, waiting
