@@ -186,11 +186,17 @@ def test_when_the_facts_answer(week, admin):
         assert rollup.ticket_rows(Filters(tag="printer"), None, period, "tag") is None  # the other tags
         assert rollup.ticket_rows(Filters(), None, period, "tag") is not None
         assert rollup.histogram_rows(Filters(tag="printer"), None, period) is None
-        assert rollup.actor_rows(Filters(tag="printer"), None, period) is None
-        assert rollup.ticket_rows(Filters(organization=1), None, period) is None
-        assert rollup.ticket_rows(Filters(custom=(("plan", "gold"),)), None, period) is None
-        assert rollup.ticket_rows(Filters(agent=1, channel="web"), None, period) is None
-        assert rollup.actor_rows(Filters(channel="web"), None, period) is None
+        assert rollup.actor_rows(Filters(tag="printer"), None, period) is not None
+        assert rollup.ticket_rows(Filters(organization=1), None, period) is not None
+        assert rollup.ticket_rows(Filters(organization=1), None, period, "assignee") is not None
+        assert rollup.ticket_rows(Filters(organization=1, tag="printer"), None, period) is not None
+        assert rollup.histogram_rows(Filters(organization=1), None, period) is None
+        assert rollup.ticket_rows(Filters(custom=(("plan", "gold"),)), None, period) is None  # no such field
+        assert rollup.ticket_rows(Filters(agent=1, channel="web"), None, period) is not None
+        assert rollup.ticket_rows(Filters(agent=1, channel="web", priority=4), None, period) is None
+        assert rollup.ticket_rows(Filters(group=1, tag="printer", channel="web"), None, period) is None
+        assert rollup.actor_rows(Filters(channel="web"), None, period) is not None
+        assert rollup.actor_rows(Filters(channel="web", group=1), None, period) is None
         with rollup.facts_only():
             assert rollup.ticket_rows(Filters(), None, period) is None
     # A reader in another time zone than the site's: the roll-up's days are not theirs.

@@ -30,12 +30,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, JSONField
+from django.db.models import Count, JSONField, Q
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 from django.utils import timezone
 
 from sportello.chat.models import Conversation
 from sportello.core import events
-from sportello.customers.models import Identity, IdentityKind
+from sportello.customers.models import Customer, Identity, IdentityKind
 from sportello.reports import rollup
 from sportello.reports.models import Activity, ActivityKind, BacklogDay, SlaOutcome, TicketFact
 from sportello.sla.business_time import ALWAYS, CalendarSpec, Timeline
@@ -66,6 +68,7 @@ TICKET_COLUMNS = (
     "solved_at",
     "time_spent",
     "version",
+    "custom_fields",
 )
 UPDATED_FIELDS = [
     field.name for field in TicketFact._meta.concrete_fields if field.name not in ("ticket",) and not field.primary_key
@@ -176,6 +179,7 @@ def refresh(ticket_ids: Iterable[int]) -> int:
     ):
         chats[chat[0]].append(chat)
 
+    types = rollup.field_types() if any(row[-1] for row in tickets) else {}
     _cover(tickets, slas, timelines)
     now = timezone.now()
     facts: list[tuple[Any, ...]] = []
@@ -198,7 +202,9 @@ def refresh(ticket_ids: Iterable[int]) -> int:
             solved_at,
             time_spent,
             version,
+            custom_fields,
         ) = row
+        custom_fields = custom_fields if isinstance(custom_fields, dict) else {}
         sla = slas.get(pk)
         timeline = timelines.get(sla.calendar_id, calendars.always) if sla and sla.calendar_id else calendars.always
         replies = notes = 0
@@ -256,6 +262,8 @@ def refresh(ticket_ids: Iterable[int]) -> int:
             "merged": merged_into_id is not None,
             "version": version,
             "tags": tags.get(pk, []),
+            "custom_fields": custom_fields,
+            "field_values": rollup.field_values(custom_fields, types),
             "updated_at": now,
         }
         if first_response_at is not None:
@@ -403,6 +411,26 @@ def on_events(batch: list[events.Event]) -> None:
 @events.batched(on_events)
 def on_event(event: events.Event) -> None:
     on_events([event])
+
+
+@receiver(post_save, sender=Customer)
+def _customer_saved(sender: Any, instance: Customer, created: bool, **kwargs: Any) -> None:
+    """A customer moved into another organization (or out of one) is no ticket event: the facts of
+    its tickets that name another organization (and so the roll-up's organization rows) are
+    refreshed once the change commits. One indexed statement per save of a customer's file."""
+    update_fields = kwargs.get("update_fields")
+    if created or (update_fields is not None and "organization" not in update_fields):
+        return
+    organization = instance.organization_id
+    same = Q(organization_id__isnull=True) if organization is None else Q(organization_id=organization)
+    moved = list(TicketFact.objects.filter(customer_id=instance.pk).exclude(same).values_list("pk", flat=True))
+    if moved:
+        transaction.on_commit(lambda: _refresh_all(moved))
+
+
+def _refresh_all(ticket_ids: list[int]) -> None:
+    for start in range(0, len(ticket_ids), REBUILD_BATCH):
+        refresh(ticket_ids[start : start + REBUILD_BATCH])
 
 
 # --- Rebuilding from existing tickets ---------------------------------------------------------------------

@@ -82,6 +82,12 @@ class TicketFact(models.Model):
     # The ticket's tags (ids, ascending) when these facts were computed: what the roll-up's tag
     # grains counted it under, so that a change of tags moves the right rows.
     tags = models.JSONField(default=list, blank=True)
+    # The ticket's custom field values when these facts were computed (what a text, number or date
+    # filter reads; a GIN index on PostgreSQL), and its options of the choice, multiple-choice and
+    # checkbox fields as "key=value" texts, sorted ("product=Widget", "urgent=yes"): what the
+    # roll-up's field grains counted it under (`reports.rollup.field_values`).
+    custom_fields = models.JSONField(default=dict, blank=True)
+    field_values = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -171,6 +177,9 @@ class ReportDaily(models.Model):
     category = _ref(Category)
     sla_policy = _ref(Policy)
     tag = _ref(Tag)  # tag grains: a ticket counts under each of its tags
+    organization = _ref(Organization)  # the organization of the ticket's customer
+    # Field grains: an option of a ticket custom field, "key=value" (a ticket counts under each).
+    field_value = models.CharField(max_length=200, null=True, blank=True)
     created = models.IntegerField(default=0)
     solved = models.IntegerField(default=0)
     reopened = models.IntegerField(default=0)
@@ -188,7 +197,20 @@ class ReportDaily(models.Model):
     handle_minutes = models.IntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["grain", "day"], name="daily_grain_day")]
+        indexes = [
+            models.Index(fields=["grain", "day"], name="daily_grain_day"),
+            # One organization's or one option's rows, not every row of their grain in the period.
+            models.Index(
+                fields=["organization", "grain", "day"],
+                name="daily_organization",
+                condition=models.Q(organization__isnull=False),
+            ),
+            models.Index(
+                fields=["field_value", "grain", "day"],
+                name="daily_field_value",
+                condition=models.Q(field_value__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.grain or 'all'}"

@@ -31,10 +31,12 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import replace
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any
 
 from django.db import connection, transaction
@@ -65,8 +67,13 @@ DIMENSIONS = {
     "category": "category_id",
     "sla_policy": "sla_policy_id",
     "tag": "tag_id",
+    "organization": "organization_id",
+    "field": "field_value",
 }
 DIMS = tuple(DIMENSIONS)
+# The dimensions every ticket has one value of; the tag, organization and field grains pair theirs
+# with one of these.
+OTHERS = ("group", "assignee", "channel", "priority", "category", "sla_policy")
 TICKET_GRAINS: tuple[tuple[str, ...], ...] = (
     (),
     ("group",),
@@ -80,20 +87,33 @@ TICKET_GRAINS: tuple[tuple[str, ...], ...] = (
     ("group", "priority"),
     ("group", "category"),
     ("group", "sla_policy"),
+    # The agents report (per assignee) under a channel, priority or category filter.
+    ("assignee", "channel"),
+    ("assignee", "priority"),
+    ("assignee", "category"),
 )
 # A ticket counts under each of its tags (none: not at all), alone or with one other dimension.
-TAG_GRAINS: tuple[tuple[str, ...], ...] = (
-    ("tag",),
-    ("group", "tag"),
-    ("assignee", "tag"),
-    ("channel", "tag"),
-    ("priority", "tag"),
-    ("category", "tag"),
-    ("sla_policy", "tag"),
+TAG_GRAINS: tuple[tuple[str, ...], ...] = (("tag",), *((other, "tag") for other in OTHERS))
+# Under its customer's organization (none: not at all), alone, with one other dimension or a tag.
+ORGANIZATION_GRAINS: tuple[tuple[str, ...], ...] = (("organization",), *((other, "organization") for other in OTHERS))
+TAG_ORGANIZATION_GRAINS: tuple[tuple[str, ...], ...] = (("tag", "organization"),)
+# Under each option of its choice, multiple-choice and checkbox fields ("key=value"), likewise.
+FIELD_GRAINS: tuple[tuple[str, ...], ...] = (("field",), *((other, "field") for other in OTHERS))
+TAG_FIELD_GRAINS: tuple[tuple[str, ...], ...] = (("tag", "field"),)
+# Activity by the agent who acted: all of it ("actor"), or that on tickets (not merged) of a group,
+# channel, priority, category, organization, tag or field option.
+ACTOR_GRAINS: tuple[tuple[str, ...], ...] = (
+    ("actor",),
+    ("group", "actor"),
+    ("actor", "channel"),
+    ("actor", "priority"),
+    ("actor", "category"),
+    ("actor", "organization"),
+    ("actor", "tag"),
+    ("actor", "field"),
 )
-ACTOR_GRAINS: tuple[tuple[str, ...], ...] = (("actor",), ("group", "actor"))
 # The grains response times are kept for (the report filters by no SLA policy).
-HISTOGRAM_GRAINS = tuple(grain for grain in TICKET_GRAINS if "sla_policy" not in grain)
+HISTOGRAM_GRAINS = tuple(grain for grain in TICKET_GRAINS[:12] if "sla_policy" not in grain)
 # ResponseHistogram.measure -> the TicketFact duration it counts.
 HISTOGRAM_MEASURES = (
     "first_response_business_seconds",
@@ -124,6 +144,33 @@ SLA_COLUMNS = (
     ("sla_resolution", "resolution"),
 )
 ACTOR_KINDS = {ActivityKind.REPLY.value: "replies", ActivityKind.NOTE.value: "notes", ActivityKind.CHAT.value: "chats"}
+# The ticket custom fields whose options the field grains count a ticket under.
+FIELD_TYPES = ("choice", "multichoice", "checkbox")
+FIELD_VALUE_LENGTH = 200  # ReportDaily.field_value
+
+
+def field_types() -> dict[str, str]:
+    """Key -> type of the ticket custom fields of FIELD_TYPES, active or not (one statement)."""
+    from sportello.fields.models import CustomField, FieldTarget
+
+    rows = CustomField.objects.filter(target=FieldTarget.TICKET, type__in=FIELD_TYPES).values_list("key", "type")
+    return dict(rows)
+
+
+def field_values(values: dict[str, Any], types: dict[str, str]) -> list[str]:
+    """A ticket's options of those fields as the facts keep them: "key=value" for a choice and for
+    each choice of a multiple choice, "key=yes" for a ticked checkbox; sorted, without repeats.
+    (Migration 0010 computes the same in SQL.)"""
+    found: set[str] = set()
+    for key, value in values.items():
+        kind = types.get(key)
+        if kind == "choice" and isinstance(value, str):
+            found.add(f"{key}={value}")
+        elif kind == "multichoice" and isinstance(value, list):
+            found.update(f"{key}={item}" for item in value if isinstance(item, str))
+        elif kind == "checkbox" and value is True:
+            found.add(f"{key}=yes")
+    return sorted(option for option in found if len(option) <= FIELD_VALUE_LENGTH)
 
 
 def grain_name(dims: Iterable[str]) -> str:
@@ -131,14 +178,47 @@ def grain_name(dims: Iterable[str]) -> str:
     return "+".join(dim for dim in DIMS if dim in wanted)
 
 
-GRAINS = frozenset(grain_name(grain) for grain in TICKET_GRAINS + TAG_GRAINS + ACTOR_GRAINS)
+GRAINS = frozenset(
+    grain_name(grain)
+    for grain in TICKET_GRAINS
+    + TAG_GRAINS
+    + ORGANIZATION_GRAINS
+    + TAG_ORGANIZATION_GRAINS
+    + FIELD_GRAINS
+    + TAG_FIELD_GRAINS
+    + ACTOR_GRAINS
+)
 HISTOGRAMS = frozenset(grain_name(grain) for grain in HISTOGRAM_GRAINS)
 # (name, positions in DIMS) of each grain, for building keys fast.
-_TICKET_KEYS = [(grain_name(g), [DIMS.index(d) for d in g]) for g in TICKET_GRAINS]
-_TAG_KEYS = [(grain_name(g), [DIMS.index(d) for d in g]) for g in TAG_GRAINS]
-TAG = DIMS.index("tag")
-_ACTOR_KEYS = [(grain_name(g), [DIMS.index(d) for d in g]) for g in ACTOR_GRAINS]
-_HISTOGRAM_KEYS = [(grain_name(g), [DIMS.index(d) for d in g]) for g in HISTOGRAM_GRAINS]
+
+
+# A contribution's dimension values: a list of len(DIMS) + 1, the last always None, so that one
+# itemgetter per grain picks the grain's values and None for the others (a key costs one call).
+NONE = len(DIMS)
+KeyPart = Callable[[list[Any]], tuple[Any, ...]]
+
+
+def _keys(grains: Iterable[tuple[str, ...]]) -> list[tuple[str, KeyPart]]:
+    found: list[tuple[str, KeyPart]] = []
+    for grain in grains:
+        positions = {DIMS.index(dim) for dim in grain}
+        found.append((grain_name(grain), itemgetter(*(i if i in positions else NONE for i in range(len(DIMS))))))
+    return found
+
+
+_TICKET_KEYS = _keys(TICKET_GRAINS)
+_TAG_KEYS = _keys(TAG_GRAINS)
+_ORGANIZATION_KEYS = _keys(ORGANIZATION_GRAINS)
+_TAG_ORGANIZATION_KEYS = _keys(TAG_ORGANIZATION_GRAINS)
+_FIELD_KEYS = _keys(FIELD_GRAINS)
+_TAG_FIELD_KEYS = _keys(TAG_FIELD_GRAINS)
+ACTOR, TAG, ORGANIZATION, FIELD = (DIMS.index(dim) for dim in ("actor", "tag", "organization", "field"))
+_ACTOR_KEYS = _keys(ACTOR_GRAINS[:1])  # all activity, merged tickets' too
+_ACTOR_TICKET_KEYS = _keys(grain for grain in ACTOR_GRAINS[1:] if grain[-1] not in ("organization", "tag", "field"))
+_ACTOR_ORGANIZATION_KEYS = _keys([("actor", "organization")])
+_ACTOR_TAG_KEYS = _keys([("actor", "tag")])
+_ACTOR_FIELD_KEYS = _keys([("actor", "field")])
+_HISTOGRAM_KEYS = _keys(HISTOGRAM_GRAINS)
 
 # A key: (day, grain, *the DIMS' values, None outside the grain); a histogram's key adds
 # (measure, bucket) and its value is [tickets].
@@ -165,6 +245,8 @@ FACT_READ = (
     "sla_resolution",
     *HISTOGRAM_MEASURES,
     "tags",
+    "organization_id",
+    "field_values",
 )
 ACTIVITY_READ = ("fact_id", "kind", "agent_id", "at", "time_spent")
 
@@ -229,12 +311,9 @@ def histogram_percentile(counts: list[tuple[int, int]], fraction: float) -> floa
 # --- Contributions ------------------------------------------------------------------------------------------
 
 
-def _add(totals: Totals, day: date, values: list[Any], keys: list[tuple[str, list[int]]], add: dict[int, int]) -> None:
-    for name, positions in keys:
-        dims: list[Any] = [None] * len(DIMS)
-        for position in positions:
-            dims[position] = values[position]
-        key = (day, name, *dims)
+def _add(totals: Totals, day: date, values: list[Any], keys: list[tuple[str, KeyPart]], add: dict[int, int]) -> None:
+    for name, part in keys:
+        key = (day, name, *part(values))
         found = totals.get(key)
         if found is None:
             found = totals[key] = [0] * len(MEASURES)
@@ -243,11 +322,8 @@ def _add(totals: Totals, day: date, values: list[Any], keys: list[tuple[str, lis
 
 
 def _histogram(totals: Totals, day: date, values: list[Any], measure: int, bucket: int) -> None:
-    for name, positions in _HISTOGRAM_KEYS:
-        dims: list[Any] = [None] * len(DIMS)
-        for position in positions:
-            dims[position] = values[position]
-        key = (day, name, *dims, measure, bucket)
+    for name, part in _HISTOGRAM_KEYS:
+        key = (day, name, *part(values), measure, bucket)
         found = totals.get(key)
         if found is None:
             totals[key] = [1]
@@ -255,13 +331,50 @@ def _histogram(totals: Totals, day: date, values: list[Any], measure: int, bucke
             found[0] += 1
 
 
-def _add_ticket(totals: Totals, day: date, values: list[Any], tags: Iterable[int], add: dict[int, int]) -> None:
-    """A ticket's counts on the ticket grains, and on the tag grains once per tag it has."""
+def _add_ticket(
+    totals: Totals, day: date, values: list[Any], tags: Iterable[int], fields: Iterable[str], add: dict[int, int]
+) -> None:
+    """A ticket's counts on the ticket grains; on the tag grains once per tag it has, on the field
+    grains once per option, and on the organization grains when its customer has one."""
     _add(totals, day, values, _TICKET_KEYS, add)
+    organization = values[ORGANIZATION] is not None
+    if organization:
+        _add(totals, day, values, _ORGANIZATION_KEYS, add)
+    for field in fields:
+        narrowed = list(values)
+        narrowed[FIELD] = field
+        _add(totals, day, narrowed, _FIELD_KEYS, add)
     for tag in tags:
         tagged = list(values)
         tagged[TAG] = tag
         _add(totals, day, tagged, _TAG_KEYS, add)
+        if organization:
+            _add(totals, day, tagged, _TAG_ORGANIZATION_KEYS, add)
+        for field in fields:
+            tagged[FIELD] = field
+            _add(totals, day, tagged, _TAG_FIELD_KEYS, add)
+
+
+def _add_actor(
+    totals: Totals, day: date, values: list[Any], tags: Iterable[int], fields: Iterable[str], add: dict[int, int]
+) -> None:
+    """Activity on a ticket (not merged) with these `values` (the actor's set) on the narrowed actor grains."""
+    _add(totals, day, values, _ACTOR_TICKET_KEYS, add)
+    if values[ORGANIZATION] is not None:
+        _add(totals, day, values, _ACTOR_ORGANIZATION_KEYS, add)
+    narrowed = list(values)
+    for tag in tags:
+        narrowed[TAG] = tag
+        _add(totals, day, narrowed, _ACTOR_TAG_KEYS, add)
+    narrowed[TAG] = None
+    for field in fields:
+        narrowed[FIELD] = field
+        _add(totals, day, narrowed, _ACTOR_FIELD_KEYS, add)
+
+
+# Where the parts of a FACT_READ row are.
+_DURATIONS = slice(15, 15 + len(HISTOGRAM_MEASURES))
+_TAGS, _ORGANIZATION, _FIELDS = (FACT_READ.index(name) for name in ("tags", "organization_id", "field_values"))
 
 
 def contributions(
@@ -269,8 +382,7 @@ def contributions(
 ) -> Totals:
     """What these facts (FACT_READ rows) and their activity (ACTIVITY_READ rows) add to the roll-up."""
     totals = {} if totals is None else totals
-    tickets: dict[int, tuple[bool, list[Any], list[int]]] = {}
-    durations = slice(15, 15 + len(HISTOGRAM_MEASURES))
+    tickets: dict[int, tuple[bool, list[Any], list[int], list[str]]] = {}
 
     def day(instant: datetime) -> date:
         return timezone.localtime(instant, zone).date()
@@ -278,12 +390,13 @@ def contributions(
     for row in facts:
         (pk, created_at, solved_at, merged, group, assignee, channel, priority, category, policy,
          one_touch, replies, *outcomes) = row[:15]  # fmt: skip
-        values = [group, assignee, None, channel, priority, category, policy, None]
-        tags = row[-1] or []
-        tickets[pk] = (merged, values, tags)
+        values = [group, assignee, None, channel, priority, category, policy, None, row[_ORGANIZATION], None, None]
+        tags = row[_TAGS] or []
+        fields = row[_FIELDS] or []
+        tickets[pk] = (merged, values, tags, fields)
         if merged:
             continue
-        for duration, seconds in enumerate(row[durations]):
+        for duration, seconds in enumerate(row[_DURATIONS]):
             if seconds is not None:
                 # First responses count on the day the ticket was created, resolutions on its last solve.
                 when = created_at if duration < 2 else solved_at
@@ -294,28 +407,30 @@ def contributions(
                 created[INDEX[f"{target}_met"]] = 1
             elif outcome == SlaOutcome.BREACHED:
                 created[INDEX[f"{target}_breached"]] = 1
-        _add_ticket(totals, day(created_at), values, tags, created)
+        _add_ticket(totals, day(created_at), values, tags, fields, created)
         if solved_at is not None:
             solved = {INDEX["solved"]: 1, INDEX["one_touch"]: int(one_touch), INDEX["solved_replies"]: replies}
-            _add_ticket(totals, day(solved_at), values, tags, solved)
+            _add_ticket(totals, day(solved_at), values, tags, fields, solved)
     for fact_id, kind, agent, at, minutes in activity:
-        merged, values, tags = tickets[fact_id]
+        merged, values, tags, fields = tickets[fact_id]
         if kind == ActivityKind.REOPEN:
             if not merged:
-                _add_ticket(totals, day(at), values, tags, {INDEX["reopened"]: 1})
+                _add_ticket(totals, day(at), values, tags, fields, {INDEX["reopened"]: 1})
             continue
         measure = ACTOR_KINDS.get(kind)
         if measure is None:
             continue
         acted = {INDEX[measure]: 1, INDEX["handle_minutes"]: minutes or 0}
-        by_actor: list[Any] = [None] * len(DIMS)
-        by_actor[DIMS.index("actor")] = agent
+        by_actor: list[Any] = [None] * (len(DIMS) + 1)
+        by_actor[ACTOR] = agent
         # As `metrics.activity_rows`: all activity counts for the agent who acted; once narrowed by
-        # the tickets' group, only the activity on tickets that were not merged.
-        _add(totals, day(at), by_actor, _ACTOR_KEYS[:1], acted)
+        # the tickets' group, channel, priority, category, organization, tag or field option, only
+        # the activity on tickets that were not merged.
+        _add(totals, day(at), by_actor, _ACTOR_KEYS, acted)
         if not merged:
-            by_actor[0] = values[0]
-            _add(totals, day(at), by_actor, _ACTOR_KEYS[1:], acted)
+            by_actor = list(values)
+            by_actor[ACTOR] = agent
+            _add_actor(totals, day(at), by_actor, tags, fields, acted)
     return totals
 
 
@@ -589,20 +704,42 @@ def histogram_rows(
     filters: Filters, groups: list[int] | None, period: Period, by: str | None = None
 ) -> QuerySet[ResponseHistogram] | None:
     """The response-time histograms of `period` under these filters and the reader's `groups`,
-    broken down by `by` ("group" or "assignee"); None when no histogram grain has them. A "none"
-    (no group, nobody assigned) is 0 in the rows."""
-    if _narrowed(filters) or filters.tag or not usable():
+    broken down by `by` ("group" or "assignee"); None when no histogram grain has them (they are
+    kept by none of tag, organization or field). A "none" (no group, nobody assigned) is 0 in the rows."""
+    if filters.tag or filters.organization is not None or filters.custom or not usable():
         return None
-    dims, conditions = _dimensions(filters, groups, by)
+    found = _dimensions(filters, groups, by)
+    if found is None:
+        return None
+    dims, conditions = found
     grain = grain_name(dims)
     if grain not in HISTOGRAMS:
         return None
     return ResponseHistogram.objects.filter(grain=grain, day__gte=period.first, day__lte=period.last, **conditions)
 
 
-def _dimensions(filters: Filters, groups: list[int] | None, by: str | None) -> tuple[set[str], dict[str, Any]]:
+def field_option(key: str, value: str) -> str | None:
+    """The field grains' "key=value" of a custom field filter, or None when they do not count it (a
+    text, number or date field; a checkbox's "no", which is also every ticket never ticked)."""
+    from sportello.fields.models import FieldTarget
+    from sportello.fields.services import by_key, clean_filters
+
+    fields = by_key(FieldTarget.TICKET)
+    defn = fields.get(key)
+    if defn is None or defn.type not in FIELD_TYPES:
+        return None
+    cleaned = clean_filters(FieldTarget.TICKET, {key: value}, fields=fields).get(key)
+    if defn.type == "checkbox":
+        option = f"{key}=yes" if cleaned is True else None
+    else:
+        option = f"{key}={cleaned}" if isinstance(cleaned, str) else None
+    return option if option is not None and len(option) <= FIELD_VALUE_LENGTH else None
+
+
+def _dimensions(filters: Filters, groups: list[int] | None, by: str | None) -> tuple[set[str], dict[str, Any]] | None:
     """The dimensions a grain must hold for these filters, the reader's `groups` and the breakdown
-    `by`, and the conditions on its rows."""
+    `by`, and the conditions on its rows; None when a filter has no dimension (two custom fields,
+    or one the field grains do not count)."""
     dims = {by} if by else set()
     conditions: dict[str, Any] = {}
     for name, dim in TICKET_FILTERS:
@@ -619,12 +756,18 @@ def _dimensions(filters: Filters, groups: list[int] | None, by: str | None) -> t
 
         dims.add("tag")
         conditions["tag_id__in"] = Tag.objects.filter(name=filters.tag).values("pk")
+    if filters.organization is not None:
+        dims.add("organization")
+        conditions["organization_id"] = filters.organization
+    if filters.custom:
+        if len(filters.custom) > 1:
+            return None
+        option = field_option(*filters.custom[0])
+        if option is None:
+            return None
+        dims.add("field")
+        conditions["field_value"] = option
     return dims, conditions
-
-
-def _narrowed(filters: Filters) -> bool:
-    """Filters no grain holds: the facts must answer."""
-    return filters.organization is not None or bool(filters.custom)
 
 
 def ticket_rows(
@@ -633,25 +776,18 @@ def ticket_rows(
     """The ticket-grain rows of `period` under these filters (and the reader's `groups`, None for
     all), broken down by the dimension `by`; None when no grain has them. By tag under a tag filter
     (the other tags of the tickets that have it) is None too: a ticket's tags are not paired up."""
-    if _narrowed(filters) or (by == "tag" and filters.tag):
+    if by == "tag" and filters.tag:
         return None
-    dims, conditions = _dimensions(filters, groups, by)
-    return _rows(dims, conditions, period)
+    found = _dimensions(filters, groups, by)
+    return None if found is None else _rows(*found, period)
 
 
 def actor_rows(filters: Filters, groups: list[int] | None, period: Period) -> QuerySet[ReportDaily] | None:
     """The activity per agent who acted in `period` (the agent filter: who acted), or None."""
-    ticket_only = ("channel", "priority", "category")
-    if _narrowed(filters) or filters.tag or any(getattr(filters, name) not in (None, "") for name in ticket_only):
+    found = _dimensions(replace(filters, agent=None), groups, "actor")
+    if found is None:
         return None
-    dims = {"actor"}
-    conditions: dict[str, Any] = {}
+    dims, conditions = found
     if filters.agent is not None:
         conditions["actor_id"] = filters.agent
-    if filters.group is not None:
-        dims.add("group")
-        conditions["group_id"] = filters.group
-    if groups is not None:
-        dims.add("group")
-        conditions["group_id__in"] = groups
     return _rows(dims, conditions, period)
