@@ -38,8 +38,8 @@ from django.utils.translation import gettext as _
 from sportello.accounts.models import Group, User
 from sportello.csat import services as csat
 from sportello.customers.models import Customer, Organization
-from sportello.fields.models import FieldTarget
-from sportello.fields.services import filter_by
+from sportello.fields.models import FieldTarget, FieldType
+from sportello.fields.services import by_key, clean_filters
 from sportello.reports import rollup
 from sportello.reports.availability import online_seconds
 from sportello.reports.facts import OPEN_STATES
@@ -108,9 +108,34 @@ def facts(query: ReportQuery, reader: User, prefix: str = "") -> Q:
         tagged = Ticket.tags.through.objects.filter(ticket_id=OuterRef(outer), tag__name=chosen.tag)
         found &= Q(Exists(tagged))
     if chosen.custom:
-        # The ticket's custom_fields (not kept in the facts): the same match as the ticket list's.
-        matching = filter_by(Ticket.objects.filter(pk=OuterRef(outer)), FieldTarget.TICKET, dict(chosen.custom))
-        found &= Q(Exists(matching))
+        found &= custom_match(dict(chosen.custom), prefix)
+    return found
+
+
+def custom_match(custom: dict[str, str], prefix: str = "") -> Q:
+    """The facts (or their activity, with `prefix` "fact__") whose ticket's custom field values, as
+    the facts keep them, match every filter: the ticket list's match (fields.services.filter_by) on
+    the facts' own column, so no statement per fact reads the ticket. On PostgreSQL an exact value
+    (a number, a date, a choice, a checkbox ticked) is a containment the facts' GIN index answers."""
+    fields = by_key(FieldTarget.TICKET)
+    postgres = connection.vendor == "postgresql"
+    column = f"{prefix}custom_fields"
+    found = Q()
+    for key, value in clean_filters(FieldTarget.TICKET, custom, fields=fields).items():
+        kind = fields[key].type
+        if kind == FieldType.TEXT:
+            found &= Q(**{f"{column}__{key}__icontains": value})
+        elif kind == FieldType.CHECKBOX and not value:
+            found &= Q(**{f"{column}__{key}": False}) | ~Q(**{f"{column}__has_key": key})
+        elif postgres:
+            found &= Q(**{f"{column}__contains": {key: [value] if kind == FieldType.MULTICHOICE else value}})
+        elif kind == FieldType.MULTICHOICE:
+            # SQLite (small desks): the facts that hold the field, matched here; a raw json_each
+            # would name the facts' table, which a subquery renames.
+            holding = TicketFact.objects.filter(custom_fields__has_key=key).values_list("pk", "custom_fields")
+            found &= Q(**{f"{prefix}pk__in": [pk for pk, values in holding if value in (values.get(key) or ())]})
+        else:
+            found &= Q(**{f"{column}__{key}": value})
     return found
 
 
