@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from sportello.core import events
@@ -78,7 +79,30 @@ def test_a_batch_is_one_transaction(mail):
     # What follows the first COMMIT is the outbox's delivery (tests run tasks at once).
     batch = sql[: next(i for i, statement in enumerate(sql) if statement == "COMMIT") + 1]
     assert len([s for s in batch if s.startswith("BEGIN")]) == 1
-    assert len([s for s in batch if s.startswith('INSERT INTO "mail_rawmessage"')]) == 5
+    # The five rows, inserted together at the end of the batch.
+    [rows_insert] = [s for s in batch if s.startswith('INSERT INTO "mail_rawmessage"')]
+    assert rows_insert.count("), (") == 4
+    assert [row.pk for row in rows] == sorted(row.pk for row in rows)
+
+
+def test_in_a_batch_a_redelivery_is_a_duplicate_and_the_same_bytes_are_one_row(mail):
+    first = mail(message_id="<same@example.com>")
+    again = mail(message_id="<same@example.com>", Delivered_To="sales@sportello.localhost")
+    other = mail(subject="Invoice", sender="Dario <dario@example.com>")
+    rows = receive_batch([first, other, again, first])
+    assert [row.state for row in rows] == ["processed", "processed", "duplicate", "processed"]
+    assert rows[2].duplicate_of_id == rows[0].pk and rows[2].entry_id == rows[0].entry_id
+    assert rows[3].pk == rows[0].pk
+    assert Entry.objects.filter(channel="email").count() == 2
+    assert [row.pk for row in rows[:3]] == list(RawMessage.objects.order_by("pk").values_list("pk", flat=True))
+
+
+@override_settings(MAIL_RATE_LIMIT=3, MAIL_RATE_WINDOW=600)
+def test_the_rate_limit_counts_the_messages_before_it_in_the_batch(mail):
+    rows = receive_batch([mail(body=f"message {i}") for i in range(5)], source="imap")
+    assert [row.state for row in rows] == [RawState.PROCESSED] * 3 + [RawState.QUARANTINED] * 2
+    assert "Rate limit" in rows[-1].reason
+    assert [row.pk for row in rows] == list(RawMessage.objects.order_by("pk").values_list("pk", flat=True))
 
 
 @pytest.mark.django_db(transaction=True)

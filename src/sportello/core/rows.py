@@ -16,6 +16,7 @@ field as before.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
 from types import NoneType
@@ -60,6 +61,28 @@ def insert(instance: Model, *, computed: dict[str, str] | None = None) -> None:
         setattr(instance, field.attname, value)
     instance._state.adding = False
     instance._state.db = connection.alias
+
+
+def insert_many(instances: Sequence[Model]) -> None:
+    """INSERT rows of one model as `insert` does each, in multi-row statements (as many rows as
+    the database takes parameters for), in order; each instance gets its primary key."""
+    if not instances:
+        return
+    connection = connections[DEFAULT_DB_ALIAS]
+    model = type(instances[0])
+    _sql, columns, returned = _statement(model, connection.vendor, ())
+    size = max(1, connection.ops.bulk_batch_size([field for _attname, field, _final in columns], instances))
+    for start in range(0, len(instances), size):
+        chunk = instances[start : start + size]
+        values = [value for instance in chunk for value in parameters(instance, columns, connection)]
+        with bound_cursor(connection) as cursor:
+            cursor.execute(_statement(model, connection.vendor, (), len(chunk))[0], values)
+            found = cursor.fetchall()
+        for instance, row in zip(chunk, found, strict=True):
+            for field, value in zip(returned, row, strict=True):
+                setattr(instance, field.attname, value)
+            instance._state.adding = False
+            instance._state.db = connection.alias
 
 
 def bound_cursor(connection: BaseDatabaseWrapper | None = None) -> CursorWrapper:
@@ -135,9 +158,10 @@ class AwareDateTime:
 
 @cache
 def _statement(
-    model: type[Model], vendor: str, computed: tuple[tuple[str, str], ...]
+    model: type[Model], vendor: str, computed: tuple[tuple[str, str], ...], count: int = 1
 ) -> tuple[str, tuple[_Column, ...], tuple[Field[Any, Any], ...]]:
-    """(the INSERT … RETURNING, the columns whose values it takes in order, the fields it returns)."""
+    """(the INSERT … RETURNING of `count` rows, the columns whose values each row takes in order,
+    the fields it returns)."""
     connection = connections[DEFAULT_DB_ALIAS]
     quote = connection.ops.quote_name
     expressions = dict(computed)
@@ -153,8 +177,9 @@ def _statement(
     values = ["%s"] * len(taken) + list(expressions.values())
     returned = ((pk,) if automatic else ()) + tuple(by_name[name] for name in expressions)
     assert returned, "insert() is for rows with an automatic key or a computed column"
+    row = f"({', '.join(values)})"
     sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(names)}) VALUES ({', '.join(values)}) "
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(names)}) VALUES {', '.join([row] * count)} "
         f"RETURNING {', '.join(quote(str(f.column)) for f in returned)}"
     )
     columns = tuple(

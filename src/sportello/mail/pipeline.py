@@ -352,6 +352,10 @@ def ticket_for_message_ids(message_ids: list[str]) -> tuple[Ticket, str] | None:
         if message_id.rstrip(">").lower().endswith(domain):
             ours.append(message_id)
     rank_of = {message_id: rank for rank, message_id in enumerate(ids)}
+    if unsigned:  # read from the rows of received messages: a batch's held ones are written first
+        from sportello.mail.services import write_held_rows
+
+        write_held_rows()
     # The winning match and its ticket in one statement: the ranked UNION, cut to its first row,
     # joined to the ticket it names.
     sql, params = _ranked_with_ours(numbers, unsigned, ours, rank_of) if ours else _ranked(numbers, unsigned, rank_of)

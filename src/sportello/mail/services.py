@@ -13,8 +13,9 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext, suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
@@ -33,7 +34,7 @@ from django_tasks import task
 
 from sportello.core import events, lookups
 from sportello.core.models import Counter
-from sportello.core.rows import bound_cursor
+from sportello.core.rows import bound_cursor, insert_many
 from sportello.core.rows import insert as insert_row
 from sportello.core.text import clean
 from sportello.customers.identity import normalize, owners_of, owners_query
@@ -178,16 +179,52 @@ def _file_together(arrivals: Sequence[_Arrival]) -> list[RawMessage]:
 
     unfiled = [copy.copy(arrival.row) for arrival in arrivals]  # their own state, unsaved
     try:
-        # The messages' outbox rows of events, and their new tickets' search documents, each in
-        # one INSERT at the end: this transaction is rolled back whole on any error, and no
-        # savepoint inside rolls back a message's writes.
-        with transaction.atomic(), events.together(), search.together():
+        # The messages' rows, their outbox rows of events and their new tickets' search
+        # documents, each in one INSERT at the end: this transaction is rolled back whole on any
+        # error, and no savepoint inside rolls back a message's writes.
+        with transaction.atomic(), events.together(), search.together(), _rows_together():
             return [_file(arrival, savepoint=False) for arrival in arrivals]
     except _FileAgain:
         pass
     again = [replace(arrival, row=row) for arrival, row in zip(arrivals, unfiled, strict=True)]
     with transaction.atomic():
         return [_file(arrival) for arrival in again]
+
+
+# Inside a batch's first pass (`_rows_together`): the rows of its messages filed so far, in their
+# final states, not inserted yet (None: outside one).
+_held_rows: ContextVar[list[RawMessage] | None] = ContextVar("mail_held_rows", default=None)
+
+
+@contextmanager
+def _rows_together() -> Iterator[None]:
+    """Insert the rows of the messages filed inside the block (`_finish`) in one statement when
+    it ends, in order, instead of one each; an error in the block inserts nothing (the caller's
+    transaction is rolled back whole).
+
+    What reads the rows of raw messages in the block sees the held ones: `look_up` counts them
+    for the rate limit, and writes them first when one of them may be the same bytes or the same
+    message (a redelivery); threading by Message-ID (`pipeline.ticket_for_message_ids`) and a
+    quarantined message's row write them first too.
+    """
+    if _held_rows.get() is not None:
+        yield
+        return
+    held: list[RawMessage] = []
+    token = _held_rows.set(held)
+    try:
+        yield
+    finally:
+        _held_rows.reset(token)
+    insert_many(held)
+
+
+def write_held_rows() -> None:
+    """Insert the rows `_rows_together` holds now: something that reads them follows."""
+    held = _held_rows.get()
+    if held:
+        insert_many(held)
+        held.clear()
 
 
 def _file(arrival: _Arrival, *, savepoint: bool = True) -> RawMessage:
@@ -209,6 +246,7 @@ def _file(arrival: _Arrival, *, savepoint: bool = True) -> RawMessage:
     except Exception as exc:
         if not savepoint and not (isinstance(exc, Quarantine) and known is not None and not known.wrote):
             raise _FileAgain from exc
+        write_held_rows()  # the rows of the batch before it come first, as they arrived
         same = RawMessage.objects.filter(sha256=row.sha256).first()
         if same is not None:  # the same bytes, stored at the same time by another process
             return same
@@ -258,6 +296,7 @@ def _receive_carefully(raw: bytes, row: RawMessage) -> RawMessage:
 
 def _record_quarantined(raw: bytes, row: RawMessage, reason: str) -> RawMessage:
     """A message whose processing failed: its row, with the reason, for an admin to retry."""
+    write_held_rows()  # its row after the rows of the messages before it
     summary = _summary(raw)
     row.pk = None
     row.message_id, row.subject = summary["message_id"], summary["subject"]
@@ -753,6 +792,12 @@ def look_up(parsed: ParsedMail, *, row: RawMessage, sender: str | None = None) -
         written_by = _written_by(parsed)
         sender = written_by.email if written_by is not None else ""
     known = Known(sender=sender, content_sha256=content_hash(parsed))
+    held = _held_rows.get() or []
+    if held and row.pk is None:
+        message_ids = {parsed.message_id[:500], clean(parsed.message_id[:500])}
+        if any(r.sha256 == row.sha256 or (r.message_id in message_ids and r.sender == sender[:254]) for r in held):
+            write_held_rows()  # the same bytes or the same message, filed earlier in the batch
+            held = []
     quote = connection.ops.quote_name
     raw_table = quote(RawMessage._meta.db_table)
     pairs = Sender(email=sender).identities() if sender else []
@@ -781,6 +826,10 @@ def look_up(parsed: ParsedMail, *, row: RawMessage, sender: str | None = None) -
             f"WHERE sender = %s AND received_at >= %s AND {state} = %s AND id <> %s"
         )
         params += [sender[:254], connection.ops.adapt_datetimefield_value(since), RawState.PROCESSED, row.pk or 0]
+        # The batch's rows not inserted yet count too.
+        known.recent = sum(
+            1 for r in held if r.sender == sender[:254] and r.state == RawState.PROCESSED and r.received_at >= since
+        )
     author = parsed.from_.address.lower() if parsed.from_ is not None else ""
     if author:
         mailbox_table = quote(Mailbox._meta.db_table)
@@ -821,7 +870,7 @@ def look_up(parsed: ParsedMail, *, row: RawMessage, sender: str | None = None) -
             else:
                 known.redeliveries.append(found)
         elif part == 2:
-            known.recent = pk
+            known.recent += pk
         elif part == 3:
             known.from_us = pk > 0  # a mailbox's address; the other addresses of ours below
         elif part == 4 and (known.blocked is None or state == sender.lower()):
@@ -898,10 +947,12 @@ def _finish(
     row.reason = reason
     row.duplicate_of = duplicate_of
     row.processed_at = timezone.now()
-    if row.pk is None:
-        insert_row(row)
-    else:
+    if row.pk is not None:
         row.save()
+    elif (held := _held_rows.get()) is not None:
+        held.append(row)  # inserted with the batch's others (`_rows_together`)
+    else:
+        insert_row(row)
 
 
 def _check_rate(address: str, known: Known) -> None:
