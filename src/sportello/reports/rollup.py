@@ -40,7 +40,7 @@ from operator import itemgetter
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
@@ -482,12 +482,10 @@ def apply(change: Totals) -> int:
     change = {key: value for key, value in change.items() if len(key) != HISTOGRAM_KEY}
     if not change:
         return 0
-    days = {key[0] for key in change}
-    grains = {key[1] for key in change}
     columns = ("pk", "day", "grain", *DIMENSIONS.values(), *MEASURES)
     width = 2 + len(DIMS)
     existing: dict[Key, tuple[int, list[int]]] = {}
-    for row in ReportDaily.objects.filter(day__in=days, grain__in=grains).values_list(*columns):
+    for row in ReportDaily.objects.filter(_touched(change)).values_list(*columns):
         existing[tuple(row[1 : 1 + width])] = (row[0], list(row[1 + width :]))
     gone: list[int] = []
     written: list[ReportDaily] = []
@@ -501,6 +499,32 @@ def apply(change: Totals) -> int:
     ReportDaily.objects.filter(pk__in=gone).delete()
     ReportDaily.objects.bulk_create(written, batch_size=2000)
     return len(written)
+
+
+def _touched(change: Totals) -> Q:
+    """The roll-up rows that may hold these keys: per grain, its days and its dimensions' values
+    (a superset, matched by key after). Reading every row of the grains on those days instead
+    read most of the grains keyed by organization, option or agent for each batch."""
+    per_grain: dict[str, list[set[Any]]] = {}
+    for key in change:
+        found = per_grain.get(key[1])
+        if found is None:
+            found = per_grain[key[1]] = [set() for _ in range(1 + len(DIMS))]
+        for position, value in enumerate(key[:1] + key[2:]):
+            found[position].add(value)
+    touched = Q()
+    for grain, values in per_grain.items():
+        condition = Q(grain=grain, day__in=values[0])
+        for dim in grain.split("+") if grain else ():
+            column = DIMENSIONS[dim]
+            wanted = values[1 + DIMS.index(dim)]
+            known = [value for value in wanted if value is not None]
+            match = Q(**{f"{column}__in": known}) if known else Q(pk__in=[])
+            if None in wanted:
+                match |= Q(**{f"{column}__isnull": True})
+            condition &= match
+        touched |= condition
+    return touched
 
 
 HISTOGRAM_COLUMNS = ("day", "grain", "group_id", "assignee_id", "channel", "priority", "category_id", "measure",
