@@ -15,7 +15,8 @@ or pushes a screen update. There are two kinds:
 
 Delivery is durable and batched. `publish(*events)` writes ONE outbox row of kind `EVENT` for the
 events of the call ({"events": [...], "by": the publishing process}) in the caller's transaction,
-pending (a mail batch holds its calls' rows with `together()` and inserts them in one statement). On commit the publisher runs the screen listeners and enqueues one `deliver_events` task
+pending (a mail batch holds its calls' rows with `together()` and inserts them in one
+statement). On commit the publisher runs the screen listeners and enqueues one `deliver_events` task
 (core/tasks.py) for its row, which claims due event rows from that one on, up to BATCH at a time,
 runs the listeners over the whole batch in publication order, and marks the rows done with one
 UPDATE. A listener may take a whole batch at once (`batched`: the SLA clocks of a batch in one
