@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
 
@@ -113,3 +115,18 @@ def test_the_sql_rebuild_writes_the_rows_the_python_one_adds_up(seed, agent, age
     assert written == len(by_sql["daily"])
     for part in by_python:
         assert by_sql[part] == by_python[part], part
+
+
+@override_settings(TIME_ZONE="Europe/Rome")
+def test_the_rebuild_command_adds_the_roll_up_up_in_sql_and_runs_twice_in_one_transaction(agent, first_level):
+    """`sportello reports rebuild --rollup-only` takes the SQL path; its temporary tables are dropped, so
+    a second run inside the same transaction (as here, a test's) writes the same rows instead of failing."""
+    draw(random.Random(3), [agent.pk], [first_level.pk])
+    rollup.rebuild()
+    by_python = kept()
+    for _run in range(2):
+        out = StringIO()
+        call_command("reports", "rebuild", "--rollup-only", stdout=out)
+        assert "(roll-up in SQL)" in out.getvalue()
+        assert f"{len(by_python['daily'])} rows" in out.getvalue()
+        assert kept() == by_python

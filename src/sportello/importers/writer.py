@@ -853,12 +853,12 @@ class Writer:
         self.flush()
         if self.dry_run or not self.tickets_written:
             return
-        from sportello.reports import facts, rollup
+        from sportello.reports import facts, rollup_sql
 
         for _progress in facts.rebuild(after=(self.first_ticket_id or 1) - 1):
             pass
         facts.rebuild_backlog()
-        rollup.rebuild()
+        rollup_sql.rebuild_here()
 
 
 def raise_counter_to(number: int) -> None:

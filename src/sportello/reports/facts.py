@@ -461,7 +461,9 @@ def rebuild_all() -> int:
     for progress in rebuild():
         done = progress.tickets
     rebuild_backlog()
-    rollup.rebuild()
+    from sportello.reports import rollup_sql  # it imports rollup, which this module's listeners feed
+
+    rollup_sql.rebuild_here()
     return done
 
 

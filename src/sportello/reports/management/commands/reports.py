@@ -4,6 +4,7 @@ sportello reports rebuild                 every ticket's facts and activity, the
 sportello reports rebuild --after 500000  resume after ticket id 500000 (printed as it goes)
 sportello reports rebuild --backlog-only  only the daily backlog, from the tickets' history
 sportello reports rebuild --rollup-only   only the daily roll-up (ReportDaily), from the facts
+                                          (on PostgreSQL by set-based SQL, rollup_sql; in Python on SQLite)
 sportello reports snapshot                today's backlog from the facts (the scheduled job)
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from sportello.reports import facts, rollup
+from sportello.reports import facts, rollup_sql
 
 
 class Command(BaseCommand):
@@ -38,8 +39,8 @@ class Command(BaseCommand):
         started = time.monotonic()
         done = 0
         if options["rollup_only"]:
-            rows = rollup.rebuild()
-            self.stdout.write(f"Daily roll-up rebuilt: {rows} rows in {time.monotonic() - started:.1f} s.")
+            rows = rollup_sql.rebuild_here()
+            self.stdout.write(f"Daily roll-up rebuilt: {rows} rows in {time.monotonic() - started:.1f} s{_how()}.")
             return
         if not options["backlog_only"]:
             last_report = started
@@ -50,8 +51,13 @@ class Command(BaseCommand):
                     rate = done / (last_report - started)
                     self.stdout.write(f"  {done} tickets ({rate:.0f}/s); resume with --after {progress.last}")
         rows = facts.rebuild_backlog()
-        daily = rollup.rebuild()
+        daily = rollup_sql.rebuild_here()
         seconds = time.monotonic() - started
         self.stdout.write(
-            f"Report facts rebuilt: {done} tickets, {rows} backlog rows, {daily} roll-up rows in {seconds:.1f} s."
+            f"Report facts rebuilt: {done} tickets, {rows} backlog rows, {daily} roll-up rows "
+            f"in {seconds:.1f} s{_how()}."
         )
+
+
+def _how() -> str:
+    return " (roll-up in SQL)" if rollup_sql.available() else ""
