@@ -45,7 +45,7 @@ def rows() -> list[tuple[object, ...]]:
 
 
 def histograms() -> list[tuple[object, ...]]:
-    fields = ("day", "grain", "group_id", "assignee_id", "channel", "priority", "category_id", "measure", "bucket")
+    fields = ("day", "grain", *rollup.HISTOGRAM_COLUMNS[2:-1])
     return sorted(ResponseHistogram.objects.values_list(*fields, "tickets"), key=repr)
 
 
@@ -185,12 +185,16 @@ def test_when_the_facts_answer(week, admin):
         assert rollup.ticket_rows(Filters(tag="printer"), [1, 2], period, "assignee") is None  # no such grain
         assert rollup.ticket_rows(Filters(tag="printer"), None, period, "tag") is None  # the other tags
         assert rollup.ticket_rows(Filters(), None, period, "tag") is not None
-        assert rollup.histogram_rows(Filters(tag="printer"), None, period) is None
+        assert rollup.histogram_rows(Filters(tag="printer"), None, period) is not None
+        assert rollup.histogram_rows(Filters(tag="printer"), None, period, "assignee") is not None
+        assert rollup.histogram_rows(Filters(tag="printer", channel="web"), None, period) is None  # no such grain
+        assert rollup.histogram_rows(Filters(tag="printer"), [1, 2], period, "assignee") is None
         assert rollup.actor_rows(Filters(tag="printer"), None, period) is not None
         assert rollup.ticket_rows(Filters(organization=1), None, period) is not None
         assert rollup.ticket_rows(Filters(organization=1), None, period, "assignee") is not None
         assert rollup.ticket_rows(Filters(organization=1, tag="printer"), None, period) is not None
-        assert rollup.histogram_rows(Filters(organization=1), None, period) is None
+        assert rollup.histogram_rows(Filters(organization=1), None, period, "group") is not None
+        assert rollup.histogram_rows(Filters(organization=1, tag="printer"), None, period) is None
         assert rollup.ticket_rows(Filters(custom=(("plan", "gold"),)), None, period) is None  # no such field
         assert rollup.ticket_rows(Filters(agent=1, channel="web"), None, period) is not None
         assert rollup.ticket_rows(Filters(agent=1, channel="web", priority=4), None, period) is None

@@ -24,12 +24,15 @@ from sportello.customers.models import Organization
 from sportello.fields.models import CustomField
 from sportello.reports import rollup
 from sportello.reports.frame import Granularity
-from sportello.reports.models import ReportDaily, TicketFact
+from sportello.reports.models import ReportDaily, ResponseHistogram, TicketFact
 from sportello.tickets.models import Ticket
 from sportello.tickets.services import TicketChanges, update_ticket
+from tests.api.conftest import api_as
+from tests.conftest import client_for
 from tests.fields.conftest import make_field
 from tests.reports.scenario import NOW, build
-from tests.reports.test_rollup import ROLLED_UP, both_ways, histograms, rows, run
+from tests.reports.test_pages import as_text, cells, csv_rows, table_text
+from tests.reports.test_rollup import ROLLED_UP, both_ways, histograms, near, rows, run
 
 pytestmark = pytest.mark.django_db
 
@@ -90,6 +93,8 @@ def test_the_listeners_keep_what_a_rebuild_computes(week):
     assert ReportDaily.objects.filter(grain="organization").exists()
     assert ReportDaily.objects.filter(grain="group+field").exists()
     assert ReportDaily.objects.filter(grain="actor+channel").exists()
+    for grain in ("tag", "group+tag", "organization", "assignee+organization", "field", "group+field"):
+        assert ResponseHistogram.objects.filter(grain=grain).exists(), grain
     rollup.rebuild()
     assert rows() == kept
     assert histograms() == kept_histograms
@@ -237,6 +242,94 @@ def test_the_rows_move_with_the_tickets(week, admin, django_capture_on_commit_ca
         for slug in ROLLED_UP:
             for filters in ({"custom": custom(product="Gizmo")}, {"custom": custom(colours="Blue")}):
                 both_ways(slug, admin, **filters)
-        kept = rows()
+        kept, kept_histograms = rows(), histograms()
         rollup.rebuild()
         assert rows() == kept
+        assert histograms() == kept_histograms
+
+
+# First response and resolution (calendar, business seconds) of the tickets under each filter, by
+# hand: T3 answered after 1 h (in business hours), open; T5 answered after 30 min and solved after
+# 1 h, all on the holiday; T1 answered after 66 h (2 h of business time) and solved after 68 h
+# (4 h); T2 answered after 48.5 h (9.5 h) and last solved after 74 h (20 h).
+HAND = {
+    "tag printer (T3, T5)": (
+        {"tag": "printer"},
+        {"first_response_seconds": (2700, 3420), "first_response_business_seconds": (1800, 3240),
+         "resolution_seconds": (3600, 3600), "resolution_business_seconds": (0, 0)},
+    ),
+    "Acme (T5)": (
+        {"organization": "acme"},
+        {"first_response_seconds": (1800, 1800), "first_response_business_seconds": (0, 0),
+         "resolution_seconds": (3600, 3600), "resolution_business_seconds": (0, 0)},
+    ),
+    "colours Red (T1, T2)": (
+        {"custom": custom(colours="Red")},
+        {"first_response_seconds": (206100, 231300), "first_response_business_seconds": (20700, 31500),
+         "resolution_seconds": (255600, 264240), "resolution_business_seconds": (43200, 66240)},
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", HAND)
+def test_response_times_under_a_tag_an_organization_or_an_option_read_the_histograms(week, admin, name):
+    """Medians and 90th percentiles from the histograms' tag, organization and field grains: the
+    hand-computed ones within 2%, per group and per agent too, said so under Precision."""
+    options, hand = HAND[name]
+    options = {key: acme() if value == "acme" else value for key, value in options.items()}
+    result = both_ways("response-times", admin, **options)
+    assert result.extra["precision"].rows[0]["precision"].startswith("Read from daily histograms")
+    found = {f.key: f.value for f in result.figures}
+    for field, (median, p90) in hand.items():
+        assert near(found[f"{field}_median"], median), (field, found[f"{field}_median"], median)
+        assert near(found[f"{field}_p90"], p90), (field, found[f"{field}_p90"], p90)
+        assert found[f"{field}_median"] != median or median < 64, "read from the buckets, not the facts"
+    for kind in ("group", "agent"):
+        mine = [row for row in result.table.rows if row["kind"] == kind]
+        assert len(mine) == 1, (kind, result.table.rows)  # one group and one agent hold them all
+        for field, (median, _p90) in hand.items():
+            assert near(mine[0][f"{field}_median"], median), (kind, field)
+
+
+def test_response_times_fall_back_to_the_facts_where_no_histogram_grain_fits(week, admin, restricted_agent):
+    exact = "Exact (computed from every ticket)."
+    for options in (
+        {"custom": custom(gift="no")},
+        {"tag": "printer", "channel": "web"},
+        {"organization": acme(), "tag": "printer"},
+        {"custom": custom(colours="Red"), "group": week.tickets["T1"].group_id},  # per agent: no grain
+    ):
+        assert run("response-times", admin, **options).extra["precision"].rows[0]["precision"] == exact, options
+    # A reader restricted to groups: group and tag, but not group, agent and tag.
+    assert run("response-times", restricted_agent, tag="printer").extra["precision"].rows[0]["precision"] == exact
+    # One filter, or a group and an agent: every breakdown has a grain.
+    for options in (
+        {"channel": "web"},
+        {"priority": 4},
+        {"agent": week.bob.pk},
+        {"group": week.tickets["T3"].group_id, "agent": week.bob.pk},
+    ):
+        precision = both_ways("response-times", admin, **options).extra["precision"].rows[0]["precision"]
+        assert precision.startswith("Read from daily histograms"), options
+
+
+def test_the_page_the_csv_and_the_api_give_the_same_response_times_under_an_option(week, admin):
+    admin.time_zone = "Europe/Rome"
+    admin.save()
+    params = {"since": "2026-10-23", "until": "2026-10-30"}
+    result = run("response-times", admin, custom=custom(colours="Red"))
+    assert result.extra["precision"].rows[0]["precision"].startswith("Read from daily histograms")
+    client = client_for(admin)
+    page = client.get("/reports/response-times", {**params, "cf_colours": "Red"})
+    assert page.status_code == 200
+    found = cells(page.content.decode())
+    assert found.tables["report-table"] == table_text(result.table)
+    assert {key: f["data-value"] for key, f in found.figures.items()} == {
+        f.key: as_text(f.value) for f in result.figures
+    }
+    rows = csv_rows(client.get("/reports/response-times", {**params, "cf_colours": "Red", "format": "csv"}))
+    assert rows == [[key for key, _label in result.table.columns], *table_text(result.table)]
+    body = api_as(admin).get("/reports/response-times", {**params, "custom": "colours:Red"}).json()
+    assert body["table"]["rows"] == result.table.rows
+    assert [(f["key"], f["value"]) for f in body["figures"]] == [(f.key, f.value) for f in result.figures]
+    assert body["extra"]["precision"]["rows"] == result.extra["precision"].rows

@@ -89,8 +89,7 @@ def draw(rng: random.Random, agents: list[int], groups: list[int]) -> None:
 
 def kept() -> dict[str, list[tuple[object, ...]]]:
     daily = ("day", "grain", *rollup.DIMENSIONS.values(), *rollup.MEASURES)
-    histogram = ("day", "grain", "group_id", "assignee_id", "channel", "priority", "category_id", "measure",
-                 "bucket", "tickets")  # fmt: skip
+    histogram = rollup.HISTOGRAM_COLUMNS
     return {
         "daily": sorted(ReportDaily.objects.values_list(*daily), key=repr),
         "histograms": sorted(ResponseHistogram.objects.values_list(*histogram), key=repr),
@@ -108,6 +107,8 @@ def test_the_sql_rebuild_writes_the_rows_the_python_one_adds_up(seed, agent, age
     assert by_python["daily"] and by_python["histograms"]
     grains = {row[1] for row in by_python["daily"]}
     assert {"tag", "field", "organization", "actor", "group+actor", "tag+field"} <= grains, "the draw reaches them"
+    histogram_grains = {row[1] for row in by_python["histograms"]}
+    assert {"tag", "assignee+tag", "group+organization", "field", "assignee+field"} <= histogram_grains
     ReportDaily.objects.all().delete()
     RollupState.objects.all().delete()
     written = rollup_sql.rebuild()

@@ -730,14 +730,15 @@ def _histogram_medians(
 
 
 def _response_figures(
-    query: ReportQuery, reader: User, period: Period, keys: tuple[str | None, ...] = (None,)
+    query: ReportQuery, reader: User, period: Period, keys: tuple[str | None, ...] = (None,), exact: bool = False
 ) -> dict[str | None, dict[Any, dict[str, Any]]]:
-    """Per key (None: all tickets; "group_id", "assignee_id"): the figures of each of its values."""
+    """Per key (None: all tickets; "group_id", "assignee_id"): the figures of each of its values;
+    from the facts when `exact`, else from the histograms when they have every key."""
     created, solved = _response_sets(query, reader, period)
     per_key: dict[str | None, dict[Any, dict[str, Any]]] = {key: defaultdict(dict) for key in keys}
     first = ("first_response_business_seconds", "first_response_seconds")
     resolution = ("resolution_business_seconds", "resolution_seconds")
-    histograms = _histograms(query, reader, period, keys)
+    histograms = None if exact else _histograms(query, reader, period, keys)
     if histograms is not None:
         sets = [_histogram_spreads(histograms)]
     else:
@@ -809,9 +810,13 @@ RESPONSE_COLUMNS = [
 def response_times(query: ReportQuery, reader: User) -> ReportResult:
     """First response (tickets created in the period) and resolution (tickets solved in it)."""
     period, granularity = query.period, query.granularity
-    current = _response_figures(query, reader, period, (None, "group_id", "assignee_id"))
+    keys = (None, "group_id", "assignee_id")
+    # One source for the whole report (figures, chart, table): the histograms when they have a
+    # grain for every breakdown under these filters, else the facts (Precision says which).
+    exact = _histograms(query, reader, period, keys) is None
+    current = _response_figures(query, reader, period, keys, exact)
     now = current[None].get(None, {})
-    before = _response_figures(query, reader, query.previous)[None].get(None, {})
+    before = _response_figures(query, reader, query.previous, (None,), exact)[None].get(None, {})
     figures = []
     for field, label in DURATIONS:
         for stat, stat_label in (("median", _("median")), ("p90", _("90th percentile"))):
@@ -836,7 +841,7 @@ def response_times(query: ReportQuery, reader: User) -> ReportResult:
         )
     )
     created, solved = _response_sets(query, reader, query.period)
-    histograms = _histograms(query, reader, period, (None,))
+    histograms = None if exact else _histograms(query, reader, period, (None,))
     if histograms is not None:
         medians = [
             _histogram_medians(histograms[None], field, period, granularity)

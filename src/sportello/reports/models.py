@@ -236,6 +236,11 @@ class ResponseHistogram(models.Model):
     channel = models.CharField(max_length=10, default="")
     priority = models.PositiveSmallIntegerField(default=0)
     category_id = models.BigIntegerField(default=0)
+    # The tag, organization and field grains (a ticket counts under each of its tags and options,
+    # under its customer's organization, in none of them without one), as in `ReportDaily`.
+    tag_id = models.BigIntegerField(default=0)
+    organization_id = models.BigIntegerField(default=0)
+    field_value = models.CharField(max_length=200, default="")
     measure = models.PositiveSmallIntegerField()
     bucket = models.PositiveSmallIntegerField()
     tickets = models.IntegerField(default=0)
@@ -244,8 +249,8 @@ class ResponseHistogram(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=[
-                    "grain", "day", "group_id", "assignee_id", "channel", "priority", "category_id", "measure",
-                    "bucket",
+                    "grain", "day", "group_id", "assignee_id", "channel", "priority", "category_id", "tag_id",
+                    "organization_id", "field_value", "measure", "bucket",
                 ],
                 name="histogram_key",
             )
@@ -267,6 +272,25 @@ class ResponseHistogram(models.Model):
                     "bucket",
                     "tickets",
                 ],
+            ),
+            # One tag's, organization's or option's rows (covering), not every row of their grain.
+            models.Index(
+                fields=["tag_id", "grain", "day"],
+                name="histogram_tag",
+                condition=models.Q(tag_id__gt=0),
+                include=["group_id", "assignee_id", "measure", "bucket", "tickets"],
+            ),
+            models.Index(
+                fields=["organization_id", "grain", "day"],
+                name="histogram_organization",
+                condition=models.Q(organization_id__gt=0),
+                include=["group_id", "assignee_id", "measure", "bucket", "tickets"],
+            ),
+            models.Index(
+                fields=["field_value", "grain", "day"],
+                name="histogram_field_value",
+                condition=models.Q(field_value__gt=""),
+                include=["group_id", "assignee_id", "measure", "bucket", "tickets"],
             ),
         ]
 

@@ -112,8 +112,21 @@ ACTOR_GRAINS: tuple[tuple[str, ...], ...] = (
     ("actor", "tag"),
     ("actor", "field"),
 )
-# The grains response times are kept for (the report filters by no SLA policy).
-HISTOGRAM_GRAINS = tuple(grain for grain in TICKET_GRAINS[:12] if "sla_policy" not in grain)
+# The grains response times are kept for (the report filters by no SLA policy): those of the
+# ticket grains, and a tag, an organization or a field option alone or with a group or an agent;
+# each filter with each of the report's breakdowns (all tickets, per group, per agent). Counted as
+# on the same grains of ReportDaily.
+HISTOGRAM_TICKET_GRAINS = tuple(grain for grain in TICKET_GRAINS if "sla_policy" not in grain)
+HISTOGRAM_TAG_GRAINS: tuple[tuple[str, ...], ...] = (("tag",), ("group", "tag"), ("assignee", "tag"))
+HISTOGRAM_ORGANIZATION_GRAINS: tuple[tuple[str, ...], ...] = (
+    ("organization",),
+    ("group", "organization"),
+    ("assignee", "organization"),
+)
+HISTOGRAM_FIELD_GRAINS: tuple[tuple[str, ...], ...] = (("field",), ("group", "field"), ("assignee", "field"))
+HISTOGRAM_GRAINS = (
+    HISTOGRAM_TICKET_GRAINS + HISTOGRAM_TAG_GRAINS + HISTOGRAM_ORGANIZATION_GRAINS + HISTOGRAM_FIELD_GRAINS
+)
 # ResponseHistogram.measure -> the TicketFact duration it counts.
 HISTOGRAM_MEASURES = (
     "first_response_business_seconds",
@@ -121,7 +134,7 @@ HISTOGRAM_MEASURES = (
     "resolution_business_seconds",
     "resolution_seconds",
 )
-HISTOGRAM_DIMS = ("group", "assignee", "channel", "priority", "category")
+HISTOGRAM_DIMS = ("group", "assignee", "channel", "priority", "category", "tag", "organization", "field")
 TICKET_MEASURES = (
     "created",
     "solved",
@@ -218,7 +231,10 @@ _ACTOR_TICKET_KEYS = _keys(grain for grain in ACTOR_GRAINS[1:] if grain[-1] not 
 _ACTOR_ORGANIZATION_KEYS = _keys([("actor", "organization")])
 _ACTOR_TAG_KEYS = _keys([("actor", "tag")])
 _ACTOR_FIELD_KEYS = _keys([("actor", "field")])
-_HISTOGRAM_KEYS = _keys(HISTOGRAM_GRAINS)
+_HISTOGRAM_KEYS = _keys(HISTOGRAM_TICKET_GRAINS)
+_HISTOGRAM_TAG_KEYS = _keys(HISTOGRAM_TAG_GRAINS)
+_HISTOGRAM_ORGANIZATION_KEYS = _keys(HISTOGRAM_ORGANIZATION_GRAINS)
+_HISTOGRAM_FIELD_KEYS = _keys(HISTOGRAM_FIELD_GRAINS)
 
 # A key: (day, grain, *the DIMS' values, None outside the grain); a histogram's key adds
 # (measure, bucket) and its value is [tickets].
@@ -321,14 +337,39 @@ def _add(totals: Totals, day: date, values: list[Any], keys: list[tuple[str, Key
             found[index] += n
 
 
-def _histogram(totals: Totals, day: date, values: list[Any], measure: int, bucket: int) -> None:
-    for name, part in _HISTOGRAM_KEYS:
-        key = (day, name, *part(values), measure, bucket)
+def _count(totals: Totals, day: date, values: list[Any], keys: list[tuple[str, KeyPart]], tail: Key) -> None:
+    for name, part in keys:
+        key = (day, name, *part(values), *tail)
         found = totals.get(key)
         if found is None:
             totals[key] = [1]
         else:
             found[0] += 1
+
+
+def _histogram(
+    totals: Totals,
+    day: date,
+    values: list[Any],
+    tags: Iterable[int],
+    fields: Iterable[str],
+    measure: int,
+    bucket: int,
+) -> None:
+    """A ticket's duration in its bucket on the histogram grains: once per tag and option it has on
+    the tag and field grains, on the organization grains when its customer has one."""
+    tail = (measure, bucket)
+    _count(totals, day, values, _HISTOGRAM_KEYS, tail)
+    if values[ORGANIZATION] is not None:
+        _count(totals, day, values, _HISTOGRAM_ORGANIZATION_KEYS, tail)
+    narrowed = list(values)
+    for tag in tags:
+        narrowed[TAG] = tag
+        _count(totals, day, narrowed, _HISTOGRAM_TAG_KEYS, tail)
+    narrowed[TAG] = None
+    for field in fields:
+        narrowed[FIELD] = field
+        _count(totals, day, narrowed, _HISTOGRAM_FIELD_KEYS, tail)
 
 
 def _add_ticket(
@@ -400,7 +441,7 @@ def contributions(
             if seconds is not None:
                 # First responses count on the day the ticket was created, resolutions on its last solve.
                 when = created_at if duration < 2 else solved_at
-                _histogram(totals, day(when), values, duration, bucket_of(seconds))
+                _histogram(totals, day(when), values, tags, fields, duration, bucket_of(seconds))
         created = {INDEX["created"]: 1}
         for outcome, (_column, target) in zip(outcomes, SLA_COLUMNS, strict=True):
             if outcome == SlaOutcome.MET:
@@ -527,11 +568,11 @@ def _touched(change: Totals) -> Q:
     return touched
 
 
-HISTOGRAM_COLUMNS = ("day", "grain", "group_id", "assignee_id", "channel", "priority", "category_id", "measure",
-                     "bucket", "tickets")  # fmt: skip
+HISTOGRAM_COLUMNS = ("day", "grain", "group_id", "assignee_id", "channel", "priority", "category_id", "tag_id",
+                     "organization_id", "field_value", "measure", "bucket", "tickets")  # fmt: skip
 # Where a histogram key's dimensions are, and what "none" is in their columns.
 _HISTOGRAM_POSITIONS = [2 + DIMS.index(dim) for dim in HISTOGRAM_DIMS]
-_NONE = {"channel": ""}
+_NONE = {"channel": "", "field": ""}
 
 
 def _histogram_row(key: Key, tickets: int) -> tuple[Any, ...]:
@@ -564,6 +605,9 @@ def add_histograms(change: Totals) -> int:
                 "varchar",
                 "smallint",
                 "bigint",
+                "bigint",
+                "bigint",
+                "varchar",
                 "smallint",
                 "smallint",
                 "int",
@@ -728,9 +772,9 @@ def histogram_rows(
     filters: Filters, groups: list[int] | None, period: Period, by: str | None = None
 ) -> QuerySet[ResponseHistogram] | None:
     """The response-time histograms of `period` under these filters and the reader's `groups`,
-    broken down by `by` ("group" or "assignee"); None when no histogram grain has them (they are
-    kept by none of tag, organization or field). A "none" (no group, nobody assigned) is 0 in the rows."""
-    if filters.tag or filters.organization is not None or filters.custom or not usable():
+    broken down by `by` ("group" or "assignee"); None when no histogram grain has them. A "none"
+    (no group, nobody assigned) is 0 in the rows."""
+    if not usable():
         return None
     found = _dimensions(filters, groups, by)
     if found is None:
@@ -739,6 +783,9 @@ def histogram_rows(
     grain = grain_name(dims)
     if grain not in HISTOGRAMS:
         return None
+    if "tag_id__in" in conditions:
+        # The tag's id itself, so that the planner can take the partial index of the tag grains.
+        conditions["tag_id__in"] = [row["pk"] for row in conditions["tag_id__in"]]
     return ResponseHistogram.objects.filter(grain=grain, day__gte=period.first, day__lte=period.last, **conditions)
 
 

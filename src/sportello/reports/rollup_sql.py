@@ -148,17 +148,21 @@ def _grain_rows(cursor: Any, grain: str) -> int:
 
 
 HISTOGRAM_COLUMNS = {"group": "group_id", "assignee": "assignee_id", "channel": "channel", "priority": "priority",
-                     "category": "category_id"}  # fmt: skip
+                     "category": "category_id", "tag": "tag_id", "organization": "organization_id",
+                     "field": "field_value"}  # fmt: skip
+HISTOGRAM_NONE = {"channel": "''", "field": "''"}  # else 0
 
 
 def _histograms(cursor: Any, zone: str) -> None:
-    """Every ResponseHistogram row: the facts' durations in their buckets, then one INSERT per grain."""
+    """Every ResponseHistogram row: the facts' durations in their buckets, then one INSERT per grain
+    (a tag or field grain counts a duration once per tag or option of its ticket, an organization
+    grain only those of tickets whose customer has one)."""
     parts = []
     for measure, column in enumerate(rollup.HISTOGRAM_MEASURES):
         when = "created_at" if measure < 2 else "solved_at"  # as rollup.contributions
         parts.append(
             f"SELECT (f.{when} AT TIME ZONE %(zone)s)::date AS day, f.group_id, f.assignee_id, f.channel, "
-            f"f.priority, f.category_id, {measure} AS measure, "
+            f"f.priority, f.category_id, f.organization_id, f.tags, f.field_values, {measure} AS measure, "
             f"width_bucket(greatest(f.{column}, 0), %(edges)s::bigint[]) - 1 AS bucket "
             f"FROM reports_ticketfact f WHERE NOT f.merged AND f.{column} IS NOT NULL"
         )
@@ -168,16 +172,32 @@ def _histograms(cursor: Any, zone: str) -> None:
     )
     table = connection.ops.quote_name(ResponseHistogram._meta.db_table)
     for dims in rollup.HISTOGRAM_GRAINS:
+        joins: list[str] = []
+        conditions: list[str] = []
+        chosen: dict[str, str] = {}
+        for dim in dims:
+            if dim in LISTED:
+                column, kind = LISTED[dim]
+                joins.append(
+                    f"CROSS JOIN LATERAL jsonb_array_elements_text(COALESCE(d.{column}, '[]'::jsonb)) AS {dim}_(v)"
+                )
+                chosen[dim] = f"{dim}_.v::{kind}"
+            elif dim == "organization":
+                chosen[dim] = "d.organization_id"
+                conditions.append("d.organization_id IS NOT NULL")
+            else:
+                chosen[dim] = f"d.{HISTOGRAM_COLUMNS[dim]}"
         values = []
-        for dim, column in HISTOGRAM_COLUMNS.items():
-            none = "''" if dim == "channel" else "0"
-            values.append(f"COALESCE(d.{column}, {none})" if dim in dims else none)
-        group_by = ", ".join(["d.day", "d.measure", "d.bucket", *(f"d.{HISTOGRAM_COLUMNS[dim]}" for dim in dims)])
+        for dim in HISTOGRAM_COLUMNS:
+            none = HISTOGRAM_NONE.get(dim, "0")
+            values.append(f"COALESCE({chosen[dim]}, {none})" if dim in chosen else none)
+        group_by = ", ".join(["d.day", "d.measure", "d.bucket", *chosen.values()])
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         cursor.execute(
             f"""
             INSERT INTO {table} (day, grain, {", ".join(HISTOGRAM_COLUMNS.values())}, measure, bucket, tickets)
             SELECT d.day, %s, {", ".join(values)}, d.measure, d.bucket, count(*)
-            FROM rollup_durations d GROUP BY {group_by}
+            FROM rollup_durations d {" ".join(joins)} {where} GROUP BY {group_by}
             """,
             [rollup.grain_name(dims)],
         )
