@@ -25,6 +25,7 @@ from sportello.reports.frame import REPORTS, Filters, Granularity, ReportResult
 from sportello.reports.metrics import percentile
 from sportello.reports.models import ReportDaily, ResponseHistogram, RollupState
 from sportello.reports.services import Period
+from sportello.tickets.models import Priority
 from tests.reports.scenario import ROME, build, query
 
 pytestmark = pytest.mark.django_db
@@ -173,6 +174,16 @@ def test_the_roll_up_figures_are_the_hand_counted_ones(week, admin):
     assert (agents[week.bob.display_name]["open_now"], agents[week.alice.display_name]["open_now"]) == (1, 0)
     for filters in ({"group": week.tickets["T3"].group_id}, {"agent": week.bob.pk}, {"group": 999}):
         both_ways("agents", admin, **filters)
+    # Under a channel or a priority, from the kept counts too: T3 came by the web, normal priority.
+    for filters, open_now in (
+        ({"channel": "web"}, 1),
+        ({"channel": "email"}, 0),
+        ({"priority": Priority.NORMAL}, 1),
+        ({"priority": Priority.URGENT}, 0),
+        ({"channel": "web", "group": week.tickets["T3"].group_id, "agent": week.bob.pk}, 1),
+    ):
+        rows = {row["name"]: row for row in both_ways("agents", admin, **filters).table.rows}
+        assert rows.get(week.bob.display_name, {"open_now": 0})["open_now"] == open_now, filters
 
 
 def test_when_the_facts_answer(week, admin):

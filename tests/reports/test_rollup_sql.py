@@ -93,7 +93,7 @@ def kept() -> dict[str, list[tuple[object, ...]]]:
     return {
         "daily": sorted(ReportDaily.objects.values_list(*daily), key=repr),
         "histograms": sorted(ResponseHistogram.objects.values_list(*histogram), key=repr),
-        "counts": sorted(TicketCount.objects.values_list("state", "group_id", "assignee_id", "tickets"), key=repr),
+        "counts": sorted(TicketCount.objects.values_list(*rollup.COUNT_KEY, "tickets"), key=repr),
         "state": list(RollupState.objects.values_list("time_zone", flat=True)),
     }
 

@@ -299,8 +299,9 @@ class ResponseHistogram(models.Model):
 
 
 class TicketCount(models.Model):
-    """How many tickets are in each status category, per group and assignee (0: none), merged ones
-    left out: the live dashboard's open, unassigned and per-agent figures, exact at any size.
+    """How many tickets are in each status category, per group, assignee (0: none), channel and
+    priority, merged ones left out: the live dashboard's open, unassigned and per-agent figures,
+    and the agents report's open tickets under a channel or priority filter, exact at any size.
 
     Kept from the facts, in the transaction that writes them (`reports.rollup.add_counts`, under
     the roll-up's lock), and taken off when a ticket's facts are deleted with it; `sportello reports
@@ -310,13 +311,22 @@ class TicketCount(models.Model):
     state = models.CharField(max_length=10)
     group_id = models.BigIntegerField(default=0)
     assignee_id = models.BigIntegerField(default=0)
+    channel = models.CharField(max_length=10, default="")
+    priority = models.PositiveSmallIntegerField(default=0)
     tickets = models.IntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["state", "group_id", "assignee_id"], name="ticket_count_key")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["state", "group_id", "assignee_id", "channel", "priority"], name="ticket_count_key"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.state} group {self.group_id} assignee {self.assignee_id}: {self.tickets}"
+        return (
+            f"{self.state} group {self.group_id} assignee {self.assignee_id} {self.channel} "
+            f"priority {self.priority}: {self.tickets}"
+        )
 
 
 class RollupState(models.Model):

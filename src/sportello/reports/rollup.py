@@ -634,16 +634,17 @@ def _row(key: Key, values: list[int]) -> ReportDaily:
 
 # --- Ticket counts (the dashboard) ----------------------------------------------------------------------------
 
-CountKey = tuple[str, int, int]  # (state, group or 0, assignee or 0)
-COUNT_READ = ("state", "group_id", "assignee_id", "merged")
+CountKey = tuple[str, int, int, str, int]  # (state, group or 0, assignee or 0, channel, priority)
+COUNT_KEY = ("state", "group_id", "assignee_id", "channel", "priority")
+COUNT_READ = (*COUNT_KEY, "merged")
 
 
 def counts(facts: Iterable[tuple[Any, ...]]) -> dict[CountKey, int]:
     """The tickets these facts (COUNT_READ rows) count, per key."""
     found: dict[CountKey, int] = {}
-    for state, group, assignee, merged in facts:
+    for state, group, assignee, channel, priority, merged in facts:
         if not merged:
-            key = (state, group or 0, assignee or 0)
+            key = (state, group or 0, assignee or 0, channel or "", priority or 0)
             found[key] = found.get(key, 0) + 1
     return found
 
@@ -661,10 +662,11 @@ def add_counts(change: dict[CountKey, int]) -> None:
     quote = connection.ops.quote_name
     table = quote(TicketCount._meta.db_table)
     tickets = quote("tickets")
+    key = ", ".join(quote(column) for column in COUNT_KEY)
+    marks = ", ".join(["%s"] * (len(COUNT_KEY) + 1))
     sql = (
-        f"INSERT INTO {table} ({quote('state')}, {quote('group_id')}, {quote('assignee_id')}, {tickets}) "
-        f"SELECT %s, %s, %s, %s WHERE true ON CONFLICT ({quote('state')}, {quote('group_id')}, "
-        f"{quote('assignee_id')}) DO UPDATE SET {tickets} = {table}.{tickets} + EXCLUDED.{tickets}"
+        f"INSERT INTO {table} ({key}, {tickets}) SELECT {marks} WHERE true "
+        f"ON CONFLICT ({key}) DO UPDATE SET {tickets} = {table}.{tickets} + EXCLUDED.{tickets}"
     )
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
@@ -679,12 +681,15 @@ def recount() -> int:
     """Every `TicketCount` row from the facts (call under the lock); returns the rows written."""
     rows = (
         TicketFact.objects.filter(merged=False)
-        .values("state", "group_id", "assignee_id")
+        .values(*COUNT_KEY)
         .annotate(n=Count("pk"))
-        .values_list("state", "group_id", "assignee_id", "n")
+        .values_list(*COUNT_KEY, "n")
         .order_by()
     )
-    written = [TicketCount(state=s, group_id=g or 0, assignee_id=a or 0, tickets=n) for s, g, a, n in rows]
+    written = [
+        TicketCount(state=s, group_id=g or 0, assignee_id=a or 0, channel=c or "", priority=p or 0, tickets=n)
+        for s, g, a, c, p, n in rows
+    ]
     TicketCount.objects.all().delete()
     TicketCount.objects.bulk_create(written)
     return len(written)
