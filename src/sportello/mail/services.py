@@ -219,9 +219,15 @@ def _rows_together() -> Iterator[None]:
     insert_many(held)
 
 
-def write_held_rows() -> None:
-    """Insert the rows `_rows_together` holds now: something that reads them follows."""
+def write_held_rows(*, message_ids: Sequence[str] | None = None) -> None:
+    """Insert the rows `_rows_together` holds now: something that reads them follows.
+    `message_ids`: only if one of them has one of these Message-IDs (what threading reads: the
+    others would not change its answer, and are inserted later with the rest)."""
     held = _held_rows.get()
+    if held and message_ids is not None:
+        wanted = set(message_ids)
+        if not any(row.message_id in wanted for row in held):
+            return
     if held:
         insert_many(held)
         held.clear()
