@@ -246,6 +246,34 @@ def publish(*published: Event) -> None:
     _on_commit(_write([batch]), batch)
 
 
+@dataclass(frozen=True)
+class OutboxRow:
+    """The outbox row of one publish call, for a writer that sends it inside a statement of its
+    own (intake's one INSERT of a new ticket's rows): its INSERT … RETURNING id and parameters.
+    Call `written(id)` with the id the statement returned; that does what `publish` does after
+    its own INSERT (the screens and the delivery task after the commit)."""
+
+    sql: str
+    params: list[Any]
+    batch: list[Event]
+
+    def written(self, pk: int) -> None:
+        _on_commit(pk, self.batch)
+
+
+def outbox_row(*published: Event) -> OutboxRow | None:
+    """`publish(*published)`'s row, to be written by the caller (see OutboxRow); None inside
+    `together()` (its block writes the rows), where the caller publishes as usual."""
+    if getattr(_held, "calls", None) is not None or not published:
+        return None
+    for event in published:
+        check_payload(event.name, event.data)
+    depth, quiet = _cause_depth.get(), _quiet.get()
+    batch = [replace(event, depth=depth, quiet=quiet) for event in published]
+    connection = connections[DEFAULT_DB_ALIAS]
+    return OutboxRow(_rows_sql(connection.vendor, 1), _row_values([batch], connection), batch)
+
+
 def _on_commit(first: int, batch: list[Event]) -> None:
     transaction.on_commit(lambda: run_listeners(batch, screens=True))
     _enqueue_delivery_on_commit(first)
@@ -283,18 +311,24 @@ def _write(calls: list[list[Event]]) -> int:
     """Insert one pending outbox row per publish call (its events and the publishing process) in
     one statement; return the first row's id. Each payload is serialised once, as JSON text."""
     from sportello.core import rows
+
+    connection = connections[DEFAULT_DB_ALIAS]
+    with rows.bound_cursor(connection) as cursor:
+        cursor.execute(_rows_sql(connection.vendor, len(calls)), _row_values(calls, connection))
+        return min(int(row[0]) for row in cursor.fetchall())
+
+
+def _row_values(calls: list[list[Event]], connection: Any) -> list[Any]:
+    """The parameters of `_rows_sql` for these publish calls' rows."""
     from sportello.core.scheduler import holder_name
 
     by = holder_name()
-    connection = connections[DEFAULT_DB_ALIAS]
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     values: list[Any] = []
     for batch in calls:
         payload = {"events": [event.__dict__ for event in batch], "by": by}
         values += [json.dumps(payload, cls=DjangoJSONEncoder), now, now]
-    with rows.bound_cursor(connection) as cursor:
-        cursor.execute(_rows_sql(connection.vendor, len(calls)), values)
-        return min(int(row[0]) for row in cursor.fetchall())
+    return values
 
 
 @cache

@@ -156,6 +156,18 @@ def index_ticket(
             cursor.execute("INSERT INTO search_fts (rowid, body) VALUES (%s, %s)", [ticket_id, document])
 
 
+def new_document_row(ticket_id: int, *, ticket: Ticket, bodies: list[str]) -> tuple[str, list[Any]] | None:
+    """PostgreSQL: the INSERT of a new ticket's document (built as `index_ticket(…, new=True)`
+    builds it) and its parameters, for a writer that sends it within a statement of its own
+    (intake: a new ticket's rows in one INSERT). None where `index_ticket` would not write it at
+    once (inside `deferred()` or `together()`, or on SQLite): the writer calls `index_ticket`."""
+    if not is_postgres() or _pending.get() is not None or _held.get() is not None:
+        return None
+    document = build_document(ticket_id, ticket=ticket, bodies=bodies)
+    sql = "INSERT INTO search_ticketdocument (ticket_id, body, vector) VALUES (%s, %s, to_tsvector('simple', %s))"
+    return sql, [ticket_id, document, document]
+
+
 def write_documents(documents: dict[int, str], *, new: bool = False) -> None:
     """Write many tickets' documents (built by `build_document`) in one statement: bulk writers
     (imports) index a batch of tickets at once. `new`: none of them has a document yet."""

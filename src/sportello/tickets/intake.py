@@ -22,8 +22,10 @@ from sportello.accounts.models import Group, User
 from sportello.core import events, lookups, prefetch, rows
 from sportello.core.errors import InvalidInput
 from sportello.core.html import html_to_text, sanitize_html
+from sportello.core.models import Counter
 from sportello.core.numbers import next_number, next_number_and_stamp, sequence_name
 from sportello.core.text import clean, clean_json
+from sportello.customers.identity import owners_of, owners_query
 from sportello.customers.models import Customer, Identity
 from sportello.customers.services import NO_ADDRESS, Sender, find_or_create_customer
 from sportello.fields import services as custom_fields
@@ -116,7 +118,8 @@ def ingest(inbound: Inbound, *, savepoint: bool = True) -> IntakeResult:
     subject = " ".join((inbound.subject or "").split())[:MAX_SUBJECT] or _subject_from(body_text)
     now = inbound.received_at or timezone.now()
 
-    if not inbound.sender.identities():  # refused before a reference number is taken
+    pairs = inbound.sender.identities()
+    if not pairs:  # refused before a reference number is taken
         raise InvalidInput(NO_ADDRESS, field="sender")
 
     with transaction.atomic(savepoint=savepoint):
@@ -124,16 +127,20 @@ def ingest(inbound: Inbound, *, savepoint: bool = True) -> IntakeResult:
         # lookups (status, organization domains, tags) that the rest of the transaction uses.
         # When the channel read that version already, PostgreSQL's ticket takes its number from
         # the sequence in its own INSERT (`new_ticket`), and nothing is read here.
-        number, stamp = None, inbound.stamp
+        number, stamp, owners, head = None, inbound.stamp, inbound.owners, None
         if inbound.ticket is None:
-            if stamp is None:
+            if stamp is None and connection.vendor == "postgresql":
+                # The sender's customers, and the new rows' keys, in that statement too.
+                head = _new_ticket_head(pairs)
+                number, stamp, owners = head.number, head.stamp, (pairs, head.owners)
+            elif stamp is None:
                 number, stamp = next_number_and_stamp("ticket")
             elif connection.vendor != "postgresql":
                 number = next_number("ticket")
             if inbound.required_fields:
                 custom_fields.clean_values("ticket", {}, creating=True, stamp=stamp)
         since = timezone.now()
-        customer = find_or_create_customer(inbound.sender, language=inbound.language, stamp=stamp, known=inbound.owners)
+        customer = find_or_create_customer(inbound.sender, language=inbound.language, stamp=stamp, known=owners)
         # The common case in one statement: lock the chosen ticket, bump its version and read it
         # back. A closed or merged ticket (or a vanished one) takes the longer way below.
         ticket = _bump_open_thread(inbound.ticket, now)
@@ -163,6 +170,8 @@ def ingest(inbound: Inbound, *, savepoint: bool = True) -> IntakeResult:
                 bumped=bumped,
             )
             return IntakeResult(ticket=ticket, entry=entry, created=False)
+        if head is not None:
+            return _open_at_once(inbound, customer, subject, now, head, body_text, body_html)
         ticket = _open_ticket(inbound, customer, subject, now, number=number, stamp=stamp)
         entry = Entry(
             ticket=ticket,
@@ -193,6 +202,134 @@ def ingest(inbound: Inbound, *, savepoint: bool = True) -> IntakeResult:
             ),
         )
     return IntakeResult(ticket=ticket, entry=entry, created=True)
+
+
+@dataclass(frozen=True)
+class _Head:
+    """What a new ticket's first statement reads on PostgreSQL (`_new_ticket_head`)."""
+
+    number: int  # the reference number
+    stamp: int  # the version of the cached lookups
+    ticket_id: int  # the keys of the new ticket and of its first entry, taken from their sequences
+    entry_id: int
+    owners: list[Identity]  # every identity of the customers owning one of the sender's addresses
+
+
+def _new_ticket_head(pairs: list[tuple[str, str]]) -> _Head:
+    """The reference number, the lookups' version, the keys of the ticket and entry to come and
+    the sender's customers with their identities (`customers.identity.owners_query`), in ONE
+    statement (a UNION ALL): with them in hand the new ticket's rows go in one more
+    (`_open_at_once`), and a known customer's ticket is two statements in all."""
+    with rows.bound_cursor() as cursor:  # prepared: its text is one per number of addresses
+        cursor.execute(_head_sql(len(pairs)), [lookups.STAMP, *(part for pair in pairs for part in pair)])
+        found = cursor.fetchall()
+    head = next(row for row in found if row[0] == 0)
+    stamp = lookups.ensure_stamp() if head[2] is None else int(head[2])
+    owners = owners_of([row[5:] for row in found if row[0] == 1])
+    return _Head(int(head[1]), stamp, int(head[3]), int(head[4]), owners)
+
+
+@cache
+def _head_sql(count: int) -> str:
+    """`_new_ticket_head`'s statement for `count` addresses (its text built once per process)."""
+    columns, nulls, clause, _params = owners_query([("", "")] * count)
+    quote = connection.ops.quote_name
+    counters = quote(Counter._meta.db_table)
+    key = "nextval(pg_get_serial_sequence('{}', 'id'))"
+    return (
+        f"SELECT 0, nextval('{sequence_name('ticket')}'), (SELECT value FROM {counters} WHERE name = %s), "
+        f"{key.format(Ticket._meta.db_table)}, {key.format(Entry._meta.db_table)}, {', '.join(nulls)} "
+        f"UNION ALL SELECT 1, NULL, NULL, NULL, NULL, {', '.join(columns)} {clause}"
+    )
+
+
+def _open_at_once(
+    inbound: Inbound, customer: Customer, subject: str, now: datetime, head: _Head, body_text: str, body_html: str
+) -> IntakeResult:
+    """A new ticket on PostgreSQL: its row, its tags, its first entry, its search document and its
+    events' outbox row in ONE statement (a data-modifying WITH), their keys taken beforehand
+    (`_new_ticket_head`). What each part writes is what `_open_ticket`, `rows.insert`,
+    `search.index_ticket` and `events.publish` write one statement each (the other way below)."""
+    from sportello.search import backend as search
+
+    ticket = new_ticket(
+        subject=subject,
+        customer=customer,
+        channel=inbound.channel,
+        priority=inbound.priority,
+        group=inbound.group,
+        language=inbound.language,
+        now=now,
+        number=head.number,
+        stamp=head.stamp,
+        pk=head.ticket_id,
+    )
+    tags = _tags(inbound.tags, head.stamp) if inbound.tags else []
+    entry = Entry(
+        pk=head.entry_id,
+        ticket=ticket,
+        kind=inbound.kind,
+        channel=inbound.channel,
+        direction=Direction.INBOUND,
+        internal=inbound.internal,
+        author_customer=customer,
+        body_text=body_text[:MAX_BODY],
+        body_html=body_html[:MAX_BODY],
+        metadata=inbound.metadata,
+        ticket_version=ticket.version,
+        created_at=now,
+    )
+    parts = [_insert_with_key(ticket), _insert_with_key(entry)]
+    if tags:
+        parts.append((_tag_links_sql(len(tags)), [v for tag in tags for v in (ticket.pk, tag.pk)]))
+    document = search.new_document_row(ticket.pk, ticket=ticket, bodies=[entry.body_text])
+    if document is not None:
+        parts.append(document)
+    published = (
+        events.Event(events.ENTRY_ADDED, ticket.pk, entry.pk, data={"direction": "inbound"}),
+        events.Event(
+            events.TICKET_CREATED, ticket.pk, entry.pk, data={"acknowledge": True} if inbound.acknowledge else {}
+        ),
+    )
+    outbox = events.outbox_row(*published)
+    if outbox is not None:
+        parts.append((outbox.sql, outbox.params))  # last: the statement returns its row's id
+    with rows.bound_cursor() as cursor:
+        cursor.execute(
+            "WITH " * (len(parts) > 1)
+            + ", ".join(f"w{n} AS ({sql})" for n, (sql, _params) in enumerate(parts[:-1]))
+            + " "
+            + parts[-1][0],
+            [value for _sql, params in parts for value in params],
+        )
+        if outbox is not None:
+            outbox.written(int(cursor.fetchone()[0]))
+    for instance in (ticket, entry):
+        instance._state.adding, instance._state.db = False, connection.alias
+    prefetch.hold(ticket, "tags", tags)
+    Ticket.sla.related.set_cached_value(ticket, None)  # type: ignore[attr-defined]
+    store_attachments(entry, inbound.attachments)
+    if document is None:
+        search.index_ticket(ticket.pk, ticket=ticket, bodies=[entry.body_text], new=True)
+    if outbox is None:
+        events.publish(*published)
+    return IntakeResult(ticket=ticket, entry=entry, created=True)
+
+
+def _insert_with_key(instance: Ticket | Entry) -> tuple[str, list[Any]]:
+    """The INSERT of `instance` with its key given (as `rows.insert` writes it otherwise), and its
+    parameters."""
+    sql, columns = _insert_with_key_sql(type(instance))
+    return sql, [instance.pk, *rows.parameters(instance, columns, connection)]
+
+
+@cache
+def _insert_with_key_sql(model: type[Ticket | Entry]) -> tuple[str, tuple[Any, ...]]:
+    _insert, columns, _returned = rows._statement(model, connection.vendor, ())
+    quote = connection.ops.quote_name
+    names = [quote(str(model._meta.pk.column))] + [quote(str(field.column)) for _attname, field, _final in columns]
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})"
+    return sql, columns
 
 
 def _subject_from(body: str) -> str:
@@ -318,13 +455,16 @@ def new_ticket(
     now: datetime,
     number: int | None = None,
     stamp: int | None = None,
+    pk: int | None = None,
 ) -> Ticket:
     """A ticket row with the next reference number (or `number`, taken already), in status New
     (intake and split use it); `stamp`: the version of the cached lookups (core/lookups.py).
     On PostgreSQL the next number is taken by the INSERT itself (the sequence, as `next_number`
-    takes it): one statement."""
+    takes it): one statement. With `pk` (a key taken from the table's sequence) and `number` the
+    ticket is only made, not written: the caller inserts it (`_open_at_once`)."""
     status = statuses.builtin(StatusCategory.NEW, stamp)
     ticket = Ticket(
+        pk=pk,
         number=0 if number is None else number,
         subject=subject,
         customer=customer,
@@ -337,6 +477,8 @@ def new_ticket(
         created_at=now,
         updated_at=now,
     )
+    if pk is not None and number is not None:
+        return ticket
     if number is None and connection.vendor == "postgresql":
         rows.insert(ticket, computed={"number": f"nextval('{sequence_name('ticket')}')"})
     else:
