@@ -12,6 +12,9 @@
    (one INSERT) as the floor, then `POST /api/v1/tickets/batch` with --batch such tickets per
    request (one transaction each). Prints requests/s, p50, p95 and p99 of each, tickets/s
    (single and batched) as a share of the one-INSERT rate, and the load average before and after.
+3. Before the runs one create's statements are counted in process (Django's CaptureQueriesContext:
+   those in its transaction, and those after its commit) and printed with each server's figures:
+   unlike a rate they do not move with the machine's load.
 
 A comparable Python help desk measured on this kind of machine does 94-113 tickets/s; the aim is 5x.
 `make bench` installs wrk when it can (apt-get as root).
@@ -37,6 +40,28 @@ from sportello.accounts.models import Role, User
 from sportello.accounts.services import create_token
 agent = User.objects.create_user("bench", password="bench-password-1", role=Role.AGENT)
 print(create_token(agent, "bench")[1])
+"""
+
+# The statements of one create (a new customer, two tags), counted in process before the runs: the
+# second of three creates (the first reads the near-static lookups and makes the tags).
+STATEMENTS = """
+import json, os, secrets; import django; django.setup()
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+client = Client(HTTP_AUTHORIZATION="Bearer " + os.environ["BENCH_TOKEN"], SERVER_NAME="127.0.0.1")
+counts = []
+for n in range(3):
+    body = {"subject": "Order arrived damaged", "body_text": "Hello, the order arrived with a broken screen.",
+            "customer": {"name": f"Counted {n}", "email": f"counted{n}.{secrets.token_hex(4)}@example.com"},
+            "priority": 2, "tags": ["damaged", "order"]}
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post("/api/v1/tickets", json.dumps(body), content_type="application/json")
+    assert response.status_code == 201, response.content
+    sql = [q["sql"] for q in captured.captured_queries]
+    inside = sql[sql.index("BEGIN") + 1 : sql.index("COMMIT")] if "COMMIT" in sql else sql
+    counts.append((len(inside), len(sql) - len(inside) - 2 * ("COMMIT" in sql)))
+print("statements per create: %d in its transaction, %d after the commit (BEGIN, COMMIT not counted)" % counts[1])
 """
 
 # Each wrk thread makes unique customer addresses from its number, a counter and the start time.
@@ -116,6 +141,7 @@ def main() -> None:
         env = env_for(url, data_dir, SPORTELLO_BENCH_ENDPOINTS="1")
         sportello(env, "migrate", "-v0")
         token = sportello(env, code=SETUP).strip().splitlines()[-1]
+        statements = sportello({**env, "BENCH_TOKEN": token}, code=STATEMENTS).strip().splitlines()[-1]
         script = data_dir / "create.lua"
         script.write_text(LUA)
         print(
@@ -134,6 +160,7 @@ def main() -> None:
                         )
                 print(f"{label:<16} POST /bench/insert   {ceiling}   (the floor: one INSERT)")
                 print(f"{label:<16} POST /api/v1/tickets {tickets}")
+                print(f"{label:<16} {statements}")
                 print(f"{label:<16} tickets/s = {of_floor(rate, floor, 'the one-INSERT floor')}")
                 if args.batch:
                     print(f"{label:<16} POST /api/v1/tickets/batch ({args.batch} per request) {batches}")
