@@ -60,6 +60,7 @@ from sportello.reports.models import (
     Activity,
     ActivityKind,
     BacklogDay,
+    BacklogSlice,
     ReportDaily,
     ResponseHistogram,
     SlaOutcome,
@@ -542,10 +543,18 @@ def volume(query: ReportQuery, reader: User) -> ReportResult:
 BACKLOG_STATES = [str(state) for state in OPEN_STATES]
 
 
-def _backlog(query: ReportQuery, reader: User, period: Period) -> tuple[dict[date, dict[str, int]], dict[Any, int]]:
-    """Open tickets at the end of each day by state category, and by group on the last day."""
+def _backlog(
+    query: ReportQuery, reader: User, period: Period, kept: tuple[str, str] | None = None
+) -> tuple[dict[date, dict[str, int]], dict[Any, int]]:
+    """Open tickets at the end of each day by state category, and by group on the last day: from the
+    daily backlog, or from the kept slice `kept` (kind, value) under one agent, organization, tag or
+    option (reports/backlog.py; the other filters are then at most a group)."""
     chosen = query.filters
-    rows = BacklogDay.objects.filter(day__gte=period.first, day__lte=period.last)
+    rows: QuerySet[Any]
+    if kept is None:
+        rows = BacklogDay.objects.filter(day__gte=period.first, day__lte=period.last)
+    else:
+        rows = BacklogSlice.objects.filter(kind=kept[0], value=kept[1], day__gte=period.first, day__lte=period.last)
     groups = visible_groups(reader)
     if not reader.is_authenticated or not reader.is_staff_member:
         rows = rows.none()
@@ -591,11 +600,12 @@ def _backlog_from_history(
 @report("backlog", "Backlog")
 def backlog(query: ReportQuery, reader: User) -> ReportResult:
     """Tickets open at the end of each day (site time zone), by status category and group."""
-    if backlog_intervals.needs_intervals(query.filters):
+    kept = backlog_intervals.slice_for(query.filters)
+    if kept is None and backlog_intervals.needs_intervals(query.filters):
         days, by_group, previous = _backlog_from_history(query, reader)
     else:
-        days, by_group = _backlog(query, reader, query.period)
-        previous, _groups = _backlog(query, reader, query.previous)
+        days, by_group = _backlog(query, reader, query.period, kept)
+        previous, _groups = _backlog(query, reader, query.previous, kept)
     period, granularity = query.period, query.granularity
     # A bucket shows the backlog at the end of its last day.
     last_days: dict[date, date] = {}

@@ -156,6 +156,26 @@ class BacklogDay(models.Model):
         return f"{self.day} {self.state}: {self.count}"
 
 
+class BacklogSlice(models.Model):
+    """Open tickets at the end of `day` (site time zone) per status category and group under one filter
+    value: an assignee ("agent", its id), an organization (its id), a tag (its id) or a custom field
+    option ("field", "key=value"). Kept by reports/backlog.py as BacklogDay is; the row of kind
+    "rebuilt" marks that the rebuild has written them (until then reports read the history)."""
+
+    day = models.DateField()
+    state = models.CharField(max_length=10)
+    group = _ref(Group)
+    kind = models.CharField(max_length=12)
+    value = models.CharField(max_length=200)
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "value", "day"], name="backlog_slice_value_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind}={self.value} {self.state}: {self.count}"
+
+
 class ReportDaily(models.Model):
     """The facts rolled up per day (site time zone) and grain: what the metric reports add up.
 
