@@ -22,11 +22,13 @@ How each fact is defined (docs/reports.md says the same for readers):
 
 from __future__ import annotations
 
+import json
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django.db import connection, transaction
@@ -37,11 +39,12 @@ from django.utils import timezone
 
 from sportello.chat.models import Conversation
 from sportello.core import events
+from sportello.core.rows import bound_cursor
 from sportello.customers.models import Customer, Identity, IdentityKind
 from sportello.reports import rollup
 from sportello.reports.models import Activity, ActivityKind, BacklogDay, SlaOutcome, TicketFact
 from sportello.sla.business_time import ALWAYS, CalendarSpec, Timeline
-from sportello.sla.models import Calendar, TicketSLA
+from sportello.sla.models import Calendar, Policy, TicketSLA
 from sportello.tickets.models import ACTIVE_CATEGORIES, Change, Direction, Entry, Status, StatusCategory, Ticket
 
 log = logging.getLogger("sportello.reports")
@@ -89,7 +92,7 @@ class _Calendars:
         wanted = set(calendar_ids)
         if not wanted:
             return {}
-        stamps = dict(Calendar.objects.filter(pk__in=wanted).values_list("pk", "updated_at"))
+        stamps = dict(_select("calendars", sorted(wanted)))
         stale = [pk for pk, stamp in stamps.items() if self.timelines.get(pk, (None,))[0] != stamp]
         if stale:
             for calendar in Calendar.objects.filter(pk__in=stale).prefetch_related("intervals", "holidays"):
@@ -107,7 +110,7 @@ def business_seconds(timeline: Timeline | CalendarSpec, start: datetime, end: da
     return int(timeline.between(start, end).total_seconds())
 
 
-# --- Computing the facts of a batch --------------------------------------------------------------------
+# --- Reading a batch -------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -123,67 +126,125 @@ def _categories() -> dict[str, str]:
     return dict(Status.objects.values_list("name", "category"))
 
 
+# The reads of a batch are SQL built once per process (`_sql`), sent with the ids apart from their
+# text (`core.rows.bound_cursor`: prepared on PostgreSQL once repeated): compiling the ORM's
+# querysets cost more than the database spent answering them.
+
+
+def _quoted(model: type[Any]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _columns(*names: str) -> str:
+    return ", ".join(connection.ops.quote_name(name) for name in names)
+
+
+@cache
+def _sql(vendor: str) -> dict[str, str]:
+    """The statements of a batch; "{ids}" stands where the batch's ids go (see `_select`)."""
+    ticket, customer, identity = _quoted(Ticket), _quoted(Customer), _quoted(Identity)
+    sla, policy, entry, change = _quoted(TicketSLA), _quoted(Policy), _quoted(Entry), _quoted(Change)
+    tags, chat, status = _quoted(Ticket.tags.through), _quoted(Conversation), _quoted(Status)
+    fact, activity, calendar = _quoted(TicketFact), _quoted(Activity), _quoted(Calendar)
+    return {
+        # TICKET_COLUMNS, then the SLA (_Sla) and the customer's first e-mail address.
+        "tickets": f"""
+            SELECT t.id, t.number, t.created_at, t.channel, t.state, t.priority, t.group_id, t.assignee_id,
+                t.category_id, t.customer_id, c.organization_id, t.merged_into_id, t.first_response_at,
+                t.solved_at, t.time_spent, t.version, t.custom_fields,
+                s.ticket_id, s.policy_id, p.calendar_id, s.first_response_minutes, s.next_response_minutes,
+                s.resolution_minutes, s.first_response_breached, s.next_response_breached, s.resolution_breached,
+                (SELECT i.value FROM {identity} i WHERE i.customer_id = t.customer_id AND i.kind = %s
+                 ORDER BY i.id LIMIT 1)
+            FROM {ticket} t LEFT JOIN {customer} c ON c.id = t.customer_id
+                LEFT JOIN {sla} s ON s.ticket_id = t.id LEFT JOIN {policy} p ON p.id = s.policy_id
+            WHERE t.id {{ids}} ORDER BY t.id""",
+        "entries": f"""
+            SELECT ticket_id, direction, internal, author_user_id, created_at, time_spent FROM {entry}
+            WHERE ticket_id {{ids}}""",
+        "changes": f"""
+            SELECT ticket_id, actor_id, old_value, new_value, created_at FROM {change}
+            WHERE field = 'status' AND ticket_id {{ids}} ORDER BY created_at, id""",
+        "tags": f"SELECT ticket_id, tag_id FROM {tags} WHERE ticket_id {{ids}} ORDER BY tag_id",
+        "chats": f"""
+            SELECT ticket_id, agent_id, accepted_at FROM {chat}
+            WHERE accepted_at IS NOT NULL AND ticket_id {{ids}}""",
+        "statuses": f"SELECT name, category FROM {status}",
+        "calendars": f"SELECT id, updated_at FROM {calendar} WHERE id {{ids}}",
+        # What the roll-up and the ticket counts read of the facts there are (FACT_READ, then the
+        # state), and their activity (ACTIVITY_READ).
+        "facts": f"SELECT {_columns(*rollup.FACT_READ, 'state')} FROM {fact} WHERE ticket_id {{ids}}",
+        "activity": f"SELECT {_columns(*rollup.ACTIVITY_READ)} FROM {activity} WHERE fact_id {{ids}}",
+        "forget": f"DELETE FROM {activity} WHERE fact_id {{ids}}",
+    }
+
+
+def _select(name: str, ids: list[int] | None = None, *before: Any) -> list[tuple[Any, ...]]:
+    """The rows of statement `name` for these ids (`before`: the parameters ahead of them)."""
+    sql = _sql(connection.vendor)[name]
+    if ids is None:
+        params: list[Any] = list(before)
+    elif connection.vendor == "postgresql":
+        sql, params = sql.replace("{ids}", "= ANY(%s::bigint[])"), [*before, ids]
+    else:
+        marks = ", ".join(["%s"] * len(ids)) or "NULL"
+        sql, params = sql.replace("{ids}", f"IN ({marks})"), [*before, *ids]
+    with bound_cursor() as cursor:
+        cursor.execute(sql, params)
+        if cursor.description is None:
+            return []
+        rows = cursor.fetchall()
+    if connection.vendor == "sqlite":  # its times come back naive (in UTC)
+        rows = [tuple(_aware(value) for value in row) for row in rows]
+    return rows
+
+
+def _aware(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+# --- Computing the facts of a batch --------------------------------------------------------------------
+
+
 def refresh(ticket_ids: Iterable[int]) -> int:
     """Recompute the facts and activity of these tickets; return how many facts were written."""
     ids = sorted(set(ticket_ids))
     if not ids:
         return 0
-    tickets = list(Ticket.objects.filter(pk__in=ids).values_list(*TICKET_COLUMNS))
+    rows = _select("tickets", ids, IdentityKind.EMAIL.value)
+    tickets = [(*row[:16], _json(row[16])) for row in rows]
     found = [row[0] for row in tickets]
+    slas = {row[0]: _Sla(row[18], row[19], row[20:23], row[23:26]) for row in rows if row[17] is not None}
+    domains = {row[0]: row[26].rpartition("@")[2][:200] if row[26] else "" for row in rows}
     entries: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for entry in (
-        Entry.objects.filter(ticket_id__in=found)
-        .order_by()
-        .values_list("ticket_id", "direction", "internal", "author_user_id", "created_at", "time_spent")
-    ):
+    for entry in _select("entries", found):
         entries[entry[0]].append(entry)
-    categories = _categories()
+    categories = dict(_select("statuses"))
     status_changes: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for change in (
-        Change.objects.filter(ticket_id__in=found, field="status")
-        .order_by("created_at", "id")
-        .values_list("ticket_id", "actor_id", "old_value", "new_value", "created_at")
-    ):
+    for change in _select("changes", found):
         status_changes[change[0]].append(change)
-    slas = {
-        row[0]: _Sla(row[1], row[2], row[3:6], row[6:9])
-        for row in TicketSLA.objects.filter(ticket_id__in=found).values_list(
-            "ticket_id",
-            "policy_id",
-            "policy__calendar_id",
-            "first_response_minutes",
-            "next_response_minutes",
-            "resolution_minutes",
-            "first_response_breached",
-            "next_response_breached",
-            "resolution_breached",
-        )
-    }
     timelines = calendars.timelines_for(sla.calendar_id for sla in slas.values() if sla.calendar_id)
-    domains: dict[int, str] = {}
-    customer_ids = {row[9] for row in tickets}
-    for customer_id, value in (
-        Identity.objects.filter(customer_id__in=customer_ids, kind=IdentityKind.EMAIL)
-        .order_by("-id")
-        .values_list("customer_id", "value")
-    ):
-        domains[customer_id] = value.rpartition("@")[2][:200]  # the last in this order: the first address
     tags: dict[int, list[int]] = defaultdict(list)
-    for ticket_id, tag_id in (
-        Ticket.tags.through.objects.filter(ticket_id__in=found).order_by("tag_id").values_list("ticket_id", "tag_id")
-    ):
+    for ticket_id, tag_id in _select("tags", found):
         tags[ticket_id].append(tag_id)
     chats: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for chat in Conversation.objects.filter(ticket_id__in=found, accepted_at__isnull=False).values_list(
-        "ticket_id", "agent_id", "accepted_at"
-    ):
+    for chat in _select("chats", found):
         chats[chat[0]].append(chat)
 
     types = rollup.field_types() if any(row[-1] for row in tickets) else {}
     _cover(tickets, slas, timelines)
     now = timezone.now()
+    always = calendars.always
     facts: list[tuple[Any, ...]] = []
-    activity: list[tuple[Any, ...]] = []
+    activity: dict[int, list[tuple[Any, ...]]] = {}
+    reply, note = ActivityKind.REPLY.value, ActivityKind.NOTE.value
+    outbound, internal_direction = Direction.OUTBOUND.value, Direction.INTERNAL.value
     for row in tickets:
         (
             pk,
@@ -206,18 +267,19 @@ def refresh(ticket_ids: Iterable[int]) -> int:
         ) = row
         custom_fields = custom_fields if isinstance(custom_fields, dict) else {}
         sla = slas.get(pk)
-        timeline = timelines.get(sla.calendar_id, calendars.always) if sla and sla.calendar_id else calendars.always
+        timeline = timelines.get(sla.calendar_id, always) if sla and sla.calendar_id else always
+        done_by: list[tuple[Any, ...]] = []
         replies = notes = 0
         for _, direction, internal, author, at, minutes in entries.get(pk, ()):
-            if direction == Direction.OUTBOUND and not internal:
+            if direction == outbound and not internal:
                 replies += 1
-                kind = ActivityKind.REPLY.value
-            elif direction == Direction.INTERNAL:
+                kind = reply
+            elif direction == internal_direction:
                 notes += 1
-                kind = ActivityKind.NOTE.value
+                kind = note
             else:
                 continue
-            activity.append((pk, kind, author, at, minutes or 0))
+            done_by.append((pk, kind, author, at, minutes or 0))
         reopens = 0
         # A merged ticket's messages were moved to the ticket it was merged into; its own solves and
         # reopens are counted nowhere (only a chat an agent accepted on it still counts).
@@ -225,56 +287,57 @@ def refresh(ticket_ids: Iterable[int]) -> int:
             before, after = categories.get(old, ""), categories.get(new, "")
             if before in DONE and after in OPEN_STATES:
                 reopens += 1
-                activity.append((pk, ActivityKind.REOPEN.value, actor, at, 0))
+                done_by.append((pk, ActivityKind.REOPEN.value, actor, at, 0))
             elif after in DONE and before not in DONE:
-                activity.append((pk, ActivityKind.SOLVE.value, actor, at, 0))
+                done_by.append((pk, ActivityKind.SOLVE.value, actor, at, 0))
         for _, agent_id, at in chats.get(pk, ()):
-            activity.append((pk, ActivityKind.CHAT.value, agent_id, at, 0))
+            done_by.append((pk, ActivityKind.CHAT.value, agent_id, at, 0))
+        activity[pk] = done_by
         done = state in DONE and solved_at is not None and merged_into_id is None
-        fact: dict[str, Any] = {
-            "ticket_id": pk,
-            "number": number,
-            "created_at": created_at,
-            "channel": channel,
-            "state": state,
-            "priority": priority,
-            "group_id": group_id,
-            "assignee_id": assignee_id,
-            "category_id": category_id,
-            "customer_id": customer_id,
-            "organization_id": organization_id,
-            "sender_domain": domains.get(customer_id, ""),
-            "first_response_at": first_response_at,
-            "solved_at": solved_at if done else None,
-            "reopens": reopens,
-            "replies": replies,
-            "notes": notes,
-            "first_response_seconds": None,
-            "first_response_business_seconds": None,
-            "resolution_seconds": None,
-            "resolution_business_seconds": None,
-            "one_touch": done and replies == 1 and reopens == 0,
-            "time_spent": time_spent,
-            "sla_policy_id": None,
-            "sla_first_response": "",
-            "sla_next_response": "",
-            "sla_resolution": "",
-            "merged": merged_into_id is not None,
-            "version": version,
-            "tags": tags.get(pk, []),
-            "custom_fields": custom_fields,
-            "field_values": rollup.field_values(custom_fields, types),
-            "updated_at": now,
-        }
+        first_response_seconds = first_response_business_seconds = None
+        resolution_seconds = resolution_business_seconds = None
         if first_response_at is not None:
-            fact["first_response_seconds"] = int((first_response_at - created_at).total_seconds())
-            fact["first_response_business_seconds"] = business_seconds(timeline, created_at, first_response_at)
+            first_response_seconds = int((first_response_at - created_at).total_seconds())
+            first_response_business_seconds = business_seconds(timeline, created_at, first_response_at)
         if done:
-            fact["resolution_seconds"] = int((solved_at - created_at).total_seconds())
-            fact["resolution_business_seconds"] = business_seconds(timeline, created_at, solved_at)
-        if sla is not None:
-            _sla_outcomes(fact, sla, state)
-        facts.append(tuple(fact[name] for name in FACT_COLUMNS))
+            resolution_seconds = int((solved_at - created_at).total_seconds())
+            resolution_business_seconds = business_seconds(timeline, created_at, solved_at)
+        outcomes = _sla_outcomes(sla, state, first_response_at) if sla is not None else (None, "", "", "")
+        # In the order of FACT_COLUMNS (checked below).
+        facts.append(
+            (
+                pk,
+                number,
+                created_at,
+                channel,
+                state,
+                priority,
+                group_id,
+                assignee_id,
+                category_id,
+                customer_id,
+                organization_id,
+                domains.get(pk, ""),
+                first_response_at,
+                solved_at if done else None,
+                reopens,
+                replies,
+                notes,
+                first_response_seconds,
+                first_response_business_seconds,
+                resolution_seconds,
+                resolution_business_seconds,
+                done and replies == 1 and reopens == 0,
+                time_spent,
+                *outcomes,
+                merged_into_id is not None,
+                version,
+                tags.get(pk, []),
+                custom_fields,
+                rollup.field_values(custom_fields, types),
+                now,
+            )
+        )
     _write(found, facts, activity)
     return len(facts)
 
@@ -282,28 +345,62 @@ def refresh(ticket_ids: Iterable[int]) -> int:
 # TicketFact's columns in the order `refresh` builds its rows; Activity's likewise.
 FACT_FIELDS = list(TicketFact._meta.concrete_fields)
 FACT_COLUMNS = [field.attname for field in FACT_FIELDS]
+assert FACT_COLUMNS == [
+    "ticket_id", "number", "created_at", "channel", "state", "priority", "group_id", "assignee_id", "category_id",
+    "customer_id", "organization_id", "sender_domain", "first_response_at", "solved_at", "reopens", "replies", "notes",
+    "first_response_seconds", "first_response_business_seconds", "resolution_seconds", "resolution_business_seconds",
+    "one_touch", "time_spent", "sla_policy_id", "sla_first_response", "sla_next_response", "sla_resolution", "merged",
+    "version", "tags", "custom_fields", "field_values", "updated_at",
+], "refresh builds the facts' rows in this order"  # fmt: skip
 ACTIVITY_FIELDS: list[Any] = [Activity._meta.get_field(name) for name in ("fact", "kind", "agent", "at", "time_spent")]
 ACTIVITY_COLUMNS = [field.attname for field in ACTIVITY_FIELDS]
 # Where the roll-up's FACT_READ columns are in a row of FACT_COLUMNS.
 ROLLUP_READ = [FACT_COLUMNS.index(column) for column in rollup.FACT_READ]
 COUNT_READ = [FACT_COLUMNS.index(column) for column in rollup.COUNT_READ]
+# Where COUNT_READ's are in a row of the statement "facts" (FACT_READ, then the state).
+OLD_COUNT_READ = [(*rollup.FACT_READ, "state").index(column) for column in rollup.COUNT_READ]
+# The JSON columns of FACT_READ (read back as text on PostgreSQL).
+JSON_READ = [rollup.FACT_READ.index(column) for column in ("tags", "field_values")]
 assert list(rollup.ACTIVITY_READ) == ACTIVITY_COLUMNS
 
 
-def _write(found: list[int], facts: list[tuple[Any, ...]], activity: list[tuple[Any, ...]]) -> None:
-    """Upsert the facts and replace the activity of the tickets `found`, in one transaction.
+def _write(found: list[int], facts: list[tuple[Any, ...]], activity: dict[int, list[tuple[Any, ...]]]) -> None:
+    """Upsert the facts of the tickets `found` and replace their activity, in one transaction.
 
-    On PostgreSQL each is one statement over arrays (`unnest`): the ORM's bulk_create spends more
-    time building model objects and SQL than the database spends writing them. Tickets gone since
-    (deleted) took their facts with them by cascade."""
+    On PostgreSQL the facts are one statement over arrays (`unnest`), and so is the activity: the
+    ORM's bulk_create spends more time building model objects and SQL than the database spends
+    writing them. A ticket's activity is rewritten only when it changed (most events add none).
+    Tickets gone since (deleted) took their facts with them by cascade."""
     with transaction.atomic():
         # The daily roll-up moves by the difference between what these tickets contributed and
-        # what they contribute now, read and written under one lock (reports/rollup.py).
+        # what they contribute now, read and written under one lock (reports/rollup.py). Only the
+        # tickets whose roll-up inputs (FACT_READ, activity) changed can move it: the others are
+        # left out of both sides.
         rollup.lock()
         zone = rollup.kept_zone()
-        before = rollup.snapshot(found, zone) if zone is not None else {}
-        counted = rollup.count_snapshot(found)
-        Activity.objects.filter(fact_id__in=found).delete()
+        old_facts: dict[int, tuple[Any, ...]] = {}
+        for row in _select("facts", found):
+            values = list(row)
+            for index in JSON_READ:
+                values[index] = _json(values[index])
+            old_facts[row[0]] = tuple(values)
+        old_activity: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+        for row in _select("activity", list(old_facts)) if old_facts else ():
+            old_activity[row[0]].append(row)
+        rewritten = {
+            pk
+            for pk, rows in activity.items()
+            if len(rows) != len(old_activity.get(pk, ())) or _moved(rows, old_activity[pk])
+        }
+        read = len(rollup.FACT_READ)
+        moved = {
+            row[0]
+            for row in facts
+            if row[0] in rewritten or old_facts.get(row[0], ())[:read] != tuple(row[i] for i in ROLLUP_READ)
+        }
+        if rewritten:
+            _select("forget", sorted(rewritten))
+        new_activity = [row for pk in sorted(rewritten) for row in activity[pk]]
         if connection.vendor != "postgresql":
             TicketFact.objects.bulk_create(
                 [TicketFact(**dict(zip(FACT_COLUMNS, row, strict=True))) for row in facts],
@@ -312,28 +409,49 @@ def _write(found: list[int], facts: list[tuple[Any, ...]], activity: list[tuple[
                 update_fields=UPDATED_FIELDS,
             )
             Activity.objects.bulk_create(
-                [Activity(**dict(zip(ACTIVITY_COLUMNS, row, strict=True))) for row in activity]
+                [Activity(**dict(zip(ACTIVITY_COLUMNS, row, strict=True))) for row in new_activity]
             )
         else:
-            with connection.cursor() as cursor:
+            with bound_cursor() as cursor:
                 if facts:
-                    sql = _unnest_sql(TicketFact, FACT_FIELDS, conflict="ticket_id")
+                    sql = _unnest_sql(TicketFact, tuple(FACT_FIELDS), conflict="ticket_id")
                     cursor.execute(sql, _arrays(facts, FACT_FIELDS))
-                if activity:
-                    cursor.execute(_unnest_sql(Activity, ACTIVITY_FIELDS), _arrays(activity, ACTIVITY_FIELDS))
+                if new_activity:
+                    sql = _unnest_sql(Activity, tuple(ACTIVITY_FIELDS))
+                    cursor.execute(sql, _arrays(new_activity, ACTIVITY_FIELDS))
+        counted = rollup.counts(tuple(row[i] for i in OLD_COUNT_READ) for row in old_facts.values())
         counted_now = rollup.counts(tuple(row[i] for i in COUNT_READ) for row in facts)
         rollup.add_counts(rollup.count_difference(counted_now, counted))
-        if zone is not None:
-            after = rollup.contributions([tuple(row[i] for i in ROLLUP_READ) for row in facts], activity, zone)
-            rollup.apply(rollup.difference(after, before))
+        if zone is not None and moved:
+            before = rollup.contributions(
+                [row[:read] for pk, row in old_facts.items() if pk in moved],
+                [row for pk in moved for row in old_activity.get(pk, ())],
+                zone,
+            )
+            after = rollup.contributions(
+                [tuple(row[i] for i in ROLLUP_READ) for row in facts if row[0] in moved],
+                [row for pk in moved for row in activity.get(pk, ())],
+                zone,
+            )
+            change = rollup.difference(after, before)
+            if change:
+                rollup.apply(change)
 
 
-def _unnest_sql(model: type[Any], fields: list[Any], conflict: str | None = None) -> str:
+def _moved(new: list[tuple[Any, ...]], old: list[tuple[Any, ...]]) -> bool:
+    """Whether a ticket's activity rows differ from those it has (in any order)."""
+    return Counter(new) != Counter(old)
+
+
+@cache
+def _unnest_sql(model: type[Any], fields: tuple[Any, ...], conflict: str | None = None) -> str:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
-    arrays = ", ".join(f"%s::{field.rel_db_type(connection) if field.is_relation else field.db_type(connection)}[]"
-                       for field in fields)  # fmt: skip
-    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT * FROM unnest({arrays})"
+    # JSON travels as text (json.dumps), cast back here: psycopg's dumping of JSON arrays is slow.
+    arrays = ", ".join(f"%s::{'text' if isinstance(field, JSONField) else _db_type(field)}[]" for field in fields)
+    names = ", ".join(f"c{i}::jsonb" if isinstance(field, JSONField) else f"c{i}" for i, field in enumerate(fields))
+    aliases = ", ".join(f"c{i}" for i in range(len(fields)))
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT {names} FROM unnest({arrays}) AS u({aliases})"
     if conflict:
         updates = ", ".join(
             f"{quote(field.column)} = EXCLUDED.{quote(field.column)}" for field in fields if field.column != conflict
@@ -342,13 +460,17 @@ def _unnest_sql(model: type[Any], fields: list[Any], conflict: str | None = None
     return sql
 
 
+def _db_type(field: Any) -> str:
+    return str(field.rel_db_type(connection) if field.is_relation else field.db_type(connection))
+
+
 def _arrays(rows: list[tuple[Any, ...]], fields: list[Any]) -> list[list[Any]]:
     if not rows:
         return [[] for _ in fields]
     columns = [list(column) for column in zip(*rows, strict=True)]
     for index, field in enumerate(fields):
-        if isinstance(field, JSONField):  # adapted as JSON, not as a nested array
-            columns[index] = [field.get_db_prep_value(value, connection) for value in columns[index]]
+        if isinstance(field, JSONField):
+            columns[index] = [None if value is None else json.dumps(value) for value in columns[index]]
     return columns
 
 
@@ -365,23 +487,23 @@ def _cover(tickets: list[tuple[Any, ...]], slas: dict[int, _Sla], timelines: dic
         timeline.between(min(instants), max(instants))
 
 
-def _sla_outcomes(fact: dict[str, Any], sla: _Sla, state: str) -> None:
-    fact["sla_policy_id"] = sla.policy_id
+def _sla_outcomes(sla: _Sla, state: str, first_response_at: datetime | None) -> tuple[int | None, str, str, str]:
+    """(sla_policy_id, sla_first_response, sla_next_response, sla_resolution) of a ticket with an SLA."""
     first, following, resolution = sla.minutes
     first_breached, next_breached, resolution_breached = sla.breached
     closed = state in DONE
-    if first is not None:
-        fact["sla_first_response"] = _outcome(first_breached, fact["first_response_at"] is not None or closed)
-    if following is not None:
-        fact["sla_next_response"] = _outcome(next_breached, closed)
-    if resolution is not None:
-        fact["sla_resolution"] = _outcome(resolution_breached, closed)
+    return (
+        sla.policy_id,
+        _outcome(first_breached, first_response_at is not None or closed) if first is not None else "",
+        _outcome(next_breached, closed) if following is not None else "",
+        _outcome(resolution_breached, closed) if resolution is not None else "",
+    )
 
 
 def _outcome(breached: bool, decided: bool) -> str:
     if breached:
-        return SlaOutcome.BREACHED
-    return SlaOutcome.MET if decided else SlaOutcome.OPEN
+        return SlaOutcome.BREACHED.value
+    return SlaOutcome.MET.value if decided else SlaOutcome.OPEN.value
 
 
 # --- The listener ----------------------------------------------------------------------------------------
