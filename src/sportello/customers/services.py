@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 
 from sportello.core import lookups, prefetch
 from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from sportello.core.made import made
 from sportello.core.rows import _statement as row_statement
 from sportello.core.rows import bound_cursor
 from sportello.core.rows import parameters as row_parameters
@@ -120,7 +121,7 @@ def find_or_create_customer(
             _hold_identities(customer, [i for i in found if i.customer_id == customer.pk] + added)
             return customer
         customer, added = _create_with_identities(
-            Customer(name=name, language=language, organization_id=_organization_for(pairs, stamp)), pairs
+            made(Customer, name=name, language=language, organization_id=_organization_for(pairs, stamp)), pairs
         )
         if len(added) == len(pairs):
             _hold_identities(customer, added)
@@ -158,7 +159,16 @@ def _insert_identities(customer: Customer, pairs: list[tuple[str, str]]) -> list
         )
         inserted = cursor.fetchall()
     return [
-        Identity(pk=pk, customer=customer, kind=kind, value=value, undeliverable=False, verified=False, created_at=now)
+        made(
+            Identity,
+            pk=pk,
+            customer=customer,
+            kind=kind,
+            value=value,
+            undeliverable=False,
+            verified=False,
+            created_at=now,
+        )
         for pk, kind, value in inserted
     ]
 
@@ -179,7 +189,16 @@ def _create_with_identities(customer: Customer, pairs: list[tuple[str, str]]) ->
     customer.pk = rows[0][0]
     customer._state.adding, customer._state.db = False, connection.alias
     added = [
-        Identity(pk=pk, customer=customer, kind=kind, value=value, undeliverable=False, verified=False, created_at=now)
+        made(
+            Identity,
+            pk=pk,
+            customer=customer,
+            kind=kind,
+            value=value,
+            undeliverable=False,
+            verified=False,
+            created_at=now,
+        )
         for _customer, pk, kind, value in rows
         if pk is not None
     ]
