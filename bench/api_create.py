@@ -43,7 +43,8 @@ print(create_token(agent, "bench")[1])
 """
 
 # The statements of one create (a new customer, two tags), counted in process before the runs: the
-# second of three creates (the first reads the near-static lookups and makes the tags).
+# third of three creates (the first makes the tags, which changes the lookups' version, so the
+# second reads them again; the third is what every later create does).
 STATEMENTS = """
 import json, os, secrets; import django; django.setup()
 from django.db import connection
@@ -61,7 +62,7 @@ for n in range(3):
     sql = [q["sql"] for q in captured.captured_queries]
     inside = sql[sql.index("BEGIN") + 1 : sql.index("COMMIT")] if "COMMIT" in sql else sql
     counts.append((len(inside), len(sql) - len(inside) - 2 * ("COMMIT" in sql)))
-print("statements per create: %d in its transaction, %d after the commit (BEGIN, COMMIT not counted)" % counts[1])
+print("statements per create: %d in its transaction, %d after the commit (BEGIN, COMMIT not counted)" % counts[2])
 """
 
 # Each wrk thread makes unique customer addresses from its number, a counter and the start time.
