@@ -7,7 +7,7 @@ The week and Gina's tickets across the change of summer time are tests/reports/t
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -15,20 +15,14 @@ import time_machine
 from django.utils import timezone
 
 from sportello.customers.models import Organization
-from sportello.reports import backlog
+from sportello.reports import backlog, facts
 from sportello.reports.frame import REPORTS, Filters, ReportQuery, ReportResult
 from sportello.reports.models import BacklogSlice
 from sportello.reports.services import Period
-from tests.reports.scenario import NOW, PERIOD, ROME
+from tests.reports.scenario import NOW, PERIOD, ROME, Steps, fresh, solve
 from tests.reports.test_backlog_filters import week  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def sliced(week):  # noqa: F811
-    with time_machine.travel(NOW, tick=False):
-        backlog.rebuild_slices(date(2026, 10, 1), timezone.localdate(timezone=ROME))
 
 
 EARLIER = Period(date(2026, 10, 18), date(2026, 10, 25))
@@ -98,3 +92,33 @@ def test_combinations_the_slices_do_not_keep_read_the_history(week):  # noqa: F8
         Filters(organization=1, category=1),
     ):
         assert backlog.slice_for(filters) is None, filters
+
+
+def test_today_s_slices_follow_the_snapshot(week, admin, django_capture_on_commit_callbacks):  # noqa: F811
+    """Gina's D2 is solved on Fri 30 after the rebuild: the report of the week under her tag shows it
+    open today until the scheduled snapshot runs, then as the history does."""
+    filters = Filters(tag="dst")
+    before = run(admin, PERIOD, filters).table.rows[-1]["total"]
+    assert before == 1
+    with Steps(django_capture_on_commit_callbacks).at(10, 30, 12, 30):
+        solve(fresh(week.tickets["D2"]), week.bob)
+    assert run(admin, PERIOD, filters).table.rows[-1]["total"] == 1, "today is the last snapshot's"
+    with time_machine.travel(datetime(2026, 10, 30, 13, 0, tzinfo=ROME), tick=False):
+        facts.snapshot_backlog()
+        kept, history = both_ways(admin, PERIOD, filters)
+    assert kept == history
+    assert kept[0][-1]["total"] == 0
+
+
+def test_the_rebuild_writes_the_slices_and_its_mark(week):  # noqa: F811
+    assert BacklogSlice.objects.filter(kind=backlog.REBUILT).count() == 1
+    kinds = set(BacklogSlice.objects.exclude(kind=backlog.REBUILT).values_list("kind", flat=True))
+    assert kinds == {"agent", "organization", "tag", "field"}
+    with time_machine.travel(NOW, tick=False):
+        assert facts.rebuild_backlog() > 0
+    assert BacklogSlice.objects.filter(kind=backlog.REBUILT).count() == 1
+
+
+def test_an_empty_desk_s_rebuild_marks_the_slices_kept(db):
+    assert facts.rebuild_backlog() == 0
+    assert backlog.slice_for(Filters(tag="anything")) == ("tag", "")

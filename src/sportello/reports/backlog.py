@@ -154,12 +154,14 @@ def _slice_keys(columns: str, where: str) -> str:
         elements = "json_each(t.{}) AS x"
     return " UNION ALL ".join(
         [
-            f"SELECT {columns}, 'agent', CAST(t.assignee_id AS text) FROM {table} t "
+            f"SELECT {columns}, 'agent' AS kind, CAST(t.assignee_id AS text) AS value FROM {table} t "
             f"WHERE {where} AND t.assignee_id IS NOT NULL",
-            f"SELECT {columns}, 'organization', CAST(t.organization_id AS text) FROM {table} t "
+            f"SELECT {columns}, 'organization' AS kind, CAST(t.organization_id AS text) AS value FROM {table} t "
             f"WHERE {where} AND t.organization_id IS NOT NULL",
-            f"SELECT {columns}, 'tag', CAST(x.value AS text) FROM {table} t, {elements.format('tags')} WHERE {where}",
-            f"SELECT {columns}, 'field', CAST(x.value AS text) FROM {table} t, {elements.format('field_values')} "
+            f"SELECT {columns}, 'tag' AS kind, CAST(x.value AS text) AS value "
+            f"FROM {table} t, {elements.format('tags')} WHERE {where}",
+            f"SELECT {columns}, 'field' AS kind, CAST(x.value AS text) AS value "
+            f"FROM {table} t, {elements.format('field_values')} "
             f"WHERE {where}",
         ]
     )
@@ -228,10 +230,7 @@ def snapshot_slices(today: date) -> int:
 
     states = ", ".join(["%s"] * len(OPEN_STATES))
     keys = _slice_keys("t.state, t.group_id", f"NOT t.merged AND t.state IN ({states})")
-    sql = (
-        f"SELECT state, group_id, kind, value, COUNT(*) FROM ({keys}) AS s (state, group_id, kind, value) "
-        "GROUP BY 1, 2, 3, 4"
-    )
+    sql = f"SELECT state, group_id, kind, value, COUNT(*) FROM ({keys}) AS s GROUP BY 1, 2, 3, 4"
     with connection.cursor() as cursor:
         cursor.execute(sql, list(OPEN_STATES) * 4)
         rows = [

@@ -613,6 +613,9 @@ def snapshot_backlog(now: datetime | None = None) -> int:
     with transaction.atomic():
         BacklogDay.objects.filter(day=today).delete()
         BacklogDay.objects.bulk_create(written)
+    from sportello.reports import backlog  # it reads this module's OPEN_STATES
+
+    backlog.snapshot_slices(today)
     return len(written)
 
 
@@ -620,6 +623,8 @@ def rebuild_backlog(first: date | None = None, last: date | None = None, now: da
     """The backlog of every day from `first` (default: the day of the first ticket) to `last`
     (default: today) from history: each ticket's status categories over time (its status changes),
     with its current group, channel, priority and category. Returns the rows written."""
+    from sportello.reports import backlog  # it reads this module's OPEN_STATES
+
     now = now or timezone.now()
     zone = site_zone()
     last = last or timezone.localtime(now, zone).date()
@@ -627,6 +632,7 @@ def rebuild_backlog(first: date | None = None, last: date | None = None, now: da
         earliest = TicketFact.objects.order_by("created_at").values_list("created_at", flat=True).first()
         if earliest is None:
             BacklogDay.objects.filter(day__lte=last).delete()
+            backlog.rebuild_slices(last, last)  # none, and the mark that they are kept
             return 0
         first = timezone.localtime(earliest, zone).date()
     days = (last - first).days + 1
@@ -680,6 +686,7 @@ def rebuild_backlog(first: date | None = None, last: date | None = None, now: da
     with transaction.atomic():
         BacklogDay.objects.filter(day__gte=first, day__lte=last).delete()
         BacklogDay.objects.bulk_create(written, batch_size=5000)
+    backlog.rebuild_slices(first, last)  # the same days under one agent, organization, tag or option
     return len(written)
 
 
