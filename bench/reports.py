@@ -1,6 +1,7 @@
 """Reports at scale: 1M tickets on PostgreSQL, the facts rolled up, every report timed over HTTP.
 
     uv run python bench/reports.py [--tickets 1000000] [--entries 5] [--requests 40] [--keep | --reuse DB]
+                                   [--requests-only]
                                    [--compare RUNS]
 
 1. A fresh database `sportello_bench_reports_<pid>_<random>` (dropped at the end unless --keep) is
@@ -283,6 +284,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8772)
     parser.add_argument("--reuse", metavar="DATABASE", help="the tickets loaded by an earlier --keep run")
     parser.add_argument("--keep", action="store_true", help="keep this run's database for a later --reuse")
+    parser.add_argument("--requests-only", action="store_true",
+                        help="with --reuse: no rebuild, no listener: only the requests")  # fmt: skip
     parser.add_argument("--compare", type=int, default=0, metavar="RUNS",
                         help="also time each report in process from the roll-up and from the facts")  # fmt: skip
     args = parser.parse_args()
@@ -300,6 +303,9 @@ def main() -> None:
                 raise SystemExit(f"--reuse {args.reuse}: fewer tickets than asked")
             print("  reusing the loaded database (facts included)")
             add_product(url)
+        if reused and rebuilt and args.requests_only:
+            print("  --requests-only: the roll-up and the backlog as the last run left them")
+        elif reused and rebuilt:
             start = time.perf_counter()
             out = sportello(env, "reports", "rebuild", "--rollup-only")
             print(f"  {out.strip().splitlines()[-1]} ({time.perf_counter() - start:.1f} s with process start-up)")
@@ -338,11 +344,12 @@ def main() -> None:
                 conn.execute("VACUUM ANALYZE reports_backlogslice")
                 conn.execute("VACUUM ANALYZE reports_reportdaily")
                 conn.execute("VACUUM ANALYZE reports_responsehistogram")
-        count, seconds = sportello(
-            env, code=LISTENER.format(tickets=args.tickets, count=min(args.listener_tickets, args.tickets))
-        ).split()
-        rate = int(count) / float(seconds)
-        print(f"roll-up (outbox listener, batches of 100 events): {rate:,.0f} facts/s ({count} tickets)")
+        if not args.requests_only:
+            count, seconds = sportello(
+                env, code=LISTENER.format(tickets=args.tickets, count=min(args.listener_tickets, args.tickets))
+            ).split()
+            rate = int(count) / float(seconds)
+            print(f"roll-up (outbox listener, batches of 100 events): {rate:,.0f} facts/s ({count} tickets)")
         if args.compare:
             print("\nin process, median of each (roll-up against facts only):")
             print(sportello(env, code=COMPARE.format(runs=args.compare, slugs=SLUGS, tickets=args.tickets)), end="")
