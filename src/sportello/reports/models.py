@@ -231,6 +231,28 @@ class ReportDaily(models.Model):
                 condition=models.Q(field_value__isnull=False),
             ),
         ]
+        # One row per key, a null equal to a null: `reports.rollup.apply` adds to the rows in one
+        # upsert on PostgreSQL (SQLite has no NULLS NOT DISTINCT: it goes without, read and rewrite).
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "day",
+                    "grain",
+                    "group",
+                    "assignee",
+                    "actor",
+                    "channel",
+                    "priority",
+                    "category",
+                    "sla_policy",
+                    "tag",
+                    "organization",
+                    "field_value",
+                ],
+                name="daily_key",
+                nulls_distinct=False,
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.grain or 'all'}"

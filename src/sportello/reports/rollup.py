@@ -45,6 +45,7 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
+from sportello.core.rows import bound_cursor
 from sportello.reports.frame import Filters
 from sportello.reports.models import (
     ActivityKind,
@@ -523,6 +524,9 @@ def apply(change: Totals) -> int:
     change = {key: value for key, value in change.items() if len(key) != HISTOGRAM_KEY}
     if not change:
         return 0
+    if connection.vendor == "postgresql":
+        return _upsert(change)
+    # SQLite: its unique indexes hold nulls distinct, so no upsert on the key; read, delete, rewrite.
     columns = ("pk", "day", "grain", *DIMENSIONS.values(), *MEASURES)
     width = 2 + len(DIMS)
     existing: dict[Key, tuple[int, list[int]]] = {}
@@ -540,6 +544,48 @@ def apply(change: Totals) -> int:
     ReportDaily.objects.filter(pk__in=gone).delete()
     ReportDaily.objects.bulk_create(written, batch_size=2000)
     return len(written)
+
+
+DAILY_COLUMNS = ("day", "grain", *DIMENSIONS.values(), *MEASURES)
+# The PostgreSQL types of DAILY_COLUMNS, for unnest's arrays.
+_DAILY_TYPES = ("date", "varchar", "bigint", "bigint", "bigint", "varchar", "smallint", "bigint", "bigint", "bigint",
+                "bigint", "varchar", *["int"] * len(MEASURES))  # fmt: skip
+_UPSERT_CHUNK = 20000
+
+
+def _upsert_sql() -> str:
+    quote = connection.ops.quote_name
+    table = quote(ReportDaily._meta.db_table)
+    columns = [quote(column) for column in DAILY_COLUMNS]
+    arrays = ", ".join(f"%s::{kind}[]" for kind in _DAILY_TYPES)
+    key = ", ".join(columns[: 2 + len(DIMS)])
+    measures = columns[2 + len(DIMS) :]
+    add = ", ".join(f"{m} = {table}.{m} + EXCLUDED.{m}" for m in measures)
+    zero = " AND ".join(f"{table}.{m} = 0" for m in measures)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
+        f"ON CONFLICT ({key}) DO UPDATE SET {add} RETURNING {table}.{quote('id')}, {zero}"
+    )
+
+
+def _upsert(change: Totals) -> int:
+    """`apply` on PostgreSQL: the changes added to the rows in one upsert on their key (the
+    `daily_key` constraint, nulls not distinct), which returns the rows that came to all zeros;
+    only those are deleted. Reading, deleting and re-creating every touched row cost 3 times the Python."""
+    rows = [(*key, *delta) for key, delta in change.items() if any(delta)]
+    if not rows:
+        return 0
+    sql = _upsert_sql()
+    empty: list[int] = []
+    with bound_cursor() as cursor:  # a statement of a fixed shape: prepared once per connection
+        for start in range(0, len(rows), _UPSERT_CHUNK):
+            chunk = rows[start : start + _UPSERT_CHUNK]
+            cursor.execute(sql, [list(column) for column in zip(*chunk, strict=True)])
+            empty.extend(pk for pk, zero in cursor.fetchall() if zero)
+        if empty:
+            table = connection.ops.quote_name(ReportDaily._meta.db_table)
+            cursor.execute(f"DELETE FROM {table} WHERE id = ANY(%s::bigint[])", [empty])
+    return len(rows) - len(empty)
 
 
 def _touched(change: Totals) -> Q:
