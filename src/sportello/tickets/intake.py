@@ -175,20 +175,7 @@ def ingest(inbound: Inbound, *, savepoint: bool = True) -> IntakeResult:
         if head is not None:
             return _open_at_once(inbound, customer, subject, now, head, body_text, body_html)
         ticket = _open_ticket(inbound, customer, subject, now, number=number, stamp=stamp)
-        entry = made(
-            Entry,
-            ticket=ticket,
-            kind=inbound.kind,
-            channel=inbound.channel,
-            direction=Direction.INBOUND,
-            internal=inbound.internal,
-            author_customer=customer,
-            body_text=body_text[:MAX_BODY],
-            body_html=body_html[:MAX_BODY],
-            metadata=inbound.metadata,
-            ticket_version=ticket.version,
-            created_at=now,
-        )
+        entry = _first_entry(inbound, ticket, customer, body_text, body_html, now)
         rows.insert(entry)
         store_attachments(entry, inbound.attachments)
         from sportello.search import backend as search  # the search app indexes every write
@@ -268,21 +255,7 @@ def _open_at_once(
         pk=head.ticket_id,
     )
     tags = _tags(inbound.tags, head.stamp) if inbound.tags else []
-    entry = made(
-        Entry,
-        pk=head.entry_id,
-        ticket=ticket,
-        kind=inbound.kind,
-        channel=inbound.channel,
-        direction=Direction.INBOUND,
-        internal=inbound.internal,
-        author_customer=customer,
-        body_text=body_text[:MAX_BODY],
-        body_html=body_html[:MAX_BODY],
-        metadata=inbound.metadata,
-        ticket_version=ticket.version,
-        created_at=now,
-    )
+    entry = _first_entry(inbound, ticket, customer, body_text, body_html, now, pk=head.entry_id)
     parts = [_insert_with_key(ticket), _insert_with_key(entry)]
     if tags:
         parts.append((_tag_links_sql(len(tags)), [v for tag in tags for v in (ticket.pk, tag.pk)]))
@@ -505,3 +478,30 @@ def _tags(names: list[str], stamp: int | None = None) -> list[Tag]:
             if name not in known:  # a new tag: its save bumps the version, so `known` is dropped
                 known[name], _ = Tag.objects.get_or_create(name=name)
     return [known[name] for name in cleaned]
+
+
+def _first_entry(
+    inbound: Inbound,
+    ticket: Ticket,
+    customer: Customer,
+    body_text: str,
+    body_html: str,
+    now: datetime,
+    pk: int | None = None,
+) -> Entry:
+    """The new ticket's first entry, the message itself (`pk`: a key taken ahead, or None)."""
+    return made(
+        Entry,
+        pk=pk,
+        ticket=ticket,
+        kind=inbound.kind,
+        channel=inbound.channel,
+        direction=Direction.INBOUND,
+        internal=inbound.internal,
+        author_customer=customer,
+        body_text=body_text[:MAX_BODY],
+        body_html=body_html[:MAX_BODY],
+        metadata=inbound.metadata,
+        ticket_version=ticket.version,
+        created_at=now,
+    )
