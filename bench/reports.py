@@ -17,7 +17,9 @@
    history and the daily roll-up, 1,000 tickets a transaction; `--reuse` rebuilds the roll-up and the
    backlog),
    then the outbox listener itself: batches of 100 ticket events (the delivery's batch) through
-   `reports.facts.on_events`, in facts per second (the roll-up kept in the same transaction).
+   `reports.facts.on_events`, in facts per second (the roll-up kept in the same transaction):
+   for tickets whose facts exist (an update; unchanged ones are skipped) and for as many new
+   tickets opened by intake beforehand (their first facts; rolled back afterwards).
 3. The production server starts (uvicorn, 2 workers) and an agent signs in; every report of
    `reports.metrics` is requested through the API for the last 30 days (the pages' default), and
    each by organization and by product, some with other filters (every one issue 13 names, alone
@@ -174,15 +176,34 @@ def enrich(url: str, policy: int) -> None:
 
 LISTENER = """
 import django, sys, time; django.setup()
+from django.db import transaction
 from sportello.core import events
 from sportello.reports import facts
-ids = list(range(1, {tickets} + 1, max(1, {tickets} // {count})))[:{count}]
+step = max(1, {tickets} // {count})
+ids = list(range(1, {tickets} + 1, step))[:{count}]
 start = time.perf_counter()
 for i in range(0, len(ids), events.BATCH):
     batch = ids[i:i + events.BATCH]
     facts.on_events([events.Event(events.TICKET_UPDATED, pk, data={{"fields": ["status"]}}) for pk in batch])
 seconds = time.perf_counter() - start
-print(f"{{len(ids)}} {{seconds:.3f}}")
+# New tickets, as intake opens them (today, no reply yet; made before the clock starts), in a
+# transaction rolled back afterwards: the kept database stays as it was.
+from sportello.customers.services import Sender
+from sportello.tickets.intake import Inbound, ingest
+with transaction.atomic():
+    fresh = [
+        ingest(Inbound(channel="web", sender=Sender(name=f"New {{n}}", email=f"listener{{n}}@new.example"),
+                       subject=f"New request {{n}}", body_text="Hello, a new request.", tags=["new"],
+                       acknowledge=False)).ticket.pk
+        for n in range(len(ids))
+    ]
+    start = time.perf_counter()
+    for i in range(0, len(fresh), events.BATCH):
+        batch = fresh[i:i + events.BATCH]
+        facts.on_events([events.Event(events.TICKET_CREATED, pk) for pk in batch])
+    first = time.perf_counter() - start
+    transaction.set_rollback(True)
+print(f"{{len(ids)}} {{seconds:.3f}} {{len(fresh)}} {{first:.3f}}")
 """
 
 
@@ -345,11 +366,14 @@ def main() -> None:
                 conn.execute("VACUUM ANALYZE reports_reportdaily")
                 conn.execute("VACUUM ANALYZE reports_responsehistogram")
         if not args.requests_only:
-            count, seconds = sportello(
+            count, seconds, fresh, first = sportello(
                 env, code=LISTENER.format(tickets=args.tickets, count=min(args.listener_tickets, args.tickets))
             ).split()
-            rate = int(count) / float(seconds)
-            print(f"roll-up (outbox listener, batches of 100 events): {rate:,.0f} facts/s ({count} tickets)")
+            rate, first_rate = int(count) / float(seconds), int(fresh) / float(first)
+            print(
+                f"roll-up (outbox listener, batches of 100 events): {rate:,.0f} facts/s ({count} tickets "
+                f"updated); {first_rate:,.0f} facts/s of new tickets ({fresh}, opened by intake, rolled back)"
+            )
         if args.compare:
             print("\nin process, median of each (roll-up against facts only):")
             print(sportello(env, code=COMPARE.format(runs=args.compare, slugs=SLUGS, tickets=args.tickets)), end="")
