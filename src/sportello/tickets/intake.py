@@ -242,18 +242,7 @@ def _open_at_once(
     `search.index_ticket` and `events.publish` write one statement each (the other way below)."""
     from sportello.search import backend as search
 
-    ticket = new_ticket(
-        subject=subject,
-        customer=customer,
-        channel=inbound.channel,
-        priority=inbound.priority,
-        group=inbound.group,
-        language=inbound.language,
-        now=now,
-        number=head.number,
-        stamp=head.stamp,
-        pk=head.ticket_id,
-    )
+    ticket = _new_ticket(inbound, customer, subject, now, head.number, head.stamp, pk=head.ticket_id)
     tags = _tags(inbound.tags, head.stamp) if inbound.tags else []
     entry = _first_entry(inbound, ticket, customer, body_text, body_html, now, pk=head.entry_id)
     parts = [_insert_with_key(ticket), _insert_with_key(entry)]
@@ -388,17 +377,7 @@ def _open_ticket(
 ) -> Ticket:
     """A new ticket as the answer shows it: its status, customer and tags in hand, no SLA clocks
     yet (they are set after commit), so rendering it reads nothing back."""
-    ticket = new_ticket(
-        subject=subject,
-        customer=customer,
-        channel=inbound.channel,
-        priority=inbound.priority,
-        group=inbound.group,
-        language=inbound.language,
-        now=now,
-        number=number,
-        stamp=stamp,
-    )
+    ticket = _new_ticket(inbound, customer, subject, now, number, stamp)
     tags = _tags(inbound.tags, stamp) if inbound.tags else []
     if tags:
         # A new ticket has no tags yet: insert the links without reading them first (one
@@ -504,4 +483,28 @@ def _first_entry(
         metadata=inbound.metadata,
         ticket_version=ticket.version,
         created_at=now,
+    )
+
+
+def _new_ticket(
+    inbound: Inbound,
+    customer: Customer,
+    subject: str,
+    now: datetime,
+    number: int | None,
+    stamp: int | None,
+    pk: int | None = None,
+) -> Ticket:
+    """The new ticket `inbound` opens (`pk`: a key taken ahead, or None), as both ways of opening make it."""
+    return new_ticket(
+        subject=subject,
+        customer=customer,
+        channel=inbound.channel,
+        priority=inbound.priority,
+        group=inbound.group,
+        language=inbound.language,
+        now=now,
+        number=number,
+        stamp=stamp,
+        pk=pk,
     )
