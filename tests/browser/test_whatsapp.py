@@ -52,6 +52,7 @@ def test_a_whatsapp_message_arrives_live_and_the_reply_goes_back_by_whatsapp(
     page.goto(f"{asgi_server.url}/?view=all")
     rows = page.locator("#inbox-results tbody tr[data-ticket]")
     expect(rows).to_have_count(0)
+    expect(page.locator("#inbox-live")).to_have_attribute("data-live", "connected")  # the inbox listens
 
     meta_posts(asgi_server.url, account, payload("whatsapp_text.json"))
     row = rows.filter(has_text="Kerry Fisher")

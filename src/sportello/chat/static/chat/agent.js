@@ -100,14 +100,32 @@
     return;
   }
 
+  // The inbox: a change refreshes the list (a burst of changes, once). data-live on #inbox-live says
+  // whether the socket listens ("connected") or not ("waiting"); a socket that comes back after a
+  // drop refreshes the list too, since changes made meanwhile were never pushed.
   if (inbox) {
     let timer = null;
-    open(inbox.dataset.socket, function (data) {
-      if (data.type !== "changed" || !window.htmx) return;
+    let dropped = false;
+    const refresh = function (wait) {
+      if (!window.htmx) return;
       clearTimeout(timer);
       timer = setTimeout(function () {
         htmx.ajax("GET", location.href, { target: "#inbox-results", select: "#inbox-results", swap: "outerHTML" });
-      }, 400);
+      }, wait);
+    };
+    inbox.dataset.live = "waiting";
+    window.SportelloSocket.open(inbox.dataset.socket, {
+      onMessage: function (data) {
+        if (data.type === "changed") refresh(400);
+      },
+      onState: function (state) {
+        if (state === "reconnecting") dropped = true;
+        inbox.dataset.live = state === "connected" ? "connected" : "waiting";
+      },
+      onOpen: function () {
+        if (dropped) refresh(0);
+        dropped = false;
+      },
     });
     return;
   }
