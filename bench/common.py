@@ -161,6 +161,8 @@ def server(env: dict[str, str], port: int, workers: int, extra: list[str] | None
     )
     base = f"http://127.0.0.1:{port}"
     _server_groups[port] = process.pid  # its own session: the group of every worker it starts
+    if env.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        _server_databases[port] = env["DATABASE_URL"].rsplit("/", 1)[1].split("?")[0]
     try:
         deadline = time.monotonic() + 180  # collectstatic and several workers importing, on a busy machine
         while time.monotonic() < deadline:
@@ -278,9 +280,9 @@ def timed(client: httpx.Client, path: str, n: int, expect: int = 200) -> list[fl
         samples.append(time.perf_counter() - start)
         if response.status_code != expect:
             raise SystemExit(f"GET {path} gave {response.status_code}")
-    after = cpu_seconds(port)
-    for key in ("web", "database"):
-        _cpu_spent[key] += after[key] - before[key]
+    web, database = cpu_spent(before, cpu_seconds(port))
+    _cpu_spent["web"] += web
+    _cpu_spent["database"] += database
     _cpu_spent["requests"] += n
     return samples
 
@@ -289,6 +291,7 @@ def timed(client: httpx.Client, path: str, n: int, expect: int = 200) -> list[fl
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _server_groups: dict[int, int] = {}  # port -> process group of the server started by `server`
+_server_databases: dict[int, str] = {}  # port -> the PostgreSQL database that server uses
 
 
 def _stat_fields(pid: str) -> list[str] | None:
@@ -300,28 +303,59 @@ def _stat_fields(pid: str) -> list[str] | None:
     return [pid, text[text.index("(") + 1 : text.rindex(")")], *text[text.rindex(")") + 2 :].split()]
 
 
+# PostgreSQL's own processes (not backends): the work they do (WAL, checkpoints, vacuum) follows
+# from the writes measured, so they count, whoever else uses the server meanwhile.
+_PG_AUXILIARY = ("walwriter", "checkpointer", "background writer", "autovacuum launcher", "walsummarizer")
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
 def cpu_seconds(port: int) -> dict[str, float]:
-    """CPU seconds used so far (user + system, with reaped children) by the server listening on
-    `port` (its supervisor's process group: every web worker) and by PostgreSQL's processes
-    (backends, WAL writer, checkpointer). Linux only; zeros elsewhere. Read before and after a run,
-    the difference divided by the requests is what one request costs the machine, whatever else
-    the machine was doing meanwhile."""
-    totals = {"web": 0.0, "database": 0.0}
+    """CPU seconds used so far (user + system) by the server listening on `port` (its supervisor's
+    process group: every web worker, with reaped ones) and, per process, by the PostgreSQL backends
+    connected to its database and PostgreSQL's auxiliary processes (WAL writer, checkpointer, …;
+    none when the server runs on SQLite).
+    Backends of other databases (another bench, a test run) are left out, and so is the
+    postmaster, whose reaped children are every database's closed connections. Linux only; zeros
+    elsewhere. Read before and after a run: `cpu_spent` gives what the requests in between cost."""
+    totals: dict[str, float] = {"web": 0.0}
     proc = Path("/proc")
     if not proc.is_dir():
         return totals
     stats = {pid.name: fields for pid in proc.iterdir() if pid.name.isdigit() and (fields := _stat_fields(pid.name))}
     group = str(_server_groups.get(port))
-    for fields in stats.values():
-        used = sum(int(value) for value in fields[13:17]) / _TICKS  # utime, stime, cutime, cstime
-        if group is not None and fields[4] == group:
-            totals["web"] += used
+    database = _server_databases.get(port)
+    for pid, fields in stats.items():
+        if fields[4] == group:
+            totals["web"] += sum(int(value) for value in fields[13:17]) / _TICKS  # utime, stime, cutime, cstime
         elif fields[1] in ("postgres", "postmaster"):
-            totals["database"] += used
+            title = _cmdline(pid)
+            if database is None or not title.startswith("postgres: "):
+                continue  # the postmaster
+            role = title.removeprefix("postgres: ")
+            cluster, _, rest = role.partition(": ")  # Debian names the cluster first: "15/main: walwriter"
+            if rest and " " not in cluster:
+                role = rest
+            ours = f" {database} " in f" {role} " or role.startswith(_PG_AUXILIARY)
+            if ours:
+                totals[f"pg:{pid}"] = sum(int(value) for value in fields[13:15]) / _TICKS  # utime, stime
     return totals
+
+
+def cpu_spent(before: dict[str, float], after: dict[str, float]) -> tuple[float, float]:
+    """(web, database) CPU seconds between two `cpu_seconds` readings. A PostgreSQL process counts
+    from the first reading, or from its start if it began in between; one that ended in between
+    is lost (its CPU since the first reading is not known)."""
+    database = sum(used - before.get(key, 0.0) for key, used in after.items() if key.startswith("pg:"))
+    return after["web"] - before["web"], database
 
 
 def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> str:
     """'web 6.1 ms + database 1.9 ms of CPU per request' from two `cpu_seconds` readings."""
-    web, database = ((after[k] - before[k]) * 1000 / max(requests, 1) for k in ("web", "database"))
+    web, database = (seconds * 1000 / max(requests, 1) for seconds in cpu_spent(before, after))
     return f"CPU per request: web {web:5.2f} ms + database {database:5.2f} ms = {web + database:5.2f} ms"
