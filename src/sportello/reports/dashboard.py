@@ -14,7 +14,8 @@ only their groups' when restricted):
   solve was today and that are still solved or closed, from the report facts).
 
 Open, unassigned and each agent's load are exact at any size: sums of the kept counts of tickets
-per status category, group and assignee (`TicketCount`, a few hundred rows, kept from the report
+per status category, group and assignee (`TicketCount`: one row per status category, group,
+assignee, channel and priority that has tickets, a few thousand on a large desk, kept from the report
 facts in their transaction: as current as the facts, the outbox listener's second or so behind).
 The other figures are short index ranges in time, counted up to a cap: the SLA figures a range of
 `sla_ticket_next_due`; created a range of `ticket_created`; solved a range of the report facts'
