@@ -174,9 +174,12 @@ def ingest(inbound: Inbound, *, savepoint: bool = True) -> IntakeResult:
             return IntakeResult(ticket=ticket, entry=entry, created=False)
         if head is not None:
             return _open_at_once(inbound, customer, subject, now, head, body_text, body_html)
-        ticket = _open_ticket(inbound, customer, subject, now, number=number, stamp=stamp)
-        entry = _first_entry(inbound, ticket, customer, body_text, body_html, now)
-        rows.insert(entry)
+        if number is None and connection.vendor == "postgresql" and not inbound.tags:
+            ticket, entry = _open_with_entry(inbound, customer, subject, now, stamp, body_text, body_html)
+        else:
+            ticket = _open_ticket(inbound, customer, subject, now, number=number, stamp=stamp)
+            entry = _first_entry(inbound, ticket, customer, body_text, body_html, now)
+            rows.insert(entry)
         store_attachments(entry, inbound.attachments)
         from sportello.search import backend as search  # the search app indexes every write
 
@@ -280,6 +283,42 @@ def _open_at_once(
     if outbox is None:
         events.publish(*published)
     return IntakeResult(ticket=ticket, entry=entry, created=True)
+
+
+def _open_with_entry(
+    inbound: Inbound, customer: Customer, subject: str, now: datetime, stamp: int | None, body_text: str, body_html: str
+) -> tuple[Ticket, Entry]:
+    """A new ticket without tags and its first entry on PostgreSQL when the lookups' version was
+    in hand (mail's look-up read it): both rows in ONE statement (a data-modifying WITH), the
+    ticket's number and key from their sequences and the entry's ticket from the ticket's INSERT;
+    what `_open_ticket` and `rows.insert` write in two. The caller indexes and publishes."""
+    ticket = _new_ticket(inbound, customer, subject, now, None, stamp, write=False)
+    entry = _first_entry(inbound, ticket, customer, body_text, body_html, now)
+    sql, ticket_columns, entry_columns = _open_with_entry_sql()
+    with rows.bound_cursor() as cursor:
+        cursor.execute(
+            sql,
+            rows.parameters(ticket, ticket_columns, connection) + rows.parameters(entry, entry_columns, connection),
+        )
+        ticket.pk, ticket.number, entry.pk = cursor.fetchone()
+    entry.ticket_id = ticket.pk
+    for instance in (ticket, entry):
+        instance._state.adding, instance._state.db = False, connection.alias
+    prefetch.hold(ticket, "tags", [])
+    Ticket.sla.related.set_cached_value(ticket, None)  # type: ignore[attr-defined]
+    return ticket, entry
+
+
+@cache
+def _open_with_entry_sql() -> tuple[str, tuple[Any, ...], tuple[Any, ...]]:
+    """`_open_with_entry`'s statement (its text built once per process) and the columns whose
+    values the ticket's and the entry's parameters are, in order."""
+    number = (("number", f"nextval('{sequence_name('ticket')}')"),)
+    ticket_sql, ticket_columns, _returned = rows._statement(Ticket, connection.vendor, number)
+    its_ticket = (("ticket_id", "(SELECT id FROM t)"),)
+    entry_sql, entry_columns, _returned = rows._statement(Entry, connection.vendor, its_ticket)
+    sql = f"WITH t AS ({ticket_sql}), e AS ({entry_sql}) SELECT t.id, t.number, e.id FROM t, e"
+    return sql, ticket_columns, entry_columns
 
 
 def _insert_with_key(instance: Ticket | Entry) -> tuple[str, list[Any]]:
@@ -412,12 +451,14 @@ def new_ticket(
     number: int | None = None,
     stamp: int | None = None,
     pk: int | None = None,
+    write: bool = True,
 ) -> Ticket:
     """A ticket row with the next reference number (or `number`, taken already), in status New
     (intake and split use it); `stamp`: the version of the cached lookups (core/lookups.py).
     On PostgreSQL the next number is taken by the INSERT itself (the sequence, as `next_number`
     takes it): one statement. With `pk` (a key taken from the table's sequence) and `number` the
-    ticket is only made, not written: the caller inserts it (`_open_at_once`)."""
+    ticket is only made, not written: the caller inserts it (`_open_at_once`); so with
+    `write=False` (`_open_with_entry`: the number and key are the INSERT's)."""
     status = statuses.builtin(StatusCategory.NEW, stamp)
     ticket = made(
         Ticket,
@@ -434,7 +475,7 @@ def new_ticket(
         created_at=now,
         updated_at=now,
     )
-    if pk is not None and number is not None:
+    if (pk is not None and number is not None) or not write:
         return ticket
     if number is None and connection.vendor == "postgresql":
         rows.insert(ticket, computed={"number": f"nextval('{sequence_name('ticket')}')"})
@@ -494,8 +535,10 @@ def _new_ticket(
     number: int | None,
     stamp: int | None,
     pk: int | None = None,
+    *,
+    write: bool = True,
 ) -> Ticket:
-    """The new ticket `inbound` opens (`pk`: a key taken ahead, or None), as both ways of opening make it."""
+    """The new ticket `inbound` opens (`pk`: a key taken ahead, or None), as every way of opening makes it."""
     return new_ticket(
         subject=subject,
         customer=customer,
@@ -507,4 +550,5 @@ def _new_ticket(
         number=number,
         stamp=stamp,
         pk=pk,
+        write=write,
     )
