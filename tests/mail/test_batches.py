@@ -79,10 +79,48 @@ def test_a_batch_is_one_transaction(mail):
     # What follows the first COMMIT is the outbox's delivery (tests run tasks at once).
     batch = sql[: next(i for i, statement in enumerate(sql) if statement == "COMMIT") + 1]
     assert len([s for s in batch if s.startswith("BEGIN")]) == 1
-    # The five rows, inserted together at the end of the batch.
+    # The five rows, inserted together at the end of the batch (PostgreSQL: one array a column).
     [rows_insert] = [s for s in batch if s.startswith('INSERT INTO "mail_rawmessage"')]
-    assert rows_insert.count("), (") == 4
+    if connection.vendor == "postgresql":
+        assert "unnest(" in rows_insert and "), (" not in rows_insert
+    else:
+        assert rows_insert.count("), (") == 4
     assert [row.pk for row in rows] == sorted(row.pk for row in rows)
+    assert [row.subject for row in RawMessage.objects.order_by("pk")][-5:] == [f"Message {n}" for n in range(5)]
+
+
+def test_batches_of_any_size_insert_their_rows_with_one_statement_text(mail, monkeypatch):
+    """PostgreSQL keeps a statement prepared once its text repeats: the rows of a batch of 3 and
+    of a batch of 7 go in with the same INSERT, so it is parsed and planned once, not per size."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite inserts the rows as a VALUES list")
+    from sportello.core import rows as rows_module
+
+    sent: list[str] = []
+    real = rows_module.bound_cursor
+
+    def bound_cursor(connection=None):  # type: ignore[no-untyped-def]
+        cursor = real(connection)
+        execute = cursor.execute
+
+        def recorded(sql, params=None):  # type: ignore[no-untyped-def]
+            sent.append(sql)
+            return execute(sql, params)
+
+        cursor.execute = recorded
+        return cursor
+
+    monkeypatch.setattr(rows_module, "bound_cursor", bound_cursor)
+    for size, name in ((3, "small"), (7, "large")):
+        rows = receive_batch([mail(subject=f"{name} {n}", sender=f"P{n} <{name}{n}@example.com>") for n in range(size)])
+        assert {row.state for row in rows} == {RawState.PROCESSED}
+        assert [row.pk for row in rows] == sorted(row.pk for row in rows)
+    inserts = [sql for sql in sent if sql.startswith('INSERT INTO "mail_rawmessage"')]
+    assert len(inserts) == 2 and inserts[0] == inserts[1]
+    stored = RawMessage.objects.order_by("pk").values_list("subject", "sender", "state")
+    assert list(stored) == [(f"small {n}", f"small{n}@example.com", "processed") for n in range(3)] + [
+        (f"large {n}", f"large{n}@example.com", "processed") for n in range(7)
+    ]
 
 
 def test_in_a_batch_a_redelivery_is_a_duplicate_and_the_same_bytes_are_one_row(mail):
