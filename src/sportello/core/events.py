@@ -17,7 +17,9 @@ Delivery is durable and batched. `publish(*events)` writes ONE outbox row of kin
 events of the call ({"events": [...], "by": the publishing process}) in the caller's transaction,
 pending (a mail batch holds its calls' rows with `together()` and inserts them in one
 statement). On commit the publisher runs the screen listeners and enqueues one `deliver_events` task
-(core/tasks.py) for its row, which claims due event rows from that one on, up to BATCH at a time,
+(core/tasks.py) for its row (a new ticket's statement on PostgreSQL with the database task backend
+enqueues it itself, before the commit: `outbox_row`, fenced against a worker by
+`_wait_for_enqueuers`), which claims due event rows from that one on, up to BATCH at a time,
 runs the listeners over the whole batch in publication order, and marks the rows done with one
 UPDATE. A listener may take a whole batch at once (`batched`: the SLA clocks of a batch in one
 statement); the others get one call per event. Rows written before batching (one event's fields
@@ -256,9 +258,15 @@ class OutboxRow:
     sql: str
     params: list[Any]
     batch: list[Event]
+    # The statement enqueues the row's delivery itself (taskrows.from_row_in_statement): after
+    # the commit only the screens are left, and no look-up of a waiting task.
+    delivers: bool = False
 
     def written(self, pk: int) -> None:
-        _on_commit(pk, self.batch)
+        if self.delivers:
+            transaction.on_commit(lambda: run_listeners(self.batch, screens=True))
+        else:
+            _on_commit(pk, self.batch)
 
 
 def outbox_row(*published: Event) -> OutboxRow | None:
@@ -268,10 +276,18 @@ def outbox_row(*published: Event) -> OutboxRow | None:
         return None
     for event in published:
         check_payload(event.name, event.data)
+    from sportello.core import taskrows
+    from sportello.core.tasks import deliver_events
+
     depth, quiet = _cause_depth.get(), _quiet.get()
     batch = [replace(event, depth=depth, quiet=quiet) for event in published]
     connection = connections[DEFAULT_DB_ALIAS]
-    return OutboxRow(_rows_sql(connection.vendor, 1), _row_values([batch], connection), batch)
+    sql, params = _rows_sql(connection.vendor, 1), _row_values([batch], connection)
+    delivery = taskrows.from_row_in_statement(deliver_events)
+    if delivery is None:
+        return OutboxRow(sql, params, batch)
+    expression, more = delivery
+    return OutboxRow(f"{sql}, {expression}", params + more, batch, delivers=True)
 
 
 def _on_commit(first: int, batch: list[Event]) -> None:
@@ -505,6 +521,7 @@ def deliver_pending(first: int = 0, limit: int = 10 * BATCH) -> int:
     """
     from sportello.core.models import OutboxMessage
 
+    _wait_for_enqueuers()
     delivered = 0
     while delivered < limit:
         rows = claim_batch(min(BATCH, limit - delivered), first)
@@ -519,3 +536,28 @@ def deliver_pending(first: int = 0, limit: int = 10 * BATCH) -> int:
     if delivered >= limit:  # more may be waiting: another task goes on, this one ends
         enqueue_delivery(first)
     return delivered
+
+
+def _wait_for_enqueuers() -> None:
+    """Wait for the transactions that may count on this delivery's task to end (PostgreSQL).
+
+    A new ticket's statement looks for a waiting delivery task before its commit (taskrows.
+    from_row_in_statement), holding the fence (a shared advisory lock) from before that look-up
+    to its commit. This task was waiting until a worker took it; a transaction that saw it
+    waiting took the fence before that, so taking the fence exclusively here waits for all of
+    them to commit (or roll back), and the claims below read their rows. Transactions that take
+    the fence later see this task taken and enqueue their own. Taken and given back at once:
+    new tickets wait only while this waits, at most for the longest transaction in flight that
+    writes a new ticket (a batch of them).
+    """
+    from django_tasks import task_backends
+    from django_tasks.base import DEFAULT_TASK_BACKEND_ALIAS
+    from django_tasks_db.backend import DatabaseBackend
+
+    from sportello.core.taskrows import DELIVERY_FENCE
+
+    if connection.vendor != "postgresql" or type(task_backends[DEFAULT_TASK_BACKEND_ALIAS]) is not DatabaseBackend:
+        return  # no statement enqueues on another backend (taskrows.from_row_in_statement)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [DELIVERY_FENCE])
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [DELIVERY_FENCE])

@@ -11,7 +11,9 @@ A task that takes its argument as "from this row on" (FROM_ROW_ON: `deliver_even
 not enqueued again while a row of it that no worker has taken yet starts at or before ours: that
 task will deliver our rows too, since they committed before this look-up and it reads them only
 once a worker takes it. Under a stream of API creates, one row then serves many commits, and
-each create's second transaction (an INSERT and its WAL flush) becomes a read.
+each create's second transaction (an INSERT and its WAL flush) becomes a read. On PostgreSQL a
+new ticket's own statement does that look-up (and the INSERT when no row covers it) before its
+commit instead (`from_row_in_statement`), so nothing is left after the commit.
 """
 
 from __future__ import annotations
@@ -67,6 +69,49 @@ def enqueue(task: Any, *args: Any) -> None:
         row = DBTaskResult(**_constant(task, backend.alias), **fresh)
         row._state.adding, row._state.db = False, connection.alias
         task_enqueued.send(type(backend), task_result=row.task_result)
+
+
+# The advisory lock of the delivery fence (see `from_row_in_statement`; core/events.py takes it
+# exclusively before a delivery reads the outbox).
+DELIVERY_FENCE = 7_363_727_401
+
+
+def from_row_in_statement(task: Any) -> tuple[str, list[Any]] | None:
+    """For an INSERT … RETURNING of a row the FROM_ROW_ON `task` must start from: an expression to
+    add to its RETURNING list (with its parameters), which enqueues `task(id)` in that statement
+    unless a waiting row of the task covers it (PostgreSQL's `sportello_enqueue_from_row`,
+    core/migrations/0006). None where it cannot: another database or backend, a backend option
+    or a listener of `task_enqueued` the row would skip, or inside a savepoint (rolled back
+    alone, it would take with it the task row later rows of the transaction counted on).
+
+    Unlike the look-up `enqueue` makes after the commit, this one runs before it. That is safe
+    because the function holds DELIVERY_FENCE (shared) until the transaction ends and looks only
+    then, and a delivery takes the fence exclusively before it reads (core/events.py): a worker
+    that took the waiting task meanwhile waits for our commit, then reads our row.
+    """
+    from django_tasks.base import Task
+    from django_tasks.signals import task_enqueued
+    from django_tasks_db.backend import DatabaseBackend
+
+    connection = connections[DEFAULT_DB_ALIAS]
+    backend = task.get_backend() if isinstance(task, Task) else None
+    if (
+        connection.vendor != "postgresql"
+        or type(backend) is not DatabaseBackend
+        or task.module_path not in FROM_ROW_ON
+        or backend.options.get("id_function")
+        or connection.savepoint_ids
+        or len(task_enqueued.receivers) > 1
+        or logging.getLogger("django_tasks").isEnabledFor(logging.DEBUG)
+    ):
+        return None
+    _validated(backend, task)
+    prepared = _prepared(task, backend.alias)
+    _sql, fields, _waiting = _statements(connection.vendor)
+    enqueued_at = next(f for f in fields if f.name == "enqueued_at").get_db_prep_save(timezone.now(), connection)
+    params = [DELIVERY_FENCE, uuid.uuid4(), prepared["priority"], prepared["task_path"], prepared["queue_name"]]
+    params += [prepared["backend_name"], prepared["run_after"], enqueued_at]
+    return f"sportello_enqueue_from_row({connection.ops.quote_name('id')}, {', '.join(['%s'] * len(params))})", params
 
 
 def _constant(task: Any, alias: str) -> dict[str, Any]:
