@@ -754,6 +754,7 @@ def _process(
 
     inbound = build_inbound(parsed, found, sender, mailbox=row.mailbox, raw_message=row)
     inbound.stamp, inbound.owners = known.stamp, known.owners
+    inbound.batched = _held_rows.get() is not None  # in a batch's first pass (`_file_together`)
     # No savepoint of intake's own: every caller runs this in a transaction (or savepoint) per
     # message that any error leaves whole, so a refused message rolls back with its row.
     result = ingest(inbound, savepoint=False)

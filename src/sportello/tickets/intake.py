@@ -85,6 +85,9 @@ class Inbound:
     # An agent's new ticket (API) that names no custom field: refused when a ticket field is
     # required, checked against the definitions of the version read here (no statement of its own).
     required_fields: bool = False
+    # The channel writes the search documents and events' rows of its messages together at the
+    # end of a batch (mail's `receive_batch`): a new ticket then takes no keys ahead for them.
+    batched: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,13 +131,17 @@ def ingest(inbound: Inbound, *, savepoint: bool = True) -> IntakeResult:
         # A new ticket takes its number first: the same statement reads the version of the cached
         # lookups (status, organization domains, tags) that the rest of the transaction uses.
         # When the channel read that version already, PostgreSQL's ticket takes its number from
-        # the sequence in its own INSERT (`new_ticket`), and nothing is read here.
+        # the sequence in its own INSERT (`_open_with_entry`), and nothing is read here, unless
+        # the search document and the events' row are written now: the keys read ahead put them
+        # in the ticket's statement (`_open_at_once`), two statements instead of three.
         number, stamp, owners, head = None, inbound.stamp, inbound.owners, None
         if inbound.ticket is None:
-            if stamp is None and connection.vendor == "postgresql":
-                # The sender's customers, and the new rows' keys, in that statement too.
-                head = _new_ticket_head(pairs)
-                number, stamp, owners = head.number, head.stamp, (pairs, head.owners)
+            if connection.vendor == "postgresql" and (stamp is None or not inbound.batched):
+                # The sender's customers (unless the channel read them), and the new rows' keys,
+                # in that statement too.
+                head = _new_ticket_head(pairs if owners is None else [])
+                number, stamp = head.number, head.stamp
+                owners = (pairs, head.owners) if owners is None else owners
             elif stamp is None:
                 number, stamp = next_number_and_stamp("ticket")
             elif connection.vendor != "postgresql":
@@ -210,8 +217,8 @@ class _Head:
 
 def _new_ticket_head(pairs: list[tuple[str, str]]) -> _Head:
     """The reference number, the lookups' version, the keys of the ticket and entry to come and
-    the sender's customers with their identities (`customers.identity.owners_query`), in ONE
-    statement (a UNION ALL): with them in hand the new ticket's rows go in one more
+    the sender's customers with their identities (`customers.identity.owners_query`; no `pairs`:
+    none), in ONE statement (a UNION ALL): with them in hand the new ticket's rows go in one more
     (`_open_at_once`), and a known customer's ticket is two statements in all."""
     with rows.bound_cursor() as cursor:  # prepared: its text is one per number of addresses
         cursor.execute(_head_sql(len(pairs)), [lookups.STAMP, *(part for pair in pairs for part in pair)])
@@ -225,15 +232,17 @@ def _new_ticket_head(pairs: list[tuple[str, str]]) -> _Head:
 @cache
 def _head_sql(count: int) -> str:
     """`_new_ticket_head`'s statement for `count` addresses (its text built once per process)."""
-    columns, nulls, clause, _params = owners_query([("", "")] * count)
     quote = connection.ops.quote_name
     counters = quote(Counter._meta.db_table)
     key = "nextval(pg_get_serial_sequence('{}', 'id'))"
-    return (
+    head = (
         f"SELECT 0, nextval('{sequence_name('ticket')}'), (SELECT value FROM {counters} WHERE name = %s), "
-        f"{key.format(Ticket._meta.db_table)}, {key.format(Entry._meta.db_table)}, {', '.join(nulls)} "
-        f"UNION ALL SELECT 1, NULL, NULL, NULL, NULL, {', '.join(columns)} {clause}"
+        f"{key.format(Ticket._meta.db_table)}, {key.format(Entry._meta.db_table)}"
     )
+    if not count:
+        return head
+    columns, nulls, clause, _params = owners_query([("", "")] * count)
+    return f"{head}, {', '.join(nulls)} UNION ALL SELECT 1, NULL, NULL, NULL, NULL, {', '.join(columns)} {clause}"
 
 
 def _open_at_once(
