@@ -1,6 +1,7 @@
 """Mail ingest: realistic messages through `receive_raw` (the IMAP/LMTP path) on SQLite and PostgreSQL.
 
-    uv run python bench/mail_ingest.py [--messages 10000] [--skip-postgres] [--batch 100]
+    uv run python bench/mail_ingest.py [--messages 10000] [--skip-postgres | --skip-sqlite] [--batch 100]
+        [--skip-single]
 
 1. N messages are generated once (fixed seed) into a folder: plain text (45 %), HTML with a text
    alternative (25 %), with a PDF or image attachment (15 %), and replies to earlier messages of
@@ -282,6 +283,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true", help="measure PostgreSQL only")
+    parser.add_argument("--skip-single", action="store_true", help="with --batch: measure receive_batch only")
     parser.add_argument("--batch", type=int, default=0, help="also measure receive_batch, N messages at a time")
     args = parser.parse_args()
 
@@ -303,20 +306,37 @@ def main() -> None:
             f"  parse only (stdlib email, policy.default)   {ceiling:8.0f} msg/s   (the floor)\n"
             f"      CPU per message {floor_cpu * 1000:5.2f} ms"
         )
-        ingest_all(work, folder, ceiling, args.skip_postgres, args.batch, floor_cpu)
+        ingest_all(
+            work,
+            folder,
+            ceiling,
+            args.skip_postgres,
+            args.batch,
+            floor_cpu,
+            skip_sqlite=args.skip_sqlite,
+            skip_single=args.skip_single and args.batch > 0,
+        )
 
 
 def ingest_all(
-    work: Path, folder: Path, ceiling: float, skip_postgres: bool, batch: int = 0, floor_cpu: float = 0.0
+    work: Path,
+    folder: Path,
+    ceiling: float,
+    skip_postgres: bool,
+    batch: int = 0,
+    floor_cpu: float = 0.0,
+    *,
+    skip_sqlite: bool = False,
+    skip_single: bool = False,
 ) -> None:
     extra = {"SPORTELLO_MAIL_RATE_LIMIT": "1000000", "SPORTELLO_TASK_BACKEND": "database"}
     with contextlib.ExitStack() as stack:
         runs: list[tuple[str, dict[str, str], int]] = []
-        for size in [0, batch] if batch else [0]:
+        for size in ([] if skip_single else [0]) + ([batch] if batch else []):
             tag = f"batch{size}" if size else "single"
-            runs.append(
-                ("SQLite (WAL)", env_for(f"sqlite:///{work / f'{tag}.sqlite3'}", work / f"sqlite-{tag}", **extra), size)
-            )
+            if not skip_sqlite:
+                sqlite = env_for(f"sqlite:///{work / f'{tag}.sqlite3'}", work / f"sqlite-{tag}", **extra)
+                runs.append(("SQLite (WAL)", sqlite, size))
             if not skip_postgres:
                 url = stack.enter_context(bench_database("sportello_bench_mail"))
                 runs.append(("PostgreSQL", env_for(url, work / f"postgres-{tag}", **extra), size))
