@@ -49,8 +49,10 @@ class OutboxMessage(models.Model):
 
     kind = models.CharField(max_length=100)
     payload = models.JSONField(default=dict)
-    # At most one row per key (e.g. one acknowledgement per ticket); None: no such limit.
-    key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    # At most one row per key (e.g. one acknowledgement per ticket); None: no such limit. Unique
+    # through a partial index (outbox_key_unique): most rows (every event's) have no key, and a
+    # plain unique column would index their NULLs twice (its index and Django's LIKE index).
+    key = models.CharField(max_length=200, null=True, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     # The lease: a row claimed longer ago than outbox.LEASE was left by a worker that died.
@@ -63,6 +65,9 @@ class OutboxMessage(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["state", "next_attempt_at"], name="core_outbox_due")]
+        constraints = [
+            models.UniqueConstraint(fields=["key"], condition=models.Q(key__isnull=False), name="outbox_key_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.state})"

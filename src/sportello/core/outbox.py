@@ -68,6 +68,9 @@ DEFAULT_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=
 BATCH = 200
 # A django-tasks-db task "running" for longer than this was left by a dead worker.
 ABANDONED_TASK = timedelta(hours=1)
+# The conflict target of a keyed insert names the partial unique index's condition (a
+# partial index is chosen only when the ON CONFLICT clause implies its WHERE).
+KEYED = "WHERE key IS NOT NULL"
 # Done messages are deleted this long after they were done (failed ones stay for admins to see).
 KEEP_DONE = timedelta(days=30)
 
@@ -186,7 +189,8 @@ def put_keyed(kind: str, payloads: dict[str, dict[str, Any]]) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(payloads))} "
-            f"ON CONFLICT ({connection.ops.quote_name('key')}) DO NOTHING RETURNING {connection.ops.quote_name('id')}",
+            f"ON CONFLICT ({connection.ops.quote_name('key')}) {KEYED} DO NOTHING RETURNING "
+            f"{connection.ops.quote_name('id')}",
             values,
         )
         written = sorted(int(pk) for (pk,) in cursor.fetchall())
@@ -205,7 +209,7 @@ def _insert_unless_key_exists(message: OutboxMessage) -> int | None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
-            f"ON CONFLICT ({connection.ops.quote_name('key')}) DO NOTHING RETURNING {pk_column}",
+            f"ON CONFLICT ({connection.ops.quote_name('key')}) {KEYED} DO NOTHING RETURNING {pk_column}",
             values,
         )
         row = cursor.fetchone()
