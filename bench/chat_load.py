@@ -215,7 +215,7 @@ def main() -> None:
             f"PostgreSQL, Redis channel layer, probes over {args.seconds:.0f} s"
         )
         with server(env, args.port, workers=args.workers) as base:
-            asyncio.run(asyncio.wait_for(run(base, args.port, env, args), timeout=args.timeout))
+            asyncio.run(asyncio.wait_for(run(base, int(base.rsplit(":", 1)[1]), env, args), timeout=args.timeout))
 
 
 if __name__ == "__main__":
