@@ -80,12 +80,7 @@ def insert_many(instances: Sequence[Model]) -> None:
         rows = [parameters(instance, columns, connection) for instance in instances]
         with bound_cursor(connection) as cursor:
             cursor.execute(_unnest_statement(model), [list(values) for values in zip(*rows, strict=True)])
-            found = cursor.fetchall()
-        for instance, row in zip(instances, found, strict=True):
-            for field, value in zip(returned, row, strict=True):
-                setattr(instance, field.attname, value)
-            instance._state.adding = False
-            instance._state.db = connection.alias
+            _saved(instances, cursor.fetchall(), returned, connection.alias)
         return
     size = max(1, connection.ops.bulk_batch_size([field for _attname, field, _final in columns], instances))
     for start in range(0, len(instances), size):
@@ -93,12 +88,19 @@ def insert_many(instances: Sequence[Model]) -> None:
         values = [value for instance in chunk for value in parameters(instance, columns, connection)]
         with bound_cursor(connection) as cursor:
             cursor.execute(_statement(model, connection.vendor, (), len(chunk))[0], values)
-            found = cursor.fetchall()
-        for instance, row in zip(chunk, found, strict=True):
-            for field, value in zip(returned, row, strict=True):
-                setattr(instance, field.attname, value)
-            instance._state.adding = False
-            instance._state.db = connection.alias
+            _saved(chunk, cursor.fetchall(), returned, connection.alias)
+
+
+def _saved(
+    instances: Sequence[Model], found: Sequence[Sequence[Any]], returned: Sequence[Field[Any, Any]], alias: str
+) -> None:
+    """Give inserted `instances` the values their INSERT returned (`found`, a row each, in order)
+    and mark them saved."""
+    for instance, row in zip(instances, found, strict=True):
+        for field, value in zip(returned, row, strict=True):
+            setattr(instance, field.attname, value)
+        instance._state.adding = False
+        instance._state.db = alias
 
 
 def bound_cursor(connection: BaseDatabaseWrapper | None = None) -> CursorWrapper:
