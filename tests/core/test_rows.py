@@ -75,3 +75,25 @@ def test_an_inserted_entry_reads_back_as_written(ticket, customer):
         when,
     )
     assert stored.kind == EntryKind.MESSAGE and Ticket.objects.filter(pk=ticket.pk).exists()
+
+
+def test_placeholders_are_numbered_in_order_and_a_doubled_percent_is_one():
+    assert rows.numbered("SELECT %s, %s WHERE name LIKE 'a%%' OR id = %s") == (
+        "SELECT $1, $2 WHERE name LIKE 'a%' OR id = $3"
+    )
+    with pytest.raises(ValueError, match="only %s"):
+        rows.numbered("SELECT %(name)s")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the numbering cursor is PostgreSQL's")
+def test_a_long_statement_with_many_values_answers_right_every_time(ticket):
+    # Longer than 4,096 characters, more than 50 parameters: psycopg would split it again each
+    # time; the cursor numbers its placeholders once and PostgreSQL keeps it prepared.
+    values = list(range(1, 61))
+    sql = "SELECT " + " + ".join(["%s::int"] * len(values)) + ", %s::text LIKE 'ab%%'" + " " * 4200
+    assert len(sql) > 4096
+    for _ in range(3):  # prepared from its second run on (prepare_threshold)
+        with rows.bound_cursor() as bound:
+            assert type(bound.cursor).__name__ == "NumberingCursor"
+            bound.execute(sql, [*values, "abc"])
+            assert bound.fetchone() == (sum(values), True)

@@ -16,9 +16,10 @@ field as before.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from types import NoneType
 from typing import Any
 
@@ -117,18 +118,61 @@ def bound_cursor(connection: BaseDatabaseWrapper | None = None) -> CursorWrapper
     connection = connection or connections[DEFAULT_DB_ALIAS]
     if connection.vendor != "postgresql" or connection.queries_logged:
         return connection.cursor()
-    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
+    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID
     from django.db.backends.postgresql.psycopg_any import register_tzloader
     from psycopg.pq import Format
 
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors:
-        cursor = ServerBindingCursor(connection.connection)  # type: ignore[call-arg]
+        cursor = _numbering_cursor()(connection.connection)
         # As Django's own cursors: times are read in the connection's time zone.
         if connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT).timezone != connection.timezone:
             register_tzloader(connection.timezone, cursor)
         return connection._prepare_cursor(cursor)  # type: ignore[attr-defined,no-any-return]
+
+
+@cache
+def _numbering_cursor() -> type[Any]:
+    """psycopg's raw cursor (placeholders `$1`, `$2`… as PostgreSQL takes them, parameters sent
+    apart) with Django's cursor methods, taking statements written with `%s` as the others: each
+    text's placeholders are numbered once per process (`numbered`). psycopg's own cursor splits a
+    statement's text at its placeholders every time it runs when the text is longer than 4,096
+    characters or has more than 50 parameters (its cache stops there): intake's one statement for a
+    new ticket is both, and splitting it cost ~0.27 ms of a create's ~1.7 ms."""
+    from django.db.backends.postgresql.base import CursorMixin
+    from psycopg import RawCursor
+
+    class NumberingCursor(CursorMixin, RawCursor[Any]):  # type: ignore[misc]
+        def execute(self, query: Any, params: Any = None, **options: Any) -> Any:
+            return super().execute(numbered(query) if params is not None else query, params, **options)
+
+        def executemany(self, query: Any, params_seq: Any, **options: Any) -> Any:
+            return super().executemany(numbered(query), params_seq, **options)
+
+    return NumberingCursor
+
+
+_PLACEHOLDER = re.compile(r"%(.)", re.DOTALL)
+
+
+@lru_cache(maxsize=512)
+def numbered(sql: str) -> str:
+    """`sql` with psycopg's positional placeholders numbered as PostgreSQL's own: each `%s` becomes
+    `$1`, `$2`… in order and `%%` a percent sign. Any other `%` form (a named placeholder, a
+    binary one) is refused: these statements are written here, with `%s` only."""
+    count = 0
+
+    def number(match: re.Match[str]) -> str:
+        nonlocal count
+        if match.group(1) == "%":
+            return "%"
+        if match.group(1) != "s":
+            raise ValueError(f"only %s placeholders are numbered, not %{match.group(1)}: {sql[:80]}")
+        count += 1
+        return f"${count}"
+
+    return _PLACEHOLDER.sub(number, sql)
 
 
 def parameters(instance: Model, columns: tuple[_Column, ...], connection: BaseDatabaseWrapper) -> list[Any]:
