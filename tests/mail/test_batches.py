@@ -11,9 +11,10 @@ from django.test.utils import CaptureQueriesContext
 
 from sportello.core import events
 from sportello.core.models import OutboxMessage
+from sportello.customers.models import Customer
 from sportello.mail import services
 from sportello.mail.blocking import block
-from sportello.mail.models import RawMessage, RawState
+from sportello.mail.models import Mailbox, RawMessage, RawState
 from sportello.mail.services import receive_batch, receive_raw
 from sportello.search import backend as search
 from sportello.tickets.models import Entry, Ticket
@@ -141,6 +142,64 @@ def test_the_rate_limit_counts_the_messages_before_it_in_the_batch(mail):
     assert [row.state for row in rows] == [RawState.PROCESSED] * 3 + [RawState.QUARANTINED] * 2
     assert "Rate limit" in rows[-1].reason
     assert [row.pk for row in rows] == list(RawMessage.objects.order_by("pk").values_list("pk", flat=True))
+
+
+@override_settings(MAIL_RATE_LIMIT=3, MAIL_RATE_WINDOW=600)
+def test_the_rate_limit_counts_the_messages_before_the_batch_too(mail):
+    receive_batch([mail(body=f"earlier {i}") for i in range(2)], source="imap")
+    raws = [mail(body=f"message {i}") for i in range(3)] + [mail(sender="Dario <dario@example.com>")]
+    rows = receive_batch(raws, source="imap")
+    assert [row.state for row in rows] == [RawState.PROCESSED, RawState.QUARANTINED, RawState.QUARANTINED, "processed"]
+    assert "Rate limit: 3 messages from carla@example.com" in rows[1].reason
+
+
+def test_the_same_sender_twice_in_a_batch_is_one_customer(mail):
+    raws = [
+        mail(sender="nina@example.com", subject="First"),
+        mail(sender="Nina Neri <Nina@Example.com>", subject="Second"),
+        mail(sender="Other <other@example.com>", subject="Third"),
+        mail(sender="NINA <nina@example.com>", subject="Fourth"),
+    ]
+    rows = receive_batch(raws, source="imap")
+    assert {row.state for row in rows} == {RawState.PROCESSED}
+    nina = Customer.objects.get(identities__value="nina@example.com")
+    assert [row.ticket.customer_id for row in rows] == [nina.pk, nina.pk, rows[2].ticket.customer_id, nina.pk]
+    assert rows[2].ticket.customer_id != nina.pk and Customer.objects.count() == 2
+    # The first mail had no name; the second, from the customer made by the first, gave one.
+    assert nina.name == "Nina Neri" and nina.identities.count() == 1
+
+
+def test_in_a_batch_mail_from_us_and_from_blocked_senders_is_held_as_alone(mail):
+    Mailbox.objects.create(address="sales@sportello.localhost")
+    block("pills@example.net")
+    block("spam.example")
+    raws = [
+        mail(sender="Sales <SALES@sportello.localhost>", subject="Loop 1"),
+        mail(sender="support@sportello.localhost", subject="Loop 2"),
+        mail(sender="pills@example.net", subject="Pills"),
+        mail(sender="more@spam.example", subject="More pills"),
+        mail(sender="fine@example.net", subject="A question"),
+    ]
+    rows = receive_batch(raws, source="imap")
+    assert [row.state for row in rows] == [RawState.QUARANTINED] * 4 + [RawState.PROCESSED]
+    assert ["loop" in row.reason for row in rows[:2]] == [True, True]
+    assert [row.reason.startswith("blocked") for row in rows[2:4]] == [True, True]
+    assert list(Ticket.objects.values_list("subject", flat=True)) == ["A question"]
+
+
+def test_a_batch_reads_its_look_ups_in_one_statement(mail):
+    """Each message's look-ups (the same bytes, a redelivery, the rate limit, the block list, the
+    sender's customer) are read for the whole batch at once; a message whose answers a message
+    before it in the batch may have changed (here: the same sender's) reads its own at its turn."""
+    receive_raw(mail(subject="warm up"))
+    raws = [mail(subject=f"Question {n}", sender=f"P{n} <q{n}@example.com>") for n in range(5)]
+    raws.append(mail(subject="Again", sender="P0 <q0@example.com>"))
+    with CaptureQueriesContext(connection) as captured:
+        rows = receive_batch(raws, source="imap")
+    assert {row.state for row in rows} == {RawState.PROCESSED}
+    looked_up = [q["sql"] for q in captured.captured_queries if 'FROM "mail_blockedsender"' in q["sql"]]
+    assert len(looked_up) == 2, looked_up
+    assert rows[5].ticket.customer_id == rows[0].ticket.customer_id
 
 
 @pytest.mark.django_db(transaction=True)

@@ -103,8 +103,9 @@ def receive_batch(raws: Sequence[bytes], *, mailbox: Mailbox | None = None, sour
     rows in their final states, in the order given.
 
     As `receive_raw`, with the fixed costs shared: the files are written first, then made durable
-    together (one filesystem sync, see `PendingSync`); consecutive messages are processed in one
-    transaction (a failure quarantines that message only, see `_file_together`). Nothing may be
+    together (one filesystem sync, see `PendingSync`); consecutive messages are looked up together
+    (`look_up_together`) and processed in one transaction (a failure quarantines that message
+    only, see `_file_together`). Nothing may be
     acknowledged before this returns: a crash rolls the whole batch back, and each of its messages
     then takes the careful path when it comes again (its file is there).
     """
@@ -183,7 +184,19 @@ def _file_together(arrivals: Sequence[_Arrival]) -> list[RawMessage]:
         # documents, each in one INSERT at the end: this transaction is rolled back whole on any
         # error, and no savepoint inside rolls back a message's writes.
         with transaction.atomic(), events.together(), search.together(), _rows_together():
-            return [_file(arrival, savepoint=False) for arrival in arrivals]
+            try:
+                ahead = _Ahead(look_up_together(arrivals))
+            except Exception as exc:
+                raise _FileAgain from exc
+            token = _ahead.set(ahead)
+            try:
+                filed = []
+                for index, arrival in enumerate(arrivals):
+                    filed.append(_file(arrival, savepoint=False, known=ahead.take(index, arrival)))
+                    ahead.filed(filed[-1])
+                return filed
+            finally:
+                _ahead.reset(token)
     except _FileAgain:
         pass
     again = [replace(arrival, row=row) for arrival, row in zip(arrivals, unfiled, strict=True)]
@@ -233,19 +246,20 @@ def write_held_rows(*, message_ids: Sequence[str] | None = None) -> None:
         held.clear()
 
 
-def _file(arrival: _Arrival, *, savepoint: bool = True) -> RawMessage:
+def _file(arrival: _Arrival, *, savepoint: bool = True, known: Known | None = None) -> RawMessage:
     """Look up, conclude and ingest one parsed message in a transaction (a savepoint within a
     batch's); its row is inserted in its final state. Returns the row of the same bytes when they
     were stored already (processed by `_known` once committed).
 
     `savepoint=False` (in a batch's transaction, see `_file_together`): no savepoint; a failure
-    other than a `Quarantine` raised before any write raises `_FileAgain`."""
+    other than a `Quarantine` raised before any write raises `_FileAgain`. `known`: its look-up,
+    read with the batch's (`look_up_together`); None: read now."""
     row, parsed = arrival.row, arrival.parsed
     assert parsed is not None
-    known: Known | None = None
     try:
         with transaction.atomic() if savepoint else nullcontext():
-            known = look_up(parsed, row=row)
+            if known is None:
+                known = look_up(parsed, row=row)
             if known.same_bytes is not None:
                 return known.same_bytes
             _process(row, retry=False, raw=arrival.raw, parsed=parsed, known=known)
@@ -892,12 +906,234 @@ def look_up(parsed: ParsedMail, *, row: RawMessage, sender: str | None = None) -
     return known
 
 
+# The statement of `look_up_together` answers for this many messages at most (its parameters:
+# eight or so a message).
+LOOK_UP_TOGETHER = 100
+
+
+def look_up_together(arrivals: Sequence[_Arrival]) -> list[Known | None]:
+    """`look_up` for each of a batch's messages, read together before the first is filed: one
+    statement per `LOOK_UP_TOGETHER` messages instead of one each (~0.5 ms of this process's CPU
+    and ~0.2 ms of the server's a message, measured on PostgreSQL). None for a message not parsed.
+
+    The answers are what `look_up` reads before any of the batch is filed; `_Ahead.take` hands
+    one out only while no message filed before it in the batch could have changed it."""
+    found: list[Known | None] = []
+    for first in range(0, len(arrivals), LOOK_UP_TOGETHER):
+        found += _look_up_chunk(arrivals[first : first + LOOK_UP_TOGETHER])
+    return found
+
+
+def _look_up_chunk(arrivals: Sequence[_Arrival]) -> list[Known | None]:
+    """`look_up_together`'s statement for a few messages: `look_up`'s parts, each for all of them
+    (an IN list), the rows naming what they answer for (`key`, `key2`)."""
+    knowns: list[Known | None] = []
+    authors: dict[int, str] = {}
+    for index, arrival in enumerate(arrivals):
+        parsed = arrival.parsed
+        if parsed is None:
+            knowns.append(None)
+            continue
+        written_by = _written_by(parsed)
+        knowns.append(
+            Known(sender=written_by.email if written_by is not None else "", content_sha256=content_hash(parsed))
+        )
+        if parsed.from_ is not None and parsed.from_.address:
+            authors[index] = parsed.from_.address.lower()
+    mails = [(arrival, known) for arrival, known in zip(arrivals, knowns, strict=True) if known is not None]
+    if not mails:
+        return knowns
+    senders = list(dict.fromkeys(known.sender for _arrival, known in mails if known.sender))
+    pairs_of = {sender: Sender(email=sender).identities() for sender in senders}
+    pairs = list(dict.fromkeys(pair for sender_pairs in pairs_of.values() for pair in sender_pairs))
+    owner_columns, nulls, owners_clause, owners_params = owners_query(pairs) if pairs else ([], [], "", [])
+    pad = "".join(f", {null}" for null in nulls)
+    quote = connection.ops.quote_name
+    raw_table = quote(RawMessage._meta.db_table)
+    state = "+state" if connection.vendor == "sqlite" else "state"  # see look_up
+
+    def some(values: Sequence[object]) -> str:
+        return ", ".join(["%s"] * len(values))
+
+    # Every part has the same columns: part, key, key2, number, content, ticket_id, entry_id, and
+    # the owners' identities; typed NULLs, as PostgreSQL types a UNION's columns pairwise.
+    text, number = "CAST(NULL AS text)", "CAST(NULL AS bigint)"
+    parts: list[str] = []
+    params: list[Any] = []
+    digests = list(dict.fromkeys(arrival.row.sha256 for arrival, _known in mails))
+    parts.append(
+        f"SELECT 0 AS part, sha256, {text}, id, {text}, {number}, {number}{pad} FROM {raw_table} "
+        f"WHERE sha256 IN ({some(digests)})"
+    )
+    params += digests
+    message_ids = list(
+        dict.fromkeys(a.parsed.message_id[:500] for a, k in mails if a.parsed and a.parsed.message_id and k.sender)
+    )
+    if message_ids:
+        parts.append(
+            f"SELECT 1, message_id, sender, id, content_sha256, ticket_id, entry_id{pad} FROM {raw_table} "
+            f"WHERE message_id IN ({some(message_ids)}) AND {state} = %s"
+        )
+        params += [*message_ids, RawState.PROCESSED]
+    since = timezone.now() - timedelta(seconds=int(settings.MAIL_RATE_WINDOW))
+    if senders:
+        cut = list(dict.fromkeys(sender[:254] for sender in senders))
+        parts.append(
+            f"SELECT 2, sender, {text}, COUNT(*), {text}, {number}, {number}{pad} FROM {raw_table} "
+            f"WHERE sender IN ({some(cut)}) AND received_at >= %s AND {state} = %s GROUP BY sender"
+        )
+        params += [*cut, connection.ops.adapt_datetimefield_value(since), RawState.PROCESSED]
+        blockable = list(dict.fromkeys(v for s in senders for v in (s.lower(), s.lower().rpartition("@")[2])))
+        parts.append(
+            f"SELECT 4, value, {text}, id, {text}, {number}, {number}{pad} FROM {quote(BlockedSender._meta.db_table)} "
+            f"WHERE value IN ({some(blockable)})"
+        )
+        params += blockable
+    if authors:
+        wanted = list(dict.fromkeys(authors.values()))
+        parts.append(
+            f"SELECT 3, LOWER(address), {text}, id, {text}, {number}, {number}{pad} "
+            f"FROM {quote(Mailbox._meta.db_table)} WHERE LOWER(address) IN ({some(wanted)})"
+        )
+        params += wanted
+    parts.append(
+        f"SELECT 5, {text}, {text}, value, {text}, {number}, {number}{pad} FROM {quote(Counter._meta.db_table)} "
+        "WHERE name = %s"
+    )
+    params.append(lookups.STAMP)
+    if pairs:
+        heading = f"SELECT 6, {text}, {text}, {number}, {text}, {number}, {number}"
+        parts.append(f"{heading}, {', '.join(owner_columns)} {owners_clause}")
+        params += owners_params
+    with bound_cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        results = cursor.fetchall()
+
+    same_bytes: dict[str, int] = {}
+    redeliveries: dict[tuple[str, str], list[tuple[RawMessage, str]]] = {}
+    recent: dict[str, int] = {}
+    ours: set[str] = set()
+    blocked: set[str] = set()
+    stamp: int | None = None
+    owner_rows: list[tuple[Any, ...]] = []
+    for part, key, key2, value, content, ticket_id, entry_id, *owner in results:
+        if part == 0:
+            same_bytes[key] = value
+        elif part == 1:
+            found = RawMessage(
+                pk=value, state=RawState.PROCESSED, content_sha256=content, ticket_id=ticket_id, entry_id=entry_id
+            )
+            redeliveries.setdefault((key, key2), []).append((found, content))
+        elif part == 2:
+            recent[key] = value
+        elif part == 3:
+            ours.add(key)
+        elif part == 4:
+            blocked.add(key)
+        elif part == 5:
+            stamp = None if value is None else int(value)
+        else:
+            owner_rows.append(tuple(owner))
+    kind_at, value_at, customer_at = _identity_positions()
+    owned_by: dict[tuple[str, str], set[int]] = {}
+    rows_of: dict[int, list[tuple[Any, ...]]] = {}  # a customer's identities
+    for owner in owner_rows:
+        owned_by.setdefault((owner[kind_at], owner[value_at]), set()).add(owner[customer_at])
+        rows_of.setdefault(owner[customer_at], []).append(owner)
+    own = None
+    for index, known in enumerate(knowns):
+        if known is None:
+            continue
+        arrival, sender = arrivals[index], known.sender
+        known.stamp = stamp
+        if arrival.row.sha256 in same_bytes:
+            known.same_bytes = RawMessage.objects.get(pk=same_bytes[arrival.row.sha256])  # read whole
+        author = authors.get(index, "")
+        if author:
+            if author in ours:
+                known.from_us = True
+            else:
+                own = own_addresses(stamp) if own is None else own
+                known.from_us = author in own
+        if not sender:
+            continue
+        message_id = arrival.parsed.message_id[:500] if arrival.parsed else ""
+        if message_id:
+            known.redeliveries = sorted(
+                (
+                    r
+                    for r, content in redeliveries.get((message_id, sender[:254]), [])
+                    if content in (known.content_sha256, "")
+                ),
+                key=lambda r: r.pk,
+            )
+        known.recent = recent.get(sender[:254], 0)
+        lower = sender.lower()
+        if lower in blocked:
+            known.blocked = lower  # the address's own entry wins over its domain's
+        elif (domain := lower.rpartition("@")[2]) in blocked:
+            known.blocked = domain
+        sender_pairs = pairs_of[sender]
+        customers = set().union(*(owned_by.get(pair, set()) for pair in sender_pairs))
+        # New objects for each message, as its own look-up would give it.
+        identities = owners_of([owner for customer in customers for owner in rows_of[customer]])
+        identities.sort(key=lambda identity: (identity.kind, identity.pk))  # as look_up
+        known.owners = (sender_pairs, identities)
+    return knowns
+
+
+@functools.cache
+def _identity_positions() -> tuple[int, int, int]:
+    """Where an identity's kind, value and customer stand among `owners_query`'s columns."""
+    names = [f.attname for f in Identity._meta.concrete_fields]
+    return names.index("kind"), names.index("value"), names.index("customer_id")
+
+
+# Inside a batch's first pass (`_file_together`): its look-ups read ahead.
+_ahead: ContextVar[_Ahead | None] = ContextVar("mail_ahead", default=None)
+
+
+@dataclass
+class _Ahead:
+    """A batch's look-ups, read before its first message is filed (`look_up_together`), and the
+    keys of the rows filed since: a message that shares one with a row filed before it in the
+    batch (the same bytes, the same message again, the same sender: its customer, its count for
+    the rate limit) is looked up at its turn instead, as it would be alone."""
+
+    known: list[Known | None]
+    digests: set[str] = field(default_factory=set)
+    messages: set[tuple[str, str]] = field(default_factory=set)
+    senders: set[str] = field(default_factory=set)
+
+    def take(self, index: int, arrival: _Arrival) -> Known | None:
+        known = self.known[index]
+        if known is None or arrival.parsed is None:
+            return None
+        sender = known.sender[:254]
+        message_id = arrival.parsed.message_id[:500]
+        if (
+            arrival.row.sha256 in self.digests
+            or (sender and sender in self.senders)
+            or any((m, sender) in self.messages for m in (message_id, clean(message_id)))
+        ):
+            return None
+        return known
+
+    def filed(self, row: RawMessage) -> None:
+        self.digests.add(row.sha256)
+        self.messages.add((row.message_id, row.sender))
+        if row.sender:
+            self.senders.add(row.sender)
+
+
 def _mark_bounced(found: Conclusions) -> None:
     bounce = found.bounce
     if bounce and bounce.permanent and bounce.recipient and found.threading.threaded_by == "bounce":
         # Only a bounce of mail we sent (matched by its Message-ID) may mark an address: a forged
         # bounce must not be able to cut a customer off.
         Identity.objects.filter(kind=IdentityKind.EMAIL, value=bounce.recipient.lower()).update(undeliverable=True)
+        if (ahead := _ahead.get()) is not None:
+            ahead.senders.add(bounce.recipient.lower()[:254])  # its identity, read ahead, changed
 
 
 def content_hash(parsed: ParsedMail) -> str:
