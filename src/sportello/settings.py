@@ -163,7 +163,7 @@ DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'sportello.sqlite
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A connection pool per process (psycopg_pool through Django 5.1+). Under ASGI every request
-    # runs in a thread of its own, so persistent per-thread connections (CONN_MAX_AGE) would leak.
+    # has a context of its own (asgiref's Local), so persistent connections (CONN_MAX_AGE) would leak.
     pool_size = env_int("SPORTELLO_DB_POOL_SIZE", 8)
     if pool_size > 0:
         DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 1, "max_size": pool_size, "timeout": 20}}
@@ -209,6 +209,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+
+
+# HTTP requests an ASGI web process (`sportello serve`) serves at once, each in a thread of its
+# own (asgi.py); as many as the database pool's connections by default, so none waits for one.
+WEB_THREADS = env_int("SPORTELLO_WEB_THREADS", env_int("SPORTELLO_DB_POOL_SIZE", 8) or 8)
 
 # --- Internationalisation ----------------------------------------------------------------------
 LANGUAGE_CODE = "en"

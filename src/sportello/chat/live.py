@@ -61,10 +61,10 @@ def push_many(sends: list[tuple[str, dict[str, Any]]]) -> None:
     """Send to several groups at once, in one trip to the event loop.
 
     From a request's or a visitor's thread under uvicorn the coroutine runs on the process's
-    event loop (`async_to_sync`, which hands it over and waits). Elsewhere (commands, task
-    workers, gunicorn) an in-memory layer has no socket to reach, so nothing is sent at all, and
-    the Redis layer sends from one event loop kept for the process (`async_to_sync` would start a
-    thread, a loop and a Redis connection for every call). A failed send only logs (best effort:
+    event loop, the one its sockets wait on (handed over, and waited for). Elsewhere (commands,
+    task workers, gunicorn) an in-memory layer has no socket to reach, so nothing is sent at all,
+    and the Redis layer sends from one event loop kept for the process (`async_to_sync` would start
+    a thread, a loop and a Redis connection for every call). A failed send only logs (best effort:
     the data is committed, a reload shows it) and does not stop the others.
     """
     layer = get_channel_layer()
@@ -75,7 +75,11 @@ def push_many(sends: list[tuple[str, dict[str, Any]]]) -> None:
         await send_in_order(layer, sends)
 
     try:
-        if isinstance(layer, InMemoryChannelLayer) or _main_loop() is not None:
+        if _main_loop() is not None:  # a consumer's database call (SyncToAsync's thread)
+            async_to_sync(send_all)()
+        elif (loop := _server_loop()) is not None:  # a request's thread (asgi.py)
+            asyncio.run_coroutine_threadsafe(send_all(), loop).result(timeout=60)
+        elif isinstance(layer, InMemoryChannelLayer):
             async_to_sync(send_all)()
         else:
             asyncio.run_coroutine_threadsafe(send_all(), _push_loop()).result(timeout=60)
@@ -112,6 +116,29 @@ def _main_loop() -> asyncio.AbstractEventLoop | None:
     if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
         return None
     loop: asyncio.AbstractEventLoop | None = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    return loop
+
+
+# The event loop of the ASGI server this process runs (asgi.py notes it on every HTTP request).
+_served: list[asyncio.AbstractEventLoop] = []
+
+
+def serving(loop: asyncio.AbstractEventLoop) -> None:
+    """Note `loop` as the ASGI server's: the requests' threads hand their pushes to it."""
+    if not _served or _served[0] is not loop:
+        _served[:] = [loop]
+
+
+def _server_loop() -> asyncio.AbstractEventLoop | None:
+    """The ASGI server's event loop while it runs, when this thread is not the loop's own."""
+    loop = _served[0] if _served else None
+    if loop is None or not loop.is_running() or loop.is_closed():
+        return None
+    try:
+        if asyncio.get_running_loop() is loop:
+            return None  # waiting on the loop from its own thread would never end
+    except RuntimeError:
+        pass  # no loop runs in this thread: a request's thread
     return loop
 
 
