@@ -169,6 +169,18 @@ def test_the_same_sender_twice_in_a_batch_is_one_customer(mail):
     assert nina.name == "Nina Neri" and nina.identities.count() == 1
 
 
+def test_a_customer_writing_from_two_addresses_in_a_batch_keeps_the_first_name(mail):
+    """The second mail reads the customer as the first one left it, as it would alone."""
+    ann = Customer.objects.create(name="")
+    ann.identities.create(kind="email", value="ann@example.com")
+    ann.identities.create(kind="email", value="ann@home.example")
+    raws = [mail(sender="Ann Work <ann@example.com>", subject="One"), mail(sender="Ann Home <ann@home.example>")]
+    rows = receive_batch(raws, source="imap")
+    assert [row.ticket.customer_id for row in rows] == [ann.pk, ann.pk]
+    ann.refresh_from_db()
+    assert ann.name == "Ann Work"
+
+
 def test_in_a_batch_mail_from_us_and_from_blocked_senders_is_held_as_alone(mail):
     Mailbox.objects.create(address="sales@sportello.localhost")
     block("pills@example.net")

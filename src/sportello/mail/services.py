@@ -1098,12 +1098,14 @@ class _Ahead:
     """A batch's look-ups, read before its first message is filed (`look_up_together`), and the
     keys of the rows filed since: a message that shares one with a row filed before it in the
     batch (the same bytes, the same message again, the same sender: its customer, its count for
-    the rate limit) is looked up at its turn instead, as it would be alone."""
+    the rate limit; a customer that wrote: its name may be set now) is looked up at its turn
+    instead, as it would be alone."""
 
     known: list[Known | None]
     digests: set[str] = field(default_factory=set)
     messages: set[tuple[str, str]] = field(default_factory=set)
     senders: set[str] = field(default_factory=set)
+    customers: set[int] = field(default_factory=set)  # the authors of the entries filed
 
     def take(self, index: int, arrival: _Arrival) -> Known | None:
         known = self.known[index]
@@ -1115,6 +1117,7 @@ class _Ahead:
             arrival.row.sha256 in self.digests
             or (sender and sender in self.senders)
             or any((m, sender) in self.messages for m in (message_id, clean(message_id)))
+            or (known.owners and any(identity.customer_id in self.customers for identity in known.owners[1]))
         ):
             return None
         return known
@@ -1124,6 +1127,10 @@ class _Ahead:
         self.messages.add((row.message_id, row.sender))
         if row.sender:
             self.senders.add(row.sender)
+        # Its entry, when filed now (a duplicate's is an earlier one: nothing changed).
+        entry = row.entry if RawMessage.entry.is_cached(row) else None
+        if entry is not None and entry.author_customer_id is not None:
+            self.customers.add(entry.author_customer_id)
 
 
 def _mark_bounced(found: Conclusions) -> None:
