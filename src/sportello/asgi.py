@@ -39,14 +39,62 @@ from sportello.chat.routing import websocket_application  # noqa: E402
 
 class Http:
     """Django's HTTP handling in `threads` threads. Each call notes the server's event loop
-    (chat/live.py `serving`): pushes from a request's thread are handed to it."""
+    (chat/live.py `serving`): pushes from a request's thread are handed to it.
 
-    def __init__(self, threads: int) -> None:
+    A body sent without a length (chunked) is read here first, up to `limit` bytes (413 beyond),
+    and handed on with its length: Django's WSGI request reads as many bytes as CONTENT_LENGTH
+    says, none without it, where its ASGI handler read the whole body."""
+
+    def __init__(self, threads: int, limit: int) -> None:
         self.wsgi = WSGIMiddleware(django_application, workers=threads)  # type: ignore[arg-type]
+        self.limit = limit
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         live.serving(asyncio.get_running_loop())
+        headers = scope["headers"]
+        if any(name == b"transfer-encoding" for name, _value in headers) and not any(
+            name == b"content-length" for name, _value in headers
+        ):
+            body = await self._whole_body(receive)
+            if body is None:
+                await send(
+                    {"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"text/plain")]}
+                )
+                await send({"type": "http.response.body", "body": b"Request body too large"})
+                return
+            scope = {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
+            receive = _replaying(body, receive)
         await self.wsgi(scope, receive, send)  # type: ignore[arg-type]
+
+    async def _whole_body(self, receive: Any) -> bytes | None:
+        """The request's body, or None past `limit` bytes (or when the client went away)."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+def _replaying(body: bytes, receive: Any) -> Any:
+    """A `receive` that gives `body` whole first, then what the client sends next (a disconnect)."""
+    given = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal given
+        if given:
+            return await receive()  # type: ignore[no-any-return]
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -68,6 +116,10 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
             return
 
 
+# A chunked body is held in memory up to twice the largest message or file taken (a file in a JSON
+# body is base64, a third longer).
+CHUNKED_LIMIT = 2 * max(settings.MAIL_MAX_MESSAGE_BYTES, settings.MAX_ATTACHMENT_BYTES)
+
 application = ProtocolTypeRouter(
-    {"http": Http(settings.WEB_THREADS), "websocket": websocket_application, "lifespan": lifespan}
+    {"http": Http(settings.WEB_THREADS, limit=CHUNKED_LIMIT), "websocket": websocket_application, "lifespan": lifespan}
 )

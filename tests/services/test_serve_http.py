@@ -4,6 +4,7 @@ of threads (asgi.py): a request's whole work in one thread, its pushes handed to
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -65,3 +66,32 @@ def test_a_form_post_is_read_and_checked_for_its_csrf_token(tmp_path: Path, migr
             assert refused.status_code == 200 and "did not match" in refused.text, serve_log(tmp_path)
             # Without its token the same post is refused (403), as under any server.
             assert browser.post("/accounts/login/", data={"username": "nobody"}).status_code == 403
+
+
+@pytest.mark.own_sqlite
+def test_a_chunked_body_without_a_length_is_read_whole(tmp_path: Path, migrated_sqlite: Path):
+    env = sportello_env(tmp_path)
+    copy_database(migrated_sqlite, tmp_path)
+    signed_in(env, role="ADMIN")
+    token = shell(env, TOKEN)
+    body = json.dumps(
+        {
+            "subject": "Sent in pieces",
+            "body_text": "x" * 70_000,
+            "customer": {"name": "Ada", "email": "ada@example.com"},
+        }
+    ).encode()
+
+    def pieces() -> Iterator[bytes]:  # a generator: httpx sends it chunked, with no Content-Length
+        for start in range(0, len(body), 8192):
+            yield body[start : start + 8192]
+
+    with serving(env, tmp_path) as port:
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/tickets",
+            content=pieces(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            timeout=BOUND,
+        )
+        assert answer.status_code == 201, answer.text + serve_log(tmp_path)
+        assert answer.json()["subject"] == "Sent in pieces"
