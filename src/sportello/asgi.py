@@ -35,6 +35,7 @@ from django.conf import settings  # noqa: E402
 
 from sportello.chat import live  # noqa: E402
 from sportello.chat.routing import websocket_application  # noqa: E402
+from sportello.core.settle import settle  # noqa: E402
 
 
 class Http:
@@ -123,3 +124,5 @@ CHUNKED_LIMIT = 2 * max(settings.MAIL_MAX_MESSAGE_BYTES, settings.MAX_ATTACHMENT
 application = ProtocolTypeRouter(
     {"http": Http(settings.WEB_THREADS, limit=CHUNKED_LIMIT), "websocket": websocket_application, "lifespan": lifespan}
 )
+
+settle()  # the start-up objects out of the collector's full passes (core/settle.py)
