@@ -272,7 +272,7 @@ class OutboxRow:
 def outbox_row(*published: Event) -> OutboxRow | None:
     """`publish(*published)`'s row, to be written by the caller (see OutboxRow); None inside
     `together()` (its block writes the rows), where the caller publishes as usual."""
-    if getattr(_held, "calls", None) is not None or not published:
+    if holding() or not published:
         return None
     for event in published:
         check_payload(event.name, event.data)
@@ -297,6 +297,11 @@ def _on_commit(first: int, batch: list[Event]) -> None:
 
 # The publish calls of this thread's `together()` block not written yet (None: outside one).
 _held = threading.local()
+
+
+def holding() -> bool:
+    """Whether publish calls are held for the end of a `together()` block (`outbox_row` gives None)."""
+    return getattr(_held, "calls", None) is not None
 
 
 @contextmanager

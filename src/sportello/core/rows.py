@@ -92,6 +92,26 @@ def insert_many(instances: Sequence[Model]) -> None:
             _saved(chunk, cursor.fetchall(), returned, connection.alias)
 
 
+def keyed_insert(instance: Model) -> tuple[str, list[Any]]:
+    """The INSERT of `instance` with its key given (a key taken ahead from the table's sequence),
+    each value prepared as `insert` prepares it, and its parameters: for a writer that sends it
+    inside a statement of its own (intake's new ticket, its rows in one data-modifying WITH)."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    sql, columns = _keyed_statement(type(instance), connection.vendor)
+    return sql, [instance.pk, *parameters(instance, columns, connection)]
+
+
+@cache
+def _keyed_statement(model: type[Model], vendor: str) -> tuple[str, tuple[_Column, ...]]:
+    _insert, columns, _returned = _statement(model, vendor, ())
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    pk = model._meta.pk
+    assert pk is not None
+    names = [quote(str(pk.column))] + [quote(str(field.column)) for _attname, field, _final in columns]
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})"
+    return sql, columns
+
+
 def _saved(
     instances: Sequence[Model], found: Sequence[Sequence[Any]], returned: Sequence[Field[Any, Any]], alias: str
 ) -> None:

@@ -36,7 +36,7 @@ from sportello.core import lookups, prefetch
 from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from sportello.core.made import made
 from sportello.core.rows import _statement as row_statement
-from sportello.core.rows import bound_cursor
+from sportello.core.rows import bound_cursor, keyed_insert
 from sportello.core.rows import parameters as row_parameters
 from sportello.customers.identity import normalize, owners_of, owners_query
 from sportello.customers.models import Customer, CustomerChange, CustomerNote, Identity, IdentityKind, Organization
@@ -223,6 +223,69 @@ def _customer_with_identities_sql(count: int) -> tuple[str, tuple[Any, ...]]:
         "SELECT c.id, i.id, i.kind, i.value FROM c LEFT JOIN i ON true"
     )
     return sql, columns
+
+
+@dataclass(frozen=True)
+class NewCustomerRows:
+    """A new sender's customer for a writer that inserts it inside a statement of its own (intake:
+    a new sender's ticket in ONE statement, no transaction around it): the customer's INSERT, its
+    key taken ahead, and her addresses' INSERT … RETURNING id, kind, value (the addresses are held
+    on the customer already, without keys). Unlike `_create_with_identities`, an address another
+    customer took meanwhile is not skipped: it fails the whole statement (IntegrityError), and
+    the writer takes the transaction's way, which finds that customer. Call `written(rows)` with
+    the rows the addresses' INSERT returned."""
+
+    customer: Customer
+    customer_row: tuple[str, list[Any]]
+    identities: tuple[str, list[Any]]
+
+    def written(self, found: Sequence[Sequence[Any]]) -> None:
+        customer = self.customer
+        customer._state.adding, customer._state.db = False, connection.alias
+        keys = {(kind, value): pk for pk, kind, value in found}
+        for identity in customer.identities.all():
+            identity.pk = keys[identity.kind, identity.value]
+            identity._state.adding, identity._state.db = False, connection.alias
+
+
+def customer_without_statement(
+    sender: Sender, *, language: str, stamp: int | None, owners: list[Identity], key: int
+) -> tuple[Customer, NewCustomerRows | None] | None:
+    """The sender's customer as `find_or_create_customer` settles it, when that needs no statement
+    of its own. `owners`: every identity of the customers owning one of the sender's addresses, as
+    the caller read them (`identity.owners_query`). Either such a customer with nothing to add (no
+    rows), or a new customer whose rows the caller writes (`key`: her key, taken ahead from the
+    table's sequence). None when `find_or_create_customer` has to write: a nameless customer takes
+    the sender's name, or one of the sender's addresses nobody holds joins the file."""
+    pairs = sender.identities()
+    if not pairs:
+        raise InvalidInput(NO_ADDRESS, field="sender")
+    name = sender.name.strip()[:200]
+    owner = {(identity.kind, identity.value): identity.customer for identity in owners}
+    customer = next((owner[pair] for pair in pairs if pair in owner), None)
+    if customer is not None:
+        if (name and not customer.name) or any(pair not in owner for pair in pairs):
+            return None
+        _hold_identities(customer, [i for i in owners if i.customer_id == customer.pk])
+        return customer, None
+    customer = made(Customer, pk=key, name=name, language=language, organization_id=_organization_for(pairs, stamp))
+    now = timezone.now()
+    addresses = [
+        made(Identity, customer=customer, kind=kind, value=value, undeliverable=False, verified=False, created_at=now)
+        for kind, value in pairs
+    ]
+    _hold_identities(customer, addresses)
+    insert = (_new_identities_sql(len(pairs)), [v for kind, value in pairs for v in (key, kind, value, now)])
+    return customer, NewCustomerRows(customer, keyed_insert(customer), insert)
+
+
+@functools.cache
+def _new_identities_sql(count: int) -> str:
+    table = connection.ops.quote_name(Identity._meta.db_table)
+    return (
+        f"INSERT INTO {table} (customer_id, kind, value, undeliverable, verified, created_at) "
+        f"VALUES {', '.join(['(%s, %s, %s, false, false, %s)'] * count)} RETURNING id, kind, value"
+    )
 
 
 def _hold_identities(customer: Customer, identities: list[Identity]) -> None:

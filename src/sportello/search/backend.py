@@ -156,12 +156,18 @@ def index_ticket(
             cursor.execute("INSERT INTO search_fts (rowid, body) VALUES (%s, %s)", [ticket_id, document])
 
 
+def writes_at_once() -> bool:
+    """Whether a new ticket's document is written with its rows (`new_document_row`): PostgreSQL,
+    outside `deferred()` and `together()`."""
+    return is_postgres() and _pending.get() is None and _held.get() is None
+
+
 def new_document_row(ticket_id: int, *, ticket: Ticket, bodies: list[str]) -> tuple[str, list[Any]] | None:
     """PostgreSQL: the INSERT of a new ticket's document (built as `index_ticket(…, new=True)`
     builds it) and its parameters, for a writer that sends it within a statement of its own
     (intake: a new ticket's rows in one INSERT). None where `index_ticket` would not write it at
     once (inside `deferred()` or `together()`, or on SQLite): the writer calls `index_ticket`."""
-    if not is_postgres() or _pending.get() is not None or _held.get() is not None:
+    if not writes_at_once():
         return None
     document = build_document(ticket_id, ticket=ticket, bodies=bodies)
     sql = "INSERT INTO search_ticketdocument (ticket_id, body, vector) VALUES (%s, %s, to_tsvector('simple', %s))"

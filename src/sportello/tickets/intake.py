@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from sportello.accounts.models import Group, User
@@ -28,7 +28,13 @@ from sportello.core.numbers import next_number, next_number_and_stamp, sequence_
 from sportello.core.text import clean, clean_json
 from sportello.customers.identity import owners_of, owners_query
 from sportello.customers.models import Customer, Identity
-from sportello.customers.services import NO_ADDRESS, Sender, find_or_create_customer
+from sportello.customers.services import (
+    NO_ADDRESS,
+    NewCustomerRows,
+    Sender,
+    customer_without_statement,
+    find_or_create_customer,
+)
 from sportello.fields import services as custom_fields
 from sportello.tickets import statuses
 from sportello.tickets.attachments import AttachmentIn, check_sizes, store_attachments
@@ -127,6 +133,27 @@ def ingest(inbound: Inbound, *, savepoint: bool = True) -> IntakeResult:
     if not pairs:  # refused before a reference number is taken
         raise InvalidInput(NO_ADDRESS, field="sender")
 
+    head = None
+    if (
+        inbound.ticket is None
+        and connection.vendor == "postgresql"
+        and inbound.stamp is None
+        and inbound.owners is None
+        and not inbound.attachments
+        and not connection.in_atomic_block
+        and connection.get_autocommit()
+    ):
+        # Nobody's transaction is open: a new sender's ticket (or a known sender's with nothing to
+        # add to her file) is two statements and no transaction (`_open_alone`).
+        head = _new_ticket_head(pairs)
+        try:
+            opened = _open_alone(inbound, head, subject, now, body_text, body_html)
+        except IntegrityError:  # another new sender's ticket took one of the addresses meanwhile
+            head = None  # read again: her file is this sender's now
+        else:
+            if opened is not None:
+                return opened
+
     with transaction.atomic(savepoint=savepoint):
         # A new ticket takes its number first: the same statement reads the version of the cached
         # lookups (status, organization domains, tags) that the rest of the transaction uses.
@@ -134,12 +161,13 @@ def ingest(inbound: Inbound, *, savepoint: bool = True) -> IntakeResult:
         # the sequence in its own INSERT (`_open_with_entry`), and nothing is read here, unless
         # the search document and the events' row are written now: the keys read ahead put them
         # in the ticket's statement (`_open_at_once`), two statements instead of three.
-        number, stamp, owners, head = None, inbound.stamp, inbound.owners, None
+        number, stamp, owners = None, inbound.stamp, inbound.owners
         if inbound.ticket is None:
-            if connection.vendor == "postgresql" and (stamp is None or not inbound.batched):
+            if head is None and connection.vendor == "postgresql" and (stamp is None or not inbound.batched):
                 # The sender's customers (unless the channel read them), and the new rows' keys,
                 # in that statement too.
                 head = _new_ticket_head(pairs if owners is None else [])
+            if head is not None:
                 number, stamp = head.number, head.stamp
                 owners = (pairs, head.owners) if owners is None else owners
             elif stamp is None:
@@ -212,6 +240,7 @@ class _Head:
     stamp: int  # the version of the cached lookups
     ticket_id: int  # the keys of the new ticket and of its first entry, taken from their sequences
     entry_id: int
+    customer_id: int  # a new customer's key (`_open_alone`), taken too: unused when she is known
     owners: list[Identity]  # every identity of the customers owning one of the sender's addresses
 
 
@@ -225,8 +254,8 @@ def _new_ticket_head(pairs: list[tuple[str, str]]) -> _Head:
         found = cursor.fetchall()
     head = next(row for row in found if row[0] == 0)
     stamp = lookups.ensure_stamp() if head[2] is None else int(head[2])
-    owners = owners_of([row[5:] for row in found if row[0] == 1])
-    return _Head(int(head[1]), stamp, int(head[3]), int(head[4]), owners)
+    owners = owners_of([row[6:] for row in found if row[0] == 1])
+    return _Head(int(head[1]), stamp, int(head[3]), int(head[4]), int(head[5]), owners)
 
 
 @cache
@@ -237,27 +266,64 @@ def _head_sql(count: int) -> str:
     key = "nextval(pg_get_serial_sequence('{}', 'id'))"
     head = (
         f"SELECT 0, nextval('{sequence_name('ticket')}'), (SELECT value FROM {counters} WHERE name = %s), "
-        f"{key.format(Ticket._meta.db_table)}, {key.format(Entry._meta.db_table)}"
+        f"{key.format(Ticket._meta.db_table)}, {key.format(Entry._meta.db_table)}, "
+        f"{key.format(Customer._meta.db_table)}"
     )
     if not count:
         return head
     columns, nulls, clause, _params = owners_query([("", "")] * count)
-    return f"{head}, {', '.join(nulls)} UNION ALL SELECT 1, NULL, NULL, NULL, NULL, {', '.join(columns)} {clause}"
+    return f"{head}, {', '.join(nulls)} UNION ALL SELECT 1, NULL, NULL, NULL, NULL, NULL, {', '.join(columns)} {clause}"
+
+
+def _open_alone(
+    inbound: Inbound, head: _Head, subject: str, now: datetime, body_text: str, body_html: str
+) -> IntakeResult | None:
+    """A new ticket on PostgreSQL with no transaction open: after `head` (reads and sequence
+    values: nothing to roll back), every row — a new sender's customer and addresses too — in ONE
+    statement, which PostgreSQL commits by itself (no BEGIN and COMMIT: the API's create is two
+    round trips). None, having written nothing, when more has to be written (a known customer's
+    file gains a name or an address) or the document or events' row waits for a block's end: the
+    caller goes on in a transaction with `head`. IntegrityError: an address was taken meanwhile
+    (nothing written; read again)."""
+    from sportello.search import backend as search
+
+    if not search.writes_at_once() or events.holding():
+        return None
+    stamp = head.stamp
+    if inbound.required_fields:
+        custom_fields.clean_values("ticket", {}, creating=True, stamp=stamp)
+    settled = customer_without_statement(
+        inbound.sender, language=inbound.language, stamp=stamp, owners=head.owners, key=head.customer_id
+    )
+    if settled is None:
+        return None
+    customer, new_customer = settled
+    return _open_at_once(inbound, customer, subject, now, head, body_text, body_html, new_customer)
 
 
 def _open_at_once(
-    inbound: Inbound, customer: Customer, subject: str, now: datetime, head: _Head, body_text: str, body_html: str
+    inbound: Inbound,
+    customer: Customer,
+    subject: str,
+    now: datetime,
+    head: _Head,
+    body_text: str,
+    body_html: str,
+    new_customer: NewCustomerRows | None = None,
 ) -> IntakeResult:
     """A new ticket on PostgreSQL: its row, its tags, its first entry, its search document and its
     events' outbox row in ONE statement (a data-modifying WITH), their keys taken beforehand
-    (`_new_ticket_head`). What each part writes is what `_open_ticket`, `rows.insert`,
-    `search.index_ticket` and `events.publish` write one statement each (the other way below)."""
+    (`_new_ticket_head`); `new_customer`: her rows too, first. What each part writes is what
+    `_open_ticket`, `rows.insert`, `search.index_ticket` and `events.publish` write one statement
+    each (the other way below)."""
     from sportello.search import backend as search
 
     ticket = _new_ticket(inbound, customer, subject, now, head.number, head.stamp, pk=head.ticket_id)
     tags = _tags(inbound.tags, head.stamp) if inbound.tags else []
     entry = _first_entry(inbound, ticket, customer, body_text, body_html, now, pk=head.entry_id)
-    parts = [_insert_with_key(ticket), _insert_with_key(entry)]
+    parts = [rows.keyed_insert(ticket), rows.keyed_insert(entry)]
+    if new_customer is not None:
+        parts.insert(0, new_customer.customer_row)
     if tags:
         parts.append((_tag_links_sql(len(tags)), [v for tag in tags for v in (ticket.pk, tag.pk)]))
     document = search.new_document_row(ticket.pk, ticket=ticket, bodies=[entry.body_text])
@@ -271,7 +337,11 @@ def _open_at_once(
     )
     outbox = events.outbox_row(*published)
     if outbox is not None:
-        parts.append((outbox.sql, outbox.params))  # last: the statement returns its row's id
+        parts.append((outbox.sql, outbox.params))  # the statement returns its row's id
+    if new_customer is not None:  # her addresses last: their keys come back, a row each
+        outbox_id = f"(SELECT id FROM w{len(parts) - 1})" if outbox is not None else "NULL"
+        parts.append(new_customer.identities)
+        parts.append((f"SELECT {outbox_id}, i.* FROM w{len(parts) - 1} i", []))
     with rows.bound_cursor() as cursor:
         cursor.execute(
             "WITH " * (len(parts) > 1)
@@ -280,8 +350,9 @@ def _open_at_once(
             + parts[-1][0],
             [value for _sql, params in parts for value in params],
         )
-        if outbox is not None:
-            outbox.written(int(cursor.fetchone()[0]))
+        found = cursor.fetchall() if outbox is not None or new_customer is not None else []
+    if new_customer is not None:
+        new_customer.written([row[1:] for row in found])
     for instance in (ticket, entry):
         instance._state.adding, instance._state.db = False, connection.alias
     prefetch.hold(ticket, "tags", tags)
@@ -291,6 +362,8 @@ def _open_at_once(
         search.index_ticket(ticket.pk, ticket=ticket, bodies=[entry.body_text], new=True)
     if outbox is None:
         events.publish(*published)
+    else:  # last: outside a transaction its screens are pushed at once
+        outbox.written(int(found[0][0]))
     return IntakeResult(ticket=ticket, entry=entry, created=True)
 
 
@@ -328,22 +401,6 @@ def _open_with_entry_sql() -> tuple[str, tuple[Any, ...], tuple[Any, ...]]:
     entry_sql, entry_columns, _returned = rows._statement(Entry, connection.vendor, its_ticket)
     sql = f"WITH t AS ({ticket_sql}), e AS ({entry_sql}) SELECT t.id, t.number, e.id FROM t, e"
     return sql, ticket_columns, entry_columns
-
-
-def _insert_with_key(instance: Ticket | Entry) -> tuple[str, list[Any]]:
-    """The INSERT of `instance` with its key given (as `rows.insert` writes it otherwise), and its
-    parameters."""
-    sql, columns = _insert_with_key_sql(type(instance))
-    return sql, [instance.pk, *rows.parameters(instance, columns, connection)]
-
-
-@cache
-def _insert_with_key_sql(model: type[Ticket | Entry]) -> tuple[str, tuple[Any, ...]]:
-    _insert, columns, _returned = rows._statement(model, connection.vendor, ())
-    quote = connection.ops.quote_name
-    names = [quote(str(model._meta.pk.column))] + [quote(str(field.column)) for _attname, field, _final in columns]
-    sql = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})"
-    return sql, columns
 
 
 def _subject_from(body: str) -> str:
