@@ -21,13 +21,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache, lru_cache
 from types import NoneType
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, Model, fields
 from django.db.models.fields.related import ForeignKey, OneToOneField
+
+M = TypeVar("M", bound=Model)
 
 # A column: (the attribute read, or "" when the field's pre_save computes the value; the field; the
 # types of the values passed unchanged, see `_final_types`).
@@ -110,6 +112,39 @@ def _keyed_statement(model: type[Model], vendor: str) -> tuple[str, tuple[_Colum
     names = [quote(str(pk.column))] + [quote(str(field.column)) for _attname, field, _final in columns]
     sql = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})"
     return sql, columns
+
+
+def from_row(model: type[M], values: Sequence[Any]) -> M:
+    """An instance of `model` from a raw row of its concrete fields' columns, in order, as a query
+    would give it: the database's and the fields' converters applied (a JSON field's text decoded,
+    SQLite's naive UTC times made aware, its 0/1 booleans), then `Model.from_db`."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    converted = list(values)
+    for index, column, converters in _converters(model, connection.vendor):
+        value = converted[index]
+        for convert in converters:
+            value = convert(value, column, connection)
+        converted[index] = value
+    return model.from_db(connection.alias, _attnames(model), converted)
+
+
+@cache
+def _attnames(model: type[Model]) -> list[str]:
+    return [f.attname for f in model._meta.concrete_fields]
+
+
+@cache
+def _converters(model: type[Model], vendor: str) -> tuple[tuple[int, Any, tuple[Any, ...]], ...]:
+    """(position, column, converters) of each of `model`'s fields that has converters, as Django's
+    query compiler finds them (built once per process and database)."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    found = []
+    for index, field in enumerate(model._meta.concrete_fields):
+        column = field.get_col(model._meta.db_table)
+        converters = (*connection.ops.get_db_converters(column), *column.get_db_converters(connection))
+        if converters:
+            found.append((index, column, converters))
+    return tuple(found)
 
 
 def _saved(

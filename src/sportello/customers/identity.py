@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection
 
+from sportello.core.rows import from_row
 from sportello.customers.models import Customer, Identity, IdentityKind
 
 _PHONE_JUNK = re.compile(r"[\s().\-/]")
@@ -102,42 +102,14 @@ def _owner_columns(vendor: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def owners_of(rows: list[tuple[object, ...]]) -> list[Identity]:
     """The identities of `owners_query`'s rows (its columns, in order), each with its customer."""
-    identity_names = [f.attname for f in Identity._meta.concrete_fields]
-    customer_names = [f.attname for f in Customer._meta.concrete_fields]
-    split = len(identity_names)
+    split = len(Identity._meta.concrete_fields)
     customers: dict[int, Customer] = {}
     found = []
     for row in rows:
-        identity = Identity.from_db(connection.alias, identity_names, _converted(Identity, row[:split]))
+        identity = from_row(Identity, row[:split])
         customer = customers.get(identity.customer_id)
         if customer is None:
-            values = _converted(Customer, row[split:])
-            customer = customers[identity.customer_id] = Customer.from_db(connection.alias, customer_names, values)
+            customer = customers[identity.customer_id] = from_row(Customer, row[split:])
         identity.customer = customer
         found.append(identity)
     return found
-
-
-def _converted(model: type[Identity] | type[Customer], values: tuple[object, ...]) -> list[Any]:
-    """A raw row's values as a query would give them: the database's and the fields' converters
-    applied (a JSON field's text decoded, SQLite's naive UTC times made aware, its 0/1 booleans)."""
-    converted = list(values)
-    for index, column, converters in _converters(model, connection.vendor):
-        value = converted[index]
-        for convert in converters:
-            value = convert(value, column, connection)
-        converted[index] = value
-    return converted
-
-
-@functools.cache
-def _converters(model: type[Identity] | type[Customer], vendor: str) -> tuple[tuple[int, Any, tuple[Any, ...]], ...]:
-    """(position, column, converters) of each of `model`'s fields that has converters, as Django's
-    query compiler finds them (built once per process and database)."""
-    found = []
-    for index, field in enumerate(model._meta.concrete_fields):
-        column = field.get_col(model._meta.db_table)
-        converters = (*connection.ops.get_db_converters(column), *column.get_db_converters(connection))
-        if converters:
-            found.append((index, column, converters))
-    return tuple(found)

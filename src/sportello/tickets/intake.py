@@ -427,19 +427,22 @@ def _bump_open_thread(ticket: Ticket | None, now: datetime) -> Ticket | None:
     do in two statements); None when there is none or it is closed or merged (nothing written)."""
     if ticket is None:
         return None
-    fields = [f for f in Ticket._meta.concrete_fields]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(f.column)) for f in fields)
     updated_at = Ticket._meta.get_field("updated_at").get_db_prep_save(now, connection)
-    bumped = list(
-        Ticket.objects.raw(
-            f"UPDATE {quote(Ticket._meta.db_table)} SET {quote('version')} = {quote('version')} + 1, "
-            f"{quote('updated_at')} = %s WHERE {quote('id')} = %s AND {quote('merged_into_id')} IS NULL "
-            f"AND {quote('state')} <> %s RETURNING {columns}",
-            [updated_at, ticket.pk, StatusCategory.CLOSED],
-        )
+    with rows.bound_cursor() as cursor:
+        cursor.execute(_bump_sql(), [updated_at, ticket.pk, StatusCategory.CLOSED])
+        found = cursor.fetchone()
+    return None if found is None else rows.from_row(Ticket, found)
+
+
+@cache
+def _bump_sql() -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in Ticket._meta.concrete_fields)
+    return (
+        f"UPDATE {quote(Ticket._meta.db_table)} SET {quote('version')} = {quote('version')} + 1, "
+        f"{quote('updated_at')} = %s WHERE {quote('id')} = %s AND {quote('merged_into_id')} IS NULL "
+        f"AND {quote('state')} <> %s RETURNING {columns}"
     )
-    return bumped[0] if bumped else None
 
 
 def _search_head_may_change(
