@@ -20,6 +20,8 @@ from sportello.accounts.models import Group, User
 from sportello.core import events
 from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from sportello.core.html import html_to_text, sanitize_html, text_to_html
+from sportello.core.made import made
+from sportello.core.rows import insert as insert_row
 from sportello.customers.models import Customer
 from sportello.fields import services as custom_fields
 from sportello.search import backend as search
@@ -348,7 +350,8 @@ def add_inbound_entry(
     4. After commit: ENTRY_ADDED, then TICKET_UPDATED when the status changed.
     """
     reopened = _touch(ticket, now, reopen=not internal, bumped=bumped)
-    entry = Entry.objects.create(
+    entry = made(
+        Entry,
         ticket=ticket,
         kind=kind,
         channel=channel,
@@ -361,6 +364,7 @@ def add_inbound_entry(
         ticket_version=ticket.version,
         created_at=now,
     )
+    insert_row(entry)  # nothing listens to an entry's save: its SQL built once, not per message
     store_attachments(entry, attachments or [])
     if reindex:
         search.index_ticket(ticket.pk)
