@@ -199,19 +199,43 @@ def test_in_a_batch_mail_from_us_and_from_blocked_senders_is_held_as_alone(mail)
     assert list(Ticket.objects.values_list("subject", flat=True)) == ["A question"]
 
 
+def looked_up(captured: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries if 'FROM "mail_blockedsender"' in q["sql"]]
+
+
 def test_a_batch_reads_its_look_ups_in_one_statement(mail):
     """Each message's look-ups (the same bytes, a redelivery, the rate limit, the block list, the
-    sender's customer) are read for the whole batch at once; a message whose answers a message
-    before it in the batch may have changed (here: the same sender's) reads its own at its turn."""
+    sender's customer) are read for the whole batch at once; a sender who wrote before in the
+    batch takes that look-up with what their own message changed (their new customer)."""
     receive_raw(mail(subject="warm up"))
     raws = [mail(subject=f"Question {n}", sender=f"P{n} <q{n}@example.com>") for n in range(5)]
     raws.append(mail(subject="Again", sender="P0 <q0@example.com>"))
     with CaptureQueriesContext(connection) as captured:
         rows = receive_batch(raws, source="imap")
     assert {row.state for row in rows} == {RawState.PROCESSED}
-    looked_up = [q["sql"] for q in captured.captured_queries if 'FROM "mail_blockedsender"' in q["sql"]]
-    assert len(looked_up) == 2, looked_up
+    assert len(looked_up(captured)) == 1, looked_up(captured)
     assert rows[5].ticket.customer_id == rows[0].ticket.customer_id
+    assert Customer.objects.count() == 6  # the warm-up's sender and the five
+    assert Customer.objects.get(pk=rows[0].ticket.customer_id).identities.count() == 1
+
+
+def test_a_customer_writing_from_two_addresses_then_the_first_again_is_read_again(mail):
+    """Her file got entries from two addresses in the batch: what the first address's entry left
+    in hand may be behind, so the third mail looks her up at its turn."""
+    ann = Customer.objects.create(name="")
+    ann.identities.create(kind="email", value="ann@example.com")
+    ann.identities.create(kind="email", value="ann@home.example")
+    raws = [
+        mail(sender="ann@example.com", subject="One"),
+        mail(sender="Ann Home <ann@home.example>", subject="Two"),
+        mail(sender="Ann Work <ann@example.com>", subject="Three"),
+    ]
+    with CaptureQueriesContext(connection) as captured:
+        rows = receive_batch(raws, source="imap")
+    assert len(looked_up(captured)) == 3
+    assert [row.ticket.customer_id for row in rows] == [ann.pk] * 3
+    ann.refresh_from_db()
+    assert ann.name == "Ann Home" and Customer.objects.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)

@@ -38,7 +38,7 @@ from sportello.core.rows import bound_cursor, insert_many
 from sportello.core.rows import insert as insert_row
 from sportello.core.text import clean
 from sportello.customers.identity import normalize, owners_of, owners_query
-from sportello.customers.models import Identity, IdentityKind
+from sportello.customers.models import Customer, Identity, IdentityKind
 from sportello.customers.services import Sender
 from sportello.mail.addresses import base_address
 from sportello.mail.blocking import reason as block_reason
@@ -53,7 +53,7 @@ from sportello.mail.parse import (
 from sportello.mail.pipeline import Conclusions, conclude, filing, own_addresses
 from sportello.tickets.attachments import AttachmentIn
 from sportello.tickets.intake import Inbound, ingest
-from sportello.tickets.models import Channel
+from sportello.tickets.models import Channel, Entry
 
 log = logging.getLogger("sportello.mail")
 
@@ -193,7 +193,7 @@ def _file_together(arrivals: Sequence[_Arrival]) -> list[RawMessage]:
                 filed = []
                 for index, arrival in enumerate(arrivals):
                     filed.append(_file(arrival, savepoint=False, known=ahead.take(index, arrival)))
-                    ahead.filed(filed[-1])
+                    ahead.filed(filed[-1], new=filed[-1] is arrival.row)
                 return filed
             finally:
                 _ahead.reset(token)
@@ -1097,15 +1097,22 @@ _ahead: ContextVar[_Ahead | None] = ContextVar("mail_ahead", default=None)
 class _Ahead:
     """A batch's look-ups, read before its first message is filed (`look_up_together`), and the
     keys of the rows filed since: a message that shares one with a row filed before it in the
-    batch (the same bytes, the same message again, the same sender: its customer, its count for
-    the rate limit; a customer that wrote: its name may be set now) is looked up at its turn
-    instead, as it would be alone."""
+    batch (the same bytes, the same message again; a customer that wrote from another address:
+    her name may be set now) is looked up at its turn instead, as it would be alone. A sender
+    who wrote before in the batch takes the look-up read ahead with what their own rows changed
+    in it (`_again`), as a look-up now would read it."""
 
     known: list[Known | None]
     digests: set[str] = field(default_factory=set)
     messages: set[tuple[str, str]] = field(default_factory=set)
     senders: set[str] = field(default_factory=set)
     customers: set[int] = field(default_factory=set)  # the authors of the entries filed
+    # Of the rows filed anew: each sender's processed ones (the rate limit counts them), the
+    # customer of each sender's last entry, and the senders whose entries each customer got.
+    processed: dict[str, int] = field(default_factory=dict)
+    authors: dict[str, Customer] = field(default_factory=dict)
+    written_for: dict[int, set[str]] = field(default_factory=dict)
+    unsure: set[str] = field(default_factory=set)  # looked up again always (a bounce marked them; no author)
 
     def take(self, index: int, arrival: _Arrival) -> Known | None:
         known = self.known[index]
@@ -1113,24 +1120,71 @@ class _Ahead:
             return None
         sender = known.sender[:254]
         message_id = arrival.parsed.message_id[:500]
-        if (
-            arrival.row.sha256 in self.digests
-            or (sender and sender in self.senders)
-            or any((m, sender) in self.messages for m in (message_id, clean(message_id)))
-            or (known.owners and any(identity.customer_id in self.customers for identity in known.owners[1]))
+        if arrival.row.sha256 in self.digests or any(
+            (m, sender) in self.messages for m in (message_id, clean(message_id))
         ):
             return None
-        return known
+        touched = bool(known.owners) and any(
+            identity.customer_id in self.customers
+            for identity in known.owners[1]  # type: ignore[index]
+        )
+        if not (sender and sender in self.senders) and not touched:
+            return known
+        return self._again(known, sender, touched)
 
-    def filed(self, row: RawMessage) -> None:
+    def _again(self, known: Known, sender: str, touched: bool) -> Known | None:
+        """`known` (read before the batch) for a sender whose rows or customer the batch changed
+        since, as `look_up` would read it now: the rate limit's count with their rows processed
+        since, and their customer (the one owning their one address) as their last entry left
+        her, with her addresses. None, to look up again, where that is not known for sure: the
+        customer got entries from another address too, or an entry of another sender touched
+        one of the customers read ahead."""
+        if not sender or sender in self.unsure or known.owners is None or len(known.owners[0]) != 1:
+            return None
+        owners = known.owners
+        author = self.authors.get(sender)
+        if author is not None:
+            held = getattr(author, "_prefetched_objects_cache", {}).get("identities")
+            if self.written_for.get(author.pk) != {sender} or held is None or held._result_cache is None:
+                return None
+            customer = _copy_of(author)
+            identities = [_copy_of(identity) for identity in held._result_cache]
+            for identity in identities:
+                identity.customer = customer
+            identities.sort(key=lambda identity: (identity.kind, identity.pk))  # as look_up
+            owners = (owners[0], identities)
+        elif touched:
+            return None
+        return replace(known, recent=known.recent + self.processed.get(sender, 0), owners=owners)
+
+    def filed(self, row: RawMessage, *, new: bool = True) -> None:
+        """`row` was filed (`new`: this message's own row; else the row of the same bytes, stored
+        before)."""
         self.digests.add(row.sha256)
         self.messages.add((row.message_id, row.sender))
         if row.sender:
             self.senders.add(row.sender)
+        if not new:
+            return
+        if row.sender and row.state == RawState.PROCESSED:
+            self.processed[row.sender] = self.processed.get(row.sender, 0) + 1
         # Its entry, when filed now (a duplicate's is an earlier one: nothing changed).
         entry = row.entry if RawMessage.entry.is_cached(row) else None
         if entry is not None and entry.author_customer_id is not None:
             self.customers.add(entry.author_customer_id)
+            if row.sender:
+                self.written_for.setdefault(entry.author_customer_id, set()).add(row.sender)
+                if Entry.author_customer.is_cached(entry):  # type: ignore[attr-defined]
+                    self.authors[row.sender] = entry.author_customer  # type: ignore[assignment]
+                else:
+                    self.unsure.add(row.sender)
+
+
+def _copy_of(instance: Any) -> Any:
+    """A new instance of the same row, as a query would give it (no related objects cached)."""
+    model = type(instance)
+    names = [f.attname for f in model._meta.concrete_fields]
+    return model.from_db(connection.alias, names, [getattr(instance, name) for name in names])
 
 
 def _mark_bounced(found: Conclusions) -> None:
@@ -1139,8 +1193,9 @@ def _mark_bounced(found: Conclusions) -> None:
         # Only a bounce of mail we sent (matched by its Message-ID) may mark an address: a forged
         # bounce must not be able to cut a customer off.
         Identity.objects.filter(kind=IdentityKind.EMAIL, value=bounce.recipient.lower()).update(undeliverable=True)
-        if (ahead := _ahead.get()) is not None:
-            ahead.senders.add(bounce.recipient.lower()[:254])  # its identity, read ahead, changed
+        if (ahead := _ahead.get()) is not None:  # its identity, read ahead, changed: read it again
+            ahead.senders.add(bounce.recipient.lower()[:254])
+            ahead.unsure.add(bounce.recipient.lower()[:254])
 
 
 def content_hash(parsed: ParsedMail) -> str:
