@@ -111,8 +111,7 @@ def find_or_create_customer(
     for attempt in range(3):
         reuse = attempt == 0 and known is not None and known[0] == pairs
         found = known[1] if reuse and known is not None else _identities_of_owners(pairs)
-        owner = {(identity.kind, identity.value): identity.customer for identity in found}
-        customer = next((owner[pair] for pair in pairs if pair in owner), None)
+        customer, owner = _owner(pairs, found)
         if customer is not None:
             if name and not customer.name:
                 customer.name = name
@@ -132,6 +131,15 @@ def find_or_create_customer(
     raise Conflict("Could not settle the customer for this sender; try again")
 
 
+def _owner(
+    pairs: list[tuple[str, str]], found: list[Identity]
+) -> tuple[Customer | None, dict[tuple[str, str], Customer]]:
+    """The customer owning the first of `pairs` anyone owns (email, phone, social: the order of
+    `Sender.identities`), and who owns which, among the identities `found`."""
+    owner = {(identity.kind, identity.value): identity.customer for identity in found}
+    return next((owner[pair] for pair in pairs if pair in owner), None), owner
+
+
 def _identities_of_owners(pairs: list[tuple[str, str]]) -> list[Identity]:
     """Every identity (with its customer) of the customers owning one of `pairs`, in one statement."""
     columns, _nulls, clause, params = owners_query(pairs)
@@ -145,17 +153,11 @@ def _insert_identities(customer: Customer, pairs: list[tuple[str, str]]) -> list
     (the unique (kind, value) constraint); the ones inserted come back."""
     if not pairs:
         return []
-    table = connection.ops.quote_name(Identity._meta.db_table)
     now = timezone.now()
-    rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(pairs))
-    params: list[Any] = []
-    for kind, value in pairs:
-        params += [customer.pk, kind, value, False, False, now]
     with bound_cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (customer_id, kind, value, undeliverable, verified, created_at) VALUES {rows} "
-            "ON CONFLICT (kind, value) DO NOTHING RETURNING id, kind, value",
-            params,
+            _identities_sql(len(pairs), skip_taken=True),
+            [v for kind, value in pairs for v in (customer.pk, kind, value, now)],
         )
         inserted = cursor.fetchall()
     return [
@@ -261,8 +263,7 @@ def customer_without_statement(
     if not pairs:
         raise InvalidInput(NO_ADDRESS, field="sender")
     name = sender.name.strip()[:200]
-    owner = {(identity.kind, identity.value): identity.customer for identity in owners}
-    customer = next((owner[pair] for pair in pairs if pair in owner), None)
+    customer, owner = _owner(pairs, owners)
     if customer is not None:
         if (name and not customer.name) or any(pair not in owner for pair in pairs):
             return None
@@ -275,16 +276,20 @@ def customer_without_statement(
         for kind, value in pairs
     ]
     _hold_identities(customer, addresses)
-    insert = (_new_identities_sql(len(pairs)), [v for kind, value in pairs for v in (key, kind, value, now)])
+    insert = (_identities_sql(len(pairs)), [v for kind, value in pairs for v in (key, kind, value, now)])
     return customer, NewCustomerRows(customer, keyed_insert(customer), insert)
 
 
 @functools.cache
-def _new_identities_sql(count: int) -> str:
+def _identities_sql(count: int, *, skip_taken: bool = False) -> str:
+    """The INSERT of `count` new, unverified addresses (customer, kind, value, created_at each),
+    returning (id, kind, value) of those inserted; `skip_taken`: an address another customer
+    holds is skipped (the unique (kind, value) constraint) instead of failing the statement."""
     table = connection.ops.quote_name(Identity._meta.db_table)
     return (
         f"INSERT INTO {table} (customer_id, kind, value, undeliverable, verified, created_at) "
-        f"VALUES {', '.join(['(%s, %s, %s, false, false, %s)'] * count)} RETURNING id, kind, value"
+        f"VALUES {', '.join(['(%s, %s, %s, false, false, %s)'] * count)} "
+        f"{'ON CONFLICT (kind, value) DO NOTHING ' if skip_taken else ''}RETURNING id, kind, value"
     )
 
 
