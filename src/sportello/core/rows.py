@@ -128,6 +128,13 @@ def from_row(model: type[M], values: Sequence[Any]) -> M:
     return model.from_db(connection.alias, _attnames(model), converted)
 
 
+def copy_of(instance: M) -> M:
+    """A new instance of the same row, as a query would give it (no related objects cached)."""
+    model = type(instance)
+    names = _attnames(model)
+    return model.from_db(DEFAULT_DB_ALIAS, names, [getattr(instance, name) for name in names])
+
+
 @cache
 def _attnames(model: type[Model]) -> list[str]:
     return [f.attname for f in model._meta.concrete_fields]

@@ -34,7 +34,7 @@ from django_tasks import task
 
 from sportello.core import events, lookups
 from sportello.core.models import Counter
-from sportello.core.rows import bound_cursor, insert_many
+from sportello.core.rows import bound_cursor, copy_of, insert_many
 from sportello.core.rows import insert as insert_row
 from sportello.core.text import clean
 from sportello.customers.identity import normalize, owners_of, owners_query
@@ -1124,9 +1124,8 @@ class _Ahead:
             (m, sender) in self.messages for m in (message_id, clean(message_id))
         ):
             return None
-        touched = bool(known.owners) and any(
-            identity.customer_id in self.customers
-            for identity in known.owners[1]  # type: ignore[index]
+        touched = known.owners is not None and any(
+            identity.customer_id in self.customers for identity in known.owners[1]
         )
         if not (sender and sender in self.senders) and not touched:
             return known
@@ -1147,8 +1146,8 @@ class _Ahead:
             held = getattr(author, "_prefetched_objects_cache", {}).get("identities")
             if self.written_for.get(author.pk) != {sender} or held is None or held._result_cache is None:
                 return None
-            customer = _copy_of(author)
-            identities = [_copy_of(identity) for identity in held._result_cache]
+            customer = copy_of(author)
+            identities = [copy_of(identity) for identity in held._result_cache]
             for identity in identities:
                 identity.customer = customer
             identities.sort(key=lambda identity: (identity.kind, identity.pk))  # as look_up
@@ -1178,13 +1177,6 @@ class _Ahead:
                     self.authors[row.sender] = entry.author_customer  # type: ignore[assignment]
                 else:
                     self.unsure.add(row.sender)
-
-
-def _copy_of(instance: Any) -> Any:
-    """A new instance of the same row, as a query would give it (no related objects cached)."""
-    model = type(instance)
-    names = [f.attname for f in model._meta.concrete_fields]
-    return model.from_db(connection.alias, names, [getattr(instance, name) for name in names])
 
 
 def _mark_bounced(found: Conclusions) -> None:
