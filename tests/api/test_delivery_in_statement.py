@@ -113,3 +113,25 @@ def test_a_worker_that_takes_the_task_waits_for_a_ticket_that_counted_on_it():
     assert not failures, failures
     assert delivered == [1]
     assert list(OutboxMessage.objects.values_list("state", flat=True)) == [OutboxMessage.State.DONE]
+
+
+def test_a_listener_of_task_enqueued_hears_every_delivery(as_agent):
+    """The statement's own enqueue sends no `task_enqueued`: with a listener connected, the
+    delivery is enqueued the backend's way after the commit, and the listener hears it."""
+    from django_tasks.signals import task_enqueued
+
+    heard: list[str] = []
+
+    def listener(sender: Any, task_result: Any, **kwargs: Any) -> None:
+        heard.append(task_result.task.module_path)
+
+    task_enqueued.connect(listener)
+    try:
+        assert as_agent.post("/tickets", body("marta@example.org")).status_code == 201
+    finally:
+        task_enqueued.disconnect(listener)
+    row = OutboxMessage.objects.get()
+    assert heard == [deliver_events.module_path] and waiting_firsts() == [row.pk]
+    # Without it, the next ticket's statement finds that task waiting: nothing more is enqueued.
+    assert as_agent.post("/tickets", body("piero@example.org")).status_code == 201
+    assert len(heard) == 1 and OutboxMessage.objects.count() == 2 and waiting_firsts() == [row.pk]

@@ -227,6 +227,16 @@ def batched(batch: BatchListener) -> Callable[[Listener], Listener]:
     return mark
 
 
+def _caused(published: tuple[Event, ...]) -> list[Event]:
+    """The events as published here: marked with the depth and quietness of the listener (or
+    person) publishing them (an event that has them already is kept: events are immutable)."""
+    depth, quiet = _cause_depth.get(), _quiet.get()
+    return [
+        event if event.depth == depth and event.quiet is quiet else replace(event, depth=depth, quiet=quiet)
+        for event in published
+    ]
+
+
 def publish(*published: Event) -> None:
     """Deliver the events to their listeners once the current transaction commits.
 
@@ -239,8 +249,7 @@ def publish(*published: Event) -> None:
         return
     for event in published:
         check_payload(event.name, event.data)
-    depth, quiet = _cause_depth.get(), _quiet.get()
-    batch = [replace(event, depth=depth, quiet=quiet) for event in published]
+    batch = _caused(published)
     held: list[list[Event]] | None = getattr(_held, "calls", None)
     if held is not None:
         held.append(batch)
@@ -279,8 +288,7 @@ def outbox_row(*published: Event) -> OutboxRow | None:
     from sportello.core import taskrows
     from sportello.core.tasks import deliver_events
 
-    depth, quiet = _cause_depth.get(), _quiet.get()
-    batch = [replace(event, depth=depth, quiet=quiet) for event in published]
+    batch = _caused(published)
     connection = connections[DEFAULT_DB_ALIAS]
     sql, params = _rows_sql(connection.vendor, 1), _row_values([batch], connection)
     delivery = taskrows.from_row_in_statement(deliver_events)

@@ -43,7 +43,15 @@ def jobs() -> list[Job]:
 
 
 def holder_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+    """This process's name in claims and in the events it publishes: host and process id (kept
+    per process, since every event row names it; a forked child finds its own)."""
+    pid = os.getpid()
+    if _holder[0] != pid:
+        _holder[:] = [pid, f"{socket.gethostname()}:{pid}"[:100]]
+    return str(_holder[1])
+
+
+_holder: list[int | str] = [0, ""]
 
 
 def claim(job: Job, holder: str) -> bool:

@@ -25,6 +25,8 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
+from django_tasks.base import Task
+from django_tasks.signals import task_enqueued
 
 from sportello.core import rows
 
@@ -39,7 +41,6 @@ _COLUMNS = ("id", "status", "args_kwargs", "priority", "task_path", "queue_name"
 def enqueue(task: Any, *args: Any) -> None:
     """`task.enqueue(*args)`, in one prepared statement when its backend is the database's (none
     when a waiting row of a FROM_ROW_ON task covers it)."""
-    from django_tasks.base import Task
     from django_tasks_db.backend import DatabaseBackend
 
     backend = task.get_backend() if isinstance(task, Task) else None
@@ -47,7 +48,6 @@ def enqueue(task: Any, *args: Any) -> None:
         task.enqueue(*args)
         return
     _validated(backend, task)
-    from django_tasks.signals import task_enqueued
     from django_tasks_db.models import DBTaskResult
 
     connection = connections[DEFAULT_DB_ALIAS]
@@ -89,29 +89,42 @@ def from_row_in_statement(task: Any) -> tuple[str, list[Any]] | None:
     then, and a delivery takes the fence exclusively before it reads (core/events.py): a worker
     that took the waiting task meanwhile waits for our commit, then reads our row.
     """
-    from django_tasks.base import Task
-    from django_tasks.signals import task_enqueued
-    from django_tasks_db.backend import DatabaseBackend
-
     connection = connections[DEFAULT_DB_ALIAS]
-    backend = task.get_backend() if isinstance(task, Task) else None
     if (
         connection.vendor != "postgresql"
-        or type(backend) is not DatabaseBackend
-        or task.module_path not in FROM_ROW_ON
-        or backend.options.get("id_function")
         or connection.savepoint_ids
+        or not isinstance(task, Task)
         or len(task_enqueued.receivers) > 1
         or logging.getLogger("django_tasks").isEnabledFor(logging.DEBUG)
     ):
         return None
+    # The backend is looked up every time (tests and settings change it); what follows from it
+    # and the task is built once: the expression and every parameter but the row's id and time.
+    found = _in_statement(task.get_backend(), task)
+    if found is None:
+        return None
+    expression, constant = found
+    now = connection.ops.adapt_datetimefield_value(timezone.now())  # as its field prepares it
+    return expression, [DELIVERY_FENCE, uuid.uuid4(), *constant, now]
+
+
+@cache
+def _in_statement(backend: Any, task: Any) -> tuple[str, tuple[Any, ...]] | None:
+    """`from_row_in_statement`'s expression for `task` on `backend` and the parameters that are
+    the same for every row (priority, path, queue, backend, run after); None where the backend or
+    the task cannot have it."""
+    from django_tasks_db.backend import DatabaseBackend
+
+    if type(backend) is not DatabaseBackend or backend.options.get("id_function"):
+        return None
+    if task.module_path not in FROM_ROW_ON:
+        return None
     _validated(backend, task)
     prepared = _prepared(task, backend.alias)
-    _sql, fields, _waiting = _statements(connection.vendor)
-    enqueued_at = next(f for f in fields if f.name == "enqueued_at").get_db_prep_save(timezone.now(), connection)
-    params = [DELIVERY_FENCE, uuid.uuid4(), prepared["priority"], prepared["task_path"], prepared["queue_name"]]
-    params += [prepared["backend_name"], prepared["run_after"], enqueued_at]
-    return f"sportello_enqueue_from_row({connection.ops.quote_name('id')}, {', '.join(['%s'] * len(params))})", params
+    connection = connections[DEFAULT_DB_ALIAS]
+    names = ("priority", "task_path", "queue_name", "backend_name", "run_after")
+    expression = f"sportello_enqueue_from_row({connection.ops.quote_name('id')}, {', '.join(['%s'] * 8)})"
+    return expression, tuple(prepared[name] for name in names)
 
 
 def _constant(task: Any, alias: str) -> dict[str, Any]:
