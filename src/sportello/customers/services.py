@@ -240,12 +240,13 @@ class NewCustomerRows:
     customer: Customer
     customer_row: tuple[str, list[Any]]
     identities: tuple[str, list[Any]]
+    addresses: list[Identity]  # her identities, held on her already (`customer.identities.all()`)
 
     def written(self, found: Sequence[Sequence[Any]]) -> None:
         customer = self.customer
         customer._state.adding, customer._state.db = False, connection.alias
         keys = {(kind, value): pk for pk, kind, value in found}
-        for identity in customer.identities.all():
+        for identity in self.addresses:
             identity.pk = keys[identity.kind, identity.value]
             identity._state.adding, identity._state.db = False, connection.alias
 
@@ -277,7 +278,7 @@ def customer_without_statement(
     ]
     _hold_identities(customer, addresses)
     insert = (_identities_sql(len(pairs)), [v for kind, value in pairs for v in (key, kind, value, now)])
-    return customer, NewCustomerRows(customer, keyed_insert(customer), insert)
+    return customer, NewCustomerRows(customer, keyed_insert(customer), insert, addresses)
 
 
 @functools.cache
