@@ -31,10 +31,22 @@ def _django() -> None:
     django.setup()
 
 
+# Commands that run until stopped (the task workers, the scheduler, the mail listener and the
+# IMAP poller's loop): like a web process, they set their start-up objects aside from the garbage
+# collector's full passes first (core/settle.py). A one-shot command (`mail import` from cron,
+# `mail poll --once`) does not pay for loading the URL configuration.
+_LONG_RUNNING = frozenset({("db_worker",), ("rqworker",), ("scheduler",), ("mail", "listen"), ("mail", "poll")})
+
+
 def _manage(args: Sequence[str]) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sportello.settings")
     from django.core.management import execute_from_command_line
 
+    if (tuple(args[:1]) in _LONG_RUNNING or tuple(args[:2]) in _LONG_RUNNING) and "--once" not in args:
+        _django()
+        from sportello.core.settle import settle
+
+        settle()
     execute_from_command_line(["sportello", *args])
 
 
