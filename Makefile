@@ -79,6 +79,8 @@ messages: setup
 bench: setup
 	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || true
 	$(UV) run python bench/api_create.py
+	@if command -v valgrind >/dev/null 2>&1; then $(UV) run python bench/api_instructions.py; \
+	else echo "bench/api_instructions.py skipped: valgrind is not installed"; fi
 	$(UV) run python bench/inbox.py
 	$(UV) run python bench/mail_ingest.py
 	$(UV) run python bench/sla_sweep.py
