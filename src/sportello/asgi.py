@@ -37,6 +37,34 @@ from sportello.chat import live  # noqa: E402
 from sportello.chat.routing import websocket_application  # noqa: E402
 from sportello.core.settle import settle  # noqa: E402
 
+# A file answer's bytes go to the client in blocks of this size: each block crosses from the
+# request's thread to the event loop (Django's FileResponse reads 4 KiB at a time).
+FILE_BLOCK = 256 * 1024
+
+
+class _FileBlocks:
+    """PEP 3333's `wsgi.file_wrapper`, which a2wsgi does not offer: Django's handler hands a
+    FileResponse's file to it (with the response's `close` as the file's) instead of iterating
+    the response 4 KiB at a time. A 20 MB attachment took 5,120 hand-overs to the loop and
+    ~470 ms of the server's CPU."""
+
+    def __init__(self, filelike: Any, block_size: int = FILE_BLOCK) -> None:
+        self.filelike = filelike
+
+    def __iter__(self) -> Any:
+        return iter(lambda: self.filelike.read(FILE_BLOCK), b"")
+
+    def close(self) -> None:
+        self.filelike.close()  # the response's close: request_finished, the connection given back
+
+
+def _with_file_wrapper(application: Any) -> Any:
+    def with_wrapper(environ: dict[str, Any], start_response: Any) -> Any:
+        environ["wsgi.file_wrapper"] = _FileBlocks
+        return application(environ, start_response)
+
+    return with_wrapper
+
 
 class Http:
     """Django's HTTP handling in `threads` threads. Each call notes the server's event loop
@@ -47,7 +75,7 @@ class Http:
     says, none without it, where its ASGI handler read the whole body."""
 
     def __init__(self, threads: int, limit: int) -> None:
-        self.wsgi = WSGIMiddleware(django_application, workers=threads)  # type: ignore[arg-type]
+        self.wsgi = WSGIMiddleware(_with_file_wrapper(django_application), workers=threads)  # type: ignore[arg-type]
         self.limit = limit
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
