@@ -33,6 +33,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +106,18 @@ end
 """
 
 
+@contextmanager
+def agent_database(prefix: str) -> Iterator[tuple[dict[str, str], str, Path]]:
+    """A fresh database of the run's own (`bench_database`, dropped at the end), migrated, with an
+    agent and her API token: the environment to run Sportello on it (the bench endpoints on), the
+    token and the run's data folder."""
+    with bench_database(prefix) as url:
+        data_dir = Path(tempfile.mkdtemp(prefix="sportello-bench-"))
+        env = env_for(url, data_dir, SPORTELLO_BENCH_ENDPOINTS="1")
+        sportello(env, "migrate", "-v0")
+        yield env, sportello(env, code=SETUP).strip().splitlines()[-1], data_dir
+
+
 @dataclass
 class Window:
     """One wrk run against one path: what it did and what the server and database spent."""
@@ -167,11 +181,7 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk (make bench does it when it can)")
 
-    with bench_database("sportello_bench_api") as url:
-        data_dir = Path(tempfile.mkdtemp(prefix="sportello-bench-"))
-        env = env_for(url, data_dir, SPORTELLO_BENCH_ENDPOINTS="1")
-        sportello(env, "migrate", "-v0")
-        token = sportello(env, code=SETUP).strip().splitlines()[-1]
+    with agent_database("sportello_bench_api") as (env, token, data_dir):
         statements = sportello({**env, "BENCH_TOKEN": token}, code=STATEMENTS).strip().splitlines()[-1]
         script = data_dir / "create.lua"
         script.write_text(LUA)

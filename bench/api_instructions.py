@@ -32,13 +32,12 @@ import argparse
 import shutil
 import subprocess
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_create import SETUP
-from common import bench_database, env_for, load_report, sportello
+from api_create import agent_database
+from common import load_report
 
 # Run under callgrind: argv = [what ("create" or "floor"), requests, token].
 DRIVER = """
@@ -110,11 +109,7 @@ def main() -> None:
     if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
         raise SystemExit("valgrind is not installed: apt-get install valgrind")
 
-    with bench_database("sportello_bench_instr") as url:
-        folder = Path(tempfile.mkdtemp(prefix="sportello-bench-instr-"))
-        env = env_for(url, folder, SPORTELLO_BENCH_ENDPOINTS="1")
-        sportello(env, "migrate", "-v0")
-        token = sportello(env, code=SETUP).strip().splitlines()[-1]
+    with agent_database("sportello_bench_instr") as (env, token, folder):
         print(f"Sportello API create, instructions in the web process (callgrind, {args.requests} requests each)")
         with load_report(), ThreadPoolExecutor(max_workers=2) as pool:
             create, floor = pool.map(lambda what: counted(env, what, args.requests, token, folder), ("create", "floor"))
