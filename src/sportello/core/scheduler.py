@@ -8,6 +8,7 @@ the value we read), so exactly one scheduler runs each occurrence, on SQLite and
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -44,14 +45,13 @@ def jobs() -> list[Job]:
 
 def holder_name() -> str:
     """This process's name in claims and in the events it publishes: host and process id (kept
-    per process, since every event row names it; a forked child finds its own)."""
-    pid = os.getpid()
-    if _holder[0] != pid:
-        _holder[:] = [pid, f"{socket.gethostname()}:{pid}"[:100]]
-    return str(_holder[1])
+    per process id, since every event row names it; a forked child finds its own)."""
+    return _holder_of(os.getpid())
 
 
-_holder: list[int | str] = [0, ""]
+@functools.cache
+def _holder_of(pid: int) -> str:
+    return f"{socket.gethostname()}:{pid}"[:100]
 
 
 def claim(job: Job, holder: str) -> bool:

@@ -123,7 +123,8 @@ def _in_statement(backend: Any, task: Any) -> tuple[str, tuple[Any, ...]] | None
     prepared = _prepared(task, backend.alias)
     connection = connections[DEFAULT_DB_ALIAS]
     names = ("priority", "task_path", "queue_name", "backend_name", "run_after")
-    expression = f"sportello_enqueue_from_row({connection.ops.quote_name('id')}, {', '.join(['%s'] * 8)})"
+    count = 2 + len(names) + 1  # the fence and the row's id, these, its time (`from_row_in_statement`)
+    expression = f"sportello_enqueue_from_row({connection.ops.quote_name('id')}, {', '.join(['%s'] * count)})"
     return expression, tuple(prepared[name] for name in names)
 
 
