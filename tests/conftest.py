@@ -52,6 +52,15 @@ def _no_name_lookups_beyond_loopback(monkeypatch):  # type: ignore[no-untyped-de
     monkeypatch.setattr(socket, "getaddrinfo", _loopback_getaddrinfo)
 
 
+@pytest.fixture(autouse=True)
+def _no_senders_remembered() -> None:
+    """Intake remembers whether its last senders were new (tickets/intake.py `_senders`), which
+    picks the way a create takes on PostgreSQL: each test starts as a fresh process does."""
+    from sportello.tickets import intake
+
+    intake._senders.clear()
+
+
 def make_user(username: str, role: str, **extra: object) -> User:
     user = User.objects.create_user(
         username=username,

@@ -271,31 +271,80 @@ class OutboxRow:
     # the commit only the screens are left, and no look-up of a waiting task.
     delivers: bool = False
 
-    def written(self, pk: int) -> None:
+    def written(self, pk: int, **keys: Any) -> None:
+        """`keys`: the events' fields the statement filled in (`outbox_row_selected`)."""
+        batch = [replace(event, **keys) for event in self.batch] if keys else self.batch
         if self.delivers:
-            transaction.on_commit(lambda: run_listeners(self.batch, screens=True))
+            transaction.on_commit(lambda: run_listeners(batch, screens=True))
         else:
-            _on_commit(pk, self.batch)
+            _on_commit(pk, batch)
 
 
 def outbox_row(*published: Event) -> OutboxRow | None:
     """`publish(*published)`'s row, to be written by the caller (see OutboxRow); None inside
     `together()` (its block writes the rows), where the caller publishes as usual."""
+    batch = _batch_of_row(published)
+    if batch is None:
+        return None
+    connection = connections[DEFAULT_DB_ALIAS]
+    return _delivered(_rows_sql(connection.vendor, 1), _row_values([batch], connection), batch)
+
+
+def _batch_of_row(published: tuple[Event, ...]) -> list[Event] | None:
+    """The events of a row a caller writes (`outbox_row`), checked; None inside `together()`."""
     if holding() or not published:
         return None
     for event in published:
         check_payload(event.name, event.data)
+    return _caused(published)
+
+
+def _delivered(sql: str, params: list[Any], batch: list[Event]) -> OutboxRow:
+    """The row's INSERT, its delivery enqueued by the statement itself where it can be."""
     from sportello.core import taskrows
     from sportello.core.tasks import deliver_events
 
-    batch = _caused(published)
-    connection = connections[DEFAULT_DB_ALIAS]
-    sql, params = _rows_sql(connection.vendor, 1), _row_values([batch], connection)
     delivery = taskrows.from_row_in_statement(deliver_events)
     if delivery is None:
         return OutboxRow(sql, params, batch)
     expression, more = delivery
     return OutboxRow(f"{sql}, {expression}", params + more, batch, delivers=True)
+
+
+def outbox_row_selected(*published: Event, keys: dict[str, str], source: str) -> OutboxRow | None:
+    """`outbox_row` for a statement that takes the events' keys from `source` (a one-row relation
+    of the statement) and writes nothing when that holds no row (`rows.selected_insert`): `keys`
+    maps an event field (ticket_id, entry_id) to an expression over `source`, set in every event
+    of the row; the events' own values of those fields are placeholders. Call `written(id, …)`
+    with the keys' values as the statement returned them."""
+    batch = _batch_of_row(published)
+    connection = connections[DEFAULT_DB_ALIAS]
+    if batch is None or connection.vendor != "postgresql":
+        return None
+    payload, due, created = _row_values([batch], connection)  # as _rows_sql's row takes them
+    return _delivered(_selected_row_sql(tuple(keys.items()), source), [due, created, payload], batch)
+
+
+@cache
+def _selected_row_sql(keys: tuple[tuple[str, str], ...], source: str) -> str:
+    """`_rows_sql`'s INSERT of one row (PostgreSQL) as an INSERT … SELECT … FROM `source`, its
+    events' `keys` set from there (`outbox_row_selected`)."""
+    from sportello.core.models import OutboxMessage
+
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    column = {f.name: quote(str(f.column)) for f in OutboxMessage._meta.concrete_fields}
+    names = ["kind", "payload", "key", "state", "attempts", "claimed_at", "claimed_by"]
+    names += ["next_attempt_at", "last_error", "created_at", "done_at"]
+    merged = ", ".join(f"'{name}', {expression}" for name, expression in keys)
+    events = (
+        f"(SELECT jsonb_agg(x.e || jsonb_build_object({merged}) ORDER BY x.o) "
+        "FROM jsonb_array_elements(p.v -> 'events') WITH ORDINALITY AS x (e, o))"
+    )
+    return (
+        f"INSERT INTO {quote(OutboxMessage._meta.db_table)} ({', '.join(column[name] for name in names)}) "
+        f"SELECT '{EVENT}', jsonb_set(p.v, '{{events}}', {events}), NULL, '{OutboxMessage.State.PENDING.value}', "
+        f"0, NULL, '', %s, '', %s, NULL FROM {source}, (SELECT CAST(%s AS jsonb) AS v) AS p RETURNING {column['id']}"
+    )
 
 
 def _on_commit(first: int, batch: list[Event]) -> None:

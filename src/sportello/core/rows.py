@@ -114,6 +114,39 @@ def _keyed_statement(model: type[Model], vendor: str) -> tuple[str, tuple[_Colum
     return sql, columns
 
 
+def selected_insert(instance: Model, keys: dict[str, str], source: str) -> tuple[str, list[Any]]:
+    """The INSERT of `instance` as `keyed_insert` writes it, but an INSERT … SELECT … FROM `source`
+    (a one-row relation of the same statement, e.g. a CTE that takes the new rows' keys from
+    their sequences): its key and the columns named in `keys` (attribute name -> an expression
+    over `source`) come from there, the other values are parameters. When `source` holds no row,
+    nothing is inserted: a statement guarded by its first part (intake's new sender)."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    sql, columns = _selected_statement(type(instance), connection.vendor, tuple(keys.items()), source)
+    return sql, parameters(instance, columns, connection)
+
+
+@cache
+def _selected_statement(
+    model: type[Model], vendor: str, keys: tuple[tuple[str, str], ...], source: str
+) -> tuple[str, tuple[_Column, ...]]:
+    _insert, taken, _returned = _statement(model, vendor, ())
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    expressions = dict(keys)
+    pk = model._meta.pk
+    assert pk is not None and pk.attname in expressions, "the key comes from the source"
+    names, values, columns = [quote(str(pk.column))], [expressions[pk.attname]], []
+    for column in taken:
+        field = column[1]
+        names.append(quote(str(field.column)))
+        if field.attname in expressions:
+            values.append(expressions[field.attname])
+        else:
+            values.append("%s")
+            columns.append(column)
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(names)}) SELECT {', '.join(values)} FROM {source}"
+    return sql, tuple(columns)
+
+
 def from_row(model: type[M], values: Sequence[Any]) -> M:
     """An instance of `model` from a raw row of its concrete fields' columns, in order, as a query
     would give it: the database's and the fields' converters applied (a JSON field's text decoded,

@@ -21,6 +21,7 @@ import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -36,7 +37,7 @@ from sportello.core import lookups, prefetch
 from sportello.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from sportello.core.made import made
 from sportello.core.rows import _statement as row_statement
-from sportello.core.rows import bound_cursor, keyed_insert
+from sportello.core.rows import bound_cursor, keyed_insert, selected_insert
 from sportello.core.rows import parameters as row_parameters
 from sportello.customers.identity import normalize, owners_of, owners_query
 from sportello.customers.models import Customer, CustomerChange, CustomerNote, Identity, IdentityKind, Organization
@@ -242,13 +243,18 @@ class NewCustomerRows:
     identities: tuple[str, list[Any]]
     addresses: list[Identity]  # her identities, held on her already (`customer.identities.all()`)
 
-    def written(self, found: Sequence[Sequence[Any]]) -> None:
+    def written(self, found: Sequence[Sequence[Any]], key: int | None = None) -> None:
+        """`key`: her key as the statement took it (`new_customer_selected`)."""
         customer = self.customer
+        if key is not None:
+            customer.pk = key
         customer._state.adding, customer._state.db = False, connection.alias
         keys = {(kind, value): pk for pk, kind, value in found}
         for identity in self.addresses:
-            identity.pk = keys[identity.kind, identity.value]
+            identity.pk, identity.customer = keys[identity.kind, identity.value], customer
             identity._state.adding, identity._state.db = False, connection.alias
+        if key is not None:  # held again under her key (a related manager's query is built with it)
+            _hold_identities(customer, self.addresses)
 
 
 def customer_without_statement(
@@ -270,6 +276,43 @@ def customer_without_statement(
             return None
         _hold_identities(customer, [i for i in owners if i.customer_id == customer.pk])
         return customer, None
+    customer, addresses, now = _new_customer(pairs, name, language, stamp, key)
+    insert = (_identities_sql(len(pairs)), [v for kind, value in pairs for v in (key, kind, value, now)])
+    return customer, NewCustomerRows(customer, keyed_insert(customer), insert, addresses)
+
+
+def new_customer_selected(sender: Sender, *, language: str, stamp: int | None, source: str) -> NewCustomerRows:
+    """A new sender's customer as `customer_without_statement` makes her when none of her
+    addresses is known, for a statement that takes her key from `source` (a one-row relation of
+    the statement, its column `c`) and writes nothing when that holds no row (`rows.selected_insert`):
+    intake's one statement for a new sender, which checks in that relation that none of her
+    addresses is known. Her addresses' INSERT returns id, kind, value of each."""
+    pairs = sender.identities()
+    if not pairs:
+        raise InvalidInput(NO_ADDRESS, field="sender")
+    # Key 0 until the statement gives hers (`written`): Django holds no related rows for an instance without one.
+    customer, addresses, now = _new_customer(pairs, sender.name.strip()[:200], language, stamp, 0)
+    identities = (
+        _selected_identities_sql(len(pairs), source),
+        [now, *(part for pair in pairs for part in pair)],
+    )
+    return NewCustomerRows(customer, selected_insert(customer, {"id": f"{source}.c"}, source), identities, addresses)
+
+
+@functools.cache
+def _selected_identities_sql(count: int, source: str) -> str:
+    table = connection.ops.quote_name(Identity._meta.db_table)
+    return (
+        f"INSERT INTO {table} (customer_id, kind, value, undeliverable, verified, created_at) "
+        f"SELECT {source}.c, v.kind, v.value, false, false, %s "
+        f"FROM {source}, (VALUES {', '.join(['(%s, %s)'] * count)}) AS v (kind, value) RETURNING id, kind, value"
+    )
+
+
+def _new_customer(
+    pairs: list[tuple[str, str]], name: str, language: str, stamp: int | None, key: int
+) -> tuple[Customer, list[Identity], datetime]:
+    """A new customer (not written) holding her new addresses, and the time they were made."""
     customer = made(Customer, pk=key, name=name, language=language, organization_id=_organization_for(pairs, stamp))
     now = timezone.now()
     addresses = [
@@ -277,8 +320,7 @@ def customer_without_statement(
         for kind, value in pairs
     ]
     _hold_identities(customer, addresses)
-    insert = (_identities_sql(len(pairs)), [v for kind, value in pairs for v in (key, kind, value, now)])
-    return customer, NewCustomerRows(customer, keyed_insert(customer), insert, addresses)
+    return customer, addresses, now
 
 
 @functools.cache

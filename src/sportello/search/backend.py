@@ -174,6 +174,34 @@ def new_document_row(ticket_id: int, *, ticket: Ticket, bodies: list[str]) -> tu
     return sql, [ticket_id, document, document]
 
 
+def new_document_selected(*, ticket: Ticket, bodies: list[str], source: str) -> tuple[str, list[Any]] | None:
+    """`new_document_row` for a statement that takes the new ticket's key and number from
+    `source` (a one-row relation of the statement: columns `t` and `n`) and writes nothing when
+    that holds no row (intake's one statement for a new sender): the document's text after the
+    number is a parameter, the number is joined to it in SQL. None, as `new_document_row` gives,
+    and also when the document comes near DOCUMENT_CAP (where the cut depends on the number's
+    length): the writer takes the way where the number is known first."""
+    if not writes_at_once():
+        return None
+    number = ticket.number
+    ticket.number = _WIDEST_NUMBER  # the cut below is then never nearer than the real number's
+    try:
+        document = build_document(0, ticket=ticket, bodies=bodies)
+    finally:
+        ticket.number = number
+    if len(document) >= DOCUMENT_CAP:
+        return None
+    after_number = document.split("\n", 2)[2]
+    return _SELECTED_DOCUMENT_SQL.format(source=source), [after_number]
+
+
+_WIDEST_NUMBER = 2**63 - 1  # a reference number is a bigint
+_SELECTED_DOCUMENT_SQL = (
+    "INSERT INTO search_ticketdocument (ticket_id, body, vector) SELECT d.t, d.body, to_tsvector('simple', d.body) "
+    "FROM (SELECT {source}.t, '#' || {source}.n || chr(10) || {source}.n || chr(10) || %s AS body FROM {source}) AS d"
+)
+
+
 def write_documents(documents: dict[int, str], *, new: bool = False) -> None:
     """Write many tickets' documents (built by `build_document`) in one statement: bulk writers
     (imports) index a batch of tickets at once. `new`: none of them has a document yet."""
