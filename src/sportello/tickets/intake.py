@@ -300,8 +300,9 @@ def _open_alone(
 ) -> IntakeResult | None:
     """A new ticket on PostgreSQL with no transaction open: after `head` (reads and sequence
     values: nothing to roll back), every row — a new sender's customer and addresses too — in ONE
-    statement, which PostgreSQL commits by itself (no BEGIN and COMMIT: the API's create is two
-    round trips). None, having written nothing, when more has to be written (a known customer's
+    statement, which PostgreSQL commits by itself (no BEGIN and COMMIT: a known sender's create
+    is two round trips; a new sender's is one, `_open_new_sender`, unless it could not be taken
+    and this writes after its answer). None, having written nothing, when more has to be written (a known customer's
     file gains a name or an address) or the document or events' row waits for a block's end: the
     caller goes on in a transaction with `head`. IntegrityError: an address was taken meanwhile
     (nothing written; read again)."""
