@@ -38,6 +38,9 @@ def test_an_agent_adds_a_passkey_and_signs_in_with_it(page, live_server, agent, 
     page.goto(f"{live_server.url}/auth/two-factor/")
     expect(page.locator("#two-factor-passkeys")).to_contain_text("No passkey yet")
     page.get_by_role("link", name="Add a passkey").click()
+    # allauth binds the Add button on DOMContentLoaded, after its scripts load: a click before
+    # that does nothing (a button of type "button"). wait_for_url waits for the page's load.
+    page.wait_for_url(lambda url: "/webauthn/add/" in url)
     page.get_by_label("Name").fill("Laptop")
     page.get_by_role("button", name="Add").click()
     page.wait_for_url(lambda url: "/webauthn/add/" not in url)
