@@ -281,15 +281,15 @@ def customer_without_statement(
     return customer, NewCustomerRows(customer, keyed_insert(customer), insert, addresses)
 
 
-def new_customer_selected(sender: Sender, *, language: str, stamp: int | None, source: str) -> NewCustomerRows:
+def new_customer_selected(
+    sender: Sender, pairs: list[tuple[str, str]], *, language: str, stamp: int | None, source: str
+) -> NewCustomerRows:
     """A new sender's customer as `customer_without_statement` makes her when none of her
     addresses is known, for a statement that takes her key from `source` (a one-row relation of
     the statement, its column `c`) and writes nothing when that holds no row (`rows.selected_insert`):
     intake's one statement for a new sender, which checks in that relation that none of her
-    addresses is known. Her addresses' INSERT returns id, kind, value of each."""
-    pairs = sender.identities()
-    if not pairs:
-        raise InvalidInput(NO_ADDRESS, field="sender")
+    addresses is known. `pairs`: her addresses as `sender.identities()` gave them to the caller
+    (not normalised again). Her addresses' INSERT returns id, kind, value of each."""
     # Key 0 until the statement gives hers (`written`): Django holds no related rows for an instance without one.
     customer, addresses, now = _new_customer(pairs, sender.name.strip()[:200], language, stamp, 0)
     identities = (

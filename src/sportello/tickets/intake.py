@@ -345,7 +345,7 @@ def _open_new_sender(
         except InvalidInput:  # perhaps by definitions changed since: `_open_alone` reads them again
             return None
     tags = _tags(inbound.tags, stamp) if inbound.tags else []
-    new_customer = new_customer_selected(inbound.sender, language=inbound.language, stamp=stamp, source=_KEYS)
+    new_customer = new_customer_selected(inbound.sender, pairs, language=inbound.language, stamp=stamp, source=_KEYS)
     customer = new_customer.customer
     ticket = _new_ticket(inbound, customer, subject, now, None, stamp, write=False)
     entry = _first_entry(inbound, ticket, customer, body_text, body_html, now)
