@@ -32,7 +32,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from django_tasks import task
 
-from sportello.core import events, lookups
+from sportello.core import events, lookups, prefetch
 from sportello.core.models import Counter
 from sportello.core.rows import bound_cursor, copy_of, insert_many
 from sportello.core.rows import insert as insert_row
@@ -1143,11 +1143,11 @@ class _Ahead:
         owners = known.owners
         author = self.authors.get(sender)
         if author is not None:
-            held = getattr(author, "_prefetched_objects_cache", {}).get("identities")
-            if self.written_for.get(author.pk) != {sender} or held is None or held._result_cache is None:
+            held = prefetch.held(author, "identities")
+            if self.written_for.get(author.pk) != {sender} or held is None:
                 return None
             customer = copy_of(author)
-            identities = [copy_of(identity) for identity in held._result_cache]
+            identities = [copy_of(identity) for identity in held]
             for identity in identities:
                 identity.customer = customer
             identities.sort(key=lambda identity: (identity.kind, identity.pk))  # as look_up

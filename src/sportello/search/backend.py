@@ -22,6 +22,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
+from sportello.core import prefetch
 from sportello.core.rows import bound_cursor
 from sportello.fields.services import search_text
 from sportello.search.models import TicketDocument
@@ -47,7 +48,10 @@ def build_document(ticket_id: int, *, ticket: Ticket | None = None, bodies: list
     parts = [f"#{ticket.number}", str(ticket.number), ticket.subject, ticket.customer.name]
     # Custom-field values, the ticket's and its customer's ("ORD-1042" finds the ticket).
     parts += [search_text(ticket.custom_fields), search_text(ticket.customer.custom_fields)]
-    for value in [identity.value for identity in ticket.customer.identities.all()]:
+    identities = prefetch.held(ticket.customer, "identities")  # intake's: no QuerySet built for them
+    if identities is None:
+        identities = list(ticket.customer.identities.all())
+    for value in [identity.value for identity in identities]:
         # The address whole, and its pieces, so "example.com" and "alice" both find it.
         parts += [value, re.sub(r"[@.+]", " ", value)]
     size = sum(len(p) for p in parts)

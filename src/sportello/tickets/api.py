@@ -32,6 +32,7 @@ from sportello.accounts.auth import (
     text,
 )
 from sportello.accounts.models import Group, User
+from sportello.core import prefetch
 from sportello.core.errors import InvalidInput, NotFound, ServiceError
 from sportello.core.jsonbody import Flag, MalformedBody, not_a_boolean, parse_json_object
 from sportello.customers.models import Customer
@@ -126,7 +127,8 @@ class TicketOut(Schema):
 
     @staticmethod
     def resolve_tags(obj: Ticket) -> list[str]:
-        return [tag.name for tag in obj.tags.all()]
+        tags = prefetch.held(obj, "tags")  # a new ticket's, or prefetched: no QuerySet built for them
+        return [tag.name for tag in (obj.tags.all() if tags is None else tags)]
 
     @staticmethod
     def resolve_custom_fields(obj: Ticket, context: Any) -> dict[str, Any]:
