@@ -37,8 +37,10 @@ class HeldCache(dict[str, Any]):
         return self._built(name, value) if type(value) is _Rows else value
 
     def get(self, name: str, default: Any = None) -> Any:
-        value = dict.get(self, name, default)
-        return self._built(name, value) if type(value) is _Rows else value
+        try:
+            return self[name]
+        except KeyError:  # absent, or held for an instance that is gone
+            return default
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (dict, ({name: self[name] for name in list(self)},))
